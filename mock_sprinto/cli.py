@@ -1,0 +1,133 @@
+"""Command line: ``mock-sprinto serve`` and friends. ``main(argv) -> exit code``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from . import __version__
+from .settings import FIELDS, Config, SettingsError, describe, load_config
+from .validation import SchemaFileError, SchemaRegistry, shipped_schemas_dir
+
+USAGE_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit 2), not a usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mock-sprinto", description="Local emulator of Sprinto's Entities Sync API.")
+    parser.add_argument("--version", action="version", version=f"mock-sprinto {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    serve = commands.add_parser("serve", help="serve the API on localhost (Ctrl-C stops it)")
+    serve.add_argument("--config", metavar="FILE", help="YAML file: settings, integrations")
+    serve.add_argument("--schemas", metavar="DIR", dest="schemas_dir",
+                       help="folder of <EntityType>.json schemas added to (or overriding) the shipped ones")
+    for item in describe():
+        if item["name"] == "schemas_dir":
+            continue
+        serve.add_argument(_flag(item["name"]), dest=item["name"], metavar="VALUE",
+                           help=f"{item['doc']} [{item['origin']}; default {item['default']!r}]")
+    commands.add_parser("settings", help="print every setting with its default and origin")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "settings":
+        for item in describe():
+            print(f"{item['name']:28} {item['default']!r:>16}  [{item['origin']}] {item['doc']}")
+        return 0
+    if args.command != "serve":
+        parser.print_help()
+        return USAGE_ERROR
+    cli_values = {name: getattr(args, name) for name in FIELDS if getattr(args, name, None) is not None}
+    try:
+        config = load_config(args.config, cli=cli_values)
+        registry = SchemaRegistry.load(shipped_schemas_dir() / "entities", config.settings.schemas_dir)
+    except (SettingsError, SchemaFileError) as exc:
+        print(f"mock-sprinto: error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    try:
+        return asyncio.run(serve(config, registry))
+    except KeyboardInterrupt:
+        return 0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def serve(config: Config, registry: SchemaRegistry, ready: Any = None) -> int:
+    """Serve until SIGINT/SIGTERM. ``ready`` (optional callable) gets the bound port."""
+    from aiohttp import web
+
+    from .http import RUNNER_KWARGS, create_app
+    from .service import Emulator
+
+    settings = config.settings
+    emulator = Emulator(config, registry)
+    runner = web.AppRunner(create_app(emulator), access_log=None, **RUNNER_KWARGS)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        print(f"mock-sprinto: error: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 1
+    port = runner.addresses[0][1]
+    host = settings.host if ":" not in settings.host else f"[{settings.host}]"
+    origin = f"http://{host}:{port}"
+    mode = ("open: any integration id, bound to the first api-key it is called with" if emulator.auto_create
+            else f"declared: {', '.join(sorted(emulator.declared)) or 'none'}")
+    lines = [
+        f"mock-sprinto {__version__}: Sprinto Entities Sync API (v1) emulator",
+        f"  base URL   {origin}/api/external/push",
+        f"  dashboard  {origin}/_mock/",
+        f"  control    {origin}/_mock/health",
+        f"  integrations {mode}",
+        f"  entity schemas: {', '.join(sorted(registry.types)) or 'none'}",
+        "try:",
+        f"  curl -s -X POST -H 'api-key: demo-key' {origin}/api/external/push/v1/integrations/demo/sessions",
+        "Ctrl-C stops it.",
+    ]
+    if not _is_loopback(settings.host):
+        lines.insert(1, f"  WARNING: listening on {settings.host}, reachable from other machines; "
+                        "the emulator has no real security")
+    print("\n".join(lines), flush=True)
+    if ready is not None:
+        ready(port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or not Unix
+            pass
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+    print("mock-sprinto: stopped", flush=True)
+    return 0

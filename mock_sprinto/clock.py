@@ -1,0 +1,103 @@
+"""Emulator time: wall time plus offsets that only ever move forward.
+
+The service reads time only through a Clock, so tests fast-forward expiry and processing by
+moving the clock instead of sleeping. One tenant's offset never moves another tenant's time.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Protocol
+
+from .errors import ApiError, bad_request
+
+# Ten years: enough for any retention test, small enough that timestamps stay printable.
+MAX_STEP_SECONDS = 10 * 365 * 86400.0
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Seconds since the epoch, UTC."""
+        ...
+
+
+class SystemClock:
+    """Wall time; looked up at call time so an in-process freezegun patch is honoured."""
+
+    def now(self) -> float:
+        return time.time()
+
+
+class ManualClock:
+    """Time that moves only when told to (tests, ``frozen_clock``)."""
+
+    def __init__(self, start: float | None = None) -> None:
+        self._now = time.time() if start is None else start
+
+    def now(self) -> float:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        self._now += seconds
+
+
+class OffsetClock:
+    """A base clock plus a forward-only offset; never reports a time earlier than before."""
+
+    def __init__(self, base: Clock) -> None:
+        self._base = base
+        self.offset = 0.0
+        self._last = 0.0
+
+    def now(self) -> float:
+        current = self._base.now() + self.offset
+        if current < self._last:
+            # The base went backwards (NTP step, a test un-freezing time): hold still instead.
+            return self._last
+        self._last = current
+        return current
+
+    def advance(self, seconds: float) -> float:
+        check_step(seconds)
+        self.offset += seconds
+        return self.now()
+
+    def set(self, when: float) -> float:
+        current = self.now()
+        if when < current:
+            raise ApiError(
+                409,
+                "clock_backwards",
+                f"the clock never moves backwards: {format_time(when)} is before "
+                f"{format_time(current)}",
+                extra={"now": format_time(current)},
+            )
+        return self.advance(when - current)
+
+
+def check_step(seconds: float) -> None:
+    if not (0 <= seconds <= MAX_STEP_SECONDS):
+        raise bad_request(
+            "invalid_parameter",
+            f"'seconds' must be between 0 and {MAX_STEP_SECONDS:.0f}, got {seconds!r}",
+        )
+
+
+def format_time(ts: float) -> str:
+    """RFC 3339 UTC with milliseconds, e.g. ``2026-01-01T00:00:00.000Z``."""
+    moment = datetime.fromtimestamp(ts, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_time(text: str) -> float:
+    """Parse an RFC 3339 timestamp with an explicit offset; ValueError otherwise."""
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    if "T" not in value and "t" not in value and " " not in value:
+        raise ValueError("expected a date and a time")
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError("expected a UTC offset such as 'Z' or '+00:00'")
+    return moment.timestamp()

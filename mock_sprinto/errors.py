@@ -1,0 +1,61 @@
+"""Domain errors: each carries a stable machine-readable code and the HTTP status it maps to.
+
+The HTTP layer renders every ApiError as an RFC 9457 problem object; the domain never imports
+aiohttp, so these are plain exceptions.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+
+class ApiError(Exception):
+    """An error a client can act on: ``status`` + stable ``code`` + a human ``detail``."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.extra: dict[str, Any] = extra or {}
+        self.headers: dict[str, str] = headers or {}
+
+    @property
+    def title(self) -> str:
+        try:
+            return HTTPStatus(self.status).phrase
+        except ValueError:
+            return "Error"
+
+    def problem(self) -> dict[str, Any]:
+        """The RFC 9457 problem object; ``extra`` members sit beside the standard ones."""
+        body: dict[str, Any] = {
+            "type": "about:blank",
+            "title": self.title,
+            "status": self.status,
+            "code": self.code,
+            "detail": self.detail,
+        }
+        body.update(self.extra)
+        return body
+
+
+def bad_request(code: str, detail: str, **extra: Any) -> ApiError:
+    return ApiError(400, code, detail, extra=extra)
+
+
+def not_found(code: str, detail: str, **extra: Any) -> ApiError:
+    return ApiError(404, code, detail, extra=extra)
+
+
+def conflict(code: str, detail: str, **extra: Any) -> ApiError:
+    return ApiError(409, code, detail, extra=extra)

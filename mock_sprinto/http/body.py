@@ -1,0 +1,145 @@
+"""Reading request bodies within limits: size on the wire, content coding, size decoded.
+
+aiohttp's own decompression is switched off (``auto_decompress=False``) so a compression bomb
+is inflated here, in bounded steps, and refused as soon as it passes ``max_decoded_bytes``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from dataclasses import dataclass
+
+from aiohttp import hdrs, web
+
+from ..errors import ApiError, bad_request
+from ..settings import Settings
+
+INFLATE_STEP = 256 * 1024
+# Inflating more than this much compressed input moves to a worker thread (zlib releases the
+# GIL), so one large compressed upload never stalls the other clients' requests.
+INLINE_INFLATE_LIMIT = 64 * 1024
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
+_ENCODINGS = {"": "identity", "identity": "identity", "gzip": "gzip", "x-gzip": "gzip", "deflate": "deflate"}
+
+
+@dataclass(slots=True)
+class Body:
+    wire: bytes
+    decoded: bytes
+    encoding: str
+
+
+def too_large(limit: int, what: str = "on the wire") -> ApiError:
+    return ApiError(
+        413,
+        "payload_too_large",
+        f"the request body is larger than {limit} bytes {what}; send smaller pages",
+        extra={"limit_bytes": limit},
+    )
+
+
+def content_encoding(request: web.BaseRequest) -> str:
+    raw = request.headers.get(hdrs.CONTENT_ENCODING, "").strip().lower()
+    encoding = _ENCODINGS.get(raw)
+    if encoding is None:
+        raise ApiError(
+            415,
+            "unsupported_content_encoding",
+            f"Content-Encoding {raw[:60]!r} is not supported; use gzip, deflate or none",
+            extra={"supported": ["gzip", "deflate", "identity"]},
+        )
+    return encoding
+
+
+def check_media_type(request: web.BaseRequest) -> None:
+    """JSON only; a request with no Content-Type at all is read as JSON, as most clients mean."""
+    if hdrs.CONTENT_TYPE not in request.headers:
+        return
+    mime = request.content_type.lower()
+    json_like = mime == "application/json" or (mime.startswith("application/") and mime.endswith("+json"))
+    charset = (request.charset or "utf-8").lower()
+    if not json_like or charset not in ("utf-8", "utf8"):
+        shown = request.headers[hdrs.CONTENT_TYPE][:80]
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"Content-Type {shown!r} is not accepted; send 'application/json' (UTF-8)",
+        )
+
+
+def check_declared_length(request: web.BaseRequest, limit: int) -> None:
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise too_large(limit)
+
+
+async def read_body(request: web.BaseRequest, settings: Settings, *, strict_media_type: bool = True) -> Body:
+    """Read, size-check and decode the body; raises ApiError (413/415/400) on any problem.
+
+    The control plane passes ``strict_media_type=False``: a developer's ``curl -d`` sends a
+    form media type by default, and refusing it there would only get in the way.
+    """
+    limit = settings.max_request_bytes
+    check_declared_length(request, limit)
+    encoding = content_encoding(request)
+    if strict_media_type:
+        check_media_type(request)
+    chunks: list[bytes] = []
+    received = 0
+    while True:
+        chunk = await request.content.readany()
+        if not chunk:
+            break
+        received += len(chunk)
+        if received > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+    wire = b"".join(chunks)
+    if encoding == "identity":
+        return Body(wire, wire, encoding)
+    cap = settings.max_decoded_bytes
+    if len(wire) > INLINE_INFLATE_LIMIT:
+        decoded = await asyncio.get_running_loop().run_in_executor(None, inflate, wire, encoding, cap)
+    else:
+        decoded = inflate(wire, encoding, cap)
+    return Body(wire, decoded, encoding)
+
+
+def inflate(data: bytes, encoding: str, cap: int) -> bytes:
+    """Decode gzip (all members) or deflate (zlib-wrapped or raw) without passing ``cap`` bytes."""
+    if not data:
+        return b""
+    if encoding == "gzip":
+        wbits = _GZIP_WBITS
+    else:
+        # RFC 9110 'deflate' is zlib-wrapped; some clients send raw deflate, so accept both.
+        wbits = zlib.MAX_WBITS if len(data) >= 2 and (data[0] * 256 + data[1]) % 31 == 0 and data[0] & 0x0F == 8 else -zlib.MAX_WBITS
+    out = bytearray()
+    pending = data
+    try:
+        while pending:
+            inflater = zlib.decompressobj(wbits)
+            while True:
+                out += inflater.decompress(pending, INFLATE_STEP)
+                if len(out) > cap:
+                    raise too_large(cap, "once decoded")
+                pending = inflater.unconsumed_tail
+                if inflater.eof:
+                    pending = inflater.unused_data
+                    break
+                if not pending:
+                    out += inflater.flush()
+                    if len(out) > cap:
+                        raise too_large(cap, "once decoded")
+                    if not inflater.eof:
+                        raise bad_request("malformed_body", f"the {encoding} body is truncated", reason="truncated")
+                    pending = inflater.unused_data
+                    break
+            if encoding != "gzip" or not pending.strip(b"\x00"):
+                break  # only gzip has further members; trailing NUL padding is tolerated
+    except zlib.error as exc:
+        raise bad_request(
+            "malformed_body", f"the body is not valid {encoding} data ({exc})", reason=f"corrupt {encoding}"
+        ) from None
+    return bytes(out)

@@ -1,0 +1,49 @@
+"""The request journal: a bounded ring buffer of every request the emulator answered."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(slots=True)
+class JournalEntry:
+    request_id: str
+    at: str
+    method: str
+    path: str
+    operation: str
+    status: int
+    code: str | None
+    latency_ms: float
+    integration_id: str | None
+    session_id: str | None
+    bytes_in: int | None
+    rule: str | None = None  # the scenario rule that fired on this request, if any
+
+    def public(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Journal:
+    def __init__(self, size: int) -> None:
+        self.entries: deque[JournalEntry] = deque(maxlen=size)
+        self.total = 0
+
+    def add(self, entry: JournalEntry) -> None:
+        self.entries.append(entry)
+        self.total += 1
+
+    def clear(self) -> None:
+        self.entries.clear()
+
+    def recent(self, integration_id: str | None, limit: int) -> list[dict[str, Any]]:
+        """The last ``limit`` entries (optionally of one integration), oldest first."""
+        picked: list[JournalEntry] = []
+        for entry in reversed(self.entries):
+            if integration_id is None or entry.integration_id == integration_id:
+                picked.append(entry)
+                if len(picked) >= limit:
+                    break
+        return [entry.public() for entry in reversed(picked)]

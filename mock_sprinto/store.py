@@ -1,0 +1,306 @@
+"""In-memory state: tenants (integrations), their sessions, staged pages and applied datasets.
+
+Pages are staged as the request body's bytes rather than as Python objects: about 300 bytes a
+``User`` record instead of well over a kilobyte, which keeps a million staged records far below
+a gigabyte. Applied records are stored the same way, one compact JSON document each.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import secrets
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from .clock import OffsetClock, format_time
+from .lifecycle import State
+from .settings import Settings
+
+MAX_REJECTED_PAGES_KEPT = 200  # per session: enough to debug, bounded against a looping client
+
+
+class IdSource:
+    """Opaque ids: random by default, reproducible when a scenario gives a seed."""
+
+    def __init__(self, seed: int | str | None = None) -> None:
+        self._rng: random.Random | None = None if seed is None else random.Random(str(seed))
+
+    def make(self, prefix: str) -> str:
+        bits = secrets.randbits(96) if self._rng is None else self._rng.getrandbits(96)
+        return f"{prefix}_{bits:024x}"
+
+
+@dataclass(slots=True)
+class Page:
+    """One push that reached an active session, accepted or not."""
+
+    ordinal: int
+    request_id: str
+    received_at: float
+    accepted: bool
+    record_count: int
+    counts: dict[str, int]
+    wire_bytes: int
+    decoded_bytes: int
+    encoding: str
+    page_hint: int | str | None = None
+    code: str | None = None
+    detail: str | None = None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    errors_truncated: bool = False
+    payload: bytes | None = None  # the decoded body of an accepted page, applied on close
+    duration_ms: float = 0.0
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "ordinal": self.ordinal,
+            "request_id": self.request_id,
+            "received_at": format_time(self.received_at),
+            "accepted": self.accepted,
+            "record_count": self.record_count,
+            "counts_by_entity": dict(self.counts),
+            "wire_bytes": self.wire_bytes,
+            "decoded_bytes": self.decoded_bytes,
+            "encoding": self.encoding,
+            "page_hint": self.page_hint,
+            "code": self.code,
+            "detail": self.detail,
+            "errors": list(self.errors),
+            "errors_truncated": self.errors_truncated,
+            "duration_ms": round(self.duration_ms, 3),
+        }
+
+
+@dataclass(slots=True)
+class Session:
+    id: str
+    integration_id: str
+    ordinal: int  # 1 for the integration's first session, and so on
+    client_reference_id: str | None
+    inactivity_timeout: float
+    created_at: float
+    state: State = State.ACTIVE
+    updated_at: float = 0.0
+    last_request_at: float = 0.0
+    expired_at: float | None = None
+    closed_at: float | None = None
+    close_status: str | None = None
+    processing_started_at: float | None = None
+    finished_at: float | None = None
+    data_retained_until: float | None = None
+    data_purged: bool = False
+    accepted_pages: list[Page] = field(default_factory=list)
+    rejected_pages: deque[Page] = field(
+        default_factory=lambda: deque(maxlen=MAX_REJECTED_PAGES_KEPT)
+    )
+    pages_received: int = 0
+    accepted_records_total: int = 0
+    accepted_records_by_entity: Counter[str] = field(default_factory=Counter)
+    rejected_batches: int = 0
+    retry_count: int = 0
+    last_error: dict[str, Any] | None = None
+    staged_bytes: int = 0
+
+    @property
+    def expires_at(self) -> float | None:
+        if self.state is State.ACTIVE:
+            return self.last_request_at + self.inactivity_timeout
+        return self.expired_at
+
+    def public(self) -> dict[str, Any]:
+        """The vendor's Session object (documented members first, then the emulator's extras)."""
+        expires = self.expires_at
+        return {
+            "id": self.id,
+            "integration_id": self.integration_id,
+            "state": self.state.value,
+            "client_reference_id": self.client_reference_id,
+            "created_at": format_time(self.created_at),
+            "updated_at": format_time(self.updated_at),
+            "expires_at": None if expires is None else format_time(expires),
+            "inactivity_timeout_seconds": int(self.inactivity_timeout)
+            if float(self.inactivity_timeout).is_integer()
+            else self.inactivity_timeout,
+            "accepted_records_total": self.accepted_records_total,
+            "accepted_records_by_entity": dict(self.accepted_records_by_entity),
+            "accepted_batches": len(self.accepted_pages),
+            "retry_count": self.retry_count,
+            "last_error": self.last_error,
+            "rejected_batches": self.rejected_batches,
+            "closed_at": None if self.closed_at is None else format_time(self.closed_at),
+            "data_retained_until": None
+            if self.data_retained_until is None
+            else format_time(self.data_retained_until),
+        }
+
+    def detail(self) -> dict[str, Any]:
+        """The control plane's view: the public object plus every page kept."""
+        pages = sorted(
+            [*self.accepted_pages, *self.rejected_pages], key=lambda page: page.ordinal
+        )
+        return {
+            **self.public(),
+            "ordinal": self.ordinal,
+            "last_request_at": format_time(self.last_request_at),
+            "processing_started_at": None
+            if self.processing_started_at is None
+            else format_time(self.processing_started_at),
+            "finished_at": None if self.finished_at is None else format_time(self.finished_at),
+            "close_status": self.close_status,
+            "data_purged": self.data_purged,
+            "pages_received": self.pages_received,
+            "staged_bytes": self.staged_bytes,
+            "pages": [page.describe() for page in pages],
+        }
+
+
+def record_key(value: Any) -> Any:
+    """Normalise a key field's value so 1, 1.0, true and "1" stay distinct keys."""
+    if type(value) is str:
+        return value
+    return (type(value).__name__, orjson.dumps(value))
+
+
+@dataclass
+class Dataset:
+    """The applied records of one entity type: keyed by the type's key field when it has one."""
+
+    entity_type: str
+    key_field: str | None
+    records: dict[Any, bytes] = field(default_factory=dict)
+    applied_at: float | None = None
+    applied_by_session: str | None = None
+    _unkeyed: int = 0
+
+    def put(self, record: Any) -> None:
+        key_value = record.get(self.key_field) if self.key_field and type(record) is dict else None
+        if key_value is None or isinstance(key_value, (dict, list)):
+            self._unkeyed += 1
+            key: Any = ("#", self._unkeyed)
+        else:
+            key = record_key(key_value)
+        self.records[key] = orjson.dumps(record)
+
+    def describe(self, offset: int, limit: int | None) -> dict[str, Any]:
+        values = list(self.records.values())
+        window = values[offset : None if limit is None else offset + limit]
+        return {
+            "entity_type": self.entity_type,
+            "key_field": self.key_field,
+            "count": len(values),
+            "offset": offset,
+            "applied_at": None if self.applied_at is None else format_time(self.applied_at),
+            "applied_by_session": self.applied_by_session,
+            "records": [orjson.loads(raw) for raw in window],
+        }
+
+
+@dataclass(slots=True)
+class ActivityItem:
+    id: str
+    at: float
+    level: str
+    type: str
+    message: str
+    session_id: str | None
+    details: dict[str, Any]
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": format_time(self.at),
+            "level": self.level,
+            "type": self.type,
+            "message": self.message,
+            "session_id": self.session_id,
+            "details": self.details,
+        }
+
+
+class TokenBucket:
+    """Requests allowed per integration on emulator time; advancing the clock refills it."""
+
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = float(burst)
+        self.updated = now
+
+    def take(self, now: float) -> float | None:
+        """Spend a token and return None, or return the seconds until one is available."""
+        if now > self.updated:
+            self.tokens = min(float(self.burst), self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return None
+        if self.rate <= 0:
+            return float("inf")
+        return (1.0 - self.tokens) / self.rate
+
+
+@dataclass(order=True)
+class Due:
+    """A timed event in a tenant's future: finish a processing attempt, or purge expired data."""
+
+    at: float
+    seq: int
+    kind: str = field(compare=False)
+    session_id: str = field(compare=False)
+
+
+class Tenant:
+    """One integration: its key, its clock, its sessions, its applied data, its activity."""
+
+    def __init__(self, integration_id: str, api_key: str | None, clock: OffsetClock, settings: Settings, ids: IdSource) -> None:
+        self.id = integration_id
+        self.api_key = api_key
+        self.clock = clock
+        self.base_settings = settings
+        self.settings_overrides: dict[str, Any] = {}
+        self.settings = settings
+        self.ids = ids
+        self.sessions: dict[str, Session] = {}
+        self.active_session_id: str | None = None
+        self.session_count = 0
+        self.finished: deque[str] = deque()
+        self.due: list[Due] = []
+        self._due_seq = 0
+        self.datasets: dict[str, Dataset] = {}
+        self.activity: deque[ActivityItem] = deque(maxlen=settings.activity_log_size)
+        self._activity_seq = 0
+        self.state_counts: Counter[str] = Counter({state.value: 0 for state in State})
+        self.last_activity_at: float | None = None
+        self.staged_bytes = 0
+        self.bucket: TokenBucket | None = None
+        self.processing_failures_pending = 0
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    @property
+    def active_session(self) -> Session | None:
+        return None if self.active_session_id is None else self.sessions.get(self.active_session_id)
+
+    def schedule(self, at: float, kind: str, session_id: str) -> None:
+        self._due_seq += 1
+        heapq.heappush(self.due, Due(at, self._due_seq, kind, session_id))
+
+    def note(
+        self,
+        at: float,
+        level: str,
+        kind: str,
+        message: str,
+        session_id: str | None = None,
+        **details: Any,
+    ) -> None:
+        self._activity_seq += 1
+        self.activity.append(
+            ActivityItem(f"act_{self._activity_seq:08d}", at, level, kind, message, session_id, details)
+        )
+        self.last_activity_at = at
