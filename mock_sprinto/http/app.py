@@ -29,12 +29,12 @@ CONTROL_PREFIX = "/_mock"
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 # Request-scoped facts the handlers leave for the journal.
-REQUEST_ID = "mock_sprinto.request_id"
-OPERATION = "mock_sprinto.operation"
-TENANT = "mock_sprinto.integration_id"
-SESSION = "mock_sprinto.session_id"
-RULE = "mock_sprinto.rule"
-STARTED = "mock_sprinto.started"
+REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
+OPERATION: web.RequestKey[str] = web.RequestKey("operation", str)
+TENANT: web.RequestKey[str] = web.RequestKey("integration_id", str)
+SESSION: web.RequestKey[str] = web.RequestKey("session_id", str)
+RULE: web.RequestKey[str] = web.RequestKey("rule", str)
+STARTED: web.RequestKey[float] = web.RequestKey("started", float)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -1,0 +1,77 @@
+"""Fixtures: an emulator on a manual clock, served in-process by pytest-aiohttp."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from mock_sprinto.clock import ManualClock
+from mock_sprinto.http import RUNNER_KWARGS, create_app
+from mock_sprinto.service import Emulator
+from mock_sprinto.settings import Config, Integration, Settings
+from mock_sprinto.validation import SchemaRegistry, shipped_schemas_dir
+
+from .helpers import Control, Vendor
+
+START = 1_767_225_600.0  # 2026-01-01T00:00:00Z: every test starts at the same instant
+
+
+@pytest.fixture(scope="session")
+def registry() -> SchemaRegistry:
+    return SchemaRegistry.load(shipped_schemas_dir() / "entities")
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def make_emulator(registry: SchemaRegistry, clock: ManualClock) -> Callable[..., Emulator]:
+    def make(integrations: tuple[Integration, ...] = (), **overrides: Any) -> Emulator:
+        settings = Settings().with_overrides(overrides)
+        return Emulator(Config(settings, integrations), registry, clock)
+
+    return make
+
+
+@pytest.fixture
+def emulator(make_emulator: Callable[..., Emulator]) -> Emulator:
+    return make_emulator()
+
+
+ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
+
+
+@pytest.fixture
+def serve(aiohttp_client: Any) -> Callable[[Emulator], Awaitable[TestClient[Any, Any]]]:
+    """Serve an emulator in-process; after the test, fail if any request produced a 500."""
+    served: list[Emulator] = []
+
+    async def start(emulator: Emulator) -> TestClient[Any, Any]:
+        served.append(emulator)
+        client: TestClient[Any, Any] = await aiohttp_client(create_app(emulator), server_kwargs=RUNNER_KWARGS)
+        return client
+
+    yield start  # type: ignore[misc]
+    for emulator in served:
+        errors = [e for e in emulator.journal.entries if e.status >= 500 and e.code == "internal_error"]
+        assert not errors, f"requests answered 500: {errors}"
+
+
+@pytest.fixture
+async def client(serve: Callable[[Emulator], Awaitable[TestClient[Any, Any]]], emulator: Emulator) -> TestClient[Any, Any]:
+    return await serve(emulator)
+
+
+@pytest.fixture
+def vendor(client: TestClient[Any, Any]) -> Vendor:
+    return Vendor(client)
+
+
+@pytest.fixture
+def control(client: TestClient[Any, Any]) -> Control:
+    return Control(client)
