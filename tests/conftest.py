@@ -9,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from mock_sprinto.clock import ManualClock
-from mock_sprinto.http import RUNNER_KWARGS, create_app
+from mock_sprinto.http import EmulatorTestServer, create_app
 from mock_sprinto.service import Emulator
 from mock_sprinto.settings import Config, Integration, Settings
 from mock_sprinto.validation import SchemaRegistry, shipped_schemas_dir
@@ -53,7 +53,7 @@ def serve(aiohttp_client: Any) -> Callable[[Emulator], Awaitable[TestClient[Any,
 
     async def start(emulator: Emulator) -> TestClient[Any, Any]:
         served.append(emulator)
-        client: TestClient[Any, Any] = await aiohttp_client(create_app(emulator), server_kwargs=RUNNER_KWARGS)
+        client: TestClient[Any, Any] = await aiohttp_client(EmulatorTestServer(create_app(emulator)))
         return client
 
     yield start  # type: ignore[misc]

@@ -1,5 +1,5 @@
 """The HTTP layer: the only part of mock-sprinto that imports aiohttp."""
 
-from .app import RUNNER_KWARGS, EMULATOR, create_app
+from .app import EMULATOR, RUNNER_KWARGS, EmulatorTestServer, create_app
 
-__all__ = ["EMULATOR", "RUNNER_KWARGS", "create_app"]
+__all__ = ["EMULATOR", "RUNNER_KWARGS", "EmulatorTestServer", "create_app"]

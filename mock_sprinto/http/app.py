@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from ..clock import format_time
 from ..errors import ApiError
@@ -147,3 +148,12 @@ def create_app(emulator: Emulator) -> web.Application:
     vendor.add_routes(app)
     control.add_routes(app)
     return app
+
+
+class EmulatorTestServer(TestServer):
+    """aiohttp's TestServer ignores runner options given to its constructor; this one applies
+    RUNNER_KWARGS so an in-process emulator decodes bodies exactly as ``mock-sprinto serve`` does.
+    Use it with pytest-aiohttp as ``await aiohttp_client(EmulatorTestServer(create_app(emulator)))``."""
+
+    async def _make_runner(self, **kwargs: Any) -> web.AppRunner:
+        return web.AppRunner(self.app, **{**kwargs, **RUNNER_KWARGS})

@@ -11,6 +11,7 @@ import zlib
 from dataclasses import dataclass
 
 from aiohttp import hdrs, web
+from aiohttp.web_protocol import RequestPayloadError
 
 from ..errors import ApiError, bad_request
 from ..settings import Settings
@@ -88,7 +89,12 @@ async def read_body(request: web.BaseRequest, settings: Settings, *, strict_medi
     chunks: list[bytes] = []
     received = 0
     while True:
-        chunk = await request.content.readany()
+        try:
+            chunk = await request.content.readany()
+        except RequestPayloadError as exc:
+            # A broken chunked framing or (when a host app left aiohttp's auto_decompress on)
+            # a corrupt compressed stream: the client's fault, never a 500.
+            raise bad_request("malformed_body", f"the body could not be read ({exc})", reason="unreadable") from None
         if not chunk:
             break
         received += len(chunk)
@@ -140,6 +146,9 @@ def inflate(data: bytes, encoding: str, cap: int) -> bytes:
                 break  # only gzip has further members; trailing NUL padding is tolerated
     except zlib.error as exc:
         raise bad_request(
-            "malformed_body", f"the body is not valid {encoding} data ({exc})", reason=f"corrupt {encoding}"
+            "malformed_body",
+            f"the body is not valid {encoding} data ({exc}); if you serve the app yourself, run it with "
+            "mock_sprinto.http.RUNNER_KWARGS so aiohttp leaves decoding to the emulator",
+            reason=f"corrupt {encoding}",
         ) from None
     return bytes(out)

@@ -1,0 +1,143 @@
+"""The control plane: clock, integrations, reset, records, journal, settings, admin token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from ..helpers import Control, Vendor, user
+
+
+async def test_one_tenants_clock_never_moves_another(client: TestClient[Any, Any], control: Control) -> None:
+    a, b = Vendor(client, "a", "ka"), Vendor(client, "b", "kb")
+    sa, sb = await a.start(), await b.start()
+    moved = await control.advance(3600, "a")
+    assert moved["integration_id"] == "a" and moved["offset_seconds"] == 3600
+    assert (await a.session(sa["id"]))["state"] == "expired"
+    assert (await b.session(sb["id"]))["state"] == "active"
+    assert (await control.get("/clock"))["offset_seconds"] == 0
+    assert (await control.get("/integrations/b/clock"))["now"] == "2026-01-01T00:00:00.000Z"
+
+
+async def test_global_clock_moves_every_tenant_and_never_goes_backwards(client: TestClient[Any, Any], control: Control) -> None:
+    a = Vendor(client, "a", "ka")
+    session = await a.start()
+    moved = await control.post("/clock/set", {"now": "2026-01-01T02:00:00Z"})
+    assert moved["now"] == "2026-01-01T02:00:00.000Z"
+    assert (await a.session(session["id"]))["state"] == "expired"
+    async with client.post("/_mock/clock/set", json={"now": "2025-01-01T00:00:00Z"}) as response:
+        assert response.status == 409
+        assert (await response.json())["code"] == "clock_backwards"
+    for bad in ({"seconds": -1}, {"seconds": "10"}, {}, {"seconds": 1e12}):
+        async with client.post("/_mock/clock/advance", json=bad) as response:
+            assert response.status == 400, bad
+            assert (await response.json())["code"] == "invalid_parameter"
+
+
+async def test_control_call_naming_an_unseen_integration_creates_it_unbound(client: TestClient[Any, Any], control: Control) -> None:
+    await control.advance(100, "later")
+    listed = {i["id"]: i for i in (await control.get("/integrations"))["integrations"]}
+    assert listed["later"]["api_key_bound"] is False
+    session = await Vendor(client, "later", "first-key").start()
+    assert session["created_at"] == "2026-01-01T00:01:40.000Z"  # its own clock was set before it was used
+    status, body = await Vendor(client, "later", "second-key").call("GET", f"/sessions/{session['id']}")
+    assert (status, body["code"]) == (401, "invalid_api_key")
+
+
+async def test_create_list_delete_integrations(client: TestClient[Any, Any], control: Control) -> None:
+    created = await control.post("/integrations", {"id": "hr-sync", "api_key": "s3cret"}, expect=201)
+    assert created["id"] == "hr-sync" and created["api_key"] == "s3cret"
+    generated = await control.post("/integrations", {}, expect=201)
+    assert generated["id"].startswith("int_") and generated["api_key"].startswith("key_")
+    async with client.post("/_mock/integrations", json={"id": "hr-sync"}) as response:
+        assert response.status == 409 and (await response.json())["code"] == "integration_exists"
+    vendor = Vendor(client, "hr-sync", "s3cret")
+    await vendor.start()
+    async with client.delete("/_mock/integrations/hr-sync") as response:
+        assert response.status == 204
+    assert "hr-sync" not in {i["id"] for i in (await control.get("/integrations"))["integrations"]}
+
+
+async def test_reset_wipes_sessions_records_and_journal(client: TestClient[Any, Any], control: Control) -> None:
+    vendor = Vendor(client)
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}})
+    await control.post("/reset")
+    assert await control.journal() == []
+    assert (await control.get("/integrations"))["integrations"] == []
+    new = await vendor.start()
+    assert new["id"] != session["id"]
+
+
+async def test_records_paging_and_dataset_summary(client: TestClient[Any, Any], control: Control) -> None:
+    vendor = Vendor(client)
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(i) for i in range(10)]}})
+    await vendor.close(session["id"])
+    await control.advance(2)
+    window = await control.get("/integrations/acme/records/User", params={"offset": 3, "limit": 2})
+    assert window["count"] == 10 and [r["employeeId"] for r in window["records"]] == ["E3", "E4"]
+    assert window["applied_by_session"] == session["id"]
+    assert (await control.get("/integrations/acme/records"))["datasets"] == {"User": 10}
+    async with client.get("/_mock/integrations/acme/records/User", params={"limit": "-1"}) as response:
+        assert response.status == 400
+
+
+async def test_journal_is_a_bounded_ring_buffer(serve: Any, make_emulator: Any) -> None:
+    client = await serve(make_emulator(journal_size=5))
+    vendor, control = Vendor(client), Control(client)
+    for _ in range(8):
+        await vendor.status()
+    entries = await control.journal()
+    assert len(entries) == 5 and all(e["operation"] == "integration_status" for e in entries)
+    assert (await control.get("/journal"))["total_recorded"] == 8
+
+
+async def test_settings_lists_every_setting_with_origin(client: TestClient[Any, Any], control: Control) -> None:
+    view = await control.get("/settings")
+    assert view["settings"]["inactivity_timeout_seconds"] == 3600
+    origins = {item["name"]: item["origin"] for item in view["reference"]}
+    assert origins["max_request_bytes"] == "doc" and origins["max_page_items"] == "mock"
+    assert view["entity_types"]["User"]["key_field"] == "employeeId"
+
+
+async def test_admin_token_protects_the_control_plane_only(serve: Any, make_emulator: Any) -> None:
+    client = await serve(make_emulator(admin_token="t0p"))
+    async with client.get("/_mock/health") as response:
+        assert response.status == 401 and (await response.json())["code"] == "admin_token_required"
+    async with client.get("/_mock/health", headers={"Authorization": "Bearer t0p"}) as response:
+        assert response.status == 200
+        settings = await client.get("/_mock/settings", headers={"Authorization": "Bearer t0p"})
+        assert (await settings.json())["settings"]["admin_token"] == "***"
+    await Vendor(client).start()  # the vendor API does not need it
+
+
+async def test_dashboard_is_served(client: TestClient[Any, Any]) -> None:
+    async with client.get("/_mock/") as response:
+        assert response.status == 200
+        assert "text/html" in response.headers["Content-Type"]
+        assert "mock-sprinto" in await response.text()
+
+
+async def test_rate_limit_answers_429_with_exact_retry_after_and_changes_nothing(serve: Any, make_emulator: Any) -> None:
+    client = await serve(make_emulator(rate_limit=0.5, rate_limit_burst=2))
+    vendor, control = Vendor(client), Control(client)
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}})
+    async with client.post(vendor.url(f"/sessions/{session['id']}/entities"), headers=vendor.headers,
+                           json={"entities": {"User": [user(2)]}}) as response:
+        assert response.status == 429
+        body = await response.json()
+        assert response.headers["Retry-After"] == "2" and body["retry_after_seconds"] == 2
+        assert body["code"] == "rate_limited"
+    await control.advance(1)
+    status, body = await vendor.call("GET", f"/sessions/{session['id']}")
+    assert (status, body["retry_after_seconds"]) == (429, 1)  # half refilled: one more second
+    await control.advance(1)
+    state = await vendor.session(session["id"])
+    assert state["accepted_records_total"] == 1  # the throttled push staged nothing
+    await control.advance(2)
+    events = [i["type"] for i in (await (await client.get(
+        vendor.url("/activity"), headers=vendor.headers)).json())["items"]]
+    assert events.count("rate_limited") >= 2
