@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from . import __version__
+from .service import Emulator
 from .settings import FIELDS, Config, SettingsError, describe, load_config
 from .validation import SchemaFileError, SchemaRegistry, shipped_schemas_dir
 
@@ -77,14 +78,44 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def banner(host: str, port: int, emulator: Emulator) -> str:
+    """What ``serve`` prints once it listens: where to point a client, and a curl to try."""
+    shown = host if ":" not in host else f"[{host}]"
+    origin = f"http://{shown}:{port}"
+    mode = ("open: any integration id, bound to the first api-key it is called with" if emulator.auto_create
+            else f"declared: {', '.join(sorted(emulator.declared)) or 'none'}")
+    lines = [
+        f"mock-sprinto {__version__}: Sprinto Entities Sync API (v1) emulator",
+        f"  base URL   {origin}/api/external/push",
+        f"  dashboard  {origin}/_mock/",
+        f"  control    {origin}/_mock/health",
+        f"  integrations {mode}",
+        f"  entity schemas: {', '.join(sorted(emulator.registry.types)) or 'none'}",
+        "try:",
+        f"  curl -s -X POST -H 'api-key: demo-key' {origin}/api/external/push/v1/integrations/demo/sessions",
+        "Ctrl-C stops it.",
+    ]
+    if not _is_loopback(host):
+        lines.insert(1, f"  WARNING: listening on {host}, reachable from other machines; "
+                        "the emulator has no real security")
+    return "\n".join(lines)
+
+
 async def serve(config: Config, registry: SchemaRegistry, ready: Any = None) -> int:
     """Serve until SIGINT/SIGTERM. ``ready`` (optional callable) gets the bound port."""
     from aiohttp import web
 
     from .http import RUNNER_KWARGS, create_app
-    from .service import Emulator
 
     settings = config.settings
+    # Handlers first: a Ctrl-C that arrives as soon as the banner is read must stop us cleanly.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or not Unix
+            pass
     emulator = Emulator(config, registry)
     runner = web.AppRunner(create_app(emulator), access_log=None, **RUNNER_KWARGS)
     await runner.setup()
@@ -96,35 +127,9 @@ async def serve(config: Config, registry: SchemaRegistry, ready: Any = None) -> 
         print(f"mock-sprinto: error: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
               file=sys.stderr)
         return 1
-    port = runner.addresses[0][1]
-    host = settings.host if ":" not in settings.host else f"[{settings.host}]"
-    origin = f"http://{host}:{port}"
-    mode = ("open: any integration id, bound to the first api-key it is called with" if emulator.auto_create
-            else f"declared: {', '.join(sorted(emulator.declared)) or 'none'}")
-    lines = [
-        f"mock-sprinto {__version__}: Sprinto Entities Sync API (v1) emulator",
-        f"  base URL   {origin}/api/external/push",
-        f"  dashboard  {origin}/_mock/",
-        f"  control    {origin}/_mock/health",
-        f"  integrations {mode}",
-        f"  entity schemas: {', '.join(sorted(registry.types)) or 'none'}",
-        "try:",
-        f"  curl -s -X POST -H 'api-key: demo-key' {origin}/api/external/push/v1/integrations/demo/sessions",
-        "Ctrl-C stops it.",
-    ]
-    if not _is_loopback(settings.host):
-        lines.insert(1, f"  WARNING: listening on {settings.host}, reachable from other machines; "
-                        "the emulator has no real security")
-    print("\n".join(lines), flush=True)
+    print(banner(settings.host, runner.addresses[0][1], emulator), flush=True)
     if ready is not None:
         ready(port)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # not the main thread, or not Unix
-            pass
     try:
         await stop.wait()
     finally:
