@@ -35,13 +35,21 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     serve = commands.add_parser("serve", help="serve the API on localhost (Ctrl-C stops it)")
     serve.add_argument("--config", metavar="FILE", help="YAML file: settings, integrations")
-    serve.add_argument("--schemas", metavar="DIR", dest="schemas_dir",
-                       help="folder of <EntityType>.json schemas added to (or overriding) the shipped ones")
+    serve.add_argument(
+        "--schemas",
+        metavar="DIR",
+        dest="schemas_dir",
+        help="folder of <EntityType>.json schemas added to (or overriding) the shipped ones",
+    )
     for item in describe():
         if item["name"] == "schemas_dir":
             continue
-        serve.add_argument(_flag(item["name"]), dest=item["name"], metavar="VALUE",
-                           help=f"{item['doc']} [{item['origin']}; default {item['default']!r}]")
+        serve.add_argument(
+            _flag(item["name"]),
+            dest=item["name"],
+            metavar="VALUE",
+            help=f"{item['doc']} [{item['origin']}; default {item['default']!r}]",
+        )
     commands.add_parser("settings", help="print every setting with its default and origin")
     return parser
 
@@ -82,8 +90,11 @@ def banner(host: str, port: int, emulator: Emulator) -> str:
     """What ``serve`` prints once it listens: where to point a client, and a curl to try."""
     shown = host if ":" not in host else f"[{host}]"
     origin = f"http://{shown}:{port}"
-    mode = ("open: any integration id, bound to the first api-key it is called with" if emulator.auto_create
-            else f"declared: {', '.join(sorted(emulator.declared)) or 'none'}")
+    mode = (
+        "open: any integration id, bound to the first api-key it is called with"
+        if emulator.auto_create
+        else f"declared: {', '.join(sorted(emulator.declared)) or 'none'}"
+    )
     lines = [
         f"mock-sprinto {__version__}: Sprinto Entities Sync API (v1) emulator",
         f"  base URL   {origin}/api/external/push",
@@ -96,8 +107,9 @@ def banner(host: str, port: int, emulator: Emulator) -> str:
         "Ctrl-C stops it.",
     ]
     if not _is_loopback(host):
-        lines.insert(1, f"  WARNING: listening on {host}, reachable from other machines; "
-                        "the emulator has no real security")
+        lines.insert(
+            1, f"  WARNING: listening on {host}, reachable from other machines; the emulator has no real security"
+        )
     return "\n".join(lines)
 
 
@@ -124,10 +136,13 @@ async def serve(config: Config, registry: SchemaRegistry, ready: Any = None) -> 
         await site.start()
     except OSError as exc:
         await runner.cleanup()
-        print(f"mock-sprinto: error: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
-              file=sys.stderr)
+        print(
+            f"mock-sprinto: error: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
         return 1
-    print(banner(settings.host, runner.addresses[0][1], emulator), flush=True)
+    port = runner.addresses[0][1]
+    print(banner(settings.host, port, emulator), flush=True)
     if ready is not None:
         ready(port)
     try:

@@ -69,8 +69,7 @@ class OffsetClock:
             raise ApiError(
                 409,
                 "clock_backwards",
-                f"the clock never moves backwards: {format_time(when)} is before "
-                f"{format_time(current)}",
+                f"the clock never moves backwards: {format_time(when)} is before {format_time(current)}",
                 extra={"now": format_time(current)},
             )
         return self.advance(when - current)

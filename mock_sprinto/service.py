@@ -22,7 +22,7 @@ import orjson
 from .clock import Clock, ManualClock, OffsetClock, SystemClock, format_time, parse_time
 from .errors import ApiError, bad_request, conflict, not_found
 from .journal import Journal
-from .lifecycle import FINAL_STATES, Event, State, next_state
+from .lifecycle import Event, State, next_state
 from .payload import check_depth, parse_json
 from .settings import Config, Settings
 from .store import Dataset, IdSource, Page, Session, Tenant, TokenBucket
@@ -196,8 +196,14 @@ class Emulator:
                 tenant.note(at, "warning", "processing_retry", "processing failed; retrying once", session.id)
                 return
             self._move(tenant, session, Event.PROCESSING_GAVE_UP, at)
-            tenant.note(at, "error", "session_failed", "processing failed twice; nothing was applied", session.id,
-                        last_error=session.last_error)
+            tenant.note(
+                at,
+                "error",
+                "session_failed",
+                "processing failed twice; nothing was applied",
+                session.id,
+                last_error=session.last_error,
+            )
             self._retire(tenant, session, at)
             return
         self._apply(tenant, session, at)
@@ -263,8 +269,13 @@ class Emulator:
         if wait is None:
             return
         retry_after = max(1, math.ceil(wait - 1e-9)) if math.isfinite(wait) else 3600
-        tenant.note(now, "warning", "rate_limited", f"{operation} throttled; retry after {retry_after}s",
-                    retry_after_seconds=retry_after)
+        tenant.note(
+            now,
+            "warning",
+            "rate_limited",
+            f"{operation} throttled; retry after {retry_after}s",
+            retry_after_seconds=retry_after,
+        )
         raise rate_limited(retry_after, f"rate limit of {rate:g} requests/s exceeded")
 
     # ---- vendor operations ---------------------------------------------------------------
@@ -292,8 +303,7 @@ class Emulator:
         tenant.sessions[session.id] = session
         tenant.active_session_id = session.id
         tenant.state_counts[State.ACTIVE.value] += 1
-        tenant.note(now, "info", "session_created", "session started", session.id,
-                    client_reference_id=reference)
+        tenant.note(now, "info", "session_created", "session started", session.id, client_reference_id=reference)
         return session
 
     def addressed_session(self, tenant: Tenant, session_id: str) -> Session:
@@ -355,12 +365,22 @@ class Emulator:
             except ApiError as error:
                 self._record_rejection(tenant, session, wire, error, record_count=0, counts={}, hint=None)
                 raise
-            response = _batch_response(session.id, 0, {}, verdict.total, verdict.errors,
-                                       verdict.errors_truncated, verdict.page_hint)
-            error = bad_request(verdict.code, verdict.detail, **response)
-            self._record_rejection(tenant, session, wire, error, verdict.total, verdict.counts,
-                                   verdict.page_hint, verdict.errors, verdict.errors_truncated)
-            raise error
+            response = _batch_response(
+                session.id, 0, {}, verdict.total, verdict.errors, verdict.errors_truncated, verdict.page_hint
+            )
+            rejection = bad_request(verdict.code, verdict.detail, **response)
+            self._record_rejection(
+                tenant,
+                session,
+                wire,
+                rejection,
+                verdict.total,
+                verdict.counts,
+                verdict.page_hint,
+                verdict.errors,
+                verdict.errors_truncated,
+            )
+            raise rejection
         now = tenant.now()
         session.pages_received += 1
         page = Page(
@@ -383,8 +403,16 @@ class Emulator:
         session.staged_bytes += len(raw)
         session.updated_at = now
         tenant.staged_bytes += len(raw)
-        tenant.note(now, "info", "page_accepted", f"page {page.ordinal} accepted: {verdict.total} records",
-                    session.id, page=page.ordinal, counts_by_entity=verdict.counts, request_id=wire.request_id)
+        tenant.note(
+            now,
+            "info",
+            "page_accepted",
+            f"page {page.ordinal} accepted: {verdict.total} records",
+            session.id,
+            page=page.ordinal,
+            counts_by_entity=verdict.counts,
+            request_id=wire.request_id,
+        )
         response = _batch_response(session.id, verdict.total, verdict.counts, 0, [], False, verdict.page_hint)
         response["page"] = page.ordinal
         return response
@@ -462,8 +490,14 @@ class Emulator:
         if event is Event.APPLY:
             session.processing_started_at = now
             tenant.schedule(now + tenant.settings.processing_seconds, "attempt", session.id)
-            tenant.note(now, "info", "session_processing", "session closed with apply; processing", session.id,
-                        accepted_batches=len(session.accepted_pages))
+            tenant.note(
+                now,
+                "info",
+                "session_processing",
+                "session closed with apply; processing",
+                session.id,
+                accepted_batches=len(session.accepted_pages),
+            )
             self.settle(tenant)  # a processing time of 0 finishes right here
         else:
             tenant.note(now, "info", "session_cancelled", "session discarded; nothing will be applied", session.id)
@@ -486,8 +520,11 @@ class Emulator:
             try:
                 since_ts = parse_time(since)
             except ValueError as exc:
-                raise bad_request("invalid_parameter", f"'since' must be an RFC 3339 time such as "
-                                  f"2026-01-01T00:00:00Z ({exc})", parameter="since") from None
+                raise bad_request(
+                    "invalid_parameter",
+                    f"'since' must be an RFC 3339 time such as 2026-01-01T00:00:00Z ({exc})",
+                    parameter="since",
+                ) from None
         items = [item for item in tenant.activity if since_ts is None or item.at >= since_ts]
         start = (page_no - 1) * size
         window = items[start : start + size]
@@ -523,8 +560,11 @@ def _int_param(name: str, raw: str | None, default: int, low: int, high: int) ->
     except ValueError:
         value = low - 1
     if not low <= value <= high:
-        raise bad_request("invalid_parameter", f"'{name}' must be a whole number from {low} to {high}, "
-                          f"got {raw[:40]!r}", parameter=name)
+        raise bad_request(
+            "invalid_parameter",
+            f"'{name}' must be a whole number from {low} to {high}, got {raw[:40]!r}",
+            parameter=name,
+        )
     return value
 
 
@@ -532,12 +572,16 @@ def _client_reference(body: Any) -> str | None:
     if body is None:
         return None
     if not isinstance(body, dict):
-        raise bad_request("invalid_parameter", "the body must be a JSON object such as "
-                          '{"client_reference_id": "nightly-2026-01-01"}')
+        raise bad_request(
+            "invalid_parameter", 'the body must be a JSON object such as {"client_reference_id": "nightly-2026-01-01"}'
+        )
     reference = body.get("client_reference_id")
     if reference is not None and (not isinstance(reference, str) or len(reference) > MAX_REFERENCE_CHARS):
-        raise bad_request("invalid_parameter", f"'client_reference_id' must be a string of at most "
-                          f"{MAX_REFERENCE_CHARS} characters", parameter="client_reference_id")
+        raise bad_request(
+            "invalid_parameter",
+            f"'client_reference_id' must be a string of at most {MAX_REFERENCE_CHARS} characters",
+            parameter="client_reference_id",
+        )
     return reference
 
 
@@ -554,8 +598,11 @@ def _close_status(body: Any) -> str:
     if chosen is None:
         return "apply"
     if chosen not in ("apply", "discard"):
-        raise bad_request("invalid_close_status", f"close status must be 'apply' or 'discard', got {str(chosen)[:60]!r}",
-                          allowed=["apply", "discard"])
+        raise bad_request(
+            "invalid_close_status",
+            f"close status must be 'apply' or 'discard', got {str(chosen)[:60]!r}",
+            allowed=["apply", "discard"],
+        )
     return str(chosen)
 
 

@@ -37,18 +37,12 @@ class Settings:
     inactivity_timeout_seconds: float = _s(
         3600.0, "doc", "A session expires this long after the last request that addressed it.", 1
     )
-    processing_seconds: float = _s(
-        2.0, "mock", "Emulator time a processing attempt takes after close(apply).", 0
-    )
+    processing_seconds: float = _s(2.0, "mock", "Emulator time a processing attempt takes after close(apply).", 0)
     expired_retention_seconds: float = _s(
         86400.0, "mock", "How long an expired session's data can still be applied.", 0
     )
-    max_request_bytes: int = _s(
-        5_242_880, "doc", "Largest request body on the wire (413 above it).", 1
-    )
-    max_decoded_bytes: int = _s(
-        26_214_400, "mock", "Largest body after gzip/deflate decoding (413 above it).", 1
-    )
+    max_request_bytes: int = _s(5_242_880, "doc", "Largest request body on the wire (413 above it).", 1)
+    max_decoded_bytes: int = _s(26_214_400, "mock", "Largest body after gzip/deflate decoding (413 above it).", 1)
     max_page_items: int | None = _s(
         100, "mock", "Records per page across all types (docs say 'recommended'); null lifts it.", 1
     )
@@ -72,15 +66,9 @@ class Settings:
     )
     rate_limit_burst: int = _s(10, "mock", "Token bucket size when rate_limit is on.", 1)
     journal_size: int = _s(10_000, "mock", "Requests kept in the journal ring buffer.", 1)
-    activity_log_size: int = _s(
-        10_000, "mock", "Activity items kept per integration (oldest dropped first).", 1
-    )
-    max_sessions_kept: int = _s(
-        1_000, "mock", "Finished sessions kept per integration (oldest finished dropped).", 1
-    )
-    max_integrations: int = _s(
-        10_000, "mock", "Integrations the emulator holds before refusing new ones (403).", 1
-    )
+    activity_log_size: int = _s(10_000, "mock", "Activity items kept per integration (oldest dropped first).", 1)
+    max_sessions_kept: int = _s(1_000, "mock", "Finished sessions kept per integration (oldest finished dropped).", 1)
+    max_integrations: int = _s(10_000, "mock", "Integrations the emulator holds before refusing new ones (403).", 1)
     max_staged_bytes: int | None = _s(
         1_073_741_824,
         "mock",
@@ -90,18 +78,11 @@ class Settings:
     auto_create_integrations: bool | None = _s(
         None,
         "mock",
-        "Create an integration on its first authenticated request; null = only when the config "
-        "declares none.",
+        "Create an integration on its first authenticated request; null = only when the config declares none.",
     )
-    frozen_clock: bool = _s(
-        False, "mock", "Emulator time stands still except when moved through /_mock/clock."
-    )
-    admin_token: str | None = _s(
-        None, "mock", "When set, /_mock requires 'Authorization: Bearer <token>'."
-    )
-    schemas_dir: str | None = _s(
-        None, "mock", "Extra folder of <EntityType>.json schemas (overrides shipped ones)."
-    )
+    frozen_clock: bool = _s(False, "mock", "Emulator time stands still except when moved through /_mock/clock.")
+    admin_token: str | None = _s(None, "mock", "When set, /_mock requires 'Authorization: Bearer <token>'.")
+    schemas_dir: str | None = _s(None, "mock", "Extra folder of <EntityType>.json schemas (overrides shipped ones).")
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Settings:
         """A copy with ``overrides`` applied, each value checked as strictly as at start-up."""
@@ -228,7 +209,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise SettingsError(f"config file {str(path)!r}: not valid YAML ({exc})".replace("\n", " "))
+        raise SettingsError(f"config file {str(path)!r}: not valid YAML ({exc})".replace("\n", " ")) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -94,9 +94,7 @@ class Session:
     data_retained_until: float | None = None
     data_purged: bool = False
     accepted_pages: list[Page] = field(default_factory=list)
-    rejected_pages: deque[Page] = field(
-        default_factory=lambda: deque(maxlen=MAX_REJECTED_PAGES_KEPT)
-    )
+    rejected_pages: deque[Page] = field(default_factory=lambda: deque(maxlen=MAX_REJECTED_PAGES_KEPT))
     pages_received: int = 0
     accepted_records_total: int = 0
     accepted_records_by_entity: Counter[str] = field(default_factory=Counter)
@@ -132,16 +130,12 @@ class Session:
             "last_error": self.last_error,
             "rejected_batches": self.rejected_batches,
             "closed_at": None if self.closed_at is None else format_time(self.closed_at),
-            "data_retained_until": None
-            if self.data_retained_until is None
-            else format_time(self.data_retained_until),
+            "data_retained_until": None if self.data_retained_until is None else format_time(self.data_retained_until),
         }
 
     def detail(self) -> dict[str, Any]:
         """The control plane's view: the public object plus every page kept."""
-        pages = sorted(
-            [*self.accepted_pages, *self.rejected_pages], key=lambda page: page.ordinal
-        )
+        pages = sorted([*self.accepted_pages, *self.rejected_pages], key=lambda page: page.ordinal)
         return {
             **self.public(),
             "ordinal": self.ordinal,
@@ -256,7 +250,9 @@ class Due:
 class Tenant:
     """One integration: its key, its clock, its sessions, its applied data, its activity."""
 
-    def __init__(self, integration_id: str, api_key: str | None, clock: OffsetClock, settings: Settings, ids: IdSource) -> None:
+    def __init__(
+        self, integration_id: str, api_key: str | None, clock: OffsetClock, settings: Settings, ids: IdSource
+    ) -> None:
         self.id = integration_id
         self.api_key = api_key
         self.clock = clock

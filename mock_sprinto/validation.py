@@ -192,7 +192,9 @@ def check_page(
     entities = body["entities"]
     if not isinstance(entities, dict):
         verdict.errors.append(
-            _error("'entities' must be an object of entity type to records", "/entities", "type", None, None, "entities")
+            _error(
+                "'entities' must be an object of entity type to records", "/entities", "type", None, None, "entities"
+            )
         )
         return _reject(verdict, "validation_failed", "the page envelope is not valid")
     for entity_type, records in entities.items():

@@ -63,7 +63,9 @@ def serve(aiohttp_client: Any) -> Callable[[Emulator], Awaitable[TestClient[Any,
 
 
 @pytest.fixture
-async def client(serve: Callable[[Emulator], Awaitable[TestClient[Any, Any]]], emulator: Emulator) -> TestClient[Any, Any]:
+async def client(
+    serve: Callable[[Emulator], Awaitable[TestClient[Any, Any]]], emulator: Emulator
+) -> TestClient[Any, Any]:
     return await serve(emulator)
 
 

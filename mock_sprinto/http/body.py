@@ -120,7 +120,11 @@ def inflate(data: bytes, encoding: str, cap: int) -> bytes:
         wbits = _GZIP_WBITS
     else:
         # RFC 9110 'deflate' is zlib-wrapped; some clients send raw deflate, so accept both.
-        wbits = zlib.MAX_WBITS if len(data) >= 2 and (data[0] * 256 + data[1]) % 31 == 0 and data[0] & 0x0F == 8 else -zlib.MAX_WBITS
+        wbits = (
+            zlib.MAX_WBITS
+            if len(data) >= 2 and (data[0] * 256 + data[1]) % 31 == 0 and data[0] & 0x0F == 8
+            else -zlib.MAX_WBITS
+        )
     out = bytearray()
     pending = data
     try:

@@ -48,27 +48,36 @@ def _query_int(request: web.Request, name: str, default: int | None, low: int, h
     except ValueError:
         value = low - 1
     if not low <= value <= high:
-        raise bad_request("invalid_parameter", f"'{name}' must be a whole number from {low} to {high}",
-                          parameter=name)
+        raise bad_request("invalid_parameter", f"'{name}' must be a whole number from {low} to {high}", parameter=name)
     return value
 
 
 async def health(request: web.Request) -> web.Response:
     emulator = request.app[EMULATOR]
-    return json_response({"status": "ok", "version": __version__, "integrations": len(emulator.tenants),
-                          "now": format_time(emulator.clock.now())})
+    return json_response(
+        {
+            "status": "ok",
+            "version": __version__,
+            "integrations": len(emulator.tenants),
+            "now": format_time(emulator.clock.now()),
+        }
+    )
 
 
 async def settings(request: web.Request) -> web.Response:
     emulator = request.app[EMULATOR]
-    return json_response({
-        "settings": emulator.settings.public(),
-        "reference": describe(),
-        "entity_types": {name: {"key_field": schema.key_field, "source": schema.source}
-                         for name, schema in sorted(emulator.registry.types.items())},
-        "integrations_declared": sorted(emulator.declared),
-        "auto_create_integrations": emulator.auto_create,
-    })
+    return json_response(
+        {
+            "settings": emulator.settings.public(),
+            "reference": describe(),
+            "entity_types": {
+                name: {"key_field": schema.key_field, "source": schema.source}
+                for name, schema in sorted(emulator.registry.types.items())
+            },
+            "integrations_declared": sorted(emulator.declared),
+            "auto_create_integrations": emulator.auto_create,
+        }
+    )
 
 
 async def dashboard(request: web.Request) -> web.Response:
@@ -120,8 +129,12 @@ async def delete_integration(request: web.Request) -> web.Response:
 
 def _clock_view(clock: OffsetClock, frozen: bool, integration_id: str | None = None) -> dict[str, Any]:
     now = clock.now()
-    view: dict[str, Any] = {"now": format_time(now), "epoch_seconds": now, "offset_seconds": clock.offset,
-                            "frozen": frozen}
+    view: dict[str, Any] = {
+        "now": format_time(now),
+        "epoch_seconds": now,
+        "offset_seconds": clock.offset,
+        "frozen": frozen,
+    }
     if integration_id is not None:
         view["integration_id"] = integration_id
     return view
@@ -143,8 +156,9 @@ async def advance_clock(request: web.Request) -> web.Response:
     body = await _json_object(request, required=True)
     seconds = body.get("seconds")
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        raise bad_request("invalid_parameter", "'seconds' must be a number, e.g. {\"seconds\": 3600}",
-                          parameter="seconds")
+        raise bad_request(
+            "invalid_parameter", "'seconds' must be a number, e.g. {\"seconds\": 3600}", parameter="seconds"
+        )
     clock, ident = _clock_of(request)
     clock.advance(float(seconds))
     return await _after_clock_move(request, clock, ident)
@@ -158,8 +172,9 @@ async def set_clock(request: web.Request) -> web.Response:
     except ValueError:
         when = None
     if when is None:
-        raise bad_request("invalid_parameter", "'now' must be an RFC 3339 time such as 2030-01-01T00:00:00Z",
-                          parameter="now")
+        raise bad_request(
+            "invalid_parameter", "'now' must be an RFC 3339 time such as 2030-01-01T00:00:00Z", parameter="now"
+        )
     clock, ident = _clock_of(request)
     clock.set(when)
     return await _after_clock_move(request, clock, ident)
@@ -174,8 +189,9 @@ async def _after_clock_move(request: web.Request, clock: OffsetClock, ident: str
 
 async def sessions(request: web.Request) -> web.Response:
     tenant = _tenant(request)
-    return json_response({"integration_id": tenant.id,
-                          "sessions": [session.detail() for session in tenant.sessions.values()]})
+    return json_response(
+        {"integration_id": tenant.id, "sessions": [session.detail() for session in tenant.sessions.values()]}
+    )
 
 
 async def session_detail(request: web.Request) -> web.Response:
@@ -188,8 +204,12 @@ async def session_detail(request: web.Request) -> web.Response:
 
 async def datasets(request: web.Request) -> web.Response:
     tenant = _tenant(request)
-    return json_response({"integration_id": tenant.id,
-                          "datasets": {name: len(ds.records) for name, ds in sorted(tenant.datasets.items())}})
+    return json_response(
+        {
+            "integration_id": tenant.id,
+            "datasets": {name: len(ds.records) for name, ds in sorted(tenant.datasets.items())},
+        }
+    )
 
 
 async def records(request: web.Request) -> web.Response:
@@ -199,9 +219,17 @@ async def records(request: web.Request) -> web.Response:
     limit = _query_int(request, "limit", None, 0, MAX_LIST)
     dataset = tenant.datasets.get(entity_type)
     if dataset is None:
-        return json_response({"entity_type": entity_type, "key_field": request.app[EMULATOR].registry.key_field(
-            entity_type), "count": 0, "offset": offset, "applied_at": None, "applied_by_session": None,
-            "records": []})
+        return json_response(
+            {
+                "entity_type": entity_type,
+                "key_field": request.app[EMULATOR].registry.key_field(entity_type),
+                "count": 0,
+                "offset": offset,
+                "applied_at": None,
+                "applied_by_session": None,
+                "records": [],
+            }
+        )
     return json_response(dataset.describe(offset, limit))
 
 
@@ -209,8 +237,9 @@ async def journal(request: web.Request) -> web.Response:
     emulator = request.app[EMULATOR]
     limit = _query_int(request, "limit", 100, 1, emulator.settings.journal_size) or 100
     integration_id = request.query.get("integration_id") or None
-    return json_response({"entries": emulator.journal.recent(integration_id, limit),
-                          "total_recorded": emulator.journal.total})
+    return json_response(
+        {"entries": emulator.journal.recent(integration_id, limit), "total_recorded": emulator.journal.total}
+    )
 
 
 def add_routes(app: web.Application) -> None:

@@ -34,9 +34,10 @@ async function refresh() {
     fetch("health").then((r) => r.json()), fetch("integrations").then((r) => r.json()),
     fetch("journal?limit=25").then((r) => r.json())]);
   document.getElementById("now").textContent = health.now;
-  fill("integrations", integrations.integrations.map((i) => [[i.id], [i.active_session_id], [i.sessions], [i.datasets]]));
-  fill("journal", journal.entries.reverse().map((e) => [[e.at], [e.operation], [e.status, e.status < 400 ? "ok" : "err"],
-    [e.code], [e.integration_id], [e.latency_ms]]));
+  fill("integrations", integrations.integrations.map(
+    (i) => [[i.id], [i.active_session_id], [i.sessions], [i.datasets]]));
+  fill("journal", journal.entries.reverse().map((e) => [[e.at], [e.operation],
+    [e.status, e.status < 400 ? "ok" : "err"], [e.code], [e.integration_id], [e.latency_ms]]));
 }
 document.getElementById("base").textContent = location.origin + "/api/external/push";
 refresh(); setInterval(refresh, 2000);

@@ -44,8 +44,9 @@ async def _optional_json(request: web.Request, tenant: Tenant) -> Any:
     body = await read_body(request, tenant.settings)
     if not body.decoded.strip():
         return None
-    return parse_json(body.decoded, tenant.settings.max_json_depth,
-                      reject_repeated_names=tenant.settings.duplicate_names == "reject")
+    return parse_json(
+        body.decoded, tenant.settings.max_json_depth, reject_repeated_names=tenant.settings.duplicate_names == "reject"
+    )
 
 
 async def start_session(request: web.Request) -> web.Response:

@@ -29,8 +29,12 @@ class Server:
 
     def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.origin + path, data=data, method=method, headers={
-            "Content-Type": "application/json", **(headers or {})})
+        request = urllib.request.Request(
+            self.origin + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json", **(headers or {})},
+        )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status, json.loads(response.read() or b"null")
@@ -39,8 +43,13 @@ class Server:
 
 
 def start(*args: str, env: dict[str, str] | None = None) -> Server:
-    proc = subprocess.Popen([*CLI, "serve", "--port", "0", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env={**os.environ, **(env or {})})
+    proc = subprocess.Popen(
+        [*CLI, "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
     assert proc.stdout is not None
     lines: list[str] = []
     deadline = time.monotonic() + 20
@@ -67,8 +76,10 @@ def server() -> Iterator[Server]:
 
 def test_banner_shows_base_url_dashboard_and_a_curl_to_copy(server: Server) -> None:
     assert f"{server.origin}/_mock/" in server.banner
-    assert f"curl -s -X POST -H 'api-key: demo-key' {server.origin}/api/external/push/v1/integrations/demo/sessions" \
+    assert (
+        f"curl -s -X POST -H 'api-key: demo-key' {server.origin}/api/external/push/v1/integrations/demo/sessions"
         in server.banner
+    )
     status, body = server.call("GET", "/_mock/health")
     assert (status, body["status"]) == (200, "ok")
 
@@ -78,10 +89,17 @@ def test_the_bannered_curl_works_and_a_lifecycle_runs(server: Server) -> None:
     key = {"api-key": "demo-key"}
     status, session = server.call("POST", base + "/sessions", headers=key)
     assert status == 201
-    record = {"employeeId": "E1", "firstName": "Ada", "lastName": "Lovelace", "workEmail": "ada@example.com",
-              "employmentStartDate": "2022-01-15T09:00:00Z", "employmentType": "EMPLOYEE"}
-    status, pushed = server.call("POST", f"{base}/sessions/{session['id']}/entities",
-                                 {"entities": {"User": [record]}}, key)
+    record = {
+        "employeeId": "E1",
+        "firstName": "Ada",
+        "lastName": "Lovelace",
+        "workEmail": "ada@example.com",
+        "employmentStartDate": "2022-01-15T09:00:00Z",
+        "employmentType": "EMPLOYEE",
+    }
+    status, pushed = server.call(
+        "POST", f"{base}/sessions/{session['id']}/entities", {"entities": {"User": [record]}}, key
+    )
     assert (status, pushed["accepted_count_total"]) == (202, 1)
     status, closed = server.call("POST", f"{base}/sessions/{session['id']}/close", {"status": "apply"}, key)
     assert (status, closed["state"]) == (202, "processing")
@@ -100,18 +118,29 @@ def test_ctrl_c_stops_cleanly() -> None:
 
 def test_settings_from_config_env_and_flags_layer_in_that_order(tmp_path: Path) -> None:
     config = tmp_path / "mock.yaml"
-    config.write_text("settings:\n  inactivity_timeout_seconds: 600\n  processing_seconds: 9\n  max_page_items: 5\n"
-                      "integrations:\n  - {id: hr, api_key: s3cret}\n")
-    running = start("--config", str(config), "--processing-seconds", "3",
-                    env={"MOCK_SPRINTO_MAX_PAGE_ITEMS": "7", "MOCK_SPRINTO_PROCESSING_SECONDS": "5"})
+    config.write_text(
+        "settings:\n  inactivity_timeout_seconds: 600\n  processing_seconds: 9\n  max_page_items: 5\n"
+        "integrations:\n  - {id: hr, api_key: s3cret}\n"
+    )
+    running = start(
+        "--config",
+        str(config),
+        "--processing-seconds",
+        "3",
+        env={"MOCK_SPRINTO_MAX_PAGE_ITEMS": "7", "MOCK_SPRINTO_PROCESSING_SECONDS": "5"},
+    )
     try:
         _, view = running.call("GET", "/_mock/settings")
         settings = view["settings"]
         assert (settings["inactivity_timeout_seconds"], settings["max_page_items"], settings["processing_seconds"]) == (
-            600, 7, 3)
+            600,
+            7,
+            3,
+        )
         assert "declared: hr" in running.banner
-        status, body = running.call("POST", "/api/external/push/v1/integrations/other/sessions",
-                                    headers={"api-key": "x"})
+        status, body = running.call(
+            "POST", "/api/external/push/v1/integrations/other/sessions", headers={"api-key": "x"}
+        )
         assert (status, body["code"]) == (401, "invalid_api_key")
     finally:
         running.proc.send_signal(signal.SIGINT)
@@ -136,10 +165,12 @@ def test_bad_flags_give_one_line_and_exit_2(args: list[str], message: str) -> No
 
 
 def test_bad_config_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    for text, message in (("settings: [1, 2]", "'settings' must be a mapping"),
-                          ("settings:\n  bogus: 1\n", "unknown setting 'bogus'"),
-                          ("a: [", "not valid YAML"),
-                          ("integrations:\n  - {id: a}\n", "must have exactly 'id' and 'api_key'")):
+    for text, message in (
+        ("settings: [1, 2]", "'settings' must be a mapping"),
+        ("settings:\n  bogus: 1\n", "unknown setting 'bogus'"),
+        ("a: [", "not valid YAML"),
+        ("integrations:\n  - {id: a}\n", "must have exactly 'id' and 'api_key'"),
+    ):
         config = tmp_path / "bad.yaml"
         config.write_text(text)
         result = subprocess.run([*CLI, "serve", "--config", str(config)], capture_output=True, text=True, timeout=30)
@@ -155,17 +186,20 @@ def test_broken_schema_file_is_refused_at_start_with_its_name(tmp_path: Path) ->
 
 
 def test_user_schemas_add_types_with_their_key(tmp_path: Path) -> None:
-    (tmp_path / "Device.json").write_text(json.dumps({
-        "type": "object", "x-key": "serial", "required": ["serial"],
-        "properties": {"serial": {"type": "string"}}}))
+    (tmp_path / "Device.json").write_text(
+        json.dumps(
+            {"type": "object", "x-key": "serial", "required": ["serial"], "properties": {"serial": {"type": "string"}}}
+        )
+    )
     running = start("--schemas", str(tmp_path))
     try:
         assert "entity schemas: Device, User" in running.banner
         base = "/api/external/push/v1/integrations/d"
         key = {"api-key": "k"}
         _, session = running.call("POST", base + "/sessions", headers=key)
-        status, body = running.call("POST", f"{base}/sessions/{session['id']}/entities",
-                                    {"entities": {"Device": [{"model": "x"}]}}, key)
+        status, body = running.call(
+            "POST", f"{base}/sessions/{session['id']}/entities", {"entities": {"Device": [{"model": "x"}]}}, key
+        )
         assert (status, body["validation_errors"][0]["field"]) == (400, "serial")
     finally:
         running.proc.send_signal(signal.SIGINT)

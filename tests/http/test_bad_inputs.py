@@ -48,8 +48,12 @@ CASES = [
     Case("duplicate member names", 400, "malformed_body", b'{"entities":{"X":[{"a":1,"a":2}]}}'),
     Case("duplicate names with spaces", 400, "malformed_body", b'{"entities" : {"X":[{"a" : 1, "a" : 2}]}}'),
     Case("nesting deeper than 64", 400, "malformed_body", deep(70)),
-    Case("nesting deeper than 64 inside a User", 400, "malformed_body",
-         b'{"entities":{"User":[{"employeeId":' + b"[" * 70 + b"]" * 70 + b"}]}}"),
+    Case(
+        "nesting deeper than 64 inside a User",
+        400,
+        "malformed_body",
+        b'{"entities":{"User":[{"employeeId":' + b"[" * 70 + b"]" * 70 + b"}]}}",
+    ),
     Case("body is an array", 400, "validation_failed", b"[]"),
     Case("body is a string", 400, "validation_failed", b'"entities"'),
     Case("entities missing", 400, "validation_failed", b'{"records":[]}'),
@@ -61,26 +65,65 @@ CASES = [
     Case("invalid User record", 400, "validation_failed", b'{"entities":{"User":[{"employeeId":"E1"}]}}'),
     Case("empty page", 400, "empty_page", b'{"entities":{}}'),
     Case("empty record lists", 400, "empty_page", b'{"entities":{"User":[]}}'),
-    Case("101 records", 400, "too_many_items",
-         b'{"entities":{"Device":[' + b",".join([b'{"n":1}'] * 101) + b"]}}"),
-    Case("corrupt gzip", 400, "malformed_body", b"\x1f\x8b\x08\x00garbage",
-         headers={"Content-Type": "application/json", "Content-Encoding": "gzip"}),
-    Case("truncated gzip", 400, "malformed_body", gzip.compress(VALID)[:-12],
-         headers={"Content-Type": "application/json", "Content-Encoding": "gzip"}),
-    Case("corrupt deflate", 400, "malformed_body", b"\x78\x9c garbage",
-         headers={"Content-Type": "application/json", "Content-Encoding": "deflate"}),
-    Case("unsupported encoding", 415, "unsupported_content_encoding", VALID,
-         headers={"Content-Type": "application/json", "Content-Encoding": "br"}),
-    Case("stacked encodings", 415, "unsupported_content_encoding", VALID,
-         headers={"Content-Type": "application/json", "Content-Encoding": "gzip, gzip"}),
-    Case("form media type", 415, "unsupported_media_type", VALID,
-         headers={"Content-Type": "application/x-www-form-urlencoded"}),
+    Case("101 records", 400, "too_many_items", b'{"entities":{"Device":[' + b",".join([b'{"n":1}'] * 101) + b"]}}"),
+    Case(
+        "corrupt gzip",
+        400,
+        "malformed_body",
+        b"\x1f\x8b\x08\x00garbage",
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+    ),
+    Case(
+        "truncated gzip",
+        400,
+        "malformed_body",
+        gzip.compress(VALID)[:-12],
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+    ),
+    Case(
+        "corrupt deflate",
+        400,
+        "malformed_body",
+        b"\x78\x9c garbage",
+        headers={"Content-Type": "application/json", "Content-Encoding": "deflate"},
+    ),
+    Case(
+        "unsupported encoding",
+        415,
+        "unsupported_content_encoding",
+        VALID,
+        headers={"Content-Type": "application/json", "Content-Encoding": "br"},
+    ),
+    Case(
+        "stacked encodings",
+        415,
+        "unsupported_content_encoding",
+        VALID,
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip, gzip"},
+    ),
+    Case(
+        "form media type",
+        415,
+        "unsupported_media_type",
+        VALID,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    ),
     Case("text media type", 415, "unsupported_media_type", VALID, headers={"Content-Type": "text/plain"}),
-    Case("latin-1 charset", 415, "unsupported_media_type", VALID,
-         headers={"Content-Type": "application/json; charset=latin-1"}),
+    Case(
+        "latin-1 charset",
+        415,
+        "unsupported_media_type",
+        VALID,
+        headers={"Content-Type": "application/json; charset=latin-1"},
+    ),
     Case("over 5 MiB", 413, "payload_too_large", b'{"entities":{"X":[{"a":"' + b"x" * 5_300_000 + b'"}]}}'),
-    Case("decoded over 25 MiB", 413, "payload_too_large", gzip.compress(b" " * 27_000_000),
-         headers={"Content-Type": "application/json", "Content-Encoding": "gzip"}),
+    Case(
+        "decoded over 25 MiB",
+        413,
+        "payload_too_large",
+        gzip.compress(b" " * 27_000_000),
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+    ),
     Case("missing api-key", 401, "missing_api_key", VALID, key=None),
     Case("wrong api-key", 401, "invalid_api_key", VALID, key="someone-else"),
     Case("foreign session id", 404, "session_not_found", VALID, tail="/sessions/ses_not_mine/entities"),
@@ -90,16 +133,27 @@ CASES = [
     Case("wrong method on status", 405, "method_not_allowed", None, method="DELETE", tail="/status"),
     Case("unknown close status", 400, "invalid_close_status", b'{"status":"commit"}', tail="/sessions/{sid}/close"),
     Case("close status not a string", 400, "invalid_close_status", b'{"status":1}', tail="/sessions/{sid}/close"),
-    Case("close status and action disagree", 400, "invalid_close_status", b'{"status":"apply","action":"discard"}',
-         tail="/sessions/{sid}/close"),
+    Case(
+        "close status and action disagree",
+        400,
+        "invalid_close_status",
+        b'{"status":"apply","action":"discard"}',
+        tail="/sessions/{sid}/close",
+    ),
     Case("close body not JSON", 400, "malformed_body", b"apply", tail="/sessions/{sid}/close"),
     Case("start reference not a string", 400, "invalid_parameter", b'{"client_reference_id":5}', tail="/sessions"),
     Case("activity page 0", 400, "invalid_parameter", None, method="GET", tail="/activity?page=0"),
     Case("activity page_size 201", 400, "invalid_parameter", None, method="GET", tail="/activity?page_size=201"),
     Case("activity page not a number", 400, "invalid_parameter", None, method="GET", tail="/activity?page=x"),
     Case("activity since not a time", 400, "invalid_parameter", None, method="GET", tail="/activity?since=yesterday"),
-    Case("activity since without offset", 400, "invalid_parameter", None, method="GET",
-         tail="/activity?since=2026-01-01T00:00:00"),
+    Case(
+        "activity since without offset",
+        400,
+        "invalid_parameter",
+        None,
+        method="GET",
+        tail="/activity?since=2026-01-01T00:00:00",
+    ),
 ]
 
 
@@ -148,10 +202,15 @@ async def test_deflate_raw_and_zlib_wrapped_bodies_are_both_accepted(client: Tes
     session = await vendor.start()
     raw = zlib.compressobj(wbits=-15)
     raw_deflate = raw.compress(VALID) + raw.flush()
-    for body, encoding in ((zlib.compress(VALID), "deflate"), (raw_deflate, "deflate"), (gzip.compress(VALID), "gzip"),
-                           (gzip.compress(VALID[:20]) + gzip.compress(VALID[20:]), "gzip")):
-        result = await vendor.push(session["id"], None, data=body,
-                                   headers={"Content-Type": "application/json", "Content-Encoding": encoding})
+    for body, encoding in (
+        (zlib.compress(VALID), "deflate"),
+        (raw_deflate, "deflate"),
+        (gzip.compress(VALID), "gzip"),
+        (gzip.compress(VALID[:20]) + gzip.compress(VALID[20:]), "gzip"),
+    ):
+        result = await vendor.push(
+            session["id"], None, data=body, headers={"Content-Type": "application/json", "Content-Encoding": encoding}
+        )
         assert result["accepted_count_total"] == 1
     (detail,) = (await (await client.get("/_mock/integrations/acme/sessions")).json())["sessions"]
     assert [p["encoding"] for p in detail["pages"]] == ["deflate", "deflate", "gzip", "gzip"]

@@ -20,7 +20,9 @@ async def test_one_tenants_clock_never_moves_another(client: TestClient[Any, Any
     assert (await control.get("/integrations/b/clock"))["now"] == "2026-01-01T00:00:00.000Z"
 
 
-async def test_global_clock_moves_every_tenant_and_never_goes_backwards(client: TestClient[Any, Any], control: Control) -> None:
+async def test_global_clock_moves_every_tenant_and_never_goes_backwards(
+    client: TestClient[Any, Any], control: Control
+) -> None:
     a = Vendor(client, "a", "ka")
     session = await a.start()
     moved = await control.post("/clock/set", {"now": "2026-01-01T02:00:00Z"})
@@ -35,7 +37,9 @@ async def test_global_clock_moves_every_tenant_and_never_goes_backwards(client: 
             assert (await response.json())["code"] == "invalid_parameter"
 
 
-async def test_control_call_naming_an_unseen_integration_creates_it_unbound(client: TestClient[Any, Any], control: Control) -> None:
+async def test_control_call_naming_an_unseen_integration_creates_it_unbound(
+    client: TestClient[Any, Any], control: Control
+) -> None:
     await control.advance(100, "later")
     listed = {i["id"]: i for i in (await control.get("/integrations"))["integrations"]}
     assert listed["later"]["api_key_bound"] is False
@@ -120,13 +124,18 @@ async def test_dashboard_is_served(client: TestClient[Any, Any]) -> None:
         assert "mock-sprinto" in await response.text()
 
 
-async def test_rate_limit_answers_429_with_exact_retry_after_and_changes_nothing(serve: Any, make_emulator: Any) -> None:
+async def test_rate_limit_answers_429_with_exact_retry_after_and_changes_nothing(
+    serve: Any, make_emulator: Any
+) -> None:
     client = await serve(make_emulator(rate_limit=0.5, rate_limit_burst=2))
     vendor, control = Vendor(client), Control(client)
     session = await vendor.start()
     await vendor.push(session["id"], {"entities": {"User": [user(1)]}})
-    async with client.post(vendor.url(f"/sessions/{session['id']}/entities"), headers=vendor.headers,
-                           json={"entities": {"User": [user(2)]}}) as response:
+    async with client.post(
+        vendor.url(f"/sessions/{session['id']}/entities"),
+        headers=vendor.headers,
+        json={"entities": {"User": [user(2)]}},
+    ) as response:
         assert response.status == 429
         body = await response.json()
         assert response.headers["Retry-After"] == "2" and body["retry_after_seconds"] == 2
@@ -138,6 +147,7 @@ async def test_rate_limit_answers_429_with_exact_retry_after_and_changes_nothing
     state = await vendor.session(session["id"])
     assert state["accepted_records_total"] == 1  # the throttled push staged nothing
     await control.advance(2)
-    events = [i["type"] for i in (await (await client.get(
-        vendor.url("/activity"), headers=vendor.headers)).json())["items"]]
+    events = [
+        i["type"] for i in (await (await client.get(vendor.url("/activity"), headers=vendor.headers)).json())["items"]
+    ]
     assert events.count("rate_limited") >= 2

@@ -40,7 +40,7 @@ async def test_start_push_close_apply_then_processed_after_processing_time(vendo
 
 async def test_second_start_while_active_is_409_naming_the_active_session(vendor: Vendor) -> None:
     session = await vendor.start()
-    status, body = await vendor.call("POST", "/sessions", 409)
+    _, body = await vendor.call("POST", "/sessions", 409)
     assert body["code"] == "session_already_active"
     assert body["active_session_id"] == session["id"]
 
@@ -83,7 +83,9 @@ async def test_inactivity_expires_the_session_and_expired_data_can_still_be_appl
     await control.advance(3600)
     expired = await vendor.session(session["id"])
     assert expired["state"] == "expired"
-    _, body = await vendor.call("POST", f"/sessions/{session['id']}/entities", 409, json={"entities": {"User": [user(9)]}})
+    _, body = await vendor.call(
+        "POST", f"/sessions/{session['id']}/entities", 409, json={"entities": {"User": [user(9)]}}
+    )
     assert body["code"] == "session_not_active" and body["state"] == "expired"
 
     new = await vendor.start()  # expiry frees the integration for a new session
@@ -127,15 +129,27 @@ async def test_integration_status_counts_and_activity_log(vendor: Vendor, contro
     status = await vendor.status()
     assert status["integration_id"] == "acme"
     assert status["sessions"] == {
-        "active": 0, "processing": 0, "processed": 1, "cancelled": 1, "expired": 1, "failed": 0
+        "active": 0,
+        "processing": 0,
+        "processed": 1,
+        "cancelled": 1,
+        "expired": 1,
+        "failed": 0,
     }
     assert status["last_activity_at"] == "2026-01-01T01:00:02.000Z"  # c expired an hour after it started
 
     log = await vendor.activity(page_size=200)
     types = [item["type"] for item in log["items"]]
     assert types == [
-        "session_created", "page_accepted", "page_rejected", "session_processing", "session_processed",
-        "session_created", "session_cancelled", "session_created", "session_expired",
+        "session_created",
+        "page_accepted",
+        "page_rejected",
+        "session_processing",
+        "session_processed",
+        "session_created",
+        "session_cancelled",
+        "session_created",
+        "session_expired",
     ]
     anomaly = log["items"][2]
     assert anomaly["level"] == "error" and anomaly["session_id"] == a["id"]
@@ -150,7 +164,9 @@ async def test_integration_status_counts_and_activity_log(vendor: Vendor, contro
     assert [i["type"] for i in since["items"]] == types[4:]
 
 
-async def test_rejected_page_is_never_applied_and_resend_after_fix_is_accepted(vendor: Vendor, control: Control) -> None:
+async def test_rejected_page_is_never_applied_and_resend_after_fix_is_accepted(
+    vendor: Vendor, control: Control
+) -> None:
     session = await vendor.start()
     broken = users(0, 3)
     broken[1]["workEmail"] = "not-an-email"
@@ -158,10 +174,16 @@ async def test_rejected_page_is_never_applied_and_resend_after_fix_is_accepted(v
     assert body["code"] == "validation_failed"
     assert body["accepted_count_total"] == 0 and body["rejected_count_total"] == 3
     assert body["echoes"] == {"page_hint": 7}
-    assert body["validation_errors"] == [{
-        "entity_type": "User", "index": 1, "field": "workEmail", "issue": '"not-an-email" is not a "email"',
-        "pointer": "/entities/User/1/workEmail", "code": "format",
-    }]
+    assert body["validation_errors"] == [
+        {
+            "entity_type": "User",
+            "index": 1,
+            "field": "workEmail",
+            "issue": '"not-an-email" is not a "email"',
+            "pointer": "/entities/User/1/workEmail",
+            "code": "format",
+        }
+    ]
     broken[1]["workEmail"] = "fixed@example.com"
     await vendor.push(session["id"], {"entities": {"User": broken}, "page_hint": 7})
     state = await vendor.session(session["id"])
@@ -185,9 +207,7 @@ async def test_apply_replaces_dataset_and_deduplicates_by_key_later_pages_win(ve
     assert [(r["employeeId"], r["firstName"]) for r in applied] == [("E1", "New"), ("E7", "Alice")]
 
 
-async def test_upsert_mode_keeps_records_not_in_the_session(
-    serve: Any, make_emulator: Any
-) -> None:
+async def test_upsert_mode_keeps_records_not_in_the_session(serve: Any, make_emulator: Any) -> None:
     client = await serve(make_emulator(apply_mode="upsert"))
     vendor, control = Vendor(client), Control(client)
     for batch in (users(0, 3), [user(1, firstName="Bob"), user(5)]):
@@ -246,7 +266,8 @@ async def test_session_detail_lists_every_page(vendor: Vendor, control: Control)
     (detail,) = await control.sessions("acme")
     pages: list[dict[str, Any]] = detail["pages"]
     assert [(p["ordinal"], p["accepted"], p["record_count"], p["code"]) for p in pages] == [
-        (1, True, 2, None), (2, False, 1, "validation_failed")
+        (1, True, 2, None),
+        (2, False, 1, "validation_failed"),
     ]
     assert pages[0]["encoding"] == "identity" and pages[0]["wire_bytes"] > 0
     assert pages[1]["errors"][0]["pointer"] == "/entities/User/0"
