@@ -1,0 +1,205 @@
+"""pytest plugin: the emulator as a fixture. Registered by the ``pytest11`` entry point.
+
+Fixtures
+- ``mock_sprinto``: a handle on a fresh integration of one server shared by the test session
+  (started on first use, on a background thread, 127.0.0.1 and an ephemeral port; stopped at
+  the end of the session). Blocking calls: works in sync and async tests alike.
+- ``mock_sprinto_app``: a factory for an emulator served in-process by pytest-aiohttp's
+  ``aiohttp_client``, on the test's own event loop; ``await mock_sprinto_app()`` gives the same
+  handle with awaitable methods. It follows a user's freezegun patch of ``time.time``.
+- ``mock_sprinto_server``: the shared server itself (session scope).
+- ``mock_sprinto_config``: the shared server's ``Config``; override it (session scope) in a
+  conftest.py to change server-wide settings.
+
+Marker
+``@pytest.mark.mock_sprinto(scenario=..., settings={...})`` configures both fixtures. On a
+class or module too; the closest marker's scenario wins, settings are merged (closest wins).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from .clock import Clock
+from .settings import Config, Settings
+from .testing import (
+    AsyncMockSprinto,
+    MockSprinto,
+    MockSprintoError,
+    MockSprintoServer,
+    ScenarioSpec,
+    checked_settings,
+    load_registry,
+    new_integration_id,
+    scenario_body,
+)
+
+MARKER = "mock_sprinto"
+_MARKER_ARGS = ("scenario", "settings")
+_HANDLES = pytest.StashKey[list[Any]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(scenario=None, settings=None): configure the mock_sprinto fixtures: a scenario "
+        "(shipped name, path to a YAML/JSON file, or dict) and setting overrides for this test's integration",
+    )
+
+
+@dataclass
+class MarkerOptions:
+    scenario: ScenarioSpec | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def marker_options(node: pytest.Item) -> MarkerOptions:
+    """The test's ``mock_sprinto`` markers, closest first: first scenario wins, settings merge."""
+    options = MarkerOptions()
+    markers = list(node.iter_markers(MARKER))
+    for mark in reversed(markers):  # farthest (module) first, so closer markers override
+        if mark.args:
+            pytest.fail(f"@pytest.mark.{MARKER} takes keyword arguments only ({', '.join(_MARKER_ARGS)}); "
+                        f"got positional {mark.args!r}", pytrace=False)
+        unknown = sorted(set(mark.kwargs) - set(_MARKER_ARGS))
+        if unknown:
+            pytest.fail(f"@pytest.mark.{MARKER} got unknown argument(s) {', '.join(unknown)} "
+                        f"(it takes {', '.join(_MARKER_ARGS)})", pytrace=False)
+        if mark.kwargs.get("scenario") is not None:
+            options.scenario = mark.kwargs["scenario"]
+        settings = mark.kwargs.get("settings") or {}
+        if not isinstance(settings, Mapping):
+            pytest.fail(f"@pytest.mark.{MARKER}(settings=...) must be a dict of setting names to values, "
+                        f"not {type(settings).__name__}", pytrace=False)
+        options.settings.update(settings)
+    try:
+        checked_settings(options.settings)
+    except ValueError as exc:
+        pytest.fail(f"@pytest.mark.{MARKER}: {exc}", pytrace=False)
+    return options
+
+
+def _remember(node: pytest.Item, handle: Any) -> None:
+    node.stash.setdefault(_HANDLES, []).append(handle)
+
+
+@pytest.fixture(scope="session")
+def mock_sprinto_config() -> Config:
+    """Server-wide configuration of the shared server: the emulator's defaults. Environment
+    variables (``MOCK_SPRINTO_*``) are deliberately not read, so a suite behaves the same on every
+    machine; override this fixture in a conftest.py to change settings for the whole session."""
+    return Config(Settings())
+
+
+@pytest.fixture(scope="session")
+def mock_sprinto_server(mock_sprinto_config: Config) -> Iterator[MockSprintoServer]:
+    """One emulator for the test session (each xdist worker has its own), started on first use."""
+    server = MockSprintoServer(mock_sprinto_config)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def mock_sprinto(request: pytest.FixtureRequest, mock_sprinto_server: MockSprintoServer) -> Iterator[MockSprinto]:
+    """A fresh integration on the shared server, configured by the test's ``mock_sprinto`` marker."""
+    options = marker_options(request.node)  # checked before anything is created
+    try:
+        body = scenario_body(options.scenario, options.settings)
+    except (ValueError, TypeError) as exc:
+        pytest.fail(f"@pytest.mark.{MARKER}: {exc}", pytrace=False)
+    handle = mock_sprinto_server.new_integration(request.node.name)
+    try:
+        if body is not None:
+            try:
+                handle._call("PUT", "/scenario", body, send_body=True)
+            except MockSprintoError as exc:
+                pytest.fail(f"@pytest.mark.{MARKER}: the emulator refused the scenario: {exc}", pytrace=False)
+        _remember(request.node, handle)
+        yield handle
+    finally:
+        if mock_sprinto_server.running:
+            # Keeps a long session's memory flat: the server holds only the running tests' tenants.
+            handle.delete()
+
+
+class MockSprintoApp:
+    """``await mock_sprinto_app(...)``: a fresh emulator served in-process, and a handle on it.
+
+    ``settings`` configure this emulator as a whole (it serves only this test), merged over the
+    marker's; ``scenario`` overrides the marker's; ``clock`` replaces wall time (e.g. a
+    ``ManualClock``); ``config`` is the base configuration (default: the emulator's defaults).
+    """
+
+    def __init__(self, request: pytest.FixtureRequest, aiohttp_client: Any) -> None:
+        self._request = request
+        self._aiohttp_client = aiohttp_client
+        self.created: list[AsyncMockSprinto] = []
+
+    async def __call__(
+        self,
+        *,
+        scenario: ScenarioSpec | None = None,
+        settings: Mapping[str, Any] | None = None,
+        clock: Clock | None = None,
+        config: Config | None = None,
+    ) -> AsyncMockSprinto:
+        from .http import EmulatorTestServer, create_app
+        from .service import Emulator
+
+        options = marker_options(self._request.node)
+        overrides = {**options.settings, **checked_settings(settings)}
+        base = config or Config(Settings())
+        config = Config(base.settings.with_overrides(overrides), base.integrations, base.scenario)
+        emulator = Emulator(config, _registry(config.settings), clock)
+        # EmulatorTestServer applies RUNNER_KWARGS (aiohttp's TestServer drops runner options),
+        # so bodies are decoded under the emulator's own limits, as `mock-sprinto serve` does.
+        client = await self._aiohttp_client(EmulatorTestServer(create_app(emulator)))
+        tenant = emulator.create_integration(new_integration_id(self._request.node.name), None)
+        assert tenant.api_key is not None
+        handle = AsyncMockSprinto(client, emulator, tenant.id, tenant.api_key)
+        chosen = scenario if scenario is not None else options.scenario
+        if chosen is not None:
+            await handle.use_scenario(chosen)
+        self.created.append(handle)
+        _remember(self._request.node, handle)
+        return handle
+
+
+_REGISTRIES: dict[str | None, Any] = {}
+
+
+def _registry(settings: Settings) -> Any:
+    # Schemas are compiled once per process, not once per in-process emulator.
+    key = settings.schemas_dir
+    if key not in _REGISTRIES:
+        _REGISTRIES[key] = load_registry(settings)
+    return _REGISTRIES[key]
+
+
+@pytest.fixture
+def mock_sprinto_app(request: pytest.FixtureRequest, aiohttp_client: Any) -> MockSprintoApp:
+    """Factory of in-process emulators for asyncio tests (needs pytest-aiohttp)."""
+    return MockSprintoApp(request, aiohttp_client)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failing test's report shows what the emulator saw: sessions, rejected pages, requests."""
+    report = yield
+    if report.when == "call" and report.failed:
+        for handle in item.stash.get(_HANDLES, []):
+            try:
+                text = handle.describe()
+            except Exception as exc:  # the report must never fail because the emulator is gone
+                text = f"(could not read the emulator: {exc!r})"
+            report.sections.append((f"mock-sprinto: {handle.integration_id}", text))
+    return report
