@@ -16,6 +16,9 @@ from mock_sprinto.validation import SchemaRegistry, shipped_schemas_dir
 
 from .helpers import Control, Vendor
 
+# pytester runs the pytest plugin's own tests (tests/plugin); only a root conftest may load it.
+pytest_plugins = ["pytester"]
+
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z: every test starts at the same instant
 
 
