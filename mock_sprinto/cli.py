@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from . import __version__
+from .faults.scenario import Scenario, ScenarioError, load_scenario_file, resolve_scenario, shipped_scenarios
 from .service import Emulator
 from .settings import FIELDS, Config, SettingsError, describe, load_config
 from .validation import SchemaFileError, SchemaRegistry, shipped_schemas_dir
@@ -36,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the API on localhost (Ctrl-C stops it)")
     serve.add_argument("--config", metavar="FILE", help="YAML file: settings, integrations")
     serve.add_argument(
+        "--scenario",
+        metavar="NAME|PATH",
+        help="a shipped scenario (see 'scenarios list') or a scenario file; default: default",
+    )
+    serve.add_argument(
         "--schemas",
         metavar="DIR",
         dest="schemas_dir",
@@ -51,7 +57,32 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"{item['doc']} [{item['origin']}; default {item['default']!r}]",
         )
     commands.add_parser("settings", help="print every setting with its default and origin")
+    scenarios = commands.add_parser("scenarios", help="list the shipped scenarios, or check scenario files")
+    verbs = scenarios.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser, required=True)
+    verbs.add_parser("list", help="shipped scenarios with what each exercises")
+    check = verbs.add_parser("check", help="validate scenario files; exit 1 on any problem")
+    check.add_argument("files", nargs="+", metavar="FILE")
     return parser
+
+
+def _scenarios(args: argparse.Namespace) -> int:
+    if args.verb == "list":
+        for name, path in shipped_scenarios().items():
+            description = " ".join(load_scenario_file(path).description.split())
+            print(f"{name:24} {description}")
+        return 0
+    failed = 0
+    for file in args.files:
+        try:
+            scenario = load_scenario_file(file)
+        except ScenarioError as exc:
+            failed += 1
+            print(f"{file}: {len(exc.problems)} problem(s)")
+            for problem in exc.problems:
+                print(f"  {problem}")
+            continue
+        print(f"{file}: ok ({scenario.name}, {len(scenario.rules)} rule(s))")
+    return 1 if failed else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for item in describe():
             print(f"{item['name']:28} {item['default']!r:>16}  [{item['origin']}] {item['doc']}")
         return 0
+    if args.command == "scenarios":
+        return _scenarios(args)
     if args.command != "serve":
         parser.print_help()
         return USAGE_ERROR
@@ -68,11 +101,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(args.config, cli=cli_values)
         registry = SchemaRegistry.load(shipped_schemas_dir() / "entities", config.settings.schemas_dir)
+        scenario = resolve_scenario(args.scenario or config.scenario or "default")
     except (SettingsError, SchemaFileError) as exc:
         print(f"mock-sprinto: error: {exc}", file=sys.stderr)
         return USAGE_ERROR
+    except ScenarioError as exc:
+        print(f"mock-sprinto: error: scenario {exc}", file=sys.stderr)
+        return USAGE_ERROR
     try:
-        return asyncio.run(serve(config, registry))
+        return asyncio.run(serve(config, registry, scenario=scenario))
     except KeyboardInterrupt:
         return 0
 
@@ -102,6 +139,7 @@ def banner(host: str, port: int, emulator: Emulator) -> str:
         f"  control    {origin}/_mock/health",
         f"  integrations {mode}",
         f"  entity schemas: {', '.join(sorted(emulator.registry.types)) or 'none'}",
+        f"  scenario   {emulator.scenario.name if emulator.scenario else 'none'}",
         "try:",
         f"  curl -s -X POST -H 'api-key: demo-key' {origin}/api/external/push/v1/integrations/demo/sessions",
         "Ctrl-C stops it.",
@@ -113,7 +151,7 @@ def banner(host: str, port: int, emulator: Emulator) -> str:
     return "\n".join(lines)
 
 
-async def serve(config: Config, registry: SchemaRegistry, ready: Any = None) -> int:
+async def serve(config: Config, registry: SchemaRegistry, ready: Any = None, scenario: Scenario | None = None) -> int:
     """Serve until SIGINT/SIGTERM. ``ready`` (optional callable) gets the bound port."""
     from aiohttp import web
 
@@ -129,6 +167,7 @@ async def serve(config: Config, registry: SchemaRegistry, ready: Any = None) -> 
         except (NotImplementedError, RuntimeError):  # not the main thread, or not Unix
             pass
     emulator = Emulator(config, registry)
+    emulator.set_scenario(scenario)
     runner = web.AppRunner(create_app(emulator), access_log=None, **RUNNER_KWARGS)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)

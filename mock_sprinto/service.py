@@ -14,6 +14,7 @@ import hmac
 import math
 import re
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,8 @@ import orjson
 
 from .clock import Clock, ManualClock, OffsetClock, SystemClock, format_time, parse_time
 from .errors import ApiError, bad_request, conflict, not_found
+from .faults.engine import Decision, FaultState, RequestFacts, decide
+from .faults.scenario import Scenario, effective_settings
 from .journal import Journal
 from .lifecycle import Event, State, next_state
 from .payload import check_depth, parse_json
@@ -60,6 +63,7 @@ class Emulator:
         self.declared = {item.id: item.api_key for item in config.integrations}
         self.tenants: dict[str, Tenant] = {}
         self._flat_types = registry.flat_types
+        self.scenario: Scenario | None = None  # the global scenario; an integration's own one wins
         self.reset()
 
     # ---- tenants -------------------------------------------------------------------------
@@ -92,6 +96,7 @@ class Emulator:
             )
         tenant = Tenant(integration_id, api_key, OffsetClock(self.clock), self.settings, self.ids)
         self.tenants[integration_id] = tenant
+        self._take_scenario(tenant)
         return tenant
 
     def tenant(self, integration_id: str) -> Tenant:
@@ -133,6 +138,64 @@ class Emulator:
         if integration_id in self.declared:
             self._new_tenant(integration_id, self.declared[integration_id])
 
+    # ---- scenarios -----------------------------------------------------------------------
+    def set_scenario(self, scenario: Scenario | None, tenant: Tenant | None = None) -> None:
+        """Install (or with None remove) the global scenario, or one integration's own."""
+        if tenant is not None:
+            tenant.own_scenario = scenario
+            self._take_scenario(tenant)
+            return
+        self.scenario = scenario
+        for each in self.tenants.values():
+            if each.own_scenario is None:
+                self._take_scenario(each)
+
+    def _take_scenario(self, tenant: Tenant) -> None:
+        """Fresh rule counters, seeded randomness and ids, and the scenario's settings."""
+        scenario = tenant.own_scenario or self.scenario
+        tenant.faults = FaultState(scenario, tenant.id)
+        tenant.settings = effective_settings(self.settings, scenario)
+        if scenario is not None and scenario.seed is not None:
+            tenant.ids = IdSource(f"{scenario.seed}:{tenant.id}")
+        else:
+            tenant.ids = self.ids
+        if tenant.activity.maxlen != tenant.settings.activity_log_size:
+            tenant.activity = deque(tenant.activity, maxlen=tenant.settings.activity_log_size)
+
+    def decide(self, tenant: Tenant, operation: str, session_id: str | None = None,
+               entity_types: frozenset[str] = frozenset(), page_hint: int | str | None = None) -> Decision | None:
+        """Which scenario rules fire on this request (counted once per request)."""
+        if tenant.faults.scenario is None:
+            return None
+        session_ordinal = page_ordinal = None
+        if operation == "start_session":
+            session_ordinal = tenant.session_count + 1
+        elif session_id is not None and (session := tenant.sessions.get(session_id)) is not None:
+            session_ordinal = session.ordinal
+            if operation == "push_page":
+                page_ordinal = session.pages_received + 1
+        facts = RequestFacts(operation, session_ordinal, page_ordinal, entity_types, page_hint)
+        return decide(tenant.faults, facts)
+
+    def apply_lifecycle(self, tenant: Tenant, session_id: str | None, actions: dict[str, Any]) -> None:
+        """Scenario lifecycle actions: expire now, fail processing, hold processing, purge."""
+        now = tenant.now()
+        session = tenant.sessions.get(session_id) if session_id else tenant.active_session
+        if actions.get("expire_session"):
+            target = session if session is not None and session.state is State.ACTIVE else None
+            if target is not None and target.id == tenant.active_session_id:
+                self._expire(tenant, target, now)
+        if "fail_processing" in actions:
+            tenant.processing_failures_pending += int(actions["fail_processing"])
+        if "hold_processing_seconds" in actions:
+            tenant.processing_hold_until = max(tenant.processing_hold_until,
+                                               now + float(actions["hold_processing_seconds"]))
+        if actions.get("purge_expired"):
+            expired = [session] if session is not None else list(tenant.sessions.values())
+            for each in expired:
+                if each is not None and each.state is State.EXPIRED and not each.data_purged:
+                    self._purge(tenant, each, now)
+
     # ---- time ----------------------------------------------------------------------------
     def settle(self, tenant: Tenant) -> None:
         """Replay, in time order, every expiry, processing attempt and purge now due."""
@@ -151,12 +214,18 @@ class Emulator:
             if session is None:
                 continue
             if due.kind == "attempt" and session.state is State.PROCESSING:
+                if due.at < tenant.processing_hold_until:
+                    tenant.schedule(tenant.processing_hold_until, "attempt", session.id)  # held by a scenario
+                    continue
                 self._attempt_processing(tenant, session, due.at)
             elif due.kind == "purge" and session.state is State.EXPIRED and not session.data_purged:
-                self._drop_staged(tenant, session)
-                session.data_purged = True
-                tenant.note(due.at, "info", "expired_data_purged", "expired session data was purged", session.id)
-                self._retire(tenant, session, due.at)
+                self._purge(tenant, session, due.at)
+
+    def _purge(self, tenant: Tenant, session: Session, at: float) -> None:
+        self._drop_staged(tenant, session)
+        session.data_purged = True
+        tenant.note(at, "info", "expired_data_purged", "expired session data was purged", session.id)
+        self._retire(tenant, session, at)
 
     def _move(self, tenant: Tenant, session: Session, event: Event, at: float) -> None:
         new = next_state(session.state, event)

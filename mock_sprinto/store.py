@@ -17,6 +17,8 @@ from typing import Any
 import orjson
 
 from .clock import OffsetClock, format_time
+from .faults.engine import FaultState
+from .faults.scenario import Scenario
 from .lifecycle import State
 from .settings import Settings
 
@@ -256,10 +258,10 @@ class Tenant:
         self.id = integration_id
         self.api_key = api_key
         self.clock = clock
-        self.base_settings = settings
-        self.settings_overrides: dict[str, Any] = {}
-        self.settings = settings
+        self.settings = settings  # the server's settings with the tenant's scenario overrides
         self.ids = ids
+        self.own_scenario: Scenario | None = None  # set for this integration; else the global one
+        self.faults = FaultState(None, integration_id)
         self.sessions: dict[str, Session] = {}
         self.active_session_id: str | None = None
         self.session_count = 0
@@ -273,7 +275,8 @@ class Tenant:
         self.last_activity_at: float | None = None
         self.staged_bytes = 0
         self.bucket: TokenBucket | None = None
-        self.processing_failures_pending = 0
+        self.processing_failures_pending = 0  # injected by a scenario: attempts that will fail
+        self.processing_hold_until = 0.0  # injected by a scenario: no attempt finishes before this
 
     def now(self) -> float:
         return self.clock.now()

@@ -36,6 +36,7 @@ TENANT: web.RequestKey[str] = web.RequestKey("integration_id", str)
 SESSION: web.RequestKey[str] = web.RequestKey("session_id", str)
 RULE: web.RequestKey[str] = web.RequestKey("rule", str)
 STARTED: web.RequestKey[float] = web.RequestKey("started", float)
+TRANSPORT: web.RequestKey[str] = web.RequestKey("transport", str)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -99,7 +100,11 @@ def _journal(request: web.Request, response: web.StreamResponse) -> None:
     tenant = emulator.tenants.get(integration_id) if integration_id else None
     now = tenant.now() if tenant else emulator.clock.now()
     code = None
-    if response.status >= 400 and isinstance(response, web.Response) and isinstance(response.body, bytes):
+    status = response.status
+    if TRANSPORT in request:
+        code = f"transport_{request[TRANSPORT]}"
+        status = 0 if request[TRANSPORT] in ("reset", "close") else status
+    elif response.status >= 400 and isinstance(response, web.Response) and isinstance(response.body, bytes):
         try:
             code = orjson.loads(response.body).get("code")
         except (orjson.JSONDecodeError, AttributeError):
@@ -111,7 +116,7 @@ def _journal(request: web.Request, response: web.StreamResponse) -> None:
             method=request.method,
             path=request.path[:300],
             operation=request.get(OPERATION, "unknown"),
-            status=response.status,
+            status=status,
             code=code,
             latency_ms=round((time.perf_counter() - request[STARTED]) * 1000, 3),
             integration_id=integration_id,
@@ -141,12 +146,13 @@ def admin_guard(token: str | None) -> Any:
 
 def create_app(emulator: Emulator) -> web.Application:
     """The whole server: vendor API under /api/external/push, control plane under /_mock."""
-    from . import control, vendor
+    from . import control, openapi, vendor
 
     app = web.Application(middlewares=[envelope, admin_guard(emulator.settings.admin_token)])
     app[EMULATOR] = emulator
     vendor.add_routes(app)
     control.add_routes(app)
+    openapi.add_routes(app)
     return app
 
 

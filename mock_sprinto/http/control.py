@@ -9,8 +9,11 @@ from aiohttp import web
 from .. import __version__
 from ..clock import OffsetClock, format_time, parse_time
 from ..errors import bad_request, not_found
+from ..faults.engine import counters
+from ..faults.scenario import ScenarioError, load_scenario_file, parse_scenario, shipped_by_name, shipped_scenarios
 from ..payload import parse_json
 from ..settings import describe
+from ..service import Emulator
 from ..store import Tenant
 from .app import CONTROL_PREFIX, EMULATOR, json_response
 from .body import read_body
@@ -233,6 +236,63 @@ async def records(request: web.Request) -> web.Response:
     return json_response(dataset.describe(offset, limit))
 
 
+def _scenario_view(emulator: Emulator, tenant: Tenant | None) -> dict[str, Any]:
+    if tenant is None:
+        scenario = emulator.scenario
+        return {"scenario": None if scenario is None else scenario.public(), "applies_to": "global"}
+    own = tenant.own_scenario
+    effective = own or emulator.scenario
+    return {
+        "integration_id": tenant.id,
+        "scenario": None if effective is None else effective.public(),
+        "applies_to": "integration" if own is not None else ("global" if effective is not None else None),
+        "rules": counters(tenant.faults),
+        "effective_settings": tenant.settings.public(),
+    }
+
+
+def _scenario_target(request: web.Request) -> Tenant | None:
+    return _tenant(request) if "integration_id" in request.match_info else None
+
+
+async def get_scenario(request: web.Request) -> web.Response:
+    return json_response(_scenario_view(request.app[EMULATOR], _scenario_target(request)))
+
+
+async def put_scenario(request: web.Request) -> web.Response:
+    """Body: a JSON string naming a shipped scenario, or an inline scenario object."""
+    emulator = request.app[EMULATOR]
+    body = await read_body(request, emulator.settings, strict_media_type=False)
+    value = parse_json(body.decoded, emulator.settings.max_json_depth)
+    try:
+        if isinstance(value, str):
+            scenario = shipped_by_name(value)
+        elif isinstance(value, dict):
+            scenario = parse_scenario(value, "scenario")
+        else:
+            raise bad_request("invalid_scenario", 'send a shipped scenario name ("rate-limited") or a scenario object',
+                              errors=[{"path": "", "line": None, "message": "expected a string or an object"}])
+    except ScenarioError as exc:
+        raise bad_request("invalid_scenario", f"the scenario has {len(exc.problems)} problem(s)",
+                          errors=[p.public() for p in exc.problems]) from None
+    target = _scenario_target(request)
+    emulator.set_scenario(scenario, target)
+    return json_response(_scenario_view(emulator, target))
+
+
+async def delete_scenario(request: web.Request) -> web.Response:
+    request.app[EMULATOR].set_scenario(None, _scenario_target(request))
+    return web.Response(status=204)
+
+
+async def scenarios(request: web.Request) -> web.Response:
+    listed = []
+    for name, path in shipped_scenarios().items():
+        scenario = load_scenario_file(path)
+        listed.append({"name": name, "description": scenario.description})
+    return json_response({"scenarios": listed})
+
+
 async def journal(request: web.Request) -> web.Response:
     emulator = request.app[EMULATOR]
     limit = _query_int(request, "limit", 100, 1, emulator.settings.journal_size) or 100
@@ -262,3 +322,8 @@ def add_routes(app: web.Application) -> None:
     r.add_get(one + "/records", datasets, allow_head=False)
     r.add_get(one + "/records/{entity_type}", records, allow_head=False)
     r.add_get(P + "/journal", journal, allow_head=False)
+    r.add_get(P + "/scenarios", scenarios, allow_head=False)
+    for base in (P, one):
+        r.add_get(base + "/scenario", get_scenario, allow_head=False)
+        r.add_put(base + "/scenario", put_scenario)
+        r.add_delete(base + "/scenario", delete_scenario)

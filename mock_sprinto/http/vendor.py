@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
 from aiohttp import HttpVersion11, hdrs, web
 
 from ..errors import ApiError, not_found
 from ..payload import parse_json
 from ..service import Wire
 from ..store import Tenant
-from .app import API_PREFIX, EMULATOR, OPERATION, REQUEST_ID, SESSION, STARTED, TENANT, json_response
+from .app import API_PREFIX, EMULATOR, OPERATION, REQUEST_ID, RULE, SESSION, STARTED, TENANT, json_response
 from .body import read_body
+from .faults import injected_response
+
+Operation = Callable[[], Awaitable[web.Response]]
 
 SUPPORTED_VERSIONS = ("v1",)
 BASE = API_PREFIX + "/{version}/integrations/{integration_id}"
@@ -49,18 +55,57 @@ async def _optional_json(request: web.Request, tenant: Tenant) -> Any:
     )
 
 
-async def start_session(request: web.Request) -> web.Response:
+async def _with_faults(
+    request: web.Request,
+    tenant: Tenant,
+    operation: str,
+    run: Operation,
+    entity_types: frozenset[str] = frozenset(),
+    page_hint: int | str | None = None,
+) -> web.StreamResponse:
+    """Run the operation under the tenant's scenario: delay, lifecycle actions, and an answer
+    injected before the operation (it never runs) or after it (it ran; the client never knows)."""
+    emulator = request.app[EMULATOR]
+    session_id = request.match_info.get("session_id")
+    decision = emulator.decide(tenant, operation, session_id, entity_types, page_hint)
+    if decision is None:
+        return await run()
+    request[RULE] = ", ".join(decision.rules)
+    if decision.delay_seconds:
+        await asyncio.sleep(decision.delay_seconds)
+    if decision.lifecycle:
+        emulator.apply_lifecycle(tenant, session_id, decision.lifecycle)
+    if not decision.replaces_response:
+        return await run()
+    if decision.phase == "before":
+        return injected_response(request, decision, None)
+    try:
+        real = await run()
+    except ApiError as error:
+        real = json_response(error.problem(), error.status, dict(error.headers))
+    return injected_response(request, decision, real)
+
+
+async def start_session(request: web.Request) -> web.StreamResponse:
     tenant = _enter(request, "start_session")
     body = await _optional_json(request, tenant)
-    session = request.app[EMULATOR].start_session(tenant, body)
-    request[SESSION] = session.id
-    return json_response(session.public(), 201)
+
+    async def run() -> web.Response:
+        session = request.app[EMULATOR].start_session(tenant, body)
+        request[SESSION] = session.id
+        return json_response(session.public(), 201)
+
+    return await _with_faults(request, tenant, "start_session", run)
 
 
-async def get_session(request: web.Request) -> web.Response:
+async def get_session(request: web.Request) -> web.StreamResponse:
     tenant = _enter(request, "get_session")
-    session = request.app[EMULATOR].addressed_session(tenant, request.match_info["session_id"])
-    return json_response(session.public())
+
+    async def run() -> web.Response:
+        session = request.app[EMULATOR].addressed_session(tenant, request.match_info["session_id"])
+        return json_response(session.public())
+
+    return await _with_faults(request, tenant, "get_session", run)
 
 
 async def push_expect(request: web.Request) -> None:
@@ -78,7 +123,7 @@ async def push_expect(request: web.Request) -> None:
     request.writer.output_size = 0
 
 
-async def push_page(request: web.Request) -> web.Response:
+async def push_page(request: web.Request) -> web.StreamResponse:
     tenant = _enter(request, "push_page")
     emulator = request.app[EMULATOR]
     session_id = request.match_info["session_id"]
@@ -93,27 +138,57 @@ async def push_page(request: web.Request) -> web.Response:
     wire.wire_bytes = len(body.wire)
     wire.decoded_bytes = len(body.decoded)
     wire.encoding = body.encoding
-    result = emulator.push_page(tenant, session_id, body.decoded, wire)
-    return json_response(result, 202)
+    entity_types, page_hint = _page_facts(body.decoded) if tenant.faults.needs_body else (frozenset(), None)
+
+    async def run() -> web.Response:
+        return json_response(emulator.push_page(tenant, session_id, body.decoded, wire), 202)
+
+    return await _with_faults(request, tenant, "push_page", run, entity_types, page_hint)
 
 
-async def close_session(request: web.Request) -> web.Response:
+def _page_facts(decoded: bytes) -> tuple[frozenset[str], int | str | None]:
+    """Entity types and page_hint of a page, for rules that match on them (best effort)."""
+    try:
+        page = orjson.loads(decoded)
+    except orjson.JSONDecodeError:
+        return frozenset(), None
+    if not isinstance(page, dict):
+        return frozenset(), None
+    entities = page.get("entities")
+    hint = page.get("page_hint")
+    types = frozenset(entities) if isinstance(entities, dict) else frozenset()
+    return types, hint if isinstance(hint, (int, str)) and not isinstance(hint, bool) else None
+
+
+async def close_session(request: web.Request) -> web.StreamResponse:
     tenant = _enter(request, "close_session")
     body = await _optional_json(request, tenant)
-    session = request.app[EMULATOR].close_session(tenant, request.match_info["session_id"], body)
-    return json_response(session.public(), 202)
+
+    async def run() -> web.Response:
+        session = request.app[EMULATOR].close_session(tenant, request.match_info["session_id"], body)
+        return json_response(session.public(), 202)
+
+    return await _with_faults(request, tenant, "close_session", run)
 
 
-async def integration_status(request: web.Request) -> web.Response:
+async def integration_status(request: web.Request) -> web.StreamResponse:
     tenant = _enter(request, "integration_status")
-    return json_response(request.app[EMULATOR].integration_status(tenant))
+
+    async def run() -> web.Response:
+        return json_response(request.app[EMULATOR].integration_status(tenant))
+
+    return await _with_faults(request, tenant, "integration_status", run)
 
 
-async def activity(request: web.Request) -> web.Response:
+async def activity(request: web.Request) -> web.StreamResponse:
     tenant = _enter(request, "activity")
     query = request.query
-    page = request.app[EMULATOR].activity(tenant, query.get("since"), query.get("page"), query.get("page_size"))
-    return json_response(page)
+
+    async def run() -> web.Response:
+        emulator = request.app[EMULATOR]
+        return json_response(emulator.activity(tenant, query.get("since"), query.get("page"), query.get("page_size")))
+
+    return await _with_faults(request, tenant, "activity", run)
 
 
 def add_routes(app: web.Application) -> None:

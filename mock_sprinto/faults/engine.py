@@ -1,0 +1,126 @@
+"""Deciding, per request, which scenario rules fire: pure, seeded, counted per tenant."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from .scenario import Rule, Scenario
+
+
+@dataclass(frozen=True)
+class RequestFacts:
+    """What a rule can match on, as known when the decision is made."""
+
+    operation: str
+    session: int | None = None  # ordinal of the session addressed (or about to be started)
+    page: int | None = None  # ordinal of this page within its session
+    entity_types: frozenset[str] = frozenset()
+    page_hint: int | str | None = None
+
+
+@dataclass
+class Decision:
+    """The combined effect of every rule that fired on one request."""
+
+    rules: list[str] = field(default_factory=list)
+    delay_seconds: float = 0.0
+    lifecycle: dict[str, Any] = field(default_factory=dict)
+    respond: dict[str, Any] | None = None
+    transport: str | None = None
+    phase: str = "before"
+
+    @property
+    def replaces_response(self) -> bool:
+        return self.respond is not None or self.transport is not None
+
+
+class FaultState:
+    """One tenant's scenario and the counters of its rules (reset when the scenario changes)."""
+
+    def __init__(self, scenario: Scenario | None, tenant_id: str) -> None:
+        self.scenario = scenario
+        self.matched = [0] * (len(scenario.rules) if scenario else 0)
+        self.fired = [0] * (len(scenario.rules) if scenario else 0)
+        seed = None if scenario is None or scenario.seed is None else f"{scenario.seed}:{tenant_id}"
+        self.rng = random.Random(seed)
+
+    @property
+    def needs_body(self) -> bool:
+        return self.scenario is not None and any(rule.needs_body for rule in self.scenario.rules)
+
+
+def _matches(rule: Rule, facts: RequestFacts) -> bool:
+    if rule.operation != "any" and rule.operation != facts.operation:
+        return False
+    if rule.session is not None and rule.session != facts.session:
+        return False
+    if rule.page is not None and rule.page != facts.page:
+        return False
+    if rule.entity_type is not None and rule.entity_type not in facts.entity_types:
+        return False
+    return rule.page_hint is None or rule.page_hint == facts.page_hint
+
+
+def _due(rule: Rule, count: int, rng: random.Random) -> bool:
+    """Whether the ``count``-th matching request (1-based) triggers the rule."""
+    if rule.when is None:
+        return True
+    kind, value = rule.when
+    if kind == "nth":
+        return count == value
+    if kind == "every":
+        return count % int(value) == 0
+    if kind == "after":
+        return count > value
+    if kind == "first":
+        return count <= value
+    return rng.random() < value  # probability, from the tenant's seeded generator
+
+
+def decide(state: FaultState, facts: RequestFacts) -> Decision | None:
+    """Count the request against every matching rule and combine those that fire.
+
+    Delays add up and lifecycle actions merge; the first firing rule that answers (respond or
+    transport) decides the answer, and its phase says whether the operation runs first.
+    """
+    scenario = state.scenario
+    if scenario is None or not scenario.rules:
+        return None
+    decision: Decision | None = None
+    for i, rule in enumerate(scenario.rules):
+        if not _matches(rule, facts):
+            continue
+        state.matched[i] += 1
+        if rule.times is not None and state.fired[i] >= rule.times:
+            continue
+        if not _due(rule, state.matched[i], state.rng):
+            continue
+        state.fired[i] += 1
+        decision = decision or Decision()
+        decision.rules.append(rule.name)
+        if rule.delay:
+            if "seconds" in rule.delay:
+                decision.delay_seconds += rule.delay["seconds"]
+            else:
+                decision.delay_seconds += state.rng.uniform(rule.delay["min_seconds"], rule.delay["max_seconds"])
+        for key, value in rule.lifecycle.items():
+            if key == "fail_processing":
+                decision.lifecycle[key] = decision.lifecycle.get(key, 0) + value
+            else:
+                decision.lifecycle[key] = value
+        if not decision.replaces_response and (rule.respond is not None or rule.transport is not None):
+            decision.respond = rule.respond
+            decision.transport = rule.transport
+            decision.phase = rule.phase
+    return decision
+
+
+def counters(state: FaultState) -> list[dict[str, Any]]:
+    if state.scenario is None:
+        return []
+    return [
+        {"rule": rule.name, "matched": state.matched[i], "fired": state.fired[i]}
+        for i, rule in enumerate(state.scenario.rules)
+    ]

@@ -1,0 +1,299 @@
+"""Scenario files: YAML or JSON, validated against ``schemas/scenario.schema.json``.
+
+Every problem is reported at once, each with where it is (a JSON pointer, and the line when the
+text is at hand) and what was expected, so a scenario is never silently half-applied.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from ..settings import Settings, SettingsError, coerce
+from ..validation import shipped_schemas_dir
+
+SCENARIO_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+# Settings that belong to the whole server, not to one tenant's behaviour.
+SERVER_SETTINGS = frozenset(
+    {"host", "port", "admin_token", "journal_size", "max_integrations", "schemas_dir", "frozen_clock"}
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str  # JSON pointer into the scenario
+    message: str
+    line: int | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {"path": self.path, "line": self.line, "message": self.message}
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line else ""
+        return f"{where}{self.path}: {self.message}" if self.path else f"{where}{self.message}"
+
+
+class ScenarioError(ValueError):
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class Rule:
+    index: int
+    name: str
+    operation: str
+    session: int | None
+    page: int | None
+    entity_type: str | None
+    page_hint: int | str | None
+    when: tuple[str, float] | None
+    times: int | None
+    phase: str
+    respond: dict[str, Any] | None
+    delay: dict[str, float] | None
+    transport: str | None
+    lifecycle: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def needs_body(self) -> bool:
+        return self.entity_type is not None or self.page_hint is not None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    seed: int | str | None
+    settings: dict[str, Any]
+    rules: tuple[Rule, ...]
+    source: dict[str, Any]  # the document as given, returned by GET .../scenario
+
+    def public(self) -> dict[str, Any]:
+        return dict(self.source)
+
+
+@cache
+def _schema_validator() -> jsonschema.protocols.Validator:
+    schema = json.loads((shipped_schemas_dir() / "scenario.schema.json").read_text(encoding="utf-8"))
+    cls = jsonschema.validators.validator_for(schema)
+    validator: jsonschema.protocols.Validator = cls(schema)
+    return validator
+
+
+def shipped_scenarios_dir() -> Path:
+    here = Path(__file__).resolve().parent.parent
+    for candidate in (here / "_data" / "scenarios", here.parent / "scenarios"):  # wheel, checkout
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("the shipped scenarios/ folder is missing from this installation")
+
+
+def shipped_scenarios() -> dict[str, Path]:
+    return {path.stem: path for path in sorted(shipped_scenarios_dir().glob("*.yaml"))}
+
+
+def _pointer(parts: Any) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _lines(text: str) -> dict[str, int]:
+    """Map each JSON pointer in a YAML/JSON text to its 1-based line."""
+    found: dict[str, int] = {}
+
+    def walk(node: yaml.Node, path: str) -> None:
+        found.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                name = str(key.value).replace("~", "~0").replace("/", "~1")
+                found[f"{path}/{name}"] = key.start_mark.line + 1
+                walk(value, f"{path}/{name}")
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, f"{path}/{i}")
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return found
+    if root is not None:
+        walk(root, "")
+    return found
+
+
+def _line_for(lines: dict[str, int], path: str) -> int | None:
+    while True:
+        if path in lines:
+            return lines[path]
+        if not path:
+            return None
+        path = path.rsplit("/", 1)[0]
+
+
+def parse_scenario(document: Any, source: str = "scenario", text: str | None = None) -> Scenario:
+    """Validate a scenario document (already loaded) and build it, or raise listing every problem."""
+    lines = _lines(text) if text is not None else {}
+    problems: list[Problem] = []
+    for error in _schema_validator().iter_errors(document):
+        path = _pointer(error.absolute_path)
+        problems.append(Problem(path, _explain(error), _line_for(lines, path)))
+    # Meaning is checked too, wherever the shape allows, so one run reports every problem.
+    shaped = isinstance(document, dict)
+    raw_settings = document.get("settings") if shaped else None
+    settings: dict[str, Any] = {}
+    for name, raw in raw_settings.items() if isinstance(raw_settings, dict) else ():
+        path = f"/settings/{name}"
+        if name in SERVER_SETTINGS:
+            problems.append(
+                Problem(
+                    path, f"'{name}' is a server-wide setting; set it when starting the server", _line_for(lines, path)
+                )
+            )
+            continue
+        try:
+            settings[name] = coerce(str(name), raw)
+        except SettingsError as exc:
+            problems.append(Problem(path, str(exc), _line_for(lines, path)))
+    broken_rules = {p.path.split("/")[2] for p in problems if p.path.startswith("/rules/") and p.path.count("/") >= 2}
+    rules = []
+    raw_rules = document.get("rules") if shaped else None
+    for index, raw_rule in enumerate(raw_rules if isinstance(raw_rules, list) else ()):
+        if str(index) in broken_rules or not isinstance(raw_rule, dict):
+            continue
+        rule, rule_problems = _rule(index, raw_rule)
+        problems.extend(Problem(p.path, p.message, _line_for(lines, p.path)) for p in rule_problems)
+        rules.append(rule)
+    if problems:
+        problems.sort(key=lambda p: (p.line or 0, p.path))
+        raise ScenarioError(source, problems)
+    assert isinstance(document, dict)
+    return Scenario(
+        name=document["name"],
+        description=document.get("description", ""),
+        seed=document.get("seed"),
+        settings=settings,
+        rules=tuple(rules),
+        source=document,
+    )
+
+
+_SESSION_OPERATIONS = {"get_session", "push_page", "close_session", "start_session", "any"}
+
+
+def _rule(index: int, raw: dict[str, Any]) -> tuple[Rule, list[Problem]]:
+    base = f"/rules/{index}"
+    problems: list[Problem] = []
+    match = raw["match"]
+    operation = match["operation"]
+    for key in ("page", "entity_type", "page_hint"):
+        if key in match and operation not in ("push_page", "any"):
+            problems.append(Problem(f"{base}/match/{key}", f"'{key}' only applies to push_page, not {operation}"))
+    if "session" in match and operation not in _SESSION_OPERATIONS:
+        problems.append(Problem(f"{base}/match/session", f"'session' does not apply to {operation}"))
+    delay = raw.get("delay")
+    if delay and "min_seconds" in delay and delay["min_seconds"] > delay["max_seconds"]:
+        problems.append(Problem(f"{base}/delay", "min_seconds must not exceed max_seconds"))
+    if raw.get("lifecycle", {}).get("expire_session") and operation in ("integration_status", "activity"):
+        problems.append(
+            Problem(
+                f"{base}/lifecycle/expire_session",
+                f"{operation} addresses no session; use start_session, get_session, push_page "
+                "or close_session (or any)",
+            )
+        )
+    when = raw.get("when")
+    rule = Rule(
+        index=index,
+        name=raw.get("name") or f"rule {index + 1}",
+        operation=operation,
+        session=match.get("session"),
+        page=match.get("page"),
+        entity_type=match.get("entity_type"),
+        page_hint=match.get("page_hint"),
+        when=None if not when else next(iter(when.items())),
+        times=raw.get("times"),
+        phase=raw.get("phase", "before"),
+        respond=raw.get("respond"),
+        delay=delay,
+        transport=raw.get("transport"),
+        lifecycle=dict(raw.get("lifecycle") or {}),
+    )
+    return rule, problems
+
+
+def _explain(error: jsonschema.ValidationError) -> str:
+    if error.validator == "additionalProperties":
+        return str(error.message).replace("Additional properties are not allowed", "unknown key(s)")
+    if error.validator == "anyOf" and list(error.absolute_path)[-1:] and str(list(error.absolute_path)[0]) == "rules":
+        return "a rule needs at least one action: respond, delay, transport or lifecycle"
+    if error.validator == "pattern" and list(error.absolute_path) == ["name"]:
+        return "a scenario name is lowercase letters, digits and '-' (at most 64)"
+    if error.validator in ("minProperties", "maxProperties") and "when" in map(str, error.absolute_path):
+        return "'when' takes exactly one of nth, every, after, first, probability"
+    return str(error.message)
+
+
+def _load_text(text: str, source: str) -> Any:
+    try:
+        return yaml.safe_load(text)  # safe: no Python objects from a scenario file, ever
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise ScenarioError(
+            source, [Problem("", f"not valid YAML/JSON: {getattr(exc, 'problem', exc)}", line)]
+        ) from None
+
+
+def load_scenario_file(path: str | Path) -> Scenario:
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(source, [Problem("", f"cannot read the file ({exc})")]) from None
+    return parse_scenario(_load_text(text, source), source, text)
+
+
+def resolve_scenario(name_or_path: str) -> Scenario:
+    """A shipped scenario by name, or a file by path (CLI only: the control API takes names)."""
+    shipped = shipped_scenarios()
+    if name_or_path in shipped:
+        return load_scenario_file(shipped[name_or_path])
+    if SCENARIO_NAME.match(name_or_path) and not Path(name_or_path).exists():
+        raise ScenarioError(
+            name_or_path, [Problem("", f"no shipped scenario named {name_or_path!r} (shipped: {', '.join(shipped)})")]
+        )
+    return load_scenario_file(name_or_path)
+
+
+def shipped_by_name(name: str) -> Scenario:
+    """The control API's lookup: a shipped name only, never a path."""
+    shipped = shipped_scenarios()
+    if not SCENARIO_NAME.match(name) or name not in shipped:
+        raise ScenarioError(
+            "scenario",
+            [
+                Problem(
+                    "",
+                    f"{name[:80]!r} is not a shipped scenario name "
+                    f"(shipped: {', '.join(shipped)}); send an inline scenario "
+                    "object to use your own",
+                )
+            ],
+        )
+    return load_scenario_file(shipped[name])
+
+
+def effective_settings(base: Settings, scenario: Scenario | None) -> Settings:
+    if scenario is None or not scenario.settings:
+        return base
+    return base.with_overrides(scenario.settings)

@@ -1,0 +1,89 @@
+"""Answers a scenario injects: a chosen status and body, or a broken connection."""
+
+from __future__ import annotations
+
+import socket
+import struct
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ..errors import ApiError
+from ..faults import Decision
+from .app import TRANSPORT, json_response
+
+# The code an injected status gets unless the rule names one: what a real gateway would say.
+DEFAULT_CODES = {
+    400: "bad_request",
+    401: "invalid_api_key",
+    403: "forbidden",
+    404: "not_found",
+    409: "conflict",
+    413: "payload_too_large",
+    429: "rate_limited",
+    500: "internal_error",
+    502: "bad_gateway",
+    503: "service_unavailable",
+    504: "gateway_timeout",
+}
+
+
+def _problem(decision: Decision, respond: dict[str, Any]) -> web.Response:
+    status = int(respond["status"])
+    headers = dict(respond.get("headers") or {})
+    retry_after = respond.get("retry_after")
+    if retry_after is None and status == 429:
+        retry_after = 1  # a 429 without Retry-After would leave a client guessing
+    if "body" in respond:
+        body = respond["body"]
+    elif status < 400:
+        body = {"detail": f"injected by scenario rule '{decision.rules[0]}'"}
+    else:
+        code = respond.get("code") or DEFAULT_CODES.get(status, "injected_fault")
+        detail = respond.get("detail") or f"injected by scenario rule '{decision.rules[0]}'"
+        extra: dict[str, Any] = {"retry_after_seconds": retry_after} if retry_after is not None else {}
+        body = ApiError(status, code, detail, extra=extra).problem()
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    return json_response(body, status, headers)
+
+
+def injected_response(request: web.Request, decision: Decision, real: web.StreamResponse | None) -> web.StreamResponse:
+    """The answer of the firing rule; ``real`` is the operation's own answer in the 'after' phase."""
+    if decision.transport is None:
+        assert decision.respond is not None
+        return _problem(decision, decision.respond)
+    kind = decision.transport
+    request[TRANSPORT] = kind
+    transport = request.transport
+    if transport is None or transport.is_closing():
+        return web.Response(status=499)
+    if kind == "reset":
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # Linger 0: closing sends RST, which clients report as 'connection reset by peer'.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+    elif kind == "close":
+        transport.close()  # nothing at all was written: an empty reply
+    else:
+        status = int((decision.respond or {}).get("status", real.status if real is not None else 200))
+        if real is not None and isinstance(real, web.Response) and isinstance(real.body, bytes):
+            body = real.body
+        else:
+            body = orjson.dumps({"detail": f"injected by scenario rule '{decision.rules[0]}'"})
+        sent = body[: max(1, len(body) // 2)]
+        if kind == "malformed_body":
+            body = sent  # complete HTTP, but JSON cut where a parser chokes on it
+        # truncated_body: the headers promise the whole body, then the connection ends
+        reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Unknown"
+        head = (
+            f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode()
+        transport.write(head + sent)
+        transport.close()
+        return web.Response(status=status)  # never sent (the transport is closed): feeds the journal
+    return web.Response(status=499)
