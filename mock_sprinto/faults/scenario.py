@@ -234,7 +234,8 @@ def _rule(index: int, raw: dict[str, Any]) -> tuple[Rule, list[Problem]]:
 def _explain(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties":
         return str(error.message).replace("Additional properties are not allowed", "unknown key(s)")
-    if error.validator == "anyOf" and list(error.absolute_path)[-1:] and str(list(error.absolute_path)[0]) == "rules":
+    path = [str(part) for part in error.absolute_path]
+    if error.validator == "anyOf" and path[:1] == ["rules"]:
         return "a rule needs at least one action: respond, delay, transport or lifecycle"
     if error.validator == "pattern" and list(error.absolute_path) == ["name"]:
         return "a scenario name is lowercase letters, digits and '-' (at most 64)"

@@ -12,8 +12,8 @@ from ..errors import bad_request, not_found
 from ..faults.engine import counters
 from ..faults.scenario import ScenarioError, load_scenario_file, parse_scenario, shipped_by_name, shipped_scenarios
 from ..payload import parse_json
-from ..settings import describe
 from ..service import Emulator
+from ..settings import describe
 from ..store import Tenant
 from .app import CONTROL_PREFIX, EMULATOR, json_response
 from .body import read_body
@@ -270,11 +270,17 @@ async def put_scenario(request: web.Request) -> web.Response:
         elif isinstance(value, dict):
             scenario = parse_scenario(value, "scenario")
         else:
-            raise bad_request("invalid_scenario", 'send a shipped scenario name ("rate-limited") or a scenario object',
-                              errors=[{"path": "", "line": None, "message": "expected a string or an object"}])
+            raise bad_request(
+                "invalid_scenario",
+                'send a shipped scenario name ("rate-limited") or a scenario object',
+                errors=[{"path": "", "line": None, "message": "expected a string or an object"}],
+            )
     except ScenarioError as exc:
-        raise bad_request("invalid_scenario", f"the scenario has {len(exc.problems)} problem(s)",
-                          errors=[p.public() for p in exc.problems]) from None
+        raise bad_request(
+            "invalid_scenario",
+            f"the scenario has {len(exc.problems)} problem(s)",
+            errors=[p.public() for p in exc.problems],
+        ) from None
     target = _scenario_target(request)
     emulator.set_scenario(scenario, target)
     return json_response(_scenario_view(emulator, target))
