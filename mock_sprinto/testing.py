@@ -142,7 +142,7 @@ def checked_settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
         try:
             checked[name] = coerce(str(name), value)
         except SettingsError as exc:
-            raise ValueError(f"mock_sprinto settings: {exc}") from None
+            raise ValueError(str(exc)) from None
     return checked
 
 
@@ -329,11 +329,15 @@ def describe_integration(integration_id: str, base_url: str, sessions: Sequence[
         lines.append(f"rejected pages:\n{listing}")
     if journal:
         shown = journal[-JOURNAL_SHOWN:]
-        lines.append(f"last {len(shown)} of {len(journal)} requests:")
+        lines.append(f"last {len(shown)} of {len(journal)} requests (paths after {base_url}/v1/integrations/"
+                     f"{integration_id}):")
+        prefix = f"{API_PREFIX}/v1/integrations/{integration_id}"
         for entry in shown:
+            path = str(entry["path"])
+            path = (path[len(prefix):] or "/") if path.startswith(prefix) else path
             code = f" {entry['code']}" if entry.get("code") else ""
             rule = f" [rule {entry['rule']}]" if entry.get("rule") else ""
-            lines.append(f"  {entry['at']} {entry['method']} {entry['path']} -> {entry['status']}{code}{rule}")
+            lines.append(f"  {entry['at']} {entry['method']} {path} -> {entry['status']}{code}{rule}")
     return "\n".join(lines)
 
 

@@ -1,0 +1,202 @@
+"""The ``mock_sprinto`` handle as a user's test meets it (the plugin is loaded by its entry point)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import aiohttp
+import pytest
+import requests
+from freezegun import freeze_time
+
+from mock_sprinto.testing import MockSprinto, MockSprintoError
+
+from .records import call, close, push, start, user
+
+
+def test_handle_points_at_a_loopback_server_with_this_tests_own_integration(mock_sprinto: MockSprinto) -> None:
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/api/external/push", mock_sprinto.base_url)
+    assert mock_sprinto.integration_id.startswith("test_handle_points_at_a_loopback")
+    assert mock_sprinto.integration_url == f"{mock_sprinto.base_url}/v1/integrations/{mock_sprinto.integration_id}"
+    assert mock_sprinto.headers == {"api-key": mock_sprinto.api_key}
+    status, body = call(mock_sprinto, "GET", "/status")
+    assert status == 200 and body["integration_id"] == mock_sprinto.integration_id
+    wrong = requests.get(mock_sprinto.integration_url + "/status", headers={"api-key": "guess"}, timeout=10)
+    assert wrong.status_code == 401 and wrong.json()["code"] == "invalid_api_key"
+
+
+def test_sessions_records_activity_and_journal_show_one_sync(mock_sprinto: MockSprinto) -> None:
+    session_id = start(mock_sprinto)
+    assert push(mock_sprinto, session_id, [user(1), user(2)], page_hint=1)[0] == 202
+    assert push(mock_sprinto, session_id, [user(3, workEmail="nope")], page_hint=2)[0] == 400
+    close(mock_sprinto, session_id)
+    assert mock_sprinto.records("User") == []  # nothing is applied while processing
+
+    mock_sprinto.clock.advance(seconds=2)
+    (session,) = mock_sprinto.sessions()
+    assert session["id"] == session_id and session["state"] == "processed"
+    assert [(p["ordinal"], p["accepted"], p["page_hint"]) for p in session["pages"]] == [(1, True, 1), (2, False, 2)]
+    assert mock_sprinto.session(session_id)["accepted_records_total"] == 2
+    assert [r["employeeId"] for r in mock_sprinto.records("User")] == ["E1", "E2"]
+    assert [i["type"] for i in mock_sprinto.activity()] == [
+        "session_created", "page_accepted", "page_rejected", "session_processing", "session_processed"]
+    assert [(e["operation"], e["status"]) for e in mock_sprinto.journal()] == [
+        ("start_session", 201), ("push_page", 202), ("push_page", 400), ("close_session", 202)]
+
+
+def test_reading_activity_is_neither_journaled_nor_seen_by_the_client(mock_sprinto: MockSprinto) -> None:
+    start(mock_sprinto)
+    for _ in range(3):
+        mock_sprinto.activity()
+        mock_sprinto.sessions()
+    assert [e["operation"] for e in mock_sprinto.journal()] == ["start_session"]
+
+
+def test_clock_moves_only_this_integration_and_never_backwards(
+    mock_sprinto: MockSprinto, mock_sprinto_server: object
+) -> None:
+    session_id = start(mock_sprinto)
+    other = mock_sprinto.server.new_integration("bystander")
+    try:
+        other_session = start(other)
+        before = mock_sprinto.clock.now()
+        after = mock_sprinto.clock.advance(minutes=59, seconds=30)
+        assert after - before >= timedelta(minutes=59, seconds=30)
+        assert call(mock_sprinto, "GET", f"/sessions/{session_id}")[1]["state"] == "active"  # the read resets it
+        mock_sprinto.clock.advance(timedelta(hours=1))
+        assert call(mock_sprinto, "GET", f"/sessions/{session_id}")[1]["state"] == "expired"
+        assert call(other, "GET", f"/sessions/{other_session}")[1]["state"] == "active"
+    finally:
+        other.delete()
+
+    moved = mock_sprinto.clock.set(datetime(2031, 5, 1, 12, 0))  # naive: read as UTC
+    assert moved == datetime(2031, 5, 1, 12, 0, tzinfo=timezone.utc)
+    assert mock_sprinto.clock.set("2031-05-02T00:00:00+02:00") == datetime(2031, 5, 1, 22, 0, tzinfo=timezone.utc)
+    with pytest.raises(MockSprintoError, match="clock_backwards: the clock never moves backwards") as caught:
+        mock_sprinto.clock.set("2030-01-01T00:00:00Z")
+    assert caught.value.status == 409
+
+
+def test_assert_session_processed_passes_with_the_counts_and_returns_the_session(mock_sprinto: MockSprinto) -> None:
+    session_id = start(mock_sprinto)
+    push(mock_sprinto, session_id, [user(i) for i in range(3)])
+    close(mock_sprinto, session_id)
+    mock_sprinto.clock.advance(seconds=2)
+    session = mock_sprinto.assert_session_processed(records=3, by_entity={"User": 3})
+    assert session["id"] == session_id
+    mock_sprinto.assert_no_rejected_pages()
+
+
+@pytest.mark.parametrize(
+    ("close_with", "advance", "expected"),
+    [
+        (None, 0, r"is 'active', not 'processed': it is still active: the client never closed it"),
+        ("apply", 0, r"is 'processing', not 'processed': .*mock_sprinto\.clock\.advance\(seconds=2\)"),
+        ("discard", 0, r"is 'cancelled', not 'processed': it was closed with discard"),
+        (None, 3600, r"is 'expired', not 'processed': it expired at \S+ after 3600 s without a request"),
+    ],
+)
+def test_assert_session_processed_says_why_a_session_was_not_applied(
+    mock_sprinto: MockSprinto, close_with: str | None, advance: float, expected: str
+) -> None:
+    session_id = start(mock_sprinto)
+    push(mock_sprinto, session_id, [user(1)])
+    if close_with:
+        close(mock_sprinto, session_id, close_with)
+    mock_sprinto.clock.advance(seconds=advance)
+    with pytest.raises(AssertionError, match=expected) as caught:
+        mock_sprinto.assert_session_processed(session_id)
+    assert "1 pages accepted (1 records: User 1), 0 rejected" in str(caught.value)
+
+
+def test_assert_session_processed_names_the_count_that_differs_and_the_rejected_pages(
+    mock_sprinto: MockSprinto,
+) -> None:
+    session_id = start(mock_sprinto)
+    push(mock_sprinto, session_id, [user(1), user(2)])
+    push(mock_sprinto, session_id, [user(3), user(4, employmentType="ROBOT")], page_hint="p2")
+    close(mock_sprinto, session_id)
+    mock_sprinto.clock.advance(seconds=2)
+    with pytest.raises(AssertionError) as caught:
+        mock_sprinto.assert_session_processed(records=4)
+    message = str(caught.value)
+    assert f"session {session_id} has 2 accepted records, expected 4" in message
+    assert "page 2, page_hint 'p2', 2 records: validation_failed" in message
+    assert "User[1].employmentType:" in message
+
+
+def test_assert_no_rejected_pages_lists_every_rejected_page_with_its_errors(mock_sprinto: MockSprinto) -> None:
+    session_id = start(mock_sprinto)
+    push(mock_sprinto, session_id, [user(1)])
+    push(mock_sprinto, session_id, [user(2, workEmail="not-an-email"), user(3, employeeId=7)], page_hint=2)
+    status, _ = call(mock_sprinto, "POST", f"/sessions/{session_id}/entities", {"entities": []})
+    assert status == 400
+    with pytest.raises(AssertionError) as caught:
+        mock_sprinto.assert_no_rejected_pages()
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "2 of 3 pages were rejected:"
+    assert lines[1].startswith(f"  session {session_id} (#1), page 2, page_hint 2, 2 records: validation_failed:")
+    assert lines[2] == '      User[0].workEmail: "not-an-email" is not a "email"  (format, /entities/User/0/workEmail)'
+    assert lines[3].startswith("      User[1].employeeId: 7 is not of type")
+    assert lines[4].startswith(f"  session {session_id} (#1), page 3: ")
+
+
+def test_assert_session_processed_without_any_session_says_so(mock_sprinto: MockSprinto) -> None:
+    with pytest.raises(AssertionError, match="no session was started on this integration"):
+        mock_sprinto.assert_session_processed()
+    start(mock_sprinto)
+    with pytest.raises(AssertionError, match="no session 'ses_nope' on this integration"):
+        mock_sprinto.assert_session_processed("ses_nope")
+
+
+def test_sync_and_async_clients_share_the_server_in_one_test(mock_sprinto: MockSprinto) -> None:
+    session_id = start(mock_sprinto)  # urllib
+    assert requests.get(f"{mock_sprinto.integration_url}/sessions/{session_id}", headers=mock_sprinto.headers,
+                        timeout=10).json()["state"] == "active"
+
+
+async def test_an_async_test_drives_the_shared_server_with_aiohttp(mock_sprinto: MockSprinto) -> None:
+    async with aiohttp.ClientSession(headers=mock_sprinto.headers) as http:
+        async with http.post(f"{mock_sprinto.integration_url}/sessions") as response:
+            session = await response.json()
+        page = {"entities": {"User": [user(1)]}}
+        async with http.post(f"{mock_sprinto.integration_url}/sessions/{session['id']}/entities", json=page) as r:
+            assert r.status == 202
+        async with http.post(f"{mock_sprinto.integration_url}/sessions/{session['id']}/close") as r:
+            assert r.status == 202
+    mock_sprinto.clock.advance(seconds=2)  # a blocking call is fine here: the server has its own thread
+    mock_sprinto.assert_session_processed(session["id"], records=1)
+
+
+def test_a_tests_frozen_time_does_not_reach_the_shared_server(mock_sprinto: MockSprinto) -> None:
+    # Frozen far in the future and without real_asyncio: the server keeps answering on real time,
+    # so later tests are not stranded at 2040 (its clock never moves backwards).
+    real_year = datetime.now(timezone.utc).year
+    with freeze_time("2040-01-01T00:00:00Z"):
+        session_id = start(mock_sprinto)
+        created = mock_sprinto.session(session_id)["created_at"]
+    assert int(created[:4]) in (real_year, real_year + 1)
+    assert mock_sprinto.clock.now().year < 2040
+
+
+def test_use_scenario_accepts_a_name_a_dict_and_a_file(mock_sprinto: MockSprinto, tmp_path: Path) -> None:
+    # Needs the scenario endpoint of the control API (issue 3).
+    mock_sprinto.use_scenario("rate-limited")
+    mock_sprinto.use_scenario({"name": "tight", "settings": {"max_page_items": 1}, "rules": []})
+    session_id = start(mock_sprinto)
+    status, body = push(mock_sprinto, session_id, [user(1), user(2)])
+    assert status == 400 and body["code"] == "too_many_items"
+
+    scenario_file = tmp_path / "fail-second-push.yaml"
+    scenario_file.write_text(
+        "name: fail-second-push\nrules:\n  - match: {operation: push_page}\n    when: {nth: 2}\n"
+        "    respond: {status: 503}\n", encoding="utf-8")
+    mock_sprinto.use_scenario(scenario_file)
+    assert push(mock_sprinto, session_id, [user(1)])[0] == 202
+    assert push(mock_sprinto, session_id, [user(2)])[0] == 503
+    with pytest.raises(MockSprintoError, match="400"):
+        mock_sprinto.use_scenario({"name": "broken", "rules": [{"match": {"operation": "nope"}}]})
+    with pytest.raises(ValueError, match=r"no-such-file\.yaml"):
+        mock_sprinto.use_scenario("no-such-file.yaml")

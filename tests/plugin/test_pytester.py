@@ -1,0 +1,303 @@
+"""The plugin seen from a user's suite: pytester runs small suites in-process (xdist: a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from typing import Any
+
+import pytest
+
+INI = """
+[pytest]
+asyncio_mode = auto
+asyncio_default_fixture_loop_scope = function
+"""
+
+HELPERS = """
+import json, threading, urllib.error, urllib.request
+
+def call(mock, method, tail, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(mock.integration_url + tail, data=data, method=method,
+                                     headers={**mock.headers, "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+def start(mock):
+    status, body = call(mock, "POST", "/sessions")
+    assert status == 201, body
+    return body["id"]
+
+def user(i, **fields):
+    return {"employeeId": f"E{i}", "firstName": "Ada", "lastName": "L", "fullName": "Ada L",
+            "employmentStartDate": "2024-01-15T09:00:00Z", "employmentEndDate": None,
+            "workEmail": f"ada{i}@example.com", "managerId": None, "role": "ENG", "roleDescription": "Eng",
+            "employmentType": "EMPLOYEE", **fields}
+
+def push(mock, session_id, records):
+    return call(mock, "POST", f"/sessions/{session_id}/entities", {"entities": {"User": records}})
+
+def server_threads():
+    return sum(t.name == "mock-sprinto-server" for t in threading.enumerate())
+
+def log(**facts):
+    with open("seen.jsonl", "a") as f:
+        f.write(json.dumps(facts) + "\\n")
+"""
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeini(INI)
+    pytester.makepyfile(inner_helpers=HELPERS)
+    return pytester
+
+
+def server_threads() -> int:
+    return sum(t.name == "mock-sprinto-server" for t in threading.enumerate())
+
+
+def seen(pytester: pytest.Pytester) -> list[dict[str, Any]]:
+    lines = (pytester.path / "seen.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def test_one_server_per_session_started_lazily_a_fresh_integration_per_test_stopped_even_after_failures(
+    suite: pytest.Pytester,
+) -> None:
+    suite.makepyfile(test_inner="""
+        import pytest
+        from inner_helpers import log, server_threads, start
+
+        def test_0_without_the_fixture():
+            log(name="plain", threads=server_threads())
+
+        @pytest.mark.parametrize("n", [1, 2])
+        def test_1_leaves_a_session_active(mock_sprinto, n):
+            start(mock_sprinto)
+            log(name=f"t{n}", threads=server_threads(), origin=mock_sprinto.origin,
+                integration=mock_sprinto.integration_id, sessions=len(mock_sprinto.sessions()))
+
+        def test_2_fails(mock_sprinto):
+            start(mock_sprinto)
+            assert False, "on purpose"
+    """)
+    before = server_threads()
+    result = suite.runpytest()
+    result.assert_outcomes(passed=3, failed=1)
+    plain, first, second = seen(suite)
+    assert plain["threads"] == before  # nothing started for a test that does not ask for it
+    assert first["threads"] == second["threads"] == before + 1
+    assert first["origin"] == second["origin"]
+    assert first["integration"] != second["integration"]
+    assert first["sessions"] == second["sessions"] == 1  # neither sees the other's active session
+
+    assert server_threads() == before
+    port = int(first["origin"].rsplit(":", 1)[1])
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_a_failing_test_shows_what_the_emulator_saw(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_inner="""
+        from inner_helpers import push, start, user
+
+        def test_sync(mock_sprinto):
+            session_id = start(mock_sprinto)
+            push(mock_sprinto, session_id, [user(1), user(2, workEmail="not-an-email")])
+            mock_sprinto.assert_no_rejected_pages()
+    """)
+    result = suite.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        ">       mock_sprinto.assert_no_rejected_pages()",
+        "E       AssertionError: 1 of 1 pages were rejected:",
+        "E         session ses_* (#1), page 1, 2 records: validation_failed: *",
+        'E             User[1].workEmail: "not-an-email" is not a "email"  (format, /entities/User/1/workEmail)',
+        "*- mock-sprinto: test_sync-* -*",
+        "integration test_sync-* at http://127.0.0.1:*/api/external/push",
+        "session #1 ses_* active: 0 pages accepted (0 records: none), 1 rejected",
+        "rejected pages:",
+        "last 2 of 2 requests *",
+        "  * POST /sessions -> 201",
+        "  * POST /sessions/ses_*/entities -> 400 validation_failed",
+    ])
+    assert "testing.py" not in result.stdout.str()  # the helpers' own frames are hidden
+
+
+def test_the_marker_configures_each_test_and_nothing_leaks(suite: pytest.Pytester) -> None:
+    suite.makefile(".yaml", fail_first_start="""
+        name: fail-first-start
+        rules:
+          - match: {operation: start_session}
+            when: {nth: 1}
+            respond: {status: 503}
+    """)
+    suite.makepyfile(test_inner="""
+        import pytest
+        from inner_helpers import call, push, start, user
+
+        pytestmark = pytest.mark.mock_sprinto(settings={"inactivity_timeout_seconds": 60})
+
+        @pytest.mark.mock_sprinto(settings={"max_page_items": 2})
+        def test_settings(mock_sprinto):
+            session_id = start(mock_sprinto)
+            status, body = push(mock_sprinto, session_id, [user(1), user(2), user(3)])
+            assert (status, body["code"]) == (400, "too_many_items")
+            assert call(mock_sprinto, "GET", f"/sessions/{session_id}")[1]["inactivity_timeout_seconds"] == 60
+
+        @pytest.mark.mock_sprinto(scenario="rate-limited", settings={"rate_limit_burst": 1})
+        def test_shipped_scenario_with_settings_merged(mock_sprinto):
+            assert call(mock_sprinto, "GET", "/status")[0] == 200
+            status, body = call(mock_sprinto, "GET", "/status")
+            assert (status, body["code"]) == (429, "rate_limited")
+
+        @pytest.mark.mock_sprinto(scenario="fail_first_start.yaml")
+        def test_scenario_file(mock_sprinto):
+            assert call(mock_sprinto, "POST", "/sessions")[0] == 503
+            assert call(mock_sprinto, "POST", "/sessions")[0] == 201
+
+        @pytest.mark.mock_sprinto(scenario={"name": "inline", "rules": [
+            {"match": {"operation": "integration_status"}, "respond": {"status": 418}}]})
+        class TestClass:
+            @pytest.mark.mock_sprinto(settings={"max_page_items": 1})
+            def test_class_scenario_with_method_settings(self, mock_sprinto):
+                assert call(mock_sprinto, "GET", "/status")[0] == 418
+                status, body = push(mock_sprinto, start(mock_sprinto), [user(1), user(2)])
+                assert body["code"] == "too_many_items"
+
+        def test_module_marker_only(mock_sprinto):
+            session_id = start(mock_sprinto)
+            assert push(mock_sprinto, session_id, [user(i) for i in range(3)])[0] == 202
+            assert call(mock_sprinto, "GET", "/status")[0] == 200
+            assert call(mock_sprinto, "GET", f"/sessions/{session_id}")[1]["inactivity_timeout_seconds"] == 60
+    """)
+    result = suite.runpytest()
+    result.assert_outcomes(passed=5)
+
+
+def test_a_wrong_marker_fails_the_test_with_a_readable_reason(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_inner="""
+        import pytest
+
+        @pytest.mark.mock_sprinto(scenarios="rate-limited")
+        def test_unknown_argument(mock_sprinto): pass
+
+        @pytest.mark.mock_sprinto("rate-limited")
+        def test_positional(mock_sprinto): pass
+
+        @pytest.mark.mock_sprinto(settings={"max_page_itmes": 2})
+        def test_unknown_setting(mock_sprinto): pass
+
+        @pytest.mark.mock_sprinto(settings={"max_page_items": "many"})
+        def test_bad_value(mock_sprinto): pass
+
+        @pytest.mark.mock_sprinto(scenario="no-such-scenario", settings={"max_page_items": 2})
+        def test_unknown_scenario_with_settings(mock_sprinto): pass
+
+        @pytest.mark.mock_sprinto(settings={"port": 1})
+        def test_server_wide_setting(mock_sprinto): pass
+    """)
+    result = suite.runpytest("-rE")
+    result.assert_outcomes(errors=6)
+    result.stdout.fnmatch_lines_random([
+        "*@pytest.mark.mock_sprinto got unknown argument(s) scenarios (it takes scenario, settings)",
+        "*@pytest.mark.mock_sprinto takes keyword arguments only (scenario, settings); "
+        "got positional ('rate-limited',)",
+        "*@pytest.mark.mock_sprinto: unknown setting 'max_page_itmes' (known: *",
+        "*@pytest.mark.mock_sprinto: setting 'max_page_items' must be a whole number, not 'many'",
+        "*@pytest.mark.mock_sprinto: no shipped scenario named 'no-such-scenario' (shipped: *rate-limited*)",
+        "*the emulator refused the scenario: PUT /_mock/integrations/*/scenario answered 400: invalid_scenario:*",
+        "*/settings/port: 'port' is a server-wide setting*",
+    ])
+
+
+def test_server_wide_settings_come_from_an_overridden_config_fixture(suite: pytest.Pytester) -> None:
+    suite.makeconftest("""
+        import pytest
+        from mock_sprinto.settings import Config, Settings
+
+        @pytest.fixture(scope="session")
+        def mock_sprinto_config():
+            return Config(Settings(processing_seconds=0, admin_token="s3cret"))
+    """)
+    suite.makepyfile(test_inner="""
+        import urllib.error, urllib.request
+        import pytest
+        from inner_helpers import call, push, start, user
+
+        def test_processing_is_instant_and_the_handle_sends_the_admin_token(mock_sprinto):
+            session_id = start(mock_sprinto)
+            push(mock_sprinto, session_id, [user(1)])
+            assert call(mock_sprinto, "POST", f"/sessions/{session_id}/close", {"status": "apply"})[0] == 202
+            mock_sprinto.assert_session_processed(session_id, records=1)
+            with pytest.raises(urllib.error.HTTPError, match="401"):
+                urllib.request.urlopen(mock_sprinto.origin + "/_mock/health")
+    """)
+    suite.runpytest().assert_outcomes(passed=1)
+
+
+def test_sync_and_async_clients_and_both_variants_in_one_suite(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_inner="""
+        import aiohttp, requests
+        from inner_helpers import start, user
+
+        def test_requests(mock_sprinto):
+            r = requests.post(mock_sprinto.integration_url + "/sessions", headers=mock_sprinto.headers, timeout=10)
+            assert r.status_code == 201
+
+        def test_urllib(mock_sprinto):
+            assert start(mock_sprinto).startswith("ses_")
+
+        async def test_aiohttp_against_the_shared_server(mock_sprinto):
+            async with aiohttp.ClientSession(headers=mock_sprinto.headers) as http:
+                async with http.post(mock_sprinto.integration_url + "/sessions") as response:
+                    assert response.status == 201
+            assert len(mock_sprinto.sessions()) == 1
+
+        async def test_aiohttp_in_process(mock_sprinto_app):
+            mock = await mock_sprinto_app()
+            async with mock.client.post(mock.integration_path + "/sessions", headers=mock.headers) as response:
+                assert response.status == 201
+            assert len(await mock.sessions()) == 1
+
+        async def test_in_process_failure_is_reported(mock_sprinto_app):
+            mock = await mock_sprinto_app()
+            async with mock.client.post(mock.integration_path + "/sessions", headers=mock.headers) as response:
+                session = await response.json()
+            await mock.assert_session_processed(session["id"])
+    """)
+    result = suite.runpytest()
+    result.assert_outcomes(passed=4, failed=1)
+    result.stdout.fnmatch_lines([
+        "E       AssertionError: session ses_* is 'active', not 'processed': it is still active: *",
+        "*- mock-sprinto: test_in_process_failure_is_reported-* -*",
+        "session #1 ses_* active: *",
+    ])
+
+
+def test_each_xdist_worker_has_its_own_server(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_inner="""
+        import os
+        import pytest
+        from inner_helpers import log, start
+
+        @pytest.mark.parametrize("n", range(6))
+        def test_push(mock_sprinto, n):
+            start(mock_sprinto)
+            assert len(mock_sprinto.sessions()) == 1
+            log(worker=os.environ["PYTEST_XDIST_WORKER"], pid=os.getpid(), origin=mock_sprinto.origin)
+    """)
+    result = suite.runpytest_subprocess("-p", "xdist", "-n", "2")
+    result.assert_outcomes(passed=6)
+    origins: dict[str, set[str]] = {}
+    for fact in seen(suite):
+        origins.setdefault(fact["worker"], set()).add(fact["origin"])
+    assert sorted(origins) == ["gw0", "gw1"]
+    assert all(len(found) == 1 for found in origins.values())  # one server per worker, shared by its tests
+    assert origins["gw0"] != origins["gw1"]
