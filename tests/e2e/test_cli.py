@@ -226,3 +226,60 @@ def test_console_script_and_settings_command() -> None:
     result = subprocess.run([*CLI, "settings"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0
     assert "inactivity_timeout_seconds" in result.stdout and "[doc]" in result.stdout
+
+
+def test_scenarios_check_exits_0_when_clean_and_1_listing_every_problem(tmp_path: Path) -> None:
+    shipped = sorted(str(p) for p in (Path(__file__).parents[2] / "scenarios").glob("*.yaml"))
+    result = subprocess.run([*CLI, "scenarios", "check", *shipped], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.count(": ok (") == len(shipped) >= 9
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "name: x\nrules:\n  - match: {operation: pushpage}\n    respond: {status: 503}\n"
+        "  - match: {operation: push_page}\n    when: {nth: 0}\n    transport: explode\n"
+    )
+    result = subprocess.run(
+        [*CLI, "scenarios", "check", shipped[0], str(bad)], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 1
+    assert "bad.yaml: 3 problem(s)" in result.stdout
+    assert "line 3: /rules/0/match/operation" in result.stdout
+    assert "line 6: /rules/1/when/nth" in result.stdout and "line 7: /rules/1/transport" in result.stdout
+
+
+def test_scenarios_list_names_each_with_what_it_exercises() -> None:
+    result = subprocess.run([*CLI, "scenarios", "list"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0
+    names = [line.split()[0] for line in result.stdout.splitlines()]
+    assert {"default", "rate-limited", "chaos", "expire-mid-sync"} <= set(names)
+
+
+def test_serve_with_a_scenario_by_name_or_path(tmp_path: Path) -> None:
+    running = start("--scenario", "rate-limited")
+    try:
+        assert "scenario   rate-limited" in running.banner
+        statuses = [
+            running.call("GET", "/api/external/push/v1/integrations/r/status", headers={"api-key": "k"})[0]
+            for _ in range(7)
+        ]
+        assert statuses[-1] == 429
+    finally:
+        running.proc.send_signal(signal.SIGINT)
+        running.proc.wait(10)
+    own = tmp_path / "mine.yaml"
+    own.write_text("name: mine\nrules:\n  - match: {operation: start_session}\n    respond: {status: 503}\n")
+    running = start("--scenario", str(own))
+    try:
+        status, body = running.call("POST", "/api/external/push/v1/integrations/r/sessions", headers={"api-key": "k"})
+        assert (status, body["code"]) == (503, "service_unavailable")
+    finally:
+        running.proc.send_signal(signal.SIGINT)
+        running.proc.wait(10)
+
+
+def test_serve_with_a_broken_scenario_is_one_line_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nrules: 5\n")
+    result = subprocess.run([*CLI, "serve", "--scenario", str(bad)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "line 2: /rules" in result.stderr
