@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from freezegun import freeze_time
 
 from mock_sprinto.clock import ManualClock
 from mock_sprinto.testing import AsyncMockSprinto, MockSprintoError
@@ -86,21 +85,6 @@ async def test_a_manual_clock_replaces_wall_time(mock_sprinto_app: MockSprintoAp
     assert session["created_at"] == "2026-01-01T00:00:00.000Z"
     clock.advance(3600)
     assert await state(mock, session["id"]) == "expired"
-
-
-async def test_freezegun_tick_expires_a_session_of_the_in_process_emulator(mock_sprinto_app: MockSprintoApp) -> None:
-    # real_asyncio=True keeps the event loop's timers on real time; the emulator reads the
-    # frozen time.time() at each request. Create the emulator inside the freeze: its clock
-    # never moves backwards, so freezing before an instant it has already reported holds it still.
-    with freeze_time("2026-01-01T00:00:00Z", real_asyncio=True) as frozen:
-        mock = await mock_sprinto_app()
-        session = await start(mock)
-        assert session["created_at"] == "2026-01-01T00:00:00.000Z"
-        frozen.tick(3599)
-        assert await state(mock, session["id"]) == "active"
-        frozen.tick(3600)
-        assert await state(mock, session["id"]) == "expired"
-        assert session["expires_at"] == "2026-01-01T01:00:00.000Z"
 
 
 async def test_the_in_process_handle_takes_a_scenario(mock_sprinto_app: MockSprintoApp) -> None:
