@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="VALUE",
             help=f"{item['doc']} [{item['origin']}; default {item['default']!r}]",
         )
-    commands.add_parser("settings", help="print every setting with its default and origin")
+    settings = commands.add_parser("settings", help="print every setting with its default and origin")
+    settings.add_argument("--markdown", action="store_true", help="as the README's table")
     scenarios = commands.add_parser("scenarios", help="list the shipped scenarios, or check scenario files")
     verbs = scenarios.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser, required=True)
     verbs.add_parser("list", help="shipped scenarios with what each exercises")
@@ -85,12 +86,32 @@ def _scenarios(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def settings_table() -> str:
+    """The README's settings table, generated so it cannot drift from the code."""
+    rows = ["| setting | default | from | meaning |", "|---|---|---|---|"]
+    for item in describe():
+        default = (
+            "null"
+            if item["default"] is None
+            else str(item["default"]).lower()
+            if isinstance(item["default"], bool)
+            else str(item["default"])
+        )
+        rows.append(f"| `{item['name']}` | `{default}` | {item['origin']} | {item['doc']} |")
+    return "\n".join(rows)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "settings":
-        for item in describe():
-            print(f"{item['name']:28} {item['default']!r:>16}  [{item['origin']}] {item['doc']}")
+        print(
+            settings_table()
+            if args.markdown
+            else "\n".join(
+                f"{item['name']:28} {item['default']!r:>16}  [{item['origin']}] {item['doc']}" for item in describe()
+            )
+        )
         return 0
     if args.command == "scenarios":
         return _scenarios(args)

@@ -1,0 +1,106 @@
+"""The README is the front door: its examples run, its tables match the code."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mock_sprinto.cli import settings_table
+from mock_sprinto.faults import parse_scenario, shipped_scenarios
+from mock_sprinto.settings import load_config
+
+from .e2e.test_cli import start
+from .helpers import Vendor, user
+
+README = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+def block(tag: str) -> str:
+    match = re.search(rf"<!-- test:{tag} -->\n```\w+\n(.*?)```", README, re.S)
+    assert match, f"README has no '{tag}' example"
+    return match.group(1)
+
+
+def test_settings_table_is_the_generated_one() -> None:
+    match = re.search(r"<!-- settings:begin[^>]*-->\n(.*?)\n<!-- settings:end -->", README, re.S)
+    assert match and match.group(1) == settings_table(), "run: mock-sprinto settings --markdown"
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the quickstart uses curl")
+def test_quickstart_runs_as_written() -> None:
+    server = start()
+    try:
+        script = "set -euo pipefail\n" + block("quickstart").replace("127.0.0.1:8080", f"127.0.0.1:{server.port}")
+        result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert '"accepted_count_total":1' in result.stdout and '"state":"processing"' in result.stdout
+    finally:
+        server.proc.terminate()
+        server.proc.wait(10)
+
+
+def test_config_example_loads(tmp_path: Path) -> None:
+    config = tmp_path / "mock.yaml"
+    config.write_text(block("config"))
+    loaded = load_config(config, env={})
+    assert loaded.settings.processing_seconds == 0 and loaded.settings.rate_limit == 5
+    assert [i.id for i in loaded.integrations] == ["hr-sync"] and loaded.scenario == "flaky-network"
+
+
+async def test_scenario_example_checks_clean_and_does_what_it_says(client: Any) -> None:
+    text = block("scenario")
+    scenario = parse_scenario(yaml.safe_load(text), "README", text)
+    assert scenario.name == "third-push-fails" and len(scenario.rules) == 4
+    async with client.put("/_mock/integrations/acme/scenario", json=yaml.safe_load(text)) as response:
+        assert response.status == 200
+    vendor = Vendor(client)
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}})
+    with pytest.raises(Exception):  # noqa: B017 - page 2: staged, then the connection is reset
+        await vendor.push(session["id"], {"entities": {"User": [user(2)]}})
+    _, third = await vendor.call(
+        "POST", f"/sessions/{session['id']}/entities", 503, json={"entities": {"User": [user(3)]}}
+    )
+    assert third["retry_after_seconds"] == 2
+    assert (await vendor.session(session["id"]))["accepted_batches"] == 2
+
+
+def test_every_shipped_scenario_is_in_the_readme_table() -> None:
+    for name in shipped_scenarios():
+        assert f"| `{name}` |" in README, name
+
+
+def test_every_vendor_error_code_is_documented() -> None:
+    sources = "".join(p.read_text() for p in (Path(__file__).parents[1] / "mock_sprinto").rglob("*.py"))
+    vendor_codes = {
+        "missing_api_key",
+        "invalid_api_key",
+        "unsupported_version",
+        "session_not_found",
+        "session_already_active",
+        "session_not_active",
+        "session_not_closable",
+        "expired_data_purged",
+        "payload_too_large",
+        "unsupported_content_encoding",
+        "unsupported_media_type",
+        "malformed_body",
+        "validation_failed",
+        "too_many_items",
+        "empty_page",
+        "invalid_close_status",
+        "invalid_parameter",
+        "rate_limited",
+        "staging_limit_reached",
+        "not_found",
+        "method_not_allowed",
+    }
+    for code in vendor_codes:
+        assert f'"{code}"' in sources, f"{code} is not raised anywhere"
+        assert f"`{code}`" in README, f"{code} is not in the README"
