@@ -13,8 +13,9 @@ from mock_sprinto.validation import SchemaRegistry, check_page
 # Values on which both engines' format checkers are known to agree (python-jsonschema's "email"
 # only looks for an '@'; jsonschema-rs parses the address), so a disagreement is a real one.
 EMAILS = st.sampled_from(["a@example.com", "first.last@corp.example", "x@y.io", "no-at-sign", "", "two words"])
-DATES = st.sampled_from(["2022-01-15T09:00:00Z", "2023-06-01T08:30:00+02:00", "2022-01-15", "yesterday", "",
-                         "2022-13-01T00:00:00Z"])
+DATES = st.sampled_from(
+    ["2022-01-15T09:00:00Z", "2023-06-01T08:30:00+02:00", "2022-01-15", "yesterday", "", "2022-13-01T00:00:00Z"]
+)
 TEXT = st.one_of(st.text(max_size=8), st.none(), st.integers(-3, 3), st.booleans())
 FIELDS = {
     "employeeId": st.one_of(st.text(min_size=0, max_size=6), st.integers(0, 9)),
@@ -63,8 +64,9 @@ def reference_errors(registry: SchemaRegistry, records: list[Any]) -> set[tuple[
 @settings(max_examples=150, deadline=None)
 @given(records=st.lists(ANY_RECORD, min_size=1, max_size=8))
 def test_engines_agree_on_verdict_and_on_which_records_fail_how(registry: SchemaRegistry, records: list[Any]) -> None:
-    verdict = check_page({"entities": {"User": records}}, registry, max_items=None, max_errors=10_000,
-                         reject_unknown_types=False)
+    verdict = check_page(
+        {"entities": {"User": records}}, registry, max_items=None, max_errors=10_000, reject_unknown_types=False
+    )
     expected = reference_errors(registry, records)
     shipped = {(e["index"], e["code"]) for e in verdict.errors}
     assert (verdict.code is None) == (not expected)
@@ -74,14 +76,20 @@ def test_engines_agree_on_verdict_and_on_which_records_fail_how(registry: Schema
 @settings(max_examples=50, deadline=None)
 @given(records=st.lists(VALID, min_size=1, max_size=20))
 def test_valid_pages_are_accepted_by_both(registry: SchemaRegistry, records: list[Any]) -> None:
-    verdict = check_page({"entities": {"User": records}}, registry, max_items=100, max_errors=100,
-                         reject_unknown_types=False)
+    verdict = check_page(
+        {"entities": {"User": records}}, registry, max_items=100, max_errors=100, reject_unknown_types=False
+    )
     assert verdict.code is None and verdict.total == len(records)
     assert reference_errors(registry, records) == set()
 
 
 def test_error_list_is_capped_with_a_truncation_flag(registry: SchemaRegistry) -> None:
-    verdict = check_page({"entities": {"User": [{} for _ in range(50)]}}, registry, max_items=100, max_errors=100,
-                         reject_unknown_types=False)
+    verdict = check_page(
+        {"entities": {"User": [{} for _ in range(50)]}},
+        registry,
+        max_items=100,
+        max_errors=100,
+        reject_unknown_types=False,
+    )
     assert verdict.code == "validation_failed"
     assert len(verdict.errors) == 100 and verdict.errors_truncated

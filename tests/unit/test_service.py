@@ -1,0 +1,101 @@
+"""The domain without a socket: lazy time, retention, limits, isolation."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pytest
+
+from mock_sprinto.clock import ManualClock
+from mock_sprinto.errors import ApiError
+from mock_sprinto.service import Emulator, Wire
+from mock_sprinto.settings import Settings, SettingsError, load_config
+
+from ..helpers import user
+
+
+def push(emulator: Emulator, tenant: Any, session_id: str, records: list[Any]) -> dict[str, Any]:
+    raw = orjson.dumps({"entities": {"User": records}})
+    return emulator.push_page(tenant, session_id, raw, Wire("req", len(raw), len(raw), "identity", time.perf_counter()))
+
+
+def test_events_are_replayed_in_time_order_when_the_clock_jumps(emulator: Emulator, clock: ManualClock) -> None:
+    tenant = emulator.authenticate("acme", "k")
+    first = emulator.start_session(tenant, None)
+    push(emulator, tenant, first.id, [user(1)])
+    emulator.close_session(tenant, first.id, None)  # processing due in 2 s
+    second = emulator.start_session(tenant, None)  # expires in 3600 s
+    clock.advance(100_000)
+    emulator.settle(tenant)
+    kinds = [(item.type, item.at - tenant.activity[0].at) for item in tenant.activity]
+    assert kinds[-3:] == [("session_processed", 2.0), ("session_expired", 3600.0), ("expired_data_purged", 90000.0)]
+    assert second.data_purged
+
+
+def test_finished_sessions_beyond_the_bound_are_forgotten_oldest_first(make_emulator: Callable[..., Emulator]) -> None:
+    emulator = make_emulator(max_sessions_kept=3)
+    tenant = emulator.authenticate("acme", "k")
+    ids = []
+    for _ in range(5):
+        session = emulator.start_session(tenant, None)
+        emulator.close_session(tenant, session.id, {"status": "discard"})
+        ids.append(session.id)
+    assert list(tenant.sessions) == ids[2:]
+    assert emulator.integration_status(tenant)["sessions"]["cancelled"] == 5  # counts are history
+
+
+def test_staged_bytes_are_bounded_per_integration_and_freed_on_close(make_emulator: Callable[..., Emulator]) -> None:
+    emulator = make_emulator(max_staged_bytes=2000)
+    tenant = emulator.authenticate("acme", "k")
+    session = emulator.start_session(tenant, None)
+    push(emulator, tenant, session.id, [user(1), user(2), user(3)])
+    with pytest.raises(ApiError) as refused:
+        push(emulator, tenant, session.id, [user(i) for i in range(4, 10)])
+    assert (refused.value.status, refused.value.code) == (507, "staging_limit_reached")
+    emulator.close_session(tenant, session.id, {"status": "discard"})
+    assert tenant.staged_bytes == 0
+
+
+def test_integrations_are_bounded(make_emulator: Callable[..., Emulator]) -> None:
+    emulator = make_emulator(max_integrations=2)
+    emulator.authenticate("a", "k")
+    emulator.authenticate("b", "k")
+    with pytest.raises(ApiError) as refused:
+        emulator.authenticate("c", "k")
+    assert (refused.value.status, refused.value.code) == (403, "integration_limit_reached")
+
+
+def test_applied_records_are_stored_compactly_and_keys_stay_distinct(emulator: Emulator, clock: ManualClock) -> None:
+    tenant = emulator.authenticate("acme", "k")
+    session = emulator.start_session(tenant, None)
+    raw = orjson.dumps({"entities": {"Thing": [{"id": 1}, {"id": "1"}, {"id": 1.5}, {"no_id": True}]}})
+    emulator.push_page(tenant, session.id, raw, Wire("r", len(raw), len(raw), "identity", time.perf_counter()))
+    emulator.close_session(tenant, session.id, None)
+    clock.advance(2)
+    emulator.settle(tenant)
+    assert tenant.datasets["Thing"].key_field is None
+    assert len(tenant.datasets["Thing"].records) == 4
+    assert all(isinstance(v, bytes) for v in tenant.datasets["Thing"].records.values())
+
+
+def test_settings_layering_and_errors() -> None:
+    config = load_config(
+        None,
+        env={"MOCK_SPRINTO_MAX_PAGE_ITEMS": "null", "MOCK_SPRINTO_RATE_LIMIT": "2.5"},
+        cli={"apply_mode": "upsert"},
+    )
+    assert config.settings.max_page_items is None and config.settings.rate_limit == 2.5
+    assert config.settings.apply_mode == "upsert"
+    for bad in (
+        {"port": "x"},
+        {"max_page_items": 0},
+        {"apply_mode": "merge"},
+        {"frozen_clock": "maybe"},
+        {"inactivity_timeout_seconds": "nan"},
+        {"nope": 1},
+    ):
+        with pytest.raises(SettingsError):
+            Settings().with_overrides(bad)
