@@ -20,23 +20,16 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .clock import Clock
-from .settings import Config, Settings
-from .testing import (
-    AsyncMockSprinto,
-    MockSprinto,
-    MockSprintoError,
-    MockSprintoServer,
-    ScenarioSpec,
-    checked_settings,
-    load_registry,
-    new_integration_id,
-    scenario_body,
-)
+# The emulator (aiohttp, schemas, ...) is imported when a fixture is first used, not when pytest
+# loads this plugin: every pytest run of an environment with mock-sprinto installed loads it.
+if TYPE_CHECKING:
+    from .clock import Clock
+    from .settings import Config, Settings
+    from .testing import AsyncMockSprinto, MockSprinto, MockSprintoServer, ScenarioSpec
 
 MARKER = "mock_sprinto"
 _MARKER_ARGS = ("scenario", "settings")
@@ -76,6 +69,8 @@ def marker_options(node: pytest.Item) -> MarkerOptions:
             pytest.fail(f"@pytest.mark.{MARKER}(settings=...) must be a dict of setting names to values, "
                         f"not {type(settings).__name__}", pytrace=False)
         options.settings.update(settings)
+    from .testing import checked_settings
+
     try:
         checked_settings(options.settings)
     except ValueError as exc:
@@ -92,12 +87,16 @@ def mock_sprinto_config() -> Config:
     """Server-wide configuration of the shared server: the emulator's defaults. Environment
     variables (``MOCK_SPRINTO_*``) are deliberately not read, so a suite behaves the same on every
     machine; override this fixture in a conftest.py to change settings for the whole session."""
+    from .settings import Config, Settings
+
     return Config(Settings())
 
 
 @pytest.fixture(scope="session")
 def mock_sprinto_server(mock_sprinto_config: Config) -> Iterator[MockSprintoServer]:
     """One emulator for the test session (each xdist worker has its own), started on first use."""
+    from .testing import MockSprintoServer
+
     server = MockSprintoServer(mock_sprinto_config)
     try:
         server.start()
@@ -109,6 +108,8 @@ def mock_sprinto_server(mock_sprinto_config: Config) -> Iterator[MockSprintoServ
 @pytest.fixture
 def mock_sprinto(request: pytest.FixtureRequest, mock_sprinto_server: MockSprintoServer) -> Iterator[MockSprinto]:
     """A fresh integration on the shared server, configured by the test's ``mock_sprinto`` marker."""
+    from .testing import MockSprintoError, scenario_body
+
     options = marker_options(request.node)  # checked before anything is created
     try:
         body = scenario_body(options.scenario, options.settings)
@@ -152,6 +153,8 @@ class MockSprintoApp:
     ) -> AsyncMockSprinto:
         from .http import EmulatorTestServer, create_app
         from .service import Emulator
+        from .settings import Config, Settings
+        from .testing import AsyncMockSprinto, checked_settings, new_integration_id
 
         options = marker_options(self._request.node)
         overrides = {**options.settings, **checked_settings(settings)}
@@ -177,6 +180,8 @@ _REGISTRIES: dict[str | None, Any] = {}
 
 def _registry(settings: Settings) -> Any:
     # Schemas are compiled once per process, not once per in-process emulator.
+    from .testing import load_registry
+
     key = settings.schemas_dir
     if key not in _REGISTRIES:
         _REGISTRIES[key] = load_registry(settings)
