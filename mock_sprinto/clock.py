@@ -14,6 +14,10 @@ from .errors import ApiError, bad_request
 
 # Ten years: enough for any retention test, small enough that timestamps stay printable.
 MAX_STEP_SECONDS = 10 * 365 * 86400.0
+# Timestamps are printed as RFC 3339 with a four-digit year: time never goes beyond this (or
+# every response would fail to format its times), nor is a time before year 1 accepted.
+MIN_TIME = -62_135_596_800.0  # 0001-01-01T00:00:00Z
+MAX_TIME = 253_402_300_799.0  # 9999-12-31T23:59:59Z
 
 
 class Clock(Protocol):
@@ -51,7 +55,7 @@ class OffsetClock:
         self._last = 0.0
 
     def now(self) -> float:
-        current = self._base.now() + self.offset
+        current = min(self._base.now() + self.offset, MAX_TIME)  # a tenant's offset on top of the global one
         if current < self._last:
             # The base went backwards (NTP step, a test un-freezing time): hold still instead.
             return self._last
@@ -60,6 +64,14 @@ class OffsetClock:
 
     def advance(self, seconds: float) -> float:
         check_step(seconds)
+        current = self.now()
+        if current + seconds > MAX_TIME:
+            raise ApiError(
+                409,
+                "clock_out_of_range",
+                f"the clock cannot pass {format_time(MAX_TIME)}; it is {format_time(current)}",
+                extra={"now": format_time(current)},
+            )
         self.offset += seconds
         return self.now()
 
@@ -70,6 +82,15 @@ class OffsetClock:
                 409,
                 "clock_backwards",
                 f"the clock never moves backwards: {format_time(when)} is before {format_time(current)}",
+                extra={"now": format_time(current)},
+            )
+        if when - current > MAX_STEP_SECONDS:
+            # 409, not 400: whether 'now' is acceptable depends on where the clock stands.
+            raise ApiError(
+                409,
+                "clock_step_too_large",
+                f"the clock moves at most {MAX_STEP_SECONDS:.0f}s (ten years) a step: {format_time(when)} "
+                f"is further ahead of {format_time(current)}",
                 extra={"now": format_time(current)},
             )
         return self.advance(when - current)
@@ -99,4 +120,7 @@ def parse_time(text: str) -> float:
     moment = datetime.fromisoformat(value)
     if moment.tzinfo is None:
         raise ValueError("expected a UTC offset such as 'Z' or '+00:00'")
-    return moment.timestamp()
+    stamp = moment.timestamp()
+    if not MIN_TIME <= stamp <= MAX_TIME:
+        raise ValueError("out of range: the time must fall in the years 0001 to 9999 UTC")
+    return stamp

@@ -134,6 +134,8 @@ class Emulator:
         return self._new_tenant(integration_id, api_key)
 
     def delete_integration(self, integration_id: str) -> None:
+        if not INTEGRATION_ID.match(integration_id):  # a typo'd id must not look like a successful wipe
+            raise bad_request("invalid_parameter", f"no integration can have the id {integration_id[:140]!r}")
         self.tenants.pop(integration_id, None)
         if integration_id in self.declared:
             self._new_tenant(integration_id, self.declared[integration_id])

@@ -14,6 +14,8 @@ from mock_sprinto.service import Emulator
 from mock_sprinto.settings import Config, Integration, Settings
 from mock_sprinto.validation import SchemaRegistry, shipped_schemas_dir
 
+from .contract.checker import Watch
+from .contract.checker import watch as watch_contract
 from .helpers import Control, Vendor
 
 # pytester runs the pytest plugin's own tests (tests/plugin); only a root conftest may load it.
@@ -51,18 +53,24 @@ ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 
 @pytest.fixture
 def serve(aiohttp_client: Any) -> Callable[[Emulator], Awaitable[TestClient[Any, Any]]]:
-    """Serve an emulator in-process; after the test, fail if any request produced a 500."""
+    """Serve an emulator in-process; after the test, fail if any request produced a 500 or any
+    response broke the contract in schemas/openapi.yaml (tests/contract/checker.py)."""
     served: list[Emulator] = []
+    watches: list[Watch] = []
 
     async def start(emulator: Emulator) -> TestClient[Any, Any]:
         served.append(emulator)
-        client: TestClient[Any, Any] = await aiohttp_client(EmulatorTestServer(create_app(emulator)))
+        app = create_app(emulator)
+        watches.append(watch_contract(app))
+        client: TestClient[Any, Any] = await aiohttp_client(EmulatorTestServer(app))
         return client
 
     yield start  # type: ignore[misc]
     for emulator in served:
         errors = [e for e in emulator.journal.entries if e.status >= 500 and e.code == "internal_error"]
         assert not errors, f"requests answered 500: {errors}"
+    violations = [v for seen in watches for v in seen.violations]
+    assert not violations, "responses broke schemas/openapi.yaml:\n" + "\n".join(violations[:20])
 
 
 @pytest.fixture

@@ -1,0 +1,135 @@
+"""``GET /_mock/openapi.json``: the shipped OpenAPI document, completed for this server.
+
+``schemas/openapi.yaml`` describes both APIs; what it cannot know statically is filled in here
+from the running emulator, so the served document is exactly what this server enforces: the
+entity schemas it validates pages with (shipped and ``--schemas`` ones alike) and the limits of
+its effective settings.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from ..settings import Settings
+from ..validation import SchemaRegistry, shipped_schemas_dir
+from .app import CONTROL_PREFIX, EMULATOR, json_response
+
+OPENAPI_PATH = CONTROL_PREFIX + "/openapi.json"
+# Built on first request (most test apps never ask), kept in a holder set before the app starts.
+DOCUMENT: web.AppKey[dict[str, Any]] = web.AppKey("openapi_document", dict)
+
+
+def document_path() -> Path:
+    """The shipped ``openapi.yaml``, in a checkout or inside an installed wheel."""
+    return shipped_schemas_dir() / "openapi.yaml"
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped() -> dict[str, Any]:
+    # safe_load: the document is data, never a recipe for building Python objects.
+    with document_path().open(encoding="utf-8") as handle:
+        loaded = yaml.safe_load(handle)
+    if not isinstance(loaded, dict):
+        raise ValueError(f"{document_path()}: expected a mapping at the top level")
+    return loaded
+
+
+def shipped_document() -> dict[str, Any]:
+    """A private copy of ``schemas/openapi.yaml`` as loaded, without this server's additions."""
+    return copy.deepcopy(_shipped())
+
+
+def _scenario_schemas() -> dict[str, Any]:
+    """schemas/scenario.schema.json as component schemas: ``Scenario`` plus one per ``$defs`` entry."""
+    schema = json.loads((shipped_schemas_dir() / "scenario.schema.json").read_text(encoding="utf-8"))
+    defs: dict[str, Any] = schema.pop("$defs", {})
+    parts = {"Scenario": schema, **{f"Scenario_{name}": value for name, value in defs.items()}}
+    for part in parts.values():
+        part.pop("$schema", None)
+        part.pop("$id", None)
+    bundled: dict[str, Any] = _rewrite_refs(
+        parts, lambda ref: "#/components/schemas/Scenario_" + ref.removeprefix("#/$defs/")
+    )
+    return bundled
+
+
+def _rewrite_refs(node: Any, rename: Callable[[str], str]) -> Any:
+    if isinstance(node, dict):
+        return {
+            key: rename(value) if key == "$ref" and isinstance(value, str) else _rewrite_refs(value, rename)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_rewrite_refs(item, rename) for item in node]
+    return node
+
+
+def _bundled(ref: str) -> str:
+    """Where a reference to a sibling schema file points once bundled into the served document."""
+    if ref.startswith("#"):
+        return ref
+    if ref == "scenario.schema.json":
+        return "#/components/schemas/Scenario"
+    if ref.startswith("entities/") and ref.endswith(".json"):
+        return "#/components/schemas/Entity_" + ref.removeprefix("entities/").removesuffix(".json")
+    raise ValueError(f"openapi.yaml refers to {ref!r}, which is not bundled when served")
+
+
+def build_document(registry: SchemaRegistry, settings: Settings) -> dict[str, Any]:
+    """The shipped document, self-contained (sibling schema files bundled in), plus the entity
+    schemas and limits this server enforces."""
+    shipped = shipped_document()
+    shipped["components"]["schemas"].pop("Scenario")  # a reference to the file, replaced by its content
+    doc: dict[str, Any] = _rewrite_refs(shipped, _bundled)
+    schemas: dict[str, Any] = doc["components"]["schemas"]
+    schemas.update(_scenario_schemas())
+    entities = schemas["PushRequest"]["properties"]["entities"]
+    others = entities["additionalProperties"]
+    max_items = settings.max_page_items
+    if max_items is None:
+        others.pop("maxItems", None)
+    else:
+        others["maxItems"] = max_items
+    entities["properties"] = {}  # the shipped types' references give way to what this server loaded
+    for name, entity in sorted(registry.types.items()):
+        body = {k: v for k, v in entity.schema.items() if k not in ("$schema", "$id")}
+        schemas[f"Entity_{name}"] = body
+        records: dict[str, Any] = {
+            "type": "array",
+            "minItems": 1,
+            "items": {"$ref": f"#/components/schemas/Entity_{name}"},
+        }
+        if max_items is not None:
+            records["maxItems"] = max_items
+        entities["properties"][name] = records
+    if settings.unknown_entity_types == "reject":
+        entities["additionalProperties"] = False
+    journal = doc["paths"][CONTROL_PREFIX + "/journal"]["get"]
+    for parameter in journal["parameters"]:
+        if parameter["name"] == "limit":
+            parameter["schema"]["maximum"] = settings.journal_size
+    return doc
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    holder = request.app[DOCUMENT]
+    if "doc" not in holder:
+        emulator = request.app[EMULATOR]
+        holder["doc"] = build_document(emulator.registry, emulator.settings)
+    return json_response(holder["doc"])
+
+
+def add_routes(app: web.Application) -> None:
+    app[DOCUMENT] = {}
+    app.router.add_get(OPENAPI_PATH, openapi_json, allow_head=False)
+
+
+__all__ = ["OPENAPI_PATH", "add_routes", "build_document", "document_path", "shipped_document"]

@@ -1,0 +1,190 @@
+"""One checker for every response the HTTP tests receive: does it match schemas/openapi.yaml?
+
+``watch(app)`` hooks the app's ``on_response_prepare`` signal, so it sees the final status,
+headers and body of every response the server sends, whoever made it (handler, middleware,
+aiohttp's own 404/405), and records each contract violation instead of raising (raising inside
+the server would only show up as a confusing connection error in the test). The ``serve``
+fixture asserts the list is empty when the test ends.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiohttp import web
+from jsonschema import Draft202012Validator, FormatChecker
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from mock_sprinto.http.app import EMULATOR, RULE
+from mock_sprinto.http.openapi import build_document
+from mock_sprinto.service import Emulator
+
+DOC_URI = "urn:mock-sprinto:openapi"
+_FORMATS = FormatChecker()
+
+
+def _pointer(*parts: str) -> str:
+    return "/".join(part.replace("~", "~0").replace("/", "~1") for part in parts)
+
+
+@dataclass
+class Contract:
+    """The served document of one emulator, with compiled response validators."""
+
+    doc: dict[str, Any]
+    _validators: dict[str, Draft202012Validator] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, emulator: Emulator) -> Contract:
+        return cls(build_document(emulator.registry, emulator.settings))
+
+    def __post_init__(self) -> None:
+        self._registry: Registry[Any] = Registry().with_resource(
+            DOC_URI, Resource.from_contents(self.doc, default_specification=DRAFT202012)
+        )
+
+    def _resolve(self, node: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in node:
+            target: Any = self.doc
+            for part in node["$ref"].removeprefix("#/").split("/"):
+                target = target[part.replace("~1", "/").replace("~0", "~")]
+            node = target
+        return node
+
+    def _validator(self, pointer: str) -> Draft202012Validator:
+        validator = self._validators.get(pointer)
+        if validator is None:
+            validator = Draft202012Validator(
+                {"$ref": f"{DOC_URI}#{pointer}"}, registry=self._registry, format_checker=_FORMATS
+            )
+            self._validators[pointer] = validator
+        return validator
+
+    def check(
+        self,
+        method: str,
+        template: str | None,
+        status: int,
+        headers: dict[str, str],
+        body: bytes | None,
+        *,
+        scenario_rule: str | None = None,
+    ) -> list[str]:
+        """Every way this response breaks the contract (empty when it conforms)."""
+        where = f"{method} {template or '(no route)'} → {status}"
+        problems: list[str] = []
+        request_id = headers.get("X-Request-Id")
+        if request_id is None or not re.fullmatch(r"[A-Za-z0-9._:-]{1,128}", request_id):
+            problems.append(f"{where}: X-Request-Id missing or malformed: {request_id!r}")
+        if scenario_rule is not None:
+            return problems  # a scenario may answer anything it was told to; only the envelope is ours
+        data: Any = None
+        if body:
+            try:
+                data = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                data = None
+        if status >= 400:
+            is_problem = isinstance(data, dict) and data.get("status") == status and isinstance(data.get("code"), str)
+            if not is_problem and method != "HEAD":  # a HEAD answer has no body to check
+                problems.append(f"{where}: an error must be a problem object with its status and code: {body!r:.200}")
+        operation = None
+        if template is not None:
+            operation = self.doc["paths"].get(template, {}).get(method.lower())
+            if operation is None and status not in (404, 405):
+                problems.append(f"{where}: the route serves this method but schemas/openapi.yaml does not document it")
+        if operation is None:
+            # Unknown route (404) or method (405): the envelope's generic answers.
+            expected = {404: "not_found", 405: "method_not_allowed"}.get(status)
+            if method != "HEAD" and (expected is None or not isinstance(data, dict) or data.get("code") != expected):
+                problems.append(f"{where}: expected a {expected or '404/405'} problem, got {body!r:.300}")
+            if status == 405 and "Allow" not in headers:
+                problems.append(f"{where}: a 405 must say Allow")
+            return problems
+        responses = operation["responses"]
+        key = str(status)
+        if key not in responses:
+            problems.append(f"{where}: status {status} is not documented (documented: {', '.join(responses)})")
+            return problems
+        base = _pointer("", "paths", template, method.lower(), "responses", key)
+        response = self._resolve(responses[key])
+        if "$ref" in responses[key]:
+            base = responses[key]["$ref"].removeprefix("#")
+        for name, declared in response.get("headers", {}).items():
+            spec = self._resolve(declared)
+            value = headers.get(name)
+            if value is None:
+                if spec.get("required"):
+                    problems.append(f"{where}: required header {name} is missing")
+                continue
+            candidate: Any = value
+            if spec.get("schema", {}).get("type") == "integer":
+                candidate = int(value) if re.fullmatch(r"-?\d+", value) else value
+            declared_at = base + _pointer("", "headers", name)
+            spec_pointer = declared["$ref"].removeprefix("#") if "$ref" in declared else declared_at
+            errors = self._validator(spec_pointer + "/schema").iter_errors(candidate)
+            problems.extend(f"{where}: header {name}={value!r}: {e.message}" for e in errors)
+        content = response.get("content")
+        if not content:
+            if body:
+                problems.append(f"{where}: documented without a body, but sent {len(body)} bytes")
+            return problems
+        media = headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if media not in content:
+            problems.append(f"{where}: Content-Type {media!r} is not documented ({', '.join(content)})")
+            return problems
+        if media != "application/json":
+            return problems
+        if data is None and body != b"null":
+            problems.append(f"{where}: the body is not JSON: {body!r:.300}")
+            return problems
+        pointer = base + _pointer("", "content", media, "schema")
+        for error in self._validator(pointer).iter_errors(data):
+            at = "/".join(str(p) for p in error.absolute_path)
+            problems.append(f"{where}: body at /{at}: {error.message[:300]}")
+        return problems
+
+
+@dataclass
+class Watch:
+    """Violations seen on one app; ``responses`` counts what was checked (a watch that saw
+    nothing proves nothing)."""
+
+    contract: Contract
+    violations: list[str] = field(default_factory=list)
+    responses: int = 0
+
+
+WATCH: web.AppKey[Watch] = web.AppKey("contract_watch", Watch)
+
+
+def watch(app: web.Application) -> Watch:
+    """Check every response ``app`` sends against the contract of its emulator."""
+    seen = Watch(Contract.of(app[EMULATOR]))
+    app[WATCH] = seen
+
+    async def on_prepare(request: web.Request, response: web.StreamResponse) -> None:
+        info = request.match_info
+        route = info.route
+        template: str | None = None
+        if info.http_exception is None or info.http_exception.status == 405:
+            resource = route.resource
+            template = resource.canonical if resource is not None else None
+        if info.http_exception is not None and info.http_exception.status == 404:
+            template = None
+        body = response.body if isinstance(response, web.Response) else None
+        raw = body if isinstance(body, bytes) else None
+        seen.responses += 1
+        seen.violations.extend(
+            seen.contract.check(
+                request.method, template, response.status, dict(response.headers), raw,
+                scenario_rule=request.get(RULE),
+            )
+        )
+
+    app.on_response_prepare.append(on_prepare)
+    return seen

@@ -1,0 +1,67 @@
+"""Bugs the contract tools found (schemathesis, the response checker, the fuzzers), one test each.
+
+Each test failed before its fix; the docstring names the tool that found it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mock_sprinto.clock import MAX_STEP_SECONDS
+
+from ..helpers import Control, Vendor
+
+
+async def test_setting_the_clock_to_year_one_is_a_clean_4xx_not_a_500(client: Any) -> None:
+    """schemathesis: 0001-01-01T00:00:00+01:00 is year 0 in UTC; formatting it crashed (500)."""
+    async with client.post("/_mock/clock/set", json={"now": "0001-01-01T00:00:00+01:00"}) as response:
+        body = await response.json()
+        assert response.status in (400, 409), body
+        assert body["code"] in ("invalid_parameter", "clock_backwards")
+
+
+async def test_activity_since_year_zero_is_a_clean_answer(vendor: Vendor) -> None:
+    """The same far-past time as an activity filter."""
+    status, body = await vendor.call("GET", "/activity", params={"since": "0001-01-01T00:00:00+14:00"})
+    assert status in (200, 400), body
+
+
+async def test_setting_the_clock_far_ahead_says_why_in_terms_of_now(client: Any) -> None:
+    """schemathesis (positive data rejected): a valid 'now' 40 years ahead got 400 with a message
+    about 'seconds', a member the request does not have."""
+    async with client.post("/_mock/clock/set", json={"now": "2066-11-16T03:56:12.949Z"}) as response:
+        body = await response.json()
+        assert response.status == 409, body
+        assert body["code"] == "clock_step_too_large"
+        assert "seconds" not in body["detail"].split("'")
+        assert body["now"] == "2026-01-01T00:00:00.000Z"
+
+
+async def test_the_clock_stops_at_the_year_9999_instead_of_breaking_every_request(
+    vendor: Vendor, control: Control, client: Any
+) -> None:
+    """schemathesis (long runs): ten-year steps eventually pass 9999-12-31, after which every
+    timestamp failed to format and every request answered 500."""
+    status = 200
+    steps = 0
+    while status == 200 and steps < 1000:
+        async with client.post("/_mock/clock/advance", json={"seconds": MAX_STEP_SECONDS}) as response:
+            status = response.status
+            last = await response.json()
+        steps += 1
+    assert status == 409 and last["code"] == "clock_out_of_range", last
+    async with client.post("/_mock/integrations/acme/clock/advance", json={"seconds": MAX_STEP_SECONDS}) as response:
+        assert response.status == 409
+    session = await vendor.start()
+    assert session["created_at"].startswith("9")
+    assert (await control.get("/clock"))["now"] < "9999-12-31T23:59:60"
+
+
+async def test_deleting_an_integration_with_an_impossible_id_is_400(client: Any) -> None:
+    """schemathesis (negative data accepted): DELETE of an id no integration can have said 204."""
+    async with client.delete("/_mock/integrations/%C2%84") as response:
+        body = await response.json()
+        assert response.status == 400, body
+        assert body["code"] == "invalid_parameter"
+    async with client.delete("/_mock/integrations/never-seen") as response:
+        assert response.status == 204  # deleting a valid id that holds nothing stays idempotent
