@@ -6,6 +6,8 @@ from typing import Any
 
 import aiohttp
 
+from mock_sprinto.pytest_plugin import MockSprintoApp
+
 from .my_sync_job import employee
 
 
@@ -24,7 +26,7 @@ async def push_users(base_url: str, integration_id: str, api_key: str, users: li
     return session_id
 
 
-async def test_my_async_client_pushes_and_applies(mock_sprinto_app: Any) -> None:
+async def test_my_async_client_pushes_and_applies(mock_sprinto_app: MockSprintoApp) -> None:
     mock = await mock_sprinto_app()  # a fresh emulator, served by pytest-aiohttp
     session_id = await push_users(mock.base_url, mock.integration_id, mock.api_key,
                                   [employee(i) for i in range(150)])

@@ -7,17 +7,16 @@ running. The shared ``mock_sprinto`` server ignores frozen time; move its clock 
 
 from __future__ import annotations
 
-from typing import Any
-
 import requests
 from freezegun import freeze_time
 
+from mock_sprinto.pytest_plugin import MockSprintoApp
 from mock_sprinto.testing import MockSprinto
 
 from .my_sync_job import employee
 
 
-async def test_a_frozen_clock_ticks_an_in_process_session_into_expiry(mock_sprinto_app: Any) -> None:
+async def test_a_frozen_clock_ticks_an_in_process_session_into_expiry(mock_sprinto_app: MockSprintoApp) -> None:
     with freeze_time("2026-01-01T00:00:00Z", real_asyncio=True) as frozen:
         mock = await mock_sprinto_app()  # create it inside the freeze: its clock never runs backwards
         api = mock.integration_path

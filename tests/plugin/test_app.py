@@ -7,11 +7,10 @@ from typing import Any
 import pytest
 
 from mock_sprinto.clock import ManualClock
+from mock_sprinto.pytest_plugin import MockSprintoApp
 from mock_sprinto.testing import AsyncMockSprinto, MockSprintoError
 
 from .records import user
-
-MockSprintoApp = Any  # the fixture's factory type, kept loose for readability
 
 
 async def start(mock: AsyncMockSprinto) -> dict[str, Any]:
