@@ -326,19 +326,28 @@ class Emulator:
             tenant.sessions.pop(tenant.finished.popleft(), None)
 
     # ---- rate limiting -------------------------------------------------------------------
-    def throttle(self, tenant: Tenant, operation: str) -> None:
-        """Spend a token of the tenant's bucket or raise 429; a throttled request changes nothing."""
+    def throttle(self, tenant: Tenant, operation: str) -> dict[str, str]:
+        """Spend a token of the tenant's bucket or raise 429; a throttled request changes nothing.
+
+        Returns the ``RateLimit-*`` headers (IETF draft) every answer carries while a limit is on.
+        """
         rate = tenant.settings.rate_limit
         if rate is None:
             tenant.bucket = None
-            return
+            return {}
         now = tenant.now()
         bucket = tenant.bucket
         if bucket is None or bucket.rate != rate or bucket.burst != tenant.settings.rate_limit_burst:
             bucket = tenant.bucket = TokenBucket(rate, tenant.settings.rate_limit_burst, now)
         wait = bucket.take(now)
+        refill = (bucket.burst - bucket.tokens) / rate if rate > 0 else 3600.0
+        headers = {
+            "RateLimit-Limit": str(bucket.burst),
+            "RateLimit-Remaining": str(int(bucket.tokens)),
+            "RateLimit-Reset": str(max(0, math.ceil(refill - 1e-9))),
+        }
         if wait is None:
-            return
+            return headers
         retry_after = max(1, math.ceil(wait - 1e-9)) if math.isfinite(wait) else 3600
         tenant.note(
             now,
@@ -347,7 +356,9 @@ class Emulator:
             f"{operation} throttled; retry after {retry_after}s",
             retry_after_seconds=retry_after,
         )
-        raise rate_limited(retry_after, f"rate limit of {rate:g} requests/s exceeded")
+        error = rate_limited(retry_after, f"rate limit of {rate:g} requests/s exceeded")
+        error.headers.update(headers)
+        raise error
 
     # ---- vendor operations ---------------------------------------------------------------
     def start_session(self, tenant: Tenant, body: Any) -> Session:

@@ -37,6 +37,7 @@ SESSION: web.RequestKey[str] = web.RequestKey("session_id", str)
 RULE: web.RequestKey[str] = web.RequestKey("rule", str)
 STARTED: web.RequestKey[float] = web.RequestKey("started", float)
 TRANSPORT: web.RequestKey[str] = web.RequestKey("transport", str)
+RATE_LIMIT_HEADERS: web.RequestKey[dict[str, str]] = web.RequestKey("rate_limit_headers", dict)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -89,6 +90,8 @@ async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse
             ApiError(500, "internal_error", f"the emulator failed on this request; see its log (request {request_id})")
         )
     response.headers["X-Request-Id"] = request_id
+    if RATE_LIMIT_HEADERS in request and not response.prepared:
+        response.headers.update(request[RATE_LIMIT_HEADERS])
     if not request.path.startswith(CONTROL_PREFIX):
         _journal(request, response)
     return response

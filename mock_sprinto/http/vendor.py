@@ -13,7 +13,18 @@ from ..errors import ApiError, not_found
 from ..payload import parse_json
 from ..service import Wire
 from ..store import Tenant
-from .app import API_PREFIX, EMULATOR, OPERATION, REQUEST_ID, RULE, SESSION, STARTED, TENANT, json_response
+from .app import (
+    API_PREFIX,
+    EMULATOR,
+    OPERATION,
+    RATE_LIMIT_HEADERS,
+    REQUEST_ID,
+    RULE,
+    SESSION,
+    STARTED,
+    TENANT,
+    json_response,
+)
 from .body import read_body
 from .faults import injected_response
 
@@ -39,7 +50,9 @@ def _enter(request: web.Request, operation: str) -> Tenant:
     request[TENANT] = tenant.id
     if "session_id" in request.match_info:
         request[SESSION] = request.match_info["session_id"]
-    emulator.throttle(tenant, operation)
+    limits = emulator.throttle(tenant, operation)
+    if limits:
+        request[RATE_LIMIT_HEADERS] = limits
     return tenant
 
 

@@ -139,8 +139,15 @@ async def test_rate_limit_answers_429_with_exact_retry_after_and_changes_nothing
         assert response.status == 429
         body = await response.json()
         assert response.headers["Retry-After"] == "2" and body["retry_after_seconds"] == 2
+        assert response.headers["RateLimit-Limit"] == "2" and response.headers["RateLimit-Remaining"] == "0"
         assert body["code"] == "rate_limited"
     await control.advance(1)
+    async with client.get(vendor.url("/status"), headers=vendor.headers) as response:
+        assert response.status == 429  # half a token is not a request
+    await control.advance(2)
+    async with client.get(vendor.url("/status"), headers=vendor.headers) as response:
+        assert response.status == 200 and response.headers["RateLimit-Remaining"] == "0"
+        assert response.headers["RateLimit-Reset"] == "3"  # 1.5 tokens short of full, 0.5 a second
     status, body = await vendor.call("GET", f"/sessions/{session['id']}")
     assert (status, body["retry_after_seconds"]) == (429, 1)  # half refilled: one more second
     await control.advance(1)
