@@ -372,8 +372,11 @@ class Emulator:
             )
         now = tenant.now()
         tenant.session_count += 1
+        session_id = tenant.ids.make("ses")
+        while session_id in tenant.sessions:  # a re-installed seeded scenario replays its ids
+            session_id = tenant.ids.make("ses")
         session = Session(
-            id=tenant.ids.make("ses"),
+            id=session_id,
             integration_id=tenant.id,
             ordinal=tenant.session_count,
             client_reference_id=reference,

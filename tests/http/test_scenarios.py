@@ -72,9 +72,23 @@ async def test_probability_is_reproducible_with_a_seed(client: TestClient[Any, A
     assert first == second and 200 in first and 503 in first
 
 
+async def test_reinstalling_a_seeded_scenario_never_reuses_a_live_session_id(client: TestClient[Any, Any]) -> None:
+    vendor = Vendor(client)
+    await put_scenario(client, {"name": "seeded", "seed": 9})
+    first = await vendor.start()
+    await vendor.push(first["id"], PAGE)
+    await vendor.close(first["id"], "discard")
+    await put_scenario(client, {"name": "seeded", "seed": 9})
+    second = await vendor.start()
+    assert second["id"] != first["id"]
+    assert (await vendor.session(first["id"]))["state"] == "cancelled"
+    assert (await vendor.status())["sessions"]["cancelled"] == 1
+
+
 async def test_seed_makes_session_ids_deterministic(client: TestClient[Any, Any]) -> None:
     ids = []
     for _ in range(2):
+        await client.post("/_mock/reset")
         await put_scenario(client, {"name": "seeded", "seed": 9})
         vendor = Vendor(client)
         session = await vendor.start()
