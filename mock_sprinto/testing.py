@@ -42,12 +42,15 @@ from .settings import Config, Settings, SettingsError, coerce
 from .validation import SchemaRegistry, shipped_schemas_dir
 
 __all__ = [
+    "AsyncMockClock",
     "AsyncMockSprinto",
+    "MockClock",
     "MockSprinto",
     "MockSprintoError",
     "MockSprintoServer",
     "ScenarioSpec",
     "load_registry",
+    "load_scenario_file",
     "new_integration_id",
     "scenario_body",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 import requests
 from freezegun import freeze_time
 
-from mock_sprinto.testing import MockSprinto, MockSprintoError
+from mock_sprinto.testing import MockSprinto, MockSprintoError, MockSprintoServer
 
 from .records import call, close, push, start, user
 
@@ -55,10 +56,10 @@ def test_reading_activity_is_neither_journaled_nor_seen_by_the_client(mock_sprin
 
 
 def test_clock_moves_only_this_integration_and_never_backwards(
-    mock_sprinto: MockSprinto, mock_sprinto_server: object
+    mock_sprinto: MockSprinto, mock_sprinto_server: MockSprintoServer
 ) -> None:
     session_id = start(mock_sprinto)
-    other = mock_sprinto.server.new_integration("bystander")
+    other = mock_sprinto_server.new_integration("bystander")
     try:
         other_session = start(other)
         before = mock_sprinto.clock.now()
@@ -200,3 +201,15 @@ def test_use_scenario_accepts_a_name_a_dict_and_a_file(mock_sprinto: MockSprinto
         mock_sprinto.use_scenario({"name": "broken", "rules": [{"match": {"operation": "nope"}}]})
     with pytest.raises(ValueError, match=r"no-such-file\.yaml"):
         mock_sprinto.use_scenario("no-such-file.yaml")
+
+
+def test_without_pytest_a_server_serves_handles_until_its_block_ends() -> None:
+    with MockSprintoServer() as server:
+        mock = server.new_integration("unittest-style")
+        session_id = start(mock)
+        close(mock, session_id, "discard")
+        assert [s["state"] for s in mock.sessions()] == ["cancelled"]
+        port = server.port
+    assert not server.running
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port or 0), timeout=2).close()
