@@ -152,12 +152,6 @@ def test_assert_session_processed_without_any_session_says_so(mock_sprinto: Mock
         mock_sprinto.assert_session_processed("ses_nope")
 
 
-def test_sync_and_async_clients_share_the_server_in_one_test(mock_sprinto: MockSprinto) -> None:
-    session_id = start(mock_sprinto)  # urllib
-    assert requests.get(f"{mock_sprinto.integration_url}/sessions/{session_id}", headers=mock_sprinto.headers,
-                        timeout=10).json()["state"] == "active"
-
-
 async def test_an_async_test_drives_the_shared_server_with_aiohttp(mock_sprinto: MockSprinto) -> None:
     async with aiohttp.ClientSession(headers=mock_sprinto.headers) as http:
         async with http.post(f"{mock_sprinto.integration_url}/sessions") as response:
