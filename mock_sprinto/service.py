@@ -164,8 +164,14 @@ class Emulator:
         if tenant.activity.maxlen != tenant.settings.activity_log_size:
             tenant.activity = deque(tenant.activity, maxlen=tenant.settings.activity_log_size)
 
-    def decide(self, tenant: Tenant, operation: str, session_id: str | None = None,
-               entity_types: frozenset[str] = frozenset(), page_hint: int | str | None = None) -> Decision | None:
+    def decide(
+        self,
+        tenant: Tenant,
+        operation: str,
+        session_id: str | None = None,
+        entity_types: frozenset[str] = frozenset(),
+        page_hint: int | str | None = None,
+    ) -> Decision | None:
         """Which scenario rules fire on this request (counted once per request)."""
         if tenant.faults.scenario is None:
             return None
@@ -190,8 +196,9 @@ class Emulator:
         if "fail_processing" in actions:
             tenant.processing_failures_pending += int(actions["fail_processing"])
         if "hold_processing_seconds" in actions:
-            tenant.processing_hold_until = max(tenant.processing_hold_until,
-                                               now + float(actions["hold_processing_seconds"]))
+            tenant.processing_hold_until = max(
+                tenant.processing_hold_until, now + float(actions["hold_processing_seconds"])
+            )
         if actions.get("purge_expired"):
             expired = [session] if session is not None else list(tenant.sessions.values())
             for each in expired:
@@ -467,21 +474,8 @@ class Emulator:
             )
             raise rejection
         now = tenant.now()
-        session.pages_received += 1
-        page = Page(
-            ordinal=session.pages_received,
-            request_id=wire.request_id,
-            received_at=now,
-            accepted=True,
-            record_count=verdict.total,
-            counts=verdict.counts,
-            wire_bytes=wire.wire_bytes,
-            decoded_bytes=wire.decoded_bytes,
-            encoding=wire.encoding,
-            page_hint=verdict.page_hint,
-            payload=raw,
-            duration_ms=(time.perf_counter() - wire.started) * 1000,
-        )
+        page = _new_page(session, wire, now, verdict.total, verdict.counts, verdict.page_hint)
+        page.payload = raw
         session.accepted_pages.append(page)
         session.accepted_records_total += verdict.total
         session.accepted_records_by_entity.update(verdict.counts)
@@ -515,25 +509,13 @@ class Emulator:
         truncated: bool = False,
     ) -> None:
         now = tenant.now()
-        session.pages_received += 1
         session.rejected_batches += 1
-        page = Page(
-            ordinal=session.pages_received,
-            request_id=wire.request_id,
-            received_at=now,
-            accepted=False,
-            record_count=record_count,
-            counts=counts,
-            wire_bytes=wire.wire_bytes,
-            decoded_bytes=wire.decoded_bytes,
-            encoding=wire.encoding,
-            page_hint=hint,
-            code=error.code,
-            detail=error.detail,
-            errors=errors or [],
-            errors_truncated=truncated,
-            duration_ms=(time.perf_counter() - wire.started) * 1000,
-        )
+        page = _new_page(session, wire, now, record_count, counts, hint)
+        page.accepted = False
+        page.code = error.code
+        page.detail = error.detail
+        page.errors = errors or []
+        page.errors_truncated = truncated
         session.rejected_pages.append(page)
         tenant.note(
             now,
@@ -598,8 +580,8 @@ class Emulator:
 
     def activity(self, tenant: Tenant, since: str | None, page: str | None, page_size: str | None) -> dict[str, Any]:
         """Activity oldest first, optionally from ``since`` on, in pages."""
-        page_no = _int_param("page", page, 1, 1, 1_000_000)
-        size = _int_param("page_size", page_size, 50, 1, 200)
+        page_no = int_param("page", page, 1, 1, 1_000_000)
+        size = int_param("page_size", page_size, 50, 1, 200)
         since_ts: float | None = None
         if since is not None:
             try:
@@ -622,6 +604,26 @@ class Emulator:
         }
 
 
+def _new_page(
+    session: Session, wire: Wire, now: float, record_count: int, counts: dict[str, int], hint: int | str | None
+) -> Page:
+    """The next page of a session, numbered in arrival order whether accepted or not."""
+    session.pages_received += 1
+    return Page(
+        ordinal=session.pages_received,
+        request_id=wire.request_id,
+        received_at=now,
+        accepted=True,
+        record_count=record_count,
+        counts=counts,
+        wire_bytes=wire.wire_bytes,
+        decoded_bytes=wire.decoded_bytes,
+        encoding=wire.encoding,
+        page_hint=hint,
+        duration_ms=(time.perf_counter() - wire.started) * 1000,
+    )
+
+
 def rate_limited(retry_after: int, detail: str) -> ApiError:
     return ApiError(
         429,
@@ -637,7 +639,8 @@ def _invalid_key(integration_id: str) -> ApiError:
     return ApiError(401, "invalid_api_key", f"the api-key is not valid for integration {integration_id[:140]!r}")
 
 
-def _int_param(name: str, raw: str | None, default: int, low: int, high: int) -> int:
+def int_param(name: str, raw: str | None, default: int, low: int, high: int) -> int:
+    """A whole-number query parameter within bounds, or 400 ``invalid_parameter`` naming it."""
     if raw is None:
         return default
     try:

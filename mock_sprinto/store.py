@@ -8,6 +8,7 @@ a gigabyte. Applied records are stored the same way, one compact JSON document e
 from __future__ import annotations
 
 import heapq
+import itertools
 import random
 import secrets
 from collections import Counter, deque
@@ -181,13 +182,12 @@ class Dataset:
             key = record_key(key_value)
         self.records[key] = orjson.dumps(record)
 
-    def describe(self, offset: int, limit: int | None) -> dict[str, Any]:
-        values = list(self.records.values())
-        window = values[offset : None if limit is None else offset + limit]
+    def describe(self, offset: int, limit: int) -> dict[str, Any]:
+        window = itertools.islice(self.records.values(), offset, offset + limit)
         return {
             "entity_type": self.entity_type,
             "key_field": self.key_field,
-            "count": len(values),
+            "count": len(self.records),
             "offset": offset,
             "applied_at": None if self.applied_at is None else format_time(self.applied_at),
             "applied_by_session": self.applied_by_session,

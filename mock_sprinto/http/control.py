@@ -12,9 +12,9 @@ from ..errors import bad_request, not_found
 from ..faults.engine import counters
 from ..faults.scenario import ScenarioError, load_scenario_file, parse_scenario, shipped_by_name, shipped_scenarios
 from ..payload import parse_json
-from ..service import Emulator
+from ..service import Emulator, int_param
 from ..settings import describe
-from ..store import Tenant
+from ..store import Dataset, Tenant
 from .app import CONTROL_PREFIX, EMULATOR, json_response
 from .body import read_body
 from .dashboard import DASHBOARD_HTML
@@ -42,17 +42,8 @@ def _tenant(request: web.Request) -> Tenant:
     return request.app[EMULATOR].tenant(request.match_info["integration_id"])
 
 
-def _query_int(request: web.Request, name: str, default: int | None, low: int, high: int) -> int | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw, 10)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        raise bad_request("invalid_parameter", f"'{name}' must be a whole number from {low} to {high}", parameter=name)
-    return value
+def _query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    return int_param(name, request.query.get(name), default, low, high)
 
 
 async def health(request: web.Request) -> web.Response:
@@ -218,21 +209,11 @@ async def datasets(request: web.Request) -> web.Response:
 async def records(request: web.Request) -> web.Response:
     tenant = _tenant(request)
     entity_type = request.match_info["entity_type"]
-    offset = _query_int(request, "offset", 0, 0, MAX_LIST) or 0
-    limit = _query_int(request, "limit", None, 0, MAX_LIST)
+    offset = _query_int(request, "offset", 0, 0, MAX_LIST)
+    limit = _query_int(request, "limit", MAX_LIST, 0, MAX_LIST)
     dataset = tenant.datasets.get(entity_type)
-    if dataset is None:
-        return json_response(
-            {
-                "entity_type": entity_type,
-                "key_field": request.app[EMULATOR].registry.key_field(entity_type),
-                "count": 0,
-                "offset": offset,
-                "applied_at": None,
-                "applied_by_session": None,
-                "records": [],
-            }
-        )
+    if dataset is None:  # nothing applied yet: an empty dataset of that type
+        dataset = Dataset(entity_type, request.app[EMULATOR].registry.key_field(entity_type))
     return json_response(dataset.describe(offset, limit))
 
 
@@ -301,7 +282,7 @@ async def scenarios(request: web.Request) -> web.Response:
 
 async def journal(request: web.Request) -> web.Response:
     emulator = request.app[EMULATOR]
-    limit = _query_int(request, "limit", 100, 1, emulator.settings.journal_size) or 100
+    limit = _query_int(request, "limit", 100, 1, emulator.settings.journal_size)
     integration_id = request.query.get("integration_id") or None
     return json_response(
         {"entries": emulator.journal.recent(integration_id, limit), "total_recorded": emulator.journal.total}
