@@ -51,7 +51,8 @@ class MarkerOptions:
 
 
 def marker_options(node: pytest.Item) -> MarkerOptions:
-    """The test's ``mock_sprinto`` markers, closest first: first scenario wins, settings merge."""
+    """The test's ``mock_sprinto`` markers (function, class, module): the closest scenario wins,
+    settings merge with the closest winning; a wrong argument fails the test, naming it."""
     options = MarkerOptions()
     markers = list(node.iter_markers(MARKER))
     for mark in reversed(markers):  # farthest (module) first, so closer markers override
