@@ -21,6 +21,14 @@ test: $(STAMP)  ## the whole suite: lint, types, tests
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 $(ARGS)
 
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP)  # the bench extra (profilers) on top of the test install
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(STAMP) $(BENCH_STAMP)  ## benchmarks: every figure with its baseline, into benchmarks/RESULTS.md (ARGS="--quick")
+	$(BIN)/python -m benchmarks $(ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check mock_sprinto tests
 	$(BIN)/ruff format --check mock_sprinto tests

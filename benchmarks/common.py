@@ -1,0 +1,178 @@
+"""Small shared pieces: pages, statistics, process CPU and memory readings, server processes."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+API = "/api/external/push/v1/integrations"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = 100
+
+
+def user_record(i: int) -> dict[str, Any]:
+    """A valid ``User`` record, the shape tests/helpers.py uses (Sprinto's documented example)."""
+    return {
+        "employeeId": f"E{i}",
+        "firstName": "Alice",
+        "lastName": "Johnson",
+        "fullName": "Alice Johnson",
+        "employmentStartDate": "2022-01-15T09:00:00Z",
+        "employmentEndDate": None,
+        "workEmail": f"alice{i}@example.com",
+        "managerId": "E0",
+        "role": "ENG01",
+        "roleDescription": "Software Engineer",
+        "employmentType": "EMPLOYEE",
+    }
+
+
+# The same record as JSON text with two holes, so a million records cost string formatting only.
+# json.dumps' default separators (", " and ": ") are what Python clients (requests, aiohttp) send.
+_RECORD_TEMPLATE = json.dumps(user_record(0)).replace('"E0"', '"E%d"', 1).replace("alice0@", "alice%d@")
+
+
+def page_bytes(first: int, count: int = PAGE_SIZE) -> bytes:
+    """A push body of ``count`` distinct valid User records (100 records: about 31 KB)."""
+    records = ", ".join(_RECORD_TEMPLATE % (i, i) for i in range(first, first + count))
+    return f'{{"entities": {{"User": [{records}]}}}}'.encode()
+
+
+def gzipped(raw: bytes) -> bytes:
+    return gzip.compress(raw, compresslevel=6, mtime=0)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100); NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
+    return ordered[rank - 1]
+
+
+def median(values: Sequence[float]) -> float:
+    return percentile(values, 50)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads), from /proc."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def memory_kib(field: str = "VmRSS", pid: int | str = "self") -> int:
+    """A /proc/<pid>/status memory figure in KiB (VmRSS: resident now; VmHWM: resident peak)."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
+
+
+@dataclass
+class ServerProcess:
+    """A server started in its own process; ``stop()`` always ends it."""
+
+    kind: str
+    process: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+def read_line_until(process: subprocess.Popen[bytes], marker: str, timeout: float) -> str:
+    """The first stdout line containing ``marker``; kills the process if it dies or time runs out.
+
+    Reads the pipe with ``os.read`` (no Python-side buffer), so ``select`` stays truthful and
+    the rest of the output can still be read afterwards.
+    """
+    assert process.stdout is not None
+    fd = process.stdout.fileno()
+    deadline = time.monotonic() + timeout
+    pending = b""
+    seen: list[str] = []
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            break
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for raw in lines:
+            line = raw.decode("utf-8", "replace")
+            seen.append(line)
+            if marker in line:
+                return line
+    process.kill()
+    process.wait(5)
+    raise RuntimeError(f"no {marker!r} line within {timeout}s; output was: {seen[-10:]}")
+
+
+def start_server(
+    kind: str, *, profile: Path | None = None, settings: dict[str, str] | None = None, timeout: float = 30.0
+) -> ServerProcess:
+    """Start ``python -m benchmarks.servers KIND`` and wait for the health URL it prints."""
+    argv = [sys.executable, "-m", "benchmarks.servers", kind]
+    if profile is not None:
+        argv += ["--profile", str(profile)]
+    for name, value in (settings or {}).items():
+        argv += ["--setting", f"{name}={value}"]
+    process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, bufsize=0)
+    return ServerProcess(kind, process, health_port(read_line_until(process, "/_mock/health", timeout)))
+
+
+def health_port(banner_line: str) -> int:
+    """The port in a banner line such as ``control    http://127.0.0.1:8080/_mock/health``."""
+    match = re.search(r"http://127\.0\.0\.1:(\d+)/_mock/health", banner_line)
+    if match is None:
+        raise RuntimeError(f"no loopback health URL in {banner_line!r}")
+    return int(match.group(1))
+
+
+def run_json(argv: Sequence[str], timeout: float) -> Any:
+    """Run a helper process that prints one JSON document as its last stdout line."""
+    done = subprocess.run(
+        [sys.executable, *argv], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -1,0 +1,113 @@
+"""pytest fixture overhead: an empty test with and without the plugin's ``mock_sprinto`` fixture.
+
+One pytest run (a child process, in a scratch folder) holds N pairs of empty tests, one without
+and one with the fixture, interleaved so both see the same machine. The per-test times are
+measured by pytest. The first test that uses the fixture
+also starts the shared server; it is reported on its own and left out of the medians.
+The times are pytest's own (each phase's ``report.duration``: setup + call + teardown),
+collected by a conftest.py in the scratch folder.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from .common import median, percentile
+
+PLUGIN_MODULE = "mock_sprinto.pytest_plugin"
+
+# Sums each test's phase durations (float seconds, unlike junitxml's rounded milliseconds).
+_CONFTEST = """
+import json, os
+
+_times = {}
+_problems = []
+
+
+def pytest_runtest_logreport(report):
+    _times[report.nodeid] = _times.get(report.nodeid, 0.0) + report.duration
+    if report.failed:
+        _problems.append(report.nodeid + ": " + str(report.longrepr)[-300:])
+
+
+def pytest_sessionfinish(session):
+    with open(os.environ["BENCH_TIMES_FILE"], "w") as handle:
+        json.dump({"times": _times, "problems": _problems}, handle)
+"""
+
+
+def plugin_arguments() -> list[str] | None:
+    """pytest arguments that load the plugin, or None while it is not installed."""
+    if importlib.util.find_spec(PLUGIN_MODULE) is None:
+        return None
+    registered = any(ep.value.split(":")[0] == PLUGIN_MODULE for ep in entry_points(group="pytest11"))
+    return [] if registered else ["-p", PLUGIN_MODULE]
+
+
+def _test_file(pairs: int) -> str:
+    blocks = [
+        f"def test_{n:05d}_without():\n    pass\n\n\ndef test_{n:05d}_with(mock_sprinto):\n    pass\n"
+        for n in range(pairs)
+    ]
+    return "\n\n".join(blocks)
+
+
+def run(pairs: int, timeout: float = 300.0) -> dict[str, Any]:
+    loader = plugin_arguments()
+    if loader is None:
+        return {"skipped": "plugin not installed"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOCK_SPRINTO_", "PYTEST_"))}
+    with tempfile.TemporaryDirectory(prefix="mock-sprinto-bench-") as scratch:
+        folder = Path(scratch)
+        (folder / "pytest.ini").write_text(
+            "[pytest]\nasyncio_default_fixture_loop_scope = function\n", encoding="utf-8"
+        )
+        (folder / "conftest.py").write_text(_CONFTEST, encoding="utf-8")
+        (folder / "test_overhead.py").write_text(_test_file(pairs), encoding="utf-8")
+        env["BENCH_TIMES_FILE"] = str(folder / "times.json")
+        argv = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            *loader,
+            "--rootdir",
+            str(folder),
+            "-c",
+            str(folder / "pytest.ini"),
+            str(folder / "test_overhead.py"),
+        ]
+        done = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+        try:
+            found = json.loads((folder / "times.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {"skipped": f"pytest recorded no times (exit {done.returncode}): {done.stdout[-500:]}"}
+    if found["problems"]:
+        return {"skipped": f"the fixture did not work here: {found['problems'][:2]}"}
+    with_fixture = [t * 1000 for name, t in found["times"].items() if name.endswith("_with")]
+    without = [t * 1000 for name, t in found["times"].items() if name.endswith("_without")]
+    if not with_fixture or not without:
+        return {"skipped": f"no tests ran (exit {done.returncode}): {done.stdout[-500:]}"}
+    first, rest = with_fixture[0], with_fixture[1:] or with_fixture
+    return {
+        "pairs": pairs,
+        "first_with_ms": first,
+        "with_ms": {"median": median(rest), "p90": percentile(rest, 90)},
+        "without_ms": {"median": median(without), "p90": percentile(without, 90)},
+        "overhead_ms": median(rest) - median(without),
+        "how": " ".join(["python -m pytest", *loader]) + " (interleaved pairs; setup + call + teardown)",
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(int(sys.argv[1]) if len(sys.argv) > 1 else 100)))

@@ -1,0 +1,116 @@
+"""The servers under load, each run in its own process (``python -m benchmarks.servers KIND``).
+
+* ``emulator``: ``mock_sprinto.cli.serve``, the very coroutine ``mock-sprinto serve`` runs (with
+  ``RUNNER_KWARGS``), on 127.0.0.1 and a free port, default settings unless ``--setting`` says.
+* ``bare``: the baseline. One aiohttp handler per route that reads the body (aiohttp's own
+  gzip decoding, its default ``client_max_size`` of 1 MiB) and parses it with orjson, the
+  emulator's parser; nothing else. Start and close answer with constants so one client fits both.
+
+Both print their health URL (``http://127.0.0.1:<port>/_mock/health``, as ``mock-sprinto serve``'s
+banner does) once listening, and stop cleanly on SIGTERM or SIGINT.
+``--profile FILE`` runs the server under pyinstrument and writes its text report to FILE on exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+
+def _ready(port: int) -> None:
+    print(f"  control    http://127.0.0.1:{port}/_mock/health", flush=True)
+
+
+async def _push(request: web.Request) -> web.Response:
+    raw = await request.read()
+    try:
+        body = orjson.loads(raw)
+        count = sum(len(records) for records in body["entities"].values())
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+        return web.Response(body=b'{"code": "malformed_body"}', status=400, content_type="application/json")
+    return web.Response(body=orjson.dumps({"accepted_count_total": count}), status=202, content_type="application/json")
+
+
+async def _start(request: web.Request) -> web.Response:
+    await request.read()
+    return web.Response(body=b'{"id": "bare"}', status=201, content_type="application/json")
+
+
+async def _close(request: web.Request) -> web.Response:
+    await request.read()
+    return web.Response(body=b'{"state": "cancelled"}', status=202, content_type="application/json")
+
+
+async def _health(request: web.Request) -> web.Response:
+    return web.Response(body=b'{"status": "ok"}', content_type="application/json")
+
+
+def bare_app() -> web.Application:
+    app = web.Application()
+    base = "/api/external/push/v1/integrations/{integration_id}/sessions"
+    app.router.add_post(base, _start)
+    app.router.add_post(base + "/{session_id}/entities", _push)
+    app.router.add_post(base + "/{session_id}/close", _close)
+    app.router.add_get("/_mock/health", _health)
+    return app
+
+
+async def serve_bare() -> int:
+    runner = web.AppRunner(bare_app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    _ready(runner.addresses[0][1])
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+    return 0
+
+
+def serve_emulator(settings: dict[str, str]) -> int:
+    from mock_sprinto.cli import serve
+    from mock_sprinto.settings import load_config
+    from mock_sprinto.validation import SchemaRegistry, shipped_schemas_dir
+
+    config = load_config(env={}, cli={"host": "127.0.0.1", "port": 0, **settings})
+    registry = SchemaRegistry.load(shipped_schemas_dir() / "entities", config.settings.schemas_dir)
+    return asyncio.run(serve(config, registry))  # its banner names the port
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.servers")
+    parser.add_argument("kind", choices=["emulator", "bare"])
+    parser.add_argument("--profile", type=Path, help="profile with pyinstrument; write the text report here")
+    parser.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE")
+    args = parser.parse_args(argv)
+    settings = dict(item.split("=", 1) for item in args.setting)
+    profiler: Any = None
+    if args.profile is not None:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.0005, async_mode="disabled")
+        profiler.start()
+    try:
+        return serve_emulator(settings) if args.kind == "emulator" else asyncio.run(serve_bare())
+    finally:
+        if profiler is not None:
+            profiler.stop()
+            args.profile.write_text(profiler.output_text(unicode=False, color=False, show_all=False), encoding="utf-8")
+            profiler.last_session.save(str(args.profile) + ".pyisession")  # re-render: pyinstrument --load
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""The benchmark harness still runs: tiny counts, no timing asserted (benchmarks are not tests)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks import fixture
+from benchmarks.common import health_port, page_bytes, percentile
+from benchmarks.run import Row, Section, render
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_quick_run_prints_every_figure(tmp_path: Path) -> None:
+    # Start-up (3) and the pytest fixture run (4) start whole interpreters; `make bench ARGS=--quick`
+    # covers them. Everything else runs end to end here: servers, load client, bomb, in-process.
+    output = tmp_path / "RESULTS.md"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "1,2,5,6,7,8", "--output", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    text = output.read_text(encoding="utf-8")
+    for figure in (
+        "ratio emulator / bare",
+        "p50 / p99",
+        "RSS after applying",
+        "push_page, pages",
+        "time to answer the bomb (64 MiB",
+        "check_page (jsonschema-rs",
+    ):
+        assert figure in text, figure
+    assert "ERROR" not in text
+    assert "(413;" in text  # the emulator refused the bomb
+
+
+def test_pages_are_the_documented_size_and_valid_json() -> None:
+    import orjson
+
+    raw = page_bytes(1)
+    body = orjson.loads(raw)
+    assert 29_000 < len(raw) < 33_000
+    assert [r["employeeId"] for r in body["entities"]["User"]][:2] == ["E1", "E2"]
+    assert len({r["workEmail"] for r in body["entities"]["User"]}) == 100
+
+
+def test_small_pieces() -> None:
+    assert health_port("  control    http://127.0.0.1:43121/_mock/health") == 43121
+    assert percentile([3.0, 1.0, 2.0], 50) == 2.0
+    assert percentile([float(n) for n in range(1, 101)], 99) == 99.0
+    assert fixture.plugin_arguments() is not None  # the plugin is installed in the test environment
+    section = Section(9, "demo", rows=[Row("a figure", "1 ms", "2 ms", "< 5 ms", "met")], notes=["a note"])
+    text = render(
+        [section],
+        {
+            "date": "d",
+            "nproc": "2",
+            "cpu": "c",
+            "memory": "m",
+            "os": "o",
+            "python": "p",
+            "packages": "x 1",
+            "commit": "abc",
+        },
+        "0 / 0 / 0",
+        "0 / 0 / 0",
+        1.0,
+        quick=True,
+    )
+    assert "| 9 | a figure | 1 ms | 2 ms | < 5 ms | met |" in text
