@@ -35,6 +35,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from .clock import parse_time
+from .faults.scenario import shipped_scenarios
 from .http import RUNNER_KWARGS, create_app
 from .http.app import API_PREFIX, CONTROL_PREFIX
 from .service import Emulator
@@ -149,13 +150,6 @@ def checked_settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
     return checked
 
 
-def _shipped_scenarios_dir() -> Path | None:
-    # Beside the schemas: inside the wheel (_data/) or at the root of a checkout.
-    schemas = shipped_schemas_dir()
-    candidate = schemas.parent / "scenarios"
-    return candidate if candidate.is_dir() else None
-
-
 def _looks_like_path(value: str) -> bool:
     # Shipped scenario names never contain a separator or a file suffix ("a name is never a path").
     return value.endswith(_PATH_SUFFIXES) or "/" in value or "\\" in value or os.sep in value
@@ -180,14 +174,10 @@ def load_scenario_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def _shipped_scenario(name: str) -> dict[str, Any]:
     """A shipped scenario as an object, so per-test settings can be layered onto it."""
-    folder = _shipped_scenarios_dir()
-    if folder is not None:
-        for suffix in _PATH_SUFFIXES:
-            candidate = folder / f"{name}{suffix}"
-            if candidate.is_file():
-                return load_scenario_file(candidate)
-    known = sorted(p.stem for p in folder.iterdir() if p.suffix in _PATH_SUFFIXES) if folder else []
-    raise ValueError(f"no shipped scenario named {name!r} (shipped: {', '.join(known) or 'none'})")
+    shipped = shipped_scenarios()
+    if name not in shipped:
+        raise ValueError(f"no shipped scenario named {name!r} (shipped: {', '.join(shipped) or 'none'})")
+    return load_scenario_file(shipped[name])
 
 
 def scenario_body(scenario: ScenarioSpec | None, settings: Mapping[str, Any] | None = None) -> Any:
