@@ -168,6 +168,8 @@ def check_page(
         verdict.errors.append(_error("the body must be a JSON object", "", "type"))
         return _reject(verdict, "validation_failed", "the page envelope is not valid")
     hint = body.get("page_hint")
+    if type(hint) is float and hint.is_integer() and -(2**63) <= hint < 2**64:
+        hint = int(hint)  # JSON Schema (and every JavaScript client) counts 7.0 as the integer 7
     if hint is not None:
         if isinstance(hint, bool) or not isinstance(hint, (int, str)):
             verdict.errors.append(

@@ -9,7 +9,7 @@ from typing import Any
 
 from mock_sprinto.clock import MAX_STEP_SECONDS
 
-from ..helpers import Control, Vendor
+from ..helpers import Control, Vendor, user
 
 
 async def test_setting_the_clock_to_year_one_is_a_clean_4xx_not_a_500(client: Any) -> None:
@@ -65,3 +65,13 @@ async def test_deleting_an_integration_with_an_impossible_id_is_400(client: Any)
         assert body["code"] == "invalid_parameter"
     async with client.delete("/_mock/integrations/never-seen") as response:
         assert response.status == 204  # deleting a valid id that holds nothing stays idempotent
+
+
+async def test_an_integral_float_page_hint_is_an_integer(vendor: Vendor) -> None:
+    """schemathesis (positive data rejected): JSON Schema counts -134.0 as an integer, and so do
+    JavaScript clients, which cannot tell 7 from 7.0; the page was rejected as invalid."""
+    session = await vendor.start()
+    body = await vendor.push(session["id"], {"entities": {"User": [user(1)]}, "page_hint": -134.0})
+    assert body["echoes"] == {"page_hint": -134}
+    too_big = await vendor.push(session["id"], {"entities": {"User": [user(2)]}, "page_hint": 1e30}, expect=400)
+    assert too_big["validation_errors"][0]["field"] == "page_hint"  # beyond 64 bits it is not echoed
