@@ -57,18 +57,27 @@ def marker_options(node: pytest.Item) -> MarkerOptions:
     markers = list(node.iter_markers(MARKER))
     for mark in reversed(markers):  # farthest (module) first, so closer markers override
         if mark.args:
-            pytest.fail(f"@pytest.mark.{MARKER} takes keyword arguments only ({', '.join(_MARKER_ARGS)}); "
-                        f"got positional {mark.args!r}", pytrace=False)
+            pytest.fail(
+                f"@pytest.mark.{MARKER} takes keyword arguments only ({', '.join(_MARKER_ARGS)}); "
+                f"got positional {mark.args!r}",
+                pytrace=False,
+            )
         unknown = sorted(set(mark.kwargs) - set(_MARKER_ARGS))
         if unknown:
-            pytest.fail(f"@pytest.mark.{MARKER} got unknown argument(s) {', '.join(unknown)} "
-                        f"(it takes {', '.join(_MARKER_ARGS)})", pytrace=False)
+            pytest.fail(
+                f"@pytest.mark.{MARKER} got unknown argument(s) {', '.join(unknown)} "
+                f"(it takes {', '.join(_MARKER_ARGS)})",
+                pytrace=False,
+            )
         if mark.kwargs.get("scenario") is not None:
             options.scenario = mark.kwargs["scenario"]
         settings = mark.kwargs.get("settings") or {}
         if not isinstance(settings, Mapping):
-            pytest.fail(f"@pytest.mark.{MARKER}(settings=...) must be a dict of setting names to values, "
-                        f"not {type(settings).__name__}", pytrace=False)
+            pytest.fail(
+                f"@pytest.mark.{MARKER}(settings=...) must be a dict of setting names to values, "
+                f"not {type(settings).__name__}",
+                pytrace=False,
+            )
         options.settings.update(settings)
     from .testing import checked_settings
 
@@ -109,15 +118,21 @@ def mock_sprinto_server(mock_sprinto_config: Config) -> Iterator[MockSprintoServ
 @pytest.fixture
 def mock_sprinto(request: pytest.FixtureRequest, mock_sprinto_server: MockSprintoServer) -> Iterator[MockSprinto]:
     """A fresh integration on the shared server, configured by the test's ``mock_sprinto`` marker."""
-    from .testing import MockSprintoError, scenario_body
+    from .testing import MockSprintoError, checked_settings, scenario_body
 
     options = marker_options(request.node)  # checked before anything is created
     try:
-        body = scenario_body(options.scenario, options.settings)
+        body = scenario_body(options.scenario)
+        settings = checked_settings(options.settings)
     except (ValueError, TypeError) as exc:
         pytest.fail(f"@pytest.mark.{MARKER}: {exc}", pytrace=False)
     handle = mock_sprinto_server.new_integration(request.node.name)
     try:
+        if settings:
+            try:
+                handle.use_settings(settings)
+            except MockSprintoError as exc:
+                pytest.fail(f"@pytest.mark.{MARKER}: the emulator refused the settings: {exc}", pytrace=False)
         if body is not None:
             try:
                 handle._call("PUT", "/scenario", body, send_body=True)

@@ -27,7 +27,7 @@ from .faults.scenario import Scenario, effective_settings
 from .journal import Journal
 from .lifecycle import Event, State, next_state
 from .payload import check_depth, parse_json
-from .settings import Config, Settings
+from .settings import Config, Settings, SettingsError, check_override
 from .store import Dataset, IdSource, Page, Session, Tenant, TokenBucket
 from .validation import SchemaRegistry, check_page
 
@@ -156,11 +156,28 @@ class Emulator:
         """Fresh rule counters, seeded randomness and ids, and the scenario's settings."""
         scenario = tenant.own_scenario or self.scenario
         tenant.faults = FaultState(scenario, tenant.id)
-        tenant.settings = effective_settings(self.settings, scenario)
         if scenario is not None and scenario.seed is not None:
             tenant.ids = IdSource(f"{scenario.seed}:{tenant.id}")
         else:
             tenant.ids = self.ids
+        self._refresh_settings(tenant)
+
+    def set_integration_settings(self, tenant: Tenant, overrides: dict[str, Any]) -> None:
+        """Replace the integration's own setting overrides (checked; every problem listed)."""
+        checked: dict[str, Any] = {}
+        problems: list[dict[str, str]] = []
+        for name, raw in overrides.items():
+            try:
+                checked[name] = check_override(name, raw)
+            except SettingsError as exc:
+                problems.append({"setting": name, "message": str(exc)})
+        if problems:
+            raise bad_request("invalid_parameter", f"{len(problems)} setting(s) refused", errors=problems)
+        tenant.settings_overrides = checked
+        self._refresh_settings(tenant)
+
+    def _refresh_settings(self, tenant: Tenant) -> None:
+        tenant.settings = effective_settings(self.settings, tenant.faults.scenario, tenant.settings_overrides)
         if tenant.activity.maxlen != tenant.settings.activity_log_size:
             tenant.activity = deque(tenant.activity, maxlen=tenant.settings.activity_log_size)
 

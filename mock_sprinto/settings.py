@@ -20,6 +20,7 @@ from typing import Any, Literal
 import yaml
 
 ENV_PREFIX = "MOCK_SPRINTO_"
+MAX_SETTING_NUMBER = 2**53
 
 
 class SettingsError(ValueError):
@@ -100,6 +101,35 @@ class Settings:
 
 
 FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(Settings)}
+
+# Settings that belong to the whole server; the rest can differ per integration (through its
+# own settings or its scenario's).
+SERVER_SETTINGS = frozenset(
+    {
+        "host",
+        "port",
+        "admin_token",
+        "journal_size",
+        "max_integrations",
+        "schemas_dir",
+        "frozen_clock",
+        "auto_create_integrations",
+    }
+)
+
+
+def check_override(name: str, raw: Any) -> Any:
+    """An integration-level override: a known, non-server-wide setting with a valid value."""
+    if name in SERVER_SETTINGS:
+        raise SettingsError(f"'{name}' is a server-wide setting; set it when starting the server")
+    kind = _kinds(name)[0] if name in FIELDS else None
+    if isinstance(raw, str) and kind in (int, float, bool):
+        # Text is how the environment and flags spell values; a JSON or YAML document has types.
+        word = {int: "whole number", float: "number", bool: "boolean"}[kind]
+        raise SettingsError(f"setting {name!r} takes a {word}, not the string {raw!r}")
+    return coerce(name, raw)
+
+
 _HINTS = typing.get_type_hints(Settings)
 
 
@@ -181,6 +211,9 @@ def coerce(name: str, raw: Any) -> Any:
         raise SettingsError(f"setting {name!r} must be {word}, not {raw!r}") from None
     if minimum is not None and value < minimum:
         raise SettingsError(f"setting {name!r} must be at least {minimum:g}, not {value:g}")
+    if abs(value) > MAX_SETTING_NUMBER:
+        # Every value must survive a JSON round trip (GET /_mock/settings); 2**53 is far beyond need.
+        raise SettingsError(f"setting {name!r} must be at most {MAX_SETTING_NUMBER}, not {value:g}")
     return value
 
 

@@ -261,6 +261,7 @@ class Tenant:
         self.settings = settings  # the server's settings with the tenant's scenario overrides
         self.ids = ids
         self.own_scenario: Scenario | None = None  # set for this integration; else the global one
+        self.settings_overrides: dict[str, Any] = {}  # this integration's own, over its scenario's
         self.faults = FaultState(None, integration_id)
         self.sessions: dict[str, Session] = {}
         self.active_session_id: str | None = None

@@ -61,7 +61,6 @@ T = TypeVar("T")
 # A shipped scenario's name, a path to a YAML/JSON scenario file, or an inline scenario object.
 ScenarioSpec = Union[str, "os.PathLike[str]", Mapping[str, Any]]
 
-MARKER_SCENARIO_NAME = "marker-settings"
 _PATH_SUFFIXES = (".yaml", ".yml", ".json")
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _START_TIMEOUT = 30.0
@@ -161,8 +160,9 @@ def load_scenario_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         text = where.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ValueError(f"scenario file {str(where)!r}: {exc.strerror or exc} "
-                         f"(relative paths start at {os.getcwd()!r})") from None
+        raise ValueError(
+            f"scenario file {str(where)!r}: {exc.strerror or exc} (relative paths start at {os.getcwd()!r})"
+        ) from None
     try:
         data = json.loads(text) if where.suffix == ".json" else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
@@ -172,34 +172,17 @@ def load_scenario_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
-def _shipped_scenario(name: str) -> dict[str, Any]:
-    """A shipped scenario as an object, so per-test settings can be layered onto it."""
-    shipped = shipped_scenarios()
-    if name not in shipped:
-        raise ValueError(f"no shipped scenario named {name!r} (shipped: {', '.join(shipped) or 'none'})")
-    return load_scenario_file(shipped[name])
-
-
-def scenario_body(scenario: ScenarioSpec | None, settings: Mapping[str, Any] | None = None) -> Any:
+def scenario_body(scenario: ScenarioSpec | None) -> Any:
     """The JSON body of ``PUT …/scenario``: a shipped name (a JSON string) or a scenario object.
 
-    Setting overrides are per-tenant only through a scenario's ``settings``, so they are sent
-    as one: alone, ``{"name": "marker-settings", "settings": {...}, "rules": []}``; with a
-    scenario, merged into its ``settings`` (these overrides win). A path is read here and sent
-    inline, because the server never reads paths a client names. None: nothing to send.
+    A path is read here and sent inline, because the server never reads paths a client names.
+    None: nothing to send.
     """
-    overrides = checked_settings(settings)
     if isinstance(scenario, os.PathLike) or (isinstance(scenario, str) and _looks_like_path(scenario)):
         scenario = load_scenario_file(scenario)
     if scenario is not None and not isinstance(scenario, (str, Mapping)):
         raise TypeError(f"a scenario is a shipped name, a path or a dict, not {type(scenario).__name__}")
-    if not overrides:
-        return dict(scenario) if isinstance(scenario, Mapping) else scenario
-    if scenario is None:
-        return {"name": MARKER_SCENARIO_NAME, "settings": overrides, "rules": []}
-    base = _shipped_scenario(scenario) if isinstance(scenario, str) else dict(scenario)
-    base["settings"] = {**(base.get("settings") or {}), **overrides}
-    return base
+    return dict(scenario) if isinstance(scenario, Mapping) else scenario
 
 
 def load_registry(settings: Settings) -> SchemaRegistry:
@@ -229,14 +212,17 @@ def format_rejected_pages(sessions: Sequence[Mapping[str, Any]]) -> tuple[int, s
                 continue
             hint = "" if page.get("page_hint") is None else f", page_hint {page['page_hint']!r}"
             records = f", {page['record_count']} records" if page.get("record_count") else ""
-            lines.append(f"  session {session['id']} (#{session.get('ordinal', '?')}), page {page['ordinal']}"
-                         f"{hint}{records}: {page.get('code')}: {page.get('detail')}")
+            lines.append(
+                f"  session {session['id']} (#{session.get('ordinal', '?')}), page {page['ordinal']}"
+                f"{hint}{records}: {page.get('code')}: {page.get('detail')}"
+            )
             errors = page.get("errors") or []
             lines.extend(f"      {_format_error(error)}" for error in errors[:ERRORS_SHOWN])
             more = len(errors) - ERRORS_SHOWN + (1 if page.get("errors_truncated") else 0)
             if more > 0:
-                lines.append(f"      … and {'more than ' if page.get('errors_truncated') else ''}"
-                             f"{max(more, 1)} more errors")
+                lines.append(
+                    f"      … and {'more than ' if page.get('errors_truncated') else ''}{max(more, 1)} more errors"
+                )
     if rejected > PAGES_SHOWN:
         lines.append(f"  … and {rejected - PAGES_SHOWN} more rejected pages")
     return rejected, "\n".join(lines)
@@ -245,14 +231,20 @@ def format_rejected_pages(sessions: Sequence[Mapping[str, Any]]) -> tuple[int, s
 def _state_hint(session: Mapping[str, Any]) -> str:
     state = session.get("state")
     if state == "active":
-        return ("it is still active: the client never closed it "
-                f"(POST …/sessions/{session['id']}/close with {{\"status\": \"apply\"}})")
+        return (
+            "it is still active: the client never closed it "
+            f'(POST …/sessions/{session["id"]}/close with {{"status": "apply"}})'
+        )
     if state == "processing":
-        return ("it is still processing: processing takes `processing_seconds` of emulator time "
-                "(2 s by default); move the clock first, e.g. mock_sprinto.clock.advance(seconds=2)")
+        return (
+            "it is still processing: processing takes `processing_seconds` of emulator time "
+            "(2 s by default); move the clock first, e.g. mock_sprinto.clock.advance(seconds=2)"
+        )
     if state == "expired":
-        return (f"it expired at {session.get('expires_at')} after {session.get('inactivity_timeout_seconds')} s "
-                "without a request; an expired session can still be closed with apply")
+        return (
+            f"it expired at {session.get('expires_at')} after {session.get('inactivity_timeout_seconds')} s "
+            "without a request; an expired session can still be closed with apply"
+        )
     if state == "cancelled":
         return "it was closed with discard, so nothing was applied"
     if state == "failed":
@@ -263,22 +255,28 @@ def _state_hint(session: Mapping[str, Any]) -> str:
 def _pages_line(session: Mapping[str, Any]) -> str:
     counts = session.get("accepted_records_by_entity") or {}
     by_entity = ", ".join(f"{name} {count}" for name, count in sorted(counts.items())) or "none"
-    return (f"{session.get('accepted_batches', 0)} pages accepted ({session.get('accepted_records_total', 0)} "
-            f"records: {by_entity}), {session.get('rejected_batches', 0)} rejected")
+    return (
+        f"{session.get('accepted_batches', 0)} pages accepted ({session.get('accepted_records_total', 0)} "
+        f"records: {by_entity}), {session.get('rejected_batches', 0)} rejected"
+    )
 
 
-def processed_failure(session: Mapping[str, Any], records: int | None,
-                      by_entity: Mapping[str, int] | None) -> str | None:
+def processed_failure(
+    session: Mapping[str, Any], records: int | None, by_entity: Mapping[str, int] | None
+) -> str | None:
     """Why ``session`` is not 'processed with these counts', or None when it is."""
     problems: list[str] = []
     if session.get("state") != "processed":
         problems.append(f"session {session['id']} is {session.get('state')!r}, not 'processed': {_state_hint(session)}")
     if records is not None and session.get("accepted_records_total") != records:
-        problems.append(f"session {session['id']} has {session.get('accepted_records_total')} accepted records, "
-                        f"expected {records}")
+        problems.append(
+            f"session {session['id']} has {session.get('accepted_records_total')} accepted records, expected {records}"
+        )
     if by_entity is not None and dict(session.get("accepted_records_by_entity") or {}) != dict(by_entity):
-        problems.append(f"session {session['id']} accepted {dict(session.get('accepted_records_by_entity') or {})} "
-                        f"by entity type, expected {dict(by_entity)}")
+        problems.append(
+            f"session {session['id']} accepted {dict(session.get('accepted_records_by_entity') or {})} "
+            f"by entity type, expected {dict(by_entity)}"
+        )
     if not problems:
         return None
     problems.append(f"  {_pages_line(session)}")
@@ -308,26 +306,29 @@ def no_rejected_failure(sessions: Sequence[Mapping[str, Any]]) -> str | None:
     return f"{rejected} of {received} pages were rejected:\n{listing}"
 
 
-def describe_integration(integration_id: str, base_url: str, sessions: Sequence[Mapping[str, Any]],
-                         journal: Sequence[Mapping[str, Any]]) -> str:
+def describe_integration(
+    integration_id: str, base_url: str, sessions: Sequence[Mapping[str, Any]], journal: Sequence[Mapping[str, Any]]
+) -> str:
     """What the emulator saw of one integration: added to a failing test's report."""
     lines = [f"integration {integration_id} at {base_url}"]
     if not sessions:
         lines.append("no sessions")
     for session in sorted(sessions, key=lambda s: s.get("ordinal", 0)):
-        lines.append(f"session #{session.get('ordinal')} {session['id']} {session.get('state')}: "
-                     f"{_pages_line(session)}")
+        lines.append(
+            f"session #{session.get('ordinal')} {session['id']} {session.get('state')}: {_pages_line(session)}"
+        )
     rejected, listing = format_rejected_pages(sessions)
     if rejected:
         lines.append(f"rejected pages:\n{listing}")
     if journal:
         shown = journal[-JOURNAL_SHOWN:]
-        lines.append(f"last {len(shown)} of {len(journal)} requests (paths after {base_url}/v1/integrations/"
-                     f"{integration_id}):")
+        lines.append(
+            f"last {len(shown)} of {len(journal)} requests (paths after {base_url}/v1/integrations/{integration_id}):"
+        )
         prefix = f"{API_PREFIX}/v1/integrations/{integration_id}"
         for entry in shown:
             path = str(entry["path"])
-            path = (path[len(prefix):] or "/") if path.startswith(prefix) else path
+            path = (path[len(prefix) :] or "/") if path.startswith(prefix) else path
             code = f" {entry['code']}" if entry.get("code") else ""
             rule = f" [rule {entry['rule']}]" if entry.get("rule") else ""
             lines.append(f"  {entry['at']} {entry['method']} {path} -> {entry['status']}{code}{rule}")
@@ -416,8 +417,9 @@ class MockSprintoServer:
     async def _serve(self) -> None:
         assert self.emulator is not None
         self._stop = asyncio.Event()
-        runner = web.AppRunner(create_app(self.emulator), access_log=None, shutdown_timeout=_SHUTDOWN_GRACE,
-                               **RUNNER_KWARGS)
+        runner = web.AppRunner(
+            create_app(self.emulator), access_log=None, shutdown_timeout=_SHUTDOWN_GRACE, **RUNNER_KWARGS
+        )
         await runner.setup()
         try:
             # Always loopback: the settings' host and port are for `mock-sprinto serve`.
@@ -479,8 +481,9 @@ class MockSprintoServer:
 
         return asyncio.run_coroutine_threadsafe(call(), loop).result(_START_TIMEOUT)
 
-    def new_integration(self, hint: str = "test", *, integration_id: str | None = None,
-                        api_key: str | None = None) -> MockSprinto:
+    def new_integration(
+        self, hint: str = "test", *, integration_id: str | None = None, api_key: str | None = None
+    ) -> MockSprinto:
         """A fresh tenant (created through the control API) and a handle on it."""
         ident = integration_id or new_integration_id(hint)
         key = api_key or _new_api_key()
@@ -497,8 +500,9 @@ class _Control:
         self._conn: http.client.HTTPConnection | None = None
         self._lock = threading.Lock()
 
-    def call(self, method: str, path: str, body: Any = None, *, expect: int = 200,
-             send_body: bool | None = None) -> Any:
+    def call(
+        self, method: str, path: str, body: Any = None, *, expect: int = 200, send_body: bool | None = None
+    ) -> Any:
         full = CONTROL_PREFIX + path
         has_body = body is not None if send_body is None else send_body
         payload = orjson.dumps(body) if has_body else None
@@ -538,8 +542,9 @@ class MockClock:
     def __init__(self, handle: MockSprinto) -> None:
         self._handle = handle
 
-    def advance(self, seconds: float | timedelta = 0, *, minutes: float = 0, hours: float = 0,
-                days: float = 0) -> datetime:
+    def advance(
+        self, seconds: float | timedelta = 0, *, minutes: float = 0, hours: float = 0, days: float = 0
+    ) -> datetime:
         """Move forward and settle what became due; returns the new emulator time."""
         view = self._handle._call("POST", "/clock/advance", _advance_body(seconds, minutes, hours, days))
         return _as_datetime(view)
@@ -582,13 +587,21 @@ class MockSprinto:
         return {"api-key": self.api_key}
 
     def _call(self, method: str, tail: str, body: Any = None, expect: int = 200, **kwargs: Any) -> Any:
-        return self.server.control.call(method, f"/integrations/{self.integration_id}{tail}", body,
-                                        expect=expect, **kwargs)
+        return self.server.control.call(
+            method, f"/integrations/{self.integration_id}{tail}", body, expect=expect, **kwargs
+        )
 
     # configuration
     def use_scenario(self, scenario: ScenarioSpec, *, settings: Mapping[str, Any] | None = None) -> Any:
-        """Give this integration a scenario: a shipped name, a YAML/JSON file, or a dict."""
-        return self._call("PUT", "/scenario", scenario_body(scenario, settings), send_body=True)
+        """Give this integration a scenario: a shipped name, a YAML/JSON file, or a dict
+        (and, with ``settings``, its own setting overrides, which win over the scenario's)."""
+        if settings is not None:
+            self.use_settings(settings)
+        return self._call("PUT", "/scenario", scenario_body(scenario), send_body=True)
+
+    def use_settings(self, settings: Mapping[str, Any]) -> Any:
+        """Replace this integration's own setting overrides (they outlast scenario changes)."""
+        return self._call("PUT", "/settings", checked_settings(settings), send_body=True)
 
     def clear_scenario(self) -> None:
         self._call("DELETE", "/scenario", expect=204)
@@ -619,8 +632,9 @@ class MockSprinto:
         return list(entries["entries"])
 
     # verdicts
-    def assert_session_processed(self, session_id: str | None = None, *, records: int | None = None,
-                                 by_entity: Mapping[str, int] | None = None) -> dict[str, Any]:
+    def assert_session_processed(
+        self, session_id: str | None = None, *, records: int | None = None, by_entity: Mapping[str, int] | None = None
+    ) -> dict[str, Any]:
         """The session (default: the latest) was applied, with these counts; returns it."""
         __tracebackhide__ = True
         session = _pick_session(self.sessions(), session_id)
@@ -637,9 +651,12 @@ class MockSprinto:
             raise AssertionError(failure)
 
     def describe(self) -> str:
-        sessions, journal = self.server.run(lambda emulator: (
-            _sessions_of(emulator, self.integration_id),
-            emulator.journal.recent(self.integration_id, JOURNAL_SHOWN * 5)))
+        sessions, journal = self.server.run(
+            lambda emulator: (
+                _sessions_of(emulator, self.integration_id),
+                emulator.journal.recent(self.integration_id, JOURNAL_SHOWN * 5),
+            )
+        )
         return describe_integration(self.integration_id, self.base_url, sessions, journal)
 
     def delete(self) -> None:
@@ -652,8 +669,9 @@ class AsyncMockClock:
     def __init__(self, handle: AsyncMockSprinto) -> None:
         self._handle = handle
 
-    async def advance(self, seconds: float | timedelta = 0, *, minutes: float = 0, hours: float = 0,
-                      days: float = 0) -> datetime:
+    async def advance(
+        self, seconds: float | timedelta = 0, *, minutes: float = 0, hours: float = 0, days: float = 0
+    ) -> datetime:
         view = await self._handle._call("POST", "/clock/advance", _advance_body(seconds, minutes, hours, days))
         return _as_datetime(view)
 
@@ -703,13 +721,22 @@ class AsyncMockSprinto:
     def headers(self) -> dict[str, str]:
         return {"api-key": self.api_key}
 
-    async def _call(self, method: str, tail: str, body: Any = None, expect: int = 200,
-                    send_body: bool | None = None, path: str | None = None) -> Any:
+    async def _call(
+        self,
+        method: str,
+        tail: str,
+        body: Any = None,
+        expect: int = 200,
+        send_body: bool | None = None,
+        path: str | None = None,
+    ) -> Any:
         full = CONTROL_PREFIX + (path or f"/integrations/{self.integration_id}{tail}")
         has_body = body is not None if send_body is None else send_body
-        kwargs: dict[str, Any] = {"data": orjson.dumps(body), "headers": {
-            **self._control_headers, "Content-Type": "application/json"}} if has_body else {
-            "headers": self._control_headers}
+        kwargs: dict[str, Any] = (
+            {"data": orjson.dumps(body), "headers": {**self._control_headers, "Content-Type": "application/json"}}
+            if has_body
+            else {"headers": self._control_headers}
+        )
         async with self.client.request(method, full, **kwargs) as response:
             data = await response.read()
             parsed: Any = orjson.loads(data) if data else None
@@ -718,7 +745,12 @@ class AsyncMockSprinto:
             return parsed
 
     async def use_scenario(self, scenario: ScenarioSpec, *, settings: Mapping[str, Any] | None = None) -> Any:
-        return await self._call("PUT", "/scenario", scenario_body(scenario, settings), send_body=True)
+        if settings is not None:
+            await self.use_settings(settings)
+        return await self._call("PUT", "/scenario", scenario_body(scenario), send_body=True)
+
+    async def use_settings(self, settings: Mapping[str, Any]) -> Any:
+        return await self._call("PUT", "/settings", checked_settings(settings), send_body=True)
 
     async def clear_scenario(self) -> None:
         await self._call("DELETE", "/scenario", expect=204)
@@ -740,8 +772,9 @@ class AsyncMockSprinto:
         entries = await self._call("GET", "", path=f"/journal?integration_id={self.integration_id}&limit={size}")
         return list(entries["entries"])
 
-    async def assert_session_processed(self, session_id: str | None = None, *, records: int | None = None,
-                                       by_entity: Mapping[str, int] | None = None) -> dict[str, Any]:
+    async def assert_session_processed(
+        self, session_id: str | None = None, *, records: int | None = None, by_entity: Mapping[str, int] | None = None
+    ) -> dict[str, Any]:
         __tracebackhide__ = True
         session = _pick_session(await self.sessions(), session_id)
         failure = processed_failure(session, records, by_entity)

@@ -16,15 +16,10 @@ from typing import Any
 import jsonschema
 import yaml
 
-from ..settings import Settings, SettingsError, coerce
+from ..settings import Settings, SettingsError, check_override
 from ..validation import shipped_schemas_dir
 
 SCENARIO_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
-
-# Settings that belong to the whole server, not to one tenant's behaviour.
-SERVER_SETTINGS = frozenset(
-    {"host", "port", "admin_token", "journal_size", "max_integrations", "schemas_dir", "frozen_clock"}
-)
 
 
 @dataclass(frozen=True)
@@ -153,15 +148,8 @@ def parse_scenario(document: Any, source: str = "scenario", text: str | None = N
     settings: dict[str, Any] = {}
     for name, raw in raw_settings.items() if isinstance(raw_settings, dict) else ():
         path = f"/settings/{name}"
-        if name in SERVER_SETTINGS:
-            problems.append(
-                Problem(
-                    path, f"'{name}' is a server-wide setting; set it when starting the server", _line_for(lines, path)
-                )
-            )
-            continue
         try:
-            settings[name] = coerce(str(name), raw)
+            settings[name] = check_override(str(name), raw)
         except SettingsError as exc:
             problems.append(Problem(path, str(exc), _line_for(lines, path)))
     broken_rules = {p.path.split("/")[2] for p in problems if p.path.startswith("/rules/") and p.path.count("/") >= 2}
@@ -294,7 +282,7 @@ def shipped_by_name(name: str) -> Scenario:
     return load_scenario_file(shipped[name])
 
 
-def effective_settings(base: Settings, scenario: Scenario | None) -> Settings:
-    if scenario is None or not scenario.settings:
-        return base
-    return base.with_overrides(scenario.settings)
+def effective_settings(base: Settings, scenario: Scenario | None, overrides: dict[str, Any]) -> Settings:
+    """Server settings < the scenario's settings < the integration's own overrides."""
+    layered = {**(scenario.settings if scenario is not None else {}), **overrides}
+    return base.with_overrides(layered) if layered else base

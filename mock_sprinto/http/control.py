@@ -280,6 +280,30 @@ async def scenarios(request: web.Request) -> web.Response:
     return json_response({"scenarios": listed})
 
 
+def _settings_view(tenant: Tenant) -> dict[str, Any]:
+    return {
+        "integration_id": tenant.id,
+        "overrides": dict(tenant.settings_overrides),
+        "effective": tenant.settings.public(),
+    }
+
+
+async def get_integration_settings(request: web.Request) -> web.Response:
+    return json_response(_settings_view(_tenant(request)))
+
+
+async def put_integration_settings(request: web.Request) -> web.Response:
+    """Body: {setting: value, ...}, replacing the integration's own overrides."""
+    tenant = _tenant(request)
+    request.app[EMULATOR].set_integration_settings(tenant, await _json_object(request, required=True))
+    return json_response(_settings_view(tenant))
+
+
+async def delete_integration_settings(request: web.Request) -> web.Response:
+    request.app[EMULATOR].set_integration_settings(_tenant(request), {})
+    return web.Response(status=204)
+
+
 async def journal(request: web.Request) -> web.Response:
     emulator = request.app[EMULATOR]
     limit = _query_int(request, "limit", 100, 1, emulator.settings.journal_size)
@@ -310,6 +334,9 @@ def add_routes(app: web.Application) -> None:
     r.add_get(one + "/records/{entity_type}", records, allow_head=False)
     r.add_get(P + "/journal", journal, allow_head=False)
     r.add_get(P + "/scenarios", scenarios, allow_head=False)
+    r.add_get(one + "/settings", get_integration_settings, allow_head=False)
+    r.add_put(one + "/settings", put_integration_settings)
+    r.add_delete(one + "/settings", delete_integration_settings)
     for base in (P, one):
         r.add_get(base + "/scenario", get_scenario, allow_head=False)
         r.add_put(base + "/scenario", put_scenario)

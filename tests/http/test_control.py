@@ -158,3 +158,43 @@ async def test_rate_limit_answers_429_with_exact_retry_after_and_changes_nothing
         i["type"] for i in (await (await client.get(vendor.url("/activity"), headers=vendor.headers)).json())["items"]
     ]
     assert events.count("rate_limited") >= 2
+
+
+async def test_integration_settings_win_over_its_scenario_and_outlast_it(client: TestClient[Any, Any]) -> None:
+    async with client.put("/_mock/integrations/acme/scenario", json="strict-limits") as response:
+        assert response.status == 200
+    async with client.put("/_mock/integrations/acme/settings", json={"max_page_items": 20}) as response:
+        view = await response.json()
+        assert view["overrides"] == {"max_page_items": 20} and view["effective"]["max_page_items"] == 20
+        assert view["effective"]["inactivity_timeout_seconds"] == 300  # still the scenario's
+    vendor = Vendor(client)
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(i) for i in range(15)]}})
+    async with client.put("/_mock/integrations/acme/scenario", json="default") as response:
+        assert response.status == 200
+    view = await (await client.get("/_mock/integrations/acme/settings")).json()
+    assert view["effective"]["max_page_items"] == 20 and view["effective"]["inactivity_timeout_seconds"] == 3600
+    async with client.delete("/_mock/integrations/acme/settings") as response:
+        assert response.status == 204
+    assert (await (await client.get("/_mock/integrations/acme/settings")).json())["effective"]["max_page_items"] == 100
+
+
+async def test_integration_settings_refuse_unknown_and_server_wide_ones(client: TestClient[Any, Any]) -> None:
+    async with client.put(
+        "/_mock/integrations/acme/settings", json={"port": 1, "max_page_itmes": 2, "rate_limit": "fast"}
+    ) as response:
+        body = await response.json()
+    assert response.status == 400 and body["code"] == "invalid_parameter"
+    assert sorted(e["setting"] for e in body["errors"]) == ["max_page_itmes", "port", "rate_limit"]
+    assert (await (await client.get("/_mock/integrations/acme/settings")).json())["overrides"] == {}
+
+
+async def test_settings_beyond_exact_json_integers_are_refused_not_a_500(client: TestClient[Any, Any]) -> None:
+    huge = 2**64 - 1  # parses as JSON, but no emulator limit needs it and it cannot be shown back
+    async with client.put("/_mock/integrations/acme/settings", json={"max_request_bytes": huge}) as response:
+        assert response.status == 400
+    scenario = {"name": "huge", "settings": {"max_staged_bytes": huge}}
+    async with client.put("/_mock/integrations/acme/scenario", json=scenario) as response:
+        assert response.status == 400
+    async with client.get("/_mock/integrations/acme/settings") as response:
+        assert response.status == 200

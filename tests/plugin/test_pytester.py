@@ -70,7 +70,8 @@ def seen(pytester: pytest.Pytester) -> list[dict[str, Any]]:
 def test_one_server_per_session_started_lazily_a_fresh_integration_per_test_stopped_even_after_failures(
     suite: pytest.Pytester,
 ) -> None:
-    suite.makepyfile(test_inner="""
+    suite.makepyfile(
+        test_inner="""
         import pytest
         from inner_helpers import log, server_threads, start
 
@@ -86,7 +87,8 @@ def test_one_server_per_session_started_lazily_a_fresh_integration_per_test_stop
         def test_2_fails(mock_sprinto):
             start(mock_sprinto)
             assert False, "on purpose"
-    """)
+    """
+    )
     before = server_threads()
     result = suite.runpytest()
     result.assert_outcomes(passed=3, failed=1)
@@ -104,41 +106,49 @@ def test_one_server_per_session_started_lazily_a_fresh_integration_per_test_stop
 
 
 def test_a_failing_test_shows_what_the_emulator_saw(suite: pytest.Pytester) -> None:
-    suite.makepyfile(test_inner="""
+    suite.makepyfile(
+        test_inner="""
         from inner_helpers import push, start, user
 
         def test_sync(mock_sprinto):
             session_id = start(mock_sprinto)
             push(mock_sprinto, session_id, [user(1), user(2, workEmail="not-an-email")])
             mock_sprinto.assert_no_rejected_pages()
-    """)
+    """
+    )
     result = suite.runpytest()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([
-        ">       mock_sprinto.assert_no_rejected_pages()",
-        "E       AssertionError: 1 of 1 pages were rejected:",
-        "E         session ses_* (#1), page 1, 2 records: validation_failed: *",
-        'E             User[1].workEmail: "not-an-email" is not a "email"  (format, /entities/User/1/workEmail)',
-        "*- mock-sprinto: test_sync-* -*",
-        "integration test_sync-* at http://127.0.0.1:*/api/external/push",
-        "session #1 ses_* active: 0 pages accepted (0 records: none), 1 rejected",
-        "rejected pages:",
-        "last 2 of 2 requests *",
-        "  * POST /sessions -> 201",
-        "  * POST /sessions/ses_*/entities -> 400 validation_failed",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            ">       mock_sprinto.assert_no_rejected_pages()",
+            "E       AssertionError: 1 of 1 pages were rejected:",
+            "E         session ses_* (#1), page 1, 2 records: validation_failed: *",
+            'E             User[1].workEmail: "not-an-email" is not a "email"  (format, /entities/User/1/workEmail)',
+            "*- mock-sprinto: test_sync-* -*",
+            "integration test_sync-* at http://127.0.0.1:*/api/external/push",
+            "session #1 ses_* active: 0 pages accepted (0 records: none), 1 rejected",
+            "rejected pages:",
+            "last 2 of 2 requests *",
+            "  * POST /sessions -> 201",
+            "  * POST /sessions/ses_*/entities -> 400 validation_failed",
+        ]
+    )
     assert "testing.py" not in result.stdout.str()  # the helpers' own frames are hidden
 
 
 def test_the_marker_configures_each_test_and_nothing_leaks(suite: pytest.Pytester) -> None:
-    suite.makefile(".yaml", fail_first_start="""
+    suite.makefile(
+        ".yaml",
+        fail_first_start="""
         name: fail-first-start
         rules:
           - match: {operation: start_session}
             when: {nth: 1}
             respond: {status: 503}
-    """)
-    suite.makepyfile(test_inner="""
+    """,
+    )
+    suite.makepyfile(
+        test_inner="""
         import pytest
         from inner_helpers import call, push, start, user
 
@@ -176,13 +186,15 @@ def test_the_marker_configures_each_test_and_nothing_leaks(suite: pytest.Pyteste
             assert push(mock_sprinto, session_id, [user(i) for i in range(3)])[0] == 202
             assert call(mock_sprinto, "GET", "/status")[0] == 200
             assert call(mock_sprinto, "GET", f"/sessions/{session_id}")[1]["inactivity_timeout_seconds"] == 60
-    """)
+    """
+    )
     result = suite.runpytest()
     result.assert_outcomes(passed=5)
 
 
 def test_a_wrong_marker_fails_the_test_with_a_readable_reason(suite: pytest.Pytester) -> None:
-    suite.makepyfile(test_inner="""
+    suite.makepyfile(
+        test_inner="""
         import pytest
 
         @pytest.mark.mock_sprinto(scenarios="rate-limited")
@@ -202,19 +214,23 @@ def test_a_wrong_marker_fails_the_test_with_a_readable_reason(suite: pytest.Pyte
 
         @pytest.mark.mock_sprinto(settings={"port": 1})
         def test_server_wide_setting(mock_sprinto): pass
-    """)
+    """
+    )
     result = suite.runpytest("-rE")
     result.assert_outcomes(errors=6)
-    result.stdout.fnmatch_lines_random([
-        "*@pytest.mark.mock_sprinto got unknown argument(s) scenarios (it takes scenario, settings)",
-        "*@pytest.mark.mock_sprinto takes keyword arguments only (scenario, settings); "
-        "got positional ('rate-limited',)",
-        "*@pytest.mark.mock_sprinto: unknown setting 'max_page_itmes' (known: *",
-        "*@pytest.mark.mock_sprinto: setting 'max_page_items' must be a whole number, not 'many'",
-        "*@pytest.mark.mock_sprinto: no shipped scenario named 'no-such-scenario' (shipped: *rate-limited*)",
-        "*the emulator refused the scenario: PUT /_mock/integrations/*/scenario answered 400: invalid_scenario:*",
-        "*/settings/port: 'port' is a server-wide setting*",
-    ])
+    result.stdout.fnmatch_lines_random(
+        [
+            "*@pytest.mark.mock_sprinto got unknown argument(s) scenarios (it takes scenario, settings)",
+            "*@pytest.mark.mock_sprinto takes keyword arguments only (scenario, settings); "
+            "got positional ('rate-limited',)",
+            "*@pytest.mark.mock_sprinto: unknown setting 'max_page_itmes' (known: *",
+            "*@pytest.mark.mock_sprinto: setting 'max_page_items' must be a whole number, not 'many'",
+            "*the emulator refused the scenario: PUT /_mock/integrations/*/scenario answered 400: invalid_scenario:*",
+            "*'no-such-scenario' is not a shipped scenario name (shipped: *rate-limited*)*",
+            "*the emulator refused the settings: PUT /_mock/integrations/*/settings answered 400: invalid_parameter:*",
+            "*'port' is a server-wide setting*",
+        ]
+    )
 
 
 def test_server_wide_settings_come_from_an_overridden_config_fixture(suite: pytest.Pytester) -> None:
@@ -226,7 +242,8 @@ def test_server_wide_settings_come_from_an_overridden_config_fixture(suite: pyte
         def mock_sprinto_config():
             return Config(Settings(processing_seconds=0, admin_token="s3cret"))
     """)
-    suite.makepyfile(test_inner="""
+    suite.makepyfile(
+        test_inner="""
         import urllib.error, urllib.request
         import pytest
         from inner_helpers import call, push, start, user
@@ -238,12 +255,14 @@ def test_server_wide_settings_come_from_an_overridden_config_fixture(suite: pyte
             mock_sprinto.assert_session_processed(session_id, records=1)
             with pytest.raises(urllib.error.HTTPError, match="401"):
                 urllib.request.urlopen(mock_sprinto.origin + "/_mock/health")
-    """)
+    """
+    )
     suite.runpytest().assert_outcomes(passed=1)
 
 
 def test_sync_and_async_clients_and_both_variants_in_one_suite(suite: pytest.Pytester) -> None:
-    suite.makepyfile(test_inner="""
+    suite.makepyfile(
+        test_inner="""
         import aiohttp, requests
         from inner_helpers import start, user
 
@@ -271,18 +290,22 @@ def test_sync_and_async_clients_and_both_variants_in_one_suite(suite: pytest.Pyt
             async with mock.client.post(mock.integration_path + "/sessions", headers=mock.headers) as response:
                 session = await response.json()
             await mock.assert_session_processed(session["id"])
-    """)
+    """
+    )
     result = suite.runpytest()
     result.assert_outcomes(passed=4, failed=1)
-    result.stdout.fnmatch_lines([
-        "E       AssertionError: session ses_* is 'active', not 'processed': it is still active: *",
-        "*- mock-sprinto: test_in_process_failure_is_reported-* -*",
-        "session #1 ses_* active: *",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "E       AssertionError: session ses_* is 'active', not 'processed': it is still active: *",
+            "*- mock-sprinto: test_in_process_failure_is_reported-* -*",
+            "session #1 ses_* active: *",
+        ]
+    )
 
 
 def test_each_xdist_worker_has_its_own_server(suite: pytest.Pytester) -> None:
-    suite.makepyfile(test_inner="""
+    suite.makepyfile(
+        test_inner="""
         import os
         import pytest
         from inner_helpers import log, start
@@ -292,7 +315,8 @@ def test_each_xdist_worker_has_its_own_server(suite: pytest.Pytester) -> None:
             start(mock_sprinto)
             assert len(mock_sprinto.sessions()) == 1
             log(worker=os.environ["PYTEST_XDIST_WORKER"], pid=os.getpid(), origin=mock_sprinto.origin)
-    """)
+    """
+    )
     # Unrelated heavy plugins installed beside ours are left out: three interpreters start here.
     quiet = ("-p", "no:schemathesis", "-p", "no:hypothesispytest", "-p", "no:anyio")
     result = suite.runpytest_subprocess("-p", "xdist", "-n", "2", *quiet)
