@@ -35,7 +35,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from .clock import parse_time
-from .faults.scenario import shipped_scenarios
 from .http import RUNNER_KWARGS, create_app
 from .http.app import API_PREFIX, CONTROL_PREFIX
 from .service import Emulator
