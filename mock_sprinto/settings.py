@@ -211,7 +211,7 @@ def coerce(name: str, raw: Any) -> Any:
         raise SettingsError(f"setting {name!r} must be {word}, not {raw!r}") from None
     if minimum is not None and value < minimum:
         raise SettingsError(f"setting {name!r} must be at least {minimum:g}, not {value:g}")
-    if abs(value) > MAX_SETTING_NUMBER:
+    if abs(value) > MAX_SETTING_NUMBER or (type(raw) is int and abs(raw) > MAX_SETTING_NUMBER):  # before rounding
         # Every value must survive a JSON round trip (GET /_mock/settings); 2**53 is far beyond need.
         raise SettingsError(f"setting {name!r} must be at most {MAX_SETTING_NUMBER}, not {value:g}")
     return value

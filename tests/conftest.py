@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from mock_sprinto.clock import ManualClock
 from mock_sprinto.http import EmulatorTestServer, create_app
@@ -22,6 +25,14 @@ from .helpers import Control, Vendor
 pytest_plugins = ["pytester"]
 
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z: every test starts at the same instant
+
+# HYPOTHESIS_PROFILE=ci (the default) keeps `make test` fast; `make fuzz` runs the same property
+# tests with the fuzz profile. No deadline: a slow CI machine is not a failure.
+hypothesis_settings.register_profile("ci", deadline=None, max_examples=100, stateful_step_count=60)
+hypothesis_settings.register_profile(
+    "fuzz", deadline=None, max_examples=3000, stateful_step_count=150, suppress_health_check=list(HealthCheck)
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")

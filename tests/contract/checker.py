@@ -181,7 +181,11 @@ def watch(app: web.Application) -> Watch:
         seen.responses += 1
         seen.violations.extend(
             seen.contract.check(
-                request.method, template, response.status, dict(response.headers), raw,
+                request.method,
+                template,
+                response.status,
+                dict(response.headers),
+                raw,
                 scenario_rule=request.get(RULE),
             )
         )

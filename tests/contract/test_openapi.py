@@ -37,7 +37,7 @@ def test_the_served_document_is_valid_self_contained_and_carries_the_entity_sche
     doc = build_document(emulator.registry, emulator.settings)
     validate(doc)
     text = json.dumps(doc)
-    assert '"$ref": "entities/' not in text and "scenario.schema.json\"" not in text  # bundled, nothing external
+    assert '"$ref": "entities/' not in text and 'scenario.schema.json"' not in text  # bundled, nothing external
     user_schema = json.loads((ROOT / "schemas" / "entities" / "User.json").read_text())
     served = doc["components"]["schemas"]["Entity_User"]
     assert served == {k: v for k, v in user_schema.items() if k not in ("$schema", "$id")}
@@ -97,23 +97,50 @@ def _problem(status: int, code: str) -> bytes:
     [
         ("GET", "/_mock/health", 200, {}, b'{"status":"ok"}', "X-Request-Id missing"),
         ("GET", "/_mock/health", 418, {"X-Request-Id": "r1"}, _problem(418, "teapot"), "not documented"),
-        ("GET", "/_mock/health", 200, {"X-Request-Id": "r1", "Content-Type": "application/json"},
-         b'{"status":"ok"}', "'version' is a required property"),
-        ("POST", "/api/external/push/{version}/integrations/{integration_id}/sessions", 409,
-         {"X-Request-Id": "r1", "Content-Type": "application/json"}, _problem(409, "session_already_active"),
-         "'active_session_id' is a required property"),
-        ("GET", "/api/external/push/{version}/integrations/{integration_id}/status", 429,
-         {"X-Request-Id": "r1", "Content-Type": "application/json"}, _problem(429, "rate_limited"),
-         "required header Retry-After is missing"),
-        ("GET", "/api/external/push/{version}/integrations/{integration_id}/status", 401,
-         {"X-Request-Id": "r1", "Content-Type": "application/json"}, _problem(401, "wrong_code"), "wrong_code"),
+        (
+            "GET",
+            "/_mock/health",
+            200,
+            {"X-Request-Id": "r1", "Content-Type": "application/json"},
+            b'{"status":"ok"}',
+            "'version' is a required property",
+        ),
+        (
+            "POST",
+            "/api/external/push/{version}/integrations/{integration_id}/sessions",
+            409,
+            {"X-Request-Id": "r1", "Content-Type": "application/json"},
+            _problem(409, "session_already_active"),
+            "'active_session_id' is a required property",
+        ),
+        (
+            "GET",
+            "/api/external/push/{version}/integrations/{integration_id}/status",
+            429,
+            {"X-Request-Id": "r1", "Content-Type": "application/json"},
+            _problem(429, "rate_limited"),
+            "required header Retry-After is missing",
+        ),
+        (
+            "GET",
+            "/api/external/push/{version}/integrations/{integration_id}/status",
+            401,
+            {"X-Request-Id": "r1", "Content-Type": "application/json"},
+            _problem(401, "wrong_code"),
+            "wrong_code",
+        ),
         ("GET", None, 404, {"X-Request-Id": "r1"}, b"<html>not found</html>", "problem object"),
         ("PATCH", None, 405, {"X-Request-Id": "r1"}, _problem(405, "method_not_allowed"), "must say Allow"),
         ("PATCH", "/_mock/health", 200, {"X-Request-Id": "r1"}, b"{}", "does not document it"),
     ],
 )
 def test_the_response_checker_catches_each_kind_of_violation(
-    emulator: Emulator, method: str, template: str | None, status: int, headers: dict[str, str], body: bytes,
+    emulator: Emulator,
+    method: str,
+    template: str | None,
+    status: int,
+    headers: dict[str, str],
+    body: bytes,
     complaint: str,
 ) -> None:
     problems = Contract.of(emulator).check(method, template, status, headers, body)
@@ -134,14 +161,22 @@ async def test_the_checker_sees_the_responses_of_the_http_tests(vendor: Vendor, 
 
 def test_the_document_ships_inside_the_wheel_and_is_found_there(tmp_path: Path) -> None:
     hatchling = Path(sys.executable).with_name("hatchling")
-    subprocess.run([str(hatchling), "build", "-t", "wheel", "-d", str(tmp_path / "dist")], cwd=ROOT, check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [str(hatchling), "build", "-t", "wheel", "-d", str(tmp_path / "dist")],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     (wheel,) = (tmp_path / "dist").glob("*.whl")
     site = tmp_path / "site"
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-        assert {"mock_sprinto/_data/schemas/openapi.yaml", "mock_sprinto/_data/schemas/scenario.schema.json",
-                "mock_sprinto/http/openapi.py"} <= names
+        assert {
+            "mock_sprinto/_data/schemas/openapi.yaml",
+            "mock_sprinto/_data/schemas/scenario.schema.json",
+            "mock_sprinto/http/openapi.py",
+        } <= names
         archive.extractall(site)  # a pure-Python wheel installs by unpacking
     probe = (
         "import sys; sys.path.insert(0, sys.argv[1])\n"
@@ -151,8 +186,9 @@ def test_the_document_ships_inside_the_wheel_and_is_found_there(tmp_path: Path) 
         "doc = build_document(SchemaRegistry.load(shipped_schemas_dir() / 'entities'), Settings())\n"
         "print(document_path(), len(doc['paths']))\n"
     )
-    found = subprocess.run([sys.executable, "-c", probe, str(site)], capture_output=True, text=True, check=True,
-                           cwd=tmp_path, timeout=60)
+    found = subprocess.run(
+        [sys.executable, "-c", probe, str(site)], capture_output=True, text=True, check=True, cwd=tmp_path, timeout=60
+    )
     where, paths = found.stdout.split()
     assert Path(where) == site / "mock_sprinto" / "_data" / "schemas" / "openapi.yaml"
     assert int(paths) == len(shipped_document()["paths"])

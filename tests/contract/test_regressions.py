@@ -75,3 +75,13 @@ async def test_an_integral_float_page_hint_is_an_integer(vendor: Vendor) -> None
     assert body["echoes"] == {"page_hint": -134}
     too_big = await vendor.push(session["id"], {"entities": {"User": [user(2)]}, "page_hint": 1e30}, expect=400)
     assert too_big["validation_errors"][0]["field"] == "page_hint"  # beyond 64 bits it is not echoed
+
+
+async def test_a_number_setting_one_past_its_bound_is_refused_not_rounded_in(client: Any) -> None:
+    """schemathesis (negative data accepted): rate_limit 2**53 + 1 became the float 2**53 before
+    the bound was checked, so a value the contract refuses was stored, silently changed."""
+    async with client.put("/_mock/integrations/acme/settings", json={"rate_limit": 2**53 + 1}) as response:
+        body = await response.json()
+        assert response.status == 400, body
+    async with client.put("/_mock/integrations/acme/settings", json={"rate_limit": 2**53}) as response:
+        assert response.status == 200

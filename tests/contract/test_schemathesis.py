@@ -27,7 +27,11 @@ def live_server(tmp_path: Path) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOCK_SPRINTO_")}
     process = subprocess.Popen(
         [sys.executable, "-m", "mock_sprinto", "serve", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=(tmp_path / "server.err").open("w"), text=True, env=env, cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=(tmp_path / "server.err").open("w"),
+        text=True,
+        env=env,
+        cwd=tmp_path,
     )
     try:
         assert process.stdout is not None
@@ -55,14 +59,24 @@ def test_schemathesis_finds_nothing(live_server: str, tmp_path: Path) -> None:
     examples = os.environ.get("ST_MAX_EXAMPLES", "12")
     seed = os.environ.get("ST_SEED", "20260101")
     command = [
-        str(st), "--config-file", str(CONFIG), "run", f"{live_server}/_mock/openapi.json",
-        "--max-examples", examples, "--workers", os.environ.get("ST_WORKERS", "1"), "--no-color",
-        "--request-timeout", "10",
+        str(st),
+        "--config-file",
+        str(CONFIG),
+        "run",
+        f"{live_server}/_mock/openapi.json",
+        "--max-examples",
+        examples,
+        "--workers",
+        os.environ.get("ST_WORKERS", "1"),
+        "--no-color",
+        "--request-timeout",
+        "10",
     ]
     if seed != "random":
         command += ["--seed", seed]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path,
-                            timeout=int(os.environ.get("ST_TIMEOUT", "300")))
+    result = subprocess.run(
+        command, capture_output=True, text=True, cwd=tmp_path, timeout=int(os.environ.get("ST_TIMEOUT", "300"))
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-12000:]
     tested = re.search(r"Tested:\s+(\d+)", output)
