@@ -70,9 +70,14 @@ def median(values: Sequence[float]) -> float:
 
 def process_cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (all its threads), from /proc."""
+    return sum(process_cpu_split(pid))
+
+
+def process_cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process (all its threads), from /proc/<pid>/stat."""
     with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
         fields = handle.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
 
 
 def memory_kib(field: str = "VmRSS", pid: int | str = "self") -> int:

@@ -28,7 +28,7 @@ from typing import Any
 
 import aiohttp
 
-from .common import API, gzipped, page_bytes, percentile, process_cpu_seconds
+from .common import API, gzipped, page_bytes, percentile, process_cpu_seconds, process_cpu_split
 
 API_KEY = "bench-key"
 REQUEST_TIMEOUT = 60.0
@@ -129,19 +129,15 @@ async def throughput(
         window_end = window_start + duration
         marks: dict[str, float] = {}
 
+        def snapshot(edge: str) -> None:
+            marks["user" + edge], marks["sys" + edge] = process_cpu_split(server_pid)
+            marks["client" + edge], marks["t" + edge] = time.process_time(), time.perf_counter()
+
         async def sample() -> None:
             await asyncio.sleep(max(0.0, window_start - time.perf_counter()))
-            marks["server0"], marks["client0"], marks["t0"] = (
-                process_cpu_seconds(server_pid),
-                time.process_time(),
-                time.perf_counter(),
-            )
+            snapshot("0")
             await asyncio.sleep(max(0.0, window_end - time.perf_counter()))
-            marks["server1"], marks["client1"], marks["t1"] = (
-                process_cpu_seconds(server_pid),
-                time.process_time(),
-                time.perf_counter(),
-            )
+            snapshot("1")
 
         async def run(worker: Worker, offset: int) -> None:
             nonlocal issued
@@ -167,21 +163,17 @@ async def throughput(
         await asyncio.gather(*(run(w, i) for i, w in enumerate(workers)))
         if "t1" not in marks:  # stopped early by max_requests: close the window now
             sampler.cancel()
-            marks.setdefault("server0", process_cpu_seconds(server_pid))
-            marks.setdefault("client0", time.process_time())
-            marks.setdefault("t0", window_start)
-            marks["server1"], marks["client1"], marks["t1"] = (
-                process_cpu_seconds(server_pid),
-                time.process_time(),
-                time.perf_counter(),
-            )
+            if "t0" not in marks:
+                snapshot("0")
+            snapshot("1")
         else:
             await sampler
     lo, hi = marks["t0"], marks["t1"]
     pages = sum(1 for w in workers for _, end in w.done if lo <= end <= hi)
     latencies = [(end - start) * 1000 for w in workers for start, end in w.done if start >= lo and end <= hi]
     seconds = hi - lo
-    server_cpu = marks["server1"] - marks["server0"]
+    server_sys = marks["sys1"] - marks["sys0"]
+    server_cpu = marks["user1"] - marks["user0"] + server_sys
     client_cpu = marks["client1"] - marks["client0"]
     errors = sum(w.errors for w in workers)
     return {
@@ -198,6 +190,7 @@ async def throughput(
         "max_ms": max(latencies, default=float("nan")),
         "server_cpu_s": server_cpu,
         "server_cpu_us_per_page": server_cpu / pages * 1e6 if pages else float("nan"),
+        "server_sys_us_per_page": server_sys / pages * 1e6 if pages else float("nan"),
         "client_cpu_share": client_cpu / seconds if seconds > 0 else 0.0,
         "server_cpu_share": server_cpu / seconds if seconds > 0 else 0.0,
         "errors": errors,

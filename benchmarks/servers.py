@@ -2,6 +2,9 @@
 
 * ``emulator``: ``mock_sprinto.cli.serve``, the very coroutine ``mock-sprinto serve`` runs (with
   ``RUNNER_KWARGS``), on 127.0.0.1 and a free port, default settings unless ``--setting`` says.
+* ``validating``: ``bare`` plus the emulator's page verdict (``check_page``: envelope and every
+  record against schemas/entities/User.json with jsonschema-rs), a second baseline: the work
+  any validating emulator must do, without the rest of this one.
 * ``bare``: the baseline. One aiohttp handler per route that reads the body (aiohttp's own
   gzip decoding, its default ``client_max_size`` of 1 MiB) and parses it with orjson, the
   emulator's parser; nothing else. Start and close answer with constants so one client fits both.
@@ -29,6 +32,9 @@ def _ready(port: int) -> None:
     print(f"  control    http://127.0.0.1:{port}/_mock/health", flush=True)
 
 
+VALIDATE: web.AppKey[Any] = web.AppKey("validate", object)
+
+
 async def _push(request: web.Request) -> web.Response:
     raw = await request.read()
     try:
@@ -36,7 +42,32 @@ async def _push(request: web.Request) -> web.Response:
         count = sum(len(records) for records in body["entities"].values())
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
         return web.Response(body=b'{"code": "malformed_body"}', status=400, content_type="application/json")
-    return web.Response(body=orjson.dumps({"accepted_count_total": count}), status=202, content_type="application/json")
+    validate = request.app.get(VALIDATE)
+    if validate is not None and not validate(body):
+        return web.Response(body=b'{"code": "validation_failed"}', status=400, content_type="application/json")
+    answer = orjson.dumps({"accepted_count_total": count})
+    return web.Response(body=answer, status=202, content_type="application/json")
+
+
+def _shipped_validation() -> Any:
+    """The emulator's own verdict (``check_page``, jsonschema-rs) and nothing else of it."""
+    from mock_sprinto.settings import Settings
+    from mock_sprinto.validation import SchemaRegistry, check_page, shipped_schemas_dir
+
+    registry = SchemaRegistry.load(shipped_schemas_dir() / "entities")
+    settings = Settings()
+
+    def validate(body: Any) -> bool:
+        verdict = check_page(
+            body,
+            registry,
+            max_items=settings.max_page_items,
+            max_errors=settings.max_validation_errors,
+            reject_unknown_types=False,
+        )
+        return verdict.code is None
+
+    return validate
 
 
 async def _start(request: web.Request) -> web.Response:
@@ -53,8 +84,10 @@ async def _health(request: web.Request) -> web.Response:
     return web.Response(body=b'{"status": "ok"}', content_type="application/json")
 
 
-def bare_app() -> web.Application:
+def bare_app(validating: bool = False) -> web.Application:
     app = web.Application()
+    if validating:
+        app[VALIDATE] = _shipped_validation()
     base = "/api/external/push/v1/integrations/{integration_id}/sessions"
     app.router.add_post(base, _start)
     app.router.add_post(base + "/{session_id}/entities", _push)
@@ -63,8 +96,8 @@ def bare_app() -> web.Application:
     return app
 
 
-async def serve_bare() -> int:
-    runner = web.AppRunner(bare_app(), access_log=None)
+async def serve_bare(validating: bool = False) -> int:
+    runner = web.AppRunner(bare_app(validating), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -92,7 +125,7 @@ def serve_emulator(settings: dict[str, str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.servers")
-    parser.add_argument("kind", choices=["emulator", "bare"])
+    parser.add_argument("kind", choices=["emulator", "bare", "validating"])
     parser.add_argument("--profile", type=Path, help="profile with pyinstrument; write the text report here")
     parser.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args(argv)
@@ -104,7 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         profiler = Profiler(interval=0.0005, async_mode="disabled")
         profiler.start()
     try:
-        return serve_emulator(settings) if args.kind == "emulator" else asyncio.run(serve_bare())
+        if args.kind == "emulator":
+            return serve_emulator(settings)
+        return asyncio.run(serve_bare(validating=args.kind == "validating"))
     finally:
         if profiler is not None:
             profiler.stop()
