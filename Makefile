@@ -29,10 +29,25 @@ $(BENCH_STAMP): $(STAMP)  # the bench extra (profilers) on top of the test insta
 bench: $(STAMP) $(BENCH_STAMP)  ## benchmarks: every figure with its baseline, into benchmarks/RESULTS.md (ARGS="--quick")
 	$(BIN)/python -m benchmarks $(ARGS)
 
+soak: $(STAMP)  ## bounded load on 127.0.0.1: 50 clients, whole lifecycles, gzip, rejected pages, throttling, 60 s (ARGS="--duration 300 --clients 100")
+	$(BIN)/python -m benchmarks.soak $(ARGS)
+
+FUZZ_STAMP := $(VENV)/.fuzz-installed
+$(FUZZ_STAMP): $(STAMP)  # atheris is for `make fuzz` only; where it has no wheel, fuzz runs without it
+	$(BIN)/python -m pip install --quiet -e '.[test,fuzz]' || echo "atheris did not install: make fuzz skips the atheris run"
+	touch $(FUZZ_STAMP)
+
+FUZZ_SECONDS ?= 300
+fuzz: $(STAMP) $(FUZZ_STAMP)  ## long fuzzing: property tests (fuzz profile), schemathesis (200 examples, fresh seed), atheris on the body path (FUZZ_SECONDS)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -n 2 -p no:cacheprovider tests/property tests/security $(ARGS)
+	ST_MAX_EXAMPLES=200 ST_SEED=random ST_WORKERS=2 ST_TIMEOUT=3600 $(BIN)/python -m pytest -p no:cacheprovider tests/contract/test_schemathesis.py
+	if $(BIN)/python -c "import atheris" 2>/dev/null; then mkdir -p .fuzz-corpus && \
+		$(BIN)/python -m tests.property.fuzz_body -max_total_time=$(FUZZ_SECONDS) .fuzz-corpus; fi
+
 lint: $(STAMP)
 	$(BIN)/ruff check mock_sprinto tests
 	$(BIN)/ruff format --check mock_sprinto tests
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .fuzz-corpus
