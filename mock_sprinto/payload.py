@@ -9,14 +9,13 @@ surrogates itself). What orjson cannot enforce is done here: a nesting limit far
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
 
 from .errors import ApiError, bad_request
 
-_SPACE_BEFORE_COLON = re.compile(rb'"[ \t\r\n]+:')
+_WHITE_SPACE = b" \t\r\n"  # JSON's only insignificant white space
 
 
 def malformed(reason: str) -> ApiError:
@@ -102,14 +101,13 @@ def _walk(root: Any, limit: int, flat_types: frozenset[str]) -> int:
 def _may_repeat_names(raw: bytes, members: int) -> bool:
     """Cheap proof that no object repeats a member name; True means 'check properly'.
 
-    Every member name in the text ends in ``"`` followed by ``:`` (possibly after white space),
-    and a ``":`` inside a string needs an escaped quote, so when no quote is followed by white
-    space, the count of ``":`` is at least the number of members written. If that count equals
-    the members the parser kept, none was dropped as a repeat.
+    Every member name in the text ends in ``"``, optional white space, then ``:``. With every
+    white-space byte deleted (inside strings too: that can only add matches), each member
+    written leaves one ``":``, so the count of ``":`` is at least the number of members
+    written. If that count equals the members the parser kept, none was dropped as a repeat.
+    One C-level pass to delete and one to count: about half the cost of a count plus a regex.
     """
-    if raw.count(b'":') != members:
-        return True
-    return _SPACE_BEFORE_COLON.search(raw) is not None
+    return raw.translate(None, _WHITE_SPACE).count(b'":') != members
 
 
 def _refuse_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

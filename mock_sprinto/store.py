@@ -159,7 +159,7 @@ def record_key(value: Any) -> Any:
     """Normalise a key field's value so 1, 1.0, true and "1" stay distinct keys."""
     if type(value) is str:
         return value
-    return (type(value).__name__, orjson.dumps(value))
+    return (type(value).__name__, memoryview(orjson.dumps(value)).tobytes())  # right-sized, as in Dataset.put
 
 
 @dataclass
@@ -180,7 +180,9 @@ class Dataset:
             key: Any = ("#", self._unkeyed)
         else:
             key = record_key(key_value)
-        self.records[key] = orjson.dumps(record)
+        # A right-sized copy: the bytes orjson.dumps returns keep its ~4 KiB output buffer's
+        # heap block (about 4.1 KB of RSS per record instead of ~350 B; benchmarks/ANALYSIS.md).
+        self.records[key] = memoryview(orjson.dumps(record)).tobytes()
 
     def describe(self, offset: int, limit: int) -> dict[str, Any]:
         window = itertools.islice(self.records.values(), offset, offset + limit)

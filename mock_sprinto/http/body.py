@@ -17,6 +17,7 @@ from ..errors import ApiError, bad_request
 from ..settings import Settings
 
 INFLATE_STEP = 256 * 1024
+INFLATE_FEED = 64 * 1024
 # Inflating more than this much compressed input moves to a worker thread (zlib releases the
 # GIL), so one large compressed upload never stalls the other clients' requests.
 INLINE_INFLATE_LIMIT = 64 * 1024
@@ -126,27 +127,32 @@ def inflate(data: bytes, encoding: str, cap: int) -> bytes:
             else -zlib.MAX_WBITS
         )
     out = bytearray()
-    pending = data
+    view = memoryview(data)  # input is fed in INFLATE_FEED slices: unconsumed_tail then copies
+    start = 0  # at most one slice, not the whole rest of a 1 MB bomb at every step
     try:
-        while pending:
+        while start < len(data):
             inflater = zlib.decompressobj(wbits)
+            fed = start
+            pending: bytes | memoryview = b""
             while True:
+                if not pending:
+                    if fed >= len(data):
+                        out += inflater.flush()
+                        if len(out) > cap:
+                            raise too_large(cap, "once decoded")
+                        if not inflater.eof:
+                            raise bad_request("malformed_body", f"the {encoding} body is truncated", reason="truncated")
+                        break
+                    pending = view[fed : fed + INFLATE_FEED]
+                    fed += len(pending)
                 out += inflater.decompress(pending, INFLATE_STEP)
                 if len(out) > cap:
                     raise too_large(cap, "once decoded")
                 pending = inflater.unconsumed_tail
                 if inflater.eof:
-                    pending = inflater.unused_data
                     break
-                if not pending:
-                    out += inflater.flush()
-                    if len(out) > cap:
-                        raise too_large(cap, "once decoded")
-                    if not inflater.eof:
-                        raise bad_request("malformed_body", f"the {encoding} body is truncated", reason="truncated")
-                    pending = inflater.unused_data
-                    break
-            if encoding != "gzip" or not pending.strip(b"\x00"):
+            start = fed - len(inflater.unused_data)  # the next gzip member, if any, starts here
+            if encoding != "gzip" or not data[start:].strip(b"\x00"):
                 break  # only gzip has further members; trailing NUL padding is tolerated
     except zlib.error as exc:
         raise bad_request(
