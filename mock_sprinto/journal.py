@@ -6,11 +6,13 @@ from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .clock import format_time
+
 
 @dataclass(slots=True)
 class JournalEntry:
     request_id: str
-    at: str
+    at: float  # emulator time; formatted only when the journal is read (saves ~15 µs a request)
     method: str
     path: str
     operation: str
@@ -23,7 +25,9 @@ class JournalEntry:
     rule: str | None = None  # the scenario rule that fired on this request, if any
 
     def public(self) -> dict[str, Any]:
-        return asdict(self)
+        view = asdict(self)
+        view["at"] = format_time(self.at)
+        return view
 
 
 class Journal:

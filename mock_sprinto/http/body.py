@@ -22,6 +22,7 @@ INFLATE_FEED = 64 * 1024
 # GIL), so one large compressed upload never stalls the other clients' requests.
 INLINE_INFLATE_LIMIT = 64 * 1024
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
+_PLAIN_JSON = frozenset({"application/json", "application/json; charset=utf-8", "application/json;charset=utf-8"})
 _ENCODINGS = {"": "identity", "identity": "identity", "gzip": "gzip", "x-gzip": "gzip", "deflate": "deflate"}
 
 
@@ -56,8 +57,9 @@ def content_encoding(request: web.BaseRequest) -> str:
 
 def check_media_type(request: web.BaseRequest) -> None:
     """JSON only; a request with no Content-Type at all is read as JSON, as most clients mean."""
-    if hdrs.CONTENT_TYPE not in request.headers:
-        return
+    declared = request.headers.get(hdrs.CONTENT_TYPE)
+    if declared is None or declared in _PLAIN_JSON:
+        return  # the common cases, without parsing the header
     mime = request.content_type.lower()
     json_like = mime == "application/json" or (mime.startswith("application/") and mime.endswith("+json"))
     charset = (request.charset or "utf-8").lower()
@@ -87,6 +89,17 @@ async def read_body(request: web.BaseRequest, settings: Settings, *, strict_medi
     encoding = content_encoding(request)
     if strict_media_type:
         check_media_type(request)
+    declared = request.content_length
+    if declared is not None:  # known size (within the limit, checked above): one read
+        try:
+            wire = await request.content.readexactly(declared)
+        except asyncio.IncompleteReadError:
+            raise bad_request(
+                "malformed_body", "the body ended before its Content-Length", reason="truncated"
+            ) from None
+        except RequestPayloadError as exc:
+            raise bad_request("malformed_body", f"the body could not be read ({exc})", reason="unreadable") from None
+        return await _decoded(wire, encoding, settings)
     chunks: list[bytes] = []
     received = 0
     while True:
@@ -102,7 +115,10 @@ async def read_body(request: web.BaseRequest, settings: Settings, *, strict_medi
         if received > limit:
             raise too_large(limit)
         chunks.append(chunk)
-    wire = b"".join(chunks)
+    return await _decoded(b"".join(chunks), encoding, settings)
+
+
+async def _decoded(wire: bytes, encoding: str, settings: Settings) -> Body:
     if encoding == "identity":
         return Body(wire, wire, encoding)
     cap = settings.max_decoded_bytes
