@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mock_sprinto.testing import sample_user
+
 ROOT = Path(__file__).resolve().parent.parent
 API = "/api/external/push/v1/integrations"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -24,20 +26,8 @@ PAGE_SIZE = 100
 
 
 def user_record(i: int) -> dict[str, Any]:
-    """A valid ``User`` record, the shape tests/helpers.py uses (Sprinto's documented example)."""
-    return {
-        "employeeId": f"E{i}",
-        "firstName": "Alice",
-        "lastName": "Johnson",
-        "fullName": "Alice Johnson",
-        "employmentStartDate": "2022-01-15T09:00:00Z",
-        "employmentEndDate": None,
-        "workEmail": f"alice{i}@example.com",
-        "managerId": "E0",
-        "role": "ENG01",
-        "roleDescription": "Software Engineer",
-        "employmentType": "EMPLOYEE",
-    }
+    """A valid ``User`` record: the one the package's testing helpers give tests too."""
+    return sample_user(i)
 
 
 # The same record as JSON text with two holes, so a million records cost string formatting only.

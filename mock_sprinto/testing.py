@@ -52,6 +52,7 @@ __all__ = [
     "load_registry",
     "load_scenario_file",
     "new_integration_id",
+    "sample_user",
     "scenario_body",
 ]
 
@@ -135,6 +136,24 @@ def new_integration_id(hint: str = "test") -> str:
 
 def _new_api_key() -> str:
     return "key-" + secrets.token_hex(12)
+
+
+def sample_user(i: int = 1, **fields: Any) -> dict[str, Any]:
+    """A valid ``User`` record shaped like Sprinto's documented example; ``fields`` override."""
+    return {
+        "employeeId": f"E{i}",
+        "firstName": "Alice",
+        "lastName": "Johnson",
+        "fullName": "Alice Johnson",
+        "employmentStartDate": "2022-01-15T09:00:00Z",
+        "employmentEndDate": None,
+        "workEmail": f"alice{i}@example.com",
+        "managerId": "E0",
+        "role": "ENG01",
+        "roleDescription": "Software Engineer",
+        "employmentType": "EMPLOYEE",
+        **fields,
+    }
 
 
 def checked_settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:

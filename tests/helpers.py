@@ -6,26 +6,14 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from mock_sprinto.testing import sample_user
+
 API = "/api/external/push/v1/integrations"
 
 
 def user(i: int = 1, **overrides: Any) -> dict[str, Any]:
     """A valid User record (Sprinto's documented example shape)."""
-    record: dict[str, Any] = {
-        "employeeId": f"E{i}",
-        "firstName": "Alice",
-        "lastName": "Johnson",
-        "fullName": "Alice Johnson",
-        "employmentStartDate": "2022-01-15T09:00:00Z",
-        "employmentEndDate": None,
-        "workEmail": f"alice{i}@example.com",
-        "managerId": "E0",
-        "role": "ENG01",
-        "roleDescription": "Software Engineer",
-        "employmentType": "EMPLOYEE",
-    }
-    record.update(overrides)
-    return record
+    return sample_user(i, **overrides)
 
 
 def users(start: int, count: int) -> list[dict[str, Any]]:

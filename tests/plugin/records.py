@@ -7,16 +7,11 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from mock_sprinto.testing import MockSprinto
+from mock_sprinto.testing import MockSprinto, sample_user
 
 
 def user(i: int, **fields: Any) -> dict[str, Any]:
-    return {
-        "employeeId": f"E{i}", "firstName": "Ada", "lastName": "Lovelace", "fullName": "Ada Lovelace",
-        "employmentStartDate": "2024-01-15T09:00:00Z", "employmentEndDate": None,
-        "workEmail": f"ada{i}@example.com", "managerId": None, "role": "ENG", "roleDescription": "Engineer",
-        "employmentType": "EMPLOYEE", **fields,
-    }
+    return sample_user(i, **fields)
 
 
 def call(mock: MockSprinto, method: str, tail: str, body: Any = None) -> tuple[int, Any]:

@@ -33,11 +33,7 @@ def start(mock):
     assert status == 201, body
     return body["id"]
 
-def user(i, **fields):
-    return {"employeeId": f"E{i}", "firstName": "Ada", "lastName": "L", "fullName": "Ada L",
-            "employmentStartDate": "2024-01-15T09:00:00Z", "employmentEndDate": None,
-            "workEmail": f"ada{i}@example.com", "managerId": None, "role": "ENG", "roleDescription": "Eng",
-            "employmentType": "EMPLOYEE", **fields}
+from mock_sprinto.testing import sample_user as user
 
 def push(mock, session_id, records):
     return call(mock, "POST", f"/sessions/{session_id}/entities", {"entities": {"User": records}})
