@@ -53,17 +53,22 @@ def start(*args: str, env: dict[str, str] | None = None) -> Server:
     assert proc.stdout is not None
     lines: list[str] = []
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if line.startswith("Ctrl-C stops it"):
-            banner = "".join(lines)
-            port = int(re.search(r"base URL\s+http://127\.0\.0\.1:(\d+)/api/external/push", banner).group(1))  # type: ignore[union-attr]
-            return Server(proc, banner, port)
-    proc.kill()
-    raise AssertionError("server did not start: " + "".join(lines))
+    try:
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("Ctrl-C stops it"):
+                banner = "".join(lines)
+                found = re.search(r"base URL\s+http://127\.0\.0\.1:(\d+)/api/external/push", banner)
+                assert found, banner
+                return Server(proc, banner, int(found.group(1)))
+        raise AssertionError("server did not start: " + "".join(lines))
+    except BaseException:
+        proc.kill()  # never leave a server behind, whatever went wrong
+        proc.wait(10)
+        raise
 
 
 @pytest.fixture
