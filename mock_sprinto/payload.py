@@ -74,12 +74,14 @@ def _walk(root: Any, limit: int, flat_types: frozenset[str]) -> int:
         stack = [(v, 2) for k, v in root.items() if k != "entities"]
         for entity_type, records in entities.items():
             if entity_type in flat_types and type(records) is list:
-                dicts = [r for r in records if type(r) is dict]
-                members += sum(map(len, dicts))
-                if len(dicts) != len(records):
-                    stack.extend((r, 4) for r in records if type(r) is not dict)
-            else:
-                stack.append((records, 3))
+                try:
+                    # A record that is not an object only inflates this count (sending the page
+                    # to the exact check) and fails validation, after which check_depth walks it.
+                    members += sum(map(len, records))
+                    continue
+                except TypeError:  # a number or boolean record: walk the list the plain way
+                    pass
+            stack.append((records, 3))
     while stack:
         node, depth = stack.pop()
         if type(node) is dict:
