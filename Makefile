@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)  ## serve on 127.0.0.1:8080 (ARGS="--port 0 --config FILE ..." to change)
 	$(BIN)/mock-sprinto serve $(ARGS)
 
-test: $(STAMP)  ## the whole suite: lint, types, tests
-	$(BIN)/ruff check mock_sprinto tests
+test: $(STAMP)  ## the whole suite: lint, format, types, tests
+	$(BIN)/ruff check mock_sprinto tests benchmarks
+	$(BIN)/ruff format --check mock_sprinto tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 $(ARGS)
 
@@ -45,8 +46,8 @@ fuzz: $(STAMP) $(FUZZ_STAMP)  ## long fuzzing: property tests (fuzz profile), sc
 		$(BIN)/python -m tests.property.fuzz_body -max_total_time=$(FUZZ_SECONDS) .fuzz-corpus; fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check mock_sprinto tests
-	$(BIN)/ruff format --check mock_sprinto tests
+	$(BIN)/ruff check mock_sprinto tests benchmarks
+	$(BIN)/ruff format --check mock_sprinto tests benchmarks
 	$(BIN)/mypy
 
 clean:

@@ -17,8 +17,12 @@ def user(i: int, **fields: Any) -> dict[str, Any]:
 def call(mock: MockSprinto, method: str, tail: str, body: Any = None) -> tuple[int, Any]:
     """One vendor request with urllib; returns (status, parsed body) for 2xx and errors alike."""
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(mock.integration_url + tail, data=data, method=method,
-                                     headers={**mock.headers, "Content-Type": "application/json"})
+    request = urllib.request.Request(
+        mock.integration_url + tail,
+        data=data,
+        method=method,
+        headers={**mock.headers, "Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())

@@ -21,14 +21,18 @@ async def start(mock: AsyncMockSprinto) -> dict[str, Any]:
 
 
 async def push(mock: AsyncMockSprinto, session_id: str, records: list[dict[str, Any]]) -> int:
-    async with mock.client.post(f"{mock.integration_path}/sessions/{session_id}/entities", headers=mock.headers,
-                                json={"entities": {"User": records}}) as response:
+    async with mock.client.post(
+        f"{mock.integration_path}/sessions/{session_id}/entities",
+        headers=mock.headers,
+        json={"entities": {"User": records}},
+    ) as response:
         return response.status
 
 
 async def close(mock: AsyncMockSprinto, session_id: str) -> None:
-    async with mock.client.post(f"{mock.integration_path}/sessions/{session_id}/close", headers=mock.headers,
-                                json={"status": "apply"}) as response:
+    async with mock.client.post(
+        f"{mock.integration_path}/sessions/{session_id}/close", headers=mock.headers, json={"status": "apply"}
+    ) as response:
         assert response.status == 202
 
 

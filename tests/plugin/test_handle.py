@@ -42,9 +42,18 @@ def test_sessions_records_activity_and_journal_show_one_sync(mock_sprinto: MockS
     assert mock_sprinto.session(session_id)["accepted_records_total"] == 2
     assert [r["employeeId"] for r in mock_sprinto.records("User")] == ["E1", "E2"]
     assert [i["type"] for i in mock_sprinto.activity()] == [
-        "session_created", "page_accepted", "page_rejected", "session_processing", "session_processed"]
+        "session_created",
+        "page_accepted",
+        "page_rejected",
+        "session_processing",
+        "session_processed",
+    ]
     assert [(e["operation"], e["status"]) for e in mock_sprinto.journal()] == [
-        ("start_session", 201), ("push_page", 202), ("push_page", 400), ("close_session", 202)]
+        ("start_session", 201),
+        ("push_page", 202),
+        ("push_page", 400),
+        ("close_session", 202),
+    ]
 
 
 def test_reading_activity_is_neither_journaled_nor_seen_by_the_client(mock_sprinto: MockSprinto) -> None:
@@ -187,7 +196,9 @@ def test_use_scenario_accepts_a_name_a_dict_and_a_file(mock_sprinto: MockSprinto
     scenario_file = tmp_path / "fail-second-push.yaml"
     scenario_file.write_text(
         "name: fail-second-push\nrules:\n  - match: {operation: push_page}\n    when: {nth: 2}\n"
-        "    respond: {status: 503}\n", encoding="utf-8")
+        "    respond: {status: 503}\n",
+        encoding="utf-8",
+    )
     mock_sprinto.use_scenario(scenario_file)
     assert push(mock_sprinto, session_id, [user(1)])[0] == 202
     assert push(mock_sprinto, session_id, [user(2)])[0] == 503

@@ -32,13 +32,33 @@ def one_input(data: bytes) -> None:
     body_path(data[1:], ENCODINGS[data[0] % len(ENCODINGS)], max_items=100 if data[0] & 0x80 else None)
 
 
-TOKENS = ['{"entities": {', '"User": [', '"employeeId"', '"workEmail"', '"employmentType"', '"EMPLOYEE"',
-          '"page_hint"', '"2022-01-15T09:00:00Z"', '"a@example.com"', '": null', "], ", "}, {", '\\u0000', "1e999"]
+TOKENS = [
+    '{"entities": {',
+    '"User": [',
+    '"employeeId"',
+    '"workEmail"',
+    '"employmentType"',
+    '"EMPLOYEE"',
+    '"page_hint"',
+    '"2022-01-15T09:00:00Z"',
+    '"a@example.com"',
+    '": null',
+    "], ",
+    "}, {",
+    "\\u0000",
+    "1e999",
+]
 
 
 def seed(corpus: Path) -> None:
-    record = {"employeeId": "E1", "firstName": "A", "lastName": "B", "workEmail": "a@example.com",
-              "employmentStartDate": "2022-01-15T09:00:00Z", "employmentType": "EMPLOYEE"}
+    record = {
+        "employeeId": "E1",
+        "firstName": "A",
+        "lastName": "B",
+        "workEmail": "a@example.com",
+        "employmentStartDate": "2022-01-15T09:00:00Z",
+        "employmentType": "EMPLOYEE",
+    }
     pages = [
         {"entities": {"User": [record, {**record, "employeeId": "E2"}]}, "page_hint": 1},
         {"entities": {"User": [{**record, "workEmail": "nope"}], "Device": [{"id": [1, {"a": None}]}]}},
