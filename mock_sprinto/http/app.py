@@ -96,7 +96,7 @@ async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse
     response.headers["X-Request-Id"] = request_id
     if RATE_LIMIT_HEADERS in request and not response.prepared:
         response.headers.update(request[RATE_LIMIT_HEADERS])
-    if not request.path.startswith(CONTROL_PREFIX):
+    if request.path.startswith(API_PREFIX):  # the vendor API only: not /_mock, not a favicon
         _journal(request, response)
     return response
 

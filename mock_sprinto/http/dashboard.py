@@ -2,6 +2,7 @@
 
 DASHBOARD_HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>mock-sprinto</title>
+<link rel="icon" href="data:,">
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
 h1{font-size:1.4em}table{border-collapse:collapse;margin:1em 0}
@@ -17,7 +18,9 @@ td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#f4f4f
 <table id="journal"><thead><tr><th>at</th><th>operation</th><th>status</th><th>code</th>
 <th>integration</th><th>ms</th></tr></thead><tbody></tbody></table>
 <script>
-const text = (v) => (v === null || v === undefined) ? "" : (typeof v === "object" ? JSON.stringify(v) : String(v));
+// Counts read as "active 1, processed 3"; zero counts are left out.
+const counts = (o) => Object.entries(o).filter(([, n]) => n).map(([k, n]) => `${k} ${n}`).join(", ");
+const text = (v) => (v === null || v === undefined) ? "" : (typeof v === "object" ? counts(v) : String(v));
 function fill(id, rows) {
   const body = document.querySelector("#" + id + " tbody");
   body.replaceChildren(...rows.map((cells) => {

@@ -198,3 +198,11 @@ async def test_settings_beyond_exact_json_integers_are_refused_not_a_500(client:
         assert response.status == 400
     async with client.get("/_mock/integrations/acme/settings") as response:
         assert response.status == 200
+
+
+async def test_journal_holds_vendor_api_requests_only(client: TestClient[Any, Any], control: Control) -> None:
+    for path in ("/favicon.ico", "/_mock/health", "/api/external/push/v1/nope"):
+        async with client.get(path):
+            pass
+    entries = await control.journal()
+    assert [(e["path"], e["status"], e["code"]) for e in entries] == [("/api/external/push/v1/nope", 404, "not_found")]
