@@ -32,10 +32,6 @@ TRANSITIONS: dict[tuple[State, Event], State] = {
     (State.PROCESSING, Event.PROCESSING_GAVE_UP): State.FAILED,
 }
 
-# States a session never leaves; used for retention (oldest finished sessions are dropped first).
-FINAL_STATES = frozenset({State.PROCESSED, State.CANCELLED, State.FAILED})
-
-
 class IllegalTransition(Exception):
     def __init__(self, state: State, event: Event) -> None:
         super().__init__(f"a session that is {state.value} cannot take {event.value}")
@@ -48,7 +44,3 @@ def next_state(state: State, event: Event) -> State:
         return TRANSITIONS[(state, event)]
     except KeyError:
         raise IllegalTransition(state, event) from None
-
-
-def can(state: State, event: Event) -> bool:
-    return (state, event) in TRANSITIONS
