@@ -32,6 +32,7 @@ TRANSITIONS: dict[tuple[State, Event], State] = {
     (State.PROCESSING, Event.PROCESSING_GAVE_UP): State.FAILED,
 }
 
+
 class IllegalTransition(Exception):
     def __init__(self, state: State, event: Event) -> None:
         super().__init__(f"a session that is {state.value} cannot take {event.value}")
