@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,14 +68,6 @@ def start(*args: str, env: dict[str, str] | None = None) -> Server:
         proc.kill()  # never leave a server behind, whatever went wrong
         proc.wait(10)
         raise
-
-
-@pytest.fixture
-def server() -> Iterator[Server]:
-    running = start()
-    yield running
-    running.proc.send_signal(signal.SIGINT)
-    running.proc.wait(10)
 
 
 def test_banner_shows_base_url_dashboard_and_a_curl_to_copy(server: Server) -> None:

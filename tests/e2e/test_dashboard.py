@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .test_cli import Server, start
+from .test_cli import Server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [
@@ -32,14 +30,6 @@ pytestmark = pytest.mark.skipif(
     CHROMIUM is None and not os.environ.get("REQUIRE_CHROMIUM"),
     reason="Chromium is not installed (apt-get install chromium)",
 )
-
-
-@pytest.fixture
-def server() -> Iterator[Server]:
-    running = start()
-    yield running
-    running.proc.send_signal(signal.SIGINT)
-    running.proc.wait(10)
 
 
 def render(url: str, *extra: str) -> str:
