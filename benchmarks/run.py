@@ -134,18 +134,15 @@ def _print_section(section: Section) -> None:
 
 
 # ---- 1 and 2: throughput and latency over HTTP ---------------------------------------------
+def _load_command(verb: str, server: Any, kind: str) -> list[str]:
+    """The load client's arguments every run shares: which load, against which server."""
+    return ["-m", "benchmarks.load", verb, "--base", server.base, "--kind", kind, "--server-pid", str(server.pid)]
+
+
 def _load(server: Any, kind: str, concurrency: int, encoding: str, scale: Scale) -> dict[str, Any]:
     result: dict[str, Any] = run_json(
         [
-            "-m",
-            "benchmarks.load",
-            "throughput",
-            "--base",
-            server.base,
-            "--kind",
-            kind,
-            "--server-pid",
-            str(server.pid),
+            *_load_command("throughput", server, kind),
             "--concurrency",
             str(concurrency),
             "--encoding",
@@ -553,15 +550,7 @@ def bomb_benchmark(scale: Scale, scratch: Path) -> Section:
         try:
             runs[kind] = run_json(
                 [
-                    "-m",
-                    "benchmarks.load",
-                    "bomb",
-                    "--base",
-                    server.base,
-                    "--kind",
-                    kind,
-                    "--server-pid",
-                    str(server.pid),
+                    *_load_command("bomb", server, kind),
                     "--bomb-file",
                     str(bomb),
                     "--bombs",

@@ -54,7 +54,6 @@ class Emulator:
     """All tenants and the rules that move their sessions; one instance per server."""
 
     def __init__(self, config: Config, registry: SchemaRegistry, base_clock: Clock | None = None) -> None:
-        self.config = config
         self.settings: Settings = config.settings
         self.registry = registry
         if base_clock is None:

@@ -575,7 +575,26 @@ class MockClock:
         return _as_datetime(self._handle._call("GET", "/clock"))
 
 
-class MockSprinto:
+class _Integration:
+    """What both handles derive from a base URL, an integration id and its key."""
+
+    integration_id: str
+    api_key: str
+
+    @property
+    def base_url(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def integration_url(self) -> str:
+        return f"{self.base_url}/v1/integrations/{self.integration_id}"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"api-key": self.api_key}
+
+
+class MockSprinto(_Integration):
     """A test's integration on a shared emulator: where to send requests, and what it saw."""
 
     def __init__(self, server: MockSprintoServer, integration_id: str, api_key: str) -> None:
@@ -595,14 +614,6 @@ class MockSprinto:
     @property
     def origin(self) -> str:
         return self.server.origin
-
-    @property
-    def integration_url(self) -> str:
-        return f"{self.base_url}/v1/integrations/{self.integration_id}"
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"api-key": self.api_key}
 
     def _call(self, method: str, tail: str, body: Any = None, expect: int = 200, **kwargs: Any) -> Any:
         return self.server.control.call(
@@ -700,7 +711,7 @@ class AsyncMockClock:
         return _as_datetime(await self._handle._call("GET", "/clock"))
 
 
-class AsyncMockSprinto:
+class AsyncMockSprinto(_Integration):
     """The same handle for an emulator served in-process by pytest-aiohttp: ``client`` is the
     aiohttp TestClient, ``emulator`` the domain object behind it (same thread, same loop)."""
 
@@ -730,14 +741,6 @@ class AsyncMockSprinto:
     def integration_path(self) -> str:
         """The integration's path, for ``client.post(mock.integration_path + "/sessions")``."""
         return f"{API_PREFIX}/v1/integrations/{self.integration_id}"
-
-    @property
-    def integration_url(self) -> str:
-        return f"{self.base_url}/v1/integrations/{self.integration_id}"
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"api-key": self.api_key}
 
     async def _call(
         self,
