@@ -34,7 +34,7 @@ from mock_sprinto.payload import parse_json
 from mock_sprinto.service import Emulator, Wire
 from mock_sprinto.settings import Config, Settings
 from mock_sprinto.store import Tenant
-from mock_sprinto.validation import SchemaRegistry, check_page, shipped_schemas_dir
+from mock_sprinto.validation import SchemaRegistry, check_page
 
 from .common import PAGE_SIZE, median, memory_kib, page_bytes, percentile, user_record
 
@@ -42,7 +42,7 @@ START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
 
 def make_emulator(**overrides: Any) -> Emulator:
-    registry = SchemaRegistry.load(shipped_schemas_dir() / "entities")
+    registry = SchemaRegistry.shipped()
     settings = Settings().with_overrides({"processing_seconds": 0, **overrides})
     return Emulator(Config(settings), registry, ManualClock(START))
 
@@ -181,8 +181,8 @@ def sessions(few: int, many: int, pages: int, rounds: int) -> dict[str, Any]:
             got["start"].append((time.perf_counter() - clock) * 1e6)
             got["push"].extend(push(emulator, tenant, session_id, raw) * 1e6 for raw in bodies)
             got["get_session"].append(_timed(partial(_session_status, emulator, tenant, session_id)))
-            got["status"].append(_timed(partial(emulator.integration_status, tenant)))
-            got["activity"].append(_timed(partial(emulator.activity, tenant, None, None, None)))
+            got["status"].append(_timed(partial(emulator.status_counts, tenant)))
+            got["activity"].append(_timed(partial(emulator.activity_page, tenant, None, None, None)))
             got["close_apply"].append(_timed(partial(emulator.close_session, tenant, session_id, None)))
     held = {name: len(tenant.sessions) for name, tenant in tenants.items()}
     return {

@@ -52,9 +52,9 @@ async def _push(request: web.Request) -> web.Response:
 def _shipped_validation() -> Any:
     """The emulator's own verdict (``check_page``, jsonschema-rs) and nothing else of it."""
     from mock_sprinto.settings import Settings
-    from mock_sprinto.validation import SchemaRegistry, check_page, shipped_schemas_dir
+    from mock_sprinto.validation import SchemaRegistry, check_page
 
-    registry = SchemaRegistry.load(shipped_schemas_dir() / "entities")
+    registry = SchemaRegistry.shipped()
     settings = Settings()
 
     def validate(body: Any) -> bool:
@@ -116,10 +116,10 @@ async def serve_bare(validating: bool = False) -> int:
 def serve_emulator(settings: dict[str, str]) -> int:
     from mock_sprinto.cli import serve
     from mock_sprinto.settings import load_config
-    from mock_sprinto.validation import SchemaRegistry, shipped_schemas_dir
+    from mock_sprinto.validation import SchemaRegistry
 
     config = load_config(env={}, cli={"host": "127.0.0.1", "port": 0, **settings})
-    registry = SchemaRegistry.load(shipped_schemas_dir() / "entities", config.settings.schemas_dir)
+    registry = SchemaRegistry.shipped(config.settings.schemas_dir)
     return asyncio.run(serve(config, registry))  # its banner names the port
 
 

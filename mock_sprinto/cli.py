@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from . import __version__
+from .control import ControlPlane
 from .faults.scenario import Scenario, ScenarioError, load_scenario_file, resolve_scenario, shipped_scenarios
 from .service import Emulator
 from .settings import FIELDS, Config, SettingsError, describe, load_config
-from .validation import SchemaFileError, SchemaRegistry, shipped_schemas_dir
+from .validation import SchemaFileError, SchemaRegistry
 
 USAGE_ERROR = 2
 
@@ -121,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cli_values = {name: getattr(args, name) for name in FIELDS if getattr(args, name, None) is not None}
     try:
         config = load_config(args.config, cli=cli_values)
-        registry = SchemaRegistry.load(shipped_schemas_dir() / "entities", config.settings.schemas_dir)
+        registry = SchemaRegistry.shipped(config.settings.schemas_dir)
         scenario = resolve_scenario(args.scenario or config.scenario or "default")
     except (SettingsError, SchemaFileError) as exc:
         print(f"mock-sprinto: error: {exc}", file=sys.stderr)
@@ -188,7 +189,7 @@ async def serve(config: Config, registry: SchemaRegistry, ready: Any = None, sce
         except (NotImplementedError, RuntimeError):  # not the main thread, or not Unix
             pass
     emulator = Emulator(config, registry)
-    emulator.set_scenario(scenario)
+    ControlPlane(emulator).set_scenario(scenario)
     runner = web.AppRunner(create_app(emulator), access_log=None, **RUNNER_KWARGS)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)

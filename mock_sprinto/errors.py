@@ -59,3 +59,20 @@ def not_found(code: str, detail: str, **extra: Any) -> ApiError:
 
 def conflict(code: str, detail: str, **extra: Any) -> ApiError:
     return ApiError(409, code, detail, extra=extra)
+
+
+def int_param(name: str, raw: str | None, default: int, low: int, high: int) -> int:
+    """A whole-number query parameter within bounds, or 400 ``invalid_parameter`` naming it."""
+    if raw is None:
+        return default
+    try:
+        value = int(raw, 10)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise bad_request(
+            "invalid_parameter",
+            f"'{name}' must be a whole number from {low} to {high}, got {raw[:40]!r}",
+            parameter=name,
+        )
+    return value

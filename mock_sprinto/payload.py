@@ -9,11 +9,87 @@ surrogates itself). What orjson cannot enforce is done here: a nesting limit far
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import orjson
 
 from .errors import ApiError, bad_request
+from .settings import Settings
+
+
+@dataclass(slots=True)
+class Body:
+    """A request body as received (``wire``) and after its content coding was undone."""
+
+    wire: bytes
+    decoded: bytes
+    encoding: str
+
+
+class BodySource(Protocol):
+    """Where a use case reads its request body from: the HTTP request (``http/body.py``, with its
+    size limits and decoding) or, in tests and benchmarks, bytes in memory (``BytesBody``)."""
+
+    @property
+    def present(self) -> bool:
+        """Whether the request has a body at all."""
+        ...
+
+    @property
+    def declared_length(self) -> int | None: ...
+
+    @property
+    def content_encoding(self) -> str:
+        """The Content-Encoding as sent (lower case), ``identity`` when there is none."""
+        ...
+
+    async def read(self, settings: Settings) -> Body: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BytesBody:
+    """A body already in memory and not encoded: what a unit test or the in-process benchmark sends."""
+
+    raw: bytes
+
+    @property
+    def present(self) -> bool:
+        return True
+
+    @property
+    def declared_length(self) -> int | None:
+        return len(self.raw)
+
+    @property
+    def content_encoding(self) -> str:
+        return "identity"
+
+    async def read(self, settings: Settings) -> Body:
+        return Body(self.raw, self.raw, "identity")
+
+
+@dataclass(frozen=True, slots=True)
+class _NoBody:
+    """A request without a body (start and close may come without one)."""
+
+    @property
+    def present(self) -> bool:
+        return False
+
+    @property
+    def declared_length(self) -> int | None:
+        return None
+
+    @property
+    def content_encoding(self) -> str:
+        return "identity"
+
+    async def read(self, settings: Settings) -> Body:
+        return Body(b"", b"", "identity")
+
+
+NO_BODY = _NoBody()
 
 _WHITE_SPACE = b" \t\r\n"  # JSON's only insignificant white space
 

@@ -167,6 +167,7 @@ class MockSprintoApp:
         clock: Clock | None = None,
         config: Config | None = None,
     ) -> AsyncMockSprinto:
+        from .control import ControlPlane
         from .http import EmulatorTestServer, create_app
         from .service import Emulator
         from .settings import Config, Settings
@@ -180,9 +181,8 @@ class MockSprintoApp:
         # EmulatorTestServer applies RUNNER_KWARGS (aiohttp's TestServer drops runner options),
         # so bodies are decoded under the emulator's own limits, as `mock-sprinto serve` does.
         client = await self._aiohttp_client(EmulatorTestServer(create_app(emulator)))
-        tenant = emulator.create_integration(new_integration_id(self._request.node.name), None)
-        assert tenant.api_key is not None
-        handle = AsyncMockSprinto(client, emulator, tenant.id, tenant.api_key)
+        created = ControlPlane(emulator).create_integration(new_integration_id(self._request.node.name))
+        handle = AsyncMockSprinto(client, emulator, created["id"], created["api_key"])
         chosen = scenario if scenario is not None else options.scenario
         if chosen is not None:
             await handle.use_scenario(chosen)

@@ -1,39 +1,44 @@
-"""The use cases of the Entities Sync API, on plain Python values.
+"""The vendor plane's door: Sprinto's use cases, on plain Python values.
 
-Time-driven progress (inactivity expiry, processing attempts, purging expired data) is not
-driven by background tasks: each tenant keeps its future events in a heap and ``settle``
-replays the ones that are due, in time order, whenever the tenant is touched. Work per request
-is therefore independent of how many sessions or pages are held, and moving the clock
-forward is all a test needs to do.
+Each vendor request is one call here (``start``, ``get_session``, ``push``, ``close``,
+``integration_status``, ``activity``) that owns its whole order: version, api-key, rate limit, the
+checks before the body, the body, the scenario's decision, the operation. The HTTP layer only
+builds the ``Call``, hands over the body as a ``BodySource`` and serializes the ``Outcome``; unit
+tests and the in-process benchmark make the same calls with bytes in memory.
+Time-driven progress (expiry, processing, purges) lives in ``timeline.py``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import bisect
-import heapq
 import hmac
 import itertools
 import math
 import re
 import time
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from .clock import Clock, ManualClock, OffsetClock, SystemClock, format_time, parse_time
-from .errors import ApiError, bad_request, conflict, not_found
+from .errors import ApiError, bad_request, conflict, int_param, not_found
 from .faults.engine import Decision, FaultState, RequestFacts, decide
 from .faults.scenario import Scenario, effective_settings
-from .journal import Journal
-from .lifecycle import Event, State, next_state
-from .payload import check_depth, parse_json
-from .settings import Config, Settings, SettingsError, check_override
-from .store import Dataset, IdSource, Page, Session, Tenant, TokenBucket
+from .faults.vocabulary import SILENT_FAULTS, Operation, TransportFault
+from .journal import Journal, JournalEntry
+from .lifecycle import Event, State
+from .payload import BodySource, check_depth, parse_json
+from .settings import Config, Settings
+from .store import IdSource, Page, Session, Tenant, TokenBucket
+from .timeline import Timeline
 from .validation import SchemaRegistry, check_page
 
 INTEGRATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+SUPPORTED_VERSIONS = ("v1",)
 MAX_REFERENCE_CHARS = 256
 MAX_API_KEY_CHARS = 512
 ANOMALY_ERRORS_SHOWN = 10
@@ -50,6 +55,45 @@ class Wire:
     started: float  # perf_counter() when the request arrived, for the page's duration
 
 
+@dataclass(slots=True)
+class Call:
+    """One vendor request as the domain sees it. The transport makes it; the use case fills in
+    what it learns (tenant, session, the rules that fired), and the journal records it."""
+
+    operation: Operation
+    integration_id: str
+    api_key: str | None
+    request_id: str
+    started: float  # perf_counter() when the request arrived
+    version: str = "v1"
+    session_id: str | None = None  # from the path, or the session a start created
+    tenant: Tenant | None = None  # once the api-key was accepted
+    rule: str | None = None  # the scenario rules that fired, comma-separated
+    transport: TransportFault | None = None  # the broken connection a rule injected
+    rate_limit_headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Answer:
+    """The operation's own answer: a status and a JSON body."""
+
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Injected:
+    """A scenario rule's answer replaces the operation's: ``real`` is what the operation answered
+    (phase ``after``: it ran, the client never learns), None when it never ran (``before``)."""
+
+    decision: Decision
+    real: Answer | None
+
+
+Outcome = Answer | Injected
+
+
 class Emulator:
     """All tenants and the rules that move their sessions; one instance per server."""
 
@@ -63,6 +107,7 @@ class Emulator:
         self.ids = IdSource()
         self.declared = {item.id: item.api_key for item in config.integrations}
         self.tenants: dict[str, Tenant] = {}
+        self.timeline = Timeline(registry)
         self._flat_types = registry.flat_types
         self.scenario: Scenario | None = None  # the global scenario; an integration's own one wins
         self.reset()
@@ -79,9 +124,9 @@ class Emulator:
         self.tenants.clear()
         self.journal.clear()
         for integration_id, api_key in self.declared.items():
-            self._new_tenant(integration_id, api_key)
+            self.new_tenant(integration_id, api_key)
 
-    def _new_tenant(self, integration_id: str, api_key: str | None) -> Tenant:
+    def new_tenant(self, integration_id: str, api_key: str | None) -> Tenant:
         if not INTEGRATION_ID.match(integration_id):
             raise bad_request(
                 "invalid_parameter",
@@ -97,16 +142,19 @@ class Emulator:
             )
         tenant = Tenant(integration_id, api_key, OffsetClock(self.clock), self.settings, self.ids)
         self.tenants[integration_id] = tenant
-        self._take_scenario(tenant)
+        self.take_scenario(tenant)
         return tenant
 
     def tenant(self, integration_id: str) -> Tenant:
         """The tenant a control-plane call names, created (bound to no key) if unseen."""
         tenant = self.tenants.get(integration_id)
         if tenant is None:
-            tenant = self._new_tenant(integration_id, self.declared.get(integration_id))
-        self.settle(tenant)
+            tenant = self.new_tenant(integration_id, self.declared.get(integration_id))
+        self.timeline.settle(tenant)
         return tenant
+
+    def settle(self, tenant: Tenant) -> None:
+        self.timeline.settle(tenant)
 
     def authenticate(self, integration_id: str, api_key: str | None) -> Tenant:
         if not api_key:
@@ -115,45 +163,22 @@ class Emulator:
         if tenant is None:
             if not self.auto_create or len(api_key) > MAX_API_KEY_CHARS:
                 raise _invalid_key(integration_id)
-            tenant = self._new_tenant(integration_id, api_key)
+            tenant = self.new_tenant(integration_id, api_key)
         if tenant.api_key is None:
             if len(api_key) > MAX_API_KEY_CHARS:
                 raise _invalid_key(integration_id)
             tenant.api_key = api_key  # first authenticated request binds the key
         elif not hmac.compare_digest(tenant.api_key.encode(), api_key.encode()):
             raise _invalid_key(integration_id)
-        self.settle(tenant)
+        self.timeline.settle(tenant)
         return tenant
 
-    def create_integration(self, integration_id: str | None, api_key: str | None) -> Tenant:
-        if integration_id is None:
-            integration_id = self.ids.make("int")
-        if integration_id in self.tenants:
-            raise conflict("integration_exists", f"integration {integration_id!r} already exists")
-        if api_key is None:
-            api_key = self.ids.make("key")
-        return self._new_tenant(integration_id, api_key)
+    def request_limit(self, integration_id: str) -> int:
+        """The body size this integration accepts on the wire (before it is authenticated)."""
+        tenant = self.tenants.get(integration_id)
+        return (tenant.settings if tenant else self.settings).max_request_bytes
 
-    def delete_integration(self, integration_id: str) -> None:
-        if not INTEGRATION_ID.match(integration_id):  # a typo'd id must not look like a successful wipe
-            raise bad_request("invalid_parameter", f"no integration can have the id {integration_id[:140]!r}")
-        self.tenants.pop(integration_id, None)
-        if integration_id in self.declared:
-            self._new_tenant(integration_id, self.declared[integration_id])
-
-    # ---- scenarios -----------------------------------------------------------------------
-    def set_scenario(self, scenario: Scenario | None, tenant: Tenant | None = None) -> None:
-        """Install (or with None remove) the global scenario, or one integration's own."""
-        if tenant is not None:
-            tenant.own_scenario = scenario
-            self._take_scenario(tenant)
-            return
-        self.scenario = scenario
-        for each in self.tenants.values():
-            if each.own_scenario is None:
-                self._take_scenario(each)
-
-    def _take_scenario(self, tenant: Tenant) -> None:
+    def take_scenario(self, tenant: Tenant) -> None:
         """Fresh rule counters, seeded randomness and ids, and the scenario's settings."""
         scenario = tenant.own_scenario or self.scenario
         tenant.faults = FaultState(scenario, tenant.id)
@@ -161,31 +186,166 @@ class Emulator:
             tenant.ids = IdSource(f"{scenario.seed}:{tenant.id}")
         else:
             tenant.ids = self.ids
-        self._refresh_settings(tenant)
+        self.refresh_settings(tenant)
 
-    def set_integration_settings(self, tenant: Tenant, overrides: dict[str, Any]) -> None:
-        """Replace the integration's own setting overrides (checked; every problem listed)."""
-        checked: dict[str, Any] = {}
-        problems: list[dict[str, str]] = []
-        for name, raw in overrides.items():
-            try:
-                checked[name] = check_override(name, raw)
-            except SettingsError as exc:
-                problems.append({"setting": name, "message": str(exc)})
-        if problems:
-            raise bad_request("invalid_parameter", f"{len(problems)} setting(s) refused", errors=problems)
-        tenant.settings_overrides = checked
-        self._refresh_settings(tenant)
-
-    def _refresh_settings(self, tenant: Tenant) -> None:
+    def refresh_settings(self, tenant: Tenant) -> None:
         tenant.settings = effective_settings(self.settings, tenant.faults.scenario, tenant.settings_overrides)
         if tenant.activity.maxlen != tenant.settings.activity_log_size:
             tenant.activity = deque(tenant.activity, maxlen=tenant.settings.activity_log_size)
 
+    # ---- the vendor plane's door ---------------------------------------------------------
+    async def start(self, call: Call, source: BodySource) -> Outcome:
+        tenant = self._enter(call)
+        body = await self._optional_json(tenant, source)
+
+        def run() -> Answer:
+            session = self.start_session(tenant, body)
+            call.session_id = session.id
+            return Answer(201, session.public())
+
+        return await self._under_scenario(call, tenant, run)
+
+    async def get_session(self, call: Call) -> Outcome:
+        tenant = self._enter(call)
+        session_id = _session_of(call)
+        return await self._under_scenario(
+            call, tenant, lambda: Answer(200, self.addressed_session(tenant, session_id).public())
+        )
+
+    async def push(self, call: Call, source: BodySource) -> Outcome:
+        """Push a page: authenticated and throttled, the session checked before its body is read
+        (a 404 or 409 needs no upload), the body read within limits, then the scenario's say."""
+        tenant = self._enter(call)
+        session_id = _session_of(call)
+        self.push_target(tenant, session_id)
+        wire = Wire(call.request_id, source.declared_length or 0, 0, source.content_encoding, call.started)
+        try:
+            body = await source.read(tenant.settings)
+        except ApiError as error:
+            self.reject_push(tenant, session_id, wire, error)
+            raise
+        wire.wire_bytes = len(body.wire)
+        wire.decoded_bytes = len(body.decoded)
+        wire.encoding = body.encoding
+        entity_types, page_hint = _page_facts(body.decoded) if tenant.faults.needs_body else (frozenset(), None)
+        return await self._under_scenario(
+            call,
+            tenant,
+            lambda: Answer(202, self.push_page(tenant, session_id, body.decoded, wire)),
+            entity_types,
+            page_hint,
+        )
+
+    async def close(self, call: Call, source: BodySource) -> Outcome:
+        tenant = self._enter(call)
+        body = await self._optional_json(tenant, source)
+        session_id = _session_of(call)
+        return await self._under_scenario(
+            call, tenant, lambda: Answer(202, self.close_session(tenant, session_id, body).public())
+        )
+
+    async def integration_status(self, call: Call) -> Outcome:
+        tenant = self._enter(call)
+        return await self._under_scenario(call, tenant, lambda: Answer(200, self.status_counts(tenant)))
+
+    async def activity(self, call: Call, since: str | None, page: str | None, page_size: str | None) -> Outcome:
+        tenant = self._enter(call)
+        return await self._under_scenario(
+            call, tenant, lambda: Answer(200, self.activity_page(tenant, since, page, page_size))
+        )
+
+    def journal_call(
+        self,
+        call: Call | None,
+        request_id: str,
+        started: float,
+        method: str,
+        path: str,
+        status: int,
+        code: str | None,
+        bytes_in: int | None,
+    ) -> None:
+        """Record a vendor request as answered (``call`` is None for a path no operation serves)."""
+        tenant = call.tenant if call is not None else None
+        if call is not None and call.transport is not None:
+            code = f"transport_{call.transport}"
+            if call.transport in SILENT_FAULTS:
+                status = 0  # nothing reached the client
+        self.journal.add(
+            JournalEntry(
+                request_id=request_id,
+                at=tenant.now() if tenant is not None else self.clock.now(),
+                method=method,
+                path=path[:300],
+                operation=call.operation if call is not None else "unknown",
+                status=status,
+                code=code,
+                latency_ms=round((time.perf_counter() - started) * 1000, 3),
+                integration_id=tenant.id if tenant is not None else None,
+                session_id=call.session_id if tenant is not None and call is not None else None,
+                bytes_in=bytes_in,
+                rule=call.rule if call is not None else None,
+            )
+        )
+
+    def _enter(self, call: Call) -> Tenant:
+        """What every vendor request does first: version, api-key, tenant, rate limit."""
+        if call.version not in SUPPORTED_VERSIONS:
+            raise not_found(
+                "unsupported_version",
+                f"API version {call.version[:40]!r} is not served; use {', '.join(SUPPORTED_VERSIONS)}",
+                supported_versions=list(SUPPORTED_VERSIONS),
+            )
+        tenant = self.authenticate(call.integration_id, call.api_key)
+        call.tenant = tenant
+        call.rate_limit_headers = self.throttle(tenant, call.operation)
+        return tenant
+
+    async def _optional_json(self, tenant: Tenant, source: BodySource) -> Any:
+        """A small optional JSON body (start, close): None when there is none."""
+        if not source.present:
+            return None
+        body = await source.read(tenant.settings)
+        if not body.decoded.strip():
+            return None
+        settings = tenant.settings
+        return parse_json(
+            body.decoded, settings.max_json_depth, reject_repeated_names=settings.duplicate_names == "reject"
+        )
+
+    async def _under_scenario(
+        self,
+        call: Call,
+        tenant: Tenant,
+        run: Callable[[], Answer],
+        entity_types: frozenset[str] = frozenset(),
+        page_hint: int | str | None = None,
+    ) -> Outcome:
+        """The one place a scenario's decision is carried out: its delay, its lifecycle actions,
+        and an answer given before the operation (it never runs) or after it (it ran)."""
+        decision = self.decide(tenant, call.operation, call.session_id, entity_types, page_hint)
+        if decision is None:
+            return run()
+        call.rule = ", ".join(decision.rules)
+        if decision.delay_seconds:
+            await asyncio.sleep(decision.delay_seconds)
+        if decision.lifecycle:
+            self.timeline.apply_lifecycle(tenant, call.session_id, decision.lifecycle)
+        if not decision.replaces_response:
+            return run()
+        call.transport = decision.transport
+        if decision.phase == "before":
+            return Injected(decision, None)
+        try:
+            real = run()
+        except ApiError as error:
+            real = Answer(error.status, error.problem(), dict(error.headers))
+        return Injected(decision, real)
+
     def decide(
         self,
         tenant: Tenant,
-        operation: str,
+        operation: Operation,
         session_id: str | None = None,
         entity_types: frozenset[str] = frozenset(),
         page_hint: int | str | None = None,
@@ -202,153 +362,6 @@ class Emulator:
                 page_ordinal = session.pages_received + 1
         facts = RequestFacts(operation, session_ordinal, page_ordinal, entity_types, page_hint)
         return decide(tenant.faults, facts)
-
-    def apply_lifecycle(self, tenant: Tenant, session_id: str | None, actions: dict[str, Any]) -> None:
-        """Scenario lifecycle actions: expire now, fail processing, hold processing, purge."""
-        now = tenant.now()
-        session = tenant.sessions.get(session_id) if session_id else tenant.active_session
-        if actions.get("expire_session"):
-            target = session if session is not None and session.state is State.ACTIVE else None
-            if target is not None and target.id == tenant.active_session_id:
-                self._expire(tenant, target, now)
-        if "fail_processing" in actions:
-            tenant.processing_failures_pending += int(actions["fail_processing"])
-        if "hold_processing_seconds" in actions:
-            tenant.processing_hold_until = max(
-                tenant.processing_hold_until, now + float(actions["hold_processing_seconds"])
-            )
-        if actions.get("purge_expired"):
-            expired = [session] if session is not None else list(tenant.sessions.values())
-            for each in expired:
-                if each is not None and each.state is State.EXPIRED and not each.data_purged:
-                    self._purge(tenant, each, now)
-
-    # ---- time ----------------------------------------------------------------------------
-    def settle(self, tenant: Tenant) -> None:
-        """Replay, in time order, every expiry, processing attempt and purge now due."""
-        now = tenant.now()
-        while True:
-            active = tenant.active_session
-            expiry = active.last_request_at + active.inactivity_timeout if active else math.inf
-            next_due = tenant.due[0].at if tenant.due else math.inf
-            if min(expiry, next_due) > now:
-                return
-            if active is not None and expiry <= next_due:
-                self._expire(tenant, active, expiry)
-                continue
-            due = heapq.heappop(tenant.due)
-            session = tenant.sessions.get(due.session_id)
-            if session is None:
-                continue
-            if due.kind == "attempt" and session.state is State.PROCESSING:
-                if due.at < tenant.processing_hold_until:
-                    tenant.schedule(tenant.processing_hold_until, "attempt", session.id)  # held by a scenario
-                    continue
-                self._attempt_processing(tenant, session, due.at)
-            elif due.kind == "purge" and session.state is State.EXPIRED and not session.data_purged:
-                self._purge(tenant, session, due.at)
-
-    def _purge(self, tenant: Tenant, session: Session, at: float) -> None:
-        self._drop_staged(tenant, session)
-        session.data_purged = True
-        tenant.note(at, "info", "expired_data_purged", "expired session data was purged", session.id)
-        self._retire(tenant, session, at)
-
-    def _move(self, tenant: Tenant, session: Session, event: Event, at: float) -> None:
-        new = next_state(session.state, event)
-        tenant.state_counts[session.state.value] -= 1
-        tenant.state_counts[new.value] += 1
-        session.state = new
-        session.updated_at = at
-
-    def _expire(self, tenant: Tenant, session: Session, at: float) -> None:
-        self._move(tenant, session, Event.INACTIVITY, at)
-        tenant.active_session_id = None
-        session.expired_at = at
-        session.data_retained_until = at + tenant.settings.expired_retention_seconds
-        tenant.schedule(session.data_retained_until, "purge", session.id)
-        tenant.note(
-            at,
-            "warning",
-            "session_expired",
-            f"session expired after {session.inactivity_timeout:g}s without a request; "
-            "its data can still be applied until it is purged",
-            session.id,
-            accepted_batches=len(session.accepted_pages),
-        )
-
-    def _attempt_processing(self, tenant: Tenant, session: Session, at: float) -> None:
-        if tenant.processing_failures_pending > 0:
-            tenant.processing_failures_pending -= 1
-            session.last_error = {
-                "code": "processing_failed",
-                "message": "applying the staged pages failed (injected by the scenario)",
-                "at": format_time(at),
-            }
-            if session.retry_count == 0:
-                session.retry_count = 1  # [doc] "retries once on Sprinto side"
-                session.updated_at = at
-                tenant.schedule(at + tenant.settings.processing_seconds, "attempt", session.id)
-                tenant.note(at, "warning", "processing_retry", "processing failed; retrying once", session.id)
-                return
-            self._move(tenant, session, Event.PROCESSING_GAVE_UP, at)
-            tenant.note(
-                at,
-                "error",
-                "session_failed",
-                "processing failed twice; nothing was applied",
-                session.id,
-                last_error=session.last_error,
-            )
-            self._retire(tenant, session, at)
-            return
-        self._apply(tenant, session, at)
-        self._move(tenant, session, Event.PROCESSING_SUCCEEDED, at)
-        tenant.note(
-            at,
-            "info",
-            "session_processed",
-            f"applied {session.accepted_records_total} records from {len(session.accepted_pages)} pages",
-            session.id,
-            accepted_records_by_entity=dict(session.accepted_records_by_entity),
-        )
-        self._retire(tenant, session, at)
-
-    def _apply(self, tenant: Tenant, session: Session, at: float) -> None:
-        """Apply accepted pages in acceptance order; later records win on the same key."""
-        upsert = tenant.settings.apply_mode == "upsert"
-        touched: dict[str, Dataset] = {}
-        for page in session.accepted_pages:
-            assert page.payload is not None  # accepted pages keep their bytes until retired
-            entities: dict[str, list[Any]] = orjson.loads(page.payload)["entities"]
-            for entity_type, records in entities.items():
-                dataset = touched.get(entity_type)
-                if dataset is None:
-                    existing = tenant.datasets.get(entity_type) if upsert else None
-                    dataset = existing or Dataset(entity_type, self.registry.key_field(entity_type))
-                    touched[entity_type] = dataset
-                for record in records:
-                    dataset.put(record)
-        for entity_type, dataset in touched.items():
-            dataset.applied_at = at
-            dataset.applied_by_session = session.id
-            tenant.datasets[entity_type] = dataset
-
-    def _drop_staged(self, tenant: Tenant, session: Session) -> None:
-        for page in session.accepted_pages:
-            page.payload = None
-        tenant.staged_bytes -= session.staged_bytes
-        session.staged_bytes = 0
-
-    def _retire(self, tenant: Tenant, session: Session, at: float) -> None:
-        """A session is done with its data: free the bytes, and forget the oldest finished ones."""
-        self._drop_staged(tenant, session)
-        if session.finished_at is not None:
-            return
-        session.finished_at = at
-        tenant.finished.append(session.id)
-        while len(tenant.finished) > tenant.settings.max_sessions_kept:
-            tenant.sessions.pop(tenant.finished.popleft(), None)
 
     # ---- rate limiting -------------------------------------------------------------------
     def throttle(self, tenant: Tenant, operation: str) -> dict[str, str]:
@@ -569,34 +582,26 @@ class Emulator:
             )
         if session.state is State.ACTIVE:
             tenant.active_session_id = None
-        self._move(tenant, session, event, now)
+        self.timeline.move(tenant, session, event, now)
         session.closed_at = now
         session.close_status = status
         if event is Event.APPLY:
-            session.processing_started_at = now
-            tenant.schedule(now + tenant.settings.processing_seconds, "attempt", session.id)
-            tenant.note(
-                now,
-                "info",
-                "session_processing",
-                "session closed with apply; processing",
-                session.id,
-                accepted_batches=len(session.accepted_pages),
-            )
-            self.settle(tenant)  # a processing time of 0 finishes right here
+            self.timeline.start_processing(tenant, session, now)  # a processing time of 0 finishes here
         else:
             tenant.note(now, "info", "session_cancelled", "session discarded; nothing will be applied", session.id)
-            self._retire(tenant, session, now)
+            self.timeline.retire(tenant, session, now)
         return session
 
-    def integration_status(self, tenant: Tenant) -> dict[str, Any]:
+    def status_counts(self, tenant: Tenant) -> dict[str, Any]:
         return {
             "integration_id": tenant.id,
             "sessions": {state.value: tenant.state_counts[state.value] for state in State},
             "last_activity_at": None if tenant.last_activity_at is None else format_time(tenant.last_activity_at),
         }
 
-    def activity(self, tenant: Tenant, since: str | None, page: str | None, page_size: str | None) -> dict[str, Any]:
+    def activity_page(
+        self, tenant: Tenant, since: str | None, page: str | None, page_size: str | None
+    ) -> dict[str, Any]:
         """Activity oldest first, optionally from ``since`` on, in pages."""
         page_no = int_param("page", page, 1, 1, 1_000_000)
         size = int_param("page_size", page_size, 50, 1, 200)
@@ -660,23 +665,6 @@ def _invalid_key(integration_id: str) -> ApiError:
     return ApiError(401, "invalid_api_key", f"the api-key is not valid for integration {integration_id[:140]!r}")
 
 
-def int_param(name: str, raw: str | None, default: int, low: int, high: int) -> int:
-    """A whole-number query parameter within bounds, or 400 ``invalid_parameter`` naming it."""
-    if raw is None:
-        return default
-    try:
-        value = int(raw, 10)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        raise bad_request(
-            "invalid_parameter",
-            f"'{name}' must be a whole number from {low} to {high}, got {raw[:40]!r}",
-            parameter=name,
-        )
-    return value
-
-
 def _client_reference(body: Any) -> str | None:
     if body is None:
         return None
@@ -733,3 +721,22 @@ def _batch_response(
         "validation_errors_truncated": truncated,
         "echoes": {"page_hint": hint},
     }
+
+
+def _session_of(call: Call) -> str:
+    assert call.session_id is not None, f"{call.operation} addresses a session"
+    return call.session_id
+
+
+def _page_facts(decoded: bytes) -> tuple[frozenset[str], int | str | None]:
+    """Entity types and page_hint of a page, for rules that match on them (best effort)."""
+    try:
+        page = orjson.loads(decoded)
+    except orjson.JSONDecodeError:
+        return frozenset(), None
+    if not isinstance(page, dict):
+        return frozenset(), None
+    entities = page.get("entities")
+    hint = page.get("page_hint")
+    types = frozenset(entities) if isinstance(entities, dict) else frozenset()
+    return types, hint if isinstance(hint, (int, str)) and not isinstance(hint, bool) else None

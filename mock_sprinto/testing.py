@@ -35,11 +35,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from .clock import parse_time
-from .http import RUNNER_KWARGS, create_app
-from .http.app import API_PREFIX, CONTROL_PREFIX
+from .control import ControlPlane
+from .http import API_PREFIX, CONTROL_PREFIX, RUNNER_KWARGS, create_app
 from .service import Emulator
 from .settings import Config, Settings, SettingsError, coerce
-from .validation import SchemaRegistry, shipped_schemas_dir
+from .validation import SchemaRegistry
 
 __all__ = [
     "AsyncMockClock",
@@ -204,7 +204,7 @@ def scenario_body(scenario: ScenarioSpec | None) -> Any:
 
 
 def load_registry(settings: Settings) -> SchemaRegistry:
-    return SchemaRegistry.load(shipped_schemas_dir() / "entities", settings.schemas_dir)
+    return SchemaRegistry.shipped(settings.schemas_dir)
 
 
 # ---- readable verdicts --------------------------------------------------------------------------
@@ -354,7 +354,7 @@ def describe_integration(
 
 
 def _activity_of(emulator: Emulator, integration_id: str) -> list[dict[str, Any]]:
-    return [item.public() for item in emulator.tenant(integration_id).activity]
+    return ControlPlane(emulator).activity(integration_id)
 
 
 def _sessions_of(emulator: Emulator, integration_id: str) -> list[dict[str, Any]]:

@@ -15,21 +15,14 @@ from typing import Any
 import jsonschema
 import jsonschema_rs
 
+from .resources import schemas_dir
+
 ENTITY_TYPE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 MAX_PAGE_HINT_CHARS = 256
 
 
 class SchemaFileError(ValueError):
     """A schema file that cannot be used; the message names the file and the reason."""
-
-
-def shipped_schemas_dir() -> Path:
-    """Where the shipped ``schemas/`` folder is: inside the wheel, or beside the package."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "_data" / "schemas", here.parent / "schemas"):  # wheel, checkout
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("the shipped schemas/ folder is missing from this installation")
 
 
 @dataclass(frozen=True)
@@ -125,6 +118,11 @@ class SchemaRegistry:
                 entity = _load_schema(path)
                 registry.types[entity.name] = entity
         return registry
+
+    @classmethod
+    def shipped(cls, extra_dir: Path | str | None = None) -> SchemaRegistry:
+        """The shipped entity schemas, overridden type by type by ``extra_dir`` (``--schemas``)."""
+        return cls.load(schemas_dir() / "entities", extra_dir)
 
     @property
     def flat_types(self) -> frozenset[str]:

@@ -16,7 +16,7 @@ from mock_sprinto.clock import ManualClock
 from mock_sprinto.http import EmulatorTestServer, create_app
 from mock_sprinto.service import Emulator
 from mock_sprinto.settings import Config, Integration, Settings
-from mock_sprinto.validation import SchemaRegistry, shipped_schemas_dir
+from mock_sprinto.validation import SchemaRegistry
 
 from .contract.checker import Watch
 from .contract.checker import watch as watch_contract
@@ -38,7 +38,7 @@ hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 @pytest.fixture(scope="session")
 def registry() -> SchemaRegistry:
-    return SchemaRegistry.load(shipped_schemas_dir() / "entities")
+    return SchemaRegistry.shipped()
 
 
 @pytest.fixture

@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .scenario import Rule, Scenario
+from .vocabulary import Lifecycle, Operation, Phase, Respond, TransportFault
 
 
 @dataclass(frozen=True)
 class RequestFacts:
     """What a rule can match on, as known when the decision is made."""
 
-    operation: str
+    operation: Operation
     session: int | None = None  # ordinal of the session addressed (or about to be started)
     page: int | None = None  # ordinal of this page within its session
     entity_types: frozenset[str] = frozenset()
@@ -26,10 +27,10 @@ class Decision:
 
     rules: list[str] = field(default_factory=list)
     delay_seconds: float = 0.0
-    lifecycle: dict[str, Any] = field(default_factory=dict)
-    respond: dict[str, Any] | None = None
-    transport: str | None = None
-    phase: str = "before"
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    respond: Respond | None = None
+    transport: TransportFault | None = None
+    phase: Phase = "before"
 
     @property
     def replaces_response(self) -> bool:
@@ -100,17 +101,13 @@ def decide(state: FaultState, facts: RequestFacts) -> Decision | None:
         state.fired[i] += 1
         decision = decision or Decision()
         decision.rules.append(rule.name)
-        if rule.delay:
-            if "seconds" in rule.delay:
-                decision.delay_seconds += rule.delay["seconds"]
+        if rule.delay is not None:
+            if rule.delay.seconds is not None:
+                decision.delay_seconds += rule.delay.seconds
             else:
-                decision.delay_seconds += state.rng.uniform(rule.delay["min_seconds"], rule.delay["max_seconds"])
-        for key, value in rule.lifecycle.items():
-            if key == "fail_processing":
-                decision.lifecycle[key] = decision.lifecycle.get(key, 0) + value
-            else:
-                decision.lifecycle[key] = value
-        if not decision.replaces_response and (rule.respond is not None or rule.transport is not None):
+                decision.delay_seconds += state.rng.uniform(rule.delay.min_seconds, rule.delay.max_seconds)
+        decision.lifecycle.merge(rule.lifecycle)
+        if not decision.replaces_response and rule.answers:
             decision.respond = rule.respond
             decision.transport = rule.transport
             decision.phase = rule.phase

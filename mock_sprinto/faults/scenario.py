@@ -16,8 +16,9 @@ from typing import Any
 import jsonschema
 import yaml
 
+from ..resources import scenarios_dir, schemas_dir
 from ..settings import Settings, SettingsError, check_override
-from ..validation import shipped_schemas_dir
+from .vocabulary import Delay, Lifecycle, Phase, Respond, RuleOperation, TransportFault, WhenKind
 
 SCENARIO_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
@@ -47,18 +48,23 @@ class ScenarioError(ValueError):
 class Rule:
     index: int
     name: str
-    operation: str
+    operation: RuleOperation
     session: int | None
     page: int | None
     entity_type: str | None
     page_hint: int | str | None
-    when: tuple[str, float] | None
+    when: tuple[WhenKind, float] | None
     times: int | None
-    phase: str
-    respond: dict[str, Any] | None
-    delay: dict[str, float] | None
-    transport: str | None
-    lifecycle: dict[str, Any] = field(default_factory=dict)
+    phase: Phase
+    respond: Respond | None
+    delay: Delay | None
+    transport: TransportFault | None
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+
+    @property
+    def answers(self) -> bool:
+        """Whether the rule replaces the operation's answer (respond or transport)."""
+        return self.respond is not None or self.transport is not None
 
     @property
     def needs_body(self) -> bool:
@@ -80,22 +86,14 @@ class Scenario:
 
 @cache
 def _schema_validator() -> jsonschema.protocols.Validator:
-    schema = json.loads((shipped_schemas_dir() / "scenario.schema.json").read_text(encoding="utf-8"))
+    schema = json.loads((schemas_dir() / "scenario.schema.json").read_text(encoding="utf-8"))
     cls = jsonschema.validators.validator_for(schema)
     validator: jsonschema.protocols.Validator = cls(schema)
     return validator
 
 
-def shipped_scenarios_dir() -> Path:
-    here = Path(__file__).resolve().parent.parent
-    for candidate in (here / "_data" / "scenarios", here.parent / "scenarios"):  # wheel, checkout
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("the shipped scenarios/ folder is missing from this installation")
-
-
 def shipped_scenarios() -> dict[str, Path]:
-    return {path.stem: path for path in sorted(shipped_scenarios_dir().glob("*.yaml"))}
+    return {path.stem: path for path in sorted(scenarios_dir().glob("*.yaml"))}
 
 
 def _pointer(parts: Any) -> str:
@@ -200,6 +198,7 @@ def _rule(index: int, raw: dict[str, Any]) -> tuple[Rule, list[Problem]]:
             )
         )
     when = raw.get("when")
+    respond = raw.get("respond")
     rule = Rule(
         index=index,
         name=raw.get("name") or f"rule {index + 1}",
@@ -211,10 +210,10 @@ def _rule(index: int, raw: dict[str, Any]) -> tuple[Rule, list[Problem]]:
         when=None if not when else next(iter(when.items())),
         times=raw.get("times"),
         phase=raw.get("phase", "before"),
-        respond=raw.get("respond"),
-        delay=delay,
+        respond=None if respond is None else Respond.from_document(respond),
+        delay=None if not delay else Delay.from_document(delay),
         transport=raw.get("transport"),
-        lifecycle=dict(raw.get("lifecycle") or {}),
+        lifecycle=Lifecycle.from_document(raw.get("lifecycle") or {}),
     )
     return rule, problems
 

@@ -1,4 +1,9 @@
-"""``create_app``: the aiohttp application around one Emulator, plus the runner options it needs."""
+"""``create_app``: the aiohttp application around one Emulator, plus the runner options it needs.
+
+The envelope middleware gives every answer its request id and one error shape, and journals each
+vendor request through the domain; the planes' routes come from ``vendor``, ``control`` and
+``openapi``, which share only ``common``.
+"""
 
 from __future__ import annotations
 
@@ -14,49 +19,24 @@ import orjson
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from ..control import ControlPlane
 from ..errors import ApiError
-from ..journal import JournalEntry
 from ..service import Emulator
+from . import control, openapi, vendor
+from .common import API_PREFIX, CALL, CONTROL, CONTROL_PREFIX, EMULATOR, REQUEST_ID, STARTED, problem_response
 
 log = logging.getLogger("mock_sprinto")
-
-EMULATOR: web.AppKey[Emulator] = web.AppKey("emulator", Emulator)
 
 # Bodies are decoded by mock_sprinto.http.body under its own limits, never by aiohttp.
 RUNNER_KWARGS: dict[str, Any] = {"auto_decompress": False}
 
-API_PREFIX = "/api/external/push"
-CONTROL_PREFIX = "/_mock"
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # Request ids need to be unique, not secret: a per-process random prefix and a counter, so no
 # request pays for a getrandom() system call.
 _ID_PREFIX = secrets.token_hex(6)
 _REQUEST_NUMBERS = itertools.count(1)
 
-# Request-scoped facts the handlers leave for the journal.
-REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
-OPERATION: web.RequestKey[str] = web.RequestKey("operation", str)
-TENANT: web.RequestKey[str] = web.RequestKey("integration_id", str)
-SESSION: web.RequestKey[str] = web.RequestKey("session_id", str)
-RULE: web.RequestKey[str] = web.RequestKey("rule", str)
-STARTED: web.RequestKey[float] = web.RequestKey("started", float)
-TRANSPORT: web.RequestKey[str] = web.RequestKey("transport", str)
-RATE_LIMIT_HEADERS: web.RequestKey[dict[str, str]] = web.RequestKey("rate_limit_headers", dict)
-
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=orjson.dumps(data), status=status, headers=headers, content_type="application/json")
-
-
-def problem_response(error: ApiError) -> web.Response:
-    response = json_response(error.problem(), error.status, dict(error.headers))
-    if error.status == 413:
-        # The rest of an oversized body is drained (bounded) by aiohttp's lingering read, so the
-        # client reads this answer instead of a reset; the connection is not reused afterwards.
-        response.force_close()
-    return response
 
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 400: "bad_request"}
@@ -94,44 +74,32 @@ async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse
             ApiError(500, "internal_error", f"the emulator failed on this request; see its log (request {request_id})")
         )
     response.headers["X-Request-Id"] = request_id
-    if RATE_LIMIT_HEADERS in request and not response.prepared:
-        response.headers.update(request[RATE_LIMIT_HEADERS])
+    call = request.get(CALL)
+    if call is not None and call.rate_limit_headers and not response.prepared:
+        response.headers.update(call.rate_limit_headers)
     if request.path.startswith(API_PREFIX):  # the vendor API only: not /_mock, not a favicon
-        _journal(request, response)
+        request.app[EMULATOR].journal_call(
+            call,
+            request_id,
+            request[STARTED],
+            request.method,
+            request.path,
+            response.status,
+            _error_code(response),
+            request.content_length,
+        )
     return response
 
 
-def _journal(request: web.Request, response: web.StreamResponse) -> None:
-    emulator = request.app[EMULATOR]
-    integration_id = request.get(TENANT)
-    tenant = emulator.tenants.get(integration_id) if integration_id else None
-    now = tenant.now() if tenant else emulator.clock.now()
-    code = None
-    status = response.status
-    if TRANSPORT in request:
-        code = f"transport_{request[TRANSPORT]}"
-        status = 0 if request[TRANSPORT] in ("reset", "close") else status
-    elif response.status >= 400 and isinstance(response, web.Response) and isinstance(response.body, bytes):
-        try:
-            code = orjson.loads(response.body).get("code")
-        except (orjson.JSONDecodeError, AttributeError):
-            code = None
-    emulator.journal.add(
-        JournalEntry(
-            request_id=request[REQUEST_ID],
-            at=now,
-            method=request.method,
-            path=request.path[:300],
-            operation=request.get(OPERATION, "unknown"),
-            status=status,
-            code=code,
-            latency_ms=round((time.perf_counter() - request[STARTED]) * 1000, 3),
-            integration_id=integration_id,
-            session_id=request.get(SESSION),
-            bytes_in=request.content_length,
-            rule=request.get(RULE),
-        )
-    )
+def _error_code(response: web.StreamResponse) -> str | None:
+    """The ``code`` of an error answer, as the client read it."""
+    if response.status < 400 or not isinstance(response, web.Response) or not isinstance(response.body, bytes):
+        return None
+    try:
+        code = orjson.loads(response.body).get("code")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return code if isinstance(code, str) else None
 
 
 def admin_guard(token: str) -> Any:
@@ -153,12 +121,11 @@ def admin_guard(token: str) -> Any:
 
 def create_app(emulator: Emulator) -> web.Application:
     """The whole server: vendor API under /api/external/push, control plane under /_mock."""
-    from . import control, openapi, vendor
-
     token = emulator.settings.admin_token
     # The guard only exists when there is a token: one middleware less on every vendor request.
     app = web.Application(middlewares=[envelope, admin_guard(token)] if token else [envelope])
     app[EMULATOR] = emulator
+    app[CONTROL] = ControlPlane(emulator)
     vendor.add_routes(app)
     control.add_routes(app)
     openapi.add_routes(app)

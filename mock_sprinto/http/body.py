@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from dataclasses import dataclass
 
 from aiohttp import hdrs, web
 from aiohttp.web_protocol import RequestPayloadError
 
 from ..errors import ApiError, bad_request
+from ..payload import Body
 from ..settings import Settings
 
 INFLATE_STEP = 256 * 1024
@@ -24,13 +24,6 @@ INLINE_INFLATE_LIMIT = 64 * 1024
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
 _PLAIN_JSON = frozenset({"application/json", "application/json; charset=utf-8", "application/json;charset=utf-8"})
 _ENCODINGS = {"": "identity", "identity": "identity", "gzip": "gzip", "x-gzip": "gzip", "deflate": "deflate"}
-
-
-@dataclass(slots=True)
-class Body:
-    wire: bytes
-    decoded: bytes
-    encoding: str
 
 
 def too_large(limit: int, what: str = "on the wire") -> ApiError:
@@ -178,3 +171,27 @@ def inflate(data: bytes, encoding: str, cap: int) -> bytes:
             reason=f"corrupt {encoding}",
         ) from None
     return bytes(out)
+
+
+class RequestBody:
+    """An aiohttp request's body as the domain's ``BodySource``: read with ``read_body``."""
+
+    __slots__ = ("_request",)
+
+    def __init__(self, request: web.BaseRequest) -> None:
+        self._request = request
+
+    @property
+    def present(self) -> bool:
+        return self._request.body_exists
+
+    @property
+    def declared_length(self) -> int | None:
+        return self._request.content_length
+
+    @property
+    def content_encoding(self) -> str:
+        return self._request.headers.get(hdrs.CONTENT_ENCODING, "").strip().lower() or "identity"
+
+    async def read(self, settings: Settings) -> Body:
+        return await read_body(self._request, settings)

@@ -1,4 +1,6 @@
-"""Answers a scenario injects: a chosen status and body, or a broken connection."""
+"""Serializing a vendor use case's ``Outcome``: the operation's own answer, or the one a scenario
+rule injects (a chosen status and body, or a broken connection). The decision itself was carried
+out by the domain (``Emulator._under_scenario``); what is left here is what only a socket can do."""
 
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ from aiohttp import web
 
 from ..errors import ApiError
 from ..faults import Decision
-from .app import TRANSPORT, json_response
+from ..faults.vocabulary import Respond
+from ..service import Answer, Outcome
+from .common import json_response
 
 # The code an injected status gets unless the rule names one: what a real gateway would say.
 DEFAULT_CODES = {
@@ -30,19 +34,28 @@ DEFAULT_CODES = {
 }
 
 
-def _problem(decision: Decision, respond: dict[str, Any]) -> web.Response:
-    status = int(respond["status"])
-    headers = dict(respond.get("headers") or {})
-    retry_after = respond.get("retry_after")
+def render(request: web.Request, outcome: Outcome) -> web.StreamResponse:
+    """The response for a use case's outcome."""
+    if isinstance(outcome, Answer):
+        return json_response(outcome.body, outcome.status, outcome.headers or None)
+    real = None if outcome.real is None else json_response(outcome.real.body, outcome.real.status, outcome.real.headers)
+    return injected_response(request, outcome.decision, real)
+
+
+def _problem(decision: Decision, respond: Respond) -> web.Response:
+    status = respond.status
+    headers = dict(respond.headers)
+    retry_after = respond.retry_after
     if retry_after is None and status == 429:
         retry_after = 1  # a 429 without Retry-After would leave a client guessing
-    if "body" in respond:
-        body = respond["body"]
+    body: Any
+    if respond.has_body:
+        body = respond.body
     elif status < 400:
         body = {"detail": f"injected by scenario rule '{decision.rules[0]}'"}
     else:
-        code = respond.get("code") or DEFAULT_CODES.get(status, "injected_fault")
-        detail = respond.get("detail") or f"injected by scenario rule '{decision.rules[0]}'"
+        code = respond.code or DEFAULT_CODES.get(status, "injected_fault")
+        detail = respond.detail or f"injected by scenario rule '{decision.rules[0]}'"
         extra: dict[str, Any] = {"retry_after_seconds": retry_after} if retry_after is not None else {}
         body = ApiError(status, code, detail, extra=extra).problem()
     if retry_after is not None:
@@ -56,7 +69,6 @@ def injected_response(request: web.Request, decision: Decision, real: web.Stream
         assert decision.respond is not None
         return _problem(decision, decision.respond)
     kind = decision.transport
-    request[TRANSPORT] = kind
     transport = request.transport
     if transport is None or transport.is_closing():
         return web.Response(status=499)
@@ -69,7 +81,10 @@ def injected_response(request: web.Request, decision: Decision, real: web.Stream
     elif kind == "close":
         transport.close()  # nothing at all was written: an empty reply
     else:
-        status = int((decision.respond or {}).get("status", real.status if real is not None else 200))
+        if decision.respond is not None:
+            status = decision.respond.status
+        else:
+            status = real.status if real is not None else 200
         if real is not None and isinstance(real, web.Response) and isinstance(real.body, bytes):
             body = real.body
         else:

@@ -18,9 +18,10 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from ..resources import schemas_dir
 from ..settings import Settings
-from ..validation import SchemaRegistry, shipped_schemas_dir
-from .app import CONTROL_PREFIX, EMULATOR, json_response
+from ..validation import SchemaRegistry
+from .common import CONTROL_PREFIX, EMULATOR, json_response
 
 OPENAPI_PATH = CONTROL_PREFIX + "/openapi.json"
 # Built on first request (most test apps never ask), kept in a holder set before the app starts.
@@ -29,7 +30,7 @@ DOCUMENT: web.AppKey[dict[str, Any]] = web.AppKey("openapi_document", dict)
 
 def document_path() -> Path:
     """The shipped ``openapi.yaml``, in a checkout or inside an installed wheel."""
-    return shipped_schemas_dir() / "openapi.yaml"
+    return schemas_dir() / "openapi.yaml"
 
 
 @functools.lru_cache(maxsize=1)
@@ -49,7 +50,7 @@ def shipped_document() -> dict[str, Any]:
 
 def _scenario_schemas() -> dict[str, Any]:
     """schemas/scenario.schema.json as component schemas: ``Scenario`` plus one per ``$defs`` entry."""
-    schema = json.loads((shipped_schemas_dir() / "scenario.schema.json").read_text(encoding="utf-8"))
+    schema = json.loads((schemas_dir() / "scenario.schema.json").read_text(encoding="utf-8"))
     defs: dict[str, Any] = schema.pop("$defs", {})
     parts = {"Scenario": schema, **{f"Scenario_{name}": value for name, value in defs.items()}}
     for part in parts.values():

@@ -19,7 +19,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from mock_sprinto.http.app import EMULATOR, RULE
+from mock_sprinto.http.common import CALL, EMULATOR
 from mock_sprinto.http.openapi import build_document
 from mock_sprinto.service import Emulator
 
@@ -186,7 +186,7 @@ def watch(app: web.Application) -> Watch:
                 response.status,
                 dict(response.headers),
                 raw,
-                scenario_rule=request.get(RULE),
+                scenario_rule=call.rule if (call := request.get(CALL)) is not None else None,
             )
         )
 

@@ -182,8 +182,8 @@ def test_the_document_ships_inside_the_wheel_and_is_found_there(tmp_path: Path) 
         "import sys; sys.path.insert(0, sys.argv[1])\n"
         "from mock_sprinto.http.openapi import build_document, document_path\n"
         "from mock_sprinto.settings import Settings\n"
-        "from mock_sprinto.validation import SchemaRegistry, shipped_schemas_dir\n"
-        "doc = build_document(SchemaRegistry.load(shipped_schemas_dir() / 'entities'), Settings())\n"
+        "from mock_sprinto.validation import SchemaRegistry\n"
+        "doc = build_document(SchemaRegistry.shipped(), Settings())\n"
         "print(document_path(), len(doc['paths']))\n"
     )
     found = subprocess.run(

@@ -17,9 +17,9 @@ from mock_sprinto.errors import ApiError
 from mock_sprinto.http.body import inflate
 from mock_sprinto.payload import check_depth, parse_json
 from mock_sprinto.store import Dataset
-from mock_sprinto.validation import SchemaRegistry, check_page, shipped_schemas_dir
+from mock_sprinto.validation import SchemaRegistry, check_page
 
-REGISTRY = SchemaRegistry.load(shipped_schemas_dir() / "entities")
+REGISTRY = SchemaRegistry.shipped()
 FLAT = REGISTRY.flat_types
 DEPTH = 64
 DECODED_CAP = 64 * 1024  # small, so bombs are cheap to build and the cap is really hit

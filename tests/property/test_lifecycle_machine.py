@@ -28,11 +28,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from mock_sprinto.clock import ManualClock
+from mock_sprinto.control import ControlPlane
 from mock_sprinto.errors import ApiError
 from mock_sprinto.faults.scenario import parse_scenario
+from mock_sprinto.faults.vocabulary import Lifecycle
 from mock_sprinto.service import Emulator, Wire
 from mock_sprinto.settings import Config, Settings
-from mock_sprinto.validation import SchemaRegistry, shipped_schemas_dir
+from mock_sprinto.validation import SchemaRegistry
 
 START = 1_767_225_600.0
 TIMEOUT = 3600.0
@@ -40,7 +42,7 @@ PROCESSING = 2.0
 RETENTION = 86_400.0
 MAX_ITEMS = 5
 KEYS = {"a": "key-a", "b": "key-b"}
-REGISTRY = SchemaRegistry.load(shipped_schemas_dir() / "entities")
+REGISTRY = SchemaRegistry.shipped()
 STEPS = [0.0, 1.0, 2.0, 3.0, 3.0, 1799.0, 3599.0, 3600.0, 3601.0, RETENTION, RETENTION + 3700.0]
 
 
@@ -173,7 +175,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         for name, key in KEYS.items():
             self.emulator.authenticate(name, key)
         throttled = parse_scenario({"name": "throttled", "settings": {"rate_limit": 0.5, "rate_limit_burst": 3}})
-        self.emulator.set_scenario(throttled, self.emulator.tenants["b"])
+        ControlPlane(self.emulator).set_scenario(throttled, "b")
 
     # ---- helpers -------------------------------------------------------------------------
     def enter(self, name: str, operation: str) -> tuple[Any, ModelTenant] | None:
@@ -408,7 +410,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         """What a scenario's `lifecycle: {fail_processing: 1}` does."""
         tenant = self.emulator.tenant(name)
         self.model[name].settle(tenant.now())
-        self.emulator.apply_lifecycle(tenant, None, {"fail_processing": 1})
+        self.emulator.timeline.apply_lifecycle(tenant, None, Lifecycle(fail_processing=1))
         self.model[name].failures_pending += 1
 
     # ---- invariants ----------------------------------------------------------------------
@@ -435,7 +437,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             for state, count in model.counts().items():
                 if count:
                     event(f"reached {state}")
-            status = self.emulator.integration_status(tenant)
+            status = self.emulator.status_counts(tenant)
             assert status["sessions"] == dict(model.counts()), (status["sessions"], model.counts())
             self._activity_agrees(tenant, model)
             self._applied_data_agrees(tenant, model)

@@ -44,7 +44,7 @@ def test_finished_sessions_beyond_the_bound_are_forgotten_oldest_first(make_emul
         emulator.close_session(tenant, session.id, {"status": "discard"})
         ids.append(session.id)
     assert list(tenant.sessions) == ids[2:]
-    assert emulator.integration_status(tenant)["sessions"]["cancelled"] == 5  # counts are history
+    assert emulator.status_counts(tenant)["sessions"]["cancelled"] == 5  # counts are history
 
 
 def test_staged_bytes_are_bounded_per_integration_and_freed_on_close(make_emulator: Callable[..., Emulator]) -> None:

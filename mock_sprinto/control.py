@@ -1,0 +1,277 @@
+"""The control plane's door: what a test or a developer does to the emulator through ``/_mock``.
+
+Reset, integrations, clocks, scenarios, setting overrides, and the views of sessions, records and
+the journal, on plain Python values (as moto's ``moto_api`` is a backend of its own). The HTTP
+layer (``http/control.py``) only parses requests and serializes what these return; the test
+handles (``mock_sprinto.testing``) call the same methods directly where no request should be
+made (the activity log, a failing test's report).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import __version__
+from .clock import OffsetClock, format_time, parse_time
+from .errors import bad_request, conflict, not_found
+from .faults.engine import counters
+from .faults.scenario import (
+    Scenario,
+    ScenarioError,
+    load_scenario_file,
+    parse_scenario,
+    shipped_by_name,
+    shipped_scenarios,
+)
+from .service import INTEGRATION_ID, Emulator
+from .settings import SettingsError, check_override, describe
+from .store import Dataset, Tenant
+
+MAX_KEY_CHARS = 512
+
+
+class ControlPlane:
+    """The control-plane use cases over one Emulator (stateless: make one wherever needed)."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+
+    # ---- the server -----------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        emulator = self.emulator
+        return {
+            "status": "ok",
+            "version": __version__,
+            "integrations": len(emulator.tenants),
+            "now": format_time(emulator.clock.now()),
+        }
+
+    def settings(self) -> dict[str, Any]:
+        emulator = self.emulator
+        return {
+            "settings": emulator.settings.public(),
+            "reference": describe(),
+            "entity_types": {
+                name: {"key_field": schema.key_field, "source": schema.source}
+                for name, schema in sorted(emulator.registry.types.items())
+            },
+            "integrations_declared": sorted(emulator.declared),
+            "auto_create_integrations": emulator.auto_create,
+        }
+
+    def reset(self) -> dict[str, Any]:
+        self.emulator.reset()
+        return {"reset": True}
+
+    # ---- integrations -----------------------------------------------------------------------
+    def create_integration(self, integration_id: Any = None, api_key: Any = None) -> dict[str, Any]:
+        """A new integration, its id and key generated when not given; 409 if the id is taken."""
+        for name, value in (("id", integration_id), ("api_key", api_key)):
+            if value is not None and (not isinstance(value, str) or not value or len(value) > MAX_KEY_CHARS):
+                raise bad_request("invalid_parameter", f"'{name}' must be a non-empty string", parameter=name)
+        emulator = self.emulator
+        if integration_id is None:
+            integration_id = emulator.ids.make("int")
+        if integration_id in emulator.tenants:
+            raise conflict("integration_exists", f"integration {integration_id!r} already exists")
+        if api_key is None:
+            api_key = emulator.ids.make("key")
+        tenant = emulator.new_tenant(integration_id, api_key)
+        return {**_summary(tenant), "api_key": tenant.api_key}
+
+    def integrations(self) -> dict[str, Any]:
+        emulator = self.emulator
+        for tenant in emulator.tenants.values():
+            emulator.settle(tenant)
+        return {"integrations": [_summary(tenant) for tenant in emulator.tenants.values()]}
+
+    def integration(self, integration_id: str) -> dict[str, Any]:
+        return _summary(self.emulator.tenant(integration_id))
+
+    def delete_integration(self, integration_id: str) -> None:
+        """Forget one tenant (a declared one comes back empty, bound to its key)."""
+        if not INTEGRATION_ID.match(integration_id):  # a typo'd id must not look like a successful wipe
+            raise bad_request("invalid_parameter", f"no integration can have the id {integration_id[:140]!r}")
+        emulator = self.emulator
+        emulator.tenants.pop(integration_id, None)
+        if integration_id in emulator.declared:
+            emulator.new_tenant(integration_id, emulator.declared[integration_id])
+
+    # ---- clocks -------------------------------------------------------------------------------
+    def clock(self, integration_id: str | None = None) -> dict[str, Any]:
+        clock, tenant = self._clock_of(integration_id)
+        return self._clock_view(clock, tenant)
+
+    def advance_clock(self, seconds: Any, integration_id: str | None = None) -> dict[str, Any]:
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise bad_request(
+                "invalid_parameter", "'seconds' must be a number, e.g. {\"seconds\": 3600}", parameter="seconds"
+            )
+        clock, tenant = self._clock_of(integration_id)
+        clock.advance(float(seconds))
+        return self._after_clock_move(clock, tenant)
+
+    def set_clock(self, now: Any, integration_id: str | None = None) -> dict[str, Any]:
+        try:
+            when = parse_time(now) if isinstance(now, str) else None
+        except ValueError:
+            when = None
+        if when is None:
+            raise bad_request(
+                "invalid_parameter", "'now' must be an RFC 3339 time such as 2030-01-01T00:00:00Z", parameter="now"
+            )
+        clock, tenant = self._clock_of(integration_id)
+        clock.set(when)
+        return self._after_clock_move(clock, tenant)
+
+    def _clock_of(self, integration_id: str | None) -> tuple[OffsetClock, Tenant | None]:
+        if integration_id is None:
+            return self.emulator.clock, None
+        tenant = self.emulator.tenant(integration_id)
+        return tenant.clock, tenant
+
+    def _after_clock_move(self, clock: OffsetClock, tenant: Tenant | None) -> dict[str, Any]:
+        if tenant is not None:
+            self.emulator.settle(tenant)  # what fell due happens now, not at the next request
+        return self._clock_view(clock, tenant)
+
+    def _clock_view(self, clock: OffsetClock, tenant: Tenant | None) -> dict[str, Any]:
+        now = clock.now()
+        view: dict[str, Any] = {
+            "now": format_time(now),
+            "epoch_seconds": now,
+            "offset_seconds": clock.offset,
+            "frozen": self.emulator.settings.frozen_clock,
+        }
+        if tenant is not None:
+            view["integration_id"] = tenant.id
+        return view
+
+    # ---- scenarios and settings ---------------------------------------------------------------
+    def scenario(self, integration_id: str | None = None) -> dict[str, Any]:
+        emulator = self.emulator
+        if integration_id is None:
+            scenario = emulator.scenario
+            return {"scenario": None if scenario is None else scenario.public(), "applies_to": "global"}
+        tenant = emulator.tenant(integration_id)
+        own = tenant.own_scenario
+        effective = own or emulator.scenario
+        return {
+            "integration_id": tenant.id,
+            "scenario": None if effective is None else effective.public(),
+            "applies_to": "integration" if own is not None else ("global" if effective is not None else None),
+            "rules": counters(tenant.faults),
+            "effective_settings": tenant.settings.public(),
+        }
+
+    def put_scenario(self, value: Any, integration_id: str | None = None) -> dict[str, Any]:
+        """``value``: a shipped scenario's name (never a path), or an inline scenario object."""
+        try:
+            if isinstance(value, str):
+                scenario = shipped_by_name(value)
+            elif isinstance(value, dict):
+                scenario = parse_scenario(value, "scenario")
+            else:
+                raise bad_request(
+                    "invalid_scenario",
+                    'send a shipped scenario name ("rate-limited") or a scenario object',
+                    errors=[{"path": "", "line": None, "message": "expected a string or an object"}],
+                )
+        except ScenarioError as exc:
+            raise bad_request(
+                "invalid_scenario",
+                f"the scenario has {len(exc.problems)} problem(s)",
+                errors=[p.public() for p in exc.problems],
+            ) from None
+        self.set_scenario(scenario, integration_id)
+        return self.scenario(integration_id)
+
+    def set_scenario(self, scenario: Scenario | None, integration_id: str | None = None) -> None:
+        """Install (or with None remove) the global scenario, or one integration's own."""
+        emulator = self.emulator
+        if integration_id is not None:
+            tenant = emulator.tenant(integration_id)
+            tenant.own_scenario = scenario
+            emulator.take_scenario(tenant)
+            return
+        emulator.scenario = scenario
+        for each in emulator.tenants.values():
+            if each.own_scenario is None:
+                emulator.take_scenario(each)
+
+    def shipped_scenarios(self) -> dict[str, Any]:
+        listed = []
+        for name, path in shipped_scenarios().items():
+            listed.append({"name": name, "description": load_scenario_file(path).description})
+        return {"scenarios": listed}
+
+    def integration_settings(self, integration_id: str) -> dict[str, Any]:
+        tenant = self.emulator.tenant(integration_id)
+        return {
+            "integration_id": tenant.id,
+            "overrides": dict(tenant.settings_overrides),
+            "effective": tenant.settings.public(),
+        }
+
+    def put_integration_settings(self, integration_id: str, overrides: dict[str, Any]) -> dict[str, Any]:
+        """Replace the integration's own setting overrides (checked; every problem listed)."""
+        tenant = self.emulator.tenant(integration_id)
+        checked: dict[str, Any] = {}
+        problems: list[dict[str, str]] = []
+        for name, raw in overrides.items():
+            try:
+                checked[name] = check_override(name, raw)
+            except SettingsError as exc:
+                problems.append({"setting": name, "message": str(exc)})
+        if problems:
+            raise bad_request("invalid_parameter", f"{len(problems)} setting(s) refused", errors=problems)
+        tenant.settings_overrides = checked
+        self.emulator.refresh_settings(tenant)
+        return self.integration_settings(integration_id)
+
+    # ---- what the emulator saw ------------------------------------------------------------------
+    def sessions(self, integration_id: str) -> dict[str, Any]:
+        tenant = self.emulator.tenant(integration_id)
+        return {"integration_id": tenant.id, "sessions": [session.detail() for session in tenant.sessions.values()]}
+
+    def session(self, integration_id: str, session_id: str) -> dict[str, Any]:
+        tenant = self.emulator.tenant(integration_id)
+        session = tenant.sessions.get(session_id)
+        if session is None:
+            raise not_found("session_not_found", f"integration {tenant.id!r} has no such session")
+        return session.detail()
+
+    def datasets(self, integration_id: str) -> dict[str, Any]:
+        tenant = self.emulator.tenant(integration_id)
+        return {
+            "integration_id": tenant.id,
+            "datasets": {name: len(ds.records) for name, ds in sorted(tenant.datasets.items())},
+        }
+
+    def records(self, integration_id: str, entity_type: str, offset: int, limit: int) -> dict[str, Any]:
+        tenant = self.emulator.tenant(integration_id)
+        dataset = tenant.datasets.get(entity_type)
+        if dataset is None:  # nothing applied yet: an empty dataset of that type
+            dataset = Dataset(entity_type, self.emulator.registry.key_field(entity_type))
+        return dataset.describe(offset, limit)
+
+    def activity(self, integration_id: str) -> list[dict[str, Any]]:
+        """The whole activity log, oldest first, without a vendor request (not journaled, not
+        throttled, not subject to the scenario)."""
+        return [item.public() for item in self.emulator.tenant(integration_id).activity]
+
+    def journal(self, integration_id: str | None, limit: int) -> dict[str, Any]:
+        journal = self.emulator.journal
+        return {"entries": journal.recent(integration_id, limit), "total_recorded": journal.total}
+
+
+def _summary(tenant: Tenant) -> dict[str, Any]:
+    return {
+        "id": tenant.id,
+        "api_key_bound": tenant.api_key is not None,
+        "active_session_id": tenant.active_session_id,
+        "sessions": dict(tenant.state_counts),
+        "staged_bytes": tenant.staged_bytes,
+        "datasets": {name: len(ds.records) for name, ds in tenant.datasets.items()},
+        "clock_offset_seconds": tenant.clock.offset,
+    }

@@ -1,0 +1,40 @@
+"""What every HTTP module shares: where the planes are mounted, the app and request keys, and how
+a value or a domain error becomes a response. It imports nothing of the other HTTP modules, so
+``app``, ``vendor``, ``control``, ``openapi`` and ``faults`` all depend on it and none on another.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ..control import ControlPlane
+from ..errors import ApiError
+from ..service import Call, Emulator
+
+API_PREFIX = "/api/external/push"
+CONTROL_PREFIX = "/_mock"
+
+# The two doors of the domain, one per plane.
+EMULATOR: web.AppKey[Emulator] = web.AppKey("emulator", Emulator)
+CONTROL: web.AppKey[ControlPlane] = web.AppKey("control", ControlPlane)
+
+# Request-scoped: when the request arrived, its id, and (vendor API) the domain's Call.
+REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
+STARTED: web.RequestKey[float] = web.RequestKey("started", float)
+CALL: web.RequestKey[Call] = web.RequestKey("call", Call)
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, headers=headers, content_type="application/json")
+
+
+def problem_response(error: ApiError) -> web.Response:
+    response = json_response(error.problem(), error.status, dict(error.headers))
+    if error.status == 413:
+        # The rest of an oversized body is drained (bounded) by aiohttp's lingering read, so the
+        # client reads this answer instead of a reset; the connection is not reused afterwards.
+        response.force_close()
+    return response

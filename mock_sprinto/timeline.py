@@ -1,0 +1,185 @@
+"""Time-driven progress of a tenant's sessions: inactivity expiry, processing attempts, purges.
+
+Nothing here runs in the background. Each tenant keeps its future events in a heap, and
+``settle`` replays the ones that are due, in time order, whenever the tenant is touched: work per
+request is independent of how many sessions or pages are held, and moving the clock forward is all
+a test needs to do.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from typing import Any
+
+import orjson
+
+from .clock import format_time
+from .faults.vocabulary import Lifecycle
+from .lifecycle import Event, State, next_state
+from .store import Dataset, Session, Tenant
+from .validation import SchemaRegistry
+
+
+class Timeline:
+    """The moves of sessions that time (or a scenario's lifecycle action) makes."""
+
+    def __init__(self, registry: SchemaRegistry) -> None:
+        self.registry = registry
+
+    def settle(self, tenant: Tenant) -> None:
+        """Replay, in time order, every expiry, processing attempt and purge now due."""
+        now = tenant.now()
+        while True:
+            active = tenant.active_session
+            expiry = active.last_request_at + active.inactivity_timeout if active else math.inf
+            next_due = tenant.due[0].at if tenant.due else math.inf
+            if min(expiry, next_due) > now:
+                return
+            if active is not None and expiry <= next_due:
+                self.expire(tenant, active, expiry)
+                continue
+            due = heapq.heappop(tenant.due)
+            session = tenant.sessions.get(due.session_id)
+            if session is None:
+                continue
+            if due.kind == "attempt" and session.state is State.PROCESSING:
+                if due.at < tenant.processing_hold_until:
+                    tenant.schedule(tenant.processing_hold_until, "attempt", session.id)  # held by a scenario
+                    continue
+                self._attempt_processing(tenant, session, due.at)
+            elif due.kind == "purge" and session.state is State.EXPIRED and not session.data_purged:
+                self._purge(tenant, session, due.at)
+
+    def apply_lifecycle(self, tenant: Tenant, session_id: str | None, actions: Lifecycle) -> None:
+        """A scenario's lifecycle actions: expire now, fail processing, hold processing, purge."""
+        now = tenant.now()
+        session = tenant.sessions.get(session_id) if session_id else tenant.active_session
+        if actions.expire_session:
+            target = session if session is not None and session.state is State.ACTIVE else None
+            if target is not None and target.id == tenant.active_session_id:
+                self.expire(tenant, target, now)
+        tenant.processing_failures_pending += actions.fail_processing
+        if actions.hold_processing_seconds is not None:
+            tenant.processing_hold_until = max(tenant.processing_hold_until, now + actions.hold_processing_seconds)
+        if actions.purge_expired:
+            expired = [session] if session is not None else list(tenant.sessions.values())
+            for each in expired:
+                if each is not None and each.state is State.EXPIRED and not each.data_purged:
+                    self._purge(tenant, each, now)
+
+    def move(self, tenant: Tenant, session: Session, event: Event, at: float) -> None:
+        new = next_state(session.state, event)
+        tenant.state_counts[session.state.value] -= 1
+        tenant.state_counts[new.value] += 1
+        session.state = new
+        session.updated_at = at
+
+    def expire(self, tenant: Tenant, session: Session, at: float) -> None:
+        self.move(tenant, session, Event.INACTIVITY, at)
+        tenant.active_session_id = None
+        session.expired_at = at
+        session.data_retained_until = at + tenant.settings.expired_retention_seconds
+        tenant.schedule(session.data_retained_until, "purge", session.id)
+        tenant.note(
+            at,
+            "warning",
+            "session_expired",
+            f"session expired after {session.inactivity_timeout:g}s without a request; "
+            "its data can still be applied until it is purged",
+            session.id,
+            accepted_batches=len(session.accepted_pages),
+        )
+
+    def start_processing(self, tenant: Tenant, session: Session, at: float) -> None:
+        """close(apply): the first attempt is due after the processing time (0: right now)."""
+        session.processing_started_at = at
+        tenant.schedule(at + tenant.settings.processing_seconds, "attempt", session.id)
+        tenant.note(
+            at,
+            "info",
+            "session_processing",
+            "session closed with apply; processing",
+            session.id,
+            accepted_batches=len(session.accepted_pages),
+        )
+        self.settle(tenant)
+
+    def retire(self, tenant: Tenant, session: Session, at: float) -> None:
+        """A session is done with its data: free the bytes, and forget the oldest finished ones."""
+        self._drop_staged(tenant, session)
+        if session.finished_at is not None:
+            return
+        session.finished_at = at
+        tenant.finished.append(session.id)
+        while len(tenant.finished) > tenant.settings.max_sessions_kept:
+            tenant.sessions.pop(tenant.finished.popleft(), None)
+
+    def _purge(self, tenant: Tenant, session: Session, at: float) -> None:
+        self._drop_staged(tenant, session)
+        session.data_purged = True
+        tenant.note(at, "info", "expired_data_purged", "expired session data was purged", session.id)
+        self.retire(tenant, session, at)
+
+    def _attempt_processing(self, tenant: Tenant, session: Session, at: float) -> None:
+        if tenant.processing_failures_pending > 0:
+            tenant.processing_failures_pending -= 1
+            session.last_error = {
+                "code": "processing_failed",
+                "message": "applying the staged pages failed (injected by the scenario)",
+                "at": format_time(at),
+            }
+            if session.retry_count == 0:
+                session.retry_count = 1  # [doc] "retries once on Sprinto side"
+                session.updated_at = at
+                tenant.schedule(at + tenant.settings.processing_seconds, "attempt", session.id)
+                tenant.note(at, "warning", "processing_retry", "processing failed; retrying once", session.id)
+                return
+            self.move(tenant, session, Event.PROCESSING_GAVE_UP, at)
+            tenant.note(
+                at,
+                "error",
+                "session_failed",
+                "processing failed twice; nothing was applied",
+                session.id,
+                last_error=session.last_error,
+            )
+            self.retire(tenant, session, at)
+            return
+        self._apply(tenant, session, at)
+        self.move(tenant, session, Event.PROCESSING_SUCCEEDED, at)
+        tenant.note(
+            at,
+            "info",
+            "session_processed",
+            f"applied {session.accepted_records_total} records from {len(session.accepted_pages)} pages",
+            session.id,
+            accepted_records_by_entity=dict(session.accepted_records_by_entity),
+        )
+        self.retire(tenant, session, at)
+
+    def _apply(self, tenant: Tenant, session: Session, at: float) -> None:
+        """Apply accepted pages in acceptance order; later records win on the same key."""
+        upsert = tenant.settings.apply_mode == "upsert"
+        touched: dict[str, Dataset] = {}
+        for page in session.accepted_pages:
+            assert page.payload is not None  # accepted pages keep their bytes until retired
+            entities: dict[str, list[Any]] = orjson.loads(page.payload)["entities"]
+            for entity_type, records in entities.items():
+                dataset = touched.get(entity_type)
+                if dataset is None:
+                    existing = tenant.datasets.get(entity_type) if upsert else None
+                    dataset = existing or Dataset(entity_type, self.registry.key_field(entity_type))
+                    touched[entity_type] = dataset
+                for record in records:
+                    dataset.put(record)
+        for entity_type, dataset in touched.items():
+            dataset.applied_at = at
+            dataset.applied_by_session = session.id
+            tenant.datasets[entity_type] = dataset
+
+    def _drop_staged(self, tenant: Tenant, session: Session) -> None:
+        for page in session.accepted_pages:
+            page.payload = None
+        tenant.staged_bytes -= session.staged_bytes
+        session.staged_bytes = 0
