@@ -24,7 +24,7 @@ from .faults.scenario import (
     shipped_scenarios,
 )
 from .service import INTEGRATION_ID, Emulator
-from .settings import SettingsError, check_override, describe
+from .settings import check_overrides, describe
 from .store import Dataset, Tenant
 
 MAX_KEY_CHARS = 512
@@ -216,15 +216,13 @@ class ControlPlane:
     def put_integration_settings(self, integration_id: str, overrides: dict[str, Any]) -> dict[str, Any]:
         """Replace the integration's own setting overrides (checked; every problem listed)."""
         tenant = self.emulator.tenant(integration_id)
-        checked: dict[str, Any] = {}
-        problems: list[dict[str, str]] = []
-        for name, raw in overrides.items():
-            try:
-                checked[name] = check_override(name, raw)
-            except SettingsError as exc:
-                problems.append({"setting": name, "message": str(exc)})
+        checked, problems = check_overrides(overrides)
         if problems:
-            raise bad_request("invalid_parameter", f"{len(problems)} setting(s) refused", errors=problems)
+            raise bad_request(
+                "invalid_parameter",
+                f"{len(problems)} setting(s) refused",
+                errors=[{"setting": name, "message": message} for name, message in problems.items()],
+            )
         tenant.settings_overrides = checked
         self.emulator.refresh_settings(tenant)
         return self.integration_settings(integration_id)

@@ -130,6 +130,19 @@ def check_override(name: str, raw: Any) -> Any:
     return coerce(name, raw)
 
 
+def check_overrides(overrides: Mapping[Any, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Every override checked as ``check_override`` does: (the checked values, each refused
+    setting's reason), so a scenario or a settings PUT reports every problem at once."""
+    checked: dict[str, Any] = {}
+    problems: dict[str, str] = {}
+    for name, raw in overrides.items():
+        try:
+            checked[str(name)] = check_override(str(name), raw)
+        except SettingsError as exc:
+            problems[str(name)] = str(exc)
+    return checked, problems
+
+
 _HINTS = typing.get_type_hints(Settings)
 
 

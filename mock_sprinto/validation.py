@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 import jsonschema_rs
 
+from .payload import json_pointer
 from .resources import schemas_dir
 
 ENTITY_TYPE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
@@ -165,10 +166,6 @@ def _error(
     }
 
 
-def _escape(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
-
-
 def check_page(
     body: Any,
     registry: SchemaRegistry,
@@ -215,7 +212,7 @@ def check_page(
         )
         return _reject(verdict, "validation_failed", "the page envelope is not valid")
     for entity_type, records in entities.items():
-        pointer = f"/entities/{_escape(entity_type)}"
+        pointer = json_pointer(("entities", entity_type))
         if not ENTITY_TYPE_NAME.match(entity_type):
             verdict.errors.append(
                 _error(
@@ -289,7 +286,7 @@ def _require_objects(entity_type: str, records: list[Any], verdict: PageVerdict,
             verdict.errors.append(
                 _error(
                     "a record must be a JSON object",
-                    f"/entities/{_escape(entity_type)}/{index}",
+                    json_pointer(("entities", entity_type, index)),
                     "type",
                     entity_type,
                     index,
@@ -303,7 +300,7 @@ def _validate_records(schema: EntitySchema, records: list[Any], verdict: PageVer
     if schema.records_validator is not None and schema.records_validator.is_valid(records):
         return  # the usual case: one call for the whole page; errors are only listed on failure
     validator = schema.validator
-    base = f"/entities/{_escape(schema.name)}"
+    base = ("entities", schema.name)
     for index, record in enumerate(records):
         if validator.is_valid(record):
             continue
@@ -318,7 +315,7 @@ def _validate_records(schema: EntitySchema, records: list[Any], verdict: PageVer
             elif field_name is None and keyword == "additionalProperties":
                 unexpected = list(getattr(kind, "unexpected", []) or [])
                 field_name = str(unexpected[0]) if unexpected else None
-            pointer = base + f"/{index}" + "".join(f"/{_escape(str(p))}" for p in path)
+            pointer = json_pointer((*base, index, *path))
             found.append(_error(err.message, pointer, keyword, schema.name, index, field_name))
         # jsonschema-rs reports in evaluation order; sort so the same page always lists the same way.
         found.sort(key=lambda e: (e["pointer"], e["code"], e["issue"]))

@@ -16,8 +16,9 @@ from typing import Any
 import jsonschema
 import yaml
 
+from ..payload import json_pointer
 from ..resources import scenarios_dir, schemas_dir
-from ..settings import Settings, SettingsError, check_override
+from ..settings import Settings, check_overrides
 from .vocabulary import Delay, Lifecycle, Phase, Respond, RuleOperation, TransportFault, WhenKind
 
 SCENARIO_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -96,10 +97,6 @@ def shipped_scenarios() -> dict[str, Path]:
     return {path.stem: path for path in sorted(scenarios_dir().glob("*.yaml"))}
 
 
-def _pointer(parts: Any) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
-
-
 def _lines(text: str) -> dict[str, int]:
     """Map each JSON pointer in a YAML/JSON text to its 1-based line."""
     found: dict[str, int] = {}
@@ -108,9 +105,9 @@ def _lines(text: str) -> dict[str, int]:
         found.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
-                name = str(key.value).replace("~", "~0").replace("/", "~1")
-                found[f"{path}/{name}"] = key.start_mark.line + 1
-                walk(value, f"{path}/{name}")
+                child = path + json_pointer((key.value,))
+                found[child] = key.start_mark.line + 1
+                walk(value, child)
         elif isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
                 walk(item, f"{path}/{i}")
@@ -138,18 +135,15 @@ def parse_scenario(document: Any, source: str = "scenario", text: str | None = N
     lines = _lines(text) if text is not None else {}
     problems: list[Problem] = []
     for error in _schema_validator().iter_errors(document):
-        path = _pointer(error.absolute_path)
+        path = json_pointer(error.absolute_path)
         problems.append(Problem(path, _explain(error), _line_for(lines, path)))
     # Meaning is checked too, wherever the shape allows, so one run reports every problem.
     shaped = isinstance(document, dict)
     raw_settings = document.get("settings") if shaped else None
-    settings: dict[str, Any] = {}
-    for name, raw in raw_settings.items() if isinstance(raw_settings, dict) else ():
-        path = f"/settings/{name}"
-        try:
-            settings[name] = check_override(str(name), raw)
-        except SettingsError as exc:
-            problems.append(Problem(path, str(exc), _line_for(lines, path)))
+    settings, refused = check_overrides(raw_settings if isinstance(raw_settings, dict) else {})
+    for name, message in refused.items():
+        path = "/settings" + json_pointer((name,))
+        problems.append(Problem(path, message, _line_for(lines, path)))
     broken_rules = {p.path.split("/")[2] for p in problems if p.path.startswith("/rules/") and p.path.count("/") >= 2}
     rules = []
     raw_rules = document.get("rules") if shaped else None
@@ -242,13 +236,20 @@ def _load_text(text: str, source: str) -> Any:
         ) from None
 
 
-def load_scenario_file(path: str | Path) -> Scenario:
+def read_scenario_document(path: str | Path) -> tuple[Any, str]:
+    """A scenario file's document (YAML or JSON, as loaded) and its text, unchecked: the one reader
+    of scenario files, for the server and for a test handle that sends a file inline."""
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(source, [Problem("", f"cannot read the file ({exc})")]) from None
-    return parse_scenario(_load_text(text, source), source, text)
+    return _load_text(text, source), text
+
+
+def load_scenario_file(path: str | Path) -> Scenario:
+    document, text = read_scenario_document(path)
+    return parse_scenario(document, str(path), text)
 
 
 def resolve_scenario(name_or_path: str) -> Scenario:

@@ -21,14 +21,11 @@ from referencing.jsonschema import DRAFT202012
 
 from mock_sprinto.http.common import CALL, EMULATOR
 from mock_sprinto.http.openapi import build_document
+from mock_sprinto.payload import json_pointer
 from mock_sprinto.service import Emulator
 
 DOC_URI = "urn:mock-sprinto:openapi"
 _FORMATS = FormatChecker()
-
-
-def _pointer(*parts: str) -> str:
-    return "/".join(part.replace("~", "~0").replace("/", "~1") for part in parts)
 
 
 @dataclass
@@ -110,7 +107,7 @@ class Contract:
         if key not in responses:
             problems.append(f"{where}: status {status} is not documented (documented: {', '.join(responses)})")
             return problems
-        base = _pointer("", "paths", template, method.lower(), "responses", key)
+        base = json_pointer(("paths", template, method.lower(), "responses", key))
         response = self._resolve(responses[key])
         if "$ref" in responses[key]:
             base = responses[key]["$ref"].removeprefix("#")
@@ -124,7 +121,7 @@ class Contract:
             candidate: Any = value
             if spec.get("schema", {}).get("type") == "integer":
                 candidate = int(value) if re.fullmatch(r"-?\d+", value) else value
-            declared_at = base + _pointer("", "headers", name)
+            declared_at = base + json_pointer(("headers", name))
             spec_pointer = declared["$ref"].removeprefix("#") if "$ref" in declared else declared_at
             errors = self._validator(spec_pointer + "/schema").iter_errors(candidate)
             problems.extend(f"{where}: header {name}={value!r}: {e.message}" for e in errors)
@@ -142,7 +139,7 @@ class Contract:
         if data is None and body != b"null":
             problems.append(f"{where}: the body is not JSON: {body!r:.300}")
             return problems
-        pointer = base + _pointer("", "content", media, "schema")
+        pointer = base + json_pointer(("content", media, "schema"))
         for error in self._validator(pointer).iter_errors(data):
             at = "/".join(str(p) for p in error.absolute_path)
             problems.append(f"{where}: body at /{at}: {error.message[:300]}")

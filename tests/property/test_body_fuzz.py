@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from mock_sprinto.clock import ManualClock
 from mock_sprinto.errors import ApiError
 from mock_sprinto.payload import _may_repeat_names, _walk, parse_json
-from mock_sprinto.service import Emulator, Wire
+from mock_sprinto.service import Emulator
+from mock_sprinto.sessions import Wire
 from mock_sprinto.settings import Config, Settings
 
 from .body import DECODED_CAP, DOCUMENTED_ERRORS, FLAT, REGISTRY, body_path, stdlib_finds_a_repeated_name
@@ -224,21 +225,21 @@ def test_the_emulator_answers_every_push_with_a_documented_outcome_and_applies_w
 ) -> None:
     raw, encoding = case
     tenant = EMULATOR.authenticate("fuzz", "key")
-    session = EMULATOR.start_session(tenant, None)
+    session = EMULATOR.sessions.start_session(tenant, None)
     wire = Wire("req_fuzz", len(raw), 0, encoding, time.perf_counter())
     try:
         from mock_sprinto.http.body import inflate
 
         decoded = raw if encoding == "identity" else inflate(raw, encoding, DECODED_CAP)
         wire.decoded_bytes = len(decoded)
-        result = EMULATOR.push_page(tenant, session.id, decoded, wire)
+        result = EMULATOR.sessions.push_page(tenant, session.id, decoded, wire)
         accepted = True
     except ApiError as error:
         if error.code not in ("validation_failed", "empty_page", "too_many_items"):
             assert (error.status, error.code) in DOCUMENTED_ERRORS, error.problem()
         orjson.dumps(error.problem())
         accepted = False
-    closed = EMULATOR.close_session(tenant, session.id, {"status": "apply"})
+    closed = EMULATOR.sessions.close_session(tenant, session.id, {"status": "apply"})
     assert closed.state.value == "processed"
     if accepted:
         assert closed.accepted_records_total == result["accepted_count_total"]

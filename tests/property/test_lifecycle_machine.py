@@ -1,7 +1,8 @@
 """A hypothesis state machine over the session lifecycle, against a deliberately simple model.
 
-It drives the Emulator directly (no socket: thousands of steps a second) the way the HTTP layer
-does (authenticate, throttle, then the use case) and after every step checks:
+It drives the Emulator's vendor-plane door directly (no socket: thousands of steps a second), the
+same calls the HTTP handlers make (``Emulator.start``, ``push``, ``close``, ...), and after every
+step checks:
 
 - at most one active session per integration;
 - applied data equals the accepted pages of applied sessions, in application order (keyed
@@ -16,9 +17,11 @@ Two integrations: ``a`` unthrottled, ``b`` throttled through a settings-only sce
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,8 +34,9 @@ from mock_sprinto.clock import ManualClock
 from mock_sprinto.control import ControlPlane
 from mock_sprinto.errors import ApiError
 from mock_sprinto.faults.scenario import parse_scenario
-from mock_sprinto.faults.vocabulary import Lifecycle
-from mock_sprinto.service import Emulator, Wire
+from mock_sprinto.faults.vocabulary import Lifecycle, Operation
+from mock_sprinto.payload import NO_BODY, BytesBody
+from mock_sprinto.service import Answer, Call, Emulator, Outcome
 from mock_sprinto.settings import Config, Settings
 from mock_sprinto.validation import SchemaRegistry
 
@@ -169,6 +173,10 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.emulator = Emulator(Config(settings), REGISTRY, self.clock)
         self.model = {name: ModelTenant(name) for name in KEYS}
         self.requests = 0
+        self.loop = asyncio.new_event_loop()  # one loop for every step: the door is a coroutine
+
+    def teardown(self) -> None:
+        self.loop.close()
 
     @initialize()
     def bind_keys_and_throttle_b(self) -> None:
@@ -178,21 +186,28 @@ class LifecycleMachine(RuleBasedStateMachine):
         ControlPlane(self.emulator).set_scenario(throttled, "b")
 
     # ---- helpers -------------------------------------------------------------------------
-    def enter(self, name: str, operation: str) -> tuple[Any, ModelTenant] | None:
-        """What every vendor request does first; None when the request was throttled."""
-        tenant = self.emulator.authenticate(name, KEYS[name])
-        model = self.model[name]
-        model.settle(tenant.now())
+    def send(
+        self, name: str, operation: Operation, door: Callable[[Call], Awaitable[Outcome]], session_id: str | None = None
+    ) -> tuple[Any, ApiError | None] | None:
+        """One vendor request through the door: (the answer's body, or the error it raised);
+        None when the request was throttled, which must have changed nothing."""
+        tenant = self.emulator.tenants[name]
+        self.model[name].settle(tenant.now())
         before = self.snapshot()
+        self.requests += 1
+        call = Call(operation, name, KEYS[name], f"req_{self.requests}", time.perf_counter(), session_id=session_id)
         try:
-            self.emulator.throttle(tenant, operation)
+            outcome = self.loop.run_until_complete(door(call))
         except ApiError as error:
-            assert error.status == 429 and error.code == "rate_limited"
+            if error.status != 429:
+                return None, error
+            assert error.code == "rate_limited"
             assert int(error.headers["Retry-After"]) >= 1
             assert self.snapshot() == before, "a throttled request changed state"
             event("throttled")
             return None
-        return tenant, model
+        assert isinstance(outcome, Answer), "no scenario rule answers here"
+        return outcome.body, None
 
     def snapshot(self) -> Any:
         return {
@@ -218,10 +233,6 @@ class LifecycleMachine(RuleBasedStateMachine):
                 return list(other.sessions)[pick % len(other.sessions)]
         return f"ses_unknown{pick}"
 
-    def wire(self, raw: bytes) -> Wire:
-        self.requests += 1
-        return Wire(f"req_{self.requests}", len(raw), len(raw), "identity", time.perf_counter())
-
     def expect_addressable(self, model: ModelTenant, session_id: str, error: ApiError | None) -> ModelSession | None:
         session = model.sessions.get(session_id)
         if session is None:
@@ -232,53 +243,45 @@ class LifecycleMachine(RuleBasedStateMachine):
     # ---- rules ---------------------------------------------------------------------------
     @rule(name=st.sampled_from(sorted(KEYS)))
     def start(self, name: str) -> None:
-        entered = self.enter(name, "start_session")
-        if entered is None:
+        sent = self.send(name, "start_session", lambda call: self.emulator.start(call, NO_BODY))
+        if sent is None:
             return
-        tenant, model = entered
-        try:
-            session = self.emulator.start_session(tenant, None)
-        except ApiError as error:
+        session, error = sent
+        model = self.model[name]
+        if error is not None:
             assert model.active is not None, error
             assert (error.status, error.code) == (409, "session_already_active")
             assert error.extra["active_session_id"] == model.active
             return
         assert model.active is None, "a second session started while one is active"
-        model.sessions[session.id] = ModelSession(session.id, len(model.sessions) + 1, last_request=tenant.now())
-        model.active = session.id
+        now = self.emulator.tenants[name].now()
+        model.sessions[session["id"]] = ModelSession(session["id"], len(model.sessions) + 1, last_request=now)
+        model.active = session["id"]
 
     @rule(name=st.sampled_from(sorted(KEYS)), which=targets, pick=st.integers(0, 50))
     def read_session(self, name: str, which: str, pick: int) -> None:
-        entered = self.enter(name, "get_session")
-        if entered is None:
-            return
-        tenant, model = entered
+        model = self.model[name]
         session_id = self.target(model, which, pick)
-        try:
-            self.emulator.addressed_session(tenant, session_id)
-            error = None
-        except ApiError as caught:
-            error = caught
+        sent = self.send(name, "get_session", self.emulator.get_session, session_id)
+        if sent is None:
+            return
+        _, error = sent
         session = self.expect_addressable(model, session_id, error)
         if session is not None:
             assert error is None
             if session.state == "active":
-                session.last_request = tenant.now()  # [doc] status reads count as activity
+                session.last_request = self.emulator.tenants[name].now()  # [doc] status reads count as activity
 
     def _push(self, name: str, which: str, pick: int, raw_for: Any, valid: bool) -> None:
-        entered = self.enter(name, "push_page")
-        if entered is None:
-            return
-        tenant, model = entered
+        model = self.model[name]
         session_id = self.target(model, which, pick)
         session = model.sessions.get(session_id)
         marker = f"s{session.ordinal}" if session is not None else "s?"
         raw, page = raw_for(marker)
-        try:
-            self.emulator.push_target(tenant, session_id)
-            error = None
-        except ApiError as caught:
-            error = caught
+        sent = self.send(name, "push_page", lambda call: self.emulator.push(call, BytesBody(raw)), session_id)
+        if sent is None:
+            return
+        result, error = sent
         if self.expect_addressable(model, session_id, error) is None:
             return
         assert session is not None
@@ -286,21 +289,19 @@ class LifecycleMachine(RuleBasedStateMachine):
             assert error is not None and (error.status, error.code) == (409, "session_not_active"), error
             assert error.extra["state"] == session.state
             return
-        session.last_request = tenant.now()
-        try:
-            result = self.emulator.push_page(tenant, session_id, raw, self.wire(raw))
-        except ApiError as caught:
-            assert not valid, caught.problem()
-            assert caught.status == 400 and caught.code in (
+        session.last_request = self.emulator.tenants[name].now()
+        if error is not None:
+            assert not valid, error.problem()
+            assert error.status == 400 and error.code in (
                 "validation_failed",
                 "empty_page",
                 "too_many_items",
                 "malformed_body",
-            ), caught.problem()
-            if caught.code != "malformed_body":
-                assert caught.extra["accepted_count_total"] == 0
+            ), error.problem()
+            if error.code != "malformed_body":
+                assert error.extra["accepted_count_total"] == 0
             session.rejected += 1
-            event(f"page rejected: {caught.code}")
+            event(f"page rejected: {error.code}")
             return
         assert valid, f"an invalid page was accepted: {raw[:200]!r}"
         event("page accepted")
@@ -342,16 +343,14 @@ class LifecycleMachine(RuleBasedStateMachine):
         status=st.sampled_from(["apply", "apply", "discard", "bogus"]),
     )
     def close(self, name: str, which: str, pick: int, status: str) -> None:
-        entered = self.enter(name, "close_session")
-        if entered is None:
-            return
-        tenant, model = entered
+        model = self.model[name]
         session_id = self.target(model, which, pick)
-        try:
-            closed = self.emulator.close_session(tenant, session_id, {"status": status})
-            error = None
-        except ApiError as caught:
-            error = caught
+        body = BytesBody(orjson.dumps({"status": status}))
+        sent = self.send(name, "close_session", lambda call: self.emulator.close(call, body), session_id)
+        if sent is None:
+            return
+        closed, error = sent
+        tenant = self.emulator.tenants[name]
         session = self.expect_addressable(model, session_id, error)
         if session is None:
             return
@@ -376,7 +375,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             model.closes += 1
             session.state, session.process_at, session.close_seq = "processing", tenant.now() + PROCESSING, model.closes
         model.settle(tenant.now())  # a processing time of 0 would finish right here
-        assert closed.state.value == session.state
+        assert closed["state"] == session.state
 
     @rule(
         name=st.sampled_from(sorted(KEYS)),
@@ -437,7 +436,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             for state, count in model.counts().items():
                 if count:
                     event(f"reached {state}")
-            status = self.emulator.status_counts(tenant)
+            status = self.emulator.sessions.status_counts(tenant)
             assert status["sessions"] == dict(model.counts()), (status["sessions"], model.counts())
             self._activity_agrees(tenant, model)
             self._applied_data_agrees(tenant, model)

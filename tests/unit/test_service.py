@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -11,23 +12,30 @@ import pytest
 
 from mock_sprinto.clock import ManualClock
 from mock_sprinto.errors import ApiError
-from mock_sprinto.service import Emulator, Wire
+from mock_sprinto.payload import BytesBody
+from mock_sprinto.service import Answer, Call, Emulator
+from mock_sprinto.sessions import Wire
 from mock_sprinto.settings import Settings, SettingsError, load_config
 
 from ..helpers import user
 
 
 def push(emulator: Emulator, tenant: Any, session_id: str, records: list[Any]) -> dict[str, Any]:
+    """A push through the vendor plane's door, as the HTTP handler makes it."""
     raw = orjson.dumps({"entities": {"User": records}})
-    return emulator.push_page(tenant, session_id, raw, Wire("req", len(raw), len(raw), "identity", time.perf_counter()))
+    call = Call("push_page", tenant.id, tenant.api_key, "req", time.perf_counter(), session_id=session_id)
+    outcome = asyncio.run(emulator.push(call, BytesBody(raw)))
+    assert isinstance(outcome, Answer)
+    body: dict[str, Any] = outcome.body
+    return body
 
 
 def test_events_are_replayed_in_time_order_when_the_clock_jumps(emulator: Emulator, clock: ManualClock) -> None:
     tenant = emulator.authenticate("acme", "k")
-    first = emulator.start_session(tenant, None)
+    first = emulator.sessions.start_session(tenant, None)
     push(emulator, tenant, first.id, [user(1)])
-    emulator.close_session(tenant, first.id, None)  # processing due in 2 s
-    second = emulator.start_session(tenant, None)  # expires in 3600 s
+    emulator.sessions.close_session(tenant, first.id, None)  # processing due in 2 s
+    second = emulator.sessions.start_session(tenant, None)  # expires in 3600 s
     clock.advance(100_000)
     emulator.settle(tenant)
     kinds = [(item.type, item.at - tenant.activity[0].at) for item in tenant.activity]
@@ -40,22 +48,22 @@ def test_finished_sessions_beyond_the_bound_are_forgotten_oldest_first(make_emul
     tenant = emulator.authenticate("acme", "k")
     ids = []
     for _ in range(5):
-        session = emulator.start_session(tenant, None)
-        emulator.close_session(tenant, session.id, {"status": "discard"})
+        session = emulator.sessions.start_session(tenant, None)
+        emulator.sessions.close_session(tenant, session.id, {"status": "discard"})
         ids.append(session.id)
     assert list(tenant.sessions) == ids[2:]
-    assert emulator.status_counts(tenant)["sessions"]["cancelled"] == 5  # counts are history
+    assert emulator.sessions.status_counts(tenant)["sessions"]["cancelled"] == 5  # counts are history
 
 
 def test_staged_bytes_are_bounded_per_integration_and_freed_on_close(make_emulator: Callable[..., Emulator]) -> None:
     emulator = make_emulator(max_staged_bytes=2000)
     tenant = emulator.authenticate("acme", "k")
-    session = emulator.start_session(tenant, None)
+    session = emulator.sessions.start_session(tenant, None)
     push(emulator, tenant, session.id, [user(1), user(2), user(3)])
     with pytest.raises(ApiError) as refused:
         push(emulator, tenant, session.id, [user(i) for i in range(4, 10)])
     assert (refused.value.status, refused.value.code) == (507, "staging_limit_reached")
-    emulator.close_session(tenant, session.id, {"status": "discard"})
+    emulator.sessions.close_session(tenant, session.id, {"status": "discard"})
     assert tenant.staged_bytes == 0
 
 
@@ -70,10 +78,10 @@ def test_integrations_are_bounded(make_emulator: Callable[..., Emulator]) -> Non
 
 def test_applied_records_are_stored_compactly_and_keys_stay_distinct(emulator: Emulator, clock: ManualClock) -> None:
     tenant = emulator.authenticate("acme", "k")
-    session = emulator.start_session(tenant, None)
+    session = emulator.sessions.start_session(tenant, None)
     raw = orjson.dumps({"entities": {"Thing": [{"id": 1}, {"id": "1"}, {"id": 1.5}, {"no_id": True}]}})
-    emulator.push_page(tenant, session.id, raw, Wire("r", len(raw), len(raw), "identity", time.perf_counter()))
-    emulator.close_session(tenant, session.id, None)
+    emulator.sessions.push_page(tenant, session.id, raw, Wire("r", len(raw), len(raw), "identity", time.perf_counter()))
+    emulator.sessions.close_session(tenant, session.id, None)
     clock.advance(2)
     emulator.settle(tenant)
     assert tenant.datasets["Thing"].key_field is None

@@ -1,0 +1,353 @@
+"""The vendor operations on one tenant's sessions, once a request is let in: start, address,
+push (validate, stage or reject), close, and the integration's status and activity views.
+
+The door (``service.Emulator``) decides *whether* and *when* an operation runs (version, key,
+rate limit, the scenario); these rules decide what it does.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .clock import format_time, parse_time
+from .errors import ApiError, bad_request, conflict, int_param, not_found
+from .lifecycle import Event, State
+from .payload import check_depth, parse_json
+from .store import Page, Session, Tenant
+from .timeline import Timeline
+from .validation import SchemaRegistry, check_page
+
+MAX_REFERENCE_CHARS = 256
+ANOMALY_ERRORS_SHOWN = 10
+
+
+@dataclass(slots=True)
+class Wire:
+    """How a page arrived: sizes before and after decoding, encoding, and the request's id."""
+
+    request_id: str
+    wire_bytes: int
+    decoded_bytes: int
+    encoding: str
+    started: float  # perf_counter() when the request arrived, for the page's duration
+
+
+class Sessions:
+    """The operations of the vendor API on a tenant's sessions."""
+
+    def __init__(self, registry: SchemaRegistry, timeline: Timeline) -> None:
+        self.registry = registry
+        self.timeline = timeline
+        self.flat_types = registry.flat_types  # entity types whose records parsing need not walk
+
+    def start_session(self, tenant: Tenant, body: Any) -> Session:
+        reference = _client_reference(body)
+        active = tenant.active_session
+        if active is not None:
+            raise conflict(
+                "session_already_active",
+                f"integration {tenant.id!r} already has an active session; close it or let it expire",
+                active_session_id=active.id,
+            )
+        now = tenant.now()
+        tenant.session_count += 1
+        session_id = tenant.ids.make("ses")
+        while session_id in tenant.sessions:  # a re-installed seeded scenario replays its ids
+            session_id = tenant.ids.make("ses")
+        session = Session(
+            id=session_id,
+            integration_id=tenant.id,
+            ordinal=tenant.session_count,
+            client_reference_id=reference,
+            inactivity_timeout=tenant.settings.inactivity_timeout_seconds,
+            created_at=now,
+            updated_at=now,
+            last_request_at=now,
+        )
+        tenant.sessions[session.id] = session
+        tenant.active_session_id = session.id
+        tenant.state_counts[State.ACTIVE.value] += 1
+        tenant.note(now, "info", "session_created", "session started", session.id, client_reference_id=reference)
+        return session
+
+    def addressed_session(self, tenant: Tenant, session_id: str) -> Session:
+        """The session a request names; any request that addresses it resets its inactivity."""
+        session = tenant.sessions.get(session_id)
+        if session is None:
+            raise not_found("session_not_found", f"integration {tenant.id!r} has no session {session_id[:140]!r}")
+        if session.state is State.ACTIVE:
+            session.last_request_at = tenant.now()
+        return session
+
+    def push_target(self, tenant: Tenant, session_id: str) -> Session:
+        """Checks that come before the body is read: the session exists and is active."""
+        session = self.addressed_session(tenant, session_id)
+        if session.state is not State.ACTIVE:
+            raise conflict(
+                "session_not_active",
+                f"session is {session.state.value}; pages can only be pushed to an active session",
+                state=session.state.value,
+            )
+        return session
+
+    def reject_push(self, tenant: Tenant, session_id: str, wire: Wire, error: ApiError) -> None:
+        """Record a push refused before validation (size, encoding, body) on the session."""
+        session = tenant.sessions.get(session_id)
+        if session is not None and session.state is State.ACTIVE:
+            self._record_rejection(tenant, session, wire, error, record_count=0, counts={}, hint=None)
+
+    def push_page(self, tenant: Tenant, session_id: str, raw: bytes, wire: Wire) -> dict[str, Any]:
+        session = self.push_target(tenant, session_id)  # again: the body took time to arrive
+        settings = tenant.settings
+        try:
+            if settings.max_staged_bytes is not None and tenant.staged_bytes + len(raw) > settings.max_staged_bytes:
+                raise ApiError(
+                    507,
+                    "staging_limit_reached",
+                    f"integration {tenant.id!r} already stages {tenant.staged_bytes} bytes "
+                    f"(setting max_staged_bytes = {settings.max_staged_bytes}); close a session first",
+                )
+            body = parse_json(
+                raw,
+                settings.max_json_depth,
+                reject_repeated_names=settings.duplicate_names == "reject",
+                flat_types=self.flat_types,
+            )
+        except ApiError as error:
+            self._record_rejection(tenant, session, wire, error, record_count=0, counts={}, hint=None)
+            raise
+        verdict = check_page(
+            body,
+            self.registry,
+            max_items=settings.max_page_items,
+            max_errors=settings.max_validation_errors,
+            reject_unknown_types=settings.unknown_entity_types == "reject",
+        )
+        if verdict.code is not None:
+            try:
+                check_depth(body, settings.max_json_depth)  # records of flat types were not walked
+            except ApiError as error:
+                self._record_rejection(tenant, session, wire, error, record_count=0, counts={}, hint=None)
+                raise
+            response = _batch_response(
+                session.id, 0, {}, verdict.total, verdict.errors, verdict.errors_truncated, verdict.page_hint
+            )
+            rejection = bad_request(verdict.code, verdict.detail, **response)
+            self._record_rejection(
+                tenant,
+                session,
+                wire,
+                rejection,
+                verdict.total,
+                verdict.counts,
+                verdict.page_hint,
+                verdict.errors,
+                verdict.errors_truncated,
+            )
+            raise rejection
+        now = tenant.now()
+        page = _new_page(session, wire, now, verdict.total, verdict.counts, verdict.page_hint)
+        page.payload = raw
+        session.accepted_pages.append(page)
+        session.accepted_records_total += verdict.total
+        session.accepted_records_by_entity.update(verdict.counts)
+        session.staged_bytes += len(raw)
+        session.updated_at = now
+        tenant.staged_bytes += len(raw)
+        tenant.note(
+            now,
+            "info",
+            "page_accepted",
+            f"page {page.ordinal} accepted: {verdict.total} records",
+            session.id,
+            page=page.ordinal,
+            counts_by_entity=verdict.counts,
+            request_id=wire.request_id,
+        )
+        response = _batch_response(session.id, verdict.total, verdict.counts, 0, [], False, verdict.page_hint)
+        response["page"] = page.ordinal
+        return response
+
+    def _record_rejection(
+        self,
+        tenant: Tenant,
+        session: Session,
+        wire: Wire,
+        error: ApiError,
+        record_count: int,
+        counts: dict[str, int],
+        hint: int | str | None,
+        errors: list[dict[str, Any]] | None = None,
+        truncated: bool = False,
+    ) -> None:
+        now = tenant.now()
+        session.rejected_batches += 1
+        page = _new_page(session, wire, now, record_count, counts, hint)
+        page.accepted = False
+        page.code = error.code
+        page.detail = error.detail
+        page.errors = errors or []
+        page.errors_truncated = truncated
+        session.rejected_pages.append(page)
+        tenant.note(
+            now,
+            "error",
+            "page_rejected",
+            f"page {page.ordinal} rejected ({error.code}): {error.detail}",
+            session.id,
+            page=page.ordinal,
+            code=error.code,
+            status=error.status,
+            request_id=wire.request_id,
+            rejected_count=record_count,
+            errors=(errors or [])[:ANOMALY_ERRORS_SHOWN],
+        )
+
+    def close_session(self, tenant: Tenant, session_id: str, body: Any) -> Session:
+        session = self.addressed_session(tenant, session_id)
+        status = _close_status(body)
+        now = tenant.now()
+        event = Event.APPLY if status == "apply" else Event.DISCARD
+        if session.state not in (State.ACTIVE, State.EXPIRED):
+            raise conflict(
+                "session_not_closable",
+                f"session is {session.state.value}; only active or expired sessions can be closed",
+                state=session.state.value,
+            )
+        if session.state is State.EXPIRED and event is Event.APPLY and session.data_purged:
+            raise conflict(
+                "expired_data_purged",
+                "this expired session's data was purged after "
+                f"{tenant.settings.expired_retention_seconds:g}s; start a new session and push again",
+                state=session.state.value,
+            )
+        if session.state is State.ACTIVE:
+            tenant.active_session_id = None
+        self.timeline.move(tenant, session, event, now)
+        session.closed_at = now
+        session.close_status = status
+        if event is Event.APPLY:
+            self.timeline.start_processing(tenant, session, now)  # a processing time of 0 finishes here
+        else:
+            tenant.note(now, "info", "session_cancelled", "session discarded; nothing will be applied", session.id)
+            self.timeline.retire(tenant, session, now)
+        return session
+
+    def status_counts(self, tenant: Tenant) -> dict[str, Any]:
+        return {
+            "integration_id": tenant.id,
+            "sessions": {state.value: tenant.state_counts[state.value] for state in State},
+            "last_activity_at": None if tenant.last_activity_at is None else format_time(tenant.last_activity_at),
+        }
+
+    def activity_page(
+        self, tenant: Tenant, since: str | None, page: str | None, page_size: str | None
+    ) -> dict[str, Any]:
+        """Activity oldest first, optionally from ``since`` on, in pages."""
+        page_no = int_param("page", page, 1, 1, 1_000_000)
+        size = int_param("page_size", page_size, 50, 1, 200)
+        since_ts: float | None = None
+        if since is not None:
+            try:
+                since_ts = parse_time(since)
+            except ValueError as exc:
+                raise bad_request(
+                    "invalid_parameter",
+                    f"'since' must be an RFC 3339 time such as 2026-01-01T00:00:00Z ({exc})",
+                    parameter="since",
+                ) from None
+        log = tenant.activity
+        # The log is in time order, so 'since' is a binary search, not a copy of the whole log.
+        first = 0 if since_ts is None else bisect.bisect_left(log, since_ts, key=lambda item: item.at)
+        total = len(log) - first
+        start = first + (page_no - 1) * size
+        window = itertools.islice(log, start, start + size)
+        return {
+            "items": [item.public() for item in window],
+            "page": page_no,
+            "page_size": size,
+            "next_page": page_no + 1 if (page_no - 1) * size + size < total else None,
+            "total": total,
+        }
+
+
+def _new_page(
+    session: Session, wire: Wire, now: float, record_count: int, counts: dict[str, int], hint: int | str | None
+) -> Page:
+    """The next page of a session, numbered in arrival order whether accepted or not."""
+    session.pages_received += 1
+    return Page(
+        ordinal=session.pages_received,
+        request_id=wire.request_id,
+        received_at=now,
+        accepted=True,
+        record_count=record_count,
+        counts=counts,
+        wire_bytes=wire.wire_bytes,
+        decoded_bytes=wire.decoded_bytes,
+        encoding=wire.encoding,
+        page_hint=hint,
+        duration_ms=(time.perf_counter() - wire.started) * 1000,
+    )
+
+
+def _client_reference(body: Any) -> str | None:
+    if body is None:
+        return None
+    if not isinstance(body, dict):
+        raise bad_request(
+            "invalid_parameter", 'the body must be a JSON object such as {"client_reference_id": "nightly-2026-01-01"}'
+        )
+    reference = body.get("client_reference_id")
+    if reference is not None and (not isinstance(reference, str) or len(reference) > MAX_REFERENCE_CHARS):
+        raise bad_request(
+            "invalid_parameter",
+            f"'client_reference_id' must be a string of at most {MAX_REFERENCE_CHARS} characters",
+            parameter="client_reference_id",
+        )
+    return reference
+
+
+def _close_status(body: Any) -> str:
+    if body is None:
+        return "apply"  # [doc] default
+    if not isinstance(body, dict):
+        raise bad_request("invalid_close_status", 'the body must be a JSON object such as {"status": "apply"}')
+    status = body.get("status")
+    action = body.get("action")  # [mock] alias a published client sends
+    if status is not None and action is not None and status != action:
+        raise bad_request("invalid_close_status", "'status' and 'action' disagree; send only 'status'")
+    chosen = status if status is not None else action
+    if chosen is None:
+        return "apply"
+    if chosen not in ("apply", "discard"):
+        raise bad_request(
+            "invalid_close_status",
+            f"close status must be 'apply' or 'discard', got {str(chosen)[:60]!r}",
+            allowed=["apply", "discard"],
+        )
+    return str(chosen)
+
+
+def _batch_response(
+    session_id: str,
+    accepted: int,
+    accepted_by_entity: dict[str, int],
+    rejected: int,
+    errors: list[dict[str, Any]],
+    truncated: bool,
+    hint: int | str | None,
+) -> dict[str, Any]:
+    return {
+        "session_id": session_id,
+        "accepted_count_total": accepted,
+        "accepted_count_by_entity": dict(accepted_by_entity),
+        "rejected_count_total": rejected,
+        "validation_errors": errors,
+        "validation_errors_truncated": truncated,
+        "echoes": {"page_hint": hint},
+    }
