@@ -232,6 +232,15 @@ class ControlPlane:
         tenant = self.emulator.tenant(integration_id)
         return {"integration_id": tenant.id, "sessions": [session.detail() for session in tenant.sessions.values()]}
 
+    def sessions_kept(self, integration_id: str) -> list[dict[str, Any]]:
+        """The sessions of an integration if it exists, without creating it (a failing test's
+        report is written after the fixture deleted its integration)."""
+        tenant = self.emulator.tenants.get(integration_id)
+        if tenant is None:
+            return []
+        self.emulator.settle(tenant)
+        return [session.detail() for session in tenant.sessions.values()]
+
     def session(self, integration_id: str, session_id: str) -> dict[str, Any]:
         tenant = self.emulator.tenant(integration_id)
         session = tenant.sessions.get(session_id)

@@ -135,7 +135,7 @@ def mock_sprinto(request: pytest.FixtureRequest, mock_sprinto_server: MockSprint
                 pytest.fail(f"@pytest.mark.{MARKER}: the emulator refused the settings: {exc}", pytrace=False)
         if body is not None:
             try:
-                handle._call("PUT", "/scenario", body, send_body=True)
+                handle.use_scenario(body)  # checked above: a shipped name or the file's contents
             except MockSprintoError as exc:
                 pytest.fail(f"@pytest.mark.{MARKER}: the emulator refused the scenario: {exc}", pytrace=False)
         _remember(request.node, handle)
@@ -157,7 +157,6 @@ class MockSprintoApp:
     def __init__(self, request: pytest.FixtureRequest, aiohttp_client: Any) -> None:
         self._request = request
         self._aiohttp_client = aiohttp_client
-        self.created: list[AsyncMockSprinto] = []
 
     async def __call__(
         self,
@@ -186,7 +185,6 @@ class MockSprintoApp:
         chosen = scenario if scenario is not None else options.scenario
         if chosen is not None:
             await handle.use_scenario(chosen)
-        self.created.append(handle)
         _remember(self._request.node, handle)
         return handle
 

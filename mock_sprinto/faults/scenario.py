@@ -7,6 +7,7 @@ text is at hand) and what was expected, so a scenario is never silently half-app
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -236,7 +237,7 @@ def _load_text(text: str, source: str) -> Any:
         ) from None
 
 
-def read_scenario_document(path: str | Path) -> tuple[Any, str]:
+def read_scenario_document(path: str | os.PathLike[str]) -> tuple[Any, str]:
     """A scenario file's document (YAML or JSON, as loaded) and its text, unchecked: the one reader
     of scenario files, for the server and for a test handle that sends a file inline."""
     source = str(path)

@@ -129,7 +129,7 @@ def test_a_failing_test_shows_what_the_emulator_saw(suite: pytest.Pytester) -> N
             "  * POST /sessions/ses_*/entities -> 400 validation_failed",
         ]
     )
-    assert "testing.py" not in result.stdout.str()  # the helpers' own frames are hidden
+    assert "mock_sprinto/testing" not in result.stdout.str()  # the helpers' own frames are hidden
 
 
 def test_the_marker_configures_each_test_and_nothing_leaks(suite: pytest.Pytester) -> None:

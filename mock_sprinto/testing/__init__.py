@@ -1,0 +1,50 @@
+"""The emulator for tests: a server on a background thread, and handles on one tenant of it.
+
+The pytest plugin (``mock_sprinto.pytest_plugin``) is a thin layer over this package; nothing
+here imports pytest, so a ``unittest`` suite can use it too::
+
+    with MockSprintoServer() as server:
+        mock = server.new_integration("nightly-sync")
+        run_my_sync(mock.base_url, mock.integration_id, mock.api_key)
+        mock.clock.advance(seconds=2)
+        mock.assert_session_processed(records=250)
+
+Two handles share one API: ``MockSprinto`` (blocking, for a server on its own thread; usable
+from sync and async tests alike) and ``AsyncMockSprinto`` (awaitable, for an emulator served
+in-process on the test's own event loop, where a blocking call would deadlock).
+
+- ``common``: ids, sample records, setting overrides and scenarios, checked client-side;
+- ``verdicts``: the readable text of a failed assertion and of a failing test's report;
+- ``handle``: what both handles share, every method's logic written once;
+- ``server``: the threaded ``MockSprintoServer``, its blocking ``MockSprinto`` and ``MockClock``;
+- ``inprocess``: the awaitable ``AsyncMockSprinto`` and ``AsyncMockClock``.
+"""
+
+from __future__ import annotations
+
+# The "x as x" names are importable from here as before (the plugin's and the report's helpers)
+# but not star-exported: __all__ is the public API.
+from .common import ScenarioSpec, load_registry, load_scenario_file, new_integration_id, sample_user, scenario_body
+from .common import checked_settings as checked_settings
+from .handle import MockSprintoError
+from .inprocess import AsyncMockClock, AsyncMockSprinto
+from .server import MockClock, MockSprinto, MockSprintoServer
+from .verdicts import describe_integration as describe_integration
+from .verdicts import format_rejected_pages as format_rejected_pages
+from .verdicts import no_rejected_failure as no_rejected_failure
+from .verdicts import processed_failure as processed_failure
+
+__all__ = [
+    "AsyncMockClock",
+    "AsyncMockSprinto",
+    "MockClock",
+    "MockSprinto",
+    "MockSprintoError",
+    "MockSprintoServer",
+    "ScenarioSpec",
+    "load_registry",
+    "load_scenario_file",
+    "new_integration_id",
+    "sample_user",
+    "scenario_body",
+]

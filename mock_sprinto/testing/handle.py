@@ -1,0 +1,258 @@
+"""One handle, two doors: every method of ``MockSprinto`` and ``AsyncMockSprinto`` written once.
+
+A method's logic (which control-plane requests, in what order, and what to make of the answers)
+is an *operation*: a generator that yields each ``Request`` it needs and is sent back the parsed
+answer, then returns the method's result. It does no I/O itself, so the blocking handle runs it
+over its own HTTP connection and the in-process handle awaits the same steps on the test's loop
+(the "sans-I/O" style): each public method is only the adapter that runs its operation.
+
+Reads that must not be requests (the activity log, a failing test's report) are the other
+primitive a handle provides, ``_read``: a ``ControlPlane`` call made where the emulator runs.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Generic, TypeVar
+
+import orjson
+
+from ..clock import parse_time
+from ..control import ControlPlane
+from ..http import CONTROL_PREFIX
+from ..settings import Settings
+from .common import ScenarioSpec, checked_settings, scenario_body
+from .verdicts import JOURNAL_SHOWN, describe_integration, no_rejected_failure, pick_session, processed_failure
+
+T = TypeVar("T")
+
+
+# ---- one control-plane request, either door ----------------------------------------------------
+class MockSprintoError(Exception):
+    """The control plane refused a call: the HTTP status and the problem object it sent."""
+
+    # A failing test's report names it by the path users import it from, as before the split.
+    __module__ = "mock_sprinto.testing"
+
+    def __init__(self, method: str, path: str, status: int, problem: Any) -> None:
+        self.status = status
+        self.problem = problem
+        self.code = problem.get("code") if isinstance(problem, dict) else None
+        super().__init__(f"{method} {path} answered {status}: {_problem_text(problem)}")
+
+
+def _problem_text(problem: Any) -> str:
+    if not isinstance(problem, dict):
+        return str(problem)[:500]
+    text = f"{problem.get('code', 'error')}: {problem.get('detail', '')}".rstrip(": ")
+    errors = problem.get("errors")
+    if isinstance(errors, list) and errors:  # e.g. an invalid scenario lists every problem
+        text += "".join(f"\n  - {_one_line(error)}" for error in errors[:50])
+    return text
+
+
+def _one_line(value: Any) -> str:
+    if isinstance(value, dict):
+        where = value.get("path") or value.get("pointer") or value.get("location") or ""
+        message = value.get("message") or value.get("issue") or value.get("detail") or json.dumps(value)
+        return f"{where}: {message}" if where else str(message)
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Request:
+    """A call of ``/_mock``: built once, sent by whichever client, its answer read here."""
+
+    method: str
+    path: str  # below CONTROL_PREFIX
+    body: Any = None
+    expect: int = 200
+    # None: send the body when there is one; True sends even a JSON null (``PUT …/scenario``).
+    send_body: bool | None = None
+
+    @property
+    def target(self) -> str:
+        return CONTROL_PREFIX + self.path
+
+    @property
+    def has_body(self) -> bool:
+        return self.body is not None if self.send_body is None else self.send_body
+
+    def payload(self) -> bytes | None:
+        return orjson.dumps(self.body) if self.has_body else None
+
+    def headers(self, auth: Mapping[str, str]) -> dict[str, str]:
+        return {**auth, **({"Content-Type": "application/json"} if self.has_body else {})}
+
+    def answer(self, status: int, data: bytes) -> Any:
+        """The parsed answer, or MockSprintoError when the status is not the expected one."""
+        parsed: Any = orjson.loads(data) if data else None
+        if status != self.expect:
+            raise MockSprintoError(self.method, self.target, status, parsed)
+        return parsed
+
+
+def admin_headers(admin_token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
+
+
+# ---- operations ----------------------------------------------------------------------------------
+# Yields the requests it needs, is sent each parsed answer, returns the method's result.
+Op = Generator[Request, Any, T]
+
+
+@dataclass(frozen=True)
+class Done(Generic[T]):
+    value: T
+
+
+def step(op: Op[T], answer: Any) -> Request | Done[T]:
+    """Send ``answer`` into ``op``: its next request, or its result once it has finished."""
+    __tracebackhide__ = True  # a verdict's AssertionError passes here: the test sees only its own line
+    try:
+        return op.send(answer)
+    except StopIteration as finished:
+        result: T = finished.value
+        return Done(result)
+
+
+class HandleBase(ABC):
+    """What both handles are: an integration's identity, and every method's logic as an
+    operation. A subclass provides the doors: ``_run`` (blocking or awaitable), ``_read``."""
+
+    def __init__(self, integration_id: str, api_key: str) -> None:
+        self.integration_id = integration_id
+        self.api_key = api_key
+
+    @property
+    @abstractmethod
+    def base_url(self) -> str:
+        """The vendor API's base URL: what a client calls ``https://api.sprinto.com/api/external/push``."""
+
+    @property
+    def integration_url(self) -> str:
+        return f"{self.base_url}/v1/integrations/{self.integration_id}"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"api-key": self.api_key}
+
+    # the primitives a door provides
+    @property
+    @abstractmethod
+    def _settings(self) -> Settings:
+        """The emulator's server-wide settings."""
+
+    @abstractmethod
+    def _read(self, fn: Callable[[ControlPlane], T]) -> T:
+        """``fn`` on the emulator's control plane, where the emulator runs, without a request."""
+
+    def _request(
+        self, method: str, tail: str, body: Any = None, *, expect: int = 200, send_body: bool | None = None
+    ) -> Request:
+        """A request about this integration (``tail`` after ``/integrations/{id}``)."""
+        return Request(method, f"/integrations/{self.integration_id}{tail}", body, expect, send_body)
+
+    # configuration
+    def _use_scenario(self, scenario: ScenarioSpec, settings: Mapping[str, Any] | None) -> Op[Any]:
+        if settings is not None:
+            yield from self._use_settings(settings)
+        return (yield self._request("PUT", "/scenario", scenario_body(scenario), send_body=True))
+
+    def _use_settings(self, settings: Mapping[str, Any]) -> Op[Any]:
+        return (yield self._request("PUT", "/settings", checked_settings(settings), send_body=True))
+
+    def _clear_scenario(self) -> Op[None]:
+        yield self._request("DELETE", "/scenario", expect=204)
+
+    # observation
+    def _sessions(self) -> Op[list[dict[str, Any]]]:
+        return list((yield self._request("GET", "/sessions"))["sessions"])
+
+    def _session(self, session_id: str) -> Op[dict[str, Any]]:
+        return dict((yield self._request("GET", f"/sessions/{session_id}")))
+
+    def _records(self, entity_type: str) -> Op[list[dict[str, Any]]]:
+        return list((yield self._request("GET", f"/records/{entity_type}"))["records"])
+
+    def _activity(self) -> list[dict[str, Any]]:
+        # Read from the emulator directly rather than through the vendor's activity endpoint,
+        # which would itself be journaled, rate-limited and subject to the scenario's faults.
+        return self._read(lambda control: control.activity(self.integration_id))
+
+    def _journal(self, limit: int | None) -> Op[list[dict[str, Any]]]:
+        size = limit or self._settings.journal_size
+        entries = yield Request("GET", f"/journal?integration_id={self.integration_id}&limit={size}")
+        return list(entries["entries"])
+
+    # verdicts
+    def _assert_session_processed(
+        self, session_id: str | None, records: int | None, by_entity: Mapping[str, int] | None
+    ) -> Op[dict[str, Any]]:
+        __tracebackhide__ = True
+        session = pick_session((yield from self._sessions()), session_id)
+        failure = processed_failure(session, records, by_entity)
+        if failure:
+            raise AssertionError(failure)
+        return dict(session)
+
+    def _assert_no_rejected_pages(self) -> Op[None]:
+        __tracebackhide__ = True
+        failure = no_rejected_failure((yield from self._sessions()))
+        if failure:
+            raise AssertionError(failure)
+
+    def describe(self) -> str:
+        """What the emulator saw of this integration, as a failing test's report shows it.
+
+        Synchronous on both handles, and no request: the report hook calls it when no event
+        loop runs, possibly after the integration was deleted."""
+        sessions, journal = self._read(
+            lambda control: (
+                control.sessions_kept(self.integration_id),
+                control.journal(self.integration_id, JOURNAL_SHOWN * 5)["entries"],
+            )
+        )
+        return describe_integration(self.integration_id, self.base_url, sessions, journal)
+
+
+# ---- the clock --------------------------------------------------------------------------------------
+H = TypeVar("H", bound=HandleBase)
+
+
+def _clock_body(when: datetime | str) -> dict[str, str]:
+    if isinstance(when, datetime):
+        # A naive datetime is read as UTC, as freezegun does.
+        moment = when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+        return {"now": moment.isoformat()}
+    return {"now": when}
+
+
+def _advance_body(seconds: float | timedelta, minutes: float, hours: float, days: float) -> dict[str, float]:
+    base = seconds.total_seconds() if isinstance(seconds, timedelta) else float(seconds)
+    return {"seconds": base + minutes * 60 + hours * 3600 + days * 86400}
+
+
+def _as_datetime(view: Mapping[str, Any]) -> datetime:
+    return datetime.fromtimestamp(parse_time(view["now"]), tz=timezone.utc)
+
+
+class ClockBase(Generic[H]):
+    """One integration's clock, its logic as operations run by its handle's door."""
+
+    def __init__(self, handle: H) -> None:
+        self._handle = handle
+
+    def _advance(self, seconds: float | timedelta, minutes: float, hours: float, days: float) -> Op[datetime]:
+        body = _advance_body(seconds, minutes, hours, days)
+        return _as_datetime((yield self._handle._request("POST", "/clock/advance", body)))
+
+    def _set(self, when: datetime | str) -> Op[datetime]:
+        return _as_datetime((yield self._handle._request("POST", "/clock/set", _clock_body(when))))
+
+    def _now(self) -> Op[datetime]:
+        return _as_datetime((yield self._handle._request("GET", "/clock")))

@@ -1,0 +1,122 @@
+"""The awaitable handle, for an emulator served in-process on the test's own event loop (by
+pytest-aiohttp), where a blocking call would deadlock: the same methods as ``MockSprinto``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from ..control import ControlPlane
+from ..http import API_PREFIX
+from ..service import Emulator
+from ..settings import Settings
+from .common import ScenarioSpec
+from .handle import ClockBase, Done, HandleBase, Op, Request, admin_headers, step
+
+T = TypeVar("T")
+
+
+class AsyncMockClock(ClockBase["AsyncMockSprinto"]):
+    async def advance(
+        self, seconds: float | timedelta = 0, *, minutes: float = 0, hours: float = 0, days: float = 0
+    ) -> datetime:
+        return await self._handle._run(self._advance(seconds, minutes, hours, days))
+
+    async def set(self, when: datetime | str) -> datetime:
+        return await self._handle._run(self._set(when))
+
+    async def now(self) -> datetime:
+        return await self._handle._run(self._now())
+
+
+class AsyncMockSprinto(HandleBase):
+    """The same handle for an emulator served in-process by pytest-aiohttp: ``client`` is the
+    aiohttp TestClient, ``emulator`` the domain object behind it (same thread, same loop)."""
+
+    def __init__(self, client: TestClient[Any, Any], emulator: Emulator, integration_id: str, api_key: str) -> None:
+        super().__init__(integration_id, api_key)
+        self.client = client
+        self.emulator = emulator
+        self.clock = AsyncMockClock(self)
+        self._control_headers = admin_headers(emulator.settings.admin_token)
+
+    def __repr__(self) -> str:
+        return f"<AsyncMockSprinto {self.integration_id} at {self.base_url}>"
+
+    @property
+    def app(self) -> web.Application:
+        app: web.Application | None = self.client.app
+        assert app is not None
+        return app
+
+    @property
+    def base_url(self) -> str:
+        return str(self.client.make_url(API_PREFIX))
+
+    @property
+    def integration_path(self) -> str:
+        """The integration's path, for ``client.post(mock.integration_path + "/sessions")``."""
+        return f"{API_PREFIX}/v1/integrations/{self.integration_id}"
+
+    # this door: each request is awaited through the test client; reads are plain calls, as the
+    # emulator lives on this thread and this loop
+    async def _run(self, op: Op[T]) -> T:
+        __tracebackhide__ = True
+        next_step = step(op, None)
+        while not isinstance(next_step, Done):
+            next_step = step(op, await self._send(next_step))
+        return next_step.value
+
+    async def _send(self, request: Request) -> Any:
+        async with self.client.request(
+            request.method, request.target, data=request.payload(), headers=request.headers(self._control_headers)
+        ) as response:
+            return request.answer(response.status, await response.read())
+
+    @property
+    def _settings(self) -> Settings:
+        return self.emulator.settings
+
+    def _read(self, fn: Callable[[ControlPlane], T]) -> T:
+        return fn(ControlPlane(self.emulator))
+
+    # configuration
+    async def use_scenario(self, scenario: ScenarioSpec, *, settings: Mapping[str, Any] | None = None) -> Any:
+        return await self._run(self._use_scenario(scenario, settings))
+
+    async def use_settings(self, settings: Mapping[str, Any]) -> Any:
+        return await self._run(self._use_settings(settings))
+
+    async def clear_scenario(self) -> None:
+        await self._run(self._clear_scenario())
+
+    # observation
+    async def sessions(self) -> list[dict[str, Any]]:
+        return await self._run(self._sessions())
+
+    async def session(self, session_id: str) -> dict[str, Any]:
+        return await self._run(self._session(session_id))
+
+    async def records(self, entity_type: str) -> list[dict[str, Any]]:
+        return await self._run(self._records(entity_type))
+
+    async def activity(self) -> list[dict[str, Any]]:
+        return self._activity()
+
+    async def journal(self, limit: int | None = None) -> list[dict[str, Any]]:
+        return await self._run(self._journal(limit))
+
+    # verdicts
+    async def assert_session_processed(
+        self, session_id: str | None = None, *, records: int | None = None, by_entity: Mapping[str, int] | None = None
+    ) -> dict[str, Any]:
+        __tracebackhide__ = True
+        return await self._run(self._assert_session_processed(session_id, records, by_entity))
+
+    async def assert_no_rejected_pages(self) -> None:
+        __tracebackhide__ = True
+        await self._run(self._assert_no_rejected_pages())

@@ -1,0 +1,333 @@
+"""The emulator on a background thread, and the blocking handle on one tenant of it.
+
+Blocking calls work from sync and async tests alike, because the server runs its own event
+loop on its own thread; the handle talks to it over one kept-alive HTTP connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from ..control import ControlPlane
+from ..http import API_PREFIX, RUNNER_KWARGS, create_app
+from ..service import Emulator
+from ..settings import Config, Settings
+from ..validation import SchemaRegistry
+from .common import ScenarioSpec, load_registry, new_api_key, new_integration_id
+from .handle import ClockBase, Done, HandleBase, MockSprintoError, Op, Request, admin_headers, step
+
+T = TypeVar("T")
+
+_START_TIMEOUT = 30.0
+_STOP_TIMEOUT = 10.0
+# A request still in flight at shutdown (a scenario delay, a hung client) gets this long, not
+# aiohttp's default minute, so the end of a test session is never held up by the emulator.
+_SHUTDOWN_GRACE = 2.0
+
+
+# ---- time that freezegun does not reach -------------------------------------------------------
+class _WallClock:
+    """Wall time through a function captured at import.
+
+    freezegun rewrites ``time.time`` and every module attribute that refers to it, but not
+    attributes of classes; reading through this one keeps the shared server on real time when
+    one test freezes it, so that test cannot stall (or, frozen in the future, strand) the clock
+    every later test of the session reads. Tests move emulator time with the handle's clock.
+    """
+
+    _time = staticmethod(time.time)
+
+    def now(self) -> float:
+        return self._time()
+
+
+class _WallTimeLoop(asyncio.SelectorEventLoop):
+    """The server thread's loop, on real monotonic time even while a test freezes time: with
+    a frozen ``time.monotonic`` asyncio's timers (keep-alive, shutdown) would never fire."""
+
+    _monotonic = staticmethod(time.monotonic)
+
+    def time(self) -> float:
+        return self._monotonic()
+
+
+# ---- the server on its own thread ----------------------------------------------------------------
+class MockSprintoServer:
+    """One emulator served on 127.0.0.1 (ephemeral port) by a background thread's event loop.
+
+    Many integrations share it, each with its own sessions, clock offset and scenario, so one
+    server serves a whole test session. ``start`` returns once the port is bound.
+    """
+
+    def __init__(self, config: Config | None = None, registry: SchemaRegistry | None = None) -> None:
+        self.config = config or Config(Settings())
+        self._registry = registry
+        self.emulator: Emulator | None = None
+        self.port: int | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._control: _Control | None = None
+
+    # lifecycle
+    def start(self) -> MockSprintoServer:
+        if self._thread is not None:
+            return self
+        settings = self.config.settings
+        registry = self._registry or load_registry(settings)
+        self.emulator = Emulator(self.config, registry, None if settings.frozen_clock else _WallClock())
+        self._thread = threading.Thread(target=self._main, name="mock-sprinto-server", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(_START_TIMEOUT):
+            raise RuntimeError(f"mock-sprinto: the server did not start within {_START_TIMEOUT:g} s")
+        if self._error is not None:
+            self._thread.join(_STOP_TIMEOUT)
+            raise RuntimeError(f"mock-sprinto: the server failed to start: {self._error}") from self._error
+        assert self.port is not None
+        self._control = _Control("127.0.0.1", self.port, settings.admin_token)
+        return self
+
+    def _main(self) -> None:
+        loop = _WallTimeLoop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._serve())
+        except BaseException as exc:  # reported to start(); the thread must not die silently
+            self._error = exc
+        finally:
+            self._ready.set()
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    async def _serve(self) -> None:
+        assert self.emulator is not None
+        self._stop = asyncio.Event()
+        runner = web.AppRunner(
+            create_app(self.emulator), access_log=None, shutdown_timeout=_SHUTDOWN_GRACE, **RUNNER_KWARGS
+        )
+        await runner.setup()
+        try:
+            # Always loopback: the settings' host and port are for `mock-sprinto serve`.
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
+            self.port = runner.addresses[0][1]
+            self._ready.set()
+            await self._stop.wait()
+        finally:
+            await runner.cleanup()
+
+    def stop(self) -> None:
+        """Stop serving and join the thread; safe to call twice, or after a failed start."""
+        if self._control is not None:
+            self._control.close()
+        loop, stop, thread = self._loop, self._stop, self._thread
+        if loop is not None and stop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(stop.set)
+            except RuntimeError:  # the loop closed in between
+                pass
+        if thread is not None:
+            thread.join(_STOP_TIMEOUT)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and self.port is not None
+
+    def __enter__(self) -> MockSprintoServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # access
+    @property
+    def origin(self) -> str:
+        if self.port is None:
+            raise RuntimeError("mock-sprinto: the server is not started")
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return self.origin + API_PREFIX
+
+    @property
+    def control(self) -> _Control:
+        if self._control is None:
+            raise RuntimeError("mock-sprinto: the server is not started")
+        return self._control
+
+    def run(self, fn: Callable[[Emulator], T]) -> T:
+        """Call ``fn(emulator)`` on the server's thread (the emulator is not thread-safe)."""
+        loop, emulator = self._loop, self.emulator
+        if loop is None or emulator is None or not self.running:
+            raise RuntimeError("mock-sprinto: the server is not running")
+
+        async def call() -> T:
+            return fn(emulator)
+
+        return asyncio.run_coroutine_threadsafe(call(), loop).result(_START_TIMEOUT)
+
+    def new_integration(
+        self, hint: str = "test", *, integration_id: str | None = None, api_key: str | None = None
+    ) -> MockSprinto:
+        """A fresh tenant (created through the control API) and a handle on it."""
+        ident = integration_id or new_integration_id(hint)
+        key = api_key or new_api_key()
+        created = self.control.call("POST", "/integrations", {"id": ident, "api_key": key}, expect=201)
+        return MockSprinto(self, created["id"], created["api_key"])
+
+
+class _Control:
+    """A blocking client of /_mock on one kept-alive connection (a test makes several calls)."""
+
+    def __init__(self, host: str, port: int, admin_token: str | None) -> None:
+        self._host, self._port = host, port
+        self._headers = admin_headers(admin_token)
+        self._conn: http.client.HTTPConnection | None = None
+        self._lock = threading.Lock()
+
+    def call(
+        self, method: str, path: str, body: Any = None, *, expect: int = 200, send_body: bool | None = None
+    ) -> Any:
+        return self.send(Request(method, path, body, expect, send_body))
+
+    def send(self, request: Request) -> Any:
+        payload, headers = request.payload(), request.headers(self._headers)
+        with self._lock:
+            for attempt in (1, 2):
+                reused = self._conn is not None
+                conn = self._conn or http.client.HTTPConnection(self._host, self._port, timeout=_START_TIMEOUT)
+                try:
+                    conn.request(request.method, request.target, body=payload, headers=headers)
+                    response = conn.getresponse()
+                    data = response.read()
+                except (ConnectionError, http.client.BadStatusLine) as exc:
+                    conn.close()
+                    self._conn = None
+                    if attempt == 1 and reused:  # the server dropped an idle kept-alive connection
+                        continue
+                    raise MockSprintoError(
+                        request.method, request.target, 0, f"no answer from the emulator: {exc!r}"
+                    ) from exc
+                self._conn = None if response.will_close else conn
+                break
+        return request.answer(response.status, data)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+# ---- the blocking handle -------------------------------------------------------------------------
+class MockClock(ClockBase["MockSprinto"]):
+    """One integration's clock: moving it moves only this tenant's time (expiry, processing)."""
+
+    def advance(
+        self, seconds: float | timedelta = 0, *, minutes: float = 0, hours: float = 0, days: float = 0
+    ) -> datetime:
+        """Move forward and settle what became due; returns the new emulator time."""
+        return self._handle._run(self._advance(seconds, minutes, hours, days))
+
+    def set(self, when: datetime | str) -> datetime:
+        """Jump to ``when`` (an aware or UTC-naive datetime, or RFC 3339); never backwards."""
+        return self._handle._run(self._set(when))
+
+    def now(self) -> datetime:
+        return self._handle._run(self._now())
+
+
+class MockSprinto(HandleBase):
+    """A test's integration on a shared emulator: where to send requests, and what it saw."""
+
+    def __init__(self, server: MockSprintoServer, integration_id: str, api_key: str) -> None:
+        super().__init__(integration_id, api_key)
+        self.server = server
+        self.clock = MockClock(self)
+
+    def __repr__(self) -> str:
+        return f"<MockSprinto {self.integration_id} at {self.base_url}>"
+
+    @property
+    def base_url(self) -> str:
+        """The vendor API's base URL: what a client calls ``https://api.sprinto.com/api/external/push``."""
+        return self.server.base_url
+
+    @property
+    def origin(self) -> str:
+        return self.server.origin
+
+    # this door: each request blocks on the server's connection; reads run on its thread
+    def _run(self, op: Op[T]) -> T:
+        __tracebackhide__ = True
+        next_step = step(op, None)
+        while not isinstance(next_step, Done):
+            next_step = step(op, self.server.control.send(next_step))
+        return next_step.value
+
+    @property
+    def _settings(self) -> Settings:
+        return self.server.config.settings
+
+    def _read(self, fn: Callable[[ControlPlane], T]) -> T:
+        return self.server.run(lambda emulator: fn(ControlPlane(emulator)))
+
+    # configuration
+    def use_scenario(self, scenario: ScenarioSpec, *, settings: Mapping[str, Any] | None = None) -> Any:
+        """Give this integration a scenario: a shipped name, a YAML/JSON file, or a dict
+        (and, with ``settings``, its own setting overrides, which win over the scenario's)."""
+        return self._run(self._use_scenario(scenario, settings))
+
+    def use_settings(self, settings: Mapping[str, Any]) -> Any:
+        """Replace this integration's own setting overrides (they outlast scenario changes)."""
+        return self._run(self._use_settings(settings))
+
+    def clear_scenario(self) -> None:
+        self._run(self._clear_scenario())
+
+    # observation
+    def sessions(self) -> list[dict[str, Any]]:
+        """Every session kept, with its pages (accepted and rejected), errors and timings."""
+        return self._run(self._sessions())
+
+    def session(self, session_id: str) -> dict[str, Any]:
+        return self._run(self._session(session_id))
+
+    def records(self, entity_type: str) -> list[dict[str, Any]]:
+        """The applied dataset of one entity type (empty until a session is processed)."""
+        return self._run(self._records(entity_type))
+
+    def activity(self) -> list[dict[str, Any]]:
+        """The integration's activity log, oldest first, every item kept (no vendor request)."""
+        return self._activity()
+
+    def journal(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """This integration's requests as the emulator answered them, oldest first."""
+        return self._run(self._journal(limit))
+
+    # verdicts
+    def assert_session_processed(
+        self, session_id: str | None = None, *, records: int | None = None, by_entity: Mapping[str, int] | None = None
+    ) -> dict[str, Any]:
+        """The session (default: the latest) was applied, with these counts; returns it."""
+        __tracebackhide__ = True
+        return self._run(self._assert_session_processed(session_id, records, by_entity))
+
+    def assert_no_rejected_pages(self) -> None:
+        """No page of any session was rejected; else every rejected page and its errors."""
+        __tracebackhide__ = True
+        self._run(self._assert_no_rejected_pages())
+
+    def delete(self) -> None:
+        """Forget the integration (its sessions, data and clock): the end of a test."""
+        self.server.control.send(self._request("DELETE", "", expect=204))

@@ -1,0 +1,161 @@
+"""Readable verdicts: why a session is not what a test expected, and what the emulator saw of
+an integration, in text a failing test's report can show as it is (plain values in, text out)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..http import API_PREFIX
+
+PAGES_SHOWN = 20
+ERRORS_SHOWN = 10
+JOURNAL_SHOWN = 20
+
+
+def _format_error(error: Mapping[str, Any]) -> str:
+    entity, index, field = error.get("entity_type"), error.get("index"), error.get("field")
+    where = f"{entity}[{index}]" if entity is not None and index is not None else (entity or "page")
+    if field:
+        where += f".{field}"
+    tail = ", ".join(str(p) for p in (error.get("code"), error.get("pointer")) if p)
+    return f"{where}: {error.get('issue', '?')}" + (f"  ({tail})" if tail else "")
+
+
+def format_rejected_pages(sessions: Sequence[Mapping[str, Any]]) -> tuple[int, str]:
+    """(number of rejected pages, a listing of them with their errors)."""
+    lines: list[str] = []
+    rejected = 0
+    for session in sessions:
+        for page in session.get("pages", []):
+            if page.get("accepted"):
+                continue
+            rejected += 1
+            if rejected > PAGES_SHOWN:
+                continue
+            hint = "" if page.get("page_hint") is None else f", page_hint {page['page_hint']!r}"
+            records = f", {page['record_count']} records" if page.get("record_count") else ""
+            lines.append(
+                f"  session {session['id']} (#{session.get('ordinal', '?')}), page {page['ordinal']}"
+                f"{hint}{records}: {page.get('code')}: {page.get('detail')}"
+            )
+            errors = page.get("errors") or []
+            lines.extend(f"      {_format_error(error)}" for error in errors[:ERRORS_SHOWN])
+            more = len(errors) - ERRORS_SHOWN + (1 if page.get("errors_truncated") else 0)
+            if more > 0:
+                lines.append(
+                    f"      … and {'more than ' if page.get('errors_truncated') else ''}{max(more, 1)} more errors"
+                )
+    if rejected > PAGES_SHOWN:
+        lines.append(f"  … and {rejected - PAGES_SHOWN} more rejected pages")
+    return rejected, "\n".join(lines)
+
+
+def _state_hint(session: Mapping[str, Any]) -> str:
+    state = session.get("state")
+    if state == "active":
+        return (
+            "it is still active: the client never closed it "
+            f'(POST …/sessions/{session["id"]}/close with {{"status": "apply"}})'
+        )
+    if state == "processing":
+        return (
+            "it is still processing: processing takes `processing_seconds` of emulator time "
+            "(2 s by default); move the clock first, e.g. mock_sprinto.clock.advance(seconds=2)"
+        )
+    if state == "expired":
+        return (
+            f"it expired at {session.get('expires_at')} after {session.get('inactivity_timeout_seconds')} s "
+            "without a request; an expired session can still be closed with apply"
+        )
+    if state == "cancelled":
+        return "it was closed with discard, so nothing was applied"
+    if state == "failed":
+        return f"processing failed (retry_count {session.get('retry_count')}); last_error: {session.get('last_error')}"
+    return f"its state is {state!r}"
+
+
+def _pages_line(session: Mapping[str, Any]) -> str:
+    counts = session.get("accepted_records_by_entity") or {}
+    by_entity = ", ".join(f"{name} {count}" for name, count in sorted(counts.items())) or "none"
+    return (
+        f"{session.get('accepted_batches', 0)} pages accepted ({session.get('accepted_records_total', 0)} "
+        f"records: {by_entity}), {session.get('rejected_batches', 0)} rejected"
+    )
+
+
+def pick_session(sessions: Sequence[Mapping[str, Any]], session_id: str | None) -> Mapping[str, Any]:
+    """The session a verdict is about: ``session_id``, or the latest one."""
+    __tracebackhide__ = True
+    if not sessions:
+        raise AssertionError("no session was started on this integration")
+    if session_id is None:
+        return max(sessions, key=lambda s: s.get("ordinal", 0))
+    for session in sessions:
+        if session["id"] == session_id:
+            return session
+    known = ", ".join(s["id"] for s in sessions)
+    raise AssertionError(f"no session {session_id!r} on this integration (sessions: {known})")
+
+
+def processed_failure(
+    session: Mapping[str, Any], records: int | None, by_entity: Mapping[str, int] | None
+) -> str | None:
+    """Why ``session`` is not 'processed with these counts', or None when it is."""
+    problems: list[str] = []
+    if session.get("state") != "processed":
+        problems.append(f"session {session['id']} is {session.get('state')!r}, not 'processed': {_state_hint(session)}")
+    if records is not None and session.get("accepted_records_total") != records:
+        problems.append(
+            f"session {session['id']} has {session.get('accepted_records_total')} accepted records, expected {records}"
+        )
+    if by_entity is not None and dict(session.get("accepted_records_by_entity") or {}) != dict(by_entity):
+        problems.append(
+            f"session {session['id']} accepted {dict(session.get('accepted_records_by_entity') or {})} "
+            f"by entity type, expected {dict(by_entity)}"
+        )
+    if not problems:
+        return None
+    problems.append(f"  {_pages_line(session)}")
+    rejected, listing = format_rejected_pages([session])
+    if rejected:
+        problems.append(f"  rejected pages:\n{listing}")
+    return "\n".join(problems)
+
+
+def no_rejected_failure(sessions: Sequence[Mapping[str, Any]]) -> str | None:
+    """Every rejected page of ``sessions`` and its errors, or None when there is none."""
+    rejected, listing = format_rejected_pages(sessions)
+    if not rejected:
+        return None
+    received = sum(len(s.get("pages", [])) for s in sessions)
+    return f"{rejected} of {received} pages were rejected:\n{listing}"
+
+
+def describe_integration(
+    integration_id: str, base_url: str, sessions: Sequence[Mapping[str, Any]], journal: Sequence[Mapping[str, Any]]
+) -> str:
+    """What the emulator saw of one integration: added to a failing test's report."""
+    lines = [f"integration {integration_id} at {base_url}"]
+    if not sessions:
+        lines.append("no sessions")
+    for session in sorted(sessions, key=lambda s: s.get("ordinal", 0)):
+        lines.append(
+            f"session #{session.get('ordinal')} {session['id']} {session.get('state')}: {_pages_line(session)}"
+        )
+    rejected, listing = format_rejected_pages(sessions)
+    if rejected:
+        lines.append(f"rejected pages:\n{listing}")
+    if journal:
+        shown = journal[-JOURNAL_SHOWN:]
+        lines.append(
+            f"last {len(shown)} of {len(journal)} requests (paths after {base_url}/v1/integrations/{integration_id}):"
+        )
+        prefix = f"{API_PREFIX}/v1/integrations/{integration_id}"
+        for entry in shown:
+            path = str(entry["path"])
+            path = (path[len(prefix) :] or "/") if path.startswith(prefix) else path
+            code = f" {entry['code']}" if entry.get("code") else ""
+            rule = f" [rule {entry['rule']}]" if entry.get("rule") else ""
+            lines.append(f"  {entry['at']} {entry['method']} {path} -> {entry['status']}{code}{rule}")
+    return "\n".join(lines)
