@@ -42,7 +42,12 @@ class Settings:
     expired_retention_seconds: float = _s(
         86400.0, "mock", "How long an expired session's data can still be applied.", 0
     )
-    max_request_bytes: int = _s(5_242_880, "doc", "Largest request body on the wire (413 above it).", 1)
+    max_request_bytes: int = _s(
+        5_000_000,
+        "doc",
+        "Largest request body on the wire (413 above it): the docs' '5 MB', read as 5,000,000 bytes, not 5 MiB.",
+        1,
+    )
     max_decoded_bytes: int = _s(26_214_400, "mock", "Largest body after gzip/deflate decoding (413 above it).", 1)
     max_page_items: int | None = _s(
         100, "mock", "Records per page across all types (docs say 'recommended'); null lifts it.", 1
@@ -50,6 +55,21 @@ class Settings:
     max_json_depth: int = _s(64, "mock", "Deepest JSON nesting accepted in a body.", 2)
     max_validation_errors: int = _s(
         100, "mock", "Validation errors listed per rejected page (then a truncation flag).", 1
+    )
+    lenient_close: bool = _s(
+        False,
+        "mock",
+        "Accept a close without 'status' (as apply) or with 'action' instead of 'status'; Sprinto requires 'status'.",
+    )
+    unknown_fields: Literal["accept", "reject"] = _s(
+        "accept",
+        "doc",
+        "Record fields beyond a type's known ones are accepted (Sprinto allows them), or rejected (opt-in strict).",
+    )
+    missing_content_type: Literal["reject", "json"] = _s(
+        "reject",
+        "mock",
+        "A body sent without Content-Type is refused (415), or read as JSON.",
     )
     duplicate_names: Literal["reject", "last_wins"] = _s(
         "reject",
