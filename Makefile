@@ -27,7 +27,7 @@ $(BENCH_STAMP): $(STAMP)  # the bench extra (profilers) on top of the test insta
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	touch $(BENCH_STAMP)
 
-bench: $(STAMP) $(BENCH_STAMP)  ## benchmarks: every figure with its baseline, into benchmarks/RESULTS.md (ARGS="--quick")
+bench: $(STAMP) $(BENCH_STAMP)  ## benchmarks: every figure with its baseline, into benchmarks/RESULTS.md (ARGS="--quick": a smoke run, written under .venv/)
 	$(BIN)/python -m benchmarks $(ARGS)
 
 soak: $(STAMP)  ## bounded load on 127.0.0.1: 50 clients, whole lifecycles, gzip, rejected pages, throttling, 60 s (ARGS="--duration 300 --clients 100")

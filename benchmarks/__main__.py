@@ -1,5 +1,11 @@
+"""``python -m benchmarks``: every section, in order (``--help`` for the options)."""
+
 import sys
 
-from .run import main
+from . import bomb, fixture, memory, startup, throughput, validation
+from .harness import Part, main
 
-sys.exit(main())
+PARTS: tuple[Part, ...] = (throughput.PART, startup.PART, fixture.PART, memory.PART, bomb.PART, validation.PART)
+
+if __name__ == "__main__":
+    sys.exit(main(PARTS))

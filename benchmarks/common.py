@@ -14,10 +14,13 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from mock_sprinto.settings import Settings
 from mock_sprinto.testing import sample_user
+from mock_sprinto.validation import PageVerdict, SchemaRegistry, check_page
 
 ROOT = Path(__file__).resolve().parent.parent
 API = "/api/external/push/v1/integrations"
@@ -39,6 +42,17 @@ def page_bytes(first: int, count: int = PAGE_SIZE) -> bytes:
     """A push body of ``count`` distinct valid User records (100 records: about 31 KB)."""
     records = ", ".join(_RECORD_TEMPLATE % (i, i) for i in range(first, first + count))
     return f'{{"entities": {{"User": [{records}]}}}}'.encode()
+
+
+def check_user_page(body: Any, registry: SchemaRegistry, settings: Settings) -> PageVerdict:
+    """The emulator's verdict on a parsed page (``check_page``, jsonschema-rs) with its limits."""
+    return check_page(
+        body,
+        registry,
+        max_items=settings.max_page_items,
+        max_errors=settings.max_validation_errors,
+        reject_unknown_types=False,
+    )
 
 
 def gzipped(raw: bytes) -> bytes:
@@ -70,13 +84,26 @@ def process_cpu_split(pid: int) -> tuple[float, float]:
     return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
 
 
-def memory_kib(field: str = "VmRSS", pid: int | str = "self") -> int:
-    """A /proc/<pid>/status memory figure in KiB (VmRSS: resident now; VmHWM: resident peak)."""
+def memory_kib(field: str = "VmRSS", pid: int | str = "self", missing: int | None = None) -> int:
+    """A /proc/<pid>/status memory figure in KiB (VmRSS: resident now; VmHWM: resident peak).
+
+    A process that has exited but not been waited for has no such figure: ``missing`` if given,
+    else KeyError."""
     with open(f"/proc/{pid}/status", encoding="ascii") as handle:
         for line in handle:
             if line.startswith(field + ":"):
                 return int(line.split()[1])
+    if missing is not None:
+        return missing
     raise KeyError(field)
+
+
+def package_version(name: str) -> str:
+    """An installed distribution's version, or "not installed"."""
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
 
 
 def load_average() -> str:
@@ -171,3 +198,11 @@ def run_json(argv: Sequence[str], timeout: float) -> Any:
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: {done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_inproc(kind: str, timeout: float, **options: object) -> Any:
+    """``python -m benchmarks.inproc KIND --name value ...`` in a fresh process: its JSON document."""
+    argv = ["-m", "benchmarks.inproc", kind]
+    for name, value in options.items():
+        argv += [f"--{name.replace('_', '-')}", str(value)]
+    return run_json(argv, timeout)

@@ -1,4 +1,4 @@
-"""pytest fixture overhead: an empty test with and without the plugin's ``mock_sprinto`` fixture.
+"""Section 4, pytest fixture overhead: an empty test with and without the plugin's ``mock_sprinto`` fixture.
 
 One pytest run (a child process, in a scratch folder) holds N pairs of empty tests, one without
 and one with the fixture, interleaved so both see the same machine. The per-test times are
@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from .common import median, percentile
+from .harness import Context, Part, Section, verdict
 
 PLUGIN_MODULE = "mock_sprinto.pytest_plugin"
+TARGET_MS = 5
 
 # Sums each test's phase durations (float seconds, unlike junitxml's rounded milliseconds).
 _CONFTEST = """
@@ -107,6 +109,34 @@ def run(pairs: int, timeout: float = 300.0) -> dict[str, Any]:
         "overhead_ms": median(rest) - median(without),
         "how": " ".join(["python -m pytest", *loader]) + " (interleaved pairs; setup + call + teardown)",
     }
+
+
+def section(context: Context) -> Section:
+    out = Section(4, "pytest fixture overhead per test (`mock_sprinto`)")
+    result = run(context.scale.fixture_pairs)
+    if "skipped" in result:
+        out.add("overhead per test", f"skipped: {result['skipped']}", "-", f"< {TARGET_MS} ms", "-")
+        return out
+    overhead = result["overhead_ms"]
+    out.add(
+        "empty test with the fixture (median)",
+        f"{result['with_ms']['median']:.2f} ms",
+        f"without {result['without_ms']['median']:.2f} ms",
+    )
+    out.add("overhead per test", f"{overhead:.2f} ms", "0 = free", f"< {TARGET_MS} ms", verdict(overhead < TARGET_MS))
+    out.add(
+        "first test using it (starts the shared server)",
+        f"{result['first_with_ms']:.0f} ms",
+        "once per test session (per xdist worker)",
+    )
+    out.notes.append(
+        f"{result['pairs']} interleaved pairs in one pytest process; p90 with "
+        f"{result['with_ms']['p90']:.2f} ms, without {result['without_ms']['p90']:.2f} ms."
+    )
+    return out
+
+
+PART = Part((4,), ("pytest fixture overhead",), lambda context: [section(context)])
 
 
 if __name__ == "__main__":

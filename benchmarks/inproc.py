@@ -1,4 +1,7 @@
-"""Benchmarks that drive an ``Emulator`` directly, in-process, with no socket.
+"""Benchmarks that drive an ``Emulator`` in-process, with no socket, through the vendor plane's
+doors: ``Emulator.start``, ``push``, ``close``, ``get_session``, ``integration_status`` and
+``activity``, each given a ``Call`` and the body as bytes in memory (``BytesBody``), exactly what
+the HTTP layer hands them; one event loop runs every call (``Vendor``).
 
 Each runs in a fresh process (``python -m benchmarks.inproc KIND``) so its memory figures are
 its own, and prints one JSON document.
@@ -19,26 +22,38 @@ figures (``benchmarks.load`` measures that layer); here the domain is measured a
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from functools import partial
 from typing import Any
 
 import orjson
 
 from mock_sprinto.clock import ManualClock
-from mock_sprinto.payload import parse_json
-from mock_sprinto.service import Emulator, Wire
+from mock_sprinto.control import ControlPlane
+from mock_sprinto.faults.vocabulary import Operation
+from mock_sprinto.payload import NO_BODY, BytesBody, parse_json
+from mock_sprinto.service import Answer, Call, Emulator, Outcome
 from mock_sprinto.settings import Config, Settings
-from mock_sprinto.store import Tenant
-from mock_sprinto.validation import SchemaRegistry, check_page
+from mock_sprinto.validation import SchemaRegistry
 
-from .common import PAGE_SIZE, median, memory_kib, page_bytes, percentile, user_record
+from .common import PAGE_SIZE, check_user_page, median, memory_kib, package_version, page_bytes, percentile, user_record
 
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+API_KEY = "bench-key"
+APPLY = BytesBody(b'{"status": "apply"}')
+DISCARD = BytesBody(b'{"status": "discard"}')
+# Section 8's step names (benchmarks/validation.py reads them back).
+LOADS = "orjson.loads (the bare handler's only work)"
+ALLOWING = "parse_json, duplicate names allowed"
+REFUSING = "parse_json, duplicate names refused (default)"
+SHIPPED = "check_page (jsonschema-rs, shipped)"
+PYTHON = "jsonschema (cached validator) is_valid, record by record"
+PUSH = "Emulator.push (the push_page use case: auth, checks, parse, validate, stage)"
 
 
 def make_emulator(**overrides: Any) -> Emulator:
@@ -47,19 +62,60 @@ def make_emulator(**overrides: Any) -> Emulator:
     return Emulator(Config(settings), registry, ManualClock(START))
 
 
-def push(emulator: Emulator, tenant: Tenant, session_id: str, raw: bytes) -> float:
-    """Push one page; return the seconds ``Emulator.push_page`` took."""
-    wire = Wire("req_bench", len(raw), len(raw), "identity", time.perf_counter())
-    start = time.perf_counter()
-    emulator.push_page(tenant, session_id, raw, wire)
-    return time.perf_counter() - start
+class Vendor:
+    """One integration's client of the vendor plane's doors (``Emulator.start``, ``push``, ...),
+    each call a ``Call`` with bytes in memory, run to completion on one persistent event loop."""
+
+    def __init__(self, emulator: Emulator, loop: asyncio.AbstractEventLoop, integration_id: str) -> None:
+        self.emulator = emulator
+        self.loop = loop
+        self.integration_id = integration_id
+
+    def call(self, operation: Operation, session_id: str | None = None) -> Call:
+        return Call(
+            operation=operation,
+            integration_id=self.integration_id,
+            api_key=API_KEY,
+            request_id="req_bench",
+            started=time.perf_counter(),
+            session_id=session_id,
+        )
+
+    def run(self, door: Coroutine[Any, Any, Outcome]) -> dict[str, Any]:
+        """The answer's JSON body; an ``ApiError`` the door raises propagates (no scenario is
+        installed, so the outcome is always the operation's own ``Answer``)."""
+        outcome = self.loop.run_until_complete(door)
+        assert isinstance(outcome, Answer) and isinstance(outcome.body, dict), outcome
+        return outcome.body
+
+    def start(self) -> str:
+        return str(self.run(self.emulator.start(self.call("start_session"), NO_BODY))["id"])
+
+    def push(self, session_id: str, raw: bytes) -> float:
+        """Push one page; return the seconds ``Emulator.push`` took."""
+        call, body = self.call("push_page", session_id), BytesBody(raw)
+        start = time.perf_counter()
+        self.run(self.emulator.push(call, body))
+        return time.perf_counter() - start
+
+    def close(self, session_id: str, body: BytesBody = APPLY) -> dict[str, Any]:
+        return self.run(self.emulator.close(self.call("close_session", session_id), body))
+
+    def get_session(self, session_id: str) -> dict[str, Any]:
+        return self.run(self.emulator.get_session(self.call("get_session", session_id)))
+
+    def status(self) -> dict[str, Any]:
+        return self.run(self.emulator.integration_status(self.call("integration_status")))
+
+    def activity(self) -> dict[str, Any]:
+        return self.run(self.emulator.activity(self.call("activity"), None, None, None))
 
 
 def _mib(kib: int) -> float:
     return kib / 1024
 
 
-def memory(pages: int, window: int) -> dict[str, Any]:
+def memory(loop: asyncio.AbstractEventLoop, pages: int, window: int) -> dict[str, Any]:
     """Stage ``pages`` pages (100 records each, all distinct keys) in one session, then apply it.
 
     The session's last ``window`` pages are pushed in turn with the first ``window`` pages
@@ -68,12 +124,13 @@ def memory(pages: int, window: int) -> dict[str, Any]:
     is discarded before the memory figures are read.
     """
     emulator = make_emulator(max_staged_bytes=None)
-    tenant = emulator.authenticate("bench-memory", "bench-key")
-    fresh_tenant = emulator.authenticate("bench-fresh", "bench-key")
+    big, other = Vendor(emulator, loop, "bench-memory"), Vendor(emulator, loop, "bench-fresh")
+    big.status()  # the first request creates the integration (auto_create_integrations)
+    other.status()
     gc.collect()
     rss_start = memory_kib()
-    session = emulator.start_session(tenant, None)
-    fresh = emulator.start_session(fresh_tenant, None)
+    session = big.start()
+    fresh = other.start()
     times: list[float] = []
     fresh_times: list[float] = []
     payload_bytes = 0
@@ -82,27 +139,27 @@ def memory(pages: int, window: int) -> dict[str, Any]:
         raw = page_bytes(1 + n * PAGE_SIZE)
         payload_bytes += len(raw)
         if n < pages - window:
-            times.append(push(emulator, tenant, session.id, raw))
+            times.append(big.push(session, raw))
         elif n % 2:  # alternate which goes first: the second push finds the page warm in the caches
-            times.append(push(emulator, tenant, session.id, raw))
-            fresh_times.append(push(emulator, fresh_tenant, fresh.id, raw))
+            times.append(big.push(session, raw))
+            fresh_times.append(other.push(fresh, raw))
         else:
-            fresh_times.append(push(emulator, fresh_tenant, fresh.id, raw))
-            times.append(push(emulator, tenant, session.id, raw))
+            fresh_times.append(other.push(fresh, raw))
+            times.append(big.push(session, raw))
     stage_seconds = time.perf_counter() - started
     del raw
-    emulator.close_session(fresh_tenant, fresh.id, {"status": "discard"})
+    other.close(fresh, DISCARD)
     gc.collect()
     rss_staged = memory_kib()
     started = time.perf_counter()
-    closed = emulator.close_session(tenant, session.id, {"status": "apply"})
+    closed = big.close(session)
     apply_seconds = time.perf_counter() - started
     gc.collect()
     rss_applied = memory_kib()
     rss_peak = memory_kib("VmHWM")
     trimmed = _malloc_trim()
     rss_trimmed = memory_kib() if trimmed else None
-    records = len(tenant.datasets["User"].records) if "User" in tenant.datasets else 0
+    records = ControlPlane(emulator).datasets(big.integration_id)["datasets"].get("User", 0)
 
     def summary(values: list[float]) -> dict[str, float]:
         micros = [v * 1e6 for v in values]
@@ -111,7 +168,7 @@ def memory(pages: int, window: int) -> dict[str, Any]:
     return {
         "pages": pages,
         "records_applied": records,
-        "state": closed.state.value,
+        "state": closed["state"],
         "payload_mib": payload_bytes / 2**20,
         "rss_start_mib": _mib(rss_start),
         "rss_staged_mib": _mib(rss_staged),
@@ -142,49 +199,47 @@ def _malloc_trim() -> bool:
     return True
 
 
-def _fill(emulator: Emulator, tenant: Tenant, sessions: int) -> None:
-    """Leave ``sessions`` finished (applied) sessions on the tenant, one 1-record page each."""
+def _fill(vendor: Vendor, sessions: int) -> None:
+    """Leave ``sessions`` finished (applied) sessions on the integration, one 1-record page each."""
     for n in range(sessions):
-        session = emulator.start_session(tenant, None)
-        push(emulator, tenant, session.id, page_bytes(1 + n, 1))
-        emulator.close_session(tenant, session.id, {"status": "apply"})
+        session_id = vendor.start()
+        vendor.push(session_id, page_bytes(1 + n, 1))
+        vendor.close(session_id)
 
 
 def _timed(action: Callable[[], Any]) -> float:
+    """Microseconds ``action`` took."""
     start = time.perf_counter()
     action()
     return (time.perf_counter() - start) * 1e6
 
 
-def _session_status(emulator: Emulator, tenant: Tenant, session_id: str) -> dict[str, Any]:
-    return emulator.addressed_session(tenant, session_id).public()
-
-
-def sessions(few: int, many: int, pages: int, rounds: int) -> dict[str, Any]:
+def sessions(loop: asyncio.AbstractEventLoop, few: int, many: int, pages: int, rounds: int) -> dict[str, Any]:
     """Costs in an integration holding ``few`` finished sessions vs one holding ``many``."""
     emulator = make_emulator(max_sessions_kept=many + 10 * rounds, max_staged_bytes=None)
-    tenants = {"few": emulator.authenticate("bench-few", "k"), "many": emulator.authenticate("bench-many", "k")}
+    vendors = {"few": Vendor(emulator, loop, "bench-few"), "many": Vendor(emulator, loop, "bench-many")}
     started = time.perf_counter()
-    _fill(emulator, tenants["few"], few)
-    _fill(emulator, tenants["many"], many)
+    _fill(vendors["few"], few)
+    _fill(vendors["many"], many)
     fill_seconds = time.perf_counter() - started
     bodies = [page_bytes(1 + n * PAGE_SIZE) for n in range(pages)]
     samples: dict[str, dict[str, list[float]]] = {
         name: {"push": [], "start": [], "close_apply": [], "get_session": [], "status": [], "activity": []}
-        for name in tenants
+        for name in vendors
     }
     for _ in range(rounds):
-        for name, tenant in tenants.items():  # alternate, so both see the same machine
+        for name, vendor in vendors.items():  # alternate, so both see the same machine
             got = samples[name]
             clock = time.perf_counter()
-            session_id = emulator.start_session(tenant, None).id
+            session_id = vendor.start()
             got["start"].append((time.perf_counter() - clock) * 1e6)
-            got["push"].extend(push(emulator, tenant, session_id, raw) * 1e6 for raw in bodies)
-            got["get_session"].append(_timed(partial(_session_status, emulator, tenant, session_id)))
-            got["status"].append(_timed(partial(emulator.status_counts, tenant)))
-            got["activity"].append(_timed(partial(emulator.activity_page, tenant, None, None, None)))
-            got["close_apply"].append(_timed(partial(emulator.close_session, tenant, session_id, None)))
-    held = {name: len(tenant.sessions) for name, tenant in tenants.items()}
+            got["push"].extend(vendor.push(session_id, raw) * 1e6 for raw in bodies)
+            got["get_session"].append(_timed(partial(vendor.get_session, session_id)))
+            got["status"].append(_timed(vendor.status))
+            got["activity"].append(_timed(vendor.activity))
+            got["close_apply"].append(_timed(partial(vendor.close, session_id)))
+    control = ControlPlane(emulator)
+    held = {name: len(control.sessions(vendor.integration_id)["sessions"]) for name, vendor in vendors.items()}
     return {
         "held": held,
         "fill_seconds": fill_seconds,
@@ -210,7 +265,7 @@ def _per_call_us(action: Callable[[], Any], budget: float, max_calls: int) -> fl
     return best * 1e6
 
 
-def validation(budget: float) -> dict[str, Any]:
+def validation(loop: asyncio.AbstractEventLoop, budget: float) -> dict[str, Any]:
     """Per-page cost of each step of a push, and the two validation engines, on one 100-record page."""
     import jsonschema
 
@@ -225,52 +280,40 @@ def validation(budget: float) -> dict[str, Any]:
     rs_validator = user.validator
     format_checker = jsonschema.FormatChecker()
     py_validator = jsonschema.validators.validator_for(user.schema)(user.schema, format_checker=format_checker)
-    tenant = emulator.authenticate("bench-validation", "bench-key")
-    session_id = emulator.start_session(tenant, None).id
+    vendor = Vendor(emulator, loop, "bench-validation")
+    session_id = vendor.start()
     pushed = 0
 
     def push_once() -> None:
         nonlocal session_id, pushed
         if pushed >= 5_000:  # keep the session (and memory) small; a new session costs ~nothing
-            emulator.close_session(tenant, session_id, {"status": "discard"})
-            session_id = emulator.start_session(tenant, None).id
+            vendor.close(session_id, DISCARD)
+            session_id = vendor.start()
             pushed = 0
         pushed += 1
-        emulator.push_page(tenant, session_id, raw, Wire("req_bench", len(raw), len(raw), "identity", 0.0))
+        vendor.push(session_id, raw)
 
     def verdict() -> Any:
-        return check_page(
-            body,
-            registry,
-            max_items=settings.max_page_items,
-            max_errors=settings.max_validation_errors,
-            reject_unknown_types=False,
-        )
+        return check_user_page(body, registry, settings)
 
     assert verdict().code is None, "the benchmark page must be valid"
     assert all(py_validator.is_valid(r) for r in records), "jsonschema must accept the page too"
     steps: dict[str, Callable[[], Any]] = {
-        "orjson.loads (the bare handler's only work)": lambda: orjson.loads(raw),
+        LOADS: lambda: orjson.loads(raw),
         "json.loads (stdlib, for scale)": lambda: json.loads(raw),
-        "parse_json, duplicate names allowed": lambda: parse_json(
-            raw, settings.max_json_depth, reject_repeated_names=False, flat_types=flat
-        ),
-        "parse_json, duplicate names refused (default)": lambda: parse_json(
-            raw, settings.max_json_depth, flat_types=flat
-        ),
-        "check_page (jsonschema-rs, shipped)": verdict,
+        ALLOWING: lambda: parse_json(raw, settings.max_json_depth, reject_repeated_names=False, flat_types=flat),
+        REFUSING: lambda: parse_json(raw, settings.max_json_depth, flat_types=flat),
+        SHIPPED: verdict,
         "jsonschema-rs is_valid, record by record": lambda: all(rs_validator.is_valid(r) for r in records),
-        "jsonschema (cached validator) is_valid, record by record": lambda: all(
-            py_validator.is_valid(r) for r in records
-        ),
-        "Emulator.push_page (parse + validate + stage)": push_once,
+        PYTHON: lambda: all(py_validator.is_valid(r) for r in records),
+        PUSH: push_once,
     }
     per_step = budget / len(steps)
     return {
         "page_bytes": len(raw),
         "records": len(records),
         "us_per_page": {name: _per_call_us(action, per_step, 20_000) for name, action in steps.items()},
-        "versions": {"jsonschema": _version("jsonschema"), "jsonschema-rs": _version("jsonschema-rs")},
+        "versions": {"jsonschema": package_version("jsonschema"), "jsonschema-rs": package_version("jsonschema-rs")},
         "jsonschema_formats_checked": sorted({"date-time", "email"} & set(format_checker.checkers)),
     }
 
@@ -297,15 +340,6 @@ def retention(count: int) -> dict[str, Any]:
     }
 
 
-def _version(dist: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return "not installed"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.inproc")
     sub = parser.add_subparsers(dest="kind", required=True)
@@ -322,14 +356,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     val = sub.add_parser("validation")
     val.add_argument("--budget", type=float, default=8.0, help="seconds to spend in all")
     args = parser.parse_args(argv)
-    if args.kind == "memory":
-        result = memory(args.pages, min(args.window, args.pages))
-    elif args.kind == "sessions":
-        result = sessions(args.few, args.many, args.pages, args.rounds)
-    elif args.kind == "retention":
-        result = retention(args.count)
-    else:
-        result = validation(args.budget)
+    loop = asyncio.new_event_loop()  # one loop for every door call of the run, not one per call
+    try:
+        if args.kind == "memory":
+            result = memory(loop, args.pages, min(args.window, args.pages))
+        elif args.kind == "sessions":
+            result = sessions(loop, args.few, args.many, args.pages, args.rounds)
+        elif args.kind == "retention":
+            result = retention(args.count)
+        else:
+            result = validation(loop, args.budget)
+    finally:
+        loop.close()
     print(json.dumps(result))
     return 0
 

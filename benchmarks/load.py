@@ -68,6 +68,18 @@ class Client:
         worker.session = str(body["id"])
         worker.pages_in_session = 0
 
+    async def reset(self, kind: str) -> None:
+        """Start from an empty emulator (the bare server keeps nothing)."""
+        if kind == "emulator":
+            async with self.http.post(self.base + "/_mock/reset") as r:
+                await r.read()
+
+    async def rotate(self, worker: Worker, kind: str) -> None:
+        """Every ``ROTATE_EVERY`` pages, discard the worker's emulator session and start another."""
+        if worker.pages_in_session >= ROTATE_EVERY and kind == "emulator":
+            await self.discard(worker)
+            await self.start(worker)
+
     async def discard(self, worker: Worker) -> None:
         async with self.http.post(
             self.url(worker.integration, f"/sessions/{worker.session}/close"),
@@ -118,9 +130,7 @@ async def throughput(
     workers = [Worker(f"bench-{tag}-{i}") for i in range(concurrency)]
     async with _session(concurrency) as http:
         client = Client(http, base)
-        if kind == "emulator":
-            async with http.post(base + "/_mock/reset") as r:
-                await r.read()
+        await client.reset(kind)
         for worker in workers:
             await client.start(worker)
         issued = 0
@@ -143,9 +153,7 @@ async def throughput(
             nonlocal issued
             k = offset
             while time.perf_counter() < window_end and issued < max_requests:
-                if worker.pages_in_session >= ROTATE_EVERY and kind == "emulator":
-                    await client.discard(worker)
-                    await client.start(worker)
+                await client.rotate(worker, kind)
                 issued += 1
                 k += 1
                 start = time.perf_counter()
@@ -213,9 +221,7 @@ async def bomb(
     bomber = Worker(f"bench-{tag}-bomber")
     async with _session(4) as http:
         client = Client(http, base)
-        if kind == "emulator":
-            async with http.post(base + "/_mock/reset") as r:
-                await r.read()
+        await client.reset(kind)
         await client.start(bystander)
         await client.start(bomber)
         # Baseline from the same client and server: an ordinary gzip page, answered 202.
@@ -232,9 +238,7 @@ async def bomb(
         async def keep_pushing() -> None:
             deadline = time.perf_counter() + quiet + bombs * REQUEST_TIMEOUT
             while not stop.is_set() and time.perf_counter() < deadline and len(samples) < 200_000:
-                if bystander.pages_in_session >= ROTATE_EVERY and kind == "emulator":
-                    await client.discard(bystander)
-                    await client.start(bystander)
+                await client.rotate(bystander, kind)
                 start = time.perf_counter()
                 status, _ = await client.push(bystander, plain, plain_headers)
                 samples.append((start, time.perf_counter(), status))
@@ -274,19 +278,18 @@ async def bomb(
         "bomb_ms_max": max(bomb_ms),
         "server_cpu_ms_per_bomb": (cpu1 - cpu0) * 1000 / bombs,
         "normal_gzip_page_ms_median": percentile(normal_ms, 50),
-        "bystander_quiet": {
-            "n": len(quiet_ms),
-            "p50_ms": percentile(quiet_ms, 50),
-            "p99_ms": percentile(quiet_ms, 99),
-            "max_ms": max(quiet_ms, default=float("nan")),
-        },
-        "bystander_during": {
-            "n": len(during_ms),
-            "p50_ms": percentile(during_ms, 50),
-            "p99_ms": percentile(during_ms, 99),
-            "max_ms": max(during_ms, default=float("nan")),
-        },
+        "bystander_quiet": _spread(quiet_ms),
+        "bystander_during": _spread(during_ms),
         "bystander_errors": sum(1 for _, _, status in samples if status != 202),
+    }
+
+
+def _spread(latencies_ms: list[float]) -> dict[str, float]:
+    return {
+        "n": len(latencies_ms),
+        "p50_ms": percentile(latencies_ms, 50),
+        "p99_ms": percentile(latencies_ms, 99),
+        "max_ms": max(latencies_ms, default=float("nan")),
     }
 
 
@@ -294,18 +297,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.load")
     sub = parser.add_subparsers(dest="mode", required=True)
     tp = sub.add_parser("throughput")
-    tp.add_argument("--base", required=True)
-    tp.add_argument("--kind", choices=["emulator", "bare"], required=True)
-    tp.add_argument("--server-pid", type=int, required=True)
+    bp = sub.add_parser("bomb")
+    for each in (tp, bp):  # the server under load (see benchmarks.throughput.load_command)
+        each.add_argument("--base", required=True)
+        each.add_argument("--kind", choices=["emulator", "bare"], required=True)
+        each.add_argument("--server-pid", type=int, required=True)
     tp.add_argument("--concurrency", type=int, default=16)
     tp.add_argument("--encoding", choices=["plain", "gzip"], default="plain")
     tp.add_argument("--duration", type=float, default=3.0)
     tp.add_argument("--warmup", type=float, default=0.5)
     tp.add_argument("--max-requests", type=int, default=200_000)
-    bp = sub.add_parser("bomb")
-    bp.add_argument("--base", required=True)
-    bp.add_argument("--kind", choices=["emulator", "bare"], required=True)
-    bp.add_argument("--server-pid", type=int, required=True)
     bp.add_argument("--bomb-file", type=Path, required=True)
     bp.add_argument("--bombs", type=int, default=10)
     bp.add_argument("--quiet", type=float, default=1.0)

@@ -52,20 +52,15 @@ async def _push(request: web.Request) -> web.Response:
 def _shipped_validation() -> Any:
     """The emulator's own verdict (``check_page``, jsonschema-rs) and nothing else of it."""
     from mock_sprinto.settings import Settings
-    from mock_sprinto.validation import SchemaRegistry, check_page
+    from mock_sprinto.validation import SchemaRegistry
+
+    from .common import check_user_page  # imported here: the bare server stays as light as aiohttp
 
     registry = SchemaRegistry.shipped()
     settings = Settings()
 
     def validate(body: Any) -> bool:
-        verdict = check_page(
-            body,
-            registry,
-            max_items=settings.max_page_items,
-            max_errors=settings.max_validation_errors,
-            reject_unknown_types=False,
-        )
-        return verdict.code is None
+        return check_user_page(body, registry, settings).code is None
 
     return validate
 

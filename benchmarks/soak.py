@@ -29,13 +29,12 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-ROOT = Path(__file__).resolve().parent.parent
-API = "/api/external/push/v1/integrations"
+from .common import API, ROOT, memory_kib
+
 JOURNAL_SIZE = 5000
 INACTIVITY = 3.0  # abandoned sessions expire within the run...
 RETENTION = 6.0  # ...and their staged data is purged, so memory must stay flat
@@ -80,10 +79,7 @@ def user(key: int, session_no: int) -> dict[str, Any]:
 
 
 def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+    return memory_kib(pid=pid, missing=0)
 
 
 class Client:

@@ -1,4 +1,4 @@
-"""Start-up: ``mock-sprinto serve --port 0`` from exec to its first healthy answer.
+"""Section 3, start-up: ``mock-sprinto serve --port 0`` from exec to its first healthy answer.
 
 Baselines from the same run: the interpreter alone (``python -c pass``) and a bare aiohttp
 server measured the same way (exec, read the port from its output, ``GET /_mock/health``).
@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from .common import ROOT, health_port, median, read_line_until
+from .harness import Context, Part, Section, ms, verdict
 
 HEALTH_TIMEOUT = 10.0
+TARGET_SECONDS = 0.5
 
 
 def _env() -> dict[str, str]:
@@ -118,3 +120,33 @@ def import_profile(top: int = 12) -> list[tuple[float, str]]:
             rows.append((int(cumulative) / 1000, name.strip()))
     rows.sort(reverse=True)
     return rows[:top]
+
+
+def section(context: Context) -> Section:
+    scale = context.scale
+    result = run(scale.startup_trials)
+    healthy = result["emulator_s"]["median"]
+    out = Section(3, "`mock-sprinto serve --port 0`: start to first healthy answer")
+    out.add(
+        "exec to first 200 from GET /_mock/health (median)",
+        ms(healthy),
+        f"bare aiohttp server {ms(result['bare_aiohttp_s']['median'])}; `python -c pass` "
+        f"{ms(result['python_pass_s']['median'])}",
+        f"< {TARGET_SECONDS} s",
+        verdict(healthy < TARGET_SECONDS),
+    )
+    out.add("exec to banner (median)", ms(result["emulator_banner_s"]["median"]), "-")
+    out.notes.append(
+        f"{result['trials']} alternating trials; best {ms(result['emulator_s']['best'])}, "
+        f"worst {ms(result['emulator_s']['worst'])}; default settings, no config file."
+    )
+    if healthy >= TARGET_SECONDS or not scale.quick:
+        imports = import_profile()
+        out.detail.append(
+            "slowest imports (`python -X importtime`, cumulative): "
+            + ", ".join(f"{name} {cost:.0f} ms" for cost, name in imports[:8])
+        )
+    return out
+
+
+PART = Part((3,), ("Start-up",), lambda context: [section(context)])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from benchmarks import fixture
 from benchmarks.common import health_port, page_bytes, percentile
-from benchmarks.run import Row, Section, render
+from benchmarks.harness import Row, Section, render
 
 ROOT = Path(__file__).resolve().parent.parent
 

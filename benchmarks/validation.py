@@ -1,0 +1,42 @@
+"""Section 8: the validation engines and the other steps of a push, per 100-record page,
+in-process (measured by ``python -m benchmarks.inproc validation``).
+"""
+
+from __future__ import annotations
+
+from .common import run_inproc
+from .harness import Part, Scale, Section, us
+from .inproc import ALLOWING, LOADS, PYTHON, REFUSING, SHIPPED
+
+
+def validation_benchmark(scale: Scale) -> Section:
+    section = Section(8, "Validation and the other steps of a push, per 100-record page (in-process)")
+    result = run_inproc("validation", 300, budget=scale.validation_budget)
+    steps = result["us_per_page"]
+    shipped, python = steps[SHIPPED], steps[PYTHON]
+    section.add(
+        "check_page (jsonschema-rs " + result["versions"]["jsonschema-rs"] + ")",
+        us(shipped),
+        f"cached jsonschema {result['versions']['jsonschema']} validator: {us(python)} "
+        f"({python / shipped:,.0f}× slower)",
+    )
+    loads = steps[LOADS]
+    lines = ["| step, one 31 KB page of 100 User records | µs per page | × orjson.loads |", "|---|---:|---:|"]
+    for name, cost in steps.items():
+        lines.append(f"| {name} | {cost:,.1f} | {cost / loads:.1f} |")
+    section.detail.append("\n".join(lines))
+    section.add(
+        "duplicate-member-name proof (parse_json refusing vs allowing repeats)",
+        us(steps[REFUSING] - steps[ALLOWING]),
+        f"orjson.loads {us(loads)}",
+    )
+    checked = ", ".join(result["jsonschema_formats_checked"]) or "none"
+    section.notes.append(
+        "best of 5 batches per step; both engines give the same verdict on this page. The "
+        "jsonschema validator uses jsonschema.FormatChecker(), which here checks the schema's "
+        f"formats {checked} (a format whose optional checker package is missing is skipped)."
+    )
+    return section
+
+
+PART = Part((8,), ("Validation",), lambda context: [validation_benchmark(context.scale)])
