@@ -9,6 +9,8 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+from .rules import basis_of
+
 
 class ApiError(Exception):
     """An error a client can act on: ``status`` + stable ``code`` + a human ``detail``."""
@@ -44,6 +46,7 @@ class ApiError(Exception):
             "status": self.status,
             "code": self.code,
             "detail": self.detail,
+            **basis_of(self.code),  # whether Sprinto's docs say so, or the emulator chose (and its setting)
         }
         body.update(self.extra)
         return body

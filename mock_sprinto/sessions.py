@@ -42,7 +42,10 @@ class Sessions:
     def __init__(self, registry: SchemaRegistry, timeline: Timeline) -> None:
         self.registry = registry
         self.timeline = timeline
-        self.flat_types = registry.flat_types  # entity types whose records parsing need not walk
+        # Entity types whose records parsing need not walk: flat by schema, or only when strict
+        # (a record may carry nested fields beyond its known ones unless unknown_fields rejects them).
+        self.flat_types = registry.flat_types
+        self.strict_flat_types = registry.strict_flat_types
 
     def start_session(self, tenant: Tenant, body: Any) -> Session:
         reference = _client_reference(body)
@@ -103,6 +106,7 @@ class Sessions:
     def push_page(self, tenant: Tenant, session_id: str, raw: bytes, wire: Wire) -> dict[str, Any]:
         session = self.push_target(tenant, session_id)  # again: the body took time to arrive
         settings = tenant.settings
+        strict_fields = settings.unknown_fields == "reject"
         try:
             if settings.max_staged_bytes is not None and tenant.staged_bytes + len(raw) > settings.max_staged_bytes:
                 raise ApiError(
@@ -115,7 +119,7 @@ class Sessions:
                 raw,
                 settings.max_json_depth,
                 reject_repeated_names=settings.duplicate_names == "reject",
-                flat_types=self.flat_types,
+                flat_types=self.strict_flat_types if strict_fields else self.flat_types,
             )
         except ApiError as error:
             self._record_rejection(tenant, session, wire, error, record_count=0, counts={}, hint=None)
@@ -126,6 +130,7 @@ class Sessions:
             max_items=settings.max_page_items,
             max_errors=settings.max_validation_errors,
             reject_unknown_types=settings.unknown_entity_types == "reject",
+            reject_unknown_fields=strict_fields,
         )
         if verdict.code is not None:
             try:
@@ -185,7 +190,6 @@ class Sessions:
         truncated: bool = False,
     ) -> None:
         now = tenant.now()
-        session.rejected_batches += 1
         page = _new_page(session, wire, now, record_count, counts, hint)
         page.accepted = False
         page.code = error.code
@@ -193,11 +197,17 @@ class Sessions:
         page.errors = errors or []
         page.errors_truncated = truncated
         session.rejected_pages.append(page)
+        # [doc] an invalid page (400) is an anomaly. A body refused before it was read as a page
+        # (413 too large, 415 media type or coding, 507 staging bound) is a transport refusal:
+        # a warning, listed with the session's pages but not counted as a rejected batch.
+        anomaly = error.status == 400
+        if anomaly:
+            session.rejected_batches += 1
         tenant.note(
             now,
-            "error",
-            "page_rejected",
-            f"page {page.ordinal} rejected ({error.code}): {error.detail}",
+            "error" if anomaly else "warning",
+            "page_rejected" if anomaly else "page_refused",
+            f"page {page.ordinal} {'rejected' if anomaly else 'refused'} ({error.code}): {error.detail}",
             session.id,
             page=page.ordinal,
             code=error.code,
@@ -209,7 +219,7 @@ class Sessions:
 
     def close_session(self, tenant: Tenant, session_id: str, body: Any) -> Session:
         session = self.addressed_session(tenant, session_id)
-        status = _close_status(body)
+        status = _close_status(body, tenant.settings.lenient_close)
         now = tenant.now()
         event = Event.APPLY if status == "apply" else Event.DISCARD
         if session.state not in (State.ACTIVE, State.EXPIRED):
@@ -241,7 +251,10 @@ class Sessions:
         return {
             "integration_id": tenant.id,
             "sessions": {state.value: tenant.state_counts[state.value] for state in State},
-            "last_activity_at": None if tenant.last_activity_at is None else format_time(tenant.last_activity_at),
+            # [doc] a date-time, never null: before any activity, when the integration was first seen
+            "last_activity_at": format_time(
+                tenant.created_at if tenant.last_activity_at is None else tenant.last_activity_at
+            ),
         }
 
     def activity_page(
@@ -312,25 +325,34 @@ def _client_reference(body: Any) -> str | None:
     return reference
 
 
-def _close_status(body: Any) -> str:
-    if body is None:
-        return "apply"  # [doc] default
+CLOSE_FIX = 'send {"status": "apply"} to apply the staged pages, or {"status": "discard"}'
+
+
+def _close_status(body: Any, lenient: bool) -> str:
+    """[doc] ``status`` is required. Leniency (setting ``lenient_close``) reads a missing status as
+    the documented default, apply, and ``action`` as an alias, as some clients send."""
+    if body is None and lenient:
+        return "apply"
     if not isinstance(body, dict):
-        raise bad_request("invalid_close_status", 'the body must be a JSON object such as {"status": "apply"}')
+        raise _close_refused("a close needs a JSON object body with 'status'")
     status = body.get("status")
-    action = body.get("action")  # [mock] alias a published client sends
+    action = body.get("action")
+    if action is not None and not lenient:
+        raise _close_refused("'action' is not a close field (Sprinto reads 'status'; a discard may apply)")
     if status is not None and action is not None and status != action:
-        raise bad_request("invalid_close_status", "'status' and 'action' disagree; send only 'status'")
+        raise _close_refused("'status' and 'action' disagree; send only 'status'")
     chosen = status if status is not None else action
     if chosen is None:
-        return "apply"
+        if lenient:
+            return "apply"
+        raise _close_refused("'status' is required")
     if chosen not in ("apply", "discard"):
-        raise bad_request(
-            "invalid_close_status",
-            f"close status must be 'apply' or 'discard', got {str(chosen)[:60]!r}",
-            allowed=["apply", "discard"],
-        )
+        raise _close_refused(f"close status must be 'apply' or 'discard', got {str(chosen)[:60]!r}")
     return str(chosen)
+
+
+def _close_refused(problem: str) -> ApiError:
+    return bad_request("invalid_close_status", f"{problem}; {CLOSE_FIX}", allowed=["apply", "discard"])
 
 
 def _batch_response(
@@ -349,5 +371,5 @@ def _batch_response(
         "rejected_count_total": rejected,
         "validation_errors": errors,
         "validation_errors_truncated": truncated,
-        "echoes": {"page_hint": hint},
+        "echoes": {} if hint is None else {"page_hint": hint},  # never null: Sprinto types it a value
     }

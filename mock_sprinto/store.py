@@ -103,14 +103,15 @@ class Session:
     accepted_records_by_entity: Counter[str] = field(default_factory=Counter)
     rejected_batches: int = 0
     retry_count: int = 0
-    last_error: dict[str, Any] | None = None
+    last_error: str | None = None  # [doc] a string
     staged_bytes: int = 0
 
     @property
-    def expires_at(self) -> float | None:
-        if self.state is State.ACTIVE:
-            return self.last_request_at + self.inactivity_timeout
-        return self.expired_at
+    def expires_at(self) -> float:
+        """[doc] always a date-time: when it expires, or expired; after a close, the deadline it had."""
+        if self.expired_at is not None:
+            return self.expired_at
+        return self.last_request_at + self.inactivity_timeout
 
     def public(self) -> dict[str, Any]:
         """The vendor's Session object (documented members first, then the emulator's extras)."""
@@ -122,7 +123,7 @@ class Session:
             "client_reference_id": self.client_reference_id,
             "created_at": format_time(self.created_at),
             "updated_at": format_time(self.updated_at),
-            "expires_at": None if expires is None else format_time(expires),
+            "expires_at": format_time(expires),
             "inactivity_timeout_seconds": int(self.inactivity_timeout)
             if float(self.inactivity_timeout).is_integer()
             else self.inactivity_timeout,
@@ -276,6 +277,7 @@ class Tenant:
         self._activity_seq = 0
         self.state_counts: Counter[str] = Counter({state.value: 0 for state in State})
         self.last_activity_at: float | None = None
+        self.created_at = clock.now()
         self.staged_bytes = 0
         self.bucket: TokenBucket | None = None
         self.processing_failures_pending = 0  # injected by a scenario: attempts that will fail

@@ -124,11 +124,9 @@ class Timeline:
     def _attempt_processing(self, tenant: Tenant, session: Session, at: float) -> None:
         if tenant.processing_failures_pending > 0:
             tenant.processing_failures_pending -= 1
-            session.last_error = {
-                "code": "processing_failed",
-                "message": "applying the staged pages failed (injected by the scenario)",
-                "at": format_time(at),
-            }
+            session.last_error = (
+                f"processing failed at {format_time(at)}: applying the staged pages failed (injected by the scenario)"
+            )
             if session.retry_count == 0:
                 session.retry_count = 1  # [doc] "retries once on Sprinto side"
                 session.updated_at = at

@@ -15,8 +15,10 @@ from typing import Any
 import jsonschema
 import jsonschema_rs
 
+from . import rules
 from .payload import json_pointer
 from .resources import schemas_dir
+from .rules import Rule
 
 ENTITY_TYPE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 MAX_PAGE_HINT_CHARS = 256
@@ -38,6 +40,14 @@ class EntitySchema:
     # ~25% cheaper than a call per record. None when the schema has references (they would
     # resolve against the wrapper): then records are checked one by one.
     records_validator: Any = None
+    # The opt-in strict variant (setting unknown_fields: reject): no field beyond ``properties``.
+    strict_validator: Any = None
+    strict_records_validator: Any = None
+    strict_flat: bool = False
+
+    @property
+    def known_fields(self) -> tuple[str, ...]:
+        return tuple(self.schema.get("properties") or ())
 
 
 def _load_schema(path: Path) -> EntitySchema:
@@ -61,9 +71,29 @@ def _load_schema(path: Path) -> EntitySchema:
         raise SchemaFileError(f"{where}: 'x-key' must name a field")
     try:
         validator = jsonschema_rs.validator_for(schema, validate_formats=True)
+        strict = _strict(schema)
+        strict_validator = jsonschema_rs.validator_for(strict, validate_formats=True)
     except Exception as exc:  # jsonschema-rs raises several kinds for unsupported schemas
         raise SchemaFileError(f"{where}: cannot compile ({exc})") from None
-    return EntitySchema(name, schema, key, validator, where, _is_flat(schema), _records_validator(schema))
+    return EntitySchema(
+        name,
+        schema,
+        key,
+        validator,
+        where,
+        _is_flat(schema),
+        _records_validator(schema),
+        strict_validator,
+        _records_validator(strict),
+        _is_flat(strict),
+    )
+
+
+def _strict(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with no fields beyond its ``properties`` (when it does not say otherwise)."""
+    if "properties" not in schema or schema.get("additionalProperties") not in (None, True):
+        return schema
+    return {**schema, "additionalProperties": False}
 
 
 def _records_validator(schema: dict[str, Any]) -> Any:
@@ -129,6 +159,10 @@ class SchemaRegistry:
     def flat_types(self) -> frozenset[str]:
         return frozenset(name for name, entity in self.types.items() if entity.flat)
 
+    @property
+    def strict_flat_types(self) -> frozenset[str]:
+        return frozenset(name for name, entity in self.types.items() if entity.strict_flat)
+
     def key_field(self, entity_type: str) -> str | None:
         entity = self.types.get(entity_type)
         return entity.key_field if entity else None
@@ -155,15 +189,19 @@ def _error(
     entity_type: str | None = None,
     index: int | None = None,
     field_name: str | None = None,
+    rule: Rule = rules.ENVELOPE,
 ) -> dict[str, Any]:
-    return {
-        "entity_type": entity_type,
-        "index": index,
-        "field": field_name,
-        "issue": issue,
-        "pointer": pointer,
-        "code": code,
-    }
+    """One validation error. ``entity_type``, ``index`` and ``field`` are left out where they do not
+    apply (Sprinto types them string, integer, string: never null); ``pointer`` always says where."""
+    error: dict[str, Any] = {}
+    if entity_type is not None:
+        error["entity_type"] = entity_type
+    if index is not None:
+        error["index"] = index
+    if field_name is not None:
+        error["field"] = field_name
+    error.update(issue=issue, pointer=pointer, code=code, **rule.basis_members())
+    return error
 
 
 def check_page(
@@ -173,6 +211,7 @@ def check_page(
     max_items: int | None,
     max_errors: int,
     reject_unknown_types: bool,
+    reject_unknown_fields: bool = False,
 ) -> PageVerdict:
     """Validate a parsed push body: envelope first, then every record of every typed entity."""
     verdict = PageVerdict({}, {}, 0, None)
@@ -185,7 +224,15 @@ def check_page(
     if hint is not None:
         if isinstance(hint, bool) or not isinstance(hint, (int, str)):
             verdict.errors.append(
-                _error("page_hint must be an integer or a string", "/page_hint", "type", None, None, "page_hint")
+                _error(
+                    "page_hint must be an integer or a string",
+                    "/page_hint",
+                    "type",
+                    None,
+                    None,
+                    "page_hint",
+                    rules.PAGE_HINT,
+                )
             )
         elif isinstance(hint, str) and len(hint) > MAX_PAGE_HINT_CHARS:
             verdict.errors.append(
@@ -196,6 +243,7 @@ def check_page(
                     None,
                     None,
                     "page_hint",
+                    rules.PAGE_HINT,
                 )
             )
         else:
@@ -235,12 +283,15 @@ def check_page(
                     pointer,
                     "unknown_entity_type",
                     entity_type,
+                    rule=rules.ENTITY_TYPES,
                 )
             )
     if verdict.errors:
         return _reject(verdict, "validation_failed", "the page envelope is not valid")
     if verdict.total == 0:
-        verdict.errors.append(_error("the page holds no records", "/entities", "minItems", None, None, "entities"))
+        verdict.errors.append(
+            _error("the page holds no records", "/entities", "minItems", None, None, "entities", rules.EMPTY_PAGE)
+        )
         return _reject(verdict, "empty_page", "a page must hold at least one record")
     if max_items is not None and verdict.total > max_items:
         verdict.errors.append(
@@ -251,6 +302,7 @@ def check_page(
                 None,
                 None,
                 "entities",
+                rules.PAGE_SIZE,
             )
         )
         return _reject(
@@ -263,7 +315,7 @@ def check_page(
         if schema is None:
             _require_objects(entity_type, records, verdict, budget)
         else:
-            _validate_records(schema, records, verdict, budget)
+            _validate_records(schema, records, verdict, budget, reject_unknown_fields)
         if len(verdict.errors) >= budget:
             break
     if verdict.errors:
@@ -296,10 +348,13 @@ def _require_objects(entity_type: str, records: list[Any], verdict: PageVerdict,
                 return
 
 
-def _validate_records(schema: EntitySchema, records: list[Any], verdict: PageVerdict, budget: int) -> None:
-    if schema.records_validator is not None and schema.records_validator.is_valid(records):
+def _validate_records(
+    schema: EntitySchema, records: list[Any], verdict: PageVerdict, budget: int, strict: bool
+) -> None:
+    records_validator = schema.strict_records_validator if strict else schema.records_validator
+    if records_validator is not None and records_validator.is_valid(records):
         return  # the usual case: one call for the whole page; errors are only listed on failure
-    validator = schema.validator
+    validator = schema.strict_validator if strict else schema.validator
     base = ("entities", schema.name)
     for index, record in enumerate(records):
         if validator.is_valid(record):
@@ -316,7 +371,8 @@ def _validate_records(schema: EntitySchema, records: list[Any], verdict: PageVer
                 unexpected = list(getattr(kind, "unexpected", []) or [])
                 field_name = str(unexpected[0]) if unexpected else None
             pointer = json_pointer((*base, index, *path))
-            found.append(_error(err.message, pointer, keyword, schema.name, index, field_name))
+            rule = rules.UNKNOWN_FIELDS_STRICT if keyword == "additionalProperties" and strict else rules.RECORDS
+            found.append(_error(err.message, pointer, keyword, schema.name, index, field_name, rule))
         # jsonschema-rs reports in evaluation order; sort so the same page always lists the same way.
         found.sort(key=lambda e: (e["pointer"], e["code"], e["issue"]))
         verdict.errors.extend(found)

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from mock_sprinto.cli import settings_table
+from mock_sprinto.rules import BY_CODE, markdown_table
 from mock_sprinto.faults import parse_scenario, shipped_scenarios
 from mock_sprinto.settings import load_config
 
@@ -33,6 +34,22 @@ def test_settings_table_is_the_generated_one() -> None:
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the quickstart uses curl")
+def test_doc_versus_emulator_table_is_the_generated_one() -> None:
+    match = re.search(r"<!-- rules:begin[^>]*-->\n(.*?)\n<!-- rules:end -->", README, re.S)
+    assert match and match.group(1) == markdown_table(), "run: mock-sprinto rules --markdown"
+
+
+def test_every_error_code_the_emulator_answers_has_a_rule_with_its_basis() -> None:
+    """An error whose code is in no rule would carry basis 'mock' by default: say which rule it is."""
+    answered: set[str] = set()
+    for path in (Path(__file__).parents[1] / "mock_sprinto").rglob("*.py"):
+        text = path.read_text()
+        answered.update(re.findall(r'ApiError\(\s*\d{3},\s*"([a-z_]+)"', text))
+        answered.update(re.findall(r'(?:bad_request|conflict|not_found)\(\s*"([a-z_]+)"', text))
+    assert "session_already_active" in answered
+    assert sorted(answered - set(BY_CODE)) == []
+
+
 def test_quickstart_runs_as_written() -> None:
     server = start()
     try:

@@ -48,11 +48,20 @@ def content_encoding(request: web.BaseRequest) -> str:
     return encoding
 
 
-def check_media_type(request: web.BaseRequest) -> None:
-    """JSON only; a request with no Content-Type at all is read as JSON, as most clients mean."""
+def check_media_type(request: web.BaseRequest, settings: Settings) -> None:
+    """JSON only. A body with no Content-Type at all is refused unless the setting
+    ``missing_content_type`` reads it as JSON: Sprinto's examples always send application/json."""
     declared = request.headers.get(hdrs.CONTENT_TYPE)
-    if declared is None or declared in _PLAIN_JSON:
-        return  # the common cases, without parsing the header
+    if declared in _PLAIN_JSON:
+        return  # the common case, without parsing the header
+    if declared is None:
+        if settings.missing_content_type == "json" or not request.body_exists:
+            return
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "the body has no Content-Type; send 'Content-Type: application/json'",
+        )
     mime = request.content_type.lower()
     json_like = mime == "application/json" or (mime.startswith("application/") and mime.endswith("+json"))
     charset = (request.charset or "utf-8").lower()
@@ -81,7 +90,7 @@ async def read_body(request: web.BaseRequest, settings: Settings, *, strict_medi
     check_declared_length(request, limit)
     encoding = content_encoding(request)
     if strict_media_type:
-        check_media_type(request)
+        check_media_type(request, settings)
     declared = request.content_length
     if declared is not None:  # known size (within the limit, checked above): one read
         try:

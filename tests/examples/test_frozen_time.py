@@ -35,7 +35,8 @@ def test_the_fixture_clock_is_the_way_with_the_shared_server(mock_sprinto: MockS
     requests.post(f"{api}/sessions/{session['id']}/entities", json={"entities": {"User": [employee(1)]}},
                   headers=mock_sprinto.headers, timeout=10).raise_for_status()
     mock_sprinto.clock.advance(hours=1)  # this integration only: other tests' sessions do not move
-    closed = requests.post(f"{api}/sessions/{session['id']}/close", headers=mock_sprinto.headers, timeout=10).json()
+    closed = requests.post(f"{api}/sessions/{session['id']}/close", json={"status": "apply"},
+                           headers=mock_sprinto.headers, timeout=10).json()
     assert closed["state"] == "processing"  # an expired session's data can still be applied
     mock_sprinto.clock.advance(seconds=2)
     mock_sprinto.assert_session_processed(session["id"], records=1)

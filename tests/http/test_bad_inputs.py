@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from ..helpers import API, Vendor, user
+from ..helpers import API, Control, Vendor, user
 
 VALID = b'{"entities":{"User":[' + __import__("json").dumps(user(1)).encode() + b"]}}"
 
@@ -186,15 +186,33 @@ def test_the_table_is_at_least_thirty_cases() -> None:
     assert len(CASES) >= 30
 
 
-async def test_rejected_push_that_reached_the_session_is_an_anomaly(client: TestClient[Any, Any]) -> None:
+async def test_an_invalid_page_is_an_anomaly_and_a_refused_body_a_warning(client: TestClient[Any, Any]) -> None:
+    """[doc] an invalid page (400) records an anomaly. A 415 is a transport refusal, the body never
+    read as a page: a warning (page_refused), listed with the session's pages, not a rejected batch."""
     vendor = Vendor(client)
     session = await vendor.start()
     await vendor.push(session["id"], None, expect=400, data=b"{", headers={"Content-Type": "application/json"})
     await vendor.push(session["id"], None, expect=415, data=b"{}", headers={"Content-Type": "text/csv"})
     items = (await vendor.activity())["items"]
-    rejected = [(i["details"]["code"], i["level"]) for i in items if i["type"] == "page_rejected"]
-    assert rejected == [("malformed_body", "error"), ("unsupported_media_type", "error")]
-    assert (await vendor.session(session["id"]))["rejected_batches"] == 2
+    seen = [(i["type"], i["details"]["code"], i["level"]) for i in items if i["type"].startswith("page_")]
+    assert seen == [("page_rejected", "malformed_body", "error"), ("page_refused", "unsupported_media_type", "warning")]
+    assert (await vendor.session(session["id"]))["rejected_batches"] == 1
+    pages = (await Control(client).sessions("acme"))[0]["pages"]
+    assert [(page["accepted"], page["code"]) for page in pages] == [
+        (False, "malformed_body"),
+        (False, "unsupported_media_type"),
+    ]
+
+
+async def test_a_body_without_content_type_is_refused_unless_read_as_json(make_emulator: Any, serve: Any) -> None:
+    strict = Vendor(await serve(make_emulator()))
+    session = await strict.start()
+    problem = await strict.push(session["id"], None, expect=415, data=VALID, skip_auto_headers=["Content-Type"])
+    assert problem["code"] == "unsupported_media_type" and "application/json" in problem["detail"]
+    assert problem["basis"] == "mock" and problem["setting"] == "missing_content_type"
+    lenient = Vendor(await serve(make_emulator(missing_content_type="json")))
+    session = await lenient.start()
+    await lenient.push(session["id"], None, expect=202, data=VALID, skip_auto_headers=["Content-Type"])
 
 
 async def test_deflate_raw_and_zlib_wrapped_bodies_are_both_accepted(client: TestClient[Any, Any]) -> None:

@@ -78,7 +78,8 @@ async def test_chunked_body_over_limit_is_413(client: TestClient[Any, Any]) -> N
         client, _head(vendor.url(f"/sessions/{session['id']}/entities"), None), chunks, wait_first=False
     )
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
-    assert (await vendor.session(session["id"]))["rejected_batches"] == 1
+    refused = [i for i in (await vendor.activity())["items"] if i["type"] == "page_refused"]
+    assert [i["details"]["code"] for i in refused] == ["payload_too_large"]
 
 
 async def test_expect_continue_within_limit_is_invited_and_accepted(client: TestClient[Any, Any]) -> None:

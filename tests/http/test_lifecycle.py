@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from mock_sprinto.service import Emulator
 
 from ..helpers import Control, Vendor, user, users
@@ -63,12 +65,80 @@ async def test_discard_cancels_and_applies_nothing(vendor: Vendor, control: Cont
     assert (await vendor.status())["sessions"]["cancelled"] == 1
 
 
-async def test_close_without_body_applies_and_action_alias_is_accepted(vendor: Vendor) -> None:
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (None, "a close needs a JSON object body with 'status'"),
+        ({}, "'status' is required"),
+        ({"action": "discard"}, "'action' is not a close field"),
+        ({"action": "apply"}, "'action' is not a close field"),
+        ({"status": "discard", "action": "apply"}, "'action' is not a close field"),
+    ],
+)
+async def test_a_close_without_status_is_refused_with_the_fix_and_changes_nothing(
+    vendor: Vendor, body: Any, why: str
+) -> None:
+    """[doc] CloseSessionRequest.status is Required: a published client sends {"action": "discard"},
+    which Sprinto refuses or (falling back to its default) APPLIES. Here it fails, saying what to send."""
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": users(0, 2)}})
+    kwargs: dict[str, Any] = {} if body is None else {"json": body}
+    _, problem = await vendor.call("POST", f"/sessions/{session['id']}/close", 400, **kwargs)
+    assert problem["code"] == "invalid_close_status" and problem["basis"] == "doc"
+    assert why in problem["detail"]
+    assert '{"status": "apply"}' in problem["detail"] and '{"status": "discard"}' in problem["detail"]
+    assert (await vendor.session(session["id"]))["state"] == "active"  # neither applied nor discarded
+
+
+async def test_lenient_close_reads_a_missing_status_as_apply_and_action_as_status(
+    make_emulator: Any, serve: Any
+) -> None:
+    vendor = Vendor(await serve(make_emulator(lenient_close=True)))
     first = await vendor.start()
     assert (await vendor.close(first["id"], None))["state"] == "processing"
     second = await vendor.start()
     _, body = await vendor.call("POST", f"/sessions/{second['id']}/close", 202, json={"action": "discard"})
     assert body["state"] == "cancelled"
+
+
+async def test_fields_beyond_the_known_ones_are_accepted_unless_strict(make_emulator: Any, serve: Any) -> None:
+    """[doc] EntitiesEnvelope items are additionalProperties: true: a `department` is Sprinto's to keep."""
+    page = {"entities": {"User": [user(1, department="R&D")]}}
+    vendor = Vendor(await serve(make_emulator()))
+    session = await vendor.start()
+    await vendor.push(session["id"], page)
+    strict = Vendor(await serve(make_emulator(unknown_fields="reject")))
+    session = await strict.start()
+    body = await strict.push(session["id"], page, expect=400)
+    [error] = body["validation_errors"]
+    assert (error["field"], error["code"], error["basis"], error["setting"]) == (
+        "department",
+        "additionalProperties",
+        "mock",
+        "unknown_fields",
+    )
+
+
+async def test_envelope_errors_leave_out_what_does_not_apply_and_say_their_basis(vendor: Vendor) -> None:
+    session = await vendor.start()
+    body = await vendor.push(session["id"], {"entities": [user(1)]}, expect=400)
+    [error] = body["validation_errors"]
+    assert "entity_type" not in error and "index" not in error  # Sprinto types them string, integer: never null
+    assert (error["field"], error["basis"]) == ("entities", "doc")
+    assert body["basis"] == "doc" and "page_hint" not in body["echoes"]
+    too_many = await vendor.push(session["id"], {"entities": {"User": users(0, 101)}}, expect=400)
+    assert (too_many["basis"], too_many["setting"]) == ("mock", "max_page_items")
+    assert too_many["validation_errors"][0]["setting"] == "max_page_items"
+
+
+async def test_types_are_sprintos_expires_at_stays_a_time_and_last_activity_is_never_null(
+    vendor: Vendor, control: Control
+) -> None:
+    assert isinstance((await vendor.status())["last_activity_at"], str)  # an integration with no activity yet
+    session = await vendor.start()
+    closed = await vendor.close(session["id"], "discard")
+    assert closed["expires_at"] == session["expires_at"]  # the deadline it had, not null
+    assert isinstance((await vendor.session(session["id"]))["expires_at"], str)
 
 
 async def test_inactivity_expires_the_session_and_expired_data_can_still_be_applied(
@@ -90,7 +160,7 @@ async def test_inactivity_expires_the_session_and_expired_data_can_still_be_appl
 
     new = await vendor.start()  # expiry frees the integration for a new session
     await vendor.close(new["id"], "discard")
-    closed = await vendor.close(session["id"])
+    closed = await vendor.close(session["id"], "apply")
     assert closed["state"] == "processing"
     await control.advance(2)
     assert (await vendor.session(session["id"]))["state"] == "processed"
@@ -182,6 +252,7 @@ async def test_rejected_page_is_never_applied_and_resend_after_fix_is_accepted(
             "issue": '"not-an-email" is not a "email"',
             "pointer": "/entities/User/1/workEmail",
             "code": "format",
+            "basis": "mock",  # which User fields are required, and their formats, is the emulator's assumption
         }
     ]
     broken[1]["workEmail"] = "fixed@example.com"

@@ -168,7 +168,8 @@ async def test_an_async_test_drives_the_shared_server_with_aiohttp(mock_sprinto:
         page = {"entities": {"User": [user(1)]}}
         async with http.post(f"{mock_sprinto.integration_url}/sessions/{session['id']}/entities", json=page) as r:
             assert r.status == 202
-        async with http.post(f"{mock_sprinto.integration_url}/sessions/{session['id']}/close") as r:
+        close = {"status": "apply"}
+        async with http.post(f"{mock_sprinto.integration_url}/sessions/{session['id']}/close", json=close) as r:
             assert r.status == 202
     mock_sprinto.clock.advance(seconds=2)  # a blocking call is fine here: the server has its own thread
     mock_sprinto.assert_session_processed(session["id"], records=1)

@@ -25,6 +25,7 @@ DEPTH = 64
 DECODED_CAP = 64 * 1024  # small, so bombs are cheap to build and the cap is really hit
 DOCUMENTED_ERRORS = {(400, "malformed_body"), (413, "payload_too_large")}
 VERDICT_CODES = {None, "validation_failed", "empty_page", "too_many_items"}
+ERROR_MEMBERS = {"entity_type", "index", "field", "issue", "pointer", "code", "basis", "setting"}
 
 
 def body_path(raw: bytes, encoding: str = "identity", *, max_items: int | None = 100) -> str:
@@ -49,7 +50,8 @@ def body_path(raw: bytes, encoding: str = "identity", *, max_items: int | None =
         assert verdict.errors, "a rejected page lists why"
         assert len(verdict.errors) <= 100
         for item in verdict.errors:
-            assert set(item) == {"entity_type", "index", "field", "issue", "pointer", "code"}
+            assert {"issue", "pointer", "code", "basis"} <= set(item) <= ERROR_MEMBERS, item
+            assert None not in item.values(), item  # Sprinto's types are never null: what does not apply is left out
         orjson.dumps({"errors": verdict.errors, "echo": verdict.page_hint})
         return verdict.code
     assert 1 <= verdict.total and (max_items is None or verdict.total <= max_items)

@@ -34,7 +34,7 @@ def test_events_are_replayed_in_time_order_when_the_clock_jumps(emulator: Emulat
     tenant = emulator.authenticate("acme", "k")
     first = emulator.sessions.start_session(tenant, None)
     push(emulator, tenant, first.id, [user(1)])
-    emulator.sessions.close_session(tenant, first.id, None)  # processing due in 2 s
+    emulator.sessions.close_session(tenant, first.id, {"status": "apply"})  # processing due in 2 s
     second = emulator.sessions.start_session(tenant, None)  # expires in 3600 s
     clock.advance(100_000)
     emulator.settle(tenant)
@@ -81,7 +81,7 @@ def test_applied_records_are_stored_compactly_and_keys_stay_distinct(emulator: E
     session = emulator.sessions.start_session(tenant, None)
     raw = orjson.dumps({"entities": {"Thing": [{"id": 1}, {"id": "1"}, {"id": 1.5}, {"no_id": True}]}})
     emulator.sessions.push_page(tenant, session.id, raw, Wire("r", len(raw), len(raw), "identity", time.perf_counter()))
-    emulator.sessions.close_session(tenant, session.id, None)
+    emulator.sessions.close_session(tenant, session.id, {"status": "apply"})
     clock.advance(2)
     emulator.settle(tenant)
     assert tenant.datasets["Thing"].key_field is None

@@ -1,0 +1,328 @@
+"""The one table of the emulator's rules, each with its basis: what Sprinto's published contract says
+(``doc``), or what the emulator chose where it is silent (``mock``, a setting where one exists).
+
+Every error body carries its rule's basis (``ApiError.problem``), every validation error too
+(``validation.py``), and the README's doc-versus-emulator table is generated from this table
+(``mock-sprinto rules --markdown``), so the answer, the code and the docs cannot drift apart.
+Where the docs are silent the choice is the one that fails locally rather than in production.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Basis = Literal["doc", "mock"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    topic: str
+    basis: Basis
+    says: str  # what the emulator does
+    why: str  # doc: where Sprinto says it; mock: why this choice
+    codes: tuple[str, ...] = ()  # the error codes that carry this rule
+    setting: str | None = None
+
+    def basis_members(self) -> dict[str, Any]:
+        """What an answer carries of this rule: ``{"basis": ..., "setting": ...}``."""
+        members: dict[str, Any] = {"basis": self.basis}
+        if self.setting is not None:
+            members["setting"] = self.setting
+        return members
+
+
+RULES: tuple[Rule, ...] = (
+    # ---- where Sprinto's contract speaks -----------------------------------------------------
+    Rule(
+        "paths and version",
+        "doc",
+        "`/{version}/integrations/{id}/...` under `/api/external/push`; only `v1`",
+        "OpenAPI servers and the `version` parameter (enum `v1`)",
+        ("unsupported_version",),
+    ),
+    Rule(
+        "authentication",
+        "doc",
+        "the `api-key` header; missing or wrong: 401",
+        "OpenAPI `ApiKeyAuth` (header `api-key`); every operation lists 401",
+        ("missing_api_key", "invalid_api_key"),
+    ),
+    Rule(
+        "one active session",
+        "doc",
+        "a second start while one is active: 409 naming `active_session_id`",
+        "guide: 'returns 409 Conflict'",
+        ("session_already_active",),
+    ),
+    Rule(
+        "unknown session",
+        "doc",
+        "an unknown or foreign session: 404",
+        "GET session and push list 404",
+        ("session_not_found",),
+    ),
+    Rule(
+        "push to an inactive session",
+        "doc",
+        "409 with the session's `state`",
+        "push lists 409 'Session not active'",
+        ("session_not_active",),
+    ),
+    Rule(
+        "close",
+        "doc",
+        '`{"status": "apply" | "discard"}`; `status` is required; another state: 409',
+        "session-management: 'status string · enum Required Default: apply'; 'Session not in a closable state'",
+        ("invalid_close_status", "session_not_closable"),
+    ),
+    Rule(
+        "expired data",
+        "doc",
+        "an expired session can still be closed with apply; its staged pages apply",
+        "guide: expired data is retained temporarily and can still be applied",
+    ),
+    Rule(
+        "request size",
+        "doc",
+        "a body over 5 MB on the wire: 413; gzip and deflate bodies accepted",
+        "guide: 'Max request size: e.g., 5 MB (compressed allowed)'",
+        ("payload_too_large",),
+        "max_request_bytes",
+    ),
+    Rule(
+        "page validation",
+        "doc",
+        "any invalid record rejects the whole page: 400 with `validation_errors`, and an anomaly in the activity log",
+        "push lists 400 'Validation error; batch rejected'",
+        ("validation_failed",),
+    ),
+    Rule(
+        "record fields",
+        "doc",
+        "records may carry fields beyond their type's known ones",
+        "`EntitiesEnvelope` items are `additionalProperties: true`",
+        (),
+        "unknown_fields",
+    ),
+    Rule(
+        "inactivity",
+        "doc",
+        "a session expires 60 minutes after the last request that addressed it",
+        "guide: sessions expire after 60 minutes of inactivity",
+        (),
+        "inactivity_timeout_seconds",
+    ),
+    Rule(
+        "processing",
+        "doc",
+        "a failed processing attempt is retried once, then the session is `failed`",
+        "close: 'Processing retries once on Sprinto side'",
+    ),
+    Rule(
+        "throttling",
+        "doc",
+        "429 with `Retry-After` (whole seconds) and `retry_after_seconds`",
+        "operations list 429; guide: back off exponentially, respect Retry-After",
+        ("rate_limited",),
+        "rate_limit",
+    ),
+    Rule(
+        "status and activity",
+        "doc",
+        "session counts by state; activity events, `page` ≥ 1, `page_size` 1–200",
+        "models: `IntegrationStatusCounts`, `ActivityLogPage`; activity query parameters",
+    ),
+    # ---- where it is silent: the emulator's choices ------------------------------------------
+    Rule(
+        "close without status",
+        "mock",
+        "a close without `status` (no body, `{}`) or with `action`: 400 naming the fix",
+        "a published client sends `action`; on Sprinto its discard may apply: fail here, not there",
+        (),
+        "lenient_close",
+    ),
+    Rule(
+        "close answer", "mock", "close answers 202 with the Session", "the docs show no status code or body for close"
+    ),
+    Rule(
+        "5 MB",
+        "mock",
+        "5 MB is 5,000,000 bytes, not 5 MiB",
+        "the smaller reading fails locally first",
+        (),
+        "max_request_bytes",
+    ),
+    Rule(
+        "decoded size",
+        "mock",
+        "a body over 25 MiB once decoded: 413",
+        "bounds a compression bomb",
+        (),
+        "max_decoded_bytes",
+    ),
+    Rule(
+        "page size",
+        "mock",
+        "more than 100 records a page: 400 `too_many_items`",
+        "the docs call 100 'recommended'; strict fails locally first",
+        ("too_many_items",),
+        "max_page_items",
+    ),
+    Rule(
+        "empty page",
+        "mock",
+        "a page with no records: 400 `empty_page`",
+        "an empty page is a client bug",
+        ("empty_page",),
+    ),
+    Rule(
+        "media type",
+        "mock",
+        "a body that is not JSON, or has no Content-Type: 415",
+        "the docs' examples send application/json",
+        ("unsupported_media_type",),
+        "missing_content_type",
+    ),
+    Rule(
+        "content coding",
+        "mock",
+        "a Content-Encoding other than gzip or deflate: 415",
+        "the docs say 'compressed allowed' without naming codings",
+        ("unsupported_content_encoding",),
+    ),
+    Rule(
+        "JSON",
+        "mock",
+        "not UTF-8 or JSON, NaN, nesting over 64, a repeated member name, corrupt gzip: 400",
+        "a parser elsewhere would silently keep the last repeated name",
+        ("malformed_body",),
+        "duplicate_names",
+    ),
+    Rule(
+        "entity schemas",
+        "mock",
+        "records are checked against `schemas/entities/<Type>.json`: `User` requires "
+        "`employeeId`, `firstName`, `lastName`, `workEmail`, `employmentStartDate`, `employmentType`",
+        "the docs publish an example record, not a schema: a missing field fails locally first "
+        "(loosen it with `--schemas`)",
+    ),
+    Rule(
+        "page_hint",
+        "mock",
+        "`page_hint` (an integer or a string of ≤ 256 characters) sits beside `entities` "
+        "and is echoed as `echoes.page_hint`",
+        "the docs show only the echo",
+    ),
+    Rule(
+        "entity types",
+        "mock",
+        "records of a type with no schema are accepted as any JSON objects",
+        "the envelope allows any type",
+        (),
+        "unknown_entity_types",
+    ),
+    Rule(
+        "apply",
+        "mock",
+        "accepted pages apply in order; each type present replaces its dataset; `x-key` de-duplicates",
+        "the docs say staged pages apply, not how",
+        (),
+        "apply_mode",
+    ),
+    Rule(
+        "processing time", "mock", "processing takes 2 s of emulator time", "not documented", (), "processing_seconds"
+    ),
+    Rule(
+        "retention",
+        "mock",
+        "expired data is kept 24 h, then apply: 409 `expired_data_purged`",
+        "the docs say 'temporarily'",
+        ("expired_data_purged",),
+        "expired_retention_seconds",
+    ),
+    Rule(
+        "staging bound",
+        "mock",
+        "an integration staging over 1 GiB: 507",
+        "keeps memory finite",
+        ("staging_limit_reached",),
+        "max_staged_bytes",
+    ),
+    Rule(
+        "integrations",
+        "mock",
+        "open mode: an unknown integration is created on its first request, bound to its key",
+        "no tenant exists locally until a test makes one",
+        ("integration_limit_reached", "integration_exists"),
+        "auto_create_integrations",
+    ),
+    Rule(
+        "parameters",
+        "mock",
+        "a bad query or body parameter (e.g. `page_size` 201): 400 `invalid_parameter`",
+        "the docs list only 200 for status and activity",
+        ("invalid_parameter",),
+    ),
+    Rule(
+        "error bodies",
+        "mock",
+        "every error is an RFC 9457 problem object with a stable `code`",
+        "the docs show no error body",
+        ("not_found", "method_not_allowed", "bad_request", "http_error"),
+    ),
+    Rule(
+        "control plane",
+        "mock",
+        "`/_mock`: clocks, scenarios, settings, views; optional admin token",
+        "the emulator's own API",
+        ("clock_backwards", "clock_step_too_large", "clock_out_of_range", "invalid_scenario", "admin_token_required"),
+    ),
+    Rule(
+        "injected faults",
+        "mock",
+        "a scenario rule's status, body or broken connection",
+        "a test asked for it",
+        ("injected_fault", "forbidden", "conflict", "bad_gateway", "service_unavailable", "gateway_timeout"),
+    ),
+    Rule(
+        "emulator bug",
+        "mock",
+        "500 `internal_error`: a bug in the emulator, logged with its traceback",
+        "never caused by client input",
+        ("internal_error",),
+    ),
+)
+
+BY_CODE: dict[str, Rule] = {code: rule for rule in RULES for code in rule.codes}
+# Validation errors name the JSON Schema keyword that failed: which rule that is depends on where.
+ENVELOPE = next(rule for rule in RULES if rule.topic == "page validation")
+RECORDS = next(rule for rule in RULES if rule.topic == "entity schemas")
+PAGE_HINT = next(rule for rule in RULES if rule.topic == "page_hint")
+ENTITY_TYPES = next(rule for rule in RULES if rule.topic == "entity types")
+PAGE_SIZE = BY_CODE["too_many_items"]
+EMPTY_PAGE = BY_CODE["empty_page"]
+UNKNOWN_FIELDS_STRICT = Rule(
+    "record fields (strict)",
+    "mock",
+    "a field beyond the type's known ones: 400",
+    "opt-in strict setting",
+    (),
+    "unknown_fields",
+)
+
+
+def basis_of(code: str) -> dict[str, Any]:
+    """The basis members an error with this code carries (``mock`` for a code not in the table)."""
+    rule = BY_CODE.get(code)
+    return rule.basis_members() if rule is not None else {"basis": "mock"}
+
+
+def markdown_table() -> str:
+    """The README's doc-versus-emulator table."""
+    rows = ["| rule | basis | what the emulator does | why | setting | codes |", "|---|---|---|---|---|---|"]
+    for rule in RULES:
+        setting = f"`{rule.setting}`" if rule.setting else ""
+        codes = ", ".join(f"`{code}`" for code in rule.codes)
+        rows.append(f"| {rule.topic} | {rule.basis} | {rule.says} | {rule.why} | {setting} | {codes} |")
+    return "\n".join(rows)
