@@ -6,10 +6,12 @@ one call to the vendor plane's door (``Emulator``) and serializes the ``Outcome`
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiohttp import HttpVersion11, hdrs, web
 
 from ..faults.vocabulary import Operation
-from ..service import Call
+from ..service import Call, Emulator, Outcome
 from .body import RequestBody
 from .common import API_PREFIX, CALL, EMULATOR, REQUEST_ID, STARTED
 from .faults import render
@@ -32,14 +34,29 @@ def _call(request: web.Request, operation: Operation) -> Call:
     return call
 
 
-async def start_session(request: web.Request) -> web.StreamResponse:
-    call = _call(request, "start_session")
-    return render(request, await request.app[EMULATOR].start(call, RequestBody(request)))
+# How each operation reaches the vendor plane's door, given the request's Call.
+Door = Callable[[Emulator, Call, web.Request], Awaitable[Outcome]]
+DOORS: dict[Operation, Door] = {
+    "start_session": lambda emulator, call, request: emulator.start(call, RequestBody(request)),
+    "get_session": lambda emulator, call, request: emulator.get_session(call),
+    "push_page": lambda emulator, call, request: emulator.push(call, RequestBody(request)),
+    "close_session": lambda emulator, call, request: emulator.close(call, RequestBody(request)),
+    "integration_status": lambda emulator, call, request: emulator.integration_status(call),
+    "activity": lambda emulator, call, request: emulator.activity(
+        call, request.query.get("since"), request.query.get("page"), request.query.get("page_size")
+    ),
+}
 
 
-async def get_session(request: web.Request) -> web.StreamResponse:
-    call = _call(request, "get_session")
-    return render(request, await request.app[EMULATOR].get_session(call))
+def _handler(operation: Operation) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    door = DOORS[operation]
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        call = _call(request, operation)
+        return render(request, await door(request.app[EMULATOR], call, request))
+
+    handle.__name__ = operation
+    return handle
 
 
 async def push_expect(request: web.Request) -> None:
@@ -55,36 +72,16 @@ async def push_expect(request: web.Request) -> None:
     request.writer.output_size = 0
 
 
-async def push_page(request: web.Request) -> web.StreamResponse:
-    call = _call(request, "push_page")
-    return render(request, await request.app[EMULATOR].push(call, RequestBody(request)))
-
-
-async def close_session(request: web.Request) -> web.StreamResponse:
-    call = _call(request, "close_session")
-    return render(request, await request.app[EMULATOR].close(call, RequestBody(request)))
-
-
-async def integration_status(request: web.Request) -> web.StreamResponse:
-    call = _call(request, "integration_status")
-    return render(request, await request.app[EMULATOR].integration_status(call))
-
-
-async def activity(request: web.Request) -> web.StreamResponse:
-    call = _call(request, "activity")
-    query = request.query
-    outcome = await request.app[EMULATOR].activity(call, query.get("since"), query.get("page"), query.get("page_size"))
-    return render(request, outcome)
-
-
 def add_routes(app: web.Application) -> None:
     router = app.router
-    router.add_post(BASE + "/sessions", start_session)
-    router.add_get(BASE + "/sessions/{session_id}", get_session, allow_head=False)
-    router.add_route("POST", BASE + "/sessions/{session_id}/entities", push_page, expect_handler=push_expect)
-    router.add_post(BASE + "/sessions/{session_id}/close", close_session)
-    router.add_get(BASE + "/status", integration_status, allow_head=False)
-    router.add_get(BASE + "/activity", activity, allow_head=False)
+    router.add_post(BASE + "/sessions", _handler("start_session"))
+    router.add_get(BASE + "/sessions/{session_id}", _handler("get_session"), allow_head=False)
+    router.add_route(
+        "POST", BASE + "/sessions/{session_id}/entities", _handler("push_page"), expect_handler=push_expect
+    )
+    router.add_post(BASE + "/sessions/{session_id}/close", _handler("close_session"))
+    router.add_get(BASE + "/status", _handler("integration_status"), allow_head=False)
+    router.add_get(BASE + "/activity", _handler("activity"), allow_head=False)
 
 
 __all__ = ["add_routes"]
