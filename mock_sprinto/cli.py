@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 from . import __version__
 from .control import ControlPlane
 from .faults.scenario import Scenario, ScenarioError, load_scenario_file, resolve_scenario, shipped_scenarios
+from .rules import markdown_table, rules_text
 from .service import Emulator
 from .settings import FIELDS, Config, SettingsError, describe, load_config
 from .validation import SchemaFileError, SchemaRegistry
@@ -59,11 +60,37 @@ def build_parser() -> argparse.ArgumentParser:
         )
     settings = commands.add_parser("settings", help="print every setting with its default and origin")
     settings.add_argument("--markdown", action="store_true", help="as the README's table")
+    rules = commands.add_parser("rules", help="every rule with its basis: Sprinto's docs, or the emulator's choice")
+    rules.add_argument("--markdown", action="store_true", help="as the README's table")
     scenarios = commands.add_parser("scenarios", help="list the shipped scenarios, or check scenario files")
     verbs = scenarios.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser, required=True)
     verbs.add_parser("list", help="shipped scenarios with what each exercises")
     check = verbs.add_parser("check", help="validate scenario files; exit 1 on any problem")
     check.add_argument("files", nargs="+", metavar="FILE")
+    probe = commands.add_parser(
+        "probe",
+        help="ask a server speaking Sprinto's API (e.g. a real tenant) what the docs leave open; "
+        "write the settings that make the emulator match (it only ever discards sessions)",
+    )
+    probe.add_argument(
+        "--base-url", required=True, metavar="URL", help="e.g. https://api.sprinto.com/api/external/push"
+    )
+    probe.add_argument("--integration-id", required=True, metavar="ID")
+    probe.add_argument(
+        "--api-key", metavar="KEY", help="the integration's api-key (default: $SPRINTO_API_KEY); never printed"
+    )
+    probe.add_argument(
+        "--out", metavar="FILE", default="probe-settings.yaml", help="settings file to write (default: %(default)s)"
+    )
+    probe.add_argument(
+        "--timeout", metavar="SECONDS", type=float, default=30.0, help="per request (default: %(default)s)"
+    )
+    probe.add_argument(
+        "--probe-close",
+        action="store_true",
+        help="also send closes without 'status' (to learn lenient_close); on Sprinto such a close may APPLY "
+        "an (empty) session: only where that is safe",
+    )
     return parser
 
 
@@ -114,8 +141,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
         return 0
+    if args.command == "rules":
+        print(markdown_table() if args.markdown else rules_text())
+        return 0
     if args.command == "scenarios":
         return _scenarios(args)
+    if args.command == "probe":
+        from .probe import probe  # imported here: it is the one command that starts an emulator thread
+
+        return probe(
+            args.base_url,
+            args.integration_id,
+            args.api_key,
+            out=args.out,
+            timeout=args.timeout,
+            probe_close=args.probe_close,
+        )
     if args.command != "serve":
         parser.print_help()
         return USAGE_ERROR

@@ -326,3 +326,12 @@ def markdown_table() -> str:
         codes = ", ".join(f"`{code}`" for code in rule.codes)
         rows.append(f"| {rule.topic} | {rule.basis} | {rule.says} | {rule.why} | {setting} | {codes} |")
     return "\n".join(rows)
+
+
+def rules_text() -> str:
+    """``mock-sprinto rules``: one rule a line, for a terminal."""
+    lines = []
+    for rule in RULES:
+        setting = f"  (setting {rule.setting})" if rule.setting else ""
+        lines.append(f"[{rule.basis}] {rule.topic}: {rule.says}{setting}")
+    return "\n".join(lines)

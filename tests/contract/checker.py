@@ -1,4 +1,5 @@
-"""One checker for every response the HTTP tests receive: does it match schemas/openapi.yaml?
+"""One checker for every response the HTTP tests receive: does it match schemas/openapi.yaml, and
+does a vendor-API answer decode with Sprinto's own types (``vendor_models.py``, issue 9)?
 
 ``watch(app)`` hooks the app's ``on_response_prepare`` signal, so it sees the final status,
 headers and body of every response the server sends, whoever made it (handler, middleware,
@@ -16,16 +17,58 @@ from typing import Any
 import orjson
 from aiohttp import web
 from jsonschema import Draft202012Validator, FormatChecker
+from pydantic import BaseModel, ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from mock_sprinto.http.common import CALL, EMULATOR
+from mock_sprinto.http.common import API_PREFIX, CALL, EMULATOR
 from mock_sprinto.http.openapi import build_document
 from mock_sprinto.payload import json_pointer
 from mock_sprinto.service import Emulator
 
+from . import vendor_models as sprinto
+
 DOC_URI = "urn:mock-sprinto:openapi"
 _FORMATS = FormatChecker()
+
+# What a client whose models are generated from Sprinto's published schema decodes each vendor-API
+# answer as. The push 400 is one only when it carries `validation_errors` (a rejected page: both a
+# problem object and a BatchIngestResponse); close's body is not in Sprinto's docs, the emulator
+# answers a Session (shared/API.md).
+_VENDOR = API_PREFIX + "/{version}/integrations/{integration_id}"
+VENDOR_TYPES: dict[tuple[str, str, int], type[BaseModel]] = {
+    ("POST", _VENDOR + "/sessions", 201): sprinto.Session,
+    ("GET", _VENDOR + "/sessions/{session_id}", 200): sprinto.SessionStatus,
+    ("POST", _VENDOR + "/sessions/{session_id}/entities", 202): sprinto.BatchIngestResponse,
+    ("POST", _VENDOR + "/sessions/{session_id}/entities", 400): sprinto.BatchIngestResponse,
+    ("POST", _VENDOR + "/sessions/{session_id}/close", 202): sprinto.Session,
+    ("GET", _VENDOR + "/status", 200): sprinto.IntegrationStatusCounts,
+    ("GET", _VENDOR + "/activity", 200): sprinto.ActivityLogPage,
+}
+_SHOWN = 10  # decoding errors listed per response
+
+
+def vendor_type_problems(method: str, template: str | None, status: int, body: bytes | None, data: Any) -> list[str]:
+    """Why Sprinto's typed model of this vendor-API answer cannot decode it (empty when it does, or
+    when the answer has no vendor type). Each problem names the field's path and the value sent."""
+    model = VENDOR_TYPES.get((method, template or "", status))
+    if model is None or body is None:
+        return []
+    if status == 400 and not (isinstance(data, dict) and "validation_errors" in data):
+        return []  # a 400 that is only a problem object (malformed body, too many items, ...)
+    try:
+        model.model_validate_json(body)  # strict JSON mode: the models' validators are built once, at import
+    except ValidationError as error:
+        found = error.errors(include_url=False)
+        shown = [
+            f"Sprinto's {model.__name__} does not decode /{'/'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            f" (got {e['input']!r:.120})"
+            for e in found[:_SHOWN]
+        ]
+        if len(found) > _SHOWN:
+            shown.append(f"Sprinto's {model.__name__} does not decode it: {len(found) - _SHOWN} more errors")
+        return shown
+    return []
 
 
 @dataclass
@@ -85,6 +128,7 @@ class Contract:
                 data = orjson.loads(body)
             except orjson.JSONDecodeError:
                 data = None
+        problems.extend(f"{where}: {p}" for p in vendor_type_problems(method, template, status, body, data))
         if status >= 400:
             is_problem = isinstance(data, dict) and data.get("status") == status and isinstance(data.get("code"), str)
             if not is_problem and method != "HEAD":  # a HEAD answer has no body to check
