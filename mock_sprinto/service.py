@@ -147,6 +147,8 @@ class Emulator:
     def authenticate(self, integration_id: str, api_key: str | None) -> Tenant:
         if not api_key:
             raise ApiError(401, "missing_api_key", "send the integration's key in the 'api-key' header")
+        if not _is_text(api_key):
+            raise malformed_api_key("it is not UTF-8 text")
         tenant = self.tenants.get(integration_id)
         if tenant is None:
             if not self.auto_create or len(api_key) > MAX_API_KEY_CHARS:
@@ -355,6 +357,21 @@ class Emulator:
 def _invalid_key(integration_id: str) -> ApiError:
     # The same answer for an unknown integration and a wrong key: nothing leaks about which.
     return ApiError(401, "invalid_api_key", f"the api-key is not valid for integration {integration_id[:140]!r}")
+
+
+def malformed_api_key(why: str) -> ApiError:
+    """A key that cannot be any integration's (never bound, never compared)."""
+    return ApiError(401, "malformed_api_key", f"the 'api-key' header cannot be used: {why}; send the key once, as text")
+
+
+def _is_text(value: str) -> bool:
+    """False for a header value that is not UTF-8 on the wire (aiohttp keeps such bytes as
+    lone surrogates, which no key can equal and which cannot be encoded again)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _session_of(call: Call) -> str:

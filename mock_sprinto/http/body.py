@@ -65,6 +65,18 @@ def check_media_type(request: web.BaseRequest) -> None:
         )
 
 
+def check_transfer_encoding(request: web.BaseRequest) -> None:
+    """``chunked`` alone or nothing: aiohttp reads 'gzip, chunked' as plain chunked, so a body that
+    says it is compressed would be taken as it is."""
+    codings = ",".join(request.headers.getall(hdrs.TRANSFER_ENCODING, ()))
+    if codings and codings.strip().lower() != "chunked":
+        raise bad_request(
+            "unsupported_transfer_encoding",
+            f"Transfer-Encoding {codings[:60]!r} is not supported; send 'chunked' or a Content-Length "
+            "(compress with Content-Encoding)",
+        )
+
+
 def check_declared_length(request: web.BaseRequest, limit: int) -> None:
     declared = request.content_length
     if declared is not None and declared > limit:
@@ -78,6 +90,7 @@ async def read_body(request: web.BaseRequest, settings: Settings, *, strict_medi
     form media type by default, and refusing it there would only get in the way.
     """
     limit = settings.max_request_bytes
+    check_transfer_encoding(request)
     check_declared_length(request, limit)
     encoding = content_encoding(request)
     if strict_media_type:
@@ -161,8 +174,10 @@ def inflate(data: bytes, encoding: str, cap: int) -> bytes:
                 if inflater.eof:
                     break
             start = fed - len(inflater.unused_data)  # the next gzip member, if any, starts here
-            if encoding != "gzip" or not data[start:].strip(b"\x00"):
-                break  # only gzip has further members; trailing NUL padding is tolerated
+            if not data[start:].strip(b"\x00"):
+                break  # trailing NUL padding is tolerated, after gzip and deflate alike
+            if encoding != "gzip":  # only gzip has further members: anything else is garbage
+                raise bad_request("malformed_body", "the deflate body has data after its end", reason="corrupt deflate")
     except zlib.error as exc:
         raise bad_request(
             "malformed_body",

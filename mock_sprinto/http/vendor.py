@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import HttpVersion11, hdrs, web
 
 from ..faults.vocabulary import Operation
-from ..service import Call
+from ..service import Call, malformed_api_key
 from .body import RequestBody
 from .common import API_PREFIX, CALL, EMULATOR, REQUEST_ID, STARTED
 from .faults import render
@@ -19,16 +19,19 @@ BASE = API_PREFIX + "/{version}/integrations/{integration_id}"
 
 def _call(request: web.Request, operation: Operation) -> Call:
     match = request.match_info
+    keys = request.headers.getall("api-key", ())
     call = Call(
         operation=operation,
         integration_id=match["integration_id"],
-        api_key=request.headers.get("api-key"),
+        api_key=keys[0] if keys else None,
         request_id=request[REQUEST_ID],
         started=request[STARTED],
         version=match["version"],
         session_id=match.get("session_id"),
     )
     request[CALL] = call  # the envelope journals it, whatever the outcome
+    if len(keys) > 1:  # which one would be meant? Refused rather than guessed
+        raise malformed_api_key("it was sent twice")
     return call
 
 
