@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from .budget import MemoryBudget
 from .clock import Clock, ManualClock, OffsetClock, SystemClock
 from .errors import ApiError, bad_request, not_found
 from .faults.engine import Decision, FaultState, RequestFacts, decide
@@ -95,6 +96,7 @@ class Emulator:
         self.ids = IdSource()
         self.declared = {item.id: item.api_key for item in config.integrations}
         self.tenants: dict[str, Tenant] = {}
+        self.budget = MemoryBudget(self.settings.memory_budget_bytes)  # shared by every tenant
         self.timeline = Timeline(registry)
         self.sessions = Sessions(registry, self.timeline)
         self.scenario: Scenario | None = None  # the global scenario; an integration's own one wins
@@ -109,6 +111,8 @@ class Emulator:
 
     def reset(self) -> None:
         """Forget every tenant, session, record and journal entry (the clock keeps its time)."""
+        for tenant in self.tenants.values():
+            tenant.release_memory()
         self.tenants.clear()
         self.journal.clear()
         for integration_id, api_key in self.declared.items():
@@ -128,7 +132,7 @@ class Emulator:
                 f"the emulator already holds {len(self.tenants)} integrations "
                 "(setting max_integrations); reset it or delete some",
             )
-        tenant = Tenant(integration_id, api_key, OffsetClock(self.clock), self.settings, self.ids)
+        tenant = Tenant(integration_id, api_key, OffsetClock(self.clock), self.settings, self.ids, self.budget)
         self.tenants[integration_id] = tenant
         self.take_scenario(tenant)
         return tenant

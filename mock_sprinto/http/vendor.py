@@ -35,9 +35,14 @@ def _call(request: web.Request, operation: Operation) -> Call:
     return call
 
 
+def _body(request: web.Request) -> RequestBody:
+    """The request's body, read under the process-wide memory budget."""
+    return RequestBody(request, request.app[EMULATOR].budget)
+
+
 async def start_session(request: web.Request) -> web.StreamResponse:
     call = _call(request, "start_session")
-    return render(request, await request.app[EMULATOR].start(call, RequestBody(request)))
+    return render(request, await request.app[EMULATOR].start(call, _body(request)))
 
 
 async def get_session(request: web.Request) -> web.StreamResponse:
@@ -60,12 +65,12 @@ async def push_expect(request: web.Request) -> None:
 
 async def push_page(request: web.Request) -> web.StreamResponse:
     call = _call(request, "push_page")
-    return render(request, await request.app[EMULATOR].push(call, RequestBody(request)))
+    return render(request, await request.app[EMULATOR].push(call, _body(request)))
 
 
 async def close_session(request: web.Request) -> web.StreamResponse:
     call = _call(request, "close_session")
-    return render(request, await request.app[EMULATOR].close(call, RequestBody(request)))
+    return render(request, await request.app[EMULATOR].close(call, _body(request)))
 
 
 async def integration_status(request: web.Request) -> web.StreamResponse:
