@@ -107,8 +107,9 @@ def check_step(seconds: float) -> None:
 
 
 def format_time(ts: float) -> str:
-    """RFC 3339 UTC with milliseconds, e.g. ``2026-01-01T00:00:00.000Z``."""
-    moment = datetime.fromtimestamp(ts, tz=timezone.utc)
+    """RFC 3339 UTC with milliseconds, e.g. ``2026-01-01T00:00:00.000Z``. A time past the year 9999
+    (an expiry or a retention far beyond the clock's end) prints as 9999-12-31T23:59:59.000Z."""
+    moment = datetime.fromtimestamp(min(max(ts, MIN_TIME), MAX_TIME), tz=timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 

@@ -44,6 +44,7 @@ class ControlPlane:
             "version": __version__,
             "integrations": len(emulator.tenants),
             "now": format_time(emulator.clock.now()),
+            "memory": emulator.budget.public(),
         }
 
     def settings(self) -> dict[str, Any]:
@@ -93,7 +94,9 @@ class ControlPlane:
         if not INTEGRATION_ID.match(integration_id):  # a typo'd id must not look like a successful wipe
             raise bad_request("invalid_parameter", f"no integration can have the id {integration_id[:140]!r}")
         emulator = self.emulator
-        emulator.tenants.pop(integration_id, None)
+        gone = emulator.tenants.pop(integration_id, None)
+        if gone is not None:
+            gone.release_memory()
         if integration_id in emulator.declared:
             emulator.new_tenant(integration_id, emulator.declared[integration_id])
 

@@ -68,9 +68,9 @@ def int_param(name: str, raw: str | None, default: int, low: int, high: int) -> 
     """A whole-number query parameter within bounds, or 400 ``invalid_parameter`` naming it."""
     if raw is None:
         return default
-    try:
-        value = int(raw, 10)
-    except ValueError:
+    try:  # ASCII digits only: int() would also take '+5', ' 5', '1_0' and other scripts' digits
+        value = int(raw, 10) if raw.isascii() and raw.isdigit() else low - 1
+    except ValueError:  # more digits than int() converts
         value = low - 1
     if not low <= value <= high:
         raise bad_request(

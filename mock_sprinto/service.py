@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from .budget import MemoryBudget
 from .clock import Clock, ManualClock, OffsetClock, SystemClock
 from .errors import ApiError, bad_request, not_found
 from .faults.engine import Decision, FaultState, RequestFacts, decide
@@ -95,6 +96,7 @@ class Emulator:
         self.ids = IdSource()
         self.declared = {item.id: item.api_key for item in config.integrations}
         self.tenants: dict[str, Tenant] = {}
+        self.budget = MemoryBudget(self.settings.memory_budget_bytes)  # shared by every tenant
         self.timeline = Timeline(registry)
         self.sessions = Sessions(registry, self.timeline)
         self.scenario: Scenario | None = None  # the global scenario; an integration's own one wins
@@ -109,6 +111,8 @@ class Emulator:
 
     def reset(self) -> None:
         """Forget every tenant, session, record and journal entry (the clock keeps its time)."""
+        for tenant in self.tenants.values():
+            tenant.release_memory()
         self.tenants.clear()
         self.journal.clear()
         for integration_id, api_key in self.declared.items():
@@ -128,7 +132,7 @@ class Emulator:
                 f"the emulator already holds {len(self.tenants)} integrations "
                 "(setting max_integrations); reset it or delete some",
             )
-        tenant = Tenant(integration_id, api_key, OffsetClock(self.clock), self.settings, self.ids)
+        tenant = Tenant(integration_id, api_key, OffsetClock(self.clock), self.settings, self.ids, self.budget)
         self.tenants[integration_id] = tenant
         self.take_scenario(tenant)
         return tenant
@@ -147,6 +151,8 @@ class Emulator:
     def authenticate(self, integration_id: str, api_key: str | None) -> Tenant:
         if not api_key:
             raise ApiError(401, "missing_api_key", "send the integration's key in the 'api-key' header")
+        if not _is_text(api_key):
+            raise malformed_api_key("it is not UTF-8 text")
         tenant = self.tenants.get(integration_id)
         if tenant is None:
             if not self.auto_create or len(api_key) > MAX_API_KEY_CHARS:
@@ -355,6 +361,21 @@ class Emulator:
 def _invalid_key(integration_id: str) -> ApiError:
     # The same answer for an unknown integration and a wrong key: nothing leaks about which.
     return ApiError(401, "invalid_api_key", f"the api-key is not valid for integration {integration_id[:140]!r}")
+
+
+def malformed_api_key(why: str) -> ApiError:
+    """A key that cannot be any integration's (never bound, never compared)."""
+    return ApiError(401, "malformed_api_key", f"the 'api-key' header cannot be used: {why}; send the key once, as text")
+
+
+def _is_text(value: str) -> bool:
+    """False for a header value that is not UTF-8 on the wire (aiohttp keeps such bytes as
+    lone surrogates, which no key can equal and which cannot be encoded again)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _session_of(call: Call) -> str:

@@ -115,6 +115,7 @@ class Sessions:
                     f"integration {tenant.id!r} already stages {tenant.staged_bytes} bytes "
                     f"(setting max_staged_bytes = {settings.max_staged_bytes}); close a session first",
                 )
+            tenant.budget.check(len(raw))  # the process-wide memory budget (memory_budget_bytes)
             body = parse_json(
                 raw,
                 settings.max_json_depth,

@@ -104,6 +104,14 @@ class Settings:
     frozen_clock: bool = _s(False, "mock", "Emulator time stands still except when moved through /_mock/clock.")
     admin_token: str | None = _s(None, "mock", "When set, /_mock requires 'Authorization: Bearer <token>'.")
     schemas_dir: str | None = _s(None, "mock", "Extra folder of <EntityType>.json schemas (overrides shipped ones).")
+    # Hardening: the bounds hostile input, hostile web pages and floods meet (README 'Robustness').
+    memory_budget_bytes: int | None = _s(
+        2_147_483_648,
+        "mock",
+        "Decoded staged pages, applied records and bodies being received, all integrations together, "
+        "before pushes get 507; null lifts it.",
+        1,
+    )
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Settings:
         """A copy with ``overrides`` applied, each value checked as strictly as at start-up."""
@@ -134,6 +142,7 @@ SERVER_SETTINGS = frozenset(
         "schemas_dir",
         "frozen_clock",
         "auto_create_integrations",
+        "memory_budget_bytes",
     }
 )
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from .budget import RECORD_OVERHEAD_BYTES, MemoryBudget
 from .clock import OffsetClock, format_time
 from .faults.engine import FaultState
 from .faults.scenario import Scenario
@@ -173,6 +174,7 @@ class Dataset:
     applied_at: float | None = None
     applied_by_session: str | None = None
     _unkeyed: int = 0
+    nbytes: int = 0  # the records' bytes plus RECORD_OVERHEAD_BYTES each: what the memory budget counts
 
     def put(self, record: Any) -> None:
         key_value = record.get(self.key_field) if self.key_field and type(record) is dict else None
@@ -183,7 +185,12 @@ class Dataset:
             key = record_key(key_value)
         # A right-sized copy: the bytes orjson.dumps returns keep its ~4 KiB output buffer's
         # heap block (about 4.1 KB of RSS per record instead of ~350 B; benchmarks/ANALYSIS.md).
-        self.records[key] = memoryview(orjson.dumps(record)).tobytes()
+        raw = memoryview(orjson.dumps(record)).tobytes()
+        replaced = self.records.get(key)
+        if replaced is not None:
+            self.nbytes -= len(replaced) + RECORD_OVERHEAD_BYTES
+        self.records[key] = raw
+        self.nbytes += len(raw) + RECORD_OVERHEAD_BYTES
 
     def describe(self, offset: int, limit: int) -> dict[str, Any]:
         window = itertools.islice(self.records.values(), offset, offset + limit)
@@ -256,8 +263,17 @@ class Tenant:
     """One integration: its key, its clock, its sessions, its applied data, its activity."""
 
     def __init__(
-        self, integration_id: str, api_key: str | None, clock: OffsetClock, settings: Settings, ids: IdSource
+        self,
+        integration_id: str,
+        api_key: str | None,
+        clock: OffsetClock,
+        settings: Settings,
+        ids: IdSource,
+        budget: MemoryBudget | None = None,
     ) -> None:
+        self.budget = MemoryBudget(None) if budget is None else budget  # the process-wide one, shared
+        self._staged_bytes = 0
+        self._applied_bytes = 0
         self.id = integration_id
         self.api_key = api_key
         self.clock = clock
@@ -278,13 +294,38 @@ class Tenant:
         self.state_counts: Counter[str] = Counter({state.value: 0 for state in State})
         self.last_activity_at: float | None = None
         self.created_at = clock.now()
-        self.staged_bytes = 0
         self.bucket: TokenBucket | None = None
         self.processing_failures_pending = 0  # injected by a scenario: attempts that will fail
         self.processing_hold_until = 0.0  # injected by a scenario: no attempt finishes before this
 
     def now(self) -> float:
         return self.clock.now()
+
+    # Staged and applied bytes report every change to the process-wide memory budget.
+    @property
+    def staged_bytes(self) -> int:
+        return self._staged_bytes
+
+    @staged_bytes.setter
+    def staged_bytes(self, value: int) -> None:
+        self.budget.add(value - self._staged_bytes)
+        self._staged_bytes = value
+
+    @property
+    def applied_bytes(self) -> int:
+        return self._applied_bytes
+
+    @applied_bytes.setter
+    def applied_bytes(self, value: int) -> None:
+        self.budget.add(value - self._applied_bytes)
+        self._applied_bytes = value
+
+    def release_memory(self) -> None:
+        """The tenant is forgotten: give its bytes back, and count whatever a request still in
+        flight does to it on a private budget from now on."""
+        self.budget.add(-(self._staged_bytes + self._applied_bytes))
+        self.budget = MemoryBudget(None)
+        self.budget.add(self._staged_bytes + self._applied_bytes)
 
     @property
     def active_session(self) -> Session | None:

@@ -160,13 +160,16 @@ class Timeline:
         """Apply accepted pages in acceptance order; later records win on the same key."""
         upsert = tenant.settings.apply_mode == "upsert"
         touched: dict[str, Dataset] = {}
+        replaced_bytes = 0  # of the datasets these pages replace (or, upserting, before they grow)
         for page in session.accepted_pages:
             assert page.payload is not None  # accepted pages keep their bytes until retired
             entities: dict[str, list[Any]] = orjson.loads(page.payload)["entities"]
             for entity_type, records in entities.items():
                 dataset = touched.get(entity_type)
                 if dataset is None:
-                    existing = tenant.datasets.get(entity_type) if upsert else None
+                    current = tenant.datasets.get(entity_type)
+                    replaced_bytes += current.nbytes if current is not None else 0
+                    existing = current if upsert else None
                     dataset = existing or Dataset(entity_type, self.registry.key_field(entity_type))
                     touched[entity_type] = dataset
                 for record in records:
@@ -175,6 +178,7 @@ class Timeline:
             dataset.applied_at = at
             dataset.applied_by_session = session.id
             tenant.datasets[entity_type] = dataset
+        tenant.applied_bytes += sum(dataset.nbytes for dataset in touched.values()) - replaced_bytes
 
     def _drop_staged(self, tenant: Tenant, session: Session) -> None:
         for page in session.accepted_pages:

@@ -182,7 +182,7 @@ def _rule(index: int, raw: dict[str, Any]) -> tuple[Rule, list[Problem]]:
     if "session" in match and operation not in _SESSION_OPERATIONS:
         problems.append(Problem(f"{base}/match/session", f"'session' does not apply to {operation}"))
     delay = raw.get("delay")
-    if delay and "min_seconds" in delay and delay["min_seconds"] > delay["max_seconds"]:
+    if delay and delay.get("min_seconds", 0) > delay.get("max_seconds", 300):
         problems.append(Problem(f"{base}/delay", "min_seconds must not exceed max_seconds"))
     if raw.get("lifecycle", {}).get("expire_session") and operation in ("integration_status", "activity"):
         problems.append(

@@ -107,7 +107,9 @@ def admin_guard(token: str) -> Any:
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith(CONTROL_PREFIX):
             sent = request.headers.get("Authorization", "")
-            if not secrets.compare_digest(sent.encode(), f"Bearer {token}".encode()):
+            # The bytes as sent (a header that is not UTF-8 arrives with lone surrogates): such a
+            # header can never equal the token, and comparing it must not fail.
+            if not secrets.compare_digest(sent.encode("utf-8", "surrogateescape"), f"Bearer {token}".encode()):
                 raise ApiError(
                     401,
                     "admin_token_required",

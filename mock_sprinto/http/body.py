@@ -12,6 +12,7 @@ import zlib
 from aiohttp import hdrs, web
 from aiohttp.web_protocol import RequestPayloadError
 
+from ..budget import MemoryBudget
 from ..errors import ApiError, bad_request
 from ..payload import Body
 from ..settings import Settings
@@ -74,25 +75,48 @@ def check_media_type(request: web.BaseRequest, settings: Settings) -> None:
         )
 
 
+def check_transfer_encoding(request: web.BaseRequest) -> None:
+    """``chunked`` alone or nothing: aiohttp reads 'gzip, chunked' as plain chunked, so a body that
+    says it is compressed would be taken as it is."""
+    codings = ",".join(request.headers.getall(hdrs.TRANSFER_ENCODING, ()))
+    if codings and codings.strip().lower() != "chunked":
+        raise bad_request(
+            "unsupported_transfer_encoding",
+            f"Transfer-Encoding {codings[:60]!r} is not supported; send 'chunked' or a Content-Length "
+            "(compress with Content-Encoding)",
+        )
+
+
 def check_declared_length(request: web.BaseRequest, limit: int) -> None:
     declared = request.content_length
     if declared is not None and declared > limit:
         raise too_large(limit)
 
 
-async def read_body(request: web.BaseRequest, settings: Settings, *, strict_media_type: bool = True) -> Body:
-    """Read, size-check and decode the body; raises ApiError (413/415/400) on any problem.
+async def read_body(
+    request: web.BaseRequest,
+    settings: Settings,
+    *,
+    strict_media_type: bool = True,
+    budget: MemoryBudget | None = None,
+) -> Body:
+    """Read, size-check and decode the body; raises ApiError (413/415/400/507) on any problem.
 
-    The control plane passes ``strict_media_type=False``: a developer's ``curl -d`` sends a
-    form media type by default, and refusing it there would only get in the way.
+    The control plane passes ``strict_media_type=False`` (its own guard wants JSON for what a
+    browser could send). While the body arrives its bytes are reserved in ``budget``, the
+    process-wide memory budget: a body that cannot fit is refused (507) before it is read.
     """
     limit = settings.max_request_bytes
+    check_transfer_encoding(request)
     check_declared_length(request, limit)
     encoding = content_encoding(request)
     if strict_media_type:
         check_media_type(request, settings)
+    budget = budget or MemoryBudget(None)
     declared = request.content_length
     if declared is not None:  # known size (within the limit, checked above): one read
+        budget.check(declared)
+        budget.reserve(declared)
         try:
             wire = await request.content.readexactly(declared)
         except asyncio.IncompleteReadError:
@@ -101,22 +125,31 @@ async def read_body(request: web.BaseRequest, settings: Settings, *, strict_medi
             ) from None
         except RequestPayloadError as exc:
             raise bad_request("malformed_body", f"the body could not be read ({exc})", reason="unreadable") from None
+        finally:
+            budget.release(declared)
         return await _decoded(wire, encoding, settings)
     chunks: list[bytes] = []
     received = 0
-    while True:
-        try:
-            chunk = await request.content.readany()
-        except RequestPayloadError as exc:
-            # A broken chunked framing or (when a host app left aiohttp's auto_decompress on)
-            # a corrupt compressed stream: the client's fault, never a 500.
-            raise bad_request("malformed_body", f"the body could not be read ({exc})", reason="unreadable") from None
-        if not chunk:
-            break
-        received += len(chunk)
-        if received > limit:
-            raise too_large(limit)
-        chunks.append(chunk)
+    try:
+        while True:
+            try:
+                chunk = await request.content.readany()
+            except RequestPayloadError as exc:
+                # A broken chunked framing or (when a host app left aiohttp's auto_decompress on)
+                # a corrupt compressed stream: the client's fault, never a 500.
+                raise bad_request(
+                    "malformed_body", f"the body could not be read ({exc})", reason="unreadable"
+                ) from None
+            if not chunk:
+                break
+            if received + len(chunk) > limit:
+                raise too_large(limit)
+            budget.check(len(chunk))
+            budget.reserve(len(chunk))
+            received += len(chunk)
+            chunks.append(chunk)
+    finally:
+        budget.release(received)
     return await _decoded(b"".join(chunks), encoding, settings)
 
 
@@ -170,8 +203,10 @@ def inflate(data: bytes, encoding: str, cap: int) -> bytes:
                 if inflater.eof:
                     break
             start = fed - len(inflater.unused_data)  # the next gzip member, if any, starts here
-            if encoding != "gzip" or not data[start:].strip(b"\x00"):
-                break  # only gzip has further members; trailing NUL padding is tolerated
+            if not data[start:].strip(b"\x00"):
+                break  # trailing NUL padding is tolerated, after gzip and deflate alike
+            if encoding != "gzip":  # only gzip has further members: anything else is garbage
+                raise bad_request("malformed_body", "the deflate body has data after its end", reason="corrupt deflate")
     except zlib.error as exc:
         raise bad_request(
             "malformed_body",
@@ -185,10 +220,11 @@ def inflate(data: bytes, encoding: str, cap: int) -> bytes:
 class RequestBody:
     """An aiohttp request's body as the domain's ``BodySource``: read with ``read_body``."""
 
-    __slots__ = ("_request",)
+    __slots__ = ("_budget", "_request")
 
-    def __init__(self, request: web.BaseRequest) -> None:
+    def __init__(self, request: web.BaseRequest, budget: MemoryBudget | None = None) -> None:
         self._request = request
+        self._budget = budget
 
     @property
     def present(self) -> bool:
@@ -203,4 +239,4 @@ class RequestBody:
         return self._request.headers.get(hdrs.CONTENT_ENCODING, "").strip().lower() or "identity"
 
     async def read(self, settings: Settings) -> Body:
-        return await read_body(self._request, settings)
+        return await read_body(self._request, settings, budget=self._budget)

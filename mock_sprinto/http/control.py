@@ -21,7 +21,7 @@ MAX_LIST = 1_000_000
 async def _json_body(request: web.Request) -> Any:
     """Any JSON value (a scenario PUT takes a string or an object)."""
     settings = request.app[CONTROL].emulator.settings
-    body = await read_body(request, settings, strict_media_type=False)
+    body = await read_body(request, settings, strict_media_type=False, budget=request.app[CONTROL].emulator.budget)
     return parse_json(body.decoded, settings.max_json_depth)
 
 
@@ -31,7 +31,7 @@ async def _json_object(request: web.Request, required: bool = False) -> dict[str
             raise bad_request("invalid_parameter", "this call needs a JSON object body")
         return {}
     settings = request.app[CONTROL].emulator.settings
-    body = await read_body(request, settings, strict_media_type=False)
+    body = await read_body(request, settings, strict_media_type=False, budget=request.app[CONTROL].emulator.budget)
     if not body.decoded.strip() and not required:
         return {}
     value = parse_json(body.decoded, settings.max_json_depth)

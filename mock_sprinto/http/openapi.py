@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from ..faults.scenario import shipped_scenarios
 from ..resources import schemas_dir
 from ..settings import Settings
 from ..validation import SchemaRegistry
@@ -113,11 +114,24 @@ def build_document(registry: SchemaRegistry, settings: Settings) -> dict[str, An
         entities["properties"][name] = records
     if settings.unknown_entity_types == "reject":
         entities["additionalProperties"] = False
+    _complete_scenarios(doc)
     journal = doc["paths"][CONTROL_PREFIX + "/journal"]["get"]
     for parameter in journal["parameters"]:
         if parameter["name"] == "limit":
             parameter["schema"]["maximum"] = settings.journal_size
     return doc
+
+
+def _complete_scenarios(doc: dict[str, Any]) -> None:
+    """What a scenario PUT accepts, exactly: a shipped name (not any string matching the pattern),
+    and in a scenario's ``settings`` the same overrides an integration's settings PUT takes."""
+    body = doc["components"]["requestBodies"]["Scenario"]["content"]["application/json"]["schema"]
+    for branch in body["oneOf"]:
+        if branch.get("type") == "string":
+            branch["enum"] = sorted(shipped_scenarios())
+    overrides = doc["paths"][CONTROL_PREFIX + "/integrations/{integration_id}/settings"]["put"]["requestBody"]
+    scenario = doc["components"]["schemas"]["Scenario"]
+    scenario["properties"]["settings"] = copy.deepcopy(overrides["content"]["application/json"]["schema"])
 
 
 async def openapi_json(request: web.Request) -> web.Response:

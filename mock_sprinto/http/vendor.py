@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import HttpVersion11, hdrs, web
 
 from ..faults.vocabulary import Operation
-from ..service import Call, Emulator, Outcome
+from ..service import Call, Emulator, Outcome, malformed_api_key
 from .body import RequestBody
 from .common import API_PREFIX, CALL, EMULATOR, REQUEST_ID, STARTED
 from .faults import render
@@ -21,26 +21,34 @@ BASE = API_PREFIX + "/{version}/integrations/{integration_id}"
 
 def _call(request: web.Request, operation: Operation) -> Call:
     match = request.match_info
+    keys = request.headers.getall("api-key", ())
     call = Call(
         operation=operation,
         integration_id=match["integration_id"],
-        api_key=request.headers.get("api-key"),
+        api_key=keys[0] if keys else None,
         request_id=request[REQUEST_ID],
         started=request[STARTED],
         version=match["version"],
         session_id=match.get("session_id"),
     )
     request[CALL] = call  # the envelope journals it, whatever the outcome
+    if len(keys) > 1:  # which one would be meant? Refused rather than guessed
+        raise malformed_api_key("it was sent twice")
     return call
+
+
+def _body(request: web.Request) -> RequestBody:
+    """The request's body, read under the process-wide memory budget."""
+    return RequestBody(request, request.app[EMULATOR].budget)
 
 
 # How each operation reaches the vendor plane's door, given the request's Call.
 Door = Callable[[Emulator, Call, web.Request], Awaitable[Outcome]]
 DOORS: dict[Operation, Door] = {
-    "start_session": lambda emulator, call, request: emulator.start(call, RequestBody(request)),
+    "start_session": lambda emulator, call, request: emulator.start(call, _body(request)),
     "get_session": lambda emulator, call, request: emulator.get_session(call),
-    "push_page": lambda emulator, call, request: emulator.push(call, RequestBody(request)),
-    "close_session": lambda emulator, call, request: emulator.close(call, RequestBody(request)),
+    "push_page": lambda emulator, call, request: emulator.push(call, _body(request)),
+    "close_session": lambda emulator, call, request: emulator.close(call, _body(request)),
     "integration_status": lambda emulator, call, request: emulator.integration_status(call),
     "activity": lambda emulator, call, request: emulator.activity(
         call, request.query.get("since"), request.query.get("page"), request.query.get("page_size")

@@ -85,3 +85,67 @@ async def test_a_number_setting_one_past_its_bound_is_refused_not_rounded_in(cli
         assert response.status == 400, body
     async with client.put("/_mock/integrations/acme/settings", json={"rate_limit": 2**53}) as response:
         assert response.status == 200
+
+
+# ---- issue 11, item 8: schemathesis at full strength (every phase, stateful, scenario PUTs) -------
+async def test_a_delay_with_both_seconds_and_min_seconds_is_an_invalid_scenario_not_a_500(client: Any) -> None:
+    """schemathesis (coverage phase): the schema's oneOf let {seconds, min_seconds} through as the
+    'seconds' form, and the meaning check read delay['max_seconds']: KeyError, 500."""
+    for delay in ({"seconds": 0, "min_seconds": 0}, {"seconds": 1, "max_seconds": 2}, {"min_seconds": 1}):
+        scenario = {"name": "both", "rules": [{"match": {"operation": "any"}, "delay": delay}]}
+        for path in ("/_mock/scenario", "/_mock/integrations/acme/scenario"):
+            async with client.put(path, json=scenario) as response:
+                body = await response.json()
+                assert response.status == 400, (delay, body)
+                assert body["code"] == "invalid_scenario"
+                assert any(error["path"].startswith("/rules/0/delay") for error in body["errors"]), body
+
+
+async def test_a_session_started_within_an_hour_of_the_clocks_end_still_answers(
+    vendor: Vendor, clock: Any, control: Control
+) -> None:
+    """schemathesis (stateful: clock moves, then a start): the clock stops at 9999-12-31, but a
+    session's expiry is an hour later, beyond what a timestamp can say: 500 on start and on every
+    later read of that session."""
+    from mock_sprinto.clock import MAX_TIME
+
+    clock.advance(MAX_TIME - clock.now() - 600)
+    session = await vendor.start()
+    assert session["expires_at"] == "9999-12-31T23:59:59.000Z"  # 'never', as far as RFC 3339 can tell
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}})
+    assert (await vendor.session(session["id"]))["state"] == "active"
+    await vendor.close(session["id"])
+    assert (await control.get("/integrations/acme/sessions"))["sessions"][0]["state"] == "processing"
+
+
+async def test_the_largest_time_settings_a_scenario_may_carry_never_break_a_timestamp(
+    vendor: Vendor, client: Any
+) -> None:
+    """schemathesis (stateful: a scenario PUT, then start / close): settings up to 2**53 seconds
+    put expiry, processing and retention past the year 9999: 500 on start and on close."""
+    huge = 2**53
+    scenario = {
+        "name": "forever",
+        "settings": {"inactivity_timeout_seconds": huge, "processing_seconds": huge, "expired_retention_seconds": huge},
+        "rules": [],
+    }
+    async with client.put("/_mock/integrations/acme/scenario", json=scenario) as response:
+        assert response.status == 200, await response.text()
+    first = await vendor.start()
+    await vendor.close(first["id"])
+    second = await vendor.start()
+    assert (await vendor.session(second["id"]))["expires_at"].startswith("9999-")
+    assert (await vendor.status())["sessions"]["processing"] == 1
+
+
+def test_the_served_contract_names_the_shipped_scenarios_instead_of_any_string(registry: Any) -> None:
+    """schemathesis (positive data rejected): the contract took any name matching the pattern
+    ("0"), but only shipped names are accepted; the served document now lists them."""
+    from mock_sprinto.faults.scenario import shipped_scenarios
+    from mock_sprinto.http.openapi import build_document
+    from mock_sprinto.settings import Settings
+
+    doc = build_document(registry, Settings())
+    branches = doc["components"]["requestBodies"]["Scenario"]["content"]["application/json"]["schema"]["oneOf"]
+    names = next(branch for branch in branches if branch.get("type") == "string")
+    assert names["enum"] == sorted(shipped_scenarios())
