@@ -250,6 +250,21 @@ RULES: tuple[Rule, ...] = (
         "max_staged_bytes",
     ),
     Rule(
+        "memory budget",
+        "mock",
+        "all integrations together holding over 2 GiB of staged and applied data: 507",
+        "an emulator left running on a laptop must not exhaust it",
+        ("memory_budget_exceeded",),
+        "memory_budget_bytes",
+    ),
+    Rule(
+        "hostile headers",
+        "mock",
+        "an `api-key` sent twice or not valid UTF-8: 401; a Transfer-Encoding other than chunked: 400",
+        "which one would be meant? refused rather than guessed",
+        ("malformed_api_key", "unsupported_transfer_encoding"),
+    ),
+    Rule(
         "integrations",
         "mock",
         "open mode: an unknown integration is created on its first request, bound to its key",
