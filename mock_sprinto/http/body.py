@@ -114,6 +114,10 @@ async def read_body(
         check_media_type(request, settings)
     budget = budget or MemoryBudget(None)
     declared = request.content_length
+    if declared == 0:
+        # aiohttp gives a body of length 0 an empty stream whose readexactly(0) raises: there is
+        # simply nothing to read (an empty body is then the parser's "the body is empty").
+        return await _decoded(b"", encoding, settings)
     if declared is not None:  # known size (within the limit, checked above): one read
         budget.check(declared)
         budget.reserve(declared)

@@ -7,8 +7,7 @@ from typing import Any
 import aiohttp
 
 from mock_sprinto.pytest_plugin import MockSprintoApp
-
-from .my_sync_job import employee
+from mock_sprinto.testing import sample_user
 
 
 async def push_users(base_url: str, integration_id: str, api_key: str, users: list[dict[str, Any]]) -> str:
@@ -29,7 +28,7 @@ async def push_users(base_url: str, integration_id: str, api_key: str, users: li
 async def test_my_async_client_pushes_and_applies(mock_sprinto_app: MockSprintoApp) -> None:
     mock = await mock_sprinto_app()  # a fresh emulator, served by pytest-aiohttp
     session_id = await push_users(mock.base_url, mock.integration_id, mock.api_key,
-                                  [employee(i) for i in range(150)])
+                                  [sample_user(i) for i in range(150)])
     await mock.clock.advance(seconds=2)
     await mock.assert_session_processed(session_id, records=150)
     assert len(await mock.records("User")) == 150

@@ -263,3 +263,15 @@ async def test_open_mode_refuses_malformed_integration_ids(client: TestClient[An
     async with client.post(f"{API}/{'x' * 200}/sessions", headers={"api-key": "k"}) as response:
         assert response.status == 400
         assert (await response.json())["code"] == "invalid_parameter"
+
+
+async def test_an_empty_body_with_content_length_zero_reads_as_empty_not_truncated(
+    client: TestClient[Any, Any],
+) -> None:
+    vendor = Vendor(client)
+    session = await vendor.start()
+    headers = {"Content-Type": "application/json", "Content-Length": "0"}
+    problem = await vendor.push(session["id"], None, expect=400, data=b"", headers=headers)
+    assert problem["code"] == "malformed_body" and "empty" in problem["detail"], problem
+    closed = await vendor.call("POST", f"/sessions/{session['id']}/close", 400, data=b"", headers=headers)
+    assert "'status'" in closed[1]["detail"]  # an empty close body is a close without status, not a broken body

@@ -323,3 +323,19 @@ def test_each_xdist_worker_has_its_own_server(suite: pytest.Pytester) -> None:
     assert sorted(origins) == ["gw0", "gw1"]
     assert all(len(found) == 1 for found in origins.values())  # one server per worker, shared by its tests
     assert origins["gw0"] != origins["gw1"]
+
+
+def test_the_readmes_asyncio_example_runs_as_written(pytester: pytest.Pytester) -> None:
+    """The README's asyncio section, copied into a fresh project: its pyproject.toml lines and its
+    test file, nothing else (the README's example is the file tests/examples/test_async_client.py)."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    ini = re.search(r"<!-- test:asyncio-ini -->\n```toml\n(.*?)```", readme, re.S)
+    example = re.search(r"<!-- example:tests/examples/test_async_client.py -->\n```python\n(.*?)```", readme, re.S)
+    assert ini and example
+    pytester.makefile(".toml", pyproject=ini.group(1))
+    pytester.makepyfile(test_async_client=example.group(1))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
