@@ -371,10 +371,26 @@ def _validate_records(
                 unexpected = list(getattr(kind, "unexpected", []) or [])
                 field_name = str(unexpected[0]) if unexpected else None
             pointer = json_pointer((*base, index, *path))
+            message = _readable(err.message, keyword)
             rule = rules.UNKNOWN_FIELDS_STRICT if keyword == "additionalProperties" and strict else rules.RECORDS
-            found.append(_error(err.message, pointer, keyword, schema.name, index, field_name, rule))
+            found.append(_error(message, pointer, keyword, schema.name, index, field_name, rule))
         # jsonschema-rs reports in evaluation order; sort so the same page always lists the same way.
         found.sort(key=lambda e: (e["pointer"], e["code"], e["issue"]))
         verdict.errors.extend(found)
         if len(verdict.errors) >= budget:
             return
+
+
+_FORMAT_MESSAGE = re.compile(r'^(.*) is not a "([^"]+)"$', re.S)
+FORMAT_NAMES = {"email": "email address", "date-time": "RFC 3339 date-time", "date": "date", "uri": "URI"}
+
+
+def _readable(message: str, keyword: str) -> str:
+    """jsonschema-rs says '"x" is not a "email"'; a person reads '"x" is not a valid email address'."""
+    if keyword != "format":
+        return message
+    found = _FORMAT_MESSAGE.match(message)
+    if found is None:
+        return message
+    value, name = found.groups()
+    return f"{value} is not a valid {FORMAT_NAMES.get(name, name)}"

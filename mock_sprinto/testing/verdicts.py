@@ -78,10 +78,16 @@ def _state_hint(session: Mapping[str, Any]) -> str:
 def _pages_line(session: Mapping[str, Any]) -> str:
     counts = session.get("accepted_records_by_entity") or {}
     by_entity = ", ".join(f"{name} {count}" for name, count in sorted(counts.items())) or "none"
+    pages = session.get("accepted_batches", 0)
+    records = session.get("accepted_records_total", 0)
     return (
-        f"{session.get('accepted_batches', 0)} pages accepted ({session.get('accepted_records_total', 0)} "
-        f"records: {by_entity}), {session.get('rejected_batches', 0)} rejected"
+        f"{_count(pages, 'page')} accepted ({_count(records, 'record')}: {by_entity}), "
+        f"{session.get('rejected_batches', 0)} rejected"
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def pick_session(sessions: Sequence[Mapping[str, Any]], session_id: str | None) -> Mapping[str, Any]:

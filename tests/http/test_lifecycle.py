@@ -249,7 +249,7 @@ async def test_rejected_page_is_never_applied_and_resend_after_fix_is_accepted(
             "entity_type": "User",
             "index": 1,
             "field": "workEmail",
-            "issue": '"not-an-email" is not a "email"',
+            "issue": '"not-an-email" is not a valid email address',
             "pointer": "/entities/User/1/workEmail",
             "code": "format",
             "basis": "mock",  # which User fields are required, and their formats, is the emulator's assumption

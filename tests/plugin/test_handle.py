@@ -118,7 +118,7 @@ def test_assert_session_processed_says_why_a_session_was_not_applied(
     mock_sprinto.clock.advance(seconds=advance)
     with pytest.raises(AssertionError, match=expected) as caught:
         mock_sprinto.assert_session_processed(session_id)
-    assert "1 pages accepted (1 records: User 1), 0 rejected" in str(caught.value)
+    assert "1 page accepted (1 record: User 1), 0 rejected" in str(caught.value)
 
 
 def test_assert_session_processed_names_the_count_that_differs_and_the_rejected_pages(
@@ -148,7 +148,10 @@ def test_assert_no_rejected_pages_lists_every_rejected_page_with_its_errors(mock
     lines = str(caught.value).splitlines()
     assert lines[0] == "2 of 3 pages were rejected:"
     assert lines[1].startswith(f"  session {session_id} (#1), page 2, page_hint 2, 2 records: validation_failed:")
-    assert lines[2] == '      User[0].workEmail: "not-an-email" is not a "email"  (format, /entities/User/0/workEmail)'
+    assert (
+        lines[2]
+        == '      User[0].workEmail: "not-an-email" is not a valid email address  (format, /entities/User/0/workEmail)'
+    )
     assert lines[3].startswith("      User[1].employeeId: 7 is not of type")
     assert lines[4].startswith(f"  session {session_id} (#1), page 3: ")
 

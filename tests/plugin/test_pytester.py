@@ -119,7 +119,8 @@ def test_a_failing_test_shows_what_the_emulator_saw(suite: pytest.Pytester) -> N
             ">       mock_sprinto.assert_no_rejected_pages()",
             "E       AssertionError: 1 of 1 pages were rejected:",
             "E         session ses_* (#1), page 1, 2 records: validation_failed: *",
-            'E             User[1].workEmail: "not-an-email" is not a "email"  (format, /entities/User/1/workEmail)',
+            'E             User[1].workEmail: "not-an-email" is not a valid email address  (format, '
+            "/entities/User/1/workEmail)",
             "*- mock-sprinto: test_sync-* -*",
             "integration test_sync-* at http://127.0.0.1:*/api/external/push",
             "session #1 ses_* active: 0 pages accepted (0 records: none), 1 rejected",
