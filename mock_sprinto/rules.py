@@ -294,6 +294,15 @@ RULES: tuple[Rule, ...] = (
         ("clock_backwards", "clock_step_too_large", "clock_out_of_range", "invalid_scenario", "admin_token_required"),
     ),
     Rule(
+        "Prefer header",
+        "mock",
+        "`Prefer: code=NNN[, retry_after=N]` or `Prefer: fault=reset|close|truncated_body|malformed_body` "
+        "forces that one request's answer (`Preference-Applied` says so); a value it cannot use: 400",
+        "poking by hand, and clients that cannot reach /_mock",
+        ("invalid_prefer",),
+        "prefer_header",
+    ),
+    Rule(
         "injected faults",
         "mock",
         "a scenario rule's status, body or broken connection",

@@ -26,6 +26,7 @@ from .budget import MemoryBudget
 from .clock import Clock, ManualClock, OffsetClock, SystemClock
 from .errors import ApiError, bad_request, not_found
 from .faults.engine import Decision, FaultState, RequestFacts, decide
+from .faults.prefer import parse_prefer
 from .faults.scenario import Scenario, effective_settings
 from .faults.vocabulary import SILENT_FAULTS, Operation, TransportFault
 from .journal import Journal, JournalEntry
@@ -60,6 +61,8 @@ class Call:
     rule: str | None = None  # the scenario rules that fired, comma-separated
     transport: TransportFault | None = None  # the broken connection a rule injected
     rate_limit_headers: dict[str, str] = field(default_factory=dict)
+    prefer: list[str] = field(default_factory=list)  # Prefer header values: one answer forced (faults/prefer.py)
+    preference_applied: str | None = None  # what of it was applied, for the Preference-Applied header
 
 
 @dataclass(slots=True)
@@ -317,7 +320,12 @@ class Emulator:
     ) -> Outcome:
         """The one place a scenario's decision is carried out: its delay, its lifecycle actions,
         and an answer given before the operation (it never runs) or after it (it ran)."""
-        decision = self.decide(tenant, call.operation, call.session_id, entity_types, page_hint)
+        forced = parse_prefer(call.prefer) if call.prefer and tenant.settings.prefer_header else None
+        if forced is not None:
+            decision: Decision | None = forced  # this one request's answer; the scenario is not asked
+            call.preference_applied = forced.rules[0].removeprefix("Prefer: ")
+        else:
+            decision = self.decide(tenant, call.operation, call.session_id, entity_types, page_hint)
         if decision is None:
             return run()
         call.rule = ", ".join(decision.rules)

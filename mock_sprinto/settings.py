@@ -56,6 +56,11 @@ class Settings:
     max_validation_errors: int = _s(
         100, "mock", "Validation errors listed per rejected page (then a truncation flag).", 1
     )
+    prefer_header: bool = _s(
+        True,
+        "mock",
+        "Honour 'Prefer: code=NNN, retry_after=N' or 'Prefer: fault=reset' on a vendor request: that answer, once.",
+    )
     lenient_close: bool = _s(
         False,
         "mock",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -33,7 +34,6 @@ def test_settings_table_is_the_generated_one() -> None:
     assert match and match.group(1) == settings_table(), "run: mock-sprinto settings --markdown"
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="the quickstart uses curl")
 def test_doc_versus_emulator_table_is_the_generated_one() -> None:
     match = re.search(r"<!-- rules:begin[^>]*-->\n(.*?)\n<!-- rules:end -->", README, re.S)
     assert match and match.group(1) == markdown_table(), "run: mock-sprinto rules --markdown"
@@ -50,6 +50,7 @@ def test_every_error_code_the_emulator_answers_has_a_rule_with_its_basis() -> No
     assert sorted(answered - set(BY_CODE)) == []
 
 
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the quickstart uses curl")
 def test_quickstart_runs_as_written() -> None:
     server = start()
     try:
@@ -57,6 +58,21 @@ def test_quickstart_runs_as_written() -> None:
         result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stdout + result.stderr
         assert '"accepted_count_total":1' in result.stdout and '"state":"processing"' in result.stdout
+        lines = result.stdout.splitlines()
+        assert len(lines) == 3 and all(line.startswith("{") and line.endswith("}") for line in lines), lines
+    finally:
+        server.proc.terminate()
+        server.proc.wait(10)
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the example uses curl")
+def test_the_inline_scenario_example_installs_it_for_that_integration(tmp_path: Path) -> None:
+    server = start()
+    try:
+        script = "set -euo pipefail\n" + block("inline-scenario").replace("127.0.0.1:8080", f"127.0.0.1:{server.port}")
+        result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert json.loads(result.stdout)["scenario"]["name"] == "no-starts"
     finally:
         server.proc.terminate()
         server.proc.wait(10)

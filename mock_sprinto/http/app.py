@@ -75,8 +75,11 @@ async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse
         )
     response.headers["X-Request-Id"] = request_id
     call = request.get(CALL)
-    if call is not None and call.rate_limit_headers and not response.prepared:
-        response.headers.update(call.rate_limit_headers)
+    if call is not None and not response.prepared:
+        if call.rate_limit_headers:
+            response.headers.update(call.rate_limit_headers)
+        if call.preference_applied:
+            response.headers["Preference-Applied"] = call.preference_applied  # RFC 7240
     if request.path.startswith(API_PREFIX):  # the vendor API only: not /_mock, not a favicon
         request.app[EMULATOR].journal_call(
             call,

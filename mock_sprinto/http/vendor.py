@@ -32,6 +32,7 @@ def _call(request: web.Request, operation: Operation) -> Call:
         session_id=match.get("session_id"),
     )
     request[CALL] = call  # the envelope journals it, whatever the outcome
+    call.prefer = list(request.headers.getall("Prefer", ()))
     if len(keys) > 1:  # which one would be meant? Refused rather than guessed
         raise malformed_api_key("it was sent twice")
     return call

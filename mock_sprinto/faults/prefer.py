@@ -1,0 +1,58 @@
+"""``Prefer: code=429, retry_after=3`` or ``Prefer: fault=reset``: one request's answer, forced by the
+request itself (as Prism's ``Prefer: code=``), for poking the emulator with curl and for clients
+that cannot reach ``/_mock``. It forces that one answer for that one request, never the next;
+the journal names it like a scenario rule. Setting ``prefer_header`` switches it off.
+
+Only the preferences below are read; any other (``return=minimal``, RFC 7240's own) is left alone.
+"""
+
+from __future__ import annotations
+
+from ..errors import bad_request
+from .engine import Decision
+from .vocabulary import TRANSPORT_FAULTS, Respond, TransportFault
+
+KNOWN = ("code", "retry_after", "fault")
+
+
+def parse_prefer(values: list[str]) -> Decision | None:
+    """The forced answer the ``Prefer`` header values ask for, or None; 400 when one of the
+    emulator's preferences has a value it cannot use."""
+    asked: dict[str, str] = {}
+    for value in values:
+        for part in value.replace(";", ",").split(","):
+            name, _, raw = part.strip().partition("=")
+            name = name.strip().lower()
+            if name in KNOWN:
+                asked[name] = raw.strip().strip('"')
+    if not asked:
+        return None
+    shown = ", ".join(f"{name}={raw}" for name, raw in asked.items())
+    fault = asked.get("fault")
+    if fault is not None and fault not in TRANSPORT_FAULTS:
+        raise _refused(f"fault={fault[:40]!r} is not one of {', '.join(TRANSPORT_FAULTS)}")
+    status = _whole(asked, "code", 200, 599)
+    retry_after = _whole(asked, "retry_after", 0, 86400)
+    if status is None and fault is None:
+        raise _refused("retry_after needs code (e.g. 'Prefer: code=429, retry_after=3')")
+    respond = None if status is None else Respond(status=status, retry_after=retry_after)
+    transport: TransportFault | None = fault
+    return Decision(rules=[f"Prefer: {shown}"], respond=respond, transport=transport)
+
+
+def _whole(asked: dict[str, str], name: str, low: int, high: int) -> int | None:
+    raw = asked.get(name)
+    if raw is None:
+        return None
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+        raise _refused(f"{name}={raw[:40]!r} must be a whole number from {low} to {high}")
+    return int(raw)
+
+
+def _refused(problem: str) -> Exception:
+    return bad_request(
+        "invalid_prefer",
+        f"the Prefer header asks for what the emulator cannot do: {problem}; "
+        "it understands code=NNN, retry_after=N and fault=reset|close|truncated_body|malformed_body",
+        parameter="Prefer",
+    )
