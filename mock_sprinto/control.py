@@ -23,6 +23,7 @@ from .faults.scenario import (
     shipped_by_name,
     shipped_scenarios,
 )
+from .report import Report, judge
 from .service import INTEGRATION_ID, Emulator
 from .settings import check_overrides, describe
 from .store import Dataset, Tenant
@@ -266,6 +267,15 @@ class ControlPlane:
         """The whole activity log, oldest first, without a vendor request (not journaled, not
         throttled, not subject to the scenario)."""
         return [item.public() for item in self.emulator.tenant(integration_id).activity]
+
+    def report(self, integration_id: str) -> dict[str, Any]:
+        """The judge's report on this integration's client: findings and behaviour coverage."""
+        return self.report_of(integration_id).public()
+
+    def report_of(self, integration_id: str) -> Report:
+        tenant = self.emulator.tenant(integration_id)
+        known = {name: schema.known_fields for name, schema in self.emulator.registry.types.items()}
+        return judge(tenant, self.emulator.journal.entries, known)
 
     def journal(self, integration_id: str | None, limit: int) -> dict[str, Any]:
         journal = self.emulator.journal

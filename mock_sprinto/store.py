@@ -57,6 +57,8 @@ class Page:
     errors_truncated: bool = False
     payload: bytes | None = None  # the decoded body of an accepted page, applied on close
     duration_ms: float = 0.0
+    digest: str | None = None  # blake2b of the decoded body (None when it was never read)
+    unknown_fields: dict[str, list[str]] | None = None  # of an accepted page: fields beyond the known ones
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -90,6 +92,7 @@ class Session:
     updated_at: float = 0.0
     last_request_at: float = 0.0
     expired_at: float | None = None
+    expired_by_scenario: bool = False  # a scenario rule's lifecycle action, not the client's inactivity
     closed_at: float | None = None
     close_status: str | None = None
     processing_started_at: float | None = None

@@ -59,6 +59,7 @@ class Timeline:
             target = session if session is not None and session.state is State.ACTIVE else None
             if target is not None and target.id == tenant.active_session_id:
                 self.expire(tenant, target, now)
+                target.expired_by_scenario = True
         tenant.processing_failures_pending += actions.fail_processing
         if actions.hold_processing_seconds is not None:
             tenant.processing_hold_until = max(tenant.processing_hold_until, now + actions.hold_processing_seconds)

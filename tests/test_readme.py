@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from mock_sprinto.cli import settings_table
-from mock_sprinto.rules import BY_CODE, markdown_table
 from mock_sprinto.faults import parse_scenario, shipped_scenarios
+from mock_sprinto.rules import BY_CODE, markdown_table
 from mock_sprinto.settings import load_config
 
 from .e2e.test_cli import start
