@@ -26,10 +26,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import orjson
+
 from .clock import format_time
 from .journal import JournalEntry
 from .lifecycle import State
 from .store import Page, Session, Tenant
+from .validation import unknown_fields
 
 Severity = Literal["error", "warning", "info"]
 Basis = Literal["doc", "mock"]
@@ -506,11 +509,14 @@ def large_uncompressed_body(run: Run) -> Finding:
 
 def unknown_field(run: Run) -> Finding:
     finding = BY_ID["unknown_field"].new()
-    registry = run.known_fields
+    registry = {name: frozenset(fields) for name, fields in run.known_fields.items()}
     reported: set[tuple[str, str]] = set()
     for session in run.sessions:
         for page in session.accepted_pages:
-            for entity_type, names in (page.unknown_fields or {}).items():
+            found = page.unknown_fields  # found when the page was applied; while staged, read here
+            if found is None and page.payload is not None:
+                found = unknown_fields(orjson.loads(page.payload).get("entities"), registry)
+            for entity_type, names in (found or {}).items():
                 known = registry.get(entity_type, ())
                 for name in names:
                     suggestion = closest_field(name, known)

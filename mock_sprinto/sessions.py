@@ -48,9 +48,6 @@ class Sessions:
         # (a record may carry nested fields beyond its known ones unless unknown_fields rejects them).
         self.flat_types = registry.flat_types
         self.strict_flat_types = registry.strict_flat_types
-        self.known_fields = {
-            name: frozenset(schema.known_fields) for name, schema in registry.types.items() if schema.known_fields
-        }
 
     def start_session(self, tenant: Tenant, body: Any) -> Session:
         reference = _client_reference(body)
@@ -162,8 +159,6 @@ class Sessions:
         now = tenant.now()
         page = _new_page(session, wire, now, verdict.total, verdict.counts, verdict.page_hint)
         page.payload = raw
-        if not strict_fields:  # strict, they were refused; accepted, the judge looks for near-misses
-            page.unknown_fields = _unknown_fields(verdict.entities, self.known_fields)
         session.accepted_pages.append(page)
         session.accepted_records_total += verdict.total
         session.accepted_records_by_entity.update(verdict.counts)
@@ -315,24 +310,6 @@ def _new_page(
         duration_ms=(time.perf_counter() - wire.started) * 1000,
         digest=wire.digest,
     )
-
-
-def _unknown_fields(entities: dict[str, Any], known: dict[str, frozenset[str]]) -> dict[str, list[str]] | None:
-    """The fields of an accepted page's records beyond their type's known ones (a few
-    microseconds a page: one set union per type, in C)."""
-    found: dict[str, list[str]] | None = None
-    for entity_type, records in entities.items():
-        names = known.get(entity_type)
-        if names is None or not records:
-            continue
-        try:
-            extra = set().union(*records).difference(names)
-        except TypeError:  # a schema that admits records other than objects
-            continue
-        if extra:
-            found = found or {}
-            found[entity_type] = sorted(str(name) for name in extra)
-    return found
 
 
 def _client_reference(body: Any) -> str | None:
