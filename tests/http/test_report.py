@@ -335,3 +335,13 @@ async def test_an_unseen_integration_has_an_empty_report(control: Control) -> No
     body = await report(control, "nobody")
     assert body["summary"] == {"errors": 0, "warnings": 0, "infos": 0}
     assert all(not item["met"] for item in body["coverage"])
+
+
+async def test_a_misspelt_field_is_still_named_once_the_session_is_applied(vendor: Vendor, control: Control) -> None:
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [{**user(1), "employeeID": "x"}]}, "page_hint": 1})
+    await vendor.close(session["id"])
+    await control.advance(2, "acme")
+    assert (await vendor.session(session["id"]))["state"] == "processed"
+    (evidence,) = finding(await report(control), "unknown_field")["evidence"]
+    assert evidence["message"] == "`employeeID`: did you mean `employeeId`?"
