@@ -263,7 +263,10 @@ class Run:
     ) -> None:
         self.tenant = tenant
         self.known_fields = known_fields
-        self.entries = sorted((e for e in entries if e.integration_id == tenant.id), key=lambda e: e.answer)
+        self.entries = sorted(
+            (e for e in entries if e.integration_id == tenant.id and e.arrival > tenant.since),
+            key=lambda e: e.answer,
+        )
         self.by_request = {e.request_id: e for e in self.entries}
         self.arrivals = sorted(self.entries, key=lambda e: e.arrival)
         self.automatic = _automatic_retries(self.arrivals)
@@ -286,9 +289,10 @@ def _automatic_retries(arrivals: list[JournalEntry]) -> set[str]:
     for entry in arrivals:
         if entry.method != "GET":
             continue
-        faults = pending[entry.path]
+        at = entry.arrived_at if entry.arrived_at is not None else entry.at
+        faults = pending[entry.path] = [f for f in pending[entry.path] if at - f.at <= AUTO_RETRY_SECONDS]
         for fault in faults:
-            if fault.answer < entry.arrival and 0 <= (entry.arrived_at or entry.at) - fault.at <= AUTO_RETRY_SECONDS:
+            if fault.answer < entry.arrival and at >= fault.at:
                 automatic.add(entry.request_id)
                 faults.remove(fault)  # one fault excuses one retry
                 break
@@ -362,12 +366,18 @@ def resent_rejected_page_unchanged(run: Run) -> Finding:
 def _unrecovered(session: Session) -> list[Page]:
     """Rejected or refused pages of a session with no accepted page after them that replaces them:
     one with the same page_hint, or, for a page without a hint, any later accepted page."""
+    last = 0
+    last_by_hint: dict[Any, int] = {}
+    for page in session.accepted_pages:
+        last = max(last, page.ordinal)
+        if page.page_hint is not None:
+            key = (type(page.page_hint), page.page_hint)
+            last_by_hint[key] = max(last_by_hint.get(key, 0), page.ordinal)
     left = []
     for page in session.rejected_pages:
-        later = [p for p in session.accepted_pages if p.ordinal > page.ordinal]
-        if page.page_hint is not None:
-            later = [p for p in later if p.page_hint == page.page_hint]
-        if not later:
+        hint = page.page_hint
+        after = last if hint is None else last_by_hint.get((type(hint), hint), 0)
+        if after <= page.ordinal:
             left.append(page)
     return left
 
@@ -648,6 +658,17 @@ BEHAVIOURS = (
 )
 
 
+def _last_arrival(entries: list[JournalEntry], key: Any) -> dict[Any, int]:
+    """The latest arrival of the entries ``key`` gives a key (not None), by key: "did one come after?"
+    is then one look-up, not a scan."""
+    last: dict[Any, int] = {}
+    for entry in entries:
+        k = key(entry)
+        if k is not None and entry.arrival > last.get(k, 0):
+            last[k] = entry.arrival
+    return last
+
+
 def _met(met: bool, recovered: bool) -> tuple[bool, bool | None]:
     return met, (recovered if met else None)
 
@@ -660,9 +681,6 @@ def coverage(run: Run) -> list[Coverage]:
 
     def later(entry: JournalEntry, ok: Any) -> bool:
         return any(e.arrival > entry.answer and ok(e) for e in entries)
-
-    def started_after(at: float) -> bool:
-        return any(s.created_at >= at for s in sessions)
 
     # page_rejected: every page rejected with 400 has its fixed page accepted after it
     rejected = [p for s in sessions for p in s.rejected_pages if p.code in REJECTED_CODES]
@@ -698,49 +716,48 @@ def coverage(run: Run) -> list[Coverage]:
         else False,
     )
     # payload_too_large: a later page of the same session was accepted (the page was split)
+    accepted_in = _last_arrival(
+        entries, lambda e: e.session_id if e.operation == "push_page" and e.status == 202 else None
+    )
     too_large = [e for e in entries if e.operation == "push_page" and e.status == 413]
     seen["payload_too_large"] = _met(
-        bool(too_large),
-        all(
-            later(t, lambda e, t=t: e.operation == "push_page" and e.status == 202 and e.session_id == t.session_id)
-            for t in too_large
-        ),
+        bool(too_large), all(accepted_in.get(t.session_id, 0) > t.answer for t in too_large)
     )
-    # rate_limited: the throttled call later succeeded
+    # rate_limited: the throttled call (the same operation on the same session) later succeeded
+    succeeded = _last_arrival(entries, lambda e: (e.operation, e.session_id) if 200 <= e.status < 300 else None)
     throttled = [e for e in entries if e.status == 429]
     seen["rate_limited"] = _met(
-        bool(throttled),
-        all(
-            later(
-                t, lambda e, t=t: e.operation == t.operation and e.session_id == t.session_id and 200 <= e.status < 300
-            )
-            for t in throttled
-        ),
+        bool(throttled), all(succeeded.get((t.operation, t.session_id), 0) > t.answer for t in throttled)
     )
     # session_expired: applied after all, or a new session started after it expired
+    newest_start = max((s.created_at for s in sessions), default=0.0)
     expired = [s for s in sessions if s.expired_at is not None]
     seen["session_expired"] = _met(
         bool(expired),
-        all(s.close_status == "apply" or started_after(s.expired_at or 0.0) for s in expired),
+        all(s.close_status == "apply" or newest_start >= (s.expired_at or 0.0) for s in expired),
     )
     retried = [s for s in sessions if s.retry_count > 0]
     seen["processing_retried"] = _met(bool(retried), all(s.state is State.PROCESSED for s in retried))
+    # processing_failed: a session started after the failure was processed
+    newest_processed = max((s.created_at for s in sessions if s.state is State.PROCESSED), default=-1.0)
     failed = [s for s in sessions if s.state is State.FAILED]
-    seen["processing_failed"] = _met(
-        bool(failed),
-        all(
-            any(o.state is State.PROCESSED and o.created_at >= (s.finished_at or 0.0) for o in sessions) for s in failed
-        ),
-    )
+    seen["processing_failed"] = _met(bool(failed), all(newest_processed >= (s.finished_at or 0.0) for s in failed))
     seen["discarded"] = (any(s.close_status == "discard" for s in sessions), None)
     seen["applied"] = (any(s.state is State.PROCESSED for s in sessions), None)
-    # transport_fault: the same page later accepted (a push), or the same call later answered
+    # transport_fault: the same page later accepted (a push), or the same operation later answered
+    staged = _last_arrival(entries, lambda e: e.digest if e.operation == "push_page" and e.status == 202 else None)
+    answered = _last_arrival(entries, lambda e: e.operation if 200 <= e.status < 300 else None)
     faults = [e for e in entries if e.code is not None and e.code.startswith("transport_")]
-
-    def fault_recovered(fault: JournalEntry) -> bool:
-        if fault.operation == "push_page" and fault.digest is not None:
-            return later(fault, lambda e: e.digest == fault.digest and e.status == 202)
-        return later(fault, lambda e: e.operation == fault.operation and 200 <= e.status < 300)
-
-    seen["transport_fault"] = _met(bool(faults), all(fault_recovered(f) for f in faults))
+    seen["transport_fault"] = _met(
+        bool(faults),
+        all(
+            (
+                staged.get(f.digest, 0)
+                if f.operation == "push_page" and f.digest is not None
+                else answered.get(f.operation, 0)
+            )
+            > f.answer
+            for f in faults
+        ),
+    )
     return [Coverage(name, *seen[name]) for name in BEHAVIOURS]

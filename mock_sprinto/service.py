@@ -140,6 +140,7 @@ class Emulator:
                 "(setting max_integrations); reset it or delete some",
             )
         tenant = Tenant(integration_id, api_key, OffsetClock(self.clock), self.settings, self.ids)
+        tenant.since = next(self._order)  # journal entries of an earlier tenant of this id are not its own
         self.tenants[integration_id] = tenant
         self.take_scenario(tenant)
         return tenant

@@ -266,6 +266,7 @@ class Tenant:
         self.clock = clock
         self.settings = settings  # the server's settings with the tenant's scenario overrides
         self.ids = ids
+        self.since = 0  # the emulator's request order when this tenant was made: older entries are another's
         self.own_scenario: Scenario | None = None  # set for this integration; else the global one
         self.settings_overrides: dict[str, Any] = {}  # this integration's own, over its scenario's
         self.faults = FaultState(None, integration_id)

@@ -4,6 +4,7 @@ evidence it must name, and a well-behaved client that earns no error and no warn
 from __future__ import annotations
 
 import gzip
+import time
 from typing import Any
 
 import aiohttp
@@ -345,3 +346,28 @@ async def test_a_misspelt_field_is_still_named_once_the_session_is_applied(vendo
     assert (await vendor.session(session["id"]))["state"] == "processed"
     (evidence,) = finding(await report(control), "unknown_field")["evidence"]
     assert evidence["message"] == "`employeeID`: did you mean `employeeId`?"
+
+
+async def test_a_deleted_integrations_requests_do_not_count_for_its_successor(vendor: Vendor, control: Control) -> None:
+    session = await vendor.start()
+    await vendor.close(session["id"])
+    assert "close_without_pages" in ids(await report(control))
+    async with control.client.delete("/_mock/integrations/acme") as response:
+        assert response.status == 204
+    assert (await report(control))["findings"] == []
+
+
+async def test_the_report_of_a_busy_integration_is_quick(vendor: Vendor, control: Control, emulator: Any) -> None:
+    async with control.client.put(
+        "/_mock/integrations/acme/settings", json={"rate_limit": 0.001, "rate_limit_burst": 1}
+    ) as r:
+        assert r.status == 200
+    session = await vendor.start()
+    for _ in range(2000):  # hammering through 429s
+        await vendor.session(session["id"], expect=429)
+    started = time.perf_counter()
+    body = await report(control)
+    assert time.perf_counter() - started < 2.0
+    assert finding(body, "retry_too_soon")["count"] == 1999  # every 429 but the first came too soon
+    assert len(finding(body, "retry_too_soon")["evidence"]) == 20
+    assert covered(body)["rate_limited"] == (True, False)
