@@ -405,12 +405,15 @@ def push_to_inactive_session(run: Run) -> Finding:
     finding = BY_ID["push_to_inactive_session"].new()
     told: dict[str, JournalEntry] = {}
     sessions = run.tenant.sessions
+    closed_by_client: dict[str, int] = {}  # the first close the client was told succeeded (answer order)
+    for entry in run.entries:
+        if entry.operation == "close_session" and entry.status == 202 and entry.session_id is not None:
+            closed_by_client.setdefault(entry.session_id, entry.answer)
     for entry in run.pushes():
         if entry.status != 409 or entry.code != "session_not_active" or entry.session_id is None:
             continue
         session = sessions.get(entry.session_id)
-        arrived = entry.arrived_at if entry.arrived_at is not None else entry.at
-        closed = session is not None and session.closed_at is not None and session.closed_at <= arrived
+        closed = closed_by_client.get(entry.session_id, entry.arrival) < entry.arrival
         earlier = told.get(entry.session_id)
         if closed or (earlier is not None and earlier.answer < entry.arrival):
             why = "after the client closed it" if closed else f"again after 409 {earlier.request_id if earlier else ''}"

@@ -371,3 +371,75 @@ async def test_the_report_of_a_busy_integration_is_quick(vendor: Vendor, control
     assert finding(body, "retry_too_soon")["count"] == 1999  # every 429 but the first came too soon
     assert len(finding(body, "retry_too_soon")["evidence"]) == 20
     assert covered(body)["rate_limited"] == (True, False)
+
+
+async def put_scenario(control: Control, scenario: Any) -> None:
+    async with control.client.put("/_mock/integrations/acme/scenario", json=scenario) as response:
+        assert response.status == 200
+
+
+async def test_coverage_of_processing_retried_and_failed_and_of_a_recovery(vendor: Vendor, control: Control) -> None:
+    fail = {
+        "name": "fail",
+        "rules": [{"match": {"operation": "close_session"}, "times": 1, "lifecycle": {"fail_processing": 2}}],
+    }
+    await put_scenario(control, fail)
+    first = await vendor.start()
+    await vendor.push(first["id"], {"entities": {"User": [user(1)]}, "page_hint": 1})
+    await vendor.close(first["id"])
+    await control.advance(4, "acme")
+    assert (await vendor.session(first["id"]))["state"] == "failed"
+    assert covered(await report(control))["processing_failed"] == (True, False)
+
+    second = await vendor.start()  # start anew: this one is processed
+    await vendor.push(second["id"], {"entities": {"User": [user(1)]}, "page_hint": 1})
+    await vendor.close(second["id"], "discard")
+    third = await vendor.start()
+    await vendor.push(third["id"], {"entities": {"User": [user(1)]}, "page_hint": 1})
+    await vendor.close(third["id"])
+    await control.advance(2, "acme")
+    cover = covered(await report(control))
+    assert cover["processing_failed"] == (True, True)
+    assert cover["processing_retried"] == (True, False)  # the failed session's retry did not save it
+    assert cover["discarded"] == (True, None) and cover["applied"] == (True, None)
+
+
+async def test_a_push_lost_to_a_reset_and_sent_again_is_a_recovered_transport_fault(
+    vendor: Vendor, control: Control
+) -> None:
+    reset = {
+        "name": "reset",
+        "rules": [
+            {
+                "match": {"operation": "push_page"},
+                "when": {"nth": 1},
+                "times": 1,
+                "phase": "after",
+                "transport": "reset",
+            }
+        ],
+    }
+    await put_scenario(control, reset)
+    session = await vendor.start()
+    page = {"entities": {"User": [user(1)]}, "page_hint": 1}
+    try:
+        await vendor.push(session["id"], page)
+    except aiohttp.ClientError:
+        pass
+    assert covered(await report(control))["transport_fault"] == (True, False)
+    await vendor.push(session["id"], page)  # the answer was lost: sending it again is right
+    body = await report(control)
+    assert covered(body)["transport_fault"] == (True, True)
+    assert "duplicate_page" not in ids(body)
+
+
+async def test_an_expired_session_then_a_new_one_recovers_session_not_active(vendor: Vendor, control: Control) -> None:
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}, "page_hint": 1})
+    await control.advance(3600, "acme")
+    await vendor.push(session["id"], {"entities": {"User": [user(2)]}, "page_hint": 2}, expect=409)
+    await vendor.close(session["id"])  # an expired session can still be applied
+    body = await report(control)
+    assert covered(body)["session_not_active"] == (True, True)
+    assert covered(body)["session_expired"] == (True, True)
+    assert ids(body) == []  # closed after all: not left to expire; one 409 is how a client learns
