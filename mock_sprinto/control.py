@@ -23,7 +23,7 @@ from .faults.scenario import (
     shipped_by_name,
     shipped_scenarios,
 )
-from .report import Report, judge
+from .report import Report, judge, summary_text
 from .service import INTEGRATION_ID, Emulator
 from .settings import check_overrides, describe
 from .store import Dataset, Tenant
@@ -276,6 +276,18 @@ class ControlPlane:
         tenant = self.emulator.tenant(integration_id)
         known = {name: schema.known_fields for name, schema in self.emulator.registry.types.items()}
         return judge(tenant, self.emulator.journal.entries, known)
+
+    def run_summary(self) -> list[str]:
+        """Every integration a client called, judged in a few lines (``serve`` prints it on Ctrl-C)."""
+        called: dict[str, int] = {}
+        for entry in self.emulator.journal.entries:
+            if entry.integration_id is not None:
+                called[entry.integration_id] = called.get(entry.integration_id, 0) + 1
+        lines: list[str] = []
+        for integration_id, requests in called.items():
+            if integration_id in self.emulator.tenants:
+                lines += summary_text(self.report_of(integration_id), requests)
+        return lines
 
     def journal(self, integration_id: str | None, limit: int) -> dict[str, Any]:
         journal = self.emulator.journal

@@ -112,6 +112,24 @@ class Report:
         }
 
 
+def summary_text(report: Report, requests: int) -> list[str]:
+    """A few lines on one integration's client, as ``serve`` prints them when it stops."""
+    counts = report.summary()
+    met = [item.behaviour for item in report.coverage if item.met]
+    unrecovered = [item.behaviour for item in report.coverage if item.met and item.recovered is False]
+    head = (
+        f"  {report.integration_id}: {requests} request{'s' if requests != 1 else ''}; "
+        f"{counts['errors']} error(s), {counts['warnings']} warning(s), {counts['infos']} info(s)"
+    )
+    lines = [head]
+    for finding in report.findings:
+        lines.append(f"    {finding.severity} {finding.id} ({finding.count}x): {finding.message}")
+    lines.append(f"    met: {', '.join(met) or 'nothing documented'}")
+    if unrecovered:
+        lines.append(f"    not recovered from: {', '.join(unrecovered)}")
+    return lines
+
+
 # ---- the catalogue: one row per finding, the README's table comes from it -------------------------
 @dataclass(frozen=True)
 class Kind:
