@@ -277,6 +277,13 @@ class ControlPlane:
         known = {name: schema.known_fields for name, schema in self.emulator.registry.types.items()}
         return judge(tenant, self.emulator.journal.entries, known)
 
+    def coverage_kept(self, integration_id: str) -> dict[str, bool | None]:
+        """The behaviours an integration's run met (behaviour: recovered), without creating it."""
+        if integration_id not in self.emulator.tenants:
+            return {}
+        report = self.report_of(integration_id)
+        return {item.behaviour: item.recovered for item in report.coverage if item.met}
+
     def run_summary(self) -> list[str]:
         """Every integration a client called, judged in a few lines (``serve`` prints it on Ctrl-C)."""
         called: dict[str, int] = {}
