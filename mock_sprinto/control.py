@@ -275,7 +275,7 @@ class ControlPlane:
     def report_of(self, integration_id: str) -> Report:
         tenant = self.emulator.tenant(integration_id)
         known = {name: schema.known_fields for name, schema in self.emulator.registry.types.items()}
-        return judge(tenant, self.emulator.journal.entries, known)
+        return judge(tenant, self.emulator.journal.answered_after(tenant.since), known)
 
     def coverage_kept(self, integration_id: str) -> dict[str, bool | None]:
         """The behaviours an integration's run met (behaviour: recovered), without creating it."""

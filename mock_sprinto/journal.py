@@ -53,6 +53,18 @@ class Journal:
     def clear(self) -> None:
         self.entries.clear()
 
+    def answered_after(self, order: int) -> list[JournalEntry]:
+        """The entries answered after ``order`` (``Emulator``'s request order), oldest first: a
+        backwards walk that stops at the first older one, so a new tenant's report on a busy
+        shared server reads its own few entries, not the whole ring."""
+        picked: list[JournalEntry] = []
+        for entry in reversed(self.entries):
+            if entry.answer <= order:
+                break
+            picked.append(entry)
+        picked.reverse()
+        return picked
+
     def recent(self, integration_id: str | None, limit: int) -> list[dict[str, Any]]:
         """The last ``limit`` entries (optionally of one integration), oldest first."""
         picked: list[JournalEntry] = []
