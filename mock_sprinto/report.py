@@ -40,6 +40,7 @@ SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 
 MAX_EVIDENCE = 20  # items listed per finding; ``count`` is how often it was seen
 AUTO_RETRY_SECONDS = 1.0
+RETRY_SLACK_SECONDS = 0.005  # a retry this close to Retry-After waited it out (timer jitter)
 POLL_READS = 5  # status_polled_too_fast: this many reads of one session...
 POLL_SPAN_SECONDS = (POLL_READS - 1) * 0.95  # ...within less than this (once a second, 5 % timer slack)
 REJECTED_CODES = frozenset({"validation_failed", "too_many_items", "empty_page", "malformed_body"})  # 400s
@@ -350,7 +351,7 @@ def retry_too_soon(run: Run) -> Finding:
             continue
         cause = latest[known - 1]
         arrived = entry.arrived_at if entry.arrived_at is not None else entry.at
-        if arrived < _deadline(cause) - 1e-9:
+        if arrived < _deadline(cause) - RETRY_SLACK_SECONDS:
             finding.add(
                 _evidence(
                     entry,
