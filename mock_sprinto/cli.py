@@ -251,5 +251,9 @@ async def serve(config: Config, registry: SchemaRegistry, ready: Any = None, sce
         await stop.wait()
     finally:
         await runner.cleanup()
+    summary = ControlPlane(emulator).run_summary()
+    if summary:
+        print("mock-sprinto: the clients, judged (GET /_mock/integrations/{id}/report for the evidence):")
+        print("\n".join(summary), flush=True)
     print("mock-sprinto: stopped", flush=True)
     return 0

@@ -23,6 +23,7 @@ from .faults.scenario import (
     shipped_by_name,
     shipped_scenarios,
 )
+from .report import Report, judge, summary_text
 from .service import INTEGRATION_ID, Emulator
 from .settings import check_overrides, describe
 from .store import Dataset, Tenant
@@ -269,6 +270,34 @@ class ControlPlane:
         """The whole activity log, oldest first, without a vendor request (not journaled, not
         throttled, not subject to the scenario)."""
         return [item.public() for item in self.emulator.tenant(integration_id).activity]
+
+    def report(self, integration_id: str) -> dict[str, Any]:
+        """The judge's report on this integration's client: findings and behaviour coverage."""
+        return self.report_of(integration_id).public()
+
+    def report_of(self, integration_id: str) -> Report:
+        tenant = self.emulator.tenant(integration_id)
+        known = {name: schema.known_fields for name, schema in self.emulator.registry.types.items()}
+        return judge(tenant, self.emulator.journal.answered_after(tenant.since), known)
+
+    def coverage_kept(self, integration_id: str) -> dict[str, bool | None]:
+        """The behaviours an integration's run met (behaviour: recovered), without creating it."""
+        if integration_id not in self.emulator.tenants:
+            return {}
+        report = self.report_of(integration_id)
+        return {item.behaviour: item.recovered for item in report.coverage if item.met}
+
+    def run_summary(self) -> list[str]:
+        """Every integration a client called, judged in a few lines (``serve`` prints it on Ctrl-C)."""
+        called: dict[str, int] = {}
+        for entry in self.emulator.journal.entries:
+            if entry.integration_id is not None:
+                called[entry.integration_id] = called.get(entry.integration_id, 0) + 1
+        lines: list[str] = []
+        for integration_id, requests in called.items():
+            if integration_id in self.emulator.tenants:
+                lines += summary_text(self.report_of(integration_id), requests)
+        return lines
 
     def journal(self, integration_id: str | None, limit: int) -> dict[str, Any]:
         journal = self.emulator.journal

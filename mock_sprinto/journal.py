@@ -23,10 +23,21 @@ class JournalEntry:
     session_id: str | None
     bytes_in: int | None
     rule: str | None = None  # the scenario rule that fired on this request, if any
+    # What the judge (report.py) reads; cheap to record, left None where they do not apply.
+    arrived_at: float | None = None  # emulator time when the request was let in (after its api-key)
+    arrival: int = 0  # arrival order among all requests; ``answer`` orders the answers the same way
+    answer: int = 0
+    retry_after: int | None = None  # the Retry-After the answer carried (whole seconds)
+    encoding: str | None = None  # a push's Content-Encoding ("identity" when none)
+    body_bytes: int | None = None  # a push's body on the wire
+    digest: str | None = None  # of a push's decoded body (service.page_digest): the same page sent again
+    page: int | None = None  # the ordinal a push got in its session's page list
+    names_session: str | None = None  # the active_session_id a 409 session_already_active named
 
     def public(self) -> dict[str, Any]:
         view = asdict(self)
         view["at"] = format_time(self.at)
+        view["arrived_at"] = None if self.arrived_at is None else format_time(self.arrived_at)
         return view
 
 
@@ -41,6 +52,18 @@ class Journal:
 
     def clear(self) -> None:
         self.entries.clear()
+
+    def answered_after(self, order: int) -> list[JournalEntry]:
+        """The entries answered after ``order`` (``Emulator``'s request order), oldest first: a
+        backwards walk that stops at the first older one, so a new tenant's report on a busy
+        shared server reads its own few entries, not the whole ring."""
+        picked: list[JournalEntry] = []
+        for entry in reversed(self.entries):
+            if entry.answer <= order:
+                break
+            picked.append(entry)
+        picked.reverse()
+        return picked
 
     def recent(self, integration_id: str | None, limit: int) -> list[dict[str, Any]]:
         """The last ``limit`` entries (optionally of one integration), oldest first."""

@@ -34,9 +34,23 @@ if TYPE_CHECKING:
 MARKER = "mock_sprinto"
 _MARKER_ARGS = ("scenario", "settings")
 _HANDLES = pytest.StashKey[list[Any]]()
+_BEHAVIOURS_PROPERTY = "mock_sprinto_behaviours"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mock-sprinto")
+    group.addoption(
+        "--mock-sprinto-min-coverage",
+        type=int,
+        default=None,
+        metavar="N",
+        help="fail the run unless its tests met at least N of the documented Sprinto behaviours "
+        "(page_rejected, rate_limited, session_expired, ...: the client report's coverage)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(CoverageTally(config), "mock-sprinto-coverage")
     config.addinivalue_line(
         "markers",
         f"{MARKER}(scenario=None, settings=None): configure the mock_sprinto fixtures: a scenario "
@@ -214,6 +228,10 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """A failing test's report shows what the emulator saw: sessions, rejected pages, requests."""
     report = yield
+    if report.when == "call":
+        met = _behaviours_met(item.stash.get(_HANDLES, []))
+        if met:  # travels with the report, so the xdist controller sees it too
+            report.user_properties.append((_BEHAVIOURS_PROPERTY, met))
     if report.when == "call" and report.failed:
         for handle in item.stash.get(_HANDLES, []):
             try:
@@ -222,3 +240,65 @@ def pytest_runtest_makereport(
                 text = f"(could not read the emulator: {exc!r})"
             report.sections.append((f"mock-sprinto: {handle.integration_id}", text))
     return report
+
+
+def _behaviours_met(handles: list[Any]) -> dict[str, bool | None]:
+    """The documented behaviours this test's integrations met, and whether the client recovered
+    (read without a request, before the fixture deletes the integration)."""
+    met: dict[str, bool | None] = {}
+    for handle in handles:
+        try:
+            found = handle._read(lambda control, h=handle: control.coverage_kept(h.integration_id))
+        except Exception:  # the summary must never fail a test
+            continue
+        for behaviour, recovered in found.items():
+            met[behaviour] = True if met.get(behaviour) else recovered
+    return met
+
+
+class CoverageTally:
+    """The behaviours the whole run met: summed from each test's report (on the xdist controller
+    too, as the reports carry them), printed at the end, and checked against
+    ``--mock-sprinto-min-coverage``."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.tally: dict[str, list[int]] = {}  # behaviour -> [tests that met it, that recovered]
+        self.wanted: int | None = config.getoption("--mock-sprinto-min-coverage", None)
+        self.worker = hasattr(config, "workerinput")
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for name, value in report.user_properties:
+            if name != _BEHAVIOURS_PROPERTY or not isinstance(value, dict):
+                continue
+            for behaviour, recovered in value.items():
+                counts = self.tally.setdefault(behaviour, [0, 0])
+                counts[0] += 1
+                counts[1] += 1 if recovered else 0
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.wanted is not None and not self.worker and len(self.tally) < self.wanted:
+            if session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.worker or (not self.tally and self.wanted is None):
+            return
+        from .report import BEHAVIOURS
+
+        terminalreporter.section("mock-sprinto: Sprinto behaviours the tests met")
+        for behaviour in BEHAVIOURS:
+            met, recovered = self.tally.get(behaviour, (0, 0))
+            if not met:
+                terminalreporter.write_line(f"  {behaviour:20} never met")
+                continue
+            line = f"  {behaviour:20} met in {met} test(s)"
+            if behaviour not in ("applied", "discarded"):
+                line += f", recovered in {recovered}"
+            terminalreporter.write_line(line)
+        if self.wanted is not None:
+            verdict = "met" if len(self.tally) >= self.wanted else "NOT met: the run fails"
+            terminalreporter.write_line(
+                f"  {len(self.tally)} of {len(BEHAVIOURS)} behaviours met; "
+                f"--mock-sprinto-min-coverage {self.wanted}: {verdict}"
+            )

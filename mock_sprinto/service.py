@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import itertools
 import re
 import time
 from collections import deque
@@ -63,6 +64,15 @@ class Call:
     rate_limit_headers: dict[str, str] = field(default_factory=dict)
     prefer: list[str] = field(default_factory=list)  # Prefer header values: one answer forced (faults/prefer.py)
     preference_applied: str | None = None  # what of it was applied, for the Preference-Applied header
+    # What the journal keeps for the judge (report.py): when the request was let in, and of a push
+    # its coding, size, content digest and page ordinal; of a refused start the session it named.
+    arrived_at: float | None = None
+    arrival: int = 0
+    encoding: str | None = None
+    body_bytes: int | None = None
+    digest: str | None = None
+    page: int | None = None
+    names_session: str | None = None
 
 
 @dataclass(slots=True)
@@ -103,6 +113,7 @@ class Emulator:
         self.timeline = Timeline(registry)
         self.sessions = Sessions(registry, self.timeline)
         self.scenario: Scenario | None = None  # the global scenario; an integration's own one wins
+        self._order = itertools.count(1)  # arrivals and answers, in one order (the judge's "after")
         self.reset()
 
     # ---- tenants -------------------------------------------------------------------------
@@ -136,6 +147,7 @@ class Emulator:
                 "(setting max_integrations); reset it or delete some",
             )
         tenant = Tenant(integration_id, api_key, OffsetClock(self.clock), self.settings, self.ids, self.budget)
+        tenant.since = next(self._order)  # journal entries of an earlier tenant of this id are not its own
         self.tenants[integration_id] = tenant
         self.take_scenario(tenant)
         return tenant
@@ -196,7 +208,12 @@ class Emulator:
         body = await self._optional_json(tenant, source)
 
         def run() -> Answer:
-            session = self.sessions.start_session(tenant, body)
+            try:
+                session = self.sessions.start_session(tenant, body)
+            except ApiError as error:
+                active = error.extra.get("active_session_id")
+                call.names_session = active if isinstance(active, str) else None
+                raise
             call.session_id = session.id
             return Answer(201, session.public())
 
@@ -216,22 +233,29 @@ class Emulator:
         session_id = _session_of(call)
         self.sessions.push_target(tenant, session_id)
         wire = Wire(call.request_id, source.declared_length or 0, 0, source.content_encoding, call.started)
+        call.encoding = wire.encoding
         try:
             body = await source.read(tenant.settings)
         except ApiError as error:
             self.sessions.reject_push(tenant, session_id, wire, error)
+            call.body_bytes = wire.wire_bytes or None
+            call.page = wire.page
             raise
-        wire.wire_bytes = len(body.wire)
+        wire.wire_bytes = call.body_bytes = len(body.wire)
         wire.decoded_bytes = len(body.decoded)
-        wire.encoding = body.encoding
+        wire.encoding = call.encoding = body.encoding
+        wire.digest = call.digest = page_digest(body.decoded)
         entity_types, page_hint = _page_facts(body.decoded) if tenant.faults.needs_body else (frozenset(), None)
-        return await self._under_scenario(
-            call,
-            tenant,
-            lambda: Answer(202, self.sessions.push_page(tenant, session_id, body.decoded, wire)),
-            entity_types,
-            page_hint,
-        )
+        try:
+            return await self._under_scenario(
+                call,
+                tenant,
+                lambda: Answer(202, self.sessions.push_page(tenant, session_id, body.decoded, wire)),
+                entity_types,
+                page_hint,
+            )
+        finally:
+            call.page = wire.page
 
     async def close(self, call: Call, source: BodySource) -> Outcome:
         tenant = self._enter(call)
@@ -261,6 +285,7 @@ class Emulator:
         status: int,
         code: str | None,
         bytes_in: int | None,
+        retry_after: str | None = None,
     ) -> None:
         """Record a vendor request as answered (``call`` is None for a path no operation serves)."""
         tenant = call.tenant if call is not None else None
@@ -268,10 +293,13 @@ class Emulator:
             code = f"transport_{call.transport}"
             if call.transport in SILENT_FAULTS:
                 status = 0  # nothing reached the client
+                retry_after = None
+        answer = next(self._order)
+        at = tenant.now() if tenant is not None else self.clock.now()
         self.journal.add(
             JournalEntry(
                 request_id=request_id,
-                at=tenant.now() if tenant is not None else self.clock.now(),
+                at=at,
                 method=method,
                 path=path[:300],
                 operation=call.operation if call is not None else "unknown",
@@ -282,11 +310,21 @@ class Emulator:
                 session_id=call.session_id if tenant is not None and call is not None else None,
                 bytes_in=bytes_in,
                 rule=call.rule if call is not None else None,
+                arrived_at=call.arrived_at if call is not None and call.arrived_at is not None else at,
+                arrival=call.arrival if call is not None and call.arrival else answer,
+                answer=answer,
+                retry_after=_whole_seconds(retry_after),
+                encoding=call.encoding if call is not None else None,
+                body_bytes=call.body_bytes if call is not None else None,
+                digest=call.digest if call is not None else None,
+                page=call.page if call is not None else None,
+                names_session=call.names_session if call is not None else None,
             )
         )
 
     def _enter(self, call: Call) -> Tenant:
         """What every vendor request does first: version, api-key, tenant, rate limit."""
+        call.arrival = next(self._order)
         if call.version not in SUPPORTED_VERSIONS:
             raise not_found(
                 "unsupported_version",
@@ -295,6 +333,7 @@ class Emulator:
             )
         tenant = self.authenticate(call.integration_id, call.api_key)
         call.tenant = tenant
+        call.arrived_at = tenant.now()
         call.rate_limit_headers = throttle(tenant, call.operation)
         return tenant
 
@@ -384,6 +423,20 @@ def _is_text(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def page_digest(decoded: bytes) -> str:
+    """How the judge tells a page sent again from a new one: Python's own 64-bit SipHash of the
+    decoded bytes, ~6 us for a 30 KB page where blake2b takes ~30 us. Its key is per process, as
+    the journal and the store are; equal digests are equal pages (a collision: 1 in 2**64)."""
+    return f"{hash(decoded) & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+def _whole_seconds(header: str | None) -> int | None:
+    """A Retry-After of delta-seconds (an HTTP-date one is not what the emulator sends)."""
+    if header is None or not header.isdigit():
+        return None
+    return int(header)
 
 
 def _session_of(call: Call) -> str:

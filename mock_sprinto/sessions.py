@@ -34,6 +34,8 @@ class Wire:
     decoded_bytes: int
     encoding: str
     started: float  # perf_counter() when the request arrived, for the page's duration
+    digest: str | None = None  # of the decoded body, once read (the judge's "same page")
+    page: int | None = None  # the ordinal the page got in its session, once recorded
 
 
 class Sessions:
@@ -294,6 +296,7 @@ def _new_page(
 ) -> Page:
     """The next page of a session, numbered in arrival order whether accepted or not."""
     session.pages_received += 1
+    wire.page = session.pages_received
     return Page(
         ordinal=session.pages_received,
         request_id=wire.request_id,
@@ -306,6 +309,7 @@ def _new_page(
         encoding=wire.encoding,
         page_hint=hint,
         duration_ms=(time.perf_counter() - wire.started) * 1000,
+        digest=wire.digest,
     )
 
 

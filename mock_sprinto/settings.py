@@ -106,6 +106,12 @@ class Settings:
         "mock",
         "Create an integration on its first authenticated request; null = only when the config declares none.",
     )
+    judge_large_body_bytes: int = _s(
+        1_048_576,
+        "mock",
+        "The client report warns of a push body over this many bytes sent without Content-Encoding.",
+        1,
+    )
     frozen_clock: bool = _s(False, "mock", "Emulator time stands still except when moved through /_mock/clock.")
     admin_token: str | None = _s(None, "mock", "When set, /_mock requires 'Authorization: Bearer <token>'.")
     schemas_dir: str | None = _s(None, "mock", "Extra folder of <EntityType>.json schemas (overrides shipped ones).")

@@ -58,6 +58,8 @@ class Page:
     errors_truncated: bool = False
     payload: bytes | None = None  # the decoded body of an accepted page, applied on close
     duration_ms: float = 0.0
+    digest: str | None = None  # service.page_digest of the decoded body (None when it was never read)
+    unknown_fields: dict[str, list[str]] | None = None  # of an accepted page: fields beyond the known ones
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -91,6 +93,7 @@ class Session:
     updated_at: float = 0.0
     last_request_at: float = 0.0
     expired_at: float | None = None
+    expired_by_scenario: bool = False  # a scenario rule's lifecycle action, not the client's inactivity
     closed_at: float | None = None
     close_status: str | None = None
     processing_started_at: float | None = None
@@ -279,6 +282,7 @@ class Tenant:
         self.clock = clock
         self.settings = settings  # the server's settings with the tenant's scenario overrides
         self.ids = ids
+        self.since = 0  # the emulator's request order when this tenant was made: older entries are another's
         self.own_scenario: Scenario | None = None  # set for this integration; else the global one
         self.settings_overrides: dict[str, Any] = {}  # this integration's own, over its scenario's
         self.faults = FaultState(None, integration_id)

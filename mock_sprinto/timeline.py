@@ -18,7 +18,7 @@ from .clock import format_time
 from .faults.vocabulary import Lifecycle
 from .lifecycle import Event, State, next_state
 from .store import Dataset, Session, Tenant
-from .validation import SchemaRegistry
+from .validation import SchemaRegistry, unknown_fields
 
 
 class Timeline:
@@ -26,6 +26,7 @@ class Timeline:
 
     def __init__(self, registry: SchemaRegistry) -> None:
         self.registry = registry
+        self.known_fields = registry.known_fields
 
     def settle(self, tenant: Tenant) -> None:
         """Replay, in time order, every expiry, processing attempt and purge now due."""
@@ -59,6 +60,7 @@ class Timeline:
             target = session if session is not None and session.state is State.ACTIVE else None
             if target is not None and target.id == tenant.active_session_id:
                 self.expire(tenant, target, now)
+                target.expired_by_scenario = True
         tenant.processing_failures_pending += actions.fail_processing
         if actions.hold_processing_seconds is not None:
             tenant.processing_hold_until = max(tenant.processing_hold_until, now + actions.hold_processing_seconds)
@@ -164,6 +166,7 @@ class Timeline:
         for page in session.accepted_pages:
             assert page.payload is not None  # accepted pages keep their bytes until retired
             entities: dict[str, list[Any]] = orjson.loads(page.payload)["entities"]
+            page.unknown_fields = unknown_fields(entities, self.known_fields) or None  # for the judge
             for entity_type, records in entities.items():
                 dataset = touched.get(entity_type)
                 if dataset is None:

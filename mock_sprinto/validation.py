@@ -163,6 +163,11 @@ class SchemaRegistry:
     def strict_flat_types(self) -> frozenset[str]:
         return frozenset(name for name, entity in self.types.items() if entity.strict_flat)
 
+    @property
+    def known_fields(self) -> dict[str, frozenset[str]]:
+        """Each typed entity's known fields (types whose schema names none are left out)."""
+        return {name: frozenset(entity.known_fields) for name, entity in self.types.items() if entity.known_fields}
+
     def key_field(self, entity_type: str) -> str | None:
         entity = self.types.get(entity_type)
         return entity.key_field if entity else None
@@ -202,6 +207,26 @@ def _error(
         error["field"] = field_name
     error.update(issue=issue, pointer=pointer, code=code, **rule.basis_members())
     return error
+
+
+def unknown_fields(entities: Any, known: dict[str, frozenset[str]]) -> dict[str, list[str]]:
+    """The fields of a page's records beyond their type's known ones (``SchemaRegistry.known_fields``):
+    one set union per type, in C, a few microseconds a page. Read when a page is applied, or by the
+    judge while it is staged; never on the push path."""
+    found: dict[str, list[str]] = {}
+    if not isinstance(entities, dict):
+        return found
+    for entity_type, records in entities.items():
+        names = known.get(entity_type)
+        if names is None or not isinstance(records, list) or not records:
+            continue
+        try:
+            extra = set().union(*records).difference(names)
+        except TypeError:  # a schema that admits records other than objects
+            continue
+        if extra:
+            found[entity_type] = sorted(str(name) for name in extra)
+    return found
 
 
 def check_page(

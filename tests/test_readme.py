@@ -14,6 +14,7 @@ import yaml
 
 from mock_sprinto.cli import settings_table
 from mock_sprinto.faults import parse_scenario, shipped_scenarios
+from mock_sprinto.report import findings_table
 from mock_sprinto.rules import BY_CODE, markdown_table
 from mock_sprinto.settings import load_config
 
@@ -32,6 +33,11 @@ def block(tag: str) -> str:
 def test_settings_table_is_the_generated_one() -> None:
     match = re.search(r"<!-- settings:begin[^>]*-->\n(.*?)\n<!-- settings:end -->", README, re.S)
     assert match and match.group(1) == settings_table(), "run: mock-sprinto settings --markdown"
+
+
+def test_findings_table_is_the_generated_one() -> None:
+    match = re.search(r"<!-- findings:begin[^>]*-->\n(.*?)\n<!-- findings:end -->", README, re.S)
+    assert match and match.group(1) == findings_table(), "copy mock_sprinto.report.findings_table() here"
 
 
 def test_doc_versus_emulator_table_is_the_generated_one() -> None:

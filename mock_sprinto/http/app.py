@@ -90,6 +90,7 @@ async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse
             response.status,
             _error_code(response),
             request.content_length,
+            response.headers.get("Retry-After"),
         )
     return response
 

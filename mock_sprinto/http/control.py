@@ -157,6 +157,10 @@ async def delete_integration_settings(request: web.Request) -> web.Response:
     return _no_content()
 
 
+async def report(request: web.Request) -> web.Response:
+    return json_response(request.app[CONTROL].report(_one(request)))
+
+
 async def journal(request: web.Request) -> web.Response:
     control = request.app[CONTROL]
     limit = _query_int(request, "limit", 100, 1, control.emulator.settings.journal_size)
@@ -182,6 +186,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get(ONE + "/records", datasets, allow_head=False)
     r.add_get(ONE + "/records/{entity_type}", records, allow_head=False)
     r.add_get(P + "/journal", journal, allow_head=False)
+    r.add_get(ONE + "/report", report, allow_head=False)
     r.add_get(P + "/scenarios", scenarios, allow_head=False)
     r.add_get(ONE + "/settings", get_integration_settings, allow_head=False)
     r.add_put(ONE + "/settings", put_integration_settings)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Generic, TypeVar
@@ -24,9 +24,17 @@ import orjson
 from ..clock import parse_time
 from ..control import ControlPlane
 from ..http import CONTROL_PREFIX
+from ..report import BY_ID
 from ..settings import Settings
 from .common import ScenarioSpec, checked_settings, scenario_body
-from .verdicts import JOURNAL_SHOWN, describe_integration, no_rejected_failure, pick_session, processed_failure
+from .verdicts import (
+    JOURNAL_SHOWN,
+    behaviour_failure,
+    describe_integration,
+    no_rejected_failure,
+    pick_session,
+    processed_failure,
+)
 
 T = TypeVar("T")
 
@@ -205,6 +213,22 @@ class HandleBase(ABC):
         failure = no_rejected_failure((yield from self._sessions()))
         if failure:
             raise AssertionError(failure)
+
+    def _report(self) -> Op[dict[str, Any]]:
+        return dict((yield self._request("GET", "/report")))
+
+    def _assert_client_well_behaved(self, allow: Sequence[str]) -> Op[dict[str, Any]]:
+        __tracebackhide__ = True
+        if isinstance(allow, str):
+            allow = (allow,)
+        unknown = sorted(set(allow) - set(BY_ID))
+        if unknown:
+            raise ValueError(f"allow names no finding: {', '.join(unknown)} (known: {', '.join(BY_ID)})")
+        report = yield from self._report()
+        failure = behaviour_failure(report, tuple(allow))
+        if failure:
+            raise AssertionError(failure)
+        return report
 
     def describe(self) -> str:
         """What the emulator saw of this integration, as a failing test's report shows it.

@@ -3,7 +3,7 @@ pytest-aiohttp), where a blocking call would deadlock: the same methods as ``Moc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -120,3 +120,10 @@ class AsyncMockSprinto(HandleBase):
     async def assert_no_rejected_pages(self) -> None:
         __tracebackhide__ = True
         await self._run(self._assert_no_rejected_pages())
+
+    async def report(self) -> dict[str, Any]:
+        return await self._run(self._report())
+
+    async def assert_client_well_behaved(self, allow: Sequence[str] = ()) -> dict[str, Any]:
+        __tracebackhide__ = True
+        return await self._run(self._assert_client_well_behaved(allow))

@@ -10,7 +10,7 @@ import asyncio
 import http.client
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -327,6 +327,17 @@ class MockSprinto(HandleBase):
         """No page of any session was rejected; else every rejected page and its errors."""
         __tracebackhide__ = True
         self._run(self._assert_no_rejected_pages())
+
+    def report(self) -> dict[str, Any]:
+        """The judge's report on this test's client: findings (with evidence and advice) and the
+        Sprinto behaviours the run met (``GET /_mock/integrations/{id}/report``)."""
+        return self._run(self._report())
+
+    def assert_client_well_behaved(self, allow: Sequence[str] = ()) -> dict[str, Any]:
+        """No error or warning finding (but those ``allow`` names) in the report; returns it.
+        A failure names each finding with its evidence and advice."""
+        __tracebackhide__ = True
+        return self._run(self._assert_client_well_behaved(allow))
 
     def delete(self) -> None:
         """Forget the integration (its sessions, data and clock): the end of a test."""

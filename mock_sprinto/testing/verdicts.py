@@ -165,3 +165,34 @@ def describe_integration(
             rule = f" [rule {entry['rule']}]" if entry.get("rule") else ""
             lines.append(f"  {entry['at']} {entry['method']} {path} -> {entry['status']}{code}{rule}")
     return "\n".join(lines)
+
+
+EVIDENCE_SHOWN = 5
+_WHERE = ("request_id", "session_id", "page", "at")
+
+
+def _format_evidence(item: Mapping[str, Any]) -> str:
+    where = " ".join(f"{key} {item[key]}" for key in _WHERE if item.get(key) is not None)
+    rest = ", ".join(f"{key}={value}" for key, value in item.items() if key not in _WHERE)
+    return where + (f": {rest}" if rest and where else rest)
+
+
+def behaviour_failure(report: Mapping[str, Any], allow: Sequence[str] = ()) -> str | None:
+    """Why a client is not well behaved (its error and warning findings not in ``allow``), or None."""
+    failing = [f for f in report["findings"] if f["severity"] in ("error", "warning") and f["id"] not in allow]
+    if not failing:
+        return None
+    errors = sum(1 for f in failing if f["severity"] == "error")
+    counts = ", ".join(
+        f"{n} {word}{'s' if n != 1 else ''}" for n, word in ((errors, "error"), (len(failing) - errors, "warning")) if n
+    )
+    lines = [f"the client of {report['integration_id']} is not well behaved ({counts}):"]
+    for finding in failing:
+        lines.append(f"  {finding['severity']} {finding['id']} ({finding['count']}x): {finding['message']}")
+        for item in finding["evidence"][:EVIDENCE_SHOWN]:
+            lines.append(f"      {_format_evidence(item)}")
+        if finding["count"] > EVIDENCE_SHOWN:
+            lines.append(f"      ... and {finding['count'] - EVIDENCE_SHOWN} more")
+        lines.append(f"    advice: {finding['advice']}")
+    lines.append("  (allow=(...) tolerates a finding by its id)")
+    return "\n".join(lines)

@@ -279,3 +279,20 @@ def test_serve_with_a_broken_scenario_is_one_line_exit_2(tmp_path: Path) -> None
     result = subprocess.run([*CLI, "serve", "--scenario", str(bad)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "line 2: /rules" in result.stderr
+
+
+def test_ctrl_c_prints_each_clients_verdict() -> None:
+    running = start()
+    key = {"api-key": "k"}
+    base = "/api/external/push/v1/integrations/demo"
+    _, session = running.call("POST", f"{base}/sessions", None, key)
+    running.call("POST", f"{base}/sessions/{session['id']}/close", {"status": "apply"}, key)
+    running.proc.send_signal(signal.SIGINT)
+    assert running.proc.wait(10) == 0
+    assert running.proc.stdout is not None
+    out = running.proc.stdout.read()
+    assert "the clients, judged" in out
+    assert "  demo: 2 requests; 0 error(s), 1 warning(s), 0 info(s)" in out
+    assert "    warning close_without_pages (1x): a session was applied with no page staged" in out
+    assert "    met: nothing documented" in out
+    assert out.rstrip().endswith("mock-sprinto: stopped")

@@ -97,3 +97,14 @@ async def test_the_in_process_handle_takes_a_scenario(mock_sprinto_app: MockSpri
     assert await push(mock, session["id"], [user(1), user(2)]) == 400
     await mock.clear_scenario()
     assert await push(mock, session["id"], [user(1), user(2)]) == 202
+
+
+async def test_the_in_process_handle_judges_the_client_too(mock_sprinto_app: MockSprintoApp) -> None:
+    mock = await mock_sprinto_app()
+    session = await start(mock)
+    await close(mock, session["id"])  # an apply with no page staged
+    report = await mock.report()
+    assert [f["id"] for f in report["findings"]] == ["close_without_pages"]
+    with pytest.raises(AssertionError, match=r"warning close_without_pages \(1x\)"):
+        await mock.assert_client_well_behaved()
+    assert (await mock.assert_client_well_behaved(allow=("close_without_pages",)))["summary"]["warnings"] == 1

@@ -222,3 +222,37 @@ def test_without_pytest_a_server_serves_handles_until_its_block_ends() -> None:
     assert not server.running
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port or 0), timeout=2).close()
+
+
+def test_a_well_behaved_client_passes_and_the_report_says_what_it_met(mock_sprinto: MockSprinto) -> None:
+    session_id = start(mock_sprinto)
+    assert push(mock_sprinto, session_id, [user(1), user(2)], page_hint=1)[0] == 202
+    close(mock_sprinto, session_id)
+    mock_sprinto.clock.advance(seconds=2)
+    report = mock_sprinto.assert_client_well_behaved()
+    assert report == mock_sprinto.report()
+    assert report["summary"] == {"errors": 0, "warnings": 0, "infos": 0}
+    assert {item["behaviour"]: item["met"] for item in report["coverage"]}["applied"] is True
+
+
+def test_a_misbehaving_client_fails_naming_each_finding_with_evidence_and_advice(mock_sprinto: MockSprinto) -> None:
+    session_id = start(mock_sprinto)
+    bad = [user(1, workEmail="nope")]
+    push(mock_sprinto, session_id, bad, page_hint=1)
+    push(mock_sprinto, session_id, bad, page_hint=1)  # unchanged
+    assert push(mock_sprinto, session_id, [user(2)])[0] == 202  # no page_hint: an info, never a failure
+    resent = mock_sprinto.journal()[2]["request_id"]
+    with pytest.raises(AssertionError) as failure:
+        mock_sprinto.assert_client_well_behaved()
+    text = str(failure.value)
+    assert "is not well behaved (1 error)" in text
+    assert "error resent_rejected_page_unchanged (1x): a page rejected with 400 was sent again unchanged" in text
+    assert f"request_id {resent} session_id {session_id} page 2" in text
+    assert "advice: A 400 means the page itself is wrong" in text
+    assert "missing_page_hint" not in text
+    mock_sprinto.assert_client_well_behaved(allow=("resent_rejected_page_unchanged",))
+
+
+def test_allow_names_only_known_findings(mock_sprinto: MockSprinto) -> None:
+    with pytest.raises(ValueError, match="allow names no finding: retry_to_soon"):
+        mock_sprinto.assert_client_well_behaved(allow=("retry_to_soon",))

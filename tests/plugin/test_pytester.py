@@ -340,3 +340,55 @@ def test_the_readmes_asyncio_example_runs_as_written(pytester: pytest.Pytester) 
     pytester.makepyfile(test_async_client=example.group(1))
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+COVERAGE_SUITE = """
+from inner_helpers import call, push, start, user
+
+def test_rejected_then_fixed(mock_sprinto):
+    session_id = start(mock_sprinto)
+    assert push(mock_sprinto, session_id, [user(1, workEmail="x")])[0] == 400
+    assert push(mock_sprinto, session_id, [user(1)])[0] == 202
+    assert call(mock_sprinto, "POST", f"/sessions/{session_id}/close", {"status": "apply"})[0] == 202
+    mock_sprinto.clock.advance(seconds=2)
+
+def test_discarded(mock_sprinto):
+    session_id = start(mock_sprinto)
+    assert call(mock_sprinto, "POST", f"/sessions/{session_id}/close", {"status": "discard"})[0] == 202
+
+def test_without_the_emulator():
+    pass
+"""
+
+
+def test_the_run_ends_with_the_behaviours_its_tests_met(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_inner=COVERAGE_SUITE)
+    result = suite.runpytest()
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*mock-sprinto: Sprinto behaviours the tests met*",
+            "  page_rejected        met in 1 test(s), recovered in 1",
+            "  start_conflict       never met",
+            "  discarded            met in 1 test(s)",
+            "  applied              met in 1 test(s)",
+        ]
+    )
+
+
+def test_min_coverage_fails_a_green_run_that_met_too_few_behaviours(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_inner=COVERAGE_SUITE)
+    result = suite.runpytest("--mock-sprinto-min-coverage", "4")
+    result.assert_outcomes(passed=3)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["  3 of 11 behaviours met; --mock-sprinto-min-coverage 4: NOT met: the run fails"])
+    assert suite.runpytest("--mock-sprinto-min-coverage", "3").ret == pytest.ExitCode.OK
+
+
+def test_min_coverage_counts_the_behaviours_of_every_xdist_worker(suite: pytest.Pytester) -> None:
+    suite.makepyfile(test_inner=COVERAGE_SUITE)
+    quiet = ("-p", "no:schemathesis", "-p", "no:hypothesispytest", "-p", "no:anyio")
+    result = suite.runpytest_subprocess("-p", "xdist", "-n", "2", "--mock-sprinto-min-coverage", "3", *quiet)
+    result.assert_outcomes(passed=3)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["  3 of 11 behaviours met; --mock-sprinto-min-coverage 3: met"])

@@ -1,0 +1,445 @@
+"""The judge over HTTP: for each finding a scripted client that misbehaves that way, with the
+evidence it must name, and a well-behaved client that earns no error and no warning."""
+
+from __future__ import annotations
+
+import gzip
+import time
+from typing import Any
+
+import aiohttp
+import orjson
+
+from mock_sprinto.report import KINDS
+
+from ..helpers import Control, Vendor, user, users
+
+ONE_429 = {
+    "name": "one-429",
+    "rules": [
+        {
+            "match": {"operation": "push_page"},
+            "when": {"nth": 2},
+            "times": 1,
+            "respond": {"status": 429, "retry_after": 2},
+        }
+    ],
+}
+
+
+async def report(control: Control, integration_id: str = "acme") -> Any:
+    return await control.get(f"/integrations/{integration_id}/report")
+
+
+def finding(body: Any, finding_id: str) -> Any:
+    found = [f for f in body["findings"] if f["id"] == finding_id]
+    assert found, f"no {finding_id} in {[f['id'] for f in body['findings']]}"
+    return found[0]
+
+
+def ids(body: Any) -> list[str]:
+    return [f["id"] for f in body["findings"]]
+
+
+def covered(body: Any) -> dict[str, tuple[bool, bool | None]]:
+    return {item["behaviour"]: (item["met"], item["recovered"]) for item in body["coverage"]}
+
+
+async def journal(control: Control) -> list[Any]:
+    return await control.journal(integration_id="acme")
+
+
+async def test_a_well_behaved_client_earns_no_error_and_no_warning(vendor: Vendor, control: Control) -> None:
+    async with control.client.put("/_mock/integrations/acme/scenario", json=ONE_429) as response:
+        assert response.status == 200
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": users(0, 100)}, "page_hint": 1})
+    page2 = {"entities": {"User": users(100, 100)}, "page_hint": 2}
+    _, throttled = await vendor.call("POST", f"/sessions/{session['id']}/entities", 429, json=page2)
+    await control.advance(throttled["retry_after_seconds"], "acme")  # waited out
+    await vendor.push(session["id"], page2)
+    bad = {"entities": {"User": [user(200), user(201, workEmail="nope")]}, "page_hint": 3}
+    await vendor.push(session["id"], bad, expect=400)
+    await vendor.push(session["id"], {"entities": {"User": [user(200), user(201)]}, "page_hint": 3})  # fixed
+    await vendor.close(session["id"])
+    for _ in range(6):  # polled once a second
+        if (await vendor.session(session["id"]))["state"] == "processed":
+            break
+        await control.advance(1, "acme")
+
+    body = await report(control)
+    assert body["integration_id"] == "acme"
+    assert body["summary"] == {"errors": 0, "warnings": 0, "infos": 0}, body["findings"]
+    cover = covered(body)
+    assert cover["rate_limited"] == (True, True)
+    assert cover["page_rejected"] == (True, True)
+    assert cover["applied"] == (True, None)
+    assert cover["session_expired"] == (False, None)
+    assert body["coverage"][0]["behaviour"] == "page_rejected"
+
+
+async def test_retry_too_soon_names_the_early_request_and_the_429(vendor: Vendor, control: Control) -> None:
+    async with control.client.put("/_mock/integrations/acme/scenario", json=ONE_429) as response:
+        assert response.status == 200
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}, "page_hint": 1})
+    page = {"entities": {"User": [user(2)]}, "page_hint": 2}
+    await vendor.push(session["id"], page, expect=429)
+    await control.advance(1, "acme")  # half the Retry-After
+    await vendor.push(session["id"], page)
+
+    body = await report(control)
+    entries = await journal(control)
+    found = finding(body, "retry_too_soon")
+    assert found["severity"] == "error" and found["basis"] == "doc" and found["count"] == 1
+    (evidence,) = found["evidence"]
+    assert evidence["request_id"] == entries[-1]["request_id"]
+    assert evidence["after_429"] == entries[-2]["request_id"]
+    assert evidence["retry_after_seconds"] == 2 and evidence["waited_seconds"] == 1.0
+    assert evidence["session_id"] == session["id"] and evidence["at"] == "2026-01-01T00:00:01.000Z"
+    assert "Retry-After" in found["advice"]
+    assert covered(body)["rate_limited"] == (True, True)
+
+
+async def test_a_rejected_page_sent_again_unchanged_is_an_error(vendor: Vendor, control: Control) -> None:
+    session = await vendor.start()
+    bad = {"entities": {"User": [user(1, workEmail="nope")]}, "page_hint": 1}
+    await vendor.push(session["id"], bad, expect=400)
+    await vendor.push(session["id"], bad, expect=400)
+
+    found = finding(await report(control), "resent_rejected_page_unchanged")
+    entries = await journal(control)
+    (evidence,) = found["evidence"]
+    assert evidence["request_id"] == entries[-1]["request_id"]
+    assert evidence["rejected_request_id"] == entries[-2]["request_id"]
+    assert (evidence["page"], evidence["rejected_page"]) == (2, 1)
+
+
+async def test_applying_a_session_whose_rejected_page_was_never_fixed_is_an_error(
+    vendor: Vendor, control: Control
+) -> None:
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}, "page_hint": 1})
+    await vendor.push(session["id"], {"entities": {"User": [user(2, workEmail="x")]}, "page_hint": 2}, expect=400)
+    await vendor.push(session["id"], {"entities": {"User": [user(3)]}, "page_hint": 3})
+    await vendor.close(session["id"])
+
+    body = await report(control)
+    (evidence,) = finding(body, "applied_with_rejected_pages")["evidence"]
+    assert evidence["session_id"] == session["id"]
+    assert (evidence["page"], evidence["page_hint"], evidence["code"]) == (2, 2, "validation_failed")
+    assert covered(body)["page_rejected"] == (True, False)
+
+
+async def test_pushing_after_close_is_an_error(vendor: Vendor, control: Control) -> None:
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}, "page_hint": 1})
+    await vendor.close(session["id"])
+    await vendor.push(session["id"], {"entities": {"User": [user(2)]}, "page_hint": 2}, expect=409)
+
+    body = await report(control)
+    (evidence,) = finding(body, "push_to_inactive_session")["evidence"]
+    assert evidence["request_id"] == (await journal(control))[-1]["request_id"]
+    assert evidence["state"] == "processing" and evidence["why"] == "after the client closed it"
+    assert covered(body)["session_not_active"] == (True, False)
+
+
+async def test_a_first_409_on_an_expired_session_is_no_finding_a_second_is(vendor: Vendor, control: Control) -> None:
+    session = await vendor.start()
+    await control.advance(3600, "acme")
+    page = {"entities": {"User": [user(1)]}, "page_hint": 1}
+    await vendor.push(session["id"], page, expect=409)
+    assert "push_to_inactive_session" not in ids(await report(control))
+    await vendor.push(session["id"], page, expect=409)
+    assert finding(await report(control), "push_to_inactive_session")["count"] == 1
+
+
+async def test_a_page_of_101_records_is_an_oversized_page(vendor: Vendor, control: Control) -> None:
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": users(0, 101)}, "page_hint": 1}, expect=400)
+
+    (evidence,) = finding(await report(control), "oversized_page")["evidence"]
+    assert evidence["code"] == "too_many_items" and evidence["page"] == 1
+
+
+async def test_a_body_over_the_size_limit_is_an_oversized_page(make_emulator: Any, serve: Any) -> None:
+    client = await serve(make_emulator(max_request_bytes=2000))
+    vendor, control = Vendor(client), Control(client)
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": users(0, 20)}}, expect=413)
+    (evidence,) = finding(await report(control), "oversized_page")["evidence"]
+    assert evidence["code"] == "payload_too_large" and evidence["body_bytes"] > 2000
+    assert covered(await report(control))["payload_too_large"] == (True, False)
+
+
+async def test_the_same_page_staged_twice_is_a_duplicate(vendor: Vendor, control: Control) -> None:
+    session = await vendor.start()
+    page = {"entities": {"User": [user(1)]}, "page_hint": 1}
+    await vendor.push(session["id"], page)
+    await vendor.push(session["id"], page)
+
+    found = finding(await report(control), "duplicate_page")
+    assert found["severity"] == "warning"
+    (evidence,) = found["evidence"]
+    assert (evidence["page"], evidence["same_as_page"], evidence["session_id"]) == (2, 1, session["id"])
+
+
+async def test_a_page_sent_again_after_a_lost_answer_is_no_duplicate(vendor: Vendor, control: Control) -> None:
+    lost = {
+        "name": "lost",
+        "rules": [
+            {
+                "match": {"operation": "push_page"},
+                "when": {"nth": 1},
+                "times": 1,
+                "phase": "after",
+                "respond": {"status": 503},
+            }
+        ],
+    }
+    async with control.client.put("/_mock/integrations/acme/scenario", json=lost) as response:
+        assert response.status == 200
+    session = await vendor.start()
+    page = {"entities": {"User": [user(1)]}, "page_hint": 1}
+    await vendor.push(session["id"], page, expect=503)  # staged, but the client never learnt it
+    await vendor.push(session["id"], page)
+    assert "duplicate_page" not in ids(await report(control))
+
+
+async def test_a_session_with_pages_left_to_expire(vendor: Vendor, control: Control) -> None:
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}, "page_hint": 1})
+    await control.advance(3600, "acme")
+
+    body = await report(control)
+    (evidence,) = finding(body, "session_left_to_expire")["evidence"]
+    assert evidence == {"session_id": session["id"], "accepted_pages": 1, "at": "2026-01-01T01:00:00.000Z"}
+    assert covered(body)["session_expired"] == (True, False)
+
+
+async def test_starting_again_and_again_on_409_ignores_the_conflict(vendor: Vendor, control: Control) -> None:
+    session = await vendor.start()
+    await vendor.start(expect=409)
+    await vendor.start(expect=409)
+
+    (evidence,) = finding(await report(control), "start_conflict_ignored")["evidence"]
+    entries = await journal(control)
+    assert evidence["request_ids"] == [entries[1]["request_id"], entries[2]["request_id"]]
+    assert evidence["active_session_id"] == session["id"] and evidence["conflicts"] == 2
+
+
+async def test_a_409_then_closing_the_active_session_is_no_finding(vendor: Vendor, control: Control) -> None:
+    session = await vendor.start()
+    _, conflict = await vendor.call("POST", "/sessions", 409)
+    await vendor.close(conflict["active_session_id"], "discard")
+    await vendor.start()
+    body = await report(control)
+    assert "start_conflict_ignored" not in ids(body)
+    assert covered(body)["start_conflict"] == (True, True)
+    assert session["id"] == conflict["active_session_id"]
+
+
+async def test_a_large_body_without_content_encoding(vendor: Vendor, control: Control) -> None:
+    async with control.client.put("/_mock/integrations/acme/settings", json={"judge_large_body_bytes": 1000}) as r:
+        assert r.status == 200
+    session = await vendor.start()
+    page = {"entities": {"User": users(0, 10)}, "page_hint": 1}
+    await vendor.push(session["id"], page)
+    zipped = gzip.compress(orjson.dumps({**page, "page_hint": 2}))
+    await vendor.push(
+        session["id"],
+        None,
+        data=zipped,
+        headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+    )
+
+    found = finding(await report(control), "large_uncompressed_body")
+    (evidence,) = found["evidence"]  # the gzip page is not one
+    assert evidence["page"] == 1 and evidence["body_bytes"] > 1000 and evidence["limit_bytes"] == 1000
+
+
+async def test_a_misspelt_field_is_named_with_the_known_one(vendor: Vendor, control: Control) -> None:
+    session = await vendor.start()
+    record = {**user(1), "workemail": "a@example.com", "costCenter": "R&D"}  # a typo and a real extra
+    await vendor.push(session["id"], {"entities": {"User": [record]}, "page_hint": 1})
+
+    found = finding(await report(control), "unknown_field")
+    (evidence,) = found["evidence"]
+    assert evidence["message"] == "`workemail`: did you mean `workEmail`?"
+    assert (evidence["entity_type"], evidence["field"], evidence["did_you_mean"]) == ("User", "workemail", "workEmail")
+    assert evidence["page"] == 1 and evidence["session_id"] == session["id"]
+
+
+async def test_polling_a_session_without_pause(vendor: Vendor, control: Control) -> None:
+    session = await vendor.start()
+    for _ in range(5):
+        await vendor.session(session["id"])
+
+    (evidence,) = finding(await report(control), "status_polled_too_fast")["evidence"]
+    assert evidence["session_id"] == session["id"] and evidence["reads"] == 5
+    assert len(evidence["request_ids"]) == 5 and evidence["window_seconds"] == 0
+
+
+async def test_a_get_retried_by_the_library_after_a_reset_is_not_the_clients_poll(
+    vendor: Vendor, control: Control
+) -> None:
+    reset = {
+        "name": "reset-once",
+        "rules": [{"match": {"operation": "get_session"}, "when": {"nth": 1}, "times": 1, "transport": "close"}],
+    }
+    async with control.client.put("/_mock/integrations/acme/scenario", json=reset) as response:
+        assert response.status == 200
+    session = await vendor.start()
+    url = vendor.client.make_url(vendor.url(f"/sessions/{session['id']}"))
+    # A real ClientSession: aiohttp's TestClient turns its automatic retry off.
+    async with aiohttp.ClientSession(headers=vendor.headers) as http:
+        for second in range(4):  # once a second; the first read gets an empty reply, retried by aiohttp
+            async with http.get(url) as response:
+                assert response.status == 200
+            if second < 3:
+                await control.advance(1, "acme")
+    entries = [e for e in await journal(control) if e["operation"] == "get_session"]
+    assert [e["code"] for e in entries][:2] == ["transport_close", None]  # five reads in 3 s
+    body = await report(control)
+    assert "status_polled_too_fast" not in ids(body)
+    assert covered(body)["transport_fault"] == (True, True)
+
+
+async def test_closing_an_empty_session_with_apply(vendor: Vendor, control: Control) -> None:
+    session = await vendor.start()
+    await vendor.close(session["id"])
+
+    (evidence,) = finding(await report(control), "close_without_pages")["evidence"]
+    assert evidence["session_id"] == session["id"]
+    assert evidence["request_id"] == (await journal(control))[-1]["request_id"]
+
+
+async def test_pages_without_page_hint_are_an_info(vendor: Vendor, control: Control) -> None:
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}})
+    await vendor.push(session["id"], {"entities": {"User": [user(2)]}})
+
+    body = await report(control)
+    found = finding(body, "missing_page_hint")
+    assert found["severity"] == "info" and found["count"] == 2
+    assert [e["page"] for e in found["evidence"]] == [1, 2]
+    assert body["summary"] == {"errors": 0, "warnings": 0, "infos": 1}
+
+
+async def test_every_finding_has_a_scripted_client_here() -> None:
+    source = open(__file__, encoding="utf-8").read()
+    for kind in KINDS:
+        assert f'"{kind.id}"' in source, kind.id
+
+
+async def test_an_unseen_integration_has_an_empty_report(control: Control) -> None:
+    body = await report(control, "nobody")
+    assert body["summary"] == {"errors": 0, "warnings": 0, "infos": 0}
+    assert all(not item["met"] for item in body["coverage"])
+
+
+async def test_a_misspelt_field_is_still_named_once_the_session_is_applied(vendor: Vendor, control: Control) -> None:
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [{**user(1), "employeeID": "x"}]}, "page_hint": 1})
+    await vendor.close(session["id"])
+    await control.advance(2, "acme")
+    assert (await vendor.session(session["id"]))["state"] == "processed"
+    (evidence,) = finding(await report(control), "unknown_field")["evidence"]
+    assert evidence["message"] == "`employeeID`: did you mean `employeeId`?"
+
+
+async def test_a_deleted_integrations_requests_do_not_count_for_its_successor(vendor: Vendor, control: Control) -> None:
+    session = await vendor.start()
+    await vendor.close(session["id"])
+    assert "close_without_pages" in ids(await report(control))
+    async with control.client.delete("/_mock/integrations/acme") as response:
+        assert response.status == 204
+    assert (await report(control))["findings"] == []
+
+
+async def test_the_report_of_a_busy_integration_is_quick(vendor: Vendor, control: Control, emulator: Any) -> None:
+    async with control.client.put(
+        "/_mock/integrations/acme/settings", json={"rate_limit": 0.001, "rate_limit_burst": 1}
+    ) as r:
+        assert r.status == 200
+    session = await vendor.start()
+    for _ in range(2000):  # hammering through 429s
+        await vendor.session(session["id"], expect=429)
+    started = time.perf_counter()
+    body = await report(control)
+    assert time.perf_counter() - started < 2.0
+    assert finding(body, "retry_too_soon")["count"] == 1999  # every 429 but the first came too soon
+    assert len(finding(body, "retry_too_soon")["evidence"]) == 20
+    assert covered(body)["rate_limited"] == (True, False)
+
+
+async def put_scenario(control: Control, scenario: Any) -> None:
+    async with control.client.put("/_mock/integrations/acme/scenario", json=scenario) as response:
+        assert response.status == 200
+
+
+async def test_coverage_of_processing_retried_and_failed_and_of_a_recovery(vendor: Vendor, control: Control) -> None:
+    fail = {
+        "name": "fail",
+        "rules": [{"match": {"operation": "close_session"}, "times": 1, "lifecycle": {"fail_processing": 2}}],
+    }
+    await put_scenario(control, fail)
+    first = await vendor.start()
+    await vendor.push(first["id"], {"entities": {"User": [user(1)]}, "page_hint": 1})
+    await vendor.close(first["id"])
+    await control.advance(4, "acme")
+    assert (await vendor.session(first["id"]))["state"] == "failed"
+    assert covered(await report(control))["processing_failed"] == (True, False)
+
+    second = await vendor.start()  # start anew: this one is processed
+    await vendor.push(second["id"], {"entities": {"User": [user(1)]}, "page_hint": 1})
+    await vendor.close(second["id"], "discard")
+    third = await vendor.start()
+    await vendor.push(third["id"], {"entities": {"User": [user(1)]}, "page_hint": 1})
+    await vendor.close(third["id"])
+    await control.advance(2, "acme")
+    cover = covered(await report(control))
+    assert cover["processing_failed"] == (True, True)
+    assert cover["processing_retried"] == (True, False)  # the failed session's retry did not save it
+    assert cover["discarded"] == (True, None) and cover["applied"] == (True, None)
+
+
+async def test_a_push_lost_to_a_reset_and_sent_again_is_a_recovered_transport_fault(
+    vendor: Vendor, control: Control
+) -> None:
+    reset = {
+        "name": "reset",
+        "rules": [
+            {
+                "match": {"operation": "push_page"},
+                "when": {"nth": 1},
+                "times": 1,
+                "phase": "after",
+                "transport": "reset",
+            }
+        ],
+    }
+    await put_scenario(control, reset)
+    session = await vendor.start()
+    page = {"entities": {"User": [user(1)]}, "page_hint": 1}
+    try:
+        await vendor.push(session["id"], page)
+    except aiohttp.ClientError:
+        pass
+    assert covered(await report(control))["transport_fault"] == (True, False)
+    await vendor.push(session["id"], page)  # the answer was lost: sending it again is right
+    body = await report(control)
+    assert covered(body)["transport_fault"] == (True, True)
+    assert "duplicate_page" not in ids(body)
+
+
+async def test_an_expired_session_then_a_new_one_recovers_session_not_active(vendor: Vendor, control: Control) -> None:
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}, "page_hint": 1})
+    await control.advance(3600, "acme")
+    await vendor.push(session["id"], {"entities": {"User": [user(2)]}, "page_hint": 2}, expect=409)
+    await vendor.close(session["id"])  # an expired session can still be applied
+    body = await report(control)
+    assert covered(body)["session_not_active"] == (True, True)
+    assert covered(body)["session_expired"] == (True, True)
+    assert ids(body) == []  # closed after all: not left to expire; one 409 is how a client learns

@@ -1,0 +1,76 @@
+"""The judge as a pure function: hand-made journal entries in, findings out (no server)."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from mock_sprinto.clock import ManualClock, OffsetClock
+from mock_sprinto.journal import JournalEntry
+from mock_sprinto.report import closest_field, findings_table, judge
+from mock_sprinto.settings import Settings
+from mock_sprinto.store import IdSource, Tenant
+
+T0 = 1_767_225_600.0
+
+
+def tenant() -> Tenant:
+    return Tenant("acme", "key", OffsetClock(ManualClock(T0)), Settings(), IdSource(1))
+
+
+_ids = itertools.count(1)
+
+
+def entry(arrival: int, answer: int, at: float, **fields: Any) -> JournalEntry:
+    values: dict[str, Any] = {
+        "request_id": f"req_{next(_ids)}",
+        "at": T0 + at,
+        "method": "GET",
+        "path": "/api/external/push/v1/integrations/acme/status",
+        "operation": "integration_status",
+        "status": 200,
+        "code": None,
+        "latency_ms": 1.0,
+        "integration_id": "acme",
+        "session_id": None,
+        "bytes_in": None,
+        "arrived_at": T0 + at,
+        "arrival": arrival,
+        "answer": answer,
+    }
+    values.update(fields)
+    return JournalEntry(**values)
+
+
+def test_a_request_already_in_flight_when_the_429_was_answered_is_not_too_soon() -> None:
+    throttled = entry(1, 3, 0.0, status=429, code="rate_limited", retry_after=2)
+    in_flight = entry(2, 4, 0.0)  # arrived before the 429 was answered: a concurrent request
+    too_soon = entry(5, 6, 1.0)
+    waited = entry(7, 8, 2.0)
+    report = judge(tenant(), [throttled, in_flight, too_soon, waited])
+    (finding,) = report.findings
+    assert finding.id == "retry_too_soon"
+    assert [e["request_id"] for e in finding.evidence] == [too_soon.request_id]
+    assert finding.evidence[0]["after_429"] == throttled.request_id
+
+
+def test_other_integrations_and_an_earlier_tenant_of_the_same_id_are_left_out() -> None:
+    mine = tenant()
+    mine.since = 10
+    old = entry(1, 2, 0.0, status=429, code="rate_limited", retry_after=60)
+    other = entry(11, 12, 0.0, status=429, code="rate_limited", retry_after=60, integration_id="other")
+    report = judge(mine, [old, other, entry(13, 14, 0.5)])
+    assert report.findings == [] and report.summary() == {"errors": 0, "warnings": 0, "infos": 0}
+
+
+def test_closest_field_prefers_a_case_fold_then_a_near_spelling_and_leaves_real_extras_alone() -> None:
+    known = ("employeeId", "workEmail", "firstName", "role")
+    assert closest_field("workemail", known) == "workEmail"
+    assert closest_field("firstname", known) == "firstName"
+    assert closest_field("emploeeId", known) == "employeeId"
+    assert closest_field("costCenter", known) is None
+
+
+def test_the_findings_table_lists_every_finding_once() -> None:
+    rows = findings_table().splitlines()[2:]
+    assert len(rows) == 13 and len({row.split("|")[1] for row in rows}) == 13
