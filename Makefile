@@ -3,17 +3,25 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+RUNTIME_STAMP := $(VENV)/.installed-runtime
 ARGS   ?=
 
 .PHONY: serve test lint check bench soak fuzz clean
 
+# The runtime only (what `serve` needs): no pip upgrade, no development toolchain.
+$(RUNTIME_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	touch $(RUNTIME_STAMP)
+
+# The development install (the test extra holds the runtime too, so it stands for both stamps).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	touch $(STAMP) $(RUNTIME_STAMP)
 
-serve: $(STAMP)  ## serve on 127.0.0.1:8080 (ARGS="--port 0 --config FILE ..." to change)
+serve: $(RUNTIME_STAMP)  ## serve on 127.0.0.1:8080 (ARGS="--port 0 --config FILE ..." to change)
 	$(BIN)/mock-sprinto serve $(ARGS)
 
 test: $(STAMP)  ## the whole suite: lint, format, types, tests

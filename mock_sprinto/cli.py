@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import ipaddress
+import os
+import shutil
 import signal
+import socket
 import sys
+import textwrap
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -15,7 +20,7 @@ from .control import ControlPlane
 from .faults.scenario import Scenario, ScenarioError, load_scenario_file, resolve_scenario, shipped_scenarios
 from .rules import markdown_table, rules_text
 from .service import Emulator
-from .settings import FIELDS, Config, SettingsError, describe, load_config
+from .settings import FIELDS, Config, ConfigError, SettingsError, describe, flag, load_config, shown, value_hint
 from .validation import SchemaFileError, SchemaRegistry
 
 USAGE_ERROR = 2
@@ -28,16 +33,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(USAGE_ERROR, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mock-sprinto", description="Local emulator of Sprinto's Entities Sync API.")
     parser.add_argument("--version", action="version", version=f"mock-sprinto {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     serve = commands.add_parser("serve", help="serve the API on localhost (Ctrl-C stops it)")
-    serve.add_argument("--config", metavar="FILE", help="YAML file: settings, integrations")
+    serve.add_argument(
+        "--config",
+        metavar="FILE",
+        help="YAML file: settings, integrations, scenario (a path in it is read from the file's folder)",
+    )
     serve.add_argument(
         "--scenario",
         metavar="NAME|PATH",
@@ -53,10 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
         if item["name"] == "schemas_dir":
             continue
         serve.add_argument(
-            _flag(item["name"]),
+            flag(item["name"]),
             dest=item["name"],
-            metavar="VALUE",
-            help=f"{item['doc']} [{item['origin']}; default {item['default']!r}]",
+            metavar=value_hint(item["name"]),
+            help=f"{item['doc']} [{item['origin']}; default {shown(item['default'])}]".replace("%", "%%"),
         )
     settings = commands.add_parser("settings", help="print every setting with its default and origin")
     settings.add_argument("--markdown", action="store_true", help="as the README's table")
@@ -96,9 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _scenarios(args: argparse.Namespace) -> int:
     if args.verb == "list":
+        width = max(40, shutil.get_terminal_size((100, 24)).columns)
         for name, path in shipped_scenarios().items():
-            description = " ".join(load_scenario_file(path).description.split())
-            print(f"{name:24} {description}")
+            print(name)
+            print(
+                textwrap.fill(
+                    load_scenario_file(path).description, width, initial_indent="    ", subsequent_indent="    "
+                )
+            )
         return 0
     failed = 0
     for file in args.files:
@@ -118,28 +128,34 @@ def settings_table() -> str:
     """The README's settings table, generated so it cannot drift from the code."""
     rows = ["| setting | default | from | meaning |", "|---|---|---|---|"]
     for item in describe():
-        default = (
-            "null"
-            if item["default"] is None
-            else str(item["default"]).lower()
-            if isinstance(item["default"], bool)
-            else str(item["default"])
-        )
-        rows.append(f"| `{item['name']}` | `{default}` | {item['origin']} | {item['doc']} |")
+        rows.append(f"| `{item['name']}` | `{shown(item['default'])}` | {item['origin']} | {item['doc']} |")
     return "\n".join(rows)
 
 
+def settings_text() -> str:
+    """``mock-sprinto settings``: one line a setting, its default and values spelled as --help does."""
+    lines = []
+    for item in describe():
+        name, default, values = item["name"], shown(item["default"]), value_hint(item["name"])
+        lines.append(f"{name:28} {default:>12}  {values:18} [{item['origin']}] {item['doc']}")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a reader that left shows up here, not as a traceback at exit
+        return code
+    except BrokenPipeError:  # `mock-sprinto settings | head`: the reader left early, nothing went wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "settings":
-        print(
-            settings_table()
-            if args.markdown
-            else "\n".join(
-                f"{item['name']:28} {item['default']!r:>16}  [{item['origin']}] {item['doc']}" for item in describe()
-            )
-        )
+        print(settings_table() if args.markdown else settings_text())
         return 0
     if args.command == "rules":
         print(markdown_table() if args.markdown else rules_text())
@@ -166,10 +182,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         registry = SchemaRegistry.shipped(config.settings.schemas_dir)
         scenario = resolve_scenario(args.scenario or config.scenario or "default")
     except (SettingsError, SchemaFileError) as exc:
-        print(f"mock-sprinto: error: {exc}", file=sys.stderr)
+        for problem in exc.problems if isinstance(exc, ConfigError) else (str(exc),):
+            print(f"mock-sprinto: error: {problem}", file=sys.stderr)
         return USAGE_ERROR
     except ScenarioError as exc:
-        print(f"mock-sprinto: error: scenario {exc}", file=sys.stderr)
+        for scenario_problem in exc.problems:  # every problem, one line each
+            print(f"mock-sprinto: error: scenario {exc.source}: {scenario_problem}", file=sys.stderr)
         return USAGE_ERROR
     try:
         return asyncio.run(serve(config, registry, scenario=scenario))
@@ -186,32 +204,73 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def banner(host: str, port: int, emulator: Emulator) -> str:
+def banner(host: str, port: int, emulator: Emulator, config_file: str | None = None) -> str:
     """What ``serve`` prints once it listens: where to point a client, and a curl to try."""
-    shown = host if ":" not in host else f"[{host}]"
-    origin = f"http://{shown}:{port}"
-    mode = (
-        "open: any integration id, bound to the first api-key it is called with"
-        if emulator.auto_create
-        else f"declared: {', '.join(sorted(emulator.declared)) or 'none'}"
-    )
-    lines = [
-        f"mock-sprinto {__version__}: Sprinto Entities Sync API (v1) emulator",
-        f"  base URL   {origin}/api/external/push",
-        f"  dashboard  {origin}/_mock/",
-        f"  control    {origin}/_mock/health",
-        f"  integrations {mode}",
-        f"  entity schemas: {', '.join(sorted(emulator.registry.types)) or 'none'}",
-        f"  scenario   {emulator.scenario.name if emulator.scenario else 'none'}",
-        "try:",
-        f"  curl -s -X POST -H 'api-key: demo-key' {origin}/api/external/push/v1/integrations/demo/sessions",
-        "Ctrl-C stops it.",
+    shown_host = host if ":" not in host else f"[{host}]"
+    origin = f"http://{shown_host}:{port}"
+    declared = list(emulator.declared)  # in the config file's order
+    where = f" in {config_file}" if config_file else ""
+    if emulator.auto_create:
+        mode = "open: any integration id, bound to the first api-key it is called with"
+        if declared:
+            mode += f"; declared{where}: {', '.join(declared)}"
+    elif declared:
+        mode = f"closed: {', '.join(declared)} (declared{where}); any other id gets 401"
+    else:
+        mode = "closed: no integration declared; create one with POST /_mock/integrations"
+    fields = [
+        ("base URL", f"{origin}/api/external/push"),
+        ("dashboard", f"{origin}/_mock/"),
+        ("control", f"{origin}/_mock/health"),
+        ("integrations", mode),
+        ("entity schemas", ", ".join(sorted(emulator.registry.types)) or "none"),
+        ("scenario", emulator.scenario.name if emulator.scenario else "none"),
     ]
+    width = max(len(label) for label, _ in fields)
+    lines = [f"mock-sprinto {__version__}: Sprinto Entities Sync API (v1) emulator"]
+    lines += [f"  {label:{width}}  {value}" for label, value in fields]
+    sessions = f"{origin}/api/external/push/v1/integrations/{{}}/sessions"
+    if declared:  # the first declared integration: its key is in the config file, not printed
+        lines += [
+            f"try, with KEY set to the api_key of {declared[0]}{where}:",
+            f'  curl -s -X POST -H "api-key: $KEY" {sessions.format(declared[0])}',
+        ]
+    elif emulator.auto_create:
+        lines += ["try:", f"  curl -s -X POST -H 'api-key: demo-key' {sessions.format('demo')}"]
+    else:  # closed with nothing declared: create an integration through the control API first
+        bearer = ' -H "Authorization: Bearer $ADMIN_TOKEN"' if emulator.settings.admin_token else ""
+        lines += [
+            "try (no integration is declared: create one first):",
+            f'  curl -s -X POST{bearer} {origin}/_mock/integrations -d \'{{"id": "demo", "api_key": "demo-key"}}\'',
+            f"  curl -s -X POST -H 'api-key: demo-key' {sessions.format('demo')}",
+        ]
+    lines.append("Ctrl-C stops it.")
     if not _is_loopback(host):
         lines.insert(
             1, f"  WARNING: listening on {host}, reachable from other machines; the emulator has no real security"
         )
     return "\n".join(lines)
+
+
+_LISTEN_HINTS = {
+    errno.EADDRINUSE: "; use another --port N, or --port 0 for a free one (the banner shows it)",
+    errno.EACCES: "; ports below 1024 need privileges: use --port 0 for a free one, or one above 1023",
+    errno.EADDRNOTAVAIL: ": it is not an address of this machine (127.0.0.1 is the default)",
+}
+
+
+def _listen_error(host: str, port: int, exc: BaseException) -> str:
+    """One line for a socket that could not be bound: what went wrong, and what to do about it."""
+    if isinstance(exc, (socket.gaierror, UnicodeError)):  # a name that does not resolve, or cannot be one
+        reason = (
+            f"{getattr(exc, 'strerror', None) or exc} (--host takes an IP address, or a name this machine resolves)"
+        )
+    elif isinstance(exc, OSError) and exc.errno and exc.errno > 0:
+        text = os.strerror(exc.errno)  # not aiohttp's message, which repeats the address
+        reason = text[:1].lower() + text[1:] + _LISTEN_HINTS.get(exc.errno, "")
+    else:
+        reason = str(exc)
+    return f"mock-sprinto: error: cannot listen on {host}:{port}: {reason}"
 
 
 async def serve(config: Config, registry: SchemaRegistry, ready: Any = None, scenario: Scenario | None = None) -> int:
@@ -236,15 +295,12 @@ async def serve(config: Config, registry: SchemaRegistry, ready: Any = None, sce
     site = web.TCPSite(runner, settings.host, settings.port)
     try:
         await site.start()
-    except OSError as exc:
+    except (OSError, OverflowError, ValueError) as exc:  # a port in use, a host that is not ours, ...
         await runner.cleanup()
-        print(
-            f"mock-sprinto: error: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
-            file=sys.stderr,
-        )
-        return 1
+        print(_listen_error(settings.host, settings.port, exc), file=sys.stderr)
+        return USAGE_ERROR
     port = runner.addresses[0][1]
-    print(banner(settings.host, port, emulator), flush=True)
+    print(banner(settings.host, port, emulator, config.config_file), flush=True)
     if ready is not None:
         ready(port)
     try:

@@ -8,16 +8,21 @@ so ``GET /_mock/settings``, ``--help`` and the README table all come from one pl
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import os
+import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+
+from .resources import scenarios_dir
+from .sourcelines import line_for, pointer, pointer_lines, syntax_error
 
 ENV_PREFIX = "MOCK_SPRINTO_"
 MAX_SETTING_NUMBER = 2**53
@@ -283,44 +288,203 @@ class Config:
     settings: Settings
     integrations: tuple[Integration, ...] = ()
     scenario: str | None = None
+    config_file: str | None = None  # where the integrations and the scenario were declared
 
 
-def read_config_file(path: str | Path) -> dict[str, Any]:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SettingsError(f"config file {str(path)!r}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise SettingsError(f"config file {str(path)!r}: not UTF-8 text") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SettingsError(f"config file {str(path)!r}: not valid YAML ({exc})".replace("\n", " ")) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise SettingsError(f"config file {str(path)!r}: expected a mapping at the top level")
-    return data
+# ---- start-up input: config file < environment < flags -----------------------------------------
 
 
-def _integrations(raw: Any, where: str) -> tuple[Integration, ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        raise SettingsError(f"{where}: 'integrations' must be a list of {{id, api_key}}")
-    found: list[Integration] = []
-    seen: set[str] = set()
-    for i, item in enumerate(raw):
-        if not isinstance(item, dict) or set(item) != {"id", "api_key"}:
-            raise SettingsError(f"{where}: integrations[{i}] must have exactly 'id' and 'api_key'")
-        ident, key = item["id"], item["api_key"]
-        if not isinstance(ident, str) or not isinstance(key, str) or not ident or not key:
-            raise SettingsError(f"{where}: integrations[{i}] id and api_key must be non-empty text")
-        if ident in seen:
-            raise SettingsError(f"{where}: integration {ident!r} is declared twice")
-        seen.add(ident)
-        found.append(Integration(ident, key))
-    return tuple(found)
+class ConfigError(SettingsError):
+    """Every problem of the start-up input at once (config file, environment, flags), one line each:
+    ``file:line: what`` for the config file, so an editor can jump to it."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("; ".join(self.problems))
+
+
+TOP_LEVEL_KEYS = ("settings", "integrations", "scenario")
+# service.INTEGRATION_ID, repeated here (settings cannot import the service); a test keeps them equal.
+INTEGRATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+MAX_PORT = 65535
+
+
+def flag(name: str) -> str:
+    """The command line flag of a setting: ``max_page_items`` -> ``--max-page-items``."""
+    return "--" + name.replace("_", "-")
+
+
+def shown(value: Any) -> str:
+    """A value as the README, ``--help`` and config files write it: null, true, false, 3600.0."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def value_hint(name: str) -> str:
+    """How a setting's value is spelled on the command line: its choices, or what kind of value."""
+    kind, nullable = _kinds(name)
+    if isinstance(kind, tuple) or kind is bool:
+        words = [*(kind if isinstance(kind, tuple) else ("true", "false")), *(["null"] if nullable else [])]
+        return "{" + ",".join(words) + "}"
+    if kind is str:
+        return name.rsplit("_", 1)[-1].upper()  # HOST, TOKEN, DIR
+    if name == "port":
+        return "PORT"
+    return {"seconds": "SECONDS", "bytes": "BYTES"}.get(name.rsplit("_", 1)[-1], "N")
+
+
+def _suggest(word: str, choices: Iterable[str], spell: Callable[[str], str] = repr) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {spell(close[0])}?" if close else ""
+
+
+def _startup_value(name: str, raw: Any) -> Any:
+    """``coerce``, plus the bounds only a server start-up has (an integration never sets these)."""
+    if name not in FIELDS:
+        raise SettingsError(f"unknown setting {name!r}{_suggest(name, FIELDS)} (see: mock-sprinto settings)")
+    value = coerce(name, raw)
+    if name == "port" and value > MAX_PORT:
+        raise SettingsError(f"setting 'port' must be at most {MAX_PORT} (0 picks a free port), not {value}")
+    if name == "host" and not value.strip():
+        raise SettingsError("setting 'host' cannot be empty (0.0.0.0 or :: listens on every interface)")
+    return value
+
+
+class _ConfigFile:
+    """One config file, read and checked: every problem is collected, each with its line."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.name = str(path)
+        self.folder = Path(path).parent
+        self.problems: list[tuple[int, str]] = []
+        self.text = self._read(Path(path))
+        try:
+            data = yaml.safe_load(self.text)
+        except yaml.YAMLError as exc:
+            line, column, what = syntax_error(exc, self.text)
+            raise ConfigError([f"{self.name}:{line}:{column}: not valid YAML: {what}"]) from None
+        self.lines: dict[str, int] = pointer_lines(self.text)
+        if data is not None and not isinstance(data, dict):
+            raise ConfigError(
+                [
+                    f"{self.name}:{self.lines.get('', 1)}: expected a mapping ({', '.join(TOP_LEVEL_KEYS)}) "
+                    f"at the top level, not {type(data).__name__}"
+                ]
+            )
+        self.data: dict[Any, Any] = data or {}
+
+    def _read(self, path: Path) -> str:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError([f"config file {self.name!r}: {exc.strerror or exc}"]) from None
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+            raise ConfigError(
+                [f"{self.name}:{line}:{column}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8"]
+            ) from None
+
+    def problem(self, at: str, message: str) -> None:
+        """A problem at the JSON pointer ``at``: reported with the line it is on."""
+        self.problems.append((line_for(self.lines, at) or 0, message))
+
+    def report(self) -> list[str]:
+        return [
+            f"{self.name}:{line}: {message}" if line else f"{self.name}: {message}"
+            for line, message in sorted(self.problems, key=lambda problem: problem[0])
+        ]
+
+    def settings(self) -> dict[str, Any]:
+        for key in self.data:
+            if key not in TOP_LEVEL_KEYS:
+                self.problem(
+                    pointer(key),
+                    f"unknown key {str(key)!r}{_suggest(str(key), TOP_LEVEL_KEYS)} "
+                    f"(a config file has {', '.join(TOP_LEVEL_KEYS)})",
+                )
+        part = self.data.get("settings")
+        if part is None:
+            return {}
+        if not isinstance(part, dict):
+            self.problem("/settings", "'settings' must be a mapping of setting names to values")
+            return {}
+        checked: dict[str, Any] = {}
+        for key, raw in part.items():
+            name = str(key)
+            try:
+                checked[name] = _startup_value(name, raw)
+            except SettingsError as exc:
+                self.problem(pointer("settings", name), str(exc))
+                continue
+            if name == "schemas_dir" and checked[name] is not None:
+                checked[name] = self.beside(checked[name])
+        return checked
+
+    def integrations(self) -> tuple[Integration, ...]:
+        raw = self.data.get("integrations")
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            self.problem("/integrations", "'integrations' must be a list of {id, api_key}")
+            return ()
+        found: list[Integration] = []
+        seen: dict[str, int] = {}
+        for i, item in enumerate(raw):
+            where = f"/integrations/{i}"
+            if not isinstance(item, dict):
+                self.problem(where, f"integrations[{i}] must be a mapping {{id: ..., api_key: ...}}")
+                continue
+            if set(item) != {"id", "api_key"}:
+                missing = [f"missing {name}" for name in ("id", "api_key") if name not in item]
+                unknown = [f"unknown {str(name)!r}" for name in item if name not in ("id", "api_key")]
+                self.problem(
+                    where, f"integrations[{i}] must have exactly 'id' and 'api_key' ({', '.join(missing + unknown)})"
+                )
+                continue
+            ident, key = item["id"], item["api_key"]
+            if not isinstance(ident, str) or not ident or not isinstance(key, str) or not key:
+                self.problem(where, f"integrations[{i}] id and api_key must be non-empty text (quote numbers)")
+                continue
+            if not INTEGRATION_ID.match(ident):
+                self.problem(
+                    where + "/id",
+                    f"integrations[{i}] id {ident[:140]!r}: an integration id is 1-128 letters, digits, "
+                    "'.', '_', ':' or '-', starting with a letter or digit",
+                )
+                continue
+            if ident in seen:
+                self.problem(
+                    where + "/id", f"integration {ident!r} is declared twice (first at integrations[{seen[ident]}])"
+                )
+                continue
+            seen[ident] = i
+            found.append(Integration(ident, key))
+        return tuple(found)
+
+    def scenario(self) -> str | None:
+        raw = self.data.get("scenario")
+        if raw is None:
+            return None
+        if not isinstance(raw, str) or not raw.strip():
+            self.problem("/scenario", "'scenario' must be a shipped scenario name or a file path")
+            return None
+        if raw in {path.stem for path in scenarios_dir().glob("*.yaml")}:
+            return raw  # a shipped name stays a name
+        beside = self.beside(raw)
+        if Path(beside).exists() or "/" in raw or os.sep in raw or Path(raw).suffix:
+            return beside
+        return raw  # a name that is not shipped: the scenario loader says which ones are
+
+    def beside(self, path: str) -> str:
+        """A path written in the config file: relative to the file's folder, not the working directory."""
+        expanded = Path(path).expanduser()
+        return str(expanded if expanded.is_absolute() else self.folder / expanded)
 
 
 def load_config(
@@ -328,37 +492,51 @@ def load_config(
     env: Mapping[str, str] | None = None,
     cli: Mapping[str, Any] | None = None,
 ) -> Config:
-    """Layer defaults < config file < ``MOCK_SPRINTO_*`` environment < CLI values."""
+    """Layer defaults < config file < ``MOCK_SPRINTO_*`` environment < CLI values. Every problem
+    of every layer is reported at once (``ConfigError``): a misspelled setting or environment
+    variable is one, never silently ignored."""
     overrides: dict[str, Any] = {}
     integrations: tuple[Integration, ...] = ()
     scenario: str | None = None
+    problems: list[str] = []
+    file: _ConfigFile | None = None
     if config_file is not None:
-        where = f"config file {str(config_file)!r}"
-        data = read_config_file(config_file)
-        unknown = set(data) - {"settings", "integrations", "scenario"}
-        if unknown:
-            raise SettingsError(
-                f"{where}: unknown top-level key(s) {', '.join(sorted(map(str, unknown)))} "
-                "(expected settings, integrations, scenario)"
+        file = _ConfigFile(config_file)
+        overrides.update(file.settings())
+        integrations = file.integrations()
+        scenario = file.scenario()
+        problems.extend(file.report())
+    for key, value in sorted((os.environ if env is None else env).items()):
+        if not key.startswith(ENV_PREFIX):
+            continue
+        name = key[len(ENV_PREFIX) :].lower()
+        if name not in FIELDS:  # a typo would otherwise be a setting silently not set
+            close = _suggest(name, FIELDS, lambda field: ENV_PREFIX + field.upper())
+            problems.append(
+                f"environment {key}: not a setting{close}"
+                if close
+                else f"environment {key}: not a setting ({ENV_PREFIX}* variables are settings: "
+                "see mock-sprinto settings); unset or rename it"
             )
-        settings_part = data.get("settings") or {}
-        if not isinstance(settings_part, dict):
-            raise SettingsError(f"{where}: 'settings' must be a mapping")
+            continue
         try:
-            overrides.update({k: coerce(str(k), v) for k, v in settings_part.items()})
+            overrides[name] = _startup_value(name, value)
         except SettingsError as exc:
-            raise SettingsError(f"{where}: {exc}") from None
-        integrations = _integrations(data.get("integrations"), where)
-        if data.get("scenario") is not None:
-            scenario = str(data["scenario"])
-    for key, value in (os.environ if env is None else env).items():
-        if key.startswith(ENV_PREFIX):
-            name = key[len(ENV_PREFIX) :].lower()
-            if name in FIELDS:
-                try:
-                    overrides[name] = coerce(name, value)
-                except SettingsError as exc:
-                    raise SettingsError(f"environment {key}: {exc}") from None
+            problems.append(f"environment {key}: {exc}")
     for name, value in (cli or {}).items():
-        overrides[name] = coerce(name, value)
-    return Config(Settings().with_overrides(overrides), integrations, scenario)
+        try:
+            overrides[name] = _startup_value(name, value)
+        except SettingsError as exc:
+            problems.append(f"{flag(name)}: {exc}" if name in FIELDS else str(exc))
+    if problems:
+        raise ConfigError(problems)
+    settings = Settings().with_overrides(overrides)
+    if len(integrations) > settings.max_integrations:
+        assert file is not None
+        raise ConfigError(
+            [
+                f"{file.name}: {len(integrations)} integrations are declared, more than "
+                f"max_integrations ({settings.max_integrations})"
+            ]
+        )
+    return Config(settings, integrations, scenario, None if file is None else file.name)

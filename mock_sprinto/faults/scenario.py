@@ -20,6 +20,8 @@ import yaml
 from ..payload import json_pointer
 from ..resources import scenarios_dir, schemas_dir
 from ..settings import Settings, check_overrides
+from ..sourcelines import line_for as _line_for  # shared with the config file loader (settings.py)
+from ..sourcelines import pointer_lines as _lines
 from .vocabulary import Delay, Lifecycle, Phase, Respond, RuleOperation, TransportFault, WhenKind
 
 SCENARIO_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -96,39 +98,6 @@ def _schema_validator() -> jsonschema.protocols.Validator:
 
 def shipped_scenarios() -> dict[str, Path]:
     return {path.stem: path for path in sorted(scenarios_dir().glob("*.yaml"))}
-
-
-def _lines(text: str) -> dict[str, int]:
-    """Map each JSON pointer in a YAML/JSON text to its 1-based line."""
-    found: dict[str, int] = {}
-
-    def walk(node: yaml.Node, path: str) -> None:
-        found.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                child = path + json_pointer((key.value,))
-                found[child] = key.start_mark.line + 1
-                walk(value, child)
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                walk(item, f"{path}/{i}")
-
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return found
-    if root is not None:
-        walk(root, "")
-    return found
-
-
-def _line_for(lines: dict[str, int], path: str) -> int | None:
-    while True:
-        if path in lines:
-            return lines[path]
-        if not path:
-            return None
-        path = path.rsplit("/", 1)[0]
 
 
 def parse_scenario(document: Any, source: str = "scenario", text: str | None = None) -> Scenario:

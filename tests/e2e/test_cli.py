@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -41,13 +43,14 @@ class Server:
             return error.code, json.loads(error.read())
 
 
-def start(*args: str, env: dict[str, str] | None = None) -> Server:
+def start(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Server:
     proc = subprocess.Popen(
         [*CLI, "serve", "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, **(env or {})},
+        cwd=cwd,
     )
     assert proc.stdout is not None
     lines: list[str] = []
@@ -133,7 +136,7 @@ def test_settings_from_config_env_and_flags_layer_in_that_order(tmp_path: Path) 
             7,
             3,
         )
-        assert "declared: hr" in running.banner
+        assert f"closed: hr (declared in {config}); any other id gets 401" in running.banner
         status, body = running.call(
             "POST", "/api/external/push/v1/integrations/other/sessions", headers={"api-key": "x"}
         )
@@ -151,13 +154,15 @@ def test_settings_from_config_env_and_flags_layer_in_that_order(tmp_path: Path) 
         (["--apply-mode", "merge"], "must be one of replace, upsert"),
         (["--config", "/nonexistent/mock.yaml"], "config file '/nonexistent/mock.yaml'"),
         (["--schemas", "/nonexistent/dir"], "schemas folder does not exist"),
+        (["--port", "99999"], "setting 'port' must be at most 65535 (0 picks a free port), not 99999"),
+        (["--host", ""], "setting 'host' cannot be empty"),
     ],
 )
 def test_bad_flags_give_one_line_and_exit_2(args: list[str], message: str) -> None:
     result = subprocess.run([*CLI, "serve", *args], capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert len(lines) == 1 and lines[0].startswith("mock-sprinto: error: ") and message in lines[0], result.stderr
 
 
 def test_bad_config_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
@@ -189,7 +194,7 @@ def test_user_schemas_add_types_with_their_key(tmp_path: Path) -> None:
     )
     running = start("--schemas", str(tmp_path))
     try:
-        assert "entity schemas: Device, User" in running.banner
+        assert re.search(r"\n  entity schemas  Device, User\n", running.banner), running.banner
         base = "/api/external/push/v1/integrations/d"
         key = {"api-key": "k"}
         _, session = running.call("POST", base + "/sessions", headers=key)
@@ -200,12 +205,6 @@ def test_user_schemas_add_types_with_their_key(tmp_path: Path) -> None:
     finally:
         running.proc.send_signal(signal.SIGINT)
         running.proc.wait(10)
-
-
-def test_port_in_use_is_a_clear_error(server: Server) -> None:
-    result = subprocess.run([*CLI, "serve", "--port", str(server.port)], capture_output=True, text=True, timeout=30)
-    assert result.returncode == 1
-    assert f"cannot listen on 127.0.0.1:{server.port}" in result.stderr
 
 
 def test_non_loopback_host_is_warned_about(emulator: Any) -> None:
@@ -243,17 +242,10 @@ def test_scenarios_check_exits_0_when_clean_and_1_listing_every_problem(tmp_path
     assert "line 6: /rules/1/when/nth" in result.stdout and "line 7: /rules/1/transport" in result.stdout
 
 
-def test_scenarios_list_names_each_with_what_it_exercises() -> None:
-    result = subprocess.run([*CLI, "scenarios", "list"], capture_output=True, text=True, timeout=30)
-    assert result.returncode == 0
-    names = [line.split()[0] for line in result.stdout.splitlines()]
-    assert {"default", "rate-limited", "chaos", "expire-mid-sync"} <= set(names)
-
-
 def test_serve_with_a_scenario_by_name_or_path(tmp_path: Path) -> None:
     running = start("--scenario", "rate-limited")
     try:
-        assert "scenario   rate-limited" in running.banner
+        assert re.search(r"\n  scenario +rate-limited\n", running.banner), running.banner
         statuses = [
             running.call("GET", "/api/external/push/v1/integrations/r/status", headers={"api-key": "k"})[0]
             for _ in range(7)
@@ -296,3 +288,232 @@ def test_ctrl_c_prints_each_clients_verdict() -> None:
     assert "    warning close_without_pages (1x): a session was applied with no page staged" in out
     assert "    met: nothing documented" in out
     assert out.rstrip().endswith("mock-sprinto: stopped")
+
+
+# ---- start-up input: one line a problem, exit 2 -------------------------------------------------
+
+
+def serve_fails(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> list[str]:
+    """Run ``serve`` expecting a refusal: exit 2, no traceback; the lines of stderr."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MOCK_SPRINTO_")}
+    result = subprocess.run(
+        [*CLI, "serve", *args], capture_output=True, text=True, timeout=30, env={**clean, **(env or {})}, cwd=cwd
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert all(line.startswith("mock-sprinto: error: ") for line in lines), result.stderr
+    return [line.removeprefix("mock-sprinto: error: ") for line in lines]
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--port", "99999"], {}, "--port: setting 'port' must be at most 65535 (0 picks a free port), not 99999"),
+        ([], {"MOCK_SPRINTO_PORT": "65536"}, "environment MOCK_SPRINTO_PORT: setting 'port' must be at most 65535"),
+        (["--host", ""], {}, "--host: setting 'host' cannot be empty (0.0.0.0 or :: listens on every interface)"),
+        (["--host", "no-such-host.invalid", "--port", "0"], {}, "cannot listen on no-such-host.invalid:0: "),
+    ],
+)
+def test_bad_start_up_input_is_one_clear_line_and_exit_2(args: list[str], env: dict[str, str], message: str) -> None:
+    (line,) = serve_fails(*args, env=env)
+    assert line.startswith(message), line
+
+
+def test_a_declared_integration_the_emulator_cannot_hold_is_refused_at_start(tmp_path: Path) -> None:
+    config = tmp_path / "mock.yaml"
+    config.write_text("integrations:\n  - {id: hr, api_key: k}\n  - {id: 'hr sync', api_key: k}\n")
+    assert serve_fails("--config", str(config)) == [
+        f"{config}:3: integrations[1] id 'hr sync': an integration id is 1-128 letters, digits, '.', '_', ':' or "
+        "'-', starting with a letter or digit"
+    ]
+    config.write_text("integrations:\n  - {id: a, api_key: k}\n  - {id: b, api_key: k}\n")
+    assert serve_fails("--config", str(config), "--max-integrations", "1") == [
+        f"{config}: 2 integrations are declared, more than max_integrations (1)"
+    ]
+
+
+def test_a_port_in_use_is_one_line_exit_2_suggesting_port_0(server: Server) -> None:
+    assert serve_fails("--port", str(server.port)) == [
+        f"cannot listen on 127.0.0.1:{server.port}: address already in use; "
+        "use another --port N, or --port 0 for a free one (the banner shows it)"
+    ]
+
+
+def test_every_problem_of_a_config_file_at_once_each_with_its_line(tmp_path: Path) -> None:
+    config = tmp_path / "mock.yaml"
+    config.write_text(
+        "settings:\n  procesing_seconds: 0\n  rate_limit: fast\nintegrations:\n  - {id: hr}\nscenario: flaky-network\n"
+    )
+    assert serve_fails("--config", str(config)) == [
+        f"{config}:2: unknown setting 'procesing_seconds'; did you mean 'processing_seconds'? "
+        "(see: mock-sprinto settings)",
+        f"{config}:3: setting 'rate_limit' must be a number, not 'fast'",
+        f"{config}:5: integrations[0] must have exactly 'id' and 'api_key' (missing api_key)",
+    ]
+
+
+def test_a_yaml_syntax_error_in_the_config_file_is_file_line_column_what(tmp_path: Path) -> None:
+    config = tmp_path / "mock.yaml"
+    config.write_text("settings:\n  processing_seconds: 0\n rate_limit: 5\n")
+    assert serve_fails("--config", str(config)) == [
+        f"{config}:3:2: not valid YAML: expected <block end>, but found '<block mapping start>' "
+        "(while parsing a block mapping at line 1, column 1); check the indentation"
+    ]
+
+
+def test_a_misspelled_environment_variable_is_refused_naming_the_setting() -> None:
+    assert serve_fails(env={"MOCK_SPRINTO_PROCESING_SECONDS": "0"}) == [
+        "environment MOCK_SPRINTO_PROCESING_SECONDS: not a setting; did you mean MOCK_SPRINTO_PROCESSING_SECONDS?"
+    ]
+
+
+def test_a_config_files_scenario_path_is_read_from_the_files_folder(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "conf" / "mine.yaml").write_text(
+        "name: mine\nrules:\n  - match: {operation: start_session}\n    respond: {status: 503}\n"
+    )
+    (tmp_path / "conf" / "mock.yaml").write_text("scenario: mine.yaml\n")
+    running = start("--config", "../conf/mock.yaml", cwd=tmp_path / "elsewhere")
+    try:
+        assert re.search(r"scenario +mine\n", running.banner), running.banner
+        status, body = running.call("POST", "/api/external/push/v1/integrations/r/sessions", headers={"api-key": "k"})
+        assert (status, body["code"]) == (503, "service_unavailable")
+    finally:
+        running.proc.send_signal(signal.SIGINT)
+        running.proc.wait(10)
+
+
+# ---- what the commands print ----------------------------------------------------------------
+
+
+def test_serve_help_shows_choices_kinds_and_defaults_as_the_readme_writes_them() -> None:
+    result = subprocess.run(
+        [*CLI, "serve", "--help"], capture_output=True, text=True, timeout=30, env={**os.environ, "COLUMNS": "200"}
+    )
+    assert result.returncode == 0
+    text = result.stdout
+    for shown in (
+        "--duplicate-names {reject,last_wins}",
+        "--lenient-close {true,false}",
+        "--auto-create-integrations {true,false,null}",
+        "--processing-seconds SECONDS",
+        "--max-request-bytes BYTES",
+        "--max-page-items N",
+        "--port PORT",
+        "[mock; default null]",
+        "[mock; default false]",
+        "[doc; default 3600.0]",
+    ):
+        assert shown in text, shown
+    assert "VALUE" not in text and "None" not in text and "False" not in text
+
+
+def test_the_settings_command_shows_values_the_same_way() -> None:
+    result = subprocess.run([*CLI, "settings"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0
+    by_name = {line.split()[0]: line.split()[1:3] for line in result.stdout.splitlines()}
+    assert by_name["duplicate_names"] == ["reject", "{reject,last_wins}"]
+    assert by_name["lenient_close"] == ["false", "{true,false}"]
+    assert by_name["rate_limit"] == ["null", "N"]
+    assert by_name["processing_seconds"] == ["2.0", "SECONDS"]
+    defaults = [default for default, _ in by_name.values()]
+    assert not {"None", "True", "False"} & set(defaults) and not any(d.startswith("'") for d in defaults)
+
+
+@pytest.mark.parametrize("columns", ["60", None])
+def test_scenarios_list_wraps_each_description_under_its_name(columns: str | None) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"} | ({"COLUMNS": columns} if columns else {})
+    result = subprocess.run([*CLI, "scenarios", "list"], capture_output=True, text=True, timeout=30, env=env)
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert max(map(len, lines)) <= int(columns or 100)  # piped: 100 columns
+    names = [line for line in lines if not line.startswith(" ")]
+    assert {"default", "rate-limited", "chaos", "expire-mid-sync"} <= set(names)
+    assert all(line.startswith("    ") and line.strip() for line in lines if line not in names)
+    assert len(lines) > 2 * len(names)  # wrapped, not one long line each
+
+
+def test_banner_columns_line_up(emulator: Any) -> None:
+    from mock_sprinto.cli import banner
+
+    fields = [line for line in banner("127.0.0.1", 8080, emulator).splitlines() if line.startswith("  ")]
+    labels = ("base URL", "dashboard", "control", "integrations", "entity schemas", "scenario")
+    rows = [line for line in fields if line.strip().startswith(labels)]
+    assert len(rows) == len(labels)
+    starts = {len(line) - len(line[2:].split("  ", 1)[1].lstrip()) for line in rows}
+    assert len(starts) == 1, rows
+
+
+def test_closed_mode_banner_tries_the_first_declared_integration_with_its_key_named(make_emulator: Any) -> None:
+    from mock_sprinto.cli import banner
+    from mock_sprinto.settings import Integration
+
+    emulator = make_emulator(integrations=(Integration("hr-sync", "s3cret"), Integration("aaa", "other")))
+    text = banner("127.0.0.1", 8080, emulator, "conf/mock.yaml")
+    assert "try, with KEY set to the api_key of hr-sync in conf/mock.yaml:" in text
+    assert (
+        'curl -s -X POST -H "api-key: $KEY" http://127.0.0.1:8080/api/external/push/v1/integrations/hr-sync/sessions'
+        in text
+    )
+    assert "closed: hr-sync, aaa (declared in conf/mock.yaml); any other id gets 401" in text
+    assert "s3cret" not in text and "demo" not in text
+
+
+def test_the_closed_mode_bannered_curl_works_with_the_declared_key(tmp_path: Path) -> None:
+    config = tmp_path / "mock.yaml"
+    config.write_text("integrations:\n  - {id: hr-sync, api_key: s3cret}\n  - {id: other, api_key: x}\n")
+    running = start("--config", str(config))
+    try:
+        (curl,) = [line for line in running.banner.splitlines() if "curl " in line]
+        url = curl.split()[-1]
+        assert url.startswith(running.origin)
+        status, session = running.call("POST", url.removeprefix(running.origin), headers={"api-key": "s3cret"})
+        assert (status, session["integration_id"]) == (201, "hr-sync")
+    finally:
+        running.proc.send_signal(signal.SIGINT)
+        running.proc.wait(10)
+
+
+# ---- make serve installs the runtime only ---------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+def test_make_serve_installs_the_runtime_only_and_make_test_the_toolchain(tmp_path: Path) -> None:
+    root = Path(__file__).parents[2]
+
+    def planned(target: str) -> list[str]:
+        result = subprocess.run(
+            ["make", "-n", "-C", str(root), target, f"VENV={tmp_path / 'venv'}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert result.returncode == 0, result.stderr
+        return [line for line in result.stdout.splitlines() if "pip install" in line]
+
+    serve = planned("serve")
+    assert serve and all(line.rstrip().endswith("install --quiet --disable-pip-version-check -e .") for line in serve)
+    assert not any("[test]" in line or "--upgrade pip" in line for line in serve), serve
+    assert any("-e '.[test]'" in line for line in planned("test"))
+
+
+def test_the_readmes_banner_sample_is_the_banner(emulator: Any) -> None:
+    from mock_sprinto.cli import banner
+    from mock_sprinto.control import ControlPlane
+    from mock_sprinto.faults import resolve_scenario
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    sample = re.search(r"`make serve` prints where to point your client:\n\n```text\n(.*?)```", readme, re.S)
+    assert sample, "the README's Quickstart shows the banner"
+    ControlPlane(emulator).set_scenario(resolve_scenario("default"))
+    assert sample.group(1).rstrip("\n") == banner("127.0.0.1", 8080, emulator)
+
+
+@pytest.mark.parametrize("command", [["settings"], ["scenarios", "list"], ["rules"]])
+def test_a_reader_that_leaves_early_is_no_error(command: list[str]) -> None:
+    # `| true` exits before reading a byte: the output meets a closed pipe.
+    line = shlex.join([*CLI, *command])
+    result = subprocess.run(["bash", "-c", f"{line} | true; echo ${{PIPESTATUS[0]}}"], capture_output=True, text=True)
+    assert (result.stdout.strip(), result.stderr) == ("0", "")
