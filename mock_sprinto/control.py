@@ -52,6 +52,8 @@ class ControlPlane:
         emulator = self.emulator
         return {
             "settings": emulator.settings.public(),
+            # default, config, environment or flag: which layer set each value
+            "sources": {name: emulator.config.source_of(name) for name in emulator.settings.public()},
             "reference": describe(),
             "entity_types": {
                 name: {"key_field": schema.key_field, "source": schema.source}
@@ -211,10 +213,23 @@ class ControlPlane:
 
     def integration_settings(self, integration_id: str) -> dict[str, Any]:
         tenant = self.emulator.tenant(integration_id)
+        scenario = tenant.faults.scenario
+        scenario_settings = scenario.settings if scenario is not None else {}
+
+        def source(name: str) -> str:
+            if name in tenant.settings_overrides:
+                return "integration"
+            if name in scenario_settings:
+                return "scenario"
+            return self.emulator.config.source_of(name)
+
+        effective = tenant.settings.public()
         return {
             "integration_id": tenant.id,
             "overrides": dict(tenant.settings_overrides),
-            "effective": tenant.settings.public(),
+            "effective": effective,
+            # default, config, environment, flag, scenario or integration: the layer that won
+            "sources": {name: source(name) for name in effective},
         }
 
     def put_integration_settings(self, integration_id: str, overrides: dict[str, Any]) -> dict[str, Any]:

@@ -108,6 +108,7 @@ class Emulator:
         self.journal = Journal(self.settings.journal_size)
         self.ids = IdSource()
         self.declared = {item.id: item.api_key for item in config.integrations}
+        self.config = config  # where each server setting came from (Config.source_of)
         self.tenants: dict[str, Tenant] = {}
         self.budget = MemoryBudget(self.settings.memory_budget_bytes)  # shared by every tenant
         self.timeline = Timeline(registry)

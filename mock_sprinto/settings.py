@@ -289,6 +289,11 @@ class Config:
     integrations: tuple[Integration, ...] = ()
     scenario: str | None = None
     config_file: str | None = None  # where the integrations and the scenario were declared
+    # Which layer set each setting that is not its default: "config", "environment" or "flag".
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def source_of(self, name: str) -> str:
+        return self.sources.get(name, "default")
 
 
 # ---- start-up input: config file < environment < flags -----------------------------------------
@@ -496,6 +501,7 @@ def load_config(
     of every layer is reported at once (``ConfigError``): a misspelled setting or environment
     variable is one, never silently ignored."""
     overrides: dict[str, Any] = {}
+    sources: dict[str, str] = {}
     integrations: tuple[Integration, ...] = ()
     scenario: str | None = None
     problems: list[str] = []
@@ -503,6 +509,7 @@ def load_config(
     if config_file is not None:
         file = _ConfigFile(config_file)
         overrides.update(file.settings())
+        sources.update(dict.fromkeys(overrides, "config"))
         integrations = file.integrations()
         scenario = file.scenario()
         problems.extend(file.report())
@@ -521,11 +528,13 @@ def load_config(
             continue
         try:
             overrides[name] = _startup_value(name, value)
+            sources[name] = "environment"
         except SettingsError as exc:
             problems.append(f"environment {key}: {exc}")
     for name, value in (cli or {}).items():
         try:
             overrides[name] = _startup_value(name, value)
+            sources[name] = "flag"
         except SettingsError as exc:
             problems.append(f"{flag(name)}: {exc}" if name in FIELDS else str(exc))
     if problems:
@@ -539,4 +548,4 @@ def load_config(
                 f"max_integrations ({settings.max_integrations})"
             ]
         )
-    return Config(settings, integrations, scenario, None if file is None else file.name)
+    return Config(settings, integrations, scenario, None if file is None else file.name, sources)

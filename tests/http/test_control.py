@@ -6,6 +6,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from mock_sprinto.service import Emulator
+
 from ..helpers import Control, Vendor, user
 
 
@@ -206,3 +208,25 @@ async def test_journal_holds_vendor_api_requests_only(client: TestClient[Any, An
             pass
     entries = await control.journal()
     assert [(e["path"], e["status"], e["code"]) for e in entries] == [("/api/external/push/v1/nope", 404, "not_found")]
+
+
+async def test_settings_say_which_layer_set_each_value(make_emulator: Any, serve: Any, registry: Any) -> None:
+    from mock_sprinto.settings import load_config
+
+    config = load_config(env={"MOCK_SPRINTO_PROCESSING_SECONDS": "0"}, cli={"rate_limit": "5"})
+    emulator = Emulator(config, registry)
+    control = Control(await serve(emulator))
+    sources = (await control.get("/settings"))["sources"]
+    assert (sources["processing_seconds"], sources["rate_limit"], sources["max_page_items"]) == (
+        "environment",
+        "flag",
+        "default",
+    )
+    await control.client.put(
+        "/_mock/integrations/acme/scenario", json={"name": "s", "settings": {"max_page_items": 10}}
+    )
+    await control.client.put("/_mock/integrations/acme/settings", json={"inactivity_timeout_seconds": 60})
+    layered = (await control.get("/integrations/acme/settings"))["sources"]
+    assert layered["inactivity_timeout_seconds"] == "integration"
+    assert layered["max_page_items"] == "scenario"
+    assert layered["processing_seconds"] == "environment"
