@@ -105,6 +105,11 @@ class Settings:
     admin_token: str | None = _s(None, "mock", "When set, /_mock requires 'Authorization: Bearer <token>'.")
     schemas_dir: str | None = _s(None, "mock", "Extra folder of <EntityType>.json schemas (overrides shipped ones).")
     # Hardening: the bounds hostile input, hostile web pages and floods meet (README 'Robustness').
+    allowed_hosts: str | None = _s(
+        None,
+        "mock",
+        "Host names served besides loopback ones and 'host' (comma-separated, '*' for any); others get 421.",
+    )
     memory_budget_bytes: int | None = _s(
         2_147_483_648,
         "mock",
@@ -143,6 +148,7 @@ SERVER_SETTINGS = frozenset(
         "frozen_clock",
         "auto_create_integrations",
         "memory_budget_bytes",
+        "allowed_hosts",
     }
 )
 

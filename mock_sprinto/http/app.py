@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.test_utils import TestServer
 
 from ..control import ControlPlane
@@ -24,6 +24,7 @@ from ..errors import ApiError
 from ..service import Emulator
 from . import control, openapi, vendor
 from .common import API_PREFIX, CALL, CONTROL, CONTROL_PREFIX, EMULATOR, REQUEST_ID, STARTED, problem_response
+from .guards import HostCheck, cross_site_refusal
 
 log = logging.getLogger("mock_sprinto")
 
@@ -37,6 +38,7 @@ _ID_PREFIX = secrets.token_hex(6)
 _REQUEST_NUMBERS = itertools.count(1)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+HOSTS: web.AppKey[HostCheck] = web.AppKey("hosts", HostCheck)
 
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 400: "bad_request"}
@@ -63,6 +65,13 @@ async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse
     request_id = client_id if _CLIENT_REQUEST_ID.match(client_id) else f"req_{_ID_PREFIX}{next(_REQUEST_NUMBERS):08x}"
     request[REQUEST_ID] = request_id
     try:
+        host = request.headers.get(hdrs.HOST)
+        hosts = request.app[HOSTS]
+        if not hosts.allows(host):
+            assert host is not None
+            raise hosts.refusal(host)  # DNS rebinding: a foreign name that resolves here
+        if request.path.startswith(CONTROL_PREFIX) and (refusal := cross_site_refusal(request)) is not None:
+            raise refusal
         response = await handler(request)
     except ApiError as error:
         response = problem_response(error)
@@ -128,6 +137,7 @@ def create_app(emulator: Emulator) -> web.Application:
     app = web.Application(middlewares=[envelope, admin_guard(token)] if token else [envelope])
     app[EMULATOR] = emulator
     app[CONTROL] = ControlPlane(emulator)
+    app[HOSTS] = HostCheck(emulator.settings)
     vendor.add_routes(app)
     control.add_routes(app)
     openapi.add_routes(app)

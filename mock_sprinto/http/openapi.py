@@ -115,11 +115,55 @@ def build_document(registry: SchemaRegistry, settings: Settings) -> dict[str, An
     if settings.unknown_entity_types == "reject":
         entities["additionalProperties"] = False
     _complete_scenarios(doc)
+    _add_refusals(doc)
     journal = doc["paths"][CONTROL_PREFIX + "/journal"]["get"]
     for parameter in journal["parameters"]:
         if parameter["name"] == "limit":
             parameter["schema"]["maximum"] = settings.journal_size
     return doc
+
+
+def _add_refusals(doc: dict[str, Any]) -> None:
+    """The refusals listed once under ``x-refusals``, added to every operation they apply to; where
+    an operation already documents that status otherwise, the answer is either of the two."""
+    refusals = doc.pop("x-refusals")
+    for path, item in doc["paths"].items():
+        control = path.startswith(CONTROL_PREFIX)
+        for method, operation in item.items():
+            if method not in ("get", "put", "post", "delete", "patch"):
+                continue
+            write = method != "get"
+            groups = ["every-operation"]
+            groups += ["control-operations"] if control else []
+            groups += ["control-writes"] if control and write else []
+            groups += ["writes"] if write else []
+            responses = operation["responses"]
+            for group in groups:
+                for status, response in refusals[group].items():
+                    responses[status] = _either(doc, responses.get(status), response)
+
+
+def _either(doc: dict[str, Any], documented: dict[str, Any] | None, added: dict[str, Any]) -> dict[str, Any]:
+    if documented is None or documented == added:
+        return added
+    first, second = _resolve(doc, documented), _resolve(doc, added)
+    schema = {
+        "anyOf": [first["content"]["application/json"]["schema"], second["content"]["application/json"]["schema"]]
+    }
+    return {
+        "description": f"{first['description'].strip()}; or: {second['description'].strip()}",
+        "headers": {"X-Request-Id": first["headers"]["X-Request-Id"]},
+        "content": {"application/json": {"schema": schema}},
+    }
+
+
+def _resolve(doc: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        target: Any = doc
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
 
 
 def _complete_scenarios(doc: dict[str, Any]) -> None:
