@@ -123,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(args.config, cli=cli_values)
         registry = SchemaRegistry.shipped(config.settings.schemas_dir)
-        scenario = resolve_scenario(args.scenario or config.scenario or "default")
+        scenario = resolve_scenario(args.scenario or config.scenario or "default", config.settings.max_scenario_bytes)
     except (SettingsError, SchemaFileError) as exc:
         print(f"mock-sprinto: error: {exc}", file=sys.stderr)
         return USAGE_ERROR

@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 import yaml
 
+from .documents import DEFAULT_MAX_DOCUMENT_BYTES, DocumentTooLarge, load_yaml, read_text
+
 ENV_PREFIX = "MOCK_SPRINTO_"
 MAX_SETTING_NUMBER = 2**53
 
@@ -105,6 +107,9 @@ class Settings:
     admin_token: str | None = _s(None, "mock", "When set, /_mock requires 'Authorization: Bearer <token>'.")
     schemas_dir: str | None = _s(None, "mock", "Extra folder of <EntityType>.json schemas (overrides shipped ones).")
     # Hardening: the bounds hostile input, hostile web pages and floods meet (README 'Robustness').
+    max_scenario_bytes: int = _s(
+        1_048_576, "mock", "Largest scenario (file, /_mock PUT body) or config file; YAML aliases are refused.", 1
+    )
     allowed_hosts: str | None = _s(
         None,
         "mock",
@@ -149,6 +154,7 @@ SERVER_SETTINGS = frozenset(
         "auto_create_integrations",
         "memory_budget_bytes",
         "allowed_hosts",
+        "max_scenario_bytes",
     }
 )
 
@@ -280,15 +286,19 @@ class Config:
     scenario: str | None = None
 
 
-def read_config_file(path: str | Path) -> dict[str, Any]:
+def read_config_file(path: str | Path, limit: int = DEFAULT_MAX_DOCUMENT_BYTES) -> dict[str, Any]:
+    """The config file's mapping: at most ``limit`` bytes (setting max_scenario_bytes, from the
+    environment or a flag), YAML without aliases."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_text(path, limit)
+    except DocumentTooLarge as exc:
+        raise SettingsError(f"config file {str(path)!r}: {exc}") from None
     except OSError as exc:
         raise SettingsError(f"config file {str(path)!r}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise SettingsError(f"config file {str(path)!r}: not UTF-8 text") from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         raise SettingsError(f"config file {str(path)!r}: not valid YAML ({exc})".replace("\n", " ")) from None
     if data is None:
@@ -318,6 +328,14 @@ def _integrations(raw: Any, where: str) -> tuple[Integration, ...]:
     return tuple(found)
 
 
+def _document_limit(env: Mapping[str, str], cli: Mapping[str, Any]) -> int:
+    """max_scenario_bytes as the environment or a flag set it: the config file cannot set the
+    limit it is read under."""
+    raw = cli.get("max_scenario_bytes", env.get(ENV_PREFIX + "MAX_SCENARIO_BYTES"))
+    limit: int = DEFAULT_MAX_DOCUMENT_BYTES if raw is None else coerce("max_scenario_bytes", raw)
+    return limit
+
+
 def load_config(
     config_file: str | Path | None = None,
     env: Mapping[str, str] | None = None,
@@ -327,9 +345,10 @@ def load_config(
     overrides: dict[str, Any] = {}
     integrations: tuple[Integration, ...] = ()
     scenario: str | None = None
+    env = os.environ if env is None else env
     if config_file is not None:
         where = f"config file {str(config_file)!r}"
-        data = read_config_file(config_file)
+        data = read_config_file(config_file, _document_limit(env, cli or {}))
         unknown = set(data) - {"settings", "integrations", "scenario"}
         if unknown:
             raise SettingsError(
@@ -346,7 +365,7 @@ def load_config(
         integrations = _integrations(data.get("integrations"), where)
         if data.get("scenario") is not None:
             scenario = str(data["scenario"])
-    for key, value in (os.environ if env is None else env).items():
+    for key, value in env.items():
         if key.startswith(ENV_PREFIX):
             name = key[len(ENV_PREFIX) :].lower()
             if name in FIELDS:

@@ -90,14 +90,16 @@ async def read_body(
     *,
     strict_media_type: bool = True,
     budget: MemoryBudget | None = None,
+    limit: int | None = None,
 ) -> Body:
     """Read, size-check and decode the body; raises ApiError (413/415/400/507) on any problem.
 
     The control plane passes ``strict_media_type=False`` (its own guard wants JSON for what a
     browser could send). While the body arrives its bytes are reserved in ``budget``, the
     process-wide memory budget: a body that cannot fit is refused (507) before it is read.
+    ``limit`` replaces ``max_request_bytes`` (a scenario PUT takes ``max_scenario_bytes``).
     """
-    limit = settings.max_request_bytes
+    limit = settings.max_request_bytes if limit is None else limit
     check_transfer_encoding(request)
     check_declared_length(request, limit)
     encoding = content_encoding(request)
