@@ -177,7 +177,8 @@ async def serve(config: Config, registry: SchemaRegistry, ready: Any = None, sce
     """Serve until SIGINT/SIGTERM. ``ready`` (optional callable) gets the bound port."""
     from aiohttp import web
 
-    from .http import RUNNER_KWARGS, create_app
+    from .http import create_app
+    from .http.server import EmulatorRunner
 
     settings = config.settings
     # Handlers first: a Ctrl-C that arrives as soon as the banner is read must stop us cleanly.
@@ -190,7 +191,8 @@ async def serve(config: Config, registry: SchemaRegistry, ready: Any = None, sce
             pass
     emulator = Emulator(config, registry)
     ControlPlane(emulator).set_scenario(scenario)
-    runner = web.AppRunner(create_app(emulator), access_log=None, **RUNNER_KWARGS)
+    # Deadlines, the connection cap, problem objects for malformed HTTP, a bounded shutdown.
+    runner = EmulatorRunner(create_app(emulator), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     try:

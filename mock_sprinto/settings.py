@@ -110,6 +110,19 @@ class Settings:
     max_scenario_bytes: int = _s(
         1_048_576, "mock", "Largest scenario (file, /_mock PUT body) or config file; YAML aliases are refused.", 1
     )
+    max_connections: int = _s(
+        1024, "mock", "Open connections before new ones get 503 (at most the open-file limit less 160).", 1
+    )
+    header_timeout_seconds: float = _s(
+        10.0, "mock", "A request's headers must arrive within this (new connection: from its start), else 408.", 0.01
+    )
+    body_timeout_seconds: float = _s(
+        60.0, "mock", "A request body must arrive within this once it is being read, else 408.", 0.01
+    )
+    keepalive_timeout_seconds: float = _s(75.0, "mock", "An idle kept-alive connection is closed after this.", 0.01)
+    shutdown_timeout_seconds: float = _s(
+        5.0, "mock", "On SIGTERM/Ctrl-C, requests in flight get this long to finish, then a 503.", 0
+    )
     allowed_hosts: str | None = _s(
         None,
         "mock",
@@ -155,6 +168,11 @@ SERVER_SETTINGS = frozenset(
         "memory_budget_bytes",
         "allowed_hosts",
         "max_scenario_bytes",
+        "max_connections",
+        "header_timeout_seconds",
+        "body_timeout_seconds",
+        "keepalive_timeout_seconds",
+        "shutdown_timeout_seconds",
     }
 )
 

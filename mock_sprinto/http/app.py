@@ -7,7 +7,6 @@ vendor request through the domain; the planes' routes come from ``vendor``, ``co
 
 from __future__ import annotations
 
-import itertools
 import logging
 import re
 import secrets
@@ -25,17 +24,15 @@ from ..service import Emulator
 from . import control, openapi, vendor
 from .common import API_PREFIX, CALL, CONTROL, CONTROL_PREFIX, EMULATOR, REQUEST_ID, STARTED, problem_response
 from .guards import HostCheck, cross_site_refusal
+from .server import EmulatorRunner, new_request_id
 
 log = logging.getLogger("mock_sprinto")
 
-# Bodies are decoded by mock_sprinto.http.body under its own limits, never by aiohttp.
+# Bodies are decoded by mock_sprinto.http.body under its own limits, never by aiohttp. Serving the
+# app with EmulatorRunner (mock_sprinto.http.server) applies this and the connection limits.
 RUNNER_KWARGS: dict[str, Any] = {"auto_decompress": False}
 
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-# Request ids need to be unique, not secret: a per-process random prefix and a counter, so no
-# request pays for a getrandom() system call.
-_ID_PREFIX = secrets.token_hex(6)
-_REQUEST_NUMBERS = itertools.count(1)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 HOSTS: web.AppKey[HostCheck] = web.AppKey("hosts", HostCheck)
@@ -62,7 +59,7 @@ async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse
     """Request id, uniform error bodies, the journal, and a catch-all that turns bugs into 500s."""
     request[STARTED] = time.perf_counter()
     client_id = request.headers.get("X-Request-Id", "")
-    request_id = client_id if _CLIENT_REQUEST_ID.match(client_id) else f"req_{_ID_PREFIX}{next(_REQUEST_NUMBERS):08x}"
+    request_id = client_id if _CLIENT_REQUEST_ID.match(client_id) else new_request_id()
     request[REQUEST_ID] = request_id
     try:
         host = request.headers.get(hdrs.HOST)
@@ -145,9 +142,10 @@ def create_app(emulator: Emulator) -> web.Application:
 
 
 class EmulatorTestServer(TestServer):
-    """aiohttp's TestServer ignores runner options given to its constructor; this one applies
-    RUNNER_KWARGS so an in-process emulator decodes bodies exactly as ``mock-sprinto serve`` does.
+    """aiohttp's TestServer ignores runner options given to its constructor; this one serves with
+    ``EmulatorRunner``, so an in-process emulator decodes bodies and meets hostile connections
+    exactly as ``mock-sprinto serve`` does.
     Use it with pytest-aiohttp as ``await aiohttp_client(EmulatorTestServer(create_app(emulator)))``."""
 
     async def _make_runner(self, **kwargs: Any) -> web.AppRunner:
-        return web.AppRunner(self.app, **{**kwargs, **RUNNER_KWARGS})
+        return EmulatorRunner(self.app, **kwargs)

@@ -47,7 +47,7 @@ async def test_a_scenario_body_over_the_size_limit_is_refused_unread(client: Any
 
 
 async def test_too_many_rules_are_refused_before_any_rule_is_checked(client: Any) -> None:
-    many = {"name": "many", "rules": [{"match": {"operation": "any"}, "delay": {"seconds": 0}}] * 15_000}
+    many = {"name": "many", "rules": [{"match": {"operation": "any"}}] * 33_000}
     body = orjson.dumps(many)
     assert len(body) < 1_048_576
     started = time.perf_counter()
@@ -56,7 +56,7 @@ async def test_too_many_rules_are_refused_before_any_rule_is_checked(client: Any
     ) as response:
         answer = await response.read()
         assert response.status == 400
-    assert time.perf_counter() - started < 0.5  # jsonschema over 15,000 rules takes seconds
+    assert time.perf_counter() - started < 1.0  # jsonschema over 33,000 rules takes seconds
     problem = orjson.loads(answer)
     assert problem["code"] == "invalid_scenario"
     assert [error["path"] for error in problem["errors"]] == ["/rules"]
