@@ -166,6 +166,37 @@ def _resolve(doc: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
+def _when_operation_is_not(operations: list[str], then: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "if": {
+            "required": ["match"],
+            "properties": {
+                "match": {"required": ["operation"], "properties": {"operation": {"not": {"enum": operations}}}}
+            },
+        },
+        "then": then,
+    }
+
+
+_RULE_MEANING = [
+    # 'page', 'entity_type' and 'page_hint' only apply to push_page (or any)
+    _when_operation_is_not(
+        ["push_page", "any"],
+        {"properties": {"match": {"properties": {"page": False, "entity_type": False, "page_hint": False}}}},
+    ),
+    # integration_status and activity address no session: no 'session' match, no expire_session
+    _when_operation_is_not(
+        ["start_session", "get_session", "push_page", "close_session", "any"],
+        {
+            "properties": {
+                "match": {"properties": {"session": False}},
+                "lifecycle": {"properties": {"expire_session": False}},
+            }
+        },
+    ),
+]
+
+
 def _complete_scenarios(doc: dict[str, Any]) -> None:
     """What a scenario PUT accepts, exactly: a shipped name (not any string matching the pattern),
     and in a scenario's ``settings`` the same overrides an integration's settings PUT takes."""
@@ -176,6 +207,10 @@ def _complete_scenarios(doc: dict[str, Any]) -> None:
     overrides = doc["paths"][CONTROL_PREFIX + "/integrations/{integration_id}/settings"]["put"]["requestBody"]
     scenario = doc["components"]["schemas"]["Scenario"]
     scenario["properties"]["settings"] = copy.deepcopy(overrides["content"]["application/json"]["schema"])
+    # The meaning checks of faults/scenario.py that JSON Schema can state (min_seconds <=
+    # max_seconds it cannot: that one is documented as a 400 only).
+    rule = doc["components"]["schemas"]["Scenario_rule"]
+    rule["allOf"] = [*rule.get("allOf", []), *_RULE_MEANING]
 
 
 async def openapi_json(request: web.Request) -> web.Response:
