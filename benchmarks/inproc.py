@@ -51,7 +51,7 @@ def push(emulator: Emulator, tenant: Tenant, session_id: str, raw: bytes) -> flo
     """Push one page; return the seconds ``Emulator.push_page`` took."""
     wire = Wire("req_bench", len(raw), len(raw), "identity", time.perf_counter())
     start = time.perf_counter()
-    emulator.push_page(tenant, session_id, raw, wire)
+    emulator.sessions.push_page(tenant, session_id, raw, wire)
     return time.perf_counter() - start
 
 
@@ -72,8 +72,8 @@ def memory(pages: int, window: int) -> dict[str, Any]:
     fresh_tenant = emulator.authenticate("bench-fresh", "bench-key")
     gc.collect()
     rss_start = memory_kib()
-    session = emulator.start_session(tenant, None)
-    fresh = emulator.start_session(fresh_tenant, None)
+    session = emulator.sessions.start_session(tenant, None)
+    fresh = emulator.sessions.start_session(fresh_tenant, None)
     times: list[float] = []
     fresh_times: list[float] = []
     payload_bytes = 0
@@ -91,11 +91,11 @@ def memory(pages: int, window: int) -> dict[str, Any]:
             times.append(push(emulator, tenant, session.id, raw))
     stage_seconds = time.perf_counter() - started
     del raw
-    emulator.close_session(fresh_tenant, fresh.id, {"status": "discard"})
+    emulator.sessions.close_session(fresh_tenant, fresh.id, {"status": "discard"})
     gc.collect()
     rss_staged = memory_kib()
     started = time.perf_counter()
-    closed = emulator.close_session(tenant, session.id, {"status": "apply"})
+    closed = emulator.sessions.close_session(tenant, session.id, {"status": "apply"})
     apply_seconds = time.perf_counter() - started
     gc.collect()
     rss_applied = memory_kib()
@@ -145,9 +145,9 @@ def _malloc_trim() -> bool:
 def _fill(emulator: Emulator, tenant: Tenant, sessions: int) -> None:
     """Leave ``sessions`` finished (applied) sessions on the tenant, one 1-record page each."""
     for n in range(sessions):
-        session = emulator.start_session(tenant, None)
+        session = emulator.sessions.start_session(tenant, None)
         push(emulator, tenant, session.id, page_bytes(1 + n, 1))
-        emulator.close_session(tenant, session.id, {"status": "apply"})
+        emulator.sessions.close_session(tenant, session.id, {"status": "apply"})
 
 
 def _timed(action: Callable[[], Any]) -> float:
@@ -157,7 +157,7 @@ def _timed(action: Callable[[], Any]) -> float:
 
 
 def _session_status(emulator: Emulator, tenant: Tenant, session_id: str) -> dict[str, Any]:
-    return emulator.addressed_session(tenant, session_id).public()
+    return emulator.sessions.addressed_session(tenant, session_id).public()
 
 
 def sessions(few: int, many: int, pages: int, rounds: int) -> dict[str, Any]:
@@ -177,13 +177,13 @@ def sessions(few: int, many: int, pages: int, rounds: int) -> dict[str, Any]:
         for name, tenant in tenants.items():  # alternate, so both see the same machine
             got = samples[name]
             clock = time.perf_counter()
-            session_id = emulator.start_session(tenant, None).id
+            session_id = emulator.sessions.start_session(tenant, None).id
             got["start"].append((time.perf_counter() - clock) * 1e6)
             got["push"].extend(push(emulator, tenant, session_id, raw) * 1e6 for raw in bodies)
             got["get_session"].append(_timed(partial(_session_status, emulator, tenant, session_id)))
-            got["status"].append(_timed(partial(emulator.status_counts, tenant)))
-            got["activity"].append(_timed(partial(emulator.activity_page, tenant, None, None, None)))
-            got["close_apply"].append(_timed(partial(emulator.close_session, tenant, session_id, None)))
+            got["status"].append(_timed(partial(emulator.sessions.status_counts, tenant)))
+            got["activity"].append(_timed(partial(emulator.sessions.activity_page, tenant, None, None, None)))
+            got["close_apply"].append(_timed(partial(emulator.sessions.close_session, tenant, session_id, None)))
     held = {name: len(tenant.sessions) for name, tenant in tenants.items()}
     return {
         "held": held,
@@ -226,17 +226,17 @@ def validation(budget: float) -> dict[str, Any]:
     format_checker = jsonschema.FormatChecker()
     py_validator = jsonschema.validators.validator_for(user.schema)(user.schema, format_checker=format_checker)
     tenant = emulator.authenticate("bench-validation", "bench-key")
-    session_id = emulator.start_session(tenant, None).id
+    session_id = emulator.sessions.start_session(tenant, None).id
     pushed = 0
 
     def push_once() -> None:
         nonlocal session_id, pushed
         if pushed >= 5_000:  # keep the session (and memory) small; a new session costs ~nothing
-            emulator.close_session(tenant, session_id, {"status": "discard"})
-            session_id = emulator.start_session(tenant, None).id
+            emulator.sessions.close_session(tenant, session_id, {"status": "discard"})
+            session_id = emulator.sessions.start_session(tenant, None).id
             pushed = 0
         pushed += 1
-        emulator.push_page(tenant, session_id, raw, Wire("req_bench", len(raw), len(raw), "identity", 0.0))
+        emulator.sessions.push_page(tenant, session_id, raw, Wire("req_bench", len(raw), len(raw), "identity", 0.0))
 
     def verdict() -> Any:
         return check_page(
