@@ -170,6 +170,14 @@ def banner(host: str, port: int, emulator: Emulator) -> str:
         lines.insert(
             1, f"  WARNING: listening on {host}, reachable from other machines; the emulator has no real security"
         )
+        extra = emulator.settings.allowed_hosts
+        lines.insert(
+            2,
+            "  host names served: loopback ones"
+            + ("" if host in ("", "0.0.0.0", "::") else f", {host}")
+            + (f", {extra}" if extra else "")
+            + "; others get 421 (add yours with --allowed-hosts NAME[,NAME])",
+        )
     return "\n".join(lines)
 
 

@@ -135,3 +135,11 @@ async def test_allowed_hosts_and_the_configured_host_are_served(serve: Any, make
         anything.server.host, anything.server.port, rawhttp.build("GET", "/_mock/health", host=b"whatever.example")
     )
     assert answer.status == 200
+
+
+def test_the_banner_says_which_host_names_are_served_when_listening_beyond_loopback(make_emulator: Any) -> None:
+    from mock_sprinto.cli import banner
+
+    text = banner("0.0.0.0", 8080, make_emulator(host="0.0.0.0", allowed_hosts="mock"))
+    assert "host names served: loopback ones, mock; others get 421" in text
+    assert "host names served" not in banner("127.0.0.1", 8080, make_emulator())
