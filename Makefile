@@ -38,7 +38,7 @@ $(BENCH_STAMP): $(STAMP)  # the bench extra (profilers) on top of the test insta
 bench: $(STAMP) $(BENCH_STAMP)  ## benchmarks: every figure with its baseline, into benchmarks/RESULTS.md (ARGS="--quick": a smoke run, written under .venv/)
 	$(BIN)/python -m benchmarks $(ARGS)
 
-soak: $(STAMP)  ## bounded load on 127.0.0.1: 50 clients, whole lifecycles, gzip, rejected pages, throttling, 60 s (ARGS="--duration 300 --clients 100")
+soak: $(STAMP)  ## bounded load on 127.0.0.1: 50 clients, whole lifecycles, gzip, rejected pages, throttling, plus a hostile phase (gzip floods, slow connections, churn, hang-ups), 60 s (ARGS="--duration 300 --clients 100")
 	$(BIN)/python -m benchmarks.soak $(ARGS)
 
 FUZZ_STAMP := $(VENV)/.fuzz-installed
@@ -47,9 +47,14 @@ $(FUZZ_STAMP): $(STAMP)  # atheris is for `make fuzz` only; where it has no whee
 	touch $(FUZZ_STAMP)
 
 FUZZ_SECONDS ?= 300
-fuzz: $(STAMP) $(FUZZ_STAMP)  ## long fuzzing: property tests (fuzz profile), schemathesis (200 examples, fresh seed), atheris on the body path (FUZZ_SECONDS)
+ST_SEEDS ?= 5
+ST_SECONDS ?= 120
+fuzz: $(STAMP) $(FUZZ_STAMP)  ## long fuzzing: property tests (fuzz profile), schemathesis (every phase, ST_SEEDS fresh seeds of ST_SECONDS each), atheris on the body path (FUZZ_SECONDS)
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -n 2 -p no:cacheprovider tests/property tests/security $(ARGS)
-	ST_MAX_EXAMPLES=200 ST_SEED=random ST_WORKERS=2 ST_TIMEOUT=3600 $(BIN)/python -m pytest -p no:cacheprovider tests/contract/test_schemathesis.py
+	for run in $$(seq $(ST_SEEDS)); do \
+		ST_MAX_EXAMPLES=200 ST_MAX_TIME=$(ST_SECONDS) ST_SEED=random ST_WORKERS=2 ST_TIMEOUT=3600 \
+		$(BIN)/python -m pytest -p no:cacheprovider -s tests/contract/test_schemathesis.py || exit 1; \
+	done
 	if $(BIN)/python -c "import atheris" 2>/dev/null; then mkdir -p .fuzz-corpus && \
 		$(BIN)/python -m tests.property.fuzz_body -max_total_time=$(FUZZ_SECONDS) .fuzz-corpus; fi
 

@@ -8,10 +8,20 @@ apply, wait until it is processed, then compare the applied records with what wa
 The server runs with a per-integration rate limit, so clients are throttled and honour
 Retry-After. Everything is on 127.0.0.1 and stops by itself.
 
+Beside them, a hostile phase runs for the whole duration (``--no-hostile`` leaves it out): gzip
+floods (pages of ~24 MB decoded from ~25 KB on the wire) across integrations that are created,
+filled until the process-wide memory budget answers 507, and deleted again; integration churn
+through the control plane; slow connections (headers or a body a byte at a time, or nothing at
+all) that must meet the deadlines; uploads abandoned half-way, which the journal must record as
+499 ``client_disconnected``. The server runs with a smaller memory budget (``--budget-mib``) so
+a short run reaches it; well-behaved clients treat a 507 as "retry shortly".
+
 Reported: requests (by status), 5xx (must be 0), lost pages (accepted but not applied: must be
-0), sessions processed and expired, and the server's RSS at start, peak and end, with the sizes
-of the journal and of what expired sessions still hold (both bounded). Exit status 1 when any
-5xx, lost page, transport error or unbounded store is seen.
+0), sessions processed and expired, the hostile traffic and what it got, and the server's RSS at
+start, peak and end against the memory budget (the budget's own peak must stay within it), with
+the sizes of the journal and of what expired sessions still hold (both bounded). Exit status 1
+when any 5xx, lost page, transport error of a well-behaved client, unanswered slow connection or
+unbounded store is seen.
 """
 
 from __future__ import annotations
@@ -43,6 +53,27 @@ PROCESSING = 0.3
 # hours does with the default caps (1000 sessions, 10000 activity items per integration).
 SESSIONS_KEPT = 20
 ACTIVITY_KEPT = 300
+# The hostile phase: deadlines short enough that a one-minute run sees them pass many times.
+HEADER_TIMEOUT = 2.0
+BODY_TIMEOUT = 4.0
+FAT_FIELD_CHARS = 240_000  # one record's extra field: 100 of them decode to ~24 MB, gzip to ~25 KB
+FLOODERS = 3
+SLOW_CONNECTIONS = 24
+ABORT_INTEGRATION = "hostile-abort"
+
+
+@dataclass
+class Hostile:
+    statuses: Counter[int] = field(default_factory=Counter)
+    flood_pages: int = 0
+    flood_wire_bytes: int = 0
+    flood_decoded_bytes: int = 0
+    flood_integrations: int = 0
+    churned: int = 0
+    slow: Counter[str] = field(default_factory=Counter)
+    aborted: int = 0
+    disconnects_journaled: set[str] = field(default_factory=set)
+    problems: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -50,6 +81,7 @@ class Tally:
     statuses: Counter[int] = field(default_factory=Counter)
     transport_errors: int = 0
     throttled_waits: int = 0
+    budget_waits: int = 0
     pages_accepted: int = 0
     pages_rejected: int = 0
     pages_lost: int = 0
@@ -112,6 +144,10 @@ class Client:
             if status == 429 and retry_throttled:
                 self.tally.throttled_waits += 1
                 await asyncio.sleep(float(retry_after or 1) * self.random.uniform(0.2, 1.0))
+                continue
+            if status == 507 and retry_throttled:  # the memory budget is full (the flood): retry shortly
+                self.tally.budget_waits += 1
+                await asyncio.sleep(self.random.uniform(0.2, 0.6))
                 continue
             return status, body
 
@@ -189,7 +225,164 @@ class Client:
             self.tally.problems.append(f"applied records of {session_id} differ from the accepted pages")
 
 
-def start_server(rate_limit: float, burst: int) -> tuple[subprocess.Popen[str], str]:
+# ---- the hostile phase ---------------------------------------------------------------------------
+def fat_page(seed: int) -> bytes:
+    """~24 MB of valid records (a type without a schema takes any object) that gzip to ~25 KB."""
+    filler = "a" * FAT_FIELD_CHARS
+    records = [{"id": seed * 100 + i, "notes": filler} for i in range(100)]
+    return gzip.compress(json.dumps({"entities": {"Attachment": records}}).encode(), mtime=0)
+
+
+async def flood(index: int, base: str, http: aiohttp.ClientSession, hostile: Hostile, deadline: float) -> None:
+    """Fill fresh integrations with fat gzip pages until the budget says 507, then delete them."""
+    page = fat_page(index)
+    decoded = len(gzip.decompress(page))
+    headers = {"api-key": "flood", "Content-Type": "application/json", "Content-Encoding": "gzip"}
+    cycle = 0
+    while time.monotonic() < deadline:
+        cycle += 1
+        integration = f"flood-{index}-{cycle}"
+        hostile.flood_integrations += 1
+        try:
+            async with http.post(f"{base}{API}/{integration}/sessions", headers=headers) as response:
+                hostile.statuses[response.status] += 1
+                session = await response.json()
+            for _ in range(40):
+                url = f"{base}{API}/{integration}/sessions/{session['id']}/entities"
+                async with http.post(url, data=page, headers=headers) as response:
+                    hostile.statuses[response.status] += 1
+                    await response.read()
+                if response.status != 202:
+                    break
+                hostile.flood_pages += 1
+                hostile.flood_wire_bytes += len(page)
+                hostile.flood_decoded_bytes += decoded
+                if time.monotonic() > deadline:
+                    break
+            async with http.delete(f"{base}/_mock/integrations/{integration}") as response:
+                hostile.statuses[response.status] += 1
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            hostile.problems.append(f"flood: {type(exc).__name__}: {exc}")
+            await asyncio.sleep(0.5)
+
+
+async def churn(base: str, http: aiohttp.ClientSession, hostile: Hostile, deadline: float) -> None:
+    """Integrations created, used once and deleted, as fast as the control plane answers."""
+    json_headers = {"Content-Type": "application/json"}
+    while time.monotonic() < deadline:
+        try:
+            async with http.post(f"{base}/_mock/integrations", json={}, headers=json_headers) as response:
+                hostile.statuses[response.status] += 1
+                created = await response.json()
+            async with http.post(
+                f"{base}{API}/{created['id']}/sessions", headers={"api-key": created["api_key"]}
+            ) as response:
+                hostile.statuses[response.status] += 1
+            async with http.delete(f"{base}/_mock/integrations/{created['id']}") as response:
+                hostile.statuses[response.status] += 1
+            hostile.churned += 1
+        except (aiohttp.ClientError, asyncio.TimeoutError, KeyError) as exc:
+            hostile.problems.append(f"churn: {type(exc).__name__}: {exc}")
+        await asyncio.sleep(0.02)
+
+
+async def slow_connection(
+    index: int, kind: str, base: str, http: aiohttp.ClientSession, hostile: Hostile, deadline: float
+) -> None:
+    """Headers or a body a byte at a time, or nothing at all: each must end in a deadline."""
+    port = int(base.rsplit(":", 1)[1])
+    session_path = ""
+    while time.monotonic() < deadline:
+        if kind == "body":  # an active session of its own (they expire fast here): the body is awaited
+            integration = f"hostile-slow-{index}"
+            async with http.post(f"{base}{API}/{integration}/sessions", headers={"api-key": "k"}) as response:
+                hostile.statuses[response.status] += 1
+                opened = await response.json()
+            session_id = opened.get("id") or opened.get("active_session_id")
+            session_path = f"{API}/{integration}/sessions/{session_id}/entities"
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            hostile.slow["could not connect"] += 1
+            await asyncio.sleep(0.5)
+            continue
+        started = time.monotonic()
+        if kind == "headers":
+            trickle = b"GET /_mock/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 1000
+        elif kind == "body":
+            writer.write(
+                f"POST {session_path} HTTP/1.1\r\nHost: 127.0.0.1\r\napi-key: k\r\n"
+                "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n".encode()
+            )
+            trickle = b" " * 1000
+        else:
+            trickle = b""
+
+        async def send(data: bytes = trickle, out: asyncio.StreamWriter = writer) -> None:
+            for byte in data:
+                out.write(bytes([byte]))
+                await asyncio.sleep(0.5)
+
+        sender = asyncio.create_task(send())
+        try:
+            answer = await asyncio.wait_for(reader.read(4096), HEADER_TIMEOUT + BODY_TIMEOUT + 5)
+        except (asyncio.TimeoutError, ConnectionError):
+            answer = None
+        sender.cancel()
+        writer.close()
+        waited = time.monotonic() - started
+        if answer is None:
+            hostile.slow[f"{kind}: no answer"] += 1
+            hostile.problems.append(f"a slow connection ({kind}) was held for {waited:.1f}s without an answer")
+        elif answer == b"":
+            hostile.slow[f"{kind}: closed"] += 1
+        else:
+            status = int(answer.split(b" ", 2)[1])
+            hostile.slow[f"{kind}: {status}"] += 1
+
+
+async def abort_uploads(base: str, port: int, http: aiohttp.ClientSession, hostile: Hostile, deadline: float) -> None:
+    """Start an upload, send part of it, hang up: the journal must say 499 client_disconnected."""
+    headers = {"api-key": "abort-key"}
+    while time.monotonic() < deadline:
+        try:
+            async with http.post(f"{base}{API}/{ABORT_INTEGRATION}/sessions", headers=headers) as response:
+                hostile.statuses[response.status] += 1
+                body = await response.json()
+            session_id = body.get("id") or body.get("active_session_id")
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(
+                f"POST {API}/{ABORT_INTEGRATION}/sessions/{session_id}/entities HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                "api-key: abort-key\r\nContent-Type: application/json\r\nContent-Length: 200000\r\n\r\n".encode()
+                + b'{"entities": {"User": ['
+                + b" " * 50_000
+            )
+            await writer.drain()
+            await asyncio.sleep(0.1)
+            writer.transport.abort()
+            hostile.aborted += 1
+            await asyncio.sleep(0.2)
+            url = f"{base}/_mock/journal?integration_id={ABORT_INTEGRATION}&limit=50"
+            async with http.get(url) as response:
+                for entry in (await response.json())["entries"]:
+                    if entry["code"] == "client_disconnected" and entry["status"] == 499:
+                        hostile.disconnects_journaled.add(entry["request_id"])
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, KeyError) as exc:
+            hostile.problems.append(f"abort: {type(exc).__name__}: {exc}")
+        await asyncio.sleep(0.3)
+
+
+def hostile_jobs(base: str, http: aiohttp.ClientSession, hostile: Hostile, deadline: float) -> list[Any]:
+    port = int(base.rsplit(":", 1)[1])
+    jobs = [flood(i, base, http, hostile, deadline) for i in range(FLOODERS)]
+    jobs.append(churn(base, http, hostile, deadline))
+    kinds = ("headers", "body", "silent")
+    jobs += [slow_connection(i, kinds[i % 3], base, http, hostile, deadline) for i in range(SLOW_CONNECTIONS)]
+    jobs.append(abort_uploads(base, port, http, hostile, deadline))
+    return [asyncio.create_task(job) for job in jobs]
+
+
+def start_server(rate_limit: float, burst: int, budget_mib: int) -> tuple[subprocess.Popen[str], str]:
     command = [
         sys.executable,
         "-m",
@@ -213,6 +406,12 @@ def start_server(rate_limit: float, burst: int) -> tuple[subprocess.Popen[str], 
         str(SESSIONS_KEPT),
         "--activity-log-size",
         str(ACTIVITY_KEPT),
+        "--memory-budget-bytes",
+        str(budget_mib * 1024 * 1024),
+        "--header-timeout-seconds",
+        str(HEADER_TIMEOUT),
+        "--body-timeout-seconds",
+        str(BODY_TIMEOUT),
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOCK_SPRINTO_")}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
@@ -225,9 +424,10 @@ def start_server(rate_limit: float, burst: int) -> tuple[subprocess.Popen[str], 
     raise SystemExit(f"the server did not start: {process.stderr.read() if process.stderr else ''}")
 
 
-async def soak(duration: float, clients: int, rate_limit: float, burst: int) -> int:
-    process, base = start_server(rate_limit, burst)
+async def soak(duration: float, clients: int, rate_limit: float, burst: int, budget_mib: int, hostile_on: bool) -> int:
+    process, base = start_server(rate_limit, burst, budget_mib)
     tally = Tally()
+    hostile = Hostile()
     samples: list[int] = []
     try:
         connector = aiohttp.TCPConnector(limit=clients * 2)
@@ -237,6 +437,8 @@ async def soak(duration: float, clients: int, rate_limit: float, burst: int) -> 
             began = time.monotonic()
             deadline = began + duration
             jobs = [asyncio.create_task(Client(i, base, http, tally, deadline).run()) for i in range(clients)]
+            if hostile_on:
+                jobs += hostile_jobs(base, http, hostile, deadline)
 
             async def sample() -> None:
                 while time.monotonic() < deadline:
@@ -259,6 +461,8 @@ async def soak(duration: float, clients: int, rate_limit: float, burst: int) -> 
                         held += session["staged_bytes"]
                         expired += session["state"] == "expired"
             rss_end = rss_kib(process.pid)
+            async with http.get(base + "/_mock/health") as response:
+                memory = (await response.json())["memory"]
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -268,12 +472,34 @@ async def soak(duration: float, clients: int, rate_limit: float, burst: int) -> 
         server_log = process.stderr.read() if process.stderr else ""
 
     statuses = ", ".join(f"{status}: {count}" for status, count in sorted(tally.statuses.items()))
-    bounded = len(journal["entries"]) <= JOURNAL_SIZE and held == 0
+    hostile_statuses = ", ".join(f"{status}: {count}" for status, count in sorted(hostile.statuses.items()))
+    # 507 memory_budget_exceeded is the budget doing its job: counted apart from the 5xx.
+    hostile_5xx = sum(count for status, count in hostile.statuses.items() if status >= 500 and status != 507)
+    budget = budget_mib * 1024 * 1024
+    bounded = len(journal["entries"]) <= JOURNAL_SIZE and held == 0 and memory["peak_bytes"] <= budget
     print(f"soak: {clients} clients for {elapsed:.0f}s against {base} (rate limit {rate_limit:g}/s, burst {burst})")
     print(f"  requests        {tally.requests} ({tally.requests / elapsed:.0f}/s); by status: {statuses}")
-    print(f"  5xx             {tally.server_errors}")
+    print(
+        f"  5xx             {tally.server_errors} (well-behaved clients), {hostile_5xx} (hostile traffic, "
+        f"not counting {hostile.statuses[507]} answers of 507 memory_budget_exceeded)"
+    )
     print(f"  transport errs  {tally.transport_errors}")
     print(f"  throttled       {tally.statuses[429]} answers of 429, each waited out (Retry-After)")
+    print(f"  budget full     {tally.budget_waits} answers of 507 to well-behaved clients, each retried shortly")
+    if hostile_on:
+        print(f"  hostile         {sum(hostile.statuses.values())} requests; by status: {hostile_statuses}")
+        print(
+            f"    gzip flood    {hostile.flood_pages} pages staged on {hostile.flood_integrations} integrations "
+            f"({hostile.flood_decoded_bytes / 2**30:.1f} GiB decoded from {hostile.flood_wire_bytes / 2**20:.1f} MiB "
+            f"on the wire), each integration deleted after its 507"
+        )
+        print(f"    churn         {hostile.churned} integrations created, used and deleted")
+        slow = ", ".join(f"{kind}: {count}" for kind, count in sorted(hostile.slow.items()))
+        print(f"    slow conns    {sum(hostile.slow.values())} ({slow})")
+        print(
+            f"    hang-ups      {hostile.aborted} uploads abandoned half-way; {len(hostile.disconnects_journaled)} "
+            "journaled as 499 client_disconnected (counted apart from 5xx)"
+        )
     print(f"  pages           {tally.pages_accepted} accepted, {tally.pages_rejected} rejected (broken on purpose)")
     print(
         f"  lost pages      {tally.pages_lost} (accepted but not applied); record mismatches {tally.records_mismatch}"
@@ -291,12 +517,27 @@ async def soak(duration: float, clients: int, rate_limit: float, burst: int) -> 
         f"  server RSS      start {rss_start / 1024:.1f} MiB, peak {max(samples or [0]) / 1024:.1f} MiB, "
         f"end {rss_end / 1024:.1f} MiB; at each quarter of the run: " + " / ".join(f"{value:.1f}" for value in quarters)
     )
+    print(
+        f"  memory budget   {budget_mib} MiB (memory_budget_bytes); held at its peak "
+        f"{memory['peak_bytes'] / 2**20:.1f} MiB, at the end {memory['held_bytes'] / 2**20:.1f} MiB; peak RSS is "
+        f"{max(samples or [0]) / 1024 / budget_mib:.2f} of the budget"
+    )
     print(f"  retention       {SESSIONS_KEPT} finished sessions, {ACTIVITY_KEPT} activity items kept per integration")
-    failed = tally.server_errors or tally.pages_lost or tally.records_mismatch or tally.transport_errors or not bounded
+    unanswered = sum(count for kind, count in hostile.slow.items() if kind.endswith("no answer"))
+    failed = (
+        tally.server_errors
+        or hostile_5xx
+        or tally.pages_lost
+        or tally.records_mismatch
+        or tally.transport_errors
+        or unanswered
+        or (hostile_on and hostile.aborted and not hostile.disconnects_journaled)
+        or not bounded
+    )
     if "internal error" in server_log:
         failed = True
         print("  server log shows internal errors:\n" + server_log[-2000:])
-    for problem in tally.problems[:10]:
+    for problem in [*tally.problems[:10], *hostile.problems[:10]]:
         print(f"  problem: {problem}")
     print("  verdict         " + ("FAIL" if failed or tally.problems else "ok"))
     return 1 if failed or tally.problems else 0
@@ -308,10 +549,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=50, help="concurrent clients, one integration each (50)")
     parser.add_argument("--rate-limit", type=float, default=10.0, help="requests/s per integration (10)")
     parser.add_argument("--burst", type=int, default=5, help="token bucket size (5)")
+    parser.add_argument("--budget-mib", type=int, default=256, help="the server's memory budget, MiB (256)")
+    parser.add_argument("--no-hostile", action="store_true", help="leave out the hostile phase")
     args = parser.parse_args(argv)
-    if not 0 < args.duration <= 3600 or not 0 < args.clients <= 500:
-        parser.error("keep it bounded: 0 < duration <= 3600 s, 0 < clients <= 500")
-    return asyncio.run(soak(args.duration, args.clients, args.rate_limit, args.burst))
+    if not 0 < args.duration <= 3600 or not 0 < args.clients <= 500 or not 16 <= args.budget_mib <= 4096:
+        parser.error("keep it bounded: 0 < duration <= 3600 s, 0 < clients <= 500, 16 <= budget <= 4096 MiB")
+    return asyncio.run(
+        soak(args.duration, args.clients, args.rate_limit, args.burst, args.budget_mib, not args.no_hostile)
+    )
 
 
 if __name__ == "__main__":

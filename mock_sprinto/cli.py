@@ -180,7 +180,7 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         config = load_config(args.config, cli=cli_values)
         registry = SchemaRegistry.shipped(config.settings.schemas_dir)
-        scenario = resolve_scenario(args.scenario or config.scenario or "default")
+        scenario = resolve_scenario(args.scenario or config.scenario or "default", config.settings.max_scenario_bytes)
     except (SettingsError, SchemaFileError) as exc:
         for problem in exc.problems if isinstance(exc, ConfigError) else (str(exc),):
             print(f"mock-sprinto: error: {problem}", file=sys.stderr)
@@ -249,6 +249,14 @@ def banner(host: str, port: int, emulator: Emulator, config_file: str | None = N
         lines.insert(
             1, f"  WARNING: listening on {host}, reachable from other machines; the emulator has no real security"
         )
+        extra = emulator.settings.allowed_hosts
+        lines.insert(
+            2,
+            "  host names served: loopback ones"
+            + ("" if host in ("", "0.0.0.0", "::") else f", {host}")
+            + (f", {extra}" if extra else "")
+            + "; others get 421 (add yours with --allowed-hosts NAME[,NAME])",
+        )
     return "\n".join(lines)
 
 
@@ -277,7 +285,8 @@ async def serve(config: Config, registry: SchemaRegistry, ready: Any = None, sce
     """Serve until SIGINT/SIGTERM. ``ready`` (optional callable) gets the bound port."""
     from aiohttp import web
 
-    from .http import RUNNER_KWARGS, create_app
+    from .http import create_app
+    from .http.server import EmulatorRunner
 
     settings = config.settings
     # Handlers first: a Ctrl-C that arrives as soon as the banner is read must stop us cleanly.
@@ -290,7 +299,8 @@ async def serve(config: Config, registry: SchemaRegistry, ready: Any = None, sce
             pass
     emulator = Emulator(config, registry)
     ControlPlane(emulator).set_scenario(scenario)
-    runner = web.AppRunner(create_app(emulator), access_log=None, **RUNNER_KWARGS)
+    # Deadlines, the connection cap, problem objects for malformed HTTP, a bounded shutdown.
+    runner = EmulatorRunner(create_app(emulator), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     try:

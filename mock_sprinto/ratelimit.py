@@ -7,8 +7,13 @@ from __future__ import annotations
 
 import math
 
+from .clock import MAX_STEP_SECONDS
 from .errors import ApiError
 from .store import Tenant, TokenBucket
+
+# A wait longer than one step of the clock (ten years) is said as that step: a rate of 1e-300
+# requests/s would otherwise promise a wait too long for any JSON number or Retry-After parser.
+MAX_WAIT_SECONDS = int(MAX_STEP_SECONDS)
 
 
 def throttle(tenant: Tenant, operation: str) -> dict[str, str]:
@@ -25,7 +30,7 @@ def throttle(tenant: Tenant, operation: str) -> dict[str, str]:
     if bucket is None or bucket.rate != rate or bucket.burst != tenant.settings.rate_limit_burst:
         bucket = tenant.bucket = TokenBucket(rate, tenant.settings.rate_limit_burst, now)
     wait = bucket.take(now)
-    refill = (bucket.burst - bucket.tokens) / rate if rate > 0 else 3600.0
+    refill = min((bucket.burst - bucket.tokens) / rate, MAX_WAIT_SECONDS) if rate > 0 else 3600.0
     headers = {
         "RateLimit-Limit": str(bucket.burst),
         "RateLimit-Remaining": str(int(bucket.tokens)),
@@ -33,7 +38,7 @@ def throttle(tenant: Tenant, operation: str) -> dict[str, str]:
     }
     if wait is None:
         return headers
-    retry_after = max(1, math.ceil(wait - 1e-9)) if math.isfinite(wait) else 3600
+    retry_after = min(max(1, math.ceil(wait - 1e-9)), MAX_WAIT_SECONDS) if math.isfinite(wait) else 3600
     tenant.note(
         now,
         "warning",

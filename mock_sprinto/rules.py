@@ -265,6 +265,30 @@ RULES: tuple[Rule, ...] = (
         ("malformed_api_key", "unsupported_transfer_encoding"),
     ),
     Rule(
+        "connections",
+        "mock",
+        "deadlines for headers and bodies (408), a connection cap (503), parser refusals as problem objects, "
+        "a client that hangs up mid-upload journaled 499, shutdown answering what is in flight (503)",
+        "a server left running on a laptop or a CI runner must stay answerable",
+        (
+            "request_timeout",
+            "too_many_connections",
+            "malformed_request",
+            "request_header_fields_too_large",
+            "client_disconnected",
+            "shutting_down",
+        ),
+        "header_timeout_seconds",
+    ),
+    Rule(
+        "other sites and names",
+        "mock",
+        "a control-plane request a page on another site sent: 403; a Host name not served: 421",
+        "any web page the developer has open could otherwise drive or read the emulator",
+        ("cross_site_request", "host_not_allowed"),
+        "allowed_hosts",
+    ),
+    Rule(
         "integrations",
         "mock",
         "open mode: an unknown integration is created on its first request, bound to its key",

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import yaml
 
+from .documents import DEFAULT_MAX_DOCUMENT_BYTES, load_yaml
 from .resources import scenarios_dir
 from .sourcelines import line_for, pointer, pointer_lines, syntax_error
 
@@ -121,6 +122,27 @@ class Settings:
     admin_token: str | None = _s(None, "mock", "When set, /_mock requires 'Authorization: Bearer <token>'.")
     schemas_dir: str | None = _s(None, "mock", "Extra folder of <EntityType>.json schemas (overrides shipped ones).")
     # Hardening: the bounds hostile input, hostile web pages and floods meet (README 'Robustness').
+    max_scenario_bytes: int = _s(
+        1_048_576, "mock", "Largest scenario (file, /_mock PUT body) or config file; YAML aliases are refused.", 1
+    )
+    max_connections: int = _s(
+        1024, "mock", "Open connections before new ones get 503 (at most the open-file limit less 160).", 1
+    )
+    header_timeout_seconds: float = _s(
+        10.0, "mock", "A request's headers must arrive within this (new connection: from its start), else 408.", 0.01
+    )
+    body_timeout_seconds: float = _s(
+        60.0, "mock", "A request body must arrive within this once it is being read, else 408.", 0.01
+    )
+    keepalive_timeout_seconds: float = _s(75.0, "mock", "An idle kept-alive connection is closed after this.", 0.01)
+    shutdown_timeout_seconds: float = _s(
+        5.0, "mock", "On SIGTERM/Ctrl-C, requests in flight get this long to finish, then a 503.", 0
+    )
+    allowed_hosts: str | None = _s(
+        None,
+        "mock",
+        "Host names served besides loopback ones and 'host' (comma-separated, '*' for any); others get 421.",
+    )
     memory_budget_bytes: int | None = _s(
         2_147_483_648,
         "mock",
@@ -159,6 +181,13 @@ SERVER_SETTINGS = frozenset(
         "frozen_clock",
         "auto_create_integrations",
         "memory_budget_bytes",
+        "allowed_hosts",
+        "max_scenario_bytes",
+        "max_connections",
+        "header_timeout_seconds",
+        "body_timeout_seconds",
+        "keepalive_timeout_seconds",
+        "shutdown_timeout_seconds",
     }
 )
 
@@ -361,13 +390,13 @@ def _startup_value(name: str, raw: Any) -> Any:
 class _ConfigFile:
     """One config file, read and checked: every problem is collected, each with its line."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, limit: int = DEFAULT_MAX_DOCUMENT_BYTES) -> None:
         self.name = str(path)
         self.folder = Path(path).parent
         self.problems: list[tuple[int, str]] = []
-        self.text = self._read(Path(path))
+        self.text = self._read(Path(path), limit)
         try:
-            data = yaml.safe_load(self.text)
+            data = load_yaml(self.text)  # no aliases, bounded nesting: an alias bomb is refused
         except yaml.YAMLError as exc:
             line, column, what = syntax_error(exc, self.text)
             raise ConfigError([f"{self.name}:{line}:{column}: not valid YAML: {what}"]) from None
@@ -381,11 +410,19 @@ class _ConfigFile:
             )
         self.data: dict[Any, Any] = data or {}
 
-    def _read(self, path: Path) -> str:
+    def _read(self, path: Path, limit: int) -> str:
         try:
-            raw = path.read_bytes()
+            with path.open("rb") as handle:  # a larger file is never read into memory
+                raw = handle.read(limit + 1)
         except OSError as exc:
             raise ConfigError([f"config file {self.name!r}: {exc.strerror or exc}"]) from None
+        if len(raw) > limit:
+            raise ConfigError(
+                [
+                    f"config file {self.name!r}: larger than {limit} bytes "
+                    "(setting max_scenario_bytes, from a flag or the environment)"
+                ]
+            )
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -492,6 +529,14 @@ class _ConfigFile:
         return str(expanded if expanded.is_absolute() else self.folder / expanded)
 
 
+def _document_limit(env: Mapping[str, str], cli: Mapping[str, Any]) -> int:
+    """max_scenario_bytes as the environment or a flag set it: the config file cannot set the
+    limit it is read under."""
+    raw = cli.get("max_scenario_bytes", env.get(ENV_PREFIX + "MAX_SCENARIO_BYTES"))
+    limit: int = DEFAULT_MAX_DOCUMENT_BYTES if raw is None else coerce("max_scenario_bytes", raw)
+    return limit
+
+
 def load_config(
     config_file: str | Path | None = None,
     env: Mapping[str, str] | None = None,
@@ -507,7 +552,7 @@ def load_config(
     problems: list[str] = []
     file: _ConfigFile | None = None
     if config_file is not None:
-        file = _ConfigFile(config_file)
+        file = _ConfigFile(config_file, _document_limit(os.environ if env is None else env, cli or {}))
         overrides.update(file.settings())
         sources.update(dict.fromkeys(overrides, "config"))
         integrations = file.integrations()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import yaml
 
+from .documents import compose_yaml
+
 
 def pointer(*parts: object) -> str:
     """An RFC 6901 JSON pointer (``~`` and ``/`` in a part escaped), as ``payload.json_pointer`` spells it."""
@@ -32,7 +34,7 @@ def pointer_lines(text: str) -> dict[str, int]:
                 walk(item, f"{path}/{i}")
 
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = compose_yaml(text)  # aliases refused, nesting bounded, as when the text is loaded
     except yaml.YAMLError:
         return found
     if root is not None:

@@ -17,6 +17,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from ..documents import DEFAULT_MAX_DOCUMENT_BYTES, DocumentTooLarge, load_yaml, read_text
 from ..payload import json_pointer
 from ..resources import scenarios_dir, schemas_dir
 from ..settings import Settings, check_overrides
@@ -25,6 +26,8 @@ from ..sourcelines import pointer_lines as _lines
 from .vocabulary import Delay, Lifecycle, Phase, Respond, RuleOperation, TransportFault, WhenKind
 
 SCENARIO_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+MAX_PROBLEMS = 100  # listed per invalid scenario; then one more says how many were left out
+_SHOWN_CHARS = 60  # of a value quoted in a problem: an error never repeats a large input
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,9 @@ def shipped_scenarios() -> dict[str, Path]:
 
 def parse_scenario(document: Any, source: str = "scenario", text: str | None = None) -> Scenario:
     """Validate a scenario document (already loaded) and build it, or raise listing every problem."""
+    too_many = _too_many_rules(document)
+    if too_many is not None:  # before anything walks them: 80,000 rules took jsonschema 5 s
+        raise ScenarioError(source, [too_many])
     lines = _lines(text) if text is not None else {}
     problems: list[Problem] = []
     for error in _schema_validator().iter_errors(document):
@@ -125,6 +131,9 @@ def parse_scenario(document: Any, source: str = "scenario", text: str | None = N
         rules.append(rule)
     if problems:
         problems.sort(key=lambda p: (p.line or 0, p.path))
+        if len(problems) > MAX_PROBLEMS:
+            left_out = len(problems) - MAX_PROBLEMS
+            problems = [*problems[:MAX_PROBLEMS], Problem("", f"... and {left_out} more problem(s) not listed")]
         raise ScenarioError(source, problems)
     assert isinstance(document, dict)
     return Scenario(
@@ -182,7 +191,31 @@ def _rule(index: int, raw: dict[str, Any]) -> tuple[Rule, list[Problem]]:
     return rule, problems
 
 
+def _too_many_rules(document: Any) -> Problem | None:
+    limit = _schema_validator().schema["properties"]["rules"]["maxItems"]
+    rules = document.get("rules") if isinstance(document, dict) else None
+    if isinstance(rules, list) and len(rules) > limit:
+        return Problem("/rules", f"a scenario has at most {limit} rules, this one has {len(rules)}")
+    return None
+
+
+def _short(value: Any) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= _SHOWN_CHARS else shown[:_SHOWN_CHARS] + f"... ({len(shown)} characters)"
+
+
 def _explain(error: jsonschema.ValidationError) -> str:
+    """The schema error in a line that never repeats a large part of the input."""
+    message = _explain_schema_error(error)
+    instance = repr(error.instance)
+    if len(instance) > _SHOWN_CHARS and instance in message:
+        message = message.replace(instance, _short(error.instance))
+    if len(message) > 300:
+        message = message[:297] + "..."
+    return message
+
+
+def _explain_schema_error(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties":
         return str(error.message).replace("Additional properties are not allowed", "unknown key(s)")
     path = [str(part) for part in error.absolute_path]
@@ -197,7 +230,7 @@ def _explain(error: jsonschema.ValidationError) -> str:
 
 def _load_text(text: str, source: str) -> Any:
     try:
-        return yaml.safe_load(text)  # safe: no Python objects from a scenario file, ever
+        return load_yaml(text)  # safe: no Python objects, no aliases, from a scenario file, ever
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -206,23 +239,26 @@ def _load_text(text: str, source: str) -> Any:
         ) from None
 
 
-def read_scenario_document(path: str | os.PathLike[str]) -> tuple[Any, str]:
+def read_scenario_document(path: str | os.PathLike[str], limit: int = DEFAULT_MAX_DOCUMENT_BYTES) -> tuple[Any, str]:
     """A scenario file's document (YAML or JSON, as loaded) and its text, unchecked: the one reader
-    of scenario files, for the server and for a test handle that sends a file inline."""
+    of scenario files, for the server and for a test handle that sends a file inline. A file over
+    ``limit`` bytes (setting ``max_scenario_bytes``) is not read; YAML aliases are refused."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_text(path, limit)
+    except DocumentTooLarge as exc:
+        raise ScenarioError(source, [Problem("", str(exc))]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(source, [Problem("", f"cannot read the file ({exc})")]) from None
     return _load_text(text, source), text
 
 
-def load_scenario_file(path: str | Path) -> Scenario:
-    document, text = read_scenario_document(path)
+def load_scenario_file(path: str | Path, limit: int = DEFAULT_MAX_DOCUMENT_BYTES) -> Scenario:
+    document, text = read_scenario_document(path, limit)
     return parse_scenario(document, str(path), text)
 
 
-def resolve_scenario(name_or_path: str) -> Scenario:
+def resolve_scenario(name_or_path: str, limit: int = DEFAULT_MAX_DOCUMENT_BYTES) -> Scenario:
     """A shipped scenario by name, or a file by path (CLI only: the control API takes names)."""
     shipped = shipped_scenarios()
     if name_or_path in shipped:
@@ -231,7 +267,7 @@ def resolve_scenario(name_or_path: str) -> Scenario:
         raise ScenarioError(
             name_or_path, [Problem("", f"no shipped scenario named {name_or_path!r} (shipped: {', '.join(shipped)})")]
         )
-    return load_scenario_file(name_or_path)
+    return load_scenario_file(name_or_path, limit)
 
 
 def shipped_by_name(name: str) -> Scenario:

@@ -7,7 +7,6 @@ vendor request through the domain; the planes' routes come from ``vendor``, ``co
 
 from __future__ import annotations
 
-import itertools
 import logging
 import re
 import secrets
@@ -16,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.test_utils import TestServer
 
 from ..control import ControlPlane
@@ -24,19 +23,19 @@ from ..errors import ApiError
 from ..service import Emulator
 from . import control, openapi, vendor
 from .common import API_PREFIX, CALL, CONTROL, CONTROL_PREFIX, EMULATOR, REQUEST_ID, STARTED, problem_response
+from .guards import HostCheck, cross_site_refusal
+from .server import EmulatorRunner, new_request_id
 
 log = logging.getLogger("mock_sprinto")
 
-# Bodies are decoded by mock_sprinto.http.body under its own limits, never by aiohttp.
+# Bodies are decoded by mock_sprinto.http.body under its own limits, never by aiohttp. Serving the
+# app with EmulatorRunner (mock_sprinto.http.server) applies this and the connection limits.
 RUNNER_KWARGS: dict[str, Any] = {"auto_decompress": False}
 
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-# Request ids need to be unique, not secret: a per-process random prefix and a counter, so no
-# request pays for a getrandom() system call.
-_ID_PREFIX = secrets.token_hex(6)
-_REQUEST_NUMBERS = itertools.count(1)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+HOSTS: web.AppKey[HostCheck] = web.AppKey("hosts", HostCheck)
 
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 400: "bad_request"}
@@ -60,9 +59,16 @@ async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse
     """Request id, uniform error bodies, the journal, and a catch-all that turns bugs into 500s."""
     request[STARTED] = time.perf_counter()
     client_id = request.headers.get("X-Request-Id", "")
-    request_id = client_id if _CLIENT_REQUEST_ID.match(client_id) else f"req_{_ID_PREFIX}{next(_REQUEST_NUMBERS):08x}"
+    request_id = client_id if _CLIENT_REQUEST_ID.match(client_id) else new_request_id()
     request[REQUEST_ID] = request_id
     try:
+        host = request.headers.get(hdrs.HOST)
+        hosts = request.app[HOSTS]
+        if not hosts.allows(host):
+            assert host is not None
+            raise hosts.refusal(host)  # DNS rebinding: a foreign name that resolves here
+        if request.path.startswith(CONTROL_PREFIX) and (refusal := cross_site_refusal(request)) is not None:
+            raise refusal
         response = await handler(request)
     except ApiError as error:
         response = problem_response(error)
@@ -132,6 +138,7 @@ def create_app(emulator: Emulator) -> web.Application:
     app = web.Application(middlewares=[envelope, admin_guard(token)] if token else [envelope])
     app[EMULATOR] = emulator
     app[CONTROL] = ControlPlane(emulator)
+    app[HOSTS] = HostCheck(emulator.settings)
     vendor.add_routes(app)
     control.add_routes(app)
     openapi.add_routes(app)
@@ -139,9 +146,10 @@ def create_app(emulator: Emulator) -> web.Application:
 
 
 class EmulatorTestServer(TestServer):
-    """aiohttp's TestServer ignores runner options given to its constructor; this one applies
-    RUNNER_KWARGS so an in-process emulator decodes bodies exactly as ``mock-sprinto serve`` does.
+    """aiohttp's TestServer ignores runner options given to its constructor; this one serves with
+    ``EmulatorRunner``, so an in-process emulator decodes bodies and meets hostile connections
+    exactly as ``mock-sprinto serve`` does.
     Use it with pytest-aiohttp as ``await aiohttp_client(EmulatorTestServer(create_app(emulator)))``."""
 
     async def _make_runner(self, **kwargs: Any) -> web.AppRunner:
-        return web.AppRunner(self.app, **{**kwargs, **RUNNER_KWARGS})
+        return EmulatorRunner(self.app, **kwargs)

@@ -10,12 +10,14 @@ import asyncio
 import zlib
 
 from aiohttp import hdrs, web
+from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestPayloadError
 
 from ..budget import MemoryBudget
 from ..errors import ApiError, bad_request
 from ..payload import Body
 from ..settings import Settings
+from .server import BodyInterrupted, request_timeout
 
 INFLATE_STEP = 256 * 1024
 INFLATE_FEED = 64 * 1024
@@ -99,25 +101,51 @@ async def read_body(
     *,
     strict_media_type: bool = True,
     budget: MemoryBudget | None = None,
+    limit: int | None = None,
 ) -> Body:
     """Read, size-check and decode the body; raises ApiError (413/415/400/507) on any problem.
 
     The control plane passes ``strict_media_type=False`` (its own guard wants JSON for what a
     browser could send). While the body arrives its bytes are reserved in ``budget``, the
     process-wide memory budget: a body that cannot fit is refused (507) before it is read.
+    ``limit`` replaces ``max_request_bytes`` (a scenario PUT takes ``max_scenario_bytes``).
     """
-    limit = settings.max_request_bytes
+    limit = settings.max_request_bytes if limit is None else limit
     check_transfer_encoding(request)
     check_declared_length(request, limit)
     encoding = content_encoding(request)
     if strict_media_type:
         check_media_type(request, settings)
     budget = budget or MemoryBudget(None)
+    payload = request.content
+    timer = None
+    if not payload.is_eof():  # the body deadline (setting body_timeout_seconds)
+        seconds = settings.body_timeout_seconds
+        late = request_timeout(f"the request body did not arrive within {seconds:g}s")
+        timer = asyncio.get_running_loop().call_later(seconds, _interrupt, payload, late)
+    try:
+        wire = await _read_wire(request, limit, budget)
+    except BodyInterrupted as interrupted:  # too slow, or the server is stopping
+        raise interrupted.error from None
+    except ConnectionError:  # the client hung up: its doing, journaled apart from the 5xx
+        raise ApiError(499, "client_disconnected", "the client closed the connection before its body arrived") from None
+    finally:
+        if timer is not None:
+            timer.cancel()
+    return await _decoded(wire, encoding, settings)
+
+
+def _interrupt(payload: StreamReader, error: ApiError) -> None:
+    if not payload.is_eof():
+        payload.set_exception(BodyInterrupted(error))
+
+
+async def _read_wire(request: web.BaseRequest, limit: int, budget: MemoryBudget) -> bytes:
     declared = request.content_length
     if declared == 0:
         # aiohttp gives a body of length 0 an empty stream whose readexactly(0) raises: there is
         # simply nothing to read (an empty body is then the parser's "the body is empty").
-        return await _decoded(b"", encoding, settings)
+        return b""
     if declared is not None:  # known size (within the limit, checked above): one read
         budget.check(declared)
         budget.reserve(declared)
@@ -131,7 +159,7 @@ async def read_body(
             raise bad_request("malformed_body", f"the body could not be read ({exc})", reason="unreadable") from None
         finally:
             budget.release(declared)
-        return await _decoded(wire, encoding, settings)
+        return wire
     chunks: list[bytes] = []
     received = 0
     try:
@@ -154,7 +182,7 @@ async def read_body(
             chunks.append(chunk)
     finally:
         budget.release(received)
-    return await _decoded(b"".join(chunks), encoding, settings)
+    return b"".join(chunks)
 
 
 async def _decoded(wire: bytes, encoding: str, settings: Settings) -> Body:

@@ -33,8 +33,9 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 def problem_response(error: ApiError) -> web.Response:
     response = json_response(error.problem(), error.status, dict(error.headers))
-    if error.status == 413:
+    if error.status in (408, 413, 499) or error.code == "shutting_down":
         # The rest of an oversized body is drained (bounded) by aiohttp's lingering read, so the
-        # client reads this answer instead of a reset; the connection is not reused afterwards.
+        # client reads this answer instead of a reset; the connection is not reused afterwards
+        # (nor after a body that came too slowly, a client that left, or a server that stops).
         response.force_close()
     return response

@@ -19,9 +19,15 @@ MAX_LIST = 1_000_000
 
 
 async def _json_body(request: web.Request) -> Any:
-    """Any JSON value (a scenario PUT takes a string or an object)."""
+    """Any JSON value (a scenario PUT takes a string or an object), at most max_scenario_bytes."""
     settings = request.app[CONTROL].emulator.settings
-    body = await read_body(request, settings, strict_media_type=False, budget=request.app[CONTROL].emulator.budget)
+    body = await read_body(
+        request,
+        settings,
+        strict_media_type=False,
+        budget=request.app[CONTROL].emulator.budget,
+        limit=settings.max_scenario_bytes,
+    )
     return parse_json(body.decoded, settings.max_json_depth)
 
 

@@ -115,11 +115,86 @@ def build_document(registry: SchemaRegistry, settings: Settings) -> dict[str, An
     if settings.unknown_entity_types == "reject":
         entities["additionalProperties"] = False
     _complete_scenarios(doc)
+    _add_refusals(doc)
     journal = doc["paths"][CONTROL_PREFIX + "/journal"]["get"]
     for parameter in journal["parameters"]:
         if parameter["name"] == "limit":
             parameter["schema"]["maximum"] = settings.journal_size
     return doc
+
+
+def _add_refusals(doc: dict[str, Any]) -> None:
+    """The refusals listed once under ``x-refusals``, added to every operation they apply to; where
+    an operation already documents that status otherwise, the answer is either of the two."""
+    refusals = doc.pop("x-refusals")
+    for path, item in doc["paths"].items():
+        control = path.startswith(CONTROL_PREFIX)
+        for method, operation in item.items():
+            if method not in ("get", "put", "post", "delete", "patch"):
+                continue
+            write = method != "get"
+            groups = ["every-operation"]
+            groups += ["control-operations"] if control else []
+            groups += ["control-writes"] if control and write else []
+            groups += ["writes"] if write else []
+            responses = operation["responses"]
+            for group in groups:
+                for status, response in refusals[group].items():
+                    responses[status] = _either(doc, responses.get(status), response)
+
+
+def _either(doc: dict[str, Any], documented: dict[str, Any] | None, added: dict[str, Any]) -> dict[str, Any]:
+    if documented is None or documented == added:
+        return added
+    first, second = _resolve(doc, documented), _resolve(doc, added)
+    schema = {
+        "anyOf": [first["content"]["application/json"]["schema"], second["content"]["application/json"]["schema"]]
+    }
+    return {
+        "description": f"{first['description'].strip()}; or: {second['description'].strip()}",
+        "headers": {"X-Request-Id": first["headers"]["X-Request-Id"]},
+        "content": {"application/json": {"schema": schema}},
+    }
+
+
+def _resolve(doc: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        target: Any = doc
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def _when_operation_is_not(operations: list[str], then: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "if": {
+            "required": ["match"],
+            "properties": {
+                "match": {"required": ["operation"], "properties": {"operation": {"not": {"enum": operations}}}}
+            },
+        },
+        "then": then,
+    }
+
+
+_RULE_MEANING = [
+    # 'page', 'entity_type' and 'page_hint' only apply to push_page (or any)
+    _when_operation_is_not(
+        ["push_page", "any"],
+        {"properties": {"match": {"properties": {"page": False, "entity_type": False, "page_hint": False}}}},
+    ),
+    # integration_status and activity address no session: no 'session' match, no expire_session
+    _when_operation_is_not(
+        ["start_session", "get_session", "push_page", "close_session", "any"],
+        {
+            "properties": {
+                "match": {"properties": {"session": False}},
+                "lifecycle": {"properties": {"expire_session": False}},
+            }
+        },
+    ),
+]
 
 
 def _complete_scenarios(doc: dict[str, Any]) -> None:
@@ -132,6 +207,10 @@ def _complete_scenarios(doc: dict[str, Any]) -> None:
     overrides = doc["paths"][CONTROL_PREFIX + "/integrations/{integration_id}/settings"]["put"]["requestBody"]
     scenario = doc["components"]["schemas"]["Scenario"]
     scenario["properties"]["settings"] = copy.deepcopy(overrides["content"]["application/json"]["schema"])
+    # The meaning checks of faults/scenario.py that JSON Schema can state (min_seconds <=
+    # max_seconds it cannot: that one is documented as a 400 only).
+    rule = doc["components"]["schemas"]["Scenario_rule"]
+    rule["allOf"] = [*rule.get("allOf", []), *_RULE_MEANING]
 
 
 async def openapi_json(request: web.Request) -> web.Response:

@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from ..control import ControlPlane
-from ..http import API_PREFIX, RUNNER_KWARGS, create_app
+from ..http import API_PREFIX, create_app
+from ..http.server import EmulatorRunner
 from ..service import Emulator
 from ..settings import Config, Settings
 from ..validation import SchemaRegistry
@@ -112,9 +113,7 @@ class MockSprintoServer:
     async def _serve(self) -> None:
         assert self.emulator is not None
         self._stop = asyncio.Event()
-        runner = web.AppRunner(
-            create_app(self.emulator), access_log=None, shutdown_timeout=_SHUTDOWN_GRACE, **RUNNER_KWARGS
-        )
+        runner = EmulatorRunner(create_app(self.emulator), access_log=None, shutdown_timeout=_SHUTDOWN_GRACE)
         await runner.setup()
         try:
             # Always loopback: the settings' host and port are for `mock-sprinto serve`.

@@ -122,6 +122,8 @@ class Contract:
             problems.append(f"{where}: X-Request-Id missing or malformed: {request_id!r}")
         if scenario_rule is not None:
             return problems  # a scenario may answer anything it was told to; only the envelope is ours
+        if status == 499:
+            return problems  # client_disconnected: the client left, nothing reaches it (the journal's record)
         data: Any = None
         if body:
             try:

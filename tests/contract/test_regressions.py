@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from mock_sprinto.clock import MAX_STEP_SECONDS
 
 from ..helpers import Control, Vendor, user
@@ -149,3 +151,62 @@ def test_the_served_contract_names_the_shipped_scenarios_instead_of_any_string(r
     branches = doc["components"]["requestBodies"]["Scenario"]["content"]["application/json"]["schema"]["oneOf"]
     names = next(branch for branch in branches if branch.get("type") == "string")
     assert names["enum"] == sorted(shipped_scenarios())
+
+
+async def test_a_scenario_put_on_an_impossible_integration_id_is_a_documented_400(client: Any) -> None:
+    """schemathesis (response violates schema): the 400 for a bad id in the path was not among
+    the scenario PUT's documented 400s (the serve fixture checks every answer against them)."""
+    async with client.put("/_mock/integrations/%C2%84/scenario", json="default") as response:
+        body = await response.json()
+        assert response.status == 400 and body["code"] == "invalid_parameter", body
+
+
+@pytest.mark.parametrize(
+    ("rule", "accepted"),
+    [
+        ({"match": {"operation": "get_session", "page": 3}, "delay": {"seconds": 0}}, False),
+        ({"match": {"operation": "activity", "entity_type": "User"}, "delay": {"seconds": 0}}, False),
+        ({"match": {"operation": "activity"}, "lifecycle": {"expire_session": True}}, False),
+        ({"match": {"operation": "integration_status", "session": 1}, "delay": {"seconds": 0}}, False),
+        ({"match": {"operation": "any", "page": 3, "session": 2}, "lifecycle": {"expire_session": True}}, True),
+        ({"match": {"operation": "push_page", "page_hint": 7}, "delay": {"seconds": 0}}, True),
+        ({"match": {"operation": "close_session", "session": 1}, "lifecycle": {"expire_session": True}}, True),
+    ],
+)
+def test_the_served_contract_refuses_the_rules_the_emulator_refuses(registry: Any, rule: Any, accepted: bool) -> None:
+    """schemathesis (positive data rejected): 'page' on a get_session rule, expire_session on an
+    activity rule and the like were valid by the contract and refused by the emulator."""
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    from mock_sprinto.faults.scenario import ScenarioError, parse_scenario
+    from mock_sprinto.http.openapi import build_document
+    from mock_sprinto.settings import Settings
+
+    doc = build_document(registry, Settings())
+    schemas: Registry[Any] = Registry().with_resource(
+        "urn:doc", Resource.from_contents(doc, default_specification=DRAFT202012)
+    )
+    validator = Draft202012Validator({"$ref": "urn:doc#/components/schemas/Scenario"}, registry=schemas)
+    scenario = {"name": "meaning", "rules": [rule]}
+    assert validator.is_valid(scenario) is accepted
+    try:
+        parse_scenario(scenario)
+    except ScenarioError:
+        assert not accepted
+    else:
+        assert accepted
+
+
+async def test_a_vanishingly_small_rate_limit_is_a_clean_429(client: Any, vendor: Vendor) -> None:
+    """schemathesis (stateful, with setting overrides fuzzed): rate_limit 1.3e-135 made a wait of
+    10**135 seconds, a Retry-After too large for JSON: 500 on every request of that integration."""
+    async with client.put(
+        "/_mock/integrations/acme/settings", json={"rate_limit": 1e-300, "rate_limit_burst": 1}
+    ) as response:
+        assert response.status == 200
+    await vendor.status()
+    status, body = await vendor.call("GET", "/status")
+    assert status == 429, body
+    assert body["retry_after_seconds"] == MAX_STEP_SECONDS  # at most one step of the clock: ten years

@@ -1,0 +1,348 @@
+"""The connection layer under the application: aiohttp's protocol handler with the emulator's
+deadlines, connection cap, problem-object refusals and shutdown.
+
+aiohttp gives a connection no deadline for its request headers (only a keep-alive timeout, by
+default an hour), answers what its parser refuses as plain text, lets connections pile up until
+the process runs out of descriptors (and the event loop logs every failed ``accept()`` with a
+traceback), and on shutdown leaves a request that is still reading its body without an answer.
+``EmulatorRunner`` serves an app with:
+
+* a **header deadline** (``header_timeout_seconds``): a new connection must complete its first
+  request's headers in time, a kept-alive one from the first byte of the next request; a client
+  that sent part of a request gets 408 ``request_timeout``, one that sent nothing is just closed.
+  The body deadline (``body_timeout_seconds``) is kept by ``body.read_body``;
+* a **connection cap** (``max_connections``, never more than the open-file limit allows, less
+  ``FD_RESERVE`` for the server's own files): a connection beyond it gets 503
+  ``too_many_connections`` with ``Retry-After`` and is closed at once; a failed ``accept()``
+  (out of descriptors anyway) is logged once every ``MUTE_SECONDS``, without a traceback;
+* **problem objects** for what aiohttp's parser refuses (400 ``malformed_request``, 431
+  ``request_header_fields_too_large``), with an ``X-Request-Id``;
+* a **bounded shutdown** (``shutdown_timeout_seconds``): a body being read is cut short with 503
+  ``shutting_down``, other requests get the grace period to finish, then the same 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import itertools
+import logging
+import math
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from aiohttp import web
+from aiohttp.http_exceptions import LineTooLong
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_response import StreamResponse
+from aiohttp.web_server import Server
+
+from ..errors import ApiError
+from ..settings import Settings
+from .common import EMULATOR
+
+log = logging.getLogger("mock_sprinto")
+
+FD_RESERVE = 160  # kept for the server: one accept() burst (up to 128 connections), files, threads
+MUTE_SECONDS = 10.0  # a resource error of the event loop is reported at most this often
+SHUTDOWN_RETRY_AFTER = 1
+
+# Request ids need to be unique, not secret: a per-process random prefix and a counter, so no
+# request pays for a getrandom() system call.
+_ID_PREFIX = secrets.token_hex(6)
+_REQUEST_NUMBERS = itertools.count(1)
+
+
+def new_request_id() -> str:
+    return f"req_{_ID_PREFIX}{next(_REQUEST_NUMBERS):08x}"
+
+
+class BodyInterrupted(asyncio.TimeoutError):
+    """Set on a request's payload to stop a body being read: its deadline passed, or the server is
+    stopping. A TimeoutError, so aiohttp's lingering read after the answer stops on it quietly."""
+
+    def __init__(self, error: ApiError) -> None:
+        super().__init__(error.detail)
+        self.error = error
+
+
+def request_timeout(what: str) -> ApiError:
+    return ApiError(408, "request_timeout", f"{what}; the connection is closed")
+
+
+def shutting_down() -> ApiError:
+    return ApiError(
+        503,
+        "shutting_down",
+        "the emulator is stopping; this request was not finished. Start it again and retry",
+        extra={"retry_after_seconds": SHUTDOWN_RETRY_AFTER},
+        headers={"Retry-After": str(SHUTDOWN_RETRY_AFTER)},
+    )
+
+
+def raw_problem(error: ApiError, request_id: str | None = None) -> bytes:
+    """A whole HTTP/1.1 response for a connection that has no request (or no handler) to answer."""
+    body = orjson.dumps(error.problem())
+    reason = HTTPStatus(error.status).phrase
+    headers = {
+        "Content-Type": "application/json",
+        "Content-Length": str(len(body)),
+        "X-Request-Id": request_id or new_request_id(),
+        **error.headers,
+        "Connection": "close",
+    }
+    head = f"HTTP/1.1 {error.status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    return head.encode("latin-1") + b"\r\n" + body
+
+
+@dataclass(frozen=True)
+class Limits:
+    header_timeout: float
+    max_connections: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        return cls(settings.header_timeout_seconds, effective_connection_cap(settings.max_connections))
+
+
+def effective_connection_cap(wanted: int) -> int:
+    """``wanted``, but never so many that the process runs out of descriptors first."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):  # not Unix
+        return wanted
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    return max(1, min(wanted, soft - FD_RESERVE))
+
+
+class EmulatorRequestHandler(RequestHandler):
+    """One connection, with a header deadline, a place under the cap, and JSON refusals."""
+
+    __slots__ = ("_header_deadline", "_limits", "_partial")
+
+    def __init__(self, manager: Server, *, limits: Limits, **kwargs: Any) -> None:
+        super().__init__(manager, **kwargs)
+        self._limits = limits
+        self._header_deadline: asyncio.TimerHandle | None = None
+        self._partial = False  # bytes of a request arrived, its headers are not complete
+
+    # ---- the connection cap and the header deadline ----------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        manager = self._manager
+        if manager is not None and len(manager.connections) > self._limits.max_connections:
+            refusal = ApiError(
+                503,
+                "too_many_connections",
+                f"the emulator already has {self._limits.max_connections} open connections "
+                "(setting max_connections); retry, or reuse a connection",
+                headers={"Retry-After": "1"},
+            )
+            self._refuse(refusal)
+            return
+        self._arm()
+
+    def _arm(self) -> None:
+        if self._header_deadline is None and self._limits.header_timeout > 0:
+            self._header_deadline = self._loop.call_later(self._limits.header_timeout, self._headers_late)
+
+    def _disarm(self) -> None:
+        if self._header_deadline is not None:
+            self._header_deadline.cancel()
+            self._header_deadline = None
+        self._partial = False
+
+    def _idle(self) -> bool:
+        """Waiting for the next request (not handling one, not lingering over a body)."""
+        if self._messages or self._request_in_progress:
+            return False
+        return self._waiter is not None or self._request_count == 0
+
+    def data_received(self, data: bytes) -> None:
+        if data and self._idle():
+            self._partial = True
+            self._arm()
+        super().data_received(data)
+        if self._messages:  # a request's headers are complete
+            self._disarm()
+
+    def _headers_late(self) -> None:
+        self._header_deadline = None
+        if self._messages or self._request_in_progress or self.transport is None:
+            return  # the headers are in
+        if self._partial:
+            limit = self._limits.header_timeout
+            self._refuse(request_timeout(f"the request's headers did not arrive within {limit:g}s"))
+        elif self._request_count == 0:
+            self.force_close()  # a new connection that asked nothing: closed without an answer
+        # else: idle between requests, which the keep-alive timeout governs
+
+    def _refuse(self, error: ApiError) -> None:
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(raw_problem(error))
+        self.force_close()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    # ---- what aiohttp's parser refuses ---------------------------------------------------------
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> StreamResponse:
+        if request.writer.output_size > 0:
+            raise ConnectionError("Response is sent already, cannot send another response with the error message")
+        error = _parser_refusal(status, exc)
+        if error.status >= 500:
+            log.error("internal error handling a request from %s", request.remote, exc_info=exc)
+        else:
+            log.debug("refused a request from %s: %s", request.remote, error.detail)
+        response = web.Response(
+            body=orjson.dumps(error.problem()),
+            status=error.status,
+            content_type="application/json",
+            headers={"X-Request-Id": new_request_id(), **error.headers},
+        )
+        response.force_close()
+        return response
+
+    # ---- shutdown ------------------------------------------------------------------------------
+    async def shutdown(self, timeout: float | None = 15.0) -> None:
+        """Stop this connection within ``timeout``: a body being read is cut short with 503
+        ``shutting_down``; a request still running when the time is up gets the same 503."""
+        self._force_close = True
+        self._disarm()
+        if self._keepalive_handle is not None:
+            self._keepalive_handle.cancel()
+        request = self._current_request
+        if self._request_in_progress and request is not None:
+            if not request.content.is_eof():
+                request.content.set_exception(BodyInterrupted(shutting_down()))
+            self._handler_waiter = self._loop.create_future()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._handler_waiter), timeout)
+            except asyncio.TimeoutError:
+                self._handler_waiter = None
+                if request.writer.output_size == 0 and self.transport is not None:
+                    self.transport.write(raw_problem(shutting_down()))
+        if self._task_handler is not None and not self._task_handler.done():
+            self._task_handler.cancel()
+        self.force_close()
+
+
+def _parser_refusal(status: int, exc: BaseException | None) -> ApiError:
+    if status >= 500:
+        return ApiError(500, "internal_error", "the emulator failed on this request; see its log")
+    text = str(getattr(exc, "message", "") or exc or "").strip().splitlines()
+    why = text[0][:200] if text else HTTPStatus(status).phrase
+    if isinstance(exc, LineTooLong) or "Too many headers" in why:
+        return ApiError(
+            431,
+            "request_header_fields_too_large",
+            f"the request line or its headers are too large ({why}): at most 128 headers of 8190 bytes each",
+        )
+    return ApiError(400, "malformed_request", f"the request is not valid HTTP/1.1: {why}")
+
+
+class EmulatorServer(Server):
+    """aiohttp's Server, making ``EmulatorRequestHandler`` connections."""
+
+    def __init__(self, handler: Any, *, limits: Limits, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._limits = limits
+
+    def __call__(self) -> RequestHandler:
+        return EmulatorRequestHandler(self, loop=self._loop, limits=self._limits, **self._kwargs)
+
+
+class EmulatorRunner(web.AppRunner):
+    """``web.AppRunner`` for an emulator app: its limits, its shutdown, a quiet accept loop."""
+
+    def __init__(self, app: web.Application, **kwargs: Any) -> None:
+        settings = app[EMULATOR].settings
+        kwargs.setdefault("shutdown_timeout", settings.shutdown_timeout_seconds)
+        kwargs.setdefault("keepalive_timeout", settings.keepalive_timeout_seconds)
+        kwargs["auto_decompress"] = False  # bodies are decoded by http/body.py under its limits
+        # A client that hangs up does not cancel its handler (aiohttp's TestServer would): the
+        # handler sees the hang-up as 499 client_disconnected, and the journal records it.
+        kwargs["handler_cancellation"] = False
+        super().__init__(app, **kwargs)
+        self._limits = Limits.of(settings)
+        self._restore: Callable[[], None] | None = None
+
+    async def _make_server(self) -> Server:
+        plain = await super()._make_server()
+        self._restore = mute_resource_errors(asyncio.get_running_loop())
+        return EmulatorServer(
+            plain.request_handler,
+            limits=self._limits,
+            request_factory=plain.request_factory,
+            handler_cancellation=plain.handler_cancellation,
+            loop=plain._loop,
+            **plain._kwargs,
+        )
+
+    async def cleanup(self) -> None:
+        try:
+            await super().cleanup()
+        finally:
+            if self._restore is not None:
+                self._restore()
+                self._restore = None
+
+
+_RESOURCE_ERRORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+
+def mute_resource_errors(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
+    """Report the event loop's "out of descriptors" errors (a failed ``accept()``, repeated as
+    long as the condition lasts) once every ``MUTE_SECONDS``, in one line; everything else goes
+    to the handler that was there. Returns the function that puts that handler back."""
+    previous = loop.get_exception_handler()
+    last_reported = -math.inf
+    muted = 0
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        nonlocal last_reported, muted
+        exc = context.get("exception")
+        if isinstance(exc, OSError) and exc.errno in _RESOURCE_ERRORS:
+            now = time.monotonic()
+            if now - last_reported < MUTE_SECONDS:
+                muted += 1
+                return
+            last_reported = now
+            log.warning(
+                "%s: %s (%d more like it muted); new connections wait until descriptors are free "
+                "(lower max_connections, or raise the open-file limit: ulimit -n)",
+                context.get("message", "event loop error"),
+                exc.strerror or exc,
+                muted,
+            )
+            muted = 0
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
+
+    def restore() -> None:
+        if loop.get_exception_handler() is handler:
+            loop.set_exception_handler(previous)
+
+    return restore

@@ -1,0 +1,145 @@
+"""Hostile web pages (issue 11, items 3 and 4): a page on another site cannot change the emulator
+through requests a browser sends without asking (no CORS preflight), and a DNS-rebinding name
+(evil.example resolving to 127.0.0.1) is not served at all."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ..helpers import API, Vendor
+from . import rawhttp
+
+# What a browser can send cross-site without a preflight: these three media types, or no body.
+SIMPLE_BODIES = [
+    ("text/plain;charset=UTF-8", b'{"seconds": 60}'),
+    ("application/x-www-form-urlencoded", b'{"seconds": 60}'),
+    ("multipart/form-data; boundary=x", b'--x\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--x--\r\n'),
+]
+
+
+async def _clock_offset(client: Any) -> float:
+    async with client.get("/_mock/clock") as response:
+        return float((await response.json())["offset_seconds"])
+
+
+@pytest.mark.parametrize(("media_type", "body"), SIMPLE_BODIES)
+async def test_a_control_write_with_a_body_a_form_could_send_is_refused(
+    client: Any, media_type: str, body: bytes
+) -> None:
+    for path in ("/_mock/clock/advance", "/_mock/integrations", "/_mock/integrations/acme/clock/advance"):
+        async with client.post(path, data=body, headers={"Content-Type": media_type}) as response:
+            problem = await response.json()
+            assert response.status == 415, (path, problem)
+            assert problem["code"] == "unsupported_media_type"
+    async with client.put("/_mock/scenario", data=b'"rate-limited"', headers={"Content-Type": media_type}) as response:
+        assert response.status == 415
+    assert await _clock_offset(client) == 0
+    async with client.get("/_mock/integrations") as response:
+        assert (await response.json())["integrations"] == []  # none was created, not even the named one
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},
+        {"Origin": "http://localhost:3000"},  # another port on the same machine is another origin
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+        {"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors"},
+    ],
+)
+async def test_a_cross_site_request_changes_nothing(client: Any, headers: dict[str, str]) -> None:
+    await Vendor(client, "acme", "k").start()
+    for method, path in (
+        ("POST", "/_mock/reset"),
+        ("POST", "/_mock/integrations"),
+        ("DELETE", "/_mock/integrations/acme"),
+        ("POST", "/_mock/clock/advance"),
+    ):
+        async with client.request(method, path, headers=headers) as response:
+            problem = await response.json()
+            assert response.status == 403, (method, path, headers, problem)
+            assert problem["code"] == "cross_site_request"
+    async with client.get("/_mock/integrations") as response:
+        assert [each["id"] for each in (await response.json())["integrations"]] == ["acme"]
+
+
+async def test_a_cross_site_image_cannot_create_integrations(client: Any) -> None:
+    """<img src="http://127.0.0.1:8080/_mock/integrations/x1"> is a GET, but it creates x1."""
+    headers = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"}
+    async with client.get("/_mock/integrations/x1", headers=headers) as response:
+        assert response.status == 403
+    async with client.get("/_mock/integrations") as response:
+        assert (await response.json())["integrations"] == []
+
+
+async def test_what_curl_the_dashboard_and_a_link_send_still_works(client: Any) -> None:
+    origin = f"http://127.0.0.1:{client.server.port}"
+    async with client.post("/_mock/reset") as response:  # curl -X POST .../_mock/reset: no body, no Origin
+        assert response.status == 200
+    same_origin = {"Origin": origin, "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors"}
+    async with client.post("/_mock/clock/advance", json={"seconds": 1}, headers=same_origin) as response:
+        assert response.status == 200
+    async with client.get("/_mock/journal", headers={"Sec-Fetch-Site": "same-origin"}) as response:
+        assert response.status == 200
+    # A link to the dashboard from another site, or a bookmark: a top-level navigation.
+    for site in ("cross-site", "none"):
+        navigate = {"Sec-Fetch-Site": site, "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
+        async with client.get("/_mock/", headers=navigate) as response:
+            assert response.status == 200
+    async with client.post(
+        "/_mock/clock/advance", data=b'{"seconds": 1}', headers={"Content-Type": "application/json; charset=utf-8"}
+    ) as response:
+        assert response.status == 200
+    assert await _clock_offset(client) == 2
+
+
+# ---- item 4: the Host header ---------------------------------------------------------------------
+@pytest.mark.parametrize("host", [b"evil.example", b"evil.example:8080", b"127.0.0.1.nip.io", b"10.0.0.5:8080"])
+async def test_a_foreign_host_name_is_not_served(client: Any, host: bytes) -> None:
+    for path in ("/_mock/health", f"{API}/acme/status", "/_mock/"):
+        data = rawhttp.build("GET", path, [(b"api-key", b"k")], host=host)
+        answer = await rawhttp.request(client.server.host, client.server.port, data)
+        assert answer.status == 421, (host, path, answer)
+        assert answer.json()["code"] == "host_not_allowed"
+        assert "x-request-id" in answer.headers
+
+
+@pytest.mark.parametrize(
+    "host", [b"127.0.0.1", b"127.0.0.1:8080", b"localhost", b"LocalHost:1", b"[::1]:8080", b"[::1]", b"127.0.0.2:9"]
+)
+async def test_loopback_names_are_served_on_any_port(client: Any, host: bytes) -> None:
+    data = rawhttp.build("GET", "/_mock/health", host=host)
+    answer = await rawhttp.request(client.server.host, client.server.port, data)
+    assert answer.status == 200, (host, answer)
+
+
+async def test_allowed_hosts_and_the_configured_host_are_served(serve: Any, make_emulator: Any) -> None:
+    client = await serve(make_emulator(allowed_hosts="mock.test, ci-runner:8080", host="emulator.internal"))
+    for host, status in (
+        (b"mock.test", 200),
+        (b"MOCK.TEST:9", 200),
+        (b"ci-runner:8080", 200),
+        (b"emulator.internal:8080", 200),
+        (b"other.test", 421),
+    ):
+        answer = await rawhttp.request(
+            client.server.host, client.server.port, rawhttp.build("GET", "/_mock/health", host=host)
+        )
+        assert answer.status == status, host
+    anything = await serve(make_emulator(allowed_hosts="*"))
+    answer = await rawhttp.request(
+        anything.server.host, anything.server.port, rawhttp.build("GET", "/_mock/health", host=b"whatever.example")
+    )
+    assert answer.status == 200
+
+
+def test_the_banner_says_which_host_names_are_served_when_listening_beyond_loopback(make_emulator: Any) -> None:
+    from mock_sprinto.cli import banner
+
+    text = banner("0.0.0.0", 8080, make_emulator(host="0.0.0.0", allowed_hosts="mock"))
+    assert "host names served: loopback ones, mock; others get 421" in text
+    assert "host names served" not in banner("127.0.0.1", 8080, make_emulator())

@@ -1,0 +1,310 @@
+"""Connections that misbehave (issue 11, items 5, 9, 10, 12): silent and slow clients meet
+deadlines, a flood meets a connection cap (and running out of descriptors costs no log storm),
+aiohttp's own refusals are problem objects, a client that hangs up is journaled as such, and
+SIGTERM answers every request in flight and exits promptly."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import re
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from ..helpers import API, Vendor, user
+from . import rawhttp
+
+CLI = [sys.executable, "-m", "mock_sprinto"]
+
+
+async def _connect(client: Any) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_connection(client.server.host, client.server.port)
+
+
+async def _read_all(reader: asyncio.StreamReader, timeout: float) -> tuple[bytes, float]:
+    started = time.monotonic()
+    chunks = []
+    try:
+        while chunk := await asyncio.wait_for(reader.read(65536), timeout):
+            chunks.append(chunk)
+    except (asyncio.TimeoutError, ConnectionError):
+        pass
+    return b"".join(chunks), time.monotonic() - started
+
+
+# ---- item 10: aiohttp's parser refusals are problem objects -------------------------------------
+HEAD = b"POST /api/external/push/v1/integrations/acme/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\napi-key: k\r\n"
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "code"),
+    [
+        (HEAD + b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400, "malformed_request"),
+        (HEAD + b"Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n{}", 400, "malformed_request"),
+        (HEAD + b"".join(b"X-%d: 1\r\n" % i for i in range(200)) + b"\r\n", 431, "request_header_fields_too_large"),
+        (HEAD + b"X-Long: " + b"a" * 9000 + b"\r\n\r\n", 431, "request_header_fields_too_large"),
+        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 431, "request_header_fields_too_large"),
+        (b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header: x\r\n\r\n", 400, "malformed_request"),
+        (b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + b"\x00" * 40 + b"\r\n\r\n", 400, "malformed_request"),
+    ],
+)
+async def test_what_aiohttps_parser_refuses_is_a_problem_object(
+    client: Any, request_bytes: bytes, status: int, code: str
+) -> None:
+    answer = await rawhttp.request(client.server.host, client.server.port, request_bytes)
+    assert answer.status == status, answer
+    assert answer.headers["content-type"].startswith("application/json")
+    problem = answer.json()
+    assert (problem["status"], problem["code"]) == (status, code)
+    assert re.fullmatch(r"[A-Za-z0-9._:-]{1,128}", answer.headers["x-request-id"])
+
+
+async def test_a_bad_chunk_size_is_a_malformed_body(client: Any) -> None:
+    data = HEAD + b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"
+    answer = await rawhttp.request(client.server.host, client.server.port, data)
+    assert answer.status == 400
+    assert answer.json()["code"] in ("malformed_body", "malformed_request")
+
+
+# ---- item 9: a client that hangs up mid-upload ---------------------------------------------------
+async def test_a_client_that_disconnects_mid_upload_is_journaled_as_499_without_a_traceback(
+    client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    vendor = Vendor(client, "acme", "k")
+    session = await vendor.start()
+    _, writer = await _connect(client)
+    writer.write(
+        f"POST {API}/acme/sessions/{session['id']}/entities HTTP/1.1\r\nHost: 127.0.0.1\r\napi-key: k\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n".encode()
+        + b'{"entities": {"User": ['
+    )
+    await writer.drain()
+    await asyncio.sleep(0.2)
+    writer.close()
+    for _ in range(50):
+        async with client.get("/_mock/journal", params={"integration_id": "acme"}) as response:
+            entries = (await response.json())["entries"]
+        if len(entries) >= 2:
+            break
+        await asyncio.sleep(0.05)
+    assert (entries[-1]["status"], entries[-1]["code"]) == (499, "client_disconnected"), entries
+    assert not [r for r in caplog.records if r.exc_info], "a hang-up is not an emulator error"
+    assert (await vendor.session(session["id"]))["state"] == "active"
+
+
+# ---- item 5: deadlines and the connection cap ---------------------------------------------------
+@pytest.fixture
+async def strict(serve: Any, make_emulator: Any) -> Any:
+    return await serve(make_emulator(header_timeout_seconds=0.5, body_timeout_seconds=0.5, max_connections=4))
+
+
+async def test_a_silent_connection_is_closed_at_the_header_deadline(strict: Any) -> None:
+    reader, writer = await _connect(strict)
+    data, waited = await _read_all(reader, 5)
+    writer.close()
+    assert data == b"" and waited < 2.5, (data, waited)  # closed, nothing said: it asked nothing
+
+
+async def test_headers_sent_a_byte_at_a_time_get_a_408(strict: Any) -> None:
+    reader, writer = await _connect(strict)
+    request = b"GET /_mock/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 100
+
+    async def trickle() -> None:
+        for byte in request:
+            writer.write(bytes([byte]))
+            await asyncio.sleep(0.1)
+
+    task = asyncio.create_task(trickle())
+    data, waited = await _read_all(reader, 5)
+    task.cancel()
+    writer.close()
+    answer = rawhttp.parse_response(data)
+    assert answer.status == 408 and answer.json()["code"] == "request_timeout", data
+    assert waited < 2.5
+
+
+async def test_a_body_sent_too_slowly_gets_a_408_and_is_journaled(strict: Any) -> None:
+    vendor = Vendor(strict, "acme", "k")
+    session = await vendor.start()
+    reader, writer = await _connect(strict)
+    writer.write(
+        f"POST {API}/acme/sessions/{session['id']}/entities HTTP/1.1\r\nHost: 127.0.0.1\r\napi-key: k\r\n"
+        "Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n".encode()
+    )
+
+    async def trickle() -> None:
+        for _ in range(100):
+            writer.write(b" ")
+            await asyncio.sleep(0.1)
+
+    task = asyncio.create_task(trickle())
+    data, waited = await _read_all(reader, 5)
+    task.cancel()
+    writer.close()
+    answer = rawhttp.parse_response(data)
+    assert answer.status == 408 and answer.json()["code"] == "request_timeout", data
+    assert waited < 2.5
+    async with strict.get("/_mock/journal", params={"integration_id": "acme"}) as response:
+        assert (await response.json())["entries"][-1]["status"] == 408
+
+
+async def test_connections_beyond_the_cap_get_a_503_at_once(strict: Any) -> None:
+    held = [await _connect(strict) for _ in range(4)]
+    await asyncio.sleep(0.05)
+    reader, writer = await _connect(strict)
+    data, waited = await _read_all(reader, 3)
+    writer.close()
+    answer = rawhttp.parse_response(data)
+    assert answer.status == 503 and answer.json()["code"] == "too_many_connections", data
+    assert "retry-after" in answer.headers and waited < 1
+    for _, each in held:
+        each.close()
+    await asyncio.sleep(0.1)
+    async with strict.get("/_mock/health") as response:
+        assert response.status == 200
+
+
+def test_running_out_of_descriptors_is_reported_once_not_in_a_storm(caplog: pytest.LogCaptureFixture) -> None:
+    from mock_sprinto.http.server import mute_resource_errors
+
+    loop = asyncio.new_event_loop()
+    try:
+        restore = mute_resource_errors(loop)
+        with caplog.at_level(logging.WARNING):
+            for _ in range(1000):
+                loop.call_exception_handler(
+                    {"message": "socket.accept() out of system resource", "exception": OSError(errno.EMFILE, "x")}
+                )
+        restore()
+    finally:
+        loop.close()
+    lines = [r for r in caplog.records if "out of system resource" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].exc_info is None
+
+
+def _serve(tmp_path: Path, *args: str, nofile: int | None = None) -> tuple[subprocess.Popen[str], int, Path]:
+    err = tmp_path / "server.err"
+
+    def limit() -> None:
+        if nofile is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOCK_SPRINTO_")}
+    process = subprocess.Popen(
+        [*CLI, "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=err.open("w"),
+        text=True,
+        env=env,
+        preexec_fn=limit,  # only setrlimit, before exec
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        found = re.search(r"base URL\s+http://127\.0\.0\.1:(\d+)/", line)
+        if found:
+            return process, int(found.group(1)), err
+    process.kill()
+    raise AssertionError(err.read_text())
+
+
+def _health(port: int, timeout: float = 5) -> tuple[int, float]:
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_mock/health", timeout=timeout) as response:
+            return response.status, time.monotonic() - started
+    except urllib.error.HTTPError as error:
+        return error.code, time.monotonic() - started
+
+
+def test_a_flood_past_the_file_limit_leaves_a_normal_client_answered_and_the_log_quiet(tmp_path: Path) -> None:
+    process, port, err = _serve(tmp_path, nofile=200)
+    flood: list[socket.socket] = []
+    try:
+        for _ in range(400):
+            try:
+                flood.append(socket.create_connection(("127.0.0.1", port), timeout=1))
+            except OSError:
+                break
+        time.sleep(1)
+        status, waited = _health(port)
+        assert status in (200, 503) and waited < 3, (status, waited)  # an answer, at once
+        for each in flood:
+            each.close()
+        flood.clear()
+        time.sleep(0.5)
+        assert _health(port)[0] == 200
+    finally:
+        for each in flood:
+            each.close()
+        process.send_signal(signal.SIGTERM)
+        process.wait(15)
+    lines = err.read_text().splitlines()
+    assert len(lines) < 20, lines[:40]
+
+
+# ---- item 12: SIGTERM with requests in flight ----------------------------------------------------
+def test_sigterm_answers_an_upload_in_flight_and_exits_promptly(tmp_path: Path) -> None:
+    process, port, err = _serve(tmp_path)
+    try:
+        base = f"http://127.0.0.1:{port}{API}/acme"
+        request = urllib.request.Request(f"{base}/sessions", method="POST", headers={"api-key": "k"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            session_id = orjson.loads(response.read())["id"]
+        upload = socket.create_connection(("127.0.0.1", port), timeout=10)
+        upload.sendall(
+            f"POST {API}/acme/sessions/{session_id}/entities HTTP/1.1\r\nHost: 127.0.0.1\r\napi-key: k\r\n"
+            "Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n".encode()
+            + orjson.dumps({"entities": {"User": [user(1)]}})[:50]
+        )
+        time.sleep(0.3)
+        stopping = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        data = b""
+        while chunk := upload.recv(65536):
+            data += chunk
+        answer = rawhttp.parse_response(data)
+        assert answer.status == 503 and answer.json()["code"] == "shutting_down", data
+        assert answer.headers.get("connection", "").lower() == "close"
+        process.wait(10)
+        assert time.monotonic() - stopping < 4
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert "Traceback" not in err.read_text()
+
+
+def test_sigterm_answers_a_request_held_by_a_scenario_delay_within_the_grace(tmp_path: Path) -> None:
+    scenario = tmp_path / "slow.yaml"
+    scenario.write_text("name: slow\nrules:\n  - match: {operation: integration_status}\n    delay: {seconds: 60}\n")
+    process, port, err = _serve(tmp_path, "--scenario", str(scenario), "--shutdown-timeout-seconds", "1")
+    try:
+        held = socket.create_connection(("127.0.0.1", port), timeout=10)
+        held.sendall(f"GET {API}/acme/status HTTP/1.1\r\nHost: 127.0.0.1\r\napi-key: k\r\n\r\n".encode())
+        time.sleep(0.3)
+        stopping = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        data = b""
+        while chunk := held.recv(65536):
+            data += chunk
+        answer = rawhttp.parse_response(data)
+        assert answer.status == 503 and answer.json()["code"] == "shutting_down", data
+        process.wait(10)
+        assert time.monotonic() - stopping < 4
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert "Traceback" not in err.read_text()
