@@ -130,15 +130,15 @@ def parse_json(
             _find_repeated_name(raw)
         return value
     members, containers = shallow
-    if reject_repeated_names:
-        # One pass serves both proofs: white space deleted for the names, '[' read as '{'.
-        text = raw.translate(_BRACKET_AS_BRACE, _WHITE_SPACE)
-        opened = text.count(b"{")
-    else:
-        opened = raw.count(b"{") + raw.count(b"[")
-    if opened != containers:  # a record nests (or a string holds a bracket): walk it all
+    marks = raw.translate(None, _ALL_BUT_MARKS)  # one pass: the text's '{', '[' and ':' only
+    if marks.count(b"{") + marks.count(b"[") != containers:
+        # A record nests (or a string holds a bracket): walk it all.
         members = _walk(value, max_depth, flat_types)
-    if reject_repeated_names and text.count(b'":') != members:
+    if (
+        reject_repeated_names
+        and not _colons_prove_no_repeats(raw, marks.count(b":"), value)
+        and _may_repeat_names(raw, members)
+    ):
         _find_repeated_name(raw)
     return value
 
@@ -194,7 +194,25 @@ def _shallow(root: Any, limit: int) -> tuple[int, int] | None:
 
 
 _OBJECTS_ONLY = {dict}
-_BRACKET_AS_BRACE = bytes.maketrans(b"[", b"{")
+_ALL_BUT_MARKS = bytes(byte for byte in range(256) if byte not in b"{[:")
+
+
+def _colons_prove_no_repeats(raw: bytes, colons: int, value: Any) -> bool:
+    """True when no object of ``raw`` repeated a member name; False means 'prove it another way'.
+
+    In a text without a backslash (no escapes) every ``:`` ends a member name or sits inside a
+    string, literally. The text has one per member written plus those inside the strings it
+    wrote; orjson's re-serialization of the parsed value has one per member kept plus those
+    inside the strings kept. A dropped repeat takes away its member (and perhaps strings), never
+    adds one, so equal counts mean nothing was dropped. ~25 µs a page (a serialization and two
+    byte counts) where deleting white space and counting '":' took ~40.
+    """
+    if b"\\" in raw:
+        return False
+    try:
+        return orjson.dumps(value).count(b":") == colons
+    except orjson.JSONEncodeError:  # e.g. nesting orjson will not write: the other proof decides
+        return False
 
 
 def _walk(root: Any, limit: int, flat_types: frozenset[str]) -> int:
