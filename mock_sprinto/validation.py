@@ -274,6 +274,10 @@ def check_page(
         )
         return _reject(verdict, "validation_failed", "the page envelope is not valid")
     for entity_type, records in entities.items():
+        if type(records) is list and entity_type in registry.types:  # the usual case: nothing to report
+            verdict.counts[entity_type] = len(records)
+            verdict.total += len(records)
+            continue
         pointer = json_pointer(("entities", entity_type))
         if not ENTITY_TYPE_NAME.match(entity_type):
             verdict.errors.append(
