@@ -123,8 +123,22 @@ def parse_json(
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise malformed(_reason(raw, exc)) from None
-    members = _walk(value, max_depth, flat_types)
-    if reject_repeated_names and _may_repeat_names(raw, members):
+    shallow = _shallow(value, max_depth)
+    if shallow is None:  # not the usual page shape: walk it all
+        members = _walk(value, max_depth, flat_types)
+        if reject_repeated_names and _may_repeat_names(raw, members):
+            _find_repeated_name(raw)
+        return value
+    members, containers = shallow
+    marks = raw.translate(None, _ALL_BUT_MARKS)  # one pass: the text's '{', '[' and ':' only
+    if marks.count(b"{") + marks.count(b"[") != containers:
+        # A record nests (or a string holds a bracket): walk it all.
+        members = _walk(value, max_depth, flat_types)
+    if (
+        reject_repeated_names
+        and not _colons_prove_no_repeats(raw, marks.count(b":"), value)
+        and _may_repeat_names(raw, members)
+    ):
         _find_repeated_name(raw)
     return value
 
@@ -143,6 +157,62 @@ def _reason(raw: bytes, exc: orjson.JSONDecodeError) -> str:
     if "depth limit" in message:
         return "nesting is deeper than allowed"
     return message
+
+
+def _shallow(root: Any, limit: int) -> tuple[int, int] | None:
+    """For a page whose every record is an object: (object members, containers) down to the
+    records (depth 4), without visiting the records' values. None for any other shape.
+
+    Every container in the parsed value was opened by one ``{`` or ``[`` of the text (brackets
+    inside strings, and in values dropped as repeats, only add to the text's count), so when
+    the text opens exactly the containers counted here, nothing nests below the records: the
+    page is no deeper than 4 and the member count is exact. The check stays exact whatever the
+    schema allows (fields beyond the known ones included) and costs one count of the text
+    instead of a walk of every record (~50 µs a page).
+    """
+    if type(root) is not dict or limit < 4:
+        return None
+    entities = root.get("entities")
+    if type(entities) is not dict:
+        return None
+    for name, child in root.items():
+        if name != "entities" and (type(child) is dict or type(child) is list):
+            return None
+    members = len(root) + len(entities)
+    containers = 2
+    for records in entities.values():
+        kind = type(records)
+        if kind is dict:
+            return None
+        if kind is not list:
+            continue
+        if records and set(map(type, records)) != _OBJECTS_ONLY:
+            return None
+        containers += 1 + len(records)
+        members += sum(map(len, records))
+    return members, containers
+
+
+_OBJECTS_ONLY = {dict}
+_ALL_BUT_MARKS = bytes(byte for byte in range(256) if byte not in b"{[:")
+
+
+def _colons_prove_no_repeats(raw: bytes, colons: int, value: Any) -> bool:
+    """True when no object of ``raw`` repeated a member name; False means 'prove it another way'.
+
+    In a text without a backslash (no escapes) every ``:`` ends a member name or sits inside a
+    string, literally. The text has one per member written plus those inside the strings it
+    wrote; orjson's re-serialization of the parsed value has one per member kept plus those
+    inside the strings kept. A dropped repeat takes away its member (and perhaps strings), never
+    adds one, so equal counts mean nothing was dropped. ~25 µs a page (a serialization and two
+    byte counts) where deleting white space and counting '":' took ~40.
+    """
+    if b"\\" in raw:
+        return False
+    try:
+        return orjson.dumps(value).count(b":") == colons
+    except orjson.JSONEncodeError:  # e.g. nesting orjson will not write: the other proof decides
+        return False
 
 
 def _walk(root: Any, limit: int, flat_types: frozenset[str]) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from .budget import TRIM_AFTER_BYTES, give_back_free_heap
 from .clock import format_time
 from .faults.vocabulary import Lifecycle
 from .lifecycle import Event, State, next_state
@@ -186,5 +187,8 @@ class Timeline:
     def _drop_staged(self, tenant: Tenant, session: Session) -> None:
         for page in session.accepted_pages:
             page.payload = None
-        tenant.staged_bytes -= session.staged_bytes
+        dropped = session.staged_bytes
+        tenant.staged_bytes -= dropped
         session.staged_bytes = 0
+        if dropped >= TRIM_AFTER_BYTES:
+            give_back_free_heap()

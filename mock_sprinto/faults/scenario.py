@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
+import jsonschema_rs
 import yaml
 
 from ..documents import DEFAULT_MAX_DOCUMENT_BYTES, DocumentTooLarge, load_yaml, read_text
@@ -24,6 +24,9 @@ from ..settings import Settings, check_overrides
 from ..sourcelines import line_for as _line_for  # shared with the config file loader (settings.py)
 from ..sourcelines import pointer_lines as _lines
 from .vocabulary import Delay, Lifecycle, Phase, Respond, RuleOperation, TransportFault, WhenKind
+
+if TYPE_CHECKING:
+    import jsonschema
 
 SCENARIO_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 MAX_PROBLEMS = 100  # listed per invalid scenario; then one more says how many were left out
@@ -93,10 +96,28 @@ class Scenario:
 
 @cache
 def _schema_validator() -> jsonschema.protocols.Validator:
+    import jsonschema  # only once a scenario is loaded: start-up without one does not pay ~90 ms
+
     schema = json.loads((schemas_dir() / "scenario.schema.json").read_text(encoding="utf-8"))
     cls = jsonschema.validators.validator_for(schema)
     validator: jsonschema.protocols.Validator = cls(schema)
     return validator
+
+
+@cache
+def _fast_validator() -> Any:
+    schema = json.loads((schemas_dir() / "scenario.schema.json").read_text(encoding="utf-8"))
+    return jsonschema_rs.validator_for(schema)
+
+
+def _surely_valid(document: Any) -> bool:
+    """The verdict from jsonschema-rs, already imported for the entity schemas: a valid document
+    (the default scenario at every start-up) never imports python-jsonschema, whose errors
+    (paths, keywords) word the problems of an invalid one."""
+    try:
+        return bool(_fast_validator().is_valid(document))
+    except Exception:  # a value JSON has no type for (YAML reads dates): the full check says why
+        return False
 
 
 def shipped_scenarios() -> dict[str, Path]:
@@ -110,7 +131,7 @@ def parse_scenario(document: Any, source: str = "scenario", text: str | None = N
         raise ScenarioError(source, [too_many])
     lines = _lines(text) if text is not None else {}
     problems: list[Problem] = []
-    for error in _schema_validator().iter_errors(document):
+    for error in () if _surely_valid(document) else _schema_validator().iter_errors(document):
         path = json_pointer(error.absolute_path)
         problems.append(Problem(path, _explain(error), _line_for(lines, path)))
     # Meaning is checked too, wherever the shape allows, so one run reports every problem.

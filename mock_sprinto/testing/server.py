@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from ..control import ControlPlane
+from ..errors import ApiError
 from ..http import API_PREFIX, create_app
 from ..http.server import EmulatorRunner
 from ..service import Emulator
@@ -178,11 +179,39 @@ class MockSprintoServer:
     def new_integration(
         self, hint: str = "test", *, integration_id: str | None = None, api_key: str | None = None
     ) -> MockSprinto:
-        """A fresh tenant (created through the control API) and a handle on it."""
+        """A fresh tenant and a handle on it: the control plane's create, called on the server's
+        thread (the same answer as ``POST /_mock/integrations``, without an HTTP round trip)."""
         ident = integration_id or new_integration_id(hint)
         key = api_key or new_api_key()
-        created = self.control.call("POST", "/integrations", {"id": ident, "api_key": key}, expect=201)
+
+        def create(emulator: Emulator) -> dict[str, Any] | ApiError:
+            try:
+                return ControlPlane(emulator).create_integration(ident, key)
+            except ApiError as error:
+                return error
+
+        created = self.run(create)
+        if isinstance(created, ApiError):
+            raise MockSprintoError("POST", "/integrations", created.status, created.problem())
         return MockSprinto(self, created["id"], created["api_key"])
+
+    def forget_soon(self, integration_id: str) -> None:
+        """Delete a tenant on the server's thread without waiting for it: the end of a fixture.
+        Whatever the server is asked afterwards (over HTTP or ``run``) comes after it."""
+        loop, emulator = self._loop, self.emulator
+        if loop is None or emulator is None or not self.running:
+            return
+
+        def forget() -> None:
+            try:
+                ControlPlane(emulator).delete_integration(integration_id)
+            except ApiError:  # an id no integration can have: nothing to forget
+                pass
+
+        try:
+            loop.call_soon_threadsafe(forget)
+        except RuntimeError:  # the loop closed in between
+            pass
 
 
 class _Control:
@@ -341,3 +370,7 @@ class MockSprinto(HandleBase):
     def delete(self) -> None:
         """Forget the integration (its sessions, data and clock): the end of a test."""
         self.server.control.send(self._request("DELETE", "", expect=204))
+
+    def forget_soon(self) -> None:
+        """``delete`` without waiting for it (the fixture's teardown): later calls come after it."""
+        self.server.forget_soon(self.integration_id)

@@ -211,6 +211,36 @@ def test_repeated_names_are_refused_exactly_when_the_stdlib_parser_sees_one(raw:
     assert refused == expected
 
 
+def _depth(value: Any) -> int:
+    """How deep the containers nest (a scalar body: 0), the plain recursive way."""
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+@given(raw=documents(), limit=st.integers(1, 7), refuse=st.booleans())
+def test_the_depth_limit_is_exact_whatever_shortcut_parsing_takes(raw: bytes, limit: int, refuse: bool) -> None:
+    """The count of brackets that spares walking the records never lets a too-deep body through
+    and never refuses one within the limit (records with nested fields beyond the known ones)."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        assume(False)
+        return
+    assume(not (refuse and stdlib_finds_a_repeated_name(raw)))
+    too_deep = _depth(value) > limit
+    event(f"too deep: {too_deep}")
+    try:
+        parse_json(raw, limit, reject_repeated_names=refuse)
+        refused = False
+    except ApiError as error:
+        assert error.code == "malformed_body", error.detail
+        refused = "nesting" in error.detail
+    assert refused == too_deep
+
+
 # ---- the same bodies through the domain: push, then close and apply ---------------------
 EMULATOR = Emulator(
     Config(Settings().with_overrides({"processing_seconds": 0, "max_decoded_bytes": DECODED_CAP})),

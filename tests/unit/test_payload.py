@@ -1,0 +1,41 @@
+"""The shortcuts of ``parse_json`` on the usual page shape stay exact (the fuzz tests cover the rest)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mock_sprinto.errors import ApiError
+from mock_sprinto.payload import parse_json
+
+REPEATED = [
+    b'{"entities": {"User": [{"a": "x:y", "a": "z"}]}}',  # the dropped value held a colon
+    b'{"entities": {"User": [{"a": 1, "b": {"c": 1, "c": 2}}]}}',  # in a nested field beyond the known ones
+    b'{"entities": {"User": [{"a" : 1, "a":2}]}}',  # white space before a colon
+    b'{"entities": {"User": [{"a": "\\u003a", "a": 1}]}}',  # an escaped colon
+    b'{"entities": {"User": [{"k": 1}], "User": [{"k": 1}]}}',
+]
+FINE = [
+    b'{"entities": {"User": [{"a": "x:y", "b": "[{:"}]}}',  # marks inside strings
+    b'{"entities": {"User": [{"a": {"b": [1, {"c": ":"}]}}]}, "page_hint": 7}',
+    b'{"entities":{"User":[{"a":"\\"quoted\\":"}]}}',
+]
+
+
+@pytest.mark.parametrize("raw", REPEATED)
+def test_a_repeated_name_is_refused_whichever_proof_runs(raw: bytes) -> None:
+    with pytest.raises(ApiError, match="appears twice"):
+        parse_json(raw, 64)
+    parse_json(raw, 64, reject_repeated_names=False)  # last wins, as asked
+
+
+@pytest.mark.parametrize("raw", FINE)
+def test_a_page_without_repeats_is_accepted(raw: bytes) -> None:
+    parse_json(raw, 64)
+
+
+def test_nesting_beyond_the_records_counts_against_the_limit() -> None:
+    raw = b'{"entities": {"User": [{"a": {"b": {"c": 1}}}]}}'  # depth 6
+    parse_json(raw, 6)
+    with pytest.raises(ApiError, match="nesting"):
+        parse_json(raw, 5)
+    parse_json(b'{"entities": {"User": [{"a": "{{{{{{[[[["}]}}', 4)  # brackets in a string are not nesting
