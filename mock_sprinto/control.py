@@ -23,6 +23,7 @@ from .faults.scenario import (
     shipped_by_name,
     shipped_scenarios,
 )
+from .har import har
 from .report import Report, judge, summary_text
 from .service import INTEGRATION_ID, Emulator
 from .settings import check_overrides, describe
@@ -302,6 +303,14 @@ class ControlPlane:
     def journal(self, integration_id: str | None, limit: int) -> dict[str, Any]:
         journal = self.emulator.journal
         return {"entries": journal.recent(integration_id, limit), "total_recorded": journal.total}
+
+    def journal_har(
+        self, integration_id: str | None, origin: str, limit: int | None = None, redact: bool = True
+    ) -> dict[str, Any]:
+        """The journal (optionally one integration's, the last ``limit`` entries) as HAR 1.2."""
+        journal = self.emulator.journal
+        entries = journal.last(integration_id, limit or len(journal.entries) or 1)
+        return har(entries, origin, __version__, redact=redact)
 
 
 def _summary(tenant: Tenant) -> dict[str, Any]:

@@ -92,6 +92,12 @@ class Settings:
     )
     rate_limit_burst: int = _s(10, "mock", "Token bucket size when rate_limit is on.", 1)
     journal_size: int = _s(10_000, "mock", "Requests kept in the journal ring buffer.", 1)
+    journal_bodies_bytes: int = _s(
+        0,
+        "mock",
+        "Request and response bodies kept in the journal for its HAR export, each cut at this many bytes; 0 = off.",
+        0,
+    )
     activity_log_size: int = _s(10_000, "mock", "Activity items kept per integration (oldest dropped first).", 1)
     max_sessions_kept: int = _s(1_000, "mock", "Finished sessions kept per integration (oldest finished dropped).", 1)
     max_integrations: int = _s(10_000, "mock", "Integrations the emulator holds before refusing new ones (403).", 1)
@@ -149,6 +155,7 @@ SERVER_SETTINGS = frozenset(
         "port",
         "admin_token",
         "journal_size",
+        "journal_bodies_bytes",
         "max_integrations",
         "schemas_dir",
         "frozen_clock",

@@ -167,6 +167,22 @@ async def journal(request: web.Request) -> web.Response:
     return json_response(control.journal(request.query.get("integration_id") or None, limit))
 
 
+async def journal_har(request: web.Request) -> web.Response:
+    """The journal as HAR 1.2, to open in a browser's developer tools (``?redact=false`` keeps the
+    api-key, Authorization and cookies as sent)."""
+    control = request.app[CONTROL]
+    limit = _query_int(
+        request, "limit", control.emulator.settings.journal_size, 1, control.emulator.settings.journal_size
+    )
+    redact = request.query.get("redact", "true")
+    if redact not in ("true", "false"):
+        raise bad_request("invalid_parameter", "redact is true or false")
+    integration_id = request.query.get("integration_id") or None
+    data = control.journal_har(integration_id, f"{request.scheme}://{request.host}", limit, redact == "true")
+    name = f"mock-sprinto-{integration_id or 'all'}.har".replace('"', "")
+    return json_response(data, headers={"Content-Disposition": f'inline; filename="{name}"'})
+
+
 def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_get(P + "/", dashboard, allow_head=False)
@@ -186,6 +202,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get(ONE + "/records", datasets, allow_head=False)
     r.add_get(ONE + "/records/{entity_type}", records, allow_head=False)
     r.add_get(P + "/journal", journal, allow_head=False)
+    r.add_get(P + "/journal.har", journal_har, allow_head=False)
     r.add_get(ONE + "/report", report, allow_head=False)
     r.add_get(P + "/scenarios", scenarios, allow_head=False)
     r.add_get(ONE + "/settings", get_integration_settings, allow_head=False)

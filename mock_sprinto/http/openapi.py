@@ -115,10 +115,10 @@ def build_document(registry: SchemaRegistry, settings: Settings) -> dict[str, An
     if settings.unknown_entity_types == "reject":
         entities["additionalProperties"] = False
     _complete_scenarios(doc)
-    journal = doc["paths"][CONTROL_PREFIX + "/journal"]["get"]
-    for parameter in journal["parameters"]:
-        if parameter["name"] == "limit":
-            parameter["schema"]["maximum"] = settings.journal_size
+    for path in ("/journal", "/journal.har"):
+        for parameter in doc["paths"][CONTROL_PREFIX + path]["get"]["parameters"]:
+            if parameter["name"] == "limit":
+                parameter["schema"]["maximum"] = settings.journal_size
     return doc
 
 
