@@ -300,16 +300,24 @@ class ControlPlane:
                 lines += summary_text(self.report_of(integration_id), requests)
         return lines
 
-    def journal(self, integration_id: str | None, limit: int) -> dict[str, Any]:
+    def journal(
+        self, integration_id: str | None, limit: int, operation: str | None = None, status: int | None = None
+    ) -> dict[str, Any]:
         journal = self.emulator.journal
-        return {"entries": journal.recent(integration_id, limit), "total_recorded": journal.total}
+        return {"entries": journal.recent(integration_id, limit, operation, status), "total_recorded": journal.total}
 
     def journal_har(
-        self, integration_id: str | None, origin: str, limit: int | None = None, redact: bool = True
+        self,
+        integration_id: str | None,
+        origin: str,
+        limit: int | None = None,
+        redact: bool = True,
+        operation: str | None = None,
+        status: int | None = None,
     ) -> dict[str, Any]:
-        """The journal (optionally one integration's, the last ``limit`` entries) as HAR 1.2."""
+        """The journal (optionally filtered, the last ``limit`` entries) as HAR 1.2."""
         journal = self.emulator.journal
-        entries = journal.last(integration_id, limit or len(journal.entries) or 1)
+        entries = journal.last(integration_id, limit or len(journal.entries) or 1, operation, status)
         return har(entries, origin, __version__, redact=redact)
 
 

@@ -81,17 +81,25 @@ class Journal:
         picked.reverse()
         return picked
 
-    def last(self, integration_id: str | None, limit: int) -> list[JournalEntry]:
-        """The last ``limit`` entries (optionally of one integration), oldest first."""
+    def last(
+        self, integration_id: str | None, limit: int, operation: str | None = None, status: int | None = None
+    ) -> list[JournalEntry]:
+        """The last ``limit`` entries (optionally of one integration, operation, status), oldest first."""
         picked: list[JournalEntry] = []
         for entry in reversed(self.entries):
-            if integration_id is None or entry.integration_id == integration_id:
+            if (
+                (integration_id is None or entry.integration_id == integration_id)
+                and (operation is None or entry.operation == operation)
+                and (status is None or entry.status == status)
+            ):
                 picked.append(entry)
                 if len(picked) >= limit:
                     break
         picked.reverse()
         return picked
 
-    def recent(self, integration_id: str | None, limit: int) -> list[dict[str, Any]]:
-        """The last ``limit`` entries (optionally of one integration), oldest first, as JSON."""
-        return [entry.public() for entry in self.last(integration_id, limit)]
+    def recent(
+        self, integration_id: str | None, limit: int, operation: str | None = None, status: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The last ``limit`` entries (optionally of one integration, operation, status), oldest first, as JSON."""
+        return [entry.public() for entry in self.last(integration_id, limit, operation, status)]
