@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from typing import Any
 
 import orjson
@@ -87,3 +88,61 @@ async def test_bodies_are_captured_only_when_the_setting_is_on_and_cut_at_its_si
     assert gz["bodySize"] == len(raw)  # on the wire
     assert gz["postData"]["text"] == orjson.dumps(big).decode()[:200]  # decoded, then cut
     assert "cut at 200 of" in gz["postData"]["comment"]
+
+
+async def test_capture_off_keeps_no_body_and_a_broken_connection_is_status_0(
+    client: TestClient[Any, Any], emulator: Any
+) -> None:
+    vendor = Vendor(client, "har-off", "k")
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}})
+    assert all(e.request_body is None and e.response_body is None for e in emulator.journal.entries)
+    rule = {"match": {"operation": "get_session"}, "transport": "reset"}
+    async with client.put("/_mock/integrations/har-off/scenario", json={"name": "resets", "rules": [rule]}) as r:
+        assert r.status == 200
+    try:
+        await vendor.call("GET", f"/sessions/{session['id']}")
+    except Exception:  # the connection was reset, as the rule says
+        pass
+    entries = (await _har(client, "?integration_id=har-off&operation=get_session"))["log"]["entries"]
+    assert len(entries) == 1
+    assert entries[0]["response"]["status"] == 0 and entries[0]["response"]["_error"] == "transport_reset"
+    assert entries[0]["_rule"] == "rule 1"
+    only_400 = (await _har(client, "?integration_id=har-off&status=400"))["log"]["entries"]
+    assert only_400 == []
+
+
+async def test_journal_filters_and_the_control_planes_activity_log(
+    client: TestClient[Any, Any], control: Control
+) -> None:
+    vendor = Vendor(client, "filters", "k")
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}})
+    await vendor.push(session["id"], {"entities": {"User": [{}]}}, expect=400)
+    pushes = await control.journal(integration_id="filters", operation="push_page")
+    assert [e["status"] for e in pushes] == [202, 400]
+    rejected = await control.journal(integration_id="filters", status=400)
+    assert [e["operation"] for e in rejected] == ["push_page"]
+    async with client.get("/_mock/journal?status=999") as response:
+        assert response.status == 400 and (await response.json())["code"] == "invalid_parameter"
+    items = (await control.get("/integrations/filters/activity"))["items"]
+    assert [i["type"] for i in items] == ["session_created", "page_accepted", "page_rejected"]
+    assert len(await control.journal(integration_id="filters")) == 3  # reading it journaled nothing
+
+
+async def test_the_dashboard_page_and_the_readme_it_links_into(client: TestClient[Any, Any]) -> None:
+    async with client.get("/_mock/") as response:
+        page = await response.text()
+        policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+    assert '<script src="dashboard.js"></script>' in page and "<script>" not in page
+    async with client.get("/_mock/dashboard.js") as response:
+        script = await response.text()
+        assert response.headers["Content-Type"].startswith("text/javascript")
+    assert "innerHTML" not in script and "insertAdjacentHTML" not in script and "document.write" not in script
+    async with client.get("/_mock/readme") as response:
+        readme = await response.text()
+    anchors = set(re.findall(r'href="readme#([^"]+)"', page))
+    assert {"quickstart", "is-my-client-right"} <= anchors
+    for anchor in anchors:
+        assert f'id="{anchor}"' in readme, anchor
