@@ -11,7 +11,7 @@ function el(tag, attrs, ...children) {
     if (name === "on") { for (const [ev, fn] of Object.entries(value)) node.addEventListener(ev, fn); }
     else node.setAttribute(name, value === true ? "" : String(value));
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined) continue;
     node.appendChild(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -263,8 +263,11 @@ async function refresh() {
     document.getElementById("integrations-card").hidden = list.length === 0;
     if (state.selected && !list.some((i) => i.id === state.selected)) state.selected = null;
     if (!state.selected && list.length) state.selected = list[list.length - 1].id;
-    const reports = {};
-    if (state.selected) reports[state.selected] = await get(`integrations/${enc(state.selected)}/report`);
+    // Each integration's findings (the judge is cheap: it reads only that tenant's requests); on a
+    // server with very many, only the one shown.
+    const judged = list.length <= 50 ? list.map((i) => i.id) : (state.selected ? [state.selected] : []);
+    const reports = Object.fromEntries(await Promise.all(
+      judged.map(async (id) => [id, await get(`integrations/${enc(id)}/report`)])));
     renderIntegrations(list, reports);
     await Promise.all([renderIntegration(reports[state.selected]), renderJournal()]);
     document.body.dataset.refreshed = String(Date.now());

@@ -33,7 +33,7 @@ webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 
 @pytest.fixture
@@ -202,3 +202,53 @@ def test_data_from_the_client_is_text_in_every_view(guarded: Server, browser: An
     assert browser.execute_script("return window.__xss") is None  # nothing ran
     assert browser.find_elements(By.CSS_SELECTOR, "main img") == []  # and no element was made of it
     shot("escaped")
+
+
+def test_a_failed_session_is_marked_and_records_are_browsed_page_by_page(
+    guarded: Server, browser: Any, shot: Callable[[str], Path]
+) -> None:
+    admin = {"Authorization": f"Bearer {TOKEN}"}
+    assert guarded.call("PUT", "/_mock/integrations/dash-fails/scenario", "processing-fails", admin)[0] == 200
+    failing = vendor(guarded, "dash-fails")
+    _, doomed = failing("POST", "/sessions")
+    assert (
+        failing("POST", f"/sessions/{doomed['id']}/entities", {"page_hint": 1, "entities": {"User": [user(1)]}})[0]
+        == 202
+    )
+    assert failing("POST", f"/sessions/{doomed['id']}/close", {"status": "apply"})[0] == 202
+    applied = vendor(guarded, "dash-records")
+    _, session = applied("POST", "/sessions")
+    page = {"page_hint": 1, "entities": {"User": [user(i) for i in range(1, 26)]}}
+    assert applied("POST", f"/sessions/{session['id']}/entities", page)[0] == 202
+    assert applied("POST", f"/sessions/{session['id']}/close", {"status": "apply"})[0] == 202
+
+    browser.get(f"{guarded.origin}/_mock/?token={TOKEN}")
+    click(browser, 'tr[data-integration="dash-fails"] button')
+    click(browser, '#integration button[data-advance="60"]')  # processing falls due, and fails twice
+    wait_for(browser, lambda: browser.find_elements(By.CSS_SELECTOR, in_session(doomed["id"]) + ".failed"), "failed")
+    click(browser, in_session(doomed["id"], "summary"))
+    wait_for(browser, lambda: texts(browser, in_session(doomed["id"], ".last-error")), "last_error")
+    assert texts(browser, in_session(doomed["id"], ".last-error"))[0].startswith("last_error: ")
+    wait_for(browser, lambda: "1 failed" in texts(browser, 'tr[data-integration="dash-fails"]')[0], "the mark")
+    timeline = [
+        li.get_attribute("data-type")
+        for li in browser.find_elements(By.CSS_SELECTOR, in_session(doomed["id"], ".timeline li"))
+    ]
+    assert timeline[-1] == "session_failed" and "processing_retry" in timeline
+    assert set(texts(browser, "#scenario tr[data-rule] td:nth-child(4)")) != {"0"}  # its rules fired
+    shot("failed")
+
+    click(browser, 'tr[data-integration="dash-records"] button')
+    wait_for(browser, lambda: any("1–20 of 25" in t for t in texts(browser, "#records .row span")), "records 1-20")
+    assert len(texts(browser, "table.records tr.record")) == 20
+    click(browser, "#records button:last-child")  # "next"
+    wait_for(browser, lambda: any("21–25 of 25" in t for t in texts(browser, "#records .row span")), "records 21-25")
+    assert texts(browser, "table.records tr.record td:first-child") == ["E21", "E22", "E23", "E24", "E25"]
+    Select(browser.find_element(By.ID, "f-integration")).select_by_value("dash-records")
+    wait_for(browser, lambda: set(texts(browser, "#journal tbody td:nth-child(6)")) == {"dash-records"}, "the filter")
+    assert (
+        browser.find_element(By.ID, "har-filtered")
+        .get_attribute("href")
+        .endswith("journal.har?integration_id=dash-records")
+    )
+    shot("records")
