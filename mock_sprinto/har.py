@@ -134,12 +134,12 @@ def _header(headers: Iterable[tuple[str, str]], wanted: str) -> str | None:
 def _body_text(body: bytes) -> tuple[str, str | None]:
     """The body as HAR text: UTF-8 as is (a character the cut split is left out), anything else
     base64 (``encoding``)."""
-    for end in range(len(body), max(len(body) - 4, -1), -1):
-        try:
-            return body[:end].decode("utf-8"), None
-        except UnicodeDecodeError:
-            continue
-    return base64.b64encode(body).decode("ascii"), "base64"
+    try:
+        return body.decode("utf-8"), None
+    except UnicodeDecodeError as error:
+        if error.reason == "unexpected end of data":  # only the last character was cut short
+            return body[: error.start].decode("utf-8"), None
+        return base64.b64encode(body).decode("ascii"), "base64"
 
 
 def _cut(kept: int, whole: int | None) -> str | None:
