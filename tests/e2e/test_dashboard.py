@@ -5,6 +5,7 @@ arrive, clicks "+61 min", opens a finding's evidence. Screenshots go to ``tests/
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from haralyzer import HarParser
 
 from .test_cli import Server, start
 
@@ -171,6 +173,16 @@ def test_a_person_watches_a_sync_expire_and_reads_the_judges_evidence(
     # The journal: the rule column, and a filter by status.
     browser.find_element(By.ID, "f-status").send_keys("400")
     wait_for(browser, lambda: set(texts(browser, "#journal tbody tr td:nth-child(3)")) == {"400"}, "only 400s")
+    # The page's "its journal as HAR" link, fetched as the browser would (with its cookie), is a
+    # HAR that a HAR library reads, secrets redacted.
+    link = browser.find_element(By.ID, "har-one").get_attribute("href")
+    assert link == f"{guarded.origin}/_mock/journal.har?integration_id=dash-live"
+    fetched = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1]; fetch(arguments[0]).then((r) => r.text()).then(done);", link
+    )
+    entries = HarParser(json.loads(fetched)).har_data["entries"]
+    assert [e["_operation"] for e in entries] == ["start_session", "push_page", "push_page"]
+    assert "[redacted]" in fetched and '"api-key","value":"k"' not in fetched.replace(" ", "")
     errors = [e for e in browser.get_log("browser") if "favicon" not in e["message"]]
     assert errors == [], errors
 
@@ -238,6 +250,10 @@ def test_a_failed_session_is_marked_and_records_are_browsed_page_by_page(
     assert set(texts(browser, "#scenario tr[data-rule] td:nth-child(4)")) != {"0"}  # its rules fired
     shot("failed")
 
+    # The global "+1 day" moves every integration's clock.
+    before = browser.find_element(By.ID, "now").text
+    click(browser, 'header button[data-advance="86400"]')
+    wait_for(browser, lambda: browser.find_element(By.ID, "now").text[:10] != before[:10], "the next day")
     click(browser, 'tr[data-integration="dash-records"] button')
     wait_for(browser, lambda: any("1–20 of 25" in t for t in texts(browser, "#records .row span")), "records 1-20")
     assert len(texts(browser, "table.records tr.record")) == 20
