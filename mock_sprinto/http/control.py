@@ -175,6 +175,14 @@ async def delete_integration_settings(request: web.Request) -> web.Response:
     return _no_content()
 
 
+async def overview(request: web.Request) -> web.Response:
+    """What the dashboard shows of one integration, in one read that never creates it."""
+    offset = _query_int(request, "offset", 0, 0, MAX_LIST)
+    limit = _query_int(request, "limit", 20, 0, 1000)
+    entity_type = request.query.get("entity_type") or None
+    return json_response(request.app[CONTROL].overview(_one(request), entity_type, offset, limit))
+
+
 async def report(request: web.Request) -> web.Response:
     return json_response(request.app[CONTROL].report(_one(request)))
 
@@ -242,6 +250,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get(P + "/journal.har", journal_har, allow_head=False)
     r.add_get(ONE + "/report", report, allow_head=False)
     r.add_get(ONE + "/activity", activity, allow_head=False)
+    r.add_get(ONE + "/overview", overview, allow_head=False)
     r.add_get(P + "/scenarios", scenarios, allow_head=False)
     r.add_get(ONE + "/settings", get_integration_settings, allow_head=False)
     r.add_put(ONE + "/settings", put_integration_settings)

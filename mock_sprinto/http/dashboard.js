@@ -186,22 +186,22 @@ function renderActivity(items) {
       el("td", {}, text(a.session_id)), el("td", {}, a.message))));
 }
 
-async function renderRecords(datasets) {
+function renderRecords(datasets, page) {
   const holder = document.getElementById("records");
   const types = Object.keys(datasets);
-  if (!types.length) {
+  if (!types.length || !page) {
     shown.delete("records");
     holder.replaceChildren(el("p", { class: "muted" }, "nothing applied yet"));
     return;
   }
-  if (!types.includes(state.recordType)) { state.recordType = types[0]; state.recordOffset = 0; }
-  const page = await get(`integrations/${enc(state.selected)}/records/${enc(state.recordType)}?offset=${state.recordOffset}&limit=${PAGE}`);
+  state.recordType = page.entity_type;
   if (!changed("records", state.selected, datasets, page)) return;
   const columns = [...new Set(page.records.flatMap((r) => Object.keys(r)))];
   const nav = el("div", { class: "row" },
     types.map((t) => el("button", { type: "button", class: t === state.recordType ? "current" : null,
       on: { click: () => { state.recordType = t; state.recordOffset = 0; refresh(); } } }, `${t} (${datasets[t]})`)),
-    el("span", { class: "muted" }, `${page.count ? page.offset + 1 : 0}–${page.offset + page.records.length} of ${page.count}; key ${text(page.key_field)}; applied by ${text(page.applied_by_session)}`),
+    el("span", { class: "muted" }, `${page.count ? page.offset + 1 : 0}–${page.offset + page.records.length} of ${page.count}`,
+      `; key ${text(page.key_field)}; applied by ${text(page.applied_by_session)}`),
     el("button", { type: "button", disabled: state.recordOffset === 0,
       on: { click: () => { state.recordOffset = Math.max(0, state.recordOffset - PAGE); refresh(); } } }, "previous"),
     el("button", { type: "button", disabled: page.offset + PAGE >= page.count,
@@ -211,23 +211,26 @@ async function renderRecords(datasets) {
     { class: "records" }));
 }
 
-async function renderIntegration(report) {
-  const id = state.selected;
+// One read of everything shown of the integration; it never creates one a test just deleted.
+async function overview(id) {
+  const params = new URLSearchParams({ offset: String(state.recordOffset), limit: String(PAGE) });
+  if (state.recordType) params.set("entity_type", state.recordType);
+  return get(`integrations/${enc(id)}/overview?${params}`);
+}
+
+function renderIntegration(view) {
   const section = document.getElementById("integration");
-  if (!id) { section.hidden = true; return; }
-  const one = `integrations/${enc(id)}`;
-  const [clock, sessions, activity, scenario, datasets] = await Promise.all([
-    get(`${one}/clock`), get(`${one}/sessions`), get(`${one}/activity`), get(`${one}/scenario`), get(`${one}/records`)]);
+  if (!view || !view.exists) { section.hidden = true; return; }
   section.hidden = false;
-  document.getElementById("integration-id").textContent = id;
-  document.getElementById("integration-now").textContent = clock.now;
-  document.getElementById("integration-offset").textContent = clock.offset_seconds ? `(+${clock.offset_seconds} s)` : "";
-  document.getElementById("har-one").setAttribute("href", "journal.har?integration_id=" + enc(id));
-  renderSessions(sessions.sessions, activity.items);
-  renderReport(report);
-  renderScenario(scenario);
-  renderActivity(activity.items);
-  await renderRecords(datasets.datasets);
+  document.getElementById("integration-id").textContent = view.integration_id;
+  document.getElementById("integration-now").textContent = view.clock.now;
+  document.getElementById("integration-offset").textContent = view.clock.offset_seconds ? `(+${view.clock.offset_seconds} s)` : "";
+  document.getElementById("har-one").setAttribute("href", "journal.har?integration_id=" + enc(view.integration_id));
+  renderSessions(view.sessions, view.activity);
+  renderReport(view.report);
+  renderScenario(view.scenario);
+  renderActivity(view.activity);
+  renderRecords(view.datasets, view.records);
 }
 
 // ---- the journal ----------------------------------------------------------------------------
@@ -263,13 +266,11 @@ async function refresh() {
     document.getElementById("integrations-card").hidden = list.length === 0;
     if (state.selected && !list.some((i) => i.id === state.selected)) state.selected = null;
     if (!state.selected && list.length) state.selected = list[list.length - 1].id;
-    // Each integration's findings (the judge is cheap: it reads only that tenant's requests); on a
-    // server with very many, only the one shown.
-    const judged = list.length <= 50 ? list.map((i) => i.id) : (state.selected ? [state.selected] : []);
-    const reports = Object.fromEntries(await Promise.all(
-      judged.map(async (id) => [id, await get(`integrations/${enc(id)}/report`)])));
+    const view = state.selected ? await overview(state.selected) : null;
+    const reports = view && view.exists ? { [state.selected]: view.report } : {};
     renderIntegrations(list, reports);
-    await Promise.all([renderIntegration(reports[state.selected]), renderJournal()]);
+    renderIntegration(view);
+    await renderJournal();
     document.body.dataset.refreshed = String(Date.now());
   } catch (error) {
     document.body.dataset.error = String(error);

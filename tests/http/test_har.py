@@ -146,3 +146,23 @@ async def test_the_dashboard_page_and_the_readme_it_links_into(client: TestClien
     assert {"quickstart", "is-my-client-right"} <= anchors
     for anchor in anchors:
         assert f'id="{anchor}"' in readme, anchor
+
+
+async def test_the_dashboards_overview_reads_one_integration_and_never_creates_one(
+    client: TestClient[Any, Any], control: Control
+) -> None:
+    vendor = Vendor(client, "seen", "k")
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(i) for i in range(1, 4)]}})
+    await vendor.close(session["id"])
+    await control.advance(2, "seen")
+    view = await control.get("/integrations/seen/overview", params={"limit": "2", "offset": "1"})
+    assert view["exists"] is True and view["sessions"][0]["state"] == "processed"
+    assert [a["type"] for a in view["activity"]][-1] == "session_processed"
+    assert view["datasets"] == {"User": 3} and view["records"]["entity_type"] == "User"
+    assert [r["employeeId"] for r in view["records"]["records"]] == ["E2", "E3"]
+    assert view["report"]["integration_id"] == "seen" and view["clock"]["offset_seconds"] == 2
+    assert await control.get("/integrations/gone/overview") == {"integration_id": "gone", "exists": False}
+    assert "gone" not in {i["id"] for i in (await control.get("/integrations"))["integrations"]}
+    async with client.get("/_mock/integrations/%C2%84/overview") as response:
+        assert response.status == 400 and (await response.json())["code"] == "invalid_parameter"
