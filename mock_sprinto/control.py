@@ -23,6 +23,7 @@ from .faults.scenario import (
     shipped_by_name,
     shipped_scenarios,
 )
+from .har import har
 from .report import Report, judge, summary_text
 from .service import INTEGRATION_ID, Emulator
 from .settings import check_overrides, describe
@@ -286,6 +287,30 @@ class ControlPlane:
         throttled, not subject to the scenario)."""
         return [item.public() for item in self.emulator.tenant(integration_id).activity]
 
+    def overview(
+        self, integration_id: str, entity_type: str | None = None, offset: int = 0, limit: int = 20
+    ) -> dict[str, Any]:
+        """Everything the dashboard shows of one integration, in one read that never creates it
+        (a dashboard polling an integration a test just deleted must not bring it back):
+        ``exists`` false and nothing else when it is unknown."""
+        if not INTEGRATION_ID.match(integration_id):
+            raise bad_request("invalid_parameter", f"no integration can have the id {integration_id[:140]!r}")
+        if integration_id not in self.emulator.tenants:
+            return {"integration_id": integration_id, "exists": False}
+        datasets = self.datasets(integration_id)["datasets"]
+        shown = entity_type if entity_type in datasets else next(iter(datasets), None)
+        return {
+            "integration_id": integration_id,
+            "exists": True,
+            "clock": self.clock(integration_id),
+            "sessions": self.sessions(integration_id)["sessions"],
+            "activity": self.activity(integration_id),
+            "report": self.report(integration_id),
+            "scenario": self.scenario(integration_id),
+            "datasets": datasets,
+            "records": None if shown is None else self.records(integration_id, shown, offset, limit),
+        }
+
     def report(self, integration_id: str) -> dict[str, Any]:
         """The judge's report on this integration's client: findings and behaviour coverage."""
         return self.report_of(integration_id).public()
@@ -314,9 +339,25 @@ class ControlPlane:
                 lines += summary_text(self.report_of(integration_id), requests)
         return lines
 
-    def journal(self, integration_id: str | None, limit: int) -> dict[str, Any]:
+    def journal(
+        self, integration_id: str | None, limit: int, operation: str | None = None, status: int | None = None
+    ) -> dict[str, Any]:
         journal = self.emulator.journal
-        return {"entries": journal.recent(integration_id, limit), "total_recorded": journal.total}
+        return {"entries": journal.recent(integration_id, limit, operation, status), "total_recorded": journal.total}
+
+    def journal_har(
+        self,
+        integration_id: str | None,
+        origin: str,
+        limit: int | None = None,
+        redact: bool = True,
+        operation: str | None = None,
+        status: int | None = None,
+    ) -> dict[str, Any]:
+        """The journal (optionally filtered, the last ``limit`` entries) as HAR 1.2."""
+        journal = self.emulator.journal
+        entries = journal.last(integration_id, limit or len(journal.entries) or 1, operation, status)
+        return har(entries, origin, __version__, redact=redact)
 
 
 def _summary(tenant: Tenant) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
 from typing import Any
 
 from .clock import format_time
@@ -33,12 +34,27 @@ class JournalEntry:
     digest: str | None = None  # of a push's decoded body (service.page_digest): the same page sent again
     page: int | None = None  # the ordinal a push got in its session's page list
     names_session: str | None = None  # the active_session_id a 409 session_already_active named
+    # What the HAR export (har.py) reads: references the envelope already holds, so recording them
+    # copies nothing; bodies only when the journal_bodies_bytes setting turns capture on.
+    query: str = ""
+    http_version: str = "HTTP/1.1"
+    request_headers: Iterable[tuple[bytes, bytes]] = ()  # as received (aiohttp's raw_headers)
+    response_headers: Mapping[str, str] | None = None  # the answer's headers, as sent
+    request_body: bytes | None = None  # decoded, cut at journal_bodies_bytes
+    response_body: bytes | None = None  # cut at journal_bodies_bytes
+    request_body_bytes: int | None = None  # the whole body's decoded size, when captured
+    response_body_bytes: int | None = None
+    response_type: str | None = None  # the answer's Content-Type
 
     def public(self) -> dict[str, Any]:
-        view = asdict(self)
+        view = {name: getattr(self, name) for name in PUBLIC_FIELDS}
         view["at"] = format_time(self.at)
         view["arrived_at"] = None if self.arrived_at is None else format_time(self.arrived_at)
         return view
+
+
+# What GET /_mock/journal shows of an entry: everything but the HAR export's raw material.
+PUBLIC_FIELDS = tuple(f.name for f in fields(JournalEntry))[: [f.name for f in fields(JournalEntry)].index("query")]
 
 
 class Journal:
@@ -65,12 +81,25 @@ class Journal:
         picked.reverse()
         return picked
 
-    def recent(self, integration_id: str | None, limit: int) -> list[dict[str, Any]]:
-        """The last ``limit`` entries (optionally of one integration), oldest first."""
+    def last(
+        self, integration_id: str | None, limit: int, operation: str | None = None, status: int | None = None
+    ) -> list[JournalEntry]:
+        """The last ``limit`` entries (optionally of one integration, operation, status), oldest first."""
         picked: list[JournalEntry] = []
         for entry in reversed(self.entries):
-            if integration_id is None or entry.integration_id == integration_id:
+            if (
+                (integration_id is None or entry.integration_id == integration_id)
+                and (operation is None or entry.operation == operation)
+                and (status is None or entry.status == status)
+            ):
                 picked.append(entry)
                 if len(picked) >= limit:
                     break
-        return [entry.public() for entry in reversed(picked)]
+        picked.reverse()
+        return picked
+
+    def recent(
+        self, integration_id: str | None, limit: int, operation: str | None = None, status: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The last ``limit`` entries (optionally of one integration, operation, status), oldest first, as JSON."""
+        return [entry.public() for entry in self.last(integration_id, limit, operation, status)]

@@ -18,8 +18,10 @@ class or module too; the closest marker's scenario wins, settings are merged (cl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -237,10 +239,25 @@ def pytest_runtest_makereport(
         for handle in item.stash.get(_HANDLES, []):
             try:
                 text = handle.describe()
+                har = handle.har_kept(_har_path(item, handle.integration_id))
+                text += f"\n\nthis test's requests as HAR (open in a browser's developer tools): {har}"
             except Exception as exc:  # the report must never fail because the emulator is gone
                 text = f"(could not read the emulator: {exc!r})"
             report.sections.append((f"mock-sprinto: {handle.integration_id}", text))
     return report
+
+
+def _har_path(item: pytest.Item, integration_id: str) -> Path:
+    """Where a failing test's HAR goes: ``mock-sprinto-har/`` in pytest's base temporary folder
+    (``--basetemp``, else /tmp/pytest-of-<user>/pytest-<n>/, the last 3 runs kept), or in
+    ``.pytest_cache`` when the tmp_path plugin is off."""
+    factory = getattr(item.config, "_tmp_path_factory", None)
+    if factory is not None:
+        folder = Path(factory.getbasetemp()) / "mock-sprinto-har"
+    else:
+        folder = item.config.rootpath / ".pytest_cache" / "mock-sprinto-har"
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", item.name)[:100].strip("-") or "test"
+    return folder / f"{name}--{integration_id}.har"
 
 
 def _behaviours_met(handles: list[Any]) -> dict[str, bool | None]:

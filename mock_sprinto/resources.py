@@ -24,3 +24,16 @@ def schemas_dir() -> Path:
 
 def scenarios_dir() -> Path:
     return shipped_dir("scenarios")
+
+
+def readme_text() -> str:
+    """The README the dashboard links into: the checkout's, or the installed package's description."""
+    beside = _PACKAGE.parent / "README.md"
+    if beside.is_file():
+        return beside.read_text(encoding="utf-8")
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    try:
+        return str(metadata("mock-sprinto").get_payload())  # type: ignore[attr-defined]
+    except PackageNotFoundError:  # pragma: no cover - neither a checkout nor installed
+        return "# mock-sprinto\n\nThe README is not part of this installation."

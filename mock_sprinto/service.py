@@ -17,7 +17,7 @@ import itertools
 import re
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +39,7 @@ from .store import IdSource, Tenant
 from .timeline import Timeline
 from .validation import SchemaRegistry
 
-INTEGRATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+INTEGRATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
 SUPPORTED_VERSIONS = ("v1",)
 MAX_REFERENCE_CHARS = 256
 MAX_API_KEY_CHARS = 512
@@ -73,6 +73,7 @@ class Call:
     digest: str | None = None
     page: int | None = None
     names_session: str | None = None
+    request_body: bytes | None = None  # the decoded body, kept only when journal_bodies_bytes is on
 
 
 @dataclass(slots=True)
@@ -206,7 +207,7 @@ class Emulator:
     # ---- the vendor plane's door ---------------------------------------------------------
     async def start(self, call: Call, source: BodySource) -> Outcome:
         tenant = self._enter(call)
-        body = await self._optional_json(tenant, source)
+        body = await self._optional_json(call, tenant, source)
 
         def run() -> Answer:
             try:
@@ -246,6 +247,8 @@ class Emulator:
         wire.decoded_bytes = len(body.decoded)
         wire.encoding = call.encoding = body.encoding
         wire.digest = call.digest = page_digest(body.decoded)
+        if self.settings.journal_bodies_bytes:
+            call.request_body = body.decoded
         entity_types, page_hint = _page_facts(body.decoded) if tenant.faults.needs_body else (frozenset(), None)
         try:
             return await self._under_scenario(
@@ -260,7 +263,7 @@ class Emulator:
 
     async def close(self, call: Call, source: BodySource) -> Outcome:
         tenant = self._enter(call)
-        body = await self._optional_json(tenant, source)
+        body = await self._optional_json(call, tenant, source)
         session_id = _session_of(call)
         return await self._under_scenario(
             call, tenant, lambda: Answer(202, self.sessions.close_session(tenant, session_id, body).public())
@@ -287,8 +290,10 @@ class Emulator:
         code: str | None,
         bytes_in: int | None,
         retry_after: str | None = None,
+        exchange: Exchange | None = None,
     ) -> None:
-        """Record a vendor request as answered (``call`` is None for a path no operation serves)."""
+        """Record a vendor request as answered (``call`` is None for a path no operation serves);
+        ``exchange`` is what the HTTP layer saw of it, for the HAR export."""
         tenant = call.tenant if call is not None else None
         if call is not None and call.transport is not None:
             code = f"transport_{call.transport}"
@@ -320,6 +325,7 @@ class Emulator:
                 digest=call.digest if call is not None else None,
                 page=call.page if call is not None else None,
                 names_session=call.names_session if call is not None else None,
+                **_har_fields(exchange, call, self.settings.journal_bodies_bytes),
             )
         )
 
@@ -338,11 +344,13 @@ class Emulator:
         call.rate_limit_headers = throttle(tenant, call.operation)
         return tenant
 
-    async def _optional_json(self, tenant: Tenant, source: BodySource) -> Any:
+    async def _optional_json(self, call: Call, tenant: Tenant, source: BodySource) -> Any:
         """A small optional JSON body (start, close): None when there is none."""
         if not source.present:
             return None
         body = await source.read(tenant.settings)
+        if self.settings.journal_bodies_bytes:
+            call.request_body = body.decoded
         if not body.decoded.strip():
             return None
         settings = tenant.settings
@@ -424,6 +432,40 @@ def _is_text(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+@dataclass(slots=True)
+class Exchange:
+    """What the HTTP layer saw of a request and its answer, journaled for the HAR export: the
+    framework's own header objects (no copy), the answer's body only when capture is on."""
+
+    query: str
+    http_version: str
+    request_headers: Iterable[tuple[bytes, bytes]]
+    response_headers: Mapping[str, str]
+    response_type: str | None = None
+    response_body: bytes | None = None
+
+
+def _har_fields(exchange: Exchange | None, call: Call | None, limit: int) -> dict[str, Any]:
+    if exchange is None:
+        return {}
+    found: dict[str, Any] = {
+        "query": exchange.query,
+        "http_version": exchange.http_version,
+        "request_headers": exchange.request_headers,
+        "response_headers": exchange.response_headers,
+        "response_type": exchange.response_type,
+    }
+    if limit:
+        request_body = call.request_body if call is not None else None
+        if request_body is not None:
+            found["request_body"] = request_body[:limit]
+            found["request_body_bytes"] = len(request_body)
+        if exchange.response_body is not None:
+            found["response_body"] = exchange.response_body[:limit]
+            found["response_body_bytes"] = len(exchange.response_body)
+    return found
 
 
 def page_digest(decoded: bytes) -> str:

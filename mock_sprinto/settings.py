@@ -98,6 +98,12 @@ class Settings:
     )
     rate_limit_burst: int = _s(10, "mock", "Token bucket size when rate_limit is on.", 1)
     journal_size: int = _s(10_000, "mock", "Requests kept in the journal ring buffer.", 1)
+    journal_bodies_bytes: int = _s(
+        0,
+        "mock",
+        "Request and response bodies kept in the journal for its HAR export, each cut at this many bytes; 0 = off.",
+        0,
+    )
     activity_log_size: int = _s(10_000, "mock", "Activity items kept per integration (oldest dropped first).", 1)
     max_sessions_kept: int = _s(1_000, "mock", "Finished sessions kept per integration (oldest finished dropped).", 1)
     max_integrations: int = _s(10_000, "mock", "Integrations the emulator holds before refusing new ones (403).", 1)
@@ -176,6 +182,7 @@ SERVER_SETTINGS = frozenset(
         "port",
         "admin_token",
         "journal_size",
+        "journal_bodies_bytes",
         "max_integrations",
         "schemas_dir",
         "frozen_clock",
@@ -339,7 +346,7 @@ class ConfigError(SettingsError):
 
 TOP_LEVEL_KEYS = ("settings", "integrations", "scenario")
 # service.INTEGRATION_ID, repeated here (settings cannot import the service); a test keeps them equal.
-INTEGRATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+INTEGRATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
 MAX_PORT = 65535
 
 

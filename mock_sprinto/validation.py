@@ -19,7 +19,7 @@ from .payload import json_pointer
 from .resources import schemas_dir
 from .rules import Rule
 
-ENTITY_TYPE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+ENTITY_TYPE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}\Z")
 MAX_PAGE_HINT_CHARS = 256
 
 
@@ -258,8 +258,10 @@ def check_page(
         verdict.errors.append(_error("the body must be a JSON object", "", "type"))
         return _reject(verdict, "validation_failed", "the page envelope is not valid")
     hint = body.get("page_hint")
-    if type(hint) is float and hint.is_integer() and -(2**63) <= hint < 2**64:
-        hint = int(hint)  # JSON Schema (and every JavaScript client) counts 7.0 as the integer 7
+    # JSON Schema (and every JavaScript client) counts 7.0 as the integer 7; only where a double is
+    # exact, so an integer literal too large for 64 bits (parsed as a rounded double) is not one.
+    if type(hint) is float and hint.is_integer() and -(2**53) <= hint <= 2**53:
+        hint = int(hint)
     if hint is not None:
         if isinstance(hint, bool) or not isinstance(hint, (int, str)):
             verdict.errors.append(

@@ -28,7 +28,7 @@ from .vocabulary import Delay, Lifecycle, Phase, Respond, RuleOperation, Transpo
 if TYPE_CHECKING:
     import jsonschema
 
-SCENARIO_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+SCENARIO_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}\Z")
 MAX_PROBLEMS = 100  # listed per invalid scenario; then one more says how many were left out
 _SHOWN_CHARS = 60  # of a value quoted in a problem: an error never repeats a large input
 

@@ -7,6 +7,7 @@ vendor request through the domain; the planes' routes come from ``vendor``, ``co
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import secrets
@@ -20,7 +21,7 @@ from aiohttp.test_utils import TestServer
 
 from ..control import ControlPlane
 from ..errors import ApiError
-from ..service import Emulator
+from ..service import Emulator, Exchange
 from . import control, openapi, vendor
 from .common import API_PREFIX, CALL, CONTROL, CONTROL_PREFIX, EMULATOR, REQUEST_ID, STARTED, problem_response
 from .guards import HostCheck, cross_site_refusal
@@ -32,7 +33,7 @@ log = logging.getLogger("mock_sprinto")
 # app with EmulatorRunner (mock_sprinto.http.server) applies this and the connection limits.
 RUNNER_KWARGS: dict[str, Any] = {"auto_decompress": False}
 
-_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}\Z")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 HOSTS: web.AppKey[HostCheck] = web.AppKey("hosts", HostCheck)
@@ -87,7 +88,17 @@ async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse
         if call.preference_applied:
             response.headers["Preference-Applied"] = call.preference_applied  # RFC 7240
     if request.path.startswith(API_PREFIX):  # the vendor API only: not /_mock, not a favicon
-        request.app[EMULATOR].journal_call(
+        emulator = request.app[EMULATOR]
+        exchange = Exchange(
+            request.query_string,
+            f"HTTP/{request.version.major}.{request.version.minor}",
+            request.raw_headers,
+            response.headers,
+            response.content_type if isinstance(response, web.Response) else None,
+        )
+        if emulator.settings.journal_bodies_bytes and isinstance(response, web.Response):
+            exchange.response_body = response.body if isinstance(response.body, bytes) else None
+        emulator.journal_call(
             call,
             request_id,
             request[STARTED],
@@ -97,6 +108,7 @@ async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse
             _error_code(response),
             request.content_length,
             response.headers.get("Retry-After"),
+            exchange,
         )
     return response
 
@@ -112,14 +124,47 @@ def _error_code(response: web.StreamResponse) -> str | None:
     return code if isinstance(code, str) else None
 
 
+ADMIN_COOKIE = "mock_sprinto_admin"
+
+
+def _same(sent: str, expected: str) -> bool:
+    # The bytes as sent (a header that is not UTF-8 arrives with lone surrogates): such a value can
+    # never equal the token, and comparing it must not fail.
+    return secrets.compare_digest(sent.encode("utf-8", "surrogateescape"), expected.encode())
+
+
+def _cookie_allows(request: web.Request, cookie: str) -> bool:
+    """The dashboard's cookie (HttpOnly, SameSite=Strict) stands for the token on a read, and on a
+    write only as the dashboard sends it: JSON (a cross-origin page cannot send that without a
+    CORS preflight this server never grants) from this origin (``Origin``, ``Sec-Fetch-Site``)."""
+    if not _same(request.cookies.get(ADMIN_COOKIE, ""), cookie):
+        return False
+    if request.method in ("GET", "HEAD"):
+        return True
+    origin = request.headers.get("Origin")
+    return (
+        request.content_type == "application/json"
+        and request.headers.get("Sec-Fetch-Site", "same-origin") == "same-origin"
+        and (origin is None or origin == f"{request.scheme}://{request.host}")
+    )
+
+
 def admin_guard(token: str) -> Any:
+    # The cookie holds a digest of the token, not the token.
+    cookie = hashlib.sha256(b"mock-sprinto dashboard\0" + token.encode()).hexdigest()
+
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith(CONTROL_PREFIX):
-            sent = request.headers.get("Authorization", "")
-            # The bytes as sent (a header that is not UTF-8 arrives with lone surrogates): such a
-            # header can never equal the token, and comparing it must not fail.
-            if not secrets.compare_digest(sent.encode("utf-8", "surrogateescape"), f"Bearer {token}".encode()):
+            if request.path == CONTROL_PREFIX + "/" and _same(request.query.get("token", ""), token):
+                # The dashboard opened in a browser as /_mock/?token=T: a cookie, and the token
+                # out of the address bar.
+                response = web.Response(status=303, headers={"Location": CONTROL_PREFIX + "/"})
+                response.set_cookie(ADMIN_COOKIE, cookie, path=CONTROL_PREFIX, httponly=True, samesite="Strict")
+                return response
+            if not _same(request.headers.get("Authorization", ""), f"Bearer {token}") and not _cookie_allows(
+                request, cookie
+            ):
                 raise ApiError(
                     401,
                     "admin_token_required",

@@ -9,9 +9,10 @@ from aiohttp import web
 
 from ..errors import bad_request, int_param
 from ..payload import parse_json
+from ..resources import readme_text
 from .body import read_body
 from .common import CONTROL, CONTROL_PREFIX, json_response
-from .dashboard import DASHBOARD_HTML
+from .dashboard import CSP, DASHBOARD_HTML, DASHBOARD_JS, readme_html
 
 P = CONTROL_PREFIX
 ONE = P + "/integrations/{integration_id}"
@@ -63,8 +64,25 @@ def _no_content() -> web.Response:
     return web.Response(status=204)
 
 
+_PAGE_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+
+
 async def dashboard(request: web.Request) -> web.Response:
-    return web.Response(text=DASHBOARD_HTML, content_type="text/html")
+    return web.Response(text=DASHBOARD_HTML, content_type="text/html", headers=_PAGE_HEADERS)
+
+
+async def dashboard_js(request: web.Request) -> web.Response:
+    return web.Response(text=DASHBOARD_JS, content_type="text/javascript", headers=_PAGE_HEADERS)
+
+
+_README: list[str] = []  # rendered once, on first use
+
+
+async def readme(request: web.Request) -> web.Response:
+    if not _README:
+        _README.append(readme_html(readme_text()))
+    headers = {**_PAGE_HEADERS, "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
+    return web.Response(text=_README[0], content_type="text/html", headers=headers)
 
 
 async def health(request: web.Request) -> web.Response:
@@ -163,19 +181,65 @@ async def delete_integration_settings(request: web.Request) -> web.Response:
     return _no_content()
 
 
+async def overview(request: web.Request) -> web.Response:
+    """What the dashboard shows of one integration, in one read that never creates it."""
+    offset = _query_int(request, "offset", 0, 0, MAX_LIST)
+    limit = _query_int(request, "limit", 20, 0, 1000)
+    entity_type = request.query.get("entity_type") or None
+    return json_response(request.app[CONTROL].overview(_one(request), entity_type, offset, limit))
+
+
 async def report(request: web.Request) -> web.Response:
     return json_response(request.app[CONTROL].report(_one(request)))
+
+
+def _journal_filters(request: web.Request) -> tuple[str | None, str | None, int | None]:
+    """integration_id, operation and status, each left out when empty."""
+    status = request.query.get("status") or None
+    return (
+        request.query.get("integration_id") or None,
+        request.query.get("operation") or None,
+        None if status is None else int_param("status", status, 0, 0, 599),
+    )
 
 
 async def journal(request: web.Request) -> web.Response:
     control = request.app[CONTROL]
     limit = _query_int(request, "limit", 100, 1, control.emulator.settings.journal_size)
-    return json_response(control.journal(request.query.get("integration_id") or None, limit))
+    integration_id, operation, status = _journal_filters(request)
+    return json_response(control.journal(integration_id, limit, operation, status))
+
+
+async def activity(request: web.Request) -> web.Response:
+    """The whole activity log, oldest first (not a vendor request: not journaled, no scenario)."""
+    return json_response({"items": request.app[CONTROL].activity(_one(request))})
+
+
+async def journal_har(request: web.Request) -> web.Response:
+    """The journal as HAR 1.2, to open in a browser's developer tools (``?redact=false`` keeps the
+    api-key, Authorization and cookies as sent)."""
+    control = request.app[CONTROL]
+    limit = _query_int(
+        request, "limit", control.emulator.settings.journal_size, 1, control.emulator.settings.journal_size
+    )
+    redact = request.query.get("redact", "true")
+    if redact not in ("true", "false"):
+        raise bad_request("invalid_parameter", "redact is true or false")
+    integration_id, operation, status = _journal_filters(request)
+    origin = f"{request.scheme}://{request.host}"
+    data = control.journal_har(integration_id, origin, limit, redact == "true", operation, status)
+    # The id comes from the query: only characters an integration id can hold reach the header
+    # (a control byte in a header is refused by aiohttp as it writes, dropping the connection).
+    safe = "".join(c for c in (integration_id or "all") if c.isascii() and (c.isalnum() or c in "._:-"))[:128]
+    name = f"mock-sprinto-{safe or 'all'}.har"
+    return json_response(data, headers={"Content-Disposition": f'inline; filename="{name}"'})
 
 
 def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_get(P + "/", dashboard, allow_head=False)
+    r.add_get(P + "/dashboard.js", dashboard_js, allow_head=False)
+    r.add_get(P + "/readme", readme, allow_head=False)
     r.add_get(P + "/health", health, allow_head=False)
     r.add_get(P + "/settings", settings, allow_head=False)
     r.add_post(P + "/reset", reset)
@@ -192,7 +256,10 @@ def add_routes(app: web.Application) -> None:
     r.add_get(ONE + "/records", datasets, allow_head=False)
     r.add_get(ONE + "/records/{entity_type}", records, allow_head=False)
     r.add_get(P + "/journal", journal, allow_head=False)
+    r.add_get(P + "/journal.har", journal_har, allow_head=False)
     r.add_get(ONE + "/report", report, allow_head=False)
+    r.add_get(ONE + "/activity", activity, allow_head=False)
+    r.add_get(ONE + "/overview", overview, allow_head=False)
     r.add_get(P + "/scenarios", scenarios, allow_head=False)
     r.add_get(ONE + "/settings", get_integration_settings, allow_head=False)
     r.add_put(ONE + "/settings", put_integration_settings)

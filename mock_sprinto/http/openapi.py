@@ -116,10 +116,10 @@ def build_document(registry: SchemaRegistry, settings: Settings) -> dict[str, An
         entities["additionalProperties"] = False
     _complete_scenarios(doc)
     _add_refusals(doc)
-    journal = doc["paths"][CONTROL_PREFIX + "/journal"]["get"]
-    for parameter in journal["parameters"]:
-        if parameter["name"] == "limit":
-            parameter["schema"]["maximum"] = settings.journal_size
+    for path in ("/journal", "/journal.har"):
+        for parameter in doc["paths"][CONTROL_PREFIX + path]["get"]["parameters"]:
+            if parameter["name"] == "limit":
+                parameter["schema"]["maximum"] = settings.journal_size
     return doc
 
 

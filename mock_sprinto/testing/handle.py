@@ -13,17 +13,20 @@ primitive a handle provides, ``_read``: a ``ControlPlane`` call made where the e
 from __future__ import annotations
 
 import json
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Generic, TypeVar
+from urllib.parse import quote
 
 import orjson
 
 from ..clock import parse_time
 from ..control import ControlPlane
-from ..http import CONTROL_PREFIX
+from ..http import API_PREFIX, CONTROL_PREFIX
 from ..report import BY_ID
 from ..settings import Settings
 from .common import ScenarioSpec, checked_settings, scenario_body
@@ -217,6 +220,16 @@ class HandleBase(ABC):
     def _report(self) -> Op[dict[str, Any]]:
         return dict((yield self._request("GET", "/report")))
 
+    def _har(self, path: str | os.PathLike[str]) -> Op[Path]:
+        har = yield Request("GET", f"/journal.har?integration_id={quote(self.integration_id)}")
+        return write_har(path, har)
+
+    def har_kept(self, path: str | os.PathLike[str]) -> Path:
+        """This integration's journal as a HAR file, read without a request (a failing test's
+        report writes it when no event loop runs, possibly after the integration was deleted)."""
+        origin = self.base_url.removesuffix(API_PREFIX)
+        return write_har(path, self._read(lambda control: control.journal_har(self.integration_id, origin)))
+
     def _assert_client_well_behaved(self, allow: Sequence[str]) -> Op[dict[str, Any]]:
         __tracebackhide__ = True
         if isinstance(allow, str):
@@ -242,6 +255,14 @@ class HandleBase(ABC):
             )
         )
         return describe_integration(self.integration_id, self.base_url, sessions, journal)
+
+
+def write_har(path: str | os.PathLike[str], har: Any) -> Path:
+    """A HAR document written to ``path`` (its folder made), for a browser's developer tools."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(orjson.dumps(har, option=orjson.OPT_INDENT_2))
+    return target
 
 
 # ---- the clock --------------------------------------------------------------------------------------

@@ -3,8 +3,10 @@ pytest-aiohttp), where a blocking call would deadlock: the same methods as ``Moc
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -123,6 +125,10 @@ class AsyncMockSprinto(HandleBase):
 
     async def report(self) -> dict[str, Any]:
         return await self._run(self._report())
+
+    async def har(self, path: str | os.PathLike[str]) -> Path:
+        """This integration's requests as a HAR 1.2 file at ``path``; returns the path."""
+        return await self._run(self._har(path))
 
     async def assert_client_well_behaved(self, allow: Sequence[str] = ()) -> dict[str, Any]:
         __tracebackhide__ = True

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -360,6 +362,11 @@ class MockSprinto(HandleBase):
         """The judge's report on this test's client: findings (with evidence and advice) and the
         Sprinto behaviours the run met (``GET /_mock/integrations/{id}/report``)."""
         return self._run(self._report())
+
+    def har(self, path: str | os.PathLike[str]) -> Path:
+        """This integration's requests as a HAR 1.2 file at ``path`` (``GET /_mock/journal.har``):
+        open it in a browser's developer tools (Network, import HAR). Returns the path."""
+        return self._run(self._har(path))
 
     def assert_client_well_behaved(self, allow: Sequence[str] = ()) -> dict[str, Any]:
         """No error or warning finding (but those ``allow`` names) in the report; returns it.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 from mock_sprinto.clock import MAX_STEP_SECONDS
@@ -77,6 +78,16 @@ async def test_an_integral_float_page_hint_is_an_integer(vendor: Vendor) -> None
     assert body["echoes"] == {"page_hint": -134}
     too_big = await vendor.push(session["id"], {"entities": {"User": [user(2)]}, "page_hint": 1e30}, expect=400)
     assert too_big["validation_errors"][0]["field"] == "page_hint"  # beyond 64 bits it is not echoed
+
+
+async def test_a_page_hint_one_below_the_64_bit_range_is_refused_not_rounded_in(vendor: Vendor) -> None:
+    """schemathesis (coverage phase, seed 20260101): -9223372036854775809 parses as a double that
+    rounds to -2**63, which was then echoed as the integer -2**63: a value the contract refuses,
+    accepted as another one."""
+    session = await vendor.start()
+    raw = b'{"entities": {"User": [' + orjson.dumps(user(1)) + b']}, "page_hint": -9223372036854775809}'
+    body = await vendor.push(session["id"], None, expect=400, data=raw, headers={"Content-Type": "application/json"})
+    assert body["validation_errors"][0]["field"] == "page_hint"
 
 
 async def test_a_number_setting_one_past_its_bound_is_refused_not_rounded_in(client: Any) -> None:
@@ -210,3 +221,20 @@ async def test_a_vanishingly_small_rate_limit_is_a_clean_429(client: Any, vendor
     status, body = await vendor.call("GET", "/status")
     assert status == 429, body
     assert body["retry_after_seconds"] == MAX_STEP_SECONDS  # at most one step of the clock: ten years
+
+
+async def test_an_id_with_a_trailing_newline_is_no_integration_id(client: Any) -> None:
+    """schemathesis (negative data accepted): `^...$` lets a regex match "W\\n" (Python's `$` matches
+    before a final newline), so /_mock/integrations/W%0A made an integration the contract refuses."""
+    async with client.get("/_mock/integrations/W%0A") as response:
+        assert response.status == 400, await response.text()
+    async with client.post("/api/external/push/v1/integrations/W%0A/sessions", headers={"api-key": "k"}) as response:
+        assert response.status in (400, 401), await response.text()
+
+
+async def test_a_har_export_named_after_a_hostile_id_is_still_answered(client: Any) -> None:
+    """schemathesis (fuzzing): a control byte from ?integration_id= went into Content-Disposition,
+    and aiohttp refused the header as it wrote it: the connection dropped with no answer."""
+    async with client.get("/_mock/journal.har?integration_id=%C3%A6f%0EG") as response:
+        assert response.status == 200
+        assert "\x0e" not in response.headers["Content-Disposition"]

@@ -1,66 +1,270 @@
-"""The dashboard as a person sees it: headless Chromium renders /_mock/ and runs its script."""
+"""The dashboard as a person uses it: real headless Chromium (Debian's chromium and chromedriver,
+driven by Selenium) opens /_mock/ on a real ``mock-sprinto serve --admin-token``, watches pages
+arrive, clicks "+61 min", opens a finding's evidence. Screenshots go to ``tests/e2e/artifacts/``
+(git-ignored; CI keeps the folder), one per step, named after the test."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-import subprocess
+import signal
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from haralyzer import HarParser
 
-from .test_cli import Server
+from .test_cli import Server, start
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--virtual-time-budget=5000",
-]
+CHROMEDRIVER = shutil.which("chromedriver")
+ARTIFACTS = Path(__file__).parent / "artifacts"
+TOKEN = "dash-t0ken"
+XSS = "<img src=x onerror=window.__xss=1>"
 
-# CI installs Chromium (.ci/run) and sets REQUIRE_CHROMIUM, so there a missing browser fails.
+# CI installs Chromium and its driver (.ci/run) and sets REQUIRE_CHROMIUM, so there a missing one fails.
 pytestmark = pytest.mark.skipif(
-    CHROMIUM is None and not os.environ.get("REQUIRE_CHROMIUM"),
-    reason="Chromium is not installed (apt-get install chromium)",
+    (CHROMIUM is None or CHROMEDRIVER is None) and not os.environ.get("REQUIRE_CHROMIUM"),
+    reason="Chromium or chromedriver is not installed (apt-get install chromium chromium-driver)",
 )
 
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
-def render(url: str, *extra: str) -> str:
-    assert CHROMIUM is not None, "REQUIRE_CHROMIUM is set but Chromium is not installed"
+
+@pytest.fixture
+def guarded() -> Iterator[Server]:
+    running = start("--admin-token", TOKEN, "--processing-seconds", "0")
+    yield running
+    running.proc.send_signal(signal.SIGINT)
+    running.proc.wait(10)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    assert CHROMIUM and CHROMEDRIVER, "REQUIRE_CHROMIUM is set but chromium or chromedriver is missing"
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
     with tempfile.TemporaryDirectory() as profile:
-        result = subprocess.run(
-            [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *extra, url],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
+        for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--window-size=1400,1000", f"--user-data-dir={profile}"):  # fmt: skip
+            options.add_argument(flag)
+        driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+        try:
+            yield driver
+        finally:
+            driver.quit()
 
 
-def test_dashboard_lists_integrations_and_latest_requests(server: Server, tmp_path: Path) -> None:
-    base = "/api/external/push/v1/integrations/dash-demo"
-    key = {"api-key": "k"}
-    _, session = server.call("POST", base + "/sessions", headers=key)
-    status, _ = server.call("POST", f"{base}/sessions/{session['id']}/entities", {"entities": {"User": [{}]}}, key)
-    assert status == 400
+@pytest.fixture
+def shot(browser: Any, request: pytest.FixtureRequest) -> Callable[[str], Path]:
+    """Save a full-page screenshot as tests/e2e/artifacts/<test>-<step>.png."""
+    ARTIFACTS.mkdir(exist_ok=True)
 
-    dom = render(f"{server.origin}/_mock/", "--dump-dom")
-    assert f"{server.origin}/api/external/push" in dom  # the base URL to point a client at
-    integrations = dom.split('id="integrations"')[1].split("</table>")[0]
-    assert "dash-demo" in integrations and session["id"] in integrations
-    assert "active 1" in integrations  # counts read as words, zeros left out
-    journal = dom.split('id="journal"')[1].split("</table>")[0]
-    assert "push_page" in journal and "validation_failed" in journal and 'class="err">400' in journal
-    assert "unknown" not in journal  # opening the page in a browser adds nothing to the journal
+    def save(step: str) -> Path:
+        height = browser.execute_script("return document.documentElement.scrollHeight")
+        browser.set_window_size(1400, max(1000, min(int(height) + 40, 6000)))
+        path = ARTIFACTS / f"{request.node.name}-{step}.png"
+        browser.save_screenshot(str(path))
+        assert path.stat().st_size > 10_000, path  # a rendered page, not a blank one
+        return path
 
-    shot = tmp_path / "dashboard.png"
-    render(f"{server.origin}/_mock/", f"--screenshot={shot}", "--window-size=1200,700")
-    assert shot.stat().st_size > 10_000  # a rendered page, not a blank one
+    return save
+
+
+def wait_for(browser: Any, condition: Callable[[], Any], what: str, timeout: float = 10) -> Any:
+    """``condition`` until it holds; the page re-renders a section when its data changes, so an
+    element found a moment ago may be gone: that is a retry, not a failure."""
+    waiting = WebDriverWait(browser, timeout, ignored_exceptions=(StaleElementReferenceException,))
+    return waiting.until(lambda _: condition(), message=f"never saw {what}")
+
+
+def click(browser: Any, css: str) -> None:
+    """Click what ``css`` selects, as a person would, once it is there."""
+    wait_for(browser, lambda: browser.find_element(By.CSS_SELECTOR, css).click() or True, css)
+
+
+def texts(browser: Any, css: str) -> list[str]:
+    return [element.text for element in browser.find_elements(By.CSS_SELECTOR, css)]
+
+
+def vendor(server: Server, integration: str, key: str = "k") -> Callable[..., tuple[int, Any]]:
+    base = f"/api/external/push/v1/integrations/{integration}"
+
+    def call(method: str, tail: str, body: Any = None) -> tuple[int, Any]:
+        return server.call(method, base + tail, body, {"api-key": key})
+
+    return call
+
+
+def in_session(session_id: str, css: str = "") -> str:
+    return f'details[data-key="session:{session_id}"] {css}'.strip()
+
+
+def user(i: int, **fields: Any) -> dict[str, Any]:
+    return {
+        "employeeId": f"E{i}",
+        "firstName": "Alice",
+        "lastName": "Johnson",
+        "workEmail": f"alice{i}@example.com",
+        "employmentStartDate": "2022-01-15T09:00:00Z",
+        "employmentType": "EMPLOYEE",
+        **fields,
+    }
+
+
+def test_a_person_watches_a_sync_expire_and_reads_the_judges_evidence(
+    guarded: Server, browser: Any, shot: Callable[[str], Path]
+) -> None:
+    # Without the token the page is refused; with it in the URL, a cookie opens it.
+    browser.get(f"{guarded.origin}/_mock/")
+    assert "admin_token_required" in browser.page_source
+    browser.get_log("browser")  # that 401 was the point; every later console error is a bug
+    browser.get(f"{guarded.origin}/_mock/?token={TOKEN}")
+    assert browser.current_url == f"{guarded.origin}/_mock/"  # the token left the address bar
+    empty = wait_for(browser, lambda: browser.find_element(By.ID, "empty").is_displayed(), "the empty state")
+    assert empty
+    quickstart = browser.find_element(By.ID, "quickstart").text
+    assert f"BASE={guarded.origin}/api/external/push/v1/integrations/demo" in quickstart and "curl" in quickstart
+    links = {a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#empty a")}
+    assert f"{guarded.origin}/_mock/openapi.json" in links and f"{guarded.origin}/_mock/readme#quickstart" in links
+    shot("empty")
+
+    # A page pushed from the test appears, live.
+    call = vendor(guarded, "dash-live")
+    _, session = call("POST", "/sessions")
+    sid = session["id"]
+    assert call("POST", f"/sessions/{sid}/entities", {"page_hint": 1, "entities": {"User": [user(1)]}})[0] == 202
+    click(browser, in_session(sid, "summary"))
+    wait_for(browser, lambda: texts(browser, in_session(sid, 'tr[data-page="1"].accepted td')), "page 1, accepted")
+    assert texts(browser, in_session(sid, 'tr[data-page="1"] td'))[1:5] == ["accepted", "1", "User 1", "1"]
+
+    # An invalid page shows its errors, each with its JSON pointer.
+    bad = {"page_hint": 2, "entities": {"User": [user(2, employmentType="INTERN")]}}
+    assert call("POST", f"/sessions/{sid}/entities", bad)[0] == 400
+    wait_for(browser, lambda: texts(browser, in_session(sid, 'tr[data-page="2"].rejected')), "page 2, rejected")
+    assert texts(browser, in_session(sid, ".pointer")) == ["/entities/User/0/employmentType"]
+    assert "is not one of" in texts(browser, in_session(sid, ".issue"))[0]
+    shot("pages")
+
+    # "+61 min" on this integration's clock: the session expires before our eyes.
+    click(browser, '#integration button[data-advance="3660"]')
+    wait_for(browser, lambda: texts(browser, in_session(sid, "summary .badge")) == ["expired"], "expiry")
+    timeline = [
+        li.get_attribute("data-type") for li in browser.find_elements(By.CSS_SELECTOR, in_session(sid, ".timeline li"))
+    ]
+    assert timeline == ["session_created", "page_accepted", "page_rejected", "session_expired"]
+
+    # The judge's finding, opened: its evidence names the session, its advice is there.
+    finding = 'details[data-key="finding:session_left_to_expire"]'
+    click(browser, finding + " summary")
+    wait_for(browser, lambda: any(sid in t for t in texts(browser, finding + " tr.evidence")), "the evidence")
+    assert "advice" in texts(browser, finding)[0]
+    assert texts(browser, 'tr[data-behaviour="session_expired"] td')[1] == "met"
+    shot("expired")
+
+    # The journal: the rule column, and a filter by status.
+    browser.find_element(By.ID, "f-status").send_keys("400")
+    wait_for(browser, lambda: set(texts(browser, "#journal tbody tr td:nth-child(3)")) == {"400"}, "only 400s")
+    # The page's "its journal as HAR" link, fetched as the browser would (with its cookie), is a
+    # HAR that a HAR library reads, secrets redacted.
+    link = browser.find_element(By.ID, "har-one").get_attribute("href")
+    assert link == f"{guarded.origin}/_mock/journal.har?integration_id=dash-live"
+    fetched = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1]; fetch(arguments[0]).then((r) => r.text()).then(done);", link
+    )
+    entries = HarParser(json.loads(fetched)).har_data["entries"]
+    assert [e["_operation"] for e in entries] == ["start_session", "push_page", "push_page"]
+    assert "[redacted]" in fetched and '"api-key","value":"k"' not in fetched.replace(" ", "")
+    errors = [e for e in browser.get_log("browser") if "favicon" not in e["message"]]
+    assert errors == [], errors
+
+
+def test_data_from_the_client_is_text_in_every_view(guarded: Server, browser: Any, shot: Callable[[str], Path]) -> None:
+    call = vendor(guarded, "dash-xss")
+    _, session = call("POST", "/sessions", {"client_reference_id": XSS})
+    sid = session["id"]
+    page = {"page_hint": XSS, "entities": {"User": [user(1, firstName=XSS, role=XSS)]}}
+    assert call("POST", f"/sessions/{sid}/entities", page)[0] == 202
+    assert (
+        call(
+            "POST", f"/sessions/{sid}/entities", {"page_hint": XSS, "entities": {"User": [user(2, employmentType=XSS)]}}
+        )[0]
+        == 400
+    )
+    assert call("POST", f"/sessions/{sid}/close", {"status": "apply"})[0] == 202
+    rule = {"match": {"operation": "get_session"}, "respond": {"status": 503}}
+    scenario = {"name": "xss", "description": XSS, "rules": [rule]}
+    guarded.call("PUT", "/_mock/integrations/dash-xss/scenario", scenario, {"Authorization": f"Bearer {TOKEN}"})
+
+    browser.get(f"{guarded.origin}/_mock/?token={TOKEN}")
+    browser.get(f"{guarded.origin}/_mock/#integration=dash-xss")
+    wait_for(browser, lambda: texts(browser, "table.records tr.record"), "the applied records")
+    click(browser, in_session(sid, "summary"))
+    wait_for(browser, lambda: texts(browser, in_session(sid, ".issue")), "the errors")
+    for where in ("table.records", in_session(sid, ".page-hint"), ".client-ref", ".issue", "#scenario"):
+        assert any(XSS in text for text in texts(browser, where)), (where, texts(browser, where))
+    assert browser.execute_script("return window.__xss") is None  # nothing ran
+    assert browser.find_elements(By.CSS_SELECTOR, "main img") == []  # and no element was made of it
+    shot("escaped")
+
+
+def test_a_failed_session_is_marked_and_records_are_browsed_page_by_page(
+    guarded: Server, browser: Any, shot: Callable[[str], Path]
+) -> None:
+    admin = {"Authorization": f"Bearer {TOKEN}"}
+    assert guarded.call("PUT", "/_mock/integrations/dash-fails/scenario", "processing-fails", admin)[0] == 200
+    failing = vendor(guarded, "dash-fails")
+    _, doomed = failing("POST", "/sessions")
+    assert (
+        failing("POST", f"/sessions/{doomed['id']}/entities", {"page_hint": 1, "entities": {"User": [user(1)]}})[0]
+        == 202
+    )
+    assert failing("POST", f"/sessions/{doomed['id']}/close", {"status": "apply"})[0] == 202
+    applied = vendor(guarded, "dash-records")
+    _, session = applied("POST", "/sessions")
+    page = {"page_hint": 1, "entities": {"User": [user(i) for i in range(1, 26)]}}
+    assert applied("POST", f"/sessions/{session['id']}/entities", page)[0] == 202
+    assert applied("POST", f"/sessions/{session['id']}/close", {"status": "apply"})[0] == 202
+
+    browser.get(f"{guarded.origin}/_mock/?token={TOKEN}")
+    click(browser, 'tr[data-integration="dash-fails"] button')
+    click(browser, '#integration button[data-advance="60"]')  # processing falls due, and fails twice
+    wait_for(browser, lambda: browser.find_elements(By.CSS_SELECTOR, in_session(doomed["id"]) + ".failed"), "failed")
+    click(browser, in_session(doomed["id"], "summary"))
+    wait_for(browser, lambda: texts(browser, in_session(doomed["id"], ".last-error")), "last_error")
+    assert texts(browser, in_session(doomed["id"], ".last-error"))[0].startswith("last_error: ")
+    wait_for(browser, lambda: "1 failed" in texts(browser, 'tr[data-integration="dash-fails"]')[0], "the mark")
+    timeline = [
+        li.get_attribute("data-type")
+        for li in browser.find_elements(By.CSS_SELECTOR, in_session(doomed["id"], ".timeline li"))
+    ]
+    assert timeline[-1] == "session_failed" and "processing_retry" in timeline
+    assert set(texts(browser, "#scenario tr[data-rule] td:nth-child(4)")) != {"0"}  # its rules fired
+    shot("failed")
+
+    # The global "+1 day" moves every integration's clock.
+    before = browser.find_element(By.ID, "now").text
+    click(browser, 'header button[data-advance="86400"]')
+    wait_for(browser, lambda: browser.find_element(By.ID, "now").text[:10] != before[:10], "the next day")
+    click(browser, 'tr[data-integration="dash-records"] button')
+    wait_for(browser, lambda: any("1–20 of 25" in t for t in texts(browser, "#records .row span")), "records 1-20")
+    assert len(texts(browser, "table.records tr.record")) == 20
+    click(browser, "#records button:last-child")  # "next"
+    wait_for(browser, lambda: any("21–25 of 25" in t for t in texts(browser, "#records .row span")), "records 21-25")
+    assert texts(browser, "table.records tr.record td:first-child") == ["E21", "E22", "E23", "E24", "E25"]
+    Select(browser.find_element(By.ID, "f-integration")).select_by_value("dash-records")
+    wait_for(browser, lambda: set(texts(browser, "#journal tbody td:nth-child(6)")) == {"dash-records"}, "the filter")
+    assert (
+        browser.find_element(By.ID, "har-filtered")
+        .get_attribute("href")
+        .endswith("journal.har?integration_id=dash-records")
+    )
+    shot("records")

@@ -392,3 +392,38 @@ def test_min_coverage_counts_the_behaviours_of_every_xdist_worker(suite: pytest.
     result.assert_outcomes(passed=3)
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(["  3 of 11 behaviours met; --mock-sprinto-min-coverage 3: met"])
+
+
+def test_har_files_from_both_handles_and_from_a_failing_tests_report(suite: pytest.Pytester) -> None:
+    suite.makepyfile(
+        test_inner="""
+        import json
+        from haralyzer import HarParser
+        from inner_helpers import push, start, user
+
+        def test_blocking_handle_writes_a_har(mock_sprinto, tmp_path):
+            push(mock_sprinto, start(mock_sprinto), [user(1)])
+            path = mock_sprinto.har(tmp_path / "out" / "sync.har")
+            entries = HarParser(json.loads(path.read_text())).har_data["entries"]
+            assert [e["_operation"] for e in entries] == ["start_session", "push_page"]
+            assert {h["name"].lower(): h["value"] for h in entries[0]["request"]["headers"]}["api-key"] == "[redacted]"
+
+        async def test_in_process_handle_writes_a_har(mock_sprinto_app, tmp_path):
+            mock = await mock_sprinto_app()
+            async with mock.client.post(mock.integration_path + "/sessions", headers=mock.headers) as response:
+                assert response.status == 201
+            path = await mock.har(tmp_path / "app.har")
+            assert len(HarParser(json.loads(path.read_text())).pages[0].entries) == 1
+
+        def test_fails(mock_sprinto):
+            push(mock_sprinto, start(mock_sprinto), [user(1, workEmail="nope")])
+            mock_sprinto.assert_no_rejected_pages()
+    """
+    )
+    result = suite.runpytest(f"--basetemp={suite.path / 'base'}")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["this test's requests as HAR (open in a browser's developer tools): *.har"])
+    written = list((suite.path / "base" / "mock-sprinto-har").glob("test_fails--test_fails-*.har"))
+    assert len(written) == 1
+    har = json.loads(written[0].read_text())
+    assert [e["response"]["status"] for e in har["log"]["entries"]] == [201, 400]

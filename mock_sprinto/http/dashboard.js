@@ -1,0 +1,289 @@
+'use strict';
+// Every value from the emulator becomes a text node: el() never parses HTML.
+const state = { selected: null, open: new Set(), recordType: null, recordOffset: 0, busy: false };
+const PAGE = 20;
+const ADVANCES = [["+1 min", 60], ["+61 min", 3660], ["+1 day", 86400]];
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "on") { for (const [ev, fn] of Object.entries(value)) node.addEventListener(ev, fn); }
+    else node.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined) continue;
+    node.appendChild(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+const counts = (o) => Object.entries(o || {}).filter(([, n]) => n).map(([k, n]) => `${k} ${n}`).join(", ");
+const text = (v) => (v === null || v === undefined) ? "" : (typeof v === "object" ? counts(v) : String(v));
+const badge = (word, cls) => el("span", { class: "badge " + (cls || word) }, word);
+const enc = encodeURIComponent;
+
+// A section is rebuilt only when what it shows changed: what a person reads, selects or has
+// opened stays put between polls.
+const shown = new Map();
+function changed(section, ...data) {
+  const signature = JSON.stringify(data);
+  if (shown.get(section) === signature) return false;
+  shown.set(section, signature);
+  return true;
+}
+
+async function get(path) {
+  const response = await fetch(path, { headers: { Accept: "application/json" } });
+  if (!response.ok) throw new Error(`${path}: ${response.status}`);
+  return response.json();
+}
+
+// <details> stay as the user left them across refreshes.
+function details(key, cls, summary, ...body) {
+  const node = el("details", { class: cls, "data-key": key, open: state.open.has(key) }, el("summary", {}, summary), ...body);
+  node.addEventListener("toggle", () => { if (node.open) state.open.add(key); else state.open.delete(key); });
+  return node;
+}
+
+function table(headers, rows, attrs) {
+  return el("table", attrs || {}, el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))),
+    el("tbody", {}, rows));
+}
+
+function fill(id, rows) { document.querySelector("#" + id + " tbody").replaceChildren(...rows); }
+
+// ---- clock buttons ----------------------------------------------------------------------
+function clockButtons() {
+  for (const holder of document.querySelectorAll(".clock-buttons")) {
+    const scope = holder.dataset.scope;
+    holder.replaceChildren(...ADVANCES.map(([label, seconds]) => el("button", {
+      type: "button", "data-advance": seconds, "data-scope": scope,
+      title: `move ${scope === "global" ? "every integration's" : "this integration's"} clock ${label}`,
+      on: { click: () => advance(scope, seconds) } }, label)));
+  }
+}
+async function advance(scope, seconds) {
+  const path = scope === "global" ? "clock/advance" : `integrations/${enc(state.selected)}/clock/advance`;
+  await fetch(path, { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ seconds }) });
+  await refresh();
+}
+
+// ---- integrations -------------------------------------------------------------------------
+function renderIntegrations(list, reports) {
+  if (!changed("integrations", list, reports, state.selected)) return;
+  fill("integrations", list.map((i) => {
+    const failed = (i.sessions || {}).failed || 0;
+    const report = reports[i.id];
+    const findings = report ? report.findings.length : "";
+    return el("tr", { "data-integration": i.id, class: i.id === state.selected ? "selected" : null },
+      el("td", {}, el("code", {}, i.id)), el("td", {}, text(i.active_session_id)),
+      el("td", {}, text(i.sessions), failed ? [" ", badge(`${failed} failed`, "failed")] : null),
+      el("td", {}, text(i.datasets)),
+      el("td", { class: findings ? "err" : "ok" }, findings === "" ? "" : String(findings)),
+      el("td", {}, el("button", { type: "button", class: i.id === state.selected ? "current" : null,
+        on: { click: () => select(i.id) } }, i.id === state.selected ? "shown" : "show")));
+  }));
+  const options = document.getElementById("f-integration");
+  const chosen = options.value;
+  options.replaceChildren(el("option", { value: "" }, "all"),
+    ...list.map((i) => el("option", { value: i.id, selected: i.id === chosen }, i.id)));
+}
+
+function select(id) {
+  state.selected = id; state.recordType = null; state.recordOffset = 0;
+  history.replaceState(null, "", "#integration=" + enc(id));
+  refresh();
+}
+
+// ---- one integration ------------------------------------------------------------------------
+const TIMELINE = new Set(["session_created", "page_accepted", "page_rejected", "page_refused",
+  "session_processing", "processing_retry", "session_processed", "session_failed", "session_cancelled",
+  "session_expired", "expired_data_purged"]);
+
+function renderSessions(sessions, activity) {
+  if (!changed("sessions", state.selected, sessions, activity)) return;
+  const holder = document.getElementById("sessions");
+  if (!sessions.length) { holder.replaceChildren(el("p", { class: "muted" }, "no session yet")); return; }
+  holder.replaceChildren(...sessions.slice().reverse().map((s) => {
+    const events = activity.filter((a) => a.session_id === s.id && TIMELINE.has(a.type));
+    const summary = [el("code", {}, s.id), " ", badge(s.state), " ",
+      `${s.accepted_batches} accepted, ${s.rejected_batches} rejected page(s); ${s.accepted_records_total} record(s)`,
+      s.retry_count ? `; ${s.retry_count} retry` : "",
+      s.last_error ? [" ", el("span", { class: "err last-error" }, `last_error: ${s.last_error}`)] : ""];
+    const timeline = el("ol", { class: "timeline" }, events.map((a) => el("li", { "data-type": a.type },
+      el("span", { class: "muted" }, a.at), " ", badge(a.type.replace(/^session_/, ""), a.level === "info" ? "plain" : a.level),
+      " ", a.message)));
+    const pages = table(["#", "verdict", "records", "by type", "page_hint", "bytes (wire / decoded)", "encoding", "code", "received"],
+      s.pages.map((p) => {
+        const rows = [el("tr", { "data-page": p.ordinal, class: p.accepted ? "accepted" : "rejected" },
+          el("td", {}, String(p.ordinal)), el("td", {}, badge(p.accepted ? "accepted" : "rejected")),
+          el("td", {}, String(p.record_count)), el("td", {}, text(p.counts_by_entity)),
+          el("td", { class: "page-hint" }, text(p.page_hint)), el("td", {}, `${p.wire_bytes} / ${p.decoded_bytes}`),
+          el("td", {}, text(p.encoding)), el("td", { class: p.code ? "err" : "" }, text(p.code)),
+          el("td", { class: "muted at" }, p.received_at))];
+        if (!p.accepted) {
+          const errors = p.errors.length ? table(["pointer", "field", "issue", "keyword"], p.errors.map((e) =>
+            el("tr", {}, el("td", {}, el("code", { class: "pointer" }, e.pointer)), el("td", {}, text(e.field)),
+              el("td", { class: "issue" }, e.issue), el("td", {}, text(e.code)))), { class: "errors" })
+            : el("p", {}, text(p.detail));
+          rows.push(el("tr", { class: "page-errors" }, el("td", { colspan: 9 }, errors,
+            p.errors_truncated ? el("p", { class: "warn" }, "more errors were left out") : null)));
+        }
+        return rows;
+      }).flat(), { class: "pages" });
+    return details("session:" + s.id, "session " + s.state, summary,
+      el("h4", {}, "timeline"), timeline,
+      el("h4", {}, "pages"), s.pages.length ? pages : el("p", { class: "muted" }, "no page yet"),
+      el("p", { class: "muted" }, `created ${s.created_at} · expires ${text(s.expires_at)} · closed ${text(s.closed_at) || "-"}`,
+        s.client_reference_id !== null ? [" · client_reference_id ", el("code", { class: "client-ref" }, s.client_reference_id)] : ""));
+  }));
+}
+
+function renderReport(report) {
+  if (!changed("report", state.selected, report)) return;
+  const holder = document.getElementById("report");
+  const findings = report.findings.map((f) => details(`finding:${f.id}`, "finding " + f.severity,
+    [badge(f.severity), " ", el("code", {}, f.id), " ", f.message, f.count > 1 ? ` (×${f.count})` : ""],
+    el("p", {}, el("strong", {}, "advice: "), f.advice, " ", el("span", { class: "muted" }, `(basis ${f.basis})`)),
+    table(["request id", "session", "page", "page_hint", "code", "at", "more"], f.evidence.map((e) => el("tr", { class: "evidence" },
+      el("td", {}, e.request_id ? el("code", {}, e.request_id) : ""), el("td", {}, text(e.session_id)),
+      el("td", {}, text(e.page)),
+      el("td", {}, text(e.page_hint)), el("td", {}, text(e.code)), el("td", {}, text(e.at)),
+      el("td", {}, Object.entries(e).filter(([k]) => !["request_id", "session_id", "page", "page_hint", "code", "at"].includes(k))
+        .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join("; ")))), { class: "evidence" })));
+  const summary = report.summary;
+  holder.replaceChildren(
+    el("p", {}, `${summary.errors} error(s), ${summary.warnings} warning(s), ${summary.infos} note(s)`,
+      report.findings.length ? "" : " — nothing to fix"),
+    ...findings,
+    el("h4", {}, "behaviour coverage"),
+    table(["behaviour", "met", "recovered"], report.coverage.map((c) => el("tr", { "data-behaviour": c.behaviour },
+      el("td", {}, c.behaviour), el("td", { class: c.met ? "ok" : "muted" }, c.met ? "met" : "not met"),
+      el("td", { class: c.recovered === false ? "err" : (c.recovered ? "ok" : "muted") },
+        c.recovered === null ? "-" : (c.recovered ? "recovered" : "not recovered")))), { class: "coverage" }));
+}
+
+function renderScenario(view) {
+  if (!changed("scenario", state.selected, view.scenario, view.rules, view.applies_to)) return;
+  const holder = document.getElementById("scenario");
+  if (!view.scenario) { holder.replaceChildren(el("p", { class: "muted" }, "none: the documented behaviour")); return; }
+  const rules = view.scenario.rules || [];
+  const counted = view.rules || [];
+  holder.replaceChildren(
+    el("p", {}, el("strong", {}, view.scenario.name), ` (${view.applies_to})`, view.scenario.description ? ` — ${view.scenario.description}` : ""),
+    counted.length === 0 ? el("p", { class: "muted" }, "no rules") : table(["rule", "definition", "matched", "fired"], counted.map((r, i) => el("tr", { "data-rule": r.rule },
+      el("td", {}, r.rule), el("td", {}, el("code", {}, JSON.stringify(rules[i] || {}))),
+      el("td", {}, String(r.matched)), el("td", { class: r.fired ? "warn" : "" }, String(r.fired)))), { class: "rules" }));
+}
+
+function renderActivity(items) {
+  const only = document.getElementById("anomalies-only").checked;
+  if (!changed("activity", state.selected, items, only)) return;
+  fill("activity", items.filter((a) => !only || a.level !== "info").slice(-200).reverse().map((a) =>
+    el("tr", { class: a.level === "info" ? "" : "anomaly" }, el("td", { class: "muted at" }, a.at),
+      el("td", {}, badge(a.level, a.level === "info" ? "plain" : a.level)), el("td", {}, a.type),
+      el("td", {}, text(a.session_id)), el("td", {}, a.message))));
+}
+
+function renderRecords(datasets, page) {
+  const holder = document.getElementById("records");
+  const types = Object.keys(datasets);
+  if (!types.length || !page) {
+    shown.delete("records");
+    holder.replaceChildren(el("p", { class: "muted" }, "nothing applied yet"));
+    return;
+  }
+  state.recordType = page.entity_type;
+  if (!changed("records", state.selected, datasets, page)) return;
+  const columns = [...new Set(page.records.flatMap((r) => Object.keys(r)))];
+  const nav = el("div", { class: "row" },
+    types.map((t) => el("button", { type: "button", class: t === state.recordType ? "current" : null,
+      on: { click: () => { state.recordType = t; state.recordOffset = 0; refresh(); } } }, `${t} (${datasets[t]})`)),
+    el("span", { class: "muted" }, `${page.count ? page.offset + 1 : 0}–${page.offset + page.records.length} of ${page.count}`,
+      `; key ${text(page.key_field)}; applied by ${text(page.applied_by_session)}`),
+    el("button", { type: "button", disabled: state.recordOffset === 0,
+      on: { click: () => { state.recordOffset = Math.max(0, state.recordOffset - PAGE); refresh(); } } }, "previous"),
+    el("button", { type: "button", disabled: page.offset + PAGE >= page.count,
+      on: { click: () => { state.recordOffset += PAGE; refresh(); } } }, "next"));
+  holder.replaceChildren(nav, table(columns, page.records.map((r) => el("tr", { class: "record" },
+    columns.map((c) => el("td", {}, r[c] === undefined ? "" : (typeof r[c] === "object" && r[c] !== null ? JSON.stringify(r[c]) : text(r[c])))))),
+    { class: "records" }));
+}
+
+// One read of everything shown of the integration; it never creates one a test just deleted.
+async function overview(id) {
+  const params = new URLSearchParams({ offset: String(state.recordOffset), limit: String(PAGE) });
+  if (state.recordType) params.set("entity_type", state.recordType);
+  return get(`integrations/${enc(id)}/overview?${params}`);
+}
+
+function renderIntegration(view) {
+  const section = document.getElementById("integration");
+  if (!view || !view.exists) { section.hidden = true; return; }
+  section.hidden = false;
+  document.getElementById("integration-id").textContent = view.integration_id;
+  document.getElementById("integration-now").textContent = view.clock.now;
+  document.getElementById("integration-offset").textContent = view.clock.offset_seconds ? `(+${view.clock.offset_seconds} s)` : "";
+  document.getElementById("har-one").setAttribute("href", "journal.har?integration_id=" + enc(view.integration_id));
+  renderSessions(view.sessions, view.activity);
+  renderReport(view.report);
+  renderScenario(view.scenario);
+  renderActivity(view.activity);
+  renderRecords(view.datasets, view.records);
+}
+
+// ---- the journal ----------------------------------------------------------------------------
+async function renderJournal() {
+  const params = new URLSearchParams({ limit: "100" });
+  const integration = document.getElementById("f-integration").value;
+  const operation = document.getElementById("f-operation").value;
+  const status = document.getElementById("f-status").value.trim();
+  if (integration) params.set("integration_id", integration);
+  if (operation) params.set("operation", operation);
+  if (/^[0-9]{1,3}$/.test(status)) params.set("status", status);
+  const journal = await get("journal?" + params);
+  params.delete("limit");
+  document.getElementById("har-filtered").setAttribute("href", "journal.har?" + params);
+  if (!changed("journal", journal.entries)) return;
+  fill("journal", journal.entries.reverse().map((e) => el("tr", { "data-request": e.request_id },
+    el("td", { class: "muted at" }, e.at), el("td", {}, e.operation),
+    el("td", { class: e.status && e.status < 400 ? "ok" : "err" }, String(e.status)), el("td", {}, text(e.code)),
+    el("td", { class: e.rule ? "warn rule" : "rule" }, text(e.rule)), el("td", {}, text(e.integration_id)),
+    el("td", {}, text(e.session_id)), el("td", {}, el("code", {}, e.request_id)), el("td", {}, String(e.latency_ms)))));
+}
+
+// ---- the loop -----------------------------------------------------------------------------
+async function refresh() {
+  if (state.busy) return;
+  state.busy = true;
+  try {
+    const [health, integrations] = await Promise.all([get("health"), get("integrations")]);
+    document.getElementById("now").textContent = health.now;
+    document.getElementById("version").textContent = "v" + health.version;
+    const list = integrations.integrations;
+    document.getElementById("empty").hidden = list.length > 0;
+    document.getElementById("integrations-card").hidden = list.length === 0;
+    if (state.selected && !list.some((i) => i.id === state.selected)) state.selected = null;
+    if (!state.selected && list.length) state.selected = list[list.length - 1].id;
+    const view = state.selected ? await overview(state.selected) : null;
+    const reports = view && view.exists ? { [state.selected]: view.report } : {};
+    renderIntegrations(list, reports);
+    renderIntegration(view);
+    await renderJournal();
+    document.body.dataset.refreshed = String(Date.now());
+  } catch (error) {
+    document.body.dataset.error = String(error);
+  } finally {
+    state.busy = false;
+  }
+}
+
+document.getElementById("base").textContent = location.origin + "/api/external/push";
+document.getElementById("quickstart").textContent = QUICKSTART.replaceAll("http://127.0.0.1:8080", location.origin);
+const wanted = new URLSearchParams(location.hash.slice(1)).get("integration");
+if (wanted) state.selected = wanted;
+for (const id of ["f-integration", "f-operation", "anomalies-only"]) document.getElementById(id).addEventListener("change", refresh);
+document.getElementById("f-status").addEventListener("input", refresh);
+clockButtons();
+refresh(); setInterval(refresh, 1000);
