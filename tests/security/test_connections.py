@@ -168,7 +168,7 @@ async def test_connections_beyond_the_cap_get_a_503_at_once(strict: Any) -> None
     writer.close()
     answer = rawhttp.parse_response(data)
     assert answer.status == 503 and answer.json()["code"] == "too_many_connections", data
-    assert "retry-after" in answer.headers and waited < 1
+    assert "retry-after" in answer.headers and waited < 2.5  # at once, not after a deadline
     for _, each in held:
         each.close()
     await asyncio.sleep(0.1)
