@@ -300,7 +300,7 @@ class Emulator:
         if not source.present:
             return None
         body = await source.read(tenant.settings)
-        if not body.decoded.strip():
+        if not body.decoded:  # empty is no body; white space alone is not JSON (400)
             return None
         settings = tenant.settings
         return parse_json(
