@@ -51,8 +51,10 @@ ST_SEEDS ?= 5
 ST_SECONDS ?= 120
 fuzz: $(STAMP) $(FUZZ_STAMP)  ## long fuzzing: property tests (fuzz profile), schemathesis (every phase, ST_SEEDS fresh seeds of ST_SECONDS each), atheris on the body path (FUZZ_SECONDS)
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -n 2 -p no:cacheprovider tests/property tests/security $(ARGS)
+	# one schemathesis worker: with two threads, CPython 3.11's ast.parse (which hypothesis calls to
+	# describe a filter) can fail with "AST constructor recursion depth mismatch", a tool error
 	for run in $$(seq $(ST_SEEDS)); do \
-		ST_MAX_EXAMPLES=200 ST_MAX_TIME=$(ST_SECONDS) ST_SEED=random ST_WORKERS=2 ST_TIMEOUT=3600 \
+		ST_MAX_EXAMPLES=200 ST_MAX_TIME=$(ST_SECONDS) ST_SEED=random ST_WORKERS=1 ST_TIMEOUT=3600 \
 		$(BIN)/python -m pytest -p no:cacheprovider -s tests/contract/test_schemathesis.py || exit 1; \
 	done
 	if $(BIN)/python -c "import atheris" 2>/dev/null; then mkdir -p .fuzz-corpus && \

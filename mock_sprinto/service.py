@@ -351,7 +351,7 @@ class Emulator:
         body = await source.read(tenant.settings)
         if self.settings.journal_bodies_bytes:
             call.request_body = body.decoded
-        if not body.decoded.strip():
+        if not body.decoded:  # empty is no body; white space alone is not JSON (400)
             return None
         settings = tenant.settings
         return parse_json(

@@ -39,7 +39,7 @@ async def _json_object(request: web.Request, required: bool = False) -> dict[str
         return {}
     settings = request.app[CONTROL].emulator.settings
     body = await read_body(request, settings, strict_media_type=False, budget=request.app[CONTROL].emulator.budget)
-    if not body.decoded.strip() and not required:
+    if not body.decoded and not required:  # empty is no body; white space alone is not JSON (400)
         return {}
     value = parse_json(body.decoded, settings.max_json_depth)
     if not isinstance(value, dict):

@@ -238,3 +238,24 @@ async def test_a_har_export_named_after_a_hostile_id_is_still_answered(client: A
     async with client.get("/_mock/journal.har?integration_id=%C3%A6f%0EG") as response:
         assert response.status == 200
         assert "\x0e" not in response.headers["Content-Disposition"]
+
+
+@pytest.mark.parametrize("body", [b" ", b"\n", b" \r\n\t"])
+async def test_a_body_of_white_space_is_not_json(client: Any, body: bytes) -> None:
+    """schemathesis (make fuzz, negative data accepted): POST /_mock/integrations with the body ' '
+    created an integration, as if no body had been sent; white space alone is not a JSON text.
+    The same holds for the optional bodies of start and close. An empty body is still no body."""
+    json_type = {"Content-Type": "application/json"}
+    async with client.post("/_mock/integrations", data=body, headers=json_type) as response:
+        problem = await response.json()
+        assert response.status == 400 and problem["code"] == "malformed_body", problem
+    async with client.get("/_mock/integrations") as response:
+        assert (await response.json())["integrations"] == []
+    vendor = Vendor(client, "acme", "k")
+    status, problem = await vendor.call("POST", "/sessions", data=body, headers=json_type)
+    assert status == 400 and problem["code"] == "malformed_body", problem
+    session = await vendor.start()
+    status, problem = await vendor.call("POST", f"/sessions/{session['id']}/close", data=body, headers=json_type)
+    assert status == 400 and problem["code"] == "malformed_body", problem
+    async with client.post("/_mock/integrations", data=b"", headers=json_type) as response:
+        assert response.status == 201
