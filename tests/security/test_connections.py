@@ -33,6 +33,13 @@ async def _connect(client: Any) -> tuple[asyncio.StreamReader, asyncio.StreamWri
     return await asyncio.open_connection(client.server.host, client.server.port)
 
 
+async def _trickle(writer: asyncio.StreamWriter, pieces: list[bytes]) -> None:
+    """A slow client: one piece every 0.1 s."""
+    for piece in pieces:
+        writer.write(piece)
+        await asyncio.sleep(0.1)
+
+
 async def _read_all(reader: asyncio.StreamReader, timeout: float) -> tuple[bytes, float]:
     started = time.monotonic()
     chunks = []
@@ -121,12 +128,7 @@ async def test_headers_sent_a_byte_at_a_time_get_a_408(strict: Any) -> None:
     reader, writer = await _connect(strict)
     request = b"GET /_mock/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 100
 
-    async def trickle() -> None:
-        for byte in request:
-            writer.write(bytes([byte]))
-            await asyncio.sleep(0.1)
-
-    task = asyncio.create_task(trickle())
+    task = asyncio.create_task(_trickle(writer, [bytes([byte]) for byte in request]))
     data, waited = await _read_all(reader, 5)
     task.cancel()
     writer.close()
@@ -144,12 +146,7 @@ async def test_a_body_sent_too_slowly_gets_a_408_and_is_journaled(strict: Any) -
         "Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n".encode()
     )
 
-    async def trickle() -> None:
-        for _ in range(100):
-            writer.write(b" ")
-            await asyncio.sleep(0.1)
-
-    task = asyncio.create_task(trickle())
+    task = asyncio.create_task(_trickle(writer, [b" "] * 100))
     data, waited = await _read_all(reader, 5)
     task.cancel()
     writer.close()
