@@ -79,3 +79,8 @@ def int_param(name: str, raw: str | None, default: int, low: int, high: int) -> 
             parameter=name,
         )
     return value
+
+
+def counted(n: int, noun: str) -> str:
+    """``1 record``, ``2 records``: counts in messages a person reads."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .clock import format_time, parse_time
-from .errors import ApiError, bad_request, conflict, int_param, not_found
+from .errors import ApiError, bad_request, conflict, counted, int_param, not_found
 from .lifecycle import Event, State
 from .payload import check_depth, parse_json
 from .store import Page, Session, Tenant
@@ -170,7 +170,7 @@ class Sessions:
             now,
             "info",
             "page_accepted",
-            f"page {page.ordinal} accepted: {verdict.total} records",
+            f"page {page.ordinal} accepted: {counted(verdict.total, 'record')}",
             session.id,
             page=page.ordinal,
             counts_by_entity=verdict.counts,

@@ -16,6 +16,7 @@ import orjson
 
 from .budget import TRIM_AFTER_BYTES, give_back_free_heap
 from .clock import format_time
+from .errors import counted
 from .faults.vocabulary import Lifecycle
 from .lifecycle import Event, State, next_state
 from .store import Dataset, Session, Tenant
@@ -153,7 +154,8 @@ class Timeline:
             at,
             "info",
             "session_processed",
-            f"applied {session.accepted_records_total} records from {len(session.accepted_pages)} pages",
+            f"applied {counted(session.accepted_records_total, 'record')} from "
+            f"{counted(len(session.accepted_pages), 'page')}",
             session.id,
             accepted_records_by_entity=dict(session.accepted_records_by_entity),
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..errors import counted
 from ..http import API_PREFIX
 
 PAGES_SHOWN = 20
@@ -34,7 +35,7 @@ def format_rejected_pages(sessions: Sequence[Mapping[str, Any]]) -> tuple[int, s
             if rejected > PAGES_SHOWN:
                 continue
             hint = "" if page.get("page_hint") is None else f", page_hint {page['page_hint']!r}"
-            records = f", {page['record_count']} records" if page.get("record_count") else ""
+            records = f", {counted(page['record_count'], 'record')}" if page.get("record_count") else ""
             lines.append(
                 f"  session {session['id']} (#{session.get('ordinal', '?')}), page {page['ordinal']}"
                 f"{hint}{records}: {page.get('code')}: {page.get('detail')}"
@@ -81,13 +82,9 @@ def _pages_line(session: Mapping[str, Any]) -> str:
     pages = session.get("accepted_batches", 0)
     records = session.get("accepted_records_total", 0)
     return (
-        f"{_count(pages, 'page')} accepted ({_count(records, 'record')}: {by_entity}), "
+        f"{counted(pages, 'page')} accepted ({counted(records, 'record')}: {by_entity}), "
         f"{session.get('rejected_batches', 0)} rejected"
     )
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def pick_session(sessions: Sequence[Mapping[str, Any]], session_id: str | None) -> Mapping[str, Any]:
