@@ -95,10 +95,16 @@ class Scenario:
 
 
 @cache
-def _schema_validator() -> jsonschema.protocols.Validator:
-    import jsonschema  # only once a scenario is loaded: start-up without one does not pay ~90 ms
+def _scenario_schema() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((schemas_dir() / "scenario.schema.json").read_text(encoding="utf-8"))
+    return loaded
 
-    schema = json.loads((schemas_dir() / "scenario.schema.json").read_text(encoding="utf-8"))
+
+@cache
+def _schema_validator() -> jsonschema.protocols.Validator:
+    import jsonschema  # only to word an invalid scenario's problems: a valid one never pays ~90 ms
+
+    schema = _scenario_schema()
     cls = jsonschema.validators.validator_for(schema)
     validator: jsonschema.protocols.Validator = cls(schema)
     return validator
@@ -106,8 +112,7 @@ def _schema_validator() -> jsonschema.protocols.Validator:
 
 @cache
 def _fast_validator() -> Any:
-    schema = json.loads((schemas_dir() / "scenario.schema.json").read_text(encoding="utf-8"))
-    return jsonschema_rs.validator_for(schema)
+    return jsonschema_rs.validator_for(_scenario_schema())
 
 
 def _surely_valid(document: Any) -> bool:
@@ -213,7 +218,7 @@ def _rule(index: int, raw: dict[str, Any]) -> tuple[Rule, list[Problem]]:
 
 
 def _too_many_rules(document: Any) -> Problem | None:
-    limit = _schema_validator().schema["properties"]["rules"]["maxItems"]
+    limit = _scenario_schema()["properties"]["rules"]["maxItems"]  # read, not validated: nothing walks them
     rules = document.get("rules") if isinstance(document, dict) else None
     if isinstance(rules, list) and len(rules) > limit:
         return Problem("/rules", f"a scenario has at most {limit} rules, this one has {len(rules)}")

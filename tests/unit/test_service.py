@@ -133,13 +133,15 @@ def test_dropping_a_big_session_gives_the_free_heap_back(
 
 
 def test_start_up_does_not_import_python_jsonschema() -> None:
-    """~90 ms of start-up: only a scenario (or a schema of a draft jsonschema-rs lacks) needs it."""
+    """~90 ms of start-up: only an invalid scenario's wording (or a schema of a draft jsonschema-rs
+    lacks) needs it; serve loads the default scenario at every start."""
     import subprocess
     import sys
 
     code = (
         "import sys; from mock_sprinto import cli, http; from mock_sprinto.validation import SchemaRegistry; "
-        "SchemaRegistry.shipped(); print('jsonschema' in sys.modules)"
+        "SchemaRegistry.shipped(); from mock_sprinto.faults.scenario import resolve_scenario; "
+        "resolve_scenario('default'); print('jsonschema' in sys.modules)"
     )
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert found.stdout.strip() == "False"
