@@ -4,7 +4,6 @@ evidence it must name, and a well-behaved client that earns no error and no warn
 from __future__ import annotations
 
 import gzip
-import time
 from typing import Any
 
 import aiohttp
@@ -357,7 +356,9 @@ async def test_a_deleted_integrations_requests_do_not_count_for_its_successor(ve
     assert (await report(control))["findings"] == []
 
 
-async def test_the_report_of_a_busy_integration_is_quick(vendor: Vendor, control: Control, emulator: Any) -> None:
+async def test_the_report_of_a_busy_integration_counts_all_and_shows_a_bounded_evidence(
+    vendor: Vendor, control: Control, emulator: Any
+) -> None:
     async with control.client.put(
         "/_mock/integrations/acme/settings", json={"rate_limit": 0.001, "rate_limit_burst": 1}
     ) as r:
@@ -365,9 +366,7 @@ async def test_the_report_of_a_busy_integration_is_quick(vendor: Vendor, control
     session = await vendor.start()
     for _ in range(2000):  # hammering through 429s
         await vendor.session(session["id"], expect=429)
-    started = time.perf_counter()
-    body = await report(control)
-    assert time.perf_counter() - started < 2.0
+    body = await report(control)  # its cost is a benchmark's question, not a test's
     assert finding(body, "retry_too_soon")["count"] == 1999  # every 429 but the first came too soon
     assert len(finding(body, "retry_too_soon")["evidence"]) == 20
     assert covered(body)["rate_limited"] == (True, False)
