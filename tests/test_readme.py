@@ -143,3 +143,30 @@ def test_every_vendor_error_code_is_documented() -> None:
     for code in vendor_codes:
         assert f'"{code}"' in sources, f"{code} is not raised anywhere"
         assert f"`{code}`" in README, f"{code} is not in the README"
+
+
+def test_the_readme_says_state_is_in_memory_and_what_a_restart_loses() -> None:
+    """Issue 11, item 13: nothing is persisted; a user must not learn that from a restart."""
+    said = " ".join(README.split())
+    assert "All state lives in memory, in the one process." in said
+    for lost in ("sessions", "staged pages", "applied records", "the journal", "clock offset"):
+        assert lost in said.split("All state lives in memory", 1)[1][:900], lost
+
+
+def test_every_robustness_code_is_in_the_error_table() -> None:
+    """Issue 11: every refusal the hardening added has its row (status and code) in the table."""
+    table = README.split("| situation | status | `code` |", 1)[1].split("\n\n", 1)[0]
+    for code in (
+        "malformed_api_key",
+        "memory_budget_exceeded",
+        "unsupported_transfer_encoding",
+        "host_not_allowed",
+        "request_timeout",
+        "too_many_connections",
+        "shutting_down",
+        "malformed_request",
+        "request_header_fields_too_large",
+        "client_disconnected",
+        "cross_site_request",
+    ):
+        assert f"`{code}`" in table, code
