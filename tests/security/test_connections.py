@@ -252,6 +252,19 @@ def test_a_flood_past_the_file_limit_leaves_a_normal_client_answered_and_the_log
 
 
 # ---- item 12: SIGTERM with requests in flight ----------------------------------------------------
+
+
+def _sigterm_and_read(process: subprocess.Popen[str], conn: socket.socket) -> tuple[float, bytes]:
+    """SIGTERM while ``conn``'s request is in flight: when it was sent, and all the server then wrote."""
+    time.sleep(0.3)
+    stopping = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    data = b""
+    while chunk := conn.recv(65536):
+        data += chunk
+    return stopping, data
+
+
 def test_sigterm_answers_an_upload_in_flight_and_exits_promptly(tmp_path: Path) -> None:
     process, port, err = _serve(tmp_path)
     try:
@@ -265,12 +278,7 @@ def test_sigterm_answers_an_upload_in_flight_and_exits_promptly(tmp_path: Path) 
             "Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n".encode()
             + orjson.dumps({"entities": {"User": [user(1)]}})[:50]
         )
-        time.sleep(0.3)
-        stopping = time.monotonic()
-        process.send_signal(signal.SIGTERM)
-        data = b""
-        while chunk := upload.recv(65536):
-            data += chunk
+        stopping, data = _sigterm_and_read(process, upload)
         answer = rawhttp.parse_response(data)
         assert answer.status == 503 and answer.json()["code"] == "shutting_down", data
         assert answer.headers.get("connection", "").lower() == "close"
@@ -290,12 +298,7 @@ def test_sigterm_answers_a_request_held_by_a_scenario_delay_within_the_grace(tmp
     try:
         held = socket.create_connection(("127.0.0.1", port), timeout=10)
         held.sendall(f"GET {API}/acme/status HTTP/1.1\r\nHost: 127.0.0.1\r\napi-key: k\r\n\r\n".encode())
-        time.sleep(0.3)
-        stopping = time.monotonic()
-        process.send_signal(signal.SIGTERM)
-        data = b""
-        while chunk := held.recv(65536):
-            data += chunk
+        stopping, data = _sigterm_and_read(process, held)
         answer = rawhttp.parse_response(data)
         assert answer.status == 503 and answer.json()["code"] == "shutting_down", data
         process.wait(10)
