@@ -1,12 +1,13 @@
 """Section 8: the validation engines and the other steps of a push, per 100-record page,
-in-process (measured by ``python -m benchmarks.inproc validation``).
+in-process (measured by ``python -m benchmarks.inproc validation``), and a push through the whole
+HTTP stack with no socket, the emulator beside the bare app (``python -m benchmarks.stack``).
 """
 
 from __future__ import annotations
 
-from .common import run_inproc
+from .common import run_inproc, run_json
 from .harness import Part, Scale, Section, us
-from .inproc import ALLOWING, LOADS, PYTHON, REFUSING, SHIPPED
+from .inproc import ALLOWING, LOADS, PUSH, PYTHON, REFUSING, SHIPPED
 
 
 def validation_benchmark(scale: Scale) -> Section:
@@ -29,6 +30,18 @@ def validation_benchmark(scale: Scale) -> Section:
         "duplicate-member-name proof (parse_json refusing vs allowing repeats)",
         us(steps[REFUSING] - steps[ALLOWING]),
         f"orjson.loads {us(loads)}",
+    )
+    pushes, rounds = (20, 2) if scale.quick else (250, 7)
+    stack = {
+        kind: run_json(["-m", "benchmarks.stack", kind, "--pushes", str(pushes), "--rounds", str(rounds)], 300)
+        for kind in ("emulator", "bare")
+    }
+    emulator, bare = stack["emulator"]["us_per_push"], stack["bare"]["us_per_push"]
+    section.add(
+        "a push through the whole HTTP stack, no socket (CPU per push)",
+        f"emulator {us(emulator)}",
+        f"bare aiohttp + orjson app {us(bare)} (emulator × {emulator / bare:.2f}); "
+        f"Emulator.push alone {us(steps[PUSH])}",
     )
     checked = ", ".join(result["jsonschema_formats_checked"]) or "none"
     section.notes.append(

@@ -294,40 +294,60 @@ class Emulator:
     ) -> None:
         """Record a vendor request as answered (``call`` is None for a path no operation serves);
         ``exchange`` is what the HTTP layer saw of it, for the HAR export."""
-        tenant = call.tenant if call is not None else None
-        if call is not None and call.transport is not None:
-            code = f"transport_{call.transport}"
-            if call.transport in SILENT_FAULTS:
-                status = 0  # nothing reached the client
-                retry_after = None
         answer = next(self._order)
-        at = tenant.now() if tenant is not None else self.clock.now()
-        self.journal.add(
-            JournalEntry(
-                request_id=request_id,
-                at=at,
-                method=method,
-                path=path[:300],
-                operation=call.operation if call is not None else "unknown",
-                status=status,
-                code=code,
-                latency_ms=round((time.perf_counter() - started) * 1000, 3),
-                integration_id=tenant.id if tenant is not None else None,
-                session_id=call.session_id if tenant is not None and call is not None else None,
-                bytes_in=bytes_in,
-                rule=call.rule if call is not None else None,
-                arrived_at=call.arrived_at if call is not None and call.arrived_at is not None else at,
-                arrival=call.arrival if call is not None and call.arrival else answer,
+        if call is None:  # a path no operation serves: what the request line says, nothing more
+            at = self.clock.now()
+            entry = JournalEntry(
+                request_id,
+                at,
+                method,
+                path[:300],
+                "unknown",
+                status,
+                code,
+                _ms_since(started),
+                None,
+                None,
+                bytes_in,
+                arrived_at=at,
+                arrival=answer,
                 answer=answer,
                 retry_after=_whole_seconds(retry_after),
-                encoding=call.encoding if call is not None else None,
-                body_bytes=call.body_bytes if call is not None else None,
-                digest=call.digest if call is not None else None,
-                page=call.page if call is not None else None,
-                names_session=call.names_session if call is not None else None,
-                **_har_fields(exchange, call, self.settings.journal_bodies_bytes),
             )
-        )
+        else:
+            if call.transport is not None:
+                code = f"transport_{call.transport}"
+                if call.transport in SILENT_FAULTS:
+                    status = 0  # nothing reached the client
+                    retry_after = None
+            tenant = call.tenant
+            at = tenant.now() if tenant is not None else self.clock.now()
+            entry = JournalEntry(
+                request_id,
+                at,
+                method,
+                path[:300],
+                call.operation,
+                status,
+                code,
+                _ms_since(started),
+                tenant.id if tenant is not None else None,
+                call.session_id if tenant is not None else None,
+                bytes_in,
+                call.rule,
+                call.arrived_at if call.arrived_at is not None else at,
+                call.arrival or answer,
+                answer,
+                _whole_seconds(retry_after),
+                call.encoding,
+                call.body_bytes,
+                call.digest,
+                call.page,
+                call.names_session,
+            )
+        if exchange is not None:
+            _record_exchange(entry, exchange, call, self.settings.journal_bodies_bytes)
+        self.journal.add(entry)
 
     def _enter(self, call: Call) -> Tenant:
         """What every vendor request does first: version, api-key, tenant, rate limit."""
@@ -447,25 +467,26 @@ class Exchange:
     response_body: bytes | None = None
 
 
-def _har_fields(exchange: Exchange | None, call: Call | None, limit: int) -> dict[str, Any]:
-    if exchange is None:
-        return {}
-    found: dict[str, Any] = {
-        "query": exchange.query,
-        "http_version": exchange.http_version,
-        "request_headers": exchange.request_headers,
-        "response_headers": exchange.response_headers,
-        "response_type": exchange.response_type,
-    }
+def _record_exchange(entry: JournalEntry, exchange: Exchange, call: Call | None, limit: int) -> None:
+    """What the HAR export reads: references to the framework's own header objects (no copy), and
+    the bodies, cut at ``limit``, only when capture is on."""
+    entry.query = exchange.query
+    entry.http_version = exchange.http_version
+    entry.request_headers = exchange.request_headers
+    entry.response_headers = exchange.response_headers
+    entry.response_type = exchange.response_type
     if limit:
         request_body = call.request_body if call is not None else None
         if request_body is not None:
-            found["request_body"] = request_body[:limit]
-            found["request_body_bytes"] = len(request_body)
+            entry.request_body = request_body[:limit]
+            entry.request_body_bytes = len(request_body)
         if exchange.response_body is not None:
-            found["response_body"] = exchange.response_body[:limit]
-            found["response_body_bytes"] = len(exchange.response_body)
-    return found
+            entry.response_body = exchange.response_body[:limit]
+            entry.response_body_bytes = len(exchange.response_body)
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
 
 
 def page_digest(decoded: bytes) -> str:

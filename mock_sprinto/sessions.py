@@ -162,7 +162,9 @@ class Sessions:
         page.payload = raw
         session.accepted_pages.append(page)
         session.accepted_records_total += verdict.total
-        session.accepted_records_by_entity.update(verdict.counts)
+        by_entity = session.accepted_records_by_entity
+        for entity_type, count in verdict.counts.items():  # Counter.update's generic path: ~6 µs a page
+            by_entity[entity_type] += count
         session.staged_bytes += len(raw)
         session.updated_at = now
         tenant.staged_bytes += len(raw)

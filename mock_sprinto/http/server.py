@@ -168,12 +168,15 @@ class EmulatorRequestHandler(RequestHandler):
         return self._waiter is not None or self._request_count == 0
 
     def data_received(self, data: bytes) -> None:
-        if data and self._idle():
-            self._partial = True
-            self._arm()
+        starts_request = bool(data) and self._idle()
         super().data_received(data)
         if self._messages:  # a request's headers are complete
             self._disarm()
+        elif starts_request:
+            # Armed only when this chunk left the headers incomplete: the usual request, whose
+            # headers arrive in one read, schedules and cancels no timer.
+            self._partial = True
+            self._arm()
 
     def _headers_late(self) -> None:
         self._header_deadline = None
