@@ -96,6 +96,10 @@ def _entry(entry: JournalEntry, origin: str, redact: bool) -> dict[str, Any]:
         "_code": entry.code,
         "_rule": entry.rule,
     }
+    if entry.request_headers_dropped:
+        found["request"]["comment"] = (
+            f"{entry.request_headers_dropped} more header(s) not kept: past journal_header_bytes"
+        )
     if entry.request_body is not None:
         found["request"]["postData"] = _post_data(entry, request_headers)
     if entry.status == 0:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
+from itertools import chain
 from typing import Any
 
 from .clock import format_time
@@ -38,7 +39,8 @@ class JournalEntry:
     # copies nothing; bodies only when the journal_bodies_bytes setting turns capture on.
     query: str = ""
     http_version: str = "HTTP/1.1"
-    request_headers: Iterable[tuple[bytes, bytes]] = ()  # as received (aiohttp's raw_headers)
+    request_headers: Iterable[tuple[bytes, bytes]] = ()  # as received (aiohttp's raw_headers), see kept_headers
+    request_headers_dropped: int = 0  # headers past journal_header_bytes, not kept
     response_headers: Mapping[str, str] | None = None  # the answer's headers, as sent
     request_body: bytes | None = None  # decoded, cut at journal_bodies_bytes
     response_body: bytes | None = None  # cut at journal_bodies_bytes
@@ -55,6 +57,23 @@ class JournalEntry:
 
 # What GET /_mock/journal shows of an entry: everything but the HAR export's raw material.
 PUBLIC_FIELDS = tuple(f.name for f in fields(JournalEntry))[: [f.name for f in fields(JournalEntry)].index("query")]
+
+
+def kept_headers(raw: Sequence[tuple[bytes, bytes]], limit: int) -> tuple[Sequence[tuple[bytes, bytes]], int]:
+    """The request headers an entry keeps, and how many it drops. Within ``limit`` bytes (names and
+    values) the framework's own tuple is kept, no copy; past it only the headers that fit, in
+    order. A client sending 128 headers of 8 KB on every request would otherwise make a full
+    ring of 10,000 entries hold 10 GB."""
+    if sum(map(len, chain.from_iterable(raw))) <= limit:
+        return raw, 0
+    kept: list[tuple[bytes, bytes]] = []
+    used = 0
+    for name, value in raw:
+        used += len(name) + len(value)
+        if used > limit:
+            break
+        kept.append((name, value))
+    return tuple(kept), len(raw) - len(kept)
 
 
 class Journal:

@@ -17,7 +17,7 @@ import itertools
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,7 @@ from .faults.engine import Decision, FaultState, RequestFacts, decide
 from .faults.prefer import parse_prefer
 from .faults.scenario import Scenario, effective_settings
 from .faults.vocabulary import SILENT_FAULTS, Operation, TransportFault
-from .journal import Journal, JournalEntry
+from .journal import Journal, JournalEntry, kept_headers
 from .payload import BodySource, parse_json
 from .ratelimit import throttle
 from .sessions import Sessions, Wire
@@ -346,7 +346,7 @@ class Emulator:
                 call.names_session,
             )
         if exchange is not None:
-            _record_exchange(entry, exchange, call, self.settings.journal_bodies_bytes)
+            _record_exchange(entry, exchange, call, self.settings)
         self.journal.add(entry)
 
     def _enter(self, call: Call) -> Tenant:
@@ -461,20 +461,23 @@ class Exchange:
 
     query: str
     http_version: str
-    request_headers: Iterable[tuple[bytes, bytes]]
+    request_headers: Sequence[tuple[bytes, bytes]]
     response_headers: Mapping[str, str]
     response_type: str | None = None
     response_body: bytes | None = None
 
 
-def _record_exchange(entry: JournalEntry, exchange: Exchange, call: Call | None, limit: int) -> None:
-    """What the HAR export reads: references to the framework's own header objects (no copy), and
-    the bodies, cut at ``limit``, only when capture is on."""
-    entry.query = exchange.query
+def _record_exchange(entry: JournalEntry, exchange: Exchange, call: Call | None, settings: Settings) -> None:
+    """What the HAR export reads: the framework's own header objects (no copy) within
+    ``journal_header_bytes``, and the bodies, cut at ``journal_bodies_bytes``, only when capture is on."""
+    entry.query = exchange.query[: settings.journal_header_bytes]
     entry.http_version = exchange.http_version
-    entry.request_headers = exchange.request_headers
+    entry.request_headers, entry.request_headers_dropped = kept_headers(
+        exchange.request_headers, settings.journal_header_bytes
+    )
     entry.response_headers = exchange.response_headers
     entry.response_type = exchange.response_type
+    limit = settings.journal_bodies_bytes
     if limit:
         request_body = call.request_body if call is not None else None
         if request_body is not None:

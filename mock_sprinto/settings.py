@@ -104,6 +104,13 @@ class Settings:
         "Request and response bodies kept in the journal for its HAR export, each cut at this many bytes; 0 = off.",
         0,
     )
+    journal_header_bytes: int = _s(
+        8192,
+        "mock",
+        "Bytes of a request's headers (and characters of its query) the journal keeps for its HAR export; "
+        "headers beyond are dropped from the entry, so the ring never holds more than journal_size times this.",
+        0,
+    )
     activity_log_size: int = _s(10_000, "mock", "Activity items kept per integration (oldest dropped first).", 1)
     max_sessions_kept: int = _s(1_000, "mock", "Finished sessions kept per integration (oldest finished dropped).", 1)
     max_integrations: int = _s(10_000, "mock", "Integrations the emulator holds before refusing new ones (403).", 1)
@@ -183,6 +190,7 @@ SERVER_SETTINGS = frozenset(
         "admin_token",
         "journal_size",
         "journal_bodies_bytes",
+        "journal_header_bytes",
         "max_integrations",
         "schemas_dir",
         "frozen_clock",

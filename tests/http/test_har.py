@@ -166,3 +166,24 @@ async def test_the_dashboards_overview_reads_one_integration_and_never_creates_o
     assert "gone" not in {i["id"] for i in (await control.get("/integrations"))["integrations"]}
     async with client.get("/_mock/integrations/%C2%84/overview") as response:
         assert response.status == 400 and (await response.json())["code"] == "invalid_parameter"
+
+
+async def test_a_request_with_huge_headers_keeps_only_journal_header_bytes_of_them(
+    serve: Any, make_emulator: Any
+) -> None:
+    # Before the cap every entry referenced the whole header block: 2,000 requests of 100 headers
+    # of 8,000 bytes grew a `mock-sprinto serve` to 1.6 GB, and a full ring of 10,000 would hold 8 GB.
+    client = await serve(make_emulator(journal_header_bytes=1000))
+    pad = {f"X-Pad-{i}": "a" * 300 for i in range(20)}
+    vendor = Vendor(client, "har-huge", "key")
+    await vendor.call("GET", "/status?" + "q=1&" * 600, headers=pad)
+    await vendor.call("GET", "/status", headers={"X-Small": "b"})
+
+    entries = (await _har(client, "?integration_id=har-huge"))["log"]["entries"]
+    huge, small = entries[0]["request"], entries[1]["request"]
+    kept = sum(len(h["name"]) + len(h["value"]) for h in huge["headers"])
+    assert 0 < kept <= 1000
+    assert not any(h["name"].startswith("X-Pad-19") for h in huge["headers"])  # the last ones went first
+    assert re.fullmatch(r"\d+ more header\(s\) not kept: past journal_header_bytes", huge["comment"])
+    assert len(huge["url"].split("?", 1)[1]) == 1000
+    assert "comment" not in small and {"name": "X-Small", "value": "b"} in small["headers"]
