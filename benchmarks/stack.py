@@ -88,7 +88,7 @@ def request(path: str, body: bytes = b"") -> bytes:
     return head.encode() + body
 
 
-def runner_for(kind: str) -> web.AppRunner:
+def runner_for(kind: str, settings: dict[str, str] | None = None) -> web.AppRunner:
     if kind == "bare":
         from .servers import bare_app
 
@@ -99,13 +99,13 @@ def runner_for(kind: str) -> web.AppRunner:
     from mock_sprinto.settings import load_config
     from mock_sprinto.validation import SchemaRegistry
 
-    config = load_config(env={}, cli={"host": "127.0.0.1", "port": 0})
+    config = load_config(env={}, cli={"host": "127.0.0.1", "port": 0, **(settings or {})})
     emulator = Emulator(config, SchemaRegistry.shipped(config.settings.schemas_dir))
     return EmulatorRunner(create_app(emulator), access_log=None)  # as `mock-sprinto serve` builds it
 
 
-async def measure(kind: str, pushes: int, rounds: int) -> dict[str, Any]:
-    runner = runner_for(kind)
+async def measure(kind: str, pushes: int, rounds: int, settings: dict[str, str] | None = None) -> dict[str, Any]:
+    runner = runner_for(kind, settings)
     await runner.setup()
     assert runner.server is not None
     protocol = runner.server()
@@ -147,8 +147,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("kind", choices=["emulator", "bare"])
     parser.add_argument("--pushes", type=int, default=250, help="pushes per round (one session each)")
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE", help="emulator setting")
     args = parser.parse_args(argv)
-    print(json.dumps(asyncio.run(measure(args.kind, args.pushes, args.rounds))))
+    settings = dict(item.split("=", 1) for item in args.setting)
+    print(json.dumps(asyncio.run(measure(args.kind, args.pushes, args.rounds, settings))))
     return 0
 
 
