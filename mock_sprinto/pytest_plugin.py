@@ -142,7 +142,9 @@ def mock_sprinto(request: pytest.FixtureRequest, mock_sprinto_server: MockSprint
         settings = checked_settings(options.settings)
     except (ValueError, TypeError) as exc:
         pytest.fail(f"@pytest.mark.{MARKER}: {exc}", pytrace=False)
-    handle = mock_sprinto_server.new_integration(request.node.name)
+    # Made on first use (the first read of its id, key, headers or URL), unless the marker
+    # configures it: a test that never calls the emulator costs it nothing.
+    handle = mock_sprinto_server.new_integration(request.node.name, lazy=not settings and body is None)
     try:
         if settings:
             try:
@@ -157,7 +159,7 @@ def mock_sprinto(request: pytest.FixtureRequest, mock_sprinto_server: MockSprint
         _remember(request.node, handle)
         yield handle
     finally:
-        if mock_sprinto_server.running:
+        if mock_sprinto_server.running:  # a handle never used has nothing to forget
             # Keeps a long session's memory flat: the server holds only the running tests' tenants.
             # Not waited for: whatever the next test asks the server comes after it.
             handle.forget_soon()
@@ -265,6 +267,8 @@ def _behaviours_met(handles: list[Any]) -> dict[str, bool | None]:
     (read without a request, before the fixture deletes the integration)."""
     met: dict[str, bool | None] = {}
     for handle in handles:
+        if not handle.created:  # never used: no request, nothing met
+            continue
         try:
             found = handle._read(lambda control, h=handle: control.coverage_kept(h.integration_id))
         except Exception:  # the summary must never fail a test
