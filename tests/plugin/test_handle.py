@@ -38,6 +38,15 @@ def test_the_first_request_finds_the_integration_made_and_bound_to_this_key(mock
     assert call(mock_sprinto, "GET", "/status")[0] == 200
 
 
+@pytest.mark.mock_sprinto(settings={"max_page_items": 1})
+def test_the_fixture_asked_for_during_the_test_knows_its_test_and_its_marker(request: pytest.FixtureRequest) -> None:
+    mock: MockSprinto = request.getfixturevalue("mock_sprinto")
+    assert mock.created  # a marker's integration is made and configured before it is handed out
+    assert mock.integration_id.startswith("test_the_fixture_asked_for_during_the_test")
+    status, body = push(mock, start(mock), [user(1), user(2)])
+    assert status == 400 and body["code"] == "too_many_items"
+
+
 def _listed(server: MockSprintoServer) -> list[str]:
     return [each["id"] for each in server.control.call("GET", "/integrations")["integrations"]]
 
