@@ -3,7 +3,8 @@
 Fixtures
 - ``mock_sprinto``: a handle on a fresh integration of one server shared by the test session
   (started on first use, on a background thread, 127.0.0.1 and an ephemeral port; stopped at
-  the end of the session). Blocking calls: works in sync and async tests alike.
+  the end of the session). The integration is made when the test first reads the handle (or
+  at setup when a marker configures it). Blocking calls: works in sync and async tests alike.
 - ``mock_sprinto_app``: a factory for an emulator served in-process by pytest-aiohttp's
   ``aiohttp_client``, on the test's own event loop; ``await mock_sprinto_app()`` gives the same
   handle with awaitable methods. It follows a user's freezegun patch of ``time.time``.
