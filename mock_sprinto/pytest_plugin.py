@@ -3,7 +3,8 @@
 Fixtures
 - ``mock_sprinto``: a handle on a fresh integration of one server shared by the test session
   (started on first use, on a background thread, 127.0.0.1 and an ephemeral port; stopped at
-  the end of the session). Blocking calls: works in sync and async tests alike.
+  the end of the session). The integration is made when the test first reads the handle (or
+  at setup when a marker configures it). Blocking calls: works in sync and async tests alike.
 - ``mock_sprinto_app``: a factory for an emulator served in-process by pytest-aiohttp's
   ``aiohttp_client``, on the test's own event loop; ``await mock_sprinto_app()`` gives the same
   handle with awaitable methods. It follows a user's freezegun patch of ``time.time``.
@@ -108,6 +109,28 @@ def _remember(node: pytest.Item, handle: Any) -> None:
     node.stash.setdefault(_HANDLES, []).append(handle)
 
 
+# The items whose run protocol is under way, innermost last (pytester nests a session in a test).
+# The mock_sprinto fixture reads its test here instead of taking pytest's ``request`` argument,
+# for which pytest builds a fixture definition of its own per test (~30 us, a fifth of the
+# fixture's cost); this wrapper costs every test about a microsecond.
+_RUNNING: list[pytest.Item] = []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
+    _RUNNING.append(item)
+    try:
+        return (yield)
+    finally:
+        _RUNNING.pop()
+
+
+def _running_item() -> pytest.Item:
+    if not _RUNNING:  # only a fixture set up outside pytest's run protocol, which pytest never does
+        pytest.fail("the mock_sprinto fixture found no running test", pytrace=False)
+    return _RUNNING[-1]
+
+
 @pytest.fixture(scope="session")
 def mock_sprinto_config() -> Config:
     """Server-wide configuration of the shared server: the emulator's defaults. Environment
@@ -132,17 +155,20 @@ def mock_sprinto_server(mock_sprinto_config: Config) -> Iterator[MockSprintoServ
 
 
 @pytest.fixture
-def mock_sprinto(request: pytest.FixtureRequest, mock_sprinto_server: MockSprintoServer) -> Iterator[MockSprinto]:
+def mock_sprinto(mock_sprinto_server: MockSprintoServer) -> Iterator[MockSprinto]:
     """A fresh integration on the shared server, configured by the test's ``mock_sprinto`` marker."""
     from .testing import MockSprintoError, checked_settings, scenario_body
 
-    options = marker_options(request.node)  # checked before anything is created
+    node = _running_item()
+    options = marker_options(node)  # checked before anything is created
     try:
         body = scenario_body(options.scenario)
         settings = checked_settings(options.settings)
     except (ValueError, TypeError) as exc:
         pytest.fail(f"@pytest.mark.{MARKER}: {exc}", pytrace=False)
-    handle = mock_sprinto_server.new_integration(request.node.name)
+    # Made on first use (the first read of its id, key, headers or URL), unless the marker
+    # configures it: a test that never calls the emulator costs it nothing.
+    handle = mock_sprinto_server.new_integration(node.name, lazy=not settings and body is None)
     try:
         if settings:
             try:
@@ -154,10 +180,10 @@ def mock_sprinto(request: pytest.FixtureRequest, mock_sprinto_server: MockSprint
                 handle.use_scenario(body)  # checked above: a shipped name or the file's contents
             except MockSprintoError as exc:
                 pytest.fail(f"@pytest.mark.{MARKER}: the emulator refused the scenario: {exc}", pytrace=False)
-        _remember(request.node, handle)
+        _remember(node, handle)
         yield handle
     finally:
-        if mock_sprinto_server.running:
+        if mock_sprinto_server.running:  # a handle never used has nothing to forget
             # Keeps a long session's memory flat: the server holds only the running tests' tenants.
             # Not waited for: whatever the next test asks the server comes after it.
             handle.forget_soon()
@@ -265,6 +291,8 @@ def _behaviours_met(handles: list[Any]) -> dict[str, bool | None]:
     (read without a request, before the fixture deletes the integration)."""
     met: dict[str, bool | None] = {}
     for handle in handles:
+        if not handle.created:  # never used: no request, nothing met
+            continue
         try:
             found = handle._read(lambda control, h=handle: control.coverage_kept(h.integration_id))
         except Exception:  # the summary must never fail a test

@@ -136,8 +136,27 @@ class HandleBase(ABC):
     operation. A subclass provides the doors: ``_run`` (blocking or awaitable), ``_read``."""
 
     def __init__(self, integration_id: str, api_key: str) -> None:
-        self.integration_id = integration_id
-        self.api_key = api_key
+        self._integration_id = integration_id
+        self._api_key = api_key
+
+    @property
+    def integration_id(self) -> str:
+        self._ensure()
+        return self._integration_id
+
+    @property
+    def api_key(self) -> str:
+        self._ensure()
+        return self._api_key
+
+    @property
+    def created(self) -> bool:
+        """Whether the integration exists yet (the blocking handle may make it on first use)."""
+        return True
+
+    def _ensure(self) -> None:
+        """Make the integration before its id or key is handed out; here it always exists."""
+        return None
 
     @property
     @abstractmethod

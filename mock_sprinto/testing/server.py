@@ -168,34 +168,64 @@ class MockSprintoServer:
         return self._control
 
     def run(self, fn: Callable[[Emulator], T]) -> T:
-        """Call ``fn(emulator)`` on the server's thread (the emulator is not thread-safe)."""
+        """Call ``fn(emulator)`` on the server's thread (the emulator is not thread-safe) and
+        return its result or raise its exception here.
+
+        A plain callback on the loop and a lock to wait on: about half the cost of a coroutine
+        handed over with ``run_coroutine_threadsafe`` (no task, no futures chained across
+        threads), and a fixture or a handle read makes one such hop each. Called on the server's
+        thread itself (from inside another ``run``), ``fn`` runs at once: waiting would deadlock.
+        """
         loop, emulator = self._loop, self.emulator
         if loop is None or emulator is None or not self.running:
             raise RuntimeError("mock-sprinto: the server is not running")
-
-        async def call() -> T:
+        if self.on_server_thread():
             return fn(emulator)
+        done = threading.Lock()
+        done.acquire()
+        outcome: list[Any] = []
 
-        return asyncio.run_coroutine_threadsafe(call(), loop).result(_START_TIMEOUT)
+        def call() -> None:
+            try:
+                outcome.append((True, fn(emulator)))
+            except BaseException as exc:  # handed to the caller, never left to the loop
+                outcome.append((False, exc))
+            finally:
+                done.release()
+
+        loop.call_soon_threadsafe(call)
+        if not done.acquire(timeout=_START_TIMEOUT):
+            raise TimeoutError(f"mock-sprinto: the server did not answer within {_START_TIMEOUT:g} s")
+        ok, value = outcome[0]
+        if not ok:
+            raise value
+        result: T = value
+        return result
+
+    def on_server_thread(self) -> bool:
+        thread = self._thread
+        return thread is not None and thread.ident == threading.get_ident()
 
     def new_integration(
-        self, hint: str = "test", *, integration_id: str | None = None, api_key: str | None = None
+        self,
+        hint: str = "test",
+        *,
+        integration_id: str | None = None,
+        api_key: str | None = None,
+        lazy: bool = False,
     ) -> MockSprinto:
         """A fresh tenant and a handle on it: the control plane's create, called on the server's
-        thread (the same answer as ``POST /_mock/integrations``, without an HTTP round trip)."""
-        ident = integration_id or new_integration_id(hint)
-        key = api_key or new_api_key()
+        thread (the same answer as ``POST /_mock/integrations``, without an HTTP round trip).
 
-        def create(emulator: Emulator) -> dict[str, Any] | ApiError:
-            try:
-                return ControlPlane(emulator).create_integration(ident, key)
-            except ApiError as error:
-                return error
-
-        created = self.run(create)
-        if isinstance(created, ApiError):
-            raise MockSprintoError("POST", "/integrations", created.status, created.problem())
-        return MockSprinto(self, created["id"], created["api_key"])
+        ``lazy``: the id and key are chosen now, the tenant is made when the handle is first used
+        (its id, key, headers or URL read, or a method called), so a test that never calls the
+        emulator costs it nothing. Nobody can address the integration before that read, so every
+        request finds it made and bound to its key; a refusal (e.g. ``max_integrations``) is
+        raised there as ``MockSprintoError``."""
+        handle = MockSprinto(self, integration_id or new_integration_id(hint), api_key or new_api_key(), created=False)
+        if not lazy:
+            handle._ensure()
+        return handle
 
     def forget_soon(self, integration_id: str) -> None:
         """Delete a tenant on the server's thread without waiting for it: the end of a fixture.
@@ -280,13 +310,41 @@ class MockClock(ClockBase["MockSprinto"]):
 class MockSprinto(HandleBase):
     """A test's integration on a shared emulator: where to send requests, and what it saw."""
 
-    def __init__(self, server: MockSprintoServer, integration_id: str, api_key: str) -> None:
+    def __init__(self, server: MockSprintoServer, integration_id: str, api_key: str, *, created: bool = True) -> None:
         super().__init__(integration_id, api_key)
         self.server = server
         self.clock = MockClock(self)
+        self._created = created
 
     def __repr__(self) -> str:
-        return f"<MockSprinto {self.integration_id} at {self.base_url}>"
+        return f"<MockSprinto {self._integration_id} at {self.base_url}>"
+
+    @property
+    def created(self) -> bool:
+        return self._created
+
+    def _ensure(self) -> None:
+        if not self._created:
+            self._create()
+
+    def _create(self) -> None:
+        """Make the tenant on the server's thread. Only that thread sets ``_created``, so of two
+        threads reading a new handle at once only the first one's create makes it."""
+        ident, key = self._integration_id, self._api_key
+
+        def create(emulator: Emulator) -> ApiError | None:
+            if self._created:
+                return None
+            try:
+                ControlPlane(emulator).create_integration(ident, key)
+            except ApiError as error:
+                return error
+            self._created = True
+            return None
+
+        refused = self.server.run(create)
+        if refused is not None:
+            raise MockSprintoError("POST", "/integrations", refused.status, refused.problem())
 
     @property
     def base_url(self) -> str:
@@ -310,6 +368,7 @@ class MockSprinto(HandleBase):
         return self.server.config.settings
 
     def _read(self, fn: Callable[[ControlPlane], T]) -> T:
+        self._ensure()  # here, not inside fn on the server's thread
         return self.server.run(lambda emulator: fn(ControlPlane(emulator)))
 
     # configuration
@@ -376,8 +435,10 @@ class MockSprinto(HandleBase):
 
     def delete(self) -> None:
         """Forget the integration (its sessions, data and clock): the end of a test."""
-        self.server.control.send(self._request("DELETE", "", expect=204))
+        if self._created:  # else there is nothing to forget yet
+            self.server.control.send(self._request("DELETE", "", expect=204))
 
     def forget_soon(self) -> None:
         """``delete`` without waiting for it (the fixture's teardown): later calls come after it."""
-        self.server.forget_soon(self.integration_id)
+        if self._created:
+            self.server.forget_soon(self._integration_id)

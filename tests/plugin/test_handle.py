@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 import requests
 from freezegun import freeze_time
 
+from mock_sprinto.settings import Config, Settings
 from mock_sprinto.testing import MockSprinto, MockSprintoError, MockSprintoServer
 
 from .records import call, close, push, start, user
@@ -26,6 +28,67 @@ def test_handle_points_at_a_loopback_server_with_this_tests_own_integration(mock
     assert status == 200 and body["integration_id"] == mock_sprinto.integration_id
     wrong = requests.get(mock_sprinto.integration_url + "/status", headers={"api-key": "guess"}, timeout=10)
     assert wrong.status_code == 401 and wrong.json()["code"] == "invalid_api_key"
+
+
+def test_the_first_request_finds_the_integration_made_and_bound_to_this_key(mock_sprinto: MockSprinto) -> None:
+    # The fixture makes the integration when the handle is first read: here, for the URL of a
+    # request with another key, which must not bind it (open mode binds an unknown id's first key).
+    wrong = requests.get(mock_sprinto.integration_url + "/status", headers={"api-key": "guess"}, timeout=10)
+    assert wrong.status_code == 401 and wrong.json()["code"] == "invalid_api_key"
+    assert call(mock_sprinto, "GET", "/status")[0] == 200
+
+
+@pytest.mark.mock_sprinto(settings={"max_page_items": 1})
+def test_the_fixture_asked_for_during_the_test_knows_its_test_and_its_marker(request: pytest.FixtureRequest) -> None:
+    mock: MockSprinto = request.getfixturevalue("mock_sprinto")
+    assert mock.created  # a marker's integration is made and configured before it is handed out
+    assert mock.integration_id.startswith("test_the_fixture_asked_for_during_the_test")
+    status, body = push(mock, start(mock), [user(1), user(2)])
+    assert status == 400 and body["code"] == "too_many_items"
+
+
+def _listed(server: MockSprintoServer) -> list[str]:
+    return [each["id"] for each in server.control.call("GET", "/integrations")["integrations"]]
+
+
+def test_a_lazy_handle_is_made_once_on_first_use_from_any_thread_and_a_refusal_raises_there() -> None:
+    with MockSprintoServer(Config(Settings(max_integrations=2))) as server:
+        lazy = server.new_integration("lazy", lazy=True)
+        assert not lazy.created and lazy.base_url == server.base_url and _listed(server) == []
+        lazy.forget_soon()
+        lazy.delete()  # nothing made yet: nothing to forget, and no request
+        seen: list[str] = []
+        readers = [threading.Thread(target=lambda: seen.append(lazy.integration_id)) for _ in range(8)]
+        for reader in readers:
+            reader.start()
+        for reader in readers:
+            reader.join()
+        assert lazy.created and set(seen) == {lazy.integration_id} and _listed(server) == [lazy.integration_id]
+        assert call(lazy, "GET", "/status")[0] == 200
+
+        # Read on the server's own thread (inside run), a new handle is made there, at once.
+        inner = server.new_integration("inner", lazy=True)
+        assert server.run(lambda emulator: inner.integration_id) == inner.integration_id
+        assert inner.created and sorted(_listed(server)) == sorted([lazy.integration_id, inner.integration_id])
+
+        refused = server.new_integration("third", lazy=True)
+        with pytest.raises(MockSprintoError, match="integration_limit_reached") as caught:
+            refused.headers  # noqa: B018 (the read is the point)
+        assert caught.value.status == 403 and not refused.created
+        with pytest.raises(MockSprintoError, match="integration_limit_reached"):
+            server.new_integration("eager")  # not lazy: refused at once, as before
+
+
+def test_run_hands_back_the_result_or_the_exception_and_nests_on_the_server_thread() -> None:
+    with MockSprintoServer() as server:
+        assert not server.on_server_thread()
+        assert server.run(lambda emulator: server.on_server_thread()) is True
+        assert server.run(lambda emulator: server.run(lambda inner: inner is emulator)) is True
+        with pytest.raises(KeyError, match="nope"):
+            server.run(lambda emulator: {}["nope"])
+        assert server.run(lambda emulator: 42) == 42  # the loop lives on after a failed call
+    with pytest.raises(RuntimeError, match="not running"):
+        server.run(lambda emulator: None)
 
 
 def test_sessions_records_activity_and_journal_show_one_sync(mock_sprinto: MockSprinto) -> None:

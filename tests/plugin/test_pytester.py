@@ -133,6 +133,44 @@ def test_a_failing_test_shows_what_the_emulator_saw(suite: pytest.Pytester) -> N
     assert "mock_sprinto/testing" not in result.stdout.str()  # the helpers' own frames are hidden
 
 
+def test_a_test_that_never_uses_its_handle_makes_no_integration_but_still_reports(suite: pytest.Pytester) -> None:
+    suite.makepyfile(
+        test_inner="""
+        from inner_helpers import log, start
+
+        def listed(server):
+            return [each["id"] for each in server.control.call("GET", "/integrations")["integrations"]]
+
+        def test_0_unused(mock_sprinto, mock_sprinto_server):
+            log(unused=listed(mock_sprinto_server))
+
+        def test_1_used(mock_sprinto, mock_sprinto_server):
+            start(mock_sprinto)
+            log(used=listed(mock_sprinto_server), own=mock_sprinto.integration_id)
+
+        def test_2_after(mock_sprinto_server):
+            log(after=listed(mock_sprinto_server))
+
+        def test_3_fails_unused(mock_sprinto):
+            assert False, "on purpose"
+    """
+    )
+    result = suite.runpytest()
+    result.assert_outcomes(passed=3, failed=1)
+    unused, used, after = seen(suite)
+    assert unused == {"unused": []}
+    assert used["used"] == [used["own"]]
+    assert after == {"after": []}  # the used one was forgotten at its teardown
+    result.stdout.fnmatch_lines(
+        [
+            "*- mock-sprinto: test_3_fails_unused-* -*",
+            "integration test_3_fails_unused-* at http://127.0.0.1:*/api/external/push",
+            "this test's requests as HAR *: *test_3_fails_unused--test_3_fails_unused-*.har",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*Sprinto behaviours the tests met*")
+
+
 def test_the_marker_configures_each_test_and_nothing_leaks(suite: pytest.Pytester) -> None:
     suite.makefile(
         ".yaml",
