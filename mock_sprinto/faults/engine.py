@@ -44,8 +44,16 @@ class FaultState:
         self.scenario = scenario
         self.matched = [0] * (len(scenario.rules) if scenario else 0)
         self.fired = [0] * (len(scenario.rules) if scenario else 0)
-        seed = None if scenario is None or scenario.seed is None else f"{scenario.seed}:{tenant_id}"
-        self.rng = random.Random(seed)
+        self._seed = None if scenario is None or scenario.seed is None else f"{scenario.seed}:{tenant_id}"
+        self._rng: random.Random | None = None
+
+    @property
+    def rng(self) -> random.Random:
+        """Made on first use: seeding from the OS costs ~15 µs, and most tenants never draw (no
+        probabilistic rule), while every new integration and every scenario change makes a state."""
+        if self._rng is None:
+            self._rng = random.Random(self._seed)
+        return self._rng
 
     @property
     def needs_body(self) -> bool:
