@@ -8,7 +8,6 @@ so ``GET /_mock/settings``, ``--help`` and the README table all come from one pl
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import os
 import re
@@ -378,6 +377,8 @@ def value_hint(name: str) -> str:
 
 
 def _suggest(word: str, choices: Iterable[str], spell: Callable[[str], str] = repr) -> str:
+    import difflib  # imported here: only a misspelled name needs a suggestion, never a clean start
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"; did you mean {spell(close[0])}?" if close else ""
 
