@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from .documents import DEFAULT_MAX_DOCUMENT_BYTES, load_yaml
 from .resources import scenarios_dir
 from .sourcelines import line_for, pointer, pointer_lines, syntax_error
@@ -403,6 +401,8 @@ class _ConfigFile:
         self.folder = Path(path).parent
         self.problems: list[tuple[int, str]] = []
         self.text = self._read(Path(path), limit)
+        import yaml  # imported here: a config file is YAML; a start without one never loads PyYAML
+
         try:
             data = load_yaml(self.text)  # no aliases, bounded nesting: an alias bomb is refused
         except yaml.YAMLError as exc:

@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
-import yaml
 
-from ..documents import DEFAULT_MAX_DOCUMENT_BYTES, DocumentTooLarge, load_yaml, read_text
+from ..documents import DEFAULT_MAX_DOCUMENT_BYTES, DocumentTooLarge, load_yaml, plain_json, read_text
 from ..payload import json_pointer
 from ..resources import scenarios_dir, schemas_dir
 from ..settings import Settings, check_overrides
@@ -264,6 +263,11 @@ def _explain_schema_error(error: jsonschema.ValidationError) -> str:
 
 
 def _load_text(text: str, source: str) -> Any:
+    plain = plain_json(text)  # the value load_yaml would return, without PyYAML (the default scenario)
+    if plain is not None:
+        return plain[0]
+    import yaml  # imported here: only a scenario written in YAML needs it (documents.py says why)
+
     try:
         return load_yaml(text)  # safe: no Python objects, no aliases, from a scenario file, ever
     except yaml.YAMLError as exc:

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
 from aiohttp import web
 
 from ..faults.scenario import shipped_scenarios
@@ -36,6 +35,8 @@ def document_path() -> Path:
 
 @functools.lru_cache(maxsize=1)
 def _shipped() -> dict[str, Any]:
+    import yaml  # imported here: the document is built on the first GET of it, never at start
+
     # safe_load: the document is data, never a recipe for building Python objects.
     with document_path().open(encoding="utf-8") as handle:
         loaded = yaml.safe_load(handle)

@@ -27,6 +27,7 @@ OFF_THE_START_PATH = {
     "mock_sprinto.http.dashboard": "the dashboard page and script: built on the first view",
     "difflib": "did-you-mean suggestions for a misspelled setting",
     "jsonschema": "python-jsonschema, ~90 ms: only an invalid scenario's wording needs it",
+    "yaml": "PyYAML, ~10 ms: the default scenario is plain JSON (documents.plain_json); YAML files load it",
 }
 
 _SERVE_UNTIL_HEALTHY = textwrap.dedent(
