@@ -25,6 +25,7 @@ OFF_THE_START_PATH = {
     "aiohttp.test_utils": "~5 ms with unittest: EmulatorTestServer's base class",
     "unittest": "imported by aiohttp.test_utils",
     "mock_sprinto.http.dashboard": "the dashboard page and script: built on the first view",
+    "mock_sprinto.http.openapi_document": "the OpenAPI document's builder: the first GET /_mock/openapi.json",
     "difflib": "did-you-mean suggestions for a misspelled setting",
     "jsonschema": "python-jsonschema, ~90 ms: only an invalid scenario's wording needs it",
     "yaml": "PyYAML, ~10 ms: the default scenario is plain JSON (documents.plain_json); YAML files load it",
@@ -79,12 +80,18 @@ def test_serve_answers_its_first_health_check_without_the_modules_it_does_not_ne
 
 
 @pytest.mark.parametrize(
-    ("name", "module"),
-    [("EmulatorTestServer", "mock_sprinto.http.testserver")],
+    ("package", "name", "module"),
+    [
+        ("mock_sprinto.http", "EmulatorTestServer", "mock_sprinto.http.testserver"),
+        ("mock_sprinto.http.openapi", "build_document", "mock_sprinto.http.openapi_document"),
+        ("mock_sprinto.http.openapi", "document_path", "mock_sprinto.http.openapi_document"),
+        ("mock_sprinto.http.openapi", "shipped_document", "mock_sprinto.http.openapi_document"),
+    ],
 )
-def test_the_lazy_names_of_the_http_package_still_import(name: str, module: str) -> None:
-    import mock_sprinto.http as http
+def test_the_lazy_names_still_import_from_where_they_were(package: str, name: str, module: str) -> None:
+    import importlib
 
-    assert getattr(http, name).__module__ == module
+    where = importlib.import_module(package)
+    assert getattr(where, name).__module__ == module
     with pytest.raises(AttributeError):
-        _ = http.NoSuchName  # type: ignore[attr-defined]
+        _ = where.NoSuchName
