@@ -9,7 +9,7 @@ made (the activity log, a failing test's report).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .clock import OffsetClock, format_time, parse_time
@@ -23,11 +23,12 @@ from .faults.scenario import (
     shipped_by_name,
     shipped_scenarios,
 )
-from .har import har
-from .report import Report, judge, summary_text
 from .service import INTEGRATION_ID, Emulator
 from .settings import check_overrides, describe
 from .store import Dataset, Tenant
+
+if TYPE_CHECKING:
+    from .report import Report
 
 MAX_KEY_CHARS = 512
 
@@ -316,6 +317,8 @@ class ControlPlane:
         return self.report_of(integration_id).public()
 
     def report_of(self, integration_id: str) -> Report:
+        from .report import judge  # imported here: the judge (~8 ms of start-up) runs only when asked
+
         tenant = self.emulator.tenant(integration_id)
         known = {name: schema.known_fields for name, schema in self.emulator.registry.types.items()}
         return judge(tenant, self.emulator.journal.answered_after(tenant.since), known)
@@ -338,6 +341,8 @@ class ControlPlane:
             if entry.integration_id is not None:
                 called[entry.integration_id] = called.get(entry.integration_id, 0) + 1
         lines: list[str] = []
+        from .report import summary_text  # imported here: serve pays for the judge on Ctrl-C, not at start
+
         for integration_id, requests in called.items():
             if integration_id in self.emulator.tenants:
                 lines += summary_text(self.report_of(integration_id), requests)
@@ -359,6 +364,8 @@ class ControlPlane:
         status: int | None = None,
     ) -> dict[str, Any]:
         """The journal (optionally filtered, the last ``limit`` entries) as HAR 1.2."""
+        from .har import har  # imported here: only a HAR download needs it, never serve's start
+
         journal = self.emulator.journal
         entries = journal.last(integration_id, limit or len(journal.entries) or 1, operation, status)
         return har(entries, origin, __version__, redact=redact)

@@ -13,11 +13,17 @@ Loading is always ``SafeLoader`` underneath: a document is data, never a recipe 
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
+if TYPE_CHECKING:
+    import yaml
+
+# PyYAML is imported where a document is read as YAML, not with this module: ~10 ms of every
+# start-up, and the default scenario ``serve`` loads at every start is read by ``plain_json``.
 
 DEFAULT_MAX_DOCUMENT_BYTES = 1_048_576  # the default of the setting max_scenario_bytes
 
@@ -27,24 +33,32 @@ class DocumentTooLarge(ValueError):
         super().__init__(f"the file is {size} bytes, over the limit of {limit} bytes (setting max_scenario_bytes)")
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """SafeLoader that refuses aliases (an anchor alone is harmless and allowed)."""
+@functools.cache
+def _no_alias_loader() -> type[yaml.SafeLoader]:
+    import yaml  # imported here: only a document read as YAML needs it (see above)
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise yaml.composer.ComposerError(
-                None,
-                None,
-                f"YAML aliases (*{event.anchor}) are not allowed: repeat the value instead",
-                event.start_mark,
-            )
-        return super().compose_node(parent, index)
+    class _NoAliasLoader(yaml.SafeLoader):
+        """SafeLoader that refuses aliases (an anchor alone is harmless and allowed)."""
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()  # type: ignore[no-untyped-call]
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"YAML aliases (*{event.anchor}) are not allowed: repeat the value instead",
+                    event.start_mark,
+                )
+            return super().compose_node(parent, index)
+
+    return _NoAliasLoader
 
 
 def load_yaml(text: str) -> Any:
     """``yaml.safe_load``, refusing aliases and absurd nesting (as ``yaml.YAMLError``)."""
-    loader = _NoAliasLoader(text)
+    import yaml  # imported here: see above
+
+    loader = _no_alias_loader()(text)
     try:
         return loader.get_single_data()
     except RecursionError:
@@ -55,7 +69,9 @@ def load_yaml(text: str) -> Any:
 
 def compose_yaml(text: str) -> yaml.Node | None:
     """``yaml.compose`` under the same rules (for line numbers)."""
-    loader = _NoAliasLoader(text)
+    import yaml  # imported here: see above
+
+    loader = _no_alias_loader()(text)
     try:
         node: yaml.Node | None = loader.get_single_node()
         return node
@@ -63,6 +79,48 @@ def compose_yaml(text: str) -> yaml.Node | None:
         raise yaml.YAMLError("the document is nested too deeply") from None
     finally:
         loader.dispose()
+
+
+# ---- plain JSON: the same value as load_yaml, without PyYAML ----------------------------------
+_PLAIN_DEPTH = 32  # containers deep (PyYAML composes far deeper; json.loads too)
+_PLAIN_KEY_CHARS = 1000  # PyYAML refuses a flow key more than 1024 characters before its ':'
+
+
+def plain_json(text: str) -> tuple[Any] | None:
+    """``(value,)`` when ``text`` is exactly ``json.dumps(value, indent=2)`` (a final newline
+    allowed) in printable ASCII, without a backslash, a number in exponent form, NaN or
+    Infinity, a key over 1,000 characters or nesting over 32 deep; otherwise None.
+
+    On such a text ``load_yaml`` returns the same value (JSON is YAML; these bounds stay clear of
+    where PyYAML's YAML 1.1 reads JSON differently: ``1e5`` is a string to it, escapes and
+    non-ASCII are left out, a long key is an error), so a caller may skip PyYAML: the default
+    scenario is written this way. ``tests/property/test_plain_json.py`` holds it to that."""
+    if not text.isascii() or "\\" in text or "\t" in text:
+        return None
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        return None
+    shown = json.dumps(value, indent=2)
+    if text != shown and text != shown + "\n":  # one spelling only: no repeated key, no odd spacing
+        return None
+    return (value,) if _plain(value, 1) else None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)  # NaN, Infinity: YAML reads them as strings
+
+
+def _plain(value: Any, depth: int) -> bool:
+    if isinstance(value, dict):
+        return depth <= _PLAIN_DEPTH and all(
+            len(key) <= _PLAIN_KEY_CHARS and _plain(item, depth + 1) for key, item in value.items()
+        )
+    if isinstance(value, list):
+        return depth <= _PLAIN_DEPTH and all(_plain(item, depth + 1) for item in value)
+    if isinstance(value, float):
+        return "e" not in repr(value)  # 1e-05: a string to YAML 1.1, which wants a '.' and a signed exponent
+    return True
 
 
 def read_text(path: str | os.PathLike[str], limit: int) -> str:

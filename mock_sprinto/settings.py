@@ -8,7 +8,6 @@ so ``GET /_mock/settings``, ``--help`` and the README table all come from one pl
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import os
 import re
@@ -18,8 +17,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-
-import yaml
 
 from .documents import DEFAULT_MAX_DOCUMENT_BYTES, load_yaml
 from .resources import scenarios_dir
@@ -386,6 +383,8 @@ def value_hint(name: str) -> str:
 
 
 def _suggest(word: str, choices: Iterable[str], spell: Callable[[str], str] = repr) -> str:
+    import difflib  # imported here: only a misspelled name needs a suggestion, never a clean start
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"; did you mean {spell(close[0])}?" if close else ""
 
@@ -410,6 +409,8 @@ class _ConfigFile:
         self.folder = Path(path).parent
         self.problems: list[tuple[int, str]] = []
         self.text = self._read(Path(path), limit)
+        import yaml  # imported here: a config file is YAML; a start without one never loads PyYAML
+
         try:
             data = load_yaml(self.text)  # no aliases, bounded nesting: an alias bomb is refused
         except yaml.YAMLError as exc:

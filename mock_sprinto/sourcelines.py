@@ -7,9 +7,12 @@ use it, and ``faults.scenario`` imports ``settings``.
 
 from __future__ import annotations
 
-import yaml
+from typing import TYPE_CHECKING
 
 from .documents import compose_yaml
+
+if TYPE_CHECKING:
+    import yaml
 
 
 def pointer(*parts: object) -> str:
@@ -20,6 +23,8 @@ def pointer(*parts: object) -> str:
 def pointer_lines(text: str) -> dict[str, int]:
     """Map each JSON pointer in a YAML/JSON text to its 1-based line (a member: its key's line).
     A text that does not parse maps nothing."""
+    import yaml  # imported here: lines are looked up for a problem, or a config file (YAML) being read
+
     found: dict[str, int] = {}
 
     def walk(node: yaml.Node, path: str) -> None:
@@ -62,6 +67,8 @@ _HINTS = {
 
 def syntax_error(exc: yaml.YAMLError, text: str) -> tuple[int, int, str]:
     """(1-based line, 1-based column, what is wrong) of a YAML syntax error in ``text``."""
+    import yaml  # imported here: only a YAML error has one (PyYAML is loaded by then)
+
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None)
     if mark is None and isinstance(exc, yaml.reader.ReaderError):

@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
-import yaml
 
-from ..documents import DEFAULT_MAX_DOCUMENT_BYTES, DocumentTooLarge, load_yaml, read_text
+from ..documents import DEFAULT_MAX_DOCUMENT_BYTES, DocumentTooLarge, load_yaml, plain_json, read_text
 from ..payload import json_pointer
 from ..resources import scenarios_dir, schemas_dir
 from ..settings import Settings, check_overrides
@@ -134,18 +133,27 @@ def parse_scenario(document: Any, source: str = "scenario", text: str | None = N
     too_many = _too_many_rules(document)
     if too_many is not None:  # before anything walks them: 80,000 rules took jsonschema 5 s
         raise ScenarioError(source, [too_many])
-    lines = _lines(text) if text is not None else {}
+    found_lines: list[dict[str, int]] = [] if text is not None else [{}]
+
+    def line_of(path: str) -> int | None:
+        # The text is composed again for line numbers only when a problem needs one: a valid
+        # scenario (the default one, at every start) is parsed once.
+        if not found_lines:
+            assert text is not None
+            found_lines.append(_lines(text))
+        return _line_for(found_lines[0], path)
+
     problems: list[Problem] = []
     for error in () if _surely_valid(document) else _schema_validator().iter_errors(document):
         path = json_pointer(error.absolute_path)
-        problems.append(Problem(path, _explain(error), _line_for(lines, path)))
+        problems.append(Problem(path, _explain(error), line_of(path)))
     # Meaning is checked too, wherever the shape allows, so one run reports every problem.
     shaped = isinstance(document, dict)
     raw_settings = document.get("settings") if shaped else None
     settings, refused = check_overrides(raw_settings if isinstance(raw_settings, dict) else {})
     for name, message in refused.items():
         path = "/settings" + json_pointer((name,))
-        problems.append(Problem(path, message, _line_for(lines, path)))
+        problems.append(Problem(path, message, line_of(path)))
     broken_rules = {p.path.split("/")[2] for p in problems if p.path.startswith("/rules/") and p.path.count("/") >= 2}
     rules = []
     raw_rules = document.get("rules") if shaped else None
@@ -153,7 +161,7 @@ def parse_scenario(document: Any, source: str = "scenario", text: str | None = N
         if str(index) in broken_rules or not isinstance(raw_rule, dict):
             continue
         rule, rule_problems = _rule(index, raw_rule)
-        problems.extend(Problem(p.path, p.message, _line_for(lines, p.path)) for p in rule_problems)
+        problems.extend(Problem(p.path, p.message, line_of(p.path)) for p in rule_problems)
         rules.append(rule)
     if problems:
         problems.sort(key=lambda p: (p.line or 0, p.path))
@@ -255,6 +263,11 @@ def _explain_schema_error(error: jsonschema.ValidationError) -> str:
 
 
 def _load_text(text: str, source: str) -> Any:
+    plain = plain_json(text)  # the value load_yaml would return, without PyYAML (the default scenario)
+    if plain is not None:
+        return plain[0]
+    import yaml  # imported here: only a scenario written in YAML needs it (documents.py says why)
+
     try:
         return load_yaml(text)  # safe: no Python objects, no aliases, from a scenario file, ever
     except yaml.YAMLError as exc:

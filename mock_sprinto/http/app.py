@@ -17,7 +17,6 @@ from typing import Any
 
 import orjson
 from aiohttp import hdrs, web
-from aiohttp.test_utils import TestServer
 
 from ..control import ControlPlane
 from ..errors import ApiError
@@ -25,7 +24,7 @@ from ..service import Emulator, Exchange
 from . import control, openapi, vendor
 from .common import API_PREFIX, CALL, CONTROL, CONTROL_PREFIX, EMULATOR, REQUEST_ID, STARTED, problem_response
 from .guards import HostCheck, cross_site_refusal
-from .server import EmulatorRunner, new_request_id
+from .server import new_request_id
 
 log = logging.getLogger("mock_sprinto")
 
@@ -188,13 +187,3 @@ def create_app(emulator: Emulator) -> web.Application:
     control.add_routes(app)
     openapi.add_routes(app)
     return app
-
-
-class EmulatorTestServer(TestServer):
-    """aiohttp's TestServer ignores runner options given to its constructor; this one serves with
-    ``EmulatorRunner``, so an in-process emulator decodes bodies and meets hostile connections
-    exactly as ``mock-sprinto serve`` does.
-    Use it with pytest-aiohttp as ``await aiohttp_client(EmulatorTestServer(create_app(emulator)))``."""
-
-    async def _make_runner(self, **kwargs: Any) -> web.AppRunner:
-        return EmulatorRunner(self.app, **kwargs)

@@ -12,7 +12,6 @@ from ..payload import parse_json
 from ..resources import readme_text
 from .body import read_body
 from .common import CONTROL, CONTROL_PREFIX, json_response
-from .dashboard import CSP, DASHBOARD_HTML, DASHBOARD_JS, readme_html
 
 P = CONTROL_PREFIX
 ONE = P + "/integrations/{integration_id}"
@@ -64,24 +63,35 @@ def _no_content() -> web.Response:
     return web.Response(status=204)
 
 
-_PAGE_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+def _page_headers(csp: str) -> dict[str, str]:
+    return {"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+
+
+# The dashboard module is imported by its three handlers, not at start: its page and script (read
+# from dashboard.js) are built on the first view, which most runs (CI, tests) never make.
 
 
 async def dashboard(request: web.Request) -> web.Response:
-    return web.Response(text=DASHBOARD_HTML, content_type="text/html", headers=_PAGE_HEADERS)
+    from .dashboard import CSP, DASHBOARD_HTML
+
+    return web.Response(text=DASHBOARD_HTML, content_type="text/html", headers=_page_headers(CSP))
 
 
 async def dashboard_js(request: web.Request) -> web.Response:
-    return web.Response(text=DASHBOARD_JS, content_type="text/javascript", headers=_PAGE_HEADERS)
+    from .dashboard import CSP, DASHBOARD_JS
+
+    return web.Response(text=DASHBOARD_JS, content_type="text/javascript", headers=_page_headers(CSP))
 
 
 _README: list[str] = []  # rendered once, on first use
 
 
 async def readme(request: web.Request) -> web.Response:
+    from .dashboard import readme_html
+
     if not _README:
         _README.append(readme_html(readme_text()))
-    headers = {**_PAGE_HEADERS, "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
+    headers = _page_headers("default-src 'none'; style-src 'unsafe-inline'")
     return web.Response(text=_README[0], content_type="text/html", headers=headers)
 
 

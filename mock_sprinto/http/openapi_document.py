@@ -1,0 +1,211 @@
+"""The shipped OpenAPI document, completed for this server (served by ``http/openapi.py``).
+
+``schemas/openapi.yaml`` describes both APIs; what it cannot know statically is filled in here
+from the running emulator, so the served document is exactly what this server enforces: the
+entity schemas it validates pages with (shipped and ``--schemas`` ones alike) and the limits of
+its effective settings.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..faults.scenario import shipped_scenarios
+from ..resources import schemas_dir
+from ..settings import Settings
+from ..validation import SchemaRegistry
+from .common import CONTROL_PREFIX
+
+
+def document_path() -> Path:
+    """The shipped ``openapi.yaml``, in a checkout or inside an installed wheel."""
+    return schemas_dir() / "openapi.yaml"
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped() -> dict[str, Any]:
+    import yaml  # imported here: the document is built on the first GET of it, never at start
+
+    # safe_load: the document is data, never a recipe for building Python objects.
+    with document_path().open(encoding="utf-8") as handle:
+        loaded = yaml.safe_load(handle)
+    if not isinstance(loaded, dict):
+        raise ValueError(f"{document_path()}: expected a mapping at the top level")
+    return loaded
+
+
+def shipped_document() -> dict[str, Any]:
+    """A private copy of ``schemas/openapi.yaml`` as loaded, without this server's additions."""
+    return copy.deepcopy(_shipped())
+
+
+def _scenario_schemas() -> dict[str, Any]:
+    """schemas/scenario.schema.json as component schemas: ``Scenario`` plus one per ``$defs`` entry."""
+    schema = json.loads((schemas_dir() / "scenario.schema.json").read_text(encoding="utf-8"))
+    defs: dict[str, Any] = schema.pop("$defs", {})
+    parts = {"Scenario": schema, **{f"Scenario_{name}": value for name, value in defs.items()}}
+    for part in parts.values():
+        part.pop("$schema", None)
+        part.pop("$id", None)
+    bundled: dict[str, Any] = _rewrite_refs(
+        parts, lambda ref: "#/components/schemas/Scenario_" + ref.removeprefix("#/$defs/")
+    )
+    return bundled
+
+
+def _rewrite_refs(node: Any, rename: Callable[[str], str]) -> Any:
+    if isinstance(node, dict):
+        return {
+            key: rename(value) if key == "$ref" and isinstance(value, str) else _rewrite_refs(value, rename)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_rewrite_refs(item, rename) for item in node]
+    return node
+
+
+def _bundled(ref: str) -> str:
+    """Where a reference to a sibling schema file points once bundled into the served document."""
+    if ref.startswith("#"):
+        return ref
+    if ref == "scenario.schema.json":
+        return "#/components/schemas/Scenario"
+    if ref.startswith("entities/") and ref.endswith(".json"):
+        return "#/components/schemas/Entity_" + ref.removeprefix("entities/").removesuffix(".json")
+    raise ValueError(f"openapi.yaml refers to {ref!r}, which is not bundled when served")
+
+
+def build_document(registry: SchemaRegistry, settings: Settings) -> dict[str, Any]:
+    """The shipped document, self-contained (sibling schema files bundled in), plus the entity
+    schemas and limits this server enforces."""
+    shipped = shipped_document()
+    shipped["components"]["schemas"].pop("Scenario")  # a reference to the file, replaced by its content
+    doc: dict[str, Any] = _rewrite_refs(shipped, _bundled)
+    schemas: dict[str, Any] = doc["components"]["schemas"]
+    schemas.update(_scenario_schemas())
+    entities = schemas["PushRequest"]["properties"]["entities"]
+    others = entities["additionalProperties"]
+    max_items = settings.max_page_items
+    if max_items is None:
+        others.pop("maxItems", None)
+    else:
+        others["maxItems"] = max_items
+    entities["properties"] = {}  # the shipped types' references give way to what this server loaded
+    for name, entity in sorted(registry.types.items()):
+        body = {k: v for k, v in entity.schema.items() if k not in ("$schema", "$id")}
+        schemas[f"Entity_{name}"] = body
+        records: dict[str, Any] = {
+            "type": "array",
+            "minItems": 1,
+            "items": {"$ref": f"#/components/schemas/Entity_{name}"},
+        }
+        if max_items is not None:
+            records["maxItems"] = max_items
+        entities["properties"][name] = records
+    if settings.unknown_entity_types == "reject":
+        entities["additionalProperties"] = False
+    _complete_scenarios(doc)
+    _add_refusals(doc)
+    for path in ("/journal", "/journal.har"):
+        for parameter in doc["paths"][CONTROL_PREFIX + path]["get"]["parameters"]:
+            if parameter["name"] == "limit":
+                parameter["schema"]["maximum"] = settings.journal_size
+    return doc
+
+
+def _add_refusals(doc: dict[str, Any]) -> None:
+    """The refusals listed once under ``x-refusals``, added to every operation they apply to; where
+    an operation already documents that status otherwise, the answer is either of the two."""
+    refusals = doc.pop("x-refusals")
+    for path, item in doc["paths"].items():
+        control = path.startswith(CONTROL_PREFIX)
+        for method, operation in item.items():
+            if method not in ("get", "put", "post", "delete", "patch"):
+                continue
+            write = method != "get"
+            groups = ["every-operation"]
+            groups += ["control-operations"] if control else []
+            groups += ["control-writes"] if control and write else []
+            groups += ["writes"] if write else []
+            responses = operation["responses"]
+            for group in groups:
+                for status, response in refusals[group].items():
+                    responses[status] = _either(doc, responses.get(status), response)
+
+
+def _either(doc: dict[str, Any], documented: dict[str, Any] | None, added: dict[str, Any]) -> dict[str, Any]:
+    if documented is None or documented == added:
+        return added
+    first, second = _resolve(doc, documented), _resolve(doc, added)
+    schema = {
+        "anyOf": [first["content"]["application/json"]["schema"], second["content"]["application/json"]["schema"]]
+    }
+    return {
+        "description": f"{first['description'].strip()}; or: {second['description'].strip()}",
+        "headers": {"X-Request-Id": first["headers"]["X-Request-Id"]},
+        "content": {"application/json": {"schema": schema}},
+    }
+
+
+def _resolve(doc: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        target: Any = doc
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def _when_operation_is_not(operations: list[str], then: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "if": {
+            "required": ["match"],
+            "properties": {
+                "match": {"required": ["operation"], "properties": {"operation": {"not": {"enum": operations}}}}
+            },
+        },
+        "then": then,
+    }
+
+
+_RULE_MEANING = [
+    # 'page', 'entity_type' and 'page_hint' only apply to push_page (or any)
+    _when_operation_is_not(
+        ["push_page", "any"],
+        {"properties": {"match": {"properties": {"page": False, "entity_type": False, "page_hint": False}}}},
+    ),
+    # integration_status and activity address no session: no 'session' match, no expire_session
+    _when_operation_is_not(
+        ["start_session", "get_session", "push_page", "close_session", "any"],
+        {
+            "properties": {
+                "match": {"properties": {"session": False}},
+                "lifecycle": {"properties": {"expire_session": False}},
+            }
+        },
+    ),
+]
+
+
+def _complete_scenarios(doc: dict[str, Any]) -> None:
+    """What a scenario PUT accepts, exactly: a shipped name (not any string matching the pattern),
+    and in a scenario's ``settings`` the same overrides an integration's settings PUT takes."""
+    body = doc["components"]["requestBodies"]["Scenario"]["content"]["application/json"]["schema"]
+    for branch in body["oneOf"]:
+        if branch.get("type") == "string":
+            branch["enum"] = sorted(shipped_scenarios())
+    overrides = doc["paths"][CONTROL_PREFIX + "/integrations/{integration_id}/settings"]["put"]["requestBody"]
+    scenario = doc["components"]["schemas"]["Scenario"]
+    scenario["properties"]["settings"] = copy.deepcopy(overrides["content"]["application/json"]["schema"])
+    # The meaning checks of faults/scenario.py that JSON Schema can state (min_seconds <=
+    # max_seconds it cannot: that one is documented as a 400 only).
+    rule = doc["components"]["schemas"]["Scenario_rule"]
+    rule["allOf"] = [*rule.get("allOf", []), *_RULE_MEANING]
+
+
+__all__ = ["build_document", "document_path", "shipped_document"]
