@@ -12,6 +12,7 @@ ARGS   ?=
 $(RUNTIME_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	$(BIN)/python -m compileall -q mock_sprinto  # an editable install has no bytecode; PYTHONDONTWRITEBYTECODE would keep it so
 	touch $(RUNTIME_STAMP)
 
 # The development install (the test extra holds the runtime too, so it stands for both stamps).
@@ -19,6 +20,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m compileall -q mock_sprinto
 	touch $(STAMP) $(RUNTIME_STAMP)
 
 serve: $(RUNTIME_STAMP)  ## serve on 127.0.0.1:8080 (ARGS="--port 0 --config FILE ..." to change)
