@@ -3,7 +3,7 @@ coverage, fuzzing, stateful), every default check, zero failures.
 
 The run is bounded by count, not by time, so it sends the same cases on every machine however fast:
 the coverage phase's whole enumeration, ``ST_MAX_EXAMPLES`` cases per operation in fuzzing (default
-40; the stateful phase's scenarios scale with it), and a fixed ``ST_SEED``. A red run is reproduced by running
+15; the stateful phase's scenarios scale with it), and a fixed ``ST_SEED``. A red run is reproduced by running
 the test again with the seed its message names. ``ST_MAX_TIME`` (``make fuzz``: fresh seeds of
 two minutes each) switches to schemathesis's time-bounded mode instead, in which fuzzing and the
 stateful phase repeat until the time is spent: more cases, but which ones depends on the machine.
@@ -100,7 +100,7 @@ def explain(output: str, junit: Path, rerun: str) -> str:
 
 def test_schemathesis_finds_nothing(live_server: str, tmp_path: Path) -> None:
     st = Path(sys.executable).with_name("st")
-    examples = os.environ.get("ST_MAX_EXAMPLES", "40")
+    examples = os.environ.get("ST_MAX_EXAMPLES", "15")
     max_time = os.environ.get("ST_MAX_TIME")  # unset: bounded by count, the same cases everywhere
     seed = os.environ.get("ST_SEED", "20260101")
     junit = tmp_path / "report" / "junit.xml"
