@@ -161,3 +161,25 @@ def test_schemathesis_finds_nothing(live_server: str, tmp_path: Path) -> None:
         f"schemathesis: {cases.group(1) if cases else '?'} cases ({bound}; "
         f"{scenarios.group(1) if scenarios else '?'} stateful scenarios), phases {', '.join(PHASES)}, seed {used_seed}"
     )
+
+
+def test_a_red_run_names_its_failing_case(tmp_path: Path) -> None:
+    """The message of a red run is the failing case as schemathesis's JUnit report has it, not the
+    tail of a console that may have scrolled it away."""
+    junit = tmp_path / "report" / "junit.xml"
+    junit.parent.mkdir()
+    junit.write_text(
+        '<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="schemathesis">'
+        '<testcase name="GET /_mock/health" time="0.1" />'
+        '<testcase name="GET /_mock/journal.har" time="0.2"><failure type="failure" message="ST201">'
+        "- ST201 Schema-violating request accepted\n\nReproduce with:\n\n"
+        "    curl -X GET 'http://127.0.0.1:1/_mock/journal.har?status=&amp;limit=1'</failure></testcase>"
+        '<testcase name="Stateful tests" time="0.3"><error type="error" message="boom">tool error</error>'
+        "</testcase></testsuite></testsuites>"
+    )
+    message = explain("...\nSeed: 42\n", junit, "ST_SEED=42 ...")
+    assert message.startswith("schemathesis failed (seed 42); run it again with: ST_SEED=42 ...")
+    assert "GET /_mock/journal.har (failure):\n- ST201" in message
+    assert "curl -X GET 'http://127.0.0.1:1/_mock/journal.har?status=&limit=1'" in message
+    assert "Stateful tests (error):\ntool error" in message and "health" not in message
+    assert "=== FAILURES ===\nthe console" in explain("tail\n=== FAILURES ===\nthe console", tmp_path / "none", "x")
