@@ -204,8 +204,9 @@ async def report(request: web.Request) -> web.Response:
 
 
 def _journal_filters(request: web.Request) -> tuple[str | None, str | None, int | None]:
-    """integration_id, operation and status, each left out when empty."""
-    status = request.query.get("status") or None
+    """integration_id, operation and status; the two strings are left out when empty, while
+    ``status`` is a whole number when given at all (``status=`` is 400, as ``limit=`` is)."""
+    status = request.query.get("status")
     return (
         request.query.get("integration_id") or None,
         request.query.get("operation") or None,
