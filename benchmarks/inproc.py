@@ -108,7 +108,7 @@ class Vendor:
         return self.run(self.emulator.integration_status(self.call("integration_status")))
 
     def activity(self) -> dict[str, Any]:
-        return self.run(self.emulator.activity(self.call("activity"), None, None, None))
+        return self.run(self.emulator.activity(self.call("activity")))
 
 
 def _mib(kib: int) -> float:

@@ -273,10 +273,23 @@ class Emulator:
         tenant = self._enter(call)
         return await self._under_scenario(call, tenant, lambda: Answer(200, self.sessions.status_counts(tenant)))
 
-    async def activity(self, call: Call, since: str | None, page: str | None, page_size: str | None) -> Outcome:
+    async def activity(
+        self, call: Call, since: Sequence[str] = (), page: Sequence[str] = (), page_size: Sequence[str] = ()
+    ) -> Outcome:
+        """Each query parameter as every value sent: one sent twice is refused once the key is
+        accepted (``?page=2&page=abc``: which one was meant is a guess, the other may be a bug)."""
         tenant = self._enter(call)
+        for name, values in (("since", since), ("page", page), ("page_size", page_size)):
+            if len(values) > 1:
+                raise bad_request(
+                    "invalid_parameter",
+                    f"query parameter {name!r} was sent {len(values)} times; send it once",
+                    parameter=name,
+                )
         return await self._under_scenario(
-            call, tenant, lambda: Answer(200, self.sessions.activity_page(tenant, since, page, page_size))
+            call,
+            tenant,
+            lambda: Answer(200, self.sessions.activity_page(tenant, _first(since), _first(page), _first(page_size))),
         )
 
     def journal_call(
@@ -504,6 +517,10 @@ def _whole_seconds(header: str | None) -> int | None:
     if header is None or not header.isdigit():
         return None
     return int(header)
+
+
+def _first(values: Sequence[str]) -> str | None:
+    return values[0] if values else None
 
 
 def _session_of(call: Call) -> str:

@@ -11,7 +11,7 @@ from ..errors import bad_request, int_param
 from ..payload import parse_json
 from ..resources import readme_text
 from .body import read_body
-from .common import CONTROL, CONTROL_PREFIX, json_response
+from .common import CONTROL, CONTROL_PREFIX, json_response, query_value
 
 P = CONTROL_PREFIX
 ONE = P + "/integrations/{integration_id}"
@@ -56,7 +56,7 @@ def _one(request: web.Request) -> str:
 
 
 def _query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    return int_param(name, request.query.get(name), default, low, high)
+    return int_param(name, query_value(request, name), default, low, high)
 
 
 def _no_content() -> web.Response:
@@ -195,7 +195,7 @@ async def overview(request: web.Request) -> web.Response:
     """What the dashboard shows of one integration, in one read that never creates it."""
     offset = _query_int(request, "offset", 0, 0, MAX_LIST)
     limit = _query_int(request, "limit", 20, 0, 1000)
-    entity_type = request.query.get("entity_type") or None
+    entity_type = query_value(request, "entity_type") or None
     return json_response(request.app[CONTROL].overview(_one(request), entity_type, offset, limit))
 
 
@@ -206,10 +206,10 @@ async def report(request: web.Request) -> web.Response:
 def _journal_filters(request: web.Request) -> tuple[str | None, str | None, int | None]:
     """integration_id, operation and status; the two strings are left out when empty, while
     ``status`` is a whole number when given at all (``status=`` is 400, as ``limit=`` is)."""
-    status = request.query.get("status")
+    status = query_value(request, "status")
     return (
-        request.query.get("integration_id") or None,
-        request.query.get("operation") or None,
+        query_value(request, "integration_id") or None,
+        query_value(request, "operation") or None,
         None if status is None else int_param("status", status, 0, 0, 599),
     )
 
@@ -233,7 +233,9 @@ async def journal_har(request: web.Request) -> web.Response:
     limit = _query_int(
         request, "limit", control.emulator.settings.journal_size, 1, control.emulator.settings.journal_size
     )
-    redact = request.query.get("redact", "true")
+    redact = query_value(request, "redact")
+    if redact is None:
+        redact = "true"
     if redact not in ("true", "false"):
         raise bad_request("invalid_parameter", "redact is true or false")
     integration_id, operation, status = _journal_filters(request)

@@ -52,7 +52,7 @@ DOORS: dict[Operation, Door] = {
     "close_session": lambda emulator, call, request: emulator.close(call, _body(request)),
     "integration_status": lambda emulator, call, request: emulator.integration_status(call),
     "activity": lambda emulator, call, request: emulator.activity(
-        call, request.query.get("since"), request.query.get("page"), request.query.get("page_size")
+        call, *(request.query.getall(name, ()) for name in ("since", "page", "page_size"))
     ),
 }
 

@@ -274,3 +274,29 @@ async def test_an_empty_status_filter_is_no_whole_number(client: Any, path: str,
         assert problem["code"] == "invalid_parameter" and problem["parameter"] == "status", problem
     async with client.get(f"{path}?status=0&integration_id=&operation=") as response:
         assert response.status == 200  # empty string filters (integration_id, operation) stay "no filter"
+
+
+async def test_a_query_parameter_sent_twice_is_refused_not_read_as_its_first_value(
+    client: Any,
+) -> None:
+    # Before: ?limit=5&limit=abc answered 200 with 5 entries, the second value never looked at.
+    vendor = Vendor(client, "twice", "key")
+    await vendor.start()
+    for path in (
+        "/_mock/journal?limit=5&limit=abc",
+        "/_mock/journal.har?status=200&status=x",
+        "/_mock/integrations/twice/overview?entity_type=User&entity_type=Device",
+    ):
+        async with client.get(path) as response:
+            body = await response.json()
+            assert response.status == 400, (path, body)
+            assert body["code"] == "invalid_parameter" and "sent 2 times" in body["detail"]
+    _, refused = await vendor.call("GET", "/activity?page=1&page=abc", expect=400)
+    assert refused["code"] == "invalid_parameter" and "'page' was sent 2 times" in refused["detail"]
+    # the key is checked first: a stranger learns nothing about the query
+    async with client.get(
+        "/api/external/push/v1/integrations/twice/activity?page=1&page=2", headers={"api-key": "wrong"}
+    ) as response:
+        assert response.status == 401
+    _, fine = await vendor.call("GET", "/activity?page=1&page_size=5", expect=200)
+    assert fine["items"]
