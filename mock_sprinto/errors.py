@@ -84,3 +84,11 @@ def int_param(name: str, raw: str | None, default: int, low: int, high: int) -> 
 def counted(n: int, noun: str) -> str:
     """``1 record``, ``2 records``: counts in messages a person reads."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def repeated_parameter(name: str, times: int) -> ApiError:
+    """A query parameter sent more than once: refused rather than read as one of its values (which
+    one was meant is a guess, and the other may be the client's bug)."""
+    return bad_request(
+        "invalid_parameter", f"query parameter {name[:60]!r} was sent {times} times; send it once", parameter=name[:60]
+    )

@@ -25,7 +25,7 @@ import orjson
 
 from .budget import MemoryBudget
 from .clock import Clock, ManualClock, OffsetClock, SystemClock
-from .errors import ApiError, bad_request, not_found
+from .errors import ApiError, bad_request, not_found, repeated_parameter
 from .faults.engine import Decision, FaultState, RequestFacts, decide
 from .faults.prefer import parse_prefer
 from .faults.scenario import Scenario, effective_settings
@@ -281,11 +281,7 @@ class Emulator:
         tenant = self._enter(call)
         for name, values in (("since", since), ("page", page), ("page_size", page_size)):
             if len(values) > 1:
-                raise bad_request(
-                    "invalid_parameter",
-                    f"query parameter {name!r} was sent {len(values)} times; send it once",
-                    parameter=name,
-                )
+                raise repeated_parameter(name, len(values))
         return await self._under_scenario(
             call,
             tenant,

@@ -11,7 +11,7 @@ import orjson
 from aiohttp import web
 
 from ..control import ControlPlane
-from ..errors import ApiError, bad_request
+from ..errors import ApiError, repeated_parameter
 from ..service import Call, Emulator
 
 API_PREFIX = "/api/external/push"
@@ -42,13 +42,8 @@ def problem_response(error: ApiError) -> web.Response:
 
 
 def query_value(request: web.Request, name: str) -> str | None:
-    """A query parameter sent at most once. ``?limit=5&limit=abc`` is refused (400) rather than
-    read as its first value: which one the client meant is a guess, and the other may be its bug."""
+    """A query parameter sent at most once (``errors.repeated_parameter`` says why)."""
     values = request.query.getall(name, ())
     if len(values) > 1:
-        raise bad_request(
-            "invalid_parameter",
-            f"query parameter {name[:60]!r} was sent {len(values)} times; send it once",
-            parameter=name[:60],
-        )
+        raise repeated_parameter(name, len(values))
     return values[0] if values else None
