@@ -6,7 +6,7 @@ under callgrind twice, with two different numbers of pushes; the difference of t
 divided by the difference of the pushes, is what one more push costs, start-up and warm-up
 cancelled out. Instructions are not time (a cache miss costs many), so this complements the
 timed sections rather than replacing them; it is how ``benchmarks/ANALYSIS.md`` splits a push
-into its parts. Needs ``valgrind`` on the PATH; about a minute per configuration.
+into its parts. Needs ``valgrind`` on the PATH; one to two minutes per configuration.
 """
 
 from __future__ import annotations

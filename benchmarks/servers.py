@@ -108,14 +108,20 @@ async def serve_bare(validating: bool = False) -> int:
     return 0
 
 
-def serve_emulator(settings: dict[str, str]) -> int:
-    from mock_sprinto.cli import serve
+def emulator_setup(settings: dict[str, str]) -> tuple[Any, Any]:
+    """The configuration and schemas ``mock-sprinto serve`` starts with: defaults plus ``settings``,
+    on 127.0.0.1 and a free port (``Config``, ``SchemaRegistry``)."""
     from mock_sprinto.settings import load_config
     from mock_sprinto.validation import SchemaRegistry
 
     config = load_config(env={}, cli={"host": "127.0.0.1", "port": 0, **settings})
-    registry = SchemaRegistry.shipped(config.settings.schemas_dir)
-    return asyncio.run(serve(config, registry))  # its banner names the port
+    return config, SchemaRegistry.shipped(config.settings.schemas_dir)
+
+
+def serve_emulator(settings: dict[str, str]) -> int:
+    from mock_sprinto.cli import serve
+
+    return asyncio.run(serve(*emulator_setup(settings)))  # its banner names the port
 
 
 def main(argv: Sequence[str] | None = None) -> int:

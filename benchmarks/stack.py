@@ -96,11 +96,10 @@ def runner_for(kind: str, settings: dict[str, str] | None = None) -> web.AppRunn
     from mock_sprinto.http import create_app
     from mock_sprinto.http.server import EmulatorRunner
     from mock_sprinto.service import Emulator
-    from mock_sprinto.settings import load_config
-    from mock_sprinto.validation import SchemaRegistry
 
-    config = load_config(env={}, cli={"host": "127.0.0.1", "port": 0, **(settings or {})})
-    emulator = Emulator(config, SchemaRegistry.shipped(config.settings.schemas_dir))
+    from .servers import emulator_setup
+
+    emulator = Emulator(*emulator_setup(settings or {}))
     return EmulatorRunner(create_app(emulator), access_log=None)  # as `mock-sprinto serve` builds it
 
 

@@ -299,7 +299,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "parameters",
         "mock",
-        "a bad query or body parameter (e.g. `page_size` 201): 400 `invalid_parameter`",
+        "a bad query or body parameter (e.g. `page_size` 201, or `page` sent twice): 400 `invalid_parameter`",
         "the docs list only 200 for status and activity",
         ("invalid_parameter",),
     ),
