@@ -23,7 +23,8 @@ from .faults.scenario import (
     shipped_by_name,
     shipped_scenarios,
 )
-from .service import INTEGRATION_ID, Emulator
+from .naming import INTEGRATION_ID
+from .service import Emulator
 from .settings import check_overrides, describe
 from .store import Dataset, Tenant
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import itertools
-import re
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -31,6 +30,7 @@ from .faults.prefer import parse_prefer
 from .faults.scenario import Scenario, effective_settings
 from .faults.vocabulary import SILENT_FAULTS, Operation, TransportFault
 from .journal import Journal, JournalEntry, kept_headers
+from .naming import INTEGRATION_ID
 from .payload import BodySource, parse_json
 from .ratelimit import throttle
 from .sessions import Sessions, Wire
@@ -39,7 +39,6 @@ from .store import IdSource, Tenant
 from .timeline import Timeline
 from .validation import SchemaRegistry
 
-INTEGRATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
 SUPPORTED_VERSIONS = ("v1",)
 MAX_REFERENCE_CHARS = 256
 MAX_API_KEY_CHARS = 512

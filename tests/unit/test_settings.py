@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mock_sprinto import service
-from mock_sprinto.settings import INTEGRATION_ID, ConfigError, load_config, shown, value_hint
+from mock_sprinto.settings import ConfigError, load_config, shown, value_hint
 
 
 def write(folder: Path, name: str, text: str) -> Path:
@@ -96,10 +95,6 @@ def test_more_declared_integrations_than_max_integrations_is_refused_at_start(tm
     assert problems(config, max_integrations="1") == [
         f"{config}: 2 integrations are declared, more than max_integrations (1)"
     ]
-
-
-def test_the_config_file_checks_integration_ids_as_the_emulator_does() -> None:
-    assert INTEGRATION_ID.pattern == service.INTEGRATION_ID.pattern
 
 
 # ---- paths in a config file are read from its folder ------------------------------------------

@@ -1,0 +1,31 @@
+"""Names the emulator recognises: an integration id, and a host name that stays on this machine.
+
+The lowest module of the package (nothing here imports the rest), so the config file reader,
+the service, the control plane, the command line, the probe and the Host check share one
+definition of each.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+# 1-128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit: safe in a URL path,
+# a file name and a log line as it is.
+INTEGRATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
+
+
+def is_loopback(host: str) -> bool:
+    """A host that names this machine: ``localhost`` or a name ending in ``.localhost`` (RFC 6761
+    reserves them for loopback; any case), or a loopback IP literal (127.0.0.0/8, ``::1``).
+
+    ``host`` is a bare name or address, as ``urlsplit(...).hostname`` and ``guards.host_name`` give
+    it: no port, no brackets around an IPv6 address (``[::1]`` is not an address, so not loopback).
+    """
+    name = host.lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
