@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
-import ipaddress
 import os
 import shutil
 import signal
@@ -17,13 +16,13 @@ from typing import Any, NoReturn
 
 from . import __version__
 from .control import ControlPlane
+from .exitcodes import FAILED, USAGE_ERROR
 from .faults.scenario import Scenario, ScenarioError, load_scenario_file, resolve_scenario, shipped_scenarios
+from .naming import is_loopback
 from .rules import markdown_table, rules_text
 from .service import Emulator
 from .settings import FIELDS, Config, ConfigError, SettingsError, describe, flag, load_config, shown, value_hint
 from .validation import SchemaFileError, SchemaRegistry
-
-USAGE_ERROR = 2
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,6 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mock-sprinto", description="Local emulator of Sprinto's Entities Sync API.")
     parser.add_argument("--version", action="version", version=f"mock-sprinto {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _add_serve(commands)
+    _add_listings(commands)
+    _add_probe(commands)
+    return parser
+
+
+def _add_serve(commands: argparse._SubParsersAction[_Parser]) -> None:
     serve = commands.add_parser("serve", help="serve the API on localhost (Ctrl-C stops it)")
     serve.add_argument(
         "--config",
@@ -54,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="schemas_dir",
         help="folder of <EntityType>.json schemas added to (or overriding) the shipped ones",
     )
-    for item in describe():
+    for item in describe():  # a flag for every setting, its help from the settings table
         if item["name"] == "schemas_dir":
             continue
         serve.add_argument(
@@ -63,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
             metavar=value_hint(item["name"]),
             help=f"{item['doc']} [{item['origin']}; default {shown(item['default'])}]".replace("%", "%%"),
         )
+
+
+def _add_listings(commands: argparse._SubParsersAction[_Parser]) -> None:
+    """The commands that print what the emulator knows: settings, rules, scenarios."""
     settings = commands.add_parser("settings", help="print every setting with its default and origin")
     settings.add_argument("--markdown", action="store_true", help="as the README's table")
     rules = commands.add_parser("rules", help="every rule with its basis: Sprinto's docs, or the emulator's choice")
@@ -72,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     verbs.add_parser("list", help="shipped scenarios with what each exercises")
     check = verbs.add_parser("check", help="validate scenario files; exit 1 on any problem")
     check.add_argument("files", nargs="+", metavar="FILE")
+
+
+def _add_probe(commands: argparse._SubParsersAction[_Parser]) -> None:
     probe = commands.add_parser(
         "probe",
         help="ask a server speaking Sprinto's API (e.g. a real tenant) what the docs leave open; "
@@ -96,7 +109,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="also send closes without 'status' (to learn lenient_close); on Sprinto such a close may APPLY "
         "an (empty) session: only where that is safe",
     )
-    return parser
 
 
 def _scenarios(args: argparse.Namespace) -> int:
@@ -121,7 +133,7 @@ def _scenarios(args: argparse.Namespace) -> int:
                 print(f"  {problem}")
             continue
         print(f"{file}: ok ({scenario.name}, {len(scenario.rules)} rule(s))")
-    return 1 if failed else 0
+    return FAILED if failed else 0
 
 
 def settings_table() -> str:
@@ -195,69 +207,70 @@ def _main(argv: Sequence[str] | None) -> int:
         return 0
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def banner(host: str, port: int, emulator: Emulator, config_file: str | None = None) -> str:
     """What ``serve`` prints once it listens: where to point a client, and a curl to try."""
     shown_host = host if ":" not in host else f"[{host}]"
     origin = f"http://{shown_host}:{port}"
-    declared = list(emulator.declared)  # in the config file's order
     where = f" in {config_file}" if config_file else ""
-    if emulator.auto_create:
-        mode = "open: any integration id, bound to the first api-key it is called with"
-        if declared:
-            mode += f"; declared{where}: {', '.join(declared)}"
-    elif declared:
-        mode = f"closed: {', '.join(declared)} (declared{where}); any other id gets 401"
-    else:
-        mode = "closed: no integration declared; create one with POST /_mock/integrations"
     fields = [
         ("base URL", f"{origin}/api/external/push"),
         ("dashboard", f"{origin}/_mock/"),
         ("control", f"{origin}/_mock/health"),
-        ("integrations", mode),
+        ("integrations", _integrations_mode(emulator, where)),
         ("entity schemas", ", ".join(sorted(emulator.registry.types)) or "none"),
         ("scenario", emulator.scenario.name if emulator.scenario else "none"),
     ]
     width = max(len(label) for label, _ in fields)
     lines = [f"mock-sprinto {__version__}: Sprinto Entities Sync API (v1) emulator"]
     lines += [f"  {label:{width}}  {value}" for label, value in fields]
+    lines += _first_calls(origin, emulator, where)
+    lines.append("Ctrl-C stops it.")
+    if not is_loopback(host):
+        lines[1:1] = _beyond_loopback(host, emulator)
+    return "\n".join(lines)
+
+
+def _integrations_mode(emulator: Emulator, where: str) -> str:
+    """Which integration ids the server answers, and where they were declared."""
+    declared = list(emulator.declared)  # in the config file's order
+    if emulator.auto_create:
+        mode = "open: any integration id, bound to the first api-key it is called with"
+        return mode + (f"; declared{where}: {', '.join(declared)}" if declared else "")
+    if declared:
+        return f"closed: {', '.join(declared)} (declared{where}); any other id gets 401"
+    return "closed: no integration declared; create one with POST /_mock/integrations"
+
+
+def _first_calls(origin: str, emulator: Emulator, where: str) -> list[str]:
+    """A curl to try first: start a session of an integration the server answers."""
+    declared = list(emulator.declared)
     sessions = f"{origin}/api/external/push/v1/integrations/{{}}/sessions"
     if declared:  # the first declared integration: its key is in the config file, not printed
-        lines += [
+        return [
             f"try, with KEY set to the api_key of {declared[0]}{where}:",
             f'  curl -s -X POST -H "api-key: $KEY" {sessions.format(declared[0])}',
         ]
-    elif emulator.auto_create:
-        lines += ["try:", f"  curl -s -X POST -H 'api-key: demo-key' {sessions.format('demo')}"]
-    else:  # closed with nothing declared: create an integration through the control API first
-        bearer = ' -H "Authorization: Bearer $ADMIN_TOKEN"' if emulator.settings.admin_token else ""
-        lines += [
-            "try (no integration is declared: create one first):",
-            f'  curl -s -X POST{bearer} {origin}/_mock/integrations -d \'{{"id": "demo", "api_key": "demo-key"}}\'',
-            f"  curl -s -X POST -H 'api-key: demo-key' {sessions.format('demo')}",
-        ]
-    lines.append("Ctrl-C stops it.")
-    if not _is_loopback(host):
-        lines.insert(
-            1, f"  WARNING: listening on {host}, reachable from other machines; the emulator has no real security"
-        )
-        extra = emulator.settings.allowed_hosts
-        lines.insert(
-            2,
-            "  host names served: loopback ones"
-            + ("" if host in ("", "0.0.0.0", "::") else f", {host}")
-            + (f", {extra}" if extra else "")
-            + "; others get 421 (add yours with --allowed-hosts NAME[,NAME])",
-        )
-    return "\n".join(lines)
+    if emulator.auto_create:
+        return ["try:", f"  curl -s -X POST -H 'api-key: demo-key' {sessions.format('demo')}"]
+    # closed with nothing declared: create an integration through the control API first
+    bearer = ' -H "Authorization: Bearer $ADMIN_TOKEN"' if emulator.settings.admin_token else ""
+    return [
+        "try (no integration is declared: create one first):",
+        f'  curl -s -X POST{bearer} {origin}/_mock/integrations -d \'{{"id": "demo", "api_key": "demo-key"}}\'',
+        f"  curl -s -X POST -H 'api-key: demo-key' {sessions.format('demo')}",
+    ]
+
+
+def _beyond_loopback(host: str, emulator: Emulator) -> list[str]:
+    """The warning under the title when other machines can reach the server, and the Host names served."""
+    extra = emulator.settings.allowed_hosts
+    return [
+        f"  WARNING: listening on {host}, reachable from other machines; the emulator has no real security",
+        "  host names served: loopback ones"
+        + ("" if host in ("", "0.0.0.0", "::") else f", {host}")
+        + (f", {extra}" if extra else "")
+        + "; others get 421 (add yours with --allowed-hosts NAME[,NAME])",
+    ]
 
 
 _LISTEN_HINTS = {

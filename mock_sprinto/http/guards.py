@@ -16,11 +16,10 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 from aiohttp import hdrs, web
 
 from ..errors import ApiError
+from ..naming import is_loopback
 from ..settings import Settings
 
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -35,15 +34,6 @@ def host_name(value: str) -> str:
         return value[1 : value.find("]")] if "]" in value else value
     name, colon, port = value.rpartition(":")
     return name if colon and port.isdigit() else value
-
-
-def _loopback(name: str) -> bool:
-    if name == "localhost" or name.endswith(".localhost"):  # resolved by the browser itself (RFC 6761)
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 class HostCheck:
@@ -64,7 +54,7 @@ class HostCheck:
         known = self._seen.get(header)
         if known is None:
             name = host_name(header)
-            known = name in self.names or _loopback(name)
+            known = name in self.names or is_loopback(name)  # localhost names (RFC 6761), loopback addresses
             if len(self._seen) >= _CACHE_LIMIT:
                 self._seen.clear()
             self._seen[header] = known

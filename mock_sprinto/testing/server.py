@@ -22,6 +22,7 @@ from ..control import ControlPlane
 from ..errors import ApiError
 from ..http import API_PREFIX, create_app
 from ..http.server import EmulatorRunner
+from ..httpclient import connect, exchange
 from ..service import Emulator
 from ..settings import Config, Settings
 from ..validation import SchemaRegistry
@@ -251,7 +252,8 @@ class _Control:
 
     def __init__(self, host: str, port: int, admin_token: str | None) -> None:
         self._host, self._port = host, port
-        self._headers = admin_headers(admin_token)
+        # What http.client's request() sent unasked: the wire stays as it was.
+        self._headers = {"Accept-Encoding": "identity", **admin_headers(admin_token)}
         self._conn: http.client.HTTPConnection | None = None
         self._lock = threading.Lock()
 
@@ -265,11 +267,9 @@ class _Control:
         with self._lock:
             for attempt in (1, 2):
                 reused = self._conn is not None
-                conn = self._conn or http.client.HTTPConnection(self._host, self._port, timeout=_START_TIMEOUT)
+                conn = self._conn or connect(self._host, self._port, _START_TIMEOUT)
                 try:
-                    conn.request(request.method, request.target, body=payload, headers=headers)
-                    response = conn.getresponse()
-                    data = response.read()
+                    answer = exchange(conn, request.method, request.target, payload, headers)
                 except (ConnectionError, http.client.BadStatusLine) as exc:
                     conn.close()
                     self._conn = None
@@ -278,9 +278,9 @@ class _Control:
                     raise MockSprintoError(
                         request.method, request.target, 0, f"no answer from the emulator: {exc!r}"
                     ) from exc
-                self._conn = None if response.will_close else conn
+                self._conn = None if answer.will_close else conn
                 break
-        return request.answer(response.status, data)
+        return request.answer(answer.status, answer.body)
 
     def close(self) -> None:
         with self._lock:

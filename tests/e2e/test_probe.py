@@ -17,7 +17,6 @@ import pytest
 import yaml
 
 from mock_sprinto import cli
-from mock_sprinto.probe import is_loopback
 from mock_sprinto.settings import load_config
 
 from .test_cli import CLI, Server, start
@@ -195,24 +194,6 @@ def test_the_same_refusal_as_a_process() -> None:
     )
     assert result.returncode == 2 and result.stdout == ""
     assert len(result.stderr.splitlines()) == 1 and "use https://" in result.stderr and KEY not in result.stderr
-
-
-@pytest.mark.parametrize(
-    ("host", "loopback"),
-    [
-        ("127.0.0.1", True),
-        ("127.9.8.7", True),
-        ("::1", True),
-        ("localhost", True),
-        ("LOCALHOST", True),
-        ("localhost.example.com", False),
-        ("10.0.0.1", False),
-        ("::ffff:8.8.8.8", False),
-        ("api.sprinto.com", False),
-    ],
-)
-def test_loopback_is_127_slash_8_ipv6_one_and_localhost(host: str, loopback: bool) -> None:
-    assert is_loopback(host) is loopback
 
 
 @pytest.mark.parametrize("serve", [NON_DEFAULT], indirect=True)
