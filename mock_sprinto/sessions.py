@@ -19,7 +19,7 @@ from .lifecycle import Event, State
 from .payload import check_depth, parse_json
 from .store import Page, Session, Tenant
 from .timeline import Timeline
-from .validation import SchemaRegistry, check_page
+from .validation import PageVerdict, SchemaRegistry, check_page
 
 MAX_REFERENCE_CHARS = 256
 ANOMALY_ERRORS_SHOWN = 10
@@ -103,30 +103,32 @@ class Sessions:
         """Record a push refused before validation (size, encoding, body) on the session."""
         session = tenant.sessions.get(session_id)
         if session is not None and session.state is State.ACTIVE:
-            self._record_rejection(tenant, session, wire, error, record_count=0, counts={}, hint=None)
+            self._record_rejection(tenant, session, wire, error)
 
     def push_page(self, tenant: Tenant, session_id: str, raw: bytes, wire: Wire) -> dict[str, Any]:
+        """Stage a valid page on the session; any page refused is recorded there, then raised."""
         session = self.push_target(tenant, session_id)  # again: the body took time to arrive
+        try:
+            verdict = self._judge(tenant, raw)
+        except ApiError as error:  # refused before a verdict: staging bound, memory budget, body
+            self._record_rejection(tenant, session, wire, error)
+            raise
+        if verdict.code is not None:
+            raise self._refuse_invalid(tenant, session, wire, verdict, verdict.code)
+        return self._stage(tenant, session, raw, wire, verdict)
+
+    def _judge(self, tenant: Tenant, raw: bytes) -> PageVerdict:
+        """The page's verdict. Raises the refusals that come first: no room to stage it, or a body
+        that is not acceptable JSON (too deep a body only shows once its verdict is a rejection)."""
         settings = tenant.settings
         strict_fields = settings.unknown_fields == "reject"
-        try:
-            if settings.max_staged_bytes is not None and tenant.staged_bytes + len(raw) > settings.max_staged_bytes:
-                raise ApiError(
-                    507,
-                    "staging_limit_reached",
-                    f"integration {tenant.id!r} already stages {tenant.staged_bytes} bytes "
-                    f"(setting max_staged_bytes = {settings.max_staged_bytes}); close a session first",
-                )
-            tenant.budget.check(len(raw))  # the process-wide memory budget (memory_budget_bytes)
-            body = parse_json(
-                raw,
-                settings.max_json_depth,
-                reject_repeated_names=settings.duplicate_names == "reject",
-                flat_types=self.strict_flat_types if strict_fields else self.flat_types,
-            )
-        except ApiError as error:
-            self._record_rejection(tenant, session, wire, error, record_count=0, counts={}, hint=None)
-            raise
+        _make_room(tenant, len(raw))
+        body = parse_json(
+            raw,
+            settings.max_json_depth,
+            reject_repeated_names=settings.duplicate_names == "reject",
+            flat_types=self.strict_flat_types if strict_fields else self.flat_types,
+        )
         verdict = check_page(
             body,
             self.registry,
@@ -136,34 +138,29 @@ class Sessions:
             reject_unknown_fields=strict_fields,
         )
         if verdict.code is not None:
-            try:
-                check_depth(body, settings.max_json_depth)  # records of flat types were not walked
-            except ApiError as error:
-                self._record_rejection(tenant, session, wire, error, record_count=0, counts={}, hint=None)
-                raise
-            response = _batch_response(
-                session.id, 0, {}, verdict.total, verdict.errors, verdict.errors_truncated, verdict.page_hint
-            )
-            rejection = bad_request(verdict.code, verdict.detail, **response)
-            self._record_rejection(
-                tenant,
-                session,
-                wire,
-                rejection,
-                verdict.total,
-                verdict.counts,
-                verdict.page_hint,
-                verdict.errors,
-                verdict.errors_truncated,
-            )
-            raise rejection
+            check_depth(body, settings.max_json_depth)  # records of flat types were not walked
+        return verdict
+
+    def _refuse_invalid(
+        self, tenant: Tenant, session: Session, wire: Wire, verdict: PageVerdict, code: str
+    ) -> ApiError:
+        """The 400 for a page that failed validation, recorded on the session: none of it is staged."""
+        response = _batch_response(
+            session.id, 0, {}, verdict.total, verdict.errors, verdict.errors_truncated, verdict.page_hint
+        )
+        rejection = bad_request(code, verdict.detail, **response)
+        self._record_rejection(tenant, session, wire, rejection, verdict)
+        return rejection
+
+    def _stage(self, tenant: Tenant, session: Session, raw: bytes, wire: Wire, verdict: PageVerdict) -> dict[str, Any]:
+        """Stage an accepted page on its session; the answer counts its records by entity type."""
         now = tenant.now()
-        page = _new_page(session, wire, now, verdict.total, verdict.counts, verdict.page_hint)
+        page = _new_page(session, wire, now, verdict)
         page.payload = raw
         session.accepted_pages.append(page)
         session.accepted_records_total += verdict.total
         by_entity = session.accepted_records_by_entity
-        for entity_type, count in verdict.counts.items():  # Counter.update's generic path: ~6 µs a page
+        for entity_type, count in verdict.counts.items():  # cheaper than Counter.update's generic path
             by_entity[entity_type] += count
         session.staged_bytes += len(raw)
         session.updated_at = now
@@ -183,24 +180,18 @@ class Sessions:
         return response
 
     def _record_rejection(
-        self,
-        tenant: Tenant,
-        session: Session,
-        wire: Wire,
-        error: ApiError,
-        record_count: int,
-        counts: dict[str, int],
-        hint: int | str | None,
-        errors: list[dict[str, Any]] | None = None,
-        truncated: bool = False,
+        self, tenant: Tenant, session: Session, wire: Wire, error: ApiError, verdict: PageVerdict | None = None
     ) -> None:
+        """A refused page, listed with the session's pages. ``verdict`` is what validation learned
+        of it; None when the page was refused before it was read (nothing of its records is known)."""
+        learned = verdict if verdict is not None else PageVerdict({}, {}, 0, None)
         now = tenant.now()
-        page = _new_page(session, wire, now, record_count, counts, hint)
+        page = _new_page(session, wire, now, learned)
         page.accepted = False
         page.code = error.code
         page.detail = error.detail
-        page.errors = errors or []
-        page.errors_truncated = truncated
+        page.errors = learned.errors
+        page.errors_truncated = learned.errors_truncated
         session.rejected_pages.append(page)
         # [doc] an invalid page (400) is an anomaly. A body refused before it was read as a page
         # (413 too large, 415 media type or coding, 507 staging bound) is a transport refusal:
@@ -218,8 +209,8 @@ class Sessions:
             code=error.code,
             status=error.status,
             request_id=wire.request_id,
-            rejected_count=record_count,
-            errors=(errors or [])[:ANOMALY_ERRORS_SHOWN],
+            rejected_count=learned.total,
+            errors=learned.errors[:ANOMALY_ERRORS_SHOWN],
         )
 
     def close_session(self, tenant: Tenant, session_id: str, body: Any) -> Session:
@@ -293,9 +284,7 @@ class Sessions:
         }
 
 
-def _new_page(
-    session: Session, wire: Wire, now: float, record_count: int, counts: dict[str, int], hint: int | str | None
-) -> Page:
+def _new_page(session: Session, wire: Wire, now: float, verdict: PageVerdict) -> Page:
     """The next page of a session, numbered in arrival order whether accepted or not."""
     session.pages_received += 1
     wire.page = session.pages_received
@@ -304,15 +293,29 @@ def _new_page(
         request_id=wire.request_id,
         received_at=now,
         accepted=True,
-        record_count=record_count,
-        counts=counts,
+        record_count=verdict.total,
+        counts=verdict.counts,
         wire_bytes=wire.wire_bytes,
         decoded_bytes=wire.decoded_bytes,
         encoding=wire.encoding,
-        page_hint=hint,
+        page_hint=verdict.page_hint,
         duration_ms=(time.perf_counter() - wire.started) * 1000,
         digest=wire.digest,
     )
+
+
+def _make_room(tenant: Tenant, size: int) -> None:
+    """Refuse a page that the integration's staging bound (setting ``max_staged_bytes``) or the
+    process-wide memory budget (``memory_budget_bytes``) has no room for."""
+    limit = tenant.settings.max_staged_bytes
+    if limit is not None and tenant.staged_bytes + size > limit:
+        raise ApiError(
+            507,
+            "staging_limit_reached",
+            f"integration {tenant.id!r} already stages {tenant.staged_bytes} bytes "
+            f"(setting max_staged_bytes = {limit}); close a session first",
+        )
+    tenant.budget.check(size)
 
 
 def _client_reference(body: Any) -> str | None:

@@ -1,7 +1,8 @@
 """Entity schemas and page validation.
 
-The verdict comes from jsonschema-rs (tens of microseconds a page where the pure-Python
-``jsonschema`` takes milliseconds); the full error list is only built when a page fails.
+The verdict comes from jsonschema-rs, compiled code that answers a page far sooner than the
+pure-Python ``jsonschema`` (``make bench`` section 8 compares them); the full error list is only
+built when a page fails.
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ class EntitySchema:
     validator: Any  # a jsonschema_rs validator: compiled once, shared by all requests
     source: str
     flat: bool  # a valid record holds no nested object or array (lets parsing skip a walk)
-    # The same schema as an array's "items": one call checks a page's records of this type,
-    # ~25% cheaper than a call per record. None when the schema has references (they would
-    # resolve against the wrapper): then records are checked one by one.
+    # The same schema as an array's "items": one call checks a page's records of this type, cheaper
+    # than a call per record (the per-call overhead is paid once). None when the schema has
+    # references (they would resolve against the wrapper): then records are checked one by one.
     records_validator: Any = None
     # The opt-in strict variant (setting unknown_fields: reject): no field beyond ``properties``.
     strict_validator: Any = None
@@ -72,22 +73,22 @@ def _load_schema(path: Path) -> EntitySchema:
     except Exception as exc:  # jsonschema-rs raises several kinds for unsupported schemas
         raise SchemaFileError(f"{where}: cannot compile ({exc})") from None
     return EntitySchema(
-        name,
-        schema,
-        key,
-        validator,
-        where,
-        _is_flat(schema),
-        _records_validator(schema),
-        strict_validator,
-        _records_validator(strict),
-        _is_flat(strict),
+        name=name,
+        schema=schema,
+        key_field=key,
+        validator=validator,
+        source=where,
+        flat=_is_flat(schema),
+        records_validator=_records_validator(schema),
+        strict_validator=strict_validator,
+        strict_records_validator=_records_validator(strict),
+        strict_flat=_is_flat(strict),
     )
 
 
 def _check_schema(schema: dict[str, Any], where: str) -> None:
     """The schema against its meta-schema. jsonschema-rs knows the common drafts; python-jsonschema
-    (~90 ms to import, which start-up then does not pay) only answers for a ``$schema`` it does not."""
+    (slow to import, which start-up then does not pay) only answers for a ``$schema`` it does not."""
     try:
         jsonschema_rs.meta.validate(schema)
         return
@@ -187,7 +188,7 @@ class SchemaRegistry:
         return entity.key_field if entity else None
 
 
-@dataclass
+@dataclass(slots=True)
 class PageVerdict:
     """What validation concluded about one page; ``code`` is None when it is accepted."""
 
@@ -201,10 +202,15 @@ class PageVerdict:
     errors_truncated: bool = False
 
 
+ENVELOPE_NOT_VALID = "the page envelope is not valid"
+RECORDS_NOT_VALID = "one or more records are invalid; the whole page was rejected"
+
+
 def _error(
     issue: str,
     pointer: str,
     code: str,
+    *,
     entity_type: str | None = None,
     index: int | None = None,
     field_name: str | None = None,
@@ -223,10 +229,25 @@ def _error(
     return error
 
 
+def _envelope_error(
+    verdict: PageVerdict,
+    issue: str,
+    pointer: str,
+    code: str,
+    *,
+    entity_type: str | None = None,
+    field_name: str | None = None,
+    rule: Rule = rules.ENVELOPE,
+) -> None:
+    """List an error about the page as a whole (its shape, ``page_hint``, an entity type, its size):
+    one that no record index locates."""
+    verdict.errors.append(_error(issue, pointer, code, entity_type=entity_type, field_name=field_name, rule=rule))
+
+
 def unknown_fields(entities: Any, known: dict[str, frozenset[str]]) -> dict[str, list[str]]:
     """The fields of a page's records beyond their type's known ones (``SchemaRegistry.known_fields``):
-    one set union per type, in C, a few microseconds a page. Read when a page is applied, or by the
-    judge while it is staged; never on the push path."""
+    one set union per type, in C. Read when a page is applied, or by the judge while it is staged;
+    never on the push path."""
     found: dict[str, list[str]] = {}
     if not isinstance(entities, dict):
         return found
@@ -252,123 +273,18 @@ def check_page(
     reject_unknown_types: bool,
     reject_unknown_fields: bool = False,
 ) -> PageVerdict:
-    """Validate a parsed push body: envelope first, then every record of every typed entity."""
+    """Validate a parsed push body: the envelope first, then the page's size, then every record of
+    every typed entity. A rejected page's verdict keeps what was counted, for the answer."""
     verdict = PageVerdict({}, {}, 0, None)
-    if not isinstance(body, dict):
-        verdict.errors.append(_error("the body must be a JSON object", "", "type"))
-        return _reject(verdict, "validation_failed", "the page envelope is not valid")
-    hint = body.get("page_hint")
-    # JSON Schema (and every JavaScript client) counts 7.0 as the integer 7; only where a double is
-    # exact, so an integer literal too large for 64 bits (parsed as a rounded double) is not one.
-    if type(hint) is float and hint.is_integer() and -(2**53) <= hint <= 2**53:
-        hint = int(hint)
-    if hint is not None:
-        if isinstance(hint, bool) or not isinstance(hint, (int, str)):
-            verdict.errors.append(
-                _error(
-                    "page_hint must be an integer or a string",
-                    "/page_hint",
-                    "type",
-                    None,
-                    None,
-                    "page_hint",
-                    rules.PAGE_HINT,
-                )
-            )
-        elif isinstance(hint, str) and len(hint) > MAX_PAGE_HINT_CHARS:
-            verdict.errors.append(
-                _error(
-                    f"page_hint is longer than {MAX_PAGE_HINT_CHARS} characters",
-                    "/page_hint",
-                    "maxLength",
-                    None,
-                    None,
-                    "page_hint",
-                    rules.PAGE_HINT,
-                )
-            )
-        else:
-            verdict.page_hint = hint
-    if "entities" not in body:
-        verdict.errors.append(_error("'entities' is a required property", "", "required", None, None, "entities"))
-        return _reject(verdict, "validation_failed", "the page envelope is not valid")
-    entities = body["entities"]
-    if not isinstance(entities, dict):
-        verdict.errors.append(
-            _error(
-                "'entities' must be an object of entity type to records", "/entities", "type", None, None, "entities"
-            )
-        )
-        return _reject(verdict, "validation_failed", "the page envelope is not valid")
-    for entity_type, records in entities.items():
-        if type(records) is list and entity_type in registry.types:  # the usual case: nothing to report
-            verdict.counts[entity_type] = len(records)
-            verdict.total += len(records)
-            continue
-        pointer = json_pointer(("entities", entity_type))
-        if not ENTITY_TYPE_NAME.match(entity_type):
-            verdict.errors.append(
-                _error(
-                    f"{entity_type!r} is not a valid entity type name (letters, digits, '_')",
-                    pointer,
-                    "entity_type",
-                    entity_type,
-                )
-            )
-            continue
-        if not isinstance(records, list):
-            verdict.errors.append(_error("the records of a type must be an array", pointer, "type", entity_type))
-            continue
-        verdict.counts[entity_type] = len(records)
-        verdict.total += len(records)
-        if reject_unknown_types and entity_type not in registry.types:
-            verdict.errors.append(
-                _error(
-                    f"unknown entity type {entity_type!r} (known: {', '.join(sorted(registry.types)) or 'none'})",
-                    pointer,
-                    "unknown_entity_type",
-                    entity_type,
-                    rule=rules.ENTITY_TYPES,
-                )
-            )
-    if verdict.errors:
-        return _reject(verdict, "validation_failed", "the page envelope is not valid")
+    entities = _read_envelope(body, registry, verdict, reject_unknown_types)
+    if entities is None:
+        return _reject(verdict, "validation_failed", ENVELOPE_NOT_VALID)
     if verdict.total == 0:
-        verdict.errors.append(
-            _error("the page holds no records", "/entities", "minItems", None, None, "entities", rules.EMPTY_PAGE)
-        )
-        return _reject(verdict, "empty_page", "a page must hold at least one record")
+        return _refuse_empty(verdict)
     if max_items is not None and verdict.total > max_items:
-        verdict.errors.append(
-            _error(
-                f"the page holds {verdict.total} records; at most {max_items} are allowed across all types",
-                "/entities",
-                "maxItems",
-                None,
-                None,
-                "entities",
-                rules.PAGE_SIZE,
-            )
-        )
-        return _reject(
-            verdict, "too_many_items", f"a page may hold at most {max_items} records, this one holds {verdict.total}"
-        )
+        return _refuse_too_many(verdict, max_items)
     verdict.entities = entities
-    budget = max_errors + 1  # one more than listed tells us whether to flag truncation
-    for entity_type, records in entities.items():
-        schema = registry.types.get(entity_type)
-        if schema is None:
-            _require_objects(entity_type, records, verdict, budget)
-        else:
-            _validate_records(schema, records, verdict, budget, reject_unknown_fields)
-        if len(verdict.errors) >= budget:
-            break
-    if verdict.errors:
-        if len(verdict.errors) > max_errors:
-            del verdict.errors[max_errors:]
-            verdict.errors_truncated = True
-        return _reject(verdict, "validation_failed", "one or more records are invalid; the whole page was rejected")
-    return verdict
+    return _check_records(entities, registry, verdict, max_errors, reject_unknown_fields)
 
 
 def _reject(verdict: PageVerdict, code: str, detail: str) -> PageVerdict:
@@ -377,17 +293,114 @@ def _reject(verdict: PageVerdict, code: str, detail: str) -> PageVerdict:
     return verdict
 
 
+def _read_envelope(
+    body: Any, registry: SchemaRegistry, verdict: PageVerdict, reject_unknown_types: bool
+) -> dict[str, Any] | None:
+    """The page's ``entities``, each type's records counted; None when the envelope is not valid,
+    the reasons listed in ``verdict``. A body of the wrong shape stops the reading at once; a wrong
+    ``page_hint`` or entity type is listed and the reading goes on, so one answer names them all."""
+    if not isinstance(body, dict):
+        _envelope_error(verdict, "the body must be a JSON object", "", "type")
+        return None
+    hint = body.get("page_hint")
+    if hint is not None:
+        verdict.page_hint = _page_hint(hint, verdict)
+    if "entities" not in body:
+        _envelope_error(verdict, "'entities' is a required property", "", "required", field_name="entities")
+        return None
+    entities = body["entities"]
+    if not isinstance(entities, dict):
+        issue = "'entities' must be an object of entity type to records"
+        _envelope_error(verdict, issue, "/entities", "type", field_name="entities")
+        return None
+    types = registry.types
+    for entity_type, records in entities.items():
+        if type(records) is list and entity_type in types:  # the usual case: nothing to report
+            verdict.counts[entity_type] = len(records)
+            verdict.total += len(records)
+        else:
+            _count_unusual_type(entity_type, records, registry, verdict, reject_unknown_types)
+    return None if verdict.errors else entities
+
+
+def _page_hint(hint: Any, verdict: PageVerdict) -> int | str | None:
+    """The hint to echo back; None, with the error listed, when it is not an integer or a short string."""
+    # JSON Schema (and every JavaScript client) counts 7.0 as the integer 7; only where a double is
+    # exact, so an integer literal too large for 64 bits (parsed as a rounded double) is not one.
+    if type(hint) is float and hint.is_integer() and -(2**53) <= hint <= 2**53:
+        hint = int(hint)
+    if isinstance(hint, bool) or not isinstance(hint, (int, str)):
+        issue, code = "page_hint must be an integer or a string", "type"
+    elif isinstance(hint, str) and len(hint) > MAX_PAGE_HINT_CHARS:
+        issue, code = f"page_hint is longer than {MAX_PAGE_HINT_CHARS} characters", "maxLength"
+    else:
+        return hint
+    _envelope_error(verdict, issue, "/page_hint", code, field_name="page_hint", rule=rules.PAGE_HINT)
+    return None
+
+
+def _count_unusual_type(
+    entity_type: str, records: Any, registry: SchemaRegistry, verdict: PageVerdict, reject_unknown_types: bool
+) -> None:
+    """A type without a schema, or whose records are not an array: its records are counted when
+    they are an array, and the type is listed when its name is not valid, its records are not an
+    array, or unknown types are refused (setting ``unknown_entity_types: reject``)."""
+    pointer = json_pointer(("entities", entity_type))
+    if not ENTITY_TYPE_NAME.match(entity_type):
+        issue = f"{entity_type!r} is not a valid entity type name (letters, digits, '_')"
+        _envelope_error(verdict, issue, pointer, "entity_type", entity_type=entity_type)
+        return
+    if not isinstance(records, list):
+        _envelope_error(verdict, "the records of a type must be an array", pointer, "type", entity_type=entity_type)
+        return
+    verdict.counts[entity_type] = len(records)
+    verdict.total += len(records)
+    if reject_unknown_types and entity_type not in registry.types:
+        issue = f"unknown entity type {entity_type!r} (known: {', '.join(sorted(registry.types)) or 'none'})"
+        rule = rules.ENTITY_TYPES
+        _envelope_error(verdict, issue, pointer, "unknown_entity_type", entity_type=entity_type, rule=rule)
+
+
+def _refuse_empty(verdict: PageVerdict) -> PageVerdict:
+    issue = "the page holds no records"
+    _envelope_error(verdict, issue, "/entities", "minItems", field_name="entities", rule=rules.EMPTY_PAGE)
+    return _reject(verdict, "empty_page", "a page must hold at least one record")
+
+
+def _refuse_too_many(verdict: PageVerdict, max_items: int) -> PageVerdict:
+    total = verdict.total
+    issue = f"the page holds {total} records; at most {max_items} are allowed across all types"
+    _envelope_error(verdict, issue, "/entities", "maxItems", field_name="entities", rule=rules.PAGE_SIZE)
+    return _reject(verdict, "too_many_items", f"a page may hold at most {max_items} records, this one holds {total}")
+
+
+def _check_records(
+    entities: dict[str, Any], registry: SchemaRegistry, verdict: PageVerdict, max_errors: int, strict: bool
+) -> PageVerdict:
+    """Every record against its type's schema; a type without one only needs its records to be objects."""
+    budget = max_errors + 1  # one more than listed tells us whether to flag truncation
+    for entity_type, records in entities.items():
+        schema = registry.types.get(entity_type)
+        if schema is None:
+            _require_objects(entity_type, records, verdict, budget)
+        else:
+            _validate_records(schema, records, verdict, budget, strict)
+        if len(verdict.errors) >= budget:
+            break
+    if not verdict.errors:
+        return verdict
+    if len(verdict.errors) > max_errors:
+        del verdict.errors[max_errors:]
+        verdict.errors_truncated = True
+    return _reject(verdict, "validation_failed", RECORDS_NOT_VALID)
+
+
 def _require_objects(entity_type: str, records: list[Any], verdict: PageVerdict, budget: int) -> None:
     for index, record in enumerate(records):
         if not isinstance(record, dict):
+            pointer = json_pointer(("entities", entity_type, index))
             verdict.errors.append(
-                _error(
-                    "a record must be a JSON object",
-                    json_pointer(("entities", entity_type, index)),
-                    "type",
-                    entity_type,
-                    index,
-                )
+                _error("a record must be a JSON object", pointer, "type", entity_type=entity_type, index=index)
             )
             if len(verdict.errors) >= budget:
                 return
@@ -400,30 +413,48 @@ def _validate_records(
     if records_validator is not None and records_validator.is_valid(records):
         return  # the usual case: one call for the whole page; errors are only listed on failure
     validator = schema.strict_validator if strict else schema.validator
-    base = ("entities", schema.name)
     for index, record in enumerate(records):
         if validator.is_valid(record):
             continue
-        found = []
-        for err in validator.iter_errors(record):
-            path = list(err.instance_path)
-            keyword = str(err.schema_path[-1]) if err.schema_path else "schema"
-            field_name: str | None = str(path[0]) if path else None
-            kind = err.kind
-            if field_name is None and keyword == "required":
-                field_name = str(getattr(kind, "property", "")) or None
-            elif field_name is None and keyword == "additionalProperties":
-                unexpected = list(getattr(kind, "unexpected", []) or [])
-                field_name = str(unexpected[0]) if unexpected else None
-            pointer = json_pointer((*base, index, *path))
-            message = _readable(err.message, keyword)
-            rule = rules.UNKNOWN_FIELDS_STRICT if keyword == "additionalProperties" and strict else rules.RECORDS
-            found.append(_error(message, pointer, keyword, schema.name, index, field_name, rule))
-        # jsonschema-rs reports in evaluation order; sort so the same page always lists the same way.
-        found.sort(key=lambda e: (e["pointer"], e["code"], e["issue"]))
-        verdict.errors.extend(found)
+        verdict.errors.extend(_record_errors(schema.name, validator, record, index, strict))
         if len(verdict.errors) >= budget:
             return
+
+
+def _record_errors(entity_type: str, validator: Any, record: Any, index: int, strict: bool) -> list[dict[str, Any]]:
+    """An invalid record's errors, in the order of their pointers."""
+    found = []
+    for err in validator.iter_errors(record):
+        path = list(err.instance_path)
+        keyword = str(err.schema_path[-1]) if err.schema_path else "schema"
+        rule = rules.UNKNOWN_FIELDS_STRICT if keyword == "additionalProperties" and strict else rules.RECORDS
+        found.append(
+            _error(
+                _readable(err.message, keyword),
+                json_pointer(("entities", entity_type, index, *path)),
+                keyword,
+                entity_type=entity_type,
+                index=index,
+                field_name=_field_of(err, path, keyword),
+                rule=rule,
+            )
+        )
+    # jsonschema-rs reports in evaluation order; sort so the same page always lists the same way.
+    found.sort(key=lambda e: (e["pointer"], e["code"], e["issue"]))
+    return found
+
+
+def _field_of(err: Any, path: list[Any], keyword: str) -> str | None:
+    """The record's field an error is about: where it points, or the one a ``required`` or an
+    ``additionalProperties`` error names when it points at the record itself."""
+    if path:
+        return str(path[0])
+    if keyword == "required":
+        return str(getattr(err.kind, "property", "")) or None
+    if keyword == "additionalProperties":
+        unexpected = list(getattr(err.kind, "unexpected", []) or [])
+        return str(unexpected[0]) if unexpected else None
+    return None
 
 
 _FORMAT_MESSAGE = re.compile(r'^(.*) is not a "([^"]+)"$', re.S)
