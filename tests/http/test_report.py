@@ -153,22 +153,49 @@ async def test_a_first_409_on_an_expired_session_is_no_finding_a_second_is(vendo
     assert finding(await report(control), "push_to_inactive_session")["count"] == 1
 
 
-async def test_a_page_of_101_records_is_an_oversized_page(vendor: Vendor, control: Control) -> None:
+async def test_a_page_of_101_records_is_too_many_records_a_warning_of_the_emulators_basis(
+    vendor: Vendor, control: Control
+) -> None:
+    """Sprinto calls 100 records a page 'e.g.'; whether it is a hard limit is unknown: basis mock, a warning."""
     session = await vendor.start()
     await vendor.push(session["id"], {"entities": {"User": users(0, 101)}, "page_hint": 1}, expect=400)
 
-    (evidence,) = finding(await report(control), "oversized_page")["evidence"]
+    found = finding(await report(control), "too_many_records")
+    assert (found["severity"], found["basis"]) == ("warning", "mock")
+    (evidence,) = found["evidence"]
     assert evidence["code"] == "too_many_items" and evidence["page"] == 1
+    assert "oversized_page" not in ids(await report(control))
 
 
-async def test_a_body_over_the_size_limit_is_an_oversized_page(make_emulator: Any, serve: Any) -> None:
-    client = await serve(make_emulator(max_request_bytes=2000))
+async def test_a_body_over_sprintos_5_mb_is_an_oversized_page(vendor: Vendor, control: Control) -> None:
+    session = await vendor.start()
+    big = {"entities": {"User": [user(1, notes="x" * 5_000_000)]}, "page_hint": 1}
+    await vendor.push(session["id"], big, expect=413)
+    found = finding(await report(control), "oversized_page")
+    assert (found["severity"], found["basis"]) == ("error", "doc")
+    (evidence,) = found["evidence"]
+    assert evidence["code"] == "payload_too_large" and evidence["body_bytes"] > 5_000_000
+
+
+async def test_a_limit_lower_than_sprintos_is_not_blamed_on_a_client_that_splits(
+    make_emulator: Any, serve: Any
+) -> None:
+    """A limit a setting or scenario imposed is not Sprinto's: a client that splits at once earns nothing."""
+    client = await serve(make_emulator(max_request_bytes=4000, max_page_items=10))
     vendor, control = Vendor(client), Control(client)
     session = await vendor.start()
-    await vendor.push(session["id"], {"entities": {"User": users(0, 20)}}, expect=413)
-    (evidence,) = finding(await report(control), "oversized_page")["evidence"]
-    assert evidence["code"] == "payload_too_large" and evidence["body_bytes"] > 2000
-    assert covered(await report(control))["payload_too_large"] == (True, False)
+    await vendor.push(session["id"], {"entities": {"User": users(0, 20)}, "page_hint": 1}, expect=413)
+    await vendor.push(session["id"], {"entities": {"User": users(0, 11)}, "page_hint": 1}, expect=400)
+    body = await report(control)
+    assert "oversized_page" not in ids(body) and "too_many_records" not in ids(body)
+    assert covered(body)["payload_too_large"] == (True, False)
+    for start in range(0, 20, 4):  # the split pieces carry hints of their own
+        await vendor.push(session["id"], {"entities": {"User": users(start, 4)}, "page_hint": f"1.{start}"})
+    await vendor.close(session["id"])
+    await vendor.session(session["id"])
+    body = await report(control)
+    assert covered(body)["payload_too_large"] == (True, True)
+    assert ids(body) == []  # the refused pages were split, not left behind: no applied_with_rejected_pages
 
 
 async def test_the_same_page_staged_twice_is_a_duplicate(vendor: Vendor, control: Control) -> None:
@@ -317,6 +344,7 @@ async def test_pages_without_page_hint_are_an_info(vendor: Vendor, control: Cont
     session = await vendor.start()
     await vendor.push(session["id"], {"entities": {"User": [user(1)]}})
     await vendor.push(session["id"], {"entities": {"User": [user(2)]}})
+    await vendor.close(session["id"], "discard")
 
     body = await report(control)
     found = finding(body, "missing_page_hint")
@@ -438,7 +466,168 @@ async def test_an_expired_session_then_a_new_one_recovers_session_not_active(ven
     await control.advance(3600, "acme")
     await vendor.push(session["id"], {"entities": {"User": [user(2)]}, "page_hint": 2}, expect=409)
     await vendor.close(session["id"])  # an expired session can still be applied
+    await vendor.session(session["id"])  # the outcome read
     body = await report(control)
     assert covered(body)["session_not_active"] == (True, True)
     assert covered(body)["session_expired"] == (True, True)
     assert ids(body) == []  # closed after all: not left to expire; one 409 is how a client learns
+
+
+def _fault(name: str, times: int, respond: dict[str, Any], operation: str = "push_page", **rule: Any) -> Any:
+    return {"name": name, "rules": [{"match": {"operation": operation}, "times": times, "respond": respond, **rule}]}
+
+
+async def _use(control: Control, scenario: Any) -> None:
+    async with control.client.put("/_mock/integrations/acme/scenario", json=scenario) as response:
+        assert response.status == 200, await response.text()
+
+
+async def test_a_page_skipped_after_a_503_is_giving_up(vendor: Vendor, control: Control) -> None:
+    await _use(control, _fault("one-503", 1, {"status": 503}, when={"nth": 2}))
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}, "page_hint": 1})
+    await vendor.push(session["id"], {"entities": {"User": [user(2)]}, "page_hint": 2}, expect=503)
+    await vendor.push(session["id"], {"entities": {"User": [user(3)]}, "page_hint": 3})  # page 2 never again
+    await vendor.close(session["id"])
+    await vendor.session(session["id"])
+    found = finding(await report(control), "gave_up")
+    assert (found["severity"], found["basis"]) == ("error", "doc")
+    (evidence,) = found["evidence"]
+    assert (evidence["operation"], evidence["status"], evidence["session_id"]) == ("push_page", 503, session["id"])
+
+
+async def test_a_page_sent_again_after_a_503_is_no_giving_up(vendor: Vendor, control: Control) -> None:
+    await _use(control, _fault("one-503", 1, {"status": 503}, when={"nth": 1}))
+    session = await vendor.start()
+    page = {"entities": {"User": [user(1)]}, "page_hint": 1}
+    await vendor.push(session["id"], page, expect=503)
+    await control.advance(1, "acme")
+    await vendor.push(session["id"], page)
+    await vendor.close(session["id"])
+    await vendor.session(session["id"])
+    assert ids(await report(control)) == []
+
+
+async def test_retrying_5xx_again_and_again_without_waiting_is_no_backoff(vendor: Vendor, control: Control) -> None:
+    await _use(control, _fault("two-503", 2, {"status": 503}))
+    session = await vendor.start()
+    page = {"entities": {"User": [user(1)]}, "page_hint": 1}
+    await vendor.push(session["id"], page, expect=503)
+    await vendor.push(session["id"], page, expect=503)  # at once
+    await vendor.push(session["id"], page)  # at once again
+    body = await report(control)
+    found = finding(body, "retry_without_backoff")
+    (evidence,) = found["evidence"]
+    assert evidence["waits_seconds"] == [0.0, 0.0] and evidence["operation"] == "push_page"
+
+
+async def test_retrying_5xx_with_growing_waits_is_backoff(vendor: Vendor, control: Control) -> None:
+    await _use(control, _fault("two-503", 2, {"status": 503}))
+    session = await vendor.start()
+    page = {"entities": {"User": [user(1)]}, "page_hint": 1}
+    for wait, expect in ((0.5, 503), (1.0, 503), (0, 202)):
+        await vendor.push(session["id"], page, expect=expect)
+        await control.advance(wait, "acme")
+    assert "retry_without_backoff" not in ids(await report(control))
+
+
+async def test_a_close_with_action_instead_of_status_abandoned_is_an_error(vendor: Vendor, control: Control) -> None:
+    """The published TypeScript client closes with {"action": ...}: refused, and the session left."""
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}, "page_hint": 1})
+    await vendor.call("POST", f"/sessions/{session['id']}/close", 400, json={"action": "apply"})
+    body = await report(control)
+    found = finding(body, "close_without_status")
+    assert (found["severity"], found["basis"]) == ("error", "doc")
+    assert found["evidence"][0]["session_id"] == session["id"]
+    await control.advance(3700, "acme")  # expired: the client tried to close, so not "left to expire"
+    assert "session_left_to_expire" not in ids(await report(control))
+    await vendor.close(session["id"])  # fixed: closed after all
+    await vendor.session(session["id"])
+    assert "close_without_status" not in ids(await report(control))
+
+
+async def test_one_409_on_start_then_nothing_is_an_unhandled_conflict(vendor: Vendor, control: Control) -> None:
+    stale = await vendor.start()
+    conflict = await vendor.start(expect=409)
+    assert conflict["active_session_id"] == stale["id"]
+    found = finding(await report(control), "start_conflict_unhandled")
+    (evidence,) = found["evidence"]
+    assert evidence["active_session_id"] == stale["id"]
+    await vendor.close(stale["id"], "discard")  # dealt with: the conflict is handled
+    assert "start_conflict_unhandled" not in ids(await report(control))
+
+
+async def test_a_session_started_and_never_closed_is_left_active(vendor: Vendor, control: Control) -> None:
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}, "page_hint": 1})
+    found = finding(await report(control), "session_left_active")
+    assert found["severity"] == "warning" and found["evidence"][0]["session_id"] == session["id"]
+    await vendor.close(session["id"], "discard")
+    assert ids(await report(control)) == []
+
+
+async def test_an_apply_whose_outcome_is_never_read(vendor: Vendor, control: Control) -> None:
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}, "page_hint": 1})
+    await vendor.close(session["id"])
+    found = finding(await report(control), "outcome_not_read")
+    assert found["evidence"][0]["session_id"] == session["id"]
+    await control.advance(2, "acme")
+    assert (await vendor.session(session["id"]))["state"] == "processed"
+    assert ids(await report(control)) == []
+
+
+async def test_a_throttled_start_then_a_started_session_is_a_recovery(vendor: Vendor, control: Control) -> None:
+    """A 429 on start has no session yet: the retry that starts one recovers it."""
+    await _use(control, _fault("throttle-start", 1, {"status": 429, "retry_after": 1}, operation="start_session"))
+    await vendor.start(expect=429)
+    await control.advance(1, "acme")
+    session = await vendor.start()
+    await vendor.close(session["id"], "discard")
+    assert covered(await report(control))["rate_limited"] == (True, True)
+
+
+async def test_a_close_resent_after_its_answer_was_lost_is_a_recovery(vendor: Vendor, control: Control) -> None:
+    await _use(
+        control,
+        {
+            "name": "close-lost",
+            "rules": [{"match": {"operation": "close_session"}, "times": 1, "phase": "after", "transport": "reset"}],
+        },
+    )
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}, "page_hint": 1})
+    with_reset = vendor.call("POST", f"/sessions/{session['id']}/close", None, json={"status": "apply"})
+    try:
+        await with_reset
+    except aiohttp.ClientError:
+        pass
+    _, again = await vendor.call("POST", f"/sessions/{session['id']}/close", 409, json={"status": "apply"})
+    assert again["code"] == "session_not_closable"
+    await control.advance(2, "acme")
+    assert (await vendor.session(session["id"]))["state"] == "processed"
+    body = await report(control)
+    assert covered(body)["transport_fault"] == (True, True)
+    assert ids(body) == []
+
+
+async def test_a_page_resent_after_a_cut_short_202_is_no_duplicate(vendor: Vendor, control: Control) -> None:
+    """The client could not read the 202 (its body was cut short): sending the page again is right."""
+    await _use(
+        control,
+        {
+            "name": "cut-short",
+            "rules": [{"match": {"operation": "push_page"}, "times": 1, "phase": "after", "transport": "truncated_body"}],
+        },
+    )
+    session = await vendor.start()
+    page = {"entities": {"User": [user(1)]}, "page_hint": 1}
+    try:
+        await vendor.call("POST", f"/sessions/{session['id']}/entities", None, json=page)
+    except aiohttp.ClientError:
+        pass
+    await vendor.push(session["id"], page)
+    await vendor.close(session["id"])
+    await vendor.session(session["id"])
+    assert "duplicate_page" not in ids(await report(control))

@@ -7,7 +7,7 @@ from typing import Any
 
 from mock_sprinto.clock import ManualClock, OffsetClock
 from mock_sprinto.journal import JournalEntry
-from mock_sprinto.report import closest_field, findings_table, judge
+from mock_sprinto.report import CHECKS, KINDS, closest_field, findings_table, judge
 from mock_sprinto.settings import Settings
 from mock_sprinto.store import IdSource, Tenant
 
@@ -73,4 +73,5 @@ def test_closest_field_prefers_a_case_fold_then_a_near_spelling_and_leaves_real_
 
 def test_the_findings_table_lists_every_finding_once() -> None:
     rows = findings_table().splitlines()[2:]
-    assert len(rows) == 13 and len({row.split("|")[1] for row in rows}) == 13
+    assert len(rows) == len(KINDS) and len({row.split("|")[1] for row in rows}) == len(KINDS)
+    assert set(CHECKS) == {kind.id for kind in KINDS}, "one check per finding kind, and a kind per check"

@@ -1,0 +1,50 @@
+"""The judge: verdicts on a client's behaviour, and the Sprinto behaviours its run met.
+
+A pure function of what the emulator saw (the journal and the tenant's store): nothing here answers
+a request or changes state. ``GET /_mock/integrations/{id}/report``, the pytest plugin, ``serve``'s
+summary and the exam all read the same ``Report``. The package is one module per idea: the answer
+(``model``), the catalogue of findings (``kinds``), what the judge reads (``run``), one function per
+finding (``checks``) and per behaviour (``coverage``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from ..journal import JournalEntry
+from ..store import Tenant
+from .checks import CHECKS, closest_field
+from .coverage import BEHAVIOURS, coverage
+from .kinds import BY_ID, KINDS, Kind, findings_table
+from .model import SEVERITIES, Coverage, Finding, Report, Severity, summary_text
+from .run import Run
+
+__all__ = [
+    "BEHAVIOURS",
+    "BY_ID",
+    "CHECKS",
+    "KINDS",
+    "SEVERITIES",
+    "Coverage",
+    "Finding",
+    "Kind",
+    "Report",
+    "Run",
+    "Severity",
+    "closest_field",
+    "findings_table",
+    "judge",
+    "summary_text",
+]
+
+
+def judge(
+    tenant: Tenant, journal_entries: Iterable[JournalEntry], known_fields: Mapping[str, Iterable[str]] | None = None
+) -> Report:
+    """The report on one integration's client: what it did wrong, and what it met.
+
+    ``journal_entries`` may hold other integrations' requests (they are left out); ``known_fields``
+    are each entity type's known fields (``EntitySchema.known_fields``), for ``unknown_field``."""
+    run = Run(tenant, journal_entries, known_fields or {})
+    findings = [finding for finding in (check(run) for check in CHECKS.values()) if finding.count]
+    return Report(tenant.id, findings, coverage(run))

@@ -1,0 +1,516 @@
+"""The checks: one function per finding kind, each a pure function of the ``Run``.
+
+A finding never fires on what Sprinto's docs recommend: a retry once ``Retry-After`` elapsed, a
+rejected page fixed and sent again, a page sent again after an answer that never reached the
+client, an expiry a scenario forced, a limit a scenario imposed.
+"""
+
+from __future__ import annotations
+
+import bisect
+import difflib
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import orjson
+
+from ..journal import JournalEntry
+from ..lifecycle import State
+from ..store import Page, Session
+from ..validation import unknown_fields
+from .kinds import BY_ID, NO_BACKOFF_SECONDS, POLL_READS
+from .model import Finding
+from .run import (
+    SPRINTO_MAX_REQUEST_BYTES,
+    SPRINTO_PAGE_ITEMS,
+    Run,
+    arrived,
+    evidence,
+    failed_recoverably,
+    lost,
+    when,
+)
+
+RETRY_SLACK_SECONDS = 0.005  # a retry this close to Retry-After waited it out (timer jitter)
+POLL_SPAN_SECONDS = (POLL_READS - 1) * 0.95  # status_polled_too_fast: once a second, 5 % timer slack
+SIZE_CODES = frozenset({"payload_too_large", "too_many_items"})  # refused for size: the content was not judged
+
+
+# ---- retries ------------------------------------------------------------------------------------
+def retry_too_soon(run: Run) -> Finding:
+    finding = BY_ID["retry_too_soon"].new()
+    told = [e for e in run.entries if e.retry_after is not None and not lost(e)]  # in answer order
+    if not told:
+        return finding
+    answers = [e.answer for e in told]
+    latest: list[JournalEntry] = []  # the answer with the latest deadline among the first n
+    for entry in told:
+        best = latest[-1] if latest else None
+        latest.append(entry if best is None or _deadline(entry) >= _deadline(best) else best)
+    for entry in run.client:
+        known = bisect.bisect_left(answers, entry.arrival)  # Retry-Afters answered before this one arrived
+        if known == 0:
+            continue
+        cause = latest[known - 1]
+        if arrived(entry) < _deadline(cause) - RETRY_SLACK_SECONDS:
+            finding.add(
+                evidence(
+                    entry,
+                    operation=entry.operation,
+                    after_429=cause.request_id,
+                    after_status=cause.status,
+                    retry_after_seconds=cause.retry_after,
+                    waited_seconds=round(max(0.0, arrived(entry) - cause.at), 3),
+                )
+            )
+    return finding
+
+
+def _deadline(entry: JournalEntry) -> float:
+    return entry.at + float(entry.retry_after or 0)
+
+
+def _definitive(entry: JournalEntry) -> bool:
+    """An answer that settles a request: the client read it, and no retry would change it."""
+    return not failed_recoverably(entry)
+
+
+def _followed_up(run: Run, failure: JournalEntry) -> bool:
+    """Whether the client sent a failed start, push or close again and got a settling answer."""
+    later = [e for e in run.after(failure) if _definitive(e)]
+    if failure.operation == "start_session":
+        return any(e.operation == "start_session" for e in later)
+    if failure.operation == "close_session":
+        return any(
+            e.session_id == failure.session_id and e.operation in ("close_session", "get_session") for e in later
+        )
+    if failure.digest is not None:  # the same page, in this session or (after an expiry) a new one
+        return any(e.operation == "push_page" and e.digest == failure.digest for e in later)
+    # refused before its body was read (a 429 from the rate limit): any settled push or a new start
+    return any(e.operation in ("push_page", "start_session") for e in later)
+
+
+def gave_up(run: Run) -> Finding:
+    finding = BY_ID["gave_up"].new()
+    for entry in run.client:
+        if (
+            entry.operation in ("start_session", "push_page", "close_session")
+            and failed_recoverably(entry)
+            and not _followed_up(run, entry)
+        ):
+            finding.add(evidence(entry, operation=entry.operation, status=entry.status, code=entry.code))
+    return finding
+
+
+def _attempt(entry: JournalEntry) -> tuple[str, str | None, str | None]:
+    """What makes two requests the same attempt: the operation, its session and (a push) its page."""
+    return entry.operation, entry.session_id, entry.digest
+
+
+def retry_without_backoff(run: Run) -> Finding:
+    finding = BY_ID["retry_without_backoff"].new()
+    if run.tenant.settings.frozen_clock:  # emulator time stands still: waits cannot be measured
+        return finding
+    failed: dict[tuple[str, str | None, str | None], JournalEntry] = {}
+    quick: dict[tuple[str, str | None, str | None], list[float]] = defaultdict(list)  # waits in a row
+    reported: set[tuple[str, str | None, str | None]] = set()
+    for entry in run.client:
+        key = _attempt(entry)
+        previous = failed.pop(key, None)
+        if previous is not None and previous.answer < entry.arrival:
+            wait = arrived(entry) - previous.at
+            if wait < NO_BACKOFF_SECONDS and previous.retry_after is None:  # a Retry-After is retry_too_soon's
+                quick[key].append(round(max(wait, 0.0), 3))
+            else:
+                quick[key].clear()
+            if len(quick[key]) >= 2 and key not in reported:
+                reported.add(key)
+                finding.add(evidence(entry, operation=entry.operation, waits_seconds=list(quick[key])))
+        if entry.status >= 500 or lost(entry):
+            failed[key] = entry
+        else:
+            quick.pop(key, None)
+    return finding
+
+
+# ---- pages --------------------------------------------------------------------------------------
+def resent_rejected_page_unchanged(run: Run) -> Finding:
+    finding = BY_ID["resent_rejected_page_unchanged"].new()
+    rejected: dict[str, JournalEntry] = {}
+    for entry in run.pushes():
+        if entry.digest is None:
+            continue
+        first = rejected.get(entry.digest)
+        if first is not None and first.answer < entry.arrival:
+            finding.add(evidence(entry, rejected_request_id=first.request_id, rejected_page=first.page))
+        if entry.status == 400 and first is None and not lost(entry):
+            rejected[entry.digest] = entry
+    return finding
+
+
+def unrecovered_pages(session: Session) -> list[Page]:
+    """Rejected or refused pages of a session with no accepted page after them that replaces them:
+    one with the same page_hint, or, for a page without a hint or refused for its size (split into
+    pieces with hints of their own), any later accepted page."""
+    last = 0
+    last_by_hint: dict[Any, int] = {}
+    for page in session.accepted_pages:
+        last = max(last, page.ordinal)
+        if page.page_hint is not None:
+            key = (type(page.page_hint), page.page_hint)
+            last_by_hint[key] = max(last_by_hint.get(key, 0), page.ordinal)
+    left = []
+    for page in session.rejected_pages:
+        hint = page.page_hint
+        if hint is None or page.code in SIZE_CODES:
+            after = last
+        else:
+            after = last_by_hint.get((type(hint), hint), 0)
+        if after <= page.ordinal:
+            left.append(page)
+    return left
+
+
+def applied_with_rejected_pages(run: Run) -> Finding:
+    finding = BY_ID["applied_with_rejected_pages"].new()
+    for session in run.sessions:
+        if session.close_status != "apply":
+            continue
+        for page in unrecovered_pages(session):
+            finding.add(
+                {
+                    "session_id": session.id,
+                    "page": page.ordinal,
+                    "page_hint": page.page_hint,
+                    "request_id": page.request_id,
+                    "code": page.code,
+                    "at": when(session.closed_at),
+                }
+            )
+    return finding
+
+
+def push_to_inactive_session(run: Run) -> Finding:
+    finding = BY_ID["push_to_inactive_session"].new()
+    told: dict[str, JournalEntry] = {}
+    sessions = run.tenant.sessions
+    closed_by_client: dict[str, int] = {}  # the first close the client was told succeeded (answer order)
+    for entry in run.entries:
+        if entry.operation == "close_session" and entry.status == 202 and entry.session_id and not lost(entry):
+            closed_by_client.setdefault(entry.session_id, entry.answer)
+    for entry in run.pushes():
+        if entry.status != 409 or entry.code != "session_not_active" or entry.session_id is None:
+            continue
+        session = sessions.get(entry.session_id)
+        closed = closed_by_client.get(entry.session_id, entry.arrival) < entry.arrival
+        earlier = told.get(entry.session_id)
+        if closed or (earlier is not None and earlier.answer < entry.arrival):
+            why = "after the client closed it" if closed else f"again after 409 {earlier.request_id if earlier else ''}"
+            finding.add(evidence(entry, state=session.state.value if session else None, why=why.strip()))
+        told.setdefault(entry.session_id, entry)
+    return finding
+
+
+def _size_refusals(run: Run, status: int, code: str) -> list[JournalEntry]:
+    return [e for e in run.pushes() if e.rule is None and e.status == status and e.code == code]
+
+
+def oversized_page(run: Run) -> Finding:
+    finding = BY_ID["oversized_page"].new()
+    if run.tenant.settings.max_request_bytes < SPRINTO_MAX_REQUEST_BYTES:  # a limit Sprinto did not set
+        return finding
+    for entry in _size_refusals(run, 413, "payload_too_large"):
+        finding.add(evidence(entry, code=entry.code, body_bytes=entry.body_bytes))
+    return finding
+
+
+def too_many_records(run: Run) -> Finding:
+    finding = BY_ID["too_many_records"].new()
+    limit = run.tenant.settings.max_page_items
+    if limit is not None and SPRINTO_PAGE_ITEMS is not None and limit < SPRINTO_PAGE_ITEMS:  # a scenario's or a setting's limit, not Sprinto's
+        return finding
+    for entry in _size_refusals(run, 400, "too_many_items"):
+        finding.add(evidence(entry, code=entry.code))
+    return finding
+
+
+def duplicate_page(run: Run) -> Finding:
+    finding = BY_ID["duplicate_page"].new()
+    for session in run.sessions:
+        staged: dict[str, Page] = {}
+        for page in session.accepted_pages:
+            if page.digest is None:
+                continue
+            first = staged.get(page.digest)
+            if first is not None:
+                finding.add(
+                    {
+                        "session_id": session.id,
+                        "page": page.ordinal,
+                        "request_id": page.request_id,
+                        "same_as_page": first.ordinal,
+                        "at": when(page.received_at),
+                    }
+                )
+            elif run.received(page.request_id, 202):  # the client knew it was staged
+                staged[page.digest] = page
+    return finding
+
+
+# ---- sessions -----------------------------------------------------------------------------------
+def close_without_status(run: Run) -> Finding:
+    finding = BY_ID["close_without_status"].new()
+    sessions = run.tenant.sessions
+    reported: set[str] = set()
+    for entry in run.of_operation("close_session"):
+        if entry.code != "invalid_close_status" or entry.session_id is None or entry.session_id in reported:
+            continue
+        session = sessions.get(entry.session_id)
+        if session is not None and session.closed_at is None:
+            reported.add(entry.session_id)
+            finding.add(evidence(entry, state=session.state.value))
+    return finding
+
+
+def session_left_to_expire(run: Run) -> Finding:
+    finding = BY_ID["session_left_to_expire"].new()
+    tried = run.close_tried()
+    for session in run.sessions:
+        if (
+            session.expired_at is not None
+            and not session.expired_by_scenario
+            and session.closed_at is None
+            and session.accepted_pages
+            and session.id not in tried
+        ):
+            finding.add(
+                {
+                    "session_id": session.id,
+                    "accepted_pages": len(session.accepted_pages),
+                    "at": when(session.expired_at),
+                }
+            )
+    return finding
+
+
+def session_left_active(run: Run) -> Finding:
+    finding = BY_ID["session_left_active"].new()
+    tried = run.close_tried()
+    for session in run.sessions:
+        if session.state is State.ACTIVE and session.id not in tried:
+            finding.add(
+                {
+                    "session_id": session.id,
+                    "accepted_pages": len(session.accepted_pages),
+                    "last_request_at": when(session.last_request_at),
+                }
+            )
+    return finding
+
+
+def _conflicts(run: Run) -> list[JournalEntry]:
+    """Real 409s on start (not a scenario's), each naming the session that stood in the way."""
+    return [
+        e
+        for e in run.client
+        if e.operation == "start_session"
+        and e.code == "session_already_active"
+        and e.names_session is not None
+        and e.rule is None
+    ]
+
+
+def _deals_with(entry: JournalEntry, named: str | None) -> bool:
+    """A request that deals with a start conflict: a close, a successful start, or use of the named session."""
+    return (
+        entry.operation == "close_session"
+        or (entry.operation == "start_session" and entry.status == 201)
+        or (entry.session_id is not None and entry.session_id == named)
+    )
+
+
+def start_conflict_unhandled(run: Run) -> Finding:
+    finding = BY_ID["start_conflict_unhandled"].new()
+    reported: set[str | None] = set()
+    for conflict in _conflicts(run):
+        if conflict.names_session in reported:
+            continue
+        if not any(_deals_with(e, conflict.names_session) for e in run.after(conflict)):
+            reported.add(conflict.names_session)
+            finding.add(evidence(conflict, active_session_id=conflict.names_session))
+    return finding
+
+
+def start_conflict_ignored(run: Run) -> Finding:
+    finding = BY_ID["start_conflict_ignored"].new()
+    streak: list[JournalEntry] = []
+
+    def flush() -> None:
+        if len(streak) >= 2:
+            finding.add(
+                {
+                    "request_ids": [e.request_id for e in streak],
+                    "active_session_id": streak[0].names_session,
+                    "conflicts": len(streak),
+                    "at": when(streak[0].arrived_at),
+                }
+            )
+        streak.clear()
+
+    conflicts = {e.request_id for e in _conflicts(run)}
+    for entry in run.client:
+        if entry.request_id in conflicts:
+            if streak and streak[0].names_session != entry.names_session:
+                flush()
+            streak.append(entry)
+        elif streak and (
+            entry.operation in ("close_session", "start_session") or entry.session_id == streak[0].names_session
+        ):
+            flush()
+    flush()
+    return finding
+
+
+def outcome_not_read(run: Run) -> Finding:
+    finding = BY_ID["outcome_not_read"].new()
+    sessions = run.tenant.sessions
+    for close in run.of_operation("close_session"):
+        session = sessions.get(close.session_id or "")
+        if session is None or session.close_status != "apply" or not run.received(close.request_id, 202):
+            continue
+        if not any(e.operation == "get_session" and e.session_id == session.id for e in run.after(close)):
+            finding.add(evidence(close, state=session.state.value))
+    return finding
+
+
+def close_without_pages(run: Run) -> Finding:
+    finding = BY_ID["close_without_pages"].new()
+    closes = {e.session_id: e for e in run.client if e.operation == "close_session" and e.status == 202}
+    for session in run.sessions:
+        if session.close_status == "apply" and not session.accepted_pages:
+            close = closes.get(session.id)
+            item: dict[str, Any] = {"session_id": session.id, "at": when(session.closed_at)}
+            if close is not None:
+                item["request_id"] = close.request_id
+            finding.add(item)
+    return finding
+
+
+# ---- bodies and records -------------------------------------------------------------------------
+def large_uncompressed_body(run: Run) -> Finding:
+    finding = BY_ID["large_uncompressed_body"].new()
+    limit = run.tenant.settings.judge_large_body_bytes
+    for entry in run.pushes():
+        size = entry.body_bytes if entry.body_bytes is not None else entry.bytes_in
+        if size is not None and size > limit and entry.encoding in (None, "identity"):
+            finding.add(evidence(entry, body_bytes=size, limit_bytes=limit))
+    return finding
+
+
+def unknown_field(run: Run) -> Finding:
+    finding = BY_ID["unknown_field"].new()
+    registry = {name: frozenset(fields) for name, fields in run.known_fields.items()}
+    reported: set[tuple[str, str]] = set()
+    for session in run.sessions:
+        for page in session.accepted_pages:
+            found = page.unknown_fields  # found when the page was applied; while staged, read here
+            if found is None and page.payload is not None:
+                found = unknown_fields(orjson.loads(page.payload).get("entities"), registry)
+            for entity_type, names in (found or {}).items():
+                known = registry.get(entity_type, ())
+                for name in names:
+                    suggestion = closest_field(name, known)
+                    if suggestion is None or (entity_type, name) in reported:
+                        continue
+                    reported.add((entity_type, name))
+                    finding.add(
+                        {
+                            "entity_type": entity_type,
+                            "field": name,
+                            "did_you_mean": suggestion,
+                            "message": f"`{name}`: did you mean `{suggestion}`?",
+                            "session_id": session.id,
+                            "page": page.ordinal,
+                            "request_id": page.request_id,
+                            "at": when(page.received_at),
+                        }
+                    )
+    return finding
+
+
+def closest_field(name: str, known: Iterable[str]) -> str | None:
+    """The known field a name most likely misspells: the same but for case, or difflib's closest."""
+    choices = list(known)
+    for choice in choices:
+        if choice.lower() == name.lower():
+            return choice
+    lowered = {choice.lower(): choice for choice in choices}
+    match = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.8)
+    return lowered[match[0]] if match else None
+
+
+def status_polled_too_fast(run: Run) -> Finding:
+    finding = BY_ID["status_polled_too_fast"].new()
+    reads: dict[str, list[JournalEntry]] = defaultdict(list)
+    for entry in run.of_operation("get_session"):
+        if entry.session_id is not None:
+            reads[entry.session_id].append(entry)
+    for session_id, seen in reads.items():
+        times = [arrived(e) for e in seen]
+        for start in range(len(seen) - POLL_READS + 1):
+            span = times[start + POLL_READS - 1] - times[start]
+            if span < POLL_SPAN_SECONDS:
+                window = seen[start : start + POLL_READS]
+                finding.add(
+                    {
+                        "session_id": session_id,
+                        "reads": len(seen),
+                        "request_ids": [e.request_id for e in window],
+                        "window_seconds": round(span, 3),
+                        "at": when(times[start]),
+                    }
+                )
+                break
+    return finding
+
+
+def missing_page_hint(run: Run) -> Finding:
+    finding = BY_ID["missing_page_hint"].new()
+    for session in run.sessions:
+        for page in session.accepted_pages:
+            if page.page_hint is None:
+                finding.add(
+                    {
+                        "session_id": session.id,
+                        "page": page.ordinal,
+                        "request_id": page.request_id,
+                        "at": when(page.received_at),
+                    }
+                )
+    return finding
+
+
+# In the catalogue's order (kinds.KINDS), so a report lists findings as the README's table does.
+CHECKS: dict[str, Callable[[Run], Finding]] = {
+    "retry_too_soon": retry_too_soon,
+    "gave_up": gave_up,
+    "retry_without_backoff": retry_without_backoff,
+    "close_without_status": close_without_status,
+    "start_conflict_unhandled": start_conflict_unhandled,
+    "resent_rejected_page_unchanged": resent_rejected_page_unchanged,
+    "applied_with_rejected_pages": applied_with_rejected_pages,
+    "push_to_inactive_session": push_to_inactive_session,
+    "oversized_page": oversized_page,
+    "too_many_records": too_many_records,
+    "duplicate_page": duplicate_page,
+    "session_left_to_expire": session_left_to_expire,
+    "session_left_active": session_left_active,
+    "start_conflict_ignored": start_conflict_ignored,
+    "outcome_not_read": outcome_not_read,
+    "large_uncompressed_body": large_uncompressed_body,
+    "unknown_field": unknown_field,
+    "status_polled_too_fast": status_polled_too_fast,
+    "close_without_pages": close_without_pages,
+    "missing_page_hint": missing_page_hint,
+}

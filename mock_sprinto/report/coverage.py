@@ -1,0 +1,154 @@
+"""Behaviour coverage: each documented Sprinto behaviour a run can meet, one function each, saying
+whether the run met it and whether the client recovered (None where recovery means nothing)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..journal import JournalEntry
+from ..lifecycle import State
+from .checks import unrecovered_pages
+from .model import Coverage
+from .run import Run, last_arrival, lost
+
+REJECTED_CODES = frozenset({"validation_failed", "too_many_items", "empty_page", "malformed_body"})  # 400s
+Verdict = tuple[bool, bool | None]
+
+
+def _met(met: bool, recovered: Callable[[], bool]) -> Verdict:
+    return (True, recovered()) if met else (False, None)
+
+
+def _later(run: Run, entry: JournalEntry, ok: Callable[[JournalEntry], bool]) -> bool:
+    return any(e.arrival > entry.answer and ok(e) for e in run.entries)
+
+
+def page_rejected(run: Run) -> Verdict:
+    """Every page rejected with 400 has its fixed page accepted after it."""
+    rejected = [p for s in run.sessions for p in s.rejected_pages if p.code in REJECTED_CODES]
+    left = {p.request_id for s in run.sessions for p in unrecovered_pages(s)}
+    return _met(bool(rejected), lambda: not any(p.request_id in left for p in rejected))
+
+
+def start_conflict(run: Run) -> Verdict:
+    """The client then closed or used the active session, or started one after all."""
+    conflicts = [e for e in run.entries if e.code == "session_already_active"]
+
+    def dealt_with(e: JournalEntry) -> bool:
+        return (
+            e.operation == "close_session"
+            or (e.operation == "start_session" and e.status == 201)
+            or (e.session_id is not None and e.session_id == conflicts[-1].names_session)
+        )
+
+    return _met(bool(conflicts), lambda: _later(run, conflicts[-1], dealt_with))
+
+
+def session_not_active(run: Run) -> Verdict:
+    """A new session was started, or the inactive one closed with apply."""
+    inactive = [e for e in run.entries if e.code == "session_not_active"]
+
+    def moved_on(e: JournalEntry) -> bool:
+        return (e.operation == "start_session" and e.status == 201) or (
+            e.operation == "close_session" and e.status == 202
+        )
+
+    return _met(bool(inactive), lambda: _later(run, inactive[-1], moved_on))
+
+
+def payload_too_large(run: Run) -> Verdict:
+    """A later page of the same session was accepted (the page was split)."""
+    accepted_in = last_arrival(
+        run.entries, lambda e: e.session_id if e.operation == "push_page" and e.status == 202 else None
+    )
+    too_large = [e for e in run.entries if e.operation == "push_page" and e.status == 413]
+    return _met(bool(too_large), lambda: all(accepted_in.get(t.session_id, 0) > t.answer for t in too_large))
+
+
+def _attempt_key(entry: JournalEntry) -> tuple[str, str | None]:
+    """What a retry of this request looks like: a start has no session yet (the retry's answer names
+    the new one), every other operation is retried on its session."""
+    return entry.operation, None if entry.operation == "start_session" else entry.session_id
+
+
+def rate_limited(run: Run) -> Verdict:
+    """The throttled call (the same operation, on the same session but for a start) later succeeded."""
+    succeeded = last_arrival(run.entries, lambda e: _attempt_key(e) if 200 <= e.status < 300 and not lost(e) else None)
+    throttled = [e for e in run.entries if e.status == 429]
+    return _met(bool(throttled), lambda: all(succeeded.get(_attempt_key(t), 0) > t.answer for t in throttled))
+
+
+def session_expired(run: Run) -> Verdict:
+    """Applied after all, or a new session started after it expired."""
+    newest_start = max((s.created_at for s in run.sessions), default=0.0)
+    expired = [s for s in run.sessions if s.expired_at is not None]
+    return _met(
+        bool(expired), lambda: all(s.close_status == "apply" or newest_start >= (s.expired_at or 0.0) for s in expired)
+    )
+
+
+def processing_retried(run: Run) -> Verdict:
+    retried = [s for s in run.sessions if s.retry_count > 0]
+    return _met(bool(retried), lambda: all(s.state is State.PROCESSED for s in retried))
+
+
+def processing_failed(run: Run) -> Verdict:
+    """A session started after the failure was processed."""
+    newest_processed = max((s.created_at for s in run.sessions if s.state is State.PROCESSED), default=-1.0)
+    failed = [s for s in run.sessions if s.state is State.FAILED]
+    return _met(bool(failed), lambda: all(newest_processed >= (s.finished_at or 0.0) for s in failed))
+
+
+def discarded(run: Run) -> Verdict:
+    return any(s.close_status == "discard" for s in run.sessions), None
+
+
+def applied(run: Run) -> Verdict:
+    return any(s.state is State.PROCESSED for s in run.sessions), None
+
+
+def _recovered_from(run: Run, fault: JournalEntry) -> bool:
+    """After a lost answer: the same page later accepted (a push); for a close, the session closed
+    (a re-sent close answered 202, or 409 because the first one had been carried out) or read; for
+    any other operation, the same operation later answered."""
+    if fault.operation == "push_page" and fault.digest is not None:
+        return _later(run, fault, lambda e: e.digest == fault.digest and e.status == 202 and not lost(e))
+    if fault.operation == "close_session":
+        return _later(
+            run,
+            fault,
+            lambda e: (
+                e.session_id == fault.session_id
+                and not lost(e)
+                and (
+                    (e.operation == "close_session" and e.status in (202, 409))
+                    or (e.operation == "get_session" and e.status == 200)
+                )
+            ),
+        )
+    return _later(run, fault, lambda e: e.operation == fault.operation and 200 <= e.status < 300 and not lost(e))
+
+
+def transport_fault(run: Run) -> Verdict:
+    faults = [e for e in run.entries if lost(e)]
+    return _met(bool(faults), lambda: all(_recovered_from(run, f) for f in faults))
+
+
+BEHAVIOURS: dict[str, Callable[[Run], Verdict]] = {
+    "page_rejected": page_rejected,
+    "start_conflict": start_conflict,
+    "session_not_active": session_not_active,
+    "payload_too_large": payload_too_large,
+    "rate_limited": rate_limited,
+    "session_expired": session_expired,
+    "processing_retried": processing_retried,
+    "processing_failed": processing_failed,
+    "discarded": discarded,
+    "applied": applied,
+    "transport_fault": transport_fault,
+}
+
+
+def coverage(run: Run) -> list[Coverage]:
+    """Each documented behaviour: whether the run met it, and whether the client recovered."""
+    return [Coverage(name, *behaviour(run)) for name, behaviour in BEHAVIOURS.items()]

@@ -1,0 +1,229 @@
+"""The catalogue of findings: one row per kind, with its severity and basis; the README's findings
+table is generated from it (``findings_table``), so the docs cannot drift from the judge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..rules import Basis
+from .model import Finding, Severity
+
+POLL_READS = 5  # status_polled_too_fast: this many reads of one session...
+NO_BACKOFF_SECONDS = 0.1  # retry_without_backoff: a retry sent this soon after a failure did not back off
+
+
+@dataclass(frozen=True)
+class Kind:
+    id: str
+    severity: Severity
+    basis: Basis
+    fires_when: str
+    message: str
+    advice: str
+
+    def new(self) -> Finding:
+        return Finding(self.id, self.severity, self.message, self.advice, self.basis)
+
+
+BACKOFF_ADVICE = "Sprinto's guide: 'back off exponentially, respect Retry-After'."
+
+KINDS: tuple[Kind, ...] = (
+    Kind(
+        "retry_too_soon",
+        "error",
+        "doc",
+        "a request arrives before the `Retry-After` of an answer the client was given (a 429, or a 503 that "
+        "carries one) has elapsed (emulator time)",
+        "requests were sent before the Retry-After of a 429 had elapsed",
+        f"{BACKOFF_ADVICE} Wait at least Retry-After seconds after a 429 (or a 503 that carries it) before the "
+        "next request.",
+    ),
+    Kind(
+        "gave_up",
+        "error",
+        "doc",
+        "a start, push or close fails with a fault a retry recovers from (429, 500/502/503/504, a broken "
+        "connection) and is never sent again with success: a page never accepted, a session never started or "
+        "closed",
+        "the client gave up after a fault that a retry recovers from",
+        f"{BACKOFF_ADVICE} Retry 429s, 5xx answers and broken connections with backoff (re-send the same page: "
+        "an answer that never arrived is no answer), and fail the sync loudly only after several tries.",
+    ),
+    Kind(
+        "retry_without_backoff",
+        "error",
+        "doc",
+        f"a request failing with a 5xx or a broken connection is retried twice or more in a row, each time within "
+        f"{NO_BACKOFF_SECONDS:g} s of the failure (not judged on a frozen clock)",
+        "failed requests were retried with no backoff",
+        f"{BACKOFF_ADVICE} Wait longer after each failure (e.g. 0.5 s, 1 s, 2 s, with jitter) instead of "
+        "hammering a struggling server.",
+    ),
+    Kind(
+        "close_without_status",
+        "error",
+        "doc",
+        'a close is refused with 400 `invalid_close_status` (no `status`, or `{"action": ...}`) and the session is '
+        "never closed afterwards",
+        "a close was sent without a valid status and the session was never closed",
+        'Close takes `{"status": "apply"}` or `{"status": "discard"}`: `status` is Required (session-management). '
+        "Read the 400's detail, fix the body and close again.",
+    ),
+    Kind(
+        "start_conflict_unhandled",
+        "error",
+        "doc",
+        "a start is answered 409 `session_already_active` and the client then neither closes nor continues the "
+        "named session, nor starts one with success",
+        "a 409 on session start was not handled",
+        "One active session per integration: a second start 'returns 409 Conflict' naming active_session_id. "
+        "Close that session (discard, or apply if it is yours) or continue it, then start again.",
+    ),
+    Kind(
+        "resent_rejected_page_unchanged",
+        "error",
+        "doc",
+        "a page byte-for-byte equal (after decoding) to one rejected with 400 is sent again",
+        "a page rejected with 400 was sent again unchanged",
+        "A 400 means the page itself is wrong ('Validation error; batch rejected'): the same bytes get the same "
+        "answer. Read validation_errors, fix the records, and send the fixed page.",
+    ),
+    Kind(
+        "applied_with_rejected_pages",
+        "error",
+        "doc",
+        "a session is closed with apply while one of its rejected or refused pages was never accepted afterwards "
+        "(a page refused for its size counts as accepted once a later page of the session is: its pieces)",
+        "a session was applied without pages it had rejected",
+        "Only staged (accepted) pages apply: 'Valid batches are staged until the session is closed as apply'. "
+        "Fix and re-send every rejected page (same page_hint) before closing with apply, or close with discard.",
+    ),
+    Kind(
+        "push_to_inactive_session",
+        "error",
+        "doc",
+        "a push is answered 409 `session_not_active` after the client closed the session, "
+        "or again after a first 409 for it",
+        "pages were pushed to a session that was no longer active",
+        "Push only to an active session ('409 Session not active'). After a 409, stop pushing to that session: "
+        "close an expired one with apply, or start a new session and push again.",
+    ),
+    Kind(
+        "oversized_page",
+        "error",
+        "doc",
+        "a page is refused with 413 `payload_too_large` under Sprinto's own 5 MB limit (a lower limit set by a "
+        "scenario or a setting is not Sprinto's, and is not judged)",
+        "pages were refused as too large",
+        "Sprinto: 'Max request size: e.g., 5 MB (compressed allowed)'. Keep pages under 5 MB: gzip large bodies, "
+        "and split a page in two when it is refused with 413.",
+    ),
+    Kind(
+        "too_many_records",
+        "warning",
+        "mock",
+        "a page is refused with 400 `too_many_items` under the default 100-record limit (a scenario's or a "
+        "setting's lower limit is not judged)",
+        "pages held more than the 100 records Sprinto recommends",
+        "Sprinto: 'Sends a page of entities (e.g., 100 items)'. Whether 100 is a hard limit is not documented; "
+        "send at most 100 records a page.",
+    ),
+    Kind(
+        "duplicate_page",
+        "warning",
+        "mock",
+        "the same page content is accepted twice in one session (the first acceptance had reached the client)",
+        "the same page was staged twice in one session",
+        "Each page is staged once it is answered 202; sending it again stages its records twice. Re-send a page "
+        "only when its answer never arrived (a timeout, a reset, a 5xx).",
+    ),
+    Kind(
+        "session_left_to_expire",
+        "warning",
+        "doc",
+        "a session with accepted pages expires for inactivity and is never closed (nor was a close tried)",
+        "a session with staged pages was left to expire",
+        "Sessions expire after 60 minutes of inactivity; 'expired data is retained temporarily and can still "
+        "be applied'. Close every session you start: apply (expired sessions too) or discard.",
+    ),
+    Kind(
+        "session_left_active",
+        "warning",
+        "doc",
+        "a session the client started is still active when the report is made, and no close of it was tried",
+        "a session was left active",
+        "One active session per integration: the next sync's start gets 409 until this one is closed or expires "
+        "(60 minutes). Close every session you start, with discard when the sync fails.",
+    ),
+    Kind(
+        "start_conflict_ignored",
+        "warning",
+        "doc",
+        "two or more 409 `session_already_active` in a row, with no close or use of the `active_session_id` between",
+        "a session start was retried on 409 without dealing with the active session",
+        "One active session per integration: a second start 'returns 409 Conflict' naming active_session_id. "
+        "Close that session (apply or discard) or continue it, then start again.",
+    ),
+    Kind(
+        "outcome_not_read",
+        "warning",
+        "mock",
+        "a session closed with apply is never read afterwards (no `GET` of the session), so the client cannot "
+        "know whether processing succeeded",
+        "the outcome of an apply was never read",
+        "Processing happens after close and can fail ('processing retries once on Sprinto side', then `failed` "
+        "with last_error). Poll the session (once a second or slower) until processed or failed, and fail the "
+        "sync when it failed.",
+    ),
+    Kind(
+        "large_uncompressed_body",
+        "warning",
+        "doc",
+        "a push body over `judge_large_body_bytes` (1 MiB) is sent without `Content-Encoding`",
+        "large page bodies were sent uncompressed",
+        "'Max request size: e.g., 5 MB (compressed allowed)': send Content-Encoding: gzip; JSON pages shrink "
+        "five- to tenfold.",
+    ),
+    Kind(
+        "unknown_field",
+        "warning",
+        "mock",
+        "an accepted record carries a field outside its type's known fields that is close to a known one",
+        "records carry fields that look like misspelt known fields",
+        "Sprinto accepts fields beyond the known ones and ignores what it does not know, so a typo silently "
+        "drops the value. Rename the field (run with --unknown-fields reject to make it an error).",
+    ),
+    Kind(
+        "status_polled_too_fast",
+        "warning",
+        "mock",
+        f"one session is read {POLL_READS} or more times, more often than once a second",
+        "a session's status was polled more than once a second",
+        "Processing takes seconds: poll a session's status at most once a second, with backoff.",
+    ),
+    Kind(
+        "close_without_pages",
+        "warning",
+        "mock",
+        "a session with no accepted page is closed with apply",
+        "a session was applied with no page staged",
+        "An apply without staged pages changes nothing: push pages first, or close an empty session with discard.",
+    ),
+    Kind(
+        "missing_page_hint",
+        "info",
+        "mock",
+        "accepted pages carry no `page_hint`",
+        "pages were sent without page_hint",
+        "Send page_hint (an integer or string) with each page: it is echoed back, and it tells which page a "
+        "rejection was about, and which re-sent page fixed it.",
+    ),
+)
+BY_ID = {kind.id: kind for kind in KINDS}
+
+
+def findings_table() -> str:
+    """The README's findings table (tests/test_readme.py keeps it in step)."""
+    lines = ["| finding | severity | basis | fires when |", "|---|---|---|---|"]
+    lines += [f"| `{k.id}` | {k.severity} | {k.basis} | {k.fires_when} |" for k in KINDS]
+    return "\n".join(lines)

@@ -1,0 +1,97 @@
+"""What the judge answers: findings, behaviour coverage, and the report that holds both."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..rules import Basis
+
+Severity = Literal["error", "warning", "info"]
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
+MAX_EVIDENCE = 20  # items listed per finding; ``count`` is how often it was seen
+
+
+@dataclass
+class Finding:
+    """One kind of client misbehaviour, with every place it was seen (the first MAX_EVIDENCE)."""
+
+    id: str  # stable and documented: tests and CI filters name it
+    severity: Severity
+    message: str
+    advice: str
+    basis: Basis  # "doc": Sprinto's best practice says so; "mock": the emulator's judgement
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    seen: int = 0
+
+    @property
+    def count(self) -> int:
+        return max(self.seen, len(self.evidence))
+
+    def add(self, item: dict[str, Any]) -> None:
+        self.seen = self.count + 1
+        if len(self.evidence) < MAX_EVIDENCE:
+            self.evidence.append(item)
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "severity": self.severity,
+            "message": self.message,
+            "advice": self.advice,
+            "basis": self.basis,
+            "count": self.count,
+            "evidence": self.evidence,
+        }
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Whether the client met a documented Sprinto behaviour, and whether it recovered from it
+    (None where recovery means nothing, e.g. ``applied``, or the behaviour was not met)."""
+
+    behaviour: str
+    met: bool
+    recovered: bool | None
+
+    def public(self) -> dict[str, Any]:
+        return {"behaviour": self.behaviour, "met": self.met, "recovered": self.recovered}
+
+
+@dataclass
+class Report:
+    integration_id: str
+    findings: list[Finding]
+    coverage: list[Coverage]
+
+    def summary(self) -> dict[str, int]:
+        counts = {f"{severity}s": 0 for severity in SEVERITIES}
+        for finding in self.findings:
+            counts[f"{finding.severity}s"] += 1
+        return counts
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "integration_id": self.integration_id,
+            "summary": self.summary(),
+            "findings": [finding.public() for finding in self.findings],
+            "coverage": [item.public() for item in self.coverage],
+        }
+
+
+def summary_text(report: Report, requests: int) -> list[str]:
+    """A few lines on one integration's client, as ``serve`` prints them when it stops."""
+    counts = report.summary()
+    met = [item.behaviour for item in report.coverage if item.met]
+    unrecovered = [item.behaviour for item in report.coverage if item.met and item.recovered is False]
+    head = (
+        f"  {report.integration_id}: {requests} request{'s' if requests != 1 else ''}; "
+        f"{counts['errors']} error(s), {counts['warnings']} warning(s), {counts['infos']} info(s)"
+    )
+    lines = [head]
+    for finding in report.findings:
+        lines.append(f"    {finding.severity} {finding.id} ({finding.count}x): {finding.message}")
+    lines.append(f"    met: {', '.join(met) or 'nothing documented'}")
+    if unrecovered:
+        lines.append(f"    not recovered from: {', '.join(unrecovered)}")
+    return lines

@@ -1,0 +1,125 @@
+"""What the judge reads: one tenant's journal and store, indexed once for every check.
+
+"After" always means arrival order against answer order, never emulator time alone: on a frozen or
+manual clock many requests share one instant. What the client could know is what reached it: an
+answer lost to an injected transport fault (journal code ``transport_*``) is no answer.
+
+Automatic transport retries: aiohttp and requests re-send an idempotent GET once, by themselves,
+after a connection reset or an empty reply. A GET to the same path that arrives within
+``AUTO_RETRY_SECONDS`` of emulator time after a GET answered with an injected transport fault is
+taken for the library's retry, not the client's doing, and counts towards no finding.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..clock import format_time
+from ..journal import JournalEntry
+from ..settings import Settings
+from ..store import Session, Tenant
+
+AUTO_RETRY_SECONDS = 1.0
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})  # what a retry with backoff recovers from
+# The documented limits (the settings' defaults): a refusal under a lower one, a scenario's or a
+# setting's, is not Sprinto's doing.
+SPRINTO_MAX_REQUEST_BYTES: int = Settings().max_request_bytes
+SPRINTO_PAGE_ITEMS: int | None = Settings().max_page_items
+
+
+class Run:
+    """One tenant's journal and store, indexed once for every check."""
+
+    def __init__(
+        self, tenant: Tenant, entries: Iterable[JournalEntry], known_fields: Mapping[str, Iterable[str]]
+    ) -> None:
+        self.tenant = tenant
+        self.known_fields = known_fields
+        self.entries = sorted(
+            (e for e in entries if e.integration_id == tenant.id and e.arrival > tenant.since),
+            key=lambda e: e.answer,
+        )
+        self.by_request = {e.request_id: e for e in self.entries}
+        self.arrivals = sorted(self.entries, key=lambda e: e.arrival)
+        self.automatic = _automatic_retries(self.arrivals)
+        self.client = [e for e in self.arrivals if e.request_id not in self.automatic]
+        self.sessions: list[Session] = list(tenant.sessions.values())
+
+    def pushes(self) -> list[JournalEntry]:
+        return [e for e in self.client if e.operation == "push_page"]
+
+    def of_operation(self, operation: str) -> list[JournalEntry]:
+        return [e for e in self.client if e.operation == operation]
+
+    def received(self, request_id: str, status: int) -> bool:
+        """Whether the client read this request's answer, and it was ``status``."""
+        entry = self.by_request.get(request_id)
+        return entry is not None and entry.status == status and not lost(entry)
+
+    def after(self, entry: JournalEntry) -> list[JournalEntry]:
+        """The client's requests that arrived after ``entry`` was answered."""
+        return [e for e in self.client if e.arrival > entry.answer]
+
+    def close_tried(self) -> set[str]:
+        """Sessions the client tried to close, whatever the answer."""
+        return {e.session_id for e in self.client if e.operation == "close_session" and e.session_id is not None}
+
+
+def lost(entry: JournalEntry) -> bool:
+    """An answer the client never read: the connection was broken or the body cut short."""
+    return entry.code is not None and entry.code.startswith("transport_")
+
+
+def failed_recoverably(entry: JournalEntry) -> bool:
+    """A failure a retry with backoff recovers from: throttling, a server error, a lost answer."""
+    return entry.status in RETRYABLE_STATUSES or lost(entry)
+
+
+def arrived(entry: JournalEntry) -> float:
+    return entry.arrived_at if entry.arrived_at is not None else entry.at
+
+
+def _automatic_retries(arrivals: list[JournalEntry]) -> set[str]:
+    """GETs a client library re-sent by itself after an injected transport fault (module docstring)."""
+    pending: dict[str, list[JournalEntry]] = defaultdict(list)
+    automatic: set[str] = set()
+    for entry in arrivals:
+        if entry.method != "GET":
+            continue
+        at = arrived(entry)
+        faults = pending[entry.path] = [f for f in pending[entry.path] if at - f.at <= AUTO_RETRY_SECONDS]
+        for fault in faults:
+            if fault.answer < entry.arrival and at >= fault.at:
+                automatic.add(entry.request_id)
+                faults.remove(fault)  # one fault excuses one retry
+                break
+        if lost(entry):
+            faults.append(entry)
+    return automatic
+
+
+def when(at: float | None) -> str | None:
+    return None if at is None else format_time(at)
+
+
+def evidence(entry: JournalEntry, **more: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {"request_id": entry.request_id, "at": when(entry.arrived_at or entry.at)}
+    if entry.session_id is not None:
+        item["session_id"] = entry.session_id
+    if entry.page is not None:
+        item["page"] = entry.page
+    item.update(more)
+    return item
+
+
+def last_arrival(entries: Iterable[JournalEntry], key: Any) -> dict[Any, int]:
+    """The latest arrival of the entries ``key`` gives a key (not None), by key: "did one come after?"
+    is then one look-up, not a scan."""
+    latest: dict[Any, int] = {}
+    for entry in entries:
+        k = key(entry)
+        if k is not None and entry.arrival > latest.get(k, 0):
+            latest[k] = entry.arrival
+    return latest
