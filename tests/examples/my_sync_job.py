@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import requests
 
 
 def sync_users(base_url: str, integration_id: str, api_key: str, users: list[dict[str, Any]],
-               page_size: int = 100) -> str:
-    """Start a session, push ``users`` in pages, close with apply; returns the session id."""
+               page_size: int = 100, sleep: Callable[[float], Any] = time.sleep) -> str:
+    """Start a session, push ``users`` in pages, close with apply, wait until processed; returns
+    the session id, or raises when processing failed."""
     api = f"{base_url}/v1/integrations/{integration_id}"
     with requests.Session() as http:
         http.headers["api-key"] = api_key
@@ -20,6 +23,10 @@ def sync_users(base_url: str, integration_id: str, api_key: str, users: list[dic
             page = {"entities": {"User": users[start:start + page_size]}, "page_hint": start // page_size + 1}
             http.post(f"{api}/sessions/{session_id}/entities", json=page).raise_for_status()
         http.post(f"{api}/sessions/{session_id}/close", json={"status": "apply"}).raise_for_status()
+        while (state := http.get(f"{api}/sessions/{session_id}").json()["state"]) == "processing":
+            sleep(1)  # processing takes seconds: read the outcome once a second
+    if state != "processed":
+        raise RuntimeError(f"sync failed: session {session_id} ended {state}")
     return session_id
 
 

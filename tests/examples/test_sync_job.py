@@ -12,9 +12,9 @@ from .my_sync_job import employee, sync_users
 
 def test_my_sync_job_pushes_250_users_in_3_pages_and_applies_them(mock_sprinto: MockSprinto) -> None:
     users = [employee(i) for i in range(250)]
-    session_id = sync_users(mock_sprinto.base_url, mock_sprinto.integration_id, mock_sprinto.api_key, users)
+    session_id = sync_users(mock_sprinto.base_url, mock_sprinto.integration_id, mock_sprinto.api_key, users,
+                            sleep=mock_sprinto.clock.advance)  # its waits move the emulator's clock
 
-    mock_sprinto.clock.advance(seconds=2)  # processing takes 2 s of emulator time
     mock_sprinto.assert_no_rejected_pages()
     session = mock_sprinto.assert_session_processed(session_id, records=250)
     assert session["accepted_batches"] == 3

@@ -12,8 +12,7 @@ from .my_sync_job import employee, sync_users
 
 def test_my_sync_job_is_a_well_behaved_client(mock_sprinto: MockSprinto) -> None:
     sync_users(mock_sprinto.base_url, mock_sprinto.integration_id, mock_sprinto.api_key,
-               [employee(i) for i in range(250)])
-    mock_sprinto.clock.advance(seconds=2)
+               [employee(i) for i in range(250)], sleep=mock_sprinto.clock.advance)
 
     report = mock_sprinto.assert_client_well_behaved()  # no error, no warning; else each with evidence
     met = {item["behaviour"] for item in report["coverage"] if item["met"]}
@@ -29,5 +28,6 @@ def test_a_rejected_page_sent_again_unchanged_is_caught(mock_sprinto: MockSprint
 
     with pytest.raises(AssertionError, match="resent_rejected_page_unchanged"):
         mock_sprinto.assert_client_well_behaved()
-    (finding,) = mock_sprinto.report()["findings"]
-    assert finding["evidence"][0]["rejected_page"] == 1
+    findings = {finding["id"]: finding for finding in mock_sprinto.report()["findings"]}
+    assert findings["resent_rejected_page_unchanged"]["evidence"][0]["rejected_page"] == 1
+    assert "session_left_active" in findings  # and it never closed the session

@@ -104,7 +104,8 @@ async def test_the_in_process_handle_judges_the_client_too(mock_sprinto_app: Moc
     session = await start(mock)
     await close(mock, session["id"])  # an apply with no page staged
     report = await mock.report()
-    assert [f["id"] for f in report["findings"]] == ["close_without_pages"]
+    assert [f["id"] for f in report["findings"]] == ["outcome_not_read", "close_without_pages"]
     with pytest.raises(AssertionError, match=r"warning close_without_pages \(1x\)"):
         await mock.assert_client_well_behaved()
-    assert (await mock.assert_client_well_behaved(allow=("close_without_pages",)))["summary"]["warnings"] == 1
+    allowed = await mock.assert_client_well_behaved(allow=("close_without_pages", "outcome_not_read"))
+    assert allowed["summary"]["warnings"] == 2

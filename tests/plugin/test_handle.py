@@ -292,6 +292,7 @@ def test_a_well_behaved_client_passes_and_the_report_says_what_it_met(mock_sprin
     assert push(mock_sprinto, session_id, [user(1), user(2)], page_hint=1)[0] == 202
     close(mock_sprinto, session_id)
     mock_sprinto.clock.advance(seconds=2)
+    assert call(mock_sprinto, "GET", f"/sessions/{session_id}")[1]["state"] == "processed"  # the outcome, read
     report = mock_sprinto.assert_client_well_behaved()
     assert report == mock_sprinto.report()
     assert report["summary"] == {"errors": 0, "warnings": 0, "infos": 0}
@@ -304,6 +305,7 @@ def test_a_misbehaving_client_fails_naming_each_finding_with_evidence_and_advice
     push(mock_sprinto, session_id, bad, page_hint=1)
     push(mock_sprinto, session_id, bad, page_hint=1)  # unchanged
     assert push(mock_sprinto, session_id, [user(2)])[0] == 202  # no page_hint: an info, never a failure
+    close(mock_sprinto, session_id, "discard")
     resent = mock_sprinto.journal()[2]["request_id"]
     with pytest.raises(AssertionError) as failure:
         mock_sprinto.assert_client_well_behaved()
