@@ -31,11 +31,11 @@ import orjson
 from .clock import format_time
 from .journal import JournalEntry
 from .lifecycle import State
+from .rules import Basis
 from .store import Page, Session, Tenant
 from .validation import unknown_fields
 
 Severity = Literal["error", "warning", "info"]
-Basis = Literal["doc", "mock"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 
 MAX_EVIDENCE = 20  # items listed per finding; ``count`` is how often it was seen

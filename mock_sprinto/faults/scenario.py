@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 import jsonschema_rs
 
 from ..documents import DEFAULT_MAX_DOCUMENT_BYTES, DocumentTooLarge, load_yaml, plain_json, read_text
-from ..payload import json_pointer
 from ..resources import scenarios_dir, schemas_dir
 from ..settings import Settings, check_overrides
+from ..sourcelines import json_pointer
 from ..sourcelines import line_for as _line_for  # shared with the config file loader (settings.py)
 from ..sourcelines import pointer_lines as _lines
 from .vocabulary import Delay, Lifecycle, Phase, Respond, RuleOperation, TransportFault, WhenKind
