@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from .scenario import Rule, Scenario
+from .scenario import FaultRule, Scenario
 from .vocabulary import Lifecycle, Operation, Phase, Respond, TransportFault
 
 
@@ -60,7 +60,7 @@ class FaultState:
         return self.scenario is not None and any(rule.needs_body for rule in self.scenario.rules)
 
 
-def _matches(rule: Rule, facts: RequestFacts) -> bool:
+def _matches(rule: FaultRule, facts: RequestFacts) -> bool:
     if rule.operation != "any" and rule.operation != facts.operation:
         return False
     if rule.session is not None and rule.session != facts.session:
@@ -72,7 +72,7 @@ def _matches(rule: Rule, facts: RequestFacts) -> bool:
     return rule.page_hint is None or rule.page_hint == facts.page_hint
 
 
-def _due(rule: Rule, count: int, rng: random.Random) -> bool:
+def _due(rule: FaultRule, count: int, rng: random.Random) -> bool:
     """Whether the ``count``-th matching request (1-based) triggers the rule."""
     if rule.when is None:
         return True

@@ -54,7 +54,10 @@ class ScenarioError(ValueError):
 
 
 @dataclass(frozen=True)
-class Rule:
+class FaultRule:
+    """One rule of a scenario: which requests it matches, when it fires, and what it does then
+    (not to be confused with ``rules.Rule``, a row of the emulator's own behaviours)."""
+
     index: int
     name: str
     operation: RuleOperation
@@ -86,7 +89,7 @@ class Scenario:
     description: str
     seed: int | str | None
     settings: dict[str, Any]
-    rules: tuple[Rule, ...]
+    rules: tuple[FaultRule, ...]
     source: dict[str, Any]  # the document as given, returned by GET .../scenario
 
     def public(self) -> dict[str, Any]:
@@ -183,7 +186,7 @@ def parse_scenario(document: Any, source: str = "scenario", text: str | None = N
 _SESSION_OPERATIONS = {"get_session", "push_page", "close_session", "start_session", "any"}
 
 
-def _rule(index: int, raw: dict[str, Any]) -> tuple[Rule, list[Problem]]:
+def _rule(index: int, raw: dict[str, Any]) -> tuple[FaultRule, list[Problem]]:
     base = f"/rules/{index}"
     problems: list[Problem] = []
     match = raw["match"]
@@ -206,7 +209,7 @@ def _rule(index: int, raw: dict[str, Any]) -> tuple[Rule, list[Problem]]:
         )
     when = raw.get("when")
     respond = raw.get("respond")
-    rule = Rule(
+    rule = FaultRule(
         index=index,
         name=raw.get("name") or f"rule {index + 1}",
         operation=operation,
