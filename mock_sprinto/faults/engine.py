@@ -49,7 +49,7 @@ class FaultState:
 
     @property
     def rng(self) -> random.Random:
-        """Made on first use: seeding from the OS costs ~15 µs, and most tenants never draw (no
+        """Made on first use: seeding from the OS is a system call, and most tenants never draw (no
         probabilistic rule), while every new integration and every scenario change makes a state."""
         if self._rng is None:
             self._rng = random.Random(self._seed)

@@ -104,7 +104,10 @@ def _scenario_schema() -> dict[str, Any]:
 
 @cache
 def _schema_validator() -> jsonschema.protocols.Validator:
-    import jsonschema  # only to word an invalid scenario's problems: a valid one never pays ~90 ms
+    """python-jsonschema, whose errors word an invalid scenario's problems: the messages users read
+    (jsonschema-rs words them differently), and it takes every value YAML reads, dates included,
+    where jsonschema-rs refuses what JSON has no type for."""
+    import jsonschema  # imported here: a valid scenario never needs it, and start-up would notice its import
 
     schema = _scenario_schema()
     cls = jsonschema.validators.validator_for(schema)
@@ -134,7 +137,7 @@ def shipped_scenarios() -> dict[str, Path]:
 def parse_scenario(document: Any, source: str = "scenario", text: str | None = None) -> Scenario:
     """Validate a scenario document (already loaded) and build it, or raise listing every problem."""
     too_many = _too_many_rules(document)
-    if too_many is not None:  # before anything walks them: 80,000 rules took jsonschema 5 s
+    if too_many is not None:  # before anything walks them: a schema check of tens of thousands takes seconds
         raise ScenarioError(source, [too_many])
     found_lines: list[dict[str, int]] = [] if text is not None else [{}]
 
