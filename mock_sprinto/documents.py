@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import yaml
 
-# PyYAML is imported where a document is read as YAML, not with this module: ~10 ms of every
-# start-up, and the default scenario ``serve`` loads at every start is read by ``plain_json``.
+# PyYAML is imported where a document is read as YAML, not with this module: its import is a
+# noticeable part of every start-up, and the default scenario ``serve`` loads at every start is
+# read by ``plain_json``.
 
 DEFAULT_MAX_DOCUMENT_BYTES = 1_048_576  # the default of the setting max_scenario_bytes
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -21,27 +22,12 @@ from .journal import JournalEntry
 
 REDACTED = "[redacted]"
 SECRET_HEADERS = frozenset({"api-key", "authorization", "proxy-authorization", "cookie", "set-cookie"})
-_REASONS = {
-    0: "",
-    200: "OK",
-    201: "Created",
-    202: "Accepted",
-    204: "No Content",
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    409: "Conflict",
-    413: "Content Too Large",
-    415: "Unsupported Media Type",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-    507: "Insufficient Storage",
-}
+# statusText: the reason phrase HTTPStatus gives, for the statuses the export has always named, and
+# RFC 9110's "Content Too Large" for 413 (HTTPStatus says so only from Python 3.13). Every other status
+# has an empty one, as it always had: 0 (no answer at all), 499 (the client hung up: no standard phrase)
+# and those only a scenario or a deadline gives (408, 418, ...).
+_NAMED_STATUSES = (200, 201, 202, 204, 400, 401, 403, 404, 405, 409, 413, 415, 429, 500, 502, 503, 504, 507)
+_STATUS_TEXT = {status: HTTPStatus(status).phrase for status in _NAMED_STATUSES} | {413: "Content Too Large"}
 
 
 def har(entries: Iterable[JournalEntry], origin: str, version: str, *, redact: bool = True) -> dict[str, Any]:
@@ -78,7 +64,7 @@ def _entry(entry: JournalEntry, origin: str, redact: bool) -> dict[str, Any]:
         },
         "response": {
             "status": entry.status,
-            "statusText": _REASONS.get(entry.status, ""),
+            "statusText": _STATUS_TEXT.get(entry.status, ""),
             "httpVersion": entry.http_version,
             "cookies": _cookies(response_headers, "set-cookie", redact),
             "headers": _headers(response_headers, redact),

@@ -9,7 +9,6 @@ surrogates itself). What orjson cannot enforce is done here: a nesting limit far
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -17,6 +16,7 @@ import orjson
 
 from .errors import ApiError, bad_request
 from .settings import Settings
+from .sourcelines import json_pointer as json_pointer  # where validation.py and the tests import it from
 
 
 @dataclass(slots=True)
@@ -93,11 +93,6 @@ class _NoBody:
 NO_BODY = _NoBody()
 
 _WHITE_SPACE = b" \t\r\n"  # JSON's only insignificant white space
-
-
-def json_pointer(parts: Iterable[object]) -> str:
-    """An RFC 6901 JSON pointer to ``parts`` (``~`` and ``/`` in a part escaped): ``/a~1b/0``."""
-    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
 
 
 def malformed(reason: str) -> ApiError:

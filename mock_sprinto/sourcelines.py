@@ -1,12 +1,14 @@
-"""Where things are in a YAML/JSON text, so a problem report can name the line: the line of each
-JSON pointer (scenario files and config files), and the line and column of a syntax error.
+"""JSON pointers, and where things are in a YAML/JSON text so a problem report can name the line:
+the line of each pointer (scenario files and config files), and the line and column of a syntax
+error.
 
-A leaf module (it imports nothing of the package): both ``settings`` and ``faults.scenario``
-use it, and ``faults.scenario`` imports ``settings``.
+Next to a leaf (it imports only ``documents``, which imports nothing of the package): ``settings``,
+``payload`` and ``faults.scenario`` all use it, and each of the latter two imports ``settings``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from .documents import compose_yaml
@@ -15,9 +17,17 @@ if TYPE_CHECKING:
     import yaml
 
 
-def pointer(*parts: object) -> str:
-    """An RFC 6901 JSON pointer (``~`` and ``/`` in a part escaped), as ``payload.json_pointer`` spells it."""
+def json_pointer(parts: Iterable[object]) -> str:
+    """An RFC 6901 JSON pointer to ``parts`` (``~`` and ``/`` in a part escaped): ``/a~1b/0``.
+
+    The one spelling of a pointer: scenario and config problems here, validation errors and
+    the contract checker through ``payload``, which re-exports it."""
     return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
+
+
+def pointer(*parts: object) -> str:
+    """``json_pointer(parts)``: the name ``settings.py`` calls it by (until it calls ``json_pointer``)."""
+    return json_pointer(parts)
 
 
 def pointer_lines(text: str) -> dict[str, int]:
@@ -31,7 +41,7 @@ def pointer_lines(text: str) -> dict[str, int]:
         found.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
-                child = path + pointer(key.value)
+                child = path + json_pointer((key.value,))
                 found[child] = key.start_mark.line + 1
                 walk(value, child)
         elif isinstance(node, yaml.SequenceNode):

@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from .scenario import Rule, Scenario
+from .scenario import FaultRule, Scenario
 from .vocabulary import Lifecycle, Operation, Phase, Respond, TransportFault
 
 
@@ -49,7 +49,7 @@ class FaultState:
 
     @property
     def rng(self) -> random.Random:
-        """Made on first use: seeding from the OS costs ~15 µs, and most tenants never draw (no
+        """Made on first use: seeding from the OS is a system call, and most tenants never draw (no
         probabilistic rule), while every new integration and every scenario change makes a state."""
         if self._rng is None:
             self._rng = random.Random(self._seed)
@@ -60,7 +60,7 @@ class FaultState:
         return self.scenario is not None and any(rule.needs_body for rule in self.scenario.rules)
 
 
-def _matches(rule: Rule, facts: RequestFacts) -> bool:
+def _matches(rule: FaultRule, facts: RequestFacts) -> bool:
     if rule.operation != "any" and rule.operation != facts.operation:
         return False
     if rule.session is not None and rule.session != facts.session:
@@ -72,7 +72,7 @@ def _matches(rule: Rule, facts: RequestFacts) -> bool:
     return rule.page_hint is None or rule.page_hint == facts.page_hint
 
 
-def _due(rule: Rule, count: int, rng: random.Random) -> bool:
+def _due(rule: FaultRule, count: int, rng: random.Random) -> bool:
     """Whether the ``count``-th matching request (1-based) triggers the rule."""
     if rule.when is None:
         return True

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 import jsonschema_rs
 
 from ..documents import DEFAULT_MAX_DOCUMENT_BYTES, DocumentTooLarge, load_yaml, plain_json, read_text
-from ..payload import json_pointer
 from ..resources import scenarios_dir, schemas_dir
 from ..settings import Settings, check_overrides
+from ..sourcelines import json_pointer
 from ..sourcelines import line_for as _line_for  # shared with the config file loader (settings.py)
 from ..sourcelines import pointer_lines as _lines
 from .vocabulary import Delay, Lifecycle, Phase, Respond, RuleOperation, TransportFault, WhenKind
@@ -54,7 +54,10 @@ class ScenarioError(ValueError):
 
 
 @dataclass(frozen=True)
-class Rule:
+class FaultRule:
+    """One rule of a scenario: which requests it matches, when it fires, and what it does then
+    (not to be confused with ``rules.Rule``, a row of the emulator's own behaviours)."""
+
     index: int
     name: str
     operation: RuleOperation
@@ -86,7 +89,7 @@ class Scenario:
     description: str
     seed: int | str | None
     settings: dict[str, Any]
-    rules: tuple[Rule, ...]
+    rules: tuple[FaultRule, ...]
     source: dict[str, Any]  # the document as given, returned by GET .../scenario
 
     def public(self) -> dict[str, Any]:
@@ -101,7 +104,10 @@ def _scenario_schema() -> dict[str, Any]:
 
 @cache
 def _schema_validator() -> jsonschema.protocols.Validator:
-    import jsonschema  # only to word an invalid scenario's problems: a valid one never pays ~90 ms
+    """python-jsonschema, whose errors word an invalid scenario's problems: the messages users read
+    (jsonschema-rs words them differently), and it takes every value YAML reads, dates included,
+    where jsonschema-rs refuses what JSON has no type for."""
+    import jsonschema  # imported here: a valid scenario never needs it, and start-up would notice its import
 
     schema = _scenario_schema()
     cls = jsonschema.validators.validator_for(schema)
@@ -131,7 +137,7 @@ def shipped_scenarios() -> dict[str, Path]:
 def parse_scenario(document: Any, source: str = "scenario", text: str | None = None) -> Scenario:
     """Validate a scenario document (already loaded) and build it, or raise listing every problem."""
     too_many = _too_many_rules(document)
-    if too_many is not None:  # before anything walks them: 80,000 rules took jsonschema 5 s
+    if too_many is not None:  # before anything walks them: a schema check of tens of thousands takes seconds
         raise ScenarioError(source, [too_many])
     found_lines: list[dict[str, int]] = [] if text is not None else [{}]
 
@@ -183,7 +189,7 @@ def parse_scenario(document: Any, source: str = "scenario", text: str | None = N
 _SESSION_OPERATIONS = {"get_session", "push_page", "close_session", "start_session", "any"}
 
 
-def _rule(index: int, raw: dict[str, Any]) -> tuple[Rule, list[Problem]]:
+def _rule(index: int, raw: dict[str, Any]) -> tuple[FaultRule, list[Problem]]:
     base = f"/rules/{index}"
     problems: list[Problem] = []
     match = raw["match"]
@@ -206,7 +212,7 @@ def _rule(index: int, raw: dict[str, Any]) -> tuple[Rule, list[Problem]]:
         )
     when = raw.get("when")
     respond = raw.get("respond")
-    rule = Rule(
+    rule = FaultRule(
         index=index,
         name=raw.get("name") or f"rule {index + 1}",
         operation=operation,

@@ -228,7 +228,7 @@ def oversized_page(run: Run) -> Finding:
 def too_many_records(run: Run) -> Finding:
     finding = BY_ID["too_many_records"].new()
     limit = run.tenant.settings.max_page_items
-    if limit is not None and SPRINTO_PAGE_ITEMS is not None and limit < SPRINTO_PAGE_ITEMS:  # a scenario's or a setting's limit, not Sprinto's
+    if limit is not None and SPRINTO_PAGE_ITEMS is not None and limit < SPRINTO_PAGE_ITEMS:  # not Sprinto's limit
         return finding
     for entry in _size_refusals(run, 400, "too_many_items"):
         finding.add(evidence(entry, code=entry.code))

@@ -17,7 +17,8 @@ in-process on the test's own event loop, where a blocking call would deadlock).
 - ``verdicts``: the readable text of a failed assertion and of a failing test's report;
 - ``handle``: what both handles share, every method's logic written once;
 - ``server``: the threaded ``MockSprintoServer``, its blocking ``MockSprinto`` and ``MockClock``;
-- ``inprocess``: the awaitable ``AsyncMockSprinto`` and ``AsyncMockClock``.
+- ``inprocess``: the awaitable ``AsyncMockSprinto`` and ``AsyncMockClock``;
+- ``views``: what the handles return (sessions, journal entries, the report...), typed.
 """
 
 from __future__ import annotations
@@ -33,15 +34,41 @@ from .verdicts import describe_integration as describe_integration
 from .verdicts import format_rejected_pages as format_rejected_pages
 from .verdicts import no_rejected_failure as no_rejected_failure
 from .verdicts import processed_failure as processed_failure
+from .views import (
+    ActivityItemView,
+    CoverageView,
+    FindingView,
+    JournalEntryView,
+    PageErrorView,
+    PageView,
+    ReportSummaryView,
+    ReportView,
+    ScenarioRuleView,
+    ScenarioView,
+    SessionView,
+    SettingsView,
+)
 
 __all__ = [
+    "ActivityItemView",
     "AsyncMockClock",
     "AsyncMockSprinto",
+    "CoverageView",
+    "FindingView",
+    "JournalEntryView",
     "MockClock",
     "MockSprinto",
     "MockSprintoError",
     "MockSprintoServer",
+    "PageErrorView",
+    "PageView",
+    "ReportSummaryView",
+    "ReportView",
+    "ScenarioRuleView",
     "ScenarioSpec",
+    "ScenarioView",
+    "SessionView",
+    "SettingsView",
     "load_registry",
     "load_scenario_file",
     "new_integration_id",

@@ -18,6 +18,7 @@ from ..service import Emulator
 from ..settings import Settings
 from .common import ScenarioSpec
 from .handle import ClockBase, Done, HandleBase, Op, Request, admin_headers, step
+from .views import ActivityItemView, JournalEntryView, ReportView, ScenarioView, SessionView, SettingsView
 
 T = TypeVar("T")
 
@@ -87,49 +88,49 @@ class AsyncMockSprinto(HandleBase):
         return fn(ControlPlane(self.emulator))
 
     # configuration
-    async def use_scenario(self, scenario: ScenarioSpec, *, settings: Mapping[str, Any] | None = None) -> Any:
+    async def use_scenario(self, scenario: ScenarioSpec, *, settings: Mapping[str, Any] | None = None) -> ScenarioView:
         return await self._run(self._use_scenario(scenario, settings))
 
-    async def use_settings(self, settings: Mapping[str, Any]) -> Any:
+    async def use_settings(self, settings: Mapping[str, Any]) -> SettingsView:
         return await self._run(self._use_settings(settings))
 
     async def clear_scenario(self) -> None:
         await self._run(self._clear_scenario())
 
     # observation
-    async def sessions(self) -> list[dict[str, Any]]:
-        return await self._run(self._sessions())
+    async def sessions(self) -> list[SessionView]:
+        return await self._run(self._fetch_sessions())
 
-    async def session(self, session_id: str) -> dict[str, Any]:
-        return await self._run(self._session(session_id))
+    async def session(self, session_id: str) -> SessionView:
+        return await self._run(self._fetch_session(session_id))
 
     async def records(self, entity_type: str) -> list[dict[str, Any]]:
-        return await self._run(self._records(entity_type))
+        return await self._run(self._fetch_records(entity_type))
 
-    async def activity(self) -> list[dict[str, Any]]:
-        return self._activity()
+    async def activity(self) -> list[ActivityItemView]:
+        return self._activity_items()
 
-    async def journal(self, limit: int | None = None) -> list[dict[str, Any]]:
-        return await self._run(self._journal(limit))
+    async def journal(self, limit: int | None = None) -> list[JournalEntryView]:
+        return await self._run(self._fetch_journal(limit))
 
     # verdicts
     async def assert_session_processed(
         self, session_id: str | None = None, *, records: int | None = None, by_entity: Mapping[str, int] | None = None
-    ) -> dict[str, Any]:
+    ) -> SessionView:
         __tracebackhide__ = True
-        return await self._run(self._assert_session_processed(session_id, records, by_entity))
+        return await self._run(self._processed_session(session_id, records, by_entity))
 
     async def assert_no_rejected_pages(self) -> None:
         __tracebackhide__ = True
         await self._run(self._assert_no_rejected_pages())
 
-    async def report(self) -> dict[str, Any]:
-        return await self._run(self._report())
+    async def report(self) -> ReportView:
+        return await self._run(self._fetch_report())
 
     async def har(self, path: str | os.PathLike[str]) -> Path:
         """This integration's requests as a HAR 1.2 file at ``path``; returns the path."""
         return await self._run(self._har(path))
 
-    async def assert_client_well_behaved(self, allow: Sequence[str] = ()) -> dict[str, Any]:
+    async def assert_client_well_behaved(self, allow: Sequence[str] = ()) -> ReportView:
         __tracebackhide__ = True
-        return await self._run(self._assert_client_well_behaved(allow))
+        return await self._run(self._well_behaved_report(allow))

@@ -4,7 +4,7 @@ an integration, in text a failing test's report can show as it is (plain values 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import counted
 from ..http import API_PREFIX
@@ -12,6 +12,8 @@ from ..http import API_PREFIX
 PAGES_SHOWN = 20
 ERRORS_SHOWN = 10
 JOURNAL_SHOWN = 20
+
+S = TypeVar("S", bound=Mapping[str, Any])  # a session: a SessionView, or any mapping of its members
 
 
 def _format_error(error: Mapping[str, Any]) -> str:
@@ -87,7 +89,7 @@ def _pages_line(session: Mapping[str, Any]) -> str:
     )
 
 
-def pick_session(sessions: Sequence[Mapping[str, Any]], session_id: str | None) -> Mapping[str, Any]:
+def pick_session(sessions: Sequence[S], session_id: str | None) -> S:
     """The session a verdict is about: ``session_id``, or the latest one."""
     __tracebackhide__ = True
     if not sessions:

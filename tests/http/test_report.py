@@ -618,7 +618,9 @@ async def test_a_page_resent_after_a_cut_short_202_is_no_duplicate(vendor: Vendo
         control,
         {
             "name": "cut-short",
-            "rules": [{"match": {"operation": "push_page"}, "times": 1, "phase": "after", "transport": "truncated_body"}],
+            "rules": [
+                {"match": {"operation": "push_page"}, "times": 1, "phase": "after", "transport": "truncated_body"}
+            ],
         },
     )
     session = await vendor.start()

@@ -66,3 +66,20 @@ def test_secrets_are_redacted_bodies_kept_as_text_or_base64_and_cuts_said() -> N
     assert log["log"]["creator"] == {"name": "mock-sprinto", "version": "9.9"}
     kept = har([entry(request_headers=headers)], "http://x", "1", redact=False)
     assert {h["name"]: h["value"] for h in kept["log"]["entries"][0]["request"]["headers"]}["api-key"] == "s3cret"
+
+
+def test_status_text_is_the_reason_phrase_of_the_statuses_the_export_names_and_empty_otherwise() -> None:
+    statuses = (0, 200, 202, 413, 429, 499, 503, 507, 408, 418)
+    log = har([entry(status=status) for status in statuses], "http://fallback:2", "9.9")
+    assert {e["response"]["status"]: e["response"]["statusText"] for e in log["log"]["entries"]} == {
+        0: "",  # no answer at all (a transport fault)
+        200: "OK",
+        202: "Accepted",
+        413: "Content Too Large",  # RFC 9110's name, whatever Python's HTTPStatus says
+        429: "Too Many Requests",
+        499: "",  # the client hung up: no standard phrase
+        503: "Service Unavailable",
+        507: "Insufficient Storage",
+        408: "",  # never named by the export (a deadline's or a scenario's status)
+        418: "",
+    }
