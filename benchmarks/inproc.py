@@ -33,11 +33,12 @@ from typing import Any
 
 import orjson
 
+from mock_sprinto.calls import Answer, Call, Outcome
 from mock_sprinto.clock import ManualClock
 from mock_sprinto.control import ControlPlane
 from mock_sprinto.faults.vocabulary import Operation
 from mock_sprinto.payload import NO_BODY, BytesBody, parse_json
-from mock_sprinto.service import Answer, Call, Emulator, Outcome
+from mock_sprinto.service import Emulator
 from mock_sprinto.settings import Config, Settings
 from mock_sprinto.validation import SchemaRegistry
 

@@ -14,7 +14,7 @@ from .clock import format_time
 @dataclass(slots=True)
 class JournalEntry:
     request_id: str
-    at: float  # emulator time; formatted only when the journal is read (saves ~15 µs a request)
+    at: float  # emulator time; formatted only when the journal is read, not on every request
     method: str
     path: str
     operation: str

@@ -4,7 +4,8 @@ Each vendor request is one call here (``start``, ``get_session``, ``push``, ``cl
 ``integration_status``, ``activity``) that owns its whole order: version, api-key, rate limit, the
 checks before the body, the body, the scenario's decision, the operation. The HTTP layer only
 builds the ``Call``, hands over the body as a ``BodySource`` and serializes the ``Outcome``; unit
-tests and the in-process benchmark make the same calls with bytes in memory.
+tests and the in-process benchmark make the same calls with bytes in memory. What the door learns
+of a call goes on its ``Learned`` record (``calls.py``), and the journal reads it once answered.
 What the operations do lives in ``sessions.py``, time-driven progress (expiry, processing,
 purges) in ``timeline.py``, the rate limit in ``ratelimit.py``.
 """
@@ -16,19 +17,19 @@ import hmac
 import itertools
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
 
 from .budget import MemoryBudget
+from .calls import Answer, Call, Exchange, Injected, Learned, Outcome
 from .clock import Clock, ManualClock, OffsetClock, SystemClock
 from .errors import ApiError, bad_request, not_found, repeated_parameter
 from .faults.engine import Decision, FaultState, RequestFacts, decide
 from .faults.prefer import parse_prefer
 from .faults.scenario import Scenario, effective_settings
-from .faults.vocabulary import SILENT_FAULTS, Operation, TransportFault
+from .faults.vocabulary import SILENT_FAULTS, Operation
 from .journal import Journal, JournalEntry, kept_headers
 from .naming import INTEGRATION_ID
 from .payload import BodySource, parse_json
@@ -40,60 +41,7 @@ from .timeline import Timeline
 from .validation import SchemaRegistry
 
 SUPPORTED_VERSIONS = ("v1",)
-MAX_REFERENCE_CHARS = 256
 MAX_API_KEY_CHARS = 512
-ANOMALY_ERRORS_SHOWN = 10
-
-
-@dataclass(slots=True)
-class Call:
-    """One vendor request as the domain sees it. The transport makes it; the use case fills in
-    what it learns (tenant, session, the rules that fired), and the journal records it."""
-
-    operation: Operation
-    integration_id: str
-    api_key: str | None
-    request_id: str
-    started: float  # perf_counter() when the request arrived
-    version: str = "v1"
-    session_id: str | None = None  # from the path, or the session a start created
-    tenant: Tenant | None = None  # once the api-key was accepted
-    rule: str | None = None  # the scenario rules that fired, comma-separated
-    transport: TransportFault | None = None  # the broken connection a rule injected
-    rate_limit_headers: dict[str, str] = field(default_factory=dict)
-    prefer: list[str] = field(default_factory=list)  # Prefer header values: one answer forced (faults/prefer.py)
-    preference_applied: str | None = None  # what of it was applied, for the Preference-Applied header
-    # What the journal keeps for the judge (report.py): when the request was let in, and of a push
-    # its coding, size, content digest and page ordinal; of a refused start the session it named.
-    arrived_at: float | None = None
-    arrival: int = 0
-    encoding: str | None = None
-    body_bytes: int | None = None
-    digest: str | None = None
-    page: int | None = None
-    names_session: str | None = None
-    request_body: bytes | None = None  # the decoded body, kept only when journal_bodies_bytes is on
-
-
-@dataclass(slots=True)
-class Answer:
-    """The operation's own answer: a status and a JSON body."""
-
-    status: int
-    body: Any
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class Injected:
-    """A scenario rule's answer replaces the operation's: ``real`` is what the operation answered
-    (phase ``after``: it ran, the client never learns), None when it never ran (``before``)."""
-
-    decision: Decision
-    real: Answer | None
-
-
-Outcome = Answer | Injected
 
 
 class Emulator:
@@ -213,9 +161,9 @@ class Emulator:
                 session = self.sessions.start_session(tenant, body)
             except ApiError as error:
                 active = error.extra.get("active_session_id")
-                call.names_session = active if isinstance(active, str) else None
+                call.learned.names_session = active if isinstance(active, str) else None
                 raise
-            call.session_id = session.id
+            call.learned.created_session = session.id
             return Answer(201, session.public())
 
         return await self._under_scenario(call, tenant, run)
@@ -233,32 +181,27 @@ class Emulator:
         tenant = self._enter(call)
         session_id = _session_of(call)
         self.sessions.push_target(tenant, session_id)
+        # The one record of how the page arrived: the session's page and the journal both read it.
         wire = Wire(call.request_id, source.declared_length or 0, 0, source.content_encoding, call.started)
-        call.encoding = wire.encoding
+        call.learned.wire = wire
         try:
             body = await source.read(tenant.settings)
         except ApiError as error:
             self.sessions.reject_push(tenant, session_id, wire, error)
-            call.body_bytes = wire.wire_bytes or None
-            call.page = wire.page
             raise
-        wire.wire_bytes = call.body_bytes = len(body.wire)
+        wire.wire_bytes = len(body.wire)
         wire.decoded_bytes = len(body.decoded)
-        wire.encoding = call.encoding = body.encoding
-        wire.digest = call.digest = page_digest(body.decoded)
-        if self.settings.journal_bodies_bytes:
-            call.request_body = body.decoded
+        wire.encoding = body.encoding
+        wire.digest = page_digest(body.decoded)
+        call.learned.request_body = body.decoded
         entity_types, page_hint = _page_facts(body.decoded) if tenant.faults.needs_body else (frozenset(), None)
-        try:
-            return await self._under_scenario(
-                call,
-                tenant,
-                lambda: Answer(202, self.sessions.push_page(tenant, session_id, body.decoded, wire)),
-                entity_types,
-                page_hint,
-            )
-        finally:
-            call.page = wire.page
+        return await self._under_scenario(
+            call,
+            tenant,
+            lambda: Answer(202, self.sessions.push_page(tenant, session_id, body.decoded, wire)),
+            entity_types,
+            page_hint,
+        )
 
     async def close(self, call: Call, source: BodySource) -> Outcome:
         tenant = self._enter(call)
@@ -287,89 +230,25 @@ class Emulator:
             lambda: Answer(200, self.sessions.activity_page(tenant, _first(since), _first(page), _first(page_size))),
         )
 
-    def journal_call(
-        self,
-        call: Call | None,
-        request_id: str,
-        started: float,
-        method: str,
-        path: str,
-        status: int,
-        code: str | None,
-        bytes_in: int | None,
-        retry_after: str | None = None,
-        exchange: Exchange | None = None,
-    ) -> None:
-        """Record a vendor request as answered (``call`` is None for a path no operation serves);
-        ``exchange`` is what the HTTP layer saw of it, for the HAR export."""
-        answer = next(self._order)
-        if call is None:  # a path no operation serves: what the request line says, nothing more
-            at = self.clock.now()
-            entry = JournalEntry(
-                request_id=request_id,
-                at=at,
-                method=method,
-                path=path[:300],
-                operation="unknown",
-                status=status,
-                code=code,
-                latency_ms=_ms_since(started),
-                integration_id=None,
-                session_id=None,
-                bytes_in=bytes_in,
-                arrived_at=at,
-                arrival=answer,
-                answer=answer,
-                retry_after=_whole_seconds(retry_after),
-            )
-        else:
-            if call.transport is not None:
-                code = f"transport_{call.transport}"
-                if call.transport in SILENT_FAULTS:
-                    status = 0  # nothing reached the client
-                    retry_after = None
-            tenant = call.tenant
-            at = tenant.now() if tenant is not None else self.clock.now()
-            entry = JournalEntry(
-                request_id=request_id,
-                at=at,
-                method=method,
-                path=path[:300],
-                operation=call.operation,
-                status=status,
-                code=code,
-                latency_ms=_ms_since(started),
-                integration_id=tenant.id if tenant is not None else None,
-                session_id=call.session_id if tenant is not None else None,
-                bytes_in=bytes_in,
-                rule=call.rule,
-                arrived_at=call.arrived_at if call.arrived_at is not None else at,
-                arrival=call.arrival or answer,
-                answer=answer,
-                retry_after=_whole_seconds(retry_after),
-                encoding=call.encoding,
-                body_bytes=call.body_bytes,
-                digest=call.digest,
-                page=call.page,
-                names_session=call.names_session,
-            )
-        if exchange is not None:
-            _record_exchange(entry, exchange, call, self.settings)
+    def journal_call(self, call: Call | None, exchange: Exchange) -> None:
+        """Record a vendor request as answered (``call`` is None for a path no operation serves)."""
+        entry = _entry(call, exchange, next(self._order), self.clock)
+        _keep_exchange(entry, exchange, call.learned.request_body if call is not None else None, self.settings)
         self.journal.add(entry)
 
     def _enter(self, call: Call) -> Tenant:
         """What every vendor request does first: version, api-key, tenant, rate limit."""
-        call.arrival = next(self._order)
+        learned = call.learned
+        learned.arrival = next(self._order)
         if call.version not in SUPPORTED_VERSIONS:
             raise not_found(
                 "unsupported_version",
                 f"API version {call.version[:40]!r} is not served; use {', '.join(SUPPORTED_VERSIONS)}",
                 supported_versions=list(SUPPORTED_VERSIONS),
             )
-        tenant = self.authenticate(call.integration_id, call.api_key)
-        call.tenant = tenant
-        call.arrived_at = tenant.now()
-        call.rate_limit_headers = throttle(tenant, call.operation)
+        tenant = learned.tenant = self.authenticate(call.integration_id, call.api_key)
+        learned.arrived_at = tenant.now()
+        learned.rate_limit_headers = throttle(tenant, call.operation)
         return tenant
 
     async def _optional_json(self, call: Call, tenant: Tenant, source: BodySource) -> Any:
@@ -377,8 +256,7 @@ class Emulator:
         if not source.present:
             return None
         body = await source.read(tenant.settings)
-        if self.settings.journal_bodies_bytes:
-            call.request_body = body.decoded
+        call.learned.request_body = body.decoded
         if not body.decoded:  # empty is no body; white space alone is not JSON (400)
             return None
         settings = tenant.settings
@@ -396,22 +274,22 @@ class Emulator:
     ) -> Outcome:
         """The one place a scenario's decision is carried out: its delay, its lifecycle actions,
         and an answer given before the operation (it never runs) or after it (it ran)."""
-        forced = parse_prefer(call.prefer) if call.prefer and tenant.settings.prefer_header else None
+        forced = parse_prefer(list(call.prefer)) if call.prefer and tenant.settings.prefer_header else None
         if forced is not None:
             decision: Decision | None = forced  # this one request's answer; the scenario is not asked
-            call.preference_applied = forced.rules[0].removeprefix("Prefer: ")
+            call.learned.preference_applied = forced.rules[0].removeprefix("Prefer: ")
         else:
             decision = self.decide(tenant, call.operation, call.session_id, entity_types, page_hint)
         if decision is None:
             return run()
-        call.rule = ", ".join(decision.rules)
+        call.learned.rule = ", ".join(decision.rules)
         if decision.delay_seconds:
             await asyncio.sleep(decision.delay_seconds)
         if decision.lifecycle:
             self.timeline.apply_lifecycle(tenant, call.session_id, decision.lifecycle)
         if not decision.replaces_response:
             return run()
-        call.transport = decision.transport
+        call.learned.transport = decision.transport
         if decision.phase == "before":
             return Injected(decision, None)
         try:
@@ -462,20 +340,57 @@ def _is_text(value: str) -> bool:
     return True
 
 
-@dataclass(slots=True)
-class Exchange:
-    """What the HTTP layer saw of a request and its answer, journaled for the HAR export: the
-    framework's own header objects (no copy), the answer's body only when capture is on."""
-
-    query: str
-    http_version: str
-    request_headers: Sequence[tuple[bytes, bytes]]
-    response_headers: Mapping[str, str]
-    response_type: str | None = None
-    response_body: bytes | None = None
+_NOTHING_LEARNED = Learned()  # what the journal knows of a path no operation serves (never written)
 
 
-def _record_exchange(entry: JournalEntry, exchange: Exchange, call: Call | None, settings: Settings) -> None:
+def _entry(call: Call | None, exchange: Exchange, answer: int, clock: Clock) -> JournalEntry:
+    """The journal's entry of an answered request: what the door learned of its call (nothing
+    for a path no operation serves) beside what the transport saw of the exchange."""
+    learned = call.learned if call is not None else _NOTHING_LEARNED
+    tenant, wire = learned.tenant, learned.wire
+    at = tenant.now() if tenant is not None else clock.now()
+    status, code = exchange.status, exchange.code
+    retry_after = _whole_seconds(exchange.response_headers.get("Retry-After"))
+    if learned.transport is not None:
+        code = f"transport_{learned.transport}"
+        if learned.transport in SILENT_FAULTS:
+            status, retry_after = 0, None  # nothing reached the client
+    session_id = None
+    if tenant is not None and call is not None:
+        session_id = call.session_id if call.session_id is not None else learned.created_session
+    return JournalEntry(
+        request_id=exchange.request_id,
+        at=at,
+        method=exchange.method,
+        path=exchange.path[:300],
+        operation=call.operation if call is not None else "unknown",
+        status=status,
+        code=code,
+        latency_ms=_ms_since(exchange.started),
+        integration_id=tenant.id if tenant is not None else None,
+        session_id=session_id,
+        bytes_in=exchange.bytes_in,
+        rule=learned.rule,
+        arrived_at=learned.arrived_at if learned.arrived_at is not None else at,
+        arrival=learned.arrival or answer,
+        answer=answer,
+        retry_after=retry_after,
+        encoding=wire.encoding if wire is not None else None,
+        body_bytes=_body_bytes(wire) if wire is not None else None,
+        digest=wire.digest if wire is not None else None,
+        page=wire.page if wire is not None else None,
+        names_session=learned.names_session,
+    )
+
+
+def _body_bytes(wire: Wire) -> int | None:
+    """A push's body on the wire, as the journal keeps it: the bytes read or, when the read was
+    refused (too large, badly coded, too slow), the length declared (None when none was)."""
+    read = wire.digest is not None  # the digest is taken once the whole body is read
+    return wire.wire_bytes if read else wire.wire_bytes or None
+
+
+def _keep_exchange(entry: JournalEntry, exchange: Exchange, request_body: bytes | None, settings: Settings) -> None:
     """What the HAR export reads: the framework's own header objects (no copy) within
     ``journal_header_bytes``, and the bodies, cut at ``journal_bodies_bytes``, only when capture is on."""
     entry.query = exchange.query[: settings.journal_header_bytes]
@@ -487,7 +402,6 @@ def _record_exchange(entry: JournalEntry, exchange: Exchange, call: Call | None,
     entry.response_type = exchange.response_type
     limit = settings.journal_bodies_bytes
     if limit:
-        request_body = call.request_body if call is not None else None
         if request_body is not None:
             entry.request_body = request_body[:limit]
             entry.request_body_bytes = len(request_body)
@@ -502,8 +416,8 @@ def _ms_since(started: float) -> float:
 
 def page_digest(decoded: bytes) -> str:
     """How the judge tells a page sent again from a new one: Python's own 64-bit SipHash of the
-    decoded bytes, ~6 us for a 30 KB page where blake2b takes ~30 us. Its key is per process, as
-    the journal and the store are; equal digests are equal pages (a collision: 1 in 2**64)."""
+    decoded bytes, several times cheaper than blake2b. Its key is per process, as the journal and
+    the store are; equal digests are equal pages (a collision: 1 in 2**64)."""
     return f"{hash(decoded) & 0xFFFFFFFFFFFFFFFF:016x}"
 
 

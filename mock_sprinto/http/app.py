@@ -15,14 +15,24 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import orjson
 from aiohttp import hdrs, web
 
+from ..calls import Call, Exchange, Learned
 from ..control import ControlPlane
 from ..errors import ApiError
-from ..service import Emulator, Exchange
+from ..service import Emulator
 from . import control, openapi, vendor
-from .common import API_PREFIX, CALL, CONTROL, CONTROL_PREFIX, EMULATOR, REQUEST_ID, STARTED, problem_response
+from .common import (
+    API_PREFIX,
+    CALL,
+    CONTROL,
+    CONTROL_PREFIX,
+    EMULATOR,
+    ERROR_CODE,
+    REQUEST_ID,
+    STARTED,
+    problem_response,
+)
 from .guards import HostCheck, cross_site_refusal
 from .server import new_request_id
 
@@ -59,16 +69,9 @@ async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse
     """Request id, uniform error bodies, the journal, and a catch-all that turns bugs into 500s."""
     request[STARTED] = time.perf_counter()
     client_id = request.headers.get("X-Request-Id", "")
-    request_id = client_id if _CLIENT_REQUEST_ID.match(client_id) else new_request_id()
-    request[REQUEST_ID] = request_id
+    request_id = request[REQUEST_ID] = client_id if _CLIENT_REQUEST_ID.match(client_id) else new_request_id()
     try:
-        host = request.headers.get(hdrs.HOST)
-        hosts = request.app[HOSTS]
-        if not hosts.allows(host):
-            assert host is not None
-            raise hosts.refusal(host)  # DNS rebinding: a foreign name that resolves here
-        if request.path.startswith(CONTROL_PREFIX) and (refusal := cross_site_refusal(request)) is not None:
-            raise refusal
+        _refuse_foreign_callers(request)
         response = await handler(request)
     except ApiError as error:
         response = problem_response(error)
@@ -82,45 +85,52 @@ async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse
     response.headers["X-Request-Id"] = request_id
     call = request.get(CALL)
     if call is not None and not response.prepared:
-        if call.rate_limit_headers:
-            response.headers.update(call.rate_limit_headers)
-        if call.preference_applied:
-            response.headers["Preference-Applied"] = call.preference_applied  # RFC 7240
+        _add_learned_headers(response, call.learned)
     if request.path.startswith(API_PREFIX):  # the vendor API only: not /_mock, not a favicon
-        emulator = request.app[EMULATOR]
-        exchange = Exchange(
-            request.query_string,
-            f"HTTP/{request.version.major}.{request.version.minor}",
-            request.raw_headers,
-            response.headers,
-            response.content_type if isinstance(response, web.Response) else None,
-        )
-        if emulator.settings.journal_bodies_bytes and isinstance(response, web.Response):
-            exchange.response_body = response.body if isinstance(response.body, bytes) else None
-        emulator.journal_call(
-            call,
-            request_id,
-            request[STARTED],
-            request.method,
-            request.path,
-            response.status,
-            _error_code(response),
-            request.content_length,
-            response.headers.get("Retry-After"),
-            exchange,
-        )
+        _journal(request, response, call)
     return response
 
 
-def _error_code(response: web.StreamResponse) -> str | None:
-    """The ``code`` of an error answer, as the client read it."""
-    if response.status < 400 or not isinstance(response, web.Response) or not isinstance(response.body, bytes):
-        return None
-    try:
-        code = orjson.loads(response.body).get("code")
-    except (orjson.JSONDecodeError, AttributeError):
-        return None
-    return code if isinstance(code, str) else None
+def _refuse_foreign_callers(request: web.Request) -> None:
+    """A foreign Host name (DNS rebinding: a name that resolves here), and on the control plane a
+    request another site's page sent, are refused before any handler runs."""
+    host = request.headers.get(hdrs.HOST)
+    hosts = request.app[HOSTS]
+    if not hosts.allows(host):
+        assert host is not None
+        raise hosts.refusal(host)
+    if request.path.startswith(CONTROL_PREFIX) and (refusal := cross_site_refusal(request)) is not None:
+        raise refusal
+
+
+def _add_learned_headers(response: web.StreamResponse, learned: Learned) -> None:
+    """The headers of what the door learned: the rate limit, and a Prefer it applied (RFC 7240)."""
+    if learned.rate_limit_headers:
+        response.headers.update(learned.rate_limit_headers)
+    if learned.preference_applied:
+        response.headers["Preference-Applied"] = learned.preference_applied
+
+
+def _journal(request: web.Request, response: web.StreamResponse, call: Call | None) -> None:
+    """Hand the domain's journal what the HTTP layer saw of a vendor request and its answer."""
+    emulator = request.app[EMULATOR]
+    exchange = Exchange(  # positional: on every vendor request, keywords cost more (benchmarks/ANALYSIS.md)
+        request[REQUEST_ID],
+        request[STARTED],
+        request.method,
+        request.path,
+        request.query_string,
+        f"HTTP/{request.version.major}.{request.version.minor}",
+        request.content_length,
+        request.raw_headers,
+        response.status,
+        response.get(ERROR_CODE) if response.status >= 400 else None,  # a miss raises inside: errors only
+        response.headers,
+        response.content_type if isinstance(response, web.Response) else None,
+    )
+    if emulator.settings.journal_bodies_bytes and isinstance(response, web.Response):
+        exchange.response_body = response.body if isinstance(response.body, bytes) else None
+    emulator.journal_call(call, exchange)
 
 
 ADMIN_COOKIE = "mock_sprinto_admin"

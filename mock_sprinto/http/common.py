@@ -10,9 +10,10 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from ..calls import Call
 from ..control import ControlPlane
 from ..errors import ApiError, repeated_parameter
-from ..service import Call, Emulator
+from ..service import Emulator
 
 API_PREFIX = "/api/external/push"
 CONTROL_PREFIX = "/_mock"
@@ -26,13 +27,26 @@ REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
 STARTED: web.RequestKey[float] = web.RequestKey("started", float)
 CALL: web.RequestKey[Call] = web.RequestKey("call", Call)
 
+# Response-scoped: the ``code`` an error answer's body carries, set where the answer is rendered,
+# so the journal records it without reading the body back.
+ERROR_CODE: web.ResponseKey[str] = web.ResponseKey("error_code", str)
+
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status, headers=headers, content_type="application/json")
 
 
+def error_response(body: Any, status: int, headers: dict[str, str] | None = None) -> web.Response:
+    """A JSON answer that may be an error: one of 400 or more keeps its body's ``code`` (a string)
+    on the response (``ERROR_CODE``), as the client reads it."""
+    response = json_response(body, status, headers)
+    if status >= 400 and isinstance(body, dict) and isinstance(code := body.get("code"), str):
+        response[ERROR_CODE] = code
+    return response
+
+
 def problem_response(error: ApiError) -> web.Response:
-    response = json_response(error.problem(), error.status, dict(error.headers))
+    response = error_response(error.problem(), error.status, dict(error.headers))
     if error.status in (408, 413, 499) or error.code == "shutting_down":
         # The rest of an oversized body is drained (bounded) by aiohttp's lingering read, so the
         # client reads this answer instead of a reset; the connection is not reused afterwards

@@ -4,6 +4,7 @@ out by the domain (``Emulator._under_scenario``); what is left here is what only
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import struct
 from http import HTTPStatus
@@ -12,11 +13,11 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from ..calls import Answer, Outcome
 from ..errors import ApiError
 from ..faults import Decision
-from ..faults.vocabulary import Respond
-from ..service import Answer, Outcome
-from .common import json_response
+from ..faults.vocabulary import Respond, TransportFault
+from .common import error_response, json_response
 
 # The code an injected status gets unless the rule names one: what a real gateway would say.
 DEFAULT_CODES = {
@@ -60,7 +61,7 @@ def _problem(decision: Decision, respond: Respond) -> web.Response:
         body = ApiError(status, code, detail, extra=extra).problem()
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
-    return json_response(body, status, headers)
+    return error_response(body, status, headers)
 
 
 def injected_response(request: web.Request, decision: Decision, real: web.StreamResponse | None) -> web.StreamResponse:
@@ -81,24 +82,33 @@ def injected_response(request: web.Request, decision: Decision, real: web.Stream
     elif kind == "close":
         transport.close()  # nothing at all was written: an empty reply
     else:
-        if decision.respond is not None:
-            status = decision.respond.status
-        else:
-            status = real.status if real is not None else 200
-        if real is not None and isinstance(real, web.Response) and isinstance(real.body, bytes):
-            body = real.body
-        else:
-            body = orjson.dumps({"detail": f"injected by scenario rule '{decision.rules[0]}'"})
-        sent = body[: max(1, len(body) // 2)]
-        if kind == "malformed_body":
-            body = sent  # complete HTTP, but JSON cut where a parser chokes on it
-        # truncated_body: the headers promise the whole body, then the connection ends
-        reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Unknown"
-        head = (
-            f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-        ).encode()
-        transport.write(head + sent)
-        transport.close()
+        status = _write_half(transport, kind, decision, real)
         return web.Response(status=status)  # never sent (the transport is closed): feeds the journal
     return web.Response(status=499)
+
+
+def _write_half(
+    transport: asyncio.Transport, kind: TransportFault, decision: Decision, real: web.StreamResponse | None
+) -> int:
+    """Write half an answer's body and close: ``malformed_body`` is complete HTTP whose JSON is cut
+    where a parser chokes on it, ``truncated_body`` headers that promise the whole body. The status
+    written is returned."""
+    if decision.respond is not None:
+        status = decision.respond.status
+    else:
+        status = real.status if real is not None else 200
+    if real is not None and isinstance(real, web.Response) and isinstance(real.body, bytes):
+        body = real.body
+    else:
+        body = orjson.dumps({"detail": f"injected by scenario rule '{decision.rules[0]}'"})
+    sent = body[: max(1, len(body) // 2)]
+    if kind == "malformed_body":
+        body = sent
+    reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Unknown"
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    transport.write(head + sent)
+    transport.close()
+    return status

@@ -10,8 +10,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import HttpVersion11, hdrs, web
 
+from ..calls import Call, Outcome
 from ..faults.vocabulary import Operation
-from ..service import Call, Emulator, Outcome, malformed_api_key
+from ..service import Emulator, malformed_api_key
 from .body import RequestBody
 from .common import API_PREFIX, CALL, EMULATOR, REQUEST_ID, STARTED
 from .faults import render
@@ -30,9 +31,9 @@ def _call(request: web.Request, operation: Operation) -> Call:
         started=request[STARTED],
         version=match["version"],
         session_id=match.get("session_id"),
+        prefer=request.headers.getall("Prefer", ()),
     )
     request[CALL] = call  # the envelope journals it, whatever the outcome
-    call.prefer = list(request.headers.getall("Prefer", ()))
     if len(keys) > 1:  # which one would be meant? Refused rather than guessed
         raise malformed_api_key("it was sent twice")
     return call

@@ -229,7 +229,7 @@ def watch(app: web.Application) -> Watch:
                 response.status,
                 dict(response.headers),
                 raw,
-                scenario_rule=call.rule if (call := request.get(CALL)) is not None else None,
+                scenario_rule=call.learned.rule if (call := request.get(CALL)) is not None else None,
             )
         )
 

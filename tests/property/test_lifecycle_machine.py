@@ -30,13 +30,14 @@ from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from mock_sprinto.calls import Answer, Call, Outcome
 from mock_sprinto.clock import ManualClock
 from mock_sprinto.control import ControlPlane
 from mock_sprinto.errors import ApiError
 from mock_sprinto.faults.scenario import parse_scenario
 from mock_sprinto.faults.vocabulary import Lifecycle, Operation
 from mock_sprinto.payload import NO_BODY, BytesBody
-from mock_sprinto.service import Answer, Call, Emulator, Outcome
+from mock_sprinto.service import Emulator
 from mock_sprinto.settings import Config, Settings
 from mock_sprinto.validation import SchemaRegistry
 

@@ -13,11 +13,12 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mock_sprinto.calls import Answer, Call
 from mock_sprinto.clock import ManualClock
 from mock_sprinto.control import ControlPlane
 from mock_sprinto.errors import ApiError
 from mock_sprinto.payload import BytesBody
-from mock_sprinto.service import Answer, Call, Emulator
+from mock_sprinto.service import Emulator
 from mock_sprinto.settings import Config, Settings
 from mock_sprinto.store import RECORD_OVERHEAD_BYTES
 from mock_sprinto.validation import SchemaRegistry

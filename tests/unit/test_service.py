@@ -10,10 +10,11 @@ from typing import Any
 import orjson
 import pytest
 
+from mock_sprinto.calls import Answer, Call
 from mock_sprinto.clock import ManualClock
 from mock_sprinto.errors import ApiError
 from mock_sprinto.payload import BytesBody
-from mock_sprinto.service import Answer, Call, Emulator
+from mock_sprinto.service import Emulator
 from mock_sprinto.sessions import Wire
 from mock_sprinto.settings import Settings, SettingsError, load_config
 
