@@ -81,7 +81,8 @@ class Emulator:
         for integration_id, api_key in self.declared.items():
             self.new_tenant(integration_id, api_key)
 
-    def new_tenant(self, integration_id: str, api_key: str | None) -> Tenant:
+    def new_tenant(self, integration_id: str, api_key: str | None, *, first_arrival: int | None = None) -> Tenant:
+        """A fresh tenant; ``first_arrival`` is the request that made it (open mode), which is its own."""
         if not INTEGRATION_ID.match(integration_id):
             raise bad_request(
                 "invalid_parameter",
@@ -96,7 +97,8 @@ class Emulator:
                 "(setting max_integrations); reset it or delete some",
             )
         tenant = Tenant(integration_id, api_key, OffsetClock(self.clock), self.settings, self.ids, self.budget)
-        tenant.since = next(self._order)  # journal entries of an earlier tenant of this id are not its own
+        # Journal entries of an earlier tenant of this id are not its own; the request that made it is.
+        tenant.since = next(self._order) if first_arrival is None else first_arrival - 1
         self.tenants[integration_id] = tenant
         self.take_scenario(tenant)
         return tenant
@@ -112,7 +114,7 @@ class Emulator:
     def settle(self, tenant: Tenant) -> None:
         self.timeline.settle(tenant)
 
-    def authenticate(self, integration_id: str, api_key: str | None) -> Tenant:
+    def authenticate(self, integration_id: str, api_key: str | None, arrival: int | None = None) -> Tenant:
         if not api_key:
             raise ApiError(401, "missing_api_key", "send the integration's key in the 'api-key' header")
         if not _is_text(api_key):
@@ -121,7 +123,7 @@ class Emulator:
         if tenant is None:
             if not self.auto_create or len(api_key) > MAX_API_KEY_CHARS:
                 raise _invalid_key(integration_id)
-            tenant = self.new_tenant(integration_id, api_key)
+            tenant = self.new_tenant(integration_id, api_key, first_arrival=arrival)
         if tenant.api_key is None:
             if len(api_key) > MAX_API_KEY_CHARS:
                 raise _invalid_key(integration_id)
@@ -246,7 +248,7 @@ class Emulator:
                 f"API version {call.version[:40]!r} is not served; use {', '.join(SUPPORTED_VERSIONS)}",
                 supported_versions=list(SUPPORTED_VERSIONS),
             )
-        tenant = learned.tenant = self.authenticate(call.integration_id, call.api_key)
+        tenant = learned.tenant = self.authenticate(call.integration_id, call.api_key, learned.arrival)
         learned.arrived_at = tenant.now()
         learned.rate_limit_headers = throttle(tenant, call.operation)
         return tenant

@@ -633,3 +633,16 @@ async def test_a_page_resent_after_a_cut_short_202_is_no_duplicate(vendor: Vendo
     await vendor.close(session["id"])
     await vendor.session(session["id"])
     assert "duplicate_page" not in ids(await report(control))
+
+
+async def test_the_request_that_made_an_integration_in_open_mode_is_judged_too(
+    vendor: Vendor, control: Control
+) -> None:
+    """The first request of an integration made on first use is the client's own: it used to be
+    left out of the report, so a client that gave up on its very first start earned nothing."""
+    await control.client.put("/_mock/scenario", json=_fault("first-start-503", 1, {"status": 503}, "start_session"))
+    await vendor.start(expect=503)  # the request that makes the integration
+    entries = await journal(control)
+    assert [(e["operation"], e["status"]) for e in entries] == [("start_session", 503)]
+    found = finding(await report(control), "gave_up")
+    assert found["evidence"][0]["request_id"] == entries[0]["request_id"]
