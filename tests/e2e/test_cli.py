@@ -284,7 +284,8 @@ def test_ctrl_c_prints_each_clients_verdict() -> None:
     assert running.proc.stdout is not None
     out = running.proc.stdout.read()
     assert "the clients, judged" in out
-    assert "  demo: 2 requests; 0 error(s), 1 warning(s), 0 info(s)" in out
+    assert "  demo: 2 requests; 0 error(s), 2 warning(s), 0 info(s)" in out
+    assert "    warning outcome_not_read (1x): the outcome of an apply was never read" in out
     assert "    warning close_without_pages (1x): a session was applied with no page staged" in out
     assert "    met: nothing documented" in out
     assert out.rstrip().endswith("mock-sprinto: stopped")

@@ -108,7 +108,7 @@ def test_every_word_a_view_admits_is_a_word_of_its_schema(components: dict[str, 
 def test_the_words_are_those_the_emulator_uses() -> None:
     assert get_args(views.SessionState) == tuple(state.value for state in State)
     assert get_args(views.FindingId) == tuple(report.BY_ID)
-    assert get_args(views.Behaviour) == report.BEHAVIOURS
+    assert get_args(views.Behaviour) == tuple(report.BEHAVIOURS)
     assert get_args(views.Severity) == report.SEVERITIES
 
 
