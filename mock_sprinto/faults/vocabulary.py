@@ -37,6 +37,9 @@ class Respond:
     has_body: bool = False  # ``body: null`` is a body too: JSON null
     headers: dict[str, str] = field(default_factory=dict)
     retry_after: int | None = None
+    # ``retry_after: null`` said outright: no Retry-After at all, even on a 429 (whose default is 1 s),
+    # so a client's own backoff, without the server's hint, can be tested.
+    without_retry_after: bool = False
 
     @classmethod
     def from_document(cls, raw: dict[str, Any]) -> Respond:
@@ -48,6 +51,7 @@ class Respond:
             has_body="body" in raw,
             headers=dict(raw.get("headers") or {}),
             retry_after=raw.get("retry_after"),
+            without_retry_after="retry_after" in raw and raw["retry_after"] is None,
         )
 
 

@@ -47,8 +47,8 @@ def _problem(decision: Decision, respond: Respond) -> web.Response:
     status = respond.status
     headers = dict(respond.headers)
     retry_after = respond.retry_after
-    if retry_after is None and status == 429:
-        retry_after = 1  # a 429 without Retry-After would leave a client guessing
+    if retry_after is None and status == 429 and not respond.without_retry_after:
+        retry_after = 1  # a 429 without Retry-After would leave a client guessing, unless the rule says so
     body: Any
     if respond.has_body:
         body = respond.body

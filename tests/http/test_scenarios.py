@@ -397,3 +397,19 @@ async def test_shipped_scenarios_are_listed(client: TestClient[Any, Any]) -> Non
         "chaos",
     }
     assert all(s["description"] for s in listed)
+
+
+async def test_a_429_with_retry_after_null_carries_no_retry_after(client: TestClient[Any, Any]) -> None:
+    """By default an injected 429 says Retry-After: 1; ``retry_after: null`` leaves the client to its own backoff."""
+    await put_scenario(
+        client, rules({"match": {"operation": "start_session"}, "respond": {"status": 429, "retry_after": None}})
+    )
+    vendor = Vendor(client)
+    async with client.post(vendor.url("/sessions"), headers=vendor.headers) as response:
+        assert response.status == 429
+        assert "Retry-After" not in response.headers
+        body = await response.json()
+    assert body["code"] == "rate_limited" and "retry_after_seconds" not in body
+    await put_scenario(client, rules({"match": {"operation": "start_session"}, "respond": {"status": 429}}))
+    async with client.post(vendor.url("/sessions"), headers=vendor.headers) as response:
+        assert response.headers["Retry-After"] == "1" and (await response.json())["retry_after_seconds"] == 1
