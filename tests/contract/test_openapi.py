@@ -117,9 +117,9 @@ def _problem(status: int, code: str) -> bytes:
             "GET",
             "/api/external/push/{version}/integrations/{integration_id}/status",
             429,
-            {"X-Request-Id": "r1", "Content-Type": "application/json"},
+            {"Content-Type": "application/json", "Retry-After": "1"},
             _problem(429, "rate_limited"),
-            "required header Retry-After is missing",
+            "required header X-Request-Id is missing",
         ),
         (
             "GET",
