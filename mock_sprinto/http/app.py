@@ -34,6 +34,7 @@ from .common import (
     problem_response,
 )
 from .guards import HostCheck, cross_site_refusal
+from .nearmiss import closest_endpoint
 from .server import new_request_id
 
 log = logging.getLogger("mock_sprinto")
@@ -53,15 +54,19 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_la
 
 def _from_http_exception(exc: web.HTTPException, request: web.Request) -> ApiError:
     code = _HTTP_CODES.get(exc.status, "http_error")
+    extra: dict[str, str] = {}
     if exc.status == 404:
         detail = f"no such endpoint: {request.method} {request.path[:200]}"
+        if (near := closest_endpoint(request.method, request.path[:2000])) is not None:
+            detail += f"; did you mean {near}?"
+            extra["did_you_mean"] = near
     elif exc.status == 405:
         allowed = exc.headers.get("Allow", "")
         detail = f"{request.method} is not allowed here; allowed: {allowed}"
     else:
         detail = exc.reason
     headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
-    return ApiError(exc.status, code, detail, headers=headers)
+    return ApiError(exc.status, code, detail, extra=extra, headers=headers)
 
 
 @web.middleware

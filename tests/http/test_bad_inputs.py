@@ -275,3 +275,13 @@ async def test_an_empty_body_with_content_length_zero_reads_as_empty_not_truncat
     assert problem["code"] == "malformed_body" and "empty" in problem["detail"], problem
     closed = await vendor.call("POST", f"/sessions/{session['id']}/close", 400, data=b"", headers=headers)
     assert "'status'" in closed[1]["detail"]  # an empty close body is a close without status, not a broken body
+
+
+async def test_a_path_the_api_does_not_have_names_the_closest_real_one(client: TestClient[Any, Any]) -> None:
+    """A base URL without /api/external/push is the commonest first mistake: the 404 says where to go."""
+    async with client.post("/v1/integrations/acme/sessions", headers={"api-key": "k"}) as response:
+        assert response.status == 404
+        body = await response.json()
+    assert body["code"] == "not_found"
+    assert body["did_you_mean"] == "POST /api/external/push/v1/integrations/acme/sessions"
+    assert body["detail"].endswith("did you mean POST /api/external/push/v1/integrations/acme/sessions?")
