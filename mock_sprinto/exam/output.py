@@ -39,9 +39,10 @@ def _exit(result: TrialResult) -> str:
 
 def progress_line(result: TrialResult) -> str:
     """One finished trial, as it finishes."""
-    return (
+    line = (
         f"  {result.verdict.upper():4}  {result.name:<{_NAME_WIDTH}} {result.seconds:6.2f} s  {_reasons_short(result)}"
     )
+    return line.rstrip()
 
 
 def headline(exam: ExamResult) -> str:

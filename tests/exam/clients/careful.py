@@ -22,6 +22,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from typing import Any
 
 HABITS = {
@@ -81,10 +82,10 @@ def log(message: str) -> None:
 
 
 class Client:
-    def __init__(self, habit: str | None) -> None:
-        self.base = os.environ["SPRINTO_BASE_URL"].rstrip("/")
-        self.integration = os.environ["SPRINTO_INTEGRATION_ID"]
-        self.key = os.environ["SPRINTO_API_KEY"]
+    def __init__(self, habit: str | None = None, env: Mapping[str, str] = os.environ) -> None:
+        self.base = env["SPRINTO_BASE_URL"].rstrip("/")
+        self.integration = env["SPRINTO_INTEGRATION_ID"]
+        self.key = env["SPRINTO_API_KEY"]
         self.habit = habit
         self.timeout = None if habit == "no-timeout" else TIMEOUT_SECONDS
 
