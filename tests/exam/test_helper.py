@@ -37,11 +37,11 @@ def test_progress_is_reported_as_each_trial_finishes(tmp_path: Path) -> None:
 
 def test_bad_arguments_are_refused_before_anything_runs(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="sequence of arguments"):
-        run_exam(f"{sys.executable} sync.py")  # type: ignore[arg-type]
+        run_exam(f"{sys.executable} sync.py")  # a str is a sequence: refused at run time
     with pytest.raises(ValueError, match="no trial named 'nope'"):
         run_exam(CAREFUL_PY, trials=["nope"], artifacts=tmp_path)
     with pytest.raises(ValueError, match="expected dataset"):
-        run_exam(CAREFUL_PY, expect={"User": "not a list"}, artifacts=tmp_path)
+        run_exam(CAREFUL_PY, expect={"User": "not a list"}, artifacts=tmp_path)  # type: ignore[dict-item]
     with pytest.raises(ValueError, match="scenario"):
         run_exam(CAREFUL_PY, scenarios=[{"name": "Bad Name"}], artifacts=tmp_path)
     with pytest.raises(ValueError, match="clashes"):
