@@ -96,7 +96,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="variable for the integration id (default %(default)s)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress line per trial, only the final table")
-    parser.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...", help="your sync command")
+    # Not dest "command": the main CLI names its subcommand so, in the same namespace.
+    parser.add_argument(
+        "sync_command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...", help="your sync command and its arguments"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -147,7 +150,7 @@ def _progress(result: Any) -> None:
 
 
 def _options(args: argparse.Namespace) -> tuple[list[str], ExamOptions]:
-    command = list(args.command or [])
+    command = list(args.sync_command or [])
     if command[:1] == ["--"]:
         command = command[1:]
     if not command:
