@@ -1,0 +1,304 @@
+"""The exam's verdict on one trial: pure functions of what the command did and what the emulator saw.
+
+The inputs are facts (an exit code, whether the wall-clock limit hit, the applied and expected
+datasets, the judge's findings, the sessions, the journal), never a live emulator, so every rule
+here is tested without running anything. Each reason has a stable id (documented in docs/exam.md)
+and one detail line a person can act on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .trials import Setup, Trial
+
+# Reasons that fail a trial (stable ids; docs/exam.md lists each).
+TIMED_OUT = "timed_out"
+NOT_STARTED = "not_started"
+SETUP_FAILED = "setup_failed"
+GAVE_UP = "gave_up"
+CLAIMED_SUCCESS = "claimed_success"
+NOTHING_APPLIED = "nothing_applied"
+LOST_RECORDS = "lost_records"
+EXTRA_RECORDS = "extra_records"
+PARTIAL_APPLY = "partial_apply"
+FINDINGS = "findings"
+SESSION_LEFT_ACTIVE = "session_left_active"
+FAULT_NOT_MET = "fault_not_met"
+REASON_IDS = (
+    TIMED_OUT,
+    NOT_STARTED,
+    SETUP_FAILED,
+    GAVE_UP,
+    CLAIMED_SUCCESS,
+    NOTHING_APPLIED,
+    LOST_RECORDS,
+    EXTRA_RECORDS,
+    PARTIAL_APPLY,
+    FINDINGS,
+    SESSION_LEFT_ACTIVE,
+    FAULT_NOT_MET,
+)
+# Notes: worth knowing, never a failure.
+STAGED_TWICE = "staged_twice"
+EXPECTED_FINDINGS = "expected_findings"
+NOTE_IDS = (STAGED_TWICE, EXPECTED_FINDINGS)
+
+EXAMPLES_SHOWN = 5  # records named in a lost_records / extra_records detail
+
+
+@dataclass(frozen=True)
+class Reason:
+    id: str
+    detail: str
+
+    def public(self) -> dict[str, str]:
+        return {"id": self.id, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    reasons: tuple[Reason, ...]
+    notes: tuple[Reason, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return not self.reasons
+
+
+# ---- datasets: entity type -> multiset of canonical JSON records ------------------------------------
+Dataset = dict[str, Counter[str]]
+
+
+def canonical(record: Any) -> str:
+    """One spelling per record, whatever the key order or spacing it was sent with."""
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def dataset_of(records: Mapping[str, Iterable[Any]]) -> Dataset:
+    return {entity_type: Counter(canonical(r) for r in items) for entity_type, items in records.items()}
+
+
+def size(dataset: Mapping[str, Counter[str]]) -> int:
+    return sum(sum(items.values()) for items in dataset.values())
+
+
+def _difference(a: Mapping[str, Counter[str]], b: Mapping[str, Counter[str]]) -> Dataset:
+    """What ``a`` holds that ``b`` does not, per entity type (multisets)."""
+    left: Dataset = {}
+    for entity_type, items in a.items():
+        missing = items - b.get(entity_type, Counter())
+        if missing:
+            left[entity_type] = missing
+    return left
+
+
+def _example(entity_type: str, record_json: str, key_fields: Mapping[str, str | None]) -> str:
+    key = key_fields.get(entity_type)
+    if key:
+        try:
+            value = json.loads(record_json).get(key)
+        except (ValueError, AttributeError):
+            value = None
+        if value is not None:
+            return f"{key}={value}"
+    return record_json if len(record_json) <= 80 else record_json[:77] + "..."
+
+
+def describe_records(
+    difference: Mapping[str, Counter[str]], total: Mapping[str, Counter[str]], key_fields: Mapping[str, str | None]
+) -> str:
+    """'3 records (User: 3 of 30), e.g. User employeeId=E11, employeeId=E12'."""
+    count = size(difference)
+    per_type = ", ".join(
+        f"{entity_type}: {sum(items.values())} of {sum(total.get(entity_type, Counter()).values())}"
+        for entity_type, items in sorted(difference.items())
+    )
+    examples: list[str] = []
+    for entity_type, items in sorted(difference.items()):
+        for record_json in sorted(items):
+            if len(examples) == EXAMPLES_SHOWN:
+                break
+            examples.append(f"{entity_type} {_example(entity_type, record_json, key_fields)}")
+    more = f" (and {count - len(examples)} more)" if count > len(examples) else ""
+    return f"{count} record(s) ({per_type}), e.g. {'; '.join(examples)}{more}"
+
+
+# ---- journal facts ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class JournalFacts:
+    largest_push_bytes: int = 0
+    start_conflicts: int = 0  # starts answered 409 session_already_active
+    size_refusals: int = 0  # pushes the emulator itself refused with 413 (not a scenario's)
+    error_answers: int = 0  # answers >= 400, or no answer at all (status 0: a broken connection)
+    # (session id, times) for each page content staged more than once in one session
+    staged_twice: tuple[tuple[str, int], ...] = ()
+
+
+def journal_facts(entries: Sequence[Mapping[str, Any]]) -> JournalFacts:
+    largest = conflicts = refusals = errors = 0
+    staged: Counter[tuple[str, str]] = Counter()
+    for entry in entries:
+        operation, status, code = entry.get("operation"), entry.get("status"), entry.get("code")
+        if isinstance(status, int) and (status == 0 or status >= 400):
+            errors += 1
+        if operation == "start_session" and status == 409 and code == "session_already_active":
+            conflicts += 1
+        if operation != "push_page":
+            continue
+        largest = max(largest, int(entry.get("bytes_in") or 0))
+        if status == 413 and code == "payload_too_large" and entry.get("rule") is None:
+            refusals += 1
+        # ``page`` is set on the entry of every push that staged its page, whatever the client
+        # was then told (a reset after staging included): the same digest twice is a page staged twice.
+        session_id, digest = entry.get("session_id"), entry.get("digest")
+        if entry.get("page") is not None and session_id and digest:
+            staged[(str(session_id), str(digest))] += 1
+    twice = Counter(session_id for (session_id, _), times in staged.items() if times > 1)
+    return JournalFacts(largest, conflicts, refusals, errors, tuple(sorted(twice.items())))
+
+
+def fault_met(trial: Trial, rules_fired: Mapping[str, int] | None, facts: JournalFacts) -> tuple[bool, str]:
+    """Whether the trial's fault happened, and if not, what did not happen."""
+    if trial.baseline:
+        return True, ""  # no fault to meet
+    if trial.setup is Setup.STALE_SESSION:
+        return facts.start_conflicts > 0, "no start was answered 409 session_already_active"
+    if trial.setup is Setup.SIZE_LIMIT:
+        return facts.size_refusals > 0, "no push was answered 413 payload_too_large"
+    fired = dict(rules_fired or {})
+    if trial.fault_rules:
+        unfired = [name for name in trial.fault_rules if fired.get(name, 0) == 0]
+        return not unfired, f"scenario rule(s) {', '.join(map(repr, unfired))} never fired"
+    if fired:
+        return any(count > 0 for count in fired.values()), "none of the scenario's rules fired"
+    # A scenario with settings only (a rate limit, small limits): its fault is an error answer.
+    return facts.error_answers > 0, "no request was answered with an error"
+
+
+# ---- the verdict ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Facts:
+    trial: Trial
+    exit_code: int | None
+    timed_out: bool
+    timeout_seconds: float
+    applied: Dataset
+    expected: Dataset | None  # None: nothing to compare with (the baseline applied nothing)
+    findings: Sequence[Mapping[str, Any]] = ()  # the judge's report findings
+    left_active: Sequence[str] = ()  # sessions still active when the command ended
+    applied_sessions: Sequence[Mapping[str, Any]] = ()  # sessions that ended processed
+    fault_met: bool = True
+    fault_unmet_detail: str = ""
+    journal: JournalFacts = field(default_factory=JournalFacts)
+    key_fields: Mapping[str, str | None] = field(default_factory=dict)
+    stale_session_id: str | None = None
+    start_error: str | None = None  # the command could not be started at all
+
+
+def judge(facts: Facts) -> Verdict:
+    trial = facts.trial
+    reasons: list[Reason] = []
+    notes: list[Reason] = []
+    if facts.start_error is not None:
+        reasons.append(Reason(NOT_STARTED, f"the command could not be started: {facts.start_error}"))
+    elif facts.timed_out:
+        reasons.append(
+            Reason(
+                TIMED_OUT,
+                f"no exit within {facts.timeout_seconds:g} s (the trial's wall-clock limit): its process group "
+                "was killed; a request with no timeout hangs on a server that never answers",
+            )
+        )
+    elif trial.recoverable and facts.exit_code != 0:
+        why = "with no fault injected" if trial.baseline else f"after a recoverable fault ({trial.fault})"
+        reasons.append(Reason(GAVE_UP, f"exit code {facts.exit_code} {why}; expected: {trial.expects}"))
+    elif not trial.recoverable and facts.exit_code == 0:
+        reasons.append(
+            Reason(
+                CLAIMED_SUCCESS,
+                f"exit code 0 although the sync could not succeed ({trial.fault}); expected: {trial.expects}",
+            )
+        )
+
+    if trial.recoverable:
+        reasons.extend(_records(facts))
+    else:
+        for session in facts.applied_sessions:
+            reasons.append(
+                Reason(
+                    PARTIAL_APPLY,
+                    f"session {session.get('id')} was applied ({session.get('accepted_records_total', '?')} records) "
+                    "although the trial's fault cannot be recovered: a partial sync replaced the dataset",
+                )
+            )
+
+    allowed = set(trial.allowed_findings)
+    errors = [f for f in facts.findings if f.get("severity") == "error"]
+    failing = [f for f in errors if f.get("id") not in allowed]
+    if failing:
+        listed = ", ".join(f"{f.get('id')} ({f.get('count', 1)}x)" for f in failing)
+        reasons.append(Reason(FINDINGS, f"the judge's error findings: {listed} (report.json has evidence and advice)"))
+    tolerated = [f for f in errors if f.get("id") in allowed]
+    if tolerated:
+        listed = ", ".join(f"{f.get('id')} ({f.get('count', 1)}x)" for f in tolerated)
+        notes.append(Reason(EXPECTED_FINDINGS, f"{listed}: caused by the trial's own fault, not counted"))
+
+    for session_id in facts.left_active:
+        whose = " (the session the exam left active before the run)" if session_id == facts.stale_session_id else ""
+        reasons.append(
+            Reason(
+                SESSION_LEFT_ACTIVE,
+                f"session {session_id}{whose} was still active when the command ended: close it with "
+                "apply or discard, or the next run's start gets 409 session_already_active",
+            )
+        )
+
+    if not facts.fault_met:
+        reasons.append(
+            Reason(
+                FAULT_NOT_MET,
+                f"the trial's fault never happened: {facts.fault_unmet_detail} ({trial.unmet_hint}); "
+                "the trial proved nothing",
+            )
+        )
+
+    for session_id, pages in facts.journal.staged_twice:
+        notes.append(
+            Reason(
+                STAGED_TWICE,
+                f"session {session_id}: {pages} page(s) staged twice (a page sent again after its answer was "
+                "lost); harmless for records with a key, which de-duplicate",
+            )
+        )
+    return Verdict(tuple(reasons), tuple(notes))
+
+
+def _records(facts: Facts) -> list[Reason]:
+    applied, expected = facts.applied, facts.expected
+    if expected is None:
+        if facts.trial.baseline and not size(applied):
+            return [
+                Reason(
+                    NOTHING_APPLIED,
+                    "the baseline applied no record, so no trial has an expected dataset to compare with "
+                    "(a sync that applies nothing, or pass --expect FILE)",
+                )
+            ]
+        return []
+    reasons = []
+    lost = _difference(expected, applied)
+    if lost:
+        reasons.append(
+            Reason(LOST_RECORDS, "expected but not applied: " + describe_records(lost, expected, facts.key_fields))
+        )
+    extra = _difference(applied, expected)
+    if extra:
+        reasons.append(
+            Reason(EXTRA_RECORDS, "applied but not expected: " + describe_records(extra, applied, facts.key_fields))
+        )
+    return reasons

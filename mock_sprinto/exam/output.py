@@ -1,0 +1,199 @@
+"""How an exam is shown: a progress line per finished trial, the final table, and the files a CI
+job keeps (``--json``, ``--junit-xml``, ``--markdown``)."""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from pathlib import Path
+
+from .process import read_tail
+from .results import ExamResult, TrialResult
+from .trials import Trial
+
+JUNIT_TAIL_BYTES = 8 * 1024  # of stdout and of stderr, in each testcase
+_NAME_WIDTH = 26
+
+
+def _reasons_short(result: TrialResult) -> str:
+    if result.reasons:
+        return ", ".join(dict.fromkeys(result.reason_ids))  # each id once, in order
+    if result.notes:
+        return "(" + ", ".join(dict.fromkeys(note.id for note in result.notes)) + ")"
+    return ""
+
+
+def _records(result: TrialResult) -> str:
+    expected = "-" if result.records_expected is None else str(result.records_expected)
+    return f"{result.records_applied}/{expected}"
+
+
+def _exit(result: TrialResult) -> str:
+    if result.timed_out:
+        return "killed"
+    return "-" if result.exit_code is None else str(result.exit_code)
+
+
+def progress_line(result: TrialResult) -> str:
+    """One finished trial, as it finishes."""
+    line = (
+        f"  {result.verdict.upper():4}  {result.name:<{_NAME_WIDTH}} {result.seconds:6.2f} s  {_reasons_short(result)}"
+    )
+    return line.rstrip()
+
+
+def headline(exam: ExamResult) -> str:
+    passed = sum(trial.passed for trial in exam.trials)
+    verdict = "PASSED" if exam.passed else "FAILED"
+    return f"mock-sprinto exam {verdict}: {passed} of {len(exam.trials)} trials passed in {exam.seconds:.1f} s"
+
+
+def table(exam: ExamResult) -> str:
+    """The final table, each failed trial's reasons and evidence, and the summary."""
+    rows = [("trial", "verdict", "exit", "seconds", "records", "fault met", "reasons")]
+    for trial in exam.trials:
+        rows.append(
+            (
+                trial.name,
+                trial.verdict,
+                _exit(trial),
+                f"{trial.seconds:.2f}",
+                _records(trial),
+                "yes" if trial.fault_met else "NO",
+                _reasons_short(trial),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
+        for row in rows
+    ]
+    lines = [line.rstrip() for line in lines]
+    lines.insert(1, "-" * max(len(line) for line in lines))
+    for trial in exam.trials:
+        if trial.passed and not trial.notes:
+            continue
+        lines.append("")
+        lines.append(f"{trial.name} ({trial.verdict}): {trial.description}")
+        for reason in trial.reasons:
+            lines.extend(_wrapped(f"{reason.id}: {reason.detail}", "  - "))
+        for note in trial.notes:
+            lines.extend(_wrapped(f"note {note.id}: {note.detail}", "  . "))
+        if not trial.passed:
+            for label, path in trial.evidence():
+                lines.append(f"    {label}: {path}")
+    lines.append("")
+    lines.extend(f"note: {note}" for note in exam.notes)
+    lines.append(headline(exam))
+    return "\n".join(lines)
+
+
+def _wrapped(text: str, lead: str) -> list[str]:
+    return textwrap.wrap(text, 110, initial_indent=lead, subsequent_indent=" " * (len(lead) + 2)) or [lead]
+
+
+# ---- files ---------------------------------------------------------------------------------------------
+def to_json(exam: ExamResult) -> str:
+    return json.dumps(exam.public(), indent=2)
+
+
+_XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    """Text XML 1.0 can carry: a client's output may hold any byte."""
+    return _XML_UNSAFE.sub("\ufffd", text)
+
+
+def to_junit_xml(exam: ExamResult) -> str:
+    """One testcase per trial; a failed trial's <failure> lists its reasons and evidence."""
+    failures = len(exam.failed)
+    suite = ET.Element(
+        "testsuite",
+        {
+            "name": "mock-sprinto exam",
+            "tests": str(len(exam.trials)),
+            "failures": str(failures),
+            "errors": "0",
+            "skipped": "0",
+            "time": f"{exam.seconds:.3f}",
+        },
+    )
+    for trial in exam.trials:
+        case = ET.SubElement(
+            suite, "testcase", {"classname": "mock_sprinto.exam", "name": trial.name, "time": f"{trial.seconds:.3f}"}
+        )
+        if not trial.passed:
+            failure = ET.SubElement(
+                case, "failure", {"type": "exam", "message": _xml_text(", ".join(trial.reason_ids))}
+            )
+            details = [f"{trial.name}: {trial.description}"]
+            details += [f"{reason.id}: {reason.detail}" for reason in trial.reasons]
+            details += [f"{label}: {path}" for label, path in trial.evidence()]
+            failure.text = _xml_text("\n".join(details))
+        out = [f"scenario: {trial.scenario}", f"exit code: {_exit(trial)}", f"records: {_records(trial)}"]
+        out += [f"note {note.id}: {note.detail}" for note in trial.notes]
+        stdout = read_tail(trial.stdout, JUNIT_TAIL_BYTES)
+        if stdout:
+            out += ["--- stdout (tail) ---", stdout]
+        ET.SubElement(case, "system-out").text = _xml_text("\n".join(out))
+        stderr = read_tail(trial.stderr, JUNIT_TAIL_BYTES)
+        if stderr:
+            ET.SubElement(case, "system-err").text = _xml_text(stderr)
+    suites = ET.Element(
+        "testsuites",
+        {
+            "name": "mock-sprinto exam",
+            "tests": str(len(exam.trials)),
+            "failures": str(failures),
+            "time": f"{exam.seconds:.3f}",
+        },
+    )
+    suites.append(suite)
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def _md(text: str) -> str:
+    """A table cell: no line breaks, no column separators, no markup from a client's text."""
+    cleaned = " ".join(str(text).split()).replace("|", "\\|")
+    return re.sub(r"([<>*_`\[\]])", r"\\\1", cleaned)
+
+
+def to_markdown(exam: ExamResult) -> str:
+    """A table for a CI job summary (GitHub's $GITHUB_STEP_SUMMARY takes it as is)."""
+    lines = [f"### {headline(exam)}", ""]
+    lines.append("| trial | verdict | exit | seconds | records | fault met | reasons |")
+    lines.append("|---|---|---|---:|---:|---|---|")
+    for trial in exam.trials:
+        mark = "✅ pass" if trial.passed else "❌ **fail**"
+        reasons = "<br>".join(f"`{reason.id}`: {_md(reason.detail)}" for reason in trial.reasons)
+        lines.append(
+            f"| `{trial.name}` | {mark} | {_exit(trial)} | {trial.seconds:.2f} | {_records(trial)} | "
+            f"{'yes' if trial.fault_met else 'no'} | {reasons} |"
+        )
+    if exam.notes:
+        lines.append("")
+        lines.extend(f"- {_md(note)}" for note in exam.notes)
+    return "\n".join(lines) + "\n"
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def catalogue_text(trials: Sequence[Trial], available: Sequence[bool]) -> str:
+    """``--list``: each trial, its fault, what a careful client does, and what it stands for."""
+    lines = []
+    for trial, ready in zip(trials, available, strict=True):
+        kind = "recoverable" if trial.recoverable else "NOT recoverable: the command must exit non-zero"
+        scenario = trial.scenario_label or "no fault"
+        lines.append(f"{trial.name}  [{scenario}; {kind}]" + ("" if ready else "  (not available yet)"))
+        lines.extend(_wrapped(f"fault: {trial.fault}", "    "))
+        lines.extend(_wrapped(f"expected: {trial.expects}", "    "))
+        lines.extend(_wrapped(f"Sprinto: {trial.documented}", "    "))
+    return "\n".join(lines)

@@ -1,0 +1,122 @@
+"""What an exam found: one result per trial, and the exam's; the JSON of API.md Part C."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .oracle import Reason
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One finding of the judge's report, as the results name it (the report file has the rest)."""
+
+    id: str
+    severity: str
+    count: int
+    message: str
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "severity": self.severity, "count": self.count, "message": self.message}
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    name: str
+    scenario: str | None
+    description: str  # the fault, in a line
+    recoverable: bool
+    reasons: tuple[Reason, ...]
+    notes: tuple[Reason, ...] = ()
+    exit_code: int | None = None
+    timed_out: bool = False
+    seconds: float = 0.0
+    records_expected: int | None = None
+    records_applied: int = 0
+    fault_met: bool = False
+    findings: tuple[Finding, ...] = ()
+    integration_id: str | None = None
+    folder: Path | None = None
+    har: Path | None = None
+    report: Path | None = None
+    stdout: Path | None = None
+    stderr: Path | None = None
+
+    @property
+    def passed(self) -> bool:
+        return not self.reasons
+
+    @property
+    def verdict(self) -> Literal["pass", "fail"]:
+        return "pass" if self.passed else "fail"
+
+    @property
+    def reason_ids(self) -> list[str]:
+        return [reason.id for reason in self.reasons]
+
+    def evidence(self) -> list[tuple[str, Path]]:
+        """The files written for this trial, by what they are."""
+        named = (("har", self.har), ("report", self.report), ("stdout", self.stdout), ("stderr", self.stderr))
+        return [(label, path) for label, path in named if path is not None]
+
+    def public(self) -> dict[str, Any]:
+        """The trial's member of ``--json``: API.md Part C's keys first, then this exam's own."""
+        return {
+            "name": self.name,
+            "scenario": self.scenario,
+            "verdict": self.verdict,
+            "reasons": [reason.public() for reason in self.reasons],
+            "exit_code": self.exit_code,
+            "seconds": round(self.seconds, 3),
+            "records": {"expected": self.records_expected, "applied": self.records_applied},
+            "fault_met": self.fault_met,
+            "findings": [finding.public() for finding in self.findings],
+            "har": _path(self.har),
+            "notes": [note.public() for note in self.notes],
+            "description": self.description,
+            "recoverable": self.recoverable,
+            "timed_out": self.timed_out,
+            "integration_id": self.integration_id,
+            "report": _path(self.report),
+            "stdout": _path(self.stdout),
+            "stderr": _path(self.stderr),
+        }
+
+
+def _path(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
+@dataclass(frozen=True)
+class ExamResult:
+    trials: tuple[TrialResult, ...]
+    seconds: float = 0.0
+    artifacts: Path | None = None
+    expected_from: Literal["baseline", "expect"] | None = None  # where the expected dataset came from
+    notes: tuple[str, ...] = field(default_factory=tuple)  # the summary's remarks (no expected dataset, ...)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.trials) and all(trial.passed for trial in self.trials)
+
+    @property
+    def failed(self) -> list[TrialResult]:
+        return [trial for trial in self.trials if not trial.passed]
+
+    def trial(self, name: str) -> TrialResult:
+        for trial in self.trials:
+            if trial.name == name:
+                return trial
+        raise KeyError(f"no trial named {name!r} in this exam ({', '.join(t.name for t in self.trials)})")
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "trials": [trial.public() for trial in self.trials],
+            "seconds": round(self.seconds, 3),
+            "expected_from": self.expected_from,
+            "notes": list(self.notes),
+            "artifacts": _path(self.artifacts),
+        }

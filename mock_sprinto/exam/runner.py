@@ -1,0 +1,444 @@
+"""Running the exam: one emulator, one fresh integration per trial, the baseline first, then the
+fault trials in parallel (tenants are isolated: each has its own scenario, settings and clock).
+
+A trial: make the integration and give it the trial's fault; run the user's sync with the
+integration's address, key and id in its environment; note what was still active when it ended;
+settle what is in flight on the integration's clock (past the processing time, never near the
+inactivity timeout); read the applied records, the judge's report and the journal; write the
+evidence; ask the oracle.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import os
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from ..faults import shipped_scenarios
+from ..testing import MockSprinto, MockSprintoError, MockSprintoServer
+from . import oracle, process
+from .oracle import Dataset, Facts, JournalFacts, Reason
+from .results import ExamResult, Finding, TrialResult
+from .trials import BASELINE, CATALOGUE, Setup, Trial
+
+DEFAULT_JOBS = 2
+DEFAULT_TRIAL_TIMEOUT = 60.0
+DEFAULT_ARTIFACTS = Path("mock-sprinto-exam")
+# Emulator seconds a trial's session takes to process, unless the trial's scenario says otherwise:
+# small, so a client polling for the outcome waits a fraction of a second, not Sprinto's 2 s.
+PROCESSING_SECONDS = 0.2
+# page-too-large: the limit is this share of the baseline's largest push, never below the floor
+# (a limit smaller than a start or a close, or than one record, would prove nothing).
+SIZE_LIMIT_SHARE = 0.6
+SIZE_LIMIT_FLOOR = 512
+OUTPUT_TAIL_BYTES = 64 * 1024
+
+HAR_FILE, REPORT_FILE, STDOUT_FILE, STDERR_FILE = "traffic.har", "report.json", "stdout.txt", "stderr.txt"
+_VENDOR_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class EnvNames:
+    """The environment variables that tell the command where to sync (``--env-base-url`` etc.)."""
+
+    base_url: str = "SPRINTO_BASE_URL"
+    api_key: str = "SPRINTO_API_KEY"
+    integration_id: str = "SPRINTO_INTEGRATION_ID"
+    trial: str = "MOCK_SPRINTO_TRIAL"  # for information: the command may log it
+
+
+@dataclass(frozen=True)
+class ExamOptions:
+    trials: Sequence[str] | None = None  # catalogue trials by name; None: every available one
+    expect: Mapping[str, Sequence[Any]] | None = None  # the expected dataset; None: the baseline's
+    extra_trials: Sequence[Trial] = ()  # the user's own scenarios (``--scenario``), always run
+    jobs: int = DEFAULT_JOBS
+    trial_timeout: float = DEFAULT_TRIAL_TIMEOUT
+    artifacts: Path = DEFAULT_ARTIFACTS
+    env_names: EnvNames = field(default_factory=EnvNames)
+    processing_seconds: float = PROCESSING_SECONDS
+    tail_bytes: int = OUTPUT_TAIL_BYTES
+
+
+# ---- which trials run ------------------------------------------------------------------------------
+def available(trial: Trial) -> bool:
+    """Whether this emulator ships the trial's scenario (a trial whose scenario is still pending,
+    e.g. one needing an engine feature not released yet, is left out of the default list)."""
+    return trial.scenario is None or trial.scenario in shipped_scenarios()
+
+
+@dataclass(frozen=True)
+class Plan:
+    trials: tuple[Trial, ...]  # in running order: the baseline first when it runs
+    notes: tuple[str, ...] = ()
+
+
+def plan(options: ExamOptions) -> Plan:
+    """The trials to run. Raises ``ValueError`` for a name no trial has, or a clash of names."""
+    notes: list[str] = []
+    names = {trial.name for trial in CATALOGUE}
+    for extra in options.extra_trials:
+        if extra.name in names:
+            raise ValueError(f"the scenario named {extra.name!r} clashes with a trial of that name: rename it")
+        names.add(extra.name)
+    if options.trials is None:
+        chosen = []
+        for trial in CATALOGUE:
+            if available(trial):
+                chosen.append(trial)
+            else:
+                notes.append(
+                    f"trial {trial.name!r} left out: this emulator does not ship its scenario {trial.scenario!r} yet"
+                )
+    else:
+        unknown = [name for name in options.trials if name not in {t.name for t in CATALOGUE}]
+        if unknown:
+            known = ", ".join(trial.name for trial in CATALOGUE)
+            raise ValueError(f"no trial named {', '.join(map(repr, unknown))} (trials: {known})")
+        wanted = set(options.trials)
+        chosen = [trial for trial in CATALOGUE if trial.name in wanted]
+        # The baseline runs first unless --expect gives the expected dataset; page-too-large
+        # needs it anyway, to measure the largest page.
+        needs_baseline = options.expect is None or any(trial.setup is Setup.SIZE_LIMIT for trial in chosen)
+        if needs_baseline and BASELINE not in chosen:
+            chosen.insert(0, BASELINE)
+    chosen.extend(options.extra_trials)
+    if not chosen:
+        raise ValueError("no trial to run")
+    return Plan(tuple(chosen), tuple(notes))
+
+
+def size_limit(largest_push_bytes: int) -> int:
+    return max(SIZE_LIMIT_FLOOR, int(largest_push_bytes * SIZE_LIMIT_SHARE))
+
+
+# ---- the exam ------------------------------------------------------------------------------------------
+class Exam:
+    """One exam of ``target`` (a command line or a callable); ``run`` returns its result.
+
+    ``on_done`` is called with each trial's result as it finishes (from worker threads, one at a
+    time), for progress lines."""
+
+    def __init__(
+        self,
+        target: process.Target,
+        options: ExamOptions | None = None,
+        on_done: Callable[[TrialResult], None] | None = None,
+    ) -> None:
+        self.target = target
+        self.options = options or ExamOptions()
+        self.on_done = on_done
+        self._done_lock = threading.Lock()
+        self._live: set[subprocess.Popen[bytes]] = set()
+        self._live_lock = threading.Lock()
+
+    def run(self) -> ExamResult:
+        options = self.options
+        the_plan = plan(options)
+        started = time.monotonic()
+        notes = list(the_plan.notes)
+        expected: Dataset | None = None if options.expect is None else oracle.dataset_of(options.expect)
+        expected_from: Any = None if options.expect is None else "expect"
+        results: dict[str, TrialResult] = {}
+        server = MockSprintoServer()
+        server.start()
+        try:
+            rest = list(the_plan.trials)
+            largest = 0
+            if rest[0].baseline:
+                baseline, applied, facts = self._trial(server, rest.pop(0), expected, limit=None)
+                self._finished(baseline)
+                results[baseline.name] = baseline
+                largest = facts.largest_push_bytes
+                if options.expect is None:
+                    if oracle.size(applied):
+                        expected, expected_from = applied, "baseline"
+                        if not baseline.passed:
+                            notes.append("the baseline failed: the expected dataset comes from a failed run")
+                    else:
+                        notes.append(
+                            "the baseline applied no record and no --expect was given: "
+                            "the other trials were judged without an expected dataset"
+                        )
+            limit = size_limit(largest)
+            for result in self._in_parallel(server, rest, expected, limit):
+                results[result.name] = result
+        except BaseException:
+            self._end_live()  # Ctrl-C: no command outlives the exam
+            raise
+        finally:
+            _stop_quietly(server)
+        ordered = tuple(results[trial.name] for trial in the_plan.trials if trial.name in results)
+        return ExamResult(
+            trials=ordered,
+            seconds=time.monotonic() - started,
+            artifacts=options.artifacts,
+            expected_from=expected_from,
+            notes=tuple(notes),
+        )
+
+    def _in_parallel(
+        self, server: MockSprintoServer, trials: Sequence[Trial], expected: Dataset | None, limit: int
+    ) -> list[TrialResult]:
+        if not trials:
+            return []
+        done: list[TrialResult] = []
+        with ThreadPoolExecutor(max_workers=max(1, self.options.jobs), thread_name_prefix="exam") as pool:
+            order = sorted(trials, key=lambda trial: -trial.waits)
+            pending: set[Future[TrialResult]] = {
+                pool.submit(self._trial_result, server, trial, expected, limit) for trial in order
+            }
+            try:
+                while pending:
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        result = future.result()
+                        self._finished(result)
+                        done.append(result)
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                self._end_live()
+                raise
+        return done
+
+    def _finished(self, result: TrialResult) -> None:
+        if self.on_done is not None:
+            with self._done_lock:
+                self.on_done(result)
+
+    def _end_live(self) -> None:
+        with self._live_lock:
+            live = list(self._live)
+        for each in live:
+            process.end_group(each)
+
+    def _trial_result(
+        self, server: MockSprintoServer, trial: Trial, expected: Dataset | None, limit: int
+    ) -> TrialResult:
+        return self._trial(server, trial, expected, limit)[0]
+
+    # ---- one trial ----------------------------------------------------------------------------------
+    def _trial(
+        self, server: MockSprintoServer, trial: Trial, expected: Dataset | None, limit: int | None
+    ) -> tuple[TrialResult, Dataset, JournalFacts]:
+        options = self.options
+        started = time.monotonic()
+        folder = options.artifacts / trial.name
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in (HAR_FILE, REPORT_FILE, STDOUT_FILE, STDERR_FILE):  # a previous run's evidence
+            (folder / name).unlink(missing_ok=True)
+        base = TrialResult(
+            name=trial.name,
+            scenario=trial.scenario_label,
+            description=trial.fault,
+            recoverable=trial.recoverable,
+            reasons=(),
+            records_expected=None if expected is None else oracle.size(expected),
+            folder=folder,
+        )
+        handle = server.new_integration(f"exam-{trial.name}")
+        try:
+            effective = self._configure(server, handle, trial, limit)
+            stale = _start_session(handle) if trial.setup is Setup.STALE_SESSION else None
+        except (MockSprintoError, OSError, ValueError) as exc:
+            detail = _setup_problem(trial, exc)
+            failed = _replace(
+                base, reasons=(Reason(oracle.SETUP_FAILED, detail),), integration_id=handle.integration_id
+            )
+            return _replace(failed, seconds=time.monotonic() - started), {}, JournalFacts()
+
+        env = {
+            **os.environ,
+            options.env_names.base_url: handle.base_url,
+            options.env_names.api_key: handle.api_key,
+            options.env_names.integration_id: handle.integration_id,
+            options.env_names.trial: trial.name,
+        }
+        stdout, stderr = folder / STDOUT_FILE, folder / STDERR_FILE
+        ran = self._run(env, stdout, stderr)
+
+        # What the command left: a session still active now was left by it (the settling below
+        # moves the clock by seconds, so it cannot expire anything).
+        left_active = [s["id"] for s in handle.sessions() if s.get("state") == "active"]
+        settle = _settle_seconds(effective)
+        if settle > 0:
+            handle.clock.advance(settle)
+        sessions = handle.sessions()
+        applied = _applied(server, handle)
+        report = handle.report()
+        (folder / REPORT_FILE).write_text(json.dumps(report, indent=2), encoding="utf-8")
+        journal = handle.journal()
+        facts = oracle.journal_facts(journal)
+        rules_fired = _rules_fired(server, handle) if trial.scenario or trial.document else None
+        met, unmet = oracle.fault_met(trial, rules_fired, facts)
+        har = handle.har(folder / HAR_FILE)
+
+        verdict = oracle.judge(
+            Facts(
+                trial=trial,
+                exit_code=ran.exit_code,
+                timed_out=ran.timed_out,
+                timeout_seconds=options.trial_timeout,
+                applied=applied,
+                expected=expected,
+                findings=report.get("findings") or (),
+                left_active=left_active,
+                applied_sessions=[s for s in sessions if s.get("state") == "processed"],
+                fault_met=met,
+                fault_unmet_detail=unmet,
+                journal=facts,
+                key_fields={t: server.emulator.registry.key_field(t) for t in applied} if server.emulator else {},
+                stale_session_id=stale,
+                start_error=ran.start_error,
+            )
+        )
+        result = _replace(
+            base,
+            reasons=verdict.reasons,
+            notes=verdict.notes,
+            exit_code=ran.exit_code,
+            timed_out=ran.timed_out,
+            # Without --expect, the baseline's own records are what it sets as expected.
+            records_expected=oracle.size(expected)
+            if expected is not None
+            else oracle.size(applied)
+            if trial.baseline
+            else None,
+            records_applied=oracle.size(applied),
+            fault_met=met,
+            findings=tuple(_finding(f) for f in report.get("findings") or ()),
+            integration_id=handle.integration_id,
+            har=har,
+            report=folder / REPORT_FILE,
+            stdout=stdout if stdout.exists() else None,
+            stderr=stderr if stderr.exists() else None,
+            seconds=time.monotonic() - started,
+        )
+        return result, applied, facts
+
+    def _configure(
+        self, server: MockSprintoServer, handle: MockSprinto, trial: Trial, limit: int | None
+    ) -> Mapping[str, Any]:
+        """Install the trial's fault; returns the integration's effective settings."""
+        scenario_settings: Mapping[str, Any] = {}
+        if trial.scenario is not None or trial.document is not None:
+            spec = trial.scenario if trial.scenario is not None else dict(trial.document or {})
+            installed = handle.use_scenario(spec)
+            scenario_settings = (installed.get("scenario") or {}).get("settings") or {}
+        overrides: dict[str, Any] = {}
+        if "processing_seconds" not in scenario_settings:
+            overrides["processing_seconds"] = self.options.processing_seconds
+        if trial.setup is Setup.SIZE_LIMIT:
+            overrides["max_request_bytes"] = limit if limit is not None else SIZE_LIMIT_FLOOR
+        overrides.update(trial.settings)
+        if overrides:
+            handle.use_settings(overrides)
+        answer = server.control.call("GET", f"/integrations/{quote(handle.integration_id)}/settings")
+        effective: Mapping[str, Any] = answer.get("effective") or {}
+        return effective
+
+    def _run(self, env: Mapping[str, str], stdout: Path, stderr: Path) -> process.Ran:
+        target, options = self.target, self.options
+        if callable(target):
+            return process.run_callable(target, env, options.trial_timeout, stderr)
+        return process.run_command(
+            list(target), env, options.trial_timeout, stdout, stderr, tail_bytes=options.tail_bytes, live=self._track
+        )
+
+    def _track(self, proc: subprocess.Popen[bytes], running: bool) -> None:
+        with self._live_lock:
+            if running:
+                self._live.add(proc)
+            else:
+                self._live.discard(proc)
+
+
+# ---- helpers ---------------------------------------------------------------------------------------------
+class _AbandonedHandlers(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Task was destroyed but it is pending")
+
+
+def _stop_quietly(server: MockSprintoServer) -> None:
+    """Stop the emulator without asyncio's complaint about the request the slow-answer trial
+    holds for minutes: stopping abandons it (after the server's short grace), and asyncio would
+    log the abandoned task when it is collected, at the end of the user's run. Collected here,
+    under a filter for that one message."""
+    quiet = _AbandonedHandlers()
+    logger = logging.getLogger("asyncio")
+    logger.addFilter(quiet)
+    try:
+        server.stop()
+        gc.collect()
+    finally:
+        logger.removeFilter(quiet)
+
+
+def _replace(result: TrialResult, **changes: Any) -> TrialResult:
+    return replace(result, **changes)
+
+
+def _setup_problem(trial: Trial, exc: BaseException) -> str:
+    if trial.scenario is not None and not available(trial):
+        return (
+            f"this emulator does not ship the trial's scenario {trial.scenario!r} yet, "
+            f"so the trial could not be set up ({exc})"
+        )
+    return f"the trial could not be set up: {exc}"
+
+
+def _settle_seconds(effective: Mapping[str, Any]) -> float:
+    """Emulator time to let pass after the command: two processing attempts (Sprinto retries
+    once) and a margin, but never as far as the inactivity timeout, which would expire sessions."""
+    processing = float(effective.get("processing_seconds") or 0)
+    inactivity = float(effective.get("inactivity_timeout_seconds") or 3600)
+    return max(0.0, min(2 * processing + 1.0, inactivity - 1.0))
+
+
+def _applied(server: MockSprintoServer, handle: MockSprinto) -> Dataset:
+    counts = server.control.call("GET", f"/integrations/{quote(handle.integration_id)}/records")["datasets"]
+    return oracle.dataset_of({entity_type: handle.records(entity_type) for entity_type, n in counts.items() if n})
+
+
+def _rules_fired(server: MockSprintoServer, handle: MockSprinto) -> dict[str, int]:
+    answer = server.control.call("GET", f"/integrations/{quote(handle.integration_id)}/scenario")
+    return {str(rule["rule"]): int(rule.get("fired") or 0) for rule in answer.get("rules") or ()}
+
+
+def _finding(raw: Mapping[str, Any]) -> Finding:
+    return Finding(
+        id=str(raw.get("id")),
+        severity=str(raw.get("severity")),
+        count=int(raw.get("count") or 1),
+        message=str(raw.get("message") or ""),
+    )
+
+
+def _start_session(handle: MockSprinto) -> str:
+    """A session started through the vendor API with the trial's key, as a crashed previous run
+    would have left it: active, nothing pushed."""
+    request = urllib.request.Request(
+        f"{handle.integration_url}/sessions",
+        data=b"{}",
+        method="POST",
+        headers={**handle.headers, "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=_VENDOR_TIMEOUT) as response:
+            session: dict[str, Any] = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise ValueError(f"starting the stale session answered {exc.code}") from None
+    return str(session["id"])

@@ -1,0 +1,48 @@
+"""``mock_sprinto.testing.exam``: what a failing test says, and the helper's arguments."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from mock_sprinto.testing.exam import ExamResult, TrialResult, assert_exam_passed, run_exam
+
+from .conftest import CAREFUL_PY, DATASET, habit
+
+
+def test_a_failed_exam_names_each_failed_trial_its_reasons_and_evidence() -> None:
+    with pytest.raises(AssertionError) as raised:
+        assert_exam_passed(habit("exit-zero-always"), trials=["processing-failed", "close-fails"], expect=DATASET)
+    message = str(raised.value)
+    assert message.startswith("mock-sprinto exam: 1 of 2 trial(s) failed")
+    assert "processing-failed (processing-always-fails)" in message
+    assert "- claimed_success: exit code 0 although" in message
+    assert "close-fails" not in message
+    paths = dict(re.findall(r"^\s+(har|report|stdout|stderr): (.+)$", message, re.MULTILINE))
+    assert set(paths) == {"har", "report", "stdout", "stderr"}
+    assert all(Path(path).is_file() for path in paths.values())  # kept in a temporary folder
+
+
+def test_progress_is_reported_as_each_trial_finishes(tmp_path: Path) -> None:
+    seen: list[TrialResult] = []
+    result: ExamResult = run_exam(
+        CAREFUL_PY, trials=["close-fails", "stale-session"], expect=DATASET, artifacts=tmp_path, on_done=seen.append
+    )
+    assert sorted(trial.name for trial in seen) == ["close-fails", "stale-session"]
+    assert result.passed and result.public()["passed"] is True
+
+
+def test_bad_arguments_are_refused_before_anything_runs(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="sequence of arguments"):
+        run_exam(f"{sys.executable} sync.py")  # a str is a sequence: refused at run time
+    with pytest.raises(ValueError, match="no trial named 'nope'"):
+        run_exam(CAREFUL_PY, trials=["nope"], artifacts=tmp_path)
+    with pytest.raises(ValueError, match="expected dataset"):
+        run_exam(CAREFUL_PY, expect={"User": "not a list"}, artifacts=tmp_path)  # type: ignore[dict-item]
+    with pytest.raises(ValueError, match="scenario"):
+        run_exam(CAREFUL_PY, scenarios=[{"name": "Bad Name"}], artifacts=tmp_path)
+    with pytest.raises(ValueError, match="clashes"):
+        run_exam(CAREFUL_PY, scenarios=[{"name": "throttled", "rules": []}], artifacts=tmp_path)

@@ -1,0 +1,193 @@
+"""The oracle as pure functions: each reason id fires on the facts it names, and only then."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from mock_sprinto.exam import oracle
+from mock_sprinto.exam.oracle import Facts, JournalFacts, dataset_of, fault_met, journal_facts
+from mock_sprinto.exam.trials import BASELINE, BY_NAME, Setup, user_trial
+
+from .clients.careful import users
+
+EXPECTED = dataset_of({"User": users(30)})
+KEYS = {"User": "employeeId"}
+
+
+def facts(trial: str = "throttled", **changes: Any) -> Facts:
+    base = Facts(
+        trial=BY_NAME[trial],
+        exit_code=0,
+        timed_out=False,
+        timeout_seconds=60,
+        applied=EXPECTED,
+        expected=EXPECTED,
+        key_fields=KEYS,
+    )
+    return replace(base, **changes)
+
+
+def ids(f: Facts) -> list[str]:
+    return [reason.id for reason in oracle.judge(f).reasons]
+
+
+def test_a_recovered_trial_passes() -> None:
+    assert oracle.judge(facts()).passed
+
+
+def test_gave_up_is_a_non_zero_exit_after_a_recoverable_fault() -> None:
+    verdict = oracle.judge(facts(exit_code=1))
+    assert [r.id for r in verdict.reasons] == ["gave_up"]
+    assert "exit code 1" in verdict.reasons[0].detail and "429" in verdict.reasons[0].detail
+
+
+def test_the_baseline_gives_up_with_no_fault_injected() -> None:
+    (reason,) = oracle.judge(facts("baseline", exit_code=3)).reasons
+    assert reason.id == "gave_up" and "no fault injected" in reason.detail
+
+
+def test_claimed_success_is_exit_0_after_an_unrecoverable_fault() -> None:
+    assert ids(facts("processing-failed", applied={})) == ["claimed_success"]
+    assert oracle.judge(facts("processing-failed", exit_code=1, applied={})).passed
+
+
+def test_an_unrecoverable_trial_does_not_compare_records() -> None:
+    assert oracle.judge(facts("page-rejected", exit_code=1, applied={})).passed
+
+
+def test_partial_apply_is_a_session_applied_despite_an_unrecoverable_fault() -> None:
+    applied = dataset_of({"User": users(20)})
+    session = {"id": "ses_1", "accepted_records_total": 20}
+    verdict = oracle.judge(facts("page-rejected", exit_code=1, applied=applied, applied_sessions=[session]))
+    (reason,) = verdict.reasons
+    assert reason.id == "partial_apply" and "ses_1" in reason.detail and "20 records" in reason.detail
+
+
+def test_lost_records_names_how_many_which_types_and_examples_by_key() -> None:
+    applied = dataset_of({"User": users(30)[:27]})
+    (reason,) = oracle.judge(facts(applied=applied)).reasons
+    assert reason.id == "lost_records"
+    assert "3 record(s) (User: 3 of 30)" in reason.detail
+    assert "employeeId=E28" in reason.detail and "employeeId=E30" in reason.detail
+
+
+def test_a_changed_record_is_lost_and_extra() -> None:
+    changed = users(30)
+    changed[4] = {**changed[4], "lastName": "Changed"}
+    assert ids(facts(applied=dataset_of({"User": changed}))) == ["lost_records", "extra_records"]
+
+
+def test_extra_records_include_a_type_nobody_expected() -> None:
+    applied = {**EXPECTED, **dataset_of({"Device": [{"serial": "X1"}]})}
+    (reason,) = oracle.judge(facts(applied=applied)).reasons
+    assert reason.id == "extra_records" and "Device: 1 of 1" in reason.detail and '"serial":"X1"' in reason.detail
+
+
+def test_records_are_compared_as_multisets_of_canonical_json() -> None:
+    reordered = [dict(reversed(list(record.items()))) for record in users(30)]
+    assert oracle.judge(facts(applied=dataset_of({"User": reordered}))).passed
+    twice = dataset_of({"User": [*users(30), users(30)[0]]})
+    assert ids(facts(applied=twice)) == ["extra_records"]
+
+
+def test_nothing_applied_fails_the_baseline_only_when_there_is_no_expectation() -> None:
+    assert ids(facts("baseline", applied={}, expected=None)) == ["nothing_applied"]
+    assert ids(facts("baseline", applied={}, expected=EXPECTED)) == ["lost_records"]
+    assert oracle.judge(facts("throttled", applied={}, expected=None)).passed  # nothing to compare with
+
+
+def test_timed_out_replaces_the_exit_code_verdict() -> None:
+    verdict = oracle.judge(facts(exit_code=None, timed_out=True, timeout_seconds=5))
+    assert [r.id for r in verdict.reasons] == ["timed_out"]
+    assert "5 s" in verdict.reasons[0].detail
+
+
+def test_findings_are_error_findings_not_allowed_by_the_trial() -> None:
+    findings = [
+        {"id": "retry_too_soon", "severity": "error", "count": 2},
+        {"id": "duplicate_page", "severity": "warning", "count": 1},
+    ]
+    (reason,) = oracle.judge(facts(findings=findings)).reasons
+    assert reason.id == "findings" and "retry_too_soon (2x)" in reason.detail and "duplicate_page" not in reason.detail
+
+
+def test_a_finding_the_trials_own_fault_causes_is_a_note() -> None:
+    verdict = oracle.judge(
+        facts("page-too-large", findings=[{"id": "oversized_page", "severity": "error", "count": 3}])
+    )
+    assert verdict.passed
+    assert [note.id for note in verdict.notes] == ["expected_findings"]
+
+
+def test_session_left_active_names_the_session_and_the_stale_one() -> None:
+    verdict = oracle.judge(facts("stale-session", left_active=["ses_old"], stale_session_id="ses_old"))
+    (reason,) = verdict.reasons
+    assert reason.id == "session_left_active" and "ses_old" in reason.detail and "before the run" in reason.detail
+
+
+def test_fault_not_met_fails_and_says_why() -> None:
+    (reason,) = oracle.judge(facts(fault_met=False, fault_unmet_detail="rule 'x' never fired")).reasons
+    assert reason.id == "fault_not_met" and "rule 'x' never fired" in reason.detail and "two pages" in reason.detail
+
+
+def test_staged_twice_is_a_note() -> None:
+    verdict = oracle.judge(facts("answer-lost", journal=JournalFacts(staged_twice=(("ses_1", 1),))))
+    assert verdict.passed and [note.id for note in verdict.notes] == ["staged_twice"]
+
+
+def test_not_started() -> None:
+    assert ids(facts(exit_code=None, start_error="'nope': No such file")) == ["not_started"]
+
+
+def test_every_reason_id_is_documented() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[2] / "docs" / "exam.md").read_text(encoding="utf-8")
+    for reason_id in (*oracle.REASON_IDS, *oracle.NOTE_IDS):
+        assert f"`{reason_id}`" in doc, reason_id
+
+
+# ---- journal facts and fault_met ---------------------------------------------------------------------
+def entry(operation: str, status: int, **more: Any) -> dict[str, Any]:
+    return {"operation": operation, "status": status, "code": None, "rule": None, **more}
+
+
+def test_journal_facts() -> None:
+    journal = [
+        entry("start_session", 409, code="session_already_active"),
+        entry("push_page", 202, session_id="s", digest="a", page=1, bytes_in=300),
+        entry("push_page", 0, session_id="s", digest="b", page=2, bytes_in=310, code="transport_reset"),
+        entry("push_page", 202, session_id="s", digest="b", page=3, bytes_in=310),
+        entry("push_page", 413, session_id="s", digest="c", bytes_in=900, code="payload_too_large"),
+        entry("push_page", 413, session_id="s", digest="c", bytes_in=900, code="payload_too_large", rule="r"),
+    ]
+    found = journal_facts(journal)
+    assert found.largest_push_bytes == 900
+    assert (found.start_conflicts, found.size_refusals, found.error_answers) == (1, 1, 4)
+    assert found.staged_twice == (("s", 1),)
+
+
+def test_fault_met_by_rules_setup_or_error_answers() -> None:
+    assert fault_met(BASELINE, None, JournalFacts()) == (True, "")
+    assert fault_met(BY_NAME["throttled"], {"throttle-page-2": 1}, JournalFacts())[0]
+    met, why = fault_met(BY_NAME["throttled"], {"throttle-page-2": 0}, JournalFacts())
+    assert not met and "'throttle-page-2' never fired" in why
+    stale = BY_NAME["stale-session"]
+    assert stale.setup is Setup.STALE_SESSION
+    assert not fault_met(stale, None, JournalFacts())[0]
+    assert fault_met(stale, None, JournalFacts(start_conflicts=1))[0]
+    assert fault_met(BY_NAME["page-too-large"], None, JournalFacts(size_refusals=2))[0]
+    settings_only = user_trial({"name": "limits", "settings": {"max_page_items": 5}}, "limits.yaml")
+    assert not fault_met(settings_only, {}, JournalFacts())[0]
+    assert fault_met(settings_only, {}, JournalFacts(error_answers=1))[0]
+    any_rule = user_trial({"name": "mine", "rules": []}, "mine.yaml")
+    assert fault_met(any_rule, {"a": 0, "b": 1}, JournalFacts())[0]
+
+
+@pytest.mark.parametrize("trial", [t for t in BY_NAME.values() if not t.baseline])
+def test_each_trial_says_what_it_expects_and_what_sprinto_documents(trial: Any) -> None:
+    assert trial.fault and trial.expects and trial.documented and trial.unmet_hint
+    assert trial.scenario or trial.setup is not Setup.NONE
