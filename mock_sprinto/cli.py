@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(commands)
     _add_listings(commands)
     _add_probe(commands)
+    _add_exam(commands)
     return parser
 
 
@@ -82,6 +83,16 @@ def _add_listings(commands: argparse._SubParsersAction[_Parser]) -> None:
     verbs.add_parser("list", help="shipped scenarios with what each exercises")
     check = verbs.add_parser("check", help="validate scenario files; exit 1 on any problem")
     check.add_argument("files", nargs="+", metavar="FILE")
+
+
+def _add_exam(commands: argparse._SubParsersAction[_Parser]) -> None:
+    """Listed here for --help; ``_main`` hands ``exam`` to its own parser (mock_sprinto/exam/cli.py)."""
+    commands.add_parser(
+        "exam",
+        add_help=False,
+        help="put your sync command (any language) through every documented fault and judge the outcome "
+        "(mock-sprinto exam --help; docs/exam.md)",
+    )
 
 
 def _add_probe(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -164,6 +175,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["exam"]:  # its own parser, loaded only here: serve never pays for the exam's imports
+        from .exam.cli import main as exam
+
+        return exam(words[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "settings":

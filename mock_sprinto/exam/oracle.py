@@ -45,8 +45,7 @@ REASON_IDS = (
 )
 # Notes: worth knowing, never a failure.
 STAGED_TWICE = "staged_twice"
-EXPECTED_FINDINGS = "expected_findings"
-NOTE_IDS = (STAGED_TWICE, EXPECTED_FINDINGS)
+NOTE_IDS = (STAGED_TWICE,)
 
 EXAMPLES_SHOWN = 5  # records named in a lost_records / extra_records detail
 
@@ -237,16 +236,10 @@ def judge(facts: Facts) -> Verdict:
                 )
             )
 
-    allowed = set(trial.allowed_findings)
     errors = [f for f in facts.findings if f.get("severity") == "error"]
-    failing = [f for f in errors if f.get("id") not in allowed]
-    if failing:
-        listed = ", ".join(f"{f.get('id')} ({f.get('count', 1)}x)" for f in failing)
+    if errors:
+        listed = ", ".join(f"{f.get('id')} ({f.get('count', 1)}x)" for f in errors)
         reasons.append(Reason(FINDINGS, f"the judge's error findings: {listed} (report.json has evidence and advice)"))
-    tolerated = [f for f in errors if f.get("id") in allowed]
-    if tolerated:
-        listed = ", ".join(f"{f.get('id')} ({f.get('count', 1)}x)" for f in tolerated)
-        notes.append(Reason(EXPECTED_FINDINGS, f"{listed}: caused by the trial's own fault, not counted"))
 
     for session_id in facts.left_active:
         whose = " (the session the exam left active before the run)" if session_id == facts.stale_session_id else ""

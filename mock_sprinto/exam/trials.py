@@ -36,8 +36,6 @@ class Trial:
     # Rules of the scenario that carry the fault: the trial's fault was met when each fired. Empty:
     # any rule firing (or, for a scenario with settings only, any error answer) counts.
     fault_rules: tuple[str, ...] = ()
-    # Error findings the fault itself makes a careful client earn, so they do not fail the trial.
-    allowed_findings: tuple[str, ...] = ()
     # What a client that never meets the fault is told (fault_not_met).
     unmet_hint: str = "a sync of fewer than two pages never pushes the page the fault is set on"
     # Seconds a careful client spends waiting on the fault (a timeout, a Retry-After): such trials
@@ -136,9 +134,6 @@ CATALOGUE: tuple[Trial, ...] = (
         fault="max_request_bytes is lowered to 0.6 x the baseline's largest push: that page gets 413",
         expects="split the page (in halves, recursively) and send the parts",
         documented="413 Payload Too Large over the request size limit (5 MB at Sprinto; the exam's limit is smaller)",
-        # A careful client's first attempt at a page is refused for its size: the judge's
-        # oversized_page is then the fault itself, not a mistake of the client.
-        allowed_findings=("oversized_page",),
         unmet_hint="no push was refused for its size: the command sent smaller pages than in the baseline",
     ),
     Trial(

@@ -212,3 +212,23 @@ def test_junit_xml_survives_output_xml_cannot_carry(tmp_path: Path) -> None:
     root = ET.fromstring(output.to_junit_xml(result))
     out = root.findtext("testsuite/testcase/system-out") or ""
     assert "<tag> & done" in out and "\x00" not in out
+
+
+def test_the_console_script_runs_the_exam_as_a_subcommand(tmp_path: Path) -> None:
+    """``mock-sprinto exam`` is the documented spelling; ``mock-sprinto --help`` lists it."""
+    (tmp_path / "expect.json").write_text(json.dumps(DATASET))
+    script = [sys.executable, "-m", "mock_sprinto"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    ran = subprocess.run(
+        [*script, "exam", "--trials", "baseline", "--expect", "expect.json", "--", *CAREFUL_PY],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "mock-sprinto exam PASSED: 1 of 1 trials passed" in ran.stdout
+    listed = subprocess.run([*script, "--help"], env=env, capture_output=True, text=True, timeout=60)
+    words = " ".join(listed.stdout.split())  # argparse wraps to the terminal's width
+    assert "exam put your sync command (any language) through every documented fault" in words

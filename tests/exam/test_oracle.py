@@ -105,21 +105,13 @@ def test_timed_out_replaces_the_exit_code_verdict() -> None:
     assert "5 s" in verdict.reasons[0].detail
 
 
-def test_findings_are_error_findings_not_allowed_by_the_trial() -> None:
+def test_findings_are_the_judges_error_findings() -> None:
     findings = [
         {"id": "retry_too_soon", "severity": "error", "count": 2},
         {"id": "duplicate_page", "severity": "warning", "count": 1},
     ]
     (reason,) = oracle.judge(facts(findings=findings)).reasons
     assert reason.id == "findings" and "retry_too_soon (2x)" in reason.detail and "duplicate_page" not in reason.detail
-
-
-def test_a_finding_the_trials_own_fault_causes_is_a_note() -> None:
-    verdict = oracle.judge(
-        facts("page-too-large", findings=[{"id": "oversized_page", "severity": "error", "count": 3}])
-    )
-    assert verdict.passed
-    assert [note.id for note in verdict.notes] == ["expected_findings"]
 
 
 def test_session_left_active_names_the_session_and_the_stale_one() -> None:

@@ -55,13 +55,11 @@ def test_a_timed_out_trial_is_killed_at_its_limit(tmp_path: Path) -> None:
     assert 2 <= trial.seconds < 8  # the limit, the kill's grace, the judging
 
 
-@pytest.mark.xfail(strict=False, reason="needs the judge's new finding on retries without backoff (another engineer)")
 def test_retry_fast_on_server_errors_is_a_finding(tmp_path: Path) -> None:
     result = run_exam(habit("retry-fast"), trials=["server-errors"], expect=DATASET, artifacts=tmp_path)
     assert "findings" in result.trial("server-errors").reason_ids
 
 
-@pytest.mark.xfail(strict=False, reason="needs the judge's new finding close_without_status (another engineer)")
 def test_action_close_is_a_finding(tmp_path: Path) -> None:
     result = run_exam(habit("action-close"), trials=["baseline"], expect=DATASET, artifacts=tmp_path)
     reasons = result.trial("baseline").reasons

@@ -71,11 +71,6 @@ def _pending_document() -> dict[str, Any]:
     return load_document(shipped if shipped.exists() else SCENARIOS / "throttle-page-2-no-retry-after.yaml.pending")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="the engine does not accept respond.retry_after: null ('send no Retry-After') yet; once it does, "
-    "rename scenarios/throttle-page-2-no-retry-after.yaml.pending to .yaml",
-)
 async def test_throttle_page_2_no_retry_after_answers_429_without_the_header(
     client: TestClient[Any, Any], vendor: Vendor
 ) -> None:
