@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -170,3 +171,15 @@ def test_every_robustness_code_is_in_the_error_table() -> None:
         "cross_site_request",
     ):
         assert f"`{code}`" in table, code
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="the exam example runs a Node client")
+def test_the_exam_example_runs_as_written(tmp_path: Path) -> None:
+    root = Path(__file__).parents[1]
+    command = block("exam").replace("mock-sprinto ", f"{sys.executable} -m mock_sprinto ", 1)
+    command = command.replace("tests/exam/clients/", f"{root / 'tests' / 'exam' / 'clients'}/")
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "mock-sprinto exam PASSED: 15 of 15 trials passed" in result.stdout
+    assert json.loads((tmp_path / "exam.json").read_text())["passed"] is True
+    assert (tmp_path / "exam.xml").is_file() and (tmp_path / "mock-sprinto-exam" / "baseline" / "traffic.har").is_file()

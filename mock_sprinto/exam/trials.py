@@ -195,6 +195,40 @@ CATALOGUE: tuple[Trial, ...] = (
 
 BY_NAME: dict[str, Trial] = {trial.name: trial for trial in CATALOGUE}
 
+# Each rule of the rules table whose basis is Sprinto's docs (rules.RULES, basis "doc"), and the
+# trials a client meets it in. Some are a client's own mistake rather than a fault a server injects
+# (a wrong version, key or session, a close without status): the baseline meets those, since a
+# client that makes them fails the baseline (its request is refused, or the judge names it).
+DOC_RULES_MET: dict[str, tuple[str, ...]] = {
+    "paths and version": ("baseline",),
+    "authentication": ("baseline",),
+    "one active session": ("stale-session",),
+    "unknown session": ("baseline",),
+    "push to an inactive session": ("expired-mid-sync",),
+    "close": ("baseline", "close-answer-lost"),
+    "expired data": ("expired-mid-sync",),
+    "request size": ("page-too-large",),
+    "page validation": ("page-rejected",),
+    "record fields": ("baseline",),
+    "inactivity": ("expired-mid-sync",),
+    "processing": ("processing-retried", "processing-failed"),
+    "throttling": ("throttled", "throttled-no-retry-after"),
+    "status and activity": ("baseline", "processing-retried"),
+}
+
+
+def doc_rules_table() -> str:
+    """docs/exam.md's table of Sprinto's documented failures and the trials that meet them."""
+    from ..rules import RULES  # the rules table is the source of what Sprinto documents
+
+    lines = ["| Sprinto's rule (basis doc) | what it says | met in |", "|---|---|---|"]
+    for rule in RULES:
+        if rule.basis == "doc":
+            trials = ", ".join(f"`{name}`" for name in DOC_RULES_MET.get(rule.topic, ()))
+            says = rule.says.replace("|", "\\|")  # a pipe inside a cell would split it
+            lines.append(f"| {rule.topic} | {says} | {trials or 'no trial'} |")
+    return "\n".join(lines)
+
 
 def user_trial(document: Mapping[str, Any], source: str) -> Trial:
     """The user's own scenario as a recoverable trial named after it (``--scenario FILE``)."""
