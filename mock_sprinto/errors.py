@@ -92,3 +92,18 @@ def repeated_parameter(name: str, times: int) -> ApiError:
     return bad_request(
         "invalid_parameter", f"query parameter {name[:60]!r} was sent {times} times; send it once", parameter=name[:60]
     )
+
+
+SHUTDOWN_RETRY_AFTER = 1
+
+
+def shutting_down() -> ApiError:
+    """A request the emulator could not finish because it is stopping (a body cut short, a
+    scenario's delay ended early): the client may retry against the next server."""
+    return ApiError(
+        503,
+        "shutting_down",
+        "the emulator is stopping; this request was not finished. Start it again and retry",
+        extra={"retry_after_seconds": SHUTDOWN_RETRY_AFTER},
+        headers={"Retry-After": str(SHUTDOWN_RETRY_AFTER)},
+    )

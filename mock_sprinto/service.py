@@ -25,7 +25,7 @@ import orjson
 from .budget import MemoryBudget
 from .calls import Answer, Call, Exchange, Injected, Learned, Outcome
 from .clock import Clock, ManualClock, OffsetClock, SystemClock
-from .errors import ApiError, bad_request, not_found, repeated_parameter
+from .errors import ApiError, bad_request, not_found, repeated_parameter, shutting_down
 from .faults.engine import Decision, FaultState, RequestFacts, decide
 from .faults.prefer import parse_prefer
 from .faults.scenario import Scenario, effective_settings
@@ -62,6 +62,7 @@ class Emulator:
         self.timeline = Timeline(registry)
         self.sessions = Sessions(registry, self.timeline)
         self.scenario: Scenario | None = None  # the global scenario; an integration's own one wins
+        self._stopping = asyncio.Event()  # set when the server stops: scenario delays end early
         self._order = itertools.count(1)  # arrivals and answers, in one order (the judge's "after")
         self.reset()
 
@@ -266,6 +267,20 @@ class Emulator:
             body.decoded, settings.max_json_depth, reject_repeated_names=settings.duplicate_names == "reject"
         )
 
+    async def _scenario_delay(self, seconds: float) -> None:
+        """A rule's delay, cut short when the server stops: the request is then answered 503
+        ``shutting_down`` instead of holding the shutdown for its grace period (a delay is the
+        emulator's own wait: nothing the client sent is lost by ending it)."""
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except asyncio.TimeoutError:
+            return
+        raise shutting_down()
+
+    def stop_delays(self) -> None:
+        """The server is stopping: every scenario delay in progress ends now."""
+        self._stopping.set()
+
     async def _under_scenario(
         self,
         call: Call,
@@ -286,7 +301,7 @@ class Emulator:
             return run()
         call.learned.rule = ", ".join(decision.rules)
         if decision.delay_seconds:
-            await asyncio.sleep(decision.delay_seconds)
+            await self._scenario_delay(decision.delay_seconds)
         if decision.lifecycle:
             self.timeline.apply_lifecycle(tenant, call.session_id, decision.lifecycle)
         if not decision.replaces_response:

@@ -201,4 +201,11 @@ def create_app(emulator: Emulator) -> web.Application:
     vendor.add_routes(app)
     control.add_routes(app)
     openapi.add_routes(app)
+    app.on_shutdown.append(_end_delays)
     return app
+
+
+async def _end_delays(app: web.Application) -> None:
+    """Before the runner waits for running requests: a request a scenario holds ends now, not at
+    the end of the shutdown grace."""
+    app[EMULATOR].stop_delays()

@@ -43,7 +43,7 @@ from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 from aiohttp.web_server import Server
 
-from ..errors import ApiError
+from ..errors import ApiError, shutting_down
 from ..settings import Settings
 from .common import EMULATOR
 
@@ -51,7 +51,6 @@ log = logging.getLogger("mock_sprinto")
 
 FD_RESERVE = 160  # kept for the server: one accept() burst (up to 128 connections), files, threads
 MUTE_SECONDS = 10.0  # a resource error of the event loop is reported at most this often
-SHUTDOWN_RETRY_AFTER = 1
 
 # Request ids need to be unique, not secret: a per-process random prefix and a counter, so no
 # request pays for a getrandom() system call.
@@ -76,14 +75,6 @@ def request_timeout(what: str) -> ApiError:
     return ApiError(408, "request_timeout", f"{what}; the connection is closed")
 
 
-def shutting_down() -> ApiError:
-    return ApiError(
-        503,
-        "shutting_down",
-        "the emulator is stopping; this request was not finished. Start it again and retry",
-        extra={"retry_after_seconds": SHUTDOWN_RETRY_AFTER},
-        headers={"Retry-After": str(SHUTDOWN_RETRY_AFTER)},
-    )
 
 
 def raw_problem(error: ApiError, request_id: str | None = None) -> bytes:

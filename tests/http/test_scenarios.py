@@ -413,3 +413,30 @@ async def test_a_429_with_retry_after_null_carries_no_retry_after(client: TestCl
     await put_scenario(client, rules({"match": {"operation": "start_session"}, "respond": {"status": 429}}))
     async with client.post(vendor.url("/sessions"), headers=vendor.headers) as response:
         assert response.headers["Retry-After"] == "1" and (await response.json())["retry_after_seconds"] == 1
+
+
+def test_a_request_a_scenario_holds_is_answered_when_the_server_stops() -> None:
+    """A delay is the emulator's own wait: stopping ends it with 503 shutting_down, journaled, at
+    once, instead of holding the shutdown for its whole grace and dropping the request."""
+    import threading
+
+    from mock_sprinto.testing import MockSprintoServer
+
+    server = MockSprintoServer().start()
+    mock = server.new_integration("held")
+    mock.use_scenario({"name": "hold", "rules": [{"match": {"operation": "start_session"}, "delay": {"seconds": 300}}]})
+    answers: list[requests.Response] = []
+    caller = threading.Thread(
+        target=lambda: answers.append(
+            requests.post(f"{mock.integration_url}/sessions", headers=mock.headers, timeout=30)
+        )
+    )
+    caller.start()
+    time.sleep(0.3)  # the request is in its delay
+    emulator = server.emulator
+    server.stop()
+    caller.join(10)
+    assert answers and answers[0].status_code == 503 and answers[0].json()["code"] == "shutting_down"
+    assert emulator is not None
+    (entry,) = [e for e in emulator.journal.entries if e.operation == "start_session"]
+    assert (entry.status, entry.code) == (503, "shutting_down")
