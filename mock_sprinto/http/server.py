@@ -43,6 +43,14 @@ from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 from aiohttp.web_server import Server
 
+from ..codes import (
+    INTERNAL_ERROR,
+    MALFORMED_REQUEST,
+    REQUEST_HEADER_FIELDS_TOO_LARGE,
+    REQUEST_TIMEOUT,
+    SHUTTING_DOWN,
+    TOO_MANY_CONNECTIONS,
+)
 from ..errors import ApiError
 from ..settings import Settings
 from .common import EMULATOR
@@ -73,15 +81,14 @@ class BodyInterrupted(asyncio.TimeoutError):
 
 
 def request_timeout(what: str) -> ApiError:
-    return ApiError(408, "request_timeout", f"{what}; the connection is closed")
+    return ApiError.of(REQUEST_TIMEOUT, f"{what}; the connection is closed")
 
 
 def shutting_down() -> ApiError:
-    return ApiError(
-        503,
-        "shutting_down",
+    return ApiError.of(
+        SHUTTING_DOWN,
         "the emulator is stopping; this request was not finished. Start it again and retry",
-        extra={"retry_after_seconds": SHUTDOWN_RETRY_AFTER},
+        retry_after_seconds=SHUTDOWN_RETRY_AFTER,
         headers={"Retry-After": str(SHUTDOWN_RETRY_AFTER)},
     )
 
@@ -140,9 +147,8 @@ class EmulatorRequestHandler(RequestHandler):
         super().connection_made(transport)
         manager = self._manager
         if manager is not None and len(manager.connections) > self._limits.max_connections:
-            refusal = ApiError(
-                503,
-                "too_many_connections",
+            refusal = ApiError.of(
+                TOO_MANY_CONNECTIONS,
                 f"the emulator already has {self._limits.max_connections} open connections "
                 "(setting max_connections); retry, or reuse a connection",
                 headers={"Retry-After": "1"},
@@ -249,16 +255,15 @@ class EmulatorRequestHandler(RequestHandler):
 
 def _parser_refusal(status: int, exc: BaseException | None) -> ApiError:
     if status >= 500:
-        return ApiError(500, "internal_error", "the emulator failed on this request; see its log")
+        return ApiError.of(INTERNAL_ERROR, "the emulator failed on this request; see its log")
     text = str(getattr(exc, "message", "") or exc or "").strip().splitlines()
     why = text[0][:200] if text else HTTPStatus(status).phrase
     if isinstance(exc, LineTooLong) or "Too many headers" in why:
-        return ApiError(
-            431,
-            "request_header_fields_too_large",
+        return ApiError.of(
+            REQUEST_HEADER_FIELDS_TOO_LARGE,
             f"the request line or its headers are too large ({why}): at most 128 headers of 8190 bytes each",
         )
-    return ApiError(400, "malformed_request", f"the request is not valid HTTP/1.1: {why}")
+    return ApiError.of(MALFORMED_REQUEST, f"the request is not valid HTTP/1.1: {why}")
 
 
 class EmulatorServer(Server):
