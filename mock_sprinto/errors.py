@@ -1,4 +1,8 @@
-"""Domain errors: each carries a stable machine-readable code and the HTTP status it maps to.
+"""The exception base of mock-sprinto, and the errors a client can act on.
+
+``MockSprintoError`` is the base of every error mock-sprinto raises on purpose (a refused request,
+an invalid scenario, settings or schema file, a control call a test handle made that failed...):
+catch it to catch them all, one of its subclasses to catch one kind.
 
 The HTTP layer renders every ApiError as an RFC 9457 problem object; the domain never imports
 aiohttp, so these are plain exceptions.
@@ -13,7 +17,14 @@ from .codes import INVALID_PARAMETER, ErrorCode
 from .rules import basis_of
 
 
-class ApiError(Exception):
+class MockSprintoError(Exception):
+    """The base of every error mock-sprinto raises on purpose (``mock_sprinto.MockSprintoError``).
+
+    Its subclasses keep the built-in base callers relied on before it existed (``ScenarioError``
+    is still a ``ValueError``)."""
+
+
+class ApiError(MockSprintoError):
     """An error a client can act on: ``status`` + stable ``code`` + a human ``detail``.
 
     Raised from the catalogue (``ApiError.of(SESSION_NOT_FOUND, detail)``); the constructor is for

@@ -2,7 +2,7 @@
 the line of each pointer (scenario files and config files), and the line and column of a syntax
 error.
 
-Next to a leaf (it imports only ``documents``, which imports nothing of the package): ``settings``,
+Next to a leaf (it imports only ``documents``, which imports only the exception base): ``settings``,
 ``payload`` and ``faults.scenario`` all use it, and each of the latter two imports ``settings``.
 """
 

@@ -17,6 +17,7 @@ import jsonschema_rs
 
 from . import rules
 from .codes import EMPTY_PAGE, TOO_MANY_ITEMS, VALIDATION_FAILED, ErrorCode
+from .errors import MockSprintoError
 from .payload import json_pointer
 from .resources import schemas_dir
 from .rules import Rule
@@ -25,7 +26,7 @@ ENTITY_TYPE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}\Z")
 MAX_PAGE_HINT_CHARS = 256
 
 
-class SchemaFileError(ValueError):
+class SchemaFileError(MockSprintoError, ValueError):
     """A schema file that cannot be used; the message names the file and the reason."""
 
 

@@ -73,7 +73,11 @@ def new_request_id() -> str:
 
 class BodyInterrupted(asyncio.TimeoutError):
     """Set on a request's payload to stop a body being read: its deadline passed, or the server is
-    stopping. A TimeoutError, so aiohttp's lingering read after the answer stops on it quietly."""
+    stopping. A TimeoutError, so aiohttp's lingering read after the answer stops on it quietly.
+
+    Not a ``MockSprintoError``: it is control flow inside the server, never raised to a user (the
+    reader turns it into its ``error``, an ApiError), and a user's ``except MockSprintoError``
+    around a read must not swallow what aiohttp takes for a timeout."""
 
     def __init__(self, error: ApiError) -> None:
         super().__init__(error.detail)

@@ -26,6 +26,7 @@ import orjson
 
 from ..clock import parse_time
 from ..control import ControlPlane
+from ..errors import MockSprintoError
 from ..http import API_PREFIX, CONTROL_PREFIX
 from ..report import BY_ID
 from ..settings import Settings
@@ -44,10 +45,11 @@ T = TypeVar("T")
 
 
 # ---- one control-plane request, either door ----------------------------------------------------
-class MockSprintoError(Exception):
-    """The control plane refused a call: the HTTP status and the problem object it sent."""
+class ControlError(MockSprintoError):
+    """A control call a handle made failed: the HTTP status (0: no answer) and the problem object
+    it sent (``code`` read from it). Catch ``MockSprintoError``, its base, as users always have."""
 
-    # A failing test's report names it by the path users import it from, as before the split.
+    # A failing test's report names it by the path users import it from.
     __module__ = "mock_sprinto.testing"
 
     def __init__(self, method: str, path: str, status: int, problem: Any) -> None:
@@ -101,10 +103,10 @@ class Request:
         return {**auth, **({"Content-Type": "application/json"} if self.has_body else {})}
 
     def answer(self, status: int, data: bytes) -> Any:
-        """The parsed answer, or MockSprintoError when the status is not the expected one."""
+        """The parsed answer, or ControlError when the status is not the expected one."""
         parsed: Any = orjson.loads(data) if data else None
         if status != self.expect:
-            raise MockSprintoError(self.method, self.target, status, parsed)
+            raise ControlError(self.method, self.target, status, parsed)
         return parsed
 
 

@@ -27,7 +27,7 @@ from ..service import Emulator
 from ..settings import Config, Settings
 from ..validation import SchemaRegistry
 from .common import ScenarioSpec, load_registry, new_api_key, new_integration_id
-from .handle import ClockBase, Done, HandleBase, MockSprintoError, Op, Request, admin_headers, step
+from .handle import ClockBase, ControlError, Done, HandleBase, Op, Request, admin_headers, step
 
 T = TypeVar("T")
 
@@ -222,7 +222,7 @@ class MockSprintoServer:
         (its id, key, headers or URL read, or a method called), so a test that never calls the
         emulator costs it nothing. Nobody can address the integration before that read, so every
         request finds it made and bound to its key; a refusal (e.g. ``max_integrations``) is
-        raised there as ``MockSprintoError``."""
+        raised there as ``ControlError``."""
         handle = MockSprinto(self, integration_id or new_integration_id(hint), api_key or new_api_key(), created=False)
         if not lazy:
             handle._ensure()
@@ -275,7 +275,7 @@ class _Control:
                     self._conn = None
                     if attempt == 1 and reused:  # the server dropped an idle kept-alive connection
                         continue
-                    raise MockSprintoError(
+                    raise ControlError(
                         request.method, request.target, 0, f"no answer from the emulator: {exc!r}"
                     ) from exc
                 self._conn = None if answer.will_close else conn
@@ -344,7 +344,7 @@ class MockSprinto(HandleBase):
 
         refused = self.server.run(create)
         if refused is not None:
-            raise MockSprintoError("POST", "/integrations", refused.status, refused.problem())
+            raise ControlError("POST", "/integrations", refused.status, refused.problem())
 
     @property
     def base_url(self) -> str:
