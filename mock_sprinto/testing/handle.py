@@ -270,37 +270,6 @@ class HandleBase(ABC):
         origin = self.base_url.removesuffix(API_PREFIX)
         return write_har(path, self._read(lambda control: control.journal_har(self.integration_id, origin)))
 
-    # ---- the names and plain-dict results the blocking handle still calls -------------------------
-    # ``testing/server.py`` declares ``dict[str, Any]`` results and calls these; once it declares the
-    # views and calls the operations above, this block goes.
-    def _sessions(self) -> Op[list[dict[str, Any]]]:
-        return cast("list[dict[str, Any]]", (yield from self._fetch_sessions()))
-
-    def _session(self, session_id: str) -> Op[dict[str, Any]]:
-        return cast("dict[str, Any]", (yield from self._fetch_session(session_id)))
-
-    def _records(self, entity_type: str) -> Op[list[dict[str, Any]]]:
-        return (yield from self._fetch_records(entity_type))
-
-    def _activity(self) -> list[dict[str, Any]]:
-        return cast("list[dict[str, Any]]", self._activity_items())
-
-    def _journal(self, limit: int | None) -> Op[list[dict[str, Any]]]:
-        return cast("list[dict[str, Any]]", (yield from self._fetch_journal(limit)))
-
-    def _report(self) -> Op[dict[str, Any]]:
-        return cast("dict[str, Any]", (yield from self._fetch_report()))
-
-    def _assert_session_processed(
-        self, session_id: str | None, records: int | None, by_entity: Mapping[str, int] | None
-    ) -> Op[dict[str, Any]]:
-        __tracebackhide__ = True
-        return cast("dict[str, Any]", (yield from self._processed_session(session_id, records, by_entity)))
-
-    def _assert_client_well_behaved(self, allow: Sequence[str]) -> Op[dict[str, Any]]:
-        __tracebackhide__ = True
-        return cast("dict[str, Any]", (yield from self._well_behaved_report(allow)))
-
     def describe(self) -> str:
         """What the emulator saw of this integration, as a failing test's report shows it.
 
