@@ -25,11 +25,6 @@ def json_pointer(parts: Iterable[object]) -> str:
     return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
 
 
-def pointer(*parts: object) -> str:
-    """``json_pointer(parts)``: the name ``settings.py`` calls it by (until it calls ``json_pointer``)."""
-    return json_pointer(parts)
-
-
 def pointer_lines(text: str) -> dict[str, int]:
     """Map each JSON pointer in a YAML/JSON text to its 1-based line (a member: its key's line).
     A text that does not parse maps nothing."""

@@ -21,7 +21,7 @@ from ..errors import MockSprintoError
 from ..resources import scenarios_dir, schemas_dir
 from ..settings import Settings, check_overrides
 from ..sourcelines import json_pointer
-from ..sourcelines import line_for as _line_for  # shared with the config file loader (settings.py)
+from ..sourcelines import line_for as _line_for  # shared with the config file loader (settings/configfile.py)
 from ..sourcelines import pointer_lines as _lines
 from .vocabulary import Delay, Lifecycle, Phase, Respond, RuleOperation, TransportFault, WhenKind
 
