@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .codes import MEMORY_BUDGET_EXCEEDED
 from .errors import ApiError
 
 # An applied record is stored as its compact JSON bytes in a dict under its key: about 70 bytes of
@@ -43,13 +44,13 @@ class MemoryBudget:
             raise self.exceeded(more)
 
     def exceeded(self, more: int) -> ApiError:
-        return ApiError(
-            507,
-            "memory_budget_exceeded",
+        return ApiError.of(
+            MEMORY_BUDGET_EXCEEDED,
             f"the emulator already holds {self.total} bytes for its clients and this needs {more} more "
             f"(setting memory_budget_bytes = {self.limit}); close or discard sessions, delete "
             "integrations or reset",
-            extra={"budget_bytes": self.limit, "held_bytes": self.total},
+            budget_bytes=self.limit,
+            held_bytes=self.total,
         )
 
     def add(self, delta: int) -> None:

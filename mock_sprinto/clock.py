@@ -10,7 +10,8 @@ import time
 from datetime import datetime, timezone
 from typing import Protocol
 
-from .errors import ApiError, bad_request
+from .codes import CLOCK_BACKWARDS, CLOCK_OUT_OF_RANGE, CLOCK_STEP_TOO_LARGE, INVALID_PARAMETER
+from .errors import ApiError
 
 # Ten years: enough for any retention test, small enough that timestamps stay printable.
 MAX_STEP_SECONDS = 10 * 365 * 86400.0
@@ -68,11 +69,10 @@ class OffsetClock:
         check_step(seconds)
         current = self.now()
         if current + seconds > MAX_TIME:
-            raise ApiError(
-                409,
-                "clock_out_of_range",
+            raise ApiError.of(
+                CLOCK_OUT_OF_RANGE,
                 f"the clock cannot pass {format_time(MAX_TIME)}; it is {format_time(current)}",
-                extra={"now": format_time(current)},
+                now=format_time(current),
             )
         self.offset += seconds
         return self.now()
@@ -80,28 +80,26 @@ class OffsetClock:
     def set(self, when: float) -> float:
         current = self.now()
         if when < current:
-            raise ApiError(
-                409,
-                "clock_backwards",
+            raise ApiError.of(
+                CLOCK_BACKWARDS,
                 f"the clock never moves backwards: {format_time(when)} is before {format_time(current)}",
-                extra={"now": format_time(current)},
+                now=format_time(current),
             )
         if when - current > MAX_STEP_SECONDS:
             # 409, not 400: whether 'now' is acceptable depends on where the clock stands.
-            raise ApiError(
-                409,
-                "clock_step_too_large",
+            raise ApiError.of(
+                CLOCK_STEP_TOO_LARGE,
                 f"the clock moves at most {MAX_STEP_SECONDS:.0f}s (ten years) a step: {format_time(when)} "
                 f"is further ahead of {format_time(current)}",
-                extra={"now": format_time(current)},
+                now=format_time(current),
             )
         return self.advance(when - current)
 
 
 def check_step(seconds: float) -> None:
     if not (0 <= seconds <= MAX_STEP_SECONDS):
-        raise bad_request(
-            "invalid_parameter",
+        raise ApiError.of(
+            INVALID_PARAMETER,
             f"'seconds' must be between 0 and {MAX_STEP_SECONDS:.0f}, got {seconds!r}",
         )
 

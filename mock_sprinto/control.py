@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .clock import OffsetClock, format_time, parse_time
-from .errors import bad_request, conflict, not_found
+from .codes import INTEGRATION_EXISTS, INVALID_PARAMETER, INVALID_SCENARIO, SESSION_NOT_FOUND
+from .errors import ApiError
 from .faults.engine import counters
 from .faults.scenario import (
     Scenario,
@@ -75,12 +76,12 @@ class ControlPlane:
         """A new integration, its id and key generated when not given; 409 if the id is taken."""
         for name, value in (("id", integration_id), ("api_key", api_key)):
             if value is not None and (not isinstance(value, str) or not value or len(value) > MAX_KEY_CHARS):
-                raise bad_request("invalid_parameter", f"'{name}' must be a non-empty string", parameter=name)
+                raise ApiError.of(INVALID_PARAMETER, f"'{name}' must be a non-empty string", parameter=name)
         emulator = self.emulator
         if integration_id is None:
             integration_id = emulator.ids.make("int")
         if integration_id in emulator.tenants:
-            raise conflict("integration_exists", f"integration {integration_id!r} already exists")
+            raise ApiError.of(INTEGRATION_EXISTS, f"integration {integration_id!r} already exists")
         if api_key is None:
             api_key = emulator.ids.make("key")
         tenant = emulator.new_tenant(integration_id, api_key)
@@ -98,7 +99,7 @@ class ControlPlane:
     def delete_integration(self, integration_id: str) -> None:
         """Forget one tenant (a declared one comes back empty, bound to its key)."""
         if not INTEGRATION_ID.match(integration_id):  # a typo'd id must not look like a successful wipe
-            raise bad_request("invalid_parameter", f"no integration can have the id {integration_id[:140]!r}")
+            raise ApiError.of(INVALID_PARAMETER, f"no integration can have the id {integration_id[:140]!r}")
         emulator = self.emulator
         gone = emulator.tenants.pop(integration_id, None)
         if gone is not None:
@@ -113,8 +114,8 @@ class ControlPlane:
 
     def advance_clock(self, seconds: Any, integration_id: str | None = None) -> dict[str, Any]:
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-            raise bad_request(
-                "invalid_parameter", "'seconds' must be a number, e.g. {\"seconds\": 3600}", parameter="seconds"
+            raise ApiError.of(
+                INVALID_PARAMETER, "'seconds' must be a number, e.g. {\"seconds\": 3600}", parameter="seconds"
             )
         clock, tenant = self._clock_of(integration_id)
         clock.advance(float(seconds))
@@ -126,8 +127,8 @@ class ControlPlane:
         except ValueError:
             when = None
         if when is None:
-            raise bad_request(
-                "invalid_parameter", "'now' must be an RFC 3339 time such as 2030-01-01T00:00:00Z", parameter="now"
+            raise ApiError.of(
+                INVALID_PARAMETER, "'now' must be an RFC 3339 time such as 2030-01-01T00:00:00Z", parameter="now"
             )
         clock, tenant = self._clock_of(integration_id)
         clock.set(when)
@@ -181,14 +182,14 @@ class ControlPlane:
             elif isinstance(value, dict):
                 scenario = parse_scenario(value, "scenario")
             else:
-                raise bad_request(
-                    "invalid_scenario",
+                raise ApiError.of(
+                    INVALID_SCENARIO,
                     'send a shipped scenario name ("rate-limited") or a scenario object',
                     errors=[{"path": "", "line": None, "message": "expected a string or an object"}],
                 )
         except ScenarioError as exc:
-            raise bad_request(
-                "invalid_scenario",
+            raise ApiError.of(
+                INVALID_SCENARIO,
                 f"the scenario has {len(exc.problems)} problem(s)",
                 errors=[p.public() for p in exc.problems],
             ) from None
@@ -240,8 +241,8 @@ class ControlPlane:
         tenant = self.emulator.tenant(integration_id)
         checked, problems = check_overrides(overrides)
         if problems:
-            raise bad_request(
-                "invalid_parameter",
+            raise ApiError.of(
+                INVALID_PARAMETER,
                 f"{len(problems)} setting(s) refused",
                 errors=[{"setting": name, "message": message} for name, message in problems.items()],
             )
@@ -267,7 +268,7 @@ class ControlPlane:
         tenant = self.emulator.tenant(integration_id)
         session = tenant.sessions.get(session_id)
         if session is None:
-            raise not_found("session_not_found", f"integration {tenant.id!r} has no such session")
+            raise ApiError.of(SESSION_NOT_FOUND, f"integration {tenant.id!r} has no such session")
         return session.detail()
 
     def datasets(self, integration_id: str) -> dict[str, Any]:
@@ -296,7 +297,7 @@ class ControlPlane:
         (a dashboard polling an integration a test just deleted must not bring it back):
         ``exists`` false and nothing else when it is unknown."""
         if not INTEGRATION_ID.match(integration_id):
-            raise bad_request("invalid_parameter", f"no integration can have the id {integration_id[:140]!r}")
+            raise ApiError.of(INVALID_PARAMETER, f"no integration can have the id {integration_id[:140]!r}")
         if integration_id not in self.emulator.tenants:
             return {"integration_id": integration_id, "exists": False}
         datasets = self.datasets(integration_id)["datasets"]

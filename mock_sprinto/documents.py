@@ -19,6 +19,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .errors import MockSprintoError
+
 if TYPE_CHECKING:
     import yaml
 
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
 DEFAULT_MAX_DOCUMENT_BYTES = 1_048_576  # the default of the setting max_scenario_bytes
 
 
-class DocumentTooLarge(ValueError):
+class DocumentTooLarge(MockSprintoError, ValueError):
     def __init__(self, size: int, limit: int) -> None:
         super().__init__(f"the file is {size} bytes, over the limit of {limit} bytes (setting max_scenario_bytes)")
 

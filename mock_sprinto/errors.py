@@ -1,4 +1,8 @@
-"""Domain errors: each carries a stable machine-readable code and the HTTP status it maps to.
+"""The exception base of mock-sprinto, and the errors a client can act on.
+
+``MockSprintoError`` is the base of every error mock-sprinto raises on purpose (a refused request,
+an invalid scenario, settings or schema file, a control call a test handle made that failed...):
+catch it to catch them all, one of its subclasses to catch one kind.
 
 The HTTP layer renders every ApiError as an RFC 9457 problem object; the domain never imports
 aiohttp, so these are plain exceptions.
@@ -9,11 +13,23 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+from .codes import INVALID_PARAMETER, SHUTTING_DOWN, ErrorCode
 from .rules import basis_of
 
 
-class ApiError(Exception):
-    """An error a client can act on: ``status`` + stable ``code`` + a human ``detail``."""
+class MockSprintoError(Exception):
+    """The base of every error mock-sprinto raises on purpose (``mock_sprinto.MockSprintoError``).
+
+    Its subclasses keep the built-in base callers relied on before it existed (``ScenarioError``
+    is still a ``ValueError``)."""
+
+
+class ApiError(MockSprintoError):
+    """An error a client can act on: ``status`` + stable ``code`` + a human ``detail``.
+
+    Raised from the catalogue (``ApiError.of(SESSION_NOT_FOUND, detail)``); the constructor is for
+    an answer whose status and code are not the emulator's own (a scenario rule's ``respond``, a
+    refusal of aiohttp's)."""
 
     def __init__(
         self,
@@ -30,6 +46,14 @@ class ApiError(Exception):
         self.detail = detail
         self.extra: dict[str, Any] = extra or {}
         self.headers: dict[str, str] = headers or {}
+
+    @classmethod
+    def of(cls, error: ErrorCode, detail: str, /, *, headers: dict[str, str] | None = None, **extra: Any) -> ApiError:
+        """The catalogue entry's answer: its status and code, ``detail``, and ``extra`` as members
+        of the problem object (``active_session_id=...``) beside the standard ones."""
+        if error.status is None:  # http_error, injected_fault: the status is the caller's to give
+            raise TypeError(f"{error.code!r} has no status of its own: build it with ApiError(status, ...)")
+        return cls(error.status, error.code, detail, extra=extra, headers=headers)
 
     @property
     def title(self) -> str:
@@ -52,18 +76,6 @@ class ApiError(Exception):
         return body
 
 
-def bad_request(code: str, detail: str, **extra: Any) -> ApiError:
-    return ApiError(400, code, detail, extra=extra)
-
-
-def not_found(code: str, detail: str, **extra: Any) -> ApiError:
-    return ApiError(404, code, detail, extra=extra)
-
-
-def conflict(code: str, detail: str, **extra: Any) -> ApiError:
-    return ApiError(409, code, detail, extra=extra)
-
-
 def int_param(name: str, raw: str | None, default: int, low: int, high: int) -> int:
     """A whole-number query parameter within bounds, or 400 ``invalid_parameter`` naming it."""
     if raw is None:
@@ -73,8 +85,8 @@ def int_param(name: str, raw: str | None, default: int, low: int, high: int) -> 
     except ValueError:  # more digits than int() converts
         value = low - 1
     if not low <= value <= high:
-        raise bad_request(
-            "invalid_parameter",
+        raise ApiError.of(
+            INVALID_PARAMETER,
             f"'{name}' must be a whole number from {low} to {high}, got {raw[:40]!r}",
             parameter=name,
         )
@@ -89,8 +101,8 @@ def counted(n: int, noun: str) -> str:
 def repeated_parameter(name: str, times: int) -> ApiError:
     """A query parameter sent more than once: refused rather than read as one of its values (which
     one was meant is a guess, and the other may be the client's bug)."""
-    return bad_request(
-        "invalid_parameter", f"query parameter {name[:60]!r} was sent {times} times; send it once", parameter=name[:60]
+    return ApiError.of(
+        INVALID_PARAMETER, f"query parameter {name[:60]!r} was sent {times} times; send it once", parameter=name[:60]
     )
 
 
@@ -100,10 +112,9 @@ SHUTDOWN_RETRY_AFTER = 1
 def shutting_down() -> ApiError:
     """A request the emulator could not finish because it is stopping (a body cut short, a
     scenario's delay ended early): the client may retry against the next server."""
-    return ApiError(
-        503,
-        "shutting_down",
+    return ApiError.of(
+        SHUTTING_DOWN,
         "the emulator is stopping; this request was not finished. Start it again and retry",
-        extra={"retry_after_seconds": SHUTDOWN_RETRY_AFTER},
+        retry_after_seconds=SHUTDOWN_RETRY_AFTER,
         headers={"Retry-After": str(SHUTDOWN_RETRY_AFTER)},
     )

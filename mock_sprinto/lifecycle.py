@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+from .errors import MockSprintoError
+
 
 class State(str, Enum):
     ACTIVE = "active"
@@ -33,7 +35,7 @@ TRANSITIONS: dict[tuple[State, Event], State] = {
 }
 
 
-class IllegalTransition(Exception):
+class IllegalTransition(MockSprintoError):
     def __init__(self, state: State, event: Event) -> None:
         super().__init__(f"a session that is {state.value} cannot take {event.value}")
         self.state = state

@@ -14,7 +14,8 @@ from typing import Any, Protocol
 
 import orjson
 
-from .errors import ApiError, bad_request
+from .codes import MALFORMED_BODY
+from .errors import ApiError
 from .settings import Settings
 from .sourcelines import json_pointer as json_pointer  # where validation.py and the tests import it from
 
@@ -96,7 +97,7 @@ _WHITE_SPACE = b" \t\r\n"  # JSON's only insignificant white space
 
 
 def malformed(reason: str) -> ApiError:
-    return bad_request("malformed_body", f"the body is not acceptable JSON: {reason}", reason=reason)
+    return ApiError.of(MALFORMED_BODY, f"the body is not acceptable JSON: {reason}", reason=reason)
 
 
 def parse_json(

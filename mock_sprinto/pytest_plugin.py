@@ -157,7 +157,7 @@ def mock_sprinto_server(mock_sprinto_config: Config) -> Iterator[MockSprintoServ
 @pytest.fixture
 def mock_sprinto(mock_sprinto_server: MockSprintoServer) -> Iterator[MockSprinto]:
     """A fresh integration on the shared server, configured by the test's ``mock_sprinto`` marker."""
-    from .testing import MockSprintoError, checked_settings, scenario_body
+    from .testing import ControlError, checked_settings, scenario_body
 
     node = _running_item()
     options = marker_options(node)  # checked before anything is created
@@ -173,12 +173,12 @@ def mock_sprinto(mock_sprinto_server: MockSprintoServer) -> Iterator[MockSprinto
         if settings:
             try:
                 handle.use_settings(settings)
-            except MockSprintoError as exc:
+            except ControlError as exc:
                 pytest.fail(f"@pytest.mark.{MARKER}: the emulator refused the settings: {exc}", pytrace=False)
         if body is not None:
             try:
                 handle.use_scenario(body)  # checked above: a shipped name or the file's contents
-            except MockSprintoError as exc:
+            except ControlError as exc:
                 pytest.fail(f"@pytest.mark.{MARKER}: the emulator refused the scenario: {exc}", pytrace=False)
         _remember(node, handle)
         yield handle

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 from .clock import MAX_STEP_SECONDS
+from .codes import RATE_LIMITED
 from .errors import ApiError
 from .store import Tenant, TokenBucket
 
@@ -52,10 +53,9 @@ def throttle(tenant: Tenant, operation: str) -> dict[str, str]:
 
 
 def rate_limited(retry_after: int, detail: str) -> ApiError:
-    return ApiError(
-        429,
-        "rate_limited",
+    return ApiError.of(
+        RATE_LIMITED,
         f"{detail}; retry after {retry_after}s",
-        extra={"retry_after_seconds": retry_after},
+        retry_after_seconds=retry_after,
         headers={"Retry-After": str(retry_after)},
     )

@@ -3,7 +3,9 @@
 
 Every error body carries its rule's basis (``ApiError.problem``), every validation error too
 (``validation.py``), and the README's doc-versus-emulator table is generated from this table
-(``mock-sprinto rules --markdown``), so the answer, the code and the docs cannot drift apart.
+(``mock-sprinto rules --markdown``), so the answer, the code and the docs cannot drift apart. A rule
+names the entries of the error-code catalogue (``codes.py``) whose answers carry it; every entry
+has its rule (``tests/test_readme.py``).
 Where the docs are silent the choice is the one that fails locally rather than in production.
 """
 
@@ -11,6 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from . import codes
+from .codes import ErrorCode
 
 Basis = Literal["doc", "mock"]
 
@@ -21,7 +26,7 @@ class Rule:
     basis: Basis
     says: str  # what the emulator does
     why: str  # doc: where Sprinto says it; mock: why this choice
-    codes: tuple[str, ...] = ()  # the error codes that carry this rule
+    codes: tuple[ErrorCode, ...] = ()  # the catalogue entries whose answers carry this rule
     setting: str | None = None
 
     def basis_members(self) -> dict[str, Any]:
@@ -39,42 +44,42 @@ RULES: tuple[Rule, ...] = (
         "doc",
         "`/{version}/integrations/{id}/...` under `/api/external/push`; only `v1`",
         "OpenAPI servers and the `version` parameter (enum `v1`)",
-        ("unsupported_version",),
+        (codes.UNSUPPORTED_VERSION,),
     ),
     Rule(
         "authentication",
         "doc",
         "the `api-key` header; missing or wrong: 401",
         "OpenAPI `ApiKeyAuth` (header `api-key`); every operation lists 401",
-        ("missing_api_key", "invalid_api_key"),
+        (codes.MISSING_API_KEY, codes.INVALID_API_KEY),
     ),
     Rule(
         "one active session",
         "doc",
         "a second start while one is active: 409 naming `active_session_id`",
         "guide: 'returns 409 Conflict'",
-        ("session_already_active",),
+        (codes.SESSION_ALREADY_ACTIVE,),
     ),
     Rule(
         "unknown session",
         "doc",
         "an unknown or foreign session: 404",
         "GET session and push list 404",
-        ("session_not_found",),
+        (codes.SESSION_NOT_FOUND,),
     ),
     Rule(
         "push to an inactive session",
         "doc",
         "409 with the session's `state`",
         "push lists 409 'Session not active'",
-        ("session_not_active",),
+        (codes.SESSION_NOT_ACTIVE,),
     ),
     Rule(
         "close",
         "doc",
         '`{"status": "apply" | "discard"}`; `status` is required; another state: 409',
         "session-management: 'status string · enum Required Default: apply'; 'Session not in a closable state'",
-        ("invalid_close_status", "session_not_closable"),
+        (codes.INVALID_CLOSE_STATUS, codes.SESSION_NOT_CLOSABLE),
     ),
     Rule(
         "expired data",
@@ -87,7 +92,7 @@ RULES: tuple[Rule, ...] = (
         "doc",
         "a body over 5 MB on the wire: 413; gzip and deflate bodies accepted",
         "guide: 'Max request size: e.g., 5 MB (compressed allowed)'",
-        ("payload_too_large",),
+        (codes.PAYLOAD_TOO_LARGE,),
         "max_request_bytes",
     ),
     Rule(
@@ -95,7 +100,7 @@ RULES: tuple[Rule, ...] = (
         "doc",
         "any invalid record rejects the whole page: 400 with `validation_errors`, and an anomaly in the activity log",
         "push lists 400 'Validation error; batch rejected'",
-        ("validation_failed",),
+        (codes.VALIDATION_FAILED,),
     ),
     Rule(
         "record fields",
@@ -124,7 +129,7 @@ RULES: tuple[Rule, ...] = (
         "doc",
         "429 with `Retry-After` (whole seconds) and `retry_after_seconds`",
         "operations list 429; guide: back off exponentially, respect Retry-After",
-        ("rate_limited",),
+        (codes.RATE_LIMITED,),
         "rate_limit",
     ),
     Rule(
@@ -166,7 +171,7 @@ RULES: tuple[Rule, ...] = (
         "mock",
         "more than 100 records a page: 400 `too_many_items`",
         "the docs call 100 'recommended'; strict fails locally first",
-        ("too_many_items",),
+        (codes.TOO_MANY_ITEMS,),
         "max_page_items",
     ),
     Rule(
@@ -174,14 +179,14 @@ RULES: tuple[Rule, ...] = (
         "mock",
         "a page with no records: 400 `empty_page`",
         "an empty page is a client bug",
-        ("empty_page",),
+        (codes.EMPTY_PAGE,),
     ),
     Rule(
         "media type",
         "mock",
         "a body that is not JSON, or has no Content-Type: 415",
         "the docs' examples send application/json",
-        ("unsupported_media_type",),
+        (codes.UNSUPPORTED_MEDIA_TYPE,),
         "missing_content_type",
     ),
     Rule(
@@ -189,14 +194,14 @@ RULES: tuple[Rule, ...] = (
         "mock",
         "a Content-Encoding other than gzip or deflate: 415",
         "the docs say 'compressed allowed' without naming codings",
-        ("unsupported_content_encoding",),
+        (codes.UNSUPPORTED_CONTENT_ENCODING,),
     ),
     Rule(
         "JSON",
         "mock",
         "not UTF-8 or JSON, NaN, nesting over 64, a repeated member name, corrupt gzip: 400",
         "a parser elsewhere would silently keep the last repeated name",
-        ("malformed_body",),
+        (codes.MALFORMED_BODY,),
         "duplicate_names",
     ),
     Rule(
@@ -238,7 +243,7 @@ RULES: tuple[Rule, ...] = (
         "mock",
         "expired data is kept 24 h, then apply: 409 `expired_data_purged`",
         "the docs say 'temporarily'",
-        ("expired_data_purged",),
+        (codes.EXPIRED_DATA_PURGED,),
         "expired_retention_seconds",
     ),
     Rule(
@@ -246,7 +251,7 @@ RULES: tuple[Rule, ...] = (
         "mock",
         "an integration staging over 1 GiB: 507",
         "keeps memory finite",
-        ("staging_limit_reached",),
+        (codes.STAGING_LIMIT_REACHED,),
         "max_staged_bytes",
     ),
     Rule(
@@ -254,7 +259,7 @@ RULES: tuple[Rule, ...] = (
         "mock",
         "all integrations together holding over 2 GiB of staged and applied data: 507",
         "an emulator left running on a laptop must not exhaust it",
-        ("memory_budget_exceeded",),
+        (codes.MEMORY_BUDGET_EXCEEDED,),
         "memory_budget_bytes",
     ),
     Rule(
@@ -262,7 +267,7 @@ RULES: tuple[Rule, ...] = (
         "mock",
         "an `api-key` sent twice or not valid UTF-8: 401; a Transfer-Encoding other than chunked: 400",
         "which one would be meant? refused rather than guessed",
-        ("malformed_api_key", "unsupported_transfer_encoding"),
+        (codes.MALFORMED_API_KEY, codes.UNSUPPORTED_TRANSFER_ENCODING),
     ),
     Rule(
         "connections",
@@ -271,12 +276,12 @@ RULES: tuple[Rule, ...] = (
         "a client that hangs up mid-upload journaled 499, shutdown answering what is in flight (503)",
         "a server left running on a laptop or a CI runner must stay answerable",
         (
-            "request_timeout",
-            "too_many_connections",
-            "malformed_request",
-            "request_header_fields_too_large",
-            "client_disconnected",
-            "shutting_down",
+            codes.REQUEST_TIMEOUT,
+            codes.TOO_MANY_CONNECTIONS,
+            codes.MALFORMED_REQUEST,
+            codes.REQUEST_HEADER_FIELDS_TOO_LARGE,
+            codes.CLIENT_DISCONNECTED,
+            codes.SHUTTING_DOWN,
         ),
         "header_timeout_seconds",
     ),
@@ -285,7 +290,7 @@ RULES: tuple[Rule, ...] = (
         "mock",
         "a control-plane request a page on another site sent: 403; a Host name not served: 421",
         "any web page the developer has open could otherwise drive or read the emulator",
-        ("cross_site_request", "host_not_allowed"),
+        (codes.CROSS_SITE_REQUEST, codes.HOST_NOT_ALLOWED),
         "allowed_hosts",
     ),
     Rule(
@@ -293,7 +298,7 @@ RULES: tuple[Rule, ...] = (
         "mock",
         "open mode: an unknown integration is created on its first request, bound to its key",
         "no tenant exists locally until a test makes one",
-        ("integration_limit_reached", "integration_exists"),
+        (codes.INTEGRATION_LIMIT_REACHED, codes.INTEGRATION_EXISTS),
         "auto_create_integrations",
     ),
     Rule(
@@ -301,21 +306,27 @@ RULES: tuple[Rule, ...] = (
         "mock",
         "a bad query or body parameter (e.g. `page_size` 201, or `page` sent twice): 400 `invalid_parameter`",
         "the docs list only 200 for status and activity",
-        ("invalid_parameter",),
+        (codes.INVALID_PARAMETER,),
     ),
     Rule(
         "error bodies",
         "mock",
         "every error is an RFC 9457 problem object with a stable `code`",
         "the docs show no error body",
-        ("not_found", "method_not_allowed", "bad_request", "http_error"),
+        (codes.NOT_FOUND, codes.METHOD_NOT_ALLOWED, codes.BAD_REQUEST, codes.HTTP_ERROR),
     ),
     Rule(
         "control plane",
         "mock",
         "`/_mock`: clocks, scenarios, settings, views; optional admin token",
         "the emulator's own API",
-        ("clock_backwards", "clock_step_too_large", "clock_out_of_range", "invalid_scenario", "admin_token_required"),
+        (
+            codes.CLOCK_BACKWARDS,
+            codes.CLOCK_STEP_TOO_LARGE,
+            codes.CLOCK_OUT_OF_RANGE,
+            codes.INVALID_SCENARIO,
+            codes.ADMIN_TOKEN_REQUIRED,
+        ),
     ),
     Rule(
         "Prefer header",
@@ -323,7 +334,7 @@ RULES: tuple[Rule, ...] = (
         "`Prefer: code=NNN[, retry_after=N]` or `Prefer: fault=reset|close|truncated_body|malformed_body` "
         "forces that one request's answer (`Preference-Applied` says so); a value it cannot use: 400",
         "poking by hand, and clients that cannot reach /_mock",
-        ("invalid_prefer",),
+        (codes.INVALID_PREFER,),
         "prefer_header",
     ),
     Rule(
@@ -331,25 +342,32 @@ RULES: tuple[Rule, ...] = (
         "mock",
         "a scenario rule's status, body or broken connection",
         "a test asked for it",
-        ("injected_fault", "forbidden", "conflict", "bad_gateway", "service_unavailable", "gateway_timeout"),
+        (
+            codes.INJECTED_FAULT,
+            codes.FORBIDDEN,
+            codes.CONFLICT,
+            codes.BAD_GATEWAY,
+            codes.SERVICE_UNAVAILABLE,
+            codes.GATEWAY_TIMEOUT,
+        ),
     ),
     Rule(
         "emulator bug",
         "mock",
         "500 `internal_error`: a bug in the emulator, logged with its traceback",
         "never caused by client input",
-        ("internal_error",),
+        (codes.INTERNAL_ERROR,),
     ),
 )
 
-BY_CODE: dict[str, Rule] = {code: rule for rule in RULES for code in rule.codes}
+BY_CODE: dict[str, Rule] = {error.code: rule for rule in RULES for error in rule.codes}
 # Validation errors name the JSON Schema keyword that failed: which rule that is depends on where.
 ENVELOPE = next(rule for rule in RULES if rule.topic == "page validation")
 RECORDS = next(rule for rule in RULES if rule.topic == "entity schemas")
 PAGE_HINT = next(rule for rule in RULES if rule.topic == "page_hint")
 ENTITY_TYPES = next(rule for rule in RULES if rule.topic == "entity types")
-PAGE_SIZE = BY_CODE["too_many_items"]
-EMPTY_PAGE = BY_CODE["empty_page"]
+PAGE_SIZE = BY_CODE[codes.TOO_MANY_ITEMS.code]
+EMPTY_PAGE = BY_CODE[codes.EMPTY_PAGE.code]
 UNKNOWN_FIELDS_STRICT = Rule(
     "record fields (strict)",
     "mock",
@@ -371,8 +389,8 @@ def markdown_table() -> str:
     rows = ["| rule | basis | what the emulator does | why | setting | codes |", "|---|---|---|---|---|---|"]
     for rule in RULES:
         setting = f"`{rule.setting}`" if rule.setting else ""
-        codes = ", ".join(f"`{code}`" for code in rule.codes)
-        rows.append(f"| {rule.topic} | {rule.basis} | {rule.says} | {rule.why} | {setting} | {codes} |")
+        answered = ", ".join(f"`{error.code}`" for error in rule.codes)
+        rows.append(f"| {rule.topic} | {rule.basis} | {rule.says} | {rule.why} | {setting} | {answered} |")
     return "\n".join(rows)
 
 

@@ -25,7 +25,15 @@ import orjson
 from .budget import MemoryBudget
 from .calls import Answer, Call, Exchange, Injected, Learned, Outcome
 from .clock import Clock, ManualClock, OffsetClock, SystemClock
-from .errors import ApiError, bad_request, not_found, repeated_parameter, shutting_down
+from .codes import (
+    INTEGRATION_LIMIT_REACHED,
+    INVALID_API_KEY,
+    INVALID_PARAMETER,
+    MALFORMED_API_KEY,
+    MISSING_API_KEY,
+    UNSUPPORTED_VERSION,
+)
+from .errors import ApiError, repeated_parameter, shutting_down
 from .faults.engine import Decision, FaultState, RequestFacts, decide
 from .faults.prefer import parse_prefer
 from .faults.scenario import Scenario, effective_settings
@@ -85,15 +93,14 @@ class Emulator:
     def new_tenant(self, integration_id: str, api_key: str | None, *, first_arrival: int | None = None) -> Tenant:
         """A fresh tenant; ``first_arrival`` is the request that made it (open mode), which is its own."""
         if not INTEGRATION_ID.match(integration_id):
-            raise bad_request(
-                "invalid_parameter",
+            raise ApiError.of(
+                INVALID_PARAMETER,
                 "an integration id is 1-128 letters, digits, '.', '_', ':' or '-', "
                 f"starting with a letter or digit; got {integration_id[:140]!r}",
             )
         if len(self.tenants) >= self.settings.max_integrations:
-            raise ApiError(
-                403,
-                "integration_limit_reached",
+            raise ApiError.of(
+                INTEGRATION_LIMIT_REACHED,
                 f"the emulator already holds {len(self.tenants)} integrations "
                 "(setting max_integrations); reset it or delete some",
             )
@@ -117,7 +124,7 @@ class Emulator:
 
     def authenticate(self, integration_id: str, api_key: str | None, arrival: int | None = None) -> Tenant:
         if not api_key:
-            raise ApiError(401, "missing_api_key", "send the integration's key in the 'api-key' header")
+            raise ApiError.of(MISSING_API_KEY, "send the integration's key in the 'api-key' header")
         if not _is_text(api_key):
             raise malformed_api_key("it is not UTF-8 text")
         tenant = self.tenants.get(integration_id)
@@ -244,8 +251,8 @@ class Emulator:
         learned = call.learned
         learned.arrival = next(self._order)
         if call.version not in SUPPORTED_VERSIONS:
-            raise not_found(
-                "unsupported_version",
+            raise ApiError.of(
+                UNSUPPORTED_VERSION,
                 f"API version {call.version[:40]!r} is not served; use {', '.join(SUPPORTED_VERSIONS)}",
                 supported_versions=list(SUPPORTED_VERSIONS),
             )
@@ -339,12 +346,12 @@ class Emulator:
 
 def _invalid_key(integration_id: str) -> ApiError:
     # The same answer for an unknown integration and a wrong key: nothing leaks about which.
-    return ApiError(401, "invalid_api_key", f"the api-key is not valid for integration {integration_id[:140]!r}")
+    return ApiError.of(INVALID_API_KEY, f"the api-key is not valid for integration {integration_id[:140]!r}")
 
 
 def malformed_api_key(why: str) -> ApiError:
     """A key that cannot be any integration's (never bound, never compared)."""
-    return ApiError(401, "malformed_api_key", f"the 'api-key' header cannot be used: {why}; send the key once, as text")
+    return ApiError.of(MALFORMED_API_KEY, f"the 'api-key' header cannot be used: {why}; send the key once, as text")
 
 
 def _is_text(value: str) -> bool:

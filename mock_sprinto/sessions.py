@@ -14,7 +14,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from .clock import format_time, parse_time
-from .errors import ApiError, bad_request, conflict, counted, int_param, not_found
+from .codes import (
+    EXPIRED_DATA_PURGED,
+    INVALID_CLOSE_STATUS,
+    INVALID_PARAMETER,
+    SESSION_ALREADY_ACTIVE,
+    SESSION_NOT_ACTIVE,
+    SESSION_NOT_CLOSABLE,
+    SESSION_NOT_FOUND,
+    STAGING_LIMIT_REACHED,
+    ErrorCode,
+)
+from .errors import ApiError, counted, int_param
 from .lifecycle import Event, State
 from .payload import check_depth, parse_json
 from .store import Page, Session, Tenant
@@ -53,8 +64,8 @@ class Sessions:
         reference = _client_reference(body)
         active = tenant.active_session
         if active is not None:
-            raise conflict(
-                "session_already_active",
+            raise ApiError.of(
+                SESSION_ALREADY_ACTIVE,
                 f"integration {tenant.id!r} already has an active session; close it or let it expire",
                 active_session_id=active.id,
             )
@@ -83,7 +94,7 @@ class Sessions:
         """The session a request names; any request that addresses it resets its inactivity."""
         session = tenant.sessions.get(session_id)
         if session is None:
-            raise not_found("session_not_found", f"integration {tenant.id!r} has no session {session_id[:140]!r}")
+            raise ApiError.of(SESSION_NOT_FOUND, f"integration {tenant.id!r} has no session {session_id[:140]!r}")
         if session.state is State.ACTIVE:
             session.last_request_at = tenant.now()
         return session
@@ -92,8 +103,8 @@ class Sessions:
         """Checks that come before the body is read: the session exists and is active."""
         session = self.addressed_session(tenant, session_id)
         if session.state is not State.ACTIVE:
-            raise conflict(
-                "session_not_active",
+            raise ApiError.of(
+                SESSION_NOT_ACTIVE,
                 f"session is {session.state.value}; pages can only be pushed to an active session",
                 state=session.state.value,
             )
@@ -142,13 +153,13 @@ class Sessions:
         return verdict
 
     def _refuse_invalid(
-        self, tenant: Tenant, session: Session, wire: Wire, verdict: PageVerdict, code: str
+        self, tenant: Tenant, session: Session, wire: Wire, verdict: PageVerdict, code: ErrorCode
     ) -> ApiError:
         """The 400 for a page that failed validation, recorded on the session: none of it is staged."""
         response = _batch_response(
             session.id, 0, {}, verdict.total, verdict.errors, verdict.errors_truncated, verdict.page_hint
         )
-        rejection = bad_request(code, verdict.detail, **response)
+        rejection = ApiError.of(code, verdict.detail, **response)
         self._record_rejection(tenant, session, wire, rejection, verdict)
         return rejection
 
@@ -219,14 +230,14 @@ class Sessions:
         now = tenant.now()
         event = Event.APPLY if status == "apply" else Event.DISCARD
         if session.state not in (State.ACTIVE, State.EXPIRED):
-            raise conflict(
-                "session_not_closable",
+            raise ApiError.of(
+                SESSION_NOT_CLOSABLE,
                 f"session is {session.state.value}; only active or expired sessions can be closed",
                 state=session.state.value,
             )
         if session.state is State.EXPIRED and event is Event.APPLY and session.data_purged:
-            raise conflict(
-                "expired_data_purged",
+            raise ApiError.of(
+                EXPIRED_DATA_PURGED,
                 "this expired session's data was purged after "
                 f"{tenant.settings.expired_retention_seconds:g}s; start a new session and push again",
                 state=session.state.value,
@@ -264,8 +275,8 @@ class Sessions:
             try:
                 since_ts = parse_time(since)
             except ValueError as exc:
-                raise bad_request(
-                    "invalid_parameter",
+                raise ApiError.of(
+                    INVALID_PARAMETER,
                     f"'since' must be an RFC 3339 time such as 2026-01-01T00:00:00Z ({exc})",
                     parameter="since",
                 ) from None
@@ -309,9 +320,8 @@ def _make_room(tenant: Tenant, size: int) -> None:
     process-wide memory budget (``memory_budget_bytes``) has no room for."""
     limit = tenant.settings.max_staged_bytes
     if limit is not None and tenant.staged_bytes + size > limit:
-        raise ApiError(
-            507,
-            "staging_limit_reached",
+        raise ApiError.of(
+            STAGING_LIMIT_REACHED,
             f"integration {tenant.id!r} already stages {tenant.staged_bytes} bytes "
             f"(setting max_staged_bytes = {limit}); close a session first",
         )
@@ -322,13 +332,13 @@ def _client_reference(body: Any) -> str | None:
     if body is None:
         return None
     if not isinstance(body, dict):
-        raise bad_request(
-            "invalid_parameter", 'the body must be a JSON object such as {"client_reference_id": "nightly-2026-01-01"}'
+        raise ApiError.of(
+            INVALID_PARAMETER, 'the body must be a JSON object such as {"client_reference_id": "nightly-2026-01-01"}'
         )
     reference = body.get("client_reference_id")
     if reference is not None and (not isinstance(reference, str) or len(reference) > MAX_REFERENCE_CHARS):
-        raise bad_request(
-            "invalid_parameter",
+        raise ApiError.of(
+            INVALID_PARAMETER,
             f"'client_reference_id' must be a string of at most {MAX_REFERENCE_CHARS} characters",
             parameter="client_reference_id",
         )
@@ -362,7 +372,7 @@ def _close_status(body: Any, lenient: bool) -> str:
 
 
 def _close_refused(problem: str) -> ApiError:
-    return bad_request("invalid_close_status", f"{problem}; {CLOSE_FIX}", allowed=["apply", "discard"])
+    return ApiError.of(INVALID_CLOSE_STATUS, f"{problem}; {CLOSE_FIX}", allowed=["apply", "discard"])
 
 
 def _batch_response(

@@ -2,7 +2,7 @@
 the line of each pointer (scenario files and config files), and the line and column of a syntax
 error.
 
-Next to a leaf (it imports only ``documents``, which imports nothing of the package): ``settings``,
+Next to a leaf (it imports only ``documents``, which imports only the exception base): ``settings``,
 ``payload`` and ``faults.scenario`` all use it, and each of the latter two imports ``settings``.
 """
 
@@ -23,11 +23,6 @@ def json_pointer(parts: Iterable[object]) -> str:
     The one spelling of a pointer: scenario and config problems here, validation errors and
     the contract checker through ``payload``, which re-exports it."""
     return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
-
-
-def pointer(*parts: object) -> str:
-    """``json_pointer(parts)``: the name ``settings.py`` calls it by (until it calls ``json_pointer``)."""
-    return json_pointer(parts)
 
 
 def pointer_lines(text: str) -> dict[str, int]:

@@ -16,6 +16,8 @@ from typing import Any
 import jsonschema_rs
 
 from . import rules
+from .codes import EMPTY_PAGE, TOO_MANY_ITEMS, VALIDATION_FAILED, ErrorCode
+from .errors import MockSprintoError
 from .payload import json_pointer
 from .resources import schemas_dir
 from .rules import Rule
@@ -24,7 +26,7 @@ ENTITY_TYPE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}\Z")
 MAX_PAGE_HINT_CHARS = 256
 
 
-class SchemaFileError(ValueError):
+class SchemaFileError(MockSprintoError, ValueError):
     """A schema file that cannot be used; the message names the file and the reason."""
 
 
@@ -196,7 +198,7 @@ class PageVerdict:
     counts: dict[str, int]
     total: int
     page_hint: int | str | None
-    code: str | None = None
+    code: ErrorCode | None = None  # the refusal: validation_failed, empty_page, too_many_items
     detail: str = ""
     errors: list[dict[str, Any]] = field(default_factory=list)
     errors_truncated: bool = False
@@ -278,7 +280,7 @@ def check_page(
     verdict = PageVerdict({}, {}, 0, None)
     entities = _read_envelope(body, registry, verdict, reject_unknown_types)
     if entities is None:
-        return _reject(verdict, "validation_failed", ENVELOPE_NOT_VALID)
+        return _reject(verdict, VALIDATION_FAILED, ENVELOPE_NOT_VALID)
     if verdict.total == 0:
         return _refuse_empty(verdict)
     if max_items is not None and verdict.total > max_items:
@@ -287,7 +289,7 @@ def check_page(
     return _check_records(entities, registry, verdict, max_errors, reject_unknown_fields)
 
 
-def _reject(verdict: PageVerdict, code: str, detail: str) -> PageVerdict:
+def _reject(verdict: PageVerdict, code: ErrorCode, detail: str) -> PageVerdict:
     verdict.code = code
     verdict.detail = detail
     return verdict
@@ -364,14 +366,14 @@ def _count_unusual_type(
 def _refuse_empty(verdict: PageVerdict) -> PageVerdict:
     issue = "the page holds no records"
     _envelope_error(verdict, issue, "/entities", "minItems", field_name="entities", rule=rules.EMPTY_PAGE)
-    return _reject(verdict, "empty_page", "a page must hold at least one record")
+    return _reject(verdict, EMPTY_PAGE, "a page must hold at least one record")
 
 
 def _refuse_too_many(verdict: PageVerdict, max_items: int) -> PageVerdict:
     total = verdict.total
     issue = f"the page holds {total} records; at most {max_items} are allowed across all types"
     _envelope_error(verdict, issue, "/entities", "maxItems", field_name="entities", rule=rules.PAGE_SIZE)
-    return _reject(verdict, "too_many_items", f"a page may hold at most {max_items} records, this one holds {total}")
+    return _reject(verdict, TOO_MANY_ITEMS, f"a page may hold at most {max_items} records, this one holds {total}")
 
 
 def _check_records(
@@ -392,7 +394,7 @@ def _check_records(
     if len(verdict.errors) > max_errors:
         del verdict.errors[max_errors:]
         verdict.errors_truncated = True
-    return _reject(verdict, "validation_failed", RECORDS_NOT_VALID)
+    return _reject(verdict, VALIDATION_FAILED, RECORDS_NOT_VALID)
 
 
 def _require_objects(entity_type: str, records: list[Any], verdict: PageVerdict, budget: int) -> None:

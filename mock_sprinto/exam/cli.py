@@ -20,6 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from ..errors import MockSprintoError
 from ..faults import ScenarioError, parse_scenario
 from ..testing import load_scenario_file
 from . import output, runner
@@ -36,7 +37,7 @@ DESCRIPTION = (
 EPILOG = "example: mock-sprinto exam --json exam.json --junit-xml exam.xml -- python sync.py   (see docs/exam.md)"
 
 
-class UsageError(Exception):
+class UsageError(MockSprintoError):
     """A problem with the options: exit 2."""
 
 

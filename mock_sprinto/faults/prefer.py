@@ -8,7 +8,8 @@ Only the preferences below are read; any other (``return=minimal``, RFC 7240's o
 
 from __future__ import annotations
 
-from ..errors import bad_request
+from ..codes import INVALID_PREFER
+from ..errors import ApiError
 from .engine import Decision
 from .vocabulary import TRANSPORT_FAULTS, Respond, TransportFault
 
@@ -50,8 +51,8 @@ def _whole(asked: dict[str, str], name: str, low: int, high: int) -> int | None:
 
 
 def _refused(problem: str) -> Exception:
-    return bad_request(
-        "invalid_prefer",
+    return ApiError.of(
+        INVALID_PREFER,
         f"the Prefer header asks for what the emulator cannot do: {problem}; "
         "it understands code=NNN, retry_after=N and fault=reset|close|truncated_body|malformed_body",
         parameter="Prefer",

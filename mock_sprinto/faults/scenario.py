@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 import jsonschema_rs
 
 from ..documents import DEFAULT_MAX_DOCUMENT_BYTES, DocumentTooLarge, load_yaml, plain_json, read_text
+from ..errors import MockSprintoError
 from ..resources import scenarios_dir, schemas_dir
 from ..settings import Settings, check_overrides
 from ..sourcelines import json_pointer
-from ..sourcelines import line_for as _line_for  # shared with the config file loader (settings.py)
+from ..sourcelines import line_for as _line_for  # shared with the config file loader (settings/configfile.py)
 from ..sourcelines import pointer_lines as _lines
 from .vocabulary import Delay, Lifecycle, Phase, Respond, RuleOperation, TransportFault, WhenKind
 
@@ -46,7 +47,7 @@ class Problem:
         return f"{where}{self.path}: {self.message}" if self.path else f"{where}{self.message}"
 
 
-class ScenarioError(ValueError):
+class ScenarioError(MockSprintoError, ValueError):
     def __init__(self, source: str, problems: list[Problem]) -> None:
         self.source = source
         self.problems = problems

@@ -18,6 +18,15 @@ from typing import Any
 from aiohttp import hdrs, web
 
 from ..calls import Call, Exchange, Learned
+from ..codes import (
+    ADMIN_TOKEN_REQUIRED,
+    BAD_REQUEST,
+    HTTP_ERROR,
+    INTERNAL_ERROR,
+    METHOD_NOT_ALLOWED,
+    NOT_FOUND,
+    PAYLOAD_TOO_LARGE,
+)
 from ..control import ControlPlane
 from ..errors import ApiError
 from ..service import Emulator
@@ -49,11 +58,11 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 HOSTS: web.AppKey[HostCheck] = web.AppKey("hosts", HostCheck)
 
 
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 400: "bad_request"}
+_HTTP_CODES = {404: NOT_FOUND.code, 405: METHOD_NOT_ALLOWED.code, 413: PAYLOAD_TOO_LARGE.code, 400: BAD_REQUEST.code}
 
 
 def _from_http_exception(exc: web.HTTPException, request: web.Request) -> ApiError:
-    code = _HTTP_CODES.get(exc.status, "http_error")
+    code = _HTTP_CODES.get(exc.status, HTTP_ERROR.code)
     extra: dict[str, str] = {}
     if exc.status == 404:
         detail = f"no such endpoint: {request.method} {request.path[:200]}"
@@ -85,7 +94,7 @@ async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse
     except Exception:
         log.exception("internal error on %s %s (request %s)", request.method, request.path, request_id)
         response = problem_response(
-            ApiError(500, "internal_error", f"the emulator failed on this request; see its log (request {request_id})")
+            ApiError.of(INTERNAL_ERROR, f"the emulator failed on this request; see its log (request {request_id})")
         )
     response.headers["X-Request-Id"] = request_id
     call = request.get(CALL)
@@ -179,9 +188,8 @@ def admin_guard(token: str) -> Any:
             if not _same(request.headers.get("Authorization", ""), f"Bearer {token}") and not _cookie_allows(
                 request, cookie
             ):
-                raise ApiError(
-                    401,
-                    "admin_token_required",
+                raise ApiError.of(
+                    ADMIN_TOKEN_REQUIRED,
                     "the control API needs 'Authorization: Bearer <admin token>'",
                     headers={"WWW-Authenticate": "Bearer"},
                 )

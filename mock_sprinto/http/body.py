@@ -14,7 +14,15 @@ from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestPayloadError
 
 from ..budget import MemoryBudget
-from ..errors import ApiError, bad_request
+from ..codes import (
+    CLIENT_DISCONNECTED,
+    MALFORMED_BODY,
+    PAYLOAD_TOO_LARGE,
+    UNSUPPORTED_CONTENT_ENCODING,
+    UNSUPPORTED_MEDIA_TYPE,
+    UNSUPPORTED_TRANSFER_ENCODING,
+)
+from ..errors import ApiError
 from ..payload import Body
 from ..settings import Settings
 from .server import BodyInterrupted, request_timeout
@@ -30,11 +38,10 @@ _ENCODINGS = {"": "identity", "identity": "identity", "gzip": "gzip", "x-gzip": 
 
 
 def too_large(limit: int, what: str = "on the wire") -> ApiError:
-    return ApiError(
-        413,
-        "payload_too_large",
+    return ApiError.of(
+        PAYLOAD_TOO_LARGE,
         f"the request body is larger than {limit} bytes {what}; send smaller pages",
-        extra={"limit_bytes": limit},
+        limit_bytes=limit,
     )
 
 
@@ -42,11 +49,10 @@ def content_encoding(request: web.BaseRequest) -> str:
     raw = request.headers.get(hdrs.CONTENT_ENCODING, "").strip().lower()
     encoding = _ENCODINGS.get(raw)
     if encoding is None:
-        raise ApiError(
-            415,
-            "unsupported_content_encoding",
+        raise ApiError.of(
+            UNSUPPORTED_CONTENT_ENCODING,
             f"Content-Encoding {raw[:60]!r} is not supported; use gzip, deflate or none",
-            extra={"supported": ["gzip", "deflate", "identity"]},
+            supported=["gzip", "deflate", "identity"],
         )
     return encoding
 
@@ -60,9 +66,8 @@ def check_media_type(request: web.BaseRequest, settings: Settings) -> None:
     if declared is None:
         if settings.missing_content_type == "json" or not request.body_exists:
             return
-        raise ApiError(
-            415,
-            "unsupported_media_type",
+        raise ApiError.of(
+            UNSUPPORTED_MEDIA_TYPE,
             "the body has no Content-Type; send 'Content-Type: application/json'",
         )
     mime = request.content_type.lower()
@@ -70,9 +75,8 @@ def check_media_type(request: web.BaseRequest, settings: Settings) -> None:
     charset = (request.charset or "utf-8").lower()
     if not json_like or charset not in ("utf-8", "utf8"):
         shown = request.headers[hdrs.CONTENT_TYPE][:80]
-        raise ApiError(
-            415,
-            "unsupported_media_type",
+        raise ApiError.of(
+            UNSUPPORTED_MEDIA_TYPE,
             f"Content-Type {shown!r} is not accepted; send 'application/json' (UTF-8)",
         )
 
@@ -82,8 +86,8 @@ def check_transfer_encoding(request: web.BaseRequest) -> None:
     says it is compressed would be taken as it is."""
     codings = ",".join(request.headers.getall(hdrs.TRANSFER_ENCODING, ()))
     if codings and codings.strip().lower() != "chunked":
-        raise bad_request(
-            "unsupported_transfer_encoding",
+        raise ApiError.of(
+            UNSUPPORTED_TRANSFER_ENCODING,
             f"Transfer-Encoding {codings[:60]!r} is not supported; send 'chunked' or a Content-Length "
             "(compress with Content-Encoding)",
         )
@@ -128,7 +132,7 @@ async def read_body(
     except BodyInterrupted as interrupted:  # too slow, or the server is stopping
         raise interrupted.error from None
     except ConnectionError:  # the client hung up: its doing, journaled apart from the 5xx
-        raise ApiError(499, "client_disconnected", "the client closed the connection before its body arrived") from None
+        raise ApiError.of(CLIENT_DISCONNECTED, "the client closed the connection before its body arrived") from None
     finally:
         if timer is not None:
             timer.cancel()
@@ -152,11 +156,9 @@ async def _read_wire(request: web.BaseRequest, limit: int, budget: MemoryBudget)
         try:
             wire = await request.content.readexactly(declared)
         except asyncio.IncompleteReadError:
-            raise bad_request(
-                "malformed_body", "the body ended before its Content-Length", reason="truncated"
-            ) from None
+            raise ApiError.of(MALFORMED_BODY, "the body ended before its Content-Length", reason="truncated") from None
         except RequestPayloadError as exc:
-            raise bad_request("malformed_body", f"the body could not be read ({exc})", reason="unreadable") from None
+            raise ApiError.of(MALFORMED_BODY, f"the body could not be read ({exc})", reason="unreadable") from None
         finally:
             budget.release(declared)
         return wire
@@ -169,9 +171,7 @@ async def _read_wire(request: web.BaseRequest, limit: int, budget: MemoryBudget)
             except RequestPayloadError as exc:
                 # A broken chunked framing or (when a host app left aiohttp's auto_decompress on)
                 # a corrupt compressed stream: the client's fault, never a 500.
-                raise bad_request(
-                    "malformed_body", f"the body could not be read ({exc})", reason="unreadable"
-                ) from None
+                raise ApiError.of(MALFORMED_BODY, f"the body could not be read ({exc})", reason="unreadable") from None
             if not chunk:
                 break
             if received + len(chunk) > limit:
@@ -224,7 +224,7 @@ def inflate(data: bytes, encoding: str, cap: int) -> bytes:
                         if len(out) > cap:
                             raise too_large(cap, "once decoded")
                         if not inflater.eof:
-                            raise bad_request("malformed_body", f"the {encoding} body is truncated", reason="truncated")
+                            raise ApiError.of(MALFORMED_BODY, f"the {encoding} body is truncated", reason="truncated")
                         break
                     pending = view[fed : fed + INFLATE_FEED]
                     fed += len(pending)
@@ -238,10 +238,10 @@ def inflate(data: bytes, encoding: str, cap: int) -> bytes:
             if not data[start:].strip(b"\x00"):
                 break  # trailing NUL padding is tolerated, after gzip and deflate alike
             if encoding != "gzip":  # only gzip has further members: anything else is garbage
-                raise bad_request("malformed_body", "the deflate body has data after its end", reason="corrupt deflate")
+                raise ApiError.of(MALFORMED_BODY, "the deflate body has data after its end", reason="corrupt deflate")
     except zlib.error as exc:
-        raise bad_request(
-            "malformed_body",
+        raise ApiError.of(
+            MALFORMED_BODY,
             f"the body is not valid {encoding} data ({exc}); if you serve the app yourself, run it with "
             "mock_sprinto.http.RUNNER_KWARGS so aiohttp leaves decoding to the emulator",
             reason=f"corrupt {encoding}",

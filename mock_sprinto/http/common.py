@@ -11,6 +11,7 @@ import orjson
 from aiohttp import web
 
 from ..calls import Call
+from ..codes import SHUTTING_DOWN
 from ..control import ControlPlane
 from ..errors import ApiError, repeated_parameter
 from ..service import Emulator
@@ -47,7 +48,7 @@ def error_response(body: Any, status: int, headers: dict[str, str] | None = None
 
 def problem_response(error: ApiError) -> web.Response:
     response = error_response(error.problem(), error.status, dict(error.headers))
-    if error.status in (408, 413, 499) or error.code == "shutting_down":
+    if error.status in (408, 413, 499) or error.code == SHUTTING_DOWN.code:
         # The rest of an oversized body is drained (bounded) by aiohttp's lingering read, so the
         # client reads this answer instead of a reset; the connection is not reused afterwards
         # (nor after a body that came too slowly, a client that left, or a server that stops).

@@ -7,7 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..errors import bad_request, int_param
+from ..codes import INVALID_PARAMETER
+from ..errors import ApiError, int_param
 from ..payload import parse_json
 from ..resources import readme_text
 from .body import read_body
@@ -34,7 +35,7 @@ async def _json_body(request: web.Request) -> Any:
 async def _json_object(request: web.Request, required: bool = False) -> dict[str, Any]:
     if not request.body_exists:
         if required:
-            raise bad_request("invalid_parameter", "this call needs a JSON object body")
+            raise ApiError.of(INVALID_PARAMETER, "this call needs a JSON object body")
         return {}
     settings = request.app[CONTROL].emulator.settings
     body = await read_body(request, settings, strict_media_type=False, budget=request.app[CONTROL].emulator.budget)
@@ -42,7 +43,7 @@ async def _json_object(request: web.Request, required: bool = False) -> dict[str
         return {}
     value = parse_json(body.decoded, settings.max_json_depth)
     if not isinstance(value, dict):
-        raise bad_request("invalid_parameter", "the body must be a JSON object")
+        raise ApiError.of(INVALID_PARAMETER, "the body must be a JSON object")
     return value
 
 
@@ -237,7 +238,7 @@ async def journal_har(request: web.Request) -> web.Response:
     if redact is None:
         redact = "true"
     if redact not in ("true", "false"):
-        raise bad_request("invalid_parameter", "redact is true or false")
+        raise ApiError.of(INVALID_PARAMETER, "redact is true or false")
     integration_id, operation, status = _journal_filters(request)
     origin = f"{request.scheme}://{request.host}"
     data = control.journal_har(integration_id, origin, limit, redact == "true", operation, status)

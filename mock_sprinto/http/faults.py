@@ -14,24 +14,39 @@ import orjson
 from aiohttp import web
 
 from ..calls import Answer, Outcome
+from ..codes import (
+    BAD_GATEWAY,
+    BAD_REQUEST,
+    CONFLICT,
+    FORBIDDEN,
+    GATEWAY_TIMEOUT,
+    INJECTED_FAULT,
+    INTERNAL_ERROR,
+    INVALID_API_KEY,
+    NOT_FOUND,
+    PAYLOAD_TOO_LARGE,
+    RATE_LIMITED,
+    SERVICE_UNAVAILABLE,
+    ErrorCode,
+)
 from ..errors import ApiError
 from ..faults import Decision
 from ..faults.vocabulary import Respond, TransportFault
 from .common import error_response, json_response
 
 # The code an injected status gets unless the rule names one: what a real gateway would say.
-DEFAULT_CODES = {
-    400: "bad_request",
-    401: "invalid_api_key",
-    403: "forbidden",
-    404: "not_found",
-    409: "conflict",
-    413: "payload_too_large",
-    429: "rate_limited",
-    500: "internal_error",
-    502: "bad_gateway",
-    503: "service_unavailable",
-    504: "gateway_timeout",
+DEFAULT_CODES: dict[int, ErrorCode] = {
+    400: BAD_REQUEST,
+    401: INVALID_API_KEY,
+    403: FORBIDDEN,
+    404: NOT_FOUND,
+    409: CONFLICT,
+    413: PAYLOAD_TOO_LARGE,
+    429: RATE_LIMITED,
+    500: INTERNAL_ERROR,
+    502: BAD_GATEWAY,
+    503: SERVICE_UNAVAILABLE,
+    504: GATEWAY_TIMEOUT,
 }
 
 
@@ -55,7 +70,7 @@ def _problem(decision: Decision, respond: Respond) -> web.Response:
     elif status < 400:
         body = {"detail": f"injected by scenario rule '{decision.rules[0]}'"}
     else:
-        code = respond.code or DEFAULT_CODES.get(status, "injected_fault")
+        code = respond.code or DEFAULT_CODES.get(status, INJECTED_FAULT).code
         detail = respond.detail or f"injected by scenario rule '{decision.rules[0]}'"
         extra: dict[str, Any] = {"retry_after_seconds": retry_after} if retry_after is not None else {}
         body = ApiError(status, code, detail, extra=extra).problem()

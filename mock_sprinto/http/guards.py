@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from aiohttp import hdrs, web
 
+from ..codes import CROSS_SITE_REQUEST, HOST_NOT_ALLOWED, UNSUPPORTED_MEDIA_TYPE
 from ..errors import ApiError
 from ..naming import is_loopback
 from ..settings import Settings
@@ -61,9 +62,8 @@ class HostCheck:
         return known
 
     def refusal(self, header: str) -> ApiError:
-        return ApiError(
-            421,
-            "host_not_allowed",
+        return ApiError.of(
+            HOST_NOT_ALLOWED,
             f"this emulator does not serve the host name {host_name(header)[:100]!r}; use 127.0.0.1 or "
             "localhost, or add the name to the setting allowed_hosts",
         )
@@ -87,9 +87,8 @@ def cross_site_refusal(request: web.BaseRequest) -> ApiError | None:
             return _cross_site(f"the request comes from {origin[:100]!r}")
     if request.body_exists and request.content_length != 0 and not _json(request):
         shown = headers.get(hdrs.CONTENT_TYPE, "")[:80]
-        return ApiError(
-            415,
-            "unsupported_media_type",
+        return ApiError.of(
+            UNSUPPORTED_MEDIA_TYPE,
             f"Content-Type {shown!r} is not accepted here; send the body with 'Content-Type: application/json' "
             "(a web page on another site could send this one)",
         )
@@ -104,9 +103,8 @@ def _json(request: web.BaseRequest) -> bool:
 
 
 def _cross_site(why: str) -> ApiError:
-    return ApiError(
-        403,
-        "cross_site_request",
+    return ApiError.of(
+        CROSS_SITE_REQUEST,
         f"the control API refuses requests a web page on another site made ({why}); call it from the "
         "dashboard, a test or curl",
     )

@@ -43,6 +43,13 @@ from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 from aiohttp.web_server import Server
 
+from ..codes import (
+    INTERNAL_ERROR,
+    MALFORMED_REQUEST,
+    REQUEST_HEADER_FIELDS_TOO_LARGE,
+    REQUEST_TIMEOUT,
+    TOO_MANY_CONNECTIONS,
+)
 from ..errors import ApiError, shutting_down
 from ..settings import Settings
 from .common import EMULATOR
@@ -64,7 +71,11 @@ def new_request_id() -> str:
 
 class BodyInterrupted(asyncio.TimeoutError):
     """Set on a request's payload to stop a body being read: its deadline passed, or the server is
-    stopping. A TimeoutError, so aiohttp's lingering read after the answer stops on it quietly."""
+    stopping. A TimeoutError, so aiohttp's lingering read after the answer stops on it quietly.
+
+    Not a ``MockSprintoError``: it is control flow inside the server, never raised to a user (the
+    reader turns it into its ``error``, an ApiError), and a user's ``except MockSprintoError``
+    around a read must not swallow what aiohttp takes for a timeout."""
 
     def __init__(self, error: ApiError) -> None:
         super().__init__(error.detail)
@@ -72,9 +83,7 @@ class BodyInterrupted(asyncio.TimeoutError):
 
 
 def request_timeout(what: str) -> ApiError:
-    return ApiError(408, "request_timeout", f"{what}; the connection is closed")
-
-
+    return ApiError.of(REQUEST_TIMEOUT, f"{what}; the connection is closed")
 
 
 def raw_problem(error: ApiError, request_id: str | None = None) -> bytes:
@@ -131,9 +140,8 @@ class EmulatorRequestHandler(RequestHandler):
         super().connection_made(transport)
         manager = self._manager
         if manager is not None and len(manager.connections) > self._limits.max_connections:
-            refusal = ApiError(
-                503,
-                "too_many_connections",
+            refusal = ApiError.of(
+                TOO_MANY_CONNECTIONS,
                 f"the emulator already has {self._limits.max_connections} open connections "
                 "(setting max_connections); retry, or reuse a connection",
                 headers={"Retry-After": "1"},
@@ -240,16 +248,15 @@ class EmulatorRequestHandler(RequestHandler):
 
 def _parser_refusal(status: int, exc: BaseException | None) -> ApiError:
     if status >= 500:
-        return ApiError(500, "internal_error", "the emulator failed on this request; see its log")
+        return ApiError.of(INTERNAL_ERROR, "the emulator failed on this request; see its log")
     text = str(getattr(exc, "message", "") or exc or "").strip().splitlines()
     why = text[0][:200] if text else HTTPStatus(status).phrase
     if isinstance(exc, LineTooLong) or "Too many headers" in why:
-        return ApiError(
-            431,
-            "request_header_fields_too_large",
+        return ApiError.of(
+            REQUEST_HEADER_FIELDS_TOO_LARGE,
             f"the request line or its headers are too large ({why}): at most 128 headers of 8190 bytes each",
         )
-    return ApiError(400, "malformed_request", f"the request is not valid HTTP/1.1: {why}")
+    return ApiError.of(MALFORMED_REQUEST, f"the request is not valid HTTP/1.1: {why}")
 
 
 class EmulatorServer(Server):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import __version__
+from ..errors import MockSprintoError
 from ..exitcodes import FAILED, USAGE_ERROR
 from ..httpclient import connect, exchange
 from ..naming import is_loopback
@@ -23,7 +24,7 @@ MAX_RETRY_AFTER = 10.0
 MAX_REPLY_BYTES = 1 << 20
 
 
-class ProbeError(Exception):
+class ProbeError(MockSprintoError):
     """Stops the probe: one line for the user, and the exit code."""
 
     def __init__(self, message: str, exit_code: int = FAILED) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from ..documents import DEFAULT_MAX_DOCUMENT_BYTES, load_yaml
 from ..naming import INTEGRATION_ID
 from ..resources import scenarios_dir
-from ..sourcelines import line_for, pointer, pointer_lines, syntax_error
+from ..sourcelines import json_pointer, line_for, pointer_lines, syntax_error
 from .config import TOP_LEVEL_KEYS, ConfigError, Integration, startup_value, suggest
 from .values import SettingsError
 
@@ -80,7 +80,7 @@ class ConfigFile:
         for key in self.data:
             if key not in TOP_LEVEL_KEYS:
                 self.problem(
-                    pointer(key),
+                    json_pointer((key,)),
                     f"unknown key {str(key)!r}{suggest(str(key), TOP_LEVEL_KEYS)} "
                     f"(a config file has {', '.join(TOP_LEVEL_KEYS)})",
                 )
@@ -96,7 +96,7 @@ class ConfigFile:
             try:
                 checked[name] = startup_value(name, raw)
             except SettingsError as exc:
-                self.problem(pointer("settings", name), str(exc))
+                self.problem(json_pointer(("settings", name)), str(exc))
                 continue
             if name == "schemas_dir" and checked[name] is not None:
                 checked[name] = self.beside(checked[name])

@@ -12,6 +12,8 @@ import types
 import typing
 from typing import Any, Literal
 
+from ..errors import MockSprintoError
+
 MAX_SETTING_NUMBER = 2**53
 
 # A setting's kind: its base type, or the choices of a Literal.
@@ -22,7 +24,7 @@ _TRUE_WORDS = {"1", "true", "yes", "on"}
 _FALSE_WORDS = {"0", "false", "no"}
 
 
-class SettingsError(ValueError):
+class SettingsError(MockSprintoError, ValueError):
     """A setting (or config file) that cannot be used; the message names which and why."""
 
 

@@ -19,15 +19,21 @@ in-process on the test's own event loop, where a blocking call would deadlock).
 - ``server``: the threaded ``MockSprintoServer``, its blocking ``MockSprinto`` and ``MockClock``;
 - ``inprocess``: the awaitable ``AsyncMockSprinto`` and ``AsyncMockClock``;
 - ``views``: what the handles return (sessions, journal entries, the report...), typed.
+
+A control call that fails raises ``ControlError``; catch ``MockSprintoError`` (the base of every
+error mock-sprinto raises on purpose, also ``mock_sprinto.MockSprintoError``) to catch it and the
+others (an invalid scenario or setting checked before it is sent).
 """
 
 from __future__ import annotations
+
+from ..errors import MockSprintoError
 
 # The "x as x" names are importable from here as before (the plugin's and the report's helpers)
 # but not star-exported: __all__ is the public API.
 from .common import ScenarioSpec, load_registry, load_scenario_file, new_integration_id, sample_user, scenario_body
 from .common import checked_settings as checked_settings
-from .handle import MockSprintoError
+from .handle import ControlError
 from .inprocess import AsyncMockClock, AsyncMockSprinto
 from .server import MockClock, MockSprinto, MockSprintoServer
 from .verdicts import describe_integration as describe_integration
@@ -53,6 +59,7 @@ __all__ = [
     "ActivityItemView",
     "AsyncMockClock",
     "AsyncMockSprinto",
+    "ControlError",
     "CoverageView",
     "FindingView",
     "JournalEntryView",

@@ -26,6 +26,7 @@ import orjson
 
 from ..clock import parse_time
 from ..control import ControlPlane
+from ..errors import MockSprintoError
 from ..http import API_PREFIX, CONTROL_PREFIX
 from ..report import BY_ID
 from ..settings import Settings
@@ -44,10 +45,11 @@ T = TypeVar("T")
 
 
 # ---- one control-plane request, either door ----------------------------------------------------
-class MockSprintoError(Exception):
-    """The control plane refused a call: the HTTP status and the problem object it sent."""
+class ControlError(MockSprintoError):
+    """A control call a handle made failed: the HTTP status (0: no answer) and the problem object
+    it sent (``code`` read from it). Catch ``MockSprintoError``, its base, as users always have."""
 
-    # A failing test's report names it by the path users import it from, as before the split.
+    # A failing test's report names it by the path users import it from.
     __module__ = "mock_sprinto.testing"
 
     def __init__(self, method: str, path: str, status: int, problem: Any) -> None:
@@ -101,10 +103,10 @@ class Request:
         return {**auth, **({"Content-Type": "application/json"} if self.has_body else {})}
 
     def answer(self, status: int, data: bytes) -> Any:
-        """The parsed answer, or MockSprintoError when the status is not the expected one."""
+        """The parsed answer, or ControlError when the status is not the expected one."""
         parsed: Any = orjson.loads(data) if data else None
         if status != self.expect:
-            raise MockSprintoError(self.method, self.target, status, parsed)
+            raise ControlError(self.method, self.target, status, parsed)
         return parsed
 
 
@@ -267,37 +269,6 @@ class HandleBase(ABC):
         report writes it when no event loop runs, possibly after the integration was deleted)."""
         origin = self.base_url.removesuffix(API_PREFIX)
         return write_har(path, self._read(lambda control: control.journal_har(self.integration_id, origin)))
-
-    # ---- the names and plain-dict results the blocking handle still calls -------------------------
-    # ``testing/server.py`` declares ``dict[str, Any]`` results and calls these; once it declares the
-    # views and calls the operations above, this block goes.
-    def _sessions(self) -> Op[list[dict[str, Any]]]:
-        return cast("list[dict[str, Any]]", (yield from self._fetch_sessions()))
-
-    def _session(self, session_id: str) -> Op[dict[str, Any]]:
-        return cast("dict[str, Any]", (yield from self._fetch_session(session_id)))
-
-    def _records(self, entity_type: str) -> Op[list[dict[str, Any]]]:
-        return (yield from self._fetch_records(entity_type))
-
-    def _activity(self) -> list[dict[str, Any]]:
-        return cast("list[dict[str, Any]]", self._activity_items())
-
-    def _journal(self, limit: int | None) -> Op[list[dict[str, Any]]]:
-        return cast("list[dict[str, Any]]", (yield from self._fetch_journal(limit)))
-
-    def _report(self) -> Op[dict[str, Any]]:
-        return cast("dict[str, Any]", (yield from self._fetch_report()))
-
-    def _assert_session_processed(
-        self, session_id: str | None, records: int | None, by_entity: Mapping[str, int] | None
-    ) -> Op[dict[str, Any]]:
-        __tracebackhide__ = True
-        return cast("dict[str, Any]", (yield from self._processed_session(session_id, records, by_entity)))
-
-    def _assert_client_well_behaved(self, allow: Sequence[str]) -> Op[dict[str, Any]]:
-        __tracebackhide__ = True
-        return cast("dict[str, Any]", (yield from self._well_behaved_report(allow)))
 
     def describe(self) -> str:
         """What the emulator saw of this integration, as a failing test's report shows it.

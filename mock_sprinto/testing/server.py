@@ -27,7 +27,8 @@ from ..service import Emulator
 from ..settings import Config, Settings
 from ..validation import SchemaRegistry
 from .common import ScenarioSpec, load_registry, new_api_key, new_integration_id
-from .handle import ClockBase, Done, HandleBase, MockSprintoError, Op, Request, admin_headers, step
+from .handle import ClockBase, ControlError, Done, HandleBase, Op, Request, admin_headers, step
+from .views import ActivityItemView, JournalEntryView, ReportView, ScenarioView, SessionView, SettingsView
 
 T = TypeVar("T")
 
@@ -222,7 +223,7 @@ class MockSprintoServer:
         (its id, key, headers or URL read, or a method called), so a test that never calls the
         emulator costs it nothing. Nobody can address the integration before that read, so every
         request finds it made and bound to its key; a refusal (e.g. ``max_integrations``) is
-        raised there as ``MockSprintoError``."""
+        raised there as ``ControlError``."""
         handle = MockSprinto(self, integration_id or new_integration_id(hint), api_key or new_api_key(), created=False)
         if not lazy:
             handle._ensure()
@@ -275,7 +276,7 @@ class _Control:
                     self._conn = None
                     if attempt == 1 and reused:  # the server dropped an idle kept-alive connection
                         continue
-                    raise MockSprintoError(
+                    raise ControlError(
                         request.method, request.target, 0, f"no answer from the emulator: {exc!r}"
                     ) from exc
                 self._conn = None if answer.will_close else conn
@@ -344,7 +345,7 @@ class MockSprinto(HandleBase):
 
         refused = self.server.run(create)
         if refused is not None:
-            raise MockSprintoError("POST", "/integrations", refused.status, refused.problem())
+            raise ControlError("POST", "/integrations", refused.status, refused.problem())
 
     @property
     def base_url(self) -> str:
@@ -372,12 +373,12 @@ class MockSprinto(HandleBase):
         return self.server.run(lambda emulator: fn(ControlPlane(emulator)))
 
     # configuration
-    def use_scenario(self, scenario: ScenarioSpec, *, settings: Mapping[str, Any] | None = None) -> Any:
+    def use_scenario(self, scenario: ScenarioSpec, *, settings: Mapping[str, Any] | None = None) -> ScenarioView:
         """Give this integration a scenario: a shipped name, a YAML/JSON file, or a dict
         (and, with ``settings``, its own setting overrides, which win over the scenario's)."""
         return self._run(self._use_scenario(scenario, settings))
 
-    def use_settings(self, settings: Mapping[str, Any]) -> Any:
+    def use_settings(self, settings: Mapping[str, Any]) -> SettingsView:
         """Replace this integration's own setting overrides (they outlast scenario changes)."""
         return self._run(self._use_settings(settings))
 
@@ -385,53 +386,53 @@ class MockSprinto(HandleBase):
         self._run(self._clear_scenario())
 
     # observation
-    def sessions(self) -> list[dict[str, Any]]:
+    def sessions(self) -> list[SessionView]:
         """Every session kept, with its pages (accepted and rejected), errors and timings."""
-        return self._run(self._sessions())
+        return self._run(self._fetch_sessions())
 
-    def session(self, session_id: str) -> dict[str, Any]:
-        return self._run(self._session(session_id))
+    def session(self, session_id: str) -> SessionView:
+        return self._run(self._fetch_session(session_id))
 
     def records(self, entity_type: str) -> list[dict[str, Any]]:
         """The applied dataset of one entity type (empty until a session is processed)."""
-        return self._run(self._records(entity_type))
+        return self._run(self._fetch_records(entity_type))
 
-    def activity(self) -> list[dict[str, Any]]:
+    def activity(self) -> list[ActivityItemView]:
         """The integration's activity log, oldest first, every item kept (no vendor request)."""
-        return self._activity()
+        return self._activity_items()
 
-    def journal(self, limit: int | None = None) -> list[dict[str, Any]]:
+    def journal(self, limit: int | None = None) -> list[JournalEntryView]:
         """This integration's requests as the emulator answered them, oldest first."""
-        return self._run(self._journal(limit))
+        return self._run(self._fetch_journal(limit))
 
     # verdicts
     def assert_session_processed(
         self, session_id: str | None = None, *, records: int | None = None, by_entity: Mapping[str, int] | None = None
-    ) -> dict[str, Any]:
+    ) -> SessionView:
         """The session (default: the latest) was applied, with these counts; returns it."""
         __tracebackhide__ = True
-        return self._run(self._assert_session_processed(session_id, records, by_entity))
+        return self._run(self._processed_session(session_id, records, by_entity))
 
     def assert_no_rejected_pages(self) -> None:
         """No page of any session was rejected; else every rejected page and its errors."""
         __tracebackhide__ = True
         self._run(self._assert_no_rejected_pages())
 
-    def report(self) -> dict[str, Any]:
+    def report(self) -> ReportView:
         """The judge's report on this test's client: findings (with evidence and advice) and the
         Sprinto behaviours the run met (``GET /_mock/integrations/{id}/report``)."""
-        return self._run(self._report())
+        return self._run(self._fetch_report())
 
     def har(self, path: str | os.PathLike[str]) -> Path:
         """This integration's requests as a HAR 1.2 file at ``path`` (``GET /_mock/journal.har``):
         open it in a browser's developer tools (Network, import HAR). Returns the path."""
         return self._run(self._har(path))
 
-    def assert_client_well_behaved(self, allow: Sequence[str] = ()) -> dict[str, Any]:
+    def assert_client_well_behaved(self, allow: Sequence[str] = ()) -> ReportView:
         """No error or warning finding (but those ``allow`` names) in the report; returns it.
         A failure names each finding with its evidence and advice."""
         __tracebackhide__ = True
-        return self._run(self._assert_client_well_behaved(allow))
+        return self._run(self._well_behaved_report(allow))
 
     def delete(self) -> None:
         """Forget the integration (its sessions, data and clock): the end of a test."""

@@ -14,7 +14,7 @@ import requests
 from freezegun import freeze_time
 
 from mock_sprinto.settings import Config, Settings
-from mock_sprinto.testing import MockSprinto, MockSprintoError, MockSprintoServer
+from mock_sprinto.testing import ControlError, MockSprinto, MockSprintoError, MockSprintoServer
 
 from .records import call, close, push, start, user
 
@@ -72,7 +72,7 @@ def test_a_lazy_handle_is_made_once_on_first_use_from_any_thread_and_a_refusal_r
         assert inner.created and sorted(_listed(server)) == sorted([lazy.integration_id, inner.integration_id])
 
         refused = server.new_integration("third", lazy=True)
-        with pytest.raises(MockSprintoError, match="integration_limit_reached") as caught:
+        with pytest.raises(ControlError, match="integration_limit_reached") as caught:
             refused.headers  # noqa: B018 (the read is the point)
         assert caught.value.status == 403 and not refused.created
         with pytest.raises(MockSprintoError, match="integration_limit_reached"):
@@ -147,7 +147,7 @@ def test_clock_moves_only_this_integration_and_never_backwards(
     moved = mock_sprinto.clock.set(datetime(2031, 5, 1, 12, 0))  # naive: read as UTC
     assert moved == datetime(2031, 5, 1, 12, 0, tzinfo=timezone.utc)
     assert mock_sprinto.clock.set("2031-05-02T00:00:00+02:00") == datetime(2031, 5, 1, 22, 0, tzinfo=timezone.utc)
-    with pytest.raises(MockSprintoError, match="clock_backwards: the clock never moves backwards") as caught:
+    with pytest.raises(ControlError, match="clock_backwards: the clock never moves backwards") as caught:
         mock_sprinto.clock.set("2030-01-01T00:00:00Z")
     assert caught.value.status == 409
 

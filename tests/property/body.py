@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from mock_sprinto.codes import EMPTY_PAGE, TOO_MANY_ITEMS, VALIDATION_FAILED
 from mock_sprinto.errors import ApiError
 from mock_sprinto.http.body import inflate
 from mock_sprinto.payload import check_depth, parse_json
@@ -24,7 +25,7 @@ FLAT = REGISTRY.flat_types
 DEPTH = 64
 DECODED_CAP = 64 * 1024  # small, so bombs are cheap to build and the cap is really hit
 DOCUMENTED_ERRORS = {(400, "malformed_body"), (413, "payload_too_large")}
-VERDICT_CODES = {None, "validation_failed", "empty_page", "too_many_items"}
+VERDICT_CODES = {None, VALIDATION_FAILED, EMPTY_PAGE, TOO_MANY_ITEMS}
 ERROR_MEMBERS = {"entity_type", "index", "field", "issue", "pointer", "code", "basis", "setting"}
 
 
@@ -53,7 +54,7 @@ def body_path(raw: bytes, encoding: str = "identity", *, max_items: int | None =
             assert {"issue", "pointer", "code", "basis"} <= set(item) <= ERROR_MEMBERS, item
             assert None not in item.values(), item  # Sprinto's types are never null: what does not apply is left out
         orjson.dumps({"errors": verdict.errors, "echo": verdict.page_hint})
-        return verdict.code
+        return verdict.code.code
     assert 1 <= verdict.total and (max_items is None or verdict.total <= max_items)
     # Apply re-reads the stored bytes and keys every record: that must work for any accepted page.
     entities = orjson.loads(decoded)["entities"]

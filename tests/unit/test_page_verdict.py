@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
+from mock_sprinto.codes import EMPTY_PAGE, TOO_MANY_ITEMS, VALIDATION_FAILED
 from mock_sprinto.errors import ApiError
 from mock_sprinto.service import Emulator
 from mock_sprinto.sessions import Wire
@@ -25,7 +26,7 @@ def verdict(registry: SchemaRegistry, body: Any, *, max_items: int | None = 100,
 def test_every_envelope_problem_is_listed_in_one_answer_in_the_order_of_the_body(registry: SchemaRegistry) -> None:
     body = {"page_hint": [1], "entities": {"1x": [], "Thing": {}, "Gadget": [1], "User": []}}
     found = verdict(registry, body, reject_unknown_types=True)
-    assert (found.code, found.detail) == ("validation_failed", ENVELOPE_NOT_VALID)
+    assert (found.code, found.detail) == (VALIDATION_FAILED, ENVELOPE_NOT_VALID)
     assert [(e["pointer"], e["code"]) for e in found.errors] == [
         ("/page_hint", "type"),
         ("/entities/1x", "entity_type"),
@@ -46,24 +47,24 @@ def test_every_envelope_problem_is_listed_in_one_answer_in_the_order_of_the_body
 @pytest.mark.parametrize("body", [None, [], "page", {"page_hint": "h"}, {"entities": []}])
 def test_a_body_of_the_wrong_shape_stops_at_its_first_error(registry: SchemaRegistry, body: Any) -> None:
     found = verdict(registry, body)
-    assert (found.code, found.detail, len(found.errors)) == ("validation_failed", ENVELOPE_NOT_VALID, 1)
+    assert (found.code, found.detail, len(found.errors)) == (VALIDATION_FAILED, ENVELOPE_NOT_VALID, 1)
     assert found.page_hint == (body.get("page_hint") if isinstance(body, dict) else None)
 
 
 def test_a_wrong_page_hint_alone_rejects_an_otherwise_valid_page(registry: SchemaRegistry) -> None:
     found = verdict(registry, {"page_hint": "h" * 257, "entities": {"User": [sample_user(1)]}})
-    assert (found.code, [e["code"] for e in found.errors]) == ("validation_failed", ["maxLength"])
+    assert (found.code, [e["code"] for e in found.errors]) == (VALIDATION_FAILED, ["maxLength"])
     assert found.page_hint is None  # not echoed
     assert verdict(registry, {"page_hint": 7.0, "entities": {"User": [sample_user(1)]}}).page_hint == 7
 
 
 def test_the_page_size_is_checked_after_the_envelope_and_before_the_records(registry: SchemaRegistry) -> None:
-    assert verdict(registry, {"entities": {"User": []}}).code == "empty_page"
+    assert verdict(registry, {"entities": {"User": []}}).code == EMPTY_PAGE
     too_many = verdict(registry, {"entities": {"User": [{}] * 3}}, max_items=2)
-    assert (too_many.code, too_many.total, len(too_many.errors)) == ("too_many_items", 3, 1)
+    assert (too_many.code, too_many.total, len(too_many.errors)) == (TOO_MANY_ITEMS, 3, 1)
     assert too_many.detail == "a page may hold at most 2 records, this one holds 3"
     records = verdict(registry, {"entities": {"User": [{}] * 2}}, max_items=2)
-    assert records.code == "validation_failed" and {e["index"] for e in records.errors} == {0, 1}
+    assert records.code == VALIDATION_FAILED and {e["index"] for e in records.errors} == {0, 1}
 
 
 def push(emulator: Emulator, raw: bytes) -> tuple[Any, str]:

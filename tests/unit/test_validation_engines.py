@@ -8,6 +8,7 @@ import jsonschema
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mock_sprinto.codes import VALIDATION_FAILED
 from mock_sprinto.validation import SchemaRegistry, check_page
 
 # Values on which both engines' format checkers are known to agree (python-jsonschema's "email"
@@ -91,5 +92,5 @@ def test_error_list_is_capped_with_a_truncation_flag(registry: SchemaRegistry) -
         max_errors=100,
         reject_unknown_types=False,
     )
-    assert verdict.code == "validation_failed"
+    assert verdict.code == VALIDATION_FAILED
     assert len(verdict.errors) == 100 and verdict.errors_truncated
