@@ -200,47 +200,64 @@ class Facts:
 
 
 def judge(facts: Facts) -> Verdict:
+    """The trial's verdict: each reason it failed, and the notes that do not fail it."""
+    reasons = [
+        *_exit(facts),
+        *(_records(facts) if facts.trial.recoverable else _partial_applies(facts)),
+        *_findings(facts),
+        *_left_active(facts),
+        *_unmet(facts),
+    ]
+    return Verdict(tuple(reasons), tuple(_staged_twice(facts)))
+
+
+def _exit(facts: Facts) -> list[Reason]:
+    """How the command ended, against what the trial's fault allows."""
     trial = facts.trial
-    reasons: list[Reason] = []
-    notes: list[Reason] = []
     if facts.start_error is not None:
-        reasons.append(Reason(NOT_STARTED, f"the command could not be started: {facts.start_error}"))
-    elif facts.timed_out:
-        reasons.append(
+        return [Reason(NOT_STARTED, f"the command could not be started: {facts.start_error}")]
+    if facts.timed_out:
+        return [
             Reason(
                 TIMED_OUT,
                 f"no exit within {facts.timeout_seconds:g} s (the trial's wall-clock limit): its process group "
                 "was killed; a request with no timeout hangs on a server that never answers",
             )
-        )
-    elif trial.recoverable and facts.exit_code != 0:
+        ]
+    if trial.recoverable and facts.exit_code != 0:
         why = "with no fault injected" if trial.baseline else f"after a recoverable fault ({trial.fault})"
-        reasons.append(Reason(GAVE_UP, f"exit code {facts.exit_code} {why}; expected: {trial.expects}"))
-    elif not trial.recoverable and facts.exit_code == 0:
-        reasons.append(
+        return [Reason(GAVE_UP, f"exit code {facts.exit_code} {why}; expected: {trial.expects}")]
+    if not trial.recoverable and facts.exit_code == 0:
+        return [
             Reason(
                 CLAIMED_SUCCESS,
                 f"exit code 0 although the sync could not succeed ({trial.fault}); expected: {trial.expects}",
             )
+        ]
+    return []
+
+
+def _partial_applies(facts: Facts) -> list[Reason]:
+    return [
+        Reason(
+            PARTIAL_APPLY,
+            f"session {session.get('id')} was applied ({session.get('accepted_records_total', '?')} records) "
+            "although the trial's fault cannot be recovered: a partial sync replaced the dataset",
         )
+        for session in facts.applied_sessions
+    ]
 
-    if trial.recoverable:
-        reasons.extend(_records(facts))
-    else:
-        for session in facts.applied_sessions:
-            reasons.append(
-                Reason(
-                    PARTIAL_APPLY,
-                    f"session {session.get('id')} was applied ({session.get('accepted_records_total', '?')} records) "
-                    "although the trial's fault cannot be recovered: a partial sync replaced the dataset",
-                )
-            )
 
+def _findings(facts: Facts) -> list[Reason]:
     errors = [f for f in facts.findings if f.get("severity") == "error"]
-    if errors:
-        listed = ", ".join(f"{f.get('id')} ({f.get('count', 1)}x)" for f in errors)
-        reasons.append(Reason(FINDINGS, f"the judge's error findings: {listed} (report.json has evidence and advice)"))
+    if not errors:
+        return []
+    listed = ", ".join(f"{f.get('id')} ({f.get('count', 1)}x)" for f in errors)
+    return [Reason(FINDINGS, f"the judge's error findings: {listed} (report.json has evidence and advice)")]
 
+
+def _left_active(facts: Facts) -> list[Reason]:
+    reasons = []
     for session_id in facts.left_active:
         whose = " (the session the exam left active before the run)" if session_id == facts.stale_session_id else ""
         reasons.append(
@@ -250,25 +267,30 @@ def judge(facts: Facts) -> Verdict:
                 "apply or discard, or the next run's start gets 409 session_already_active",
             )
         )
+    return reasons
 
-    if not facts.fault_met:
-        reasons.append(
-            Reason(
-                FAULT_NOT_MET,
-                f"the trial's fault never happened: {facts.fault_unmet_detail} ({trial.unmet_hint}); "
-                "the trial proved nothing",
-            )
-        )
 
-    for session_id, pages in facts.journal.staged_twice:
-        notes.append(
-            Reason(
-                STAGED_TWICE,
-                f"session {session_id}: {pages} page(s) staged twice (a page sent again after its answer was "
-                "lost); harmless for records with a key, which de-duplicate",
-            )
+def _unmet(facts: Facts) -> list[Reason]:
+    if facts.fault_met:
+        return []
+    return [
+        Reason(
+            FAULT_NOT_MET,
+            f"the trial's fault never happened: {facts.fault_unmet_detail} ({facts.trial.unmet_hint}); "
+            "the trial proved nothing",
         )
-    return Verdict(tuple(reasons), tuple(notes))
+    ]
+
+
+def _staged_twice(facts: Facts) -> list[Reason]:
+    return [
+        Reason(
+            STAGED_TWICE,
+            f"session {session_id}: {pages} page(s) staged twice (a page sent again after its answer was "
+            "lost); harmless for records with a key, which de-duplicate",
+        )
+        for session_id, pages in facts.journal.staged_twice
+    ]
 
 
 def _records(facts: Facts) -> list[Reason]:

@@ -10,9 +10,7 @@ evidence; ask the oracle.
 
 from __future__ import annotations
 
-import gc
 import json
-import logging
 import os
 import subprocess
 import threading
@@ -179,7 +177,7 @@ class Exam:
             self._end_live()  # Ctrl-C: no command outlives the exam
             raise
         finally:
-            _stop_quietly(server)
+            server.stop()
         ordered = tuple(results[trial.name] for trial in the_plan.trials if trial.name in results)
         return ExamResult(
             trials=ordered,
@@ -234,77 +232,39 @@ class Exam:
     def _trial(
         self, server: MockSprintoServer, trial: Trial, expected: Dataset | None, limit: int | None
     ) -> tuple[TrialResult, Dataset, JournalFacts]:
-        options = self.options
         started = time.monotonic()
-        folder = options.artifacts / trial.name
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in (HAR_FILE, REPORT_FILE, STDOUT_FILE, STDERR_FILE):  # a previous run's evidence
-            (folder / name).unlink(missing_ok=True)
-        base = TrialResult(
-            name=trial.name,
-            scenario=trial.scenario_label,
-            description=trial.fault,
-            recoverable=trial.recoverable,
-            reasons=(),
-            records_expected=None if expected is None else oracle.size(expected),
-            folder=folder,
-        )
+        folder = self._evidence_folder(trial)
+        base = _blank_result(trial, expected, folder)
         handle = server.new_integration(f"exam-{trial.name}")
         try:
             effective = self._configure(server, handle, trial, limit)
             stale = _start_session(handle) if trial.setup is Setup.STALE_SESSION else None
         except (MockSprintoError, OSError, ValueError) as exc:
-            detail = _setup_problem(trial, exc)
-            failed = _replace(
-                base, reasons=(Reason(oracle.SETUP_FAILED, detail),), integration_id=handle.integration_id
-            )
+            reason = Reason(oracle.SETUP_FAILED, _setup_problem(trial, exc))
+            failed = _replace(base, reasons=(reason,), integration_id=handle.integration_id)
             return _replace(failed, seconds=time.monotonic() - started), {}, JournalFacts()
-
-        env = {
-            **os.environ,
-            options.env_names.base_url: handle.base_url,
-            options.env_names.api_key: handle.api_key,
-            options.env_names.integration_id: handle.integration_id,
-            options.env_names.trial: trial.name,
-        }
-        stdout, stderr = folder / STDOUT_FILE, folder / STDERR_FILE
-        ran = self._run(env, stdout, stderr)
-
-        # What the command left: a session still active now was left by it (the settling below
-        # moves the clock by seconds, so it cannot expire anything).
-        left_active = [s["id"] for s in handle.sessions() if s.get("state") == "active"]
-        settle = _settle_seconds(effective)
-        if settle > 0:
-            handle.clock.advance(settle)
-        sessions = handle.sessions()
-        applied = _applied(server, handle)
-        report = handle.report()
-        (folder / REPORT_FILE).write_text(json.dumps(report, indent=2), encoding="utf-8")
-        journal = handle.journal()
-        facts = oracle.journal_facts(journal)
-        rules_fired = _rules_fired(server, handle) if trial.scenario or trial.document else None
-        met, unmet = oracle.fault_met(trial, rules_fired, facts)
-        har = handle.har(folder / HAR_FILE)
-
+        ran = self._run(self._environment(handle, trial), folder / STDOUT_FILE, folder / STDERR_FILE)
+        seen = _gather(server, handle, trial, effective, folder)
         verdict = oracle.judge(
             Facts(
                 trial=trial,
                 exit_code=ran.exit_code,
                 timed_out=ran.timed_out,
-                timeout_seconds=options.trial_timeout,
-                applied=applied,
+                timeout_seconds=self.options.trial_timeout,
+                applied=seen.applied,
                 expected=expected,
-                findings=report.get("findings") or (),
-                left_active=left_active,
-                applied_sessions=[s for s in sessions if s.get("state") == "processed"],
-                fault_met=met,
-                fault_unmet_detail=unmet,
-                journal=facts,
-                key_fields={t: server.emulator.registry.key_field(t) for t in applied} if server.emulator else {},
+                findings=seen.report.get("findings") or (),
+                left_active=seen.left_active,
+                applied_sessions=[s for s in seen.sessions if s.get("state") == "processed"],
+                fault_met=seen.fault_met,
+                fault_unmet_detail=seen.fault_unmet,
+                journal=seen.journal,
+                key_fields=seen.key_fields,
                 stale_session_id=stale,
                 start_error=ran.start_error,
             )
         )
+        stdout, stderr = folder / STDOUT_FILE, folder / STDERR_FILE
         result = _replace(
             base,
             reasons=verdict.reasons,
@@ -312,22 +272,36 @@ class Exam:
             exit_code=ran.exit_code,
             timed_out=ran.timed_out,
             # Without --expect, the baseline's own records are what it sets as expected.
-            records_expected=oracle.size(expected)
-            if expected is not None
-            else oracle.size(applied)
-            if trial.baseline
-            else None,
-            records_applied=oracle.size(applied),
-            fault_met=met,
-            findings=tuple(_finding(f) for f in report.get("findings") or ()),
+            records_expected=_expected_size(trial, expected, seen.applied),
+            records_applied=oracle.size(seen.applied),
+            fault_met=seen.fault_met,
+            findings=tuple(_finding(f) for f in seen.report.get("findings") or ()),
             integration_id=handle.integration_id,
-            har=har,
+            har=seen.har,
             report=folder / REPORT_FILE,
             stdout=stdout if stdout.exists() else None,
             stderr=stderr if stderr.exists() else None,
             seconds=time.monotonic() - started,
         )
-        return result, applied, facts
+        return result, seen.applied, seen.journal
+
+    def _evidence_folder(self, trial: Trial) -> Path:
+        """The trial's evidence folder, emptied of a previous run's."""
+        folder = self.options.artifacts / trial.name
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in (HAR_FILE, REPORT_FILE, STDOUT_FILE, STDERR_FILE):
+            (folder / name).unlink(missing_ok=True)
+        return folder
+
+    def _environment(self, handle: MockSprinto, trial: Trial) -> dict[str, str]:
+        names = self.options.env_names
+        return {
+            **os.environ,
+            names.base_url: handle.base_url,
+            names.api_key: handle.api_key,
+            names.integration_id: handle.integration_id,
+            names.trial: trial.name,
+        }
 
     def _configure(
         self, server: MockSprintoServer, handle: MockSprinto, trial: Trial, limit: int | None
@@ -367,26 +341,6 @@ class Exam:
 
 
 # ---- helpers ---------------------------------------------------------------------------------------------
-class _AbandonedHandlers(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("Task was destroyed but it is pending")
-
-
-def _stop_quietly(server: MockSprintoServer) -> None:
-    """Stop the emulator without asyncio's complaint about the request the slow-answer trial
-    holds for minutes: stopping abandons it (after the server's short grace), and asyncio would
-    log the abandoned task when it is collected, at the end of the user's run. Collected here,
-    under a filter for that one message."""
-    quiet = _AbandonedHandlers()
-    logger = logging.getLogger("asyncio")
-    logger.addFilter(quiet)
-    try:
-        server.stop()
-        gc.collect()
-    finally:
-        logger.removeFilter(quiet)
-
-
 def _replace(result: TrialResult, **changes: Any) -> TrialResult:
     return replace(result, **changes)
 
@@ -442,3 +396,67 @@ def _start_session(handle: MockSprinto) -> str:
     except urllib.error.HTTPError as exc:
         raise ValueError(f"starting the stale session answered {exc.code}") from None
     return str(session["id"])
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What the emulator holds of a trial once its command ended."""
+
+    left_active: list[str]
+    sessions: list[Any]
+    applied: Dataset
+    report: Mapping[str, Any]
+    journal: JournalFacts
+    fault_met: bool
+    fault_unmet: str
+    har: Path
+    key_fields: dict[str, str | None]
+
+
+def _gather(
+    server: MockSprintoServer, handle: MockSprinto, trial: Trial, effective: Mapping[str, Any], folder: Path
+) -> _Seen:
+    """Read the trial's outcome, and write its evidence (report, HAR) into ``folder``."""
+    # A session still active now was left by the command (the settling below moves the clock by
+    # seconds, so it cannot expire anything).
+    left_active = [s["id"] for s in handle.sessions() if s.get("state") == "active"]
+    settle = _settle_seconds(effective)
+    if settle > 0:
+        handle.clock.advance(settle)
+    applied = _applied(server, handle)
+    report = handle.report()
+    (folder / REPORT_FILE).write_text(json.dumps(report, indent=2), encoding="utf-8")
+    facts = oracle.journal_facts(handle.journal())
+    rules_fired = _rules_fired(server, handle) if trial.scenario or trial.document else None
+    met, unmet = oracle.fault_met(trial, rules_fired, facts)
+    emulator = server.emulator
+    return _Seen(
+        left_active=left_active,
+        sessions=list(handle.sessions()),
+        applied=applied,
+        report=report,
+        journal=facts,
+        fault_met=met,
+        fault_unmet=unmet,
+        har=handle.har(folder / HAR_FILE),
+        key_fields={t: emulator.registry.key_field(t) for t in applied} if emulator else {},
+    )
+
+
+def _expected_size(trial: Trial, expected: Dataset | None, applied: Dataset) -> int | None:
+    if expected is not None:
+        return oracle.size(expected)
+    return oracle.size(applied) if trial.baseline else None
+
+
+def _blank_result(trial: Trial, expected: Dataset | None, folder: Path) -> TrialResult:
+    """The trial's result before it runs."""
+    return TrialResult(
+        name=trial.name,
+        scenario=trial.scenario_label,
+        description=trial.fault,
+        recoverable=trial.recoverable,
+        reasons=(),
+        records_expected=None if expected is None else oracle.size(expected),
+        folder=folder,
+    )

@@ -21,8 +21,6 @@ refused api-key.
 
 from __future__ import annotations
 
-import gc
-import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -52,22 +50,7 @@ def _emulator() -> Iterator[Client]:
     try:
         yield Client(Target.parse(server.base_url), EMULATOR_ID, EMULATOR_KEY, DEFAULT_TIMEOUT)
     finally:
-        # The 413 probe's connection can still be draining the refused body (aiohttp's lingering
-        # read) when the server stops; asyncio then notes a destroyed pending task on stderr.
-        # It is this throw-away server's teardown, nothing the user can act on: keep it quiet.
-        noise = _DestroyedTaskNoise()
-        asyncio_log = logging.getLogger("asyncio")
-        asyncio_log.addFilter(noise)
-        try:
-            server.stop()
-            gc.collect()
-        finally:
-            asyncio_log.removeFilter(noise)
-
-
-class _DestroyedTaskNoise(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Task was destroyed but it is pending")
+        server.stop()  # quietly: the 413 probe's connection may still be draining the refused body
 
 
 def _summary(target: Target, integration_id: str, run: Probe) -> str:
