@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import difflib
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -56,9 +56,10 @@ def retry_too_soon(run: Run) -> Finding:
     for entry in told:
         best = latest[-1] if latest else None
         latest.append(entry if best is None or _deadline(entry) >= _deadline(best) else best)
+    sessions = run.tenant.sessions
     for entry in run.client:
         known = bisect.bisect_left(answers, entry.arrival)  # Retry-Afters answered before this one arrived
-        if known == 0:
+        if known == 0 or _discards(entry, sessions):
             continue
         cause = latest[known - 1]
         if arrived(entry) < _deadline(cause) - RETRY_SLACK_SECONDS:
@@ -73,6 +74,12 @@ def retry_too_soon(run: Run) -> Finding:
                 )
             )
     return finding
+
+
+def _discards(entry: JournalEntry, sessions: Mapping[str, Session]) -> bool:
+    """A close that discarded its session: a client giving up cleans up at once, as it should."""
+    session = sessions.get(entry.session_id or "") if entry.operation == "close_session" else None
+    return session is not None and session.close_status == "discard"
 
 
 def _deadline(entry: JournalEntry) -> float:

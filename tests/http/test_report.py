@@ -646,3 +646,14 @@ async def test_the_request_that_made_an_integration_in_open_mode_is_judged_too(
     assert [(e["operation"], e["status"]) for e in entries] == [("start_session", 503)]
     found = finding(await report(control), "gave_up")
     assert found["evidence"][0]["request_id"] == entries[0]["request_id"]
+
+
+async def test_a_discard_right_after_a_429_is_cleaning_up_not_retrying_too_soon(
+    vendor: Vendor, control: Control
+) -> None:
+    """A client that gives up on a 429 and discards its session at once does the right thing."""
+    await _use(control, _fault("throttle", 1, {"status": 429, "retry_after": 5}))
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}, "page_hint": 1}, expect=429)
+    await vendor.close(session["id"], "discard")
+    assert "retry_too_soon" not in ids(await report(control))
