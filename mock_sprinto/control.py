@@ -319,7 +319,7 @@ class ControlPlane:
         return self.report_of(integration_id).public()
 
     def report_of(self, integration_id: str) -> Report:
-        from .report import judge  # imported here: the judge (~8 ms of start-up) runs only when asked
+        from .report import judge  # imported here: the judge is not paid for at start-up, only when asked
 
         tenant = self.emulator.tenant(integration_id)
         known = {name: schema.known_fields for name, schema in self.emulator.registry.types.items()}
@@ -330,7 +330,7 @@ class ControlPlane:
         tenant = self.emulator.tenants.get(integration_id)
         if tenant is None:
             return {}
-        # A tenant no request reached met nothing: the judge is not run (~27 µs a pytest test).
+        # A tenant no request reached met nothing: the judge is not run (a cost every pytest test would pay).
         if not any(e.integration_id == integration_id for e in self.emulator.journal.answered_after(tenant.since)):
             return {}
         report = self.report_of(integration_id)

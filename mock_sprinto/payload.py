@@ -164,7 +164,7 @@ def _shallow(root: Any, limit: int) -> tuple[int, int] | None:
     the text opens exactly the containers counted here, nothing nests below the records: the
     page is no deeper than 4 and the member count is exact. The check stays exact whatever the
     schema allows (fields beyond the known ones included) and costs one count of the text
-    instead of a walk of every record (~50 µs a page).
+    instead of a walk of every record (benchmarks/ANALYSIS.md has the figures).
     """
     if type(root) is not dict or limit < 4:
         return None
@@ -200,8 +200,8 @@ def _colons_prove_no_repeats(raw: bytes, colons: int, value: Any) -> bool:
     string, literally. The text has one per member written plus those inside the strings it
     wrote; orjson's re-serialization of the parsed value has one per member kept plus those
     inside the strings kept. A dropped repeat takes away its member (and perhaps strings), never
-    adds one, so equal counts mean nothing was dropped. ~25 µs a page (a serialization and two
-    byte counts) where deleting white space and counting '":' took ~40.
+    adds one, so equal counts mean nothing was dropped: a serialization and two byte counts, cheaper
+    than deleting white space and counting '":' (benchmarks/ANALYSIS.md).
     """
     if b"\\" in raw:
         return False
@@ -217,7 +217,8 @@ def _walk(root: Any, limit: int, flat_types: frozenset[str]) -> int:
     stack: list[tuple[Any, int]] = [(root, 1)]
     entities = root.get("entities") if type(root) is dict and flat_types else None
     if type(entities) is dict and limit >= 4:
-        # Records of flat types sit at depth 4 and are counted, not walked: ~40 µs a page saved.
+        # Records of flat types sit at depth 4 and are counted, not walked (the walk was a measurable
+        # share of a push: benchmarks/ANALYSIS.md).
         members += len(root) + len(entities)
         stack = [(v, 2) for k, v in root.items() if k != "entities"]
         for entity_type, records in entities.items():

@@ -1,7 +1,7 @@
 """``EmulatorTestServer``: the emulator in aiohttp's TestServer, for tests in the caller's event loop.
 
 A module of its own so ``mock-sprinto serve`` never imports ``aiohttp.test_utils`` (and unittest
-with it, ~5 ms of start-up): ``mock_sprinto.http`` loads this on first use of the name.
+with it, a noticeable part of start-up): ``mock_sprinto.http`` loads this on first use of the name.
 """
 
 from __future__ import annotations
