@@ -203,7 +203,9 @@ def kinds(name: str) -> tuple[Kind, bool]:
 def coerce(name: str, raw: Any) -> Any:
     """Turn a raw value (YAML scalar, env or CLI string) into the setting's type, or explain."""
     if name not in FIELDS:
-        raise SettingsError(f"unknown setting {name!r} (known: {', '.join(sorted(FIELDS))})")
+        from .spelling import unknown_setting  # spelling imports this module
+
+        raise SettingsError(unknown_setting(name))
     return typed(name, raw, *_KINDS[name], FIELDS[name].metadata["min"])
 
 

@@ -258,7 +258,8 @@ def test_a_wrong_marker_fails_the_test_with_a_readable_reason(suite: pytest.Pyte
             "*@pytest.mark.mock_sprinto got unknown argument(s) scenarios (it takes scenario, settings)",
             "*@pytest.mark.mock_sprinto takes keyword arguments only (scenario, settings); "
             "got positional ('rate-limited',)",
-            "*@pytest.mark.mock_sprinto: unknown setting 'max_page_itmes' (known: *",
+            "*@pytest.mark.mock_sprinto: unknown setting 'max_page_itmes'; did you mean 'max_page_items'? "
+            "(see: mock-sprinto settings)",
             "*@pytest.mark.mock_sprinto: setting 'max_page_items' must be a whole number, not 'many'",
             "*the emulator refused the scenario: PUT /_mock/integrations/*/scenario answered 400: invalid_scenario:*",
             "*'no-such-scenario' is not a shipped scenario name (shipped: *rate-limited*)*",
@@ -266,6 +267,10 @@ def test_a_wrong_marker_fails_the_test_with_a_readable_reason(suite: pytest.Pyte
             "*'port' is a server-wide setting*",
         ]
     )
+    # Each reason once: not the original exception and then "During handling of the above exception".
+    assert "During handling" not in result.stdout.str()
+    assert result.stdout.str().count("unknown setting 'max_page_itmes'") == 1
+    assert "known: " not in result.stdout.str()  # never the whole list of settings inline
 
 
 def test_server_wide_settings_come_from_an_overridden_config_fixture(suite: pytest.Pytester) -> None:
@@ -465,3 +470,21 @@ def test_har_files_from_both_handles_and_from_a_failing_tests_report(suite: pyte
     assert len(written) == 1
     har = json.loads(written[0].read_text())
     assert [e["response"]["status"] for e in har["log"]["entries"]] == [201, 400]
+
+
+def test_mock_sprinto_app_without_pytest_aiohttp_names_what_to_install(suite: pytest.Pytester) -> None:
+    """Without pytest-aiohttp (here: its plugin turned off) pytest alone would say "fixture
+    'aiohttp_client' not found", naming neither the package nor mock-sprinto's extra that brings it."""
+    suite.makepyfile(
+        test_inner="""
+        async def test_in_process(mock_sprinto_app):
+            await mock_sprinto_app()
+
+        def test_the_shared_server_needs_nothing_more(mock_sprinto):
+            assert mock_sprinto.sessions() == []
+        """
+    )
+    result = suite.runpytest("-p", "no:aiohttp")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*mock_sprinto_app needs pytest-aiohttp*pip install pytest-aiohttp*[[]asyncio[]]*"])
+    assert "fixture 'aiohttp_client' not found" not in result.stdout.str()
