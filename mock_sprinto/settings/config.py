@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .fields import FIELDS, Settings, coerce
-from .spelling import did_you_mean, unknown_setting
-from .values import SettingsError
+from .values import SettingsError, did_you_mean, unknown_setting
 
 TOP_LEVEL_KEYS = ("settings", "integrations", "scenario")
 MAX_PORT = 65535
@@ -53,7 +52,7 @@ def suggest(word: str, choices: Iterable[str], spell: Callable[[str], str] = rep
 def startup_value(name: str, raw: Any) -> Any:
     """``coerce``, plus the bounds only a server start-up has (an integration never sets these)."""
     if name not in FIELDS:
-        raise SettingsError(unknown_setting(name))
+        raise SettingsError(unknown_setting(name, FIELDS))
     value = coerce(name, raw)
     if name == "port" and value > MAX_PORT:
         raise SettingsError(f"setting 'port' must be at most {MAX_PORT} (0 picks a free port), not {value}")
