@@ -369,20 +369,35 @@ def test_each_xdist_worker_has_its_own_server(suite: pytest.Pytester) -> None:
     assert origins["gw0"] != origins["gw1"]
 
 
-def test_the_readmes_asyncio_example_runs_as_written(pytester: pytest.Pytester) -> None:
-    """The README's asyncio section, copied into a fresh project: its pyproject.toml lines and its
-    test file, nothing else (the README's example is the file tests/examples/test_async_client.py)."""
-    import re
-    from pathlib import Path
+def test_the_docs_asyncio_example_runs_as_written_without_a_warning(pytester: pytest.Pytester) -> None:
+    """docs/pytest.md's asyncio section, copied into a fresh project: its pyproject.toml lines and
+    its test file, nothing else (the example is the file tests/examples/test_async_client.py). The
+    snippet once left asyncio_default_fixture_loop_scope unset: pytest-asyncio warned on every run."""
+    from ..doctext import block, fenced_blocks
 
-    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
-    ini = re.search(r"<!-- test:asyncio-ini -->\n```toml\n(.*?)```", readme, re.S)
-    example = re.search(r"<!-- example:tests/examples/test_async_client.py -->\n```python\n(.*?)```", readme, re.S)
-    assert ini and example
-    pytester.makefile(".toml", pyproject=ini.group(1))
-    pytester.makepyfile(test_async_client=example.group(1))
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    (example,) = [body for _, tag, _, body in fenced_blocks() if tag == "example:tests/examples/test_async_client.py"]
+    pytester.makefile(".toml", pyproject=block("asyncio-ini"))
+    pytester.makepyfile(test_async_client=example)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error::DeprecationWarning")
     result.assert_outcomes(passed=1)
+    said = result.stdout.str() + result.stderr.str()
+    assert "is unset" not in said and "PytestDeprecationWarning" not in said and "warnings summary" not in said
+
+
+def test_the_docs_conftest_sets_the_shared_servers_settings(pytester: pytest.Pytester) -> None:
+    """docs/pytest.md's conftest.py, as written: server-wide settings for the shared server."""
+    from ..doctext import block
+
+    pytester.makeini(INI)
+    pytester.makeconftest(block("conftest-config"))
+    pytester.makepyfile(
+        test_inner="""
+        def test_processing_is_instant_and_the_journal_larger(mock_sprinto_server):
+            settings = mock_sprinto_server.emulator.settings
+            assert (settings.processing_seconds, settings.journal_size) == (0, 50_000)
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
 
 
 COVERAGE_SUITE = """
