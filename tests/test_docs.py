@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import tomllib
@@ -256,3 +257,46 @@ def test_the_scenario_put_examples_install_them(tmp_path: Path) -> None:
 
     answers = [json.loads(line) for line in _run_against_a_server("scenario-put", tmp_path).splitlines()]
     assert [answer["scenario"]["name"] for answer in answers] == ["rate-limited", "no-starts"]
+
+
+# ---- the pages a running emulator serves ------------------------------------------------------
+
+
+def test_the_renderer_escapes_everything_and_keeps_only_safe_links() -> None:
+    from mock_sprinto.http.dashboard import doc_html, render_markdown
+
+    hostile = (
+        "# <script>alert(1)</script> `x`\n\n"
+        'A <img src=x onerror=alert(1)> and [click](javascript:alert(1)) and ["q"](https://e.example/?a="b")\n'
+        "and [a page](pytest.md#the-marker) and [a file](../tests/test_docs.py) **<b>bold</b>**.\n\n"
+        "| a | `b | c` |\n|---|---|\n| <i>x</i> | [y](data:text/html,<script>) |\n\n"
+        "- <svg onload=alert(1)>\n\n"
+        "```html\n<script>alert(2)</script>\n```\n"
+    )
+    rendered = render_markdown(hostile, lambda target: {"pytest.md#the-marker": "pytest#the-marker"}.get(target))
+    assert "<script" not in rendered and "<img" not in rendered and "<svg" not in rendered and "<i>" not in rendered
+    assert "javascript:" not in rendered and "data:text" not in rendered
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in rendered  # the code block, as text
+    assert '<a href="pytest#the-marker">a page</a>' in rendered and "a file" in rendered
+    assert "<th><code>b | c</code></th>" in rendered  # a pipe inside a code span is text, not a cell
+    assert rendered.count("<a ") == 1  # javascript:, data: and unknown targets are text (this link function)
+    page = doc_html(
+        "docs/x.md",
+        "# T\n\n[up](../README.md#quickstart) [site](https://example.com) [js](javascript:alert(1)) [f](../Makefile)",
+        frozenset({"x"}),
+    )
+    assert '<a href="../readme#quickstart">up</a>' in page and '<a href="https://example.com">site</a>' in page
+    assert "javascript:" not in page and "Makefile" not in page and " js" in page
+
+
+async def test_every_docs_page_is_served_rendered_and_an_unknown_one_is_404(client: Any) -> None:
+    for page in pages():
+        path = "/_mock/readme" if page == "README.md" else "/_mock/docs/" + page.removeprefix("docs/")[:-3]
+        async with client.get(path) as response:
+            assert response.status == 200, path
+            assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+            html = await response.text()
+        assert "<h1" in html and "```" not in html, path
+    for missing in ("no-such-page", "..%2Fpyproject", "ARCHITECTURE.md"):
+        async with client.get(f"/_mock/docs/{missing}") as response:
+            assert response.status == 404 and (await response.json())["code"] == "not_found", missing

@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from ..codes import CATALOGUE
+
 # The page's policy: its own script and fetches only, no inline script, no frames, no forms.
 CSP = (
     "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; "
@@ -43,7 +45,10 @@ section.card{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:
 table{border-collapse:collapse;margin:6px 0;width:100%;background:#fff}
 td,th{border:1px solid #dde1e7;padding:3px 8px;text-align:left;vertical-align:top}th{background:#eef0f3;font-weight:600}
 code,pre{font:12px/1.4 ui-monospace,monospace;background:#eef0f3;padding:1px 4px;border-radius:3px}
-pre{padding:8px;overflow:auto;white-space:pre-wrap}td.at{white-space:nowrap}
+pre{padding:8px;overflow:auto;white-space:pre-wrap}
+.at,code.id{white-space:nowrap}
+section.card{overflow-x:auto}div.scroll{overflow-x:auto;max-width:100%}
+table.evidence td.more{overflow-wrap:anywhere;min-width:16em}
 .ok{color:#0a6b2d}.err{color:#b3261e}.warn{color:#8a5a00}.muted{color:#667}
 .badge{display:inline-block;padding:0 8px;border-radius:10px;font-size:12px;font-weight:600;background:#e3e7ee}
 .badge.failed,.badge.rejected,.badge.error{background:#fbe1df;color:#b3261e}
@@ -120,8 +125,16 @@ Every call this page makes is in the <a href="openapi.json">OpenAPI document</a>
 # The script lives beside this module (a plain file: no build step, shipped in the wheel).
 DASHBOARD_JS = (Path(__file__).with_name("dashboard.js")).read_text(encoding="utf-8")
 
-# The quickstart, as a JavaScript string literal (JSON is one), ahead of the script.
-DASHBOARD_JS = "const QUICKSTART = " + json.dumps(QUICKSTART) + ";\n" + DASHBOARD_JS
+# The quickstart, and what each error code means (the catalogue: a timeline line says it beside a
+# journal entry's bare code), as JavaScript literals (JSON is one), ahead of the script.
+DASHBOARD_JS = (
+    "const QUICKSTART = "
+    + json.dumps(QUICKSTART)
+    + ";\nconst CODES = "
+    + json.dumps({entry.code: entry.meaning for entry in CATALOGUE}, sort_keys=True)
+    + ";\n"
+    + DASHBOARD_JS
+)
 
 # ---- the docs, rendered: /_mock/readme and /_mock/docs/{page} ---------------------------------
 #
@@ -135,11 +148,11 @@ DOC_CSS = (
     "nav{padding:10px 0;border-bottom:1px solid #dde1e7;margin-bottom:8px}nav a{margin-right:16px}"
     "a{color:#1a4fb5}h1,h2,h3{line-height:1.25}h2{margin-top:1.8em;border-bottom:1px solid #eef0f3}"
     "code,pre{font:13px/1.45 ui-monospace,monospace;background:#eef0f3;border-radius:3px}"
-    "code{padding:1px 4px;overflow-wrap:anywhere}pre{padding:10px;overflow:auto}"
+    "code{padding:1px 4px;overflow-wrap:break-word}pre{padding:10px;overflow:auto}"
     "pre code{padding:0;overflow-wrap:normal}"
     "table{border-collapse:collapse;margin:10px 0;display:block;overflow-x:auto}"
     "td,th{border:1px solid #dde1e7;padding:4px 8px;text-align:left;vertical-align:top}th{background:#eef0f3}"
-    "td code{white-space:normal}li{margin:2px 0}"
+    "li{margin:2px 0}"
 )
 
 _HEADING = re.compile(r"^(#{1,6}) (.+?)\s*#*\s*\Z")
@@ -293,11 +306,11 @@ def _served_link(target: str, here: str, pages: frozenset[str]) -> str | None:
     folder = "" if here == "README.md" else "docs/"
     resolved = posixpath.normpath(folder + path)
     fragment = f"#{anchor}" if anchor else ""
-    prefix = "" if here == "README.md" else "../"  # /_mock/readme, or /_mock/docs/NAME
+    in_docs = here != "README.md"  # served at /_mock/docs/NAME, not /_mock/readme
     if resolved == "README.md":
-        return f"{prefix}readme{fragment}"
+        return f"{'../' if in_docs else ''}readme{fragment}"
     if resolved.startswith("docs/") and resolved.endswith(".md") and resolved[5:-3] in pages:
-        return f"{prefix}docs/{resolved[5:-3]}{fragment}"
+        return f"{'' if in_docs else 'docs/'}{resolved[5:-3]}{fragment}"
     return None  # a file this server does not serve: its text only
 
 
@@ -306,7 +319,7 @@ def doc_html(name: str, markdown: str, pages: frozenset[str]) -> str:
     body = render_markdown(markdown, lambda target: _served_link(target, name, pages))
     title = next((m.group(2) for m in map(_HEADING.match, markdown.splitlines()) if m), name)
     up = "" if name == "README.md" else "../"
-    index = f'<a href="{up}docs/index">all the docs</a>' if "index" in pages else ""
+    index = f'<a href="{"" if up else "docs/"}index">all the docs</a>' if "index" in pages else ""
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(re.sub(r'[`*]', '', title))} · mock-sprinto</title>"
