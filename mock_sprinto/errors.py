@@ -39,6 +39,7 @@ class ApiError(MockSprintoError):
         *,
         extra: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        setting_applies: bool = True,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -46,14 +47,26 @@ class ApiError(MockSprintoError):
         self.detail = detail
         self.extra: dict[str, Any] = extra or {}
         self.headers: dict[str, str] = headers or {}
+        # False when the rule's setting would not change this answer (a 415 for a declared
+        # text/plain is not what missing_content_type is about): the problem leaves it out.
+        self.setting_applies = setting_applies
 
     @classmethod
-    def of(cls, error: ErrorCode, detail: str, /, *, headers: dict[str, str] | None = None, **extra: Any) -> ApiError:
+    def of(
+        cls,
+        error: ErrorCode,
+        detail: str,
+        /,
+        *,
+        headers: dict[str, str] | None = None,
+        setting_applies: bool = True,
+        **extra: Any,
+    ) -> ApiError:
         """The catalogue entry's answer: its status and code, ``detail``, and ``extra`` as members
         of the problem object (``active_session_id=...``) beside the standard ones."""
         if error.status is None:  # http_error, injected_fault: the status is the caller's to give
             raise TypeError(f"{error.code!r} has no status of its own: build it with ApiError(status, ...)")
-        return cls(error.status, error.code, detail, extra=extra, headers=headers)
+        return cls(error.status, error.code, detail, extra=extra, headers=headers, setting_applies=setting_applies)
 
     @property
     def title(self) -> str:
@@ -72,6 +85,8 @@ class ApiError(MockSprintoError):
             "detail": self.detail,
             **basis_of(self.code),  # whether Sprinto's docs say so, or the emulator chose (and its setting)
         }
+        if not self.setting_applies:
+            body.pop("setting", None)
         body.update(self.extra)
         return body
 

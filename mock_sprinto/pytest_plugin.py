@@ -98,11 +98,20 @@ def marker_options(node: pytest.Item) -> MarkerOptions:
         options.settings.update(settings)
     from .testing import checked_settings
 
-    try:
-        checked_settings(options.settings)
-    except ValueError as exc:
-        pytest.fail(f"@pytest.mark.{MARKER}: {exc}", pytrace=False)
+    _, problem = _checked(checked_settings, options.settings)
+    if problem is not None:  # failed outside the except block: the reason is shown once, not twice
+        pytest.fail(f"@pytest.mark.{MARKER}: {problem}", pytrace=False)
     return options
+
+
+def _checked(check: Any, *args: Any) -> tuple[Any, str | None]:
+    """``check(*args)`` and None, or None and what it refused (its ValueError or TypeError). The
+    test fails on that outside the ``except`` block, so pytest shows the reason once, not the
+    original exception and then "During handling of the above exception, another exception occurred"."""
+    try:
+        return check(*args), None
+    except (ValueError, TypeError) as exc:
+        return None, str(exc)
 
 
 def _remember(node: pytest.Item, handle: Any) -> None:
@@ -161,25 +170,27 @@ def mock_sprinto(mock_sprinto_server: MockSprintoServer) -> Iterator[MockSprinto
 
     node = _running_item()
     options = marker_options(node)  # checked before anything is created
-    try:
-        body = scenario_body(options.scenario)
-        settings = checked_settings(options.settings)
-    except (ValueError, TypeError) as exc:
-        pytest.fail(f"@pytest.mark.{MARKER}: {exc}", pytrace=False)
+    body, problem = _checked(scenario_body, options.scenario)
+    if problem is not None:
+        pytest.fail(f"@pytest.mark.{MARKER}: {problem}", pytrace=False)
+    settings = checked_settings(options.settings)  # checked by marker_options
     # Made on first use (the first read of its id, key, headers or URL), unless the marker
     # configures it: a test that never calls the emulator costs it nothing.
     handle = mock_sprinto_server.new_integration(node.name, lazy=not settings and body is None)
     try:
+        refused: str | None = None
         if settings:
             try:
                 handle.use_settings(settings)
             except ControlError as exc:
-                pytest.fail(f"@pytest.mark.{MARKER}: the emulator refused the settings: {exc}", pytrace=False)
-        if body is not None:
+                refused = f"the emulator refused the settings: {exc}"
+        if body is not None and refused is None:
             try:
                 handle.use_scenario(body)  # checked above: a shipped name or the file's contents
             except ControlError as exc:
-                pytest.fail(f"@pytest.mark.{MARKER}: the emulator refused the scenario: {exc}", pytrace=False)
+                refused = f"the emulator refused the scenario: {exc}"
+        if refused is not None:
+            pytest.fail(f"@pytest.mark.{MARKER}: {refused}", pytrace=False)
         _remember(node, handle)
         yield handle
     finally:
@@ -245,9 +256,25 @@ def _registry(settings: Settings) -> Any:
     return _REGISTRIES[key]
 
 
+MISSING_PYTEST_AIOHTTP = (
+    "mock_sprinto_app needs pytest-aiohttp (its aiohttp_client fixture serves the emulator), and it is "
+    "not installed. Install it with: pip install pytest-aiohttp. mock-sprinto's 'asyncio' extra brings "
+    "it too: pip install '<checkout>[asyncio]' or 'mock-sprinto[asyncio] @ git+<repository URL>' "
+    "(docs/pytest.md). The mock_sprinto fixture needs neither."
+)
+
+
 @pytest.fixture
-def mock_sprinto_app(request: pytest.FixtureRequest, aiohttp_client: Any) -> MockSprintoApp:
-    """Factory of in-process emulators for asyncio tests (needs pytest-aiohttp)."""
+def mock_sprinto_app(request: pytest.FixtureRequest) -> MockSprintoApp:
+    """Factory of in-process emulators for asyncio tests (needs pytest-aiohttp: the asyncio extra)."""
+    # Looked up here rather than taken as an argument: without pytest-aiohttp, pytest would say only
+    # "fixture 'aiohttp_client' not found", naming neither the package nor the extra that brings it.
+    try:
+        aiohttp_client = request.getfixturevalue("aiohttp_client")
+    except pytest.FixtureLookupError:
+        aiohttp_client = None
+    if aiohttp_client is None:
+        pytest.fail(MISSING_PYTEST_AIOHTTP, pytrace=False)
     return MockSprintoApp(request, aiohttp_client)
 
 

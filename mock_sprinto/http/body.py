@@ -75,9 +75,15 @@ def check_media_type(request: web.BaseRequest, settings: Settings) -> None:
     charset = (request.charset or "utf-8").lower()
     if not json_like or charset not in ("utf-8", "utf8"):
         shown = request.headers[hdrs.CONTENT_TYPE][:80]
+        # No setting accepts a declared non-JSON type (missing_content_type is about a missing
+        # header only): the answer says what helps, and names no setting. fetch() and other
+        # clients send text/plain for a string body unless told otherwise.
         raise ApiError.of(
             UNSUPPORTED_MEDIA_TYPE,
-            f"Content-Type {shown!r} is not accepted; send 'application/json' (UTF-8)",
+            f"Content-Type {shown!r} is not accepted: send the body as JSON with the header "
+            "'Content-Type: application/json' (UTF-8); a client such as fetch() sends text/plain "
+            "for a string body unless that header is set",
+            setting_applies=False,
         )
 
 

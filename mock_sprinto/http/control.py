@@ -3,14 +3,15 @@ the control plane's door (``mock_sprinto.control.ControlPlane``) and serializes 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
-from ..codes import INVALID_PARAMETER
+from ..codes import INVALID_PARAMETER, NOT_FOUND
 from ..errors import ApiError, int_param
 from ..payload import parse_json
-from ..resources import readme_text
+from ..resources import doc_pages, readme_text
 from .body import read_body
 from .common import CONTROL, CONTROL_PREFIX, json_response, query_value
 
@@ -84,16 +85,36 @@ async def dashboard_js(request: web.Request) -> web.Response:
     return web.Response(text=DASHBOARD_JS, content_type="text/javascript", headers=_page_headers(CSP))
 
 
-_README: list[str] = []  # rendered once, on first use
+_DOCS: dict[str, str] = {}  # each page rendered once, on first view
+_DOCS_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
+
+def _doc_response(key: str, render: Callable[[], str]) -> web.Response:
+    if key not in _DOCS:
+        _DOCS[key] = render()
+    return web.Response(text=_DOCS[key], content_type="text/html", headers=_page_headers(_DOCS_CSP))
 
 
 async def readme(request: web.Request) -> web.Response:
-    from .dashboard import readme_html
+    """The README, rendered (its links into docs/ lead to /_mock/docs/{page})."""
+    from .dashboard import doc_html
 
-    if not _README:
-        _README.append(readme_html(readme_text()))
-    headers = _page_headers("default-src 'none'; style-src 'unsafe-inline'")
-    return web.Response(text=_README[0], content_type="text/html", headers=headers)
+    return _doc_response("README.md", lambda: doc_html("README.md", readme_text(), frozenset(doc_pages())))
+
+
+async def doc_page(request: web.Request) -> web.Response:
+    """One page of docs/, rendered, found by its name (never read as a path)."""
+    from .dashboard import doc_html
+
+    pages = doc_pages()
+    name = request.match_info["page"]
+    if name not in pages:
+        raise ApiError.of(NOT_FOUND, f"no docs page named {name[:64]!r} (pages: {', '.join(pages) or 'none'})")
+    path = pages[name]
+    return _doc_response(
+        f"docs/{name}.md",
+        lambda: doc_html(f"docs/{name}.md", path.read_text(encoding="utf-8"), frozenset(pages)),
+    )
 
 
 async def health(request: web.Request) -> web.Response:
@@ -254,6 +275,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get(P + "/", dashboard, allow_head=False)
     r.add_get(P + "/dashboard.js", dashboard_js, allow_head=False)
     r.add_get(P + "/readme", readme, allow_head=False)
+    r.add_get(P + "/docs/{page}", doc_page, allow_head=False)
     r.add_get(P + "/health", health, allow_head=False)
     r.add_get(P + "/settings", settings, allow_head=False)
     r.add_post(P + "/reset", reset)

@@ -1,7 +1,15 @@
 'use strict';
 // Every value from the emulator becomes a text node: el() never parses HTML.
-const state = { selected: null, open: new Set(), recordType: null, recordOffset: 0, busy: false };
+const state = { selected: null, open: new Set(), recordType: null, recordOffset: 0, busy: false, journalSize: 0 };
 const PAGE = 20;
+// The judge's findings of every integration, not only the one shown: id -> {report summary,
+// findings count, when read, the integration's summary then}. The others are read a few a poll,
+// when their summary changed or their count is older than STALE_MS, through the overview (a read
+// that never brings back an integration a test just deleted).
+const findings = new Map();
+const STALE_MS = 5000;
+const OTHERS_PER_POLL = 4;
+const JOURNAL_FOR_TIMELINES = 500;
 const ADVANCES = [["+1 min", 60], ["+61 min", 3660], ["+1 day", 86400]];
 
 function el(tag, attrs, ...children) {
@@ -20,6 +28,8 @@ function el(tag, attrs, ...children) {
 const counts = (o) => Object.entries(o || {}).filter(([, n]) => n).map(([k, n]) => `${k} ${n}`).join(", ");
 const text = (v) => (v === null || v === undefined) ? "" : (typeof v === "object" ? counts(v) : String(v));
 const badge = (word, cls) => el("span", { class: "badge " + (cls || word) }, word);
+// An id or a timestamp: kept on one line; nothing at all when there is none.
+const idCode = (v) => (v === null || v === undefined || v === "") ? "" : el("code", { class: "id" }, String(v));
 const enc = encodeURIComponent;
 
 // A section is rebuilt only when what it shows changed: what a person reads, selects or has
@@ -70,17 +80,25 @@ async function advance(scope, seconds) {
 }
 
 // ---- integrations -------------------------------------------------------------------------
-function renderIntegrations(list, reports) {
-  if (!changed("integrations", list, reports, state.selected)) return;
+function findingsCell(id) {
+  const known = findings.get(id);
+  if (!known) return el("td", { class: "muted findings", title: "not read yet" }, "…");
+  const { errors, warnings, infos } = known.summary;
+  const cls = errors ? "err" : (warnings ? "warn" : "ok");
+  const title = `${errors} error(s), ${warnings} warning(s), ${infos} note(s)`;
+  return el("td", { class: cls + " findings", title }, String(known.count));
+}
+
+function renderIntegrations(list) {
+  const counts = list.map((i) => { const f = findings.get(i.id); return f ? [f.count, f.summary] : null; });
+  if (!changed("integrations", list, counts, state.selected)) return;
   fill("integrations", list.map((i) => {
     const failed = (i.sessions || {}).failed || 0;
-    const report = reports[i.id];
-    const findings = report ? report.findings.length : "";
     return el("tr", { "data-integration": i.id, class: i.id === state.selected ? "selected" : null },
-      el("td", {}, el("code", {}, i.id)), el("td", {}, text(i.active_session_id)),
+      el("td", {}, el("code", { class: "id" }, i.id)), el("td", {}, idCode(i.active_session_id)),
       el("td", {}, text(i.sessions), failed ? [" ", badge(`${failed} failed`, "failed")] : null),
       el("td", {}, text(i.datasets)),
-      el("td", { class: findings ? "err" : "ok" }, findings === "" ? "" : String(findings)),
+      findingsCell(i.id),
       el("td", {}, el("button", { type: "button", class: i.id === state.selected ? "current" : null,
         on: { click: () => select(i.id) } }, i.id === state.selected ? "shown" : "show")));
   }));
@@ -101,19 +119,47 @@ const TIMELINE = new Set(["session_created", "page_accepted", "page_rejected", "
   "session_processing", "processing_retry", "session_processed", "session_failed", "session_cancelled",
   "session_expired", "expired_data_purged"]);
 
-function renderSessions(sessions, activity) {
-  if (!changed("sessions", state.selected, sessions, activity)) return;
+// A journal entry worth a line in its session's timeline: an answer that was not a success, or one
+// a scenario rule or a Prefer header decided (a push that became a page is there already, from the
+// activity log). A start refused with 409 goes to the session it names.
+function answered(e) {
+  return e.status === 0 || e.status >= 300 || Boolean(e.rule);
+}
+const VERB = { start_session: "start", push_page: "push", close_session: "close", get_session: "read",
+  integration_status: "status read", activity: "activity read" };
+
+function answerItem(e) {
+  const verb = VERB[e.operation] || e.operation;
+  const what = e.status === 0 ? `${verb}: connection broken` : `${verb} answered ${e.status}`;
+  const cls = e.rule ? "warning" : (e.status >= 500 || e.status === 0 ? "error" : "warning");
+  const meaning = e.code ? CODES[e.code] : null;
+  return el("li", { "data-type": "answer", "data-request": e.request_id, "data-code": e.code || "" },
+    el("span", { class: "muted at" }, e.at), " ", badge(e.rule ? "injected" : (e.status >= 400 && e.status < 500 ? "refused" : "answer"), cls),
+    " ", what, e.code ? [" ", el("code", {}, e.code)] : "", meaning ? `: ${meaning}` : "",
+    e.rule ? [" — ", el("span", { class: "rule" }, `fired: ${e.rule}`)] : "",
+    " ", el("code", { class: "id muted" }, e.request_id));
+}
+
+function renderSessions(sessions, activity, journal) {
+  if (!changed("sessions", state.selected, sessions, activity, journal)) return;
   const holder = document.getElementById("sessions");
   if (!sessions.length) { holder.replaceChildren(el("p", { class: "muted" }, "no session yet")); return; }
   holder.replaceChildren(...sessions.slice().reverse().map((s) => {
-    const events = activity.filter((a) => a.session_id === s.id && TIMELINE.has(a.type));
-    const summary = [el("code", {}, s.id), " ", badge(s.state), " ",
+    const pageRequests = new Set(s.pages.map((p) => p.request_id));
+    const answers = journal.filter((e) => (e.session_id || e.names_session) === s.id && answered(e)
+      && !pageRequests.has(e.request_id));
+    const events = activity.filter((a) => a.session_id === s.id && TIMELINE.has(a.type))
+      .map((a) => ({ at: a.at, rank: 1, item: el("li", { "data-type": a.type },
+        el("span", { class: "muted at" }, a.at), " ", badge(a.type.replace(/^session_/, ""), a.level === "info" ? "plain" : a.level),
+        " ", a.message) }))
+      // at the same instant, a request's answer comes before what it set off (a close, then processing)
+      .concat(answers.map((e) => ({ at: e.at, rank: 0, item: answerItem(e) })))
+      .sort((a, b) => (a.at < b.at ? -1 : (a.at > b.at ? 1 : a.rank - b.rank)));
+    const summary = [el("code", { class: "id" }, s.id), " ", badge(s.state), " ",
       `${s.accepted_batches} accepted, ${s.rejected_batches} rejected page(s); ${s.accepted_records_total} record(s)`,
       s.retry_count ? `; ${s.retry_count} retry` : "",
       s.last_error ? [" ", el("span", { class: "err last-error" }, `last_error: ${s.last_error}`)] : ""];
-    const timeline = el("ol", { class: "timeline" }, events.map((a) => el("li", { "data-type": a.type },
-      el("span", { class: "muted" }, a.at), " ", badge(a.type.replace(/^session_/, ""), a.level === "info" ? "plain" : a.level),
-      " ", a.message)));
+    const timeline = el("ol", { class: "timeline" }, events.map((event) => event.item));
     const pages = table(["#", "verdict", "records", "by type", "page_hint", "bytes (wire / decoded)", "encoding", "code", "received"],
       s.pages.map((p) => {
         const rows = [el("tr", { "data-page": p.ordinal, class: p.accepted ? "accepted" : "rejected" },
@@ -135,9 +181,17 @@ function renderSessions(sessions, activity) {
     return details("session:" + s.id, "session " + s.state, summary,
       el("h4", {}, "timeline"), timeline,
       el("h4", {}, "pages"), s.pages.length ? pages : el("p", { class: "muted" }, "no page yet"),
-      el("p", { class: "muted" }, `created ${s.created_at} · expires ${text(s.expires_at)} · closed ${text(s.closed_at) || "-"}`,
+      el("p", { class: "muted" }, "created ", el("span", { class: "at" }, s.created_at), " · expires ",
+        el("span", { class: "at" }, text(s.expires_at)), " · closed ", el("span", { class: "at" }, text(s.closed_at) || "-"),
         s.client_reference_id !== null ? [" · client_reference_id ", el("code", { class: "client-ref" }, s.client_reference_id)] : ""));
   }));
+}
+
+// An evidence value as text that can wrap: a list of request ids is "a, b, c", not one long token.
+function shownValue(v) {
+  if (Array.isArray(v)) return v.map(shownValue).join(", ");
+  if (v !== null && typeof v === "object") return JSON.stringify(v).replaceAll(",", ", ");
+  return String(v);
 }
 
 function renderReport(report) {
@@ -146,12 +200,14 @@ function renderReport(report) {
   const findings = report.findings.map((f) => details(`finding:${f.id}`, "finding " + f.severity,
     [badge(f.severity), " ", el("code", {}, f.id), " ", f.message, f.count > 1 ? ` (×${f.count})` : ""],
     el("p", {}, el("strong", {}, "advice: "), f.advice, " ", el("span", { class: "muted" }, `(basis ${f.basis})`)),
-    table(["request id", "session", "page", "page_hint", "code", "at", "more"], f.evidence.map((e) => el("tr", { class: "evidence" },
-      el("td", {}, e.request_id ? el("code", {}, e.request_id) : ""), el("td", {}, text(e.session_id)),
-      el("td", {}, text(e.page)),
-      el("td", {}, text(e.page_hint)), el("td", {}, text(e.code)), el("td", {}, text(e.at)),
-      el("td", {}, Object.entries(e).filter(([k]) => !["request_id", "session_id", "page", "page_hint", "code", "at"].includes(k))
-        .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join("; ")))), { class: "evidence" })));
+    el("div", { class: "scroll" }, table(["request id", "session", "page", "page_hint", "code", "at", "more"],
+      f.evidence.map((e) => el("tr", { class: "evidence" },
+        el("td", {}, idCode(e.request_id)),
+        el("td", {}, idCode(e.session_id)), el("td", {}, text(e.page)),
+        el("td", {}, text(e.page_hint)), el("td", {}, text(e.code)), el("td", { class: "at" }, text(e.at)),
+        el("td", { class: "more" }, Object.entries(e)
+          .filter(([k]) => !["request_id", "session_id", "page", "page_hint", "code", "at"].includes(k))
+          .map(([k, v]) => `${k}: ${shownValue(v)}`).join("; ")))), { class: "evidence" }))));
   const summary = report.summary;
   holder.replaceChildren(
     el("p", {}, `${summary.errors} error(s), ${summary.warnings} warning(s), ${summary.infos} note(s)`,
@@ -183,7 +239,7 @@ function renderActivity(items) {
   fill("activity", items.filter((a) => !only || a.level !== "info").slice(-200).reverse().map((a) =>
     el("tr", { class: a.level === "info" ? "" : "anomaly" }, el("td", { class: "muted at" }, a.at),
       el("td", {}, badge(a.level, a.level === "info" ? "plain" : a.level)), el("td", {}, a.type),
-      el("td", {}, text(a.session_id)), el("td", {}, a.message))));
+      el("td", {}, idCode(a.session_id)), el("td", {}, a.message))));
 }
 
 function renderRecords(datasets, page) {
@@ -218,7 +274,27 @@ async function overview(id) {
   return get(`integrations/${enc(id)}/overview?${params}`);
 }
 
-function renderIntegration(view) {
+function noteFindings(id, report, summary) {
+  findings.set(id, { count: report.findings.length, summary: report.summary, at: Date.now(), seen: JSON.stringify(summary) });
+}
+
+// The findings of the integrations not shown: those never read, changed since, or read longest ago.
+async function refreshOtherFindings(list) {
+  for (const id of findings.keys()) if (!list.some((i) => i.id === id)) findings.delete(id);
+  const now = Date.now();
+  const due = list.filter((i) => {
+    if (i.id === state.selected) return false;
+    const known = findings.get(i.id);
+    return !known || known.seen !== JSON.stringify(i) || now - known.at > STALE_MS;
+  }).sort((a, b) => ((findings.get(a.id) || { at: 0 }).at - (findings.get(b.id) || { at: 0 }).at))
+    .slice(0, OTHERS_PER_POLL);
+  await Promise.all(due.map(async (i) => {
+    const view = await get(`integrations/${enc(i.id)}/overview?limit=1`);
+    if (view.exists) noteFindings(i.id, view.report, i); else findings.delete(i.id);
+  }));
+}
+
+function renderIntegration(view, journal) {
   const section = document.getElementById("integration");
   if (!view || !view.exists) { section.hidden = true; return; }
   section.hidden = false;
@@ -226,7 +302,7 @@ function renderIntegration(view) {
   document.getElementById("integration-now").textContent = view.clock.now;
   document.getElementById("integration-offset").textContent = view.clock.offset_seconds ? `(+${view.clock.offset_seconds} s)` : "";
   document.getElementById("har-one").setAttribute("href", "journal.har?integration_id=" + enc(view.integration_id));
-  renderSessions(view.sessions, view.activity);
+  renderSessions(view.sessions, view.activity, journal);
   renderReport(view.report);
   renderScenario(view.scenario);
   renderActivity(view.activity);
@@ -235,7 +311,7 @@ function renderIntegration(view) {
 
 // ---- the journal ----------------------------------------------------------------------------
 async function renderJournal() {
-  const params = new URLSearchParams({ limit: "100" });
+  const params = new URLSearchParams({ limit: String(Math.min(100, state.journalSize)) });
   const integration = document.getElementById("f-integration").value;
   const operation = document.getElementById("f-operation").value;
   const status = document.getElementById("f-status").value.trim();
@@ -249,8 +325,9 @@ async function renderJournal() {
   fill("journal", journal.entries.reverse().map((e) => el("tr", { "data-request": e.request_id },
     el("td", { class: "muted at" }, e.at), el("td", {}, e.operation),
     el("td", { class: e.status && e.status < 400 ? "ok" : "err" }, String(e.status)), el("td", {}, text(e.code)),
-    el("td", { class: e.rule ? "warn rule" : "rule" }, text(e.rule)), el("td", {}, text(e.integration_id)),
-    el("td", {}, text(e.session_id)), el("td", {}, el("code", {}, e.request_id)), el("td", {}, String(e.latency_ms)))));
+    el("td", { class: e.rule ? "warn rule" : "rule" }, text(e.rule)), el("td", {}, idCode(e.integration_id)),
+    el("td", {}, idCode(e.session_id)), el("td", {}, el("code", { class: "id" }, e.request_id)),
+    el("td", {}, String(e.latency_ms)))));
 }
 
 // ---- the loop -----------------------------------------------------------------------------
@@ -258,6 +335,7 @@ async function refresh() {
   if (state.busy) return;
   state.busy = true;
   try {
+    if (!state.journalSize) state.journalSize = (await get("settings")).settings.journal_size;  // the largest limit
     const [health, integrations] = await Promise.all([get("health"), get("integrations")]);
     document.getElementById("now").textContent = health.now;
     document.getElementById("version").textContent = "v" + health.version;
@@ -266,10 +344,13 @@ async function refresh() {
     document.getElementById("integrations-card").hidden = list.length === 0;
     if (state.selected && !list.some((i) => i.id === state.selected)) state.selected = null;
     if (!state.selected && list.length) state.selected = list[list.length - 1].id;
-    const view = state.selected ? await overview(state.selected) : null;
-    const reports = view && view.exists ? { [state.selected]: view.report } : {};
-    renderIntegrations(list, reports);
-    renderIntegration(view);
+    const [view, answers] = state.selected ? await Promise.all([overview(state.selected),
+      get(`journal?integration_id=${enc(state.selected)}&limit=${Math.min(JOURNAL_FOR_TIMELINES, state.journalSize)}`)])
+      : [null, { entries: [] }];
+    if (view && view.exists) noteFindings(state.selected, view.report, list.find((i) => i.id === state.selected));
+    await refreshOtherFindings(list);
+    renderIntegrations(list);
+    renderIntegration(view, answers.entries);
     await renderJournal();
     document.body.dataset.refreshed = String(Date.now());
   } catch (error) {

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import html
 import json
+import posixpath
 import re
+from collections.abc import Callable
 from pathlib import Path
+
+from ..codes import CATALOGUE
 
 # The page's policy: its own script and fetches only, no inline script, no frames, no forms.
 CSP = (
@@ -41,7 +45,10 @@ section.card{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:
 table{border-collapse:collapse;margin:6px 0;width:100%;background:#fff}
 td,th{border:1px solid #dde1e7;padding:3px 8px;text-align:left;vertical-align:top}th{background:#eef0f3;font-weight:600}
 code,pre{font:12px/1.4 ui-monospace,monospace;background:#eef0f3;padding:1px 4px;border-radius:3px}
-pre{padding:8px;overflow:auto;white-space:pre-wrap}td.at{white-space:nowrap}
+pre{padding:8px;overflow:auto;white-space:pre-wrap}
+.at,code.id{white-space:nowrap}
+section.card{overflow-x:auto}div.scroll{overflow-x:auto;max-width:100%}
+table.evidence td.more{overflow-wrap:anywhere;min-width:16em}
 .ok{color:#0a6b2d}.err{color:#b3261e}.warn{color:#8a5a00}.muted{color:#667}
 .badge{display:inline-block;padding:0 8px;border-radius:10px;font-size:12px;font-weight:600;background:#e3e7ee}
 .badge.failed,.badge.rejected,.badge.error{background:#fbe1df;color:#b3261e}
@@ -64,18 +71,19 @@ ol.timeline{margin:4px 0;padding-left:22px}ol.timeline li{margin:1px 0}
 <span>emulator time <strong id="now"></strong>
  <span class="clock-buttons" data-scope="global"></span></span>
 <span><a href="openapi.json">OpenAPI</a> &middot; <a id="har-all" href="journal.har">journal as HAR</a>
- &middot; <a href="readme#the-control-api-and-the-virtual-clock">README: control API</a></span>
+ &middot; <a href="readme">docs</a> &middot; <a href="docs/control-api">control API</a></span>
 </header>
 <main>
 <section id="empty" class="card" hidden>
 <h2>Nothing has called the emulator yet</h2>
 <p>Point your client at the base URL above, or run the quickstart's sync with curl in a terminal
 (<a href="readme#quickstart">README: Quickstart</a>; the
-<a href="readme#pytest-plugin">pytest plugin</a> does the same from tests). This page fills in as requests arrive.</p>
+<a href="docs/pytest">pytest plugin</a> does the same from tests). This page fills in as requests arrive.</p>
 <pre id="quickstart"></pre>
-<p>Every call this page makes is in the <a href="openapi.json">OpenAPI document</a>
-(<a href="readme#contract-and-robustness">README: Contract</a>); what the judge reports is in
-<a href="readme#is-my-client-right">README: Is my client right?</a>.</p>
+<p>New here? <a href="docs/getting-started">Getting started</a>, then <a href="docs/index">all the docs</a>.
+Every call this page makes is in the <a href="openapi.json">OpenAPI document</a>
+(<a href="docs/robustness#the-contract">the contract</a>); what the judge reports is in
+<a href="docs/judge">Is my client right?</a>.</p>
 </section>
 <section id="integrations-card" class="card">
 <h2>Integrations</h2>
@@ -117,42 +125,205 @@ ol.timeline{margin:4px 0;padding-left:22px}ol.timeline li{margin:1px 0}
 # The script lives beside this module (a plain file: no build step, shipped in the wheel).
 DASHBOARD_JS = (Path(__file__).with_name("dashboard.js")).read_text(encoding="utf-8")
 
-# The quickstart, as a JavaScript string literal (JSON is one), ahead of the script.
-DASHBOARD_JS = "const QUICKSTART = " + json.dumps(QUICKSTART) + ";\n" + DASHBOARD_JS
+# The quickstart, and what each error code means (the catalogue: a timeline line says it beside a
+# journal entry's bare code), as JavaScript literals (JSON is one), ahead of the script.
+DASHBOARD_JS = (
+    "const QUICKSTART = "
+    + json.dumps(QUICKSTART)
+    + ";\nconst CODES = "
+    + json.dumps({entry.code: entry.meaning for entry in CATALOGUE}, sort_keys=True)
+    + ";\n"
+    + DASHBOARD_JS
+)
 
-_HEADING = re.compile(r"^(#{1,4}) (.+)\Z")
+# ---- the docs, rendered: /_mock/readme and /_mock/docs/{page} ---------------------------------
+#
+# A small Markdown renderer for this project's own pages (headings, paragraphs, lists, pipe tables,
+# fenced code, code spans, links, bold, italics). Every character of the source reaches the page
+# escaped; a link is kept only when it leads to a page served here, an anchor, or http(s); a link
+# to a file that is not served (tests/..., benchmarks/...) shows as its text.
+
+DOC_CSS = (
+    "body{font:15px/1.55 system-ui,sans-serif;color:#1d2330;max-width:1000px;margin:0 auto;padding:0 20px 60px}"
+    "nav{padding:10px 0;border-bottom:1px solid #dde1e7;margin-bottom:8px}nav a{margin-right:16px}"
+    "a{color:#1a4fb5}h1,h2,h3{line-height:1.25}h2{margin-top:1.8em;border-bottom:1px solid #eef0f3}"
+    "code,pre{font:13px/1.45 ui-monospace,monospace;background:#eef0f3;border-radius:3px}"
+    "code{padding:1px 4px;overflow-wrap:break-word}pre{padding:10px;overflow:auto}"
+    "pre code{padding:0;overflow-wrap:normal}"
+    "table{border-collapse:collapse;margin:10px 0;display:block;overflow-x:auto}"
+    "td,th{border:1px solid #dde1e7;padding:4px 8px;text-align:left;vertical-align:top}th{background:#eef0f3}"
+    "li{margin:2px 0}"
+)
+
+_HEADING = re.compile(r"^(#{1,6}) (.+?)\s*#*\s*\Z")
+_FENCE = re.compile(r"^```")
+_ITEM = re.compile(r"^(\s*)([-*]|\d+\.) (.*)\Z")
+_TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*\Z")
+_INLINE = re.compile(
+    r"`([^`]+)`"  # a code span
+    r"|\[([^\]]+)\]\(([^)\s]+)\)"  # a link
+    r"|\*\*(.+?)\*\*"  # bold
+    r"|(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])"  # italics
+)
 
 
-def _slug(title: str) -> str:
+def slug(title: str) -> str:
     """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to dashes."""
-    return re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
+    plain = re.sub(r"`|\*\*|\[([^\]]*)\]\([^)]*\)", r"\1", title.strip())
+    return re.sub(r"[^\w\- ]", "", plain.lower()).replace(" ", "-")
 
 
-def readme_html(markdown: str) -> str:
-    """The README as a plain page the dashboard links into: headings with GitHub's anchors, code
-    blocks as such, the rest as escaped paragraphs (no Markdown renderer needed, nothing unescaped)."""
-    out = [
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>mock-sprinto README</title>'
-        "<style>body{font:15px/1.5 system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em}"
-        "pre{background:#f4f4f4;padding:8px;overflow:auto}</style></head><body>"
-        '<p><a href="./">&larr; dashboard</a></p>'
-    ]
-    block: list[str] = []
-    fenced = False
-    for line in markdown.splitlines():
-        if line.startswith("```"):
-            if fenced:
-                out.append("<pre>" + html.escape("\n".join(block)) + "</pre>")
-                block = []
-            fenced = not fenced
+def _cells(row: str) -> list[str]:
+    """A table row's cells: split on ``|`` outside code spans (a ``|`` inside one is text)."""
+    row = row.strip()
+    row = row[1:] if row.startswith("|") else row
+    row = row[:-1] if row.endswith("|") and not row.endswith("\\|") else row
+    cells, current, in_code = [], "", False
+    for i, char in enumerate(row):
+        if char == "`":
+            in_code = not in_code
+        if char == "|" and not in_code and (i == 0 or row[i - 1] != "\\"):
+            cells.append(current.strip())
+            current = ""
             continue
-        if fenced:
-            block.append(line)
-            continue
-        heading = _HEADING.match(line)
-        if heading:
-            level, title = len(heading.group(1)), heading.group(2)
-            out.append(f'<h{level} id="{html.escape(_slug(title))}">{html.escape(title)}</h{level}>')
-        elif line.strip() and not line.startswith("<!--"):
-            out.append(f"<p>{html.escape(line)}</p>" if not line.startswith("|") else f"<pre>{html.escape(line)}</pre>")
-    return "\n".join(out) + "</body></html>"
+        current += char
+    cells.append(current.strip())
+    return [cell.replace("\\|", "|") for cell in cells]
+
+
+class _Renderer:
+    def __init__(self, link: Callable[[str], str | None]) -> None:
+        self.link = link
+        self.ids: dict[str, int] = {}
+
+    def inline(self, text: str) -> str:
+        out, at = [], 0
+        for match in _INLINE.finditer(text):
+            out.append(html.escape(text[at : match.start()]))
+            code, label, target, bold, italic = match.groups()
+            if code is not None:
+                out.append(f"<code>{html.escape(code)}</code>")
+            elif label is not None:
+                href = self.link(target)
+                inner = self.inline(label)
+                out.append(f'<a href="{html.escape(href, quote=True)}">{inner}</a>' if href is not None else inner)
+            elif bold is not None:
+                out.append(f"<strong>{self.inline(bold)}</strong>")
+            else:
+                out.append(f"<em>{self.inline(italic)}</em>")
+            at = match.end()
+        out.append(html.escape(text[at:]))
+        return "".join(out)
+
+    def heading(self, level: int, title: str) -> str:
+        base = slug(title)
+        count = self.ids.get(base, 0)
+        self.ids[base] = count + 1
+        anchor = base if count == 0 else f"{base}-{count}"
+        return f'<h{level} id="{html.escape(anchor, quote=True)}">{self.inline(title)}</h{level}>'
+
+    def render(self, markdown: str) -> str:
+        lines = re.sub(r"<!--.*?-->", "", markdown, flags=re.S).splitlines()
+        out: list[str] = []
+        i = 0
+        while i < len(lines):
+            line = lines[i]
+            if not line.strip():
+                i += 1
+            elif _FENCE.match(line):
+                end = next((j for j in range(i + 1, len(lines)) if _FENCE.match(lines[j])), len(lines))
+                out.append("<pre><code>" + html.escape("\n".join(lines[i + 1 : end])) + "</code></pre>")
+                i = end + 1
+            elif heading := _HEADING.match(line):
+                out.append(self.heading(len(heading.group(1)), heading.group(2)))
+                i += 1
+            elif line.lstrip().startswith("|") and i + 1 < len(lines) and _TABLE_RULE.match(lines[i + 1].strip()):
+                i = self.table(lines, i, out)
+            elif _ITEM.match(line):
+                i = self.items(lines, i, out)
+            else:
+                paragraph = [line.strip()]
+                i += 1
+                while i < len(lines) and lines[i].strip() and not self.starts_block(lines, i):
+                    paragraph.append(lines[i].strip())
+                    i += 1
+                out.append("<p>" + self.inline(" ".join(paragraph)) + "</p>")
+        return "\n".join(out)
+
+    @staticmethod
+    def starts_block(lines: list[str], i: int) -> bool:
+        line = lines[i]
+        return bool(_FENCE.match(line) or _HEADING.match(line) or _ITEM.match(line) or line.lstrip().startswith("|"))
+
+    def table(self, lines: list[str], i: int, out: list[str]) -> int:
+        head = _cells(lines[i])
+        rows = ["<tr>" + "".join(f"<th>{self.inline(cell)}</th>" for cell in head) + "</tr>"]
+        i += 2
+        while i < len(lines) and lines[i].lstrip().startswith("|"):
+            cells = _cells(lines[i])
+            rows.append("<tr>" + "".join(f"<td>{self.inline(cell)}</td>" for cell in cells) + "</tr>")
+            i += 1
+        out.append("<table><thead>" + rows[0] + "</thead><tbody>" + "".join(rows[1:]) + "</tbody></table>")
+        return i
+
+    def items(self, lines: list[str], i: int, out: list[str]) -> int:
+        first = _ITEM.match(lines[i])
+        assert first is not None
+        ordered = first.group(2)[0].isdigit()
+        entries: list[str] = []
+        while i < len(lines):
+            item = _ITEM.match(lines[i])
+            if item is None:
+                break
+            text = [item.group(3).strip()]
+            i += 1
+            while i < len(lines) and lines[i].strip() and lines[i].startswith(" ") and not _ITEM.match(lines[i]):
+                text.append(lines[i].strip())
+                i += 1
+            entries.append("<li>" + self.inline(" ".join(text)) + "</li>")
+            if i < len(lines) and not lines[i].strip() and i + 1 < len(lines) and _ITEM.match(lines[i + 1]):
+                i += 1  # a blank line between items of one list
+        tag = "ol" if ordered else "ul"
+        out.append(f"<{tag}>" + "".join(entries) + f"</{tag}>")
+        return i
+
+
+def render_markdown(markdown: str, link: Callable[[str], str | None]) -> str:
+    """``markdown`` as HTML, every character of it escaped; ``link`` maps a link's target to the
+    address to use, or None to show the link's text alone."""
+    return _Renderer(link).render(markdown)
+
+
+def _served_link(target: str, here: str, pages: frozenset[str]) -> str | None:
+    """Where a link on the page ``here`` ("README.md" or "docs/NAME.md") leads on this server."""
+    if target.startswith("#"):
+        return target
+    if re.match(r"https?://", target):
+        return target
+    if ":" in target.split("#", 1)[0]:
+        return None  # javascript:, data:, file: ... never a link
+    path, _, anchor = target.partition("#")
+    folder = "" if here == "README.md" else "docs/"
+    resolved = posixpath.normpath(folder + path)
+    fragment = f"#{anchor}" if anchor else ""
+    in_docs = here != "README.md"  # served at /_mock/docs/NAME, not /_mock/readme
+    if resolved == "README.md":
+        return f"{'../' if in_docs else ''}readme{fragment}"
+    if resolved.startswith("docs/") and resolved.endswith(".md") and resolved[5:-3] in pages:
+        return f"{'' if in_docs else 'docs/'}{resolved[5:-3]}{fragment}"
+    return None  # a file this server does not serve: its text only
+
+
+def doc_html(name: str, markdown: str, pages: frozenset[str]) -> str:
+    """One page of the docs (``name``: "README.md" or "docs/NAME.md") as a whole HTML page."""
+    body = render_markdown(markdown, lambda target: _served_link(target, name, pages))
+    title = next((m.group(2) for m in map(_HEADING.match, markdown.splitlines()) if m), name)
+    up = "" if name == "README.md" else "../"
+    index = f'<a href="{"" if up else "docs/"}index">all the docs</a>' if "index" in pages else ""
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(re.sub(r'[`*]', '', title))} · mock-sprinto</title>"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<style>{DOC_CSS}</style></head><body><nav><a href="{up}./">&larr; dashboard</a>'
+        f'<a href="{up}readme">README</a>{index}</nav>\n{body}\n</body></html>'
+    )

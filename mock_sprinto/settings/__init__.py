@@ -4,7 +4,8 @@ Every emulator decision the vendor's docs leave open is a field of ``Settings``,
 and a one-line reason, so ``GET /_mock/settings``, ``--help`` and the README table all come from
 one place. The parts, lowest first:
 
-* ``values``: how a raw value (YAML, JSON, environment or flag text) becomes a typed one;
+* ``values``: how a raw value (YAML, JSON, environment or flag text) becomes a typed one, and the
+  closest names to a misspelled one ("did you mean ...?");
 * ``fields``: the ``Settings`` dataclass, its table, and the checks of an integration's overrides;
 * ``spelling``: how a setting is spelled for people (its flag, its values);
 * ``config``: ``Config`` (settings, declared integrations, scenario) and the start-up checks;

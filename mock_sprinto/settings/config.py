@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .fields import FIELDS, Settings, coerce
-from .values import SettingsError
+from .values import SettingsError, did_you_mean, unknown_setting
 
 TOP_LEVEL_KEYS = ("settings", "integrations", "scenario")
 MAX_PORT = 65535
@@ -45,17 +45,14 @@ class ConfigError(SettingsError):
 
 
 def suggest(word: str, choices: Iterable[str], spell: Callable[[str], str] = repr) -> str:
-    """``; did you mean 'x'?`` for the closest choice, or nothing when none is close."""
-    import difflib  # imported here: only a misspelled name needs a suggestion, never a clean start
-
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean {spell(close[0])}?" if close else ""
+    """``; did you mean 'x'?`` for the closest choices, or nothing when none is close."""
+    return did_you_mean(word, choices, spell)
 
 
 def startup_value(name: str, raw: Any) -> Any:
     """``coerce``, plus the bounds only a server start-up has (an integration never sets these)."""
     if name not in FIELDS:
-        raise SettingsError(f"unknown setting {name!r}{suggest(name, FIELDS)} (see: mock-sprinto settings)")
+        raise SettingsError(unknown_setting(name, FIELDS))
     value = coerce(name, raw)
     if name == "port" and value > MAX_PORT:
         raise SettingsError(f"setting 'port' must be at most {MAX_PORT} (0 picks a free port), not {value}")

@@ -25,6 +25,7 @@ class ConfigFile:
     def __init__(self, path: str | Path, limit: int = DEFAULT_MAX_DOCUMENT_BYTES) -> None:
         self.name = str(path)
         self.folder = Path(path).parent
+        self.limit = limit
         self.problems: list[tuple[int, str]] = []
         self.text = self._read(Path(path), limit)
         import yaml  # imported here: a config file is YAML; a start without one never loads PyYAML
@@ -158,12 +159,31 @@ class ConfigFile:
         if not isinstance(raw, str) or not raw.strip():
             self.problem("/scenario", "'scenario' must be a shipped scenario name or a file path")
             return None
-        if raw in {path.stem for path in scenarios_dir().glob("*.yaml")}:
+        shipped = {path.stem for path in scenarios_dir().glob("*.yaml")}
+        if raw in shipped:
             return raw  # a shipped name stays a name
         beside = self.beside(raw)
         if Path(beside).exists() or "/" in raw or os.sep in raw or Path(raw).suffix:
+            self._check_scenario_file(beside)
             return beside
-        return raw  # a name that is not shipped: the scenario loader says which ones are
+        # A name that is not shipped: said here, with the file's other problems, rather than after
+        # they are fixed (the server resolves the scenario only once the settings load).
+        self.problem(
+            "/scenario",
+            f"no shipped scenario named {raw[:80]!r}{suggest(raw, sorted(shipped))} (see: mock-sprinto scenarios list)",
+        )
+        return None
+
+    def _check_scenario_file(self, path: str) -> None:
+        """The scenario file the config file names, checked now: its problems are the config
+        file's too, reported in the same go as a misspelled setting."""
+        from ..faults.scenario import ScenarioError, load_scenario_file  # only a config naming a file
+
+        try:
+            load_scenario_file(path, self.limit)
+        except ScenarioError as exc:
+            for problem in exc.problems:
+                self.problem("/scenario", f"scenario {exc.source}: {problem}")
 
     def beside(self, path: str) -> str:
         """A path written in the config file: relative to the file's folder, not the working directory."""

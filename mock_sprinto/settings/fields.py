@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .values import Kind, SettingsError, kind_of, typed
+from .values import Kind, SettingsError, kind_of, typed, unknown_setting
 
 ENV_PREFIX = "MOCK_SPRINTO_"
 
@@ -203,7 +203,7 @@ def kinds(name: str) -> tuple[Kind, bool]:
 def coerce(name: str, raw: Any) -> Any:
     """Turn a raw value (YAML scalar, env or CLI string) into the setting's type, or explain."""
     if name not in FIELDS:
-        raise SettingsError(f"unknown setting {name!r} (known: {', '.join(sorted(FIELDS))})")
+        raise SettingsError(unknown_setting(name, FIELDS))
     return typed(name, raw, *_KINDS[name], FIELDS[name].metadata["min"])
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import types
 import typing
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 from ..errors import MockSprintoError
@@ -26,6 +27,26 @@ _FALSE_WORDS = {"0", "false", "no"}
 
 class SettingsError(MockSprintoError, ValueError):
     """A setting (or config file) that cannot be used; the message names which and why."""
+
+
+def did_you_mean(word: str, choices: Iterable[str], spell: Callable[[str], str] = repr) -> str:
+    """``; did you mean 'x'?`` naming the closest choice (or the two or three as close:
+    ``'a', 'b' or 'c'``), or nothing when none is close."""
+    import difflib  # imported here: only a misspelled name needs a suggestion, never a clean start
+
+    close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    ratio = {name: difflib.SequenceMatcher(None, word, name).ratio() for name in close}
+    named = [spell(name) for name in close if ratio[name] >= ratio[close[0]] - 0.05]
+    listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " or " + named[-1]
+    return f"; did you mean {listed}?"
+
+
+def unknown_setting(name: str, known: Iterable[str]) -> str:
+    """The one message for a name that is no setting: the closest names and where the whole list
+    is, never all of them inline (there are dozens)."""
+    return f"unknown setting {name!r}{did_you_mean(name, known)} (see: mock-sprinto settings)"
 
 
 def kind_of(hint: Any) -> tuple[Kind, bool]:

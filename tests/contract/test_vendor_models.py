@@ -276,7 +276,11 @@ def test_each_field_is_typed_as_the_vendor_schema_says(
         assert any(loc == f"{name}/k" for loc, _ in _errors(model, {name: {"k": wrong}}))
 
 
-@pytest.mark.skipif(not VENDOR_FILE.exists(), reason="shared/vendor/sprinto-openapi.json is not beside the checkout")
+@pytest.mark.skipif(
+    not VENDOR_FILE.exists(),
+    reason="a maintainers' check: compares the trimmed copy of Sprinto's OpenAPI (tests/contract/vendor_schemas.json, "
+    "which the other contract tests use) with the full document, which a checkout does not include",
+)
 def test_the_copy_is_sprintos_document_unchanged() -> None:
     vendor = json.loads(VENDOR_FILE.read_text())
     assert (COPY["openapi"], COPY["info"]) == (

@@ -500,16 +500,15 @@ def test_make_serve_installs_the_runtime_only_and_make_test_the_toolchain(tmp_pa
     assert any("-e '.[test]'" in line for line in planned("test"))
 
 
-def test_the_readmes_banner_sample_is_the_banner(emulator: Any) -> None:
+def test_the_docs_banner_sample_is_the_banner(emulator: Any) -> None:
     from mock_sprinto.cli import banner
     from mock_sprinto.control import ControlPlane
     from mock_sprinto.faults import resolve_scenario
 
-    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
-    sample = re.search(r"`make serve` prints where to point your client:\n\n```text\n(.*?)```", readme, re.S)
-    assert sample, "the README's Quickstart shows the banner"
+    from ..doctext import block
+
     ControlPlane(emulator).set_scenario(resolve_scenario("default"))
-    assert sample.group(1).rstrip("\n") == banner("127.0.0.1", 8080, emulator)
+    assert block("banner").rstrip("\n") == banner("127.0.0.1", 8080, emulator)  # docs/getting-started.md
 
 
 @pytest.mark.parametrize("command", [["settings"], ["scenarios", "list"], ["rules"]])

@@ -1,7 +1,8 @@
 """The dashboard as a person uses it: real headless Chromium (Debian's chromium and chromedriver,
 driven by Selenium) opens /_mock/ on a real ``mock-sprinto serve --admin-token``, watches pages
-arrive, clicks "+61 min", opens a finding's evidence. Screenshots go to ``tests/e2e/artifacts/``
-(git-ignored; CI keeps the folder), one per step, named after the test."""
+arrive, clicks "+61 min", opens a finding's evidence, reads refused and injected answers in a
+session's timeline, follows the links into the docs. Screenshots go to ``tests/e2e/artifacts/``
+(git-ignored; CI keeps the folder), one per step, named after the test: look at them."""
 
 from __future__ import annotations
 
@@ -98,8 +99,8 @@ def texts(browser: Any, css: str) -> list[str]:
 def vendor(server: Server, integration: str, key: str = "k") -> Callable[..., tuple[int, Any]]:
     base = f"/api/external/push/v1/integrations/{integration}"
 
-    def call(method: str, tail: str, body: Any = None) -> tuple[int, Any]:
-        return server.call(method, base + tail, body, {"api-key": key})
+    def call(method: str, tail: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        return server.call(method, base + tail, body, {"api-key": key, **(headers or {})})
 
     return call
 
@@ -268,3 +269,120 @@ def test_a_failed_session_is_marked_and_records_are_browsed_page_by_page(
         .endswith("journal.har?integration_id=dash-records")
     )
     shot("records")
+
+
+def fits_the_window(browser: Any) -> bool:
+    """No page-wide horizontal scrollbar: what is wide scrolls inside its own card."""
+    return bool(browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth"))
+
+
+def broken_values(browser: Any) -> list[str]:
+    """Timestamps and ids split over two lines (``2026-12-`` / ``04T14:25:14.698Z``)."""
+    found: list[str] = browser.execute_script(
+        "return [...document.querySelectorAll('.at, code.id')]"
+        ".filter((e) => e.offsetParent !== null && e.getClientRects().length > 1).map((e) => e.textContent);"
+    )
+    return found
+
+
+def test_a_timeline_shows_refused_and_injected_answers_and_every_integration_its_findings(
+    guarded: Server, browser: Any, shot: Callable[[str], Path]
+) -> None:
+    # Another integration's client leaves a session active and polls it too fast: two findings,
+    # the second with a list of request ids as evidence.
+    other = vendor(guarded, "hr-newcomer-elsewhere")
+    _, left = other("POST", "/sessions")
+    for _ in range(5):
+        assert other("GET", f"/sessions/{left['id']}")[0] == 200
+    call = vendor(guarded, "hr-newcomer")
+    _, session = call("POST", "/sessions")
+    sid = session["id"]
+    assert call("POST", f"/sessions/{sid}/entities", {"page_hint": 1, "entities": {"User": [user(1)]}})[0] == 202
+    assert call("POST", "/sessions")[1]["code"] == "session_already_active"  # names the active session
+    prefer = {"Prefer": "code=503"}
+    assert call("POST", f"/sessions/{sid}/entities", {"entities": {"User": [user(2)]}}, prefer)[0] == 503
+    assert call("POST", f"/sessions/{sid}/close", {"action": "apply"})[1]["code"] == "invalid_close_status"
+    assert call("POST", f"/sessions/{sid}/close", {"status": "apply"})[0] == 202
+    assert (
+        call("POST", f"/sessions/{sid}/entities", {"entities": {"User": [user(3)]}})[1]["code"] == "session_not_active"
+    )
+    for _ in range(5):
+        call("GET", f"/sessions/{sid}")
+
+    browser.get(f"{guarded.origin}/_mock/?token={TOKEN}")
+    browser.get(f"{guarded.origin}/_mock/#integration=hr-newcomer")
+    # The findings column is filled for every integration, not only the one shown.
+    for integration in ("hr-newcomer", "hr-newcomer-elsewhere"):
+        cell = f'tr[data-integration="{integration}"] td.findings'
+        wait_for(browser, lambda cell=cell: texts(browser, cell)[:1] != [] and texts(browser, cell)[0].isdigit(), cell)
+    assert int(texts(browser, 'tr[data-integration="hr-newcomer-elsewhere"] td.findings')[0]) >= 2
+
+    # The session's timeline holds what the journal alone showed as a bare code, with its meaning.
+    click(browser, in_session(sid, "summary"))
+    answers = in_session(sid, '.timeline li[data-type="answer"]')
+    wait_for(browser, lambda: len(browser.find_elements(By.CSS_SELECTOR, answers)) == 4, "four answers")
+    codes = [li.get_attribute("data-code") for li in browser.find_elements(By.CSS_SELECTOR, answers)]
+    assert codes == ["session_already_active", "service_unavailable", "invalid_close_status", "session_not_active"]
+    lines = texts(browser, answers)
+    assert "start answered 409" in lines[0] and "a start while the integration has an active session" in lines[0]
+    assert "push answered 503" in lines[1] and "fired: Prefer: code=503" in lines[1]
+    assert "close answered 400" in lines[2] and "a close without `status` apply or discard" in lines[2]
+    assert "push answered 409" in lines[3] and "a push to a session that is not active" in lines[3]
+    kinds = [
+        li.get_attribute("data-type") for li in browser.find_elements(By.CSS_SELECTOR, in_session(sid, ".timeline li"))
+    ]
+    assert kinds[:3] == ["session_created", "page_accepted", "answer"] and "session_processing" in kinds
+
+    # A finding whose evidence is a list of request ids wraps inside its card.
+    finding = 'details[data-key="finding:status_polled_too_fast"]'
+    click(browser, finding + " summary")
+    wait_for(browser, lambda: any("request_ids: req_" in t for t in texts(browser, finding + " td.more")), "the ids")
+    assert fits_the_window(browser), "a page-wide horizontal scrollbar"
+    assert broken_values(browser) == []
+    shot("timeline")
+
+    # The other integration, picked: its count was right before it was shown.
+    click(browser, 'tr[data-integration="hr-newcomer-elsewhere"] button')
+    wait_for(browser, lambda: texts(browser, "#integration-id") == ["hr-newcomer-elsewhere"], "the other one")
+    assert fits_the_window(browser) and broken_values(browser) == []
+    shot("other")
+    errors = [e for e in browser.get_log("browser") if "favicon" not in e["message"]]
+    assert errors == [], errors
+
+
+def test_the_docs_the_dashboard_links_to_are_pages_a_person_can_read(
+    guarded: Server, browser: Any, shot: Callable[[str], Path]
+) -> None:
+    browser.get(f"{guarded.origin}/_mock/?token={TOKEN}")
+    wait_for(browser, lambda: browser.find_element(By.ID, "empty").is_displayed(), "the empty state")
+    click(browser, '#empty a[href="docs/getting-started"]')
+    wait_for(browser, lambda: browser.find_elements(By.CSS_SELECTOR, "h2#install-it-elsewhere"), "getting started")
+    # Markdown rendered: tables are tables, code blocks are code, one paragraph is not one line.
+    assert browser.find_elements(By.CSS_SELECTOR, "table th") and browser.find_elements(By.CSS_SELECTOR, "pre code")
+    assert len(browser.find_elements(By.TAG_NAME, "p")) < 60
+    assert "```" not in browser.find_element(By.TAG_NAME, "body").text
+    assert fits_the_window(browser)
+    shot("getting-started")
+
+    # Its links lead to the other pages, anchors included; a file not served is its text, not a dead link.
+    click(browser, 'a[href="pytest#asyncio-the-emulator-in-process"]')
+    wait_for(
+        browser, lambda: browser.current_url.endswith("/_mock/docs/pytest#asyncio-the-emulator-in-process"), "pytest"
+    )
+    assert browser.find_elements(By.ID, "asyncio-the-emulator-in-process")
+    hrefs = [a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "a")]
+    assert all(h.startswith((f"{guarded.origin}/_mock/", "http://", "https://")) for h in hrefs), hrefs
+    assert not any(h.endswith(".md") or "/tests/" in h for h in hrefs), hrefs
+    shot("pytest")
+
+    # The reference's wide tables scroll inside themselves; a client's text in the docs is text.
+    browser.get(f"{guarded.origin}/_mock/docs/reference")
+    wait_for(browser, lambda: browser.find_elements(By.ID, "rules"), "the reference")
+    assert fits_the_window(browser)
+    browser.get(f"{guarded.origin}/_mock/docs/control-api")
+    wait_for(browser, lambda: browser.find_elements(By.ID, "the-dashboard"), "the control API page")
+    assert "<img src=x onerror=...>" in browser.find_element(By.TAG_NAME, "body").text
+    assert browser.find_elements(By.TAG_NAME, "img") == []
+    click(browser, "nav a")  # back to the dashboard
+    wait_for(browser, lambda: browser.current_url == f"{guarded.origin}/_mock/", "the dashboard")
+    shot("back")

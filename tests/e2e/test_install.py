@@ -43,6 +43,7 @@ def test_the_wheel_carries_the_script_the_plugin_the_data_and_py_typed(wheel: Pa
         declared = archive.read(entry_points).decode()
     assert "mock_sprinto/py.typed" in names
     assert {"mock_sprinto/_data/scenarios/default.yaml", "mock_sprinto/_data/schemas/entities/User.json"} <= names
+    assert "mock_sprinto/_data/docs/getting-started.md" in names  # served at /_mock/docs/getting-started
     assert "mock-sprinto = mock_sprinto.cli:main" in declared
     assert "[pytest11]" in declared and "mock_sprinto = mock_sprinto.pytest_plugin" in declared
 

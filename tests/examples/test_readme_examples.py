@@ -1,19 +1,15 @@
-"""The README's pytest-plugin examples are verbatim copies of the tests in this folder."""
+"""The docs' pytest examples are verbatim parts of the tests in this folder (every page's: README.md
+and docs/*.md; tests/test_docs.py checks the same and that each shown example is complete)."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
-ROOT = Path(__file__).parents[2]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
-EXAMPLE = re.compile(r"<!-- example:(\S+) -->\n```python\n(.*?)```", re.S)
+from ..doctext import ROOT, examples
 
 
-def test_every_readme_example_is_code_that_runs_in_this_folder() -> None:
-    examples = EXAMPLE.findall(README)
-    assert len(examples) >= 3, "the README's pytest plugin section lost its examples"
-    for path, code in examples:
+def test_every_docs_example_is_code_that_runs_in_this_folder() -> None:
+    shown = examples()
+    assert len(shown) >= 6, "the docs lost their pytest examples"
+    for path, code in shown:
         assert path.startswith("tests/examples/"), path
         source = (ROOT / path).read_text(encoding="utf-8")
-        assert code in source, f"the README's example from {path} differs from the file; copy it again"
+        assert code in source, f"the docs' example from {path} differs from the file; copy it again"

@@ -140,12 +140,15 @@ async def test_the_dashboard_page_and_the_readme_it_links_into(client: TestClien
         script = await response.text()
         assert response.headers["Content-Type"].startswith("text/javascript")
     assert "innerHTML" not in script and "insertAdjacentHTML" not in script and "document.write" not in script
-    async with client.get("/_mock/readme") as response:
-        readme = await response.text()
-    anchors = set(re.findall(r'href="readme#([^"]+)"', page))
-    assert {"quickstart", "is-my-client-right"} <= anchors
-    for anchor in anchors:
-        assert f'id="{anchor}"' in readme, anchor
+    # Every link of the page into the docs leads to a page served here, and to a heading on it.
+    links = set(re.findall(r'href="((?:readme|docs/[\w-]+)(?:#[^"]*)?)"', page))
+    assert {"readme#quickstart", "docs/judge", "docs/getting-started"} <= links
+    for link in links:
+        path, _, anchor = link.partition("#")
+        async with client.get(f"/_mock/{path}") as response:
+            assert response.status == 200, link
+            rendered = await response.text()
+        assert not anchor or f'id="{anchor}"' in rendered, link
 
 
 async def test_the_dashboards_overview_reads_one_integration_and_never_creates_one(

@@ -258,7 +258,8 @@ def test_a_wrong_marker_fails_the_test_with_a_readable_reason(suite: pytest.Pyte
             "*@pytest.mark.mock_sprinto got unknown argument(s) scenarios (it takes scenario, settings)",
             "*@pytest.mark.mock_sprinto takes keyword arguments only (scenario, settings); "
             "got positional ('rate-limited',)",
-            "*@pytest.mark.mock_sprinto: unknown setting 'max_page_itmes' (known: *",
+            "*@pytest.mark.mock_sprinto: unknown setting 'max_page_itmes'; did you mean 'max_page_items'? "
+            "(see: mock-sprinto settings)",
             "*@pytest.mark.mock_sprinto: setting 'max_page_items' must be a whole number, not 'many'",
             "*the emulator refused the scenario: PUT /_mock/integrations/*/scenario answered 400: invalid_scenario:*",
             "*'no-such-scenario' is not a shipped scenario name (shipped: *rate-limited*)*",
@@ -266,6 +267,10 @@ def test_a_wrong_marker_fails_the_test_with_a_readable_reason(suite: pytest.Pyte
             "*'port' is a server-wide setting*",
         ]
     )
+    # Each reason once: not the original exception and then "During handling of the above exception".
+    assert "During handling" not in result.stdout.str()
+    assert result.stdout.str().count("unknown setting 'max_page_itmes'") == 1
+    assert "known: " not in result.stdout.str()  # never the whole list of settings inline
 
 
 def test_server_wide_settings_come_from_an_overridden_config_fixture(suite: pytest.Pytester) -> None:
@@ -364,20 +369,35 @@ def test_each_xdist_worker_has_its_own_server(suite: pytest.Pytester) -> None:
     assert origins["gw0"] != origins["gw1"]
 
 
-def test_the_readmes_asyncio_example_runs_as_written(pytester: pytest.Pytester) -> None:
-    """The README's asyncio section, copied into a fresh project: its pyproject.toml lines and its
-    test file, nothing else (the README's example is the file tests/examples/test_async_client.py)."""
-    import re
-    from pathlib import Path
+def test_the_docs_asyncio_example_runs_as_written_without_a_warning(pytester: pytest.Pytester) -> None:
+    """docs/pytest.md's asyncio section, copied into a fresh project: its pyproject.toml lines and
+    its test file, nothing else (the example is the file tests/examples/test_async_client.py). The
+    snippet once left asyncio_default_fixture_loop_scope unset: pytest-asyncio warned on every run."""
+    from ..doctext import block, fenced_blocks
 
-    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
-    ini = re.search(r"<!-- test:asyncio-ini -->\n```toml\n(.*?)```", readme, re.S)
-    example = re.search(r"<!-- example:tests/examples/test_async_client.py -->\n```python\n(.*?)```", readme, re.S)
-    assert ini and example
-    pytester.makefile(".toml", pyproject=ini.group(1))
-    pytester.makepyfile(test_async_client=example.group(1))
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    (example,) = [body for _, tag, _, body in fenced_blocks() if tag == "example:tests/examples/test_async_client.py"]
+    pytester.makefile(".toml", pyproject=block("asyncio-ini"))
+    pytester.makepyfile(test_async_client=example)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error::DeprecationWarning")
     result.assert_outcomes(passed=1)
+    said = result.stdout.str() + result.stderr.str()
+    assert "is unset" not in said and "PytestDeprecationWarning" not in said and "warnings summary" not in said
+
+
+def test_the_docs_conftest_sets_the_shared_servers_settings(pytester: pytest.Pytester) -> None:
+    """docs/pytest.md's conftest.py, as written: server-wide settings for the shared server."""
+    from ..doctext import block
+
+    pytester.makeini(INI)
+    pytester.makeconftest(block("conftest-config"))
+    pytester.makepyfile(
+        test_inner="""
+        def test_processing_is_instant_and_the_journal_larger(mock_sprinto_server):
+            settings = mock_sprinto_server.emulator.settings
+            assert (settings.processing_seconds, settings.journal_size) == (0, 50_000)
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
 
 
 COVERAGE_SUITE = """
@@ -465,3 +485,21 @@ def test_har_files_from_both_handles_and_from_a_failing_tests_report(suite: pyte
     assert len(written) == 1
     har = json.loads(written[0].read_text())
     assert [e["response"]["status"] for e in har["log"]["entries"]] == [201, 400]
+
+
+def test_mock_sprinto_app_without_pytest_aiohttp_names_what_to_install(suite: pytest.Pytester) -> None:
+    """Without pytest-aiohttp (here: its plugin turned off) pytest alone would say "fixture
+    'aiohttp_client' not found", naming neither the package nor mock-sprinto's extra that brings it."""
+    suite.makepyfile(
+        test_inner="""
+        async def test_in_process(mock_sprinto_app):
+            await mock_sprinto_app()
+
+        def test_the_shared_server_needs_nothing_more(mock_sprinto):
+            assert mock_sprinto.sessions() == []
+        """
+    )
+    result = suite.runpytest("-p", "no:aiohttp")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*mock_sprinto_app needs pytest-aiohttp*pip install pytest-aiohttp*[[]asyncio[]]*"])
+    assert "fixture 'aiohttp_client' not found" not in result.stdout.str()

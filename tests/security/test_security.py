@@ -170,7 +170,7 @@ def _control_paths(emulator: Emulator) -> list[tuple[str, str]]:
         path = route.resource.canonical if route.resource else ""
         if path.startswith("/_mock"):
             filled = path.replace("{integration_id}", "acme").replace("{session_id}", "ses_x")
-            calls.append((route.method, filled.replace("{entity_type}", "User")))
+            calls.append((route.method, filled.replace("{entity_type}", "User").replace("{page}", "index")))
     assert len(calls) > 20
     return calls
 

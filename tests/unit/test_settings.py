@@ -107,14 +107,15 @@ def test_a_relative_scenario_path_is_read_from_the_config_files_folder(
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     write(tmp_path, "conf/mine.yaml", "name: mine\nrules: []\n")
+    write(tmp_path, "conf/sub/other.yaml", "name: other\nrules: []\n")
+    write(tmp_path, "abs.yaml", "name: abs\nrules: []\n")
     write(tmp_path, "conf/schemas/Device.json", "{}")
     for written, expected in (
         ("mine.yaml", str(tmp_path / "conf" / "mine.yaml")),
         ("./mine.yaml", str(tmp_path / "conf" / "mine.yaml")),
-        ("sub/other.yaml", str(tmp_path / "conf" / "sub" / "other.yaml")),  # missing: the scenario loader says so
+        ("sub/other.yaml", str(tmp_path / "conf" / "sub" / "other.yaml")),
         (str(tmp_path / "abs.yaml"), str(tmp_path / "abs.yaml")),
         ("flaky-network", "flaky-network"),  # a shipped name stays a name
-        ("flaky-netwrk", "flaky-netwrk"),  # so does a misspelled one: the loader lists the shipped names
     ):
         config = write(tmp_path, "conf/mock.yaml", f"scenario: {written}\nsettings: {{schemas_dir: schemas}}\n")
         loaded = load_config(config, env={})
