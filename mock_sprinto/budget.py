@@ -71,16 +71,34 @@ class MemoryBudget:
         return {"budget_bytes": self.limit, "held_bytes": self.total, "peak_bytes": self.peak}
 
 
-# Freeing this much staged data at once (a big session applied, discarded or purged) hands the
-# heap's free pages back to the OS: glibc keeps freed page buffers interleaved with live records,
-# so 1,000,000 applied User records held ~765 MiB of RSS where they use ~460 (benchmarks/ANALYSIS.md).
+# Once this much held data has been freed (staged pages dropped: a session applied, discarded or
+# purged; datasets replaced; integrations deleted or reset), however many small drops it took,
+# the heap's free pages go back to the OS. glibc keeps freed page buffers between live objects:
+# 100 integrations that pushed 23,822 pages and discarded them kept 765 MiB of RSS, 93 MiB after a
+# malloc_trim (issue 21); 1,000,000 applied User records held ~765 MiB where they use ~460.
 TRIM_AFTER_BYTES = 16 * 2**20
 _trim: list[Any] = []  # the C function, looked up on first use
+_freed = [0]  # bytes freed since the last trim
+
+
+def freed(nbytes: int) -> None:
+    """Count ``nbytes`` of held data as freed; ``trim_if_due`` hands the heap back once enough was."""
+    _freed[0] += max(nbytes, 0)
+
+
+def trim_if_due() -> bool:
+    """Give the free heap back when ``TRIM_AFTER_BYTES`` were freed since the last time: call it
+    once the freed objects are unreachable. True when it trimmed."""
+    if _freed[0] < TRIM_AFTER_BYTES:
+        return False
+    _freed[0] = 0
+    give_back_free_heap()
+    return True
 
 
 def give_back_free_heap() -> None:
     """``malloc_trim(0)`` where the C library has it (glibc); nothing elsewhere. A few ms on a
-    GiB-sized heap, so only after dropping at least ``TRIM_AFTER_BYTES``."""
+    GiB-sized heap, so only after freeing at least ``TRIM_AFTER_BYTES`` (``trim_if_due``)."""
     if not _trim:
         import ctypes
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
+from .budget import trim_if_due
 from .clock import OffsetClock, format_time, parse_time
 from .codes import INTEGRATION_EXISTS, INVALID_PARAMETER, INVALID_SCENARIO, SESSION_NOT_FOUND
 from .errors import ApiError
@@ -104,6 +105,8 @@ class ControlPlane:
         gone = emulator.tenants.pop(integration_id, None)
         if gone is not None:
             gone.release_memory()
+            del gone
+            trim_if_due()
         if integration_id in emulator.declared:
             emulator.new_tenant(integration_id, emulator.declared[integration_id])
 

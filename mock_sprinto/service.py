@@ -16,13 +16,12 @@ import asyncio
 import hmac
 import itertools
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
 
-from .budget import MemoryBudget
+from .budget import MemoryBudget, trim_if_due
 from .calls import Answer, Call, Exchange, Injected, Learned, Outcome
 from .clock import Clock, ManualClock, OffsetClock, SystemClock
 from .codes import (
@@ -87,6 +86,7 @@ class Emulator:
             tenant.release_memory()
         self.tenants.clear()
         self.journal.clear()
+        trim_if_due()
         for integration_id, api_key in self.declared.items():
             self.new_tenant(integration_id, api_key)
 
@@ -159,7 +159,7 @@ class Emulator:
     def refresh_settings(self, tenant: Tenant) -> None:
         tenant.settings = effective_settings(self.settings, tenant.faults.scenario, tenant.settings_overrides)
         if tenant.activity.maxlen != tenant.settings.activity_log_size:
-            tenant.activity = deque(tenant.activity, maxlen=tenant.settings.activity_log_size)
+            tenant.activity = tenant.activity.resized(tenant.settings.activity_log_size)
 
     # ---- the vendor plane's door ---------------------------------------------------------
     async def start(self, call: Call, source: BodySource) -> Outcome:

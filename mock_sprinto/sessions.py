@@ -168,7 +168,7 @@ class Sessions:
         now = tenant.now()
         page = _new_page(session, wire, now, verdict)
         page.payload = raw
-        session.accepted_pages.append(page)
+        session.add_page(page)
         session.accepted_records_total += verdict.total
         by_entity = session.accepted_records_by_entity
         for entity_type, count in verdict.counts.items():  # cheaper than Counter.update's generic path

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from .budget import TRIM_AFTER_BYTES, give_back_free_heap
+from . import budget
 from .clock import format_time
 from .errors import counted
 from .faults.vocabulary import Lifecycle
@@ -115,6 +115,7 @@ class Timeline:
         if session.finished_at is not None:
             return
         session.finished_at = at
+        session.finish()
         tenant.finished.append(session.id)
         while len(tenant.finished) > tenant.settings.max_sessions_kept:
             tenant.sessions.pop(tenant.finished.popleft(), None)
@@ -185,6 +186,8 @@ class Timeline:
             dataset.applied_by_session = session.id
             tenant.datasets[entity_type] = dataset
         tenant.applied_bytes += sum(dataset.nbytes for dataset in touched.values()) - replaced_bytes
+        if not upsert:
+            budget.freed(replaced_bytes)  # the datasets these pages replaced are gone
 
     def _drop_staged(self, tenant: Tenant, session: Session) -> None:
         for page in session.accepted_pages:
@@ -192,5 +195,5 @@ class Timeline:
         dropped = session.staged_bytes
         tenant.staged_bytes -= dropped
         session.staged_bytes = 0
-        if dropped >= TRIM_AFTER_BYTES:
-            give_back_free_heap()
+        budget.freed(dropped)
+        budget.trim_if_due()

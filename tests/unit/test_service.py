@@ -110,27 +110,51 @@ def test_settings_layering_and_errors() -> None:
             Settings().with_overrides(bad)
 
 
-def test_dropping_a_big_session_gives_the_free_heap_back(
+def test_freed_data_gives_the_free_heap_back_once_enough_was_freed(
     make_emulator: Callable[..., Emulator], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Freed page buffers go back to the OS once a session of at least TRIM_AFTER_BYTES is dropped
-    (RSS with 1,000,000 applied records: ~765 -> ~480 MiB); a small session never pays for it."""
-    from mock_sprinto import budget, timeline
+    """Freed page buffers go back to the OS once TRIM_AFTER_BYTES were freed, however many small
+    discards it took (100 integrations that pushed 23,822 pages and discarded them kept 765 MiB of
+    RSS, 93 MiB after a trim); below it nothing pays for a trim. Deleting an integration and a
+    reset count their bytes too."""
+    from mock_sprinto import budget
+    from mock_sprinto.control import ControlPlane
 
     trims: list[int] = []
-    monkeypatch.setattr(timeline, "give_back_free_heap", lambda: trims.append(1))
+    monkeypatch.setattr(budget, "give_back_free_heap", lambda: trims.append(1))
+    monkeypatch.setattr(budget, "_freed", [0])
     emulator = make_emulator(max_staged_bytes=None)
     tenant = emulator.authenticate("acme", "k")
-    session = emulator.sessions.start_session(tenant, None)
-    push(emulator, tenant, session.id, [user(1)])
-    emulator.sessions.close_session(tenant, session.id, {"status": "discard"})
-    assert trims == []
-    monkeypatch.setattr(timeline, "TRIM_AFTER_BYTES", 100)
-    session = emulator.sessions.start_session(tenant, None)
-    push(emulator, tenant, session.id, [user(2)])
-    emulator.sessions.close_session(tenant, session.id, {"status": "discard"})
+    page_size = 0
+    for number in range(3):
+        session = emulator.sessions.start_session(tenant, None)
+        push(emulator, tenant, session.id, [user(number)])
+        page_size = session.staged_bytes
+        emulator.sessions.close_session(tenant, session.id, {"status": "discard"})
+    assert trims == []  # 3 small discards, far below the threshold
+    monkeypatch.setattr(budget, "TRIM_AFTER_BYTES", page_size * 5 // 2)
+    for number in range(2):  # 5 pages freed in all, each too small alone
+        session = emulator.sessions.start_session(tenant, None)
+        push(emulator, tenant, session.id, [user(number)])
+        emulator.sessions.close_session(tenant, session.id, {"status": "discard"})
     assert trims == [1] and tenant.staged_bytes == 0
-    budget.give_back_free_heap()  # the real one: harmless wherever the C library lacks it
+    session = emulator.sessions.start_session(tenant, None)
+    for number in range(3):
+        push(emulator, tenant, session.id, [user(number)])
+    ControlPlane(emulator).delete_integration("acme")  # 3 staged pages freed with the integration
+    assert trims == [1, 1]
+    tenant = emulator.authenticate("other", "k")
+    session = emulator.sessions.start_session(tenant, None)
+    for number in range(3):
+        push(emulator, tenant, session.id, [user(number)])
+    emulator.reset()
+    assert trims == [1, 1, 1]
+
+
+def test_the_real_heap_trim_is_harmless() -> None:
+    from mock_sprinto import budget
+
+    budget.give_back_free_heap()  # malloc_trim(0) on glibc; nothing where the C library lacks it
 
 
 def test_start_up_does_not_import_python_jsonschema() -> None:
@@ -146,3 +170,48 @@ def test_start_up_does_not_import_python_jsonschema() -> None:
     )
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert found.stdout.strip() == "False"
+
+
+def test_a_finished_session_keeps_its_pages_flat_not_as_page_objects(emulator: Emulator, clock: ManualClock) -> None:
+    """A long-running server must not make every full collection walk every page it ever accepted:
+    a finished session keeps each page as one tuple of plain values, which the collector stops
+    tracking; reading it gives the same Page as before (the judge and the dashboard read them)."""
+    import gc
+
+    from mock_sprinto.store import Page, PageRows
+
+    tenant = emulator.authenticate("acme", "k")
+    session = emulator.sessions.start_session(tenant, None)
+    for number in range(3):
+        push(emulator, tenant, session.id, [user(number), user(number + 10, extra=1)])
+    before = [page.describe() for page in session.accepted_pages]
+    digests = [page.digest for page in session.accepted_pages]
+    emulator.sessions.close_session(tenant, session.id, {"status": "apply"})
+    clock.advance(60)
+    emulator.settle(tenant)
+    assert session.finished_at is not None
+    assert isinstance(session.accepted_pages, PageRows) and len(session.accepted_pages) == 3
+    gc.collect()
+    assert not any(isinstance(thing, Page) for thing in gc.get_objects())  # no page object held
+    gc.collect()  # a tuple is untracked once what it holds is: the rows on one pass, their tuple on the next
+    assert not gc.is_tracked(session.accepted_pages._rows)  # nor anything the collector walks
+    assert [page.describe() for page in session.accepted_pages] == before
+    assert [page.digest for page in session.accepted_pages] == digests
+    assert session.accepted_pages[-1].ordinal == 3 and session.accepted_pages[1:][0].ordinal == 2
+    assert all(page.payload is None for page in session.accepted_pages)
+    unknown = session.accepted_pages[0].unknown_fields
+    assert unknown is not None and unknown["User"] == ["extra"]
+    assert session.public()["accepted_batches"] == 3 and len(session.detail()["pages"]) == 3
+
+
+def test_activity_items_hold_plain_values_only(emulator: Emulator) -> None:
+    """The activity log (10,000 items an integration by default) costs the collector nothing."""
+    import gc
+
+    tenant = emulator.authenticate("acme", "k")
+    session = emulator.sessions.start_session(tenant, None)
+    push(emulator, tenant, session.id, [user(1)])
+    gc.collect()
+    item = tenant.activity[-1]
+    assert not gc.is_tracked(tenant.activity.rows[-1])
+    assert item.details["counts_by_entity"] == {"User": 1} and item.public()["details"]["page"] == 1
