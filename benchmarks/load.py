@@ -122,7 +122,10 @@ async def throughput(
     warmup: float,
     server_pid: int,
     max_requests: int,
+    keep: bool = False,
 ) -> dict[str, Any]:
+    """``keep``: what the server holds stays (no reset first), and every session is discarded at
+    the end, so the same run repeated in one server shows what a server of some age does."""
     _check_local(base)
     bodies = _bodies(encoding)
     headers = _headers(encoding)
@@ -130,7 +133,8 @@ async def throughput(
     workers = [Worker(f"bench-{tag}-{i}") for i in range(concurrency)]
     async with _session(concurrency) as http:
         client = Client(http, base)
-        await client.reset(kind)
+        if not keep:
+            await client.reset(kind)
         for worker in workers:
             await client.start(worker)
         issued = 0
@@ -176,6 +180,9 @@ async def throughput(
             snapshot("1")
         else:
             await sampler
+        if keep and kind == "emulator":
+            for worker in workers:
+                await client.discard(worker)
     lo, hi = marks["t0"], marks["t1"]
     pages = sum(1 for w in workers for _, end in w.done if lo <= end <= hi)
     latencies = [(end - start) * 1000 for w in workers for start, end in w.done if start >= lo and end <= hi]
@@ -307,6 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     tp.add_argument("--duration", type=float, default=3.0)
     tp.add_argument("--warmup", type=float, default=0.5)
     tp.add_argument("--max-requests", type=int, default=200_000)
+    tp.add_argument("--keep", action="store_true", help="no reset first; discard every session at the end")
     bp.add_argument("--bomb-file", type=Path, required=True)
     bp.add_argument("--bombs", type=int, default=10)
     bp.add_argument("--quiet", type=float, default=1.0)
@@ -323,6 +331,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.warmup,
                 args.server_pid,
                 args.max_requests,
+                args.keep,
             )
         )
     else:

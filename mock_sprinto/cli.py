@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import gc
 import os
 import shutil
 import signal
@@ -342,9 +343,14 @@ async def serve(config: Config, registry: SchemaRegistry, ready: Any = None, sce
     print(banner(settings.host, port, emulator, config.config_file), flush=True)
     if ready is not None:
         ready(port)
+    # What start-up made (modules, classes, functions: ~45,000 objects) lives as long as the
+    # process: moved out of the collector's generations, no full collection walks it again.
+    # A full collection took 13 ms on a fresh server (issue 21), most of it these objects.
+    gc.freeze()
     try:
         await stop.wait()
     finally:
+        gc.unfreeze()  # serve() may run inside another program (tests): leave its collector as found
         await runner.cleanup()
     summary = ControlPlane(emulator).run_summary()
     if summary:

@@ -45,7 +45,7 @@ def har(entries: Iterable[JournalEntry], origin: str, version: str, *, redact: b
 
 def _entry(entry: JournalEntry, origin: str, redact: bool) -> dict[str, Any]:
     request_headers = [(_text(name), _text(value)) for name, value in entry.request_headers]
-    response_headers = list((entry.response_headers or {}).items())
+    response_headers = list(entry.response_headers)
     host = next((value for name, value in request_headers if name.lower() == "host"), None)
     url = (f"http://{host}" if host else origin) + entry.path + (f"?{entry.query}" if entry.query else "")
     started = entry.arrived_at if entry.arrived_at is not None else entry.at

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from itertools import chain
 from typing import Any
@@ -41,7 +41,9 @@ class JournalEntry:
     http_version: str = "HTTP/1.1"
     request_headers: Iterable[tuple[bytes, bytes]] = ()  # as received (aiohttp's raw_headers), see kept_headers
     request_headers_dropped: int = 0  # headers past journal_header_bytes, not kept
-    response_headers: Mapping[str, str] | None = None  # the answer's headers, as sent
+    response_headers: tuple[
+        tuple[str, str], ...
+    ] = ()  # the answer's headers, as sent (plain tuples: untracked by the GC)
     request_body: bytes | None = None  # decoded, cut at journal_bodies_bytes
     response_body: bytes | None = None  # cut at journal_bodies_bytes
     request_body_bytes: int | None = None  # the whole body's decoded size, when captured

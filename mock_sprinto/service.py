@@ -422,7 +422,7 @@ def _keep_exchange(entry: JournalEntry, exchange: Exchange, request_body: bytes 
     entry.request_headers, entry.request_headers_dropped = kept_headers(
         exchange.request_headers, settings.journal_header_bytes
     )
-    entry.response_headers = exchange.response_headers
+    entry.response_headers = tuple(exchange.response_headers.items())  # not the framework's multidict
     entry.response_type = exchange.response_type
     limit = settings.journal_bodies_bytes
     if limit:

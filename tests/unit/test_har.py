@@ -35,10 +35,15 @@ def test_secrets_are_redacted_bodies_kept_as_text_or_base64_and_cuts_said() -> N
         (b"Cookie", b"a=1; b=2"),
         (b"Content-Type", b"application/json"),
     ]
-    answered = {"Content-Type": "application/json", "Set-Cookie": "sid=x; HttpOnly", "Content-Length": "2"}
+    answered = (("Content-Type", "application/json"), ("Set-Cookie", "sid=x; HttpOnly"), ("Content-Length", "2"))
     log = har(
         [
-            entry(request_headers=headers, response_headers=answered, request_body=b"\xff\xfe", request_body_bytes=2),
+            entry(
+                request_headers=headers,
+                response_headers=answered,
+                request_body=b"\xff\xfe",
+                request_body_bytes=2,
+            ),
             entry(
                 query="page=1",
                 request_body="é".encode()[:1] + b"",
