@@ -2,10 +2,18 @@
 
 import sys
 
-from . import bomb, fixture, memory, startup, throughput, validation
+from . import bomb, drift, fixture, memory, startup, throughput, validation
 from .harness import Part, main
 
-PARTS: tuple[Part, ...] = (throughput.PART, startup.PART, fixture.PART, memory.PART, bomb.PART, validation.PART)
+PARTS: tuple[Part, ...] = (
+    throughput.PART,
+    startup.PART,
+    fixture.PART,
+    memory.PART,
+    bomb.PART,
+    validation.PART,
+    drift.PART,
+)
 
 if __name__ == "__main__":
     sys.exit(main(PARTS))

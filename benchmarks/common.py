@@ -170,7 +170,12 @@ def read_line_until(process: subprocess.Popen[bytes], marker: str, timeout: floa
 
 
 def start_server(
-    kind: str, *, profile: Path | None = None, settings: dict[str, str] | None = None, timeout: float = 30.0
+    kind: str,
+    *,
+    profile: Path | None = None,
+    settings: dict[str, str] | None = None,
+    timeout: float = 30.0,
+    extra: Sequence[str] = (),
 ) -> ServerProcess:
     """Start ``python -m benchmarks.servers KIND`` and wait for the health URL it prints."""
     argv = [sys.executable, "-m", "benchmarks.servers", kind]
@@ -178,6 +183,7 @@ def start_server(
         argv += ["--profile", str(profile)]
     for name, value in (settings or {}).items():
         argv += ["--setting", f"{name}={value}"]
+    argv += extra
     process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, bufsize=0)
     return ServerProcess(kind, process, health_port(read_line_until(process, "/_mock/health", timeout)))
 

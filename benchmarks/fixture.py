@@ -25,6 +25,7 @@ from .harness import Context, Part, Section, verdict
 
 PLUGIN_MODULE = "mock_sprinto.pytest_plugin"
 TARGET_MS = 0.3  # issue 15's target
+PER_TEST_RATIO_TARGET = 1.0  # issue 21: a one-request test costs no more than with pytest-httpserver
 
 # Sums each test's phase durations (float seconds, unlike junitxml's rounded milliseconds).
 _CONFTEST = """
@@ -32,6 +33,22 @@ import json, os
 
 _times = {}
 _problems = []
+
+
+import time
+
+import pytest
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    # The whole test as the run pays for it: phases, fixtures, every plugin's report hooks.
+    began = time.perf_counter()
+    yield
+    _whole[item.nodeid] = time.perf_counter() - began
+
+
+_whole = {}
 
 
 def pytest_runtest_logreport(report):
@@ -42,7 +59,7 @@ def pytest_runtest_logreport(report):
 
 def pytest_sessionfinish(session):
     with open(os.environ["BENCH_TIMES_FILE"], "w") as handle:
-        json.dump({"times": _times, "problems": _problems}, handle)
+        json.dump({"times": _times, "whole": _whole, "problems": _problems}, handle)
 """
 
 
@@ -54,12 +71,37 @@ def plugin_arguments() -> list[str] | None:
     return [] if registered else ["-p", PLUGIN_MODULE]
 
 
-def _test_file(pairs: int) -> str:
+# One request a test: start a session. The same test with pytest-httpserver answers a canned
+# 201; with the fixture the emulator answers it (checks, state, journal) and judges the test.
+_ONE_REQUEST = """
+import json
+import urllib.request
+
+
+def start(url, headers):
+    request = urllib.request.Request(url, data=b"", method="POST", headers=headers)
+    with urllib.request.urlopen(request) as answer:
+        assert answer.status == 201
+        return json.loads(answer.read())
+"""
+_CANNED = {"id": "ses_1", "state": "active"}
+
+
+def _test_file(pairs: int, httpserver: bool) -> str:
     blocks = [
         f"def test_{n:05d}_without():\n    pass\n\n\ndef test_{n:05d}_with(mock_sprinto):\n    pass\n"
+        f"\n\ndef test_{n:05d}_mockreq(mock_sprinto):\n"
+        f"    start(mock_sprinto.integration_url + '/sessions', mock_sprinto.headers)\n"
+        + (
+            f"\n\ndef test_{n:05d}_httpserverreq(httpserver):\n"
+            f"    httpserver.expect_request('/sessions', method='POST').respond_with_json({_CANNED!r}, status=201)\n"
+            f"    start(httpserver.url_for('/sessions'), {{'api-key': 'k'}})\n"
+            if httpserver
+            else ""
+        )
         for n in range(pairs)
     ]
-    return "\n\n".join(blocks)
+    return _ONE_REQUEST + "\n\n" + "\n\n".join(blocks)
 
 
 def run(pairs: int, timeout: float = 300.0) -> dict[str, Any]:
@@ -73,7 +115,8 @@ def run(pairs: int, timeout: float = 300.0) -> dict[str, Any]:
             "[pytest]\nasyncio_default_fixture_loop_scope = function\n", encoding="utf-8"
         )
         (folder / "conftest.py").write_text(_CONFTEST, encoding="utf-8")
-        (folder / "test_overhead.py").write_text(_test_file(pairs), encoding="utf-8")
+        httpserver = importlib.util.find_spec("pytest_httpserver") is not None
+        (folder / "test_overhead.py").write_text(_test_file(pairs, httpserver), encoding="utf-8")
         env["BENCH_TIMES_FILE"] = str(folder / "times.json")
         argv = [
             sys.executable,
@@ -101,7 +144,17 @@ def run(pairs: int, timeout: float = 300.0) -> dict[str, Any]:
     if not with_fixture or not without:
         return {"skipped": f"no tests ran (exit {done.returncode}): {done.stdout[-500:]}"}
     first, rest = with_fixture[0], with_fixture[1:] or with_fixture
+
+    def whole(suffix: str) -> dict[str, float] | None:
+        times = [t * 1000 for name, t in found["whole"].items() if name.endswith(suffix)][1:]
+        return {"median": median(times), "p90": percentile(times, 90)} if times else None
+
     return {
+        "one_request_ms": {
+            "empty test": whole("_without"),
+            "mock_sprinto": whole("_mockreq"),
+            "pytest-httpserver": whole("_httpserverreq"),
+        },
         "pairs": pairs,
         "first_with_ms": first,
         "with_ms": {"median": median(rest), "p90": percentile(rest, 90)},
@@ -128,6 +181,29 @@ def section(context: Context) -> Section:
         "first test using it (starts the shared server)",
         f"{result['first_with_ms']:.0f} ms",
         "once per test session (per xdist worker)",
+    )
+    one = result["one_request_ms"]
+    mock, canned, empty = one["mock_sprinto"], one["pytest-httpserver"], one["empty test"]
+    if mock is not None and canned is not None and empty is not None:
+        ratio = mock["median"] / canned["median"]
+        out.add(
+            "a test that starts a session (one request), whole test (median)",
+            f"{mock['median']:.2f} ms with `mock_sprinto` (p90 {mock['p90']:.2f})",
+            f"pytest-httpserver, a canned 201: {canned['median']:.2f} ms (p90 {canned['p90']:.2f}); "
+            f"empty test {empty['median']:.2f} ms",
+        )
+        out.add(
+            "per-test cost, `mock_sprinto` / pytest-httpserver",
+            f"{ratio:.2f}",
+            "1.00 = as cheap as a canned answer",
+            f"≤ {PER_TEST_RATIO_TARGET:.1f}",
+            verdict(ratio <= PER_TEST_RATIO_TARGET),
+        )
+    elif canned is None:
+        out.add("per-test cost beside pytest-httpserver", "skipped: pytest-httpserver not installed", "-")
+    out.notes.append(
+        "one-request tests: the whole test as the run pays for it (pytest_runtest_protocol, every "
+        "plugin's hooks included), the three kinds interleaved in one pytest process; the first of each left out."
     )
     out.notes.append(
         f"{result['pairs']} interleaved pairs in one pytest process; p90 with "

@@ -54,6 +54,8 @@ class Scale:
     bare_bombs: int = 2
     validation_budget: float = 8.0
     profile_seconds: float = 3.0
+    drift_runs: int = 12
+    drift_duration: float = 4.0
     quick: bool = False  # a harness check: some extra runs are left out
 
 
@@ -76,6 +78,8 @@ QUICK = Scale(
     bare_bombs=0,
     validation_budget=0.4,
     profile_seconds=0.5,
+    drift_runs=2,
+    drift_duration=0.3,
     quick=True,
 )
 

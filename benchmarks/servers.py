@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import json
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -129,7 +132,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("kind", choices=["emulator", "bare", "validating"])
     parser.add_argument("--profile", type=Path, help="profile with pyinstrument; write the text report here")
     parser.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--gc-log", type=Path, help="at exit, write every collection (end time, generation, seconds)")
     args = parser.parse_args(argv)
+    pauses: list[tuple[float, int, float]] = []
+    if args.gc_log is not None:
+        began = [0.0]
+
+        def timed(phase: str, info: dict[str, Any]) -> None:
+            now = time.monotonic()
+            if phase == "start":
+                began[0] = now
+            else:
+                pauses.append((now, info["generation"], now - began[0]))
+
+        gc.callbacks.append(timed)
     settings = dict(item.split("=", 1) for item in args.setting)
     profiler: Any = None
     if args.profile is not None:
@@ -142,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve_emulator(settings)
         return asyncio.run(serve_bare(validating=args.kind == "validating"))
     finally:
+        if args.gc_log is not None:
+            args.gc_log.write_text(json.dumps(pauses), encoding="utf-8")
         if profiler is not None:
             profiler.stop()
             args.profile.write_text(profiler.output_text(unicode=False, color=False, show_all=False), encoding="utf-8")

@@ -336,8 +336,11 @@ class ControlPlane:
         # A tenant no request reached met nothing: the judge is not run (a cost every pytest test would pay).
         if not any(e.integration_id == integration_id for e in self.emulator.journal.answered_after(tenant.since)):
             return {}
-        report = self.report_of(integration_id)
-        return {item.behaviour: item.recovered for item in report.coverage if item.met}
+        from .report import Run, coverage  # the behaviours alone: no finding is looked for (a pytest test's cost)
+
+        known = {name: schema.known_fields for name, schema in self.emulator.registry.types.items()}
+        met = coverage(Run(tenant, self.emulator.journal.answered_after(tenant.since), known))
+        return {item.behaviour: item.recovered for item in met if item.met}
 
     def run_summary(self) -> list[str]:
         """Every integration a client called, judged in a few lines (``serve`` prints it on Ctrl-C)."""

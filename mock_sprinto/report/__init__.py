@@ -32,6 +32,7 @@ __all__ = [
     "Run",
     "Severity",
     "closest_field",
+    "coverage",
     "findings_table",
     "judge",
     "summary_text",

@@ -1,0 +1,128 @@
+"""Section 9, a server of some age: the same ingest run repeated in one server process.
+
+One emulator process and one bare aiohttp process stay up for the whole section; the same
+throughput run (``benchmarks.load throughput --keep``: no reset first, every session discarded at
+the end) is made against each in turn, ``drift_runs`` times. Reported: server CPU per page of the
+first run against the last (the bare server beside it), every garbage collection the servers made
+(``--gc-log``: generation and pause), one-connection latency (p50 / p99 / max) at the start and at
+the end, and RSS after everything was discarded against a fresh server's after the same first run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .common import ServerProcess, memory_kib, run_json, start_server
+from .harness import Context, Part, Section, verdict
+from .throughput import load_command
+
+DRIFT_TARGET = 0.05  # issue 21: CPU per page of the last run within 5 % of the first
+PAUSE_TARGET_MS = 20.0  # no collection pause over 20 ms
+RSS_TARGET = 1.5  # RSS after everything is discarded within 1.5x of a fresh server's
+
+
+def _run(server: ServerProcess, kind: str, concurrency: int, duration: float, warmup: float) -> dict[str, Any]:
+    argv = [*load_command("throughput", server, kind), "--concurrency", str(concurrency)]
+    argv += ["--duration", str(duration), "--warmup", str(warmup), "--keep"]
+    result: dict[str, Any] = run_json(argv, timeout=120 + duration * 4)
+    if result["errors"]:
+        raise RuntimeError(f"{kind} answered {result['errors']} pushes with an error, e.g. {result['first_error']}")
+    return result
+
+
+def _gc(path: Path) -> list[tuple[float, int, float]]:
+    return [tuple(item) for item in json.loads(path.read_text(encoding="utf-8"))]
+
+
+def drift(context: Context) -> Section:
+    scale = context.scale
+    out = Section(9, f"A server of some age: the same ingest run repeated {scale.drift_runs} times in one process")
+    logs = {kind: context.scratch / f"gc-{kind}.json" for kind in ("emulator", "bare")}
+    servers = {kind: start_server(kind, extra=["--gc-log", str(logs[kind])]) for kind in logs}
+    runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in servers}
+    one: dict[str, list[dict[str, Any]]] = {kind: [] for kind in servers}
+    fresh_rss = 0.0
+    try:
+        for number in range(scale.drift_runs):
+            edge = number in (0, scale.drift_runs - 1)
+            for kind, server in servers.items():
+                if edge:  # one connection, closed loop: the stalls a single client sees
+                    one[kind].append(_run(server, kind, 1, scale.drift_duration / 2, scale.warmup))
+                runs[kind].append(_run(server, kind, scale.throughput_clients, scale.drift_duration, scale.warmup))
+        aged_rss = memory_kib(pid=servers["emulator"].pid) / 1024
+        fresh = start_server("emulator")
+        try:
+            _run(fresh, "emulator", scale.throughput_clients, scale.drift_duration, scale.warmup)
+            fresh_rss = memory_kib(pid=fresh.pid) / 1024
+        finally:
+            fresh.stop()
+    finally:
+        for server in servers.values():
+            server.stop()
+    pauses = {kind: _gc(path) for kind, path in logs.items()}
+    first, last = runs["emulator"][0], runs["emulator"][-1]
+    bare_first, bare_last = runs["bare"][0], runs["bare"][-1]
+    change = last["server_cpu_us_per_page"] / first["server_cpu_us_per_page"] - 1
+    bare_change = bare_last["server_cpu_us_per_page"] / bare_first["server_cpu_us_per_page"] - 1
+    out.add(
+        "server CPU per page, first run → last run",
+        f"{first['server_cpu_us_per_page']:.0f} → {last['server_cpu_us_per_page']:.0f} µs ({change:+.1%})",
+        f"bare aiohttp {bare_first['server_cpu_us_per_page']:.0f} → {bare_last['server_cpu_us_per_page']:.0f} µs "
+        f"({bare_change:+.1%})",
+        f"≤ +{DRIFT_TARGET:.0%}",
+        verdict(change <= DRIFT_TARGET),
+    )
+    out.add(
+        "server CPU per page, every run",
+        ", ".join(f"{r['server_cpu_us_per_page']:.0f}" for r in runs["emulator"]) + " µs",
+        "bare: " + ", ".join(f"{r['server_cpu_us_per_page']:.0f}" for r in runs["bare"]) + " µs",
+    )
+    out.add(
+        "pages/s, first run → last run",
+        f"{first['pages_per_s']:,.0f} → {last['pages_per_s']:,.0f}",
+        f"bare {bare_first['pages_per_s']:,.0f} → {bare_last['pages_per_s']:,.0f}",
+    )
+    worst = max((p[2] for p in pauses["emulator"]), default=0.0) * 1000
+    full = [p[2] * 1000 for p in pauses["emulator"] if p[1] == 2]
+    bare_worst = max((p[2] for p in pauses["bare"]), default=0.0) * 1000
+    out.add(
+        "longest garbage-collection pause, all runs",
+        f"{worst:.1f} ms ({len(pauses['emulator'])} collections, {len(full)} full; longest full "
+        f"{max(full, default=0.0):.1f} ms)",
+        f"bare {bare_worst:.1f} ms ({len(pauses['bare'])} collections)",
+        f"≤ {PAUSE_TARGET_MS:.0f} ms",
+        verdict(worst <= PAUSE_TARGET_MS),
+    )
+    for label, at in (("first", 0), ("last", -1)):
+        mine, bare = one["emulator"][at], one["bare"][at]
+        out.add(
+            f"1 connection, p50 / p99 / max ({label} run)",
+            f"{mine['p50_ms']:.2f} / {mine['p99_ms']:.2f} / {mine['max_ms']:.1f} ms",
+            f"bare {bare['p50_ms']:.2f} / {bare['p99_ms']:.2f} / {bare['max_ms']:.1f} ms",
+        )
+    ratio = aged_rss / fresh_rss if fresh_rss else float("nan")
+    pages = sum(r["pages"] for r in runs["emulator"])
+    out.add(
+        "RSS after every session was discarded",
+        f"{aged_rss:.0f} MiB after {scale.drift_runs} runs (≥ {pages:,} pages), {ratio:.2f}× fresh",
+        f"a fresh server after one run: {fresh_rss:.0f} MiB",
+        f"≤ {RSS_TARGET}×",
+        verdict(ratio <= RSS_TARGET),
+    )
+    out.notes.append(
+        f"{scale.drift_runs} runs of {scale.drift_duration:g} s ({scale.throughput_clients} clients, 100-record "
+        "User pages, a session discarded every 250 pages and all of them at the end of a run; nothing reset "
+        "between runs), the emulator's and the bare server's runs alternating; a 1-connection run of "
+        f"{scale.drift_duration / 2:g} s before the first and the last. Pauses from gc.callbacks in each server."
+    )
+    return out
+
+
+def sections(context: Context) -> Sequence[Section]:
+    return [drift(context)]
+
+
+PART = Part((9,), ("a server of some age",), sections)
