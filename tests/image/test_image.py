@@ -177,8 +177,11 @@ def daemon() -> Iterator[Daemon]:
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("image")
+def workdir(daemon: Daemon) -> Path:
+    """Scratch space beside the daemon's, gone with it (a virtualenv, a registry's storage)."""
+    work = daemon.root / "work"
+    work.mkdir()
+    return work
 
 
 @pytest.fixture(scope="module")
@@ -575,7 +578,7 @@ def test_the_actions_workflow_as_docker_runs(daemon: Daemon, image: str, node_im
             daemon.docker("rm", "-f", name, check=False)
 
 
-def testcontainers_env(portmap: PortMap) -> dict[str, str]:
+def _testcontainers_env(portmap: PortMap) -> dict[str, str]:
     """Testcontainers' own settings for this machine: the daemon through the port-mapping proxy, no
     Ryuk (its image is on Docker Hub), and the containers on this host, although this machine is
     itself a container (/.dockerenv), where Testcontainers would look for a gateway instead."""
@@ -600,7 +603,7 @@ def test_testcontainers_from_python(daemon: Daemon, image: str) -> None:
         result = subprocess.run(
             [sys.executable, "-m", *shlex.split(run), "-p", "no:cacheprovider", "-q"],
             cwd=ROOT,
-            env={**daemon.env, **testcontainers_env(portmap)},
+            env={**daemon.env, **_testcontainers_env(portmap)},
             capture_output=True,
             text=True,
             timeout=300,
@@ -635,7 +638,7 @@ def test_testcontainers_from_node(daemon: Daemon, image: str) -> None:
         result = subprocess.run(
             ["bash", "-c", run.replace(example, Path(example).name)],
             cwd=project,
-            env={**daemon.env, **testcontainers_env(portmap)},
+            env={**daemon.env, **_testcontainers_env(portmap)},
             capture_output=True,
             text=True,
             timeout=300,
