@@ -186,28 +186,28 @@ def unmount_under(root: Path) -> None:
             subprocess.run(["umount", "-l", point], capture_output=True, check=False)
 
 
-def _key() -> str:
+def _key(suite: str) -> str:
     """What the cached base depends on: the suite, the mirror, the packages, the local CAs."""
-    digest = hashlib.sha256(f"{_RECIPE}\n{SUITE}\n{MIRROR}\n{' '.join(PACKAGES)}\n".encode())
+    digest = hashlib.sha256(f"{_RECIPE}\n{suite}\n{MIRROR}\n{' '.join(PACKAGES)}\n".encode())
     for ca in sorted(LOCAL_CAS.glob("*.crt")) if LOCAL_CAS.is_dir() else ():
         digest.update(ca.name.encode() + b"\0" + ca.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def debian_rootfs(log: Path) -> tuple[Path, bool]:
-    """A tarball of a minimal Debian with python3, venv, pip and this machine's CAs, and whether it
-    came from the cache. Built by debootstrap (about 45 s) the first time, then reused."""
+def debian_rootfs(log: Path, suite: str = SUITE) -> tuple[Path, bool]:
+    """A tarball of a minimal Debian ``suite`` with python3, venv, pip and this machine's CAs, and
+    whether it came from the cache. Built by debootstrap (about a minute) the first time, then reused."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    tarball = CACHE / f"debian-{SUITE}-python-{_key()}.tar"
+    tarball = CACHE / f"debian-{suite}-python-{_key(suite)}.tar"
     if tarball.exists():
         return tarball, True
-    for old in CACHE.glob(f"debian-{SUITE}-python-*.tar"):  # another key: stale
+    for old in CACHE.glob(f"debian-{suite}-python-*.tar"):  # another key: stale
         old.unlink()
     work = Path(tempfile.mkdtemp(prefix="rootfs-", dir=CACHE))
     target = work / "root"
     try:
         _run(
-            ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(target), MIRROR],
+            ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", suite, str(target), MIRROR],
             log,
         )
         extra = sorted(LOCAL_CAS.glob("*.crt")) if LOCAL_CAS.is_dir() else []

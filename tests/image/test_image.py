@@ -6,8 +6,10 @@ docs/ci.md runs, as written but for what this machine cannot do:
 
 * no bridge network, so ``-p PORT:8080`` becomes ``--network host -e MOCK_SPRINTO_PORT=<free>``,
   and a service name is given to the client by ``--add-host NAME:127.0.0.1``;
-* no registry: the base image is the local Debian one (``BASE=``), and ``docker push`` goes to a
-  registry on loopback (``docker-registry``, where installed).
+* no registry: the base image is a local Debian one (``BASE=``; Debian 12 for python:3.12-slim,
+  Debian 13 for python:3.13-slim), and ``docker push`` goes to a registry on loopback
+  (``docker-registry``);
+* docker compose is Debian's docker-compose (v1), its project network internal.
 
 Skipped (with the reason) unless ``MOCK_SPRINTO_IMAGE_TEST`` is set, and where no daemon can be
 started; ``MOCK_SPRINTO_REQUIRE_IMAGE_TEST`` (set by .ci/run where one can) turns that skip into
@@ -359,13 +361,27 @@ def test_other_commands_run_in_the_image(daemon: Daemon, image: str) -> None:
     assert "flaky-network" in daemon.docker("run", "--rm", "--network", "none", IMAGE, "scenarios", "list").stdout
 
 
-def test_another_base_image(daemon: Daemon, image: str) -> None:
-    """docs: ``make image IMAGE=... BASE=...``, with the local base for python:3.13-slim."""
+def test_another_base_image(daemon: Daemon, image: str, workdir: Path) -> None:
+    """docs: ``make image IMAGE=... BASE=python:3.13-slim``, on Debian 13 (its Python is 3.13)."""
     [command] = commands("container.md", "build-base")
-    name = re.search(r"IMAGE=(\S+)", command).group(1)  # type: ignore[union-attr]
-    make(daemon, re.sub(r"BASE=\S+", f"BASE={BASE}", command))
-    assert daemon.docker("run", "--rm", "--network", "none", name, "--version", check=False).returncode in (0, 2)
-    assert daemon.inspect(name)["Config"]["User"] == "10001:10001"  # type: ignore[index]
+    tag = re.search(r"IMAGE=(\S+)", command).group(1)  # type: ignore[union-attr]
+    started = time.monotonic()
+    tarball, cached = debian_rootfs(workdir / "debootstrap-trixie.log", "trixie")
+    daemon.docker("import", str(tarball), "mock-sprinto-test/debian-python:trixie", timeout=300)
+    make(daemon, re.sub(r"BASE=\S+", "BASE=mock-sprinto-test/debian-python:trixie", command))
+    how = "cached base" if cached else "debootstrap"
+    FIGURES["another base (Python 3.13)"] = f"{time.monotonic() - started:.1f} s to build ({how})"
+    version = daemon.docker("run", "--rm", "--network", "none", "--entrypoint", "python", tag, "--version").stdout
+    assert version.startswith("Python 3.13"), version
+    port, name = free_port(), f"py313-{uuid.uuid4().hex[:6]}"
+    daemon.docker("run", "-d", "--name", name, "--network=host", "--read-only", f"-eMOCK_SPRINTO_PORT={port}", tag)
+    try:
+        wait_serving(port)
+        sync_a_page(port, host=f"mock-sprinto:{port}")
+        daemon.docker("stop", name)
+        assert daemon.inspect(name)["State"]["ExitCode"] == 0  # type: ignore[index]
+    finally:
+        daemon.docker("rm", "-f", name, check=False)
 
 
 def compose_services() -> dict[str, Any]:
@@ -430,6 +446,42 @@ def test_the_compose_example_as_docker_runs(daemon: Daemon, image: str) -> None:
         assert daemon.inspect(name)["State"]["ExitCode"] == 0  # type: ignore[index]
     finally:
         daemon.docker("rm", "-f", name, check=False)
+
+
+def test_the_compose_example_up(daemon: Daemon, image: str, workdir: Path) -> None:
+    """docs: `docker compose -f examples/compose.yaml up --build --exit-code-from client`, run by
+    Debian's docker-compose (v1: `docker-compose`). Two things differ, in an override file: the
+    build's base is the local one (and reaches PyPI through the host network), and the project's
+    network is internal (container to container only, nothing routed beyond it)."""
+    if shutil.which("docker-compose") is None:
+        if os.environ.get("MOCK_SPRINTO_REQUIRE_IMAGE_TEST"):
+            raise AssertionError("docker-compose is not installed (apt-get install docker-compose)")
+        pytest.skip("docker-compose is not installed (apt-get install docker-compose)")
+    override = workdir / "compose.override.yaml"
+    override.write_text(
+        yaml.safe_dump(
+            {
+                "services": {"mock-sprinto": {"build": {"args": {"BASE": BASE}, "network": "host"}}},
+                "networks": {"default": {"internal": True}},
+            }
+        )
+    )
+    [command] = commands("container.md", "compose")
+    argv = shlex.split(command.replace("docker compose ", "docker-compose ", 1))
+    argv[1:1] = ["-p", "doccompose"]
+    argv[argv.index("examples/compose.yaml") + 1 : argv.index("examples/compose.yaml") + 1] = ["-f", str(override)]
+    try:
+        ran = subprocess.run(argv, cwd=ROOT, env=daemon.env, capture_output=True, text=True, timeout=300)
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        shown = re.sub(r"\x1b\[[0-9;]*m", "", ran.stdout)  # its colours
+        assert re.search(r"client_1 +\| ses_\w+ processed", shown), shown
+        emulator = daemon.inspect("doccompose_mock-sprinto_1")
+        assert emulator["State"]["ExitCode"] == 0  # type: ignore[index]  # stopped by compose: SIGTERM
+        logs = daemon.docker("logs", "doccompose_mock-sprinto_1").stdout
+        assert "demo: 8 requests; 0 error(s)" in logs and logs.rstrip().endswith("mock-sprinto: stopped"), logs
+    finally:
+        down = [*argv[: argv.index("up")], "down"]
+        subprocess.run(down, cwd=ROOT, env=daemon.env, capture_output=True, timeout=120, check=False)
 
 
 def test_the_exam_in_the_image_with_a_python_client(daemon: Daemon, image: str) -> None:
