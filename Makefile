@@ -27,8 +27,8 @@ serve: $(RUNTIME_STAMP)  ## serve on 127.0.0.1:8080 (ARGS="--port 0 --config FIL
 	$(BIN)/mock-sprinto serve $(ARGS)
 
 test: $(STAMP)  ## the whole suite: lint, format, types, tests
-	$(BIN)/ruff check mock_sprinto tests benchmarks
-	$(BIN)/ruff format --check mock_sprinto tests benchmarks
+	$(BIN)/ruff check mock_sprinto tests benchmarks examples
+	$(BIN)/ruff format --check mock_sprinto tests benchmarks examples
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 $(ARGS)
 
@@ -82,8 +82,8 @@ test-image: $(STAMP) $(IMAGE_STAMP)  ## build the image on a daemon of its own a
 	MOCK_SPRINTO_IMAGE_TEST=1 $(BIN)/python -m pytest -p no:cacheprovider -rs tests/image $(ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check mock_sprinto tests benchmarks
-	$(BIN)/ruff format --check mock_sprinto tests benchmarks
+	$(BIN)/ruff check mock_sprinto tests benchmarks examples
+	$(BIN)/ruff format --check mock_sprinto tests benchmarks examples
 	$(BIN)/mypy
 
 clean:
