@@ -324,7 +324,7 @@ def test_a_config_file_mounted(daemon: Daemon, image: str, workdir: Path) -> Non
     (folder / "mock-sprinto.yaml").write_text(
         "settings:\n  processing_seconds: 0\nintegrations:\n  - {id: hr-sync, api_key: local-secret}\n"
     )
-    [command] = commands("container.md", "config")
+    [command] = commands("container.md", "container-config")
     server = Foreground(daemon, here(command, port), folder, workdir / "config.log")
     try:
         wait_serving(port)
