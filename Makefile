@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 ARGS   ?=
 
-.PHONY: serve test lint check bench soak fuzz clean
+.PHONY: serve test lint check bench soak fuzz clean image test-image
 
 # The runtime only (what `serve` needs): no pip upgrade, no development toolchain.
 $(RUNTIME_STAMP): pyproject.toml
@@ -27,8 +27,8 @@ serve: $(RUNTIME_STAMP)  ## serve on 127.0.0.1:8080 (ARGS="--port 0 --config FIL
 	$(BIN)/mock-sprinto serve $(ARGS)
 
 test: $(STAMP)  ## the whole suite: lint, format, types, tests
-	$(BIN)/ruff check mock_sprinto tests benchmarks
-	$(BIN)/ruff format --check mock_sprinto tests benchmarks
+	$(BIN)/ruff check mock_sprinto tests benchmarks examples
+	$(BIN)/ruff format --check mock_sprinto tests benchmarks examples
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 $(ARGS)
 
@@ -62,9 +62,28 @@ fuzz: $(STAMP) $(FUZZ_STAMP)  ## long fuzzing: property tests (fuzz profile), sc
 	if $(BIN)/python -c "import atheris" 2>/dev/null; then mkdir -p .fuzz-corpus && \
 		$(BIN)/python -m tests.property.fuzz_body -max_total_time=$(FUZZ_SECONDS) .fuzz-corpus; fi
 
+# The container image (docs/container.md). BASE: another base image with python3 >= 3.10 and its venv
+# module (default: the Dockerfile's python:3.12-slim); DOCKER_BUILD_FLAGS: more `docker build` flags.
+IMAGE ?= mock-sprinto:dev
+BASE ?=
+DOCKER_BUILD_FLAGS ?=
+image:  ## build the container image $(IMAGE) (BASE=... for another base image)
+	docker build $(if $(BASE),--build-arg BASE=$(BASE)) $(DOCKER_BUILD_FLAGS) -t $(IMAGE) .
+
+IMAGE_STAMP := $(VENV)/.image-installed
+$(IMAGE_STAMP): $(STAMP)  # the image extra (testcontainers) on top of the test install
+	$(BIN)/python -m pip install --quiet -e '.[test,image]'
+	touch $(IMAGE_STAMP)
+
+# Its own Docker daemon (root, docker.io, debootstrap), a Debian base built by debootstrap (cached
+# in /var/cache/mock-sprinto-image), the image built and run for real; skipped, with the reason,
+# where no daemon can be started.
+test-image: $(STAMP) $(IMAGE_STAMP)  ## build the image on a daemon of its own and test it for real (tests/image)
+	MOCK_SPRINTO_IMAGE_TEST=1 $(BIN)/python -m pytest -p no:cacheprovider -rs tests/image $(ARGS)
+
 lint: $(STAMP)
-	$(BIN)/ruff check mock_sprinto tests benchmarks
-	$(BIN)/ruff format --check mock_sprinto tests benchmarks
+	$(BIN)/ruff check mock_sprinto tests benchmarks examples
+	$(BIN)/ruff format --check mock_sprinto tests benchmarks examples
 	$(BIN)/mypy
 
 clean:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import errno
 import gc
 import os
@@ -280,13 +281,12 @@ def _first_calls(origin: str, emulator: Emulator, where: str) -> list[str]:
 
 def _beyond_loopback(host: str, emulator: Emulator) -> list[str]:
     """The warning under the title when other machines can reach the server, and the Host names served."""
-    extra = emulator.settings.allowed_hosts
+    from .http.guards import HostCheck  # aiohttp: only the server imports it
+
+    served = HostCheck(dataclasses.replace(emulator.settings, host=host)).served()
     return [
         f"  WARNING: listening on {host}, reachable from other machines; the emulator has no real security",
-        "  host names served: loopback ones"
-        + ("" if host in ("", "0.0.0.0", "::") else f", {host}")
-        + (f", {extra}" if extra else "")
-        + "; others get 421 (add yours with --allowed-hosts NAME[,NAME])",
+        f"  host names served: {served}; others get 421 (list yours with --allowed-hosts NAME[,NAME])",
     ]
 
 

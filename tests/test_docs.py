@@ -32,7 +32,7 @@ PAGES_BEING_WRITTEN = {"docs/container.md", "docs/ci.md", "docs/bundles.md", "do
 # untagged block there fails as anywhere else.
 UNTAGGED_BEFORE_THE_RULE: dict[str, int] = {}
 
-TAGS = re.compile(r"(test:[a-z0-9-]+|example:tests/examples/[\w/]+\.py|illustration)\Z")
+TAGS = re.compile(r"(test:[a-z0-9-]+|output:[a-z0-9-]+|example:tests/examples/[\w/]+\.py|illustration)\Z")
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
 
 

@@ -3,7 +3,12 @@
 * **DNS rebinding**: a page on ``evil.example`` that re-resolves its own name to 127.0.0.1 talks to
   the emulator as a same-origin page. Its requests carry ``Host: evil.example``: only loopback
   names, the configured ``host`` and the setting ``allowed_hosts`` are served; any other name gets
-  421 ``host_not_allowed``.
+  421 ``host_not_allowed``. Bound beyond loopback (``host`` 0.0.0.0, as in the container image) and
+  with ``allowed_hosts`` unset, the server also answers the names other machines and containers
+  reach it by, none of which a page can rebind: a single-label name (a compose or CI service name
+  such as ``mock-sprinto``; only a top-level domain's operator could make one resolve in public
+  DNS), an IP address (a literal is never looked up), and this machine's own host name. Setting
+  ``allowed_hosts`` replaces that default with its list (docs/container.md).
 * **Cross-site requests**: a page on any site can make the browser send a POST without asking
   first (no CORS preflight) when it has no body or a form / ``text/plain`` body. The control
   plane refuses what only such a page sends: a request whose ``Origin`` is not the emulator's own,
@@ -16,6 +21,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
+import socket
+
 from aiohttp import hdrs, web
 
 from ..codes import CROSS_SITE_REQUEST, HOST_NOT_ALLOWED, UNSUPPORTED_MEDIA_TYPE
@@ -26,6 +35,8 @@ from ..settings import Settings
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 _SAFE_SITES = frozenset({"same-origin", "none"})
 _CACHE_LIMIT = 1024  # distinct Host values remembered (a flood of random names cannot grow it)
+# A name without a dot, as a compose service, a CI service label or a container's host name is.
+_SINGLE_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,62})\Z")
 
 
 def host_name(value: str) -> str:
@@ -37,17 +48,43 @@ def host_name(value: str) -> str:
     return name if colon and port.isdigit() else value
 
 
-class HostCheck:
-    """Which Host headers this server answers: loopback ones, ``host``, ``allowed_hosts``."""
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
-    def __init__(self, settings: Settings) -> None:
+
+class HostCheck:
+    """Which Host headers this server answers: loopback ones, ``host``, ``allowed_hosts``; bound
+    beyond loopback with ``allowed_hosts`` unset, also single-label names, IP addresses and the
+    machine's host name (``hostname``: ``socket.gethostname()`` unless given)."""
+
+    def __init__(self, settings: Settings, hostname: str | None = None) -> None:
         extra = [item.strip() for item in (settings.allowed_hosts or "").split(",") if item.strip()]
         self.any = "*" in extra
         self.names = {host_name(item) for item in extra if item != "*"}
         configured = host_name(settings.host)
         if configured not in ("", "0.0.0.0", "::"):
             self.names.add(configured)
+        # Reachable from other machines (the banner warns): serve the names they use, none of
+        # which a web page can rebind. An explicit allowed_hosts says exactly which names instead.
+        bound = settings.host.strip().strip("[]")  # an address to bind, no port: not host_name's input
+        self.beyond_loopback = settings.allowed_hosts is None and not is_loopback(bound)
+        self.hostname = host_name(socket.gethostname() if hostname is None else hostname)
+        if self.beyond_loopback and self.hostname:
+            self.names.add(self.hostname)
         self._seen: dict[str, bool] = {}
+
+    def served(self) -> str:
+        """The names served, as the banner lists them."""
+        if self.any:
+            return "any"
+        kinds = ["loopback ones"]
+        if self.beyond_loopback:
+            kinds += ["single-label names (service names such as mock-sprinto)", "IP addresses"]
+        return ", ".join(kinds + sorted(self.names))
 
     def allows(self, header: str | None) -> bool:
         if header is None or self.any:  # HTTP/1.0 without a Host: no browser sends that
@@ -55,7 +92,11 @@ class HostCheck:
         known = self._seen.get(header)
         if known is None:
             name = host_name(header)
-            known = name in self.names or is_loopback(name)  # localhost names (RFC 6761), loopback addresses
+            known = (
+                name in self.names
+                or is_loopback(name)  # localhost names (RFC 6761), loopback addresses
+                or (self.beyond_loopback and (_SINGLE_LABEL.match(name) is not None or _is_address(name)))
+            )
             if len(self._seen) >= _CACHE_LIMIT:
                 self._seen.clear()
             self._seen[header] = known

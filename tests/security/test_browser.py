@@ -4,6 +4,7 @@ through requests a browser sends without asking (no CORS preflight), and a DNS-r
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import pytest
@@ -98,7 +99,9 @@ async def test_what_curl_the_dashboard_and_a_link_send_still_works(client: Any) 
 
 
 # ---- item 4: the Host header ---------------------------------------------------------------------
-@pytest.mark.parametrize("host", [b"evil.example", b"evil.example:8080", b"127.0.0.1.nip.io", b"10.0.0.5:8080"])
+@pytest.mark.parametrize(
+    "host", [b"evil.example", b"evil.example:8080", b"127.0.0.1.nip.io", b"10.0.0.5:8080", b"mock-sprinto:8080"]
+)
 async def test_a_foreign_host_name_is_not_served(client: Any, host: bytes) -> None:
     for path in ("/_mock/health", f"{API}/acme/status", "/_mock/"):
         data = rawhttp.build("GET", path, [(b"api-key", b"k")], host=host)
@@ -137,9 +140,65 @@ async def test_allowed_hosts_and_the_configured_host_are_served(serve: Any, make
     assert answer.status == 200
 
 
+async def _status(client: Any, host: bytes) -> int:
+    answer = await rawhttp.request(
+        client.server.host, client.server.port, rawhttp.build("GET", "/_mock/health", host=host)
+    )
+    return answer.status
+
+
+async def test_bound_beyond_loopback_service_names_and_addresses_are_served(serve: Any, make_emulator: Any) -> None:
+    """In a container (host 0.0.0.0): a compose or CI service name, an IP address and the machine's
+    own name reach it; a dotted name, which a page could rebind to the server, still does not."""
+    client = await serve(make_emulator(host="0.0.0.0"))
+    served = [b"mock-sprinto:8080", b"sprinto", b"Mock_Sprinto:1", b"10.0.0.5:8080", b"[fd00::5]:8080", b"127.0.0.1"]
+    served.append(socket.gethostname().encode())
+    refused = [b"evil.example", b"mock-sprinto.evil.example:8080", b"127.0.0.1.nip.io", b"ai.", b"-x", b"a" * 64]
+    assert [(host, await _status(client, host)) for host in served + refused] == [
+        *((host, 200) for host in served),
+        *((host, 421) for host in refused),
+    ]
+    for bound in ("::", "192.168.1.10"):  # every interface (IPv6), one interface of a LAN
+        assert await _status(await serve(make_emulator(host=bound)), b"mock-sprinto:8080") == 200
+
+
+async def test_an_explicit_allowed_hosts_replaces_the_names_served_beyond_loopback(
+    serve: Any, make_emulator: Any
+) -> None:
+    listed = await serve(make_emulator(host="0.0.0.0", allowed_hosts="mock.internal"))
+    assert [
+        await _status(listed, host) for host in (b"mock.internal:8080", b"localhost", b"mock-sprinto", b"10.0.0.5")
+    ] == [
+        200,
+        200,
+        421,
+        421,
+    ]
+    strict = await serve(make_emulator(host="0.0.0.0", allowed_hosts=""))  # MOCK_SPRINTO_ALLOWED_HOSTS=
+    assert [await _status(strict, host) for host in (b"127.0.0.1:1", b"mock-sprinto", b"10.0.0.5")] == [200, 421, 421]
+
+
+def test_the_host_check_reads_the_bind_address_without_a_port() -> None:
+    from mock_sprinto.http.guards import HostCheck
+    from mock_sprinto.settings import Settings
+
+    assert [HostCheck(Settings(host=host)).beyond_loopback for host in ("::1", "[::1]", "localhost", "127.0.0.2")] == [
+        False
+    ] * 4
+    assert HostCheck(Settings(host="0.0.0.0"), hostname="Runner-7.example.internal").allows(
+        "runner-7.example.internal:80"
+    )
+    assert not HostCheck(Settings(host="127.0.0.1"), hostname="runner-7").allows("runner-7:80")
+
+
 def test_the_banner_says_which_host_names_are_served_when_listening_beyond_loopback(make_emulator: Any) -> None:
     from mock_sprinto.cli import banner
 
     text = banner("0.0.0.0", 8080, make_emulator(host="0.0.0.0", allowed_hosts="mock"))
     assert "host names served: loopback ones, mock; others get 421" in text
     assert "host names served" not in banner("127.0.0.1", 8080, make_emulator())
+    default = banner("0.0.0.0", 8080, make_emulator(host="0.0.0.0"))
+    assert (
+        "host names served: loopback ones, single-label names (service names such as mock-sprinto), IP addresses, "
+        f"{socket.gethostname().lower()}; others get 421"
+    ) in default
