@@ -25,6 +25,9 @@ from .faults.scenario import Scenario
 from .lifecycle import State
 from .settings import Settings
 
+# What an activity item or a finished page's row holds (its tuple, strings, JSON details), about:
+# counted as freed with its integration, so deleting many well-used ones gives the heap back too.
+KEPT_ITEM_BYTES = 300
 MAX_REJECTED_PAGES_KEPT = 200  # per session: enough to debug, bounded against a looping client
 
 
@@ -437,7 +440,8 @@ class Tenant:
         """The tenant is forgotten: give its bytes back, and count whatever a request still in
         flight does to it on a private budget from now on. Its bytes count as freed: the caller
         trims the heap (``budget.trim_if_due``) once it has let go of the tenant."""
-        freed(self._staged_bytes + self._applied_bytes)
+        kept = len(self.activity) + sum(len(session.accepted_pages) for session in self.sessions.values())
+        freed(self._staged_bytes + self._applied_bytes + kept * KEPT_ITEM_BYTES)
         self.budget.add(-(self._staged_bytes + self._applied_bytes))
         self.budget = MemoryBudget(None)
         self.budget.add(self._staged_bytes + self._applied_bytes)
