@@ -177,20 +177,26 @@ def _headers(pairs: Any) -> dict[str, str]:
     return found
 
 
+_RFC3339 = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<time>\d{2}:\d{2}:\d{2})(?P<fraction>\.\d+)?"
+    r"(?P<zone>[Zz]|[+-]\d{2}:?\d{2})\Z"
+)
+
+
 def _time(text: str) -> float | None:
-    value = text.strip()
-    if value[-1:] in ("Z", "z"):
-        value = value[:-1] + "+00:00"
+    """An RFC 3339 time (any fraction of a second, an offset required), None otherwise."""
+    found = _RFC3339.match(text.strip())
+    if found is None:
+        return None
+    zone = found.group("zone")
+    zone = "+00:00" if zone in ("Z", "z") else zone[:3] + ":" + zone[-2:]
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
+        moment = datetime.fromisoformat(f"{found.group('date')}T{found.group('time')}{zone}")
+        stamp = moment.timestamp()
+    except (ValueError, OverflowError, OSError):
         return None
-    if moment.tzinfo is None:
-        return None
-    try:
-        return moment.timestamp()
-    except (OverflowError, OSError, ValueError):
-        return None
+    fraction = found.group("fraction")
+    return stamp + (float("0" + fraction) if fraction else 0.0)
 
 
 def _content_bytes(text: str, encoding: str | None) -> bytes | None:
