@@ -48,6 +48,7 @@ from .service import Emulator, page_digest
 from .settings import check_overrides
 from .sourcelines import json_pointer
 from .store import ActivityItem, Dataset, Due, IdSource, Page, Session, Tenant, TokenBucket
+from .wholenumbers import as_integers
 
 if TYPE_CHECKING:
     import jsonschema
@@ -348,6 +349,7 @@ def from_document(document: Any, emulator: Emulator) -> Restoration:
     problems = _schema_problems(document)
     if problems:
         raise refused(problems)
+    document = as_integers(_schema(), document)  # 3.0 is an integer to JSON Schema: an int from here on
     checker = _Checker(emulator, document)
     restoration = checker.build()
     if checker.problems:

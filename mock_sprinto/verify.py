@@ -32,9 +32,11 @@ from .journal import JournalEntry
 from .resources import schemas_dir
 from .sourcelines import json_pointer
 from .store import Tenant
+from .wholenumbers import as_integers
 
 MAX_PROBLEMS = 50
 MAX_LISTED = 20  # unexpected requests named one by one; then how many more
+MAX_STATES = 100_000  # places in the sequence a request may be at once: a bound on a crafted sequence's cost
 _UNKNOWN = object()  # a body the journal did not keep
 
 
@@ -255,6 +257,7 @@ def parse(document: Any) -> Expectations:
             "(docs/verify.md lists the words)",
             errors=problems,
         )
+    document = as_integers(_schema(), document)  # 3.0 is an integer to JSON Schema: an int from here on
     return Expectations(
         tuple(Count.of(item) for item in document.get("counts", ())),
         tuple(Step.of(item) for item in document.get("sequence", ())),
@@ -393,6 +396,13 @@ def _sequence(steps: Sequence[Step], requests: Sequence[Request]) -> Failure | N
     picked = [r for r in requests if any(step.matcher.matches(r) for step in steps)]
     states = _closure(steps, [(0, 0)])
     for request in picked:
+        if len(states) > MAX_STATES:
+            return Failure(
+                "sequence",
+                f"the sequence can be followed in more than {MAX_STATES} ways at request {request.line()}: "
+                "make its steps more specific (fewer '*' before an exact count)",
+                [request.index],
+            )
         after = _advance(steps, states, request)
         if not after:
             wanted = _open_steps(steps, states)
