@@ -395,6 +395,7 @@ def _sequence(steps: Sequence[Step], requests: Sequence[Request]) -> Failure | N
     repeat's count of them in a row); the first that fits nowhere, or an end before the last step."""
     picked = [r for r in requests if any(step.matcher.matches(r) for step in steps)]
     states = _closure(steps, [(0, 0)])
+    last = 0  # the last request the sequence took
     for request in picked:
         if len(states) > MAX_STATES:
             return Failure(
@@ -413,14 +414,23 @@ def _sequence(steps: Sequence[Step], requests: Sequence[Request]) -> Failure | N
                 [request.index],
             )
         states = after
+        last = request.index
     if (len(steps), 0) in states:
         return None
     wanted = _open_steps(steps, states)
     expected = " or ".join(f"step {i + 1} ({steps[i].describe()})" for i in wanted)
     message = f"the requests ended before the sequence did: expected {expected}"
+    # The nearest miss: the first later request of an operation an open step wants (a page
+    # answered 400 where pages answered 202 were expected).
+    operations = {steps[i].matcher.operation for i in wanted}
+    near = next(
+        (r for r in requests if r.index > last and (None in operations or r.operation in operations)), None
+    )
+    if near is not None:
+        message += f"; the nearest: {near.line()}"
     if any(steps[i].matcher.needs_unknown_body(r) for i in wanted for r in requests):
         message += f"; {_BODY_NOT_KEPT}"
-    return Failure("sequence", message, [])
+    return Failure("sequence", message, [] if near is None else [near.index])
 
 
 def diff_text(integration_id: str, requests: Sequence[Request], failures: Sequence[Failure]) -> str:

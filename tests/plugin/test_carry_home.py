@@ -10,6 +10,7 @@ import signal
 
 import pytest
 
+from ..carrydocs import block
 from ..e2e.test_cli import start
 from .test_pytester import suite  # noqa: F401 - the fixture, shared
 
@@ -32,13 +33,7 @@ def test_a_failing_test_leaves_a_bundle_that_serve_state_opens_as_it_was(
     suite.makepyfile(test_inner=FAILING)
     result = suite.runpytest(f"--basetemp={suite.path / 'base'}")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(
-        [
-            "its state bundle (sessions, pages, records, clock, scenario, journal): *.state.json",
-            "  open it in the dashboard: mock-sprinto serve --state *.state.json"
-            "  then http://127.0.0.1:8080/_mock/#integration=test_fails-*",
-        ]
-    )
+    result.stdout.fnmatch_lines(block("bundles-failing-test").splitlines())  # docs/bundles.md, as shown
     (written,) = (suite.path / "base" / "mock-sprinto-har").glob("test_fails--test_fails-*.state.json")
     assert written.with_name(written.name.replace(".state.json", ".har")).is_file()  # beside its HAR
     integration = re.search(r"#integration=(\S+)", result.stdout.str())
