@@ -726,8 +726,10 @@ def restore(emulator: Emulator, restoration: Restoration, integration_id: str | 
         emulator.budget.add(tenant.staged_bytes + tenant.applied_bytes)
         if built.follows_global:
             tenant.faults.scenario = emulator.scenario
-        emulator.refresh_settings(tenant)
         emulator.tenants[tenant.id] = tenant
+        if tenant.faults.scenario is None and emulator.scenario is not None:
+            emulator.take_scenario(tenant)  # it had none: this server's global scenario, from its start
+        emulator.refresh_settings(tenant)
     for entry in restoration.entries:
         entry.arrival = renumbered[entry.arrival]
         entry.answer = renumbered[entry.answer]

@@ -419,3 +419,18 @@ def test_write_atomically_replaces_whole(tmp_path: Path) -> None:
     target = write_atomically(tmp_path / "a" / "b.json", b"{}")
     write_atomically(target, b'{"x": 1}')
     assert target.read_bytes() == b'{"x": 1}' and [p.name for p in target.parent.iterdir()] == ["b.json"]
+
+
+async def test_an_integration_without_a_scenario_meets_the_importing_servers_global_one(
+    vendor: Vendor, control: Control, serve: Serve, registry: SchemaRegistry
+) -> None:
+    await vendor.start()
+    document = await control.get("/integrations/acme/state")
+    assert document["integrations"][0]["scenario"] is None
+    copy_client = await serve(fresh(registry))
+    async with copy_client.put("/_mock/scenario", json="rate-limited") as r:
+        assert r.status == 200
+    async with copy_client.put("/_mock/integrations/acme/state", json=document) as r:
+        assert r.status == 200
+    scenario = await Control(copy_client).get("/integrations/acme/scenario")
+    assert scenario["applies_to"] == "global" and scenario["effective_settings"]["rate_limit"] == 2
