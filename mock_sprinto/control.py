@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .clock import OffsetClock, format_time, parse_time
-from .codes import INTEGRATION_EXISTS, INVALID_PARAMETER, INVALID_SCENARIO, SESSION_NOT_FOUND
+from .codes import (
+    INTEGRATION_EXISTS,
+    INVALID_PARAMETER,
+    INVALID_SCENARIO,
+    PERSISTENCE_OFF,
+    SESSION_NOT_FOUND,
+    STATE_NOT_SAVED,
+)
 from .errors import ApiError
 from .faults.engine import counters
 from .faults.scenario import (
@@ -349,6 +356,100 @@ class ControlPlane:
             if integration_id in self.emulator.tenants:
                 lines += summary_text(self.report_of(integration_id), requests)
         return lines
+
+    # ---- state bundles (bundle.py; docs/bundles.md) ---------------------------------------------
+    def state(self, integration_id: str | None = None) -> dict[str, Any]:
+        """One integration's state bundle, or (None) the whole emulator's, every tenant settled first."""
+        from . import bundle  # imported here: only an export or an import needs it
+
+        emulator = self.emulator
+        if integration_id is None:
+            for tenant in emulator.tenants.values():
+                emulator.settle(tenant)
+        else:
+            emulator.tenant(integration_id)
+        return bundle.to_document(emulator, integration_id)
+
+    def state_kept(self, integration_id: str) -> dict[str, Any] | None:
+        """An integration's bundle if it exists, without creating it (a failing test's report)."""
+        tenant = self.emulator.tenants.get(integration_id)
+        if tenant is None:
+            return None
+        self.emulator.settle(tenant)
+        from . import bundle
+
+        return bundle.to_document(self.emulator, integration_id)
+
+    def put_state(self, document: Any, integration_id: str | None = None) -> dict[str, Any]:
+        """Import a bundle: one integration's to its own id, or the whole emulator's (None), which
+        replaces every integration and the journal. Checked whole first: a refusal changes nothing."""
+        from . import bundle
+
+        if integration_id is not None and not INTEGRATION_ID.match(integration_id):
+            raise ApiError.of(INVALID_PARAMETER, f"no integration can have the id {integration_id[:140]!r}")
+        restoration = bundle.from_document(document, self.emulator)
+        restored = bundle.restore(self.emulator, restoration, integration_id)
+        return {"scope": restoration.scope, "integrations": restored, "journal_entries": len(restoration.entries)}
+
+    def load_state(self, data: bytes) -> dict[str, Any]:
+        """Import a bundle's bytes (JSON or gzip) whatever its scope: ``serve --state``, ``--persist``."""
+        from . import bundle
+
+        settings = self.emulator.settings
+        document = bundle.decode(data, settings.max_state_bytes, settings.max_json_depth)
+        if isinstance(document, dict) and document.get("scope") == "integration":
+            integrations = document.get("integrations")
+            first = integrations[0] if isinstance(integrations, list) and integrations else None
+            named = first.get("id") if isinstance(first, dict) else None
+            if isinstance(named, str):
+                return self.put_state(document, named)
+        return self.put_state(document)
+
+    def save_state(self) -> dict[str, Any]:
+        """The whole emulator written to the ``persist_file`` (atomically); 409 without one."""
+        from . import bundle
+        from .statefile import write_atomically
+
+        path = self.emulator.settings.persist_file
+        if path is None:
+            raise ApiError.of(
+                PERSISTENCE_OFF,
+                "this server keeps its state in memory only; start it with --persist FILE to save it, "
+                "or export it with GET /_mock/state",
+            )
+        document = self.state()
+        data = bundle.encode(document, compress=path.endswith(".gz"))
+        try:
+            write_atomically(path, data)
+        except OSError as exc:
+            raise ApiError.of(
+                STATE_NOT_SAVED, f"the state could not be written to {path}: {exc.strerror or exc}", path=path
+            ) from None
+        return {
+            "saved": path,
+            "bytes": len(data),
+            "integrations": len(document["integrations"]),
+            "journal_entries": len(document["journal"]),
+        }
+
+    # ---- verification (verify.py; docs/verify.md) -------------------------------------------------
+    def verify(self, integration_id: str, document: Any) -> dict[str, Any]:
+        """Check the integration's journal against ``document``'s expectations: the verdict, or 422
+        ``expectations_not_met`` with the diff, or 400 ``invalid_expectations`` (nothing created)."""
+        from .verify import parse, verdict
+
+        expectations = parse(document)
+        tenant = self.emulator.tenant(integration_id)
+        return verdict(expectations, tenant, self.emulator.journal.answered_after(tenant.since))
+
+    # ---- the judge on captured traffic (report/har.py; docs/judge-har.md) -----------------------------
+    def judge_har(self, data: bytes, integration_id: str | None = None) -> dict[str, Any]:
+        """The client report on a HAR capture's bytes, per integration it holds; 400 ``invalid_har``."""
+        from .report.har import judge_har, parse_har
+
+        known = {name: schema.known_fields for name, schema in self.emulator.registry.types.items()}
+        document = parse_har(data)
+        return judge_har(document, known, self.emulator.settings, integration_id).public()
 
     def journal(
         self, integration_id: str | None, limit: int, operation: str | None = None, status: int | None = None

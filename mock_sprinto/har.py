@@ -81,6 +81,13 @@ def _entry(entry: JournalEntry, origin: str, redact: bool) -> dict[str, Any]:
         "_sessionId": entry.session_id,
         "_code": entry.code,
         "_rule": entry.rule,
+        # What the judge reads back from a HAR of the emulator's (report/har.py): the one order of
+        # arrivals and answers, and when the answer left, on the emulator's clock.
+        "_arrival": entry.arrival,
+        "_answer": entry.answer,
+        "_answeredDateTime": format_time(entry.at),
+        "_page": entry.page,
+        "_namesSession": entry.names_session,
     }
     if entry.request_headers_dropped:
         found["request"]["comment"] = (

@@ -122,6 +122,14 @@ class Emulator:
     def settle(self, tenant: Tenant) -> None:
         self.timeline.settle(tenant)
 
+    def take_orders(self, count: int) -> int:
+        """The first of ``count`` consecutive numbers of the one order of arrivals and answers,
+        none of which another request gets: where imported journal entries (a state bundle's) go."""
+        first = next(self._order)
+        if count > 1:
+            self._order = itertools.count(first + count)
+        return first
+
     def authenticate(self, integration_id: str, api_key: str | None, arrival: int | None = None) -> Tenant:
         if not api_key:
             raise ApiError.of(MISSING_API_KEY, "send the integration's key in the 'api-key' header")

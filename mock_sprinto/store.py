@@ -19,7 +19,7 @@ import orjson
 
 from .budget import RECORD_OVERHEAD_BYTES, MemoryBudget
 from .clock import OffsetClock, format_time
-from .faults.engine import FaultState
+from .faults.engine import FaultState, random_state, restored_random
 from .faults.scenario import Scenario
 from .lifecycle import State
 from .settings import Settings
@@ -36,6 +36,20 @@ class IdSource:
     def make(self, prefix: str) -> str:
         bits = secrets.randbits(96) if self._rng is None else self._rng.getrandbits(96)
         return f"{prefix}_{bits:024x}"
+
+    @property
+    def seeded(self) -> bool:
+        return self._rng is not None
+
+    def random_state(self) -> str | None:
+        """Where a seeded source stands (a state bundle's), so the next ids are the same; None when random."""
+        return None if self._rng is None else random_state(self._rng)
+
+    @classmethod
+    def restored(cls, state: str) -> IdSource:
+        source = cls()
+        source._rng = restored_random(state)
+        return source
 
 
 @dataclass(slots=True)

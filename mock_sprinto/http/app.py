@@ -30,7 +30,7 @@ from ..codes import (
 from ..control import ControlPlane
 from ..errors import ApiError
 from ..service import Emulator
-from . import control, openapi, vendor
+from . import bundles, control, openapi, vendor
 from .common import (
     API_PREFIX,
     CALL,
@@ -208,6 +208,7 @@ def create_app(emulator: Emulator) -> web.Application:
     app[HOSTS] = HostCheck(emulator.settings)
     vendor.add_routes(app)
     control.add_routes(app)
+    bundles.add_routes(app)  # state bundles, verification, the judge on a HAR
     openapi.add_routes(app)
     app.on_shutdown.append(_end_delays)
     return app
