@@ -423,9 +423,7 @@ def _sequence(steps: Sequence[Step], requests: Sequence[Request]) -> Failure | N
     # The nearest miss: the first later request of an operation an open step wants (a page
     # answered 400 where pages answered 202 were expected).
     operations = {steps[i].matcher.operation for i in wanted}
-    near = next(
-        (r for r in requests if r.index > last and (None in operations or r.operation in operations)), None
-    )
+    near = next((r for r in requests if r.index > last and (None in operations or r.operation in operations)), None)
     if near is not None:
         message += f"; the nearest: {near.line()}"
     if any(steps[i].matcher.needs_unknown_body(r) for i in wanted for r in requests):
