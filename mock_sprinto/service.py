@@ -16,13 +16,12 @@ import asyncio
 import hmac
 import itertools
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
 
-from .budget import MemoryBudget
+from .budget import CONTROL_REMEDY, TENANT_BYTES, MemoryBudget
 from .calls import Answer, Call, Exchange, Injected, Learned, Outcome
 from .clock import Clock, ManualClock, OffsetClock, SystemClock
 from .codes import (
@@ -104,6 +103,8 @@ class Emulator:
                 f"the emulator already holds {len(self.tenants)} integrations "
                 "(setting max_integrations); reset it or delete some",
             )
+        if not self.budget.fits_bookkeeping(TENANT_BYTES):
+            raise self.budget.exceeded(TENANT_BYTES, CONTROL_REMEDY)
         tenant = Tenant(integration_id, api_key, OffsetClock(self.clock), self.settings, self.ids, self.budget)
         # Journal entries of an earlier tenant of this id are not its own; the request that made it is.
         tenant.since = next(self._order) if first_arrival is None else first_arrival - 1
@@ -158,8 +159,7 @@ class Emulator:
 
     def refresh_settings(self, tenant: Tenant) -> None:
         tenant.settings = effective_settings(self.settings, tenant.faults.scenario, tenant.settings_overrides)
-        if tenant.activity.maxlen != tenant.settings.activity_log_size:
-            tenant.activity = deque(tenant.activity, maxlen=tenant.settings.activity_log_size)
+        tenant.resize_activity(tenant.settings.activity_log_size)
 
     # ---- the vendor plane's door ---------------------------------------------------------
     async def start(self, call: Call, source: BodySource) -> Outcome:

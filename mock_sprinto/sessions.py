@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from .budget import CONTROL_REMEDY, SESSION_BYTES, approx_bytes
 from .clock import format_time, parse_time
 from .codes import (
     EXPIRED_DATA_PURGED,
@@ -34,6 +35,8 @@ from .validation import PageVerdict, SchemaRegistry, check_page
 
 MAX_REFERENCE_CHARS = 256
 ANOMALY_ERRORS_SHOWN = 10
+KEPT_ERRORS_BYTES = 16_384  # of a rejected page's errors, in its record (the 400 answer lists them all)
+REFUSAL_NOTE_BYTES = 1_024  # about what the activity item of a refused page holds (its errors aside)
 
 
 @dataclass(slots=True)
@@ -69,6 +72,8 @@ class Sessions:
                 f"integration {tenant.id!r} already has an active session; close it or let it expire",
                 active_session_id=active.id,
             )
+        if not tenant.budget.fits_bookkeeping(SESSION_BYTES):
+            raise tenant.budget.exceeded(SESSION_BYTES, "retry later; " + CONTROL_REMEDY)
         now = tenant.now()
         tenant.session_count += 1
         session_id = tenant.ids.make("ses")
@@ -84,7 +89,8 @@ class Sessions:
             updated_at=now,
             last_request_at=now,
         )
-        tenant.sessions[session.id] = session
+        session.kept += len(reference or "")
+        tenant.add_session(session)
         tenant.active_session_id = session.id
         tenant.state_counts[State.ACTIVE.value] += 1
         tenant.note(now, "info", "session_created", "session started", session.id, client_reference_id=reference)
@@ -168,7 +174,7 @@ class Sessions:
         now = tenant.now()
         page = _new_page(session, wire, now, verdict)
         page.payload = raw
-        session.accepted_pages.append(page)
+        tenant.add_page(session, page)
         session.accepted_records_total += verdict.total
         by_entity = session.accepted_records_by_entity
         for entity_type, count in verdict.counts.items():  # cheaper than Counter.update's generic path
@@ -201,15 +207,17 @@ class Sessions:
         page.accepted = False
         page.code = error.code
         page.detail = error.detail
-        page.errors = learned.errors
-        page.errors_truncated = learned.errors_truncated
-        session.rejected_pages.append(page)
+        page.errors, cut = _kept_errors(learned.errors, tenant)
+        page.errors_truncated = learned.errors_truncated or cut
         # [doc] an invalid page (400) is an anomaly. A body refused before it was read as a page
         # (413 too large, 415 media type or coding, 507 staging bound) is a transport refusal:
         # a warning, listed with the session's pages but not counted as a rejected batch.
         anomaly = error.status == 400
         if anomaly:
             session.rejected_batches += 1
+        if not tenant.budget.fits_bookkeeping(page.count_kept() + REFUSAL_NOTE_BYTES):
+            return  # the memory budget is full: the journal alone records this refusal
+        tenant.add_page(session, page)
         tenant.note(
             now,
             "error" if anomaly else "warning",
@@ -221,7 +229,7 @@ class Sessions:
             status=error.status,
             request_id=wire.request_id,
             rejected_count=learned.total,
-            errors=learned.errors[:ANOMALY_ERRORS_SHOWN],
+            errors=page.errors[:ANOMALY_ERRORS_SHOWN],
         )
 
     def close_session(self, tenant: Tenant, session_id: str, body: Any) -> Session:
@@ -313,6 +321,22 @@ def _new_page(session: Session, wire: Wire, now: float, verdict: PageVerdict) ->
         duration_ms=(time.perf_counter() - wire.started) * 1000,
         digest=wire.digest,
     )
+
+
+def _kept_errors(errors: list[dict[str, Any]], tenant: Tenant) -> tuple[list[dict[str, Any]], bool]:
+    """The errors a rejected page's record keeps (the answer listed them all): the first ones, up to
+    ``KEPT_ERRORS_BYTES``, and none when the memory budget has no room left for them. True when
+    some were left out."""
+    kept: list[dict[str, Any]] = []
+    size = 0
+    for error in errors:
+        size += approx_bytes(error)
+        if size > KEPT_ERRORS_BYTES:
+            break
+        kept.append(error)
+    if kept and not tenant.budget.fits_bookkeeping(size):
+        kept = []
+    return kept, len(kept) < len(errors)
 
 
 def _make_room(tenant: Tenant, size: int) -> None:

@@ -117,7 +117,7 @@ class Timeline:
         session.finished_at = at
         tenant.finished.append(session.id)
         while len(tenant.finished) > tenant.settings.max_sessions_kept:
-            tenant.sessions.pop(tenant.finished.popleft(), None)
+            tenant.forget_session(tenant.finished.popleft())
 
     def _purge(self, tenant: Tenant, session: Session, at: float) -> None:
         self._drop_staged(tenant, session)
