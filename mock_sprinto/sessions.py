@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .budget import CONTROL_REMEDY, SESSION_BYTES, approx_bytes
+from .budget import CONTROL_REMEDY, RECORD_OVERHEAD_BYTES, SESSION_BYTES, approx_bytes
 from .clock import format_time, parse_time
 from .codes import (
     EXPIRED_DATA_PURGED,
@@ -132,6 +132,11 @@ class Sessions:
             raise
         if verdict.code is not None:
             raise self._refuse_invalid(tenant, session, wire, verdict, verdict.code)
+        try:  # room for the page and for what applying its records will hold (issue 22)
+            tenant.budget.check(len(raw) + verdict.total * RECORD_OVERHEAD_BYTES)
+        except ApiError as error:
+            self._record_rejection(tenant, session, wire, error)
+            raise
         return self._stage(tenant, session, raw, wire, verdict)
 
     def _judge(self, tenant: Tenant, raw: bytes) -> PageVerdict:
@@ -180,8 +185,10 @@ class Sessions:
         for entity_type, count in verdict.counts.items():  # cheaper than Counter.update's generic path
             by_entity[entity_type] += count
         session.staged_bytes += len(raw)
+        session.staged_records += verdict.total
         session.updated_at = now
         tenant.staged_bytes += len(raw)
+        tenant.keep(verdict.total * RECORD_OVERHEAD_BYTES)
         tenant.note(
             now,
             "info",

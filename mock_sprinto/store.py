@@ -194,6 +194,7 @@ class Dataset:
     applied_by_session: str | None = None
     _unkeyed: int = 0
     nbytes: int = 0  # the records' bytes plus RECORD_OVERHEAD_BYTES each: what the memory budget counts
+    base: Dataset | None = None  # upserting: the dataset these records go over (``over``, ``merged``)
 
     def put(self, record: Any) -> None:
         key_value = record.get(self.key_field) if self.key_field and type(record) is dict else None
@@ -206,10 +207,28 @@ class Dataset:
         # heap block (about 4.1 KB of RSS per record instead of ~350 B; benchmarks/ANALYSIS.md).
         raw = memoryview(orjson.dumps(record)).tobytes()
         replaced = self.records.get(key)
+        if replaced is None and self.base is not None:
+            replaced = self.base.records.get(key)
         if replaced is not None:
             self.nbytes -= len(replaced) + RECORD_OVERHEAD_BYTES
         self.records[key] = raw
         self.nbytes += len(raw) + RECORD_OVERHEAD_BYTES
+
+    @classmethod
+    def over(cls, base: Dataset) -> Dataset:
+        """Records to upsert into ``base``, held aside until ``merged`` (its count says what
+        ``base`` would hold with them)."""
+        return cls(base.entity_type, base.key_field, {}, _unkeyed=base._unkeyed, nbytes=base.nbytes, base=base)
+
+    def merged(self) -> Dataset:
+        """The dataset these records were put into: ``base`` with them, or this one."""
+        base = self.base
+        if base is None:
+            return self
+        base.records.update(self.records)
+        base._unkeyed = self._unkeyed
+        base.nbytes = self.nbytes
+        return base
 
     def describe(self, offset: int, limit: int) -> dict[str, Any]:
         window = itertools.islice(self.records.values(), offset, offset + limit)

@@ -95,3 +95,49 @@ def _push(emulator: Any, integration: str, session_id: str, raw: bytes) -> None:
         asyncio.run(emulator.push(call, BytesBody(raw)))
     except ApiError as error:
         assert error.code == "validation_failed"
+
+
+# ---- item 4: applying a session never takes the budget past its limit ------------------------------
+def test_pages_of_empty_records_are_counted_at_what_applying_them_holds(make_emulator: Any) -> None:
+    """Before: 12,400 staged pages of 100 ``{}`` applied left 161 MB held against a 4 MB budget."""
+    budget = 2_000_000
+    emulator = make_emulator(memory_budget_bytes=budget, processing_seconds=0)
+    tenant = emulator.authenticate("acme", "k")
+    session = emulator.sessions.start_session(tenant, None)
+    page = orjson.dumps({"entities": {"Thing": [{}] * 100}})  # 200-odd bytes that apply to ~13 kB
+    codes = [_push_code(emulator, "acme", session.id, page) for _ in range(400)]
+    assert codes.count(None) < 160 and codes[-1] == "memory_budget_exceeded", codes.count(None)
+    emulator.sessions.close_session(tenant, session.id, {"status": "apply"})
+    assert session.state.value == "processed", session.last_error
+    assert emulator.budget.peak <= budget and emulator.budget.held <= budget
+
+
+def test_an_apply_that_would_pass_the_budget_fails_with_a_clear_last_error(make_emulator: Any) -> None:
+    """Numbers orjson writes longer than the client did (``9E15``: 18 bytes applied) grow past
+    what was counted at staging: the attempt fails, is retried once, and nothing is applied."""
+    budget = 3_000_000
+    emulator = make_emulator(memory_budget_bytes=budget, processing_seconds=0)
+    tenant = emulator.authenticate("acme", "k")
+    session = emulator.sessions.start_session(tenant, None)
+    numbers = b",".join([b"9E15"] * 5_000)
+    raw = b'{"entities":{"Thing":[' + b",".join([b'{"a":[' + numbers + b"]}"] * 100) + b"]}}"
+    assert _push_code(emulator, "acme", session.id, raw) is None
+    emulator.sessions.close_session(tenant, session.id, {"status": "apply"})
+    emulator.clock.advance(1)
+    emulator.settle(tenant)
+    assert session.state.value == "failed" and session.retry_count == 1
+    assert session.last_error is not None and "memory budget" in session.last_error
+    assert "memory_budget_bytes = 3000000" in session.last_error
+    assert tenant.datasets == {} and emulator.budget.peak <= budget
+    # The failed session gave its staged pages back: the next one fits.
+    again = emulator.sessions.start_session(tenant, None)
+    assert _push_code(emulator, "acme", again.id, orjson.dumps({"entities": {"User": [user(1)]}})) is None
+
+
+def _push_code(emulator: Any, integration: str, session_id: str, raw: bytes) -> str | None:
+    call = Call("push_page", integration, "k", "req", time.perf_counter(), session_id=session_id)
+    try:
+        asyncio.run(emulator.push(call, BytesBody(raw)))
+    except ApiError as error:
+        return error.code
+    return None

@@ -91,6 +91,7 @@ def _held(emulator: Emulator) -> int:
             total += sum(len(page.payload) for page in session.accepted_pages if page.payload is not None)
             pages = [*session.accepted_pages, *session.rejected_pages]
             total += SESSION_BYTES + len(session.client_reference_id or "") + sum(page.kept for page in pages)
+            total += session.staged_records * RECORD_OVERHEAD_BYTES
         for dataset in tenant.datasets.values():
             total += sum(len(raw) + RECORD_OVERHEAD_BYTES for raw in dataset.records.values())
     return total
