@@ -13,7 +13,7 @@ from aiohttp import hdrs, web
 from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestPayloadError
 
-from ..budget import MemoryBudget
+from ..budget import ALWAYS_READ_BYTES, MemoryBudget
 from ..codes import (
     CLIENT_DISCONNECTED,
     MALFORMED_BODY,
@@ -106,13 +106,16 @@ async def read_body(
     strict_media_type: bool = True,
     budget: MemoryBudget | None = None,
     limit: int | None = None,
+    remedy: str = "",
 ) -> Body:
     """Read, size-check and decode the body; raises ApiError (413/415/400/507) on any problem.
 
     The control plane passes ``strict_media_type=False`` (its own guard wants JSON for what a
     browser could send). While the body arrives its bytes are reserved in ``budget``, the
     process-wide memory budget: a body that cannot fit is refused (507) before it is read.
-    ``limit`` replaces ``max_request_bytes`` (a scenario PUT takes ``max_scenario_bytes``).
+    ``limit`` replaces ``max_request_bytes`` (a control-plane body takes ``max_scenario_bytes``);
+    ``remedy`` is what a 507 tells the caller to do (the control plane's
+    choices differ from a vendor client's).
     """
     limit = settings.max_request_bytes if limit is None else limit
     check_transfer_encoding(request)
@@ -128,7 +131,7 @@ async def read_body(
         late = request_timeout(f"the request body did not arrive within {seconds:g}s")
         timer = asyncio.get_running_loop().call_later(seconds, _interrupt, payload, late)
     try:
-        wire = await _read_wire(request, limit, budget)
+        wire = await _read_wire(request, limit, budget, remedy)
     except BodyInterrupted as interrupted:  # too slow, or the server is stopping
         raise interrupted.error from None
     except ConnectionError:  # the client hung up: its doing, journaled apart from the 5xx
@@ -144,14 +147,15 @@ def _interrupt(payload: StreamReader, error: ApiError) -> None:
         payload.set_exception(BodyInterrupted(error))
 
 
-async def _read_wire(request: web.BaseRequest, limit: int, budget: MemoryBudget) -> bytes:
+async def _read_wire(request: web.BaseRequest, limit: int, budget: MemoryBudget, remedy: str) -> bytes:
     declared = request.content_length
     if declared == 0:
         # aiohttp gives a body of length 0 an empty stream whose readexactly(0) raises: there is
         # simply nothing to read (an empty body is then the parser's "the body is empty").
         return b""
     if declared is not None:  # known size (within the limit, checked above): one read
-        budget.check(declared)
+        if declared > ALWAYS_READ_BYTES:  # a small body (a close with discard) is always read
+            budget.check(declared, remedy)
         budget.reserve(declared)
         try:
             wire = await request.content.readexactly(declared)
@@ -176,7 +180,8 @@ async def _read_wire(request: web.BaseRequest, limit: int, budget: MemoryBudget)
                 break
             if received + len(chunk) > limit:
                 raise too_large(limit)
-            budget.check(len(chunk))
+            if received + len(chunk) > ALWAYS_READ_BYTES:
+                budget.check(len(chunk), remedy)
             budget.reserve(len(chunk))
             received += len(chunk)
             chunks.append(chunk)

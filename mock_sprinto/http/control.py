@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..budget import CONTROL_REMEDY
 from ..codes import INVALID_PARAMETER
 from ..errors import ApiError, int_param
 from ..payload import parse_json
@@ -21,15 +22,23 @@ MAX_LIST = 1_000_000
 
 async def _json_body(request: web.Request) -> Any:
     """Any JSON value (a scenario PUT takes a string or an object), at most max_scenario_bytes."""
-    settings = request.app[CONTROL].emulator.settings
+    return parse_json(await _control_body(request), request.app[CONTROL].emulator.settings.max_json_depth)
+
+
+async def _control_body(request: web.Request) -> bytes:
+    """A control-plane body, decoded: at most ``max_scenario_bytes`` on the wire, read under the
+    memory budget."""
+    emulator = request.app[CONTROL].emulator
+    settings = emulator.settings
     body = await read_body(
         request,
         settings,
         strict_media_type=False,
-        budget=request.app[CONTROL].emulator.budget,
+        budget=emulator.budget,
         limit=settings.max_scenario_bytes,
+        remedy=CONTROL_REMEDY,
     )
-    return parse_json(body.decoded, settings.max_json_depth)
+    return body.decoded
 
 
 async def _json_object(request: web.Request, required: bool = False) -> dict[str, Any]:
@@ -37,11 +46,10 @@ async def _json_object(request: web.Request, required: bool = False) -> dict[str
         if required:
             raise ApiError.of(INVALID_PARAMETER, "this call needs a JSON object body")
         return {}
-    settings = request.app[CONTROL].emulator.settings
-    body = await read_body(request, settings, strict_media_type=False, budget=request.app[CONTROL].emulator.budget)
-    if not body.decoded and not required:  # empty is no body; white space alone is not JSON (400)
+    decoded = await _control_body(request)
+    if not decoded and not required:  # empty is no body; white space alone is not JSON (400)
         return {}
-    value = parse_json(body.decoded, settings.max_json_depth)
+    value = parse_json(decoded, request.app[CONTROL].emulator.settings.max_json_depth)
     if not isinstance(value, dict):
         raise ApiError.of(INVALID_PARAMETER, "the body must be a JSON object")
     return value

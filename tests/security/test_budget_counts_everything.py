@@ -141,3 +141,20 @@ def _push_code(emulator: Any, integration: str, session_id: str, raw: bytes) -> 
     except ApiError as error:
         return error.code
     return None
+
+
+# ---- item 7: a full budget never blocks a discard, and every 507 says what to do ------------------
+async def test_a_discard_goes_through_a_budget_full_to_the_byte_and_frees_it(serve: Any, make_emulator: Any) -> None:
+    budget = 1_000_000
+    emulator = make_emulator(memory_budget_bytes=budget)
+    client = await serve(emulator)
+    vendor = Vendor(client, "acme", "k")
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(i) for i in range(50)]}})
+    emulator.budget.add(budget - emulator.budget.total)  # full to the byte: bodies in flight elsewhere
+    body = await vendor.push(session["id"], {"entities": {"User": [user(1)]}}, expect=507)
+    assert body["code"] == "memory_budget_exceeded"
+    assert "discard" in body["detail"] and "/_mock/integrations" in body["detail"], body["detail"]
+    closed = await vendor.close(session["id"], "discard")  # before: 507 "close or discard sessions"
+    assert closed["state"] == "cancelled"
+    assert emulator.budget.total < budget - 10_000
