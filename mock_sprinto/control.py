@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
+from .budget import CONTROL_REMEDY
 from .clock import OffsetClock, format_time, parse_time
 from .codes import INTEGRATION_EXISTS, INVALID_PARAMETER, INVALID_SCENARIO, SESSION_NOT_FOUND
 from .errors import ApiError
@@ -199,11 +200,20 @@ class ControlPlane:
     def set_scenario(self, scenario: Scenario | None, integration_id: str | None = None) -> None:
         """Install (or with None remove) the global scenario, or one integration's own."""
         emulator = self.emulator
+        size = 0 if scenario is None else scenario.nbytes  # counted in the memory budget
         if integration_id is not None:
             tenant = emulator.tenant(integration_id)
+            before = 0 if tenant.own_scenario is None else tenant.own_scenario.nbytes
+            if size > before:
+                tenant.budget.check(size - before, CONTROL_REMEDY)
             tenant.own_scenario = scenario
+            tenant.keep(size - before)
             emulator.take_scenario(tenant)
             return
+        before = 0 if emulator.scenario is None else emulator.scenario.nbytes
+        if size > before:
+            emulator.budget.check(size - before, CONTROL_REMEDY)
+        emulator.budget.add(size - before)
         emulator.scenario = scenario
         for each in emulator.tenants.values():
             if each.own_scenario is None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
 
+from ..budget import approx_bytes
 from ..documents import DEFAULT_MAX_DOCUMENT_BYTES, DocumentTooLarge, load_yaml, plain_json, read_text
 from ..errors import MockSprintoError
 from ..resources import scenarios_dir, schemas_dir
@@ -92,6 +93,7 @@ class Scenario:
     settings: dict[str, Any]
     rules: tuple[FaultRule, ...]
     source: dict[str, Any]  # the document as given, returned by GET .../scenario
+    nbytes: int = 0  # what the scenario holds (``approx_bytes`` of its document), for the memory budget
 
     def public(self) -> dict[str, Any]:
         return dict(self.source)
@@ -184,6 +186,7 @@ def parse_scenario(document: Any, source: str = "scenario", text: str | None = N
         settings=settings,
         rules=tuple(rules),
         source=document,
+        nbytes=approx_bytes(document),
     )
 
 

@@ -107,13 +107,15 @@ async def read_body(
     budget: MemoryBudget | None = None,
     limit: int | None = None,
     remedy: str = "",
+    decoded_limit: int | None = None,
 ) -> Body:
     """Read, size-check and decode the body; raises ApiError (413/415/400/507) on any problem.
 
     The control plane passes ``strict_media_type=False`` (its own guard wants JSON for what a
     browser could send). While the body arrives its bytes are reserved in ``budget``, the
     process-wide memory budget: a body that cannot fit is refused (507) before it is read.
-    ``limit`` replaces ``max_request_bytes`` (a control-plane body takes ``max_scenario_bytes``);
+    ``limit`` replaces ``max_request_bytes`` and ``decoded_limit`` ``max_decoded_bytes`` (a
+    control-plane body takes ``max_scenario_bytes`` for both: gzip cannot take a scenario past it);
     ``remedy`` is what a 507 tells the caller to do (the control plane's
     choices differ from a vendor client's).
     """
@@ -139,7 +141,8 @@ async def read_body(
     finally:
         if timer is not None:
             timer.cancel()
-    return await _decoded(wire, encoding, settings)
+    cap = settings.max_decoded_bytes if decoded_limit is None else decoded_limit
+    return await _decoded(wire, encoding, cap)
 
 
 def _interrupt(payload: StreamReader, error: ApiError) -> None:
@@ -190,10 +193,9 @@ async def _read_wire(request: web.BaseRequest, limit: int, budget: MemoryBudget,
     return b"".join(chunks)
 
 
-async def _decoded(wire: bytes, encoding: str, settings: Settings) -> Body:
+async def _decoded(wire: bytes, encoding: str, cap: int) -> Body:
     if encoding == "identity":
         return Body(wire, wire, encoding)
-    cap = settings.max_decoded_bytes
     if len(wire) > INLINE_INFLATE_LIMIT:
         decoded = await asyncio.get_running_loop().run_in_executor(None, inflate, wire, encoding, cap)
     else:

@@ -26,8 +26,8 @@ async def _json_body(request: web.Request) -> Any:
 
 
 async def _control_body(request: web.Request) -> bytes:
-    """A control-plane body, decoded: at most ``max_scenario_bytes`` on the wire, read under the
-    memory budget."""
+    """A control-plane body, decoded: at most ``max_scenario_bytes`` on the wire and once decoded
+    (a gzip body cannot take a scenario past it), read under the memory budget."""
     emulator = request.app[CONTROL].emulator
     settings = emulator.settings
     body = await read_body(
@@ -37,6 +37,7 @@ async def _control_body(request: web.Request) -> bytes:
         budget=emulator.budget,
         limit=settings.max_scenario_bytes,
         remedy=CONTROL_REMEDY,
+        decoded_limit=settings.max_scenario_bytes,
     )
     return body.decoded
 

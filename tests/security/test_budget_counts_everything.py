@@ -158,3 +158,43 @@ async def test_a_discard_goes_through_a_budget_full_to_the_byte_and_frees_it(ser
     closed = await vendor.close(session["id"], "discard")  # before: 507 "close or discard sessions"
     assert closed["state"] == "cancelled"
     assert emulator.budget.total < budget - 10_000
+
+
+# ---- item 5: a scenario is bounded once decoded, and counted --------------------------------------
+def _scenario(body_chars: int, name: str = "fat") -> dict[str, Any]:
+    return {
+        "name": name,
+        "rules": [{"match": {"operation": "activity"}, "respond": {"status": 503, "body": "x" * body_chars}}],
+    }
+
+
+async def test_a_gzip_scenario_past_max_scenario_bytes_once_decoded_is_refused(client: Any) -> None:
+    """Before: only the wire size was checked, so 2 kB of gzip installed a 2 MB scenario."""
+    wire = _gzip(_scenario(2_000_000))
+    assert len(wire) < 10_000
+    async with client.put("/_mock/integrations/acme/scenario", data=wire, headers=GZIP_JSON) as response:
+        body = await response.json()
+        assert response.status == 413, body
+    assert body["code"] == "payload_too_large" and body["limit_bytes"] == 1_048_576
+
+
+async def test_scenarios_are_counted_in_the_budget_and_given_back(serve: Any, make_emulator: Any) -> None:
+    emulator = make_emulator(memory_budget_bytes=3_000_000)
+    client = await serve(emulator)
+    statuses = []
+    for n in range(6):
+        async with client.put(f"/_mock/integrations/s-{n}/scenario", json=_scenario(900_000)) as response:
+            statuses.append(response.status)
+            body = await response.json()
+    assert statuses[:2] == [200, 200] and statuses[-1] == 507, statuses
+    assert "delete integrations" in body["detail"]
+    held = emulator.budget.held
+    assert held >= 2 * 900_000
+    async with client.delete("/_mock/integrations/s-0") as response:
+        assert response.status == 204
+    assert emulator.budget.held <= held - 900_000
+    async with client.put("/_mock/scenario", json=_scenario(900_000, "global")) as response:
+        assert response.status == 200
+    async with client.delete("/_mock/scenario") as response:
+        assert response.status == 204
+    assert emulator.budget.held <= held - 900_000
