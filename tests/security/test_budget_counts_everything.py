@@ -7,13 +7,16 @@ from __future__ import annotations
 import asyncio
 import gzip
 import time
+import zlib
 from typing import Any
 
 import orjson
+import pytest
 
 from mock_sprinto.budget import PAGE_BYTES, SESSION_BYTES, TENANT_BYTES
 from mock_sprinto.calls import Call
 from mock_sprinto.errors import ApiError
+from mock_sprinto.http.body import MAX_GZIP_MEMBERS, inflate
 from mock_sprinto.payload import BytesBody
 from mock_sprinto.store import MAX_REJECTED_PAGES_KEPT
 
@@ -198,3 +201,46 @@ async def test_scenarios_are_counted_in_the_budget_and_given_back(serve: Any, ma
     async with client.delete("/_mock/scenario") as response:
         assert response.status == 204
     assert emulator.budget.held <= held - 900_000
+
+
+# ---- item 6: many gzip members cost linear work, and too many are refused -------------------------
+class _CountingBytes(bytes):
+    """Bytes that count what slicing them copies."""
+
+    copied = 0
+
+    def __getitem__(self, key: Any) -> Any:
+        item = super().__getitem__(key)
+        if isinstance(key, slice):
+            _CountingBytes.copied += len(item)
+        return item
+
+
+def test_many_gzip_members_are_decoded_without_copying_the_rest_each_time() -> None:
+    member = gzip.compress(b"{", mtime=0)
+    data = _CountingBytes(member * MAX_GZIP_MEMBERS + b"\x00" * 1000)
+    _CountingBytes.copied = 0
+    assert inflate(data, "gzip", 10_000_000) == b"{" * MAX_GZIP_MEMBERS
+    assert _CountingBytes.copied <= 2 * len(data), _CountingBytes.copied  # before: ~len(data)**2 / 2 / len(member)
+
+
+def test_more_gzip_members_than_the_cap_are_refused_after_the_cap() -> None:
+    empty = gzip.compress(b"", mtime=0)
+    data = _CountingBytes(empty * 5_000)
+    _CountingBytes.copied = 0
+    decoders = 0
+    real = zlib.decompressobj
+
+    def counting(*args: Any) -> Any:
+        nonlocal decoders
+        decoders += 1
+        return real(*args)
+
+    zlib.decompressobj = counting  # type: ignore[assignment]
+    try:
+        with pytest.raises(ApiError) as refused:
+            inflate(data, "gzip", 10_000_000)
+    finally:
+        zlib.decompressobj = real  # type: ignore[assignment]
+    assert refused.value.code == "malformed_body" and "members" in refused.value.detail
+    assert decoders <= MAX_GZIP_MEMBERS + 1 and _CountingBytes.copied <= len(data)
