@@ -30,6 +30,7 @@ from .codes import (
     INVALID_PARAMETER,
     MALFORMED_API_KEY,
     MISSING_API_KEY,
+    TOO_MANY_ITEMS,
     UNSUPPORTED_VERSION,
 )
 from .errors import ApiError, repeated_parameter, shutting_down
@@ -39,15 +40,16 @@ from .faults.scenario import Scenario, effective_settings
 from .faults.vocabulary import SILENT_FAULTS, Operation
 from .journal import Journal, JournalEntry, kept_headers
 from .naming import INTEGRATION_ID
-from .payload import BodySource, parse_json
+from .payload import BodySource, many_values, parse_json
 from .ratelimit import throttle
 from .sessions import Sessions, Wire
 from .settings import Config, Settings
 from .store import IdSource, Tenant
 from .timeline import Timeline
-from .validation import SchemaRegistry
+from .validation import PageVerdict, SchemaRegistry
 
 SUPPORTED_VERSIONS = ("v1",)
+INLINE_JUDGE_BYTES = 1_048_576  # a decoded page larger than this is parsed and validated on a worker thread
 MAX_API_KEY_CHARS = 512
 
 
@@ -204,11 +206,18 @@ class Emulator:
         wire.encoding = body.encoding
         wire.digest = page_digest(body.decoded)
         call.learned.request_body = body.decoded
-        entity_types, page_hint = _page_facts(body.decoded) if tenant.faults.needs_body else (frozenset(), None)
+        judged: PageVerdict | ApiError | None = None
+        if len(body.decoded) > INLINE_JUDGE_BYTES:
+            # Parsing and validating a large page is done on a worker thread: its Python walks
+            # give the event loop its turn (the GIL switches between them), so the other clients'
+            # requests, a health check included, are answered meanwhile.
+            judge = self.sessions.judge_apart
+            judged = await asyncio.get_running_loop().run_in_executor(None, judge, tenant.settings, body.decoded)
+        entity_types, page_hint = _page_facts(body.decoded, judged) if tenant.faults.needs_body else (frozenset(), None)
         return await self._under_scenario(
             call,
             tenant,
-            lambda: Answer(202, self.sessions.push_page(tenant, session_id, body.decoded, wire)),
+            lambda: Answer(202, self.sessions.push_page(tenant, session_id, body.decoded, wire, judged)),
             entity_types,
             page_hint,
         )
@@ -461,8 +470,15 @@ def _session_of(call: Call) -> str:
     return call.session_id
 
 
-def _page_facts(decoded: bytes) -> tuple[frozenset[str], int | str | None]:
-    """Entity types and page_hint of a page, for rules that match on them (best effort)."""
+def _page_facts(decoded: bytes, judged: PageVerdict | ApiError | None) -> tuple[frozenset[str], int | str | None]:
+    """Entity types and page_hint of a page, for rules that match on them (best effort): from its
+    verdict when it was judged already, none for a text too large in values to parse twice."""
+    if judged is not None:
+        if isinstance(judged, ApiError) or judged.code is TOO_MANY_ITEMS:
+            return frozenset(), None
+        return frozenset(judged.counts), judged.page_hint
+    if many_values(decoded):
+        return frozenset(), None
     try:
         page = orjson.loads(decoded)
     except orjson.JSONDecodeError:

@@ -28,10 +28,11 @@ from .codes import (
 )
 from .errors import ApiError, counted, int_param
 from .lifecycle import Event, State
-from .payload import check_depth, parse_json
+from .payload import check_depth, many_values, parse_json, records_beyond
+from .settings import Settings
 from .store import Page, Session, Tenant
 from .timeline import Timeline
-from .validation import PageVerdict, SchemaRegistry, check_page
+from .validation import PageVerdict, SchemaRegistry, check_page, too_many_records
 
 MAX_REFERENCE_CHARS = 256
 ANOMALY_ERRORS_SHOWN = 10
@@ -122,11 +123,19 @@ class Sessions:
         if session is not None and session.state is State.ACTIVE:
             self._record_rejection(tenant, session, wire, error)
 
-    def push_page(self, tenant: Tenant, session_id: str, raw: bytes, wire: Wire) -> dict[str, Any]:
-        """Stage a valid page on the session; any page refused is recorded there, then raised."""
+    def push_page(
+        self, tenant: Tenant, session_id: str, raw: bytes, wire: Wire, judged: PageVerdict | ApiError | None = None
+    ) -> dict[str, Any]:
+        """Stage a valid page on the session; any page refused is recorded there, then raised.
+        ``judged``: the page's verdict (or the refusal) when ``judge`` already ran, off the loop."""
         session = self.push_target(tenant, session_id)  # again: the body took time to arrive
         try:
-            verdict = self._judge(tenant, raw)
+            _make_room(tenant, len(raw))
+            if judged is None:
+                judged = self.judge(tenant.settings, raw)
+            if isinstance(judged, ApiError):
+                raise judged
+            verdict = judged
         except ApiError as error:  # refused before a verdict: staging bound, memory budget, body
             self._record_rejection(tenant, session, wire, error)
             raise
@@ -139,12 +148,21 @@ class Sessions:
             raise
         return self._stage(tenant, session, raw, wire, verdict)
 
-    def _judge(self, tenant: Tenant, raw: bytes) -> PageVerdict:
-        """The page's verdict. Raises the refusals that come first: no room to stage it, or a body
-        that is not acceptable JSON (too deep a body only shows once its verdict is a rejection)."""
-        settings = tenant.settings
+    def judge_apart(self, settings: Settings, raw: bytes) -> PageVerdict | ApiError:
+        """``judge`` for a worker thread: the refusal it raises is returned, to raise on the loop."""
+        try:
+            return self.judge(settings, raw)
+        except ApiError as error:
+            return error
+
+    def judge(self, settings: Settings, raw: bytes) -> PageVerdict:
+        """The page's verdict under ``settings``; raises when the body is not acceptable JSON (too
+        deep a body only shows once its verdict is a rejection). A text that could hold many values
+        has its records counted first: past ``max_page_items``, it is refused unparsed (issue 22)."""
         strict_fields = settings.unknown_fields == "reject"
-        _make_room(tenant, len(raw))
+        limit = settings.max_page_items
+        if limit is not None and many_values(raw) and (read := records_beyond(raw, limit)) is not None:
+            return too_many_records(read, limit)
         body = parse_json(
             raw,
             settings.max_json_depth,

@@ -405,6 +405,18 @@ def _refuse_empty(verdict: PageVerdict) -> PageVerdict:
     return _reject(verdict, EMPTY_PAGE, "a page must hold at least one record")
 
 
+def too_many_records(read: int, max_items: int) -> PageVerdict:
+    """The verdict on a page whose records were counted before it was parsed: ``read`` is how many
+    were read when the count passed ``max_items`` (the rest was never read)."""
+    verdict = PageVerdict({}, {}, read, None)
+    issue = (
+        f"the page holds more than {max_items} records ({read} read, the rest was not); "
+        f"at most {max_items} are allowed across all types"
+    )
+    _envelope_error(verdict, issue, "/entities", "maxItems", field_name="entities", rule=rules.PAGE_SIZE)
+    return _reject(verdict, TOO_MANY_ITEMS, f"a page may hold at most {max_items} records, this one holds more")
+
+
 def _refuse_too_many(verdict: PageVerdict, max_items: int) -> PageVerdict:
     total = verdict.total
     issue = f"the page holds {total} records; at most {max_items} are allowed across all types"

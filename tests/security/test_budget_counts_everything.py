@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import threading
 import time
 import zlib
 from typing import Any
@@ -244,3 +245,59 @@ def test_more_gzip_members_than_the_cap_are_refused_after_the_cap() -> None:
         zlib.decompressobj = real  # type: ignore[assignment]
     assert refused.value.code == "malformed_body" and "members" in refused.value.detail
     assert decoders <= MAX_GZIP_MEMBERS + 1 and _CountingBytes.copied <= len(data)
+
+
+# ---- item 3: a page of millions of records is refused unparsed, and big pages leave the loop free ----
+async def _push_while_polling_health(client: Any, vendor: Vendor, session_id: str, wire: bytes) -> tuple[Any, int]:
+    """Push ``wire`` and poll the health check until the push is answered: the answer and how many
+    health checks were answered before it."""
+    answered = 0
+    done = asyncio.Event()
+
+    async def poll() -> None:
+        nonlocal answered
+        while not done.is_set():
+            async with client.get("/_mock/health") as response:
+                assert response.status == 200
+            if not done.is_set():
+                answered += 1
+            await asyncio.sleep(0.005)
+
+    poller = asyncio.create_task(poll())
+    try:
+        status, body = await vendor.call("POST", f"/sessions/{session_id}/entities", data=wire, headers=GZIP_JSON)
+    finally:
+        done.set()
+        await poller
+    return (status, body), answered
+
+
+async def test_a_page_of_millions_of_empty_records_is_refused_before_it_is_parsed(client: Any) -> None:
+    """Before: 24 kB of gzip (8.3 million ``{}``) were parsed whole and walked (5-8 s of loop,
+    1.26 GB of RSS) before the 400."""
+    wire = gzip.compress(b'{"entities":{"X":[' + b"{}," * 8_299_999 + b"{}]}}", 9, mtime=0)
+    vendor = Vendor(client, "acme", "k")
+    session = await vendor.start()
+    (status, body), _ = await _push_while_polling_health(client, vendor, session["id"], wire)
+    assert status == 400 and body["code"] == "too_many_items", body
+    assert body["rejected_count_total"] == 101  # counted up to the first past the limit, no further
+    assert "the rest was not" in body["validation_errors"][0]["issue"]
+
+
+async def test_a_large_page_is_judged_off_the_loop_while_health_checks_answer(client: Any, emulator: Any) -> None:
+    nested = b"{}," * 1_499_999 + b"{}"  # one record of an untyped entity, large in values
+    wire = gzip.compress(b'{"entities":{"Blob":[{"items":[' + nested + b"]}]}}", 9, mtime=0)
+    judged_on = []
+    judge = emulator.sessions.judge
+
+    def spy(settings: Any, raw: bytes) -> Any:
+        judged_on.append(threading.current_thread() is threading.main_thread())
+        return judge(settings, raw)
+
+    emulator.sessions.judge = spy
+    vendor = Vendor(client, "acme", "k")
+    session = await vendor.start()
+    (status, body), answered = await _push_while_polling_health(client, vendor, session["id"], wire)
+    assert status == 202, body
+    assert judged_on == [False]  # parsed and validated on a worker thread
+    assert answered >= 1  # the loop answered other requests while the page was read and judged
