@@ -9,7 +9,10 @@ made (the activity log, a failing test's report).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from . import __version__
 from .budget import CONTROL_REMEDY
@@ -289,11 +292,22 @@ class ControlPlane:
         }
 
     def records(self, integration_id: str, entity_type: str, offset: int, limit: int) -> dict[str, Any]:
+        return self._dataset(integration_id, entity_type).describe(offset, limit)
+
+    def records_parts(
+        self, integration_id: str, entity_type: str, offset: int, limit: int
+    ) -> tuple[bytes, list[bytes], bytes]:
+        """``records`` as JSON text in parts for the HTTP route to stream (a million records is
+        hundreds of MB): the answer up to its records, each record as kept, the end."""
+        head, window = self._dataset(integration_id, entity_type).describe_parts(offset, limit)
+        return orjson.dumps(head)[:-1] + b',"records":[', window, b"]}"
+
+    def _dataset(self, integration_id: str, entity_type: str) -> Dataset:
         tenant = self.emulator.tenant(integration_id)
         dataset = tenant.datasets.get(entity_type)
         if dataset is None:  # nothing applied yet: an empty dataset of that type
             dataset = Dataset(entity_type, self.emulator.registry.key_field(entity_type))
-        return dataset.describe(offset, limit)
+        return dataset
 
     def activity(self, integration_id: str) -> list[dict[str, Any]]:
         """The whole activity log, oldest first, without a vendor request (not journaled, not
@@ -381,6 +395,23 @@ class ControlPlane:
         journal = self.emulator.journal
         entries = journal.last(integration_id, limit or len(journal.entries) or 1, operation, status)
         return har(entries, origin, __version__, redact=redact)
+
+    def journal_har_parts(
+        self,
+        integration_id: str | None,
+        origin: str,
+        limit: int | None = None,
+        redact: bool = True,
+        operation: str | None = None,
+        status: int | None = None,
+    ) -> tuple[bytes, Iterator[bytes], bytes]:
+        """``journal_har`` as JSON text in parts (``har.har_parts``), for the HTTP route to stream:
+        the entries are chosen now, each is serialized when it is written."""
+        from .har import har_parts  # imported here: only a HAR download needs it, never serve's start
+
+        journal = self.emulator.journal
+        entries = journal.last(integration_id, limit or len(journal.entries) or 1, operation, status)
+        return har_parts(entries, origin, __version__, redact=redact)
 
 
 def _summary(tenant: Tenant) -> dict[str, Any]:

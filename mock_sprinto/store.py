@@ -231,16 +231,21 @@ class Dataset:
         return base
 
     def describe(self, offset: int, limit: int) -> dict[str, Any]:
-        window = itertools.islice(self.records.values(), offset, offset + limit)
-        return {
+        head, window = self.describe_parts(offset, limit)
+        return {**head, "records": [orjson.loads(raw) for raw in window]}
+
+    def describe_parts(self, offset: int, limit: int) -> tuple[dict[str, Any], list[bytes]]:
+        """``describe`` without its ``records``, and the records in the window as the JSON they are
+        kept as (a list of references, taken now: an apply meanwhile does not change it)."""
+        head = {
             "entity_type": self.entity_type,
             "key_field": self.key_field,
             "count": len(self.records),
             "offset": offset,
             "applied_at": None if self.applied_at is None else format_time(self.applied_at),
             "applied_by_session": self.applied_by_session,
-            "records": [orjson.loads(raw) for raw in window],
         }
+        return head, list(itertools.islice(self.records.values(), offset, offset + limit))
 
 
 @dataclass(slots=True)

@@ -13,7 +13,7 @@ from ..errors import ApiError, int_param
 from ..payload import parse_json
 from ..resources import readme_text
 from .body import read_body
-from .common import CONTROL, CONTROL_PREFIX, json_response, query_value
+from .common import CONTROL, CONTROL_PREFIX, json_response, query_value, stream_json
 
 P = CONTROL_PREFIX
 ONE = P + "/integrations/{integration_id}"
@@ -161,10 +161,13 @@ async def datasets(request: web.Request) -> web.Response:
     return json_response(request.app[CONTROL].datasets(_one(request)))
 
 
-async def records(request: web.Request) -> web.Response:
+async def records(request: web.Request) -> web.StreamResponse:
     offset = _query_int(request, "offset", 0, 0, MAX_LIST)
     limit = _query_int(request, "limit", MAX_LIST, 0, MAX_LIST)
-    return json_response(request.app[CONTROL].records(_one(request), request.match_info["entity_type"], offset, limit))
+    opening, window, closing = request.app[CONTROL].records_parts(
+        _one(request), request.match_info["entity_type"], offset, limit
+    )
+    return await stream_json(request, opening, iter(window), closing)
 
 
 async def get_scenario(request: web.Request) -> web.Response:
@@ -236,7 +239,7 @@ async def activity(request: web.Request) -> web.Response:
     return json_response({"items": request.app[CONTROL].activity(_one(request))})
 
 
-async def journal_har(request: web.Request) -> web.Response:
+async def journal_har(request: web.Request) -> web.StreamResponse:
     """The journal as HAR 1.2, to open in a browser's developer tools (``?redact=false`` keeps the
     api-key, Authorization and cookies as sent)."""
     control = request.app[CONTROL]
@@ -250,12 +253,15 @@ async def journal_har(request: web.Request) -> web.Response:
         raise ApiError.of(INVALID_PARAMETER, "redact is true or false")
     integration_id, operation, status = _journal_filters(request)
     origin = f"{request.scheme}://{request.host}"
-    data = control.journal_har(integration_id, origin, limit, redact == "true", operation, status)
+    opening, entries, closing = control.journal_har_parts(
+        integration_id, origin, limit, redact == "true", operation, status
+    )
     # The id comes from the query: only characters an integration id can hold reach the header
     # (a control byte in a header is refused by aiohttp as it writes, dropping the connection).
     safe = "".join(c for c in (integration_id or "all") if c.isascii() and (c.isalnum() or c in "._:-"))[:128]
     name = f"mock-sprinto-{safe or 'all'}.har"
-    return json_response(data, headers={"Content-Disposition": f'inline; filename="{name}"'})
+    headers = {"Content-Disposition": f'inline; filename="{name}"'}
+    return await stream_json(request, opening, entries, closing, headers)
 
 
 def add_routes(app: web.Application) -> None:

@@ -17,6 +17,8 @@ traceback), and on shutdown leaves a request that is still reading its body with
   (out of descriptors anyway) is logged once every ``MUTE_SECONDS``, without a traceback;
 * **problem objects** for what aiohttp's parser refuses (400 ``malformed_request``, 431
   ``request_header_fields_too_large``), with an ``X-Request-Id``;
+* a **send deadline** (``send_timeout_seconds``): a client that reads nothing of an answer for that
+  long is dropped, and the answer's bytes with it;
 * a **bounded shutdown** (``shutdown_timeout_seconds``): a body being read is cut short with 503
   ``shutting_down``, other requests get the grace period to finish, then the same 503.
 """
@@ -105,10 +107,15 @@ def raw_problem(error: ApiError, request_id: str | None = None) -> bytes:
 class Limits:
     header_timeout: float
     max_connections: int
+    send_timeout: float = 60.0
 
     @classmethod
     def of(cls, settings: Settings) -> Limits:
-        return cls(settings.header_timeout_seconds, effective_connection_cap(settings.max_connections))
+        return cls(
+            settings.header_timeout_seconds,
+            effective_connection_cap(settings.max_connections),
+            settings.send_timeout_seconds,
+        )
 
 
 def effective_connection_cap(wanted: int) -> int:
@@ -127,13 +134,52 @@ def effective_connection_cap(wanted: int) -> int:
 class EmulatorRequestHandler(RequestHandler):
     """One connection, with a header deadline, a place under the cap, and JSON refusals."""
 
-    __slots__ = ("_header_deadline", "_limits", "_partial")
+    __slots__ = ("_header_deadline", "_limits", "_partial", "_send_deadline", "_unsent")
 
     def __init__(self, manager: Server, *, limits: Limits, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
         self._limits = limits
         self._header_deadline: asyncio.TimerHandle | None = None
         self._partial = False  # bytes of a request arrived, its headers are not complete
+        self._send_deadline: asyncio.TimerHandle | None = None
+        self._unsent = 0  # bytes the transport held when the send deadline was armed
+
+    # ---- the send deadline -------------------------------------------------------------------
+    # asyncio pauses writing when the transport holds more than its high-water mark of unsent bytes
+    # (a client that does not read). Until it resumes, the deadline checks every send_timeout
+    # whether the client took anything; a client that took nothing is dropped, and the answer it
+    # held (a whole HAR export: 89 MB) with it. As nginx's send_timeout: between two successful
+    # reads, not for the whole answer.
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self._arm_send_deadline()
+
+    def resume_writing(self) -> None:
+        self._disarm_send_deadline()
+        super().resume_writing()
+
+    def _arm_send_deadline(self) -> None:
+        transport = self.transport
+        if transport is None or self._send_deadline is not None:
+            return
+        self._unsent = transport.get_write_buffer_size()
+        self._send_deadline = self._loop.call_later(self._limits.send_timeout, self._send_late)
+
+    def _disarm_send_deadline(self) -> None:
+        if self._send_deadline is not None:
+            self._send_deadline.cancel()
+            self._send_deadline = None
+
+    def _send_late(self) -> None:
+        self._send_deadline = None
+        transport = self.transport
+        if transport is None or not self.writing_paused:
+            return
+        if transport.get_write_buffer_size() < self._unsent:
+            self._arm_send_deadline()  # the client read some: a new period
+            return
+        log.debug("dropped a client that read nothing for %gs", self._limits.send_timeout)
+        transport.abort()
 
     # ---- the connection cap and the header deadline ----------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -196,6 +242,7 @@ class EmulatorRequestHandler(RequestHandler):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._disarm()
+        self._disarm_send_deadline()
         super().connection_lost(exc)
 
     # ---- what aiohttp's parser refuses ---------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import socket
 import threading
 import time
 import zlib
@@ -301,3 +302,56 @@ async def test_a_large_page_is_judged_off_the_loop_while_health_checks_answer(cl
     assert status == 202, body
     assert judged_on == [False]  # parsed and validated on a worker thread
     assert answered >= 1  # the loop answered other requests while the page was read and judged
+
+
+# ---- item 2: a client that reads nothing of a large answer is dropped -------------------------------
+async def test_a_client_that_never_reads_a_large_answer_is_dropped_after_the_send_deadline(
+    serve: Any, make_emulator: Any
+) -> None:
+    """Before: 30 sockets that never read an 89 MB journal.har took RSS to 5.2 GB, held forever."""
+    client = await serve(make_emulator(journal_bodies_bytes=300_000, send_timeout_seconds=0.3))
+    vendor = Vendor(client, "acme", "k")
+    session = await vendor.start()
+    padded = {"entities": {"User": [user(1, notes="n" * 250_000)]}}
+    for _ in range(20):  # ~5 MB of request bodies the HAR export carries
+        await vendor.push(session["id"], padded)
+    server = client.server.runner.server
+    before = len(server.connections)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # tiny, and never read
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, (client.server.host, client.server.port))
+    try:
+        await loop.sock_sendall(sock, b"GET /_mock/journal.har HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if len(server.connections) > before:
+                break
+        assert len(server.connections) == before + 1  # the server is writing to it
+        for _ in range(100):  # within a few periods of the deadline, it is dropped
+            await asyncio.sleep(0.05)
+            if len(server.connections) == before:
+                break
+        assert len(server.connections) == before
+    finally:
+        sock.close()
+    async with client.get("/_mock/health") as response:  # and the server answers as ever
+        assert response.status == 200
+
+
+async def test_large_control_answers_are_streamed_whole(client: Any) -> None:
+    vendor = Vendor(client, "acme", "k")
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(i, notes="x" * 2_000) for i in range(100)]}})
+    await vendor.close(session["id"])
+    async with client.post("/_mock/integrations/acme/clock/advance", json={"seconds": 5}) as response:
+        assert response.status == 200
+    async with client.get("/_mock/integrations/acme/records/User?offset=10&limit=50") as response:
+        assert response.status == 200 and response.headers["X-Request-Id"]
+        body = await response.json()
+    assert body["count"] == 100 and body["offset"] == 10
+    assert [record["employeeId"] for record in body["records"]] == [user(i)["employeeId"] for i in range(10, 60)]
+    async with client.get("/_mock/journal.har") as response:
+        har = await response.json()
+    assert len(har["log"]["entries"]) == 3 and har["log"]["version"] == "1.2"
