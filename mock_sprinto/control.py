@@ -121,7 +121,7 @@ class ControlPlane:
             raise ApiError.of(
                 INVALID_PARAMETER, "'seconds' must be a number, e.g. {\"seconds\": 3600}", parameter="seconds"
             )
-        clock, tenant = self._clock_of(integration_id)
+        clock, tenant = self._clock_of(integration_id, write=True)
         clock.advance(float(seconds))
         return self._after_clock_move(clock, tenant)
 
@@ -134,14 +134,15 @@ class ControlPlane:
             raise ApiError.of(
                 INVALID_PARAMETER, "'now' must be an RFC 3339 time such as 2030-01-01T00:00:00Z", parameter="now"
             )
-        clock, tenant = self._clock_of(integration_id)
+        clock, tenant = self._clock_of(integration_id, write=True)
         clock.set(when)
         return self._after_clock_move(clock, tenant)
 
-    def _clock_of(self, integration_id: str | None) -> tuple[OffsetClock, Tenant | None]:
+    def _clock_of(self, integration_id: str | None, write: bool = False) -> tuple[OffsetClock, Tenant | None]:
         if integration_id is None:
             return self.emulator.clock, None
-        tenant = self.emulator.tenant(integration_id)
+        emulator = self.emulator
+        tenant = emulator.tenant_to_write(integration_id) if write else emulator.tenant(integration_id)
         return tenant.clock, tenant
 
     def _after_clock_move(self, clock: OffsetClock, tenant: Tenant | None) -> dict[str, Any]:
@@ -205,7 +206,9 @@ class ControlPlane:
         emulator = self.emulator
         size = 0 if scenario is None else scenario.nbytes  # counted in the memory budget
         if integration_id is not None:
-            tenant = emulator.tenant(integration_id)
+            if scenario is None and integration_id not in emulator.tenants:
+                return  # removing the scenario of an integration not held: nothing to do, nothing made
+            tenant = emulator.tenant_to_write(integration_id)
             before = 0 if tenant.own_scenario is None else tenant.own_scenario.nbytes
             if size > before:
                 tenant.budget.check(size - before, CONTROL_REMEDY)
@@ -251,7 +254,6 @@ class ControlPlane:
 
     def put_integration_settings(self, integration_id: str, overrides: dict[str, Any]) -> dict[str, Any]:
         """Replace the integration's own setting overrides (checked; every problem listed)."""
-        tenant = self.emulator.tenant(integration_id)
         checked, problems = check_overrides(overrides)
         if problems:
             raise ApiError.of(
@@ -259,9 +261,15 @@ class ControlPlane:
                 f"{len(problems)} setting(s) refused",
                 errors=[{"setting": name, "message": message} for name, message in problems.items()],
             )
+        tenant = self.emulator.tenant_to_write(integration_id)
         tenant.settings_overrides = checked
         self.emulator.refresh_settings(tenant)
         return self.integration_settings(integration_id)
+
+    def delete_integration_settings(self, integration_id: str) -> None:
+        """Drop the integration's own overrides (an integration not held: nothing to do, nothing made)."""
+        if integration_id in self.emulator.tenants:
+            self.put_integration_settings(integration_id, {})
 
     # ---- what the emulator saw ------------------------------------------------------------------
     def sessions(self, integration_id: str) -> dict[str, Any]:

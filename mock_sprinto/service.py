@@ -26,6 +26,7 @@ from .calls import Answer, Call, Exchange, Injected, Learned, Outcome
 from .clock import Clock, ManualClock, OffsetClock, SystemClock
 from .codes import (
     INTEGRATION_LIMIT_REACHED,
+    INTEGRATION_NOT_FOUND,
     INVALID_API_KEY,
     INVALID_PARAMETER,
     MALFORMED_API_KEY,
@@ -115,7 +116,24 @@ class Emulator:
         return tenant
 
     def tenant(self, integration_id: str) -> Tenant:
-        """The tenant a control-plane call names, created (bound to no key) if unseen."""
+        """The tenant a control-plane read names; 404 ``integration_not_found`` when the emulator
+        does not hold it: a read never creates anything, so no page on another site can fill the
+        server by making a browser load URLs (API.md, Part B)."""
+        tenant = self.tenants.get(integration_id)
+        if tenant is None:
+            if not INTEGRATION_ID.match(integration_id):
+                raise ApiError.of(INVALID_PARAMETER, f"no integration can have the id {integration_id[:140]!r}")
+            raise ApiError.of(
+                INTEGRATION_NOT_FOUND,
+                f"the emulator holds no integration {integration_id!r}; a write (a scenario, settings, a clock "
+                "move, POST /_mock/integrations) or its first authenticated request creates it",
+            )
+        self.timeline.settle(tenant)
+        return tenant
+
+    def tenant_to_write(self, integration_id: str) -> Tenant:
+        """The tenant a control-plane write names, created (bound to no key) if unseen, so a test
+        can set a scenario or a clock before its first request."""
         tenant = self.tenants.get(integration_id)
         if tenant is None:
             tenant = self.new_tenant(integration_id, self.declared.get(integration_id))

@@ -200,7 +200,7 @@ async def put_integration_settings(request: web.Request) -> web.Response:
 
 
 async def delete_integration_settings(request: web.Request) -> web.Response:
-    request.app[CONTROL].put_integration_settings(_one(request), {})
+    request.app[CONTROL].delete_integration_settings(_one(request))
     return _no_content()
 
 

@@ -1,6 +1,7 @@
-"""Issue 22: a scenario cannot break the wire. What a scenario file or PUT may hold is what JSON and
-HTTP can carry: finite numbers, JSON types, header names and values that frame nothing (items 8, 9,
-10, and the low items: repeated YAML keys, delays adding up without a cap)."""
+"""Issue 22: a scenario cannot break the wire, and a read makes nothing. What a scenario file or PUT
+may hold is what JSON and HTTP can carry: finite numbers, JSON types, header names and values that
+frame nothing (items 8, 9, 10, and the low items: repeated YAML keys, delays adding up without a
+cap). A control-plane read of an unknown integration is a 404 (item 11)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from mock_sprinto.faults import Scenario, parse_scenario
 from mock_sprinto.faults.engine import FaultState, RequestFacts, decide
 from mock_sprinto.faults.scenario import ScenarioError, load_scenario_file
 from mock_sprinto.faults.vocabulary import MAX_DELAY_SECONDS
+from mock_sprinto.settings import Integration
 
 from ..helpers import Vendor
 from . import rawhttp
@@ -148,3 +150,52 @@ def test_delays_of_several_rules_add_up_to_at_most_the_cap() -> None:
     decision = decide(FaultState(scenario, "acme"), RequestFacts("activity", None, None, frozenset(), None))
     assert decision is not None and len(decision.rules) == 5
     assert decision.delay_seconds == MAX_DELAY_SECONDS == 300  # before: 1,500 s
+
+
+# ---- item 11: a read never creates anything -----------------------------------------------------------
+READS = ("", "/clock", "/scenario", "/settings", "/sessions", "/records", "/records/User", "/report", "/activity")
+
+
+async def test_reads_of_unknown_integrations_are_404_and_create_nothing(client: Any) -> None:
+    """Before: 300 cross-site iframes loading /_mock/integrations/junk-N/clock made 300 integrations."""
+    iframe = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe"}
+    for n, tail in enumerate(READS * 3):
+        async with client.get(f"/_mock/integrations/junk-{n}{tail}", headers=iframe) as response:
+            body = await response.json()
+            assert response.status == 404 and body["code"] == "integration_not_found", (tail, body)
+    async with client.get("/_mock/integrations/junk-1/sessions/ses_1") as response:
+        assert response.status == 404
+    async with client.delete("/_mock/integrations/junk-1/scenario") as response:
+        assert response.status == 204
+    async with client.delete("/_mock/integrations/junk-1/settings") as response:
+        assert response.status == 204
+    async with client.get("/_mock/integrations") as response:
+        assert (await response.json())["integrations"] == []
+    async with client.get("/_mock/health") as response:
+        assert (await response.json())["integrations"] == 0
+    # A write still makes the integration it names, so a test can prepare it before its first request.
+    async with client.post("/_mock/integrations/prepared/clock/advance", json={"seconds": 5}) as response:
+        assert response.status == 200
+    async with client.get("/_mock/integrations/prepared/clock") as response:
+        assert response.status == 200 and (await response.json())["offset_seconds"] == 5
+
+
+async def test_in_closed_mode_a_read_cannot_make_an_integration_the_first_key_then_owns(
+    serve: Any, make_emulator: Any
+) -> None:
+    """Before: GET /_mock/integrations/intruder/clock made 'intruder', and the first api-key bound it."""
+    client = await serve(make_emulator((Integration("acme", "acme-key"),)))
+    async with client.get("/_mock/integrations/intruder/clock") as response:
+        assert response.status == 404
+    status, body = await Vendor(client, "intruder", "any-key").call("GET", "/status")
+    assert status == 401 and body["code"] == "invalid_api_key"
+
+
+async def test_a_deleted_integrations_scenario_is_not_readable(client: Any) -> None:
+    scenario = {"name": "s", "rules": [{"match": {"operation": "activity"}, "respond": {"status": 503}}]}
+    async with client.put("/_mock/integrations/acme/scenario", json=scenario) as response:
+        assert response.status == 200
+    async with client.delete("/_mock/integrations/acme") as response:
+        assert response.status == 204
+    async with client.get("/_mock/integrations/acme/scenario") as response:
+        assert response.status == 404
