@@ -102,8 +102,7 @@ class ControlPlane:
 
     def delete_integration(self, integration_id: str) -> None:
         """Forget one tenant (a declared one comes back empty, bound to its key)."""
-        if not INTEGRATION_ID.match(integration_id):  # a typo'd id must not look like a successful wipe
-            raise ApiError.of(INVALID_PARAMETER, f"no integration can have the id {integration_id[:140]!r}")
+        _check_id(integration_id)  # a typo'd id must not look like a successful wipe
         emulator = self.emulator
         gone = emulator.tenants.pop(integration_id, None)
         if gone is not None:
@@ -207,6 +206,7 @@ class ControlPlane:
         size = 0 if scenario is None else scenario.nbytes  # counted in the memory budget
         if integration_id is not None:
             if scenario is None and integration_id not in emulator.tenants:
+                _check_id(integration_id)
                 return  # removing the scenario of an integration not held: nothing to do, nothing made
             tenant = emulator.tenant_to_write(integration_id)
             before = 0 if tenant.own_scenario is None else tenant.own_scenario.nbytes
@@ -270,6 +270,8 @@ class ControlPlane:
         """Drop the integration's own overrides (an integration not held: nothing to do, nothing made)."""
         if integration_id in self.emulator.tenants:
             self.put_integration_settings(integration_id, {})
+        else:
+            _check_id(integration_id)
 
     # ---- what the emulator saw ------------------------------------------------------------------
     def sessions(self, integration_id: str) -> dict[str, Any]:
@@ -420,6 +422,12 @@ class ControlPlane:
         journal = self.emulator.journal
         entries = journal.last(integration_id, limit or len(journal.entries) or 1, operation, status)
         return har_parts(entries, origin, __version__, redact=redact)
+
+
+def _check_id(integration_id: str) -> None:
+    """A typo'd id must not look like a successful change (400, as for a delete)."""
+    if not INTEGRATION_ID.match(integration_id):
+        raise ApiError.of(INVALID_PARAMETER, f"no integration can have the id {integration_id[:140]!r}")
 
 
 def _summary(tenant: Tenant) -> dict[str, Any]:

@@ -169,6 +169,9 @@ async def test_reads_of_unknown_integrations_are_404_and_create_nothing(client: 
         assert response.status == 204
     async with client.delete("/_mock/integrations/junk-1/settings") as response:
         assert response.status == 204
+    for what in ("scenario", "settings"):  # an id no integration can have is not a successful no-op
+        async with client.delete(f"/_mock/integrations/%C2%84/{what}") as response:
+            assert response.status == 400
     async with client.get("/_mock/integrations") as response:
         assert (await response.json())["integrations"] == []
     async with client.get("/_mock/health") as response:
