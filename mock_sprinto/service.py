@@ -31,6 +31,7 @@ from .codes import (
     INVALID_PARAMETER,
     MALFORMED_API_KEY,
     MISSING_API_KEY,
+    SESSION_NOT_FOUND,
     TOO_MANY_ITEMS,
     UNSUPPORTED_VERSION,
 )
@@ -232,21 +233,34 @@ class Emulator:
             judge = self.sessions.judge_apart
             judged = await asyncio.get_running_loop().run_in_executor(None, judge, tenant.settings, body.decoded)
         entity_types, page_hint = _page_facts(body.decoded, judged) if tenant.faults.needs_body else (frozenset(), None)
-        return await self._under_scenario(
-            call,
-            tenant,
-            lambda: Answer(202, self.sessions.push_page(tenant, session_id, body.decoded, wire, judged)),
-            entity_types,
-            page_hint,
-        )
+
+        def run() -> Answer:
+            self._still_held(tenant, session_id)
+            return Answer(202, self.sessions.push_page(tenant, session_id, body.decoded, wire, judged))
+
+        return await self._under_scenario(call, tenant, run, entity_types, page_hint)
+
+    def _still_held(self, tenant: Tenant, session_id: str) -> None:
+        """After an await (a body arriving, a page judged, a scenario's delay): the integration may
+        have been deleted or the emulator reset meanwhile; its session is then gone, and a page or
+        a close answered 202 would be kept nowhere."""
+        if self.tenants.get(tenant.id) is not tenant:
+            raise ApiError.of(
+                SESSION_NOT_FOUND,
+                f"integration {tenant.id!r} was deleted or the emulator reset while this request was on its way; "
+                f"session {session_id[:140]!r} is gone",
+            )
 
     async def close(self, call: Call, source: BodySource) -> Outcome:
         tenant = self._enter(call)
         body = await self._optional_json(call, tenant, source)
         session_id = _session_of(call)
-        return await self._under_scenario(
-            call, tenant, lambda: Answer(202, self.sessions.close_session(tenant, session_id, body).public())
-        )
+
+        def run() -> Answer:
+            self._still_held(tenant, session_id)
+            return Answer(202, self.sessions.close_session(tenant, session_id, body).public())
+
+        return await self._under_scenario(call, tenant, run)
 
     async def integration_status(self, call: Call) -> Outcome:
         tenant = self._enter(call)

@@ -38,9 +38,11 @@ from http import HTTPStatus
 from typing import Any
 
 import orjson
-from aiohttp import web
-from aiohttp.http_exceptions import LineTooLong
-from aiohttp.web_protocol import RequestHandler
+from aiohttp import HttpVersion10, web
+from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
+from aiohttp.http_parser import RawRequestMessage
+from aiohttp.streams import EMPTY_PAYLOAD
+from aiohttp.web_protocol import RequestHandler, _ErrInfo
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 from aiohttp.web_server import Server
@@ -82,6 +84,19 @@ class BodyInterrupted(asyncio.TimeoutError):
     def __init__(self, error: ApiError) -> None:
         super().__init__(error.detail)
         self.error = error
+
+
+# All of a request's header lines together (nginx: 4 buffers of 8 KB): aiohttp alone takes 128 lines
+# of 8,190 bytes each, ~1 MB a request. A head still arriving past it is refused at once, a complete
+# one as the parser's refusals are.
+MAX_HEADER_BYTES = 32_768
+
+
+def header_fields_too_large(what: str = "") -> ApiError:
+    return ApiError.of(
+        REQUEST_HEADER_FIELDS_TOO_LARGE,
+        f"the request's headers are larger than {MAX_HEADER_BYTES} bytes in all{what}; send fewer or shorter ones",
+    )
 
 
 def request_timeout(what: str) -> ApiError:
@@ -134,13 +149,14 @@ def effective_connection_cap(wanted: int) -> int:
 class EmulatorRequestHandler(RequestHandler):
     """One connection, with a header deadline, a place under the cap, and JSON refusals."""
 
-    __slots__ = ("_header_deadline", "_limits", "_partial", "_send_deadline", "_unsent")
+    __slots__ = ("_head_bytes", "_header_deadline", "_limits", "_partial", "_send_deadline", "_unsent")
 
     def __init__(self, manager: Server, *, limits: Limits, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
         self._limits = limits
         self._header_deadline: asyncio.TimerHandle | None = None
         self._partial = False  # bytes of a request arrived, its headers are not complete
+        self._head_bytes = 0  # of the request whose headers are arriving
         self._send_deadline: asyncio.TimerHandle | None = None
         self._unsent = 0  # bytes the transport held when the send deadline was armed
 
@@ -205,6 +221,7 @@ class EmulatorRequestHandler(RequestHandler):
             self._header_deadline.cancel()
             self._header_deadline = None
         self._partial = False
+        self._head_bytes = 0
 
     def _idle(self) -> bool:
         """Waiting for the next request (not handling one, not lingering over a body)."""
@@ -214,14 +231,35 @@ class EmulatorRequestHandler(RequestHandler):
 
     def data_received(self, data: bytes) -> None:
         starts_request = bool(data) and self._idle()
+        queued = len(self._messages)
         super().data_received(data)
+        for at in range(queued, len(self._messages)):
+            self._refuse_unfit(at)
         if self._messages:  # a request's headers are complete
             self._disarm()
-        elif starts_request:
+        elif starts_request or self._partial:
             # Armed only when this chunk left the headers incomplete: the usual request, whose
             # headers arrive in one read, schedules and cancels no timer.
             self._partial = True
             self._arm()
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEADER_BYTES:
+                self._refuse(header_fields_too_large(" (still arriving)"))
+
+    def _refuse_unfit(self, at: int) -> None:
+        """A request the parser took that the emulator does not serve: HTTP/0.9 (no version, no
+        Host), or a head over ``MAX_HEADER_BYTES`` in all. It is handed on as the parser's own
+        refusals are (``handle_error``: a problem object, not journaled)."""
+        message, _ = self._messages[at]
+        if not isinstance(message, RawRequestMessage):
+            return
+        refusal: BadHttpMessage | None = None
+        if message.version < HttpVersion10:
+            refusal = BadHttpMessage("HTTP/0.9 requests are not served; send HTTP/1.1 with a Host header")
+        elif sum(len(name) + len(value) for name, value in message.raw_headers) > MAX_HEADER_BYTES:
+            refusal = BadHttpMessage(f"Too many header bytes: over {MAX_HEADER_BYTES} in all")
+        if refusal is not None:
+            self._messages[at] = (_ErrInfo(status=400, exc=refusal, message=refusal.message), EMPTY_PAYLOAD)
 
     def _headers_late(self) -> None:
         self._header_deadline = None
@@ -298,10 +336,11 @@ def _parser_refusal(status: int, exc: BaseException | None) -> ApiError:
         return ApiError.of(INTERNAL_ERROR, "the emulator failed on this request; see its log")
     text = str(getattr(exc, "message", "") or exc or "").strip().splitlines()
     why = text[0][:200] if text else HTTPStatus(status).phrase
-    if isinstance(exc, LineTooLong) or "Too many headers" in why:
+    if isinstance(exc, LineTooLong) or "Too many header" in why:
         return ApiError.of(
             REQUEST_HEADER_FIELDS_TOO_LARGE,
-            f"the request line or its headers are too large ({why}): at most 128 headers of 8190 bytes each",
+            f"the request line or its headers are too large ({why}): at most 128 headers of 8190 bytes each, "
+            f"{MAX_HEADER_BYTES} bytes in all",
         )
     return ApiError.of(MALFORMED_REQUEST, f"the request is not valid HTTP/1.1: {why}")
 
