@@ -13,10 +13,12 @@ purges) in ``timeline.py``, the rate limit in ``ratelimit.py``.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import itertools
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
@@ -52,6 +54,9 @@ from .validation import PageVerdict, SchemaRegistry
 
 SUPPORTED_VERSIONS = ("v1",)
 INLINE_JUDGE_BYTES = 1_048_576  # a decoded page larger than this is parsed and validated on a worker thread
+# What a page being parsed holds, in times its decoded size: the text, and the strings and numbers
+# parsing makes of it (a page of long strings: about twice its size; many small values cost more).
+PARSE_FACTOR = 2
 MAX_API_KEY_CHARS = 512
 
 
@@ -74,6 +79,10 @@ class Emulator:
         self.sessions = Sessions(registry, self.timeline)
         self.scenario: Scenario | None = None  # the global scenario; an integration's own one wins
         self._stopping = asyncio.Event()  # set when the server stops: scenario delays end early
+        # One thread judges the large pages, one at a time: each worker that runs Python code takes
+        # the GIL from the event loop (at every switch interval, and after each of its C calls), so
+        # several at once would starve the loop; the pages queue instead. Made on first use.
+        self._judge_thread: ThreadPoolExecutor | None = None
         self._order = itertools.count(1)  # arrivals and answers, in one order (the judge's "after")
         self.reset()
 
@@ -223,15 +232,12 @@ class Emulator:
         wire.wire_bytes = len(body.wire)
         wire.decoded_bytes = len(body.decoded)
         wire.encoding = body.encoding
-        wire.digest = page_digest(body.decoded)
         call.learned.request_body = body.decoded
         judged: PageVerdict | ApiError | None = None
         if len(body.decoded) > INLINE_JUDGE_BYTES:
-            # Parsing and validating a large page is done on a worker thread: its Python walks
-            # give the event loop its turn (the GIL switches between them), so the other clients'
-            # requests, a health check included, are answered meanwhile.
-            judge = self.sessions.judge_apart
-            judged = await asyncio.get_running_loop().run_in_executor(None, judge, tenant.settings, body.decoded)
+            judged = await self._judge_large(tenant, session_id, wire, body.decoded)
+        else:
+            wire.digest = page_digest(body.decoded)
         entity_types, page_hint = _page_facts(body.decoded, judged) if tenant.faults.needs_body else (frozenset(), None)
 
         def run() -> Answer:
@@ -239,6 +245,38 @@ class Emulator:
             return Answer(202, self.sessions.push_page(tenant, session_id, body.decoded, wire, judged))
 
         return await self._under_scenario(call, tenant, run, entity_types, page_hint)
+
+    async def _judge_large(self, tenant: Tenant, session_id: str, wire: Wire, decoded: bytes) -> PageVerdict | ApiError:
+        """A large page's verdict, from a worker thread: its Python walks give the event loop its
+        turn (the GIL switches between them), so the other clients' requests, a health check
+        included, are answered meanwhile. While it is parsed, the page and what parsing makes of it
+        (``PARSE_FACTOR`` times its size) are counted in the memory budget: a page that cannot be
+        parsed within it is refused 507 first, so many large pages at once cannot take the process
+        far past the budget."""
+        transient = len(decoded) * PARSE_FACTOR
+        try:
+            self.budget.check(transient)
+        except ApiError as error:
+            wire.digest = page_digest(decoded)
+            self.sessions.reject_push(tenant, session_id, wire, error)
+            raise
+        self.budget.reserve(transient)
+        settings = tenant.settings
+
+        def judge() -> tuple[PageVerdict | ApiError, str]:
+            return self.sessions.judge_apart(settings, decoded), page_digest(decoded)
+
+        try:
+            judged, wire.digest = await asyncio.get_running_loop().run_in_executor(self._judges, judge)
+        finally:
+            self.budget.release(transient)
+        return judged
+
+    @property
+    def _judges(self) -> ThreadPoolExecutor:
+        if self._judge_thread is None:
+            self._judge_thread = ThreadPoolExecutor(1, thread_name_prefix="mock-sprinto-judge")
+        return self._judge_thread
 
     def _still_held(self, tenant: Tenant, session_id: str) -> None:
         """After an await (a body arriving, a page judged, a scenario's delay): the integration may
@@ -482,7 +520,11 @@ def _ms_since(started: float) -> float:
 def page_digest(decoded: bytes) -> str:
     """How the judge tells a page sent again from a new one: Python's own 64-bit SipHash of the
     decoded bytes, several times cheaper than blake2b. Its key is per process, as the journal and
-    the store are; equal digests are equal pages (a collision: 1 in 2**64)."""
+    the store are; equal digests are equal pages (a collision: 1 in 2**64). A page over
+    ``INLINE_JUDGE_BYTES`` (always the same size, so always the same way) gets a 64-bit blake2b,
+    which hashlib computes without the GIL: 24 MB of SipHash held the event loop 17 ms."""
+    if len(decoded) > INLINE_JUDGE_BYTES:
+        return hashlib.blake2b(decoded, digest_size=8).hexdigest()
     return f"{hash(decoded) & 0xFFFFFFFFFFFFFFFF:016x}"
 
 

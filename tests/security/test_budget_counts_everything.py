@@ -120,7 +120,7 @@ def test_pages_of_empty_records_are_counted_at_what_applying_them_holds(make_emu
 def test_an_apply_that_would_pass_the_budget_fails_with_a_clear_last_error(make_emulator: Any) -> None:
     """Numbers orjson writes longer than the client did (``9E15``: 18 bytes applied) grow past
     what was counted at staging: the attempt fails, is retried once, and nothing is applied."""
-    budget = 3_000_000
+    budget = 6_000_000  # room to parse the 2.5 MB page (twice its size, counted while parsed), not to apply it
     emulator = make_emulator(memory_budget_bytes=budget, processing_seconds=0)
     tenant = emulator.authenticate("acme", "k")
     session = emulator.sessions.start_session(tenant, None)
@@ -132,11 +132,23 @@ def test_an_apply_that_would_pass_the_budget_fails_with_a_clear_last_error(make_
     emulator.settle(tenant)
     assert session.state.value == "failed" and session.retry_count == 1
     assert session.last_error is not None and "memory budget" in session.last_error
-    assert "memory_budget_bytes = 3000000" in session.last_error
+    assert "memory_budget_bytes = 6000000" in session.last_error
     assert tenant.datasets == {} and emulator.budget.peak <= budget
     # The failed session gave its staged pages back: the next one fits.
     again = emulator.sessions.start_session(tenant, None)
     assert _push_code(emulator, "acme", again.id, orjson.dumps({"entities": {"User": [user(1)]}})) is None
+
+
+def test_a_large_page_is_counted_while_it_is_parsed(make_emulator: Any) -> None:
+    """Many large pages at once: each is counted (twice its decoded size) while a worker thread
+    parses it, so one that cannot be parsed within the budget is refused 507 before it is."""
+    emulator = make_emulator(memory_budget_bytes=4_000_000)
+    tenant = emulator.authenticate("acme", "k")
+    session = emulator.sessions.start_session(tenant, None)
+    page = orjson.dumps({"entities": {"Thing": [{"notes": "n" * 1_950_000}]}})  # fits staged, not parsed
+    assert _push_code(emulator, "acme", session.id, page) == "memory_budget_exceeded"
+    assert emulator.budget.reserved == 0
+    assert _push_code(emulator, "acme", session.id, page[:1_500_000] + b'"}]}}') is None
 
 
 def _push_code(emulator: Any, integration: str, session_id: str, raw: bytes) -> str | None:
