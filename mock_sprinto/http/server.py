@@ -31,6 +31,7 @@ import itertools
 import logging
 import math
 import secrets
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -178,7 +179,7 @@ class EmulatorRequestHandler(RequestHandler):
         transport = self.transport
         if transport is None or self._send_deadline is not None:
             return
-        self._unsent = transport.get_write_buffer_size()
+        self._unsent = _unsent(transport)
         self._send_deadline = self._loop.call_later(self._limits.send_timeout, self._send_late)
 
     def _disarm_send_deadline(self) -> None:
@@ -191,7 +192,7 @@ class EmulatorRequestHandler(RequestHandler):
         transport = self.transport
         if transport is None or not self.writing_paused:
             return
-        if transport.get_write_buffer_size() < self._unsent:
+        if _unsent(transport) < self._unsent:
             self._arm_send_deadline()  # the client read some: a new period
             return
         log.debug("dropped a client that read nothing for %gs", self._limits.send_timeout)
@@ -329,6 +330,30 @@ class EmulatorRequestHandler(RequestHandler):
         if self._task_handler is not None and not self._task_handler.done():
             self._task_handler.cancel()
         self.force_close()
+
+
+def _unsent(transport: asyncio.BaseTransport) -> int:
+    """Bytes of answers the client has not taken: the transport's buffer and, where the system
+    tells (Linux: SIOCOUTQ), the socket's send queue. Bytes moving from one to the other (the
+    kernel growing its buffer) are not the client reading."""
+    assert isinstance(transport, asyncio.WriteTransport)
+    held = transport.get_write_buffer_size()
+    sock = transport.get_extra_info("socket")
+    if sock is not None and _OUTQ is not None:
+        try:
+            held += struct.unpack("i", fcntl.ioctl(sock.fileno(), _OUTQ, b"\0\0\0\0"))[0]
+        except (OSError, ValueError):
+            pass
+    return held
+
+
+try:  # Unix: the ioctl that reads a socket's unsent bytes (TIOCOUTQ is SIOCOUTQ on Linux)
+    import fcntl
+    import termios
+
+    _OUTQ: int | None = termios.TIOCOUTQ
+except (ImportError, AttributeError):  # Windows
+    _OUTQ = None
 
 
 def _parser_refusal(status: int, exc: BaseException | None) -> ApiError:
