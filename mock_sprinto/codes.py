@@ -76,6 +76,9 @@ ADMIN_TOKEN_REQUIRED = ErrorCode("admin_token_required", 401, "a control-plane r
 
 # ---- the control plane -----------------------------------------------------------------------
 INTEGRATION_EXISTS = ErrorCode("integration_exists", 409, "a create of an integration that exists")
+INTEGRATION_NOT_FOUND = ErrorCode(
+    "integration_not_found", 404, "a control-plane read of an integration the emulator does not hold"
+)
 INTEGRATION_LIMIT_REACHED = ErrorCode(
     "integration_limit_reached", 403, "the emulator already holds `max_integrations` integrations"
 )

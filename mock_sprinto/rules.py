@@ -321,6 +321,7 @@ RULES: tuple[Rule, ...] = (
         "`/_mock`: clocks, scenarios, settings, views; optional admin token",
         "the emulator's own API",
         (
+            codes.INTEGRATION_NOT_FOUND,
             codes.CLOCK_BACKWARDS,
             codes.CLOCK_STEP_TOO_LARGE,
             codes.CLOCK_OUT_OF_RANGE,

@@ -17,7 +17,15 @@ from typing import Any
 
 import orjson
 
-from .budget import RECORD_OVERHEAD_BYTES, MemoryBudget
+from .budget import (
+    ACTIVITY_BYTES,
+    PAGE_BYTES,
+    RECORD_OVERHEAD_BYTES,
+    SESSION_BYTES,
+    TENANT_BYTES,
+    MemoryBudget,
+    approx_bytes,
+)
 from .clock import OffsetClock, format_time
 from .faults.engine import FaultState, random_state, restored_random
 from .faults.scenario import Scenario
@@ -74,6 +82,12 @@ class Page:
     duration_ms: float = 0.0
     digest: str | None = None  # service.page_digest of the decoded body (None when it was never read)
     unknown_fields: dict[str, list[str]] | None = None  # of an accepted page: fields beyond the known ones
+    kept: int = PAGE_BYTES  # what this record of the page holds (its errors included), for the budget
+
+    def count_kept(self) -> int:
+        """Estimate what this record holds, once its errors and detail are set."""
+        self.kept = PAGE_BYTES + (approx_bytes(self.errors) if self.errors else 0) + len(self.detail or "")
+        return self.kept
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -123,6 +137,8 @@ class Session:
     retry_count: int = 0
     last_error: str | None = None  # [doc] a string
     staged_bytes: int = 0
+    staged_records: int = 0  # of the accepted pages still staged: applying each will hold RECORD_OVERHEAD_BYTES
+    kept: int = SESSION_BYTES  # what the session and its pages' records hold, for the budget
 
     @property
     def expires_at(self) -> float:
@@ -192,6 +208,7 @@ class Dataset:
     applied_by_session: str | None = None
     _unkeyed: int = 0
     nbytes: int = 0  # the records' bytes plus RECORD_OVERHEAD_BYTES each: what the memory budget counts
+    base: Dataset | None = None  # upserting: the dataset these records go over (``over``, ``merged``)
 
     def put(self, record: Any) -> None:
         key_value = record.get(self.key_field) if self.key_field and type(record) is dict else None
@@ -204,22 +221,45 @@ class Dataset:
         # heap block (about 4.1 KB of RSS per record instead of ~350 B; benchmarks/ANALYSIS.md).
         raw = memoryview(orjson.dumps(record)).tobytes()
         replaced = self.records.get(key)
+        if replaced is None and self.base is not None:
+            replaced = self.base.records.get(key)
         if replaced is not None:
             self.nbytes -= len(replaced) + RECORD_OVERHEAD_BYTES
         self.records[key] = raw
         self.nbytes += len(raw) + RECORD_OVERHEAD_BYTES
 
+    @classmethod
+    def over(cls, base: Dataset) -> Dataset:
+        """Records to upsert into ``base``, held aside until ``merged`` (its count says what
+        ``base`` would hold with them)."""
+        return cls(base.entity_type, base.key_field, {}, _unkeyed=base._unkeyed, nbytes=base.nbytes, base=base)
+
+    def merged(self) -> Dataset:
+        """The dataset these records were put into: ``base`` with them, or this one."""
+        base = self.base
+        if base is None:
+            return self
+        base.records.update(self.records)
+        base._unkeyed = self._unkeyed
+        base.nbytes = self.nbytes
+        return base
+
     def describe(self, offset: int, limit: int) -> dict[str, Any]:
-        window = itertools.islice(self.records.values(), offset, offset + limit)
-        return {
+        head, window = self.describe_parts(offset, limit)
+        return {**head, "records": [orjson.loads(raw) for raw in window]}
+
+    def describe_parts(self, offset: int, limit: int) -> tuple[dict[str, Any], list[bytes]]:
+        """``describe`` without its ``records``, and the records in the window as the JSON they are
+        kept as (a list of references, taken now: an apply meanwhile does not change it)."""
+        head = {
             "entity_type": self.entity_type,
             "key_field": self.key_field,
             "count": len(self.records),
             "offset": offset,
             "applied_at": None if self.applied_at is None else format_time(self.applied_at),
             "applied_by_session": self.applied_by_session,
-            "records": [orjson.loads(raw) for raw in window],
         }
+        return head, list(itertools.islice(self.records.values(), offset, offset + limit))
 
 
 @dataclass(slots=True)
@@ -231,6 +271,8 @@ class ActivityItem:
     message: str
     session_id: str | None
     details: dict[str, Any]
+
+    nbytes: int = 0  # what it holds, for the budget
 
     def public(self) -> dict[str, Any]:
         return {
@@ -291,6 +333,7 @@ class Tenant:
         self.budget = MemoryBudget(None) if budget is None else budget  # the process-wide one, shared
         self._staged_bytes = 0
         self._applied_bytes = 0
+        self._kept_bytes = 0  # bookkeeping: this tenant, its sessions and their pages, its log, its scenario
         self.id = integration_id
         self.api_key = api_key
         self.clock = clock
@@ -315,6 +358,7 @@ class Tenant:
         self.bucket: TokenBucket | None = None
         self.processing_failures_pending = 0  # injected by a scenario: attempts that will fail
         self.processing_hold_until = 0.0  # injected by a scenario: no attempt finishes before this
+        self.keep(TENANT_BYTES)
 
     def now(self) -> float:
         return self.clock.now()
@@ -338,12 +382,52 @@ class Tenant:
         self.budget.add(value - self._applied_bytes)
         self._applied_bytes = value
 
+    @property
+    def kept_bytes(self) -> int:
+        return self._kept_bytes
+
+    def keep(self, delta: int) -> None:
+        """Bookkeeping held (or, negative, given back): counted in the memory budget."""
+        self._kept_bytes += delta
+        self.budget.add(delta)
+
     def release_memory(self) -> None:
         """The tenant is forgotten: give its bytes back, and count whatever a request still in
         flight does to it on a private budget from now on."""
-        self.budget.add(-(self._staged_bytes + self._applied_bytes))
+        held = self._staged_bytes + self._applied_bytes + self._kept_bytes
+        self.budget.add(-held)
         self.budget = MemoryBudget(None)
-        self.budget.add(self._staged_bytes + self._applied_bytes)
+        self.budget.add(held)
+
+    # ---- the bookkeeping of sessions, pages and activity, each counted ------------------------
+    def add_session(self, session: Session) -> None:
+        self.sessions[session.id] = session
+        self.keep(session.kept)
+
+    def forget_session(self, session_id: str) -> None:
+        session = self.sessions.pop(session_id, None)
+        if session is not None:
+            self.keep(-session.kept)
+
+    def add_page(self, session: Session, page: Page) -> None:
+        """List a page on its session: accepted, or rejected (the oldest rejected one dropped past
+        ``MAX_REJECTED_PAGES_KEPT``)."""
+        size = page.count_kept()
+        if page.accepted:
+            session.accepted_pages.append(page)
+        else:
+            pages = session.rejected_pages
+            if pages.maxlen is not None and len(pages) >= pages.maxlen:
+                size -= pages[0].kept
+            pages.append(page)
+        session.kept += size
+        self.keep(size)
+
+    def resize_activity(self, size: int) -> None:
+        if self.activity.maxlen != size:
+            before = sum(item.nbytes for item in self.activity)
+            self.activity = deque(self.activity, maxlen=size)
+            self.keep(sum(item.nbytes for item in self.activity) - before)
 
     @property
     def active_session(self) -> Session | None:
@@ -363,7 +447,11 @@ class Tenant:
         **details: Any,
     ) -> None:
         self._activity_seq += 1
-        self.activity.append(
-            ActivityItem(f"act_{self._activity_seq:08d}", at, level, kind, message, session_id, details)
-        )
+        size = ACTIVITY_BYTES + len(message) + approx_bytes(details)
+        log = self.activity
+        if log.maxlen is not None and len(log) >= log.maxlen:
+            self.keep(size - log[0].nbytes)
+        else:
+            self.keep(size)
+        log.append(ActivityItem(f"act_{self._activity_seq:08d}", at, level, kind, message, session_id, details, size))
         self.last_activity_at = at

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .scenario import FaultRule, Scenario
-from .vocabulary import Lifecycle, Operation, Phase, Respond, TransportFault
+from .vocabulary import MAX_DELAY_SECONDS, Lifecycle, Operation, Phase, Respond, TransportFault
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,7 @@ def decide(state: FaultState, facts: RequestFacts) -> Decision | None:
                 decision.delay_seconds += rule.delay.seconds
             else:
                 decision.delay_seconds += state.rng.uniform(rule.delay.min_seconds, rule.delay.max_seconds)
+        decision.delay_seconds = min(decision.delay_seconds, MAX_DELAY_SECONDS)  # rules add up, to a cap
         decision.lifecycle.merge(rule.lifecycle)
         if not decision.replaces_response and rule.answers:
             decision.respond = rule.respond

@@ -148,6 +148,12 @@ class Settings:
         60.0, "mock", "A request body must arrive within this once it is being read, else 408.", 0.01
     )
     keepalive_timeout_seconds: float = _s(75.0, "mock", "An idle kept-alive connection is closed after this.", 0.01)
+    send_timeout_seconds: float = _s(
+        60.0,
+        "mock",
+        "A client that reads nothing of an answer for this long is dropped (nginx send_timeout).",
+        0.01,
+    )
     shutdown_timeout_seconds: float = _s(
         5.0, "mock", "On SIGTERM/Ctrl-C, requests in flight get this long to finish, then a 503.", 0
     )
@@ -205,6 +211,7 @@ SERVER_SETTINGS = frozenset(
         "header_timeout_seconds",
         "body_timeout_seconds",
         "keepalive_timeout_seconds",
+        "send_timeout_seconds",
         "shutdown_timeout_seconds",
     }
 )
