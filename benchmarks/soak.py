@@ -13,8 +13,13 @@ floods (pages of ~24 MB decoded from ~25 KB on the wire) across integrations tha
 filled until the process-wide memory budget answers 507, and deleted again; integration churn
 through the control plane; slow connections (headers or a body a byte at a time, or nothing at
 all) that must meet the deadlines; uploads abandoned half-way, which the journal must record as
-499 ``client_disconnected``. The server runs with a smaller memory budget (``--budget-mib``) so
-a short run reaches it; well-behaved clients treat a 507 as "retry shortly".
+499 ``client_disconnected``. Issue 22 adds: pages whose bad values are huge (the answer and what the
+session keeps must stay small), readers that never read a large answer (dropped at the send
+deadline), pages of empty records that apply to ~60 times their size (the budget must count what
+apply will hold), scenario bombs (gzip past ``max_scenario_bytes``, scenarios filling the budget),
+a 24 kB page of 8.3 million ``{}`` (refused unparsed), and a body of 250,000 gzip members; and a
+prober times ``/_mock/health`` every 50 ms all along. The server runs with a smaller memory budget
+(``--budget-mib``) so a short run reaches it; well-behaved clients treat a 507 as "retry shortly".
 
 Reported: requests (by status), 5xx (must be 0), lost pages (accepted but not applied: must be
 0), sessions processed and expired, the hostile traffic and what it got, and the server's RSS at
@@ -28,12 +33,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gzip
 import json
 import os
 import random
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -60,6 +67,11 @@ FAT_FIELD_CHARS = 240_000  # one record's extra field: 100 of them decode to ~24
 FLOODERS = 3
 SLOW_CONNECTIONS = 24
 ABORT_INTEGRATION = "hostile-abort"
+SEND_TIMEOUT = 2.0
+NON_READERS = 10  # sockets asking for a large answer and never reading it
+BIG_DATASET = "hostile-big"  # its records view is the large answer (~18 MB: more than the kernels buffer)
+BIG_RECORDS = 60_000
+HEALTH_EVERY = 0.05
 
 
 @dataclass
@@ -74,6 +86,21 @@ class Hostile:
     aborted: int = 0
     disconnects_journaled: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
+    # issue 22
+    echoes: int = 0
+    largest_echo: int = 0
+    largest_sessions_view: int = 0
+    non_readers: Counter[str] = field(default_factory=Counter)
+    non_reader_bytes: int = 0
+    amplified_pages: int = 0
+    amplified_applies: Counter[str] = field(default_factory=Counter)
+    scenario_bombs: Counter[int] = field(default_factory=Counter)
+    item_bombs: Counter[int] = field(default_factory=Counter)
+    item_bomb_seconds: list[float] = field(default_factory=list)
+    member_bombs: Counter[int] = field(default_factory=Counter)
+    member_bomb_seconds: list[float] = field(default_factory=list)
+    health_ms: list[float] = field(default_factory=list)
+    health_failures: int = 0
 
 
 @dataclass
@@ -226,6 +253,7 @@ class Client:
 
 
 # ---- the hostile phase ---------------------------------------------------------------------------
+@functools.cache
 def fat_page(seed: int) -> bytes:
     """~24 MB of valid records (a type without a schema takes any object) that gzip to ~25 KB."""
     filler = "a" * FAT_FIELD_CHARS
@@ -372,9 +400,264 @@ async def abort_uploads(base: str, port: int, http: aiohttp.ClientSession, hosti
         await asyncio.sleep(0.3)
 
 
+# ---- issue 22: the budget counts everything, nothing stalls the loop, scenarios cannot break the wire
+@functools.cache
+def echo_page() -> bytes:
+    filler = "a" * 250_000
+    records = [{**user(i, 0), "firstName": filler} for i in range(100)]
+    return gzip.compress(json.dumps({"entities": {"User": records}}).encode(), mtime=0)
+
+
+@functools.cache
+def bombs() -> tuple[bytes, bytes]:
+    items = gzip.compress(b'{"entities":{"X":[' + b"{}," * 8_299_999 + b"{}]}}", 9, mtime=0)
+    return items, gzip.compress(b"", mtime=0) * 249_999
+
+
+def build_payloads() -> None:
+    """The hostile pages, built before the run: seconds of compression in the soak's own loop would
+    keep it from sending the requests it opened connections for (the header deadline closes them)."""
+    for index in range(FLOODERS):
+        fat_page(index)
+    echo_page()
+    bombs()
+
+
+async def unthrottled(base: str, http: aiohttp.ClientSession, integration: str) -> None:
+    """The server's rate limit off for one hostile integration: its pages, not its 429s, are the test."""
+    async with http.put(f"{base}/_mock/integrations/{integration}/settings", json={"rate_limit": None}) as response:
+        await response.read()
+
+
+async def echoes(base: str, http: aiohttp.ClientSession, hostile: Hostile, deadline: float) -> None:
+    """100 records whose firstName is 250 kB (35 kB of gzip): the 400 and the sessions view stay small."""
+    page = echo_page()
+    headers = {"api-key": "echo", "Content-Type": "application/json", "Content-Encoding": "gzip"}
+    integration = "hostile-echo"
+    await unthrottled(base, http, integration)
+    while time.monotonic() < deadline:
+        try:
+            async with http.post(f"{base}{API}/{integration}/sessions", headers=headers) as response:
+                hostile.statuses[response.status] += 1
+                opened = await response.json()
+            session_id = opened.get("id") or opened.get("active_session_id")
+            for _ in range(10):
+                url = f"{base}{API}/{integration}/sessions/{session_id}/entities"
+                async with http.post(url, data=page, headers=headers) as response:
+                    hostile.statuses[response.status] += 1
+                    answer = await response.read()
+                hostile.echoes += 1
+                hostile.largest_echo = max(hostile.largest_echo, len(answer))
+            async with http.get(f"{base}/_mock/integrations/{integration}/sessions") as response:
+                hostile.largest_sessions_view = max(hostile.largest_sessions_view, len(await response.read()))
+            async with http.post(
+                f"{base}{API}/{integration}/sessions/{session_id}/close", json={"status": "discard"}, headers=headers
+            ) as response:
+                hostile.statuses[response.status] += 1
+        except (aiohttp.ClientError, asyncio.TimeoutError, KeyError) as exc:
+            hostile.problems.append(f"echo: {type(exc).__name__}: {exc}")
+            await asyncio.sleep(0.5)
+
+
+async def big_dataset(base: str, http: aiohttp.ClientSession) -> None:
+    """An integration with 60,000 applied records: its records view is an ~18 MB answer, more than
+    the two kernels' socket buffers hold (a smaller one is all sent, and the process holds none of it)."""
+    headers = {"api-key": "big", "Content-Type": "application/json"}
+    await unthrottled(base, http, BIG_DATASET)
+    async with http.post(f"{base}{API}/{BIG_DATASET}/sessions", headers=headers) as response:
+        session_id = (await response.json())["id"]
+    for page in range(BIG_RECORDS // 100):
+        records = [user(page * 100 + i, 0) for i in range(100)]
+        url = f"{base}{API}/{BIG_DATASET}/sessions/{session_id}/entities"
+        async with http.post(url, json={"entities": {"User": records}}, headers=headers) as response:
+            await response.read()
+    url = f"{base}{API}/{BIG_DATASET}/sessions/{session_id}/close"
+    async with http.post(url, json={"status": "apply"}, headers=headers) as response:
+        await response.read()
+    await asyncio.sleep(PROCESSING * 2)
+    async with http.get(f"{base}/_mock/integrations/{BIG_DATASET}/records") as response:
+        held = (await response.json())["datasets"].get("User", 0)
+    assert held == BIG_RECORDS, f"the big dataset holds {held} records"
+
+
+async def non_reader(base: str, hostile: Hostile, deadline: float) -> None:
+    """Ask for the big records view over a socket with a tiny receive buffer, and read nothing for a
+    while: the server must have dropped it at the send deadline (before: held forever, the answer
+    with it); reading afterwards gets what the kernels held, then the hang-up."""
+    port = int(base.rsplit(":", 1)[1])
+    loop = asyncio.get_running_loop()
+    while time.monotonic() < deadline:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        try:
+            await loop.sock_connect(sock, ("127.0.0.1", port))
+            request = f"GET /_mock/integrations/{BIG_DATASET}/records/User HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            await loop.sock_sendall(sock, request.encode())
+            await asyncio.sleep(SEND_TIMEOUT * 4)  # read nothing for longer than the deadline
+            # Then read: what the kernels held and the hang-up if the server dropped it; the whole
+            # answer if the server (slowed by the load) had not yet filled the kernels' buffers, so
+            # never waited on this client; nothing more for 5 s: held open, which must not happen.
+            outcome, read = "held open", 0
+            while True:
+                try:
+                    chunk = await asyncio.wait_for(loop.sock_recv(sock, 1 << 16), 5.0)
+                except ConnectionError:
+                    outcome = "dropped"
+                    break
+                except asyncio.TimeoutError:
+                    break
+                if not chunk:
+                    outcome = "dropped"
+                    break
+                read += len(chunk)
+                if chunk.endswith(b"]}") or chunk.endswith(b"0\r\n\r\n"):
+                    outcome = "sent whole (the server never waited on it)"
+                    break
+            hostile.non_readers[outcome] += 1
+            hostile.non_reader_bytes = max(hostile.non_reader_bytes, read)
+        except OSError as exc:
+            hostile.non_readers[f"error {type(exc).__name__}"] += 1
+        finally:
+            sock.close()
+
+
+async def amplify(base: str, http: aiohttp.ClientSession, hostile: Hostile, deadline: float) -> None:
+    """Pages of 100 ``{}`` (~220 bytes that apply to ~13 kB) until 507, then apply: the budget counts
+    what apply will hold, so held_bytes never passes it (before: 161 MB held against 4 MB)."""
+    headers = {"api-key": "amp", "Content-Type": "application/json"}
+    page = json.dumps({"entities": {"Thing": [{}] * 100}}).encode()
+    cycle = 0
+    while time.monotonic() < deadline:
+        cycle += 1
+        integration = f"hostile-amp-{cycle}"
+        try:
+            await unthrottled(base, http, integration)
+            async with http.post(f"{base}{API}/{integration}/sessions", headers=headers) as response:
+                hostile.statuses[response.status] += 1
+                if response.status != 201:
+                    await asyncio.sleep(0.5)
+                    continue
+                session_id = (await response.json())["id"]
+            for _ in range(3000):
+                url = f"{base}{API}/{integration}/sessions/{session_id}/entities"
+                async with http.post(url, data=page, headers=headers) as response:
+                    status = response.status
+                    await response.read()
+                if status != 202:
+                    hostile.statuses[status] += 1
+                    break
+                hostile.amplified_pages += 1
+                if time.monotonic() > deadline:
+                    break
+            url = f"{base}{API}/{integration}/sessions/{session_id}/close"
+            async with http.post(url, json={"status": "apply"}, headers=headers) as response:
+                hostile.statuses[response.status] += 1
+            await asyncio.sleep(PROCESSING * 2)
+            async with http.get(f"{base}{API}/{integration}/sessions/{session_id}", headers=headers) as response:
+                hostile.amplified_applies[(await response.json()).get("state", "?")] += 1
+            async with http.delete(f"{base}/_mock/integrations/{integration}") as response:
+                hostile.statuses[response.status] += 1
+        except (aiohttp.ClientError, asyncio.TimeoutError, KeyError) as exc:
+            hostile.problems.append(f"amplify: {type(exc).__name__}: {exc}")
+            await asyncio.sleep(0.5)
+
+
+async def scenario_bombs(base: str, http: aiohttp.ClientSession, hostile: Hostile, deadline: float) -> None:
+    """A 2 MB scenario in 2 kB of gzip (413), and 900 kB scenarios on fresh integrations until the
+    budget says 507 (then deleted)."""
+    fat = {"name": "fat", "rules": [{"match": {"operation": "activity"}, "respond": {"status": 503, "body": "x"}}]}
+    bomb = dict(fat, rules=[{"match": {"operation": "activity"}, "respond": {"status": 503, "body": "x" * 2_000_000}}])
+    wire = gzip.compress(json.dumps(bomb).encode(), mtime=0)
+    big = dict(fat, rules=[{"match": {"operation": "activity"}, "respond": {"status": 503, "body": "y" * 900_000}}])
+    gzip_json = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    cycle = 0
+    while time.monotonic() < deadline:
+        cycle += 1
+        try:
+            async with http.put(f"{base}/_mock/integrations/bomb-{cycle}/scenario", data=wire, headers=gzip_json) as r:
+                hostile.scenario_bombs[r.status] += 1
+            made = []
+            for n in range(20):
+                name = f"sc-{cycle}-{n}"
+                async with http.put(f"{base}/_mock/integrations/{name}/scenario", json=big) as response:
+                    hostile.scenario_bombs[response.status] += 1
+                    if response.status != 200:
+                        break
+                    made.append(name)
+            for name in made:
+                async with http.delete(f"{base}/_mock/integrations/{name}") as response:
+                    await response.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            hostile.problems.append(f"scenario bomb: {type(exc).__name__}: {exc}")
+        await asyncio.sleep(1.0)
+
+
+async def item_and_member_bombs(base: str, http: aiohttp.ClientSession, hostile: Hostile, deadline: float) -> None:
+    """24 kB of gzip holding 8.3 million ``{}`` (400 too_many_items, unparsed), and 5 MB of 250,000
+    empty gzip members (400 malformed_body after the 1,000th)."""
+    items, members = bombs()
+    headers = {"api-key": "bomb", "Content-Type": "application/json", "Content-Encoding": "gzip"}
+    await unthrottled(base, http, "hostile-bomb")
+    while time.monotonic() < deadline:
+        try:
+            async with http.post(f"{base}{API}/hostile-bomb/sessions", headers=headers) as response:
+                opened = await response.json()
+            session_id = opened.get("id") or opened.get("active_session_id")
+            url = f"{base}{API}/hostile-bomb/sessions/{session_id}/entities"
+            for body, counts, seconds in (
+                (items, hostile.item_bombs, hostile.item_bomb_seconds),
+                (members, hostile.member_bombs, hostile.member_bomb_seconds),
+            ):
+                started = time.monotonic()
+                async with http.post(url, data=body, headers=headers) as response:
+                    counts[response.status] += 1
+                    await response.read()
+                seconds.append(time.monotonic() - started)
+        except (aiohttp.ClientError, asyncio.TimeoutError, KeyError) as exc:
+            hostile.problems.append(f"bomb: {type(exc).__name__}: {exc}")
+        await asyncio.sleep(1.0)
+
+
+PROBER = """
+import http.client, json, sys, time
+host, port, seconds, every = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+latencies, failures, until = [], 0, time.monotonic() + seconds
+while time.monotonic() < until:
+    started = time.perf_counter()
+    try:
+        connection = http.client.HTTPConnection(host, port, timeout=30)
+        connection.request("GET", "/_mock/health")
+        ok = connection.getresponse().read() and True
+        connection.close()
+        latencies.append((time.perf_counter() - started) * 1000)
+    except OSError:
+        failures += 1
+    time.sleep(every)
+print(json.dumps({"ms": latencies, "failures": failures}))
+"""
+
+
+async def health_prober(base: str, hostile: Hostile, deadline: float) -> None:
+    """GET /_mock/health every 50 ms from a process of its own (the soak's own loop, busy building
+    pages, must not count): how long the server keeps a health check waiting."""
+    port = base.rsplit(":", 1)[1]
+    seconds = max(0.0, deadline - time.monotonic())
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", PROBER, "127.0.0.1", port, str(seconds), str(HEALTH_EVERY), stdout=subprocess.PIPE
+    )
+    out, _ = await process.communicate()
+    found = json.loads(out)
+    hostile.health_ms.extend(found["ms"])
+    hostile.health_failures += found["failures"]
+
+
 def hostile_jobs(base: str, http: aiohttp.ClientSession, hostile: Hostile, deadline: float) -> list[Any]:
     port = int(base.rsplit(":", 1)[1])
     jobs = [flood(i, base, http, hostile, deadline) for i in range(FLOODERS)]
+    jobs += [echoes(base, http, hostile, deadline), amplify(base, http, hostile, deadline)]
+    jobs += [scenario_bombs(base, http, hostile, deadline), item_and_member_bombs(base, http, hostile, deadline)]
+    jobs += [non_reader(base, hostile, deadline) for _ in range(NON_READERS)]
     jobs.append(churn(base, http, hostile, deadline))
     kinds = ("headers", "body", "silent")
     jobs += [slow_connection(i, kinds[i % 3], base, http, hostile, deadline) for i in range(SLOW_CONNECTIONS)]
@@ -412,6 +695,8 @@ def start_server(rate_limit: float, burst: int, budget_mib: int) -> tuple[subpro
         str(HEADER_TIMEOUT),
         "--body-timeout-seconds",
         str(BODY_TIMEOUT),
+        "--send-timeout-seconds",
+        str(SEND_TIMEOUT),
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOCK_SPRINTO_")}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
@@ -436,7 +721,11 @@ async def soak(duration: float, clients: int, rate_limit: float, burst: int, bud
             rss_start = rss_kib(process.pid)
             began = time.monotonic()
             deadline = began + duration
+            if hostile_on:
+                await asyncio.to_thread(build_payloads)
+                await big_dataset(base, http)
             jobs = [asyncio.create_task(Client(i, base, http, tally, deadline).run()) for i in range(clients)]
+            jobs.append(asyncio.create_task(health_prober(base, hostile, deadline)))
             if hostile_on:
                 jobs += hostile_jobs(base, http, hostile, deadline)
 
@@ -457,6 +746,8 @@ async def soak(duration: float, clients: int, rate_limit: float, burst: int, bud
             expired = 0
             for i in range(clients):
                 async with http.get(f"{base}/_mock/integrations/soak-{i:03d}/sessions") as response:
+                    if response.status == 404:  # a client that never made its integration (a read makes none)
+                        continue
                     for session in (await response.json())["sessions"]:
                         held += session["staged_bytes"]
                         expired += session["state"] == "expired"
@@ -500,6 +791,37 @@ async def soak(duration: float, clients: int, rate_limit: float, burst: int, bud
             f"    hang-ups      {hostile.aborted} uploads abandoned half-way; {len(hostile.disconnects_journaled)} "
             "journaled as 499 client_disconnected (counted apart from 5xx)"
         )
+    if hostile_on:
+        print(
+            f"    echoes        {hostile.echoes} pages of 100 records with a 250 kB firstName: largest 400 "
+            f"{hostile.largest_echo / 1024:.1f} KiB, "
+            f"largest sessions view {hostile.largest_sessions_view / 1024:.1f} KiB"
+        )
+        print(
+            f"    non-readers   {sum(hostile.non_readers.values())} sockets asked for an ~18 MB answer and read "
+            f"nothing for {SEND_TIMEOUT * 4:g}s: "
+            + ", ".join(f"{k}: {v}" for k, v in sorted(hostile.non_readers.items()))
+            + f" (send_timeout_seconds {SEND_TIMEOUT:g})"
+        )
+        applies = ", ".join(f"{k}: {v}" for k, v in sorted(hostile.amplified_applies.items()))
+        print(
+            f"    amplifiers    {hostile.amplified_pages} pages of 100 {{}} staged before 507, then applied ({applies})"
+        )
+        bombs = ", ".join(f"{k}: {v}" for k, v in sorted(hostile.scenario_bombs.items()))
+        print(f"    scenario bombs {sum(hostile.scenario_bombs.values())} PUTs ({bombs})")
+        for what, counts, seconds in (
+            ("items bomb", hostile.item_bombs, hostile.item_bomb_seconds),
+            ("member bomb", hostile.member_bombs, hostile.member_bomb_seconds),
+        ):
+            spread = f"{min(seconds):.2f}-{max(seconds):.2f}s" if seconds else "-"
+            print(f"    {what:<13} {dict(sorted(counts.items()))} answered in {spread} each (upload included)")
+    health = sorted(hostile.health_ms)
+    if health:
+        p50, p99 = health[len(health) // 2], health[min(len(health) - 1, len(health) * 99 // 100)]
+        print(
+            f"  health check    {len(health)} answered every {HEALTH_EVERY * 1000:.0f} ms, "
+            f"{hostile.health_failures} failed; latency p50 {p50:.1f} ms, p99 {p99:.1f} ms, longest {health[-1]:.1f} ms"
+        )
     print(f"  pages           {tally.pages_accepted} accepted, {tally.pages_rejected} rejected (broken on purpose)")
     print(
         f"  lost pages      {tally.pages_lost} (accepted but not applied); record mismatches {tally.records_mismatch}"
@@ -533,6 +855,9 @@ async def soak(duration: float, clients: int, rate_limit: float, burst: int, bud
         or unanswered
         or (hostile_on and hostile.aborted and not hostile.disconnects_journaled)
         or not bounded
+        or hostile.health_failures
+        or hostile.non_readers["held open"]
+        or hostile.largest_echo > 1_048_576
     )
     if "internal error" in server_log:
         failed = True

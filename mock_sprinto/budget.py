@@ -1,11 +1,15 @@
 """The process-wide memory budget: what every integration together holds for its clients.
 
-Counted: the decoded bytes of staged pages, the applied records (each its JSON size plus
-``RECORD_OVERHEAD_BYTES`` of bookkeeping), and the request bodies being received right now. A push
-that would take the total past ``memory_budget_bytes`` is refused with 507
-``memory_budget_exceeded`` before it is staged (a body that cannot fit, before it is read), so a
-flood of small gzip bodies that inflate ~1000x, spread over many integrations, stops at the budget
-instead of at the machine's memory.
+Counted: the decoded bytes of staged pages and what applying them will hold (``RECORD_OVERHEAD_BYTES``
+a staged record), the applied records (each its JSON size plus ``RECORD_OVERHEAD_BYTES``), the
+request bodies being received right now, and the bookkeeping each integration keeps: the
+integration itself, its sessions and the record of every page they received (with the validation
+errors kept), its activity log, and the scenarios installed (``approx_bytes`` of each, estimated the
+way CPython lays the objects out). A push that would take the total past the budget less
+``headroom`` is refused with 507 ``memory_budget_exceeded`` before it is staged (a body that cannot
+fit, before it is read), so a flood of small gzip bodies that inflate ~1000x, spread over many
+integrations, stops at the budget instead of at the machine's memory. The headroom is kept for the
+bookkeeping that cannot be refused: the record of a refused page, a new integration, a session.
 """
 
 from __future__ import annotations
@@ -18,37 +22,86 @@ from .errors import ApiError
 # An applied record is stored as its compact JSON bytes in a dict under its key: about 70 bytes of
 # dict slot and bytes header, and the key itself (tracemalloc on 100,000 User records, 2026).
 RECORD_OVERHEAD_BYTES = 128
+# Bookkeeping, measured with tracemalloc (Python 3.11, 2026): an integration with nothing in it
+# (clock, counters, empty log), a session with no page, the record of one page (its counts, ids,
+# digest; the errors of a rejected one are added by ``approx_bytes``), an activity item's object
+# and id (its message and details are added by ``approx_bytes``).
+TENANT_BYTES = 4_700
+SESSION_BYTES = 1_300
+PAGE_BYTES = 620
+ACTIVITY_BYTES = 200
+# Bodies this small are always read, even with the budget full (counted while they arrive): a close
+# with discard, which frees memory, must never be refused for lack of it.
+ALWAYS_READ_BYTES = 4_096
+# Kept free for bookkeeping that is counted but never refused: 1/32 of the budget, at most 16 MiB.
+HEADROOM_SHARE = 32
+MAX_HEADROOM_BYTES = 16 * 2**20
+
+
+def approx_bytes(value: Any) -> int:
+    """What a JSON-like value holds in CPython, roughly (64-bit: an ASCII str is 49 bytes and its
+    characters, an int 28, a float 24, a dict 64 and 56 an item, a list 56 and 8 an item). Used for
+    bookkeeping (validation errors, activity details, scenario documents) that has no exact count."""
+    total = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str:
+            total += 49 + len(item)
+        elif kind is dict:
+            total += 64 + 56 * len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif kind is list or kind is tuple:
+            total += 56 + 8 * len(item)
+            stack.extend(item)
+        elif kind is int:
+            total += 28 + item.bit_length() // 8
+        elif kind is float:
+            total += 24
+        elif kind is bytes:
+            total += 33 + len(item)
+        elif item is not None and kind is not bool:
+            total += 64  # a date YAML read, or another small object
+    return total
 
 
 class MemoryBudget:
     """Bytes held (staged + applied) and reserved (bodies being read), against one limit."""
 
-    __slots__ = ("held", "limit", "peak", "reserved")
+    __slots__ = ("headroom", "held", "limit", "peak", "reserved")
 
     def __init__(self, limit: int | None) -> None:
         self.limit = limit
-        self.held = 0  # staged pages and applied records of the integrations the emulator holds
+        self.held = 0  # what the integrations the emulator holds keep (data and bookkeeping)
         self.reserved = 0  # request bodies being received
         self.peak = 0
+        self.headroom = 0 if limit is None else min(limit // HEADROOM_SHARE, MAX_HEADROOM_BYTES)
 
     @property
     def total(self) -> int:
         return self.held + self.reserved
 
     def fits(self, more: int) -> bool:
+        """Whether ``more`` bytes of data (a page, a body, a scenario) fit below the headroom."""
+        return self.limit is None or self.total + more <= self.limit - self.headroom
+
+    def fits_bookkeeping(self, more: int) -> bool:
+        """Whether ``more`` bytes of bookkeeping fit in the whole budget, headroom included."""
         return self.limit is None or self.total + more <= self.limit
 
-    def check(self, more: int) -> None:
-        """Raise 507 ``memory_budget_exceeded`` unless ``more`` bytes fit."""
+    def check(self, more: int, remedy: str = "") -> None:
+        """Raise 507 ``memory_budget_exceeded`` unless ``more`` bytes fit; ``remedy`` says what the
+        caller can do about it (else the vendor client's choices)."""
         if not self.fits(more):
-            raise self.exceeded(more)
+            raise self.exceeded(more, remedy)
 
-    def exceeded(self, more: int) -> ApiError:
+    def exceeded(self, more: int, remedy: str = "") -> ApiError:
         return ApiError.of(
             MEMORY_BUDGET_EXCEEDED,
             f"the emulator already holds {self.total} bytes for its clients and this needs {more} more "
-            f"(setting memory_budget_bytes = {self.limit}); close or discard sessions, delete "
-            "integrations or reset",
+            f"(setting memory_budget_bytes = {self.limit}); {remedy or VENDOR_REMEDY}",
             budget_bytes=self.limit,
             held_bytes=self.total,
         )
@@ -69,6 +122,19 @@ class MemoryBudget:
 
     def public(self) -> dict[str, int | None]:
         return {"budget_bytes": self.limit, "held_bytes": self.total, "peak_bytes": self.peak}
+
+
+# What each 507 says the caller can do: a vendor client can free memory itself (a discard always
+# goes through), or wait; a developer can free more through the control plane.
+VENDOR_REMEDY = (
+    "close this session (discard frees its staged pages at once; apply moves them into the dataset) "
+    "or retry later; on the emulator, delete integrations (DELETE /_mock/integrations/ID) or reset "
+    "(POST /_mock/reset)"
+)
+CONTROL_REMEDY = (
+    "delete integrations (DELETE /_mock/integrations/ID), remove scenarios, or reset (POST /_mock/reset), "
+    "or start the emulator with a larger memory_budget_bytes"
+)
 
 
 # Once this much held data has been freed (staged pages dropped: a session applied, discarded or

@@ -24,6 +24,7 @@ from .naming import is_loopback
 from .rules import markdown_table, rules_text
 from .service import Emulator
 from .settings import FIELDS, Config, ConfigError, SettingsError, describe, flag, load_config, shown, value_hint
+from .statecli import add_parsers as add_state_parsers
 from .validation import SchemaFileError, SchemaRegistry
 
 
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_listings(commands)
     _add_probe(commands)
     _add_exam(commands)
+    add_state_parsers(commands)  # state export|import|save, judge FILE.har (statecli.py)
     return parser
 
 
@@ -63,11 +65,19 @@ def _add_serve(commands: argparse._SubParsersAction[_Parser]) -> None:
         dest="schemas_dir",
         help="folder of <EntityType>.json schemas added to (or overriding) the shipped ones",
     )
+    serve.add_argument(
+        "--state",
+        metavar="FILE",
+        help="start from a state bundle (mock-sprinto state export, a failing test's, GET /_mock/state): "
+        "the same sessions, data, clock and scenario decisions",
+    )
     for item in describe():  # a flag for every setting, its help from the settings table
         if item["name"] == "schemas_dir":
             continue
+        aliases = ["--persist"] if item["name"] == "persist_file" else []
         serve.add_argument(
             flag(item["name"]),
+            *aliases,
             dest=item["name"],
             metavar=value_hint(item["name"]),
             help=f"{item['doc']} [{item['origin']}; default {shown(item['default'])}]".replace("%", "%%"),
@@ -192,6 +202,10 @@ def _main(argv: Sequence[str] | None) -> int:
         return 0
     if args.command == "scenarios":
         return _scenarios(args)
+    if args.command in ("state", "judge"):
+        from .statecli import run_judge, run_state
+
+        return run_state(args) if args.command == "state" else run_judge(args)
     if args.command == "probe":
         from .probe import probe  # imported here: it is the one command that starts an emulator thread
 
@@ -220,7 +234,7 @@ def _main(argv: Sequence[str] | None) -> int:
             print(f"mock-sprinto: error: scenario {exc.source}: {scenario_problem}", file=sys.stderr)
         return USAGE_ERROR
     try:
-        return asyncio.run(serve(config, registry, scenario=scenario))
+        return asyncio.run(serve(config, registry, scenario=scenario, state=args.state))
     except KeyboardInterrupt:
         return 0
 
@@ -311,8 +325,15 @@ def _listen_error(host: str, port: int, exc: BaseException) -> str:
     return f"mock-sprinto: error: cannot listen on {host}:{port}: {reason}"
 
 
-async def serve(config: Config, registry: SchemaRegistry, ready: Any = None, scenario: Scenario | None = None) -> int:
-    """Serve until SIGINT/SIGTERM. ``ready`` (optional callable) gets the bound port."""
+async def serve(
+    config: Config,
+    registry: SchemaRegistry,
+    ready: Any = None,
+    scenario: Scenario | None = None,
+    state: str | None = None,
+) -> int:
+    """Serve until SIGINT/SIGTERM. ``ready`` (optional callable) gets the bound port. ``state``: a
+    bundle to start from; the ``persist_file`` setting: one loaded when it exists, saved on the way out."""
     from aiohttp import web
 
     from .http import create_app
@@ -329,6 +350,9 @@ async def serve(config: Config, registry: SchemaRegistry, ready: Any = None, sce
             pass
     emulator = Emulator(config, registry)
     ControlPlane(emulator).set_scenario(scenario)
+    loaded = _load_state(emulator, state or _existing(settings.persist_file))
+    if loaded is None:
+        return USAGE_ERROR
     # Deadlines, the connection cap, problem objects for malformed HTTP, a bounded shutdown.
     runner = EmulatorRunner(create_app(emulator), access_log=None)
     await runner.setup()
@@ -340,6 +364,8 @@ async def serve(config: Config, registry: SchemaRegistry, ready: Any = None, sce
         print(_listen_error(settings.host, settings.port, exc), file=sys.stderr)
         return USAGE_ERROR
     port = runner.addresses[0][1]
+    if loaded:
+        print(loaded.replace("{origin}", f"http://{settings.host}:{port}"), flush=True)
     print(banner(settings.host, port, emulator, config.config_file), flush=True)
     if ready is not None:
         ready(port)
@@ -352,9 +378,49 @@ async def serve(config: Config, registry: SchemaRegistry, ready: Any = None, sce
     finally:
         gc.unfreeze()  # serve() may run inside another program (tests): leave its collector as found
         await runner.cleanup()
+    if settings.persist_file:
+        _save_state(emulator)
     summary = ControlPlane(emulator).run_summary()
     if summary:
         print("mock-sprinto: the clients, judged (GET /_mock/integrations/{id}/report for the evidence):")
         print("\n".join(summary), flush=True)
     print("mock-sprinto: stopped", flush=True)
     return 0
+
+
+def _existing(path: str | None) -> str | None:
+    return path if path and os.path.exists(path) else None
+
+
+def _load_state(emulator: Emulator, path: str | None) -> str | None:
+    """Start from the bundle at ``path``: what to print once listening ("" when there is none), or
+    None after saying why it was refused (nothing is served then)."""
+    if path is None:
+        return ""
+    from .errors import ApiError
+    from .statefile import read_bundle_file
+
+    try:
+        outcome = ControlPlane(emulator).load_state(read_bundle_file(path, emulator.settings.max_state_bytes))
+    except ApiError as error:
+        print(f"mock-sprinto: error: state {path}: {error.detail}", file=sys.stderr)
+        for problem in error.extra.get("errors", [])[1:20]:
+            print(f"mock-sprinto: error: state {path}: {problem}", file=sys.stderr)
+        return None
+    names = outcome["integrations"]
+    entries = outcome["journal_entries"]
+    line = f"mock-sprinto: state loaded from {path}: {len(names)} integration(s), {entries} journal entries"
+    if len(names) == 1:
+        line += f"; its dashboard: {{origin}}/_mock/#integration={names[0]}"
+    return line
+
+
+def _save_state(emulator: Emulator) -> None:
+    from .errors import ApiError
+
+    try:
+        saved = ControlPlane(emulator).save_state()
+    except ApiError as error:
+        print(f"mock-sprinto: error: {error.detail}", file=sys.stderr, flush=True)
+        return
+    print(f"mock-sprinto: state saved to {saved['saved']} ({saved['integrations']} integration(s))", flush=True)

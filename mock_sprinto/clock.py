@@ -65,6 +65,12 @@ class OffsetClock:
         self._last = current
         return current
 
+    def resume_at(self, when: float) -> None:
+        """Stand at ``when`` from now on, earlier than before or not: a state bundle's clock, taken
+        up by a fresh tenant's clock or by a wiped server (nothing read the later time since)."""
+        self.offset += when - (self._base.now() + self.offset)
+        self._last = min(when, MAX_TIME)
+
     def advance(self, seconds: float) -> float:
         check_step(seconds)
         current = self.now()

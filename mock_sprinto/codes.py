@@ -76,6 +76,9 @@ ADMIN_TOKEN_REQUIRED = ErrorCode("admin_token_required", 401, "a control-plane r
 
 # ---- the control plane -----------------------------------------------------------------------
 INTEGRATION_EXISTS = ErrorCode("integration_exists", 409, "a create of an integration that exists")
+INTEGRATION_NOT_FOUND = ErrorCode(
+    "integration_not_found", 404, "a control-plane read of an integration the emulator does not hold"
+)
 INTEGRATION_LIMIT_REACHED = ErrorCode(
     "integration_limit_reached", 403, "the emulator already holds `max_integrations` integrations"
 )
@@ -83,6 +86,21 @@ INVALID_SCENARIO = ErrorCode("invalid_scenario", 400, "a scenario with problems,
 CLOCK_BACKWARDS = ErrorCode("clock_backwards", 409, "a clock set to a time before its own")
 CLOCK_STEP_TOO_LARGE = ErrorCode("clock_step_too_large", 409, "a clock set more than ten years ahead")
 CLOCK_OUT_OF_RANGE = ErrorCode("clock_out_of_range", 409, "a clock moved past the year 9999")
+INVALID_STATE = ErrorCode(
+    "invalid_state", 400, "a state bundle that is damaged or inconsistent: refused whole, each problem listed"
+)
+UNSUPPORTED_STATE_VERSION = ErrorCode(
+    "unsupported_state_version", 400, "a state bundle of another format or version than this emulator reads"
+)
+PERSISTENCE_OFF = ErrorCode("persistence_off", 409, "a save asked of a server started without `--persist`")
+STATE_NOT_SAVED = ErrorCode("state_not_saved", 507, "the state could not be written to the `--persist` file")
+INVALID_EXPECTATIONS = ErrorCode(
+    "invalid_expectations", 400, "verification expectations that are not understood, each listed"
+)
+EXPECTATIONS_NOT_MET = ErrorCode(
+    "expectations_not_met", 422, "the journal does not hold the requests expected (a diff shows it)"
+)
+INVALID_HAR = ErrorCode("invalid_har", 400, "a HAR document that cannot be read as HAR 1.2")
 
 # ---- routing, and what an injected status says unless its rule names a code -------------------
 NOT_FOUND = ErrorCode("not_found", 404, "no such endpoint")

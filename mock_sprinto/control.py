@@ -9,12 +9,22 @@ made (the activity log, a failing test's report).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from . import __version__
-from .budget import trim_if_due
+from .budget import CONTROL_REMEDY, trim_if_due
 from .clock import OffsetClock, format_time, parse_time
-from .codes import INTEGRATION_EXISTS, INVALID_PARAMETER, INVALID_SCENARIO, SESSION_NOT_FOUND
+from .codes import (
+    INTEGRATION_EXISTS,
+    INVALID_PARAMETER,
+    INVALID_SCENARIO,
+    PERSISTENCE_OFF,
+    SESSION_NOT_FOUND,
+    STATE_NOT_SAVED,
+)
 from .errors import ApiError
 from .faults.engine import counters
 from .faults.scenario import (
@@ -99,8 +109,7 @@ class ControlPlane:
 
     def delete_integration(self, integration_id: str) -> None:
         """Forget one tenant (a declared one comes back empty, bound to its key)."""
-        if not INTEGRATION_ID.match(integration_id):  # a typo'd id must not look like a successful wipe
-            raise ApiError.of(INVALID_PARAMETER, f"no integration can have the id {integration_id[:140]!r}")
+        _check_id(integration_id)  # a typo'd id must not look like a successful wipe
         emulator = self.emulator
         gone = emulator.tenants.pop(integration_id, None)
         if gone is not None:
@@ -120,7 +129,7 @@ class ControlPlane:
             raise ApiError.of(
                 INVALID_PARAMETER, "'seconds' must be a number, e.g. {\"seconds\": 3600}", parameter="seconds"
             )
-        clock, tenant = self._clock_of(integration_id)
+        clock, tenant = self._clock_of(integration_id, write=True)
         clock.advance(float(seconds))
         return self._after_clock_move(clock, tenant)
 
@@ -133,14 +142,15 @@ class ControlPlane:
             raise ApiError.of(
                 INVALID_PARAMETER, "'now' must be an RFC 3339 time such as 2030-01-01T00:00:00Z", parameter="now"
             )
-        clock, tenant = self._clock_of(integration_id)
+        clock, tenant = self._clock_of(integration_id, write=True)
         clock.set(when)
         return self._after_clock_move(clock, tenant)
 
-    def _clock_of(self, integration_id: str | None) -> tuple[OffsetClock, Tenant | None]:
+    def _clock_of(self, integration_id: str | None, write: bool = False) -> tuple[OffsetClock, Tenant | None]:
         if integration_id is None:
             return self.emulator.clock, None
-        tenant = self.emulator.tenant(integration_id)
+        emulator = self.emulator
+        tenant = emulator.tenant_to_write(integration_id) if write else emulator.tenant(integration_id)
         return tenant.clock, tenant
 
     def _after_clock_move(self, clock: OffsetClock, tenant: Tenant | None) -> dict[str, Any]:
@@ -202,11 +212,23 @@ class ControlPlane:
     def set_scenario(self, scenario: Scenario | None, integration_id: str | None = None) -> None:
         """Install (or with None remove) the global scenario, or one integration's own."""
         emulator = self.emulator
+        size = 0 if scenario is None else scenario.nbytes  # counted in the memory budget
         if integration_id is not None:
-            tenant = emulator.tenant(integration_id)
+            if scenario is None and integration_id not in emulator.tenants:
+                _check_id(integration_id)
+                return  # removing the scenario of an integration not held: nothing to do, nothing made
+            tenant = emulator.tenant_to_write(integration_id)
+            before = 0 if tenant.own_scenario is None else tenant.own_scenario.nbytes
+            if size > before:
+                tenant.budget.check(size - before, CONTROL_REMEDY)
             tenant.own_scenario = scenario
+            tenant.keep(size - before)
             emulator.take_scenario(tenant)
             return
+        before = 0 if emulator.scenario is None else emulator.scenario.nbytes
+        if size > before:
+            emulator.budget.check(size - before, CONTROL_REMEDY)
+        emulator.budget.add(size - before)
         emulator.scenario = scenario
         for each in emulator.tenants.values():
             if each.own_scenario is None:
@@ -241,7 +263,6 @@ class ControlPlane:
 
     def put_integration_settings(self, integration_id: str, overrides: dict[str, Any]) -> dict[str, Any]:
         """Replace the integration's own setting overrides (checked; every problem listed)."""
-        tenant = self.emulator.tenant(integration_id)
         checked, problems = check_overrides(overrides)
         if problems:
             raise ApiError.of(
@@ -249,9 +270,17 @@ class ControlPlane:
                 f"{len(problems)} setting(s) refused",
                 errors=[{"setting": name, "message": message} for name, message in problems.items()],
             )
+        tenant = self.emulator.tenant_to_write(integration_id)
         tenant.settings_overrides = checked
         self.emulator.refresh_settings(tenant)
         return self.integration_settings(integration_id)
+
+    def delete_integration_settings(self, integration_id: str) -> None:
+        """Drop the integration's own overrides (an integration not held: nothing to do, nothing made)."""
+        if integration_id in self.emulator.tenants:
+            self.put_integration_settings(integration_id, {})
+        else:
+            _check_id(integration_id)
 
     # ---- what the emulator saw ------------------------------------------------------------------
     def sessions(self, integration_id: str) -> dict[str, Any]:
@@ -282,11 +311,22 @@ class ControlPlane:
         }
 
     def records(self, integration_id: str, entity_type: str, offset: int, limit: int) -> dict[str, Any]:
+        return self._dataset(integration_id, entity_type).describe(offset, limit)
+
+    def records_parts(
+        self, integration_id: str, entity_type: str, offset: int, limit: int
+    ) -> tuple[bytes, list[bytes], bytes]:
+        """``records`` as JSON text in parts for the HTTP route to stream (a million records is
+        hundreds of MB): the answer up to its records, each record as kept, the end."""
+        head, window = self._dataset(integration_id, entity_type).describe_parts(offset, limit)
+        return orjson.dumps(head)[:-1] + b',"records":[', window, b"]}"
+
+    def _dataset(self, integration_id: str, entity_type: str) -> Dataset:
         tenant = self.emulator.tenant(integration_id)
         dataset = tenant.datasets.get(entity_type)
         if dataset is None:  # nothing applied yet: an empty dataset of that type
             dataset = Dataset(entity_type, self.emulator.registry.key_field(entity_type))
-        return dataset.describe(offset, limit)
+        return dataset
 
     def activity(self, integration_id: str) -> list[dict[str, Any]]:
         """The whole activity log, oldest first, without a vendor request (not journaled, not
@@ -356,6 +396,100 @@ class ControlPlane:
                 lines += summary_text(self.report_of(integration_id), requests)
         return lines
 
+    # ---- state bundles (bundle.py; docs/bundles.md) ---------------------------------------------
+    def state(self, integration_id: str | None = None) -> dict[str, Any]:
+        """One integration's state bundle, or (None) the whole emulator's, every tenant settled first."""
+        from . import bundle  # imported here: only an export or an import needs it
+
+        emulator = self.emulator
+        if integration_id is None:
+            for tenant in emulator.tenants.values():
+                emulator.settle(tenant)
+        else:
+            emulator.tenant(integration_id)
+        return bundle.to_document(emulator, integration_id)
+
+    def state_kept(self, integration_id: str) -> dict[str, Any] | None:
+        """An integration's bundle if it exists, without creating it (a failing test's report)."""
+        tenant = self.emulator.tenants.get(integration_id)
+        if tenant is None:
+            return None
+        self.emulator.settle(tenant)
+        from . import bundle
+
+        return bundle.to_document(self.emulator, integration_id)
+
+    def put_state(self, document: Any, integration_id: str | None = None) -> dict[str, Any]:
+        """Import a bundle: one integration's to its own id, or the whole emulator's (None), which
+        replaces every integration and the journal. Checked whole first: a refusal changes nothing."""
+        from . import bundle
+
+        if integration_id is not None and not INTEGRATION_ID.match(integration_id):
+            raise ApiError.of(INVALID_PARAMETER, f"no integration can have the id {integration_id[:140]!r}")
+        restoration = bundle.from_document(document, self.emulator)
+        restored = bundle.restore(self.emulator, restoration, integration_id)
+        return {"scope": restoration.scope, "integrations": restored, "journal_entries": len(restoration.entries)}
+
+    def load_state(self, data: bytes) -> dict[str, Any]:
+        """Import a bundle's bytes (JSON or gzip) whatever its scope: ``serve --state``, ``--persist``."""
+        from . import bundle
+
+        settings = self.emulator.settings
+        document = bundle.decode(data, settings.max_state_bytes, settings.max_json_depth)
+        if isinstance(document, dict) and document.get("scope") == "integration":
+            integrations = document.get("integrations")
+            first = integrations[0] if isinstance(integrations, list) and integrations else None
+            named = first.get("id") if isinstance(first, dict) else None
+            if isinstance(named, str):
+                return self.put_state(document, named)
+        return self.put_state(document)
+
+    def save_state(self) -> dict[str, Any]:
+        """The whole emulator written to the ``persist_file`` (atomically); 409 without one."""
+        from . import bundle
+        from .statefile import write_atomically
+
+        path = self.emulator.settings.persist_file
+        if path is None:
+            raise ApiError.of(
+                PERSISTENCE_OFF,
+                "this server keeps its state in memory only; start it with --persist FILE to save it, "
+                "or export it with GET /_mock/state",
+            )
+        document = self.state()
+        data = bundle.encode(document, compress=path.endswith(".gz"))
+        try:
+            write_atomically(path, data)
+        except OSError as exc:
+            raise ApiError.of(
+                STATE_NOT_SAVED, f"the state could not be written to {path}: {exc.strerror or exc}", path=path
+            ) from None
+        return {
+            "saved": path,
+            "bytes": len(data),
+            "integrations": len(document["integrations"]),
+            "journal_entries": len(document["journal"]),
+        }
+
+    # ---- verification (verify.py; docs/verify.md) -------------------------------------------------
+    def verify(self, integration_id: str, document: Any) -> dict[str, Any]:
+        """Check the integration's journal against ``document``'s expectations: the verdict, or 422
+        ``expectations_not_met`` with the diff, or 400 ``invalid_expectations`` (nothing created)."""
+        from .verify import parse, verdict
+
+        expectations = parse(document)
+        tenant = self.emulator.tenant(integration_id)
+        return verdict(expectations, tenant, self.emulator.journal.answered_after(tenant.since))
+
+    # ---- the judge on captured traffic (report/har.py; docs/judge-har.md) -----------------------------
+    def judge_har(self, data: bytes, integration_id: str | None = None) -> dict[str, Any]:
+        """The client report on a HAR capture's bytes, per integration it holds; 400 ``invalid_har``."""
+        from .report.har import judge_har, parse_har
+
+        known = {name: schema.known_fields for name, schema in self.emulator.registry.types.items()}
+        document = parse_har(data)
+        return judge_har(document, known, self.emulator.settings, integration_id).public()
+
     def journal(
         self, integration_id: str | None, limit: int, operation: str | None = None, status: int | None = None
     ) -> dict[str, Any]:
@@ -377,6 +511,29 @@ class ControlPlane:
         journal = self.emulator.journal
         entries = journal.last(integration_id, limit or len(journal.entries) or 1, operation, status)
         return har(entries, origin, __version__, redact=redact)
+
+    def journal_har_parts(
+        self,
+        integration_id: str | None,
+        origin: str,
+        limit: int | None = None,
+        redact: bool = True,
+        operation: str | None = None,
+        status: int | None = None,
+    ) -> tuple[bytes, Iterator[bytes], bytes]:
+        """``journal_har`` as JSON text in parts (``har.har_parts``), for the HTTP route to stream:
+        the entries are chosen now, each is serialized when it is written."""
+        from .har import har_parts  # imported here: only a HAR download needs it, never serve's start
+
+        journal = self.emulator.journal
+        entries = journal.last(integration_id, limit or len(journal.entries) or 1, operation, status)
+        return har_parts(entries, origin, __version__, redact=redact)
+
+
+def _check_id(integration_id: str) -> None:
+    """A typo'd id must not look like a successful change (400, as for a delete)."""
+    if not INTEGRATION_ID.match(integration_id):
+        raise ApiError.of(INVALID_PARAMETER, f"no integration can have the id {integration_id[:140]!r}")
 
 
 def _summary(tenant: Tenant) -> dict[str, Any]:

@@ -41,7 +41,29 @@ def _no_alias_loader() -> type[yaml.SafeLoader]:
     import yaml  # imported here: only a document read as YAML needs it (see above)
 
     class _NoAliasLoader(yaml.SafeLoader):
-        """SafeLoader that refuses aliases (an anchor alone is harmless and allowed)."""
+        """SafeLoader that refuses aliases (an anchor alone is harmless and allowed) and a key
+        repeated in one mapping (YAML says keys are unique; PyYAML lets the last one win, silently)."""
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            if isinstance(node, yaml.MappingNode):
+                seen: set[Any] = set()
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":
+                        continue
+                    key = self.construct_object(key_node, deep=True)
+                    try:
+                        repeated = key in seen
+                        seen.add(key)
+                    except TypeError:  # an unhashable key: the constructor below says so
+                        continue
+                    if repeated:
+                        raise yaml.constructor.ConstructorError(
+                            "while reading a mapping",
+                            node.start_mark,
+                            f"the key {str(key)[:60]!r} appears twice (the first one would be silently lost)",
+                            key_node.start_mark,
+                        )
+            return super().construct_mapping(node, deep)
 
         def compose_node(self, parent: Any, index: Any) -> Any:
             if self.check_event(yaml.AliasEvent):

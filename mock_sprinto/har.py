@@ -12,10 +12,12 @@ export asks otherwise. What HAR has no field for (the operation, the rule that f
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
+
+import orjson
 
 from .clock import format_time
 from .journal import JournalEntry
@@ -30,6 +32,9 @@ _NAMED_STATUSES = (200, 201, 202, 204, 400, 401, 403, 404, 405, 409, 413, 415, 4
 _STATUS_TEXT = {status: HTTPStatus(status).phrase for status in _NAMED_STATUSES} | {413: "Content Too Large"}
 
 
+_COMMENT = "the vendor-API requests mock-sprinto's journal held; times are emulator time"
+
+
 def har(entries: Iterable[JournalEntry], origin: str, version: str, *, redact: bool = True) -> dict[str, Any]:
     """A HAR 1.2 log of ``entries`` (oldest first); ``origin`` (``http://host:port``) makes each
     URL absolute when a request carried no ``Host``."""
@@ -38,9 +43,20 @@ def har(entries: Iterable[JournalEntry], origin: str, version: str, *, redact: b
             "version": "1.2",
             "creator": {"name": "mock-sprinto", "version": version},
             "entries": [_entry(entry, origin, redact) for entry in entries],
-            "comment": "the vendor-API requests mock-sprinto's journal held; times are emulator time",
+            "comment": _COMMENT,
         }
     }
+
+
+def har_parts(
+    entries: Iterable[JournalEntry], origin: str, version: str, *, redact: bool = True
+) -> tuple[bytes, Iterator[bytes], bytes]:
+    """The same log as ``har``, as JSON text in parts to write one after the other: what comes
+    before the entries, each entry (serialized only when asked for), and what closes the log. A
+    large export is then never held whole (``GET /_mock/journal.har`` streams it)."""
+    head = {"version": "1.2", "creator": {"name": "mock-sprinto", "version": version}, "comment": _COMMENT}
+    opening = b'{"log":' + orjson.dumps(head)[:-1] + b',"entries":['
+    return opening, (orjson.dumps(_entry(entry, origin, redact)) for entry in entries), b"]}}"
 
 
 def _entry(entry: JournalEntry, origin: str, redact: bool) -> dict[str, Any]:
@@ -81,6 +97,13 @@ def _entry(entry: JournalEntry, origin: str, redact: bool) -> dict[str, Any]:
         "_sessionId": entry.session_id,
         "_code": entry.code,
         "_rule": entry.rule,
+        # What the judge reads back from a HAR of the emulator's (report/har.py): the one order of
+        # arrivals and answers, and when the answer left, on the emulator's clock.
+        "_arrival": entry.arrival,
+        "_answer": entry.answer,
+        "_answeredDateTime": format_time(entry.at),
+        "_page": entry.page,
+        "_namesSession": entry.names_session,
     }
     if entry.request_headers_dropped:
         found["request"]["comment"] = (

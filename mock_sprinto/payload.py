@@ -9,6 +9,7 @@ surrogates itself). What orjson cannot enforce is done here: a nesting limit far
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -273,3 +274,104 @@ def _refuse_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def _find_repeated_name(raw: bytes) -> None:
     # Only reached when the cheap proof fails: the stdlib parser reports each object's pairs.
     json.loads(raw, object_pairs_hook=_refuse_repeats)
+
+
+# ---- counting a page's records before it is parsed (issue 22, item 3) ---------------------------
+# 24 kB of gzip decode to 25 MiB of ``{},{},...``: 8.3 million records that orjson turns into as
+# many dicts (0.6 s, ~800 MB) before any check can count them. A page whose text could hold that
+# many values is read record by record first (the stdlib's C scanner, one record at a time), and
+# refused as soon as its count passes ``max_page_items``: the first records past the limit decide,
+# the rest of the body is never parsed.
+SCAN_VALUES = 50_000  # a page whose text could hold more values than this is counted first
+SCAN_MIN_BYTES = 100_000  # below this a page cannot hold SCAN_VALUES values (two bytes a value)
+SCAN_MAX_MEMBERS = 10_000  # members of the envelope visited before the count gives up (None: parse)
+SCAN_PREFIX_BYTES = 262_144
+# The stdlib's C scanner (typeshed does not list it): one JSON value from a position, and one string.
+_SCANNER: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
+_WS = " \t\n\r"
+
+
+def many_values(raw: bytes) -> bool:
+    """Whether ``raw`` could hold more than about ``SCAN_VALUES`` JSON values: every value but the
+    first of a container follows a ',' (commas inside strings only add to the count)."""
+    return len(raw) >= SCAN_MIN_BYTES and raw.count(b",") > SCAN_VALUES
+
+
+def records_beyond(raw: bytes, limit: int) -> int | None:
+    """The number of records read when it passes ``limit`` (the page's records, counted in order
+    up to the first past the limit), or None when the page holds no more than ``limit`` or its
+    shape is not the usual one (the parser then decides, as for any page). Never raises. The
+    first ``SCAN_PREFIX_BYTES`` are tried alone (a bomb's first records are in them), then all."""
+    for text in (raw[:SCAN_PREFIX_BYTES], raw) if len(raw) > SCAN_PREFIX_BYTES else (raw,):
+        try:
+            found = _count_records(text.decode("utf-8", "replace"), limit)
+        except (StopIteration, ValueError, IndexError, RecursionError):
+            found = None
+        if found is not None:
+            return found
+    return None
+
+
+def _skip(text: str, at: int) -> int:
+    while at < len(text) and text[at] in _WS:
+        at += 1
+    return at
+
+
+def _count_records(text: str, limit: int) -> int | None:
+    at = _skip(text, 0)
+    if text[at] != "{":
+        return None
+    at = _skip(text, at + 1)
+    members = 0
+    while text[at] == '"':
+        name, at = scanstring(text, at + 1)
+        at = _skip(text, at)
+        if text[at] != ":":
+            return None
+        at = _skip(text, at + 1)
+        if name == "entities" and text[at] == "{":
+            return _count_entities(text, at, limit)
+        _, at = _SCANNER(text, at)  # another member (page_hint): its value skipped
+        at = _skip(text, at)
+        members += 1
+        if text[at] != "," or members > SCAN_MAX_MEMBERS:
+            return None
+        at = _skip(text, at + 1)
+    return None
+
+
+def _count_entities(text: str, at: int, limit: int) -> int | None:
+    """From the '{' of ``entities``: count the records of every type, stop past ``limit``."""
+    records = types = 0
+    at = _skip(text, at + 1)
+    while text[at] == '"':
+        _, at = scanstring(text, at + 1)
+        at = _skip(text, at)
+        if text[at] != ":":
+            return None
+        at = _skip(text, at + 1)
+        types += 1
+        if types > SCAN_MAX_MEMBERS:
+            return None
+        if text[at] != "[":
+            _, at = _SCANNER(text, at)  # not an array: validation names it
+        else:
+            at = _skip(text, at + 1)
+            if text[at] == "]":
+                at += 1
+            while text[at - 1] != "]":
+                _, at = _SCANNER(text, at)  # one record, parsed in C and dropped
+                records += 1
+                if records > limit:
+                    return records
+                at = _skip(text, at)
+                if text[at] not in ",]":
+                    return None
+                at = _skip(text, at + 1)
+        at = _skip(text, at)
+        if text[at] != ",":
+            return None
+        at = _skip(text, at + 1)
+    return None

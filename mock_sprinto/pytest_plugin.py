@@ -294,6 +294,7 @@ def pytest_runtest_makereport(
                 text = handle.describe()
                 har = handle.har_kept(_har_path(item, handle.integration_id))
                 text += f"\n\nthis test's requests as HAR (open in a browser's developer tools): {har}"
+                text += _bundle_note(handle, har)
             except Exception as exc:  # the report must never fail because the emulator is gone
                 text = f"(could not read the emulator: {exc!r})"
             report.sections.append((f"mock-sprinto: {handle.integration_id}", text))
@@ -311,6 +312,19 @@ def _har_path(item: pytest.Item, integration_id: str) -> Path:
         folder = item.config.rootpath / ".pytest_cache" / "mock-sprinto-har"
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", item.name)[:100].strip("-") or "test"
     return folder / f"{name}--{integration_id}.har"
+
+
+def _bundle_note(handle: Any, har: Path) -> str:
+    """The failing test's state bundle, written beside its HAR, and the one command that opens it
+    in the dashboard (docs/bundles.md)."""
+    bundle = handle.state_kept(har.with_name(har.name.removesuffix(".har") + ".state.json"))
+    if bundle is None:
+        return ""
+    return (
+        f"\nits state bundle (sessions, pages, records, clock, scenario, journal): {bundle}"
+        f"\n  open it in the dashboard: mock-sprinto serve --state {bundle}"
+        f"  then http://127.0.0.1:8080/_mock/#integration={handle.integration_id}"
+    )
 
 
 def _behaviours_met(handles: list[Any]) -> dict[str, bool | None]:

@@ -321,12 +321,39 @@ RULES: tuple[Rule, ...] = (
         "`/_mock`: clocks, scenarios, settings, views; optional admin token",
         "the emulator's own API",
         (
+            codes.INTEGRATION_NOT_FOUND,
             codes.CLOCK_BACKWARDS,
             codes.CLOCK_STEP_TOO_LARGE,
             codes.CLOCK_OUT_OF_RANGE,
             codes.INVALID_SCENARIO,
             codes.ADMIN_TOKEN_REQUIRED,
         ),
+    ),
+    Rule(
+        "state bundles",
+        "mock",
+        "one integration or the whole emulator exported as one versioned file and imported whole "
+        "(`/_mock/state`, `serve --state`, `--persist`); a damaged bundle or another version: 400, nothing changed",
+        "a failing test's run carried home and opened again, answering as it would have",
+        (codes.INVALID_STATE, codes.UNSUPPORTED_STATE_VERSION, codes.PERSISTENCE_OFF, codes.STATE_NOT_SAVED),
+        "max_state_bytes",
+    ),
+    Rule(
+        "verification",
+        "mock",
+        "`POST /_mock/integrations/{id}/verify`: expectations on the journal (counts, a sequence, nothing "
+        "unexpected); unmet: 422 with the diff, not understood: 400",
+        "tests in any language check what their client sent without parsing the journal",
+        (codes.INVALID_EXPECTATIONS, codes.EXPECTATIONS_NOT_MET),
+    ),
+    Rule(
+        "judging captured traffic",
+        "mock",
+        "`mock-sprinto judge FILE.har` and `POST /_mock/judge`: the client report on a HAR 1.2 capture; "
+        "what a HAR cannot show is listed as not judged",
+        "traffic with the real Sprinto is judged by the same checks as traffic with the emulator",
+        (codes.INVALID_HAR,),
+        "max_har_bytes",
     ),
     Rule(
         "Prefer header",

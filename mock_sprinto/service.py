@@ -13,24 +13,29 @@ purges) in ``timeline.py``, the rate limit in ``ratelimit.py``.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import itertools
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
 
 from . import budget
-from .budget import MemoryBudget
+from .budget import CONTROL_REMEDY, TENANT_BYTES, MemoryBudget
 from .calls import Answer, Call, Exchange, Injected, Learned, Outcome
 from .clock import Clock, ManualClock, OffsetClock, SystemClock
 from .codes import (
     INTEGRATION_LIMIT_REACHED,
+    INTEGRATION_NOT_FOUND,
     INVALID_API_KEY,
     INVALID_PARAMETER,
     MALFORMED_API_KEY,
     MISSING_API_KEY,
+    SESSION_NOT_FOUND,
+    TOO_MANY_ITEMS,
     UNSUPPORTED_VERSION,
 )
 from .errors import ApiError, repeated_parameter, shutting_down
@@ -40,15 +45,19 @@ from .faults.scenario import Scenario, effective_settings
 from .faults.vocabulary import SILENT_FAULTS, Operation
 from .journal import Journal, JournalEntry, kept_headers
 from .naming import INTEGRATION_ID
-from .payload import BodySource, parse_json
+from .payload import BodySource, many_values, parse_json
 from .ratelimit import throttle
 from .sessions import Sessions, Wire
 from .settings import Config, Settings
 from .store import IdSource, Tenant
 from .timeline import Timeline
-from .validation import SchemaRegistry
+from .validation import PageVerdict, SchemaRegistry
 
 SUPPORTED_VERSIONS = ("v1",)
+INLINE_JUDGE_BYTES = 1_048_576  # a decoded page larger than this is parsed and validated on a worker thread
+# What a page being parsed holds, in times its decoded size: the text, and the strings and numbers
+# parsing makes of it (a page of long strings: about twice its size; many small values cost more).
+PARSE_FACTOR = 2
 MAX_API_KEY_CHARS = 512
 
 
@@ -71,6 +80,10 @@ class Emulator:
         self.sessions = Sessions(registry, self.timeline)
         self.scenario: Scenario | None = None  # the global scenario; an integration's own one wins
         self._stopping = asyncio.Event()  # set when the server stops: scenario delays end early
+        # One thread judges the large pages, one at a time: each worker that runs Python code takes
+        # the GIL from the event loop (at every switch interval, and after each of its C calls), so
+        # several at once would starve the loop; the pages queue instead. Made on first use.
+        self._judge_thread: ThreadPoolExecutor | None = None
         self._order = itertools.count(1)  # arrivals and answers, in one order (the judge's "after")
         self.reset()
 
@@ -107,6 +120,8 @@ class Emulator:
                 f"the emulator already holds {len(self.tenants)} integrations "
                 "(setting max_integrations); reset it or delete some",
             )
+        if not self.budget.fits_bookkeeping(TENANT_BYTES):
+            raise self.budget.exceeded(TENANT_BYTES, CONTROL_REMEDY)
         tenant = Tenant(integration_id, api_key, OffsetClock(self.clock), self.settings, self.ids, self.budget)
         # Journal entries of an earlier tenant of this id are not its own; the request that made it is.
         tenant.since = next(self._order) if first_arrival is None else first_arrival - 1
@@ -115,7 +130,24 @@ class Emulator:
         return tenant
 
     def tenant(self, integration_id: str) -> Tenant:
-        """The tenant a control-plane call names, created (bound to no key) if unseen."""
+        """The tenant a control-plane read names; 404 ``integration_not_found`` when the emulator
+        does not hold it: a read never creates anything, so no page on another site can fill the
+        server by making a browser load URLs (API.md, Part B)."""
+        tenant = self.tenants.get(integration_id)
+        if tenant is None:
+            if not INTEGRATION_ID.match(integration_id):
+                raise ApiError.of(INVALID_PARAMETER, f"no integration can have the id {integration_id[:140]!r}")
+            raise ApiError.of(
+                INTEGRATION_NOT_FOUND,
+                f"the emulator holds no integration {integration_id!r}; a write (a scenario, settings, a clock "
+                "move, POST /_mock/integrations) or its first authenticated request creates it",
+            )
+        self.timeline.settle(tenant)
+        return tenant
+
+    def tenant_to_write(self, integration_id: str) -> Tenant:
+        """The tenant a control-plane write names, created (bound to no key) if unseen, so a test
+        can set a scenario or a clock before its first request."""
         tenant = self.tenants.get(integration_id)
         if tenant is None:
             tenant = self.new_tenant(integration_id, self.declared.get(integration_id))
@@ -124,6 +156,14 @@ class Emulator:
 
     def settle(self, tenant: Tenant) -> None:
         self.timeline.settle(tenant)
+
+    def take_orders(self, count: int) -> int:
+        """The first of ``count`` consecutive numbers of the one order of arrivals and answers,
+        none of which another request gets: where imported journal entries (a state bundle's) go."""
+        first = next(self._order)
+        if count > 1:
+            self._order = itertools.count(first + count)
+        return first
 
     def authenticate(self, integration_id: str, api_key: str | None, arrival: int | None = None) -> Tenant:
         if not api_key:
@@ -161,8 +201,7 @@ class Emulator:
 
     def refresh_settings(self, tenant: Tenant) -> None:
         tenant.settings = effective_settings(self.settings, tenant.faults.scenario, tenant.settings_overrides)
-        if tenant.activity.maxlen != tenant.settings.activity_log_size:
-            tenant.activity = tenant.activity.resized(tenant.settings.activity_log_size)
+        tenant.resize_activity(tenant.settings.activity_log_size)
 
     # ---- the vendor plane's door ---------------------------------------------------------
     async def start(self, call: Call, source: BodySource) -> Outcome:
@@ -205,24 +244,73 @@ class Emulator:
         wire.wire_bytes = len(body.wire)
         wire.decoded_bytes = len(body.decoded)
         wire.encoding = body.encoding
-        wire.digest = page_digest(body.decoded)
         call.learned.request_body = body.decoded
-        entity_types, page_hint = _page_facts(body.decoded) if tenant.faults.needs_body else (frozenset(), None)
-        return await self._under_scenario(
-            call,
-            tenant,
-            lambda: Answer(202, self.sessions.push_page(tenant, session_id, body.decoded, wire)),
-            entity_types,
-            page_hint,
-        )
+        judged: PageVerdict | ApiError | None = None
+        if len(body.decoded) > INLINE_JUDGE_BYTES:
+            judged = await self._judge_large(tenant, session_id, wire, body.decoded)
+        else:
+            wire.digest = page_digest(body.decoded)
+        entity_types, page_hint = _page_facts(body.decoded, judged) if tenant.faults.needs_body else (frozenset(), None)
+
+        def run() -> Answer:
+            self._still_held(tenant, session_id)
+            return Answer(202, self.sessions.push_page(tenant, session_id, body.decoded, wire, judged))
+
+        return await self._under_scenario(call, tenant, run, entity_types, page_hint)
+
+    async def _judge_large(self, tenant: Tenant, session_id: str, wire: Wire, decoded: bytes) -> PageVerdict | ApiError:
+        """A large page's verdict, from a worker thread: its Python walks give the event loop its
+        turn (the GIL switches between them), so the other clients' requests, a health check
+        included, are answered meanwhile. While it is parsed, the page and what parsing makes of it
+        (``PARSE_FACTOR`` times its size) are counted in the memory budget: a page that cannot be
+        parsed within it is refused 507 first, so many large pages at once cannot take the process
+        far past the budget."""
+        transient = len(decoded) * PARSE_FACTOR
+        try:
+            self.budget.check(transient)
+        except ApiError as error:
+            wire.digest = page_digest(decoded)
+            self.sessions.reject_push(tenant, session_id, wire, error)
+            raise
+        self.budget.reserve(transient)
+        settings = tenant.settings
+
+        def judge() -> tuple[PageVerdict | ApiError, str]:
+            return self.sessions.judge_apart(settings, decoded), page_digest(decoded)
+
+        try:
+            judged, wire.digest = await asyncio.get_running_loop().run_in_executor(self._judges, judge)
+        finally:
+            self.budget.release(transient)
+        return judged
+
+    @property
+    def _judges(self) -> ThreadPoolExecutor:
+        if self._judge_thread is None:
+            self._judge_thread = ThreadPoolExecutor(1, thread_name_prefix="mock-sprinto-judge")
+        return self._judge_thread
+
+    def _still_held(self, tenant: Tenant, session_id: str) -> None:
+        """After an await (a body arriving, a page judged, a scenario's delay): the integration may
+        have been deleted or the emulator reset meanwhile; its session is then gone, and a page or
+        a close answered 202 would be kept nowhere."""
+        if self.tenants.get(tenant.id) is not tenant:
+            raise ApiError.of(
+                SESSION_NOT_FOUND,
+                f"integration {tenant.id!r} was deleted or the emulator reset while this request was on its way; "
+                f"session {session_id[:140]!r} is gone",
+            )
 
     async def close(self, call: Call, source: BodySource) -> Outcome:
         tenant = self._enter(call)
         body = await self._optional_json(call, tenant, source)
         session_id = _session_of(call)
-        return await self._under_scenario(
-            call, tenant, lambda: Answer(202, self.sessions.close_session(tenant, session_id, body).public())
-        )
+
+        def run() -> Answer:
+            self._still_held(tenant, session_id)
+            return Answer(202, self.sessions.close_session(tenant, session_id, body).public())
+
+        return await self._under_scenario(call, tenant, run)
 
     async def integration_status(self, call: Call) -> Outcome:
         tenant = self._enter(call)
@@ -444,7 +532,11 @@ def _ms_since(started: float) -> float:
 def page_digest(decoded: bytes) -> str:
     """How the judge tells a page sent again from a new one: Python's own 64-bit SipHash of the
     decoded bytes, several times cheaper than blake2b. Its key is per process, as the journal and
-    the store are; equal digests are equal pages (a collision: 1 in 2**64)."""
+    the store are; equal digests are equal pages (a collision: 1 in 2**64). A page over
+    ``INLINE_JUDGE_BYTES`` (always the same size, so always the same way) gets a 64-bit blake2b,
+    which hashlib computes without the GIL: 24 MB of SipHash held the event loop 17 ms."""
+    if len(decoded) > INLINE_JUDGE_BYTES:
+        return hashlib.blake2b(decoded, digest_size=8).hexdigest()
     return f"{hash(decoded) & 0xFFFFFFFFFFFFFFFF:016x}"
 
 
@@ -464,8 +556,15 @@ def _session_of(call: Call) -> str:
     return call.session_id
 
 
-def _page_facts(decoded: bytes) -> tuple[frozenset[str], int | str | None]:
-    """Entity types and page_hint of a page, for rules that match on them (best effort)."""
+def _page_facts(decoded: bytes, judged: PageVerdict | ApiError | None) -> tuple[frozenset[str], int | str | None]:
+    """Entity types and page_hint of a page, for rules that match on them (best effort): from its
+    verdict when it was judged already, none for a text too large in values to parse twice."""
+    if judged is not None:
+        if isinstance(judged, ApiError) or judged.code is TOO_MANY_ITEMS:
+            return frozenset(), None
+        return frozenset(judged.counts), judged.page_hint
+    if many_values(decoded):
+        return frozenset(), None
     try:
         page = orjson.loads(decoded)
     except orjson.JSONDecodeError:

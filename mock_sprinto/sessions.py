@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from .budget import CONTROL_REMEDY, RECORD_OVERHEAD_BYTES, SESSION_BYTES, approx_bytes
 from .clock import format_time, parse_time
 from .codes import (
     EXPIRED_DATA_PURGED,
@@ -27,13 +28,16 @@ from .codes import (
 )
 from .errors import ApiError, counted, int_param
 from .lifecycle import Event, State
-from .payload import check_depth, parse_json
+from .payload import check_depth, many_values, parse_json, records_beyond
+from .settings import Settings
 from .store import Page, Session, Tenant
 from .timeline import Timeline
-from .validation import PageVerdict, SchemaRegistry, check_page
+from .validation import PageVerdict, SchemaRegistry, check_page, too_many_records
 
 MAX_REFERENCE_CHARS = 256
 ANOMALY_ERRORS_SHOWN = 10
+KEPT_ERRORS_BYTES = 16_384  # of a rejected page's errors, in its record (the 400 answer lists them all)
+REFUSAL_NOTE_BYTES = 1_024  # about what the activity item of a refused page holds (its errors aside)
 
 
 @dataclass(slots=True)
@@ -69,6 +73,8 @@ class Sessions:
                 f"integration {tenant.id!r} already has an active session; close it or let it expire",
                 active_session_id=active.id,
             )
+        if not tenant.budget.fits_bookkeeping(SESSION_BYTES):
+            raise tenant.budget.exceeded(SESSION_BYTES, "retry later; " + CONTROL_REMEDY)
         now = tenant.now()
         tenant.session_count += 1
         session_id = tenant.ids.make("ses")
@@ -84,7 +90,8 @@ class Sessions:
             updated_at=now,
             last_request_at=now,
         )
-        tenant.sessions[session.id] = session
+        session.kept += len(reference or "")
+        tenant.add_session(session)
         tenant.active_session_id = session.id
         tenant.state_counts[State.ACTIVE.value] += 1
         tenant.note(now, "info", "session_created", "session started", session.id, client_reference_id=reference)
@@ -116,24 +123,46 @@ class Sessions:
         if session is not None and session.state is State.ACTIVE:
             self._record_rejection(tenant, session, wire, error)
 
-    def push_page(self, tenant: Tenant, session_id: str, raw: bytes, wire: Wire) -> dict[str, Any]:
-        """Stage a valid page on the session; any page refused is recorded there, then raised."""
+    def push_page(
+        self, tenant: Tenant, session_id: str, raw: bytes, wire: Wire, judged: PageVerdict | ApiError | None = None
+    ) -> dict[str, Any]:
+        """Stage a valid page on the session; any page refused is recorded there, then raised.
+        ``judged``: the page's verdict (or the refusal) when ``judge`` already ran, off the loop."""
         session = self.push_target(tenant, session_id)  # again: the body took time to arrive
         try:
-            verdict = self._judge(tenant, raw)
+            _make_room(tenant, len(raw))
+            if judged is None:
+                judged = self.judge(tenant.settings, raw)
+            if isinstance(judged, ApiError):
+                raise judged
+            verdict = judged
         except ApiError as error:  # refused before a verdict: staging bound, memory budget, body
             self._record_rejection(tenant, session, wire, error)
             raise
         if verdict.code is not None:
             raise self._refuse_invalid(tenant, session, wire, verdict, verdict.code)
+        try:  # room for the page and for what applying its records will hold (issue 22)
+            tenant.budget.check(len(raw) + verdict.total * RECORD_OVERHEAD_BYTES)
+        except ApiError as error:
+            self._record_rejection(tenant, session, wire, error)
+            raise
         return self._stage(tenant, session, raw, wire, verdict)
 
-    def _judge(self, tenant: Tenant, raw: bytes) -> PageVerdict:
-        """The page's verdict. Raises the refusals that come first: no room to stage it, or a body
-        that is not acceptable JSON (too deep a body only shows once its verdict is a rejection)."""
-        settings = tenant.settings
+    def judge_apart(self, settings: Settings, raw: bytes) -> PageVerdict | ApiError:
+        """``judge`` for a worker thread: the refusal it raises is returned, to raise on the loop."""
+        try:
+            return self.judge(settings, raw)
+        except ApiError as error:
+            return error
+
+    def judge(self, settings: Settings, raw: bytes) -> PageVerdict:
+        """The page's verdict under ``settings``; raises when the body is not acceptable JSON (too
+        deep a body only shows once its verdict is a rejection). A text that could hold many values
+        has its records counted first: past ``max_page_items``, it is refused unparsed (issue 22)."""
         strict_fields = settings.unknown_fields == "reject"
-        _make_room(tenant, len(raw))
+        limit = settings.max_page_items
+        if limit is not None and many_values(raw) and (read := records_beyond(raw, limit)) is not None:
+            return too_many_records(read, limit)
         body = parse_json(
             raw,
             settings.max_json_depth,
@@ -168,14 +197,16 @@ class Sessions:
         now = tenant.now()
         page = _new_page(session, wire, now, verdict)
         page.payload = raw
-        session.add_page(page)
+        tenant.add_page(session, page)
         session.accepted_records_total += verdict.total
         by_entity = session.accepted_records_by_entity
         for entity_type, count in verdict.counts.items():  # cheaper than Counter.update's generic path
             by_entity[entity_type] += count
         session.staged_bytes += len(raw)
+        session.staged_records += verdict.total
         session.updated_at = now
         tenant.staged_bytes += len(raw)
+        tenant.keep(verdict.total * RECORD_OVERHEAD_BYTES)
         tenant.note(
             now,
             "info",
@@ -201,15 +232,17 @@ class Sessions:
         page.accepted = False
         page.code = error.code
         page.detail = error.detail
-        page.errors = learned.errors
-        page.errors_truncated = learned.errors_truncated
-        session.rejected_pages.append(page)
+        page.errors, cut = _kept_errors(learned.errors, tenant)
+        page.errors_truncated = learned.errors_truncated or cut
         # [doc] an invalid page (400) is an anomaly. A body refused before it was read as a page
         # (413 too large, 415 media type or coding, 507 staging bound) is a transport refusal:
         # a warning, listed with the session's pages but not counted as a rejected batch.
         anomaly = error.status == 400
         if anomaly:
             session.rejected_batches += 1
+        if not tenant.budget.fits_bookkeeping(page.count_kept() + REFUSAL_NOTE_BYTES):
+            return  # the memory budget is full: the journal alone records this refusal
+        tenant.add_page(session, page)
         tenant.note(
             now,
             "error" if anomaly else "warning",
@@ -221,7 +254,7 @@ class Sessions:
             status=error.status,
             request_id=wire.request_id,
             rejected_count=learned.total,
-            errors=learned.errors[:ANOMALY_ERRORS_SHOWN],
+            errors=page.errors[:ANOMALY_ERRORS_SHOWN],
         )
 
     def close_session(self, tenant: Tenant, session_id: str, body: Any) -> Session:
@@ -313,6 +346,22 @@ def _new_page(session: Session, wire: Wire, now: float, verdict: PageVerdict) ->
         duration_ms=(time.perf_counter() - wire.started) * 1000,
         digest=wire.digest,
     )
+
+
+def _kept_errors(errors: list[dict[str, Any]], tenant: Tenant) -> tuple[list[dict[str, Any]], bool]:
+    """The errors a rejected page's record keeps (the answer listed them all): the first ones, up to
+    ``KEPT_ERRORS_BYTES``, and none when the memory budget has no room left for them. True when
+    some were left out."""
+    kept: list[dict[str, Any]] = []
+    size = 0
+    for error in errors:
+        size += approx_bytes(error)
+        if size > KEPT_ERRORS_BYTES:
+            break
+        kept.append(error)
+    if kept and not tenant.budget.fits_bookkeeping(size):
+        kept = []
+    return kept, len(kept) < len(errors)
 
 
 def _make_room(tenant: Tenant, size: int) -> None:

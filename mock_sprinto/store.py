@@ -18,16 +18,22 @@ from typing import Any, NamedTuple, overload
 
 import orjson
 
-from .budget import RECORD_OVERHEAD_BYTES, MemoryBudget, freed
+from .budget import (
+    ACTIVITY_BYTES,
+    PAGE_BYTES,
+    RECORD_OVERHEAD_BYTES,
+    SESSION_BYTES,
+    TENANT_BYTES,
+    MemoryBudget,
+    approx_bytes,
+    freed,
+)
 from .clock import OffsetClock, format_time
-from .faults.engine import FaultState
+from .faults.engine import FaultState, random_state, restored_random
 from .faults.scenario import Scenario
 from .lifecycle import State
 from .settings import Settings
 
-# What an activity item or a finished page's row holds (its tuple, strings, JSON details), about:
-# counted as freed with its integration, so deleting many well-used ones gives the heap back too.
-KEPT_ITEM_BYTES = 300
 MAX_REJECTED_PAGES_KEPT = 200  # per session: enough to debug, bounded against a looping client
 
 
@@ -40,6 +46,20 @@ class IdSource:
     def make(self, prefix: str) -> str:
         bits = secrets.randbits(96) if self._rng is None else self._rng.getrandbits(96)
         return f"{prefix}_{bits:024x}"
+
+    @property
+    def seeded(self) -> bool:
+        return self._rng is not None
+
+    def random_state(self) -> str | None:
+        """Where a seeded source stands (a state bundle's), so the next ids are the same; None when random."""
+        return None if self._rng is None else random_state(self._rng)
+
+    @classmethod
+    def restored(cls, state: str) -> IdSource:
+        source = cls()
+        source._rng = restored_random(state)
+        return source
 
 
 @dataclass(slots=True)
@@ -64,6 +84,12 @@ class Page:
     duration_ms: float = 0.0
     digest: str | None = None  # service.page_digest of the decoded body (None when it was never read)
     unknown_fields: dict[str, list[str]] | None = None  # of an accepted page: fields beyond the known ones
+    kept: int = PAGE_BYTES  # what this record of the page holds (its errors included), for the budget
+
+    def count_kept(self) -> int:
+        """Estimate what this record holds, once its errors and detail are set."""
+        self.kept = PAGE_BYTES + (approx_bytes(self.errors) if self.errors else 0) + len(self.detail or "")
+        return self.kept
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -119,16 +145,16 @@ class PageRows(Sequence[Page]):
 
 def _flat_row(page: Page, shared: dict[bytes, bytes]) -> tuple[Any, ...]:
     row = [getattr(page, name) for name in _PAGE_FIELDS]
-    counts = _right_sized(page.counts)
+    counts = right_sized_json(page.counts)
     row[_COUNTS] = shared.setdefault(counts, counts)
     if page.unknown_fields is not None:
-        row[_UNKNOWN] = _right_sized(page.unknown_fields)
+        row[_UNKNOWN] = right_sized_json(page.unknown_fields)
     row[_ERRORS] = tuple(page.errors)  # an accepted page's: empty
     row[_PAYLOAD] = None  # retired: the bytes are gone already
     return tuple(row)
 
 
-def _right_sized(value: Any) -> bytes:
+def right_sized_json(value: Any) -> bytes:
     """``value`` as JSON in a bytes object of its own size: the one orjson.dumps returns keeps the
     heap block of its ~4 KiB output buffer (benchmarks/ANALYSIS.md), 40 MiB for a 10,000-item log."""
     return memoryview(orjson.dumps(value)).tobytes()
@@ -174,6 +200,8 @@ class Session:
     retry_count: int = 0
     last_error: str | None = None  # [doc] a string
     staged_bytes: int = 0
+    staged_records: int = 0  # of the accepted pages still staged: applying each will hold RECORD_OVERHEAD_BYTES
+    kept: int = SESSION_BYTES  # what the session and its pages' records hold, for the budget
 
     @property
     def expires_at(self) -> float:
@@ -253,6 +281,7 @@ class Dataset:
     applied_by_session: str | None = None
     _unkeyed: int = 0
     nbytes: int = 0  # the records' bytes plus RECORD_OVERHEAD_BYTES each: what the memory budget counts
+    base: Dataset | None = None  # upserting: the dataset these records go over (``over``, ``merged``)
 
     def put(self, record: Any) -> None:
         key_value = record.get(self.key_field) if self.key_field and type(record) is dict else None
@@ -265,22 +294,45 @@ class Dataset:
         # heap block (about 4.1 KB of RSS per record instead of ~350 B; benchmarks/ANALYSIS.md).
         raw = memoryview(orjson.dumps(record)).tobytes()
         replaced = self.records.get(key)
+        if replaced is None and self.base is not None:
+            replaced = self.base.records.get(key)
         if replaced is not None:
             self.nbytes -= len(replaced) + RECORD_OVERHEAD_BYTES
         self.records[key] = raw
         self.nbytes += len(raw) + RECORD_OVERHEAD_BYTES
 
+    @classmethod
+    def over(cls, base: Dataset) -> Dataset:
+        """Records to upsert into ``base``, held aside until ``merged`` (its count says what
+        ``base`` would hold with them)."""
+        return cls(base.entity_type, base.key_field, {}, _unkeyed=base._unkeyed, nbytes=base.nbytes, base=base)
+
+    def merged(self) -> Dataset:
+        """The dataset these records were put into: ``base`` with them, or this one."""
+        base = self.base
+        if base is None:
+            return self
+        base.records.update(self.records)
+        base._unkeyed = self._unkeyed
+        base.nbytes = self.nbytes
+        return base
+
     def describe(self, offset: int, limit: int) -> dict[str, Any]:
-        window = itertools.islice(self.records.values(), offset, offset + limit)
-        return {
+        head, window = self.describe_parts(offset, limit)
+        return {**head, "records": [orjson.loads(raw) for raw in window]}
+
+    def describe_parts(self, offset: int, limit: int) -> tuple[dict[str, Any], list[bytes]]:
+        """``describe`` without its ``records``, and the records in the window as the JSON they are
+        kept as (a list of references, taken now: an apply meanwhile does not change it)."""
+        head = {
             "entity_type": self.entity_type,
             "key_field": self.key_field,
             "count": len(self.records),
             "offset": offset,
             "applied_at": None if self.applied_at is None else format_time(self.applied_at),
             "applied_by_session": self.applied_by_session,
-            "records": [orjson.loads(raw) for raw in window],
         }
+        return head, list(itertools.islice(self.records.values(), offset, offset + limit))
 
 
 class ActivityItem(NamedTuple):
@@ -293,6 +345,7 @@ class ActivityItem(NamedTuple):
     message: str
     session_id: str | None
     details_json: bytes
+    nbytes: int = 0  # what it holds, for the budget
 
     @property
     def details(self) -> dict[str, Any]:
@@ -389,6 +442,7 @@ class Tenant:
         self.budget = MemoryBudget(None) if budget is None else budget  # the process-wide one, shared
         self._staged_bytes = 0
         self._applied_bytes = 0
+        self._kept_bytes = 0  # bookkeeping: this tenant, its sessions and their pages, its log, its scenario
         self.id = integration_id
         self.api_key = api_key
         self.clock = clock
@@ -413,6 +467,7 @@ class Tenant:
         self.bucket: TokenBucket | None = None
         self.processing_failures_pending = 0  # injected by a scenario: attempts that will fail
         self.processing_hold_until = 0.0  # injected by a scenario: no attempt finishes before this
+        self.keep(TENANT_BYTES)
 
     def now(self) -> float:
         return self.clock.now()
@@ -436,15 +491,54 @@ class Tenant:
         self.budget.add(value - self._applied_bytes)
         self._applied_bytes = value
 
+    @property
+    def kept_bytes(self) -> int:
+        return self._kept_bytes
+
+    def keep(self, delta: int) -> None:
+        """Bookkeeping held (or, negative, given back): counted in the memory budget."""
+        self._kept_bytes += delta
+        self.budget.add(delta)
+
     def release_memory(self) -> None:
         """The tenant is forgotten: give its bytes back, and count whatever a request still in
         flight does to it on a private budget from now on. Its bytes count as freed: the caller
         trims the heap (``budget.trim_if_due``) once it has let go of the tenant."""
-        kept = len(self.activity) + sum(len(session.accepted_pages) for session in self.sessions.values())
-        freed(self._staged_bytes + self._applied_bytes + kept * KEPT_ITEM_BYTES)
-        self.budget.add(-(self._staged_bytes + self._applied_bytes))
+        held = self._staged_bytes + self._applied_bytes + self._kept_bytes
+        freed(held)
+        self.budget.add(-held)
         self.budget = MemoryBudget(None)
-        self.budget.add(self._staged_bytes + self._applied_bytes)
+        self.budget.add(held)
+
+    # ---- the bookkeeping of sessions, pages and activity, each counted ------------------------
+    def add_session(self, session: Session) -> None:
+        self.sessions[session.id] = session
+        self.keep(session.kept)
+
+    def forget_session(self, session_id: str) -> None:
+        session = self.sessions.pop(session_id, None)
+        if session is not None:
+            self.keep(-session.kept)
+
+    def add_page(self, session: Session, page: Page) -> None:
+        """List a page on its session: accepted, or rejected (the oldest rejected one dropped past
+        ``MAX_REJECTED_PAGES_KEPT``)."""
+        size = page.count_kept()
+        if page.accepted:
+            session.add_page(page)
+        else:
+            pages = session.rejected_pages
+            if pages.maxlen is not None and len(pages) >= pages.maxlen:
+                size -= pages[0].kept
+            pages.append(page)
+        session.kept += size
+        self.keep(size)
+
+    def resize_activity(self, size: int) -> None:
+        if self.activity.maxlen != size:
+            before = sum(item.nbytes for item in self.activity)
+            self.activity = self.activity.resized(size)
+            self.keep(sum(item.nbytes for item in self.activity) - before)
 
     @property
     def active_session(self) -> Session | None:
@@ -464,7 +558,15 @@ class Tenant:
         **details: Any,
     ) -> None:
         self._activity_seq += 1
-        self.activity.append(
-            ActivityItem(f"act_{self._activity_seq:08d}", at, level, kind, message, session_id, _right_sized(details))
+        size = ACTIVITY_BYTES + len(message) + approx_bytes(details)
+        log = self.activity
+        if log.maxlen is not None and len(log) >= log.maxlen:
+            self.keep(size - log[0].nbytes)
+        else:
+            self.keep(size)
+        log.append(
+            ActivityItem(
+                f"act_{self._activity_seq:08d}", at, level, kind, message, session_id, right_sized_json(details), size
+            )
         )
         self.last_activity_at = at

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from . import budget
+from .budget import RECORD_OVERHEAD_BYTES
 from .clock import format_time
 from .errors import counted
 from .faults.vocabulary import Lifecycle
@@ -118,7 +119,7 @@ class Timeline:
         session.finish()
         tenant.finished.append(session.id)
         while len(tenant.finished) > tenant.settings.max_sessions_kept:
-            tenant.sessions.pop(tenant.finished.popleft(), None)
+            tenant.forget_session(tenant.finished.popleft())
 
     def _purge(self, tenant: Tenant, session: Session, at: float) -> None:
         self._drop_staged(tenant, session)
@@ -127,11 +128,14 @@ class Timeline:
         self.retire(tenant, session, at)
 
     def _attempt_processing(self, tenant: Tenant, session: Session, at: float) -> None:
+        failure = None
         if tenant.processing_failures_pending > 0:
             tenant.processing_failures_pending -= 1
-            session.last_error = (
-                f"processing failed at {format_time(at)}: applying the staged pages failed (injected by the scenario)"
-            )
+            failure = "applying the staged pages failed (injected by the scenario)"
+        else:
+            failure = self._apply(tenant, session, at)
+        if failure is not None:
+            session.last_error = f"processing failed at {format_time(at)}: {failure}"
             if session.retry_count == 0:
                 session.retry_count = 1  # [doc] "retries once on Sprinto side"
                 session.updated_at = at
@@ -149,7 +153,6 @@ class Timeline:
             )
             self.retire(tenant, session, at)
             return
-        self._apply(tenant, session, at)
         self.move(tenant, session, Event.PROCESSING_SUCCEEDED, at)
         tenant.note(
             at,
@@ -162,8 +165,11 @@ class Timeline:
         )
         self.retire(tenant, session, at)
 
-    def _apply(self, tenant: Tenant, session: Session, at: float) -> None:
-        """Apply accepted pages in acceptance order; later records win on the same key."""
+    def _apply(self, tenant: Tenant, session: Session, at: float) -> str | None:
+        """Apply accepted pages in acceptance order; later records win on the same key. The new
+        datasets are built aside and installed only when the memory budget has room for what they
+        add beyond what the session gives back (its staged pages): else nothing is applied and the
+        reason is returned (the attempt fails, and is retried once as any failed attempt)."""
         upsert = tenant.settings.apply_mode == "upsert"
         touched: dict[str, Dataset] = {}
         replaced_bytes = 0  # of the datasets these pages replace (or, upserting, before they grow)
@@ -176,18 +182,31 @@ class Timeline:
                 if dataset is None:
                     current = tenant.datasets.get(entity_type)
                     replaced_bytes += current.nbytes if current is not None else 0
-                    existing = current if upsert else None
-                    dataset = existing or Dataset(entity_type, self.registry.key_field(entity_type))
+                    if upsert and current is not None:
+                        dataset = Dataset.over(current)
+                    else:
+                        dataset = Dataset(entity_type, self.registry.key_field(entity_type))
                     touched[entity_type] = dataset
                 for record in records:
                     dataset.put(record)
-        for entity_type, dataset in touched.items():
+        grows = sum(dataset.nbytes for dataset in touched.values()) - replaced_bytes
+        freed = session.staged_bytes + session.staged_records * RECORD_OVERHEAD_BYTES
+        if grows > freed and not tenant.budget.fits(grows - freed):
+            return (
+                f"applying would hold {grows - freed} bytes more than the session's staged pages, and the "
+                f"emulator's memory budget has no room for them (setting memory_budget_bytes = "
+                f"{tenant.budget.limit}); nothing was applied"
+            )
+        self._drop_staged(tenant, session)  # first: the budget never counts the pages and their records at once
+        for entity_type, aside in touched.items():
+            dataset = aside.merged()
             dataset.applied_at = at
             dataset.applied_by_session = session.id
             tenant.datasets[entity_type] = dataset
-        tenant.applied_bytes += sum(dataset.nbytes for dataset in touched.values()) - replaced_bytes
+        tenant.applied_bytes += grows
         if not upsert:
             budget.freed(replaced_bytes)  # the datasets these pages replaced are gone
+        return None
 
     def _drop_staged(self, tenant: Tenant, session: Session) -> None:
         for page in session.accepted_pages:
@@ -195,5 +214,7 @@ class Timeline:
         dropped = session.staged_bytes
         tenant.staged_bytes -= dropped
         session.staged_bytes = 0
+        tenant.keep(-session.staged_records * RECORD_OVERHEAD_BYTES)
+        session.staged_records = 0
         budget.freed(dropped)
         budget.trim_if_due()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
+import orjson
 
 from . import rules
 from .codes import EMPTY_PAGE, TOO_MANY_ITEMS, VALIDATION_FAILED, ErrorCode
@@ -24,6 +25,14 @@ from .rules import Rule
 
 ENTITY_TYPE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}\Z")
 MAX_PAGE_HINT_CHARS = 256
+# A validation error never repeats a large part of the page (as Pydantic cuts ``input_value``): the
+# value an ``issue`` quotes is cut to its first and last characters with its length said, and the
+# whole issue, its pointer and the names it carries are bounded, so a 250 kB bad value costs a few
+# hundred bytes in the answer, the session's page list and the activity log.
+MAX_ISSUE_CHARS = 300
+MAX_POINTER_CHARS = 512
+MAX_NAME_CHARS = 256  # a field or entity type name an error carries
+_QUOTED_HEAD, _QUOTED_TAIL = 40, 12
 
 
 class SchemaFileError(MockSprintoError, ValueError):
@@ -222,13 +231,39 @@ def _error(
     apply (Sprinto types them string, integer, string: never null); ``pointer`` always says where."""
     error: dict[str, Any] = {}
     if entity_type is not None:
-        error["entity_type"] = entity_type
+        error["entity_type"] = cut(entity_type, MAX_NAME_CHARS)
     if index is not None:
         error["index"] = index
     if field_name is not None:
-        error["field"] = field_name
-    error.update(issue=issue, pointer=pointer, code=code, **rule.basis_members())
+        error["field"] = cut(field_name, MAX_NAME_CHARS)
+    error.update(issue=cut(issue, MAX_ISSUE_CHARS), pointer=cut(pointer, MAX_POINTER_CHARS), code=code)
+    error.update(rule.basis_members())
     return error
+
+
+def cut(text: str, limit: int) -> str:
+    """``text``, or its head and tail around a note of how much was left out (never over ``limit``)."""
+    if len(text) <= limit:
+        return text
+    note = f"...({len(text)} characters)..."
+    tail = min(_QUOTED_TAIL * 4, (limit - len(note)) // 3)
+    return text[: limit - len(note) - tail] + note + text[len(text) - tail :]
+
+
+def quoting_cut(message: str, instance: Any) -> str:
+    """A validator's message with the value it quotes cut (``"aaa...(250002 characters)...a" is longer
+    than 256 characters``), then bounded as a whole."""
+    if len(message) <= MAX_ISSUE_CHARS:
+        return message
+    try:
+        quoted = orjson.dumps(instance).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        quoted = ""
+    at = message.find(quoted) if len(quoted) > _QUOTED_HEAD + _QUOTED_TAIL else -1
+    if at >= 0:
+        short = f"{quoted[:_QUOTED_HEAD]}...({len(quoted)} characters)...{quoted[-_QUOTED_TAIL:]}"
+        message = message[:at] + short + message[at + len(quoted) :]
+    return cut(message, MAX_ISSUE_CHARS)
 
 
 def _envelope_error(
@@ -349,7 +384,7 @@ def _count_unusual_type(
     array, or unknown types are refused (setting ``unknown_entity_types: reject``)."""
     pointer = json_pointer(("entities", entity_type))
     if not ENTITY_TYPE_NAME.match(entity_type):
-        issue = f"{entity_type!r} is not a valid entity type name (letters, digits, '_')"
+        issue = f"{cut(entity_type, 80)!r} is not a valid entity type name (letters, digits, '_')"
         _envelope_error(verdict, issue, pointer, "entity_type", entity_type=entity_type)
         return
     if not isinstance(records, list):
@@ -358,7 +393,8 @@ def _count_unusual_type(
     verdict.counts[entity_type] = len(records)
     verdict.total += len(records)
     if reject_unknown_types and entity_type not in registry.types:
-        issue = f"unknown entity type {entity_type!r} (known: {', '.join(sorted(registry.types)) or 'none'})"
+        known = cut(", ".join(sorted(registry.types)) or "none", 160)
+        issue = f"unknown entity type {cut(entity_type, 80)!r} (known: {known})"
         rule = rules.ENTITY_TYPES
         _envelope_error(verdict, issue, pointer, "unknown_entity_type", entity_type=entity_type, rule=rule)
 
@@ -367,6 +403,18 @@ def _refuse_empty(verdict: PageVerdict) -> PageVerdict:
     issue = "the page holds no records"
     _envelope_error(verdict, issue, "/entities", "minItems", field_name="entities", rule=rules.EMPTY_PAGE)
     return _reject(verdict, EMPTY_PAGE, "a page must hold at least one record")
+
+
+def too_many_records(read: int, max_items: int) -> PageVerdict:
+    """The verdict on a page whose records were counted before it was parsed: ``read`` is how many
+    were read when the count passed ``max_items`` (the rest was never read)."""
+    verdict = PageVerdict({}, {}, read, None)
+    issue = (
+        f"the page holds more than {max_items} records ({read} read, the rest was not); "
+        f"at most {max_items} are allowed across all types"
+    )
+    _envelope_error(verdict, issue, "/entities", "maxItems", field_name="entities", rule=rules.PAGE_SIZE)
+    return _reject(verdict, TOO_MANY_ITEMS, f"a page may hold at most {max_items} records, this one holds more")
 
 
 def _refuse_too_many(verdict: PageVerdict, max_items: int) -> PageVerdict:
@@ -432,7 +480,7 @@ def _record_errors(entity_type: str, validator: Any, record: Any, index: int, st
         rule = rules.UNKNOWN_FIELDS_STRICT if keyword == "additionalProperties" and strict else rules.RECORDS
         found.append(
             _error(
-                _readable(err.message, keyword),
+                quoting_cut(_readable(err.message, keyword), err.instance),
                 json_pointer(("entities", entity_type, index, *path)),
                 keyword,
                 entity_type=entity_type,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import random
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
 from .scenario import FaultRule, Scenario
-from .vocabulary import Lifecycle, Operation, Phase, Respond, TransportFault
+from .vocabulary import MAX_DELAY_SECONDS, Lifecycle, Operation, Phase, Respond, TransportFault
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,14 @@ class FaultState:
         if self._rng is None:
             self._rng = random.Random(self._seed)
         return self._rng
+
+    def random_state(self) -> str | None:
+        """The seeded generator's state as JSON (a state bundle's), None while nothing was drawn."""
+        return None if self._rng is None else random_state(self._rng)
+
+    def restore_random(self, state: str | None) -> None:
+        """Continue the draws a bundle's ``random_state`` left off (None: start from the seed)."""
+        self._rng = None if state is None else restored_random(state)
 
     @property
     def needs_body(self) -> bool:
@@ -114,6 +125,7 @@ def decide(state: FaultState, facts: RequestFacts) -> Decision | None:
                 decision.delay_seconds += rule.delay.seconds
             else:
                 decision.delay_seconds += state.rng.uniform(rule.delay.min_seconds, rule.delay.max_seconds)
+        decision.delay_seconds = min(decision.delay_seconds, MAX_DELAY_SECONDS)  # rules add up, to a cap
         decision.lifecycle.merge(rule.lifecycle)
         if not decision.replaces_response and rule.answers:
             decision.respond = rule.respond
@@ -129,3 +141,26 @@ def counters(state: FaultState) -> list[dict[str, Any]]:
         {"rule": rule.name, "matched": state.matched[i], "fired": state.fired[i]}
         for i, rule in enumerate(state.scenario.rules)
     ]
+
+
+def random_state(rng: random.Random) -> str:
+    """A ``random.Random``'s state as text (a state bundle's): base64 of its 625 words, big-endian.
+    The emulator never draws ``gauss``, whose pending value the text leaves out."""
+    _, words, _ = rng.getstate()
+    return base64.b64encode(struct.pack(">625I", *words)).decode("ascii")
+
+
+def restored_random(state: str) -> random.Random:
+    """The generator ``random_state`` described; ValueError when the text is not one."""
+    try:
+        raw = base64.b64decode(state.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError):
+        raise ValueError("not base64") from None
+    if len(raw) != 2500:
+        raise ValueError(f"expected 625 words (2500 bytes), got {len(raw)} bytes")
+    words = struct.unpack(">625I", raw)
+    if words[-1] > 624:
+        raise ValueError(f"the position {words[-1]} is past the 624 words")
+    rng = random.Random()
+    rng.setstate((3, words, None))
+    return rng

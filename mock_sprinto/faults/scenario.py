@@ -6,7 +6,9 @@ text is at hand) and what was expected, so a scenario is never silently half-app
 
 from __future__ import annotations
 
+import datetime
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
 
+from ..budget import approx_bytes
 from ..documents import DEFAULT_MAX_DOCUMENT_BYTES, DocumentTooLarge, load_yaml, plain_json, read_text
 from ..errors import MockSprintoError
 from ..resources import scenarios_dir, schemas_dir
@@ -23,7 +26,16 @@ from ..settings import Settings, check_overrides
 from ..sourcelines import json_pointer
 from ..sourcelines import line_for as _line_for  # shared with the config file loader (settings/configfile.py)
 from ..sourcelines import pointer_lines as _lines
-from .vocabulary import Delay, Lifecycle, Phase, Respond, RuleOperation, TransportFault, WhenKind
+from .vocabulary import (
+    FORBIDDEN_HEADERS,
+    Delay,
+    Lifecycle,
+    Phase,
+    Respond,
+    RuleOperation,
+    TransportFault,
+    WhenKind,
+)
 
 if TYPE_CHECKING:
     import jsonschema
@@ -92,6 +104,7 @@ class Scenario:
     settings: dict[str, Any]
     rules: tuple[FaultRule, ...]
     source: dict[str, Any]  # the document as given, returned by GET .../scenario
+    nbytes: int = 0  # what the scenario holds (``approx_bytes`` of its document), for the memory budget
 
     def public(self) -> dict[str, Any]:
         return dict(self.source)
@@ -150,9 +163,16 @@ def parse_scenario(document: Any, source: str = "scenario", text: str | None = N
             found_lines.append(_lines(text))
         return _line_for(found_lines[0], path)
 
+    # What JSON cannot carry (a YAML set, binary, date, NaN, a 70-bit integer) would pass the checks
+    # below and fail later, when the scenario is shown or answers a request: refused first, alone.
+    unfit = [Problem(path, message, line_of(path)) for path, message in _not_json(document)]
+    if unfit:
+        raise ScenarioError(source, sorted(unfit, key=lambda p: (p.line or 0, p.path))[:MAX_PROBLEMS])
     problems: list[Problem] = []
     for error in () if _surely_valid(document) else _schema_validator().iter_errors(document):
         path = json_pointer(error.absolute_path)
+        if "propertyNames" in error.absolute_schema_path:  # a header's name: the problem is at it
+            path += json_pointer((error.instance,))
         problems.append(Problem(path, _explain(error), line_of(path)))
     # Meaning is checked too, wherever the shape allows, so one run reports every problem.
     shaped = isinstance(document, dict)
@@ -184,6 +204,7 @@ def parse_scenario(document: Any, source: str = "scenario", text: str | None = N
         settings=settings,
         rules=tuple(rules),
         source=document,
+        nbytes=approx_bytes(document),
     )
 
 
@@ -213,6 +234,8 @@ def _rule(index: int, raw: dict[str, Any]) -> tuple[FaultRule, list[Problem]]:
         )
     when = raw.get("when")
     respond = raw.get("respond")
+    if isinstance(respond, dict) and isinstance(respond.get("headers"), dict):
+        problems.extend(_header_problems(f"{base}/respond/headers", respond["headers"]))
     rule = FaultRule(
         index=index,
         name=raw.get("name") or f"rule {index + 1}",
@@ -230,6 +253,66 @@ def _rule(index: int, raw: dict[str, Any]) -> tuple[FaultRule, list[Problem]]:
         lifecycle=Lifecycle.from_document(raw.get("lifecycle") or {}),
     )
     return rule, problems
+
+
+# RFC 9110 5.1 and 5.5: a field name is a token; a field value holds no control character but HTAB.
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
+_FIELD_VALUE = re.compile(r"^[^\x00-\x08\x0a-\x1f\x7f]*\Z")
+# What orjson writes (and every answer of the emulator is written with it): 64-bit integers.
+_SMALLEST_INT, _LARGEST_INT = -(2**63), 2**64 - 1
+
+
+def _header_problems(base: str, headers: dict[str, Any]) -> list[Problem]:
+    """A rule's own headers: names that are tokens, values without CR, LF, NUL or other control
+    characters, and none of the framing or hop-by-hop headers the server writes itself."""
+    problems = []
+    for name, value in headers.items():
+        path = base + json_pointer((name,))
+        if not isinstance(name, str) or not _TOKEN.match(name):
+            problems.append(Problem(path, f"{_short(name)} is not a header name (letters, digits, '-', ...)"))
+        elif name.lower() in FORBIDDEN_HEADERS:
+            problems.append(
+                Problem(path, f"{name} is written by the server itself (framing or hop-by-hop); a rule cannot set it")
+            )
+        if isinstance(value, str) and not _FIELD_VALUE.match(value):
+            problems.append(Problem(path, "a header value cannot hold CR, LF, NUL or another control character"))
+    return problems
+
+
+def _not_json(document: Any) -> list[tuple[str, str]]:
+    """Where the document holds a value JSON has no type for, and what it is (at most MAX_PROBLEMS)."""
+    found: list[tuple[str, str]] = []
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(document, ())]
+    while stack and len(found) < MAX_PROBLEMS:
+        value, path = stack.pop()
+        kind = type(value)
+        why = None
+        if kind is dict:
+            for key, item in value.items():
+                if isinstance(key, str):
+                    stack.append((item, (*path, key)))
+                else:
+                    found.append((json_pointer((*path, str(key))), f"the key {_short(key)} is not a string"))
+        elif kind is list:
+            stack.extend((item, (*path, i)) for i, item in enumerate(value))
+        elif kind is float and not math.isfinite(value):
+            why = f"{value} is not a number JSON can carry: a number must be finite"
+        elif kind is int and not _SMALLEST_INT <= value <= _LARGEST_INT:
+            why = "a whole number beyond 64 bits: write it as a string"
+        elif kind not in (str, int, float, bool) and value is not None:
+            why = _UNFIT.get(kind, f"a {kind.__name__} has no JSON type")
+        if why is not None:
+            found.append((json_pointer(path), why))
+    return found
+
+
+_UNFIT = {
+    bytes: "binary data (!!binary) has no JSON type: write it as a string",
+    set: "a set (!!set) has no JSON type: write a list",
+    datetime.date: "a date read from YAML has no JSON type: quote it",
+    datetime.datetime: "a date-time read from YAML has no JSON type: quote it",
+    tuple: "pairs (!!omap, !!pairs) have no JSON type: write a mapping",
+}
 
 
 def _too_many_rules(document: Any) -> Problem | None:
@@ -257,6 +340,13 @@ def _explain(error: jsonschema.ValidationError) -> str:
 
 
 def _explain_schema_error(error: jsonschema.ValidationError) -> str:
+    if "propertyNames" in error.absolute_schema_path:
+        name = _short(error.instance)
+        if error.validator == "not":
+            return f"{name} is written by the server itself (framing or hop-by-hop); a rule cannot set it"
+        return f"{name} is not a header name (letters, digits and !#$%&'*+-.^_`|~)"
+    if error.validator == "pattern" and list(error.absolute_schema_path)[-3:-1] == ["headers", "additionalProperties"]:
+        return "a header value cannot hold CR, LF, NUL or another control character"
     if error.validator == "additionalProperties":
         return str(error.message).replace("Additional properties are not allowed", "unknown key(s)")
     path = [str(part) for part in error.absolute_path]

@@ -24,6 +24,25 @@ TRANSPORT_FAULTS: tuple[TransportFault, ...] = typing.get_args(TransportFault)
 WHEN_KINDS: tuple[WhenKind, ...] = typing.get_args(WhenKind)
 # Transport faults where nothing at all reaches the client: the journal records status 0.
 SILENT_FAULTS: frozenset[TransportFault] = frozenset({"reset", "close"})
+# The longest delay one request gets, however many delaying rules fire on it (each may ask up to
+# this much: the scenario schema's maximum); a client's own timeout is expected well before.
+MAX_DELAY_SECONDS = 300.0
+# What a rule's ``respond.headers`` may not set: the framing and hop-by-hop headers the server
+# writes itself (RFC 9110 7.6.1, 6.4). A second Content-Length, or Transfer-Encoding beside it,
+# would desynchronise the client's connection rather than test it.
+FORBIDDEN_HEADERS = frozenset(
+    {
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "upgrade",
+        "host",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ from ..codes import (
 from ..control import ControlPlane
 from ..errors import ApiError
 from ..service import Emulator
-from . import control, openapi, vendor
+from . import bundles, control, openapi, vendor
 from .common import (
     API_PREFIX,
     CALL,
@@ -106,13 +106,17 @@ async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse
 
 
 def _refuse_foreign_callers(request: web.Request) -> None:
-    """A foreign Host name (DNS rebinding: a name that resolves here), and on the control plane a
-    request another site's page sent, are refused before any handler runs."""
+    """A foreign Host name (DNS rebinding: a name that resolves here; in the Host header, or in an
+    absolute-form target, which RFC 9112 3.2.2 says wins over it), and on the control plane a
+    request another site's page sent, are refused before any handler runs. (An HTTP/0.9 request
+    and a head too large in all never get here: ``server.py`` refuses them as the parser's.)"""
     host = request.headers.get(hdrs.HOST)
     hosts = request.app[HOSTS]
     if not hosts.allows(host):
         assert host is not None
         raise hosts.refusal(host)
+    if host is not None and request.host != host and not hosts.allows(request.host):
+        raise hosts.refusal(request.host)  # GET http://evil.example/... with a loopback Host
     if request.path.startswith(CONTROL_PREFIX) and (refusal := cross_site_refusal(request)) is not None:
         raise refusal
 
@@ -156,6 +160,12 @@ def _same(sent: str, expected: str) -> bool:
     return secrets.compare_digest(sent.encode("utf-8", "surrogateescape"), expected.encode())
 
 
+def _bearer_is(authorization: str, token: str) -> bool:
+    """``Authorization: Bearer <token>``, the scheme in any case (RFC 9110 11.1: case-insensitive)."""
+    scheme, _, credentials = authorization.partition(" ")
+    return scheme.lower() == "bearer" and _same(credentials.lstrip(" "), token)
+
+
 def _cookie_allows(request: web.Request, cookie: str) -> bool:
     """The dashboard's cookie (HttpOnly, SameSite=Strict) stands for the token on a read, and on a
     write only as the dashboard sends it: JSON (a cross-origin page cannot send that without a
@@ -185,9 +195,7 @@ def admin_guard(token: str) -> Any:
                 response = web.Response(status=303, headers={"Location": CONTROL_PREFIX + "/"})
                 response.set_cookie(ADMIN_COOKIE, cookie, path=CONTROL_PREFIX, httponly=True, samesite="Strict")
                 return response
-            if not _same(request.headers.get("Authorization", ""), f"Bearer {token}") and not _cookie_allows(
-                request, cookie
-            ):
+            if not _bearer_is(request.headers.get("Authorization", ""), token) and not _cookie_allows(request, cookie):
                 raise ApiError.of(
                     ADMIN_TOKEN_REQUIRED,
                     "the control API needs 'Authorization: Bearer <admin token>'",
@@ -208,6 +216,7 @@ def create_app(emulator: Emulator) -> web.Application:
     app[HOSTS] = HostCheck(emulator.settings)
     vendor.add_routes(app)
     control.add_routes(app)
+    bundles.add_routes(app)  # state bundles, verification, the judge on a HAR
     openapi.add_routes(app)
     app.on_shutdown.append(_end_delays)
     return app

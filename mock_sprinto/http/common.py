@@ -5,6 +5,8 @@ a value or a domain error becomes a response. It imports nothing of the other HT
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -35,6 +37,44 @@ ERROR_CODE: web.ResponseKey[str] = web.ResponseKey("error_code", str)
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status, headers=headers, content_type="application/json")
+
+
+STREAM_CHUNK_BYTES = 65_536
+
+
+async def stream_json(
+    request: web.Request,
+    opening: bytes,
+    items: Iterator[bytes],
+    closing: bytes,
+    headers: dict[str, str] | None = None,
+) -> web.StreamResponse:
+    """A JSON answer written a chunk at a time: ``opening``, the ``items`` (each a serialized JSON
+    value) separated by commas, then ``closing``. The client's reading paces the writing, so a
+    large answer (a HAR export, every applied record) is never held whole, and the send deadline
+    drops a client that reads nothing."""
+    response = web.StreamResponse(headers=headers)
+    response.content_type = "application/json"
+    response.headers["X-Request-Id"] = request[REQUEST_ID]  # the envelope's own comes after prepare
+    await response.prepare(request)
+    chunk = bytearray(opening)
+    first = True
+    try:
+        for item in items:
+            if not first:
+                chunk += b","
+            first = False
+            chunk += item
+            if len(chunk) >= STREAM_CHUNK_BYTES:
+                await response.write(bytes(chunk))
+                chunk.clear()
+                await asyncio.sleep(0)  # the other clients' turn, whether or not this one reads fast
+        chunk += closing
+        await response.write(bytes(chunk))
+        await response.write_eof()
+    except ConnectionError:  # the client left, or was dropped for reading nothing: nobody to answer
+        pass
+    return response
 
 
 def error_response(body: Any, status: int, headers: dict[str, str] | None = None) -> web.Response:

@@ -8,12 +8,13 @@ from typing import Any
 
 from aiohttp import web
 
+from ..budget import CONTROL_REMEDY
 from ..codes import INVALID_PARAMETER, NOT_FOUND
 from ..errors import ApiError, int_param
 from ..payload import parse_json
 from ..resources import doc_pages, readme_text
 from .body import read_body
-from .common import CONTROL, CONTROL_PREFIX, json_response, query_value
+from .common import CONTROL, CONTROL_PREFIX, json_response, query_value, stream_json
 
 P = CONTROL_PREFIX
 ONE = P + "/integrations/{integration_id}"
@@ -22,15 +23,24 @@ MAX_LIST = 1_000_000
 
 async def _json_body(request: web.Request) -> Any:
     """Any JSON value (a scenario PUT takes a string or an object), at most max_scenario_bytes."""
-    settings = request.app[CONTROL].emulator.settings
+    return parse_json(await _control_body(request), request.app[CONTROL].emulator.settings.max_json_depth)
+
+
+async def _control_body(request: web.Request) -> bytes:
+    """A control-plane body, decoded: at most ``max_scenario_bytes`` on the wire and once decoded
+    (a gzip body cannot take a scenario past it), read under the memory budget."""
+    emulator = request.app[CONTROL].emulator
+    settings = emulator.settings
     body = await read_body(
         request,
         settings,
         strict_media_type=False,
-        budget=request.app[CONTROL].emulator.budget,
+        budget=emulator.budget,
         limit=settings.max_scenario_bytes,
+        remedy=CONTROL_REMEDY,
+        decoded_limit=settings.max_scenario_bytes,
     )
-    return parse_json(body.decoded, settings.max_json_depth)
+    return body.decoded
 
 
 async def _json_object(request: web.Request, required: bool = False) -> dict[str, Any]:
@@ -38,11 +48,10 @@ async def _json_object(request: web.Request, required: bool = False) -> dict[str
         if required:
             raise ApiError.of(INVALID_PARAMETER, "this call needs a JSON object body")
         return {}
-    settings = request.app[CONTROL].emulator.settings
-    body = await read_body(request, settings, strict_media_type=False, budget=request.app[CONTROL].emulator.budget)
-    if not body.decoded and not required:  # empty is no body; white space alone is not JSON (400)
+    decoded = await _control_body(request)
+    if not decoded and not required:  # empty is no body; white space alone is not JSON (400)
         return {}
-    value = parse_json(body.decoded, settings.max_json_depth)
+    value = parse_json(decoded, request.app[CONTROL].emulator.settings.max_json_depth)
     if not isinstance(value, dict):
         raise ApiError.of(INVALID_PARAMETER, "the body must be a JSON object")
     return value
@@ -173,10 +182,13 @@ async def datasets(request: web.Request) -> web.Response:
     return json_response(request.app[CONTROL].datasets(_one(request)))
 
 
-async def records(request: web.Request) -> web.Response:
+async def records(request: web.Request) -> web.StreamResponse:
     offset = _query_int(request, "offset", 0, 0, MAX_LIST)
     limit = _query_int(request, "limit", MAX_LIST, 0, MAX_LIST)
-    return json_response(request.app[CONTROL].records(_one(request), request.match_info["entity_type"], offset, limit))
+    opening, window, closing = request.app[CONTROL].records_parts(
+        _one(request), request.match_info["entity_type"], offset, limit
+    )
+    return await stream_json(request, opening, iter(window), closing)
 
 
 async def get_scenario(request: web.Request) -> web.Response:
@@ -209,7 +221,7 @@ async def put_integration_settings(request: web.Request) -> web.Response:
 
 
 async def delete_integration_settings(request: web.Request) -> web.Response:
-    request.app[CONTROL].put_integration_settings(_one(request), {})
+    request.app[CONTROL].delete_integration_settings(_one(request))
     return _no_content()
 
 
@@ -248,7 +260,7 @@ async def activity(request: web.Request) -> web.Response:
     return json_response({"items": request.app[CONTROL].activity(_one(request))})
 
 
-async def journal_har(request: web.Request) -> web.Response:
+async def journal_har(request: web.Request) -> web.StreamResponse:
     """The journal as HAR 1.2, to open in a browser's developer tools (``?redact=false`` keeps the
     api-key, Authorization and cookies as sent)."""
     control = request.app[CONTROL]
@@ -262,12 +274,15 @@ async def journal_har(request: web.Request) -> web.Response:
         raise ApiError.of(INVALID_PARAMETER, "redact is true or false")
     integration_id, operation, status = _journal_filters(request)
     origin = f"{request.scheme}://{request.host}"
-    data = control.journal_har(integration_id, origin, limit, redact == "true", operation, status)
+    opening, entries, closing = control.journal_har_parts(
+        integration_id, origin, limit, redact == "true", operation, status
+    )
     # The id comes from the query: only characters an integration id can hold reach the header
     # (a control byte in a header is refused by aiohttp as it writes, dropping the connection).
     safe = "".join(c for c in (integration_id or "all") if c.isascii() and (c.isalnum() or c in "._:-"))[:128]
     name = f"mock-sprinto-{safe or 'all'}.har"
-    return json_response(data, headers={"Content-Disposition": f'inline; filename="{name}"'})
+    headers = {"Content-Disposition": f'inline; filename="{name}"'}
+    return await stream_json(request, opening, entries, closing, headers)
 
 
 def add_routes(app: web.Application) -> None:

@@ -32,7 +32,7 @@ from ..codes import (
 from ..errors import ApiError
 from ..faults import Decision
 from ..faults.vocabulary import Respond, TransportFault
-from .common import error_response, json_response
+from .common import ERROR_CODE, error_response, json_response
 
 # The code an injected status gets unless the rule names one: what a real gateway would say.
 DEFAULT_CODES: dict[int, ErrorCode] = {
@@ -76,7 +76,19 @@ def _problem(decision: Decision, respond: Respond) -> web.Response:
         body = ApiError(status, code, detail, extra=extra).problem()
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
-    return error_response(body, status, headers)
+    declared = next((name for name in headers if name.lower() == "content-type"), None)
+    if declared is None:
+        return error_response(body, status, headers)
+    # The rule names its own Content-Type (a gateway's HTML error page, say): a string body is sent
+    # as it is under a type that is not JSON; anything else is JSON, under the type the rule named.
+    content_type = headers.pop(declared)
+    media = content_type.split(";")[0].strip().lower()
+    json_like = media == "application/json" or media.endswith("+json")
+    raw = body.encode() if isinstance(body, str) and not json_like else orjson.dumps(body)
+    response = web.Response(body=raw, status=status, headers={**headers, "Content-Type": content_type})
+    if status >= 400 and isinstance(body, dict) and isinstance(answered := body.get("code"), str):
+        response[ERROR_CODE] = answered
+    return response
 
 
 def injected_response(request: web.Request, decision: Decision, real: web.StreamResponse | None) -> web.StreamResponse:

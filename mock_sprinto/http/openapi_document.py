@@ -44,16 +44,25 @@ def shipped_document() -> dict[str, Any]:
     return copy.deepcopy(_shipped())
 
 
-def _scenario_schemas() -> dict[str, Any]:
-    """schemas/scenario.schema.json as component schemas: ``Scenario`` plus one per ``$defs`` entry."""
-    schema = json.loads((schemas_dir() / "scenario.schema.json").read_text(encoding="utf-8"))
+# The sibling schema files the document refers to, and the component each becomes when served.
+FILE_SCHEMAS = {
+    "scenario.schema.json": "Scenario",
+    "state.schema.json": "StateBundle",
+    "verify.schema.json": "VerifyExpectations",
+    "har.schema.json": "HarCapture",
+}
+
+
+def _file_schemas(file: str, name: str) -> dict[str, Any]:
+    """A schema file as component schemas: ``name`` plus one per ``$defs`` entry (``name_<def>``)."""
+    schema = json.loads((schemas_dir() / file).read_text(encoding="utf-8"))
     defs: dict[str, Any] = schema.pop("$defs", {})
-    parts = {"Scenario": schema, **{f"Scenario_{name}": value for name, value in defs.items()}}
+    parts = {name: schema, **{f"{name}_{key}": value for key, value in defs.items()}}
     for part in parts.values():
         part.pop("$schema", None)
         part.pop("$id", None)
     bundled: dict[str, Any] = _rewrite_refs(
-        parts, lambda ref: "#/components/schemas/Scenario_" + ref.removeprefix("#/$defs/")
+        parts, lambda ref: f"#/components/schemas/{name}_" + ref.removeprefix("#/$defs/")
     )
     return bundled
 
@@ -73,8 +82,8 @@ def _bundled(ref: str) -> str:
     """Where a reference to a sibling schema file points once bundled into the served document."""
     if ref.startswith("#"):
         return ref
-    if ref == "scenario.schema.json":
-        return "#/components/schemas/Scenario"
+    if ref in FILE_SCHEMAS:
+        return "#/components/schemas/" + FILE_SCHEMAS[ref]
     if ref.startswith("entities/") and ref.endswith(".json"):
         return "#/components/schemas/Entity_" + ref.removeprefix("entities/").removesuffix(".json")
     raise ValueError(f"openapi.yaml refers to {ref!r}, which is not bundled when served")
@@ -84,10 +93,12 @@ def build_document(registry: SchemaRegistry, settings: Settings) -> dict[str, An
     """The shipped document, self-contained (sibling schema files bundled in), plus the entity
     schemas and limits this server enforces."""
     shipped = shipped_document()
-    shipped["components"]["schemas"].pop("Scenario")  # a reference to the file, replaced by its content
+    for name in FILE_SCHEMAS.values():
+        shipped["components"]["schemas"].pop(name)  # a reference to the file, replaced by its content
     doc: dict[str, Any] = _rewrite_refs(shipped, _bundled)
     schemas: dict[str, Any] = doc["components"]["schemas"]
-    schemas.update(_scenario_schemas())
+    for file, name in FILE_SCHEMAS.items():
+        schemas.update(_file_schemas(file, name))
     entities = schemas["PushRequest"]["properties"]["entities"]
     others = entities["additionalProperties"]
     max_items = settings.max_page_items

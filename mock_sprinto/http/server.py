@@ -17,6 +17,8 @@ traceback), and on shutdown leaves a request that is still reading its body with
   (out of descriptors anyway) is logged once every ``MUTE_SECONDS``, without a traceback;
 * **problem objects** for what aiohttp's parser refuses (400 ``malformed_request``, 431
   ``request_header_fields_too_large``), with an ``X-Request-Id``;
+* a **send deadline** (``send_timeout_seconds``): a client that reads nothing of an answer for that
+  long is dropped, and the answer's bytes with it;
 * a **bounded shutdown** (``shutdown_timeout_seconds``): a body being read is cut short with 503
   ``shutting_down``, other requests get the grace period to finish, then the same 503.
 """
@@ -29,6 +31,7 @@ import itertools
 import logging
 import math
 import secrets
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,9 +39,11 @@ from http import HTTPStatus
 from typing import Any
 
 import orjson
-from aiohttp import web
-from aiohttp.http_exceptions import LineTooLong
-from aiohttp.web_protocol import RequestHandler
+from aiohttp import HttpVersion10, web
+from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
+from aiohttp.http_parser import RawRequestMessage
+from aiohttp.streams import EMPTY_PAYLOAD
+from aiohttp.web_protocol import RequestHandler, _ErrInfo
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 from aiohttp.web_server import Server
@@ -82,6 +87,19 @@ class BodyInterrupted(asyncio.TimeoutError):
         self.error = error
 
 
+# All of a request's header lines together (nginx: 4 buffers of 8 KB): aiohttp alone takes 128 lines
+# of 8,190 bytes each, ~1 MB a request. A head still arriving past it is refused at once, a complete
+# one as the parser's refusals are.
+MAX_HEADER_BYTES = 32_768
+
+
+def header_fields_too_large(what: str = "") -> ApiError:
+    return ApiError.of(
+        REQUEST_HEADER_FIELDS_TOO_LARGE,
+        f"the request's headers are larger than {MAX_HEADER_BYTES} bytes in all{what}; send fewer or shorter ones",
+    )
+
+
 def request_timeout(what: str) -> ApiError:
     return ApiError.of(REQUEST_TIMEOUT, f"{what}; the connection is closed")
 
@@ -105,10 +123,15 @@ def raw_problem(error: ApiError, request_id: str | None = None) -> bytes:
 class Limits:
     header_timeout: float
     max_connections: int
+    send_timeout: float = 60.0
 
     @classmethod
     def of(cls, settings: Settings) -> Limits:
-        return cls(settings.header_timeout_seconds, effective_connection_cap(settings.max_connections))
+        return cls(
+            settings.header_timeout_seconds,
+            effective_connection_cap(settings.max_connections),
+            settings.send_timeout_seconds,
+        )
 
 
 def effective_connection_cap(wanted: int) -> int:
@@ -127,13 +150,53 @@ def effective_connection_cap(wanted: int) -> int:
 class EmulatorRequestHandler(RequestHandler):
     """One connection, with a header deadline, a place under the cap, and JSON refusals."""
 
-    __slots__ = ("_header_deadline", "_limits", "_partial")
+    __slots__ = ("_head_bytes", "_header_deadline", "_limits", "_partial", "_send_deadline", "_unsent")
 
     def __init__(self, manager: Server, *, limits: Limits, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
         self._limits = limits
         self._header_deadline: asyncio.TimerHandle | None = None
         self._partial = False  # bytes of a request arrived, its headers are not complete
+        self._head_bytes = 0  # of the request whose headers are arriving
+        self._send_deadline: asyncio.TimerHandle | None = None
+        self._unsent = 0  # bytes the transport held when the send deadline was armed
+
+    # ---- the send deadline -------------------------------------------------------------------
+    # asyncio pauses writing when the transport holds more than its high-water mark of unsent bytes
+    # (a client that does not read). Until it resumes, the deadline checks every send_timeout
+    # whether the client took anything; a client that took nothing is dropped, and the answer it
+    # held (a whole HAR export: 89 MB) with it. As nginx's send_timeout: between two successful
+    # reads, not for the whole answer.
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self._arm_send_deadline()
+
+    def resume_writing(self) -> None:
+        self._disarm_send_deadline()
+        super().resume_writing()
+
+    def _arm_send_deadline(self) -> None:
+        transport = self.transport
+        if transport is None or self._send_deadline is not None:
+            return
+        self._unsent = _unsent(transport)
+        self._send_deadline = self._loop.call_later(self._limits.send_timeout, self._send_late)
+
+    def _disarm_send_deadline(self) -> None:
+        if self._send_deadline is not None:
+            self._send_deadline.cancel()
+            self._send_deadline = None
+
+    def _send_late(self) -> None:
+        self._send_deadline = None
+        transport = self.transport
+        if transport is None or not self.writing_paused:
+            return
+        if _unsent(transport) < self._unsent:
+            self._arm_send_deadline()  # the client read some: a new period
+            return
+        log.debug("dropped a client that read nothing for %gs", self._limits.send_timeout)
+        transport.abort()
 
     # ---- the connection cap and the header deadline ----------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -159,6 +222,7 @@ class EmulatorRequestHandler(RequestHandler):
             self._header_deadline.cancel()
             self._header_deadline = None
         self._partial = False
+        self._head_bytes = 0
 
     def _idle(self) -> bool:
         """Waiting for the next request (not handling one, not lingering over a body)."""
@@ -168,14 +232,35 @@ class EmulatorRequestHandler(RequestHandler):
 
     def data_received(self, data: bytes) -> None:
         starts_request = bool(data) and self._idle()
+        queued = len(self._messages)
         super().data_received(data)
+        for at in range(queued, len(self._messages)):
+            self._refuse_unfit(at)
         if self._messages:  # a request's headers are complete
             self._disarm()
-        elif starts_request:
+        elif starts_request or self._partial:
             # Armed only when this chunk left the headers incomplete: the usual request, whose
             # headers arrive in one read, schedules and cancels no timer.
             self._partial = True
             self._arm()
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEADER_BYTES:
+                self._refuse(header_fields_too_large(" (still arriving)"))
+
+    def _refuse_unfit(self, at: int) -> None:
+        """A request the parser took that the emulator does not serve: HTTP/0.9 (no version, no
+        Host), or a head over ``MAX_HEADER_BYTES`` in all. It is handed on as the parser's own
+        refusals are (``handle_error``: a problem object, not journaled)."""
+        message, _ = self._messages[at]
+        if not isinstance(message, RawRequestMessage):
+            return
+        refusal: BadHttpMessage | None = None
+        if message.version < HttpVersion10:
+            refusal = BadHttpMessage("HTTP/0.9 requests are not served; send HTTP/1.1 with a Host header")
+        elif sum(len(name) + len(value) for name, value in message.raw_headers) > MAX_HEADER_BYTES:
+            refusal = BadHttpMessage(f"Too many header bytes: over {MAX_HEADER_BYTES} in all")
+        if refusal is not None:
+            self._messages[at] = (_ErrInfo(status=400, exc=refusal, message=refusal.message), EMPTY_PAYLOAD)
 
     def _headers_late(self) -> None:
         self._header_deadline = None
@@ -196,6 +281,7 @@ class EmulatorRequestHandler(RequestHandler):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._disarm()
+        self._disarm_send_deadline()
         super().connection_lost(exc)
 
     # ---- what aiohttp's parser refuses ---------------------------------------------------------
@@ -246,15 +332,40 @@ class EmulatorRequestHandler(RequestHandler):
         self.force_close()
 
 
+def _unsent(transport: asyncio.BaseTransport) -> int:
+    """Bytes of answers the client has not taken: the transport's buffer and, where the system
+    tells (Linux: SIOCOUTQ), the socket's send queue. Bytes moving from one to the other (the
+    kernel growing its buffer) are not the client reading."""
+    assert isinstance(transport, asyncio.WriteTransport)
+    held = transport.get_write_buffer_size()
+    sock = transport.get_extra_info("socket")
+    if sock is not None and _OUTQ is not None:
+        try:
+            held += struct.unpack("i", fcntl.ioctl(sock.fileno(), _OUTQ, b"\0\0\0\0"))[0]
+        except (OSError, ValueError):
+            pass
+    return held
+
+
+try:  # Unix: the ioctl that reads a socket's unsent bytes (TIOCOUTQ is SIOCOUTQ on Linux)
+    import fcntl
+    import termios
+
+    _OUTQ: int | None = termios.TIOCOUTQ
+except (ImportError, AttributeError):  # Windows
+    _OUTQ = None
+
+
 def _parser_refusal(status: int, exc: BaseException | None) -> ApiError:
     if status >= 500:
         return ApiError.of(INTERNAL_ERROR, "the emulator failed on this request; see its log")
     text = str(getattr(exc, "message", "") or exc or "").strip().splitlines()
     why = text[0][:200] if text else HTTPStatus(status).phrase
-    if isinstance(exc, LineTooLong) or "Too many headers" in why:
+    if isinstance(exc, LineTooLong) or "Too many header" in why:
         return ApiError.of(
             REQUEST_HEADER_FIELDS_TOO_LARGE,
-            f"the request line or its headers are too large ({why}): at most 128 headers of 8190 bytes each",
+            f"the request line or its headers are too large ({why}): at most 128 headers of 8190 bytes each, "
+            f"{MAX_HEADER_BYTES} bytes in all",
         )
     return ApiError.of(MALFORMED_REQUEST, f"the request is not valid HTTP/1.1: {why}")
 

@@ -99,7 +99,7 @@ class ConfigFile:
             except SettingsError as exc:
                 self.problem(json_pointer(("settings", name)), str(exc))
                 continue
-            if name == "schemas_dir" and checked[name] is not None:
+            if name in ("schemas_dir", "persist_file") and checked[name] is not None:
                 checked[name] = self.beside(checked[name])
         return checked
 

@@ -123,6 +123,21 @@ class Settings:
     max_scenario_bytes: int = _s(
         1_048_576, "mock", "Largest scenario (file, /_mock PUT body) or config file; YAML aliases are refused.", 1
     )
+    max_state_bytes: int = _s(
+        134_217_728,
+        "mock",
+        "Largest state bundle imported (a /_mock PUT body, on the wire and decoded, or a --state/--persist file).",
+        1,
+    )
+    max_har_bytes: int = _s(
+        67_108_864, "mock", "Largest HAR document judged (POST /_mock/judge body, on the wire and decoded).", 1
+    )
+    persist_file: str | None = _s(
+        None,
+        "mock",
+        "File the whole state is loaded from at start (when it exists) and saved to, atomically, on shutdown "
+        "and on POST /_mock/state/save (--persist FILE); null = memory only.",
+    )
     max_connections: int = _s(
         1024, "mock", "Open connections before new ones get 503 (at most the open-file limit less 160).", 1
     )
@@ -133,6 +148,12 @@ class Settings:
         60.0, "mock", "A request body must arrive within this once it is being read, else 408.", 0.01
     )
     keepalive_timeout_seconds: float = _s(75.0, "mock", "An idle kept-alive connection is closed after this.", 0.01)
+    send_timeout_seconds: float = _s(
+        60.0,
+        "mock",
+        "A client that reads nothing of an answer for this long is dropped (nginx send_timeout).",
+        0.01,
+    )
     shutdown_timeout_seconds: float = _s(
         5.0, "mock", "On SIGTERM/Ctrl-C, requests in flight get this long to finish, then a 503.", 0
     )
@@ -183,10 +204,14 @@ SERVER_SETTINGS = frozenset(
         "memory_budget_bytes",
         "allowed_hosts",
         "max_scenario_bytes",
+        "max_state_bytes",
+        "max_har_bytes",
+        "persist_file",
         "max_connections",
         "header_timeout_seconds",
         "body_timeout_seconds",
         "keepalive_timeout_seconds",
+        "send_timeout_seconds",
         "shutdown_timeout_seconds",
     }
 )

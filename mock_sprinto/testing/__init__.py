@@ -53,6 +53,9 @@ from .views import (
     ScenarioView,
     SessionView,
     SettingsView,
+    VerificationFailureView,
+    VerificationView,
+    VerifiedRequestView,
 )
 
 __all__ = [
@@ -76,6 +79,9 @@ __all__ = [
     "ScenarioView",
     "SessionView",
     "SettingsView",
+    "VerificationFailureView",
+    "VerificationView",
+    "VerifiedRequestView",
     "load_registry",
     "load_scenario_file",
     "new_integration_id",

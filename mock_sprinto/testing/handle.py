@@ -39,7 +39,15 @@ from .verdicts import (
     pick_session,
     processed_failure,
 )
-from .views import ActivityItemView, JournalEntryView, ReportView, ScenarioView, SessionView, SettingsView
+from .views import (
+    ActivityItemView,
+    JournalEntryView,
+    ReportView,
+    ScenarioView,
+    SessionView,
+    SettingsView,
+    VerificationView,
+)
 
 T = TypeVar("T")
 
@@ -84,7 +92,7 @@ class Request:
     method: str
     path: str  # below CONTROL_PREFIX
     body: Any = None
-    expect: int = 200
+    expect: int | tuple[int, ...] = 200  # the status (or statuses) that are an answer, not a ControlError
     # None: send the body when there is one; True sends even a JSON null (``PUT …/scenario``).
     send_body: bool | None = None
 
@@ -105,7 +113,7 @@ class Request:
     def answer(self, status: int, data: bytes) -> Any:
         """The parsed answer, or ControlError when the status is not the expected one."""
         parsed: Any = orjson.loads(data) if data else None
-        if status != self.expect:
+        if status not in (self.expect if isinstance(self.expect, tuple) else (self.expect,)):
             raise ControlError(self.method, self.target, status, parsed)
         return parsed
 
@@ -185,7 +193,13 @@ class HandleBase(ABC):
         """``fn`` on the emulator's control plane, where the emulator runs, without a request."""
 
     def _request(
-        self, method: str, tail: str, body: Any = None, *, expect: int = 200, send_body: bool | None = None
+        self,
+        method: str,
+        tail: str,
+        body: Any = None,
+        *,
+        expect: int | tuple[int, ...] = 200,
+        send_body: bool | None = None,
     ) -> Request:
         """A request about this integration (``tail`` after ``/integrations/{id}``)."""
         return Request(method, f"/integrations/{self.integration_id}{tail}", body, expect, send_body)
@@ -260,6 +274,36 @@ class HandleBase(ABC):
             raise AssertionError(failure)
         return report
 
+    # verification (POST .../verify; docs/verify.md)
+    def _verify(self, expectations: Mapping[str, Any]) -> Op[VerificationView]:
+        view: VerificationView = yield self._request(
+            "POST", "/verify", dict(expectations), expect=(200, 422), send_body=True
+        )
+        return view
+
+    def _assert_verified(self, expectations: Mapping[str, Any]) -> Op[VerificationView]:
+        __tracebackhide__ = True
+        view = yield from self._verify(expectations)
+        if not view["ok"]:
+            raise AssertionError("mock-sprinto: the requests are not the ones expected\n" + view["diff"])
+        return view
+
+    # state bundles (docs/bundles.md)
+    def _export_state(self, path: str | os.PathLike[str]) -> Op[Path]:
+        document = yield self._request("GET", "/state")
+        return write_bundle(path, document)
+
+    def _import_state(self, bundle: str | os.PathLike[str] | Mapping[str, Any]) -> Op[dict[str, Any]]:
+        document = read_bundle(bundle)
+        answer: dict[str, Any] = yield self._request("PUT", "/state", document, send_body=True)
+        return answer
+
+    def state_kept(self, path: str | os.PathLike[str]) -> Path | None:
+        """This integration's state bundle written to ``path``, read without a request (a failing
+        test's report); None when the integration is gone."""
+        document = self._read(lambda control: control.state_kept(self.integration_id))
+        return None if document is None else write_bundle(path, document)
+
     def _har(self, path: str | os.PathLike[str]) -> Op[Path]:
         har = yield Request("GET", f"/journal.har?integration_id={quote(self.integration_id)}")
         return write_har(path, har)
@@ -282,6 +326,44 @@ class HandleBase(ABC):
             )
         )
         return describe_integration(self.integration_id, self.base_url, sessions, journal)
+
+
+def write_bundle(path: str | os.PathLike[str], document: Any) -> Path:
+    """A state bundle written to ``path`` (atomically; gzip when it ends in ``.gz``)."""
+    from ..bundle import encode
+    from ..statefile import write_atomically
+
+    return write_atomically(path, encode(document, compress=str(path).endswith(".gz")))
+
+
+def read_bundle(bundle: str | os.PathLike[str] | Mapping[str, Any]) -> Any:
+    """A bundle given as a document, or the document of a bundle file (JSON or gzip)."""
+    if isinstance(bundle, Mapping):
+        return dict(bundle)
+    from ..bundle import decode
+
+    data = Path(bundle).read_bytes()
+    return decode(data, max(len(data), 1) * 1000, 10_000)
+
+
+def expectations_of(
+    expectations: Mapping[str, Any] | None,
+    counts: Sequence[Mapping[str, Any]] = (),
+    sequence: Sequence[Mapping[str, Any]] | None = None,
+    only: bool = False,
+    allow: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """One expectations document from the keyword form of the handles' verify methods."""
+    document: dict[str, Any] = dict(expectations or {})
+    if counts:
+        document["counts"] = [*document.get("counts", ()), *map(dict, counts)]
+    if sequence is not None:
+        document["sequence"] = [dict(step) for step in sequence]
+    if only:
+        document["only"] = True
+    if allow:
+        document["allow"] = [*document.get("allow", ()), *map(dict, allow)]
+    return document
 
 
 def write_har(path: str | os.PathLike[str], har: Any) -> Path:

@@ -17,8 +17,16 @@ from ..http import API_PREFIX
 from ..service import Emulator
 from ..settings import Settings
 from .common import ScenarioSpec
-from .handle import ClockBase, Done, HandleBase, Op, Request, admin_headers, step
-from .views import ActivityItemView, JournalEntryView, ReportView, ScenarioView, SessionView, SettingsView
+from .handle import ClockBase, Done, HandleBase, Op, Request, admin_headers, expectations_of, step
+from .views import (
+    ActivityItemView,
+    JournalEntryView,
+    ReportView,
+    ScenarioView,
+    SessionView,
+    SettingsView,
+    VerificationView,
+)
 
 T = TypeVar("T")
 
@@ -134,3 +142,61 @@ class AsyncMockSprinto(HandleBase):
     async def assert_client_well_behaved(self, allow: Sequence[str] = ()) -> ReportView:
         __tracebackhide__ = True
         return await self._run(self._well_behaved_report(allow))
+
+    # verification (POST /_mock/integrations/{id}/verify; docs/verify.md)
+    async def verify(
+        self,
+        expectations: Mapping[str, Any] | None = None,
+        *,
+        counts: Sequence[Mapping[str, Any]] = (),
+        sequence: Sequence[Mapping[str, Any]] | None = None,
+        only: bool = False,
+        allow: Sequence[Mapping[str, Any]] = (),
+    ) -> VerificationView:
+        """This integration's requests checked against expectations (a document, or its parts as
+        keywords): the verdict, ``ok`` false with the ``diff`` when they are not met (no exception)."""
+        return await self._run(self._verify(expectations_of(expectations, counts, sequence, only, allow)))
+
+    async def assert_verified(
+        self,
+        expectations: Mapping[str, Any] | None = None,
+        *,
+        counts: Sequence[Mapping[str, Any]] = (),
+        sequence: Sequence[Mapping[str, Any]] | None = None,
+        only: bool = False,
+        allow: Sequence[Mapping[str, Any]] = (),
+    ) -> VerificationView:
+        """``verify``, failing with the diff (the requests that arrived, the first mismatch marked)."""
+        __tracebackhide__ = True
+        return await self._run(self._assert_verified(expectations_of(expectations, counts, sequence, only, allow)))
+
+    async def assert_requests(
+        self, *counts: Mapping[str, Any], only: bool = False, allow: Sequence[Mapping[str, Any]] = ()
+    ) -> VerificationView:
+        """Each count holds, e.g. ``{"operation": "push_page", "status": 202, "exactly": 3}`` or
+        ``{"status": "5xx", "never": True}`` (with ``only``: and nothing else arrived)."""
+        __tracebackhide__ = True
+        return await self._run(self._assert_verified(expectations_of(None, counts, None, only, allow)))
+
+    async def assert_sequence(
+        self, *steps: Mapping[str, Any], only: bool = False, allow: Sequence[Mapping[str, Any]] = ()
+    ) -> VerificationView:
+        """The requests these steps match came in this order, e.g. a start, ``{"operation":
+        "push_page", "status": 202, "repeat": "+"}``, a close with ``"body": {"status": "apply"}``."""
+        __tracebackhide__ = True
+        return await self._run(self._assert_verified(expectations_of(None, (), steps, only, allow)))
+
+    async def assert_no_unexpected_requests(self, *expected: Mapping[str, Any]) -> VerificationView:
+        """Every request matches one of ``expected`` (matchers, e.g. ``{"status": "2xx"}``)."""
+        __tracebackhide__ = True
+        return await self._run(self._assert_verified(expectations_of(None, (), None, True, expected)))
+
+    # state bundles (docs/bundles.md)
+    async def export_state(self, path: str | os.PathLike[str]) -> Path:
+        """This integration's state bundle written to ``path`` (``.gz``: gzip); ``mock-sprinto serve
+        --state PATH`` starts from it. Returns the path."""
+        return await self._run(self._export_state(path))
+
+    async def import_state(self, bundle: str | os.PathLike[str] | Mapping[str, Any]) -> dict[str, Any]:
+        """Replace this integration by a bundle of it (a file or a document)."""
+        return await self._run(self._import_state(bundle))

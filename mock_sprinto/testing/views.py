@@ -252,3 +252,35 @@ class SettingsView(TypedDict):
     overrides: dict[str, Any]
     effective: dict[str, Any]
     sources: dict[str, SettingSource]  # the layer that won, by setting
+
+
+# ---- verification ------------------------------------------------------------------------------------
+class VerifiedRequestView(TypedDict):
+    """One request as verification saw it (``VerifiedRequest``)."""
+
+    index: int  # its place in arrival order, from 1
+    request_id: str
+    operation: str
+    status: int  # 0: the connection was broken
+    code: str | None
+    session: int | None  # the session's ordinal in the integration
+    session_id: str | None
+    page: int | None
+    rule: str | None
+
+
+class VerificationFailureView(TypedDict):
+    expectation: str  # "counts[N]", "sequence" or "only"
+    message: str
+    requests: list[int]  # the requests it points at (their index)
+
+
+class VerificationView(TypedDict):
+    """The verdict on an integration's journal against expectations (``Verification``)."""
+
+    ok: bool
+    integration_id: str
+    requests: int
+    failures: list[VerificationFailureView]
+    actual: list[VerifiedRequestView]
+    diff: str  # for people: the requests, with a marker where a failure points

@@ -188,6 +188,12 @@ async def test_integration_settings_refuse_unknown_and_server_wide_ones(client: 
         body = await response.json()
     assert response.status == 400 and body["code"] == "invalid_parameter"
     assert sorted(e["setting"] for e in body["errors"]) == ["max_page_itmes", "port", "rate_limit"]
+    async with client.get("/_mock/integrations/acme/settings") as response:  # a refused write made nothing
+        assert response.status == 404 and (await response.json())["code"] == "integration_not_found"
+    async with client.put("/_mock/integrations/acme/settings", json={"port": 1}) as response:
+        assert response.status == 400
+    async with client.put("/_mock/integrations/acme/settings", json={}) as response:
+        assert response.status == 200
     assert (await (await client.get("/_mock/integrations/acme/settings")).json())["overrides"] == {}
 
 
@@ -199,7 +205,7 @@ async def test_settings_beyond_exact_json_integers_are_refused_not_a_500(client:
     async with client.put("/_mock/integrations/acme/scenario", json=scenario) as response:
         assert response.status == 400
     async with client.get("/_mock/integrations/acme/settings") as response:
-        assert response.status == 200
+        assert response.status == 404  # the refused writes made nothing to show
 
 
 async def test_journal_holds_vendor_api_requests_only(client: TestClient[Any, Any], control: Control) -> None:

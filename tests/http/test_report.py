@@ -359,7 +359,11 @@ async def test_every_finding_has_a_scripted_client_here() -> None:
         assert f'"{kind.id}"' in source, kind.id
 
 
-async def test_an_unseen_integration_has_an_empty_report(control: Control) -> None:
+async def test_an_unseen_integration_has_no_report_and_is_not_made_by_asking(control: Control) -> None:
+    body = await control.get("/integrations/nobody/report", expect=404)
+    assert body["code"] == "integration_not_found"
+    assert [i["id"] for i in (await control.get("/integrations"))["integrations"]] == []
+    await control.post("/integrations", {"id": "nobody"}, expect=201)
     body = await report(control, "nobody")
     assert body["summary"] == {"errors": 0, "warnings": 0, "infos": 0}
     assert all(not item["met"] for item in body["coverage"])
@@ -381,7 +385,9 @@ async def test_a_deleted_integrations_requests_do_not_count_for_its_successor(ve
     assert "close_without_pages" in ids(await report(control))
     async with control.client.delete("/_mock/integrations/acme") as response:
         assert response.status == 204
-    assert (await report(control))["findings"] == []
+    await control.get("/integrations/acme/report", expect=404)  # gone, and not made again by asking
+    await vendor.status()  # its successor
+    assert [f["id"] for f in (await report(control))["findings"]] == []
 
 
 async def test_the_report_of_a_busy_integration_counts_all_and_shows_a_bounded_evidence(

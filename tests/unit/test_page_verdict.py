@@ -68,7 +68,7 @@ def test_the_page_size_is_checked_after_the_envelope_and_before_the_records(regi
 
 
 def push(emulator: Emulator, raw: bytes) -> tuple[Any, str]:
-    tenant = emulator.tenant("acme")
+    tenant = emulator.tenant_to_write("acme")
     session = tenant.active_session or emulator.sessions.start_session(tenant, None)
     wire = Wire("req_1", len(raw), len(raw), "identity", time.perf_counter())
     try:

@@ -60,6 +60,9 @@ def _schemas_of_views(components: dict[str, Any]) -> list[tuple[Any, dict[str, A
         (views.CoverageView, client_report["coverage"]["items"]),
         (views.ScenarioView, response("IntegrationScenario")),
         (views.SettingsView, response("IntegrationSettings")),
+        (views.VerificationView, schemas["Verification"]),
+        (views.VerificationFailureView, schemas["Verification"]["properties"]["failures"]["items"]),
+        (views.VerifiedRequestView, schemas["VerifiedRequest"]),
     ]
     return [(view, _resolve(components, schema)) for view, schema in found]
 

@@ -1,0 +1,782 @@
+"""State bundles: one integration, or the whole emulator, as one versioned JSON document.
+
+``to_document`` reads (the caller settles the tenants first); ``from_document`` checks a document
+completely and builds every object it describes, touching nothing of the emulator; the
+``Restoration`` it returns is then put in place in one step (``restore``), whose own checks (room in
+the memory budget, the integration limit) also come before any change. So a damaged bundle, or one
+of another version, changes nothing. ``encode`` and ``decode`` turn a document into the bytes of a
+file or a request body (gzip allowed) and back, within a size limit. docs/bundles.md is the
+reference.
+
+What a bundle keeps is what the next request's answer, the dashboard and the judge read: setting
+overrides, the scenario with its rule counters and the state of its seeded generator, the clock,
+sessions with their pages (staged bytes, rejected pages' errors), applied records, the activity
+log, the id source, the token bucket, and the journal entries the judge reads; of the HAR export's
+raw material the headers (secrets redacted) and the bodies the journal captured. Times are kept as
+the floats the emulator holds (seconds since the epoch), so nothing is rounded.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import heapq
+import json
+import zlib
+from collections import Counter, deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import jsonschema_rs
+import orjson
+
+from . import __version__
+from .budget import MemoryBudget
+from .clock import MAX_TIME, MIN_TIME, OffsetClock, format_time
+from .codes import INTEGRATION_LIMIT_REACHED, INVALID_STATE, UNSUPPORTED_STATE_VERSION
+from .errors import ApiError
+from .faults.engine import FaultState
+from .faults.scenario import Scenario, ScenarioError, effective_settings, parse_scenario
+from .har import REDACTED, SECRET_HEADERS
+from .journal import JournalEntry
+from .lifecycle import State
+from .resources import schemas_dir
+from .service import Emulator, page_digest
+from .settings import check_overrides
+from .sourcelines import json_pointer
+from .store import (
+    ActivityItem,
+    ActivityLog,
+    Dataset,
+    Due,
+    IdSource,
+    Page,
+    Session,
+    Tenant,
+    TokenBucket,
+    right_sized_json,
+)
+from .wholenumbers import as_integers
+
+if TYPE_CHECKING:
+    import jsonschema
+
+FORMAT = "mock-sprinto-state"
+VERSION = 1
+MAX_PROBLEMS = 50  # listed in a refusal; then one more line says how many were left out
+BUNDLE_NESTING = 16  # levels a bundle adds around what it holds (a scenario's respond body)
+_PROBE = b"mock-sprinto digest probe"
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def refused(problems: list[str], what: str = "the state bundle") -> ApiError:
+    """400 ``invalid_state`` listing each problem: a bundle refused whole, before anything changed."""
+    shown = problems[:MAX_PROBLEMS]
+    if len(problems) > MAX_PROBLEMS:
+        shown.append(f"... and {len(problems) - MAX_PROBLEMS} more problem(s) not listed")
+    first = shown[0] if shown else "it is not a state bundle"
+    return ApiError.of(INVALID_STATE, f"{what} is refused, nothing was changed: {first}", errors=shown)
+
+
+# ---- export -----------------------------------------------------------------------------------------
+def to_document(emulator: Emulator, integration_id: str | None = None) -> dict[str, Any]:
+    """One integration's bundle (``integration_id``) or the whole emulator's (None). The tenants
+    should be settled first (``ControlPlane`` does), so what fell due is in the bundle."""
+    if integration_id is not None:
+        tenant = emulator.tenants[integration_id]
+        entries = [
+            e
+            for e in emulator.journal.answered_after(tenant.since)
+            if e.integration_id == tenant.id and e.arrival > tenant.since
+        ]
+        tenants = [tenant]
+        clock = None
+        scenario = None
+    else:
+        entries = list(emulator.journal.entries)
+        tenants = list(emulator.tenants.values())
+        clock = {"now": emulator.clock.now(), "offset_seconds": emulator.clock.offset}
+        scenario = None if emulator.scenario is None else emulator.scenario.public()
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "scope": "integration" if integration_id is not None else "server",
+        "generator": f"mock-sprinto {__version__}",
+        "exported_at": format_time(emulator.clock.now()),
+        "digest_probe": page_digest(_PROBE),
+        "clock": clock,
+        "scenario": scenario,
+        "integrations": [_tenant_document(emulator, tenant) for tenant in tenants],
+        "journal": [_entry_document(entry) for entry in entries],
+    }
+
+
+def _tenant_document(emulator: Emulator, tenant: Tenant) -> dict[str, Any]:
+    faults = tenant.faults
+    scenario = None
+    if faults.scenario is not None:
+        scenario = {
+            "applies_to": "integration" if tenant.own_scenario is not None else "global",
+            "document": faults.scenario.public(),
+            "matched": list(faults.matched),
+            "fired": list(faults.fired),
+            "random": faults.random_state(),
+        }
+    bucket = tenant.bucket
+    return {
+        "id": tenant.id,
+        "api_key": tenant.api_key,
+        "created_at": tenant.created_at,
+        "clock": {"now": tenant.now(), "offset_seconds": tenant.clock.offset},
+        "since": tenant.since,
+        "settings_overrides": dict(tenant.settings_overrides),
+        "scenario": scenario,
+        "ids_random": tenant.ids.random_state() if tenant.ids is not emulator.ids else None,
+        "session_count": tenant.session_count,
+        "active_session_id": tenant.active_session_id,
+        "sessions": [_session_document(session) for session in tenant.sessions.values()],
+        "finished": list(tenant.finished),
+        "due": [{"at": d.at, "seq": d.seq, "kind": d.kind, "session_id": d.session_id} for d in tenant.due],
+        "due_seq": tenant._due_seq,
+        "datasets": [_dataset_document(dataset) for dataset in tenant.datasets.values()],
+        "activity": [_activity_document(item) for item in tenant.activity],
+        "activity_seq": tenant._activity_seq,
+        "state_counts": {state.value: tenant.state_counts[state.value] for state in State},
+        "last_activity_at": tenant.last_activity_at,
+        "rate_limit": None
+        if bucket is None
+        else {"rate": bucket.rate, "burst": bucket.burst, "tokens": bucket.tokens, "updated": bucket.updated},
+        "processing_failures_pending": tenant.processing_failures_pending,
+        "processing_hold_until": tenant.processing_hold_until,
+    }
+
+
+_SESSION_FIELDS = (
+    "id",
+    "ordinal",
+    "client_reference_id",
+    "inactivity_timeout",
+    "created_at",
+    "updated_at",
+    "last_request_at",
+    "expired_at",
+    "expired_by_scenario",
+    "closed_at",
+    "close_status",
+    "processing_started_at",
+    "finished_at",
+    "data_retained_until",
+    "data_purged",
+    "pages_received",
+    "accepted_records_total",
+    "rejected_batches",
+    "retry_count",
+    "last_error",
+)
+
+
+def _session_document(session: Session) -> dict[str, Any]:
+    document = {name: getattr(session, name) for name in _SESSION_FIELDS}
+    document["state"] = session.state.value
+    document["accepted_records_by_entity"] = dict(session.accepted_records_by_entity)
+    document["accepted_pages"] = [_page_document(page) for page in session.accepted_pages]
+    document["rejected_pages"] = [_page_document(page) for page in session.rejected_pages]
+    return document
+
+
+_PAGE_FIELDS = (
+    "ordinal",
+    "request_id",
+    "received_at",
+    "record_count",
+    "wire_bytes",
+    "decoded_bytes",
+    "encoding",
+    "page_hint",
+    "code",
+    "detail",
+    "errors_truncated",
+    "duration_ms",
+    "digest",
+)
+
+
+def _page_document(page: Page) -> dict[str, Any]:
+    document = {name: getattr(page, name) for name in _PAGE_FIELDS}
+    document["counts"] = dict(page.counts)
+    document["errors"] = list(page.errors)
+    document["payload"] = None if page.payload is None else page.payload.decode("utf-8")
+    document["unknown_fields"] = page.unknown_fields
+    return document
+
+
+def _dataset_document(dataset: Dataset) -> dict[str, Any]:
+    return {
+        "entity_type": dataset.entity_type,
+        "key_field": dataset.key_field,
+        "applied_at": dataset.applied_at,
+        "applied_by_session": dataset.applied_by_session,
+        "records": [raw.decode("utf-8") for raw in dataset.records.values()],
+    }
+
+
+def _activity_document(item: ActivityItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "at": item.at,
+        "level": item.level,
+        "type": item.type,
+        "message": item.message,
+        "session_id": item.session_id,
+        "details": item.details,
+    }
+
+
+_ENTRY_FIELDS = (
+    "request_id",
+    "at",
+    "method",
+    "path",
+    "operation",
+    "status",
+    "code",
+    "latency_ms",
+    "integration_id",
+    "session_id",
+    "bytes_in",
+    "rule",
+    "arrived_at",
+    "arrival",
+    "answer",
+    "retry_after",
+    "encoding",
+    "body_bytes",
+    "digest",
+    "page",
+    "names_session",
+    "query",
+    "http_version",
+    "request_headers_dropped",
+    "response_type",
+    "request_body_bytes",
+    "response_body_bytes",
+)
+
+
+def _entry_document(entry: JournalEntry) -> dict[str, Any]:
+    document = {name: getattr(entry, name) for name in _ENTRY_FIELDS}
+    document["request_headers"] = [
+        [_latin1(name), REDACTED if _latin1(name).lower() in SECRET_HEADERS else _latin1(value)]
+        for name, value in entry.request_headers
+    ]
+    document["response_headers"] = [[name, value] for name, value in entry.response_headers]
+    document["request_body"], document["request_body_base64"] = _body_text(entry.request_body)
+    document["response_body"], document["response_body_base64"] = _body_text(entry.response_body)
+    return document
+
+
+def _latin1(value: bytes | str) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+def _body_text(body: bytes | None) -> tuple[str | None, bool]:
+    if body is None:
+        return None, False
+    try:
+        return body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return base64.b64encode(body).decode("ascii"), True
+
+
+# ---- bytes ------------------------------------------------------------------------------------------
+def encode(document: Mapping[str, Any], *, compress: bool = False) -> bytes:
+    """The document as a file's bytes: JSON, gzip when ``compress``."""
+    raw = orjson.dumps(document)
+    return gzip.compress(raw, compresslevel=6, mtime=0) if compress else raw
+
+
+def decode(data: bytes, limit: int, max_depth: int) -> Any:
+    """A bundle's bytes (JSON, or gzip of it) as a document, at most ``limit`` bytes decoded;
+    400 ``invalid_state`` when they are not one."""
+    if data[:2] == _GZIP_MAGIC:
+        data = _gunzip(data, limit)
+    if len(data) > limit:
+        raise refused([f"it is over {limit} bytes (setting max_state_bytes)"])
+    from .payload import parse_json
+
+    try:
+        return parse_json(data, max_depth + BUNDLE_NESTING)
+    except ApiError as error:
+        raise refused([f"not JSON: {error.extra.get('reason', error.detail)}"]) from None
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise refused([f"damaged gzip: {exc}"]) from None
+    if len(out) > limit:
+        raise refused([f"it is over {limit} bytes once decompressed (setting max_state_bytes)"])
+    if not inflater.eof:
+        raise refused(["damaged gzip: the compressed data ends too soon"])
+    return out
+
+
+# ---- import: check and build ---------------------------------------------------------------------
+@dataclass
+class Built:
+    """One integration as the bundle describes it, built but not yet in the emulator."""
+
+    tenant: Tenant
+    now: float  # its clock's time at export
+    follows_global: bool  # its scenario was the global one when exported
+
+
+@dataclass
+class Restoration:
+    """What ``from_document`` built; ``restore`` puts it in place."""
+
+    scope: str
+    tenants: list[Built]
+    entries: list[JournalEntry]
+    clock_now: float | None = None
+    scenario: Scenario | None = None
+    orders: list[int] = field(default_factory=list)  # every order number the bundle uses, sorted
+
+    @property
+    def held_bytes(self) -> int:
+        return sum(built.tenant.staged_bytes + built.tenant.applied_bytes for built in self.tenants)
+
+
+def from_document(document: Any, emulator: Emulator) -> Restoration:
+    """Check ``document`` completely and build what it describes; raises ``ApiError`` 400 ``invalid_state``
+    listing every problem. Nothing of ``emulator`` is changed (its settings, registry and id source
+    are read)."""
+    _check_format(document)
+    problems = _schema_problems(document)
+    if problems:
+        raise refused(problems)
+    document = as_integers(_schema(), document)  # 3.0 is an integer to JSON Schema: an int from here on
+    checker = _Checker(emulator, document)
+    restoration = checker.build()
+    if checker.problems:
+        raise refused(checker.problems)
+    return restoration
+
+
+def _check_format(document: Any) -> None:
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        found = document.get("format") if isinstance(document, dict) else None
+        raise refused(
+            [f"'format' must be {FORMAT!r}, got {str(found)[:60]!r}: this is not a mock-sprinto state bundle"]
+        )
+    version = document.get("version")
+    if version != VERSION:
+        raise ApiError.of(
+            UNSUPPORTED_STATE_VERSION,
+            f"this is a version {str(version)[:20]} state bundle; mock-sprinto {__version__} reads version "
+            f"{VERSION} only. Nothing was changed: export the state again with this version, or import it "
+            "into the version that wrote it",
+            supported_versions=[VERSION],
+            found_version=version if isinstance(version, (int, str)) else None,
+        )
+
+
+@cache
+def _schema() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((schemas_dir() / "state.schema.json").read_text(encoding="utf-8"))
+    return loaded
+
+
+@cache
+def _fast_validator() -> Any:
+    return jsonschema_rs.validator_for(_schema())
+
+
+@cache
+def _schema_validator() -> jsonschema.protocols.Validator:
+    import jsonschema  # imported here: a valid bundle never needs its error messages
+
+    schema = _schema()
+    cls = jsonschema.validators.validator_for(schema)
+    validator: jsonschema.protocols.Validator = cls(schema)
+    return validator
+
+
+def _schema_problems(document: Any) -> list[str]:
+    if _fast_validator().is_valid(document):
+        return []
+    problems = []
+    for error in _schema_validator().iter_errors(document):
+        message = str(error.message)
+        if len(message) > 200:
+            message = message[:197] + "..."
+        problems.append(f"{json_pointer(error.absolute_path) or '/'}: {message}")
+        if len(problems) > MAX_PROBLEMS:
+            break
+    return sorted(problems)
+
+
+class _Checker:
+    """Builds the bundle's objects, noting every problem of meaning the schema cannot state."""
+
+    def __init__(self, emulator: Emulator, document: dict[str, Any]) -> None:
+        self.emulator = emulator
+        self.document = document
+        self.problems: list[str] = []
+        # Page digests are a per-process hash (service.page_digest): carried over as they are when
+        # this process hashes the same way, recomputed from the bytes the bundle holds otherwise, and
+        # marked as foreign ('b:' + digest) where it holds none, so they only ever match each other.
+        self.same_digests = document["digest_probe"] == page_digest(_PROBE)
+        self.digests: dict[str, str] = {}
+
+    def problem(self, where: str, message: str) -> None:
+        self.problems.append(f"{where}: {message}")
+
+    def build(self) -> Restoration:
+        document = self.document
+        scope = document["scope"]
+        integrations = document["integrations"]
+        if scope == "integration" and len(integrations) != 1:
+            self.problem("/integrations", f"a bundle of scope 'integration' holds one, not {len(integrations)}")
+        if scope == "integration" and (document["clock"] is not None or document["scenario"] is not None):
+            self.problem("/", "a bundle of scope 'integration' has 'clock' and 'scenario' null (they are the server's)")
+        if scope == "server" and document["clock"] is None:
+            self.problem("/clock", "a bundle of scope 'server' holds the server's clock")
+        seen: set[str] = set()
+        for index, item in enumerate(integrations):
+            if item["id"] in seen:
+                self.problem(f"/integrations/{index}/id", f"integration {item['id']!r} appears twice")
+            seen.add(item["id"])
+        clock_now = None
+        if document["clock"] is not None:
+            clock_now = self.time(document["clock"]["now"], "/clock/now")
+        global_scenario = self.scenario(document["scenario"], "/scenario")
+        self.learn_digests(integrations, document["journal"])
+        built = [
+            self.tenant(item, f"/integrations/{index}", global_scenario, scope)
+            for index, item in enumerate(integrations)
+        ]
+        entries = [self.entry(item, f"/journal/{index}") for index, item in enumerate(document["journal"])]
+        if scope == "integration" and integrations:
+            strangers = [i for i, e in enumerate(entries) if e.integration_id != integrations[0]["id"]]
+            if strangers:
+                self.problem(f"/journal/{strangers[0]}/integration_id", "the entries of the bundle's one integration")
+        orders = sorted({e.arrival for e in entries} | {e.answer for e in entries} | {b.tenant.since for b in built})
+        return Restoration(scope, built, entries, clock_now, global_scenario, orders)
+
+    # -- pieces
+    def time(self, value: float, where: str) -> float:
+        if not MIN_TIME <= value <= MAX_TIME:
+            self.problem(where, "a time between the years 0001 and 9999 (seconds since the epoch)")
+            return 0.0
+        return float(value)
+
+    def scenario(self, document: dict[str, Any] | None, where: str) -> Scenario | None:
+        if document is None:
+            return None
+        try:
+            return parse_scenario(document, "scenario")
+        except ScenarioError as exc:
+            for problem in exc.problems[:10]:
+                self.problem(where + problem.path, problem.message)
+            return None
+
+    def learn_digests(self, integrations: list[dict[str, Any]], journal: list[dict[str, Any]]) -> None:
+        if self.same_digests:
+            return
+        for item in integrations:
+            for session in item["sessions"]:
+                for page in session["accepted_pages"]:
+                    if page["digest"] is not None and page["payload"] is not None:
+                        self.digests[page["digest"]] = page_digest(page["payload"].encode("utf-8"))
+        for entry in journal:
+            body = entry["request_body"]
+            if entry["digest"] is None or body is None:
+                continue
+            raw = self.bytes_of(body, entry["request_body_base64"], "")
+            if raw is not None and entry["request_body_bytes"] == len(raw):  # the whole body: not cut
+                self.digests[entry["digest"]] = page_digest(raw)
+
+    def digest(self, value: str | None) -> str | None:
+        if value is None or self.same_digests:
+            return value
+        return self.digests.get(value, "b:" + value)
+
+    def bytes_of(self, text: str, is_base64: bool, where: str) -> bytes | None:
+        if not is_base64:
+            return text.encode("utf-8", "surrogatepass")
+        try:
+            return base64.b64decode(text.encode("ascii"), validate=True)
+        except (binascii.Error, UnicodeEncodeError):
+            if where:
+                self.problem(where, "not base64")
+            return None
+
+    def tenant(self, item: dict[str, Any], where: str, global_scenario: Scenario | None, scope: str) -> Built:
+        emulator = self.emulator
+        overrides, refused = check_overrides(item["settings_overrides"])
+        for name, message in refused.items():
+            self.problem(f"{where}/settings_overrides/{name}", message)
+        scenario: Scenario | None = None
+        follows_global = False
+        faults_doc = item["scenario"]
+        if faults_doc is not None:
+            follows_global = faults_doc["applies_to"] == "global" and scope == "server"
+            if follows_global:
+                scenario = global_scenario
+                if scenario is None:
+                    self.problem(f"{where}/scenario/applies_to", "'global', but the bundle has no global scenario")
+            else:
+                scenario = self.scenario(faults_doc["document"], f"{where}/scenario/document")
+        faults = FaultState(scenario, item["id"])
+        if faults_doc is not None and scenario is not None:
+            rules = len(scenario.rules)
+            for name in ("matched", "fired"):
+                if len(faults_doc[name]) != rules:
+                    self.problem(
+                        f"{where}/scenario/{name}", f"one count per rule: {rules}, not {len(faults_doc[name])}"
+                    )
+            if len(faults_doc["matched"]) == len(faults_doc["fired"]) == rules:
+                faults.matched = list(faults_doc["matched"])
+                faults.fired = list(faults_doc["fired"])
+            try:
+                faults.restore_random(faults_doc["random"])
+            except ValueError as exc:
+                self.problem(f"{where}/scenario/random", f"not a generator's state: {exc}")
+        ids = emulator.ids
+        if item["ids_random"] is not None:
+            try:
+                ids = IdSource.restored(item["ids_random"])
+            except ValueError as exc:
+                self.problem(f"{where}/ids_random", f"not a generator's state: {exc}")
+        settings = effective_settings(emulator.settings, scenario, overrides) if not refused else emulator.settings
+        now = self.time(item["clock"]["now"], f"{where}/clock/now")
+        clock = OffsetClock(emulator.clock)
+        tenant = Tenant(item["id"], item["api_key"], clock, settings, ids, MemoryBudget(None))
+        tenant.created_at = self.time(item["created_at"], f"{where}/created_at")
+        tenant.since = item["since"]
+        tenant.own_scenario = None if follows_global else scenario
+        tenant.settings_overrides = overrides
+        tenant.faults = faults
+        tenant.session_count = item["session_count"]
+        for index, session_doc in enumerate(item["sessions"]):
+            session = self.session(session_doc, f"{where}/sessions/{index}", item["id"])
+            if session.id in tenant.sessions:
+                self.problem(f"{where}/sessions/{index}/id", f"session {session.id!r} appears twice")
+            tenant.sessions[session.id] = session
+            tenant._staged_bytes += session.staged_bytes
+        active = [s.id for s in tenant.sessions.values() if s.state is State.ACTIVE]
+        if item["active_session_id"] is not None and active != [item["active_session_id"]]:
+            self.problem(f"{where}/active_session_id", "the integration's one active session, among its sessions")
+        elif item["active_session_id"] is None and active:
+            self.problem(f"{where}/active_session_id", f"null, but session {active[0]!r} is active")
+        tenant.active_session_id = item["active_session_id"]
+        if max((s.ordinal for s in tenant.sessions.values()), default=0) > tenant.session_count:
+            self.problem(f"{where}/session_count", "at least the highest session ordinal")
+        missing = [sid for sid in item["finished"] if sid not in tenant.sessions]
+        if missing:
+            self.problem(f"{where}/finished", f"names sessions the bundle does not hold: {missing[:3]}")
+        tenant.finished = deque(item["finished"])
+        tenant.due = [Due(d["at"], d["seq"], d["kind"], d["session_id"]) for d in item["due"]]
+        heapq.heapify(tenant.due)
+        tenant._due_seq = max([item["due_seq"], *(d.seq for d in tenant.due)])
+        for index, dataset_doc in enumerate(item["datasets"]):
+            dataset = self.dataset(dataset_doc, f"{where}/datasets/{index}")
+            if dataset.entity_type in tenant.datasets:
+                self.problem(f"{where}/datasets/{index}", f"a second dataset of {dataset.entity_type!r}")
+            tenant.datasets[dataset.entity_type] = dataset
+            tenant._applied_bytes += dataset.nbytes
+        tenant.activity = ActivityLog(settings.activity_log_size)
+        for a in item["activity"]:
+            details = right_sized_json(a["details"])
+            tenant.activity.append(
+                ActivityItem(a["id"], a["at"], a["level"], a["type"], a["message"], a["session_id"], details)
+            )
+        tenant._activity_seq = item["activity_seq"]
+        tenant.state_counts = Counter(item["state_counts"])
+        tenant.last_activity_at = item["last_activity_at"]
+        limit = item["rate_limit"]
+        if limit is not None:
+            tenant.bucket = TokenBucket(limit["rate"], limit["burst"], limit["updated"])
+            tenant.bucket.tokens = min(float(limit["tokens"]), float(limit["burst"]))
+        tenant.processing_failures_pending = item["processing_failures_pending"]
+        tenant.processing_hold_until = item["processing_hold_until"]
+        return Built(tenant, now, follows_global)
+
+    def session(self, item: dict[str, Any], where: str, integration_id: str) -> Session:
+        session = Session(
+            id=item["id"],
+            integration_id=integration_id,
+            ordinal=item["ordinal"],
+            client_reference_id=item["client_reference_id"],
+            inactivity_timeout=float(item["inactivity_timeout"]),
+            created_at=self.time(item["created_at"], f"{where}/created_at"),
+        )
+        for name in _SESSION_FIELDS[5:]:  # after created_at
+            setattr(session, name, item[name])
+        session.state = State(item["state"])
+        session.accepted_records_by_entity = Counter(item["accepted_records_by_entity"])
+        for index, page_doc in enumerate(item["accepted_pages"]):
+            page = self.page(page_doc, f"{where}/accepted_pages/{index}", accepted=True)
+            session.add_page(page)
+            session.staged_bytes += len(page.payload or b"")
+        for index, page_doc in enumerate(item["rejected_pages"]):
+            session.rejected_pages.append(self.page(page_doc, f"{where}/rejected_pages/{index}", accepted=False))
+        if session.finished_at is not None:
+            session.finish()  # kept flat, as the live server keeps a finished session's pages
+        return session
+
+    def page(self, item: dict[str, Any], where: str, *, accepted: bool) -> Page:
+        payload = None
+        if item["payload"] is not None:
+            payload = item["payload"].encode("utf-8", "surrogatepass")
+            if not accepted:
+                self.problem(f"{where}/payload", "a rejected page keeps no payload")
+            elif not _is_page(payload):
+                self.problem(f"{where}/payload", 'a page\'s body: a JSON object with "entities" of record lists')
+        page = Page(
+            ordinal=item["ordinal"],
+            request_id=item["request_id"],
+            received_at=item["received_at"],
+            accepted=accepted,
+            record_count=item["record_count"],
+            counts=dict(item["counts"]),
+            wire_bytes=item["wire_bytes"],
+            decoded_bytes=item["decoded_bytes"],
+            encoding=item["encoding"],
+            page_hint=item["page_hint"],
+            code=item["code"],
+            detail=item["detail"],
+            errors=list(item["errors"]),
+            errors_truncated=item["errors_truncated"],
+            payload=payload,
+            duration_ms=item["duration_ms"],
+            digest=self.digest(item["digest"]),
+            unknown_fields=item["unknown_fields"],
+        )
+        return page
+
+    def dataset(self, item: dict[str, Any], where: str) -> Dataset:
+        dataset = Dataset(item["entity_type"], item["key_field"])
+        for index, text in enumerate(item["records"]):
+            try:
+                dataset.put(orjson.loads(text))
+            except orjson.JSONDecodeError as exc:
+                self.problem(f"{where}/records/{index}", f"not a JSON record: {exc}")
+        dataset.applied_at = item["applied_at"]
+        dataset.applied_by_session = item["applied_by_session"]
+        return dataset
+
+    def entry(self, item: dict[str, Any], where: str) -> JournalEntry:
+        entry = JournalEntry(**{name: item[name] for name in _ENTRY_FIELDS})
+        entry.digest = self.digest(entry.digest)
+        entry.request_headers = tuple(
+            (name.encode("latin-1", "replace"), value.encode("latin-1", "replace"))
+            for name, value in item["request_headers"]
+        )
+        entry.response_headers = tuple((name, value) for name, value in item["response_headers"])
+        if item["request_body"] is not None:
+            entry.request_body = self.bytes_of(
+                item["request_body"], item["request_body_base64"], where + "/request_body"
+            )
+        if item["response_body"] is not None:
+            entry.response_body = self.bytes_of(
+                item["response_body"], item["response_body_base64"], where + "/response_body"
+            )
+        return entry
+
+
+def _is_page(payload: bytes) -> bool:
+    try:
+        value = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return False
+    entities = value.get("entities") if isinstance(value, dict) else None
+    return isinstance(entities, dict) and all(isinstance(records, list) for records in entities.values())
+
+
+# ---- import: put in place ---------------------------------------------------------------------------
+def restore(emulator: Emulator, restoration: Restoration, integration_id: str | None = None) -> list[str]:
+    """Put what ``from_document`` built in place: one integration (``integration_id``, which must be
+    the bundle's) or the whole emulator. Every check comes first; returns the integrations restored."""
+    scope = restoration.scope
+    if integration_id is not None:
+        if scope != "integration":
+            raise refused(["a bundle of the whole server goes to PUT /_mock/state, not to one integration's"])
+        bundled = restoration.tenants[0].tenant.id
+        if bundled != integration_id:
+            raise refused([f"the bundle holds integration {bundled!r}, not {integration_id!r}: PUT it to its own id"])
+        _check_room(emulator, restoration, replaced=[integration_id])
+    else:
+        if scope != "server":
+            raise refused(
+                ["a bundle of one integration goes to PUT /_mock/integrations/{id}/state, not to /_mock/state"]
+            )
+        _check_room(emulator, restoration, replaced=list(emulator.tenants))
+    # ---- nothing was changed above this line
+    if scope == "server":
+        emulator.reset()
+        if restoration.clock_now is not None:
+            emulator.clock.resume_at(restoration.clock_now)
+        emulator.scenario = restoration.scenario
+        for tenant in emulator.tenants.values():  # declared ones, made afresh: the global scenario
+            emulator.take_scenario(tenant)
+    renumbered = _renumber(emulator, restoration)
+    for built in restoration.tenants:
+        tenant = built.tenant
+        old = emulator.tenants.pop(tenant.id, None)
+        if old is not None:
+            old.release_memory()
+        tenant.clock.resume_at(built.now)
+        tenant.since = renumbered[tenant.since]
+        tenant.budget = emulator.budget
+        emulator.budget.add(tenant.staged_bytes + tenant.applied_bytes)
+        if built.follows_global:
+            tenant.faults.scenario = emulator.scenario
+        emulator.tenants[tenant.id] = tenant
+        if tenant.faults.scenario is None and emulator.scenario is not None:
+            emulator.take_scenario(tenant)  # it had none: this server's global scenario, from its start
+        emulator.refresh_settings(tenant)
+    for entry in restoration.entries:
+        entry.arrival = renumbered[entry.arrival]
+        entry.answer = renumbered[entry.answer]
+        emulator.journal.add(entry)
+    return [built.tenant.id for built in restoration.tenants]
+
+
+def _check_room(emulator: Emulator, restoration: Restoration, replaced: Iterable[str]) -> None:
+    replaced = list(replaced)
+    freed = sum(
+        emulator.tenants[name].staged_bytes + emulator.tenants[name].applied_bytes
+        for name in replaced
+        if name in emulator.tenants
+    )
+    needed = restoration.held_bytes - freed
+    if needed > 0:
+        emulator.budget.check(needed)
+    ids = {built.tenant.id for built in restoration.tenants}
+    if restoration.scope == "server":
+        total = len(ids | set(emulator.declared))
+    else:
+        total = len(set(emulator.tenants) | ids)
+    if total > emulator.settings.max_integrations:
+        raise ApiError.of(
+            INTEGRATION_LIMIT_REACHED,
+            f"the bundle would make {total} integrations, over max_integrations "
+            f"({emulator.settings.max_integrations}); nothing was changed",
+        )
+
+
+def _renumber(emulator: Emulator, restoration: Restoration) -> dict[int, int]:
+    """The bundle's order numbers (arrivals, answers, each tenant's start), in their order, as fresh
+    numbers of this emulator's one order: after every request it has seen, before any it will see."""
+    orders = restoration.orders
+    if not orders:
+        return {}
+    first = emulator.take_orders(len(orders))
+    return {old: first + rank for rank, old in enumerate(orders)}

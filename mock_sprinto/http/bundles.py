@@ -1,0 +1,68 @@
+"""Part B, carrying a run home: state bundles (``/_mock/state``, ``/_mock/integrations/{id}/state``,
+``/_mock/state/save``), verification of an integration's journal (``.../verify``) and the judge on
+captured traffic (``/_mock/judge``). Each handler parses, makes one call to the control plane's
+door, and serializes, as ``control.py``'s do."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from aiohttp import web
+
+from ..payload import Body
+from .body import read_body
+from .common import CONTROL, CONTROL_PREFIX, json_response
+from .control import ONE, _json_object, _named
+
+P = CONTROL_PREFIX
+
+
+async def _large_body(request: web.Request, limit: int) -> Body:
+    """A body of up to ``limit`` bytes, on the wire and decoded (``max_state_bytes``, ``max_har_bytes``)."""
+    emulator = request.app[CONTROL].emulator
+    settings = dataclasses.replace(emulator.settings, max_decoded_bytes=limit)
+    return await read_body(request, settings, strict_media_type=False, budget=emulator.budget, limit=limit)
+
+
+async def get_state(request: web.Request) -> web.Response:
+    integration_id = _named(request)
+    name = f"mock-sprinto-state-{integration_id or 'all'}.json"  # the id was matched by the route: safe
+    document = request.app[CONTROL].state(integration_id)
+    return json_response(document, headers={"Content-Disposition": f'inline; filename="{name}"'})
+
+
+async def put_state(request: web.Request) -> web.Response:
+    control = request.app[CONTROL]
+    settings = control.emulator.settings
+    body = await _large_body(request, settings.max_state_bytes)
+    from ..bundle import decode
+
+    document = decode(body.decoded, settings.max_state_bytes, settings.max_json_depth)
+    return json_response(control.put_state(document, _named(request)))
+
+
+async def save_state(request: web.Request) -> web.Response:
+    return json_response(request.app[CONTROL].save_state())
+
+
+async def verify(request: web.Request) -> web.Response:
+    """200 when the journal holds what the body expects; else the control plane raises 422 with the diff."""
+    expectations = await _json_object(request)
+    return json_response(request.app[CONTROL].verify(request.match_info["integration_id"], expectations))
+
+
+async def judge(request: web.Request) -> web.Response:
+    control = request.app[CONTROL]
+    settings = control.emulator.settings
+    body = await _large_body(request, settings.max_har_bytes)
+    return json_response(control.judge_har(body.decoded))
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    for base in (P, ONE):
+        r.add_get(base + "/state", get_state, allow_head=False)
+        r.add_put(base + "/state", put_state)
+    r.add_post(P + "/state/save", save_state)
+    r.add_post(ONE + "/verify", verify)
+    r.add_post(P + "/judge", judge)

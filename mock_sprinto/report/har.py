@@ -1,0 +1,696 @@
+"""The judge on captured traffic: a HAR 1.2 capture (a client's traffic with the real Sprinto, or with
+the emulator) read as journal entries and as the session facts its answers show, then judged by the
+same checks as a live run (``judge``). ``mock-sprinto judge FILE.har`` and ``POST /_mock/judge``
+call ``judge_har``; docs/judge-har.md is the reference.
+
+A HAR has no store behind it, so the sessions are rebuilt from what the client read: a start's
+answer makes a session, a push's answer stages or rejects a page (its body, when the HAR holds it,
+gives its digest, ``page_hint`` and records), a close's request and answer close it, a session
+read tells its state. What a HAR cannot show is said, never guessed: each finding whose evidence
+is missing from this HAR (request bodies not captured, a 409's body not kept) is listed as not
+judged, with why, and left out of the findings.
+
+Mapping of one HAR entry (every ``_``-member is what ``GET /_mock/journal.har`` adds; a foreign HAR
+does without):
+
+* operation and integration: the URL's path under ``/api/external/push/v1/integrations/{id}/``
+  (method and path as the vendor API routes them); other URLs are left out, and so are requests the
+  emulator's judge never counts (401: no integration known; another API version);
+* status: ``response.status``; 0 (or ``response._error``) is a broken connection (code
+  ``transport_*``: ``_code``, else ``transport_error``);
+* code: ``_code``, else the answer body's ``code``, else the one code Sprinto's contract gives that
+  operation and status (a push's 409 is ``session_not_active``; each inference is noted);
+* Retry-After from the response header; a push's body digest (``service.page_digest``) from
+  ``request.postData`` (base64 and gzip undone; a body the capture cut short has none), its coding
+  from ``Content-Encoding``, its size from ``bodySize`` or ``Content-Length``;
+* times: ``startedDateTime`` is the arrival, the answer is ``_answeredDateTime`` or arrival plus
+  ``time``; the order of arrivals and answers is ``_arrival`` / ``_answer``, else rebuilt from those
+  times (HAR order breaking ties).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import jsonschema_rs
+import orjson
+
+from ..budget import MemoryBudget
+from ..clock import ManualClock, OffsetClock
+from ..codes import INVALID_HAR
+from ..errors import ApiError
+from ..journal import JournalEntry
+from ..lifecycle import State
+from ..resources import schemas_dir
+from ..service import page_digest
+from ..settings import Settings
+from ..sourcelines import json_pointer
+from ..store import IdSource, Page, Session, Tenant
+from . import judge
+from .model import Report
+
+API_PATH = re.compile(r"/api/external/push/(?P<version>[^/]+)/integrations/(?P<integration>[^/]+)(?P<rest>/.*)?\Z")
+ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
+    ("POST", re.compile(r"/sessions/?\Z"), "start_session"),
+    ("GET", re.compile(r"/sessions/(?P<session>[^/]+)/?\Z"), "get_session"),
+    ("POST", re.compile(r"/sessions/(?P<session>[^/]+)/entities/?\Z"), "push_page"),
+    ("POST", re.compile(r"/sessions/(?P<session>[^/]+)/close/?\Z"), "close_session"),
+    ("GET", re.compile(r"/status/?\Z"), "integration_status"),
+    ("GET", re.compile(r"/activity/?\Z"), "activity"),
+)
+# The one code Sprinto's contract (and the emulator) gives an operation's status, where there is one.
+INFERRED_CODES: dict[tuple[str, int], str] = {
+    ("start_session", 409): "session_already_active",
+    ("push_page", 409): "session_not_active",
+    ("push_page", 413): "payload_too_large",
+    ("close_session", 400): "invalid_close_status",
+    ("push_page", 404): "session_not_found",
+    ("get_session", 404): "session_not_found",
+    ("close_session", 404): "session_not_found",
+}
+PAGE_REFUSALS = frozenset({400, 413, 415, 507})  # a push answered so was recorded on its session
+SESSION_SEEN = frozenset({200, 201, 202, 409}) | PAGE_REFUSALS  # answers that show the session exists
+STATES = frozenset(state.value for state in State)
+MAX_LEFT_OUT = 20
+MAX_INFLATED = 64 * 2**20
+_LOST_STATUS = 0
+
+# What a finding reads that a HAR may lack: request bodies of pushes, the 409 body of a start.
+NEEDS_PUSH_BODIES = (
+    "resent_rejected_page_unchanged",
+    "applied_with_rejected_pages",
+    "duplicate_page",
+    "unknown_field",
+    "missing_page_hint",
+)
+NEEDS_CONFLICT_BODIES = ("start_conflict_unhandled", "start_conflict_ignored")
+NEEDS_CLOSE_STATUS = ("applied_with_rejected_pages", "outcome_not_read", "close_without_pages")
+
+
+# ---- reading the document ---------------------------------------------------------------------------
+@cache
+def _schema() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((schemas_dir() / "har.schema.json").read_text(encoding="utf-8"))
+    return loaded
+
+
+@cache
+def _fast() -> Any:
+    return jsonschema_rs.validator_for(_schema())
+
+
+def check_har(document: Any) -> None:
+    """400 ``invalid_har`` listing what keeps ``document`` from being read as HAR 1.2."""
+    if _fast().is_valid(document):
+        return
+    import jsonschema
+
+    problems = []
+    for error in jsonschema.validators.validator_for(_schema())(_schema()).iter_errors(document):
+        problems.append(f"{json_pointer(error.absolute_path) or '/'}: {str(error.message)[:200]}")
+        if len(problems) >= 50:
+            break
+    problems.sort()
+    raise ApiError.of(
+        INVALID_HAR,
+        f"not a HAR 1.2 document the judge can read: {problems[0] if problems else 'not an object'}",
+        errors=problems,
+    )
+
+
+def parse_har(data: bytes) -> Any:
+    """A HAR file's bytes (JSON, UTF-8, a BOM allowed) as a document; 400 ``invalid_har`` otherwise."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError.of(INVALID_HAR, f"the HAR is not JSON: {exc}", errors=[str(exc)]) from None
+
+
+# ---- one entry --------------------------------------------------------------------------------------
+@dataclass
+class Captured:
+    """One HAR entry of the vendor API, with what the judge and the rebuilt sessions read."""
+
+    index: int
+    entry: JournalEntry
+    started: float
+    answered: float
+    request_body: bytes | None  # decoded, whole; None when the HAR has none (or only a cut)
+    request_body_cut: bool
+    response_json: Any  # the answer's JSON body, None when absent or not JSON
+    has_orders: bool
+    inferred_code: bool = False
+
+
+@dataclass
+class Reading:
+    """What reading a HAR found: the entries by integration, and what was left out and why."""
+
+    entries: int = 0
+    captured: dict[str, list[Captured]] = field(default_factory=dict)
+    left_out: list[dict[str, Any]] = field(default_factory=list)
+    left_out_count: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def leave_out(self, index: int, url: str, why: str) -> None:
+        self.left_out_count += 1
+        if len(self.left_out) < MAX_LEFT_OUT:
+            self.left_out.append({"index": index, "url": url[:300], "why": why})
+
+
+def _headers(pairs: Any) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for pair in pairs if isinstance(pairs, list) else ():
+        found.setdefault(pair["name"].lower(), pair["value"])
+    return found
+
+
+_RFC3339 = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<time>\d{2}:\d{2}:\d{2})(?P<fraction>\.\d+)?"
+    r"(?P<zone>[Zz]|[+-]\d{2}:?\d{2})\Z"
+)
+
+
+def _time(text: str) -> float | None:
+    """An RFC 3339 time (any fraction of a second, an offset required), None otherwise."""
+    found = _RFC3339.match(text.strip())
+    if found is None:
+        return None
+    zone = found.group("zone")
+    zone = "+00:00" if zone in ("Z", "z") else zone[:3] + ":" + zone[-2:]
+    try:
+        moment = datetime.fromisoformat(f"{found.group('date')}T{found.group('time')}{zone}")
+        stamp = moment.timestamp()
+    except (ValueError, OverflowError, OSError):
+        return None
+    fraction = found.group("fraction")
+    return stamp + (float("0" + fraction) if fraction else 0.0)
+
+
+def _content_bytes(text: str, encoding: str | None) -> bytes | None:
+    if encoding == "base64":
+        try:
+            return base64.b64decode(text.encode("ascii"), validate=True)
+        except (binascii.Error, UnicodeEncodeError):
+            return None
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _inflate(raw: bytes) -> bytes | None:
+    """A gzip or deflate body as a proxy may have captured it, inflated (bounded); None if damaged."""
+    for wbits in (16 + zlib.MAX_WBITS, zlib.MAX_WBITS, -zlib.MAX_WBITS):
+        inflater = zlib.decompressobj(wbits)
+        try:
+            out = inflater.decompress(raw, MAX_INFLATED)
+        except zlib.error:
+            continue
+        if inflater.eof:
+            return out
+    return None
+
+
+def _json(raw: bytes | None) -> Any:
+    if not raw:
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def read_har(document: Any) -> Reading:
+    """The vendor-API entries of a checked HAR document (``check_har``), by integration."""
+    reading = Reading()
+    raw_entries = document["log"]["entries"]
+    reading.entries = len(raw_entries)
+    previous = 0.0
+    bad_times = 0
+    for index, raw in enumerate(raw_entries, 1):
+        request = raw["request"]
+        url = request["url"]
+        path = unquote(urlsplit(url).path) if "://" in url or url.startswith("/") else url
+        found = API_PATH.search(path)
+        if found is None:
+            reading.leave_out(index, url, "not under /api/external/push/{version}/integrations/{id}/")
+            continue
+        rest = found.group("rest") or ""
+        method = request["method"].upper()
+        route = next(((op, m) for verb, pattern, op in ROUTES if verb == method and (m := pattern.match(rest))), None)
+        if route is None:
+            reading.leave_out(index, url, f"{method} {rest or '/'} is no operation of the vendor API")
+            continue
+        status = raw["response"]["status"]
+        if found.group("version") != "v1" or status == 401:
+            reading.leave_out(
+                index, url, "refused before its integration was known (401, or a version other than v1): never judged"
+            )
+            continue
+        if raw.get("_integrationId", found.group("integration")) is None:
+            reading.leave_out(index, url, "the emulator knew no integration for it")
+            continue
+        operation, match = route
+        started = _time(raw["startedDateTime"])
+        if started is None:
+            bad_times += 1
+            started = previous
+        previous = started
+        elapsed = raw.get("time")
+        answered = _time(raw["_answeredDateTime"]) if "_answeredDateTime" in raw else None
+        if answered is None:
+            answered = started + (max(float(elapsed), 0.0) / 1000 if isinstance(elapsed, (int, float)) else 0.0)
+        captured = _captured(index, raw, found.group("integration"), operation, match, method, path, started, answered)
+        reading.captured.setdefault(captured.entry.integration_id or "", []).append(captured)
+    if bad_times:
+        reading.notes.append(
+            f"{bad_times} entr{'y' if bad_times == 1 else 'ies'} had a startedDateTime that is not an RFC 3339 time "
+            "with an offset: taken to start when the entry before it did"
+        )
+    for items in reading.captured.values():
+        _order(items)
+    return reading
+
+
+def _captured(
+    index: int,
+    raw: Mapping[str, Any],
+    integration_id: str,
+    operation: str,
+    match: re.Match[str],
+    method: str,
+    path: str,
+    started: float,
+    answered: float,
+) -> Captured:
+    request, response = raw["request"], raw["response"]
+    request_headers = _headers(request.get("headers"))
+    response_headers = _headers(response.get("headers"))
+    status = int(response["status"])
+    lost = status == _LOST_STATUS or bool(response.get("_error"))
+    # the request body, decoded as the emulator reads it
+    body: bytes | None = None
+    cut = False
+    post = request.get("postData")
+    if isinstance(post, dict) and "text" in post:
+        body = _content_bytes(post["text"], post.get("encoding"))
+        cut = "cut at" in str(post.get("comment", ""))
+        coded = request_headers.get("content-encoding", "").strip().lower() in ("gzip", "deflate")
+        if body is not None and (body[:2] == b"\x1f\x8b" or (coded and body[:1] not in b"{[ \t\r\n")):
+            body = _inflate(body)  # captured as sent, compressed
+    whole = None if cut else body
+    content = response.get("content")
+    answer_text = content.get("text") if isinstance(content, dict) else None
+    answer = None
+    if isinstance(content, dict) and isinstance(answer_text, str):
+        answer = _json(_content_bytes(answer_text, content.get("encoding")))
+    # the code
+    inferred = False
+    if "_code" in raw:
+        code = raw["_code"]
+    elif isinstance(answer, dict) and isinstance(answer.get("code"), str):
+        code = answer["code"]
+    elif status >= 400 and (operation, status) in INFERRED_CODES:
+        code, inferred = INFERRED_CODES[(operation, status)], True
+    elif status == 429:
+        code, inferred = "rate_limited", True
+    else:
+        code = None
+    if lost and not (code or "").startswith("transport_"):
+        code = "transport_error"  # no answer was read: a broken connection
+    session_id = match.groupdict().get("session")
+    if session_id is None and operation == "start_session":
+        named = raw.get("_sessionId")
+        if isinstance(named, str):
+            session_id = named
+        elif isinstance(answer, dict) and isinstance(answer.get("id"), str) and status == 201:
+            session_id = answer["id"]
+    names_session = raw.get("_namesSession")
+    if "_namesSession" not in raw and isinstance(answer, dict) and isinstance(answer.get("active_session_id"), str):
+        names_session = answer["active_session_id"]
+    retry = response_headers.get("retry-after", "").strip()
+    length = request_headers.get("content-length", "").strip()
+    bytes_in = int(length) if length.isdigit() else None
+    push = operation == "push_page"
+    body_size = request.get("bodySize")
+    wire = body_size if isinstance(body_size, int) and body_size >= 0 else bytes_in
+    if wire is None and push and body is not None and not cut:
+        wire = len(body)
+    elapsed = raw.get("time")
+    entry = JournalEntry(
+        request_id=str(raw.get("_requestId") or response_headers.get("x-request-id") or f"har-{index}"),
+        at=answered,
+        method=method,
+        path=path[:300],
+        operation=operation,
+        status=status,
+        code=code,
+        latency_ms=max(float(elapsed), 0.0) if isinstance(elapsed, (int, float)) else 0.0,
+        integration_id=integration_id,
+        session_id=session_id,
+        bytes_in=bytes_in,
+        rule=raw.get("_rule"),
+        arrived_at=started,
+        arrival=int(raw.get("_arrival") or 0),
+        answer=int(raw.get("_answer") or 0),
+        retry_after=int(retry) if retry.isdigit() else None,
+        encoding=(request_headers.get("content-encoding", "").strip().lower() or "identity") if push else None,
+        body_bytes=wire if push else None,
+        digest=page_digest(whole) if push and whole is not None else None,
+        page=raw.get("_page") if isinstance(raw.get("_page"), int) else None,
+        names_session=names_session if isinstance(names_session, str) else None,
+    )
+    has_orders = isinstance(raw.get("_arrival"), int) and isinstance(raw.get("_answer"), int)
+    return Captured(index, entry, started, answered, whole, cut, answer, has_orders, inferred)
+
+
+def _order(items: list[Captured]) -> None:
+    """Arrival and answer orders: the emulator's own when every entry has them, else rebuilt from the
+    times (an answer at the same instant as a later request's start came first; HAR order breaks ties)."""
+    if items and all(c.has_orders for c in items):
+        return
+    events = []
+    for position, captured in enumerate(items):
+        events.append((captured.started, position, 0, captured))
+        events.append((max(captured.answered, captured.started), position, 1, captured))
+    events.sort(key=lambda event: (event[0], event[1], event[2]))
+    for number, (_, _, kind, captured) in enumerate(events, 1):
+        if kind == 0:
+            captured.entry.arrival = number
+        else:
+            captured.entry.answer = number
+
+
+# ---- the sessions the answers show ------------------------------------------------------------------
+class _Sessions:
+    """Rebuilds the sessions of one integration from its entries, in arrival order."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        self.tenant = tenant
+        self.pages: dict[str, int] = {}
+
+    def session(self, session_id: str, at: float) -> Session:
+        tenant = self.tenant
+        found = tenant.sessions.get(session_id)
+        if found is None:
+            tenant.session_count += 1
+            found = Session(
+                session_id, tenant.id, tenant.session_count, None, 3600.0, at, updated_at=at, last_request_at=at
+            )
+            tenant.sessions[session_id] = found
+        return found
+
+    def see(self, captured: Captured) -> None:
+        entry = captured.entry
+        if entry.session_id is None:
+            return
+        lost = entry.code is not None and entry.code.startswith("transport_")
+        injected = entry.rule is not None and not 200 <= entry.status < 300  # a scenario's answer, not the operation's
+        if lost or injected or entry.status not in SESSION_SEEN:
+            return  # no answer, or one that shows nothing of the session (404, 429, 5xx)
+        if entry.operation == "start_session" and entry.status != 201:
+            return
+        session = self.session(entry.session_id, entry.at)
+        if session.state is State.ACTIVE:
+            session.last_request_at = entry.arrived_at if entry.arrived_at is not None else entry.at
+        answer = captured.response_json if isinstance(captured.response_json, dict) else {}
+        if entry.operation == "start_session":
+            session.created_at = entry.at
+            reference = answer.get("client_reference_id")
+            session.client_reference_id = reference if isinstance(reference, str) else None
+            timeout = answer.get("inactivity_timeout_seconds")
+            if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
+                session.inactivity_timeout = float(timeout)
+            self.tenant.active_session_id = session.id
+            return
+        state = answer.get("state")
+        if isinstance(state, str) and state in STATES:
+            self.move(session, State(state), entry.at)
+        elif entry.code == "session_not_active" and session.state is State.ACTIVE:
+            # Not active, and not closed by the client: the lifecycle leaves only an expiry.
+            self.move(session, State.EXPIRED, entry.at)
+        if entry.operation == "push_page":
+            self.push(captured, session, answer)
+        elif entry.operation == "close_session" and entry.status == 202:
+            body = _json(captured.request_body)
+            status = body.get("status") if isinstance(body, dict) else None
+            if status not in ("apply", "discard"):
+                status = {"processing": "apply", "processed": "apply", "failed": "apply", "cancelled": "discard"}.get(
+                    str(state)
+                )
+            session.close_status = status
+            session.closed_at = entry.at
+            if not isinstance(state, str) and status is not None:
+                self.move(session, State.CANCELLED if status == "discard" else State.PROCESSING, entry.at)
+        elif entry.operation == "get_session" and entry.status == 200:
+            retry = answer.get("retry_count")
+            if isinstance(retry, int) and not isinstance(retry, bool):
+                session.retry_count = retry
+            if isinstance(answer.get("last_error"), str):
+                session.last_error = answer["last_error"]
+            if session.state is State.EXPIRED and isinstance(answer.get("expires_at"), str):
+                session.expired_at = _time(answer["expires_at"]) or session.expired_at
+
+    def move(self, session: Session, state: State, at: float) -> None:
+        if state is session.state:
+            return
+        session.state = state
+        session.updated_at = at
+        if state is State.EXPIRED and session.expired_at is None:
+            session.expired_at = at  # at the latest: the answer that showed it
+        if state in (State.PROCESSED, State.FAILED, State.CANCELLED) and session.finished_at is None:
+            session.finished_at = at
+        if self.tenant.active_session_id == session.id and state is not State.ACTIVE:
+            self.tenant.active_session_id = None
+
+    def push(self, captured: Captured, session: Session, answer: Mapping[str, Any]) -> None:
+        entry = captured.entry
+        if entry.status != 202 and entry.status not in PAGE_REFUSALS:
+            return
+        if entry.page is not None:
+            ordinal = entry.page
+            session.pages_received = max(session.pages_received, ordinal)
+        else:
+            session.pages_received += 1
+            ordinal = entry.page = session.pages_received
+        body = _json(captured.request_body)
+        hint = body.get("page_hint") if isinstance(body, dict) else None
+        echoes = answer.get("echoes")
+        if hint is None and isinstance(echoes, dict):
+            hint = echoes.get("page_hint")
+        if isinstance(hint, bool) or not isinstance(hint, (int, str)):
+            hint = None
+        counts = answer.get("accepted_count_by_entity")
+        page = Page(
+            ordinal=ordinal,
+            request_id=entry.request_id,
+            received_at=entry.at,
+            accepted=entry.status == 202,
+            record_count=int(answer.get("accepted_count_total") or 0) if entry.status == 202 else 0,
+            counts=dict(counts) if isinstance(counts, dict) else {},
+            wire_bytes=entry.body_bytes or 0,
+            decoded_bytes=len(captured.request_body or b""),
+            encoding=entry.encoding or "identity",
+            page_hint=hint,
+            code=entry.code,
+            digest=entry.digest,
+        )
+        if page.accepted:
+            page.payload = captured.request_body if _has_entities(body) else None
+            session.add_page(page)
+        else:
+            session.rejected_pages.append(page)
+
+
+def _has_entities(body: Any) -> bool:
+    return isinstance(body, dict) and isinstance(body.get("entities"), dict)
+
+
+# ---- the verdict ------------------------------------------------------------------------------------
+@dataclass
+class HarReport:
+    """The judge's report on one integration of a HAR, and what it could not judge from it."""
+
+    report: Report
+    requests: int
+    not_judged: list[dict[str, str]]
+    notes: list[str]
+
+    def public(self) -> dict[str, Any]:
+        return {
+            **self.report.public(),
+            "requests": self.requests,
+            "not_judged": self.not_judged,
+            "notes": self.notes,
+        }
+
+
+@dataclass
+class HarJudgement:
+    reading: Reading
+    reports: list[HarReport]
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "entries": self.reading.entries,
+            "judged_entries": sum(r.requests for r in self.reports),
+            "left_out": self.reading.left_out,
+            "left_out_count": self.reading.left_out_count,
+            "notes": self.reading.notes,
+            "integrations": [report.public() for report in self.reports],
+        }
+
+
+def judge_har(
+    document: Any,
+    known_fields: Mapping[str, Iterable[str]] | None = None,
+    settings: Settings | None = None,
+    integration_id: str | None = None,
+) -> HarJudgement:
+    """Judge a HAR document: a report per integration it holds (or only ``integration_id``'s).
+    ``settings`` are the limits the traffic met (default: Sprinto's, the emulator's defaults)."""
+    check_har(document)
+    reading = read_har(document)
+    reports = []
+    for name, items in reading.captured.items():
+        if integration_id is not None and name != integration_id:
+            continue
+        reports.append(_judge_one(name, items, known_fields or {}, settings or Settings()))
+    return HarJudgement(reading, reports)
+
+
+def _judge_one(
+    integration_id: str, items: list[Captured], known_fields: Mapping[str, Iterable[str]], settings: Settings
+) -> HarReport:
+    last = max((c.answered for c in items), default=0.0)
+    tenant = Tenant(integration_id, None, OffsetClock(ManualClock(last)), settings, IdSource(), MemoryBudget(None))
+    tenant.since = 0
+    sessions = _Sessions(tenant)
+    for captured in sorted(items, key=lambda c: c.entry.arrival):
+        sessions.see(captured)
+    entries = [c.entry for c in items]
+    report = judge(tenant, entries, known_fields)
+    not_judged = _not_judged(items, tenant)
+    skipped = {item["id"] for item in not_judged}
+    report.findings = [f for f in report.findings if f.id not in skipped]
+    return HarReport(report, len(items), not_judged, _notes(items))
+
+
+def _not_judged(items: list[Captured], tenant: Tenant) -> list[dict[str, str]]:
+    found: list[dict[str, str]] = []
+    pages = [c for c in items if c.entry.operation == "push_page" and c.entry.status in (202, 400) and not c.entry.rule]
+    without = [c for c in pages if c.request_body is None]
+    if without:
+        why = (
+            f"{len(without)} of the {len(pages)} pushes answered 202 or 400 have no whole request body in the HAR "
+            f"(first: entry {without[0].index}{', cut short' if without[0].request_body_cut else ''}): "
+            "their page, its page_hint and records are unknown"
+        )
+        found += [{"id": finding, "why": why} for finding in NEEDS_PUSH_BODIES]
+    conflicts = [
+        c for c in items if c.entry.operation == "start_session" and c.entry.status == 409 and not c.entry.rule
+    ]
+    unnamed = [c for c in conflicts if c.entry.names_session is None]
+    if unnamed:
+        why = (
+            f"{len(unnamed)} start(s) answered 409 without the answer's body (entry {unnamed[0].index}): "
+            "the active session it named is unknown"
+        )
+        found += [{"id": finding, "why": why} for finding in NEEDS_CONFLICT_BODIES]
+    closes = [
+        c
+        for c in items
+        if c.entry.operation == "close_session" and c.entry.status == 202 and c.entry.session_id in tenant.sessions
+    ]
+    unclear = [c for c in closes if tenant.sessions[c.entry.session_id or ""].close_status is None]
+    if unclear:
+        why = (
+            f"{len(unclear)} close(s) answered 202 with neither the request's body nor the answer's in the HAR "
+            f"(entry {unclear[0].index}): apply or discard is unknown"
+        )
+        found += [
+            {"id": finding, "why": why} for finding in NEEDS_CLOSE_STATUS if finding not in {f["id"] for f in found}
+        ]
+    unknown_400 = [c for c in pages if c.entry.status == 400 and c.entry.code is None]
+    if unknown_400:
+        found.append(
+            {
+                "id": "too_many_records",
+                "why": f"{len(unknown_400)} push(es) answered 400 without a code (entry {unknown_400[0].index}): "
+                "a page with too many records is not told apart from an invalid one",
+            }
+        )
+    return found
+
+
+def _notes(items: list[Captured]) -> list[str]:
+    notes = [
+        "a session's state is the last one an answer in the HAR showed: time after the last entry is unknown, "
+        "so a session no answer showed expired counts as active (session_left_active, not session_left_to_expire), "
+        "and processing is judged only from the session reads the HAR holds",
+        "an expiry a scenario forced is not told apart from the client's inactivity",
+    ]
+    inferred = sorted({f"{c.entry.operation} {c.entry.status}: {c.entry.code}" for c in items if c.inferred_code})
+    if inferred:
+        notes.append("codes taken from the contract, the answers having none: " + "; ".join(inferred))
+    if not all(c.has_orders for c in items):
+        notes.append(
+            "the order of arrivals and answers is rebuilt from startedDateTime and time "
+            "(requests overlapping in time are taken as concurrent)"
+        )
+    return notes
+
+
+def judgement_text(judgement: HarJudgement, source: str) -> str:
+    """``mock-sprinto judge``'s text: each integration's findings with evidence and advice, and what
+    the HAR could not show."""
+    reading = judgement.reading
+    lines = [
+        f"{source}: {reading.entries} entr{'y' if reading.entries == 1 else 'ies'}, "
+        f"{sum(r.requests for r in judgement.reports)} judged"
+        + (f", {reading.left_out_count} left out" if reading.left_out_count else "")
+    ]
+    for item in reading.left_out[:5]:
+        lines.append(f"  left out: entry {item['index']} {item['url']}: {item['why']}")
+    if reading.left_out_count > 5:
+        lines.append(f"  ... and {reading.left_out_count - 5} more left out (--json lists {MAX_LEFT_OUT})")
+    lines += [f"  note: {note}" for note in reading.notes]
+    if not judgement.reports:
+        lines.append("no request of Sprinto's vendor API in it: nothing to judge")
+    for har_report in judgement.reports:
+        report = har_report.report
+        counts = report.summary()
+        lines.append("")
+        lines.append(
+            f"integration {report.integration_id}: {har_report.requests} request(s); {counts['errors']} error(s), "
+            f"{counts['warnings']} warning(s), {counts['infos']} info(s)"
+        )
+        for finding in report.findings:
+            lines.append(f"  {finding.severity} {finding.id} ({finding.count}x): {finding.message}")
+            for item in finding.evidence[:5]:
+                lines.append(f"    evidence: {json.dumps(item, sort_keys=True)}")
+            if len(finding.evidence) > 5:
+                lines.append(f"    ... {finding.count - 5} more (--json lists up to 20)")
+            lines.append(f"    advice: {finding.advice}")
+        met = [c.behaviour for c in report.coverage if c.met]
+        lines.append(f"  met: {', '.join(met) or 'nothing documented'}")
+        if har_report.not_judged:
+            lines.append("  not judged from this HAR:")
+            reasons: dict[str, list[str]] = {}
+            for item in har_report.not_judged:
+                reasons.setdefault(item["why"], []).append(item["id"])
+            for why, ids in reasons.items():
+                lines.append(f"    {', '.join(ids)}: {why}")
+        for note in har_report.notes:
+            lines.append(f"  note: {note}")
+    return "\n".join(lines)

@@ -1,0 +1,198 @@
+"""``mock-sprinto state export|import|save`` (against a running emulator, through its control API)
+and ``mock-sprinto judge FILE.har`` (offline). ``cli.py`` registers the parsers and hands over."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import orjson
+
+from .exitcodes import FAILED, USAGE_ERROR
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+TIMEOUT_SECONDS = 60.0
+
+
+def add_parsers(commands: argparse._SubParsersAction[Any]) -> None:
+    state = commands.add_parser(
+        "state",
+        help="export or import a running emulator's state bundle (docs/bundles.md); "
+        "'serve --state FILE' starts from one",
+    )
+    verbs = state.add_subparsers(dest="verb", metavar="VERB", required=True, parser_class=type(state))
+    for verb, text in (
+        ("export", "write a bundle: one integration (--integration) or the whole emulator"),
+        ("import", "replace an integration (a bundle of one) or the whole emulator by a bundle"),
+        ("save", "have a server started with --persist write its file now"),
+    ):
+        parser = verbs.add_parser(verb, help=text)
+        parser.add_argument("--url", default=DEFAULT_URL, help="the emulator's origin (default: %(default)s)")
+        parser.add_argument(
+            "--admin-token", metavar="TOKEN", help="when the server has one (default: $MOCK_SPRINTO_ADMIN_TOKEN)"
+        )
+        if verb == "export":
+            parser.add_argument("--integration", metavar="ID", help="one integration (default: all of them)")
+            parser.add_argument(
+                "-o", "--output", metavar="FILE", help="where to write it (.gz: gzip); default: standard output"
+            )
+        if verb == "import":
+            parser.add_argument("file", metavar="FILE", help="a bundle (JSON, or gzip of it)")
+    judge = commands.add_parser(
+        "judge",
+        help="judge a client's captured traffic (HAR 1.2, with the real Sprinto or the emulator): "
+        "the client report's findings, and what the HAR cannot show (docs/judge-har.md)",
+    )
+    judge.add_argument("file", metavar="FILE.har")
+    judge.add_argument("--json", action="store_true", help="the judgement as JSON (POST /_mock/judge's answer)")
+    judge.add_argument("--integration", metavar="ID", help="only this integration's requests")
+    judge.add_argument(
+        "--large-body-bytes",
+        type=int,
+        metavar="BYTES",
+        help="large_uncompressed_body's threshold (default: the setting judge_large_body_bytes)",
+    )
+    judge.add_argument("--schemas", metavar="DIR", help="extra entity schemas, as 'serve --schemas' (unknown_field)")
+
+
+# ---- state ------------------------------------------------------------------------------------------
+def run_state(args: argparse.Namespace) -> int:
+    from .bundle import encode
+    from .httpclient import connect, exchange
+
+    parts = urlsplit(args.url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        print(f"mock-sprinto state: error: --url {args.url!r} is not http://HOST:PORT", file=sys.stderr)
+        return USAGE_ERROR
+    token = args.admin_token or os.environ.get("MOCK_SPRINTO_ADMIN_TOKEN")
+    headers = {"Accept-Encoding": "identity", **({"Authorization": f"Bearer {token}"} if token else {})}
+    payload: bytes | None = None
+    if args.verb == "export":
+        method, path = "GET", "/_mock/state"
+        if args.integration:
+            path = f"/_mock/integrations/{quote(args.integration, safe='')}/state"
+    elif args.verb == "save":
+        method, path = "POST", "/_mock/state/save"
+    else:
+        try:
+            with open(args.file, "rb") as handle:
+                payload = handle.read()
+        except OSError as exc:
+            print(f"mock-sprinto state: error: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+            return USAGE_ERROR
+        method, path = "PUT", "/_mock/state"
+        scope, named = _scope_of(payload)
+        if scope == "integration" and named is not None:
+            path = f"/_mock/integrations/{quote(named, safe='')}/state"
+        headers["Content-Type"] = "application/json"
+        if payload[:2] == b"\x1f\x8b":
+            headers["Content-Encoding"] = "gzip"
+    conn = connect(parts.hostname, parts.port, TIMEOUT_SECONDS, tls=parts.scheme == "https")
+    try:
+        answer = exchange(conn, method, path, payload, headers)
+    except OSError as exc:
+        print(f"mock-sprinto state: error: no emulator answered at {args.url}: {exc}", file=sys.stderr)
+        return FAILED
+    finally:
+        conn.close()
+    if answer.status != 200:
+        print(f"mock-sprinto state: {method} {path} answered {answer.status}: {_problem(answer.body)}", file=sys.stderr)
+        return FAILED
+    if args.verb == "export":
+        output = args.output
+        document = orjson.loads(answer.body)
+        data = encode(document, compress=bool(output and output.endswith(".gz")))
+        if output:
+            from .statefile import write_atomically
+
+            write_atomically(output, data)
+            held = f"{len(document['integrations'])} integration(s), {len(document['journal'])} journal entries"
+            print(
+                f"mock-sprinto state: wrote {output} ({len(data)} bytes, {held}); "
+                f"open it with: mock-sprinto serve --state {output}",
+                file=sys.stderr,
+            )
+        else:
+            sys.stdout.buffer.write(data + b"\n")
+        return 0
+    print(json.dumps(orjson.loads(answer.body)))
+    return 0
+
+
+def _scope_of(payload: bytes) -> tuple[str | None, str | None]:
+    """A bundle's scope and (of one integration) its id, read here to choose the endpoint."""
+    from .bundle import decode
+    from .errors import ApiError
+
+    try:
+        document = decode(payload, len(payload) * 1000 + 1, 10_000)
+    except ApiError:
+        return None, None  # the server says what is wrong with it
+    if not isinstance(document, dict):
+        return None, None
+    integrations = document.get("integrations")
+    first = integrations[0] if isinstance(integrations, list) and integrations else None
+    named = first.get("id") if isinstance(first, dict) else None
+    return document.get("scope"), named if isinstance(named, str) else None
+
+
+def _problem(body: bytes) -> str:
+    try:
+        problem = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body[:300].decode("utf-8", "replace")
+    if not isinstance(problem, dict):
+        return str(problem)[:300]
+    text = f"{problem.get('code', 'error')}: {problem.get('detail', '')}"
+    errors = problem.get("errors")
+    if isinstance(errors, list):
+        text += "".join(f"\n  - {error}" for error in errors[:20])
+    return text
+
+
+# ---- judge ------------------------------------------------------------------------------------------
+def run_judge(args: argparse.Namespace) -> int:
+    from .errors import ApiError
+    from .report.har import judge_har, judgement_text, parse_har
+    from .settings import Settings
+    from .validation import SchemaFileError, SchemaRegistry
+
+    settings = Settings()
+    if args.large_body_bytes is not None:
+        if args.large_body_bytes < 1:
+            print("mock-sprinto judge: error: --large-body-bytes takes a whole number of 1 or more", file=sys.stderr)
+            return USAGE_ERROR
+        settings = settings.with_overrides({"judge_large_body_bytes": args.large_body_bytes})
+    limit = settings.max_har_bytes
+    try:
+        with open(args.file, "rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        print(f"mock-sprinto judge: error: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return USAGE_ERROR
+    if len(data) > limit:
+        print(f"mock-sprinto judge: error: {args.file} is over {limit} bytes (setting max_har_bytes)", file=sys.stderr)
+        return USAGE_ERROR
+    try:
+        registry = SchemaRegistry.shipped(args.schemas)
+    except SchemaFileError as exc:
+        print(f"mock-sprinto judge: error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    known = {name: schema.known_fields for name, schema in registry.types.items()}
+    try:
+        judgement = judge_har(parse_har(data), known, settings, args.integration)
+    except ApiError as error:
+        print(f"mock-sprinto judge: error: {args.file}: {error.detail}", file=sys.stderr)
+        for problem in error.extra.get("errors", [])[1:20]:
+            print(f"  {problem}", file=sys.stderr)
+        return USAGE_ERROR
+    if args.json:
+        print(json.dumps(judgement.public(), indent=2))
+    else:
+        print(judgement_text(judgement, args.file))
+    blamed = any(f.severity in ("error", "warning") for r in judgement.reports for f in r.report.findings)
+    return FAILED if blamed else 0

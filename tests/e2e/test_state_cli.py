@@ -1,0 +1,121 @@
+"""The command line carries a run home: serve --persist keeps it across a restart, state export|import|save
+talk to a running server, serve --state refuses a damaged bundle before serving, judge reads a HAR."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from mock_sprinto.testing import sample_user
+
+from .test_cli import CLI, Server, start
+
+KEY = {"api-key": "k"}
+ACME = "/api/external/push/v1/integrations/acme"
+
+
+def stop(server: Server) -> str:
+    server.proc.send_signal(signal.SIGTERM)
+    out, _ = server.proc.communicate(timeout=20)
+    return out
+
+
+def a_sync(server: Server) -> str:
+    status, session = server.call("POST", ACME + "/sessions", headers=KEY)
+    assert status == 201
+    page = {"entities": {"User": [sample_user(1)]}, "page_hint": 1}
+    assert server.call("POST", f"{ACME}/sessions/{session['id']}/entities", page, KEY)[0] == 202
+    return str(session["id"])
+
+
+def test_persist_keeps_the_run_across_a_restart(tmp_path: Path) -> None:
+    target = tmp_path / "keep" / "state.json"
+    first = start("--persist", str(target))
+    session = a_sync(first)
+    out = stop(first)
+    assert f"mock-sprinto: state saved to {target} (1 integration(s))" in out
+    assert [p.name for p in target.parent.iterdir()] == ["state.json"]
+
+    second = start("--persist", str(target))
+    try:
+        assert f"state loaded from {target}: 1 integration(s), 2 journal entries" in second.banner
+        status, conflict = second.call("POST", ACME + "/sessions", headers=KEY)
+        assert (status, conflict["active_session_id"]) == (409, session)  # the same session, still active
+        status, saved = second.call("POST", "/_mock/state/save")
+        assert status == 200 and saved["journal_entries"] == 3 and saved["saved"] == str(target)
+    finally:
+        stop(second)
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60, cwd=cwd)
+
+
+def test_state_export_import_and_save_against_a_running_server(server: Server, tmp_path: Path) -> None:
+    session = a_sync(server)
+    url = ["--url", server.origin]
+    exported = run("state", "export", *url, "--integration", "acme", "-o", str(tmp_path / "acme.json.gz"))
+    assert exported.returncode == 0, exported.stderr
+    assert "open it with: mock-sprinto serve --state" in exported.stderr
+    whole = run("state", "export", *url)
+    assert whole.returncode == 0 and json.loads(whole.stdout)["scope"] == "server"
+
+    assert server.call("POST", f"{ACME}/sessions/{session}/close", {"status": "discard"}, KEY)[0] == 202
+    imported = run("state", "import", str(tmp_path / "acme.json.gz"), *url)
+    assert imported.returncode == 0, imported.stderr
+    assert json.loads(imported.stdout) == {"scope": "integration", "integrations": ["acme"], "journal_entries": 2}
+    assert server.call("GET", f"{ACME}/sessions/{session}", headers=KEY)[1]["state"] == "active"  # as exported
+
+    refused = run("state", "save", *url)
+    assert refused.returncode == 1 and "409: persistence_off" in refused.stderr
+    (tmp_path / "bad.json").write_text('{"format": "mock-sprinto-state", "version": 7}')
+    bad = run("state", "import", str(tmp_path / "bad.json"), *url)
+    assert bad.returncode == 1 and "400: unsupported_state_version: this is a version 7 state bundle" in bad.stderr
+    nobody = run("state", "export", "--url", "http://127.0.0.1:9")
+    assert nobody.returncode == 1 and "no emulator answered at http://127.0.0.1:9" in nobody.stderr
+
+
+def test_serve_refuses_a_damaged_state_file_before_serving(tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged.json"
+    damaged.write_text('{"format": "mock-sprinto-state", "version": 1, "scope": "server"}')
+    result = subprocess.run([*CLI, "serve", "--port", "0", "--state", str(damaged)], capture_output=True, text=True)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"mock-sprinto: error: state {damaged}: the state bundle is refused, nothing was changed:" in result.stderr
+    assert "'integrations' is a required property" in result.stderr and "base URL" not in result.stdout
+
+
+def har_of(server: Server) -> Any:
+    return server.call("GET", "/_mock/journal.har?integration_id=acme")[1]
+
+
+def test_judge_prints_findings_with_evidence_and_what_it_could_not_judge(server: Server, tmp_path: Path) -> None:
+    a_sync(server)
+    for _ in range(2):
+        assert server.call("POST", ACME + "/sessions", headers=KEY)[0] == 409
+    path = tmp_path / "traffic.har"
+    path.write_text(json.dumps(har_of(server)))
+    text = run("judge", str(path))
+    assert text.returncode == 1, text.stdout + text.stderr  # a warning or an error finding
+    lines = text.stdout.splitlines()
+    assert lines[0] == f"{path}: 4 entries, 4 judged"
+    assert "integration acme: 4 request(s); 1 error(s), 2 warning(s), 0 info(s)" in lines
+    assert "  error start_conflict_unhandled (1x): a 409 on session start was not handled" in lines
+    assert "  warning session_left_active (1x): a session was left active" in lines
+    assert any(line.startswith('    evidence: {"active_session_id": "ses_') for line in lines)
+    assert any(line.startswith("    advice: One active session per integration") for line in lines)
+    assert "  not judged from this HAR:" in lines  # the journal kept no bodies (journal_bodies_bytes is 0)
+    assert any(line.startswith("    resent_rejected_page_unchanged, applied_with_rejected_pages") for line in lines)
+
+    as_json = run("judge", str(path), "--json")
+    judgement = json.loads(as_json.stdout)
+    assert judgement["integrations"][0]["integration_id"] == "acme" and as_json.returncode == 1
+
+    (tmp_path / "other.har").write_text('{"log": {"entries": []}}')
+    empty = run("judge", str(tmp_path / "other.har"))
+    assert empty.returncode == 0 and "nothing to judge" in empty.stdout
+    (tmp_path / "broken.har").write_text('{"log": {}}')
+    broken = run("judge", str(tmp_path / "broken.har"))
+    assert broken.returncode == 2 and "/log: 'entries' is a required property" in broken.stderr

@@ -1,0 +1,226 @@
+"""The judge on captured traffic: the scripted misbehaving clients of test_report.py, judged offline
+from a HAR of their traffic, earn the findings the live report gives them, every finding a HAR can
+show; from the emulator's own HAR (``GET /_mock/journal.har`` with ``journal_bodies_bytes`` on) and
+from the same traffic shaped as a browser or an HTTP library records it (no ``_`` members but
+Chrome's ``_error``, gzip bodies as sent, the client's own request ids). What a HAR lacks is listed
+as not judged, never guessed."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import gzip
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from mock_sprinto.report import KINDS
+from mock_sprinto.report.har import judge_har
+from mock_sprinto.service import Emulator
+from mock_sprinto.settings import Settings
+
+from ..helpers import Control, Vendor, user
+from . import test_report
+
+Script = Callable[[Vendor, Control], Awaitable[None]]
+
+# Of test_report's scripted clients (each takes vendor and control), those a HAR cannot stand for:
+NOT_FROM_A_HAR = {
+    # the client never read the session after it expired: a HAR shows no time after its last entry
+    "test_a_session_with_pages_left_to_expire": "replaced by left_to_expire_then_read below",
+    # GET /_mock/journal.har holds the deleted predecessor's requests too: they are in the file
+    "test_a_deleted_integrations_requests_do_not_count_for_its_successor": "the HAR holds both integrations' requests",
+}
+# Evidence members read from the store at report time, which a HAR shows only as the last answer did.
+STORE_ONLY = {"state", "accepted_pages"}
+
+
+async def left_to_expire_then_read(vendor: Vendor, control: Control) -> None:
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}, "page_hint": 1})
+    await control.advance(3600, "acme")
+    assert (await vendor.session(session["id"]))["state"] == "expired"  # the HAR shows the expiry
+
+
+async def close_with_action_then_nothing(vendor: Vendor, control: Control) -> None:
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}, "page_hint": 1})
+    await vendor.call("POST", f"/sessions/{session['id']}/close", 400, json={"action": "apply"})
+
+
+def _scripts() -> dict[str, Script]:
+    found: dict[str, Script] = {
+        name: fn
+        for name, fn in vars(test_report).items()
+        if name.startswith("test_")
+        and list(inspect.signature(fn).parameters) == ["vendor", "control"]
+        and name not in NOT_FROM_A_HAR
+    }
+    found["left_to_expire_then_read"] = left_to_expire_then_read
+    found["close_with_action_then_nothing"] = close_with_action_then_nothing
+    return found
+
+
+SCRIPTS = _scripts()
+
+
+@pytest.fixture
+def emulator(make_emulator: Callable[..., Emulator]) -> Emulator:
+    return make_emulator(journal_bodies_bytes=10_000_000)  # the HAR holds the bodies
+
+
+def comparable(findings: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        f["id"]: (f["count"], [{k: v for k, v in e.items() if k not in STORE_ONLY} for e in f["evidence"]])
+        for f in findings
+    }
+
+
+def as_captured(har: dict[str, Any]) -> dict[str, Any]:
+    """The emulator's HAR as a browser or an HTTP library's recorder writes one: none of the
+    emulator's members, a broken connection as Chrome's status 0 with ``_error``, a gzip body as it
+    was sent (base64), the client's own X-Request-Id on each request, times as the client saw them."""
+    captured = copy.deepcopy(har)
+    captured["log"]["creator"] = {"name": "a recorder", "version": "1"}
+    for entry in captured["log"]["entries"]:
+        code = entry.get("_code") or ""
+        entry["time"] = 0  # answered at once on the emulator's (manual) clock
+        entry["request"]["headers"].append({"name": "X-Request-Id", "value": entry["_requestId"]})
+        for name in [key for key in entry if key.startswith("_")]:
+            del entry[name]
+        entry["response"].pop("_error", None)
+        if code.startswith("transport_"):
+            entry["response"].update(status=0, headers=[], content={"size": 0, "mimeType": ""})
+            entry["response"]["_error"] = "net::ERR_CONNECTION_RESET"
+        headers = {h["name"].lower(): h["value"] for h in entry["request"]["headers"]}
+        post = entry["request"].get("postData")
+        if post and headers.get("content-encoding") == "gzip":
+            post["text"] = base64.b64encode(gzip.compress(post["text"].encode())).decode()
+            post["encoding"] = "base64"
+            post.pop("comment", None)
+    return captured
+
+
+async def overrides_of(control: Control) -> Settings:
+    """The settings the integration's traffic met (a test may lower a judge threshold)."""
+    return Settings().with_overrides((await control.get("/integrations/acme/settings"))["overrides"])
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+async def test_a_har_of_a_scripted_client_is_judged_as_the_live_report_judges_it(
+    name: str, vendor: Vendor, control: Control, emulator: Emulator
+) -> None:
+    await SCRIPTS[name](vendor, control)
+    live = await control.get("/integrations/acme/report")
+    har = await control.get("/journal.har?integration_id=acme&redact=false")
+    known = {type_name: schema.known_fields for type_name, schema in emulator.registry.types.items()}
+    settings = await overrides_of(control)
+    for shape, document in (("the emulator's", har), ("a recorder's", as_captured(har))):
+        judgement = judge_har(document, known, settings).public()
+        (judged,) = judgement["integrations"] or [{"findings": [], "not_judged": [], "integration_id": "acme"}]
+        assert judged["not_judged"] == [], (shape, judged["not_judged"])
+        assert comparable(judged["findings"]) == comparable(live["findings"]), shape
+        assert judgement["left_out_count"] == 0
+
+
+def test_every_finding_is_earned_by_a_script_judged_from_its_har() -> None:
+    """The scripts above, and the findings each earns (checked live by test_report.py)."""
+    named = " ".join(inspect.getsource(fn) for fn in SCRIPTS.values())
+    earned = {kind.id for kind in KINDS if f'"{kind.id}"' in named}
+    earned |= {"session_left_active", "session_left_to_expire", "close_without_status", "outcome_not_read"}
+    assert earned == {kind.id for kind in KINDS}
+
+
+async def test_post_judge_answers_what_the_command_line_prints(vendor: Vendor, control: Control) -> None:
+    await test_report.test_a_rejected_page_sent_again_unchanged_is_an_error(vendor, control)
+    har = await control.get("/journal.har?integration_id=acme")
+    async with control.client.post("/_mock/judge", json=har) as response:
+        assert response.status == 200
+        judgement = await response.json()
+    (judged,) = judgement["integrations"]
+    assert judged["integration_id"] == "acme" and judged["requests"] == 3
+    assert [f["id"] for f in judged["findings"]] == ["resent_rejected_page_unchanged", "session_left_active"]
+    assert any("time after the last entry is unknown" in note for note in judged["notes"])
+
+
+async def test_a_har_without_bodies_says_what_it_cannot_judge(vendor: Vendor, control: Control) -> None:
+    """The journal keeps no bodies by default: the findings that read them are not judged, not guessed."""
+    await test_report.test_the_same_page_staged_twice_is_a_duplicate(vendor, control)
+    await vendor.start(expect=409)
+    har = await control.get("/journal.har?integration_id=acme")
+    stripped = as_captured(har)
+    for entry in stripped["log"]["entries"]:
+        entry["request"].pop("postData", None)
+        entry["response"]["content"].pop("text", None)
+    judgement = judge_har(stripped).public()
+    (judged,) = judgement["integrations"]
+    not_judged = {item["id"]: item["why"] for item in judged["not_judged"]}
+    assert set(not_judged) == {
+        "resent_rejected_page_unchanged",
+        "applied_with_rejected_pages",
+        "duplicate_page",
+        "unknown_field",
+        "missing_page_hint",
+        "start_conflict_unhandled",
+        "start_conflict_ignored",
+    }
+    assert "2 of the 2 pushes answered 202 or 400 have no whole request body" in not_judged["duplicate_page"]
+    assert "without the answer's body" in not_judged["start_conflict_ignored"]
+    assert [f["id"] for f in judged["findings"]] == ["session_left_active"]
+    assert any("start_session 409: session_already_active" in note for note in judged["notes"])
+
+
+async def test_entries_of_other_apis_and_refusals_before_the_integration_are_left_out(
+    vendor: Vendor, control: Control
+) -> None:
+    await vendor.start()
+    await Vendor(control.client, "acme", "wrong-key").start(expect=401)
+    har = await control.get("/journal.har")
+    har["log"]["entries"].insert(
+        0,
+        {
+            "startedDateTime": "2026-01-01T00:00:00Z",
+            "time": 5,
+            "request": {"method": "GET", "url": "https://cdn.example/app.js"},
+            "response": {"status": 200},
+        },
+    )
+    judgement = judge_har(har).public()
+    assert judgement["entries"] == 3 and judgement["judged_entries"] == 1 and judgement["left_out_count"] == 2
+    assert [item["index"] for item in judgement["left_out"]] == [1, 3]
+    assert "not under /api/external/push" in judgement["left_out"][0]["why"]
+
+
+@pytest.mark.parametrize(
+    ("document", "says"),
+    [
+        ({"log": {}}, "/log: 'entries' is a required property"),
+        ({"log": {"entries": [{"request": {"method": "GET", "url": "x"}}]}}, "'startedDateTime' is a required"),
+        ({"log": {"entries": [{"startedDateTime": "x", "request": {}, "response": {"status": 200}}]}}, "'method'"),
+        ([], "[] is not of type 'object'"),
+    ],
+)
+async def test_what_is_not_a_har_is_400_invalid_har(control: Control, document: Any, says: str) -> None:
+    async with control.client.post("/_mock/judge", json=document) as response:
+        problem = await response.json()
+    assert (response.status, problem["code"]) == (400, "invalid_har")
+    assert any(says in error for error in problem["errors"]), problem
+
+
+async def test_times_that_are_not_rfc_3339_are_noted_not_refused(control: Control) -> None:
+    har = {
+        "log": {
+            "entries": [
+                {
+                    "startedDateTime": "yesterday",
+                    "request": {"method": "POST", "url": "http://h/api/external/push/v1/integrations/x/sessions"},
+                    "response": {"status": 201},
+                }
+            ]
+        }
+    }
+    async with control.client.post("/_mock/judge", json=har) as response:
+        judgement = await response.json()
+    assert response.status == 200 and "not an RFC 3339 time" in judgement["notes"][0]

@@ -1,0 +1,369 @@
+"""Issue 22: the memory budget counts everything, and what a bad page leaves behind is bounded.
+
+Each test here failed on the code before its fix (noted with its item)."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import socket
+import threading
+import time
+import zlib
+from typing import Any
+
+import orjson
+import pytest
+
+from mock_sprinto.budget import PAGE_BYTES, SESSION_BYTES, TENANT_BYTES
+from mock_sprinto.calls import Call
+from mock_sprinto.errors import ApiError
+from mock_sprinto.http.body import MAX_GZIP_MEMBERS, inflate
+from mock_sprinto.payload import BytesBody
+from mock_sprinto.store import MAX_REJECTED_PAGES_KEPT
+
+from ..helpers import Vendor, user
+
+
+def _gzip(value: Any) -> bytes:
+    return gzip.compress(orjson.dumps(value), mtime=0)
+
+
+GZIP_JSON = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+
+
+# ---- item 1: a validation message never copies a huge bad value ------------------------------------
+async def test_a_huge_bad_value_is_cut_in_the_answer_and_in_the_sessions_view(client: Any) -> None:
+    huge = "a" * 250_000
+    page = {"entities": {"User": [user(i, firstName=huge, workEmail=huge) for i in range(20)]}}
+    wire = _gzip(page)
+    vendor = Vendor(client, "acme", "k")
+    session = await vendor.start()
+    for _ in range(3):
+        status, body = await vendor.call("POST", f"/sessions/{session['id']}/entities", data=wire, headers=GZIP_JSON)
+        assert status == 400 and body["code"] == "validation_failed"
+        assert len(orjson.dumps(body)) < 64_000, len(orjson.dumps(body))
+        issue = next(e["issue"] for e in body["validation_errors"] if e.get("field") == "firstName")
+        assert "is longer than 256 characters" in issue and len(issue) <= 300, issue
+        assert "250002 characters" in issue  # what was cut is said
+    async with client.get("/_mock/integrations/acme/sessions") as response:
+        view = await response.read()
+    assert len(view) < 100_000, len(view)
+    async with client.get("/_mock/integrations/acme/activity") as response:
+        assert len(await response.read()) < 100_000
+
+
+async def test_huge_field_names_and_entity_types_are_cut_too(serve: Any, make_emulator: Any) -> None:
+    client = await serve(make_emulator(unknown_fields="reject"))
+    name = "k" * 100_000
+    vendor = Vendor(client, "acme", "k")
+    session = await vendor.start()
+    page = {"entities": {"User": [{**user(1), name: 1}], "T" * 100_000: [{}]}}
+    status, body = await vendor.call("POST", f"/sessions/{session['id']}/entities", data=_gzip(page), headers=GZIP_JSON)
+    assert status == 400
+    assert len(orjson.dumps(body)) < 8_000, len(orjson.dumps(body))
+    for error in body["validation_errors"]:
+        assert all(len(str(value)) <= 600 for value in error.values()), error
+
+
+# ---- low item: the records of pages, sessions and the activity log are counted --------------------
+def test_the_records_of_discarded_pages_and_the_activity_log_are_counted_exactly(
+    make_emulator: Any,
+) -> None:
+    """Before: 160,000 one-record pages discarded kept +133 MB with ``held_bytes`` 0."""
+    emulator = make_emulator(activity_log_size=50)
+    tenant = emulator.authenticate("acme", "k")
+    session = emulator.sessions.start_session(tenant, None)
+    good = orjson.dumps({"entities": {"User": [user(1)]}})
+    bad = orjson.dumps({"entities": {"User": [user(1, workEmail="nope")]}})
+    for _ in range(MAX_REJECTED_PAGES_KEPT + 20):  # past both bounds: the oldest are dropped, and uncounted
+        _push(emulator, "acme", session.id, good)
+        _push(emulator, "acme", session.id, bad)
+    emulator.sessions.close_session(tenant, session.id, {"status": "discard"})
+    assert len(session.rejected_pages) == MAX_REJECTED_PAGES_KEPT and len(tenant.activity) == 50
+    records = sum(page.kept for page in [*session.accepted_pages, *session.rejected_pages])
+    assert records >= (MAX_REJECTED_PAGES_KEPT + 20 + MAX_REJECTED_PAGES_KEPT) * PAGE_BYTES
+    expected = TENANT_BYTES + SESSION_BYTES + records + sum(item.nbytes for item in tenant.activity)
+    assert tenant.kept_bytes == expected == emulator.budget.held
+    # Forgetting the session (past max_sessions_kept) gives its records back.
+    emulator.refresh_settings(tenant)
+    tenant.settings = tenant.settings.with_overrides({"max_sessions_kept": 1})
+    second = emulator.sessions.start_session(tenant, None)
+    emulator.sessions.close_session(tenant, second.id, {"status": "discard"})
+    assert session.id not in tenant.sessions
+    assert emulator.budget.held == TENANT_BYTES + second.kept + sum(item.nbytes for item in tenant.activity)
+
+
+def _push(emulator: Any, integration: str, session_id: str, raw: bytes) -> None:
+    call = Call("push_page", integration, "k", "req", time.perf_counter(), session_id=session_id)
+    try:
+        asyncio.run(emulator.push(call, BytesBody(raw)))
+    except ApiError as error:
+        assert error.code == "validation_failed"
+
+
+# ---- item 4: applying a session never takes the budget past its limit ------------------------------
+def test_pages_of_empty_records_are_counted_at_what_applying_them_holds(make_emulator: Any) -> None:
+    """Before: 12,400 staged pages of 100 ``{}`` applied left 161 MB held against a 4 MB budget."""
+    budget = 2_000_000
+    emulator = make_emulator(memory_budget_bytes=budget, processing_seconds=0)
+    tenant = emulator.authenticate("acme", "k")
+    session = emulator.sessions.start_session(tenant, None)
+    page = orjson.dumps({"entities": {"Thing": [{}] * 100}})  # 200-odd bytes that apply to ~13 kB
+    codes = [_push_code(emulator, "acme", session.id, page) for _ in range(400)]
+    assert codes.count(None) < 160 and codes[-1] == "memory_budget_exceeded", codes.count(None)
+    emulator.sessions.close_session(tenant, session.id, {"status": "apply"})
+    assert session.state.value == "processed", session.last_error
+    assert emulator.budget.peak <= budget and emulator.budget.held <= budget
+
+
+def test_an_apply_that_would_pass_the_budget_fails_with_a_clear_last_error(make_emulator: Any) -> None:
+    """Numbers orjson writes longer than the client did (``9E15``: 18 bytes applied) grow past
+    what was counted at staging: the attempt fails, is retried once, and nothing is applied."""
+    budget = 6_000_000  # room to parse the 2.5 MB page (twice its size, counted while parsed), not to apply it
+    emulator = make_emulator(memory_budget_bytes=budget, processing_seconds=0)
+    tenant = emulator.authenticate("acme", "k")
+    session = emulator.sessions.start_session(tenant, None)
+    numbers = b",".join([b"9E15"] * 5_000)
+    raw = b'{"entities":{"Thing":[' + b",".join([b'{"a":[' + numbers + b"]}"] * 100) + b"]}}"
+    assert _push_code(emulator, "acme", session.id, raw) is None
+    emulator.sessions.close_session(tenant, session.id, {"status": "apply"})
+    emulator.clock.advance(1)
+    emulator.settle(tenant)
+    assert session.state.value == "failed" and session.retry_count == 1
+    assert session.last_error is not None and "memory budget" in session.last_error
+    assert "memory_budget_bytes = 6000000" in session.last_error
+    assert tenant.datasets == {} and emulator.budget.peak <= budget
+    # The failed session gave its staged pages back: the next one fits.
+    again = emulator.sessions.start_session(tenant, None)
+    assert _push_code(emulator, "acme", again.id, orjson.dumps({"entities": {"User": [user(1)]}})) is None
+
+
+def test_a_large_page_is_counted_while_it_is_parsed(make_emulator: Any) -> None:
+    """Many large pages at once: each is counted (twice its decoded size) while a worker thread
+    parses it, so one that cannot be parsed within the budget is refused 507 before it is."""
+    emulator = make_emulator(memory_budget_bytes=4_000_000)
+    tenant = emulator.authenticate("acme", "k")
+    session = emulator.sessions.start_session(tenant, None)
+    page = orjson.dumps({"entities": {"Thing": [{"notes": "n" * 1_950_000}]}})  # fits staged, not parsed
+    assert _push_code(emulator, "acme", session.id, page) == "memory_budget_exceeded"
+    assert emulator.budget.reserved == 0
+    assert _push_code(emulator, "acme", session.id, page[:1_500_000] + b'"}]}}') is None
+
+
+def _push_code(emulator: Any, integration: str, session_id: str, raw: bytes) -> str | None:
+    call = Call("push_page", integration, "k", "req", time.perf_counter(), session_id=session_id)
+    try:
+        asyncio.run(emulator.push(call, BytesBody(raw)))
+    except ApiError as error:
+        return error.code
+    return None
+
+
+# ---- item 7: a full budget never blocks a discard, and every 507 says what to do ------------------
+async def test_a_discard_goes_through_a_budget_full_to_the_byte_and_frees_it(serve: Any, make_emulator: Any) -> None:
+    budget = 1_000_000
+    emulator = make_emulator(memory_budget_bytes=budget)
+    client = await serve(emulator)
+    vendor = Vendor(client, "acme", "k")
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(i) for i in range(50)]}})
+    emulator.budget.add(budget - emulator.budget.total)  # full to the byte: bodies in flight elsewhere
+    body = await vendor.push(session["id"], {"entities": {"User": [user(1)]}}, expect=507)
+    assert body["code"] == "memory_budget_exceeded"
+    assert "discard" in body["detail"] and "/_mock/integrations" in body["detail"], body["detail"]
+    closed = await vendor.close(session["id"], "discard")  # before: 507 "close or discard sessions"
+    assert closed["state"] == "cancelled"
+    assert emulator.budget.total < budget - 10_000
+
+
+# ---- item 5: a scenario is bounded once decoded, and counted --------------------------------------
+def _scenario(body_chars: int, name: str = "fat") -> dict[str, Any]:
+    return {
+        "name": name,
+        "rules": [{"match": {"operation": "activity"}, "respond": {"status": 503, "body": "x" * body_chars}}],
+    }
+
+
+async def test_a_gzip_scenario_past_max_scenario_bytes_once_decoded_is_refused(client: Any) -> None:
+    """Before: only the wire size was checked, so 2 kB of gzip installed a 2 MB scenario."""
+    wire = _gzip(_scenario(2_000_000))
+    assert len(wire) < 10_000
+    async with client.put("/_mock/integrations/acme/scenario", data=wire, headers=GZIP_JSON) as response:
+        body = await response.json()
+        assert response.status == 413, body
+    assert body["code"] == "payload_too_large" and body["limit_bytes"] == 1_048_576
+
+
+async def test_scenarios_are_counted_in_the_budget_and_given_back(serve: Any, make_emulator: Any) -> None:
+    emulator = make_emulator(memory_budget_bytes=3_000_000)
+    client = await serve(emulator)
+    statuses = []
+    for n in range(6):
+        async with client.put(f"/_mock/integrations/s-{n}/scenario", json=_scenario(900_000)) as response:
+            statuses.append(response.status)
+            body = await response.json()
+    assert statuses[:2] == [200, 200] and statuses[-1] == 507, statuses
+    assert "delete integrations" in body["detail"]
+    held = emulator.budget.held
+    assert held >= 2 * 900_000
+    async with client.delete("/_mock/integrations/s-0") as response:
+        assert response.status == 204
+    assert emulator.budget.held <= held - 900_000
+    async with client.put("/_mock/scenario", json=_scenario(900_000, "global")) as response:
+        assert response.status == 200
+    async with client.delete("/_mock/scenario") as response:
+        assert response.status == 204
+    assert emulator.budget.held <= held - 900_000
+
+
+# ---- item 6: many gzip members cost linear work, and too many are refused -------------------------
+class _CountingBytes(bytes):
+    """Bytes that count what slicing them copies."""
+
+    copied = 0
+
+    def __getitem__(self, key: Any) -> Any:
+        item = super().__getitem__(key)
+        if isinstance(key, slice):
+            _CountingBytes.copied += len(item)
+        return item
+
+
+def test_many_gzip_members_are_decoded_without_copying_the_rest_each_time() -> None:
+    member = gzip.compress(b"{", mtime=0)
+    data = _CountingBytes(member * MAX_GZIP_MEMBERS + b"\x00" * 1000)
+    _CountingBytes.copied = 0
+    assert inflate(data, "gzip", 10_000_000) == b"{" * MAX_GZIP_MEMBERS
+    assert _CountingBytes.copied <= 2 * len(data), _CountingBytes.copied  # before: ~len(data)**2 / 2 / len(member)
+
+
+def test_more_gzip_members_than_the_cap_are_refused_after_the_cap() -> None:
+    empty = gzip.compress(b"", mtime=0)
+    data = _CountingBytes(empty * 5_000)
+    _CountingBytes.copied = 0
+    decoders = 0
+    real = zlib.decompressobj
+
+    def counting(*args: Any) -> Any:
+        nonlocal decoders
+        decoders += 1
+        return real(*args)
+
+    zlib.decompressobj = counting  # type: ignore[assignment]
+    try:
+        with pytest.raises(ApiError) as refused:
+            inflate(data, "gzip", 10_000_000)
+    finally:
+        zlib.decompressobj = real  # type: ignore[assignment]
+    assert refused.value.code == "malformed_body" and "members" in refused.value.detail
+    assert decoders <= MAX_GZIP_MEMBERS + 1 and _CountingBytes.copied <= len(data)
+
+
+# ---- item 3: a page of millions of records is refused unparsed, and big pages leave the loop free ----
+async def _push_while_polling_health(client: Any, vendor: Vendor, session_id: str, wire: bytes) -> tuple[Any, int]:
+    """Push ``wire`` and poll the health check until the push is answered: the answer and how many
+    health checks were answered before it."""
+    answered = 0
+    done = asyncio.Event()
+
+    async def poll() -> None:
+        nonlocal answered
+        while not done.is_set():
+            async with client.get("/_mock/health") as response:
+                assert response.status == 200
+            if not done.is_set():
+                answered += 1
+            await asyncio.sleep(0.005)
+
+    poller = asyncio.create_task(poll())
+    try:
+        status, body = await vendor.call("POST", f"/sessions/{session_id}/entities", data=wire, headers=GZIP_JSON)
+    finally:
+        done.set()
+        await poller
+    return (status, body), answered
+
+
+async def test_a_page_of_millions_of_empty_records_is_refused_before_it_is_parsed(client: Any) -> None:
+    """Before: 24 kB of gzip (8.3 million ``{}``) were parsed whole and walked (5-8 s of loop,
+    1.26 GB of RSS) before the 400."""
+    wire = gzip.compress(b'{"entities":{"X":[' + b"{}," * 8_299_999 + b"{}]}}", 9, mtime=0)
+    vendor = Vendor(client, "acme", "k")
+    session = await vendor.start()
+    (status, body), _ = await _push_while_polling_health(client, vendor, session["id"], wire)
+    assert status == 400 and body["code"] == "too_many_items", body
+    assert body["rejected_count_total"] == 101  # counted up to the first past the limit, no further
+    assert "the rest was not" in body["validation_errors"][0]["issue"]
+
+
+async def test_a_large_page_is_judged_off_the_loop_while_health_checks_answer(client: Any, emulator: Any) -> None:
+    nested = b"{}," * 1_499_999 + b"{}"  # one record of an untyped entity, large in values
+    wire = gzip.compress(b'{"entities":{"Blob":[{"items":[' + nested + b"]}]}}", 9, mtime=0)
+    judged_on = []
+    judge = emulator.sessions.judge
+
+    def spy(settings: Any, raw: bytes) -> Any:
+        judged_on.append(threading.current_thread() is threading.main_thread())
+        return judge(settings, raw)
+
+    emulator.sessions.judge = spy
+    vendor = Vendor(client, "acme", "k")
+    session = await vendor.start()
+    (status, body), answered = await _push_while_polling_health(client, vendor, session["id"], wire)
+    assert status == 202, body
+    assert judged_on == [False]  # parsed and validated on a worker thread
+    assert answered >= 1  # the loop answered other requests while the page was read and judged
+
+
+# ---- item 2: a client that reads nothing of a large answer is dropped -------------------------------
+async def test_a_client_that_never_reads_a_large_answer_is_dropped_after_the_send_deadline(
+    serve: Any, make_emulator: Any
+) -> None:
+    """Before: 30 sockets that never read an 89 MB journal.har took RSS to 5.2 GB, held forever."""
+    client = await serve(make_emulator(journal_bodies_bytes=300_000, send_timeout_seconds=0.3))
+    vendor = Vendor(client, "acme", "k")
+    session = await vendor.start()
+    padded = {"entities": {"User": [user(1, notes="n" * 250_000)]}}
+    for _ in range(20):  # ~5 MB of request bodies the HAR export carries
+        await vendor.push(session["id"], padded)
+    server = client.server.runner.server
+    before = len(server.connections)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # tiny, and never read
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, (client.server.host, client.server.port))
+    try:
+        await loop.sock_sendall(sock, b"GET /_mock/journal.har HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if len(server.connections) > before:
+                break
+        assert len(server.connections) == before + 1  # the server is writing to it
+        for _ in range(100):  # within a few periods of the deadline, it is dropped
+            await asyncio.sleep(0.05)
+            if len(server.connections) == before:
+                break
+        assert len(server.connections) == before
+    finally:
+        sock.close()
+    async with client.get("/_mock/health") as response:  # and the server answers as ever
+        assert response.status == 200
+
+
+async def test_large_control_answers_are_streamed_whole(client: Any) -> None:
+    vendor = Vendor(client, "acme", "k")
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(i, notes="x" * 2_000) for i in range(100)]}})
+    await vendor.close(session["id"])
+    async with client.post("/_mock/integrations/acme/clock/advance", json={"seconds": 5}) as response:
+        assert response.status == 200
+    async with client.get("/_mock/integrations/acme/records/User?offset=10&limit=50") as response:
+        assert response.status == 200 and response.headers["X-Request-Id"]
+        body = await response.json()
+    assert body["count"] == 100 and body["offset"] == 10
+    assert [record["employeeId"] for record in body["records"]] == [user(i)["employeeId"] for i in range(10, 60)]
+    async with client.get("/_mock/journal.har") as response:
+        har = await response.json()
+    assert len(har["log"]["entries"]) == 3 and har["log"]["version"] == "1.2"
