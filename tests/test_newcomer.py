@@ -49,7 +49,7 @@ async def test_the_control_planes_415_names_no_setting_either(client: TestClient
     ("written", "said"),
     [
         ("processing_secnds", "did you mean 'processing_seconds'?"),
-        ("timeout_seconds", "did you mean 'body_timeout_seconds' or 'header_timeout_seconds'?"),
+        ("timeout_seconds", "did you mean 'send_timeout_seconds', 'body_timeout_seconds' or 'header_timeout_seconds'?"),
         ("bogus", "unknown setting 'bogus' (see: mock-sprinto settings)"),
     ],
 )

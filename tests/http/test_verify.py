@@ -140,11 +140,18 @@ async def test_a_close_body_is_known_from_its_session_and_other_bodies_when_the_
     assert (await verify(Control(client), {"counts": [nested]}))["ok"] is True
 
 
-async def test_an_empty_body_expects_nothing_and_an_unseen_integration_has_no_requests(control: Control) -> None:
-    async with control.client.post("/_mock/integrations/nobody/verify") as response:
+async def test_an_empty_body_expects_nothing_and_an_unseen_integration_is_not_found(control: Control) -> None:
+    """A verification is a read: it never creates the integration it names (a 404, as every read)."""
+    async with control.client.post("/_mock/integrations", json={"id": "quiet"}) as response:
+        assert response.status == 201
+    async with control.client.post("/_mock/integrations/quiet/verify") as response:
         body = await response.json()
     assert response.status == 200 and body["ok"] is True and body["requests"] == 0
-    assert (await verify(control, {"counts": [{"operation": "any"}]}, 422, "nobody"))["failures"][0]["requests"] == []
+    assert (await verify(control, {"counts": [{"operation": "any"}]}, 422, "quiet"))["failures"][0]["requests"] == []
+    async with control.client.post("/_mock/integrations/nobody/verify") as response:
+        assert response.status == 404 and (await response.json())["code"] == "integration_not_found"
+    async with control.client.get("/_mock/integrations") as response:
+        assert "nobody" not in {item["id"] for item in (await response.json())["integrations"]}
 
 
 @pytest.mark.parametrize(
