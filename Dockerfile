@@ -15,6 +15,7 @@ COPY pyproject.toml README.md /src/
 COPY mock_sprinto /src/mock_sprinto
 COPY schemas /src/schemas
 COPY scenarios /src/scenarios
+COPY docs /src/docs
 # A virtualenv works on every base (Debian's own python3 refuses a system-wide pip install). The
 # bytecode is compiled here, checked by hash rather than by the files' times, since nothing can be
 # written at run time (--read-only, PYTHONDONTWRITEBYTECODE).

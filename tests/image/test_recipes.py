@@ -107,7 +107,7 @@ def test_the_dockerfile_says_what_the_docs_say() -> None:
 def test_the_build_context_is_what_the_wheel_is_built_from() -> None:
     ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
     kept = {line[1:] for line in ignore if line.startswith("!")}
-    assert kept == {"pyproject.toml", "README.md", "mock_sprinto", "schemas", "scenarios"}
+    assert kept == {"pyproject.toml", "README.md", "mock_sprinto", "schemas", "scenarios", "docs"}
     copied = {part.rstrip("/").split("/")[-1] for line in instruction("COPY") for part in line.split()[:-1]}
     assert kept <= copied | {"README.md", "pyproject.toml"}
     assert all((ROOT / name).exists() for name in kept)
