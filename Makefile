@@ -79,7 +79,7 @@ $(IMAGE_STAMP): $(STAMP)  # the image extra (testcontainers) on top of the test 
 # in /var/cache/mock-sprinto-image), the image built and run for real; skipped, with the reason,
 # where no daemon can be started.
 test-image: $(STAMP) $(IMAGE_STAMP)  ## build the image on a daemon of its own and test it for real (tests/image)
-	MOCK_SPRINTO_IMAGE_TEST=1 $(BIN)/python -m pytest -p no:cacheprovider -rs tests/image $(ARGS)
+	RUN_IMAGE_TEST=1 $(BIN)/python -m pytest -p no:cacheprovider -rs tests/image $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check mock_sprinto tests benchmarks examples

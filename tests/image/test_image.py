@@ -11,8 +11,8 @@ docs/ci.md runs, as written but for what this machine cannot do:
   (``docker-registry``);
 * docker compose is Debian's docker-compose (v1), its project network internal.
 
-Skipped (with the reason) unless ``MOCK_SPRINTO_IMAGE_TEST`` is set, and where no daemon can be
-started; ``MOCK_SPRINTO_REQUIRE_IMAGE_TEST`` (set by .ci/run where one can) turns that skip into
+Skipped (with the reason) unless ``RUN_IMAGE_TEST`` is set, and where no daemon can be
+started; ``REQUIRE_IMAGE_TEST`` (set by .ci/run where one can) turns that skip into
 a failure.
 """
 
@@ -45,12 +45,12 @@ IMAGE = "mock-sprinto:dev"
 BASE = "mock-sprinto-test/debian-python:bookworm"
 CLIENTS = ROOT / "tests" / "exam" / "clients"
 
-if not os.environ.get("MOCK_SPRINTO_IMAGE_TEST"):
+if not os.environ.get("RUN_IMAGE_TEST"):
     pytest.skip("the container image is built and run by `make test-image`", allow_module_level=True)
 _WHY = why_unavailable()
 if _WHY is not None:
-    if os.environ.get("MOCK_SPRINTO_REQUIRE_IMAGE_TEST"):
-        pytest.fail(f"MOCK_SPRINTO_REQUIRE_IMAGE_TEST is set, but {_WHY}", pytrace=False)
+    if os.environ.get("REQUIRE_IMAGE_TEST"):
+        pytest.fail(f"REQUIRE_IMAGE_TEST is set, but {_WHY}", pytrace=False)
     pytest.skip(_WHY, allow_module_level=True)
 
 
@@ -166,7 +166,7 @@ def daemon() -> Iterator[Daemon]:
         own = Daemon().start()
         FIGURES["daemon started"] = f"{time.monotonic() - started:.1f} s"
     except Unavailable as exc:
-        if os.environ.get("MOCK_SPRINTO_REQUIRE_IMAGE_TEST"):
+        if os.environ.get("REQUIRE_IMAGE_TEST"):
             raise
         pytest.skip(f"no Docker daemon could be started here: {exc}")
     try:
@@ -454,7 +454,7 @@ def test_the_compose_example_up(daemon: Daemon, image: str, workdir: Path) -> No
     build's base is the local one (and reaches PyPI through the host network), and the project's
     network is internal (container to container only, nothing routed beyond it)."""
     if shutil.which("docker-compose") is None:
-        if os.environ.get("MOCK_SPRINTO_REQUIRE_IMAGE_TEST"):
+        if os.environ.get("REQUIRE_IMAGE_TEST"):
             raise AssertionError("docker-compose is not installed (apt-get install docker-compose)")
         pytest.skip("docker-compose is not installed (apt-get install docker-compose)")
     override = workdir / "compose.override.yaml"
@@ -553,7 +553,7 @@ def test_the_other_ci_recipe(daemon: Daemon, image: str) -> None:
 def registry(workdir: Path) -> Iterator[str]:
     """A registry on loopback, standing for the one a CI runner pulls from."""
     if shutil.which("docker-registry") is None:
-        if os.environ.get("MOCK_SPRINTO_REQUIRE_IMAGE_TEST"):
+        if os.environ.get("REQUIRE_IMAGE_TEST"):
             raise AssertionError("docker-registry is not installed (apt-get install docker-registry)")
         pytest.skip("docker-registry is not installed (apt-get install docker-registry)")
     port = free_port()
@@ -648,7 +648,7 @@ def test_testcontainers_from_python(daemon: Daemon, image: str) -> None:
     try:
         import testcontainers  # noqa: F401
     except ImportError:
-        if os.environ.get("MOCK_SPRINTO_REQUIRE_IMAGE_TEST"):
+        if os.environ.get("REQUIRE_IMAGE_TEST"):
             raise
         pytest.skip("testcontainers is not installed (the image extra: pip install -e '.[image]')")
     with PortMap(daemon.socket, daemon.root / "portmap.sock") as portmap:
@@ -669,7 +669,7 @@ def test_testcontainers_from_python(daemon: Daemon, image: str) -> None:
 def test_testcontainers_from_node(daemon: Daemon, image: str) -> None:
     install, run = commands("container.md", "testcontainers-node")
     if shutil.which("npm") is None or shutil.which("node") is None:
-        if os.environ.get("MOCK_SPRINTO_REQUIRE_IMAGE_TEST"):
+        if os.environ.get("REQUIRE_IMAGE_TEST"):
             raise AssertionError("node and npm are needed for the Node example")
         pytest.skip("node and npm are not installed")
     project = CACHE / "node"  # kept between runs: npm install is then quick
