@@ -197,3 +197,10 @@ def test_make_builds_and_tests_the_image_and_ci_runs_it() -> None:
     assert "make test-image" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert re.search(r'^image = \[\n  "testcontainers', pyproject, re.M)
+
+
+def test_ci_exports_no_variable_the_emulator_reads_as_a_setting() -> None:
+    """Every MOCK_SPRINTO_* variable is a setting: one exported by .ci/run for the image test made
+    every `serve` of the suite refuse to start (an unknown setting)."""
+    script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert re.findall(r"\bexport\s+(MOCK_SPRINTO_\w+)", script) == []
