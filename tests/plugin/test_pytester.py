@@ -251,7 +251,7 @@ def test_a_wrong_marker_fails_the_test_with_a_readable_reason(suite: pytest.Pyte
         def test_server_wide_setting(mock_sprinto): pass
     """
     )
-    result = suite.runpytest("-rE")
+    result = suite.runpytest("-rN")  # no short summary: under CI=true it repeats each reason whole
     result.assert_outcomes(errors=6)
     result.stdout.fnmatch_lines_random(
         [
