@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import tomllib
 
 from mock_sprinto.cli import build_parser
 from mock_sprinto.exam.cli import build_parser as build_exam_parser
@@ -98,6 +97,12 @@ def test_every_example_is_a_verbatim_part_of_a_file_the_suite_runs() -> None:
         source = (ROOT / path).read_text(encoding="utf-8")
         assert code in source, f"the docs' example from {path} differs from the file; copy it again"
         assert re.search(r"^(async )?def test_", source, re.M), f"{path} holds no test"
+
+
+def _pyproject() -> dict[str, Any]:
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from Python 3.11")
+    loaded: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    return loaded
 
 
 def page_text(page: str) -> str:
@@ -198,7 +203,7 @@ def test_every_make_target_shown_exists(name: str) -> None:
 
 
 def _extras() -> set[str]:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    project = _pyproject()["project"]
     return set(project["optional-dependencies"])
 
 
@@ -206,7 +211,7 @@ def _extras() -> set[str]:
 def test_install_lines_name_extras_that_exist_and_never_the_package_index(name: str) -> None:
     """Issue 24: ``pip install 'mock-sprinto[asyncio]'`` failed as written: the package is not on the
     index. Every line installs from a checkout, a git URL or a wheel, with an extra that exists."""
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    version = _pyproject()["project"]["version"]
     for line in commands(block(name), "pip install"):
         spec = shlex.split(line)[2]
         assert spec != "pytest-aiohttp" or name == "asyncio-setup"
