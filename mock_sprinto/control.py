@@ -35,6 +35,7 @@ from .faults.scenario import (
     shipped_by_name,
     shipped_scenarios,
 )
+from .journal import JournalEntry
 from .naming import INTEGRATION_ID
 from .service import Emulator
 from .settings import check_overrides, describe
@@ -508,9 +509,7 @@ class ControlPlane:
         """The journal (optionally filtered, the last ``limit`` entries) as HAR 1.2."""
         from .har import har  # imported here: only a HAR download needs it, never serve's start
 
-        journal = self.emulator.journal
-        entries = journal.last(integration_id, limit or len(journal.entries) or 1, operation, status)
-        return har(entries, origin, __version__, redact=redact)
+        return har(self._har_entries(integration_id, limit, operation, status), origin, __version__, redact=redact)
 
     def journal_har_parts(
         self,
@@ -525,9 +524,15 @@ class ControlPlane:
         the entries are chosen now, each is serialized when it is written."""
         from .har import har_parts  # imported here: only a HAR download needs it, never serve's start
 
-        journal = self.emulator.journal
-        entries = journal.last(integration_id, limit or len(journal.entries) or 1, operation, status)
+        entries = self._har_entries(integration_id, limit, operation, status)
         return har_parts(entries, origin, __version__, redact=redact)
+
+    def _har_entries(
+        self, integration_id: str | None, limit: int | None, operation: str | None, status: int | None
+    ) -> list[JournalEntry]:
+        """The entries a HAR export holds: the last ``limit`` (all by default), optionally filtered."""
+        journal = self.emulator.journal
+        return journal.last(integration_id, limit or len(journal.entries) or 1, operation, status)
 
 
 def _check_id(integration_id: str) -> None:

@@ -115,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     if args.list:
-        print(output.catalogue_text(CATALOGUE, [runner.available(trial) for trial in CATALOGUE]))
+        print(output.catalogue_text(CATALOGUE))
         return 0
     try:
         command, options = _options(args)

@@ -186,13 +186,13 @@ def write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def catalogue_text(trials: Sequence[Trial], available: Sequence[bool]) -> str:
+def catalogue_text(trials: Sequence[Trial]) -> str:
     """``--list``: each trial, its fault, what a careful client does, and what it stands for."""
     lines = []
-    for trial, ready in zip(trials, available, strict=True):
+    for trial in trials:
         kind = "recoverable" if trial.recoverable else "NOT recoverable: the command must exit non-zero"
         scenario = trial.scenario_label or "no fault"
-        lines.append(f"{trial.name}  [{scenario}; {kind}]" + ("" if ready else "  (not available yet)"))
+        lines.append(f"{trial.name}  [{scenario}; {kind}]")
         lines.extend(_wrapped(f"fault: {trial.fault}", "    "))
         lines.extend(_wrapped(f"expected: {trial.expects}", "    "))
         lines.extend(_wrapped(f"Sprinto: {trial.documented}", "    "))

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ..faults import shipped_scenarios
 from ..testing import MockSprinto, MockSprintoError, MockSprintoServer
 from . import oracle, process
 from .oracle import Dataset, Facts, JournalFacts, Reason
@@ -59,7 +58,7 @@ class EnvNames:
 
 @dataclass(frozen=True)
 class ExamOptions:
-    trials: Sequence[str] | None = None  # catalogue trials by name; None: every available one
+    trials: Sequence[str] | None = None  # catalogue trials by name; None: every one
     expect: Mapping[str, Sequence[Any]] | None = None  # the expected dataset; None: the baseline's
     extra_trials: Sequence[Trial] = ()  # the user's own scenarios (``--scenario``), always run
     jobs: int = DEFAULT_JOBS
@@ -71,12 +70,6 @@ class ExamOptions:
 
 
 # ---- which trials run ------------------------------------------------------------------------------
-def available(trial: Trial) -> bool:
-    """Whether this emulator ships the trial's scenario (a trial whose scenario is still pending,
-    e.g. one needing an engine feature not released yet, is left out of the default list)."""
-    return trial.scenario is None or trial.scenario in shipped_scenarios()
-
-
 @dataclass(frozen=True)
 class Plan:
     trials: tuple[Trial, ...]  # in running order: the baseline first when it runs
@@ -92,14 +85,7 @@ def plan(options: ExamOptions) -> Plan:
             raise ValueError(f"the scenario named {extra.name!r} clashes with a trial of that name: rename it")
         names.add(extra.name)
     if options.trials is None:
-        chosen = []
-        for trial in CATALOGUE:
-            if available(trial):
-                chosen.append(trial)
-            else:
-                notes.append(
-                    f"trial {trial.name!r} left out: this emulator does not ship its scenario {trial.scenario!r} yet"
-                )
+        chosen = list(CATALOGUE)  # every trial's scenario ships (tests/exam/test_docs.py)
     else:
         unknown = [name for name in options.trials if name not in {t.name for t in CATALOGUE}]
         if unknown:
@@ -346,11 +332,6 @@ def _replace(result: TrialResult, **changes: Any) -> TrialResult:
 
 
 def _setup_problem(trial: Trial, exc: BaseException) -> str:
-    if trial.scenario is not None and not available(trial):
-        return (
-            f"this emulator does not ship the trial's scenario {trial.scenario!r} yet, "
-            f"so the trial could not be set up ({exc})"
-        )
     return f"the trial could not be set up: {exc}"
 
 

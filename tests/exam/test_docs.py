@@ -92,3 +92,10 @@ def test_the_pytest_example_passes_on_a_careful_client(tmp_path: Path) -> None:
         timeout=240,
     )
     assert ran.returncode == 0 and "2 passed" in ran.stdout, ran.stdout[-3000:] + ran.stderr[-3000:]
+
+
+def test_every_trials_scenario_ships() -> None:
+    from mock_sprinto.faults import shipped_scenarios
+
+    shipped = set(shipped_scenarios())
+    assert [t.name for t in BY_NAME.values() if t.scenario is not None and t.scenario not in shipped] == []
