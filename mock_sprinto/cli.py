@@ -20,6 +20,7 @@ from . import __version__
 from .control import ControlPlane
 from .exitcodes import FAILED, USAGE_ERROR
 from .faults.scenario import Scenario, ScenarioError, load_scenario_file, resolve_scenario, shipped_scenarios
+from .markdown import table_row
 from .naming import is_loopback
 from .rules import markdown_table, rules_text
 from .service import Emulator
@@ -163,7 +164,7 @@ def settings_table() -> str:
     """The README's settings table, generated so it cannot drift from the code."""
     rows = ["| setting | default | from | meaning |", "|---|---|---|---|"]
     for item in describe():
-        rows.append(f"| `{item['name']}` | `{shown(item['default'])}` | {item['origin']} | {item['doc']} |")
+        rows.append(table_row(f"`{item['name']}`", f"`{shown(item['default'])}`", item["origin"], item["doc"]))
     return "\n".join(rows)
 
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from . import codes
 from .codes import ErrorCode
+from .markdown import table_row
 
 Basis = Literal["doc", "mock"]
 
@@ -417,7 +418,7 @@ def markdown_table() -> str:
     for rule in RULES:
         setting = f"`{rule.setting}`" if rule.setting else ""
         answered = ", ".join(f"`{error.code}`" for error in rule.codes)
-        rows.append(f"| {rule.topic} | {rule.basis} | {rule.says} | {rule.why} | {setting} | {answered} |")
+        rows.append(table_row(rule.topic, rule.basis, rule.says, rule.why, setting, answered))
     return "\n".join(rows)
 
 

@@ -146,6 +146,24 @@ def test_every_relative_link_and_anchor_resolves() -> None:
     assert broken == []
 
 
+def test_every_table_row_has_its_header_s_cells_as_github_splits_them() -> None:
+    """GitHub splits a table row on every unescaped ``|``, inside a code span too (the dashboard's
+    renderer does not): ``"apply" | "discard"`` in a cell shifted the rules table's columns."""
+    uneven = []
+    for page, text in pages().items():
+        width = 0
+        for number, line in enumerate(_without_fences(text).splitlines(), 1):
+            if not line.startswith("|"):
+                width = 0
+                continue
+            cells = len(re.split(r"(?<!\\)\|", line.strip().strip("|")))
+            if width == 0:
+                width = cells  # the header row
+            elif cells != width:
+                uneven.append(f"{page}:{number}: {cells} cells, the header has {width}")
+    assert uneven == []
+
+
 def test_the_readme_is_short_and_leads_to_every_page() -> None:
     readme = pages()["README.md"]
     assert len(readme.splitlines()) <= 200

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from ..markdown import table_row
+
 
 class Setup(str, Enum):
     """What the exam does to the integration before the command runs, beyond its scenario."""
@@ -225,8 +227,7 @@ def doc_rules_table() -> str:
     for rule in RULES:
         if rule.basis == "doc":
             trials = ", ".join(f"`{name}`" for name in DOC_RULES_MET.get(rule.topic, ()))
-            says = rule.says.replace("|", "\\|")  # a pipe inside a cell would split it
-            lines.append(f"| {rule.topic} | {says} | {trials or 'no trial'} |")
+            lines.append(table_row(rule.topic, rule.says, trials or "no trial"))
     return "\n".join(lines)
 
 

@@ -294,13 +294,17 @@ async function refreshOtherFindings(list) {
   }));
 }
 
+// An integration's clock against the server's: ahead after an advance, behind after a state bundle
+// taken earlier was imported.
+const offsetText = (seconds) => !seconds ? "" : `(${seconds > 0 ? "+" : "−"}${Math.abs(seconds)} s)`;
+
 function renderIntegration(view, journal) {
   const section = document.getElementById("integration");
   if (!view || !view.exists) { section.hidden = true; return; }
   section.hidden = false;
   document.getElementById("integration-id").textContent = view.integration_id;
   document.getElementById("integration-now").textContent = view.clock.now;
-  document.getElementById("integration-offset").textContent = view.clock.offset_seconds ? `(+${view.clock.offset_seconds} s)` : "";
+  document.getElementById("integration-offset").textContent = offsetText(view.clock.offset_seconds);
   document.getElementById("har-one").setAttribute("href", "journal.har?integration_id=" + enc(view.integration_id));
   renderSessions(view.sessions, view.activity, journal);
   renderReport(view.report);

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..markdown import table_row
 from ..rules import Basis
 from .model import Finding, Severity
 
@@ -225,5 +226,5 @@ BY_ID = {kind.id: kind for kind in KINDS}
 def findings_table() -> str:
     """The README's findings table (tests/test_readme.py keeps it in step)."""
     lines = ["| finding | severity | basis | fires when |", "|---|---|---|---|"]
-    lines += [f"| `{k.id}` | {k.severity} | {k.basis} | {k.fires_when} |" for k in KINDS]
+    lines += [table_row(f"`{k.id}`", k.severity, k.basis, k.fires_when) for k in KINDS]
     return "\n".join(lines)

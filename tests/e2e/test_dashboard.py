@@ -351,6 +351,23 @@ def test_a_timeline_shows_refused_and_injected_answers_and_every_integration_its
     assert errors == [], errors
 
 
+def test_an_integration_clock_behind_the_server_s_reads_as_behind(guarded: Server, browser: Any) -> None:
+    # A state bundle taken two minutes earlier, imported: the integration's clock stands behind.
+    call = vendor(guarded, "hr-restored")
+    assert call("POST", "/sessions")[0] == 201
+    admin = {"Authorization": f"Bearer {TOKEN}"}
+    status, bundle = guarded.call("GET", "/_mock/integrations/hr-restored/state", headers=admin)
+    assert status == 200
+    bundle["integrations"][0]["clock"]["now"] -= 120
+    assert guarded.call("PUT", "/_mock/integrations/hr-restored/state", bundle, admin)[0] == 200
+
+    browser.get(f"{guarded.origin}/_mock/?token={TOKEN}")
+    browser.get(f"{guarded.origin}/_mock/#integration=hr-restored")
+    wait_for(browser, lambda: texts(browser, "#integration-id") == ["hr-restored"], "the restored integration")
+    offset = texts(browser, "#integration-offset")[0]
+    assert offset.startswith("(−") and offset.endswith(" s)") and "+" not in offset, offset  # was "(+-120 s)"
+
+
 def test_the_docs_the_dashboard_links_to_are_pages_a_person_can_read(
     guarded: Server, browser: Any, shot: Callable[[str], Path]
 ) -> None:
