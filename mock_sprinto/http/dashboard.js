@@ -296,7 +296,11 @@ async function refreshOtherFindings(list) {
 
 // An integration's clock against the server's: ahead after an advance, behind after a state bundle
 // taken earlier was imported.
-const offsetText = (seconds) => !seconds ? "" : `(${seconds > 0 ? "+" : "−"}${Math.abs(seconds)} s)`;
+// Whole seconds: an imported clock lands a few milliseconds off a round number.
+const offsetText = (seconds) => {
+  const whole = Math.round(Math.abs(seconds || 0));
+  return whole ? `(${seconds > 0 ? "+" : "−"}${whole.toLocaleString("en-US")} s)` : "";
+};
 
 function renderIntegration(view, journal) {
   const section = document.getElementById("integration");
