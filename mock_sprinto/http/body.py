@@ -32,6 +32,13 @@ INFLATE_FEED = 64 * 1024
 # Inflating more than this much compressed input moves to a worker thread (zlib releases the
 # GIL), so one large compressed upload never stalls the other clients' requests.
 INLINE_INFLATE_LIMIT = 64 * 1024
+# ... and so does a small upload that decodes to more than this (~3 ms of zlib): 25 kB of gzip can
+# hold 24 MB of JSON, which inflated on the loop held every other request ~100 ms (issue 22's soak).
+INLINE_DECODED_LIMIT = 1024 * 1024
+
+
+class _BeyondInlineShare(Exception):
+    """A small upload decodes to more than ``INLINE_DECODED_LIMIT``: the rest goes to a worker."""
 # gzip members one body may hold (RFC 1952 allows several; a client concatenating compressed
 # chunks sends a few): each costs a decoder, so 250,000 empty ones in 5 MB are refused, not decoded.
 MAX_GZIP_MEMBERS = 1_000
@@ -205,15 +212,19 @@ async def _read_wire(request: web.BaseRequest, limit: int, budget: MemoryBudget,
 async def _decoded(wire: bytes, encoding: str, cap: int) -> Body:
     if encoding == "identity":
         return Body(wire, wire, encoding)
-    if len(wire) > INLINE_INFLATE_LIMIT:
-        decoded = await asyncio.get_running_loop().run_in_executor(None, inflate, wire, encoding, cap)
-    else:
-        decoded = inflate(wire, encoding, cap)
+    if len(wire) <= INLINE_INFLATE_LIMIT:
+        try:
+            return Body(wire, inflate(wire, encoding, cap, INLINE_DECODED_LIMIT), encoding)
+        except _BeyondInlineShare:
+            pass  # decoded again from the start on a worker: at most INLINE_DECODED_LIMIT is redone
+    decoded = await asyncio.get_running_loop().run_in_executor(None, inflate, wire, encoding, cap)
     return Body(wire, decoded, encoding)
 
 
-def inflate(data: bytes, encoding: str, cap: int) -> bytes:
-    """Decode gzip (all members) or deflate (zlib-wrapped or raw) without passing ``cap`` bytes."""
+def inflate(data: bytes, encoding: str, cap: int, inline_share: int | None = None) -> bytes:
+    """Decode gzip (all members) or deflate (zlib-wrapped or raw) without passing ``cap`` bytes;
+    past ``inline_share`` decoded bytes (below ``cap``), stop with ``_BeyondInlineShare``."""
+    share = cap if inline_share is None or inline_share >= cap else inline_share
     if not data:
         return b""
     if encoding == "gzip":
@@ -246,8 +257,10 @@ def inflate(data: bytes, encoding: str, cap: int) -> bytes:
                     pending = view[fed : fed + INFLATE_FEED]
                     fed += len(pending)
                 out += inflater.decompress(pending, INFLATE_STEP)
-                if len(out) > cap:
-                    raise too_large(cap, "once decoded")
+                if len(out) > share:
+                    if len(out) > cap:
+                        raise too_large(cap, "once decoded")
+                    raise _BeyondInlineShare
                 pending = inflater.unconsumed_tail
                 if inflater.eof:
                     break

@@ -316,6 +316,60 @@ async def test_a_large_page_is_judged_off_the_loop_while_health_checks_answer(cl
     assert answered >= 1  # the loop answered other requests while the page was read and judged
 
 
+async def test_a_small_upload_that_decodes_big_is_inflated_off_the_loop(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: 25 kB of gzip that decode to 24 MB were inflated on the event loop (~100 ms each, the
+    soak's flooders kept health checks waiting 0.5 s); only a large upload went to a worker."""
+    from mock_sprinto.http import body as body_module
+
+    decoded_on = []
+    inflate_whole = body_module.inflate
+
+    def spy(*args: Any) -> bytes:
+        decoded = inflate_whole(*args)  # raises when it stops at the inline share
+        decoded_on.append("loop" if threading.current_thread() is threading.main_thread() else "worker")
+        return decoded
+
+    monkeypatch.setattr(body_module, "inflate", spy)
+    notes = "a" * 40_000  # 100 of them: ~4 MB of JSON, a few kB of gzip
+    wire = _gzip({"entities": {"Blob": [{"id": i, "notes": notes} for i in range(100)]}})
+    assert len(wire) < body_module.INLINE_INFLATE_LIMIT
+    vendor = Vendor(client, "acme", "k")
+    session = await vendor.start()
+    status, answer = await vendor.call("POST", f"/sessions/{session['id']}/entities", data=wire, headers=GZIP_JSON)
+    assert status == 202, answer
+    assert decoded_on == ["worker"]
+    small = _gzip({"entities": {"User": [user(1)]}})  # a page of ordinary size stays on the loop
+    status, answer = await vendor.call("POST", f"/sessions/{session['id']}/entities", data=small, headers=GZIP_JSON)
+    assert status == 202, answer
+    assert decoded_on == ["worker", "loop"]
+
+
+async def test_a_large_page_refused_for_the_budget_is_digested_off_the_loop(
+    serve: Any, make_emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: a large page answered 507 was digested on the loop (24 MB of blake2b, ~35 ms a page
+    while the soak's flooders filled the budget)."""
+    from mock_sprinto import service
+
+    digested_on = []
+    digest = service.page_digest
+
+    def spy(decoded: bytes) -> str:
+        digested_on.append("loop" if threading.current_thread() is threading.main_thread() else "worker")
+        return digest(decoded)
+
+    monkeypatch.setattr(service, "page_digest", spy)
+    client = await serve(make_emulator(memory_budget_bytes=3_000_000))
+    vendor = Vendor(client, "acme", "k")
+    session = await vendor.start()
+    page = _gzip({"entities": {"Blob": [{"id": i, "notes": "a" * 20_000} for i in range(100)]}})  # 2 MB decoded
+    status, answer = await vendor.call("POST", f"/sessions/{session['id']}/entities", data=page, headers=GZIP_JSON)
+    assert status == 507 and answer["code"] == "memory_budget_exceeded", answer
+    assert digested_on == ["worker"]
+
+
 # ---- item 2: a client that reads nothing of a large answer is dropped -------------------------------
 async def test_a_client_that_never_reads_a_large_answer_is_dropped_after_the_send_deadline(
     serve: Any, make_emulator: Any
