@@ -21,7 +21,7 @@ a 24 kB page of 8.3 million ``{}`` (refused unparsed), and a body of 250,000 gzi
 prober times ``/_mock/health`` every 50 ms all along. The server runs with a smaller memory budget
 (``--budget-mib``) so a short run reaches it; well-behaved clients treat a 507 as "retry shortly".
 
-Reported: requests (by status), 5xx (must be 0), lost pages (accepted but not applied: must be
+Reported: requests (by status), 5xx but 507 (must be 0), lost pages (accepted but not applied: must be
 0), sessions processed and expired, the hostile traffic and what it got, and the server's RSS at
 start, peak and end against the memory budget (the budget's own peak must stay within it), with
 the sizes of the journal and of what expired sessions still hold (both bounded). Exit status 1
@@ -123,7 +123,8 @@ class Tally:
 
     @property
     def server_errors(self) -> int:
-        return sum(count for status, count in self.statuses.items() if status >= 500)
+        """5xx but 507: a full memory budget (the hostile phase fills it) is retried shortly."""
+        return sum(count for status, count in self.statuses.items() if status >= 500 and status != 507)
 
 
 def user(key: int, session_no: int) -> dict[str, Any]:
@@ -165,7 +166,7 @@ class Client:
                 self.tally.problems.append(f"{method} {path}: {type(exc).__name__}: {exc}")
                 return 0, None
             self.tally.statuses[status] += 1
-            if status >= 500:
+            if status >= 500 and not (status == 507 and retry_throttled):  # a 507 is retried below
                 self.tally.problems.append(f"{method} {path} → {status}: {text[:300]}")
             body = json.loads(text) if text else None
             if status == 429 and retry_throttled:

@@ -58,6 +58,11 @@ INLINE_JUDGE_BYTES = 1_048_576  # a decoded page larger than this is parsed and 
 # What a page being parsed holds, in times its decoded size: the text, and the strings and numbers
 # parsing makes of it (a page of long strings: about twice its size; many small values cost more).
 PARSE_FACTOR = 2
+# The share of time the large-page judge may run: after judging for t seconds it rests t seconds.
+# Its C calls hold the GIL (orjson parsing 24 MB: ~33 ms) and every syscall the loop makes waits
+# for one to end: three clients pushing 24 MB pages back to back kept the judge on the GIL 54 % of
+# the time and health checks waiting ~150 ms (issue 22's soak). Resting, the flood slows, not the rest.
+JUDGE_DUTY = 0.5
 MAX_API_KEY_CHARS = 512
 
 
@@ -84,6 +89,8 @@ class Emulator:
         # the GIL from the event loop (at every switch interval, and after each of its C calls), so
         # several at once would starve the loop; the pages queue instead. Made on first use.
         self._judge_thread: ThreadPoolExecutor | None = None
+        self._judge_turn: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        self._judge_rests_until = 0.0  # time.monotonic()
         self._order = itertools.count(1)  # arrivals and answers, in one order (the judge's "after")
         self.reset()
 
@@ -281,10 +288,23 @@ class Emulator:
             return self.sessions.judge_apart(settings, decoded), page_digest(decoded)
 
         try:
-            judged, wire.digest = await loop.run_in_executor(self._judges, judge)
+            async with self._judging_turn(loop):
+                if (rest := self._judge_rests_until - time.monotonic()) > 0:
+                    await asyncio.sleep(rest)
+                started = time.monotonic()
+                judged, wire.digest = await loop.run_in_executor(self._judges, judge)
+                finished = time.monotonic()
+                self._judge_rests_until = finished + (finished - started) * (1 - JUDGE_DUTY) / JUDGE_DUTY
         finally:
             self.budget.release(transient)
         return judged
+
+    def _judging_turn(self, loop: asyncio.AbstractEventLoop) -> asyncio.Lock:
+        """Large pages take turns on the loop, so the judge's rest comes between them (a lock of
+        the running loop: an emulator served on another loop later gets a new one)."""
+        if self._judge_turn is None or self._judge_turn[0] is not loop:
+            self._judge_turn = (loop, asyncio.Lock())
+        return self._judge_turn[1]
 
     @property
     def _judges(self) -> ThreadPoolExecutor:

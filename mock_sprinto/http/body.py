@@ -39,6 +39,8 @@ INLINE_DECODED_LIMIT = 1024 * 1024
 
 class _BeyondInlineShare(Exception):
     """A small upload decodes to more than ``INLINE_DECODED_LIMIT``: the rest goes to a worker."""
+
+
 # gzip members one body may hold (RFC 1952 allows several; a client concatenating compressed
 # chunks sends a few): each costs a decoder, so 250,000 empty ones in 5 MB are refused, not decoded.
 MAX_GZIP_MEMBERS = 1_000

@@ -370,6 +370,37 @@ async def test_a_large_page_refused_for_the_budget_is_digested_off_the_loop(
     assert digested_on == ["worker"]
 
 
+async def test_the_large_page_judge_rests_as_long_as_it_worked(client: Any, emulator: Any) -> None:
+    """Before: three clients pushing 24 MB pages back to back kept the judge's C calls on the GIL
+    54 % of the time, and every syscall of the loop waited for one: health checks ~150 ms (soak)."""
+    from mock_sprinto.service import JUDGE_DUTY
+
+    spans: list[tuple[float, float]] = []
+    judge = emulator.sessions.judge
+
+    def slow(settings: Any, raw: bytes) -> Any:
+        started = time.monotonic()
+        time.sleep(0.05)  # a judge's work, whatever the machine
+        verdict = judge(settings, raw)
+        spans.append((started, time.monotonic()))
+        return verdict
+
+    emulator.sessions.judge = slow
+    page = _gzip({"entities": {"Blob": [{"id": i, "notes": "a" * 12_000} for i in range(100)]}})  # 1.2 MB
+    vendors = [Vendor(client, f"acme-{n}", "k") for n in range(2)]
+    sessions = [await vendor.start() for vendor in vendors]
+    answers = await asyncio.gather(
+        *(
+            vendor.call("POST", f"/sessions/{session['id']}/entities", data=page, headers=GZIP_JSON)
+            for vendor, session in zip(vendors, sessions, strict=True)
+        )
+    )
+    assert [status for status, _ in answers] == [202, 202], answers
+    (first_start, first_end), (second_start, _) = sorted(spans)
+    worked = first_end - first_start
+    assert second_start - first_end >= worked * (1 - JUDGE_DUTY) / JUDGE_DUTY
+
+
 # ---- item 2: a client that reads nothing of a large answer is dropped -------------------------------
 async def test_a_client_that_never_reads_a_large_answer_is_dropped_after_the_send_deadline(
     serve: Any, make_emulator: Any
