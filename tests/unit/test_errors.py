@@ -16,8 +16,8 @@ from mock_sprinto.faults.scenario import ScenarioError
 from mock_sprinto.settings import SettingsError
 from mock_sprinto.testing import ControlError
 
-# Control flow inside the server, never raised to a user (its docstring says why it stands apart).
-INTERNAL = {"mock_sprinto.http.server.BodyInterrupted"}
+# Control flow inside the server, never raised to a user (their docstrings say why they stand apart).
+INTERNAL = {"mock_sprinto.http.server.BodyInterrupted", "mock_sprinto.http.body._BeyondInlineShare"}
 
 
 def _exception_classes() -> dict[str, type[BaseException]]:
