@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import itertools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -44,6 +44,7 @@ from .faults.prefer import parse_prefer
 from .faults.scenario import Scenario, effective_settings
 from .faults.vocabulary import SILENT_FAULTS, Operation
 from .journal import Journal, JournalEntry, kept_headers
+from .lifecycle import State
 from .naming import INTEGRATION_ID
 from .payload import BodySource, many_values, parse_json
 from .ratelimit import throttle
@@ -91,6 +92,7 @@ class Emulator:
         self._judge_thread: ThreadPoolExecutor | None = None
         self._judge_turn: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         self._judge_rests_until = 0.0  # time.monotonic()
+        self._background: set[asyncio.Task[None]] = set()
         self._order = itertools.count(1)  # arrivals and answers, in one order (the judge's "after")
         self.reset()
 
@@ -330,9 +332,18 @@ class Emulator:
 
         def run() -> Answer:
             self._still_held(tenant, session_id)
-            return Answer(202, self.sessions.close_session(tenant, session_id, body).public())
+            session = self.sessions.close_session(tenant, session_id, body)
+            if session.state is State.PROCESSING:
+                self._in_background(self.timeline.prepare_apply(tenant, session))
+            return Answer(202, session.public())
 
         return await self._under_scenario(call, tenant, run)
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` on the loop, holding it until it ends (the loop keeps only a weak reference)."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def integration_status(self, call: Call) -> Outcome:
         tenant = self._enter(call)

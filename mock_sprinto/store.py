@@ -202,6 +202,7 @@ class Session:
     staged_bytes: int = 0
     staged_records: int = 0  # of the accepted pages still staged: applying each will hold RECORD_OVERHEAD_BYTES
     kept: int = SESSION_BYTES  # what the session and its pages' records hold, for the budget
+    applying: Any = None  # the apply built ahead while processing is pending (timeline.Applying)
 
     @property
     def expires_at(self) -> float:

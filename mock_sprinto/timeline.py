@@ -8,8 +8,10 @@ a test needs to do.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -22,6 +24,27 @@ from .faults.vocabulary import Lifecycle
 from .lifecycle import Event, State, next_state
 from .store import Dataset, Session, Tenant
 from .validation import SchemaRegistry, unknown_fields
+
+# An apply of more staged records than this is built ahead, in slices of as many records (~5 ms of
+# the loop each), from the moment the session is closed (``prepare_apply``): 300,000 records applied
+# at once when processing fell due held the loop ~0.3 s (issue 22's soak, its amplifiers).
+APPLY_SLICE_RECORDS = 5_000
+
+
+@dataclass
+class Applying:
+    """An apply's new datasets, built aside page by page (in slices ahead of time, or at once)."""
+
+    upsert: bool
+    touched: dict[str, Dataset] = field(default_factory=dict)
+    bases: dict[str, Dataset | None] = field(default_factory=dict)  # what each was built over
+    next_page: int = 0
+
+    def still_fits(self, tenant: Tenant) -> bool:
+        """Built over what the tenant holds now (an upsert overlays the datasets it started from)."""
+        if self.upsert != (tenant.settings.apply_mode == "upsert"):
+            return False
+        return not self.upsert or all(tenant.datasets.get(name) is base for name, base in self.bases.items())
 
 
 class Timeline:
@@ -167,28 +190,19 @@ class Timeline:
 
     def _apply(self, tenant: Tenant, session: Session, at: float) -> str | None:
         """Apply accepted pages in acceptance order; later records win on the same key. The new
-        datasets are built aside and installed only when the memory budget has room for what they
-        add beyond what the session gives back (its staged pages): else nothing is applied and the
-        reason is returned (the attempt fails, and is retried once as any failed attempt)."""
-        upsert = tenant.settings.apply_mode == "upsert"
-        touched: dict[str, Dataset] = {}
-        replaced_bytes = 0  # of the datasets these pages replace (or, upserting, before they grow)
-        for page in session.accepted_pages:
-            assert page.payload is not None  # accepted pages keep their bytes until retired
-            entities: dict[str, list[Any]] = orjson.loads(page.payload)["entities"]
-            page.unknown_fields = unknown_fields(entities, self.known_fields) or None  # for the judge
-            for entity_type, records in entities.items():
-                dataset = touched.get(entity_type)
-                if dataset is None:
-                    current = tenant.datasets.get(entity_type)
-                    replaced_bytes += current.nbytes if current is not None else 0
-                    if upsert and current is not None:
-                        dataset = Dataset.over(current)
-                    else:
-                        dataset = Dataset(entity_type, self.registry.key_field(entity_type))
-                    touched[entity_type] = dataset
-                for record in records:
-                    dataset.put(record)
+        datasets are built aside (what ``prepare_apply`` built ahead is taken up where it stands)
+        and installed only when the memory budget has room for what they add beyond what the
+        session gives back (its staged pages): else nothing is applied and the reason is returned
+        (the attempt fails, and is retried once as any failed attempt)."""
+        work = session.applying if isinstance(session.applying, Applying) else None
+        if work is None or not work.still_fits(tenant):
+            work = Applying(tenant.settings.apply_mode == "upsert")
+        session.applying = None
+        self._build(tenant, session, work, None)
+        upsert, touched = work.upsert, work.touched
+        replaced_bytes = sum(  # of the datasets these pages replace (or, upserting, before they grow)
+            current.nbytes for name in touched if (current := tenant.datasets.get(name)) is not None
+        )
         grows = sum(dataset.nbytes for dataset in touched.values()) - replaced_bytes
         freed = session.staged_bytes + session.staged_records * RECORD_OVERHEAD_BYTES
         if grows > freed and not tenant.budget.fits(grows - freed):
@@ -208,7 +222,51 @@ class Timeline:
             budget.freed(replaced_bytes)  # the datasets these pages replaced are gone
         return None
 
+    def _build(self, tenant: Tenant, session: Session, work: Applying, records: int | None) -> bool:
+        """Put the next pages' records into ``work`` (about ``records`` of them; None: all that is
+        left). True once every accepted page is in."""
+        pages = session.accepted_pages
+        put = 0
+        while work.next_page < len(pages):
+            page = pages[work.next_page]
+            assert page.payload is not None  # accepted pages keep their bytes until retired
+            entities: dict[str, list[Any]] = orjson.loads(page.payload)["entities"]
+            page.unknown_fields = unknown_fields(entities, self.known_fields) or None  # for the judge
+            for entity_type, page_records in entities.items():
+                dataset = work.touched.get(entity_type)
+                if dataset is None:
+                    current = tenant.datasets.get(entity_type)
+                    work.bases[entity_type] = current
+                    if work.upsert and current is not None:
+                        dataset = Dataset.over(current)
+                    else:
+                        dataset = Dataset(entity_type, self.registry.key_field(entity_type))
+                    work.touched[entity_type] = dataset
+                for record in page_records:
+                    dataset.put(record)
+                put += len(page_records)
+            work.next_page += 1
+            if records is not None and put >= records:
+                break
+        return work.next_page >= len(pages)
+
+    async def prepare_apply(self, tenant: Tenant, session: Session) -> None:
+        """Build a large apply aside in slices, yielding to the loop between them, while the session
+        waits for processing: when it falls due, only what is left is built (all of it when the clock
+        was moved at once), so the answer is the same either way."""
+        if session.staged_records <= APPLY_SLICE_RECORDS:
+            return  # built at once when due, in a few ms
+        work = Applying(tenant.settings.apply_mode == "upsert")
+        session.applying = work
+        while session.applying is work and session.state is State.PROCESSING and work.still_fits(tenant):
+            if self._build(tenant, session, work, APPLY_SLICE_RECORDS):
+                return
+            await asyncio.sleep(0)
+        if session.applying is work:
+            session.applying = None  # the datasets moved under it: the apply builds afresh
+
     def _drop_staged(self, tenant: Tenant, session: Session) -> None:
+        session.applying = None  # what was built ahead of an apply goes with the pages
         for page in session.accepted_pages:
             page.payload = None
         dropped = session.staged_bytes

@@ -401,6 +401,50 @@ async def test_the_large_page_judge_rests_as_long_as_it_worked(client: Any, emul
     assert second_start - first_end >= worked * (1 - JUDGE_DUTY) / JUDGE_DUTY
 
 
+async def _stage_things(vendor: Vendor, pages: int) -> str:
+    session = await vendor.start()
+    for page in range(pages):
+        records = [{"n": page * 100 + i} for i in range(100)]
+        status, answer = await vendor.call(
+            "POST", f"/sessions/{session['id']}/entities", json={"entities": {"Thing": records}}
+        )
+        assert status == 202, answer
+    return str(session["id"])
+
+
+@pytest.mark.parametrize("wait_for_it", [True, False], ids=["built-ahead", "clock-moved-at-once"])
+async def test_a_large_apply_is_built_in_slices_before_it_falls_due(
+    client: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch, wait_for_it: bool
+) -> None:
+    """Before: 300,000 records were applied in one go when processing fell due, holding the loop
+    ~0.3 s (issue 22's soak). Built ahead in slices, or at once when the clock jumps: the same data."""
+    from mock_sprinto import timeline
+
+    slices: list[int | None] = []
+    build = emulator.timeline._build
+
+    def counting(tenant: Any, session: Any, work: Any, records: int | None) -> bool:
+        slices.append(records)
+        return bool(build(tenant, session, work, records))
+
+    monkeypatch.setattr(emulator.timeline, "_build", counting)
+    vendor = Vendor(client, "acme", "k")
+    session_id = await _stage_things(vendor, pages=2 * timeline.APPLY_SLICE_RECORDS // 100 + 10)  # 10,000+ records
+    status, _ = await vendor.call("POST", f"/sessions/{session_id}/close", json={"status": "apply"})
+    assert status == 202
+    if wait_for_it:
+        for _ in range(10):  # the slices run between the loop's other work
+            await asyncio.sleep(0)
+        assert slices[:3] == [timeline.APPLY_SLICE_RECORDS] * 3
+    async with client.post("/_mock/clock/advance", json={"seconds": 60}) as response:
+        assert response.status == 200
+    _, state = await vendor.call("GET", f"/sessions/{session_id}")
+    assert state["state"] == "processed", state
+    records = emulator.tenants["acme"].datasets["Thing"].records
+    assert len(records) == 2 * timeline.APPLY_SLICE_RECORDS + 1000
+    assert slices[-1] is None  # the rest (or all of it) built when processing fell due
+
+
 # ---- item 2: a client that reads nothing of a large answer is dropped -------------------------------
 async def test_a_client_that_never_reads_a_large_answer_is_dropped_after_the_send_deadline(
     serve: Any, make_emulator: Any
