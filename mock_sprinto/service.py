@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from . import budget
+from . import budget, judging
 from .budget import CONTROL_REMEDY, TENANT_BYTES, MemoryBudget
 from .calls import Answer, Call, Exchange, Injected, Learned, Outcome
 from .clock import Clock, ManualClock, OffsetClock, SystemClock
@@ -286,7 +286,13 @@ class Emulator:
         self.budget.reserve(transient)
         settings = tenant.settings
 
+        sources = self.registry.sources
+
         def judge() -> tuple[PageVerdict | ApiError, str]:
+            # in the judging child (a GIL of its own: judging.py), else here on the thread
+            answer = judging.CHILD.judge(sources, settings, decoded) if sources is not None else None
+            if answer is not None:
+                return judging.unpack(answer[0]), answer[1]
             return self.sessions.judge_apart(settings, decoded), page_digest(decoded)
 
         try:

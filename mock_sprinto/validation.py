@@ -160,11 +160,14 @@ def _is_flat(schema: dict[str, Any]) -> bool:
 @dataclass
 class SchemaRegistry:
     types: dict[str, EntitySchema] = field(default_factory=dict)
+    # The folders ``load`` read, in order: how the large-page judge's child rebuilds the same
+    # registry (judging.py). None for a registry made in code, which its thread judges instead.
+    sources: tuple[str, ...] | None = None
 
     @classmethod
     def load(cls, *folders: Path | str | None) -> SchemaRegistry:
         """Later folders override earlier ones type by type; a broken file stops the load."""
-        registry = cls()
+        registry = cls(sources=tuple(str(folder) for folder in folders if folder is not None))
         for folder in folders:
             if folder is None:
                 continue

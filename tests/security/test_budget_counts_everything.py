@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import os
 import socket
 import threading
 import time
@@ -297,7 +298,17 @@ async def test_a_page_of_millions_of_empty_records_is_refused_before_it_is_parse
     assert "the rest was not" in body["validation_errors"][0]["issue"]
 
 
-async def test_a_large_page_is_judged_off_the_loop_while_health_checks_answer(client: Any, emulator: Any) -> None:
+@pytest.mark.parametrize("where", ["child", "thread"])
+async def test_a_large_page_is_judged_off_the_loop_while_health_checks_answer(
+    client: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """In the judging child (a GIL of its own); on a worker thread when the registry was made in
+    code (the child could not rebuild it). Before: judged on a thread only, whose C calls held the
+    GIL the loop waited for (soak: health checks up to 260 ms under floods)."""
+    from mock_sprinto import judging
+
+    if where == "thread":
+        monkeypatch.setattr(emulator.registry, "sources", None)
     nested = b"{}," * 1_499_999 + b"{}"  # one record of an untyped entity, large in values
     wire = gzip.compress(b'{"entities":{"Blob":[{"items":[' + nested + b"]}]}}", 9, mtime=0)
     judged_on = []
@@ -312,8 +323,48 @@ async def test_a_large_page_is_judged_off_the_loop_while_health_checks_answer(cl
     session = await vendor.start()
     (status, body), answered = await _push_while_polling_health(client, vendor, session["id"], wire)
     assert status == 202, body
-    assert judged_on == [False]  # parsed and validated on a worker thread
+    if where == "child":
+        assert judged_on == [] and judging.CHILD.pid not in (None, os.getpid())  # judged in the child
+    else:
+        assert judged_on == [False]  # parsed and validated on a worker thread
     assert answered >= 1  # the loop answered other requests while the page was read and judged
+
+
+async def test_the_judging_child_answers_as_the_server_would(registry: Any) -> None:
+    """The same verdicts, refusals and digests from the child as from a judge in the server."""
+    from mock_sprinto import judging
+    from mock_sprinto.service import INLINE_JUDGE_BYTES, page_digest
+    from mock_sprinto.sessions import Sessions
+    from mock_sprinto.settings import Settings
+    from mock_sprinto.timeline import Timeline
+
+    here = Sessions(registry, Timeline(registry))
+    settings = Settings()
+    pages = [
+        {"entities": {"User": [user(i) for i in range(3)]}, "page_hint": 7},  # accepted
+        {"entities": {"User": [{**user(1), "workEmail": 5}]}},  # validation_failed, with errors
+        {"entities": {}},  # empty_page
+        {"entities": {"X": [{}] * 101}},  # too_many_items
+    ]
+    pages.append({"entities": {"Blob": [{"id": i, "notes": "a" * 12_000} for i in range(100)]}})  # 1.2 MB
+    bodies = [orjson.dumps(page) for page in pages] + [b'{"entities": {"User": [}']  # malformed_body
+    for raw in bodies:
+        answer = judging.CHILD.judge(registry.sources, settings, raw)
+        assert answer is not None
+        theirs, digest = judging.unpack(answer[0]), answer[1]
+        ours = here.judge_apart(settings, raw)
+        assert type(theirs) is type(ours)
+        if len(raw) > INLINE_JUDGE_BYTES:  # the child is asked for large pages only, whose digest is blake2b
+            assert digest == page_digest(raw)  # (a small page's is the process's own SipHash)
+        if isinstance(ours, ApiError):
+            assert (theirs.status, theirs.code, theirs.detail, theirs.extra) == (  # type: ignore[union-attr]
+                ours.status, ours.code, ours.detail, ours.extra
+            )  # fmt: skip
+        else:
+            assert theirs.code is ours.code  # the catalogue's own entry, not a copy
+            assert (theirs.counts, theirs.total, theirs.page_hint, theirs.errors) == (  # type: ignore[union-attr]
+                ours.counts, ours.total, ours.page_hint, ours.errors
+            )  # fmt: skip
 
 
 async def test_a_small_upload_that_decodes_big_is_inflated_off_the_loop(
@@ -370,22 +421,23 @@ async def test_a_large_page_refused_for_the_budget_is_digested_off_the_loop(
     assert digested_on == ["worker"]
 
 
-async def test_the_large_page_judge_rests_as_long_as_it_worked(client: Any, emulator: Any) -> None:
+async def test_the_large_page_judge_rests_as_long_as_it_worked(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Before: three clients pushing 24 MB pages back to back kept the judge's C calls on the GIL
     54 % of the time, and every syscall of the loop waited for one: health checks ~150 ms (soak)."""
+    from mock_sprinto import judging
     from mock_sprinto.service import JUDGE_DUTY
 
     spans: list[tuple[float, float]] = []
-    judge = emulator.sessions.judge
+    judge = judging.CHILD.judge
 
-    def slow(settings: Any, raw: bytes) -> Any:
+    def slow(*args: Any) -> Any:
         started = time.monotonic()
         time.sleep(0.05)  # a judge's work, whatever the machine
-        verdict = judge(settings, raw)
+        answer = judge(*args)
         spans.append((started, time.monotonic()))
-        return verdict
+        return answer
 
-    emulator.sessions.judge = slow
+    monkeypatch.setattr(judging.CHILD, "judge", slow)
     page = _gzip({"entities": {"Blob": [{"id": i, "notes": "a" * 12_000} for i in range(100)]}})  # 1.2 MB
     vendors = [Vendor(client, f"acme-{n}", "k") for n in range(2)]
     sessions = [await vendor.start() for vendor in vendors]

@@ -1,0 +1,167 @@
+"""Large pages judged in a process of their own.
+
+A page over ``service.INLINE_JUDGE_BYTES`` decoded is parsed, proved and validated away from the
+event loop. On a thread that was not enough: its C calls hold the GIL to their end (orjson parsing
+24 MB: ~33 ms), and the loop waits for the one in progress at each of its syscalls, so under floods
+of such pages a health check took up to 260 ms (issue 22's soak) even with the judge resting. A
+child process has a GIL of its own: the emulator's thread only writes the page to a pipe and reads
+the verdict back, blocked (the GIL released) meanwhile.
+
+The child is ``python -m mock_sprinto.judging``: one per server process, started on the first
+large page, fed one page at a time over its stdin and answering on its stdout, each message a
+length and a pickle (both ends are this package, the same version). It rebuilds the schema
+registry from the folders it was loaded from; a registry made any other way (in code), a child
+that cannot start or that dies, leaves the page to the thread, as before. It ends when the server
+closes its stdin or exits.
+
+Not ``multiprocessing``: its spawn and forkserver re-run the parent's main script in the child
+(the user's own, when the emulator is embedded in one without an ``if __name__`` guard), and fork
+copies a process whose threads may hold locks.
+"""
+
+from __future__ import annotations
+
+import atexit
+import pickle
+import struct
+import subprocess
+import sys
+import threading
+from typing import IO, TYPE_CHECKING, Any
+
+from .codes import CATALOGUE
+from .errors import ApiError
+from .validation import PageVerdict
+
+if TYPE_CHECKING:
+    from .settings import Settings
+
+_LENGTH = struct.Struct("!Q")
+_BY_CODE = {entry.code: entry for entry in CATALOGUE}
+Packed = tuple[Any, ...]
+
+
+def pack(judged: PageVerdict | ApiError) -> Packed:
+    """A verdict or a refusal as plain data (the catalogue entry by its code: callers test ``is``)."""
+    if isinstance(judged, ApiError):
+        error = judged
+        return ("error", error.status, error.code, error.detail, error.extra, error.headers, error.setting_applies)
+    verdict = judged
+    code = verdict.code.code if verdict.code is not None else None
+    facts = (verdict.counts, verdict.total, verdict.page_hint)
+    return ("verdict", *facts, code, verdict.detail, verdict.errors, verdict.errors_truncated)
+
+
+def unpack(packed: Packed) -> PageVerdict | ApiError:
+    if packed[0] == "error":
+        _, status, code, detail, extra, headers, setting_applies = packed
+        return ApiError(status, code, detail, extra=extra, headers=headers, setting_applies=setting_applies)
+    _, counts, total, page_hint, code, detail, errors, truncated = packed
+    entry = _BY_CODE[code] if code is not None else None
+    # the records themselves stay in the child: staging keeps the page's bytes, not its objects
+    return PageVerdict({}, counts, total, page_hint, entry, detail, errors, truncated)
+
+
+def _write(stream: IO[bytes], message: Any) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_LENGTH.pack(len(data)))
+    stream.write(data)
+    stream.flush()
+
+
+def _read(stream: IO[bytes]) -> Any:
+    head = stream.read(_LENGTH.size)
+    if len(head) < _LENGTH.size:
+        raise EOFError("the judge's pipe closed")
+    size = _LENGTH.unpack(head)[0]
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError("the judge's pipe closed mid-message")
+    return pickle.loads(data)
+
+
+class ChildJudge:
+    """The server process's one judging child, shared by every emulator in it (one page at a time)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._child: subprocess.Popen[bytes] | None = None
+        self._failed = False  # it could not start, or died twice: the thread judges from now on
+        self._deaths = 0
+
+    def judge(self, sources: tuple[str, ...], settings: Settings, raw: bytes) -> tuple[Packed, str] | None:
+        """The page's packed verdict and digest, from the child; None when there is no child to ask."""
+        with self._lock:
+            if self._failed:
+                return None
+            try:
+                child = self._started()
+                assert child.stdin is not None and child.stdout is not None
+                _write(child.stdin, (sources, settings, raw))
+                answer: tuple[Packed, str] = _read(child.stdout)
+                return answer
+            except (OSError, EOFError, pickle.PickleError, ValueError):
+                self._lost()
+                return None
+
+    def _started(self) -> subprocess.Popen[bytes]:
+        if self._child is None or self._child.poll() is not None:
+            self._child = subprocess.Popen(
+                [sys.executable, "-m", "mock_sprinto.judging"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                close_fds=True,
+            )
+        return self._child
+
+    def _lost(self) -> None:
+        self.close()
+        self._deaths += 1
+        if self._deaths >= 2:
+            self._failed = True
+
+    def close(self) -> None:
+        child, self._child = self._child, None
+        if child is None:
+            return
+        try:
+            if child.stdin is not None:
+                child.stdin.close()  # the child's read ends: it exits
+            child.wait(5)
+        except (OSError, subprocess.TimeoutExpired):
+            child.kill()
+        if child.stdout is not None:
+            child.stdout.close()
+
+    @property
+    def pid(self) -> int | None:
+        return self._child.pid if self._child is not None and self._child.poll() is None else None
+
+
+CHILD = ChildJudge()
+atexit.register(CHILD.close)
+
+
+def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
+    """The child: judge each page it is sent, until its stdin closes."""
+    from .service import page_digest  # the child's imports, not the server's
+    from .sessions import Sessions
+    from .timeline import Timeline
+    from .validation import SchemaRegistry
+
+    judges: dict[tuple[str, ...], Sessions] = {}
+    while True:
+        try:
+            sources, settings, raw = _read(stdin)
+        except EOFError:
+            return
+        sessions = judges.get(sources)
+        if sessions is None:
+            registry = SchemaRegistry.load(*sources)
+            sessions = judges[sources] = Sessions(registry, Timeline(registry))
+        _write(stdout, (pack(sessions.judge_apart(settings, raw)), page_digest(raw)))
+
+
+if __name__ == "__main__":
+    serve(sys.stdin.buffer, sys.stdout.buffer)
