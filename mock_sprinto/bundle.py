@@ -43,8 +43,9 @@ from .faults.scenario import Scenario, ScenarioError, effective_settings, parse_
 from .har import REDACTED, SECRET_HEADERS
 from .journal import JournalEntry
 from .lifecycle import State
+from .payload import page_digest
 from .resources import schemas_dir
-from .service import Emulator, page_digest
+from .service import Emulator
 from .settings import check_overrides
 from .sourcelines import json_pointer
 from .store import (
@@ -428,7 +429,7 @@ class _Checker:
         self.emulator = emulator
         self.document = document
         self.problems: list[str] = []
-        # Page digests are a per-process hash (service.page_digest): carried over as they are when
+        # Page digests are a per-process hash (payload.page_digest): carried over as they are when
         # this process hashes the same way, recomputed from the bytes the bundle holds otherwise, and
         # marked as foreign ('b:' + digest) where it holds none, so they only ever match each other.
         self.same_digests = document["digest_probe"] == page_digest(_PROBE)

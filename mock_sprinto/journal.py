@@ -32,7 +32,7 @@ class JournalEntry:
     retry_after: int | None = None  # the Retry-After the answer carried (whole seconds)
     encoding: str | None = None  # a push's Content-Encoding ("identity" when none)
     body_bytes: int | None = None  # a push's body on the wire
-    digest: str | None = None  # of a push's decoded body (service.page_digest): the same page sent again
+    digest: str | None = None  # of a push's decoded body (payload.page_digest): the same page sent again
     page: int | None = None  # the ordinal a push got in its session's page list
     names_session: str | None = None  # the active_session_id a 409 session_already_active named
     # What the HAR export (har.py) reads: references the envelope already holds, so recording them

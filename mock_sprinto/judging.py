@@ -1,6 +1,6 @@
 """Large pages judged in a process of their own.
 
-A page over ``service.INLINE_JUDGE_BYTES`` decoded is parsed, proved and validated away from the
+A page over ``payload.INLINE_JUDGE_BYTES`` decoded is parsed, proved and validated away from the
 event loop. On a thread that was not enough: its C calls hold the GIL to their end (orjson parsing
 24 MB: ~33 ms), and the loop waits for the one in progress at each of its syscalls, so under floods
 of such pages a health check took up to 260 ms (issue 22's soak) even with the judge resting. A
@@ -31,6 +31,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from .codes import CATALOGUE
 from .errors import ApiError
+from .payload import page_digest
 from .validation import PageVerdict
 
 if TYPE_CHECKING:
@@ -145,7 +146,6 @@ atexit.register(CHILD.close)
 
 def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     """The child: judge each page it is sent, until its stdin closes."""
-    from .service import page_digest  # the child's imports, not the server's
     from .sessions import Sessions
     from .timeline import Timeline
     from .validation import SchemaRegistry

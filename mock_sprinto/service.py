@@ -13,7 +13,6 @@ purges) in ``timeline.py``, the rate limit in ``ratelimit.py``.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import itertools
 import time
@@ -46,7 +45,7 @@ from .faults.vocabulary import SILENT_FAULTS, Operation
 from .journal import Journal, JournalEntry, kept_headers
 from .lifecycle import State
 from .naming import INTEGRATION_ID
-from .payload import BodySource, many_values, parse_json
+from .payload import INLINE_JUDGE_BYTES, BodySource, many_values, page_digest, parse_json
 from .ratelimit import throttle
 from .sessions import Sessions, Wire
 from .settings import Config, Settings
@@ -55,7 +54,6 @@ from .timeline import Timeline
 from .validation import PageVerdict, SchemaRegistry
 
 SUPPORTED_VERSIONS = ("v1",)
-INLINE_JUDGE_BYTES = 1_048_576  # a decoded page larger than this is parsed and validated on a worker thread
 # What a page being parsed holds, in times its decoded size: the text, and the strings and numbers
 # parsing makes of it (a page of long strings: about twice its size; many small values cost more).
 PARSE_FACTOR = 2
@@ -566,17 +564,6 @@ def _keep_exchange(entry: JournalEntry, exchange: Exchange, request_body: bytes 
 
 def _ms_since(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
-
-
-def page_digest(decoded: bytes) -> str:
-    """How the judge tells a page sent again from a new one: Python's own 64-bit SipHash of the
-    decoded bytes, several times cheaper than blake2b. Its key is per process, as the journal and
-    the store are; equal digests are equal pages (a collision: 1 in 2**64). A page over
-    ``INLINE_JUDGE_BYTES`` (always the same size, so always the same way) gets a 64-bit blake2b,
-    which hashlib computes without the GIL: 24 MB of SipHash held the event loop 17 ms."""
-    if len(decoded) > INLINE_JUDGE_BYTES:
-        return hashlib.blake2b(decoded, digest_size=8).hexdigest()
-    return f"{hash(decoded) & 0xFFFFFFFFFFFFFFFF:016x}"
 
 
 def _whole_seconds(header: str | None) -> int | None:

@@ -82,7 +82,7 @@ class Page:
     errors_truncated: bool = False
     payload: bytes | None = None  # the decoded body of an accepted page, applied on close
     duration_ms: float = 0.0
-    digest: str | None = None  # service.page_digest of the decoded body (None when it was never read)
+    digest: str | None = None  # payload.page_digest of the decoded body (None when it was never read)
     unknown_fields: dict[str, list[str]] | None = None  # of an accepted page: fields beyond the known ones
     kept: int = PAGE_BYTES  # what this record of the page holds (its errors included), for the budget
 

@@ -20,7 +20,7 @@ does without):
   ``transport_*``: ``_code``, else ``transport_error``);
 * code: ``_code``, else the answer body's ``code``, else the one code Sprinto's contract gives that
   operation and status (a push's 409 is ``session_not_active``; each inference is noted);
-* Retry-After from the response header; a push's body digest (``service.page_digest``) from
+* Retry-After from the response header; a push's body digest (``payload.page_digest``) from
   ``request.postData`` (base64 and gzip undone; a body the capture cut short has none), its coding
   from ``Content-Encoding``, its size from ``bodySize`` or ``Content-Length``;
 * times: ``startedDateTime`` is the arrival, the answer is ``_answeredDateTime`` or arrival plus
@@ -51,8 +51,8 @@ from ..codes import INVALID_HAR
 from ..errors import ApiError
 from ..journal import JournalEntry
 from ..lifecycle import State
+from ..payload import page_digest
 from ..resources import schemas_dir
-from ..service import page_digest
 from ..settings import Settings
 from ..sourcelines import json_pointer
 from ..store import IdSource, Page, Session, Tenant

@@ -16,7 +16,8 @@ from aiohttp.test_utils import TestClient
 
 from mock_sprinto import bundle
 from mock_sprinto.clock import ManualClock
-from mock_sprinto.service import Emulator, page_digest
+from mock_sprinto.payload import page_digest
+from mock_sprinto.service import Emulator
 from mock_sprinto.settings import Config, Settings
 from mock_sprinto.statefile import write_atomically
 from mock_sprinto.validation import SchemaRegistry

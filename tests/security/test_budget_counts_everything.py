@@ -333,7 +333,7 @@ async def test_a_large_page_is_judged_off_the_loop_while_health_checks_answer(
 async def test_the_judging_child_answers_as_the_server_would(registry: Any) -> None:
     """The same verdicts, refusals and digests from the child as from a judge in the server."""
     from mock_sprinto import judging
-    from mock_sprinto.service import INLINE_JUDGE_BYTES, page_digest
+    from mock_sprinto.payload import INLINE_JUDGE_BYTES, page_digest
     from mock_sprinto.sessions import Sessions
     from mock_sprinto.settings import Settings
     from mock_sprinto.timeline import Timeline
