@@ -18,6 +18,7 @@ a failure.
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import json
 import os
@@ -79,7 +80,7 @@ def here(command: str, port: int) -> str:
 def call(port: int, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        data = None if body is None else json.dumps(body).encode()
+        data = body if isinstance(body, bytes) else None if body is None else json.dumps(body).encode()
         sent = {"Content-Type": "application/json", **(headers or {})}
         connection.request(method, path, body=data, headers=sent)
         response = connection.getresponse()
@@ -273,6 +274,17 @@ def test_hardened_it_writes_nothing_and_compiles_nothing(daemon: Daemon, image: 
         details = daemon.inspect(server.name)["HostConfig"]
         assert details["ReadonlyRootfs"] is True and details["CapDrop"] == ["ALL"]  # type: ignore[index]
         sync_a_page(port)
+        # A page over 1 MiB decoded is judged by the judging child: it starts and runs here too.
+        key = {"api-key": "big-key", "Content-Encoding": "gzip"}
+        base = "/api/external/push/v1/integrations/big"
+        status, session = call(port, "POST", f"{base}/sessions", headers=key)
+        assert status == 201, session
+        large = {"entities": {"Blob": [{"id": n, "notes": "a" * 12_000} for n in range(100)]}}
+        wire = gzip.compress(json.dumps(large).encode(), mtime=0)
+        status, answer = call(port, "POST", f"{base}/sessions/{session['id']}/entities", wire, key)
+        assert status == 202 and answer["records_accepted"] == 100, answer
+        top = daemon.docker("top", server.name, "-o", "uid,args").stdout.splitlines()[1:]
+        assert any("mock_sprinto.judging" in line and line.split()[0] == "10001" for line in top), top
         script = (
             "import asyncio, importlib.util, os, aiohttp.web, yaml, mock_sprinto.cli, mock_sprinto.http.app\n"
             "for module in (asyncio, aiohttp.web, yaml, mock_sprinto.cli, mock_sprinto.http.app):\n"
