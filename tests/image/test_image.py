@@ -282,7 +282,7 @@ def test_hardened_it_writes_nothing_and_compiles_nothing(daemon: Daemon, image: 
         large = {"entities": {"Blob": [{"id": n, "notes": "a" * 12_000} for n in range(100)]}}
         wire = gzip.compress(json.dumps(large).encode(), mtime=0)
         status, answer = call(port, "POST", f"{base}/sessions/{session['id']}/entities", wire, key)
-        assert status == 202 and answer["records_accepted"] == 100, answer
+        assert status == 202 and answer["accepted_count_total"] == 100, answer
         top = daemon.docker("top", server.name, "-o", "uid,args").stdout.splitlines()[1:]
         assert any("mock_sprinto.judging" in line and line.split()[0] == "10001" for line in top), top
         script = (
