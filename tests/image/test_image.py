@@ -283,8 +283,8 @@ def test_hardened_it_writes_nothing_and_compiles_nothing(daemon: Daemon, image: 
         wire = gzip.compress(json.dumps(large).encode(), mtime=0)
         status, answer = call(port, "POST", f"{base}/sessions/{session['id']}/entities", wire, key)
         assert status == 202 and answer["accepted_count_total"] == 100, answer
-        top = daemon.docker("top", server.name, "-o", "uid,args").stdout.splitlines()[1:]
-        assert any("mock_sprinto.judging" in line and line.split()[0] == "10001" for line in top), top
+        top = daemon.docker("top", server.name, "-o", "pid,uid,args").stdout.splitlines()[1:]
+        assert any("mock_sprinto.judging" in line and line.split()[1] == "10001" for line in top), top
         script = (
             "import asyncio, importlib.util, os, aiohttp.web, yaml, mock_sprinto.cli, mock_sprinto.http.app\n"
             "for module in (asyncio, aiohttp.web, yaml, mock_sprinto.cli, mock_sprinto.http.app):\n"
