@@ -13,6 +13,7 @@ purges) in ``timeline.py``, the rate limit in ``ratelimit.py``.
 from __future__ import annotations
 
 import asyncio
+import gc
 import hmac
 import itertools
 import time
@@ -104,11 +105,16 @@ class Emulator:
     def reset(self) -> None:
         """Forget every tenant, session, record and journal entry (the clock keeps its time)."""
         held = bool(self.tenants or self.journal.entries)
-        for tenant in self.tenants.values():
-            tenant.release_memory()
+        if self.tenants:
+            for tenant in self.tenants.values():
+                tenant.release_memory()
+            del tenant  # the loop's last tenant would otherwise live through the collection below
         self.tenants.clear()
         self.journal.clear()
         if held:  # everything went: whatever the budget counted, the heap is mostly free
+            # A tenant's objects form cycles: without a collection first, the trim would find
+            # them still allocated (issue 21: 12 MiB more RSS after a reset of a 4-s run).
+            gc.collect()
             budget.give_back_free_heap()
         for integration_id, api_key in self.declared.items():
             self.new_tenant(integration_id, api_key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Callable
 from typing import Any
@@ -216,3 +217,29 @@ def test_activity_items_hold_plain_values_only(emulator: Emulator) -> None:
     item = tenant.activity[-1]
     assert not gc.is_tracked(tenant.activity.rows[-1])
     assert item.details["counts_by_entity"] == {"User": 1} and item.public()["details"]["page"] == 1
+
+
+def test_a_reset_trims_the_heap_only_once_the_forgotten_tenants_are_freed(
+    make_emulator: Callable[..., Emulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tenant's objects refer to each other (cycles), so dropping the last reference frees
+    nothing until a collection: a trim before it gave back nothing of theirs (issue 21: RSS after
+    a reset was 12 MiB higher than after one more collection)."""
+    import weakref
+
+    from mock_sprinto import budget
+
+    emulator = make_emulator()
+    tenant = emulator.authenticate("acme", "k")
+    session = emulator.sessions.start_session(tenant, None)
+    push(emulator, tenant, session.id, [user(1)])
+    forgotten = weakref.ref(tenant)
+    del tenant, session
+    alive_at_trim: list[bool] = []
+    monkeypatch.setattr(budget, "give_back_free_heap", lambda: alive_at_trim.append(forgotten() is not None))
+    gc.disable()  # no automatic collection may do the reset's work for it
+    try:
+        emulator.reset()
+    finally:
+        gc.enable()
+    assert alive_at_trim == [False]
