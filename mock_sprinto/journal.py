@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from itertools import chain
-from typing import Any
+from operator import attrgetter
+from typing import Any, overload
 
 from .clock import format_time
 
@@ -78,27 +79,73 @@ def kept_headers(raw: Sequence[tuple[bytes, bytes]], limit: int) -> tuple[Sequen
     return tuple(kept), len(raw) - len(kept)
 
 
+# An entry as the ring keeps it: its fields' values in declaration order, a plain tuple. A
+# JournalEntry is a container the collector tracks and every full collection walks (10,000 of them
+# in a full ring); a tuple of strings, numbers, bytes and tuples of bytes is untracked on the
+# collector's next pass (issue 21). Entries are made again on reading, which is rare.
+Row = tuple[Any, ...]
+_FIELD_NAMES = tuple(f.name for f in fields(JournalEntry))
+_row_of = attrgetter(*_FIELD_NAMES)
+_ANSWER = _FIELD_NAMES.index("answer")
+_INTEGRATION = _FIELD_NAMES.index("integration_id")
+_OPERATION = _FIELD_NAMES.index("operation")
+_STATUS = _FIELD_NAMES.index("status")
+
+
+def _entry_of(row: Row) -> JournalEntry:
+    return JournalEntry(*row)
+
+
+class JournalEntries(Sequence[JournalEntry]):
+    """The ring read as entries, oldest first: each made from its row when read (a copy: changing
+    it changes nothing kept)."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: deque[Row]) -> None:
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> JournalEntry: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[JournalEntry]: ...
+    def __getitem__(self, index: int | slice) -> JournalEntry | list[JournalEntry]:
+        if isinstance(index, slice):
+            return [_entry_of(row) for row in list(self._rows)[index]]
+        return _entry_of(self._rows[index])
+
+    def __iter__(self) -> Iterator[JournalEntry]:
+        return map(_entry_of, self._rows)
+
+    def __reversed__(self) -> Iterator[JournalEntry]:
+        return map(_entry_of, reversed(self._rows))
+
+
 class Journal:
     def __init__(self, size: int) -> None:
-        self.entries: deque[JournalEntry] = deque(maxlen=size)
+        self._rows: deque[Row] = deque(maxlen=size)
+        self.entries = JournalEntries(self._rows)
         self.total = 0
 
     def add(self, entry: JournalEntry) -> None:
-        self.entries.append(entry)
+        self._rows.append(_row_of(entry))
         self.total += 1
 
     def clear(self) -> None:
-        self.entries.clear()
+        self._rows.clear()
 
     def answered_after(self, order: int) -> list[JournalEntry]:
         """The entries answered after ``order`` (``Emulator``'s request order), oldest first: a
         backwards walk that stops at the first older one, so a new tenant's report on a busy
         shared server reads its own few entries, not the whole ring."""
         picked: list[JournalEntry] = []
-        for entry in reversed(self.entries):
-            if entry.answer <= order:
+        for row in reversed(self._rows):
+            if row[_ANSWER] <= order:
                 break
-            picked.append(entry)
+            picked.append(_entry_of(row))
         picked.reverse()
         return picked
 
@@ -107,13 +154,13 @@ class Journal:
     ) -> list[JournalEntry]:
         """The last ``limit`` entries (optionally of one integration, operation, status), oldest first."""
         picked: list[JournalEntry] = []
-        for entry in reversed(self.entries):
+        for row in reversed(self._rows):
             if (
-                (integration_id is None or entry.integration_id == integration_id)
-                and (operation is None or entry.operation == operation)
-                and (status is None or entry.status == status)
+                (integration_id is None or row[_INTEGRATION] == integration_id)
+                and (operation is None or row[_OPERATION] == operation)
+                and (status is None or row[_STATUS] == status)
             ):
-                picked.append(entry)
+                picked.append(_entry_of(row))
                 if len(picked) >= limit:
                     break
         picked.reverse()
