@@ -149,12 +149,14 @@ def parse_json(
             _find_repeated_name(raw)
         return value
     members, containers = shallow
-    marks = delete_in_steps(raw, _ALL_BUT_MARKS)  # one pass: the text's '{', '[' and ':' only
+    # One pass feeds both proofs; the depth proof alone needs fewer bytes kept (a cheaper pass).
+    marks = delete_in_steps(raw, _ALL_BUT_MARKS if reject_repeated_names else _ALL_BUT_BRACKETS)
     if marks.count(b"{") + marks.count(b"[") != containers:
         # A record nests (or a string holds a bracket): walk it all.
         members = _walk(value, max_depth, flat_types)
     if (
         reject_repeated_names
+        and count_in_steps(marks, b'":') != members
         and not _colons_prove_no_repeats(raw, marks.count(b":"), value)
         and _may_repeat_names(raw, members)
     ):
@@ -213,7 +215,13 @@ def _shallow(root: Any, limit: int) -> tuple[int, int] | None:
 
 
 _OBJECTS_ONLY = {dict}
-_ALL_BUT_MARKS = bytes(byte for byte in range(256) if byte not in b"{[:")
+# What the text keeps for both proofs: '{' and '[' (the depth proof), and '"' with ':' (the
+# repeated-name proof: every member name written ends in '"', white space, ':', so with everything
+# else deleted each one leaves a '":'; other '":' only add, as a string whose first byte kept is a
+# colon). Digits are kept only so that a date-time ("2022-01-15T09:00:00Z") leaves '"2022...' and
+# not an extra '":', which would send the usual page to the dearer proof.
+_ALL_BUT_MARKS = bytes(byte for byte in range(256) if byte not in b'{[:"0123456789')
+_ALL_BUT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"{[")
 
 
 def _colons_prove_no_repeats(raw: bytes, colons: int, value: Any) -> bool:

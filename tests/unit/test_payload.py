@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from mock_sprinto import payload
 from mock_sprinto.errors import ApiError
 from mock_sprinto.payload import parse_json
 
@@ -13,6 +14,9 @@ REPEATED = [
     b'{"entities": {"User": [{"a" : 1, "a":2}]}}',  # white space before a colon
     b'{"entities": {"User": [{"a": "\\u003a", "a": 1}]}}',  # an escaped colon
     b'{"entities": {"User": [{"k": 1}], "User": [{"k": 1}]}}',
+    b'{"entities": {"User": [{"a": ":x", "a": 1}]}}',  # a value whose first byte kept is a colon
+    b'{"entities": {"User": [{"a": "\\":", "a": 1}]}}',  # an escaped quote before a colon
+    b'{"entities": {"User": [{"url": "https://x", "at": "2022-01-15T09:00:00Z", "at": 1}]}}',
 ]
 FINE = [
     b'{"entities": {"User": [{"a": "x:y", "b": "[{:"}]}}',  # marks inside strings
@@ -39,3 +43,19 @@ def test_nesting_beyond_the_records_counts_against_the_limit() -> None:
     with pytest.raises(ApiError, match="nesting"):
         parse_json(raw, 5)
     parse_json(b'{"entities": {"User": [{"a": "{{{{{{[[[["}]}}', 4)  # brackets in a string are not nesting
+
+
+def test_the_usual_page_is_proved_free_of_repeats_without_serializing_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The usual page (date-times with colons, e-mail addresses): the marks the depth proof
+    # keeps prove it alone; re-serializing the page (the dearer proof) is not needed.
+    def dearer(*args: object) -> bool:
+        raise AssertionError("the dearer proof ran")
+
+    monkeypatch.setattr(payload, "_colons_prove_no_repeats", dearer)
+    monkeypatch.setattr(payload, "_may_repeat_names", dearer)
+    record = (
+        '{"employeeId": "E%d", "fullName": "Alice Johnson", "employmentStartDate": "2022-01-15T09:00:00Z",'
+        ' "employmentEndDate": null, "workEmail": "alice%d@example.com", "role": "ENG01"}'
+    )
+    records = ", ".join(record % (i, i) for i in range(100))
+    parse_json(f'{{"entities": {{"User": [{records}]}}, "page_hint": 7}}'.encode(), 64)
