@@ -1,0 +1,33 @@
+"""``format_time`` formats the date and time of day once per second (issue 21); what it prints
+must stay exactly what ``datetime.fromtimestamp`` reads from the float."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from mock_sprinto.clock import MAX_TIME, MIN_TIME, format_time
+
+
+def _by_datetime(ts: float) -> str:
+    moment = datetime.fromtimestamp(min(max(ts, MIN_TIME), MAX_TIME), tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+@example(1.9999995)  # rounds up into the next second
+@example(1.99999949)
+@example(-0.0000005)
+@example(1764844800.0005)
+@example(MAX_TIME + 5)
+@example(MIN_TIME - 5)
+def test_a_time_prints_as_datetime_reads_it(ts: float) -> None:
+    assert format_time(ts) == _by_datetime(ts)
+
+
+@given(st.integers(min_value=0, max_value=2_000_000_000), st.integers(min_value=0, max_value=999_999))
+def test_every_microsecond_of_a_second_prints_as_datetime_reads_it(second: int, micro: int) -> None:
+    ts = second + micro / 1_000_000
+    assert format_time(ts) == _by_datetime(ts)
