@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -74,3 +75,14 @@ def test_small_pieces() -> None:
         quick=True,
     )
     assert "| 9 | a figure | 1 ms | 2 ms | < 5 ms | met |" in text
+
+
+def test_the_soak_holds_rss_to_the_factor_the_docs_state() -> None:
+    """Issue 22: RSS stays within a stated factor of the memory budget; the soak fails past the
+    factor docs/robustness.md states, so the two cannot drift apart."""
+    from benchmarks import soak  # here: importing it builds nothing, but only this test needs it
+
+    text = (ROOT / "docs" / "robustness.md").read_text(encoding="utf-8")
+    stated = re.search(r"within about \*\*([\d.]+)× the budget\*\*", text)
+    assert stated is not None
+    assert float(stated.group(1)) == soak.RSS_FACTOR
