@@ -9,7 +9,8 @@ the verdict back, blocked (the GIL released) meanwhile.
 
 The child is ``python -m mock_sprinto.judging``: one per server process, started on the first
 large page, fed one page at a time over its stdin and answering on its stdout, each message a
-length and a pickle (both ends are this package, the same version). It rebuilds the schema
+length and a pickle, then a length and the page's bytes as they are (``_write``; both ends are this
+package, the same version). It rebuilds the schema
 registry from the folders it was loaded from; a registry made any other way (in code), a child
 that cannot start or that dies, leaves the page to the thread, as before. It ends when the server
 closes its stdin or exits.

@@ -44,7 +44,6 @@ from .faults.prefer import parse_prefer
 from .faults.scenario import Scenario, effective_settings
 from .faults.vocabulary import SILENT_FAULTS, Operation
 from .journal import Journal, JournalEntry, kept_headers
-from .lifecycle import State
 from .naming import INTEGRATION_ID
 from .payload import INLINE_JUDGE_BYTES, BodySource, many_values, page_digest, parse_json
 from .ratelimit import throttle
@@ -59,9 +58,9 @@ SUPPORTED_VERSIONS = ("v1",)
 # parsing makes of it (a page of long strings: about twice its size; many small values cost more).
 PARSE_FACTOR = 2
 # The share of time the large-page judge may run: after judging for t seconds it rests t seconds.
-# Its C calls hold the GIL (orjson parsing 24 MB: ~33 ms) and every syscall the loop makes waits
-# for one to end: three clients pushing 24 MB pages back to back kept the judge on the GIL 54 % of
-# the time and health checks waiting ~150 ms (issue 22's soak). Resting, the flood slows, not the rest.
+# On a thread its C calls held the GIL the loop waited for (three clients pushing 24 MB pages back
+# to back: health checks ~150 ms, issue 22's soak); in the judging child (judging.py) it still takes
+# a core of two. Resting, a flood of large pages slows itself, not the other clients.
 JUDGE_DUTY = 0.5
 MAX_API_KEY_CHARS = 512
 
@@ -105,11 +104,7 @@ class Emulator:
     def reset(self) -> None:
         """Forget every tenant, session, record and journal entry (the clock keeps its time)."""
         held = bool(self.tenants or self.journal.entries)
-        if self.tenants:
-            for tenant in self.tenants.values():
-                tenant.release_memory()
-            del tenant  # the loop's last tenant would otherwise live through the collection below
-        self.tenants.clear()
+        self._forget_tenants()
         self.journal.clear()
         if held:  # everything went: whatever the budget counted, the heap is mostly free
             # A tenant's objects form cycles: without a collection first, the trim would find
@@ -118,6 +113,13 @@ class Emulator:
             budget.give_back_free_heap()
         for integration_id, api_key in self.declared.items():
             self.new_tenant(integration_id, api_key)
+
+    def _forget_tenants(self) -> None:
+        """Every tenant released and dropped; a method of its own so that no local name keeps the
+        last one alive through the collection ``reset`` runs next."""
+        for tenant in self.tenants.values():
+            tenant.release_memory()
+        self.tenants.clear()
 
     def new_tenant(self, integration_id: str, api_key: str | None, *, first_arrival: int | None = None) -> Tenant:
         """A fresh tenant; ``first_arrival`` is the request that made it (open mode), which is its own."""
@@ -343,7 +345,7 @@ class Emulator:
         def run() -> Answer:
             self._still_held(tenant, session_id)
             session = self.sessions.close_session(tenant, session_id, body)
-            if session.state is State.PROCESSING:
+            if self.timeline.worth_preparing(session):
                 self._in_background(self.timeline.prepare_apply(tenant, session))
             return Answer(202, session.public())
 

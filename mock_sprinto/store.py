@@ -441,6 +441,7 @@ class Tenant:
         budget: MemoryBudget | None = None,
     ) -> None:
         self.budget = MemoryBudget(None) if budget is None else budget  # the process-wide one, shared
+        self.forgotten = False  # deleted or reset away: work still on its way for it stops (release_memory)
         self._staged_bytes = 0
         self._applied_bytes = 0
         self._kept_bytes = 0  # bookkeeping: this tenant, its sessions and their pages, its log, its scenario
@@ -505,6 +506,7 @@ class Tenant:
         """The tenant is forgotten: give its bytes back, and count whatever a request still in
         flight does to it on a private budget from now on. Its bytes count as freed: the caller
         trims the heap (``budget.trim_if_due``) once it has let go of the tenant."""
+        self.forgotten = True
         held = self._staged_bytes + self._applied_bytes + self._kept_bytes
         freed(held)
         self.budget.add(-held)

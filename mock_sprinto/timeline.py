@@ -250,15 +250,24 @@ class Timeline:
                 break
         return work.next_page >= len(pages)
 
+    @staticmethod
+    def worth_preparing(session: Session) -> bool:
+        """More staged records than one slice: smaller applies are built at once when due (a few ms)."""
+        return session.state is State.PROCESSING and session.staged_records > APPLY_SLICE_RECORDS
+
     async def prepare_apply(self, tenant: Tenant, session: Session) -> None:
         """Build a large apply aside in slices, yielding to the loop between them, while the session
         waits for processing: when it falls due, only what is left is built (all of it when the clock
-        was moved at once), so the answer is the same either way."""
-        if session.staged_records <= APPLY_SLICE_RECORDS:
-            return  # built at once when due, in a few ms
+        was moved at once), so the answer is the same either way. Stops when the tenant is deleted or
+        reset away (what it built would only keep memory the reset gave back)."""
         work = Applying(tenant.settings.apply_mode == "upsert")
         session.applying = work
-        while session.applying is work and session.state is State.PROCESSING and work.still_fits(tenant):
+        while (
+            session.applying is work
+            and session.state is State.PROCESSING
+            and not tenant.forgotten
+            and work.still_fits(tenant)
+        ):
             if self._build(tenant, session, work, APPLY_SLICE_RECORDS):
                 return
             await asyncio.sleep(0)

@@ -497,6 +497,23 @@ async def test_a_large_apply_is_built_in_slices_before_it_falls_due(
     assert slices[-1] is None  # the rest (or all of it) built when processing fell due
 
 
+async def test_a_large_apply_built_ahead_stops_when_its_integration_is_deleted(client: Any, emulator: Any) -> None:
+    """What it built would keep memory the delete gave back."""
+    from mock_sprinto import timeline
+    from mock_sprinto.control import ControlPlane
+
+    vendor = Vendor(client, "acme", "k")
+    session_id = await _stage_things(vendor, pages=3 * timeline.APPLY_SLICE_RECORDS // 100)
+    tenant = emulator.tenants["acme"]
+    session = emulator.sessions.close_session(tenant, session_id, {"status": "apply"})
+    building = asyncio.ensure_future(emulator.timeline.prepare_apply(tenant, session))
+    await asyncio.sleep(0)  # one slice
+    assert session.applying.next_page == timeline.APPLY_SLICE_RECORDS // 100
+    ControlPlane(emulator).delete_integration("acme")
+    await building
+    assert session.applying is None  # no second slice
+
+
 # ---- item 2: a client that reads nothing of a large answer is dropped -------------------------------
 async def test_a_client_that_never_reads_a_large_answer_is_dropped_after_the_send_deadline(
     serve: Any, make_emulator: Any
