@@ -80,7 +80,7 @@ class Emulator:
         self.config = config  # where each server setting came from (Config.source_of)
         self.tenants: dict[str, Tenant] = {}
         self.budget = MemoryBudget(self.settings.memory_budget_bytes)  # shared by every tenant
-        self.timeline = Timeline(registry)
+        self.timeline = Timeline(registry, self._in_background)
         self.sessions = Sessions(registry, self.timeline)
         self.scenario: Scenario | None = None  # the global scenario; an integration's own one wins
         self._stopping = asyncio.Event()  # set when the server stops: scenario delays end early

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import operator
 import random
 import secrets
 from collections import Counter, deque
@@ -113,6 +114,7 @@ class Page:
 
 # The fields of a Page, in order: a finished session keeps one tuple of them per page (PageRows).
 _PAGE_FIELDS = tuple(Page.__dataclass_fields__)
+_page_values = operator.attrgetter(*_PAGE_FIELDS)  # one C call for the whole row
 
 
 class PageRows(Sequence[Page]):
@@ -123,9 +125,8 @@ class PageRows(Sequence[Page]):
 
     __slots__ = ("_rows",)
 
-    def __init__(self, pages: Sequence[Page]) -> None:
-        shared: dict[bytes, bytes] = {}
-        self._rows = tuple(_flat_row(page, shared) for page in pages)
+    def __init__(self, pages: Sequence[Page] = (), rows: tuple[tuple[Any, ...], ...] | None = None) -> None:
+        self._rows = rows if rows is not None else tuple(FlatRows().rows(pages))
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -143,15 +144,30 @@ class PageRows(Sequence[Page]):
         return map(_page_of, self._rows)
 
 
-def _flat_row(page: Page, shared: dict[bytes, bytes]) -> tuple[Any, ...]:
-    row = [getattr(page, name) for name in _PAGE_FIELDS]
-    counts = right_sized_json(page.counts)
-    row[_COUNTS] = shared.setdefault(counts, counts)
-    if page.unknown_fields is not None:
-        row[_UNKNOWN] = right_sized_json(page.unknown_fields)
-    row[_ERRORS] = tuple(page.errors)  # an accepted page's: empty
-    row[_PAYLOAD] = None  # retired: the bytes are gone already
-    return tuple(row)
+class FlatRows:
+    """Pages made into PageRows' rows, equal counts shared (one bytes object for every page of a
+    session that pushed the same entity counts). One instance flattens one session, in as many
+    calls as it takes (``Timeline`` does a large one in slices)."""
+
+    __slots__ = ("_counts",)
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[tuple[str, int], ...], bytes] = {}
+
+    def rows(self, pages: Iterable[Page]) -> Iterator[tuple[Any, ...]]:
+        counts_of = self._counts
+        for page in pages:
+            row = list(_page_values(page))
+            shape = tuple(page.counts.items())
+            counts = counts_of.get(shape)
+            if counts is None:
+                counts = counts_of[shape] = right_sized_json(page.counts)
+            row[_COUNTS] = counts
+            if page.unknown_fields is not None:
+                row[_UNKNOWN] = right_sized_json(page.unknown_fields)
+            row[_ERRORS] = tuple(page.errors)  # an accepted page's: empty
+            row[_PAYLOAD] = None  # retired: the bytes are gone already
+            yield tuple(row)
 
 
 def right_sized_json(value: Any) -> bytes:
@@ -216,10 +232,11 @@ class Session:
         assert isinstance(pages, list), "a finished session stages nothing"
         pages.append(page)
 
-    def finish(self) -> None:
-        """Done with its data: the pages are kept flat (PageRows), for the judge and the dashboard."""
+    def finish(self, rows: tuple[tuple[Any, ...], ...] | None = None) -> None:
+        """Done with its data: the pages are kept flat (PageRows), for the judge and the dashboard;
+        ``rows``: made already (``FlatRows``, a slice at a time)."""
         if isinstance(self.accepted_pages, list):
-            self.accepted_pages = PageRows(self.accepted_pages)
+            self.accepted_pages = PageRows(self.accepted_pages, rows)
 
     def public(self) -> dict[str, Any]:
         """The vendor's Session object (documented members first, then the emulator's extras)."""

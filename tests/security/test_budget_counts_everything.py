@@ -514,6 +514,56 @@ async def test_a_large_apply_built_ahead_stops_when_its_integration_is_deleted(c
     assert session.applying is None  # no second slice
 
 
+@pytest.mark.parametrize("close_status", ["apply", "discard"])
+async def test_a_finished_session_of_many_pages_is_made_flat_in_slices(
+    client: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch, close_status: str
+) -> None:
+    """Before: its pages were made flat (Session.finish) at once: 100,000 pages held the loop
+    ~0.2 s. Now a slice at a time beside the requests; what the judge and the dashboard read is
+    the same before, during and after."""
+    from mock_sprinto import timeline
+    from mock_sprinto.control import ControlPlane
+    from mock_sprinto.store import PageRows
+
+    monkeypatch.setattr(timeline, "FLATTEN_SLICE_PAGES", 4)
+    vendor = Vendor(client, "acme", "k")
+    session_id = await _stage_things(vendor, pages=10)
+    session = emulator.tenants["acme"].sessions[session_id]
+    before = [page.describe() for page in session.accepted_pages]
+    tenant = emulator.tenants["acme"]
+    emulator.sessions.close_session(tenant, session_id, {"status": close_status})
+    ControlPlane(emulator).advance_clock(60, "acme")  # processing falls due, with no loop turn between
+    assert session.state.value == ("processed" if close_status == "apply" else "cancelled")
+    assert isinstance(session.accepted_pages, list)  # not all at once
+    assert [page.describe() for page in session.accepted_pages] == before
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert isinstance(session.accepted_pages, PageRows)
+    assert [page.describe() for page in session.accepted_pages] == before
+    async with client.get(f"/_mock/integrations/acme/sessions/{session_id}") as response:
+        assert response.status == 200
+        assert len((await response.json())["pages"]) == 10
+
+
+async def test_a_session_being_made_flat_stops_when_its_integration_is_deleted(
+    client: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mock_sprinto import timeline
+    from mock_sprinto.control import ControlPlane
+
+    monkeypatch.setattr(timeline, "FLATTEN_SLICE_PAGES", 4)
+    vendor = Vendor(client, "acme", "k")
+    session_id = await _stage_things(vendor, pages=10)
+    session = emulator.tenants["acme"].sessions[session_id]
+    status, _ = await vendor.call("POST", f"/sessions/{session_id}/close", json={"status": "discard"})
+    assert status == 202
+    await asyncio.sleep(0)  # one slice
+    ControlPlane(emulator).delete_integration("acme")
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert isinstance(session.accepted_pages, list)  # no slice after the delete, no rows kept
+
+
 # ---- item 2: a client that reads nothing of a large answer is dropped -------------------------------
 async def test_a_client_that_never_reads_a_large_answer_is_dropped_after_the_send_deadline(
     serve: Any, make_emulator: Any
