@@ -22,10 +22,11 @@ import base64
 import binascii
 import gzip
 import heapq
+import itertools
 import json
 import zlib
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,7 @@ from .faults.engine import FaultState
 from .faults.scenario import Scenario, ScenarioError, effective_settings, parse_scenario
 from .har import REDACTED, SECRET_HEADERS
 from .journal import JournalEntry
+from .jsontext import array_parts, object_opening
 from .lifecycle import State
 from .payload import page_digest
 from .resources import schemas_dir
@@ -86,6 +88,35 @@ def refused(problems: list[str], what: str = "the state bundle") -> ApiError:
 def to_document(emulator: Emulator, integration_id: str | None = None) -> dict[str, Any]:
     """One integration's bundle (``integration_id``) or the whole emulator's (None). The tenants
     should be settled first (``ControlPlane`` does), so what fell due is in the bundle."""
+    head, tenants, entries = _chosen(emulator, integration_id)
+    return {
+        **head,
+        "integrations": [_tenant_document(emulator, tenant) for tenant in tenants],
+        "journal": [_entry_document(entry) for entry in entries],
+    }
+
+
+def document_parts(emulator: Emulator, integration_id: str | None = None) -> Iterator[bytes]:
+    """``to_document`` as JSON text in parts (``jsontext``), each made when it is written: an
+    integration at a time, then the journal's entries, so no step of the event loop makes the whole
+    of a large bundle (a server's, with a full journal: ~0.3 s, issue 22). The integrations and the
+    journal entries are chosen now; each integration is as it stands when its turn comes (a request
+    answered meanwhile is in it, not in the journal: as if the journal's ring had dropped it)."""
+    head, tenants, entries = _chosen(emulator, integration_id)  # now, not when the first part is asked for
+    return itertools.chain(
+        (object_opening(head, "integrations"),),
+        array_parts(  # one deleted before its turn is left out, as if it had been deleted before the export
+            b"", (orjson.dumps(_tenant_document(emulator, t)) for t in tenants if not t.forgotten), b"]"
+        ),
+        array_parts(b',"journal":[', (orjson.dumps(_entry_document(entry)) for entry in entries), b"]}"),
+    )
+
+
+def _chosen(
+    emulator: Emulator, integration_id: str | None
+) -> tuple[dict[str, Any], list[Tenant], Sequence[JournalEntry]]:
+    """A bundle's members before its integrations, its tenants and its journal entries."""
+    entries: Sequence[JournalEntry]
     if integration_id is not None:
         tenant = emulator.tenants[integration_id]
         entries = [
@@ -97,11 +128,11 @@ def to_document(emulator: Emulator, integration_id: str | None = None) -> dict[s
         clock = None
         scenario = None
     else:
-        entries = list(emulator.journal.entries)
+        entries = emulator.journal.picked(None, len(emulator.journal.entries))
         tenants = list(emulator.tenants.values())
         clock = {"now": emulator.clock.now(), "offset_seconds": emulator.clock.offset}
         scenario = None if emulator.scenario is None else emulator.scenario.public()
-    return {
+    head = {
         "format": FORMAT,
         "version": VERSION,
         "scope": "integration" if integration_id is not None else "server",
@@ -110,9 +141,8 @@ def to_document(emulator: Emulator, integration_id: str | None = None) -> dict[s
         "digest_probe": page_digest(_PROBE),
         "clock": clock,
         "scenario": scenario,
-        "integrations": [_tenant_document(emulator, tenant) for tenant in tenants],
-        "journal": [_entry_document(entry) for entry in entries],
     }
+    return head, tenants, entries
 
 
 def _tenant_document(emulator: Emulator, tenant: Tenant) -> dict[str, Any]:

@@ -9,7 +9,7 @@ made (the activity log, a failing test's report).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -36,6 +36,7 @@ from .faults.scenario import (
     shipped_scenarios,
 )
 from .journal import JournalEntry
+from .jsontext import array_parts
 from .naming import INTEGRATION_ID
 from .service import Emulator
 from .settings import check_overrides, describe
@@ -402,13 +403,23 @@ class ControlPlane:
         """One integration's state bundle, or (None) the whole emulator's, every tenant settled first."""
         from . import bundle  # imported here: only an export or an import needs it
 
+        self._settle_for_state(integration_id)
+        return bundle.to_document(self.emulator, integration_id)
+
+    def state_parts(self, integration_id: str | None = None) -> Iterator[bytes]:
+        """``state`` as JSON text in parts (``bundle.document_parts``), for the HTTP route to stream."""
+        from . import bundle
+
+        self._settle_for_state(integration_id)
+        return bundle.document_parts(self.emulator, integration_id)
+
+    def _settle_for_state(self, integration_id: str | None) -> None:
         emulator = self.emulator
         if integration_id is None:
             for tenant in emulator.tenants.values():
                 emulator.settle(tenant)
         else:
             emulator.tenant(integration_id)
-        return bundle.to_document(emulator, integration_id)
 
     def state_kept(self, integration_id: str) -> dict[str, Any] | None:
         """An integration's bundle if it exists, without creating it (a failing test's report)."""
@@ -497,6 +508,16 @@ class ControlPlane:
         journal = self.emulator.journal
         return {"entries": journal.recent(integration_id, limit, operation, status), "total_recorded": journal.total}
 
+    def journal_parts(
+        self, integration_id: str | None, limit: int, operation: str | None = None, status: int | None = None
+    ) -> Iterator[bytes]:
+        """``journal`` as JSON text in parts (``jsontext``), for the HTTP route to stream: the
+        entries are chosen now, each is made and serialized when it is written."""
+        journal = self.emulator.journal
+        entries = journal.picked(integration_id, limit, operation, status)
+        closing = b'],"total_recorded":' + orjson.dumps(journal.total) + b"}"
+        return array_parts(b'{"entries":[', (orjson.dumps(entry.public()) for entry in entries), closing)
+
     def journal_har(
         self,
         integration_id: str | None,
@@ -529,10 +550,11 @@ class ControlPlane:
 
     def _har_entries(
         self, integration_id: str | None, limit: int | None, operation: str | None, status: int | None
-    ) -> list[JournalEntry]:
-        """The entries a HAR export holds: the last ``limit`` (all by default), optionally filtered."""
+    ) -> Sequence[JournalEntry]:
+        """The entries a HAR export holds: the last ``limit`` (all by default), optionally filtered,
+        chosen now and made as they are read."""
         journal = self.emulator.journal
-        return journal.last(integration_id, limit or len(journal.entries) or 1, operation, status)
+        return journal.picked(integration_id, limit or len(journal.entries) or 1, operation, status)
 
 
 def _check_id(integration_id: str) -> None:

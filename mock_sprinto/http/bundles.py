@@ -11,7 +11,7 @@ from aiohttp import web
 
 from ..payload import Body
 from .body import read_body
-from .common import CONTROL, CONTROL_PREFIX, json_response
+from .common import CONTROL, CONTROL_PREFIX, json_response, stream_parts
 from .control import ONE, _json_object, _named
 
 P = CONTROL_PREFIX
@@ -24,11 +24,11 @@ async def _large_body(request: web.Request, limit: int) -> Body:
     return await read_body(request, settings, strict_media_type=False, budget=emulator.budget, limit=limit)
 
 
-async def get_state(request: web.Request) -> web.Response:
+async def get_state(request: web.Request) -> web.StreamResponse:
     integration_id = _named(request)
     name = f"mock-sprinto-state-{integration_id or 'all'}.json"  # the id was matched by the route: safe
-    document = request.app[CONTROL].state(integration_id)
-    return json_response(document, headers={"Content-Disposition": f'inline; filename="{name}"'})
+    parts = request.app[CONTROL].state_parts(integration_id)
+    return await stream_parts(request, parts, {"Content-Disposition": f'inline; filename="{name}"'})
 
 
 async def put_state(request: web.Request) -> web.Response:

@@ -16,6 +16,7 @@ from ..calls import Call
 from ..codes import SHUTTING_DOWN
 from ..control import ControlPlane
 from ..errors import ApiError, repeated_parameter
+from ..jsontext import array_parts
 from ..service import Emulator
 
 API_PREFIX = "/api/external/push"
@@ -49,27 +50,30 @@ async def stream_json(
     closing: bytes,
     headers: dict[str, str] | None = None,
 ) -> web.StreamResponse:
-    """A JSON answer written a chunk at a time: ``opening``, the ``items`` (each a serialized JSON
-    value) separated by commas, then ``closing``. The client's reading paces the writing, so a
-    large answer (a HAR export, every applied record) is never held whole, and the send deadline
-    drops a client that reads nothing."""
+    """A JSON answer of ``opening``, the ``items`` (each a serialized JSON value) separated by
+    commas, then ``closing``, written as ``stream_parts`` writes."""
+    return await stream_parts(request, array_parts(opening, items, closing), headers)
+
+
+async def stream_parts(
+    request: web.Request, parts: Iterator[bytes], headers: dict[str, str] | None = None
+) -> web.StreamResponse:
+    """A JSON answer written a chunk at a time from its ``parts`` (``jsontext``), each part made
+    only when the chunk before it is written. The client's reading paces the writing, so a large
+    answer (a HAR export, every applied record, a state bundle) is never held whole, no step of the
+    loop makes more than a chunk of it, and the send deadline drops a client that reads nothing."""
     response = web.StreamResponse(headers=headers)
     response.content_type = "application/json"
     response.headers["X-Request-Id"] = request[REQUEST_ID]  # the envelope's own comes after prepare
     await response.prepare(request)
-    chunk = bytearray(opening)
-    first = True
+    chunk = bytearray()
     try:
-        for item in items:
-            if not first:
-                chunk += b","
-            first = False
-            chunk += item
+        for part in parts:
+            chunk += part
             if len(chunk) >= STREAM_CHUNK_BYTES:
                 await response.write(bytes(chunk))
                 chunk.clear()
                 await asyncio.sleep(0)  # the other clients' turn, whether or not this one reads fast
-        chunk += closing
         await response.write(bytes(chunk))
         await response.write_eof()
     except ConnectionError:  # the client left, or was dropped for reading nothing: nobody to answer

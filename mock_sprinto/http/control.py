@@ -16,7 +16,7 @@ from ..errors import ApiError, int_param
 from ..payload import parse_json
 from ..resources import doc_pages, readme_text
 from .body import read_body
-from .common import CONTROL, CONTROL_PREFIX, json_response, query_value, stream_json
+from .common import CONTROL, CONTROL_PREFIX, json_response, query_value, stream_json, stream_parts
 
 P = CONTROL_PREFIX
 ONE = P + "/integrations/{integration_id}"
@@ -265,11 +265,11 @@ def _journal_filters(request: web.Request) -> tuple[str | None, str | None, int 
     )
 
 
-async def journal(request: web.Request) -> web.Response:
+async def journal(request: web.Request) -> web.StreamResponse:
     control = request.app[CONTROL]
     limit = _query_int(request, "limit", 100, 1, control.emulator.settings.journal_size)
     integration_id, operation, status = _journal_filters(request)
-    return json_response(control.journal(integration_id, limit, operation, status))
+    return await stream_parts(request, control.journal_parts(integration_id, limit, operation, status))
 
 
 async def activity(request: web.Request) -> web.Response:

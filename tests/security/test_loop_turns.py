@@ -5,14 +5,22 @@ held keeps it waiting for the whole copy. Each test here failed on the code befo
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import io
+import itertools
 import sys
 from types import FrameType
 from typing import Any
 
+import pytest
+
 from mock_sprinto import judging
+from mock_sprinto.control import ControlPlane
 from mock_sprinto.http import body as body_module
+from mock_sprinto.http import common
+
+from ..helpers import Vendor, user
 
 
 def test_the_page_goes_down_the_judges_pipe_as_it_is() -> None:
@@ -57,3 +65,83 @@ def test_a_large_decoded_page_is_put_together_by_one_bytes_join() -> None:
         sys.setprofile(None)
     assert decoded == page and type(decoded) is bytes
     assert len(joins) == 1
+
+
+# ---- large control-plane answers are made while they are written ---------------------------------
+async def _ticking(ticks: list[str]) -> None:
+    while True:
+        ticks.append("tick")
+        await asyncio.sleep(0)
+
+
+async def test_a_servers_state_bundle_is_made_an_integration_at_a_time(
+    client: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: the whole bundle (every integration, then every journal entry) was made in one step
+    of the loop, then written: ~0.3 s for a server with a full journal. Now each integration and
+    each chunk of entries is made when it is written, other requests served between; the answer is
+    the same document."""
+    from mock_sprinto import bundle
+
+    for name in ("acme", "globex", "initech"):
+        vendor = Vendor(client, name, "k")
+        session = await vendor.start()
+        await vendor.push(session["id"], {"entities": {"User": [user(1)]}})
+        await vendor.close(session["id"])
+    expected = ControlPlane(emulator).state()
+    events: list[str] = []
+    made = bundle._tenant_document
+
+    def making(emulator: Any, tenant: Any) -> Any:
+        events.append(tenant.id)
+        return made(emulator, tenant)
+
+    monkeypatch.setattr(bundle, "_tenant_document", making)
+    monkeypatch.setattr(common, "STREAM_CHUNK_BYTES", 1)  # every part its own write
+    ticker = asyncio.ensure_future(_ticking(events))
+    try:
+        async with client.get("/_mock/state") as response:
+            assert response.status == 200
+            got = await response.json()
+    finally:
+        ticker.cancel()
+    assert got["integrations"] == expected["integrations"]
+    assert got["journal"] == expected["journal"]
+    assert {k: v for k, v in got.items() if k not in ("integrations", "journal", "exported_at")} == {
+        k: v for k, v in expected.items() if k not in ("integrations", "journal", "exported_at")
+    }
+    made_at = [i for i, event in enumerate(events) if event != "tick"]
+    assert len(made_at) == 3
+    assert all("tick" in events[a:b] for a, b in itertools.pairwise(made_at))  # the loop turned between
+
+
+async def test_the_journal_is_made_while_it_is_written(
+    client: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: 10,000 entries were made and serialized in one step (~70 ms), then written."""
+    from mock_sprinto import journal
+
+    vendor = Vendor(client, "acme", "k")
+    for _ in range(6):
+        await vendor.call("GET", "/status")
+    expected = ControlPlane(emulator).journal(None, 100)
+    events: list[str] = []
+    made = journal._entry_of
+
+    def making(row: Any) -> Any:
+        events.append("entry")
+        return made(row)
+
+    monkeypatch.setattr(journal, "_entry_of", making)
+    monkeypatch.setattr(common, "STREAM_CHUNK_BYTES", 1)
+    ticker = asyncio.ensure_future(_ticking(events))
+    try:
+        async with client.get("/_mock/journal?limit=100") as response:
+            assert response.status == 200
+            got = await response.json()
+    finally:
+        ticker.cancel()
+    assert got == expected
+    made_at = [i for i, event in enumerate(events) if event == "entry"]
+    assert len(made_at) == len(expected["entries"]) >= 6
+    assert all("tick" in events[a:b] for a, b in itertools.pairwise(made_at))

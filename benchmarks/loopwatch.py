@@ -1,0 +1,90 @@
+"""The server with a watch on its event loop: ``python -m benchmarks.loopwatch FILE serve ...``.
+
+Runs ``mock-sprinto`` (the words after FILE) with every loop callback timed, and writes the
+longest ones to FILE (JSON) when the server exits. A callback is one step of the loop: a
+request handler up to its next ``await``, a background slice, a transport's read; no other
+client is served while it runs. Each is timed twice: wall time, and the CPU the loop's thread
+spent in it (``time.thread_time``). On a machine whose cores are shared, a wall time far above
+its CPU time is the thread waiting for a core (or for the GIL a worker holds), not the step's own
+work; the CPU time is what the step itself costs every other client.
+
+For the soak (benchmarks/soak.py): issue 22 asks that no single request keeps the loop busy for
+more than ~100 ms, and health-check latency alone cannot tell a long step from queueing.
+"""
+
+from __future__ import annotations
+
+import asyncio.events
+import atexit
+import heapq
+import json
+import sys
+import time
+from typing import Any
+
+KEPT = 20  # the longest steps reported (the server's start and stop among them: the soak leaves those out)
+
+
+class Watch:
+    def __init__(self) -> None:
+        self.steps = 0
+        self.longest: list[tuple[float, float, float, str]] = []  # a heap of (cpu, wall, at, what): the KEPT longest
+
+    def install(self) -> None:
+        run = asyncio.events.Handle._run
+        thread_time, perf_counter, now, longest = time.thread_time, time.perf_counter, time.time, self.longest
+
+        def timed(handle: asyncio.events.Handle) -> None:
+            cpu, wall = thread_time(), perf_counter()
+            run(handle)
+            cpu, wall = thread_time() - cpu, perf_counter() - wall
+            self.steps += 1
+            if len(longest) < KEPT:
+                heapq.heappush(longest, (cpu, wall, now(), _what(handle)))
+            elif cpu > longest[0][0]:
+                heapq.heapreplace(longest, (cpu, wall, now(), _what(handle)))
+
+        asyncio.events.Handle._run = timed  # type: ignore[method-assign]
+
+    def report(self) -> dict[str, Any]:
+        steps = sorted(self.longest, reverse=True)
+        return {
+            "steps": self.steps,
+            "longest": [
+                {"cpu_ms": cpu * 1000, "wall_ms": wall * 1000, "ended_at": at, "what": what}
+                for cpu, wall, at, what in steps
+            ],
+        }
+
+
+def _what(handle: asyncio.events.Handle) -> str:
+    """The callback, and for a task's step the coroutine it is in (where the request was)."""
+    callback = getattr(handle, "_callback", None)
+    owner = getattr(callback, "__self__", None)
+    if isinstance(owner, asyncio.Task):
+        coroutine = owner.get_coro()
+        frame = getattr(coroutine, "cr_frame", None)
+        where = f" at {frame.f_code.co_filename.rsplit('/', 2)[-1]}:{frame.f_lineno}" if frame else ""
+        request = frame.f_locals.get("request") if frame else None  # aiohttp's handler: which request
+        asked = f" ({request.method} {request.path_qs[:100]})" if hasattr(request, "path_qs") else ""
+        return f"task {getattr(coroutine, '__qualname__', coroutine)!s}{where}{asked}"
+    return repr(callback)[:160]
+
+
+def main() -> int:
+    target, words = sys.argv[1], sys.argv[2:]
+    watch = Watch()
+    watch.install()
+
+    def write() -> None:
+        with open(target, "w", encoding="utf-8") as out:
+            json.dump(watch.report(), out)
+
+    atexit.register(write)
+    from mock_sprinto.cli import main as serve
+
+    return serve(words)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
