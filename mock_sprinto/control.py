@@ -9,6 +9,7 @@ made (the activity log, a failing test's report).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -40,12 +41,22 @@ from .jsontext import array_parts
 from .naming import INTEGRATION_ID
 from .service import Emulator
 from .settings import check_overrides, describe
-from .store import Dataset, Tenant
+from .store import ActivityItem, ActivityLog, Dataset, Tenant
 
 if TYPE_CHECKING:
     from .report import Report
 
 MAX_KEY_CHARS = 512
+# The overview (the dashboard's read, every second): the newest sessions it holds by default, and
+# at most when asked; the last pages of each; the last activity items and anomalies (what the
+# dashboard's activity card lists: dashboard.js ACTIVITY_SHOWN).
+OVERVIEW_SESSIONS = 20
+MAX_OVERVIEW_SESSIONS = 1000
+OVERVIEW_PAGES = 100
+MAX_OVERVIEW_PAGES = 1000
+OVERVIEW_ACTIVITY = 200
+PAGE_EVENTS = frozenset({"page_accepted", "page_rejected", "page_refused"})
+_LEVEL, _TYPE, _SESSION = (ActivityItem._fields.index(name) for name in ("level", "type", "session_id"))
 
 
 class ControlPlane:
@@ -336,23 +347,41 @@ class ControlPlane:
         return [item.public() for item in self.emulator.tenant(integration_id).activity]
 
     def overview(
-        self, integration_id: str, entity_type: str | None = None, offset: int = 0, limit: int = 20
+        self,
+        integration_id: str,
+        entity_type: str | None = None,
+        offset: int = 0,
+        limit: int = 20,
+        sessions: int = OVERVIEW_SESSIONS,
+        pages: int = OVERVIEW_PAGES,
     ) -> dict[str, Any]:
-        """Everything the dashboard shows of one integration, in one read that never creates it
-        (a dashboard polling an integration a test just deleted must not bring it back):
-        ``exists`` false and nothing else when it is unknown."""
+        """What the dashboard shows of one integration, in one read that never creates it (a
+        dashboard polling an integration a test just deleted must not bring it back): ``exists``
+        false and nothing else when it is unknown.
+
+        Bounded, as the dashboard reads it every second (issue 22: 1,000 sessions of 10 pages made
+        6 MB in ~0.2 s of one loop step): the newest ``sessions`` sessions, each with its last
+        ``pages`` pages, and of the activity log the last ``OVERVIEW_ACTIVITY`` items, the last
+        ``OVERVIEW_ACTIVITY`` anomalies and the items of the sessions shown (their page events only
+        for the pages shown); ``sessions_total``, each session's ``pages_total`` and
+        ``activity_total`` say how many there are. ``sessions`` and ``activity`` are the full
+        views' (``GET .../sessions``, ``GET .../activity``) items, oldest first."""
         if not INTEGRATION_ID.match(integration_id):
             raise ApiError.of(INVALID_PARAMETER, f"no integration can have the id {integration_id[:140]!r}")
         if integration_id not in self.emulator.tenants:
             return {"integration_id": integration_id, "exists": False}
+        tenant = self.emulator.tenant(integration_id)  # settled: what fell due has happened
         datasets = self.datasets(integration_id)["datasets"]
         shown = entity_type if entity_type in datasets else next(iter(datasets), None)
+        newest = list(itertools.islice(reversed(tenant.sessions.values()), sessions))[::-1]
         return {
             "integration_id": integration_id,
             "exists": True,
             "clock": self.clock(integration_id),
-            "sessions": self.sessions(integration_id)["sessions"],
-            "activity": self.activity(integration_id),
+            "sessions": [session.detail(pages) for session in newest],
+            "sessions_total": len(tenant.sessions),
+            "activity": _overview_activity(tenant.activity, {session.id for session in newest}, pages),
+            "activity_total": len(tenant.activity),
             "report": self.report(integration_id),
             "scenario": self.scenario(integration_id),
             "datasets": datasets,
@@ -555,6 +584,38 @@ class ControlPlane:
         chosen now and made as they are read."""
         journal = self.emulator.journal
         return journal.picked(integration_id, limit or len(journal.entries) or 1, operation, status)
+
+
+def _overview_activity(log: ActivityLog, sessions: set[str], pages: int) -> list[dict[str, Any]]:
+    """The activity items an overview holds, oldest first: the last ``OVERVIEW_ACTIVITY`` items
+    and the last ``OVERVIEW_ACTIVITY`` anomalies (what the dashboard's activity card lists, with
+    or without its "anomalies only" tick), and the items of ``sessions`` (their timelines), of
+    which the page events of each only for its last ``pages`` pages. One pass, newest first, that
+    stops once nothing older can be wanted: past every shown session's creation and the anomalies."""
+    rows = log.rows
+    wanted: list[tuple[Any, ...]] = []
+    anomalies = 0
+    page_events: dict[str, int] = {}
+    created = 0
+    for position, row in enumerate(reversed(rows)):
+        level, kind, session_id = row[_LEVEL], row[_TYPE], row[_SESSION]
+        take = position < OVERVIEW_ACTIVITY
+        if level != "info" and anomalies < OVERVIEW_ACTIVITY:
+            anomalies += 1
+            take = True
+        if session_id in sessions:
+            if kind in PAGE_EVENTS:
+                seen = page_events[session_id] = page_events.get(session_id, 0) + 1
+                take = take or seen <= pages
+            else:
+                take = True
+                if kind == "session_created":
+                    created += 1
+        if take:
+            wanted.append(row)
+        elif created == len(sessions) and anomalies == OVERVIEW_ACTIVITY and position >= OVERVIEW_ACTIVITY:
+            break  # an item of a shown session comes after its creation: nothing older is wanted
+    return [ActivityItem._make(row).public() for row in reversed(wanted)]
 
 
 def _check_id(integration_id: str) -> None:

@@ -262,9 +262,18 @@ class Session:
             "data_retained_until": None if self.data_retained_until is None else format_time(self.data_retained_until),
         }
 
-    def detail(self) -> dict[str, Any]:
-        """The control plane's view: the public object plus every page kept."""
-        pages = sorted([*self.accepted_pages, *self.rejected_pages], key=lambda page: page.ordinal)
+    def detail(self, last_pages: int | None = None) -> dict[str, Any]:
+        """The control plane's view: the public object plus every page kept (``pages_total`` of
+        them), or only the last ``last_pages`` of them by ordinal (the dashboard's overview)."""
+        total = len(self.accepted_pages) + len(self.rejected_pages)
+        if last_pages is None or last_pages >= total:
+            pages = sorted([*self.accepted_pages, *self.rejected_pages], key=lambda page: page.ordinal)
+        elif last_pages <= 0:
+            pages = []
+        else:  # the last of each, merged: the pages before them are never read (a PageRows row is a Page made)
+            accepted = self.accepted_pages[-last_pages:]
+            rejected = list(itertools.islice(reversed(self.rejected_pages), last_pages))
+            pages = sorted([*accepted, *rejected], key=lambda page: page.ordinal)[-last_pages:]
         return {
             **self.public(),
             "ordinal": self.ordinal,
@@ -277,6 +286,7 @@ class Session:
             "data_purged": self.data_purged,
             "pages_received": self.pages_received,
             "staged_bytes": self.staged_bytes,
+            "pages_total": total,
             "pages": [page.describe() for page in pages],
         }
 

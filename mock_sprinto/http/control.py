@@ -12,6 +12,7 @@ from aiohttp import web
 
 from ..budget import CONTROL_REMEDY
 from ..codes import INVALID_PARAMETER, NOT_FOUND
+from ..control import MAX_OVERVIEW_PAGES, MAX_OVERVIEW_SESSIONS, OVERVIEW_PAGES, OVERVIEW_SESSIONS
 from ..errors import ApiError, int_param
 from ..payload import parse_json
 from ..resources import doc_pages, readme_text
@@ -243,11 +244,15 @@ async def delete_integration_settings(request: web.Request) -> web.Response:
 
 
 async def overview(request: web.Request) -> web.Response:
-    """What the dashboard shows of one integration, in one read that never creates it."""
+    """What the dashboard shows of one integration, in one read that never creates it: the newest
+    ``sessions`` sessions with their last ``pages`` pages (the full views are ``.../sessions``)."""
     offset = _query_int(request, "offset", 0, 0, MAX_LIST)
     limit = _query_int(request, "limit", 20, 0, 1000)
+    sessions = _query_int(request, "sessions", OVERVIEW_SESSIONS, 0, MAX_OVERVIEW_SESSIONS)
+    pages = _query_int(request, "pages", OVERVIEW_PAGES, 0, MAX_OVERVIEW_PAGES)
     entity_type = query_value(request, "entity_type") or None
-    return json_response(request.app[CONTROL].overview(_one(request), entity_type, offset, limit))
+    view = request.app[CONTROL].overview(_one(request), entity_type, offset, limit, sessions, pages)
+    return json_response(view)
 
 
 async def report(request: web.Request) -> web.Response:

@@ -1,7 +1,14 @@
 'use strict';
 // Every value from the emulator becomes a text node: el() never parses HTML.
-const state = { selected: null, open: new Set(), recordType: null, recordOffset: 0, busy: false, journalSize: 0 };
+const state = { selected: null, open: new Set(), recordType: null, recordOffset: 0, busy: false, journalSize: 0,
+  sessions: 20 };
 const PAGE = 20;
+// The overview holds the newest `state.sessions` sessions (SESSIONS_STEP more a click, at most
+// MAX_SESSIONS: the server's cap), the last 100 pages of each (the server's OVERVIEW_PAGES) and the
+// last ACTIVITY_SHOWN activity items (its OVERVIEW_ACTIVITY); the full views are the JSON endpoints.
+const SESSIONS_STEP = 20;
+const MAX_SESSIONS = 1000;
+const ACTIVITY_SHOWN = 200;
 // The judge's findings of every integration, not only the one shown: id -> {report summary,
 // findings count, when read, the integration's summary then}. The others are read a few a poll,
 // when their summary changed or their count is older than STALE_MS, through the overview (a read
@@ -31,6 +38,10 @@ const badge = (word, cls) => el("span", { class: "badge " + (cls || word) }, wor
 // An id or a timestamp: kept on one line; nothing at all when there is none.
 const idCode = (v) => (v === null || v === undefined || v === "") ? "" : el("code", { class: "id" }, String(v));
 const enc = encodeURIComponent;
+const many = (n) => Number(n).toLocaleString("en-US");
+// What a section leaves out, said, with a link to the JSON that holds all of it.
+const leftOut = (cls, words, href, label, ...more) => el("p", { class: "muted left-out " + cls }, words, " (",
+  el("a", { href }, label), ")", ...more);
 
 // A section is rebuilt only when what it shows changed: what a person reads, selects or has
 // opened stays put between polls.
@@ -109,7 +120,7 @@ function renderIntegrations(list) {
 }
 
 function select(id) {
-  state.selected = id; state.recordType = null; state.recordOffset = 0;
+  state.selected = id; state.recordType = null; state.recordOffset = 0; state.sessions = SESSIONS_STEP;
   history.replaceState(null, "", "#integration=" + enc(id));
   refresh();
 }
@@ -118,6 +129,7 @@ function select(id) {
 const TIMELINE = new Set(["session_created", "page_accepted", "page_rejected", "page_refused",
   "session_processing", "processing_retry", "session_processed", "session_failed", "session_cancelled",
   "session_expired", "expired_data_purged"]);
+const PAGE_EVENTS = new Set(["page_accepted", "page_rejected", "page_refused"]);
 
 // A journal entry worth a line in its session's timeline: an answer that was not a success, or one
 // a scenario rule or a Prefer header decided (a push that became a page is there already, from the
@@ -140,20 +152,35 @@ function answerItem(e) {
     " ", el("code", { class: "id muted" }, e.request_id));
 }
 
-function renderSessions(sessions, activity, journal) {
-  if (!changed("sessions", state.selected, sessions, activity, journal)) return;
+function renderSessions(sessions, total, activity, journal) {
+  if (!changed("sessions", state.selected, sessions, total, activity, journal)) return;
   const holder = document.getElementById("sessions");
   if (!sessions.length) { holder.replaceChildren(el("p", { class: "muted" }, "no session yet")); return; }
-  holder.replaceChildren(...sessions.slice().reverse().map((s) => {
+  const base = `integrations/${enc(state.selected)}/sessions`;
+  // The overview holds the newest sessions only: say so, link to all of them, offer more.
+  const note = total > sessions.length ? leftOut("sessions-left-out",
+    `the newest ${many(sessions.length)} of ${many(total)} sessions`, base, "all of them as JSON",
+    state.sessions < MAX_SESSIONS ? [" ", el("button", { type: "button", class: "more-sessions", on: { click: () => {
+      state.sessions = Math.min(MAX_SESSIONS, state.sessions + SESSIONS_STEP); refresh(); } } },
+    `show ${SESSIONS_STEP} more`)] : null) : null;
+  holder.replaceChildren(note, ...sessions.slice().reverse().map((s) => {
     const pageRequests = new Set(s.pages.map((p) => p.request_id));
+    // Only the last pages are here: the pushes before the first of them are left out of the
+    // timeline too (an answer to one may be a page not shown), and a line says where.
+    const cut = s.pages_total > s.pages.length;
+    const since = cut && s.pages.length ? s.pages[0].received_at : null;
+    const first = cut && s.pages.length ? s.pages[0].ordinal : Infinity;
     const answers = journal.filter((e) => (e.session_id || e.names_session) === s.id && answered(e)
-      && !pageRequests.has(e.request_id));
-    const events = activity.filter((a) => a.session_id === s.id && TIMELINE.has(a.type))
+      && !pageRequests.has(e.request_id) && !(cut && e.operation === "push_page" && (since === null || e.at < since)));
+    const events = activity.filter((a) => a.session_id === s.id && TIMELINE.has(a.type)
+      && !(cut && PAGE_EVENTS.has(a.type) && !((a.details || {}).page >= first)))
       .map((a) => ({ at: a.at, rank: 1, item: el("li", { "data-type": a.type },
         el("span", { class: "muted at" }, a.at), " ", badge(a.type.replace(/^session_/, ""), a.level === "info" ? "plain" : a.level),
         " ", a.message) }))
       // at the same instant, a request's answer comes before what it set off (a close, then processing)
       .concat(answers.map((e) => ({ at: e.at, rank: 0, item: answerItem(e) })))
+      .concat(cut ? [{ at: since || "", rank: -1, item: el("li", { "data-type": "left-out", class: "muted" },
+        `… the events of ${many(s.pages_total - s.pages.length)} earlier page(s) are left out`) }] : [])
       .sort((a, b) => (a.at < b.at ? -1 : (a.at > b.at ? 1 : a.rank - b.rank)));
     const summary = [el("code", { class: "id" }, s.id), " ", badge(s.state), " ",
       `${s.accepted_batches} accepted, ${s.rejected_batches} rejected page(s); ${s.accepted_records_total} record(s)`,
@@ -178,9 +205,11 @@ function renderSessions(sessions, activity, journal) {
         }
         return rows;
       }).flat(), { class: "pages" });
+    const pagesNote = cut ? leftOut("pages-left-out", `the last ${many(s.pages.length)} of ${many(s.pages_total)} pages`,
+      `${base}/${enc(s.id)}`, "the whole session as JSON") : null;
     return details("session:" + s.id, "session " + s.state, summary,
       el("h4", {}, "timeline"), timeline,
-      el("h4", {}, "pages"), s.pages.length ? pages : el("p", { class: "muted" }, "no page yet"),
+      el("h4", {}, "pages"), pagesNote, s.pages.length ? pages : el("p", { class: "muted" }, "no page yet"),
       el("p", { class: "muted" }, "created ", el("span", { class: "at" }, s.created_at), " · expires ",
         el("span", { class: "at" }, text(s.expires_at)), " · closed ", el("span", { class: "at" }, text(s.closed_at) || "-"),
         s.client_reference_id !== null ? [" · client_reference_id ", el("code", { class: "client-ref" }, s.client_reference_id)] : ""));
@@ -233,10 +262,18 @@ function renderScenario(view) {
       el("td", {}, String(r.matched)), el("td", { class: r.fired ? "warn" : "" }, String(r.fired)))), { class: "rules" }));
 }
 
-function renderActivity(items) {
+// The overview holds the last ACTIVITY_SHOWN items and the last ACTIVITY_SHOWN anomalies (and the
+// timelines' items of the sessions shown): the last ACTIVITY_SHOWN of either list are all there.
+function renderActivity(items, total) {
   const only = document.getElementById("anomalies-only").checked;
-  if (!changed("activity", state.selected, items, only)) return;
-  fill("activity", items.filter((a) => !only || a.level !== "info").slice(-200).reverse().map((a) =>
+  if (!changed("activity", state.selected, items, total, only)) return;
+  const rows = items.filter((a) => !only || a.level !== "info").slice(-ACTIVITY_SHOWN);
+  const note = document.getElementById("activity-note");
+  const words = only ? (rows.length === ACTIVITY_SHOWN ? `the last ${many(rows.length)} anomalies of the log's ${many(total)} items` : null)
+    : (total > rows.length ? `the last ${many(rows.length)} of ${many(total)} items` : null);
+  note.replaceChildren(...(words ? [leftOut("activity-left-out", words, `integrations/${enc(state.selected)}/activity`,
+    "the whole log as JSON")] : []));
+  fill("activity", rows.reverse().map((a) =>
     el("tr", { class: a.level === "info" ? "" : "anomaly" }, el("td", { class: "muted at" }, a.at),
       el("td", {}, badge(a.level, a.level === "info" ? "plain" : a.level)), el("td", {}, a.type),
       el("td", {}, idCode(a.session_id)), el("td", {}, a.message))));
@@ -269,7 +306,8 @@ function renderRecords(datasets, page) {
 
 // One read of everything shown of the integration; it never creates one a test just deleted.
 async function overview(id) {
-  const params = new URLSearchParams({ offset: String(state.recordOffset), limit: String(PAGE) });
+  const params = new URLSearchParams({ offset: String(state.recordOffset), limit: String(PAGE),
+    sessions: String(state.sessions) });
   if (state.recordType) params.set("entity_type", state.recordType);
   return get(`integrations/${enc(id)}/overview?${params}`);
 }
@@ -289,7 +327,7 @@ async function refreshOtherFindings(list) {
   }).sort((a, b) => ((findings.get(a.id) || { at: 0 }).at - (findings.get(b.id) || { at: 0 }).at))
     .slice(0, OTHERS_PER_POLL);
   await Promise.all(due.map(async (i) => {
-    const view = await get(`integrations/${enc(i.id)}/overview?limit=1`);
+    const view = await get(`integrations/${enc(i.id)}/overview?limit=1&sessions=0&pages=0`);  // its report alone
     if (view.exists) noteFindings(i.id, view.report, i); else findings.delete(i.id);
   }));
 }
@@ -310,10 +348,10 @@ function renderIntegration(view, journal) {
   document.getElementById("integration-now").textContent = view.clock.now;
   document.getElementById("integration-offset").textContent = offsetText(view.clock.offset_seconds);
   document.getElementById("har-one").setAttribute("href", "journal.har?integration_id=" + enc(view.integration_id));
-  renderSessions(view.sessions, view.activity, journal);
+  renderSessions(view.sessions, view.sessions_total, view.activity, journal);
   renderReport(view.report);
   renderScenario(view.scenario);
-  renderActivity(view.activity);
+  renderActivity(view.activity, view.activity_total);
   renderRecords(view.datasets, view.records);
 }
 

@@ -101,6 +101,7 @@ Every call this page makes is in the <a href="openapi.json">OpenAPI document</a>
 <h3>Scenario</h3><div id="scenario"></div>
 <h3>Activity log and anomalies</h3>
 <label><input type="checkbox" id="anomalies-only"> anomalies only</label>
+<div id="activity-note"></div>
 <table id="activity"><thead><tr><th>at</th><th>level</th><th>type</th><th>session</th><th>message</th></tr></thead>
 <tbody></tbody></table>
 <h3>Applied records</h3><div id="records"></div>

@@ -150,6 +150,7 @@ class SessionView(TypedDict):
     data_purged: bool
     pages_received: int
     staged_bytes: int
+    pages_total: int  # the pages kept: every one of them is in ``pages``
     pages: list[PageView]
 
 

@@ -351,6 +351,74 @@ def test_a_timeline_shows_refused_and_injected_answers_and_every_integration_its
     assert errors == [], errors
 
 
+def test_a_long_run_shows_its_newest_sessions_and_last_pages_and_says_what_it_left_out(
+    guarded: Server, browser: Any, shot: Callable[[str], Path]
+) -> None:
+    # A session of 205 pages, then 21 more sessions: the overview the page polls holds the newest
+    # 20 sessions, the last 100 pages of each and the last 200 activity items (issue 22).
+    call = vendor(guarded, "dash-long")
+    _, long = call("POST", "/sessions")
+    lid = long["id"]
+    for n in range(1, 206):
+        assert call("POST", f"/sessions/{lid}/entities", {"page_hint": n, "entities": {"User": [user(n)]}})[0] == 202
+    assert call("POST", f"/sessions/{lid}/close", {"status": "apply"})[0] == 202
+    for _ in range(21):
+        _, session = call("POST", "/sessions")
+        assert call("POST", f"/sessions/{session['id']}/close", {"status": "discard"})[0] == 202
+    admin = {"Authorization": f"Bearer {TOKEN}"}
+    logged = len(guarded.call("GET", "/_mock/integrations/dash-long/activity", headers=admin)[1]["items"])
+    assert logged > 200
+
+    browser.get(f"{guarded.origin}/_mock/?token={TOKEN}")
+    browser.get(f"{guarded.origin}/_mock/#integration=dash-long")
+    note = "#sessions p.sessions-left-out"
+    wait_for(browser, lambda: texts(browser, note), "the sessions left out, said")
+    assert texts(browser, note)[0].startswith("the newest 20 of 22 sessions (all of them as JSON)")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "details.session")) == 20
+    assert not browser.find_elements(By.CSS_SELECTOR, in_session(lid))  # the oldest is not shown
+    link = browser.find_element(By.CSS_SELECTOR, note + " a").get_attribute("href")
+    assert link == f"{guarded.origin}/_mock/integrations/dash-long/sessions"
+    fetched = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1]; fetch(arguments[0]).then((r) => r.json()).then(done);", link
+    )
+    assert len(fetched["sessions"]) == 22  # the full view, with the page's cookie
+    activity_note = "#activity-note p.activity-left-out"
+    wait_for(browser, lambda: texts(browser, activity_note), "the activity left out, said")
+    assert texts(browser, activity_note)[0] == f"the last 200 of {logged} items (the whole log as JSON)"
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#activity tbody tr")) == 200
+    shot("newest")
+
+    # "show 20 more": every session is there, and the note is gone.
+    click(browser, note + " button.more-sessions")
+    wait_for(browser, lambda: browser.find_elements(By.CSS_SELECTOR, in_session(lid)), "the oldest session")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "details.session")) == 22
+    assert browser.find_elements(By.CSS_SELECTOR, note) == []
+
+    # The long session holds its last 100 pages, and says so; its timeline says where it is cut.
+    click(browser, in_session(lid, "summary"))
+    pages_note = in_session(lid, "p.pages-left-out")
+    wait_for(browser, lambda: texts(browser, pages_note), "the pages left out, said")
+    assert texts(browser, pages_note) == ["the last 100 of 205 pages (the whole session as JSON)"]
+    href = browser.find_element(By.CSS_SELECTOR, pages_note + " a").get_attribute("href")
+    assert href == f"{guarded.origin}/_mock/integrations/dash-long/sessions/{lid}"
+    ordinals = [
+        tr.get_attribute("data-page") for tr in browser.find_elements(By.CSS_SELECTOR, in_session(lid, "tr[data-page]"))
+    ]
+    assert ordinals == [str(n) for n in range(106, 206)]
+    kinds = [
+        li.get_attribute("data-type") for li in browser.find_elements(By.CSS_SELECTOR, in_session(lid, ".timeline li"))
+    ]
+    assert kinds[:3] == ["session_created", "left-out", "page_accepted"] and kinds.count("page_accepted") == 100
+    assert (
+        "the events of 105 earlier page(s) are left out"
+        in texts(browser, in_session(lid, 'li[data-type="left-out"]'))[0]
+    )
+    assert fits_the_window(browser) and broken_values(browser) == []
+    shot("long-session")
+    errors = [e for e in browser.get_log("browser") if "favicon" not in e["message"]]
+    assert errors == [], errors
+
+
 def test_an_integration_clock_behind_the_server_s_reads_as_behind(guarded: Server, browser: Any) -> None:
     # A state bundle taken two minutes earlier, imported: the integration's clock stands behind.
     call = vendor(guarded, "hr-restored")
