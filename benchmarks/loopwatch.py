@@ -20,6 +20,7 @@ import heapq
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 KEPT = 20  # the longest steps reported (the server's start and stop among them: the soak leaves those out)
@@ -30,7 +31,8 @@ class Watch:
         self.steps = 0
         self.longest: list[tuple[float, float, float, str]] = []  # a heap of (cpu, wall, at, what): the KEPT longest
 
-    def install(self) -> None:
+    def install(self) -> Callable[[], None]:
+        """Time every step from now on; returns what puts the loop back as it was."""
         run = asyncio.events.Handle._run
         thread_time, perf_counter, now, longest = time.thread_time, time.perf_counter, time.time, self.longest
 
@@ -45,6 +47,11 @@ class Watch:
                 heapq.heapreplace(longest, (cpu, wall, now(), _what(handle)))
 
         asyncio.events.Handle._run = timed  # type: ignore[method-assign]
+
+        def uninstall() -> None:
+            asyncio.events.Handle._run = run  # type: ignore[method-assign]
+
+        return uninstall
 
     def report(self) -> dict[str, Any]:
         steps = sorted(self.longest, reverse=True)
