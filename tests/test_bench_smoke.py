@@ -121,7 +121,4 @@ def test_the_loop_watch_times_each_step_by_its_cpu() -> None:
     text = (ROOT / "docs" / "robustness.md").read_text(encoding="utf-8")
     from benchmarks import soak
 
-    assert (
-        f"more than {soak.SLOW_STEP_MS:.0f} ms\nof CPU" in text
-        or f"more than {soak.SLOW_STEP_MS:.0f} ms of CPU" in text
-    )
+    assert f"more than {soak.SLOW_STEP_MS:.0f} ms of CPU" in " ".join(text.split())  # the soak's bound, as stated
