@@ -20,6 +20,8 @@ import heapq
 import json
 import sys
 import time
+from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 KEPT = 20  # the longest steps reported (the server's start and stop among them: the soak leaves those out)
@@ -30,21 +32,28 @@ class Watch:
         self.steps = 0
         self.longest: list[tuple[float, float, float, str]] = []  # a heap of (cpu, wall, at, what): the KEPT longest
 
-    def install(self) -> None:
+    def install(self) -> Callable[[], None]:
+        """Time every step from now on; returns what puts the loop back as it was."""
         run = asyncio.events.Handle._run
         thread_time, perf_counter, now, longest = time.thread_time, time.perf_counter, time.time, self.longest
 
         def timed(handle: asyncio.events.Handle) -> None:
+            frame = _frame_of(handle)  # before the step: a request handler's coroutine may end in it
             cpu, wall = thread_time(), perf_counter()
             run(handle)
             cpu, wall = thread_time() - cpu, perf_counter() - wall
             self.steps += 1
             if len(longest) < KEPT:
-                heapq.heappush(longest, (cpu, wall, now(), _what(handle)))
+                heapq.heappush(longest, (cpu, wall, now(), _what(handle, frame)))
             elif cpu > longest[0][0]:
-                heapq.heapreplace(longest, (cpu, wall, now(), _what(handle)))
+                heapq.heapreplace(longest, (cpu, wall, now(), _what(handle, frame)))
 
         asyncio.events.Handle._run = timed  # type: ignore[method-assign]
+
+        def uninstall() -> None:
+            asyncio.events.Handle._run = run  # type: ignore[method-assign]
+
+        return uninstall
 
     def report(self) -> dict[str, Any]:
         steps = sorted(self.longest, reverse=True)
@@ -57,17 +66,25 @@ class Watch:
         }
 
 
-def _what(handle: asyncio.events.Handle) -> str:
-    """The callback, and for a task's step the coroutine it is in (where the request was)."""
+def _frame_of(handle: asyncio.events.Handle) -> FrameType | None:
+    """The frame of the coroutine a task's step runs (None for another callback)."""
+    owner = getattr(getattr(handle, "_callback", None), "__self__", None)
+    if isinstance(owner, asyncio.Task):
+        frame: FrameType | None = getattr(owner.get_coro(), "cr_frame", None)
+        return frame
+    return None
+
+
+def _what(handle: asyncio.events.Handle, frame: FrameType | None) -> str:
+    """The callback, and for a task's step the coroutine it ran and, for aiohttp's request
+    handler, which request."""
     callback = getattr(handle, "_callback", None)
     owner = getattr(callback, "__self__", None)
     if isinstance(owner, asyncio.Task):
         coroutine = owner.get_coro()
-        frame = getattr(coroutine, "cr_frame", None)
-        where = f" at {frame.f_code.co_filename.rsplit('/', 2)[-1]}:{frame.f_lineno}" if frame else ""
-        request = frame.f_locals.get("request") if frame else None  # aiohttp's handler: which request
+        request = frame.f_locals.get("request") if frame is not None else None
         asked = f" ({request.method} {request.path_qs[:100]})" if hasattr(request, "path_qs") else ""
-        return f"task {getattr(coroutine, '__qualname__', coroutine)!s}{where}{asked}"
+        return f"task {getattr(coroutine, '__qualname__', coroutine)!s}{asked}"
     return repr(callback)[:160]
 
 

@@ -68,10 +68,21 @@ def test_a_large_decoded_page_is_put_together_by_one_bytes_join() -> None:
 
 
 # ---- large control-plane answers are made while they are written ---------------------------------
-async def _ticking(ticks: list[str]) -> None:
-    while True:
-        ticks.append("tick")
-        await asyncio.sleep(0)
+async def _read_while_ticking(client: Any, path: str, events: list[str]) -> Any:
+    """GET ``path`` (written a part at a time) while another task marks each turn of the loop."""
+
+    async def ticking() -> None:
+        while True:
+            events.append("tick")
+            await asyncio.sleep(0)
+
+    ticker = asyncio.ensure_future(ticking())
+    try:
+        async with client.get(path) as response:
+            assert response.status == 200
+            return await response.json()
+    finally:
+        ticker.cancel()
 
 
 async def test_a_servers_state_bundle_is_made_an_integration_at_a_time(
@@ -98,13 +109,7 @@ async def test_a_servers_state_bundle_is_made_an_integration_at_a_time(
 
     monkeypatch.setattr(bundle, "_tenant_document", making)
     monkeypatch.setattr(common, "STREAM_CHUNK_BYTES", 1)  # every part its own write
-    ticker = asyncio.ensure_future(_ticking(events))
-    try:
-        async with client.get("/_mock/state") as response:
-            assert response.status == 200
-            got = await response.json()
-    finally:
-        ticker.cancel()
+    got = await _read_while_ticking(client, "/_mock/state", events)
     assert got["integrations"] == expected["integrations"]
     assert got["journal"] == expected["journal"]
     assert {k: v for k, v in got.items() if k not in ("integrations", "journal", "exported_at")} == {
@@ -134,13 +139,7 @@ async def test_the_journal_is_made_while_it_is_written(
 
     monkeypatch.setattr(journal, "_entry_of", making)
     monkeypatch.setattr(common, "STREAM_CHUNK_BYTES", 1)
-    ticker = asyncio.ensure_future(_ticking(events))
-    try:
-        async with client.get("/_mock/journal?limit=100") as response:
-            assert response.status == 200
-            got = await response.json()
-    finally:
-        ticker.cancel()
+    got = await _read_while_ticking(client, "/_mock/journal?limit=100", events)
     assert got == expected
     made_at = [i for i, event in enumerate(events) if event == "entry"]
     assert len(made_at) == len(expected["entries"]) >= 6
