@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from ..journal import JournalEntry
-from ..store import Page, Session
+from ..store import Page, Session, page_fields
 from ..validation import unknown_fields
 from .kinds import BY_ID, NO_BACKOFF_SECONDS, POLL_READS
 from .model import Finding
@@ -170,11 +170,11 @@ def unrecovered_pages(session: Session) -> list[Page]:
     pieces with hints of their own), any later accepted page."""
     last = 0
     last_by_hint: dict[Any, int] = {}
-    for page in session.accepted_pages:
-        last = max(last, page.ordinal)
-        if page.page_hint is not None:
-            key = (type(page.page_hint), page.page_hint)
-            last_by_hint[key] = max(last_by_hint.get(key, 0), page.ordinal)
+    for ordinal, hint in page_fields(session.accepted_pages, "ordinal", "page_hint"):
+        last = max(last, ordinal)
+        if hint is not None:
+            key = (type(hint), hint)
+            last_by_hint[key] = max(last_by_hint.get(key, 0), ordinal)
     left = []
     for page in session.rejected_pages:
         hint = page.page_hint
@@ -253,23 +253,24 @@ def too_many_records(run: Run) -> Finding:
 def duplicate_page(run: Run) -> Finding:
     finding = BY_ID["duplicate_page"].new()
     for session in run.sessions:
-        staged: dict[str, Page] = {}
-        for page in session.accepted_pages:
-            if page.digest is None:
+        staged: dict[str, int] = {}  # digest: the first page staged with it, as the client knew
+        fields = page_fields(session.accepted_pages, "digest", "ordinal", "request_id", "received_at")
+        for digest, ordinal, request_id, received_at in fields:
+            if digest is None:
                 continue
-            first = staged.get(page.digest)
+            first = staged.get(digest)
             if first is not None:
                 finding.add(
                     {
                         "session_id": session.id,
-                        "page": page.ordinal,
-                        "request_id": page.request_id,
-                        "same_as_page": first.ordinal,
-                        "at": when(page.received_at),
+                        "page": ordinal,
+                        "request_id": request_id,
+                        "same_as_page": first,
+                        "at": when(received_at),
                     }
                 )
-            elif run.received(page.request_id, 202):  # the client knew it was staged
-                staged[page.digest] = page
+            elif run.received(request_id, 202):  # the client knew it was staged
+                staged[digest] = ordinal
     return finding
 
 
@@ -289,10 +290,13 @@ def unknown_field(run: Run) -> Finding:
     registry = {name: frozenset(fields) for name, fields in run.known_fields.items()}
     reported: set[tuple[str, str]] = set()
     for session in run.sessions:
-        for page in session.accepted_pages:
-            found = page.unknown_fields  # found when the page was applied; while staged, read here
-            if found is None and page.payload is not None:
-                found = unknown_fields(orjson.loads(page.payload).get("entities"), registry)
+        fields = page_fields(
+            session.accepted_pages, "unknown_fields", "payload", "ordinal", "request_id", "received_at"
+        )
+        for found, payload, ordinal, request_id, received_at in fields:
+            # found when the page was applied; while it is staged, read here
+            if found is None and payload is not None:
+                found = unknown_fields(orjson.loads(payload).get("entities"), registry)
             for entity_type, names in (found or {}).items():
                 known = registry.get(entity_type, ())
                 for name in names:
@@ -307,9 +311,9 @@ def unknown_field(run: Run) -> Finding:
                             "did_you_mean": suggestion,
                             "message": f"`{name}`: did you mean `{suggestion}`?",
                             "session_id": session.id,
-                            "page": page.ordinal,
-                            "request_id": page.request_id,
-                            "at": when(page.received_at),
+                            "page": ordinal,
+                            "request_id": request_id,
+                            "at": when(received_at),
                         }
                     )
     return finding
@@ -354,16 +358,16 @@ def status_polled_too_fast(run: Run) -> Finding:
 def missing_page_hint(run: Run) -> Finding:
     finding = BY_ID["missing_page_hint"].new()
     for session in run.sessions:
-        for page in session.accepted_pages:
-            if page.page_hint is None:
+        fields = page_fields(session.accepted_pages, "page_hint", "ordinal", "request_id", "received_at")
+        for hint, ordinal, request_id, received_at in fields:
+            if hint is not None:
+                continue
+            if finding.listing:
                 finding.add(
-                    {
-                        "session_id": session.id,
-                        "page": page.ordinal,
-                        "request_id": page.request_id,
-                        "at": when(page.received_at),
-                    }
+                    {"session_id": session.id, "page": ordinal, "request_id": request_id, "at": when(received_at)}
                 )
+            else:
+                finding.tally()  # counted, not listed: a run of 100,000 pages makes no 100,000 items
     return finding
 
 

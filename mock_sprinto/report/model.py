@@ -28,10 +28,20 @@ class Finding:
     def count(self) -> int:
         return max(self.seen, len(self.evidence))
 
+    @property
+    def listing(self) -> bool:
+        """Whether one more place seen is listed (``add``); past MAX_EVIDENCE it is only counted
+        (``tally``), and a check seeing many need not make an item for each."""
+        return len(self.evidence) < MAX_EVIDENCE
+
     def add(self, item: dict[str, Any]) -> None:
         self.seen = self.count + 1
-        if len(self.evidence) < MAX_EVIDENCE:
+        if self.listing:
             self.evidence.append(item)
+
+    def tally(self) -> None:
+        """One more place seen, not listed."""
+        self.seen = self.count + 1
 
     def public(self) -> dict[str, Any]:
         return {

@@ -179,7 +179,7 @@ def test_a_finished_session_keeps_its_pages_flat_not_as_page_objects(emulator: E
     tracking; reading it gives the same Page as before (the judge and the dashboard read them)."""
     import gc
 
-    from mock_sprinto.store import Page, PageRows
+    from mock_sprinto.store import Page, PageRows, page_fields
 
     tenant = emulator.authenticate("acme", "k")
     session = emulator.sessions.start_session(tenant, None)
@@ -204,6 +204,10 @@ def test_a_finished_session_keeps_its_pages_flat_not_as_page_objects(emulator: E
     unknown = session.accepted_pages[0].unknown_fields
     assert unknown is not None and unknown["User"] == ["extra"]
     assert session.public()["accepted_batches"] == 3 and len(session.detail()["pages"]) == 3
+    names = ("ordinal", "page_hint", "digest", "unknown_fields", "payload", "received_at")
+    assert list(page_fields(session.accepted_pages, *names)) == [  # the judge's read, no Page made
+        tuple(getattr(page, name) for name in names) for page in session.accepted_pages
+    ]
 
 
 def test_activity_items_hold_plain_values_only(emulator: Emulator) -> None:
