@@ -152,3 +152,14 @@ BEHAVIOURS: dict[str, Callable[[Run], Verdict]] = {
 def coverage(run: Run) -> list[Coverage]:
     """Each documented behaviour: whether the run met it, and whether the client recovered."""
     return [Coverage(name, *behaviour(run)) for name, behaviour in BEHAVIOURS.items()]
+
+
+def met_behaviours(run: Run) -> dict[str, bool | None]:
+    """The behaviours the run met, each with whether the client recovered: ``coverage`` without
+    the unmet ones and without an object each (what a pytest test's report carries, every test)."""
+    met: dict[str, bool | None] = {}
+    for name, behaviour in BEHAVIOURS.items():
+        was_met, recovered = behaviour(run)
+        if was_met:
+            met[name] = recovered
+    return met

@@ -192,6 +192,10 @@ class HandleBase(ABC):
     def _read(self, fn: Callable[[ControlPlane], T]) -> T:
         """``fn`` on the emulator's control plane, where the emulator runs, without a request."""
 
+    def _read_quiet(self, fn: Callable[[ControlPlane], T]) -> T:
+        """``_read`` for a read that changes nothing (a door may make it without a hand-off)."""
+        return self._read(fn)
+
     def _request(
         self,
         method: str,
