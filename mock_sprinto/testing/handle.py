@@ -170,6 +170,11 @@ class HandleBase(ABC):
         return None
 
     @property
+    def unreached(self) -> bool:
+        """Whether no request can have reached the integration yet (it is not made)."""
+        return not self.created
+
+    @property
     @abstractmethod
     def base_url(self) -> str:
         """The vendor API's base URL: what a client calls ``https://api.sprinto.com/api/external/push``."""

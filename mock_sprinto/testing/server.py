@@ -313,6 +313,11 @@ class MockSprintoServer:
 
         return self.queue(integration_id, create, creates=True)
 
+    def create_queued(self, integration_id: str) -> bool:
+        """Whether the create of ``integration_id`` is still queued: no request has reached it."""
+        selector = self._selector
+        return selector is not None and any(each[0] == integration_id and each[2] for each in tuple(selector.queued))
+
     def _peek(self, fn: Callable[[Emulator], T]) -> T | object:
         """``fn(emulator)`` made on this thread while the server's thread waits, or ``_MISSED``."""
         selector, emulator = self._selector, self.emulator
@@ -468,6 +473,11 @@ class MockSprinto(HandleBase):
         refused = server.run(create)
         if refused is not None:
             raise ControlError("POST", "/integrations", refused.status, refused.problem())
+
+    @property
+    def unreached(self) -> bool:
+        """No request can have reached the integration: not made, or its create still queued."""
+        return not self._created or self.server.create_queued(self._integration_id)
 
     @property
     def refused(self) -> ControlError | None:
