@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from . import __version__
-from .budget import CONTROL_REMEDY, trim_if_due
+from .budget import CONTROL_REMEDY, TENANT_BYTES, trim_if_due
 from .clock import OffsetClock, format_time, parse_time
 from .codes import (
     INTEGRATION_EXISTS,
@@ -110,6 +110,19 @@ class ControlPlane:
             api_key = emulator.ids.make("key")
         tenant = emulator.new_tenant(integration_id, api_key)
         return {**_summary(tenant), "api_key": tenant.api_key}
+
+    def creatable(self, integration_id: str, api_key: str, before: int = 0) -> bool:
+        """Whether ``create_integration(integration_id, api_key)`` would make it, after ``before``
+        other creates: it reads and changes nothing (the pytest fixture queues a create without
+        waiting for it only when it cannot be refused)."""
+        emulator = self.emulator
+        return (
+            all(isinstance(value, str) and 0 < len(value) <= MAX_KEY_CHARS for value in (integration_id, api_key))
+            and integration_id not in emulator.tenants
+            and INTEGRATION_ID.match(integration_id) is not None
+            and len(emulator.tenants) + before < emulator.settings.max_integrations
+            and emulator.budget.fits_bookkeeping(TENANT_BYTES * (before + 1))
+        )
 
     def integrations(self) -> dict[str, Any]:
         emulator = self.emulator
@@ -404,14 +417,16 @@ class ControlPlane:
         tenant = self.emulator.tenants.get(integration_id)
         if tenant is None:
             return {}
+        entries = [e for e in self.emulator.journal.answered_after(tenant.since) if e.integration_id == integration_id]
         # A tenant no request reached met nothing: the judge is not run (a cost every pytest test would pay).
-        if not any(e.integration_id == integration_id for e in self.emulator.journal.answered_after(tenant.since)):
+        if not entries:
             return {}
-        from .report import Run, coverage  # the behaviours alone: no finding is looked for (a pytest test's cost)
+        from .report import Run  # the behaviours alone: no finding is looked for (a pytest test's cost)
+        from .report.coverage import met_behaviours, nothing_to_meet
 
-        known = {name: schema.known_fields for name, schema in self.emulator.registry.types.items()}
-        met = coverage(Run(tenant, self.emulator.journal.answered_after(tenant.since), known))
-        return {item.behaviour: item.recovered for item in met if item.met}
+        if nothing_to_meet(entries, tenant.sessions.values()):
+            return {}
+        return met_behaviours(Run(tenant, entries, {}))  # no behaviour reads the known fields
 
     def run_summary(self) -> list[str]:
         """Every integration a client called, judged in a few lines (``serve`` prints it on Ctrl-C)."""

@@ -474,6 +474,9 @@ class Due:
     session_id: str = field(compare=False)
 
 
+_NO_STATES = {state.value: 0 for state in State}  # a new tenant's state counts (copied, never changed)
+
+
 class Tenant:
     """One integration: its key, its clock, its sessions, its applied data, its activity."""
 
@@ -509,7 +512,7 @@ class Tenant:
         self.datasets: dict[str, Dataset] = {}
         self.activity = ActivityLog(settings.activity_log_size)
         self._activity_seq = 0
-        self.state_counts: Counter[str] = Counter({state.value: 0 for state in State})
+        self.state_counts: Counter[str] = Counter(_NO_STATES)
         self.last_activity_at: float | None = None
         self.created_at = clock.now()
         self.bucket: TokenBucket | None = None

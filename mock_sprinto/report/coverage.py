@@ -3,13 +3,17 @@ whether the run met it and whether the client recovered (None where recovery mea
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from ..journal import JournalEntry
 from ..lifecycle import State
 from .checks import unrecovered_pages
 from .model import Coverage
 from .run import Run, last_arrival, lost
+
+if TYPE_CHECKING:
+    from ..store import Session
 
 REJECTED_CODES = frozenset({"validation_failed", "too_many_items", "empty_page", "malformed_body"})  # 400s
 Verdict = tuple[bool, bool | None]
@@ -152,3 +156,31 @@ BEHAVIOURS: dict[str, Callable[[Run], Verdict]] = {
 def coverage(run: Run) -> list[Coverage]:
     """Each documented behaviour: whether the run met it, and whether the client recovered."""
     return [Coverage(name, *behaviour(run)) for name, behaviour in BEHAVIOURS.items()]
+
+
+def nothing_to_meet(entries: Iterable[JournalEntry], sessions: Iterable[Session]) -> bool:
+    """True when no behaviour above can have been met, read without indexing a ``Run``: every
+    answer (of the tenant: ``entries`` may hold more) a success without a code, and every session
+    still active, with no rejected page, expiry or retry. Each behaviour needs at least one of
+    those (an error status or code, a lost answer's code, a rejected page, an expired, retried,
+    failed, closed or applied session); a behaviour added to ``BEHAVIOURS`` must keep it so.
+    Most pytest tests' requests all succeed: their report costs this walk, not the judge's."""
+    return all(e.status < 400 and e.code is None for e in entries) and all(
+        s.state is State.ACTIVE
+        and not s.rejected_pages
+        and s.expired_at is None
+        and s.retry_count == 0
+        and s.close_status is None
+        for s in sessions
+    )
+
+
+def met_behaviours(run: Run) -> dict[str, bool | None]:
+    """The behaviours the run met, each with whether the client recovered: ``coverage`` without
+    the unmet ones and without an object each (what a pytest test's report carries, every test)."""
+    met: dict[str, bool | None] = {}
+    for name, behaviour in BEHAVIOURS.items():
+        was_met, recovered = behaviour(run)
+        if was_met:
+            met[name] = recovered
+    return met

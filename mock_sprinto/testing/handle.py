@@ -170,6 +170,11 @@ class HandleBase(ABC):
         return None
 
     @property
+    def unreached(self) -> bool:
+        """Whether no request can have reached the integration yet (it is not made)."""
+        return not self.created
+
+    @property
     @abstractmethod
     def base_url(self) -> str:
         """The vendor API's base URL: what a client calls ``https://api.sprinto.com/api/external/push``."""
@@ -191,6 +196,10 @@ class HandleBase(ABC):
     @abstractmethod
     def _read(self, fn: Callable[[ControlPlane], T]) -> T:
         """``fn`` on the emulator's control plane, where the emulator runs, without a request."""
+
+    def _read_quiet(self, fn: Callable[[ControlPlane], T]) -> T:
+        """``_read`` for a read that changes nothing (a door may make it without a hand-off)."""
+        return self._read(fn)
 
     def _request(
         self,

@@ -11,8 +11,10 @@ import gc
 import http.client
 import logging
 import os
+import selectors
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -75,6 +77,41 @@ class _WallTimeLoop(asyncio.SelectorEventLoop):
         return self._monotonic()
 
 
+class _TurnSelector(selectors.DefaultSelector):
+    """The server loop's selector, which says when the loop waits and runs the jobs queued for it.
+
+    ``turn`` is odd while the server's thread waits in ``select`` (no Python code of the emulator
+    runs there) and even while it works: a read made on another thread that starts and ends on
+    the same odd turn saw the emulator as the loop leaves it between two callbacks, consistent.
+    ``queued`` holds jobs (the integration they touch, the job) handed over without waking the
+    loop: each is run as the loop wakes, before anything it woke for, so whatever the server is
+    asked after a job was queued (over HTTP or ``run``) comes after it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.turn = 0
+        self.queued: deque[tuple[str, Callable[[], object], bool]] = deque()  # (integration, job, a create?)
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        self.turn += 1
+        try:
+            events: list[tuple[selectors.SelectorKey, int]] = super().select(timeout)
+        finally:
+            self.turn += 1
+            queued = self.queued
+            while queued:
+                job = queued.popleft()[1]
+                try:
+                    job()
+                except Exception:  # a job handles its own failures; a bug in one must not end the loop
+                    logging.getLogger("mock_sprinto").exception("mock-sprinto: a queued job failed")
+        return events
+
+
+_MISSED = object()  # what ``MockSprintoServer._peek`` returns when it could not read
+
+
 # ---- the server on its own thread ----------------------------------------------------------------
 class MockSprintoServer:
     """One emulator served on 127.0.0.1 (ephemeral port) by a background thread's event loop.
@@ -94,6 +131,7 @@ class MockSprintoServer:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._control: _Control | None = None
+        self._selector: _TurnSelector | None = None
 
     # lifecycle
     def start(self) -> MockSprintoServer:
@@ -114,8 +152,9 @@ class MockSprintoServer:
         return self
 
     def _main(self) -> None:
-        loop = _WallTimeLoop()
-        self._loop = loop
+        selector = _TurnSelector()
+        loop = _WallTimeLoop(selector)
+        self._loop, self._selector = loop, selector
         try:
             loop.run_until_complete(self._serve())
         except BaseException as exc:  # reported to start(); the thread must not die silently
@@ -240,23 +279,82 @@ class MockSprintoServer:
             handle._ensure()
         return handle
 
+    def queue(self, integration_id: str, job: Callable[[Emulator], object], *, creates: bool = False) -> bool:
+        """Hand ``job(emulator)`` (about ``integration_id``) to the server's thread without waking
+        it: it runs as the loop next wakes, before whatever woke it, so anything the server is
+        asked afterwards (over HTTP or ``run``) comes after it. ``job`` must handle its own
+        failures. False (nothing queued) when the server is not running."""
+        selector, emulator = self._selector, self.emulator
+        if selector is None or emulator is None or not self.running:
+            return False
+        selector.queued.append((integration_id, lambda: job(emulator), creates))
+        return True
+
+    def queue_create(self, integration_id: str, api_key: str, refused: Callable[[ApiError], None]) -> bool:
+        """Queue the create of a tenant (``queue``) when it is sure to be made: read while the
+        server's thread waits (``read``), counting the creates queued before it. False when it
+        could be refused (``max_integrations``, the memory budget, a taken id), or the server is
+        busy: the caller creates it and waits. ``refused`` is told should it be refused anyway
+        (a client filling the server meanwhile)."""
+        selector = self._selector
+        if selector is None:
+            return False
+        queued = tuple(selector.queued)
+        before = sum(1 for each in queued if each[2])
+        sure = self._peek(lambda emulator: ControlPlane(emulator).creatable(integration_id, api_key, before))
+        if sure is not True or sum(1 for each in tuple(selector.queued) if each[2]) != before:
+            return False
+
+        def create(emulator: Emulator) -> None:
+            try:
+                ControlPlane(emulator).create_integration(integration_id, api_key)
+            except ApiError as error:
+                refused(error)
+
+        return self.queue(integration_id, create, creates=True)
+
+    def create_queued(self, integration_id: str) -> bool:
+        """Whether the create of ``integration_id`` is still queued: no request has reached it."""
+        selector = self._selector
+        return selector is not None and any(each[0] == integration_id and each[2] for each in tuple(selector.queued))
+
+    def _peek(self, fn: Callable[[Emulator], T]) -> T | object:
+        """``fn(emulator)`` made on this thread while the server's thread waits, or ``_MISSED``."""
+        selector, emulator = self._selector, self.emulator
+        if selector is None or emulator is None or not self.running or self.on_server_thread():
+            return _MISSED
+        turn = selector.turn
+        if not turn & 1:
+            return _MISSED
+        try:
+            value = fn(emulator)
+        except Exception:  # a read torn by the other thread
+            return _MISSED
+        return value if selector.turn == turn else _MISSED
+
+    def read(self, integration_id: str, fn: Callable[[Emulator], T]) -> T:
+        """``fn(emulator)`` for a read that changes nothing, about ``integration_id``: made on this
+        thread when the server's thread waits for work with nothing queued about that integration
+        (``_peek``), else on the server's thread like ``run``."""
+        selector = self._selector
+        if selector is not None and not any(each[0] == integration_id for each in tuple(selector.queued)):
+            value = self._peek(fn)
+            if value is not _MISSED:
+                result: T = value  # type: ignore[assignment]
+                return result
+        return self.run(fn)
+
     def forget_soon(self, integration_id: str) -> None:
         """Delete a tenant on the server's thread without waiting for it: the end of a fixture.
-        Whatever the server is asked afterwards (over HTTP or ``run``) comes after it."""
-        loop, emulator = self._loop, self.emulator
-        if loop is None or emulator is None or not self.running:
-            return
+        Queued (``queue``): whatever the server is asked afterwards (over HTTP or ``run``) comes after it."""
 
-        def forget() -> None:
+        def forget(emulator: Emulator) -> None:
             try:
                 ControlPlane(emulator).delete_integration(integration_id)
             except ApiError:  # an id no integration can have: nothing to forget
                 pass
 
-        try:
-            loop.call_soon_threadsafe(forget)
-        except RuntimeError:  # the loop closed in between
-            pass
+        self.queue(integration_id, forget)
 
 
 class _Control:
@@ -327,6 +425,8 @@ class MockSprinto(HandleBase):
         self.server = server
         self.clock = MockClock(self)
         self._created = created
+        self._making = threading.Lock()
+        self._refused: ApiError | None = None
 
     def __repr__(self) -> str:
         return f"<MockSprinto {self._integration_id} at {self.base_url}>"
@@ -340,9 +440,25 @@ class MockSprinto(HandleBase):
             self._create()
 
     def _create(self) -> None:
-        """Make the tenant on the server's thread. Only that thread sets ``_created``, so of two
-        threads reading a new handle at once only the first one's create makes it."""
-        ident, key = self._integration_id, self._api_key
+        """Make the tenant. Queued without waiting when it cannot be refused
+        (``MockSprintoServer.queue_create``): the first use of a lazy handle is mostly the test
+        about to send its first request, and the loop runs the create as that request wakes it, so
+        the test waits for no hand-off of its own (two wake-ups of a thread on 2 cores). Else made
+        on the server's thread and waited for, so a refusal (``max_integrations``, the memory
+        budget) is raised here. Of two threads reading a new handle at once only the first one's
+        create makes it: queued by ``_making``'s holder, or made by the server's thread, the only
+        one that sets ``_created`` there."""
+        refused_late = self.refused
+        if refused_late is not None:  # a queued create refused after all: kept, and raised
+            raise refused_late
+        ident, key, server = self._integration_id, self._api_key, self.server
+        if not server.on_server_thread():
+            with self._making:
+                if self._created:
+                    return
+                if server.queue_create(ident, key, self._refuse):
+                    self._created = True
+                    return
 
         def create(emulator: Emulator) -> ApiError | None:
             if self._created:
@@ -354,9 +470,25 @@ class MockSprinto(HandleBase):
             self._created = True
             return None
 
-        refused = self.server.run(create)
+        refused = server.run(create)
         if refused is not None:
             raise ControlError("POST", "/integrations", refused.status, refused.problem())
+
+    @property
+    def unreached(self) -> bool:
+        """No request can have reached the integration: not made, or its create still queued."""
+        return not self._created or self.server.create_queued(self._integration_id)
+
+    @property
+    def refused(self) -> ControlError | None:
+        """Why the emulator refused this handle's queued create after all (``_create``), if it did."""
+        error = self._refused
+        return None if error is None else ControlError("POST", "/integrations", error.status, error.problem())
+
+    def _refuse(self, error: ApiError) -> None:
+        """A queued create the emulator refused after all (another client filled it meanwhile):
+        the handle is not made, and its next use raises why."""
+        self._refused, self._created = error, False
 
     @property
     def base_url(self) -> str:
@@ -382,6 +514,12 @@ class MockSprinto(HandleBase):
     def _read(self, fn: Callable[[ControlPlane], T]) -> T:
         self._ensure()  # here, not inside fn on the server's thread
         return self.server.run(lambda emulator: fn(ControlPlane(emulator)))
+
+    def _read_quiet(self, fn: Callable[[ControlPlane], T]) -> T:
+        """``_read`` for a read that changes nothing: made on this thread while the server waits
+        (``MockSprintoServer.read``), without a hand-off."""
+        self._ensure()
+        return self.server.read(self._integration_id, lambda emulator: fn(ControlPlane(emulator)))
 
     # configuration
     def use_scenario(self, scenario: ScenarioSpec, *, settings: Mapping[str, Any] | None = None) -> ScenarioView:

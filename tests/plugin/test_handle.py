@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import socket
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -13,6 +14,8 @@ import pytest
 import requests
 from freezegun import freeze_time
 
+from mock_sprinto.control import ControlPlane
+from mock_sprinto.service import Emulator
 from mock_sprinto.settings import Config, Settings
 from mock_sprinto.testing import ControlError, MockSprinto, MockSprintoError, MockSprintoServer
 
@@ -77,6 +80,58 @@ def test_a_lazy_handle_is_made_once_on_first_use_from_any_thread_and_a_refusal_r
         assert caught.value.status == 403 and not refused.created
         with pytest.raises(MockSprintoError, match="integration_limit_reached"):
             server.new_integration("eager")  # not lazy: refused at once, as before
+
+
+def _queued_handle(server: MockSprintoServer, hint: str) -> MockSprinto:
+    """A handle whose create was queued on first use (not waited for): the server waits for work
+    at that moment nearly always; a few tries make sure of it."""
+    for _ in range(50):
+        handle = server.new_integration(hint, lazy=True)
+        handle.headers  # noqa: B018 (the read is the point)
+        if any(job[0] == handle.integration_id for job in server._selector.queued):  # type: ignore[union-attr]
+            return handle
+        time.sleep(0.01)
+    raise AssertionError("the server never waited for work: no create was queued")
+
+
+def test_a_queued_create_or_forget_comes_before_whatever_the_server_is_asked_next() -> None:
+    with MockSprintoServer() as server:
+        handle = _queued_handle(server, "queued")
+        assert handle.created  # for the handle, made: nothing the server is asked can come first
+        assert call(handle, "GET", "/status")[0] == 200  # the request that woke the loop finds it made
+        assert handle.integration_id in _listed(server)
+        handle.forget_soon()
+        assert handle.integration_id not in _listed(server)  # the forget ran before the listing
+        other = _queued_handle(server, "other")
+        assert server.run(lambda emulator: other.integration_id in emulator.tenants)  # run comes after it too
+
+
+def test_a_queued_create_refused_after_all_is_raised_at_the_next_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with MockSprintoServer(Config(Settings(max_integrations=1))) as server:
+        server.new_integration("first")
+        # As if another client had filled the emulator between the check and the create.
+        monkeypatch.setattr(ControlPlane, "creatable", lambda *args: True)
+        late = _queued_handle(server, "late")
+        ident = late.integration_id  # handed out before the create ran
+        assert len(_listed(server)) == 1 and ident not in _listed(server)  # the listing woke the loop
+        assert isinstance(late.refused, ControlError) and late.refused.status == 403 and not late.created
+        with pytest.raises(ControlError, match="integration_limit_reached"):
+            late.integration_url  # noqa: B018 (the read is the point)
+
+
+def test_a_read_made_while_the_server_waits_is_the_one_its_thread_makes(
+    mock_sprinto: MockSprinto, mock_sprinto_server: MockSprintoServer
+) -> None:
+    session_id = start(mock_sprinto)
+    close(mock_sprinto, session_id, "discard")
+    ident = mock_sprinto.integration_id
+
+    def covered(emulator: Emulator) -> dict[str, bool | None]:
+        return ControlPlane(emulator).coverage_kept(ident)
+
+    assert mock_sprinto_server.read(ident, covered) == mock_sprinto_server.run(covered) == {"discarded": None}
 
 
 def test_run_hands_back_the_result_or_the_exception_and_nests_on_the_server_thread() -> None:

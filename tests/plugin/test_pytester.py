@@ -171,6 +171,39 @@ def test_a_test_that_never_uses_its_handle_makes_no_integration_but_still_report
     result.stdout.no_fnmatch_line("*Sprinto behaviours the tests met*")
 
 
+def test_a_create_refused_after_it_was_queued_fails_the_test_saying_why(suite: pytest.Pytester) -> None:
+    suite.makeconftest(
+        """
+        import pytest
+        from mock_sprinto.settings import Config, Settings
+
+        @pytest.fixture(scope="session")
+        def mock_sprinto_config():
+            return Config(Settings(max_integrations=1))
+    """
+    )
+    suite.makepyfile(
+        test_inner="""
+        import time
+        from mock_sprinto.control import ControlPlane
+        from inner_helpers import call
+
+        def test_late(mock_sprinto_server, monkeypatch, request):
+            mock_sprinto_server.new_integration("filler")  # the one integration the emulator holds
+            # As if another client had filled the emulator between the check and the create.
+            monkeypatch.setattr(ControlPlane, "creatable", lambda *args: True)
+            mock = request.getfixturevalue("mock_sprinto")
+            time.sleep(0.05)  # the server waits for work: the create is queued on first use
+            assert call(mock, "GET", "/status")[0] == 403  # the request met no integration (nor room for one)
+    """
+    )
+    result = suite.runpytest()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*the emulator refused this test's integration: POST /integrations answered 403: integration_limit_reached*"]
+    )
+
+
 def test_the_marker_configures_each_test_and_nothing_leaks(suite: pytest.Pytester) -> None:
     suite.makefile(
         ".yaml",

@@ -7,9 +7,11 @@ from typing import Any
 
 from mock_sprinto.clock import ManualClock, OffsetClock
 from mock_sprinto.journal import JournalEntry
-from mock_sprinto.report import CHECKS, KINDS, closest_field, findings_table, judge
+from mock_sprinto.lifecycle import State
+from mock_sprinto.report import CHECKS, KINDS, Run, closest_field, findings_table, judge
+from mock_sprinto.report.coverage import BEHAVIOURS, met_behaviours, nothing_to_meet
 from mock_sprinto.settings import Settings
-from mock_sprinto.store import IdSource, Tenant
+from mock_sprinto.store import IdSource, Page, Session, Tenant
 
 T0 = 1_767_225_600.0
 
@@ -75,3 +77,58 @@ def test_the_findings_table_lists_every_finding_once() -> None:
     rows = findings_table().splitlines()[2:]
     assert len(rows) == len(KINDS) and len({row.split("|")[1] for row in rows}) == len(KINDS)
     assert set(CHECKS) == {kind.id for kind in KINDS}, "one check per finding kind, and a kind per check"
+
+
+def _session(**fields: Any) -> Session:
+    values: dict[str, Any] = {
+        "id": "ses_1",
+        "integration_id": "acme",
+        "ordinal": 1,
+        "client_reference_id": None,
+        "inactivity_timeout": 3600.0,
+        "created_at": T0,
+    }
+    values.update(fields)
+    return Session(**values)
+
+
+def _rejected(session: Session) -> Session:
+    page = Page(1, "req_x", T0, False, 1, {"User": 1}, 10, 10, "identity", code="validation_failed")
+    session.rejected_pages.append(page)
+    return session
+
+
+def test_nothing_to_meet_is_true_only_where_the_judge_meets_nothing() -> None:
+    # Each behaviour's trigger, in the answers or in a session: the fast path of a pytest test's
+    # report (control.coverage_kept) must never say "nothing" where the judge meets something.
+    start = {"method": "POST", "operation": "start_session", "session_id": "ses_1", "status": 201}
+    push = {"method": "POST", "operation": "push_page", "session_id": "ses_1", "status": 202}
+    answers: list[dict[str, Any]] = [
+        start,
+        {**start, "status": 409, "code": "session_already_active", "names_session": "ses_1"},
+        {**push, "status": 409, "code": "session_not_active"},
+        {**push, "status": 413, "code": "payload_too_large"},
+        {**start, "status": 429, "code": "rate_limited", "retry_after": 1},
+        {**push, "code": "transport_reset"},
+        {**push, "status": 0, "code": "transport_drop"},
+    ]
+    sessions = [
+        lambda: _session(),
+        lambda: _rejected(_session()),
+        lambda: _session(expired_at=T0 + 1, state=State.EXPIRED),
+        lambda: _session(retry_count=1, state=State.PROCESSING, close_status="apply"),
+        lambda: _session(state=State.FAILED, close_status="apply", finished_at=T0 + 2),
+        lambda: _session(state=State.PROCESSED, close_status="apply"),
+        lambda: _session(state=State.CANCELLED, close_status="discard"),
+    ]
+    met_somewhere: set[str] = set()
+    for fields, make in itertools.product(answers, sessions):
+        mine = tenant()
+        session = make()
+        mine.sessions[session.id] = session
+        entries = [entry(1, 2, 0.0, **start), entry(3, 4, 1.0, **fields)]
+        met = met_behaviours(Run(mine, entries, {}))
+        met_somewhere.update(met)
+        if nothing_to_meet(entries, mine.sessions.values()):
+            assert met == {}, (fields, session)
+    assert met_somewhere == set(BEHAVIOURS), "every behaviour met by one of the cases: add a case for a new one"
