@@ -26,10 +26,11 @@ from .lifecycle import Event, State, next_state
 from .store import Dataset, FlatRows, Session, Tenant
 from .validation import SchemaRegistry, unknown_fields
 
-# An apply of more staged records than this is built ahead, in slices of as many records (~5 ms of
-# the loop each), from the moment the session is closed (``prepare_apply``): 300,000 records applied
-# at once when processing fell due held the loop ~0.3 s (issue 22's soak, its amplifiers).
-APPLY_SLICE_RECORDS = 5_000
+# An apply of more staged records than this is built ahead, in slices of as many records (~10 ms of
+# the loop each: 2-5 µs a record), from the moment the session is closed (``prepare_apply``):
+# 300,000 records applied at once when processing fell due held the loop ~0.3 s (issue 22's soak,
+# its amplifiers); slices of 5,000 were the soak's longest steps after that (~24 ms).
+APPLY_SLICE_RECORDS = 2_000
 # A finished session of more pages than this is made flat (``Session.finish``) a slice of as many
 # pages at a time (~8 ms of the loop each).
 FLATTEN_SLICE_PAGES = 2_000

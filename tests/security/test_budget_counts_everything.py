@@ -481,7 +481,7 @@ async def test_a_large_apply_is_built_in_slices_before_it_falls_due(
 
     monkeypatch.setattr(emulator.timeline, "_build", counting)
     vendor = Vendor(client, "acme", "k")
-    session_id = await _stage_things(vendor, pages=2 * timeline.APPLY_SLICE_RECORDS // 100 + 10)  # 10,000+ records
+    session_id = await _stage_things(vendor, pages=2 * timeline.APPLY_SLICE_RECORDS // 100 + 10)  # 2 slices + 1,000
     status, _ = await vendor.call("POST", f"/sessions/{session_id}/close", json={"status": "apply"})
     assert status == 202
     if wait_for_it:
