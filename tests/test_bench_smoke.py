@@ -86,3 +86,22 @@ def test_the_soak_holds_rss_to_the_factor_the_docs_state() -> None:
     stated = re.search(r"within about \*\*([\d.]+)× the budget\*\*", text)
     assert stated is not None
     assert float(stated.group(1)) == soak.RSS_FACTOR
+
+
+def test_the_gc_log_keeps_no_python_object_per_collection() -> None:
+    """Section 9 compares an aged server's RSS after a reset with a fresh one's. A tuple and two
+    floats kept per collection, made all through the runs, held nearly every pymalloc arena the
+    aged server had used (issue 21): the log keeps C doubles instead, in the same JSON shape."""
+    import gc
+
+    from benchmarks.servers import GcLog
+
+    log = GcLog()
+    gc.collect()
+    before = sys.getallocatedblocks()
+    for number in range(3_000):
+        log("start", {"generation": number % 3})
+        log("stop", {"generation": number % 3})
+    assert sys.getallocatedblocks() - before < 20
+    pauses = log.pauses()
+    assert len(pauses) == 3_000 and pauses[4][1] == 1 and pauses[4][2] >= 0.0
