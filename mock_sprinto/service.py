@@ -16,6 +16,7 @@ import asyncio
 import gc
 import hmac
 import itertools
+import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +27,7 @@ import orjson
 from . import budget, judging
 from .budget import CONTROL_REMEDY, TENANT_BYTES, MemoryBudget
 from .calls import Answer, Call, Exchange, Injected, Learned, Outcome
-from .clock import Clock, ManualClock, OffsetClock, SystemClock
+from .clock import Clock, ManualClock, OffsetClock, SystemClock, forget_formatted_seconds
 from .codes import (
     INTEGRATION_LIMIT_REACHED,
     INTEGRATION_NOT_FOUND,
@@ -107,6 +108,11 @@ class Emulator:
         self._forget_tenants()
         self.journal.clear()
         if held:  # everything went: whatever the budget counted, the heap is mostly free
+            # What lives on past the run was made between its short-lived objects, and each such
+            # survivor keeps its 1 MiB pymalloc arena: the formatted seconds and the names
+            # CPython's type-attribute cache keeps are dropped, to be made again in full arenas.
+            forget_formatted_seconds()
+            sys._clear_type_cache()
             # A tenant's objects form cycles: without a collection first, the trim would find
             # them still allocated (issue 21: 12 MiB more RSS after a reset of a 4-s run).
             gc.collect()
