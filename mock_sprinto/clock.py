@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from .codes import CLOCK_BACKWARDS, CLOCK_OUT_OF_RANGE, CLOCK_STEP_TOO_LARGE, INVALID_PARAMETER
@@ -127,9 +127,21 @@ def format_time(ts: float) -> str:
     return f"{_second_of(second)}.{micro // 1000:03d}Z"
 
 
+# Naive on purpose: an aware datetime's strftime asks its tzinfo for ``dst`` by a name it makes
+# each time, and CPython's type-attribute cache keeps the last such name per slot (issue 21: ~100
+# strings, each made mid-run, kept 1 MiB pymalloc arenas alive after a reset).
+_EPOCH = datetime(1970, 1, 1)
+
+
 @functools.lru_cache(maxsize=64)
 def _second_of(second: int) -> str:
-    return datetime.fromtimestamp(second, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return (_EPOCH + timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def forget_formatted_seconds() -> None:
+    """Drop the cache of formatted seconds (``reset``: made during a run, between short-lived
+    objects, its entries would keep otherwise empty pymalloc arenas alive)."""
+    _second_of.cache_clear()
 
 
 def parse_time(text: str) -> float:
