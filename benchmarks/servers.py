@@ -129,28 +129,33 @@ def serve_emulator(settings: dict[str, str]) -> int:
 
 
 class GcLog:
-    """Every collection as (end, generation, seconds), from ``gc.callbacks`` (``--gc-log``).
+    """Every collection as (end, generation, seconds, CPU seconds), from ``gc.callbacks``
+    (``--gc-log``). The CPU seconds are the collecting thread's (``time.thread_time``): on a shared
+    machine a pause can last longer than the collector's work, the thread waiting for a core.
 
     Kept as C doubles in one buffer: a tuple and two floats kept per collection, made all through
     the runs, sat in nearly every 1 MiB pymalloc arena the server ever used, so none went back
     after a reset (issue 21: section 9's aged RSS measured this log as much as the server)."""
 
+    FIELDS = 4
+
     def __init__(self) -> None:
         self.figures = array("d")
-        self._began = array("d", [0.0])
+        self._began = array("d", [0.0, 0.0])
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
-        now = time.monotonic()
+        now, cpu = time.monotonic(), time.thread_time()
         if phase == "start":
-            self._began[0] = now
+            self._began[0], self._began[1] = now, cpu
         else:
             self.figures.append(now)
             self.figures.append(info["generation"])
             self.figures.append(now - self._began[0])
+            self.figures.append(cpu - self._began[1])
 
-    def pauses(self) -> list[tuple[float, int, float]]:
-        f = self.figures
-        return [(f[i], int(f[i + 1]), f[i + 2]) for i in range(0, len(f), 3)]
+    def pauses(self) -> list[tuple[float, int, float, float]]:
+        f, n = self.figures, self.FIELDS
+        return [(f[i], int(f[i + 1]), f[i + 2], f[i + 3]) for i in range(0, len(f), n)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

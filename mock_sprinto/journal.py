@@ -79,21 +79,54 @@ def kept_headers(raw: Sequence[tuple[bytes, bytes]], limit: int) -> tuple[Sequen
     return tuple(kept), len(raw) - len(kept)
 
 
-# An entry as the ring keeps it: its fields' values in declaration order, a plain tuple. A
-# JournalEntry is a container the collector tracks and every full collection walks (10,000 of them
-# in a full ring); a tuple of strings, numbers, bytes and tuples of bytes is untracked on the
-# collector's next pass (issue 21). Entries are made again on reading, which is rare.
+# An entry as the ring keeps it: its fields' values in declaration order, a plain tuple of
+# strings, numbers and bytes, the headers each packed into one string as on the wire
+# ("name: value" lines). A JournalEntry is a container the collector tracks and every full
+# collection walks (10,000 of them in a full ring). A tuple holding only such values is untracked
+# the first time the collector looks at it; one holding tuples (the headers as pairs) stayed
+# tracked until a full collection when the collector reordered them, so each full collection
+# walked every row made since the last (~9,000 in section 9 of `make bench`: full collections of
+# 15-25 ms, issue 21). Entries are made again on reading, which is rare.
 Row = tuple[Any, ...]
 _FIELD_NAMES = tuple(f.name for f in fields(JournalEntry))
-_row_of = attrgetter(*_FIELD_NAMES)
+_values_of = attrgetter(*_FIELD_NAMES)
 _ANSWER = _FIELD_NAMES.index("answer")
 _INTEGRATION = _FIELD_NAMES.index("integration_id")
 _OPERATION = _FIELD_NAMES.index("operation")
 _STATUS = _FIELD_NAMES.index("status")
+_REQUEST_HEADERS = _FIELD_NAMES.index("request_headers")
+_RESPONSE_HEADERS = _FIELD_NAMES.index("response_headers")
+
+
+def _row_of(entry: JournalEntry) -> Row:
+    row = list(_values_of(entry))
+    row[_REQUEST_HEADERS] = _packed(tuple(entry.request_headers), b"\r\n", b": ")
+    row[_RESPONSE_HEADERS] = _packed(entry.response_headers, "\r\n", ": ")
+    return tuple(row)
 
 
 def _entry_of(row: Row) -> JournalEntry:
-    return JournalEntry(*row)
+    entry = JournalEntry(*row)
+    entry.request_headers = _unpacked(row[_REQUEST_HEADERS], b"\r\n", b": ")
+    entry.response_headers = _unpacked(row[_RESPONSE_HEADERS], "\r\n", ": ")
+    return entry
+
+
+def _packed(headers: Sequence[tuple[Any, Any]], line: Any, colon: Any) -> Any:
+    """``headers`` as one string (bytes or str, as they are) of "name: value" lines; the pairs as
+    they are when a name or value holds a line break or a value holds ": " (the HTTP parser lets
+    no line break through, nor a colon into a name; a bundle's file could), so that reading gives
+    back exactly what was kept."""
+    if not headers:
+        return headers
+    text = line.join([name + colon + value for name, value in headers])
+    return text if text.count(line) == len(headers) - 1 and text.count(colon) == len(headers) else headers
+
+
+def _unpacked(kept: Any, line: Any, colon: Any) -> tuple[tuple[Any, Any], ...]:
+    if type(kept) is tuple:
+        return kept
+    return tuple((name, value) for name, _, value in (each.partition(colon) for each in kept.split(line)))
 
 
 class JournalEntries(Sequence[JournalEntry]):
