@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from itertools import chain
 from operator import attrgetter
-from typing import Any, overload
+from typing import Any
 
 from .clock import format_time
+from .rows import Row, RowView
 
 
 @dataclass(slots=True)
@@ -87,7 +88,6 @@ def kept_headers(raw: Sequence[tuple[bytes, bytes]], limit: int) -> tuple[Sequen
 # tracked until a full collection when the collector reordered them, so each full collection
 # walked every row made since the last (~9,000 in section 9 of `make bench`: full collections of
 # 15-25 ms, issue 21). Entries are made again on reading, which is rare.
-Row = tuple[Any, ...]
 _FIELD_NAMES = tuple(f.name for f in fields(JournalEntry))
 _values_of = attrgetter(*_FIELD_NAMES)
 _ANSWER = _FIELD_NAMES.index("answer")
@@ -129,32 +129,13 @@ def _unpacked(kept: Any, line: Any, colon: Any) -> tuple[tuple[Any, Any], ...]:
     return tuple((name, value) for name, _, value in (each.partition(colon) for each in kept.split(line)))
 
 
-class JournalEntries(Sequence[JournalEntry]):
-    """The ring read as entries, oldest first: each made from its row when read (a copy: changing
-    it changes nothing kept)."""
+class JournalEntries(RowView[JournalEntry]):
+    """The ring (or a choice of its rows) read as entries, oldest first."""
 
-    __slots__ = ("_rows",)
+    __slots__ = ()
 
-    def __init__(self, rows: Sequence[Row]) -> None:
-        self._rows = rows
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    @overload
-    def __getitem__(self, index: int) -> JournalEntry: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[JournalEntry]: ...
-    def __getitem__(self, index: int | slice) -> JournalEntry | list[JournalEntry]:
-        if isinstance(index, slice):
-            return [_entry_of(row) for row in list(self._rows)[index]]
-        return _entry_of(self._rows[index])
-
-    def __iter__(self) -> Iterator[JournalEntry]:
-        return map(_entry_of, self._rows)
-
-    def __reversed__(self) -> Iterator[JournalEntry]:
-        return map(_entry_of, reversed(self._rows))
+    def _made(self, row: Row) -> JournalEntry:
+        return _entry_of(row)
 
 
 class Journal:
@@ -182,17 +163,12 @@ class Journal:
         picked.reverse()
         return picked
 
-    def last(
-        self, integration_id: str | None, limit: int, operation: str | None = None, status: int | None = None
-    ) -> list[JournalEntry]:
-        """The last ``limit`` entries (optionally of one integration, operation, status), oldest first."""
-        return list(self.picked(integration_id, limit, operation, status))
-
     def picked(
         self, integration_id: str | None, limit: int, operation: str | None = None, status: int | None = None
     ) -> JournalEntries:
-        """``last``, chosen now and made into entries as they are read: a large answer makes them
-        while it is written (10,000 at once held the loop ~70 ms, issue 22)."""
+        """The last ``limit`` entries (optionally of one integration, operation, status), oldest
+        first: chosen now, made into entries as they are read, so a large answer makes them while it
+        is written (10,000 at once held the loop ~70 ms, issue 22)."""
         picked: list[Row] = []
         for row in reversed(self._rows):
             if (

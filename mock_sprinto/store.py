@@ -15,7 +15,7 @@ import secrets
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, overload
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -33,6 +33,7 @@ from .clock import OffsetClock, format_time
 from .faults.engine import FaultState, random_state, restored_random
 from .faults.scenario import Scenario
 from .lifecycle import State
+from .rows import Row, RowView
 from .settings import Settings
 
 MAX_REJECTED_PAGES_KEPT = 200  # per session: enough to debug, bounded against a looping client
@@ -117,31 +118,20 @@ _PAGE_FIELDS = tuple(Page.__dataclass_fields__)
 _page_values = operator.attrgetter(*_PAGE_FIELDS)  # one C call for the whole row
 
 
-class PageRows(Sequence[Page]):
+class PageRows(RowView[Page]):
     """A finished session's accepted pages, as the judge and the dashboard read them, kept flat:
     one tuple of plain values a page (counts and unknown fields as JSON bytes, equal counts
     shared), so the garbage collector stops tracking them after its next pass and a full collection
     no longer walks every page a long-running server ever accepted. Reading one builds a ``Page``."""
 
-    __slots__ = ("_rows",)
+    __slots__ = ()
+    _rows: tuple[Row, ...]
 
-    def __init__(self, pages: Sequence[Page] = (), rows: tuple[tuple[Any, ...], ...] | None = None) -> None:
-        self._rows = rows if rows is not None else tuple(FlatRows().rows(pages))
+    def __init__(self, pages: Sequence[Page] = (), rows: tuple[Row, ...] | None = None) -> None:
+        super().__init__(rows if rows is not None else tuple(FlatRows().rows(pages)))
 
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    @overload
-    def __getitem__(self, index: int) -> Page: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[Page]: ...
-    def __getitem__(self, index: int | slice) -> Page | list[Page]:
-        if isinstance(index, slice):
-            return [_page_of(row) for row in self._rows[index]]
-        return _page_of(self._rows[index])
-
-    def __iter__(self) -> Iterator[Page]:
-        return map(_page_of, self._rows)
+    def _made(self, row: Row) -> Page:
+        return _page_of(row)
 
 
 class FlatRows:
