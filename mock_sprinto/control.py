@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from . import __version__
-from .budget import CONTROL_REMEDY, TENANT_BYTES, trim_if_due
+from .budget import CONTROL_REMEDY, trim_if_due
 from .clock import OffsetClock, format_time, parse_time
 from .codes import (
     INTEGRATION_EXISTS,
@@ -98,9 +98,9 @@ class ControlPlane:
     # ---- integrations -----------------------------------------------------------------------
     def create_integration(self, integration_id: Any = None, api_key: Any = None) -> dict[str, Any]:
         """A new integration, its id and key generated when not given; 409 if the id is taken."""
-        for name, value in (("id", integration_id), ("api_key", api_key)):
-            if value is not None and (not isinstance(value, str) or not value or len(value) > MAX_KEY_CHARS):
-                raise ApiError.of(INVALID_PARAMETER, f"'{name}' must be a non-empty string", parameter=name)
+        refusal = _argument_refusal(integration_id, api_key)
+        if refusal is not None:
+            raise refusal
         emulator = self.emulator
         if integration_id is None:
             integration_id = emulator.ids.make("int")
@@ -115,13 +115,10 @@ class ControlPlane:
         """Whether ``create_integration(integration_id, api_key)`` would make it, after ``before``
         other creates: it reads and changes nothing (the pytest fixture queues a create without
         waiting for it only when it cannot be refused)."""
-        emulator = self.emulator
         return (
-            all(isinstance(value, str) and 0 < len(value) <= MAX_KEY_CHARS for value in (integration_id, api_key))
-            and integration_id not in emulator.tenants
-            and INTEGRATION_ID.match(integration_id) is not None
-            and len(emulator.tenants) + before < emulator.settings.max_integrations
-            and emulator.budget.fits_bookkeeping(TENANT_BYTES * (before + 1))
+            _argument_refusal(integration_id, api_key) is None
+            and integration_id not in self.emulator.tenants
+            and self.emulator.new_tenant_refusal(integration_id, before) is None
         )
 
     def integrations(self) -> dict[str, Any]:
@@ -631,6 +628,14 @@ def _overview_activity(log: ActivityLog, sessions: set[str], pages: int) -> list
         elif created == len(sessions) and anomalies == OVERVIEW_ACTIVITY and position >= OVERVIEW_ACTIVITY:
             break  # an item of a shown session comes after its creation: nothing older is wanted
     return [ActivityItem._make(row).public() for row in reversed(wanted)]
+
+
+def _argument_refusal(integration_id: Any, api_key: Any) -> ApiError | None:
+    """Why ``create_integration`` refuses its arguments (None: a string each, or not given)."""
+    for name, value in (("id", integration_id), ("api_key", api_key)):
+        if value is not None and (not isinstance(value, str) or not value or len(value) > MAX_KEY_CHARS):
+            return ApiError.of(INVALID_PARAMETER, f"'{name}' must be a non-empty string", parameter=name)
+    return None
 
 
 def _check_id(integration_id: str) -> None:

@@ -154,26 +154,34 @@ class Emulator:
 
     def new_tenant(self, integration_id: str, api_key: str | None, *, first_arrival: int | None = None) -> Tenant:
         """A fresh tenant; ``first_arrival`` is the request that made it (open mode), which is its own."""
-        if not INTEGRATION_ID.match(integration_id):
-            raise ApiError.of(
-                INVALID_PARAMETER,
-                "an integration id is 1-128 letters, digits, '.', '_', ':' or '-', "
-                f"starting with a letter or digit; got {integration_id[:140]!r}",
-            )
-        if len(self.tenants) >= self.settings.max_integrations:
-            raise ApiError.of(
-                INTEGRATION_LIMIT_REACHED,
-                f"the emulator already holds {len(self.tenants)} integrations "
-                "(setting max_integrations); reset it or delete some",
-            )
-        if not self.budget.fits_bookkeeping(TENANT_BYTES):
-            raise self.budget.exceeded(TENANT_BYTES, CONTROL_REMEDY)
+        refusal = self.new_tenant_refusal(integration_id)
+        if refusal is not None:
+            raise refusal
         tenant = Tenant(integration_id, api_key, OffsetClock(self.clock), self.settings, self.ids, self.budget)
         # Journal entries of an earlier tenant of this id are not its own; the request that made it is.
         tenant.since = next(self._order) if first_arrival is None else first_arrival - 1
         self.tenants[integration_id] = tenant
         self.take_scenario(tenant)
         return tenant
+
+    def new_tenant_refusal(self, integration_id: str, before: int = 0) -> ApiError | None:
+        """Why a tenant of this id could not be made now, after ``before`` others (None: it could).
+        Reads and changes nothing: the pytest fixture asks it from its own thread (``creatable``)."""
+        if not INTEGRATION_ID.match(integration_id):
+            return ApiError.of(
+                INVALID_PARAMETER,
+                "an integration id is 1-128 letters, digits, '.', '_', ':' or '-', "
+                f"starting with a letter or digit; got {integration_id[:140]!r}",
+            )
+        if len(self.tenants) + before >= self.settings.max_integrations:
+            return ApiError.of(
+                INTEGRATION_LIMIT_REACHED,
+                f"the emulator already holds {len(self.tenants)} integrations "
+                "(setting max_integrations); reset it or delete some",
+            )
+        if not self.budget.fits_bookkeeping(TENANT_BYTES * (before + 1)):
+            return self.budget.exceeded(TENANT_BYTES, CONTROL_REMEDY)
+        return None
 
     def tenant(self, integration_id: str) -> Tenant:
         """The tenant a control-plane read names; 404 ``integration_not_found`` when the emulator
