@@ -16,7 +16,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from . import __version__
+from . import __version__, budget
 from .control import ControlPlane
 from .exitcodes import FAILED, USAGE_ERROR
 from .faults.scenario import Scenario, ScenarioError, load_scenario_file, resolve_scenario, shipped_scenarios
@@ -374,6 +374,7 @@ async def serve(
     # process: moved out of the collector's generations, no full collection walks it again.
     # A full collection took 13 ms on a fresh server (issue 21), most of it these objects.
     gc.freeze()
+    budget.keep_heap_while_serving()  # freed pages stay for the next ones until the server is quiet
     try:
         await stop.wait()
     finally:

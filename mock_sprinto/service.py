@@ -120,13 +120,14 @@ class Emulator:
             # A tenant's objects form cycles: without a collection first, the trim would find
             # them still allocated (issue 21: 12 MiB more RSS after a reset of a 4-s run).
             gc.collect()
-            budget.give_back_free_heap()
-            self._collect_again_soon()
+            if not self._collect_again_soon():
+                budget.give_back_free_heap()  # plain code: nothing runs after it
         for integration_id, api_key in self.declared.items():
             self.new_tenant(integration_id, api_key)
 
-    def _collect_again_soon(self) -> None:
-        """One more collection ``RESET_SETTLE_SECONDS`` after a reset, on the running loop.
+    def _collect_again_soon(self) -> bool:
+        """One more collection ``RESET_SETTLE_SECONDS`` after a reset, on the running loop, then the
+        heap given back when the process is quiet (False: no running loop, nothing scheduled).
 
         The request that asked for the reset (its protocol, transport, handler task) was made
         before everything went, in arenas the reset emptied, and becomes garbage only once its
@@ -136,14 +137,16 @@ class Emulator:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            return  # a reset from plain code: no request in flight
+            return False  # a reset from plain code: no request in flight
         if self._collect_pending is not loop:
             self._collect_pending = loop
             loop.call_later(RESET_SETTLE_SECONDS, self._collect_now)
+        return True
 
     def _collect_now(self) -> None:
         self._collect_pending = None
         gc.collect()
+        budget.trim_when_quiet()  # the heap goes back once what arrives after the reset is quiet
 
     def _forget_tenants(self) -> None:
         """Every tenant released and dropped; a method of its own so that no local name keeps the
