@@ -497,6 +497,47 @@ async def test_a_large_apply_is_built_in_slices_before_it_falls_due(
     assert slices[-1] is None  # the rest (or all of it) built when processing fell due
 
 
+async def test_processing_due_as_time_passes_waits_for_the_apply_being_built(
+    client: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: a read that found processing due built the rest of a large apply in one step of the
+    loop (the soak under load: 104 ms of CPU). When only time passed, the session stays
+    "processing" until the builder's last slice, then is processed with the same data; a test
+    that jumps the clock still gets it at once (the test above)."""
+    from mock_sprinto import timeline
+
+    monkeypatch.setattr(timeline, "CLOCK_JUMP_SECONDS", 1e9)  # every move of the clock is time passing
+    left_at_once: list[int] = []
+    gate = {"open": False}  # the builder makes no progress until the test opens it: a slow machine
+    build = emulator.timeline._build
+
+    def counting(tenant: Any, session: Any, work: Any, records: int | None) -> bool:
+        if records is None:
+            left_at_once.append(len(session.accepted_pages) - work.next_page)
+        elif not gate["open"] and work.next_page > 0:
+            return False
+        return bool(build(tenant, session, work, records))
+
+    monkeypatch.setattr(emulator.timeline, "_build", counting)
+    vendor = Vendor(client, "acme", "k")
+    session_id = await _stage_things(vendor, pages=2 * timeline.APPLY_SLICE_RECORDS // 100 + 10)
+    status, _ = await vendor.call("POST", f"/sessions/{session_id}/close", json={"status": "apply"})
+    assert status == 202
+    await asyncio.sleep(0)  # one slice built
+    async with client.post("/_mock/clock/advance", json={"seconds": 60}) as response:
+        assert response.status == 200
+    _, state = await vendor.call("GET", f"/sessions/{session_id}")
+    assert state["state"] == "processing", state
+    assert left_at_once == []
+    gate["open"] = True
+    for _ in range(10):
+        await asyncio.sleep(0)
+    _, state = await vendor.call("GET", f"/sessions/{session_id}")
+    assert state["state"] == "processed", state
+    assert left_at_once == [0]  # the builder built every page
+    assert len(emulator.tenants["acme"].datasets["Thing"].records) == 2 * timeline.APPLY_SLICE_RECORDS + 1000
+
+
 async def test_a_large_apply_built_ahead_stops_when_its_integration_is_deleted(client: Any, emulator: Any) -> None:
     """What it built would keep memory the delete gave back."""
     from mock_sprinto import timeline
