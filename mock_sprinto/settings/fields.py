@@ -29,7 +29,12 @@ class Settings:
     inactivity_timeout_seconds: float = _s(
         3600.0, "doc", "A session expires this long after the last request that addressed it.", 1
     )
-    processing_seconds: float = _s(2.0, "mock", "Emulator time a processing attempt takes after close(apply) (a large apply still being built when only time passed completes once built).", 0)
+    processing_seconds: float = _s(
+        2.0,
+        "mock",
+        "Emulator time a processing attempt takes after close(apply) (longer while a large apply is being built).",
+        0,
+    )
     expired_retention_seconds: float = _s(
         86400.0, "mock", "How long an expired session's data can still be applied.", 0
     )
