@@ -112,11 +112,11 @@ def count_in_steps(data: bytes, pattern: bytes) -> int:
     return sum(data.count(pattern, start, start + reach) for start in range(0, len(data), GIL_STEP))
 
 
-def delete_in_steps(data: bytes, delete: bytes) -> bytes:
-    """``data.translate(None, delete)`` in ``GIL_STEP`` pieces (deleting bytes is piecewise)."""
+def delete_in_steps(data: bytes, delete: bytes, table: bytes | None = None) -> bytes:
+    """``data.translate(table, delete)`` in ``GIL_STEP`` pieces (translating bytes is piecewise)."""
     if len(data) <= GIL_STEP:
-        return data.translate(None, delete)
-    return b"".join(data[start : start + GIL_STEP].translate(None, delete) for start in range(0, len(data), GIL_STEP))
+        return data.translate(table, delete)
+    return b"".join(data[start : start + GIL_STEP].translate(table, delete) for start in range(0, len(data), GIL_STEP))
 
 
 def malformed(reason: str) -> ApiError:
@@ -150,8 +150,9 @@ def parse_json(
         return value
     members, containers = shallow
     # One pass feeds both proofs; the depth proof alone needs fewer bytes kept (a cheaper pass).
-    marks = delete_in_steps(raw, _ALL_BUT_MARKS if reject_repeated_names else _ALL_BUT_BRACKETS)
-    if marks.count(b"{") + marks.count(b"[") != containers:
+    # '[' is written as '{' on the way, so one count of the marks covers both brackets.
+    marks = delete_in_steps(raw, _ALL_BUT_MARKS if reject_repeated_names else _ALL_BUT_BRACKETS, _BRACKETS_AS_ONE)
+    if count_in_steps(marks, b"{") != containers:
         # A record nests (or a string holds a bracket): walk it all.
         members = _walk(value, max_depth, flat_types)
     if (
@@ -222,6 +223,7 @@ _OBJECTS_ONLY = {dict}
 # not an extra '":', which would send the usual page to the dearer proof.
 _ALL_BUT_MARKS = bytes(byte for byte in range(256) if byte not in b'{[:"0123456789')
 _ALL_BUT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"{[")
+_BRACKETS_AS_ONE = bytes.maketrans(b"[", b"{")  # the depth proof counts both kinds of opening alike
 
 
 def _colons_prove_no_repeats(raw: bytes, colons: int, value: Any) -> bool:
