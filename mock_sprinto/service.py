@@ -289,12 +289,16 @@ class Emulator:
         session_id = _session_of(call)
         self.sessions.push_target(tenant, session_id)
         # The one record of how the page arrived: the session's page and the journal both read it.
-        wire = Wire(call.request_id, source.declared_length or 0, 0, source.content_encoding, call.started)
+        # Its sizes and coding are those read; only a read that fails records what was declared
+        # (looking the headers up on every push, to overwrite them once read, cost two lookups).
+        wire = Wire(call.request_id, 0, 0, "identity", call.started)
         call.learned.wire = wire
         try:
             body = await source.read(tenant.settings)
-        except ApiError as error:
-            self.sessions.reject_push(tenant, session_id, wire, error)
+        except BaseException as error:  # refused, or anything else the journal then records
+            wire.wire_bytes, wire.encoding = source.declared_length or 0, source.content_encoding
+            if isinstance(error, ApiError):
+                self.sessions.reject_push(tenant, session_id, wire, error)
             raise
         wire.wire_bytes = len(body.wire)
         wire.decoded_bytes = len(body.decoded)
