@@ -100,9 +100,19 @@ _RESPONSE_HEADERS = _FIELD_NAMES.index("response_headers")
 
 def _row_of(entry: JournalEntry) -> Row:
     row = list(_values_of(entry))
-    row[_REQUEST_HEADERS] = _packed(tuple(entry.request_headers), b"\r\n", b": ")
-    row[_RESPONSE_HEADERS] = _packed(entry.response_headers, "\r\n", ": ")
+    row[_REQUEST_HEADERS] = packed_request_headers(entry.request_headers)
+    row[_RESPONSE_HEADERS] = packed_response_headers(entry.response_headers)
     return tuple(row)
+
+
+def packed_request_headers(headers: Iterable[tuple[bytes, bytes]]) -> Any:
+    """A row's request headers (``_packed``); pairs kept as they are are kept as a tuple."""
+    return _packed(headers if type(headers) is tuple else tuple(headers), b"\r\n", b": ")
+
+
+def packed_response_headers(headers: Iterable[tuple[str, str]]) -> Any:
+    """A row's response headers (``_packed``), from any pairs (a multidict's items, say)."""
+    return _packed(headers if type(headers) is tuple else tuple(headers), "\r\n", ": ")
 
 
 def _entry_of(row: Row) -> JournalEntry:
@@ -119,7 +129,7 @@ def _packed(headers: Sequence[tuple[Any, Any]], line: Any, colon: Any) -> Any:
     back exactly what was kept."""
     if not headers:
         return headers
-    text = line.join([name + colon + value for name, value in headers])
+    text = line.join(map(colon.join, headers))  # each pair joined in C: "name: value"
     return text if text.count(line) == len(headers) - 1 and text.count(colon) == len(headers) else headers
 
 
@@ -145,7 +155,11 @@ class Journal:
         self.total = 0
 
     def add(self, entry: JournalEntry) -> None:
-        self._rows.append(_row_of(entry))
+        self.add_row(_row_of(entry))
+
+    def add_row(self, row: Row) -> None:
+        """An entry already made into its row (``JournalEntry``'s fields in order, headers packed)."""
+        self._rows.append(row)
         self.total += 1
 
     def clear(self) -> None:

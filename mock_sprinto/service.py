@@ -44,10 +44,11 @@ from .faults.engine import Decision, FaultState, RequestFacts, decide
 from .faults.prefer import parse_prefer
 from .faults.scenario import Scenario, effective_settings
 from .faults.vocabulary import SILENT_FAULTS, Operation
-from .journal import Journal, JournalEntry, kept_headers
+from .journal import Journal, kept_headers, packed_request_headers, packed_response_headers
 from .naming import INTEGRATION_ID
 from .payload import INLINE_JUDGE_BYTES, BodySource, many_values, page_digest, parse_json
 from .ratelimit import throttle
+from .rows import Row
 from .sessions import Sessions, Wire
 from .settings import Config, Settings
 from .store import IdSource, Tenant
@@ -291,12 +292,16 @@ class Emulator:
         session_id = _session_of(call)
         self.sessions.push_target(tenant, session_id)
         # The one record of how the page arrived: the session's page and the journal both read it.
-        wire = Wire(call.request_id, source.declared_length or 0, 0, source.content_encoding, call.started)
+        # Its sizes and coding are those read; only a read that fails records what was declared
+        # (looking the headers up on every push, to overwrite them once read, cost two lookups).
+        wire = Wire(call.request_id, 0, 0, "identity", call.started)
         call.learned.wire = wire
         try:
             body = await source.read(tenant.settings)
-        except ApiError as error:
-            self.sessions.reject_push(tenant, session_id, wire, error)
+        except BaseException as error:  # refused, or anything else the journal then records
+            wire.wire_bytes, wire.encoding = source.declared_length or 0, source.content_encoding
+            if isinstance(error, ApiError):
+                self.sessions.reject_push(tenant, session_id, wire, error)
             raise
         wire.wire_bytes = len(body.wire)
         wire.decoded_bytes = len(body.decoded)
@@ -420,9 +425,7 @@ class Emulator:
 
     def journal_call(self, call: Call | None, exchange: Exchange) -> None:
         """Record a vendor request as answered (``call`` is None for a path no operation serves)."""
-        entry = _entry(call, exchange, next(self._order), self.clock)
-        _keep_exchange(entry, exchange, call.learned.request_body if call is not None else None, self.settings)
-        self.journal.add(entry)
+        self.journal.add_row(_row(call, exchange, next(self._order), self.clock, self.settings))
 
     def _enter(self, call: Call) -> Tenant:
         """What every vendor request does first: version, api-key, tenant, rate limit."""
@@ -545,14 +548,18 @@ def _is_text(value: str) -> bool:
 _NOTHING_LEARNED = Learned()  # what the journal knows of a path no operation serves (never written)
 
 
-def _entry(call: Call | None, exchange: Exchange, answer: int, clock: Clock) -> JournalEntry:
-    """The journal's entry of an answered request: what the door learned of its call (nothing
-    for a path no operation serves) beside what the transport saw of the exchange."""
+def _row(call: Call | None, exchange: Exchange, answer: int, clock: Clock, settings: Settings) -> Row:
+    """The journal's row of an answered request (``JournalEntry``'s fields, in their order): what
+    the door learned of its call (nothing for a path no operation serves) beside what the transport
+    saw of the exchange. Made as the row the ring keeps, with no ``JournalEntry`` in between: the
+    entry, read back field by field into the row, was a fifth of the journal's cost of a push
+    (benchmarks/ANALYSIS.md); ``tests/unit/test_calls.py`` checks every field read back by name."""
     learned = call.learned if call is not None else _NOTHING_LEARNED
     tenant, wire = learned.tenant, learned.wire
     at = tenant.now() if tenant is not None else clock.now()
     status, code = exchange.status, exchange.code
-    retry_after = _whole_seconds(exchange.response_headers.get("Retry-After"))
+    response_headers = exchange.response_headers
+    retry_after = _whole_seconds(response_headers.get("Retry-After"))
     if learned.transport is not None:
         code = f"transport_{learned.transport}"
         if learned.transport in SILENT_FAULTS:
@@ -560,28 +567,49 @@ def _entry(call: Call | None, exchange: Exchange, answer: int, clock: Clock) -> 
     session_id = None
     if tenant is not None and call is not None:
         session_id = call.session_id if call.session_id is not None else learned.created_session
-    return JournalEntry(
-        request_id=exchange.request_id,
-        at=at,
-        method=exchange.method,
-        path=exchange.path[:300],
-        operation=call.operation if call is not None else "unknown",
-        status=status,
-        code=code,
-        latency_ms=_ms_since(exchange.started),
-        integration_id=tenant.id if tenant is not None else None,
-        session_id=session_id,
-        bytes_in=exchange.bytes_in,
-        rule=learned.rule,
-        arrived_at=learned.arrived_at if learned.arrived_at is not None else at,
-        arrival=learned.arrival or answer,
-        answer=answer,
-        retry_after=retry_after,
-        encoding=wire.encoding if wire is not None else None,
-        body_bytes=_body_bytes(wire) if wire is not None else None,
-        digest=wire.digest if wire is not None else None,
-        page=wire.page if wire is not None else None,
-        names_session=learned.names_session,
+    # What the HAR export reads: the request's headers within ``journal_header_bytes``, and the
+    # bodies, cut at ``journal_bodies_bytes``, only when capture is on.
+    request_headers, dropped = kept_headers(exchange.request_headers, settings.journal_header_bytes)
+    request_body = response_body = request_body_bytes = response_body_bytes = None
+    limit = settings.journal_bodies_bytes
+    if limit:
+        body = learned.request_body if call is not None else None
+        if body is not None:
+            request_body, request_body_bytes = body[:limit], len(body)
+        if exchange.response_body is not None:
+            response_body, response_body_bytes = exchange.response_body[:limit], len(exchange.response_body)
+    return (
+        exchange.request_id,
+        at,
+        exchange.method,
+        exchange.path[:300],
+        call.operation if call is not None else "unknown",
+        status,
+        code,
+        _ms_since(exchange.started),
+        tenant.id if tenant is not None else None,
+        session_id,
+        exchange.bytes_in,
+        learned.rule,
+        learned.arrived_at if learned.arrived_at is not None else at,
+        learned.arrival or answer,
+        answer,
+        retry_after,
+        wire.encoding if wire is not None else None,
+        _body_bytes(wire) if wire is not None else None,
+        wire.digest if wire is not None else None,
+        wire.page if wire is not None else None,
+        learned.names_session,
+        exchange.query[: settings.journal_header_bytes],
+        exchange.http_version,
+        packed_request_headers(request_headers),
+        dropped,
+        packed_response_headers(response_headers.items()),  # not the framework's multidict
+        request_body,
+        response_body,
+        request_body_bytes,
+        response_body_bytes,
+        exchange.response_type,
     )
 
 
@@ -590,26 +618,6 @@ def _body_bytes(wire: Wire) -> int | None:
     refused (too large, badly coded, too slow), the length declared (None when none was)."""
     read = wire.digest is not None  # the digest is taken once the whole body is read
     return wire.wire_bytes if read else wire.wire_bytes or None
-
-
-def _keep_exchange(entry: JournalEntry, exchange: Exchange, request_body: bytes | None, settings: Settings) -> None:
-    """What the HAR export reads: the framework's own header objects (no copy) within
-    ``journal_header_bytes``, and the bodies, cut at ``journal_bodies_bytes``, only when capture is on."""
-    entry.query = exchange.query[: settings.journal_header_bytes]
-    entry.http_version = exchange.http_version
-    entry.request_headers, entry.request_headers_dropped = kept_headers(
-        exchange.request_headers, settings.journal_header_bytes
-    )
-    entry.response_headers = tuple(exchange.response_headers.items())  # not the framework's multidict
-    entry.response_type = exchange.response_type
-    limit = settings.journal_bodies_bytes
-    if limit:
-        if request_body is not None:
-            entry.request_body = request_body[:limit]
-            entry.request_body_bytes = len(request_body)
-        if exchange.response_body is not None:
-            entry.response_body = exchange.response_body[:limit]
-            entry.response_body_bytes = len(exchange.response_body)
 
 
 def _ms_since(started: float) -> float:

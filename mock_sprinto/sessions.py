@@ -30,7 +30,7 @@ from .errors import ApiError, counted, int_param
 from .lifecycle import Event, State
 from .payload import check_depth, many_values, parse_json, records_beyond
 from .settings import Settings
-from .store import Page, Session, Tenant
+from .store import Page, Session, Tenant, accepted_details_bytes
 from .timeline import Timeline
 from .validation import PageVerdict, SchemaRegistry, check_page, too_many_records
 
@@ -207,15 +207,14 @@ class Sessions:
         session.updated_at = now
         tenant.staged_bytes += len(raw)
         tenant.keep(verdict.total * RECORD_OVERHEAD_BYTES)
-        tenant.note(
+        tenant.note_sized(
             now,
             "info",
             "page_accepted",
             f"page {page.ordinal} accepted: {counted(verdict.total, 'record')}",
             session.id,
-            page=page.ordinal,
-            counts_by_entity=verdict.counts,
-            request_id=wire.request_id,
+            {"page": page.ordinal, "counts_by_entity": verdict.counts, "request_id": wire.request_id},
+            accepted_details_bytes(page.ordinal, verdict.counts, wire.request_id),
         )
         response = _batch_response(session.id, verdict.total, verdict.counts, 0, [], False, verdict.page_hint)
         response["page"] = page.ordinal

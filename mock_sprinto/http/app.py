@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiohttp import hdrs, web, web_app
+from aiohttp import HttpVersion, HttpVersion10, HttpVersion11, hdrs, web, web_app
 
 from ..calls import Call, Exchange, Learned
 from ..codes import (
@@ -82,8 +82,10 @@ def _from_http_exception(exc: web.HTTPException, request: web.Request) -> ApiErr
 async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Request id, uniform error bodies, the journal, and a catch-all that turns bugs into 500s."""
     request[STARTED] = time.perf_counter()
-    client_id = request.headers.get("X-Request-Id", "")
-    request_id = request[REQUEST_ID] = client_id if _CLIENT_REQUEST_ID.match(client_id) else new_request_id()
+    client_id = request.headers.get("X-Request-Id")  # most clients send none: no match tried then
+    request_id = request[REQUEST_ID] = (
+        client_id if client_id is not None and _CLIENT_REQUEST_ID.match(client_id) else new_request_id()
+    )
     try:
         _refuse_foreign_callers(request)
         response = await handler(request)
@@ -99,7 +101,9 @@ async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse
     response.headers["X-Request-Id"] = request_id
     call = request.get(CALL)
     if call is not None and not response.prepared:
-        _add_learned_headers(response, call.learned)
+        learned = call.learned
+        if learned.rate_limit_headers or learned.preference_applied:  # most calls learned none
+            _add_learned_headers(response, learned)
     if request.path.startswith(API_PREFIX):  # the vendor API only: not /_mock, not a favicon
         _journal(request, response, call)
     return response
@@ -138,7 +142,7 @@ def _journal(request: web.Request, response: web.StreamResponse, call: Call | No
         request.method,
         request.path,
         request.query_string,
-        f"HTTP/{request.version.major}.{request.version.minor}",
+        _http_version(request.version),
         request.content_length,
         request.raw_headers,
         response.status,
@@ -149,6 +153,15 @@ def _journal(request: web.Request, response: web.StreamResponse, call: Call | No
     if emulator.settings.journal_bodies_bytes and isinstance(response, web.Response):
         exchange.response_body = response.body if isinstance(response.body, bytes) else None
     emulator.journal_call(call, exchange)
+
+
+def _http_version(version: HttpVersion) -> str:
+    """``HTTP/1.1`` for aiohttp's version tuple: the usual ones written once, not per request."""
+    text = _HTTP_VERSIONS.get(version)
+    return text if text is not None else f"HTTP/{version.major}.{version.minor}"
+
+
+_HTTP_VERSIONS = {version: f"HTTP/{version.major}.{version.minor}" for version in (HttpVersion10, HttpVersion11)}
 
 
 ADMIN_COOKIE = "mock_sprinto_admin"

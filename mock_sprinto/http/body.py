@@ -111,12 +111,6 @@ def check_transfer_encoding(request: web.BaseRequest) -> None:
         )
 
 
-def check_declared_length(request: web.BaseRequest, limit: int) -> None:
-    declared = request.content_length
-    if declared is not None and declared > limit:
-        raise too_large(limit)
-
-
 async def read_body(
     request: web.BaseRequest,
     settings: Settings,
@@ -139,7 +133,9 @@ async def read_body(
     """
     limit = settings.max_request_bytes if limit is None else limit
     check_transfer_encoding(request)
-    check_declared_length(request, limit)
+    declared = request.content_length  # parsed from the header on each look: looked at once
+    if declared is not None and declared > limit:
+        raise too_large(limit)
     encoding = content_encoding(request)
     if strict_media_type:
         check_media_type(request, settings)
@@ -151,7 +147,7 @@ async def read_body(
         late = request_timeout(f"the request body did not arrive within {seconds:g}s")
         timer = asyncio.get_running_loop().call_later(seconds, _interrupt, payload, late)
     try:
-        wire = await _read_wire(request, limit, budget, remedy)
+        wire = await _read_wire(request, declared, limit, budget, remedy)
     except BodyInterrupted as interrupted:  # too slow, or the server is stopping
         raise interrupted.error from None
     except ConnectionError:  # the client hung up: its doing, journaled apart from the 5xx
@@ -168,8 +164,9 @@ def _interrupt(payload: StreamReader, error: ApiError) -> None:
         payload.set_exception(BodyInterrupted(error))
 
 
-async def _read_wire(request: web.BaseRequest, limit: int, budget: MemoryBudget, remedy: str) -> bytes:
-    declared = request.content_length
+async def _read_wire(
+    request: web.BaseRequest, declared: int | None, limit: int, budget: MemoryBudget, remedy: str
+) -> bytes:
     if declared == 0:
         # aiohttp gives a body of length 0 an empty stream whose readexactly(0) raises: there is
         # simply nothing to read (an empty body is then the parser's "the body is empty").

@@ -141,3 +141,65 @@ def test_a_problem_response_carries_its_error_code() -> None:
     response: web.Response = problem_response(ApiError(409, "conflict_here", "no"))
     assert response[ERROR_CODE] == "conflict_here"
     assert isinstance(response.body, bytes) and orjson.loads(response.body)["code"] == "conflict_here"
+
+
+def test_a_journaled_push_reads_back_every_field_by_name(make_emulator: Any) -> None:
+    """The journal makes its row straight from the call and the exchange (no ``JournalEntry`` in
+    between): each field read back by name, so a value written in another field's place shows."""
+    emulator = make_emulator(journal_bodies_bytes=4, journal_header_bytes=20)
+    tenant = emulator.authenticate("acme", "k")
+    session = emulator.sessions.start_session(tenant, None)
+    raw = orjson.dumps({"entities": {"User": [user(1)]}})
+    call = Call("push_page", "acme", "k", "req_f", time.perf_counter(), session_id=session.id)
+    asyncio.run(emulator.push(call, BytesBody(raw)))
+    sent = Exchange(
+        "req_f",
+        call.started,
+        "POST",
+        "/p" * 200,
+        "a=1&b=2&c=3&d=4&e=5&f=6",
+        "HTTP/1.0",
+        len(raw),
+        ((b"api-key", b"k"), (b"Content-Type", b"application/json")),
+        202,
+        None,
+        {"Retry-After": "7", "X-Request-Id": "req_f"},
+        "application/json",
+        b"{'answer': 1}",
+    )
+    emulator.journal_call(call, sent)
+    entry = emulator.journal.entries[-1]
+    wire = call.learned.wire
+    assert wire is not None and wire.digest is not None
+    expected = {
+        "request_id": "req_f",
+        "method": "POST",
+        "path": ("/p" * 200)[:300],
+        "operation": "push_page",
+        "status": 202,
+        "code": None,
+        "integration_id": "acme",
+        "session_id": session.id,
+        "bytes_in": len(raw),
+        "rule": None,
+        "arrived_at": call.learned.arrived_at,
+        "arrival": call.learned.arrival,
+        "retry_after": 7,
+        "encoding": "identity",
+        "body_bytes": len(raw),
+        "digest": wire.digest,
+        "page": 1,
+        "names_session": None,
+        "query": "a=1&b=2&c=3&d=4&e=5&"[:20],
+        "http_version": "HTTP/1.0",
+        "request_headers": ((b"api-key", b"k"),),
+        "request_headers_dropped": 1,
+        "response_headers": (("Retry-After", "7"), ("X-Request-Id", "req_f")),
+        "request_body": raw[:4],
+        "response_body": b"{'an",
+        "request_body_bytes": len(raw),
+        "response_body_bytes": len(b"{'answer': 1}"),
+        "response_type": "application/json",
+    }
+    assert {name: getattr(entry, name) for name in expected} == expected
+    assert entry.answer > entry.arrival and entry.at >= entry.arrived_at and entry.latency_ms >= 0

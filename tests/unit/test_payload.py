@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from mock_sprinto import payload
@@ -59,3 +60,36 @@ def test_the_usual_page_is_proved_free_of_repeats_without_serializing_it(monkeyp
     )
     records = ", ".join(record % (i, i) for i in range(100))
     parse_json(f'{{"entities": {{"User": [{records}]}}, "page_hint": 7}}'.encode(), 64)
+
+
+def _deepest(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_deepest, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_deepest, value), default=0)
+    return 0
+
+
+PADDING = "x" * 300  # so that every record is large enough to be found bracket by bracket
+DEPTH_CASES = [
+    b'{"entities": {"User": [{"a": {"b": {"c": 1}}}]}}',
+    b'{"entities": {"User": [{"a": "{{{{[[[["}, {"b": [1, [2]]}]}}',
+    b'{"entities": {"User": [{"a": "{{{{{{{{{{{{{{{{", "b": {"c": {}}}]}, "page_hint": "[[[["}',
+    b'{"entities": {"User": [{"a": "{[{[{["}, {"a": 1}], "Device": [], "Other": 5}}',
+    f'{{"entities": {{"User": [{{"a": "{PADDING}"}}, {{"a": "{PADDING}", "b": [[]]}}]}}}}'.encode(),
+    f'{{"entities": {{"User": [{{"a": "{PADDING}"}}, {{"a": "{PADDING}[{{"}}]}}}}'.encode(),
+]
+
+
+@pytest.mark.parametrize("per_container", [0, 10**9])  # each bracket found by memchr / every byte counted
+@pytest.mark.parametrize("raw", DEPTH_CASES)
+def test_the_depth_proof_alone_is_exact_whichever_way_it_counts(
+    monkeypatch: pytest.MonkeyPatch, per_container: int, raw: bytes
+) -> None:
+    """With ``duplicate_names: last_wins`` the text's brackets are found one by one (a memchr each)
+    when its records are large, instead of deleting every other byte; both ways decide alike."""
+    monkeypatch.setattr(payload, "_BYTES_PER_CONTAINER_TO_FIND", per_container)
+    deepest = _deepest(orjson.loads(raw))
+    parse_json(raw, deepest, reject_repeated_names=False)
+    with pytest.raises(ApiError, match="nesting"):
+        parse_json(raw, deepest - 1, reject_repeated_names=False)
