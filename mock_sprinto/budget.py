@@ -151,13 +151,13 @@ TRIM_AFTER_BYTES = 16 * 2**20
 # CPU a page on a 2-core VM, ~10 % of the page (issue 21). Quiet: the process used less than
 # QUIET_CPU_SHARE of one CPU over the last TRIM_QUIET_SECONDS; a server never quiet trims anyway
 # once a due trim has waited TRIM_MAX_WAIT_SECONDS.
+TRIM_QUIET_SECONDS = 0.5
+QUIET_CPU_SHARE = 0.2
+TRIM_MAX_WAIT_SECONDS = 30.0
 # One drop at least this large (a big apply's pages, a big integration deleted) trims at once: it is
 # more than glibc keeps anyway, rare, and whoever made it is waiting for the memory, not for the
 # next page (1,000,000 applied records: RSS 783 MiB until the process was quiet, 476 after a trim).
 TRIM_AT_ONCE_BYTES = 64 * 2**20
-TRIM_QUIET_SECONDS = 0.5
-QUIET_CPU_SHARE = 0.2
-TRIM_MAX_WAIT_SECONDS = 30.0
 # mallopt's parameters (glibc's malloc.h) and what ``keep_heap_while_serving`` sets them to.
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
