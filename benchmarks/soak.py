@@ -56,6 +56,7 @@ import aiohttp
 
 from .common import API, ROOT, memory_kib
 
+MAX_DURATION = 4 * 3600.0  # "steady for hours" (issue 21) is something a soak can show
 JOURNAL_SIZE = 5000
 INACTIVITY = 3.0  # abandoned sessions expire within the run...
 RETENTION = 6.0  # ...and their staged data is purged, so memory must stay flat
@@ -152,6 +153,27 @@ def user(key: int, session_no: int) -> dict[str, Any]:
 
 def rss_kib(pid: int) -> int:
     return memory_kib(pid=pid, missing=0)
+
+
+def cpu_seconds(pid: int) -> float:
+    """The process's CPU time so far (user + system), 0.0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Window:
+    """One stretch of the run, for the timeline: is the server as cheap and as small at the end
+    as at the start (issue 21: steady for hours)?"""
+
+    ended: float  # seconds into the run
+    requests: int  # the well-behaved clients' answers in it
+    hostile: int  # the hostile phase's answers in it
+    cpu: float  # the server's CPU seconds in it
+    rss_mib: float  # at its end
 
 
 class Client:
@@ -723,13 +745,16 @@ def start_server(rate_limit: float, burst: int, budget_mib: int, watch_file: Pat
     raise SystemExit(f"the server did not start: {process.stderr.read() if process.stderr else ''}")
 
 
-async def soak(duration: float, clients: int, rate_limit: float, burst: int, budget_mib: int, hostile_on: bool) -> int:
+async def soak(
+    duration: float, clients: int, rate_limit: float, burst: int, budget_mib: int, hostile_on: bool, windows: int = 6
+) -> int:
     scratch = tempfile.TemporaryDirectory(prefix="mock-sprinto-soak-")
     watch_file = Path(scratch.name) / "loop.json"
     process, base = start_server(rate_limit, burst, budget_mib, watch_file)
     tally = Tally()
     hostile = Hostile()
     samples: list[int] = []
+    timeline: list[Window] = []
     try:
         connector = aiohttp.TCPConnector(limit=clients * 2)
         async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as http:
@@ -747,9 +772,23 @@ async def soak(duration: float, clients: int, rate_limit: float, burst: int, bud
                 jobs += hostile_jobs(base, http, hostile, deadline)
 
             async def sample() -> None:
+                every = duration / windows
+                mark, counted = began + every, (0, 0, cpu_seconds(process.pid))
                 while time.monotonic() < deadline:
                     samples.append(rss_kib(process.pid))
-                    await asyncio.sleep(1.0)
+                    await asyncio.sleep(min(1.0, max(0.0, mark - time.monotonic())))
+                    if time.monotonic() >= mark - 0.01:
+                        now = (tally.requests, sum(hostile.statuses.values()), cpu_seconds(process.pid))
+                        timeline.append(
+                            Window(
+                                mark - began,
+                                now[0] - counted[0],
+                                now[1] - counted[1],
+                                now[2] - counted[2],
+                                rss_kib(process.pid) / 1024,
+                            )
+                        )
+                        mark, counted = mark + every, now
 
             sampler = asyncio.create_task(sample())
             await asyncio.gather(*jobs)
@@ -879,6 +918,7 @@ async def soak(duration: float, clients: int, rate_limit: float, burst: int, bud
         f"{max(samples or [0]) / 1024 / budget_mib:.2f} of the budget (at most {RSS_FACTOR:g}: docs/robustness.md)"
     )
     rss_within = max(samples or [0]) <= budget_mib * 1024 * RSS_FACTOR
+    print_timeline(timeline)
     print(f"  retention       {SESSIONS_KEPT} finished sessions, {ACTIVITY_KEPT} activity items kept per integration")
     unanswered = sum(count for kind, count in hostile.slow.items() if kind.endswith("no answer"))
     failed = (
@@ -906,6 +946,30 @@ async def soak(duration: float, clients: int, rate_limit: float, burst: int, bud
     return 1 if failed or tally.problems else 0
 
 
+def print_timeline(timeline: list[Window]) -> None:
+    """The run in windows: throughput, the server's CPU per answer and its RSS, first to last. A
+    server that drifts shows it here as CPU per answer climbing at the same throughput (the
+    hostile phase's share varies from window to window; --no-hostile gives the cleaner line)."""
+    if not timeline:
+        return
+    print("  timeline        window end (m:ss): answers/s (hostile), server CPU, its CPU per answer, RSS")
+    began = 0.0
+    for window in timeline:
+        span = max(window.ended - began, 1e-9)
+        answers = window.requests + window.hostile
+        per_answer = window.cpu * 1e6 / answers if answers else 0.0
+        minutes, seconds = divmod(int(window.ended), 60)
+        print(
+            f"    {minutes:4d}:{seconds:02d}  {window.requests / span:6.0f}/s ({window.hostile / span:4.0f}/s)  "
+            f"{window.cpu / span:5.0%} of a core  {per_answer:6.0f} µs  {window.rss_mib:6.1f} MiB"
+        )
+        began = window.ended
+    first, last = timeline[0], timeline[-1]
+    if first.requests + first.hostile and last.requests + last.hostile:
+        change = (last.cpu / (last.requests + last.hostile)) / (first.cpu / (first.requests + first.hostile)) - 1
+        print(f"    CPU per answer, last window against the first: {change:+.1%}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.soak", description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load (default 60)")
@@ -914,11 +978,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--burst", type=int, default=5, help="token bucket size (5)")
     parser.add_argument("--budget-mib", type=int, default=256, help="the server's memory budget, MiB (256)")
     parser.add_argument("--no-hostile", action="store_true", help="leave out the hostile phase")
+    parser.add_argument("--windows", type=int, default=6, help="the timeline's windows over the run (6)")
     args = parser.parse_args(argv)
-    if not 0 < args.duration <= 3600 or not 0 < args.clients <= 500 or not 16 <= args.budget_mib <= 4096:
-        parser.error("keep it bounded: 0 < duration <= 3600 s, 0 < clients <= 500, 16 <= budget <= 4096 MiB")
+    if not 0 < args.duration <= MAX_DURATION or not 0 < args.clients <= 500 or not 16 <= args.budget_mib <= 4096:
+        parser.error(
+            f"keep it bounded: 0 < duration <= {MAX_DURATION:.0f} s, 0 < clients <= 500, 16 <= budget <= 4096 MiB"
+        )
+    if not 1 <= args.windows <= 100:
+        parser.error("the timeline has 1 to 100 windows")
     return asyncio.run(
-        soak(args.duration, args.clients, args.rate_limit, args.burst, args.budget_mib, not args.no_hostile)
+        soak(
+            args.duration,
+            args.clients,
+            args.rate_limit,
+            args.burst,
+            args.budget_mib,
+            not args.no_hostile,
+            args.windows,
+        )
     )
 
 

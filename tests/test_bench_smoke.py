@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from benchmarks import fixture
 from benchmarks.common import health_port, page_bytes, percentile
 from benchmarks.harness import Row, Section, render
@@ -141,3 +143,30 @@ def test_the_gc_log_keeps_no_python_object_per_collection() -> None:
     assert sys.getallocatedblocks() - before < 20
     pauses = log.pauses()
     assert len(pauses) == 3_000 and pauses[4][1] == 1 and pauses[4][2] >= 0.0
+
+
+def test_the_soak_timeline_shows_cpu_per_answer_window_by_window(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 21 ("steady for hours"): a long soak prints the run in windows, so a server whose CPU
+    per answer climbs, or whose RSS grows, shows it between the first window and the last."""
+    from benchmarks import soak
+
+    soak.print_timeline(
+        [
+            soak.Window(ended=600.0, requests=300_000, hostile=0, cpu=150.0, rss_mib=60.0),
+            soak.Window(ended=1200.0, requests=300_000, hostile=0, cpu=165.0, rss_mib=61.5),
+        ]
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert "10:00     500/s (   0/s)    25% of a core     500 µs    60.0 MiB" in lines[1]
+    assert "20:00     500/s (   0/s)    28% of a core     550 µs    61.5 MiB" in lines[2]
+    assert lines[3].strip() == "CPU per answer, last window against the first: +10.0%"
+    soak.print_timeline([])  # a run too short for one window prints none
+    assert capsys.readouterr().out == ""
+
+
+def test_the_soak_refuses_a_run_past_four_hours() -> None:
+    from benchmarks import soak
+
+    with pytest.raises(SystemExit) as refused:  # argparse's usage error: nothing was started
+        soak.main(["--duration", str(soak.MAX_DURATION + 1)])
+    assert refused.value.code == 2
