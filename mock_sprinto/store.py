@@ -517,7 +517,8 @@ class Tenant:
         self.datasets: dict[str, Dataset] = {}
         self.activity = ActivityLog(settings.activity_log_size)
         self._activity_seq = 0
-        self.state_counts: Counter[str] = Counter(_NO_STATES)
+        # every state counted from 0, so a plain dict (a Counter's constructor: ~0.9 us a tenant)
+        self.state_counts: dict[str, int] = dict(_NO_STATES)
         self.last_activity_at: float | None = None
         self.created_at = clock.now()
         self.bucket: TokenBucket | None = None

@@ -328,7 +328,7 @@ class MockSprintoServer:
 
         def create(emulator: Emulator) -> None:
             try:
-                ControlPlane(emulator).create_integration(integration_id, api_key)
+                ControlPlane(emulator).make_integration(integration_id, api_key)
             except ApiError as error:
                 refused(error)
 
@@ -485,7 +485,7 @@ class MockSprinto(HandleBase):
             if self._created:
                 return None
             try:
-                ControlPlane(emulator).create_integration(ident, key)
+                ControlPlane(emulator).make_integration(ident, key)
             except ApiError as error:
                 return error
             self._created = True
