@@ -141,6 +141,10 @@ class MockSprintoServer:
         self.emulator: Emulator | None = None
         self.port: int | None = None
         self._thread: threading.Thread | None = None
+        # The server thread's id, and whether it runs ``_main``: what ``on_server_thread`` and
+        # ``running`` read, several times a pytest test (Thread.is_alive and .ident are calls).
+        self._server_ident: int | None = None
+        self._alive = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()
@@ -167,6 +171,7 @@ class MockSprintoServer:
         return self
 
     def _main(self) -> None:
+        self._server_ident, self._alive = threading.get_ident(), True
         selector = _TurnSelector()
         loop = _WallTimeLoop(selector)
         self._loop, self._selector = loop, selector
@@ -175,6 +180,7 @@ class MockSprintoServer:
         except BaseException as exc:  # reported to start(); the thread must not die silently
             self._error = exc
         finally:
+            self._alive = False
             self._ready.set()
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
@@ -209,7 +215,7 @@ class MockSprintoServer:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive() and self.port is not None
+        return self._alive and self.port is not None
 
     def __enter__(self) -> MockSprintoServer:
         return self.start()
@@ -276,8 +282,7 @@ class MockSprintoServer:
         return result
 
     def on_server_thread(self) -> bool:
-        thread = self._thread
-        return thread is not None and thread.ident == threading.get_ident()
+        return self._server_ident == threading.get_ident()
 
     def new_integration(
         self,
