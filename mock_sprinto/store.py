@@ -498,7 +498,7 @@ class Tenant:
         self.forgotten = False  # deleted or reset away: work still on its way for it stops (release_memory)
         self._staged_bytes = 0
         self._applied_bytes = 0
-        self._kept_bytes = 0  # bookkeeping: this tenant, its sessions and their pages, its log, its scenario
+        self._kept_bytes = TENANT_BYTES  # bookkeeping: this tenant, its sessions and their pages, its log, its scenario
         self.id = integration_id
         self.api_key = api_key
         self.clock = clock
@@ -524,7 +524,7 @@ class Tenant:
         self.bucket: TokenBucket | None = None
         self.processing_failures_pending = 0  # injected by a scenario: attempts that will fail
         self.processing_hold_until = 0.0  # injected by a scenario: no attempt finishes before this
-        self.keep(TENANT_BYTES)
+        self.budget.add(TENANT_BYTES)  # ``keep(TENANT_BYTES)`` from 0, without the call
 
     def now(self) -> float:
         return self.clock.now()
