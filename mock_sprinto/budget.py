@@ -91,7 +91,7 @@ class MemoryBudget:
 
     def fits_bookkeeping(self, more: int) -> bool:
         """Whether ``more`` bytes of bookkeeping fit in the whole budget, headroom included."""
-        return self.limit is None or self.total + more <= self.limit
+        return self.limit is None or self.held + self.reserved + more <= self.limit
 
     def check(self, more: int, remedy: str = "") -> None:
         """Raise 507 ``memory_budget_exceeded`` unless ``more`` bytes fit; ``remedy`` says what the
@@ -110,8 +110,9 @@ class MemoryBudget:
 
     def add(self, delta: int) -> None:
         self.held += delta
-        if self.total > self.peak:
-            self.peak = self.total
+        total = self.held + self.reserved  # ``total`` inline: called on every change held
+        if total > self.peak:
+            self.peak = total
 
     def reserve(self, size: int) -> None:
         """Count ``size`` bytes of a body being received (``check`` first); ``release`` them after."""

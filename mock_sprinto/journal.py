@@ -94,6 +94,7 @@ _ANSWER = _FIELD_NAMES.index("answer")
 _INTEGRATION = _FIELD_NAMES.index("integration_id")
 _OPERATION = _FIELD_NAMES.index("operation")
 _STATUS = _FIELD_NAMES.index("status")
+_CODE = _FIELD_NAMES.index("code")
 _REQUEST_HEADERS = _FIELD_NAMES.index("request_headers")
 _RESPONSE_HEADERS = _FIELD_NAMES.index("response_headers")
 
@@ -176,6 +177,18 @@ class Journal:
             picked.append(_entry_of(row))
         picked.reverse()
         return picked
+
+    def answers_after(self, order: int, integration_id: str) -> list[tuple[int, str | None]]:
+        """The status and code of each of ``integration_id``'s entries answered after ``order``,
+        newest first: ``answered_after``'s walk without making an entry of each row. What a pytest
+        test's coverage reads first; most tests' answers all succeed and it reads no more."""
+        answers: list[tuple[int, str | None]] = []
+        for row in reversed(self._rows):
+            if row[_ANSWER] <= order:
+                break
+            if row[_INTEGRATION] == integration_id:
+                answers.append((row[_STATUS], row[_CODE]))
+        return answers
 
     def picked(
         self, integration_id: str | None, limit: int, operation: str | None = None, status: int | None = None

@@ -165,7 +165,8 @@ class Emulator:
         # Journal entries of an earlier tenant of this id are not its own; the request that made it is.
         tenant.since = next(self._order) if first_arrival is None else first_arrival - 1
         self.tenants[integration_id] = tenant
-        self.take_scenario(tenant)
+        if self.scenario is not None:  # else made as take_scenario leaves it: no rule, the server's settings and ids
+            self.take_scenario(tenant)
         return tenant
 
     def new_tenant_refusal(self, integration_id: str, before: int = 0) -> ApiError | None:

@@ -158,14 +158,15 @@ def coverage(run: Run) -> list[Coverage]:
     return [Coverage(name, *behaviour(run)) for name, behaviour in BEHAVIOURS.items()]
 
 
-def nothing_to_meet(entries: Iterable[JournalEntry], sessions: Iterable[Session]) -> bool:
+def nothing_to_meet(answers: Iterable[tuple[int, str | None]], sessions: Iterable[Session]) -> bool:
     """True when no behaviour above can have been met, read without indexing a ``Run``: every
-    answer (of the tenant: ``entries`` may hold more) a success without a code, and every session
-    still active, with no rejected page, expiry or retry. Each behaviour needs at least one of
-    those (an error status or code, a lost answer's code, a rejected page, an expired, retried,
-    failed, closed or applied session); a behaviour added to ``BEHAVIOURS`` must keep it so.
-    Most pytest tests' requests all succeed: their report costs this walk, not the judge's."""
-    return all(e.status < 400 and e.code is None for e in entries) and all(
+    answer (the status and code of each of the tenant's entries: ``Journal.answers_after``) a
+    success without a code, and every session still active, with no rejected page, expiry or
+    retry. Each behaviour needs at least one of those (an error status or code, a lost answer's
+    code, a rejected page, an expired, retried, failed, closed or applied session); a behaviour
+    added to ``BEHAVIOURS`` must keep it so. Most pytest tests' requests all succeed: their report
+    costs this walk, not the judge's."""
+    return all(status < 400 and code is None for status, code in answers) and all(
         s.state is State.ACTIVE
         and not s.rejected_pages
         and s.expired_at is None

@@ -85,7 +85,10 @@ class _TurnSelector(selectors.DefaultSelector):
     the same odd turn saw the emulator as the loop leaves it between two callbacks, consistent.
     ``queued`` holds jobs (the integration they touch, the job) handed over without waking the
     loop: each is run as the loop wakes, before anything it woke for, so whatever the server is
-    asked after a job was queued (over HTTP or ``run``) comes after it.
+    asked after a job was queued (over HTTP or ``run``) comes after it. A job queued while the
+    loop worked is run before it next waits (it then only looks for events, without waiting), so
+    a job queued on an even turn never waits for a wake-up; one queued on an odd turn may find the
+    loop waiting, and its sender wakes it (``MockSprintoServer.run``).
     """
 
     def __init__(self) -> None:
@@ -94,22 +97,34 @@ class _TurnSelector(selectors.DefaultSelector):
         self.queued: deque[tuple[str, Callable[[], object], bool]] = deque()  # (integration, job, a create?)
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        self.turn += 1
+        self.turn += 1  # odd before the queue is looked at: a job queued after the look sees it odd
+        if self.queued:
+            self.turn += 1
+            self._run_queued()
+            self.turn += 1
+            timeout = 0  # what the jobs scheduled is run before the loop waits
         try:
             events: list[tuple[selectors.SelectorKey, int]] = super().select(timeout)
         finally:
             self.turn += 1
-            queued = self.queued
-            while queued:
-                job = queued.popleft()[1]
-                try:
-                    job()
-                except Exception:  # a job handles its own failures; a bug in one must not end the loop
-                    logging.getLogger("mock_sprinto").exception("mock-sprinto: a queued job failed")
+            self._run_queued()
         return events
+
+    def _run_queued(self) -> None:
+        queued = self.queued
+        while queued:
+            job = queued.popleft()[1]
+            try:
+                job()
+            except Exception:  # a job handles its own failures; a bug in one must not end the loop
+                logging.getLogger("mock_sprinto").exception("mock-sprinto: a queued job failed")
 
 
 _MISSED = object()  # what ``MockSprintoServer._peek`` returns when it could not read
+
+
+def _nothing() -> None:
+    """The callback that wakes the server's loop for a job queued as it may wait (``run``)."""
 
 
 # ---- the server on its own thread ----------------------------------------------------------------
@@ -126,6 +141,10 @@ class MockSprintoServer:
         self.emulator: Emulator | None = None
         self.port: int | None = None
         self._thread: threading.Thread | None = None
+        # The server thread's id, and whether it runs ``_main``: what ``on_server_thread`` and
+        # ``running`` read, several times a pytest test (Thread.is_alive and .ident are calls).
+        self._server_ident: int | None = None
+        self._alive = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()
@@ -152,6 +171,7 @@ class MockSprintoServer:
         return self
 
     def _main(self) -> None:
+        self._server_ident, self._alive = threading.get_ident(), True
         selector = _TurnSelector()
         loop = _WallTimeLoop(selector)
         self._loop, self._selector = loop, selector
@@ -160,6 +180,7 @@ class MockSprintoServer:
         except BaseException as exc:  # reported to start(); the thread must not die silently
             self._error = exc
         finally:
+            self._alive = False
             self._ready.set()
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
@@ -194,7 +215,7 @@ class MockSprintoServer:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive() and self.port is not None
+        return self._alive and self.port is not None
 
     def __enter__(self) -> MockSprintoServer:
         return self.start()
@@ -223,13 +244,17 @@ class MockSprintoServer:
         """Call ``fn(emulator)`` on the server's thread (the emulator is not thread-safe) and
         return its result or raise its exception here.
 
-        A plain callback on the loop and a lock to wait on: about half the cost of a coroutine
-        handed over with ``run_coroutine_threadsafe`` (no task, no futures chained across
-        threads), and a fixture or a handle read makes one such hop each. Called on the server's
-        thread itself (from inside another ``run``), ``fn`` runs at once: waiting would deadlock.
+        A job queued for the loop (``queue``) and a lock to wait on: about half the cost of a
+        coroutine handed over with ``run_coroutine_threadsafe`` (no task, no futures chained
+        across threads), and a fixture or a handle read makes one such hop each. The loop is woken
+        only when it may be waiting: while it works (a read that found it busy, ``read``) the job
+        runs before it next waits, without the wake-up's write and read of its self-pipe and the
+        turn of the loop they cost. Like any job, ``fn`` comes after the jobs queued before it.
+        Called on the server's thread itself (from inside another ``run``), ``fn`` runs at once:
+        waiting would deadlock.
         """
-        loop, emulator = self._loop, self.emulator
-        if loop is None or emulator is None or not self.running:
+        loop, emulator, selector = self._loop, self.emulator, self._selector
+        if loop is None or emulator is None or selector is None or not self.running or loop.is_closed():
             raise RuntimeError("mock-sprinto: the server is not running")
         if self.on_server_thread():
             return fn(emulator)
@@ -245,7 +270,9 @@ class MockSprintoServer:
             finally:
                 done.release()
 
-        loop.call_soon_threadsafe(call)
+        selector.queued.append(("", call, False))
+        if selector.turn & 1:  # the loop may wait already: woken (on an even turn it runs ``call`` unwoken)
+            loop.call_soon_threadsafe(_nothing)
         if not done.acquire(timeout=_START_TIMEOUT):
             raise TimeoutError(f"mock-sprinto: the server did not answer within {_START_TIMEOUT:g} s")
         ok, value = outcome[0]
@@ -255,8 +282,7 @@ class MockSprintoServer:
         return result
 
     def on_server_thread(self) -> bool:
-        thread = self._thread
-        return thread is not None and thread.ident == threading.get_ident()
+        return self._server_ident == threading.get_ident()
 
     def new_integration(
         self,
@@ -307,7 +333,7 @@ class MockSprintoServer:
 
         def create(emulator: Emulator) -> None:
             try:
-                ControlPlane(emulator).create_integration(integration_id, api_key)
+                ControlPlane(emulator).make_integration(integration_id, api_key)
             except ApiError as error:
                 refused(error)
 
@@ -464,7 +490,7 @@ class MockSprinto(HandleBase):
             if self._created:
                 return None
             try:
-                ControlPlane(emulator).create_integration(ident, key)
+                ControlPlane(emulator).make_integration(ident, key)
             except ApiError as error:
                 return error
             self._created = True

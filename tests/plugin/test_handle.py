@@ -146,6 +146,29 @@ def test_run_hands_back_the_result_or_the_exception_and_nests_on_the_server_thre
         server.run(lambda emulator: None)
 
 
+def test_run_while_the_loop_works_is_answered_before_it_next_waits_without_waking_it() -> None:
+    # A read that found the server busy falls back to run: the job waits for the loop's next
+    # select, and costs no write to its self-pipe nor the extra turn of the loop that wakes.
+    with MockSprintoServer() as server:
+        loop = server._loop
+        assert loop is not None
+        working = threading.Event()
+
+        def work() -> None:
+            working.set()
+            time.sleep(0.2)  # the loop works: its turn is even
+
+        loop.call_soon_threadsafe(work)
+        assert working.wait(5)
+        wakes: list[object] = []
+        wake = loop.call_soon_threadsafe
+        loop.call_soon_threadsafe = lambda *args, **kwargs: (wakes.append(args), wake(*args, **kwargs))[1]  # type: ignore[method-assign]
+        assert server.run(lambda emulator: 42) == 42
+        assert wakes == []
+        del loop.call_soon_threadsafe  # type: ignore[method-assign]
+        assert server.run(lambda emulator: 43) == 43  # the loop waits now: woken
+
+
 def test_sessions_records_activity_and_journal_show_one_sync(mock_sprinto: MockSprinto) -> None:
     session_id = start(mock_sprinto)
     assert push(mock_sprinto, session_id, [user(1), user(2)], page_hint=1)[0] == 202

@@ -63,3 +63,19 @@ def test_headers_are_read_back_exactly_as_kept(
     entry = journal.entries[0]
     assert entry.request_headers == request_headers
     assert entry.response_headers == response_headers
+
+
+def test_answers_after_are_the_status_and_code_of_answered_after_for_one_integration() -> None:
+    """A pytest test's coverage reads each answer's status and code from the rows, making no entry
+    (control.coverage_kept): the same answers, of this integration only, as the entries say."""
+    journal = Journal(10)
+    for number, (integration, status, code) in enumerate(
+        [("acme", 201, None), ("other", 409, "session_already_active"), ("acme", 429, "rate_limited")], start=1
+    ):
+        entry = _entry((), ())
+        entry.integration_id, entry.status, entry.code, entry.answer = integration, status, code, number * 2
+        journal.add(entry)
+    for order in (0, 2, 3, 6):
+        mine = [(e.status, e.code) for e in journal.answered_after(order) if e.integration_id == "acme"]
+        assert journal.answers_after(order, "acme") == mine[::-1]
+    assert journal.answers_after(0, "acme") == [(429, "rate_limited"), (201, None)]

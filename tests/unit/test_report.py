@@ -129,6 +129,6 @@ def test_nothing_to_meet_is_true_only_where_the_judge_meets_nothing() -> None:
         entries = [entry(1, 2, 0.0, **start), entry(3, 4, 1.0, **fields)]
         met = met_behaviours(Run(mine, entries, {}))
         met_somewhere.update(met)
-        if nothing_to_meet(entries, mine.sessions.values()):
+        if nothing_to_meet([(e.status, e.code) for e in entries], mine.sessions.values()):
             assert met == {}, (fields, session)
     assert met_somewhere == set(BEHAVIOURS), "every behaviour met by one of the cases: add a case for a new one"

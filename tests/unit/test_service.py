@@ -13,6 +13,7 @@ import pytest
 
 from mock_sprinto.calls import Answer, Call
 from mock_sprinto.clock import ManualClock
+from mock_sprinto.control import ControlPlane
 from mock_sprinto.errors import ApiError
 from mock_sprinto.payload import BytesBody
 from mock_sprinto.service import Emulator
@@ -335,3 +336,20 @@ def test_a_reset_collects_once_more_when_its_own_request_is_garbage(
     assert full == [1]
     emulator.authenticate("acme", "k")
     emulator.reset()  # outside a loop: nothing scheduled, nothing fails
+
+
+def test_a_new_tenant_is_made_as_take_scenario_leaves_it(emulator: Emulator) -> None:
+    # new_tenant skips take_scenario when no global scenario applies (its no-op cost ~5 k
+    # instructions a pytest test): the tenant must be made exactly as it would leave it.
+    made = emulator.new_tenant("made", "k1")
+    assert made.faults.scenario is None and made.settings is emulator.settings and made.ids is emulator.ids
+    assert made.activity.maxlen == emulator.settings.activity_log_size
+    taken = emulator.new_tenant("taken", "k2")
+    emulator.take_scenario(taken)
+    assert (taken.settings, taken.ids, taken.activity.maxlen) == (made.settings, made.ids, made.activity.maxlen)
+    assert (taken.faults.matched, taken.faults.fired, taken.faults.random_state()) == ([], [], None)
+    assert (made.faults.matched, made.faults.fired, made.faults.random_state()) == ([], [], None)
+    assert taken.kept_bytes == made.kept_bytes
+    # with a global scenario, a new tenant takes it
+    ControlPlane(emulator).put_scenario("rate-limited")
+    assert emulator.new_tenant("later", "k3").faults.scenario is emulator.scenario is not None
