@@ -20,6 +20,16 @@ def users(start: int, count: int) -> list[dict[str, Any]]:
     return [user(i) for i in range(start, start + count)]
 
 
+def nesting_depth(value: Any) -> int:
+    """How deep a parsed JSON value's containers nest (a scalar: 0), the plain recursive way: what
+    the parser's depth proofs are checked against."""
+    if isinstance(value, dict):
+        return 1 + max(map(nesting_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(nesting_depth, value), default=0)
+    return 0
+
+
 class Vendor:
     """The vendor API as a client would call it, for one integration and key."""
 

@@ -22,6 +22,7 @@ from mock_sprinto.service import Emulator
 from mock_sprinto.sessions import Wire
 from mock_sprinto.settings import Config, Settings
 
+from ..helpers import nesting_depth
 from .body import DECODED_CAP, DOCUMENTED_ERRORS, FLAT, REGISTRY, body_path, stdlib_finds_a_repeated_name
 
 ENCODINGS = ["identity", "gzip", "deflate"]
@@ -211,15 +212,6 @@ def test_repeated_names_are_refused_exactly_when_the_stdlib_parser_sees_one(raw:
     assert refused == expected
 
 
-def _depth(value: Any) -> int:
-    """How deep the containers nest (a scalar body: 0), the plain recursive way."""
-    if isinstance(value, dict):
-        return 1 + max(map(_depth, value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max(map(_depth, value), default=0)
-    return 0
-
-
 @given(raw=documents(), limit=st.integers(1, 7), refuse=st.booleans())
 def test_the_depth_limit_is_exact_whatever_shortcut_parsing_takes(raw: bytes, limit: int, refuse: bool) -> None:
     """The count of brackets that spares walking the records never lets a too-deep body through
@@ -230,7 +222,7 @@ def test_the_depth_limit_is_exact_whatever_shortcut_parsing_takes(raw: bytes, li
         assume(False)
         return
     assume(not (refuse and stdlib_finds_a_repeated_name(raw)))
-    too_deep = _depth(value) > limit
+    too_deep = nesting_depth(value) > limit
     event(f"too deep: {too_deep}")
     try:
         parse_json(raw, limit, reject_repeated_names=refuse)

@@ -9,6 +9,8 @@ from mock_sprinto import payload
 from mock_sprinto.errors import ApiError
 from mock_sprinto.payload import parse_json
 
+from ..helpers import nesting_depth
+
 REPEATED = [
     b'{"entities": {"User": [{"a": "x:y", "a": "z"}]}}',  # the dropped value held a colon
     b'{"entities": {"User": [{"a": 1, "b": {"c": 1, "c": 2}}]}}',  # in a nested field beyond the known ones
@@ -62,14 +64,6 @@ def test_the_usual_page_is_proved_free_of_repeats_without_serializing_it(monkeyp
     parse_json(f'{{"entities": {{"User": [{records}]}}, "page_hint": 7}}'.encode(), 64)
 
 
-def _deepest(value: object) -> int:
-    if isinstance(value, dict):
-        return 1 + max(map(_deepest, value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max(map(_deepest, value), default=0)
-    return 0
-
-
 PADDING = "x" * 300  # so that every record is large enough to be found bracket by bracket
 DEPTH_CASES = [
     b'{"entities": {"User": [{"a": {"b": {"c": 1}}}]}}',
@@ -89,7 +83,7 @@ def test_the_depth_proof_alone_is_exact_whichever_way_it_counts(
     """With ``duplicate_names: last_wins`` the text's brackets are found one by one (a memchr each)
     when its records are large, instead of deleting every other byte; both ways decide alike."""
     monkeypatch.setattr(payload, "_BYTES_PER_CONTAINER_TO_FIND", per_container)
-    deepest = _deepest(orjson.loads(raw))
+    deepest = nesting_depth(orjson.loads(raw))
     parse_json(raw, deepest, reject_repeated_names=False)
     with pytest.raises(ApiError, match="nesting"):
         parse_json(raw, deepest - 1, reject_repeated_names=False)
