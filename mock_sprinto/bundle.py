@@ -591,6 +591,7 @@ class _Checker:
         tenant = Tenant(item["id"], item["api_key"], clock, settings, ids, MemoryBudget(None))
         tenant.created_at = self.time(item["created_at"], f"{where}/created_at")
         tenant.since = item["since"]
+        tenant.quiet = False  # its run was not watched here: the coverage read reads it whole
         tenant.own_scenario = None if follows_global else scenario
         tenant.settings_overrides = overrides
         tenant.faults = faults

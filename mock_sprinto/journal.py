@@ -99,6 +99,12 @@ _REQUEST_HEADERS = _FIELD_NAMES.index("request_headers")
 _RESPONSE_HEADERS = _FIELD_NAMES.index("response_headers")
 
 
+def plain_success(row: Row) -> bool:
+    """An answer that meets no documented behaviour: a status under 400 and no code (a lost
+    answer has one). What ``report.coverage.nothing_to_meet`` asks of every answer of a run."""
+    return row[_STATUS] < 400 and row[_CODE] is None
+
+
 def _row_of(entry: JournalEntry) -> Row:
     row = list(_values_of(entry))
     row[_REQUEST_HEADERS] = packed_request_headers(entry.request_headers)

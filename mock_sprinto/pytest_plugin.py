@@ -338,7 +338,7 @@ def _behaviours_met(handles: list[Any]) -> dict[str, bool | None]:
     (read without a request, before the fixture deletes the integration)."""
     met: dict[str, bool | None] = {}
     for handle in handles:
-        if handle.unreached:  # never used, or no request since it was made: nothing met
+        if handle.unreached or handle.met_nothing:  # never used, or every answer a plain success
             continue
         try:
             found = handle._read_quiet(lambda control, h=handle: control.coverage_kept(h.integration_id))

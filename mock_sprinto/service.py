@@ -44,7 +44,7 @@ from .faults.engine import Decision, FaultState, RequestFacts, decide
 from .faults.prefer import parse_prefer
 from .faults.scenario import Scenario, effective_settings
 from .faults.vocabulary import SILENT_FAULTS, Operation
-from .journal import Journal, kept_headers, packed_request_headers, packed_response_headers
+from .journal import Journal, kept_headers, packed_request_headers, packed_response_headers, plain_success
 from .naming import INTEGRATION_ID
 from .payload import INLINE_JUDGE_BYTES, BodySource, many_values, page_digest, parse_json
 from .ratelimit import throttle
@@ -426,7 +426,16 @@ class Emulator:
 
     def journal_call(self, call: Call | None, exchange: Exchange) -> None:
         """Record a vendor request as answered (``call`` is None for a path no operation serves)."""
-        self.journal.add_row(_row(call, exchange, next(self._order), self.clock, self.settings))
+        row = _row(call, exchange, next(self._order), self.clock, self.settings)
+        self.journal.add_row(row)
+        tenant = call.learned.tenant if call is not None else None
+        if tenant is not None and not plain_success(row):
+            # An error status or a code: ``nothing_to_meet`` would say no. The row counts for the
+            # integration's tenant now, also one made again while the request was under way.
+            tenant.quiet = False
+            current = self.tenants.get(tenant.id)
+            if current is not None:
+                current.quiet = False
 
     def _enter(self, call: Call) -> Tenant:
         """What every vendor request does first: version, api-key, tenant, rate limit."""

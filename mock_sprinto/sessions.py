@@ -237,6 +237,7 @@ class Sessions:
         # (413 too large, 415 media type or coding, 507 staging bound) is a transport refusal:
         # a warning, listed with the session's pages but not counted as a rejected batch.
         anomaly = error.status == 400
+        tenant.quiet = False  # its answer (an error) says so too; the page is kept before it is journaled
         if anomaly:
             session.rejected_batches += 1
         if not tenant.budget.fits_bookkeeping(page.count_kept() + REFUSAL_NOTE_BYTES):

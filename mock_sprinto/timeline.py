@@ -141,6 +141,7 @@ class Timeline:
 
     def move(self, tenant: Tenant, session: Session, event: Event, at: float) -> None:
         new = next_state(session.state, event)
+        tenant.quiet = False  # a session no longer active: closed, expired, processed or failed
         tenant.state_counts[session.state.value] -= 1
         tenant.state_counts[new.value] += 1
         session.state = new

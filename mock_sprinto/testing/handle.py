@@ -175,6 +175,12 @@ class HandleBase(ABC):
         return not self.created
 
     @property
+    def met_nothing(self) -> bool:
+        """Whether the integration surely met no documented behaviour yet (``Tenant.quiet``), known
+        without a read; False means "read the run to know"."""
+        return False
+
+    @property
     @abstractmethod
     def base_url(self) -> str:
         """The vendor API's base URL: what a client calls ``https://api.sprinto.com/api/external/push``."""

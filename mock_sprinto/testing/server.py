@@ -506,6 +506,15 @@ class MockSprinto(HandleBase):
         return not self._created or self.server.create_queued(self._integration_id)
 
     @property
+    def met_nothing(self) -> bool:
+        """Read on the test's thread without waiting for the loop: ``Tenant.quiet`` is one flag the
+        server's thread clears, before the answer that clears it is sent, so once a test has its
+        answers the flag says whether any of them (or a session since) can have met a behaviour."""
+        emulator = self.server.emulator
+        tenant = emulator.tenants.get(self._integration_id) if emulator is not None else None
+        return tenant is not None and tenant.quiet
+
+    @property
     def refused(self) -> ControlError | None:
         """Why the emulator refused this handle's queued create after all (``_create``), if it did."""
         error = self._refused

@@ -6,6 +6,7 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -132,6 +133,98 @@ def test_a_read_made_while_the_server_waits_is_the_one_its_thread_makes(
         return ControlPlane(emulator).coverage_kept(ident)
 
     assert mock_sprinto_server.read(ident, covered) == mock_sprinto_server.run(covered) == {"discarded": None}
+
+
+def _whole_coverage(server: MockSprintoServer, ident: str) -> dict[str, bool | None]:
+    """The coverage read the long way: the run's answers and sessions, the tenant's flag ignored."""
+
+    def read(emulator: Emulator) -> dict[str, bool | None]:
+        tenant = emulator.tenants[ident]
+        quiet, tenant.quiet = tenant.quiet, False
+        try:
+            return ControlPlane(emulator).coverage_kept(ident)
+        finally:
+            tenant.quiet = quiet
+
+    return server.run(read)
+
+
+def _quiet(server: MockSprintoServer, ident: str) -> bool:
+    return server.run(lambda emulator: emulator.tenants[ident].quiet)
+
+
+def test_a_tenant_is_quiet_only_while_its_run_can_have_met_no_behaviour(mock_sprinto_server: MockSprintoServer) -> None:
+    # The flag the fixture's coverage read trusts without reading the run (Tenant.quiet): each
+    # behaviour's trigger clears it, and while it is set the long read finds nothing.
+    def run_of(name: str, client: Callable[[MockSprinto], object]) -> tuple[bool, dict[str, bool | None]]:
+        handle = mock_sprinto_server.new_integration(name)
+        client(handle)
+        found = _whole_coverage(mock_sprinto_server, handle.integration_id)
+        quiet = _quiet(mock_sprinto_server, handle.integration_id)
+        assert not quiet or found == {}, (name, found)
+        return quiet, found
+
+    def pushed(mock: MockSprinto) -> None:
+        assert push(mock, start(mock), [user(1)])[0] == 202
+        assert call(mock, "GET", "/status")[0] == 200
+
+    def conflict(mock: MockSprinto) -> None:
+        start(mock)
+        assert call(mock, "POST", "/sessions")[0] == 409
+
+    def rejected(mock: MockSprinto) -> None:
+        assert push(mock, start(mock), [user(1, workEmail="nope")])[0] == 400
+
+    def unknown_session(mock: MockSprinto) -> None:
+        assert push(mock, "ses_nope", [user(1)])[0] == 404
+
+    def expired(mock: MockSprinto) -> None:
+        start(mock)
+        mock.clock.advance(seconds=3601)
+        mock.sessions()  # read after the clock moved: the session is seen expired
+
+    def applied(mock: MockSprinto) -> None:
+        close(mock, start(mock), "apply")
+        mock.clock.advance(seconds=5)
+
+    assert run_of("quiet-start", start) == (True, {})
+    assert run_of("quiet-push", pushed) == (True, {})
+    assert run_of("loud-conflict", conflict)[1].keys() == {"start_conflict"}
+    assert run_of("loud-rejected", rejected)[1].keys() == {"page_rejected"}
+    assert run_of("loud-404", unknown_session)[0] is False  # an error answer meets nothing, and still clears it
+    assert run_of("loud-discard", lambda mock: close(mock, start(mock), "discard"))[1] == {"discarded": None}
+    assert "session_expired" in run_of("loud-expired", expired)[1]
+    assert "applied" in run_of("loud-applied", applied)[1]
+
+
+def test_a_quiet_tests_coverage_is_read_without_waiting_for_a_busy_loop() -> None:
+    # Most tests' answers all succeed: their report reads one flag, and does not wait for the loop
+    # (it was still closing the test's connection in ~40 % of pytest tests: ~50 us each).
+    from mock_sprinto.pytest_plugin import _behaviours_met
+
+    with MockSprintoServer() as server:
+        handle = server.new_integration("busy")
+        start(handle)
+        loop = server._loop
+        assert loop is not None
+        working, release = threading.Event(), threading.Event()
+        timer = threading.Timer(5.0, release.set)  # ends the loop's work should the read wait for it
+
+        def work() -> None:
+            working.set()
+            release.wait(10)
+
+        loop.call_soon_threadsafe(work)
+        assert working.wait(5)
+        timer.start()
+        try:
+            assert _behaviours_met([handle]) == {}
+            assert not release.is_set(), "the read waited for the loop"
+        finally:
+            release.set()
+            timer.cancel()
+        assert call(handle, "POST", "/sessions")[0] == 409  # after a conflict the read is the long one
+        assert _behaviours_met([handle]) == {"start_conflict": False}
 
 
 def test_run_hands_back_the_result_or_the_exception_and_nests_on_the_server_thread() -> None:
