@@ -76,6 +76,42 @@ class _WallTimeLoop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         return self._monotonic()
 
+    def _accept_connection(
+        self,
+        protocol_factory: Callable[[], asyncio.BaseProtocol],
+        sock: Any,
+        sslcontext: Any = None,
+        server: Any = None,
+        backlog: int = 100,
+        *more: Any,
+        **options: Any,
+    ) -> None:
+        """A plain connection's transport made as it is accepted, one connection a readiness event.
+
+        asyncio's own accept hands each connection to a task of its own (``_accept_connection2``,
+        there to wait for a TLS handshake), then calls ``accept`` again until it fails: a task, a
+        turn of the loop and a raised ``BlockingIOError`` on every pytest test's request (~15 us of
+        the server's thread, benchmarks/ANALYSIS.md). The plugin's server serves plain HTTP on
+        loopback: its transport is made here, and the listening socket, still readable while
+        connections wait, is seen again on the next turn. TLS, debug mode and a failing accept
+        (out of descriptors: asyncio reports it and backs off) stay asyncio's."""
+        if sslcontext is not None or self.get_debug():
+            super()._accept_connection(protocol_factory, sock, sslcontext, server, backlog, *more, **options)  # type: ignore[misc]
+            return
+        try:
+            conn, address = sock.accept()
+        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+            return
+        except OSError:
+            super()._accept_connection(protocol_factory, sock, sslcontext, server, backlog, *more, **options)  # type: ignore[misc]
+            return
+        try:
+            conn.setblocking(False)
+            self._make_socket_transport(conn, protocol_factory(), extra={"peername": address}, server=server)  # type: ignore[attr-defined]
+        except Exception:  # as asyncio's task would: the connection is closed, the server goes on
+            conn.close()
+            logging.getLogger("mock_sprinto").exception("mock-sprinto: a connection could not be set up")
+
 
 class _TurnSelector(selectors.DefaultSelector):
     """The server loop's selector, which says when the loop waits and runs the jobs queued for it.

@@ -227,6 +227,28 @@ def test_a_quiet_tests_coverage_is_read_without_waiting_for_a_busy_loop() -> Non
         assert _behaviours_met([handle]) == {"start_conflict": False}
 
 
+def test_connections_opened_together_are_each_answered() -> None:
+    # The plugin's loop takes one connection a readiness event (``_WallTimeLoop._accept_connection``):
+    # twenty waiting at once in the listen queue are all served, each on its own connection.
+    with MockSprintoServer() as server:
+        handle = server.new_integration("together")
+        assert server.port is not None
+        target = f"{handle.integration_url.removeprefix(server.origin)}/status"
+        head = f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\napi-key: {handle.api_key}\r\nConnection: close\r\n\r\n"
+        connections = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(20)]
+        try:
+            for connection in connections:
+                connection.sendall(head.encode())
+            for connection in connections:
+                answer = b""
+                while chunk := connection.recv(65536):
+                    answer += chunk
+                assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+        finally:
+            for connection in connections:
+                connection.close()
+
+
 def test_run_hands_back_the_result_or_the_exception_and_nests_on_the_server_thread() -> None:
     with MockSprintoServer() as server:
         assert not server.on_server_thread()
