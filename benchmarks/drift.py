@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .common import ServerProcess, memory_kib, run_json, start_server
+from .common import ServerProcess, median, memory_kib, run_json, start_server
 from .harness import Context, Part, Section, verdict
 from .throughput import load_command
 
@@ -99,6 +99,19 @@ def drift(context: Context) -> Section:
         ", ".join(f"{r['server_cpu_us_per_page']:.0f}" for r in runs["emulator"]) + " µs",
         "bare: " + ", ".join(f"{r['server_cpu_us_per_page']:.0f}" for r in runs["bare"]) + " µs",
     )
+    if len(runs["emulator"]) >= 6 and len(runs["bare"]) >= 6:
+        # One run's figure moves with the machine by about the target's size: the medians of the
+        # first three and the last three say whether the server itself drifted.
+        def ends(kind: str) -> tuple[float, float]:
+            cpu = [r["server_cpu_us_per_page"] for r in runs[kind]]
+            return median(cpu[:3]), median(cpu[-3:])
+
+        (early, late), (bare_early, bare_late) = ends("emulator"), ends("bare")
+        out.add(
+            "server CPU per page, median of the first 3 runs → of the last 3",
+            f"{early:.0f} → {late:.0f} µs ({late / early - 1:+.1%})",
+            f"bare aiohttp {bare_early:.0f} → {bare_late:.0f} µs ({bare_late / bare_early - 1:+.1%})",
+        )
     out.add(
         "pages/s, first run → last run",
         f"{first['pages_per_s']:,.0f} → {last['pages_per_s']:,.0f}",
