@@ -127,15 +127,17 @@ def format_time(ts: float) -> str:
     return f"{_second_of(second)}.{micro // 1000:03d}Z"
 
 
-# Naive on purpose: an aware datetime's strftime asks its tzinfo for ``dst`` by a name it makes
-# each time, and CPython's type-attribute cache keeps the last such name per slot (issue 21: ~100
-# strings, each made mid-run, kept 1 MiB pymalloc arenas alive after a reset).
 _EPOCH = datetime(1970, 1, 1)
 
 
 @functools.lru_cache(maxsize=64)
 def _second_of(second: int) -> str:
-    return (_EPOCH + timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%S")
+    # The fields written here, not by strftime: it writes a year before 1000 without its zeros
+    # ("1-01-01", not RFC 3339's "0001-01-01"), and it leaves strings it makes in CPython's
+    # type-attribute cache (an aware datetime's on every version, a naive one's on 3.13; issue 21:
+    # ~100 strings, each made mid-run, kept 1 MiB pymalloc arenas alive after a reset).
+    when = _EPOCH + timedelta(seconds=second)
+    return f"{when.year:04d}-{when.month:02d}-{when.day:02d}T{when.hour:02d}:{when.minute:02d}:{when.second:02d}"
 
 
 def forget_formatted_seconds() -> None:

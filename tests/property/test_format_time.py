@@ -13,7 +13,8 @@ from mock_sprinto.clock import MAX_TIME, MIN_TIME, format_time
 
 def _by_datetime(ts: float) -> str:
     moment = datetime.fromtimestamp(min(max(ts, MIN_TIME), MAX_TIME), tz=timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # isoformat, not strftime: strftime writes a year before 1000 without its zeros.
+    return moment.replace(tzinfo=None).isoformat(timespec="seconds") + f".{moment.microsecond // 1000:03d}Z"
 
 
 @given(st.floats(allow_nan=False, allow_infinity=False))
@@ -31,3 +32,9 @@ def test_a_time_prints_as_datetime_reads_it(ts: float) -> None:
 def test_every_microsecond_of_a_second_prints_as_datetime_reads_it(second: int, micro: int) -> None:
     ts = second + micro / 1_000_000
     assert format_time(ts) == _by_datetime(ts)
+
+
+def test_a_year_before_1000_keeps_its_four_digits() -> None:
+    # RFC 3339 writes four digits of year; the clock may be set as far back as year 1.
+    assert format_time(MIN_TIME) == "0001-01-01T00:00:00.000Z"
+    assert format_time(-50_000_000_000.0) == "0385-07-25T07:06:40.000Z"
