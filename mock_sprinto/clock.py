@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import time
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -146,6 +147,14 @@ def forget_formatted_seconds() -> None:
     _second_of.cache_clear()
 
 
+_FRACTION = re.compile(r"(?<=:\d\d)\.(\d+)")
+
+
+def _six_digits(found: re.Match[str]) -> str:
+    """A fraction of a second as microseconds: digits past the sixth dropped (as 3.11 and later do)."""
+    return "." + (found.group(1) + "00000")[:6]
+
+
 def parse_time(text: str) -> float:
     """Parse an RFC 3339 timestamp with an explicit offset; ValueError otherwise."""
     value = text.strip()
@@ -153,6 +162,8 @@ def parse_time(text: str) -> float:
         value = value[:-1] + "+00:00"
     if "T" not in value and "t" not in value and " " not in value:
         raise ValueError("expected a date and a time")
+    # RFC 3339 allows any number of digits of a second; CPython 3.10's fromisoformat only 3 or 6.
+    value = _FRACTION.sub(_six_digits, value, count=1)
     moment = datetime.fromisoformat(value)
     if moment.tzinfo is None:
         raise ValueError("expected a UTC offset such as 'Z' or '+00:00'")
