@@ -164,9 +164,22 @@ def run(pairs: int, timeout: float = 300.0) -> dict[str, Any]:
     }
 
 
+def _ratio(result: dict[str, Any]) -> float | None:
+    one = result.get("one_request_ms") or {}
+    mock, canned = one.get("mock_sprinto"), one.get("pytest-httpserver")
+    return None if mock is None or canned is None else float(mock["median"] / canned["median"])
+
+
 def section(context: Context) -> Section:
     out = Section(4, "pytest fixture overhead per test (`mock_sprinto`)")
-    result = run(context.scale.fixture_pairs)
+    # One pytest process's ratio moves with the machine by more than the gap it measures (1.06-1.14
+    # within an hour): several processes, and the figures of the one whose ratio is the median.
+    results = [run(context.scale.fixture_pairs) for _ in range(max(1, context.scale.fixture_rounds))]
+    result = (
+        next((each for each in results if "skipped" in each), None)
+        or sorted(results, key=lambda each: _ratio(each) or 0.0)[len(results) // 2]
+    )
+    ratios = [ratio for ratio in map(_ratio, results) if ratio is not None]
     if "skipped" in result:
         out.add("overhead per test", f"skipped: {result['skipped']}", "-", f"≤ {TARGET_MS} ms", "-")
         return out
@@ -192,9 +205,10 @@ def section(context: Context) -> Section:
             f"pytest-httpserver, a canned 201: {canned['median']:.2f} ms (p90 {canned['p90']:.2f}); "
             f"empty test {empty['median']:.2f} ms",
         )
+        by_round = f" (median of {len(ratios)} pytest processes: {', '.join(f'{r:.2f}' for r in ratios)})"
         out.add(
             "per-test cost, `mock_sprinto` / pytest-httpserver",
-            f"{ratio:.2f}",
+            f"{ratio:.2f}" + (by_round if len(ratios) > 1 else ""),
             "1.00 = as cheap as a canned answer",
             f"≤ {PER_TEST_RATIO_TARGET:.1f}",
             verdict(ratio <= PER_TEST_RATIO_TARGET),
@@ -206,7 +220,7 @@ def section(context: Context) -> Section:
         "plugin's hooks included), the three kinds interleaved in one pytest process; the first of each left out."
     )
     out.notes.append(
-        f"{result['pairs']} interleaved pairs in one pytest process; p90 with "
+        f"{result['pairs']} interleaved pairs in each pytest process (the figures: the median one's); p90 with "
         f"{result['with_ms']['p90']:.2f} ms, without {result['without_ms']['p90']:.2f} ms."
     )
     return out

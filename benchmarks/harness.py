@@ -43,6 +43,7 @@ class Scale:
     throughput_clients: int = 16
     startup_trials: int = 5
     fixture_pairs: int = 200
+    fixture_rounds: int = 3  # pytest processes; the per-test ratio is their median
     memory_pages: int = 10_000
     memory_window: int = 100
     sessions_few: int = 10
@@ -67,6 +68,7 @@ QUICK = Scale(
     throughput_clients=2,
     startup_trials=1,
     fixture_pairs=3,
+    fixture_rounds=1,
     memory_pages=40,
     memory_window=10,
     sessions_few=2,
