@@ -49,7 +49,7 @@ test: $(STAMP)  ## the whole suite: lint, format, types, tests
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 $(ARGS)
 
-# The suite under other CPython versions, each in a virtualenv of its own (.venv-python3.X): 3.10's
+# The suite under other CPython versions, each in a virtualenv of its own (.venv-3.X): 3.10's
 # fromisoformat and 3.13's strftime each broke a test that 3.11 passed. An interpreter not on the
 # PATH is skipped, named; PYTHONS lists others (paths or names).
 PYTHONS ?= python3.10 python3.12 python3.13
@@ -58,7 +58,7 @@ test-pythons:  ## the whole suite under each of PYTHONS (default python3.10 pyth
 		if ! command -v $$py >/dev/null 2>&1 || ! $$py -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then \
 			echo "mock-sprinto: $$py is not here (or older than 3.10): skipped"; continue; fi; \
 		echo "mock-sprinto: the suite under $$($$py --version)"; \
-		$(MAKE) --no-print-directory test PYTHON=$$py VENV=.venv-$$(basename $$py) ARGS="$(ARGS)" || exit 1; \
+		$(MAKE) --no-print-directory test PYTHON=$$py VENV=.venv-$$($$py -c 'import sys; print("%d.%d" % sys.version_info[:2])') ARGS="$(ARGS)" || exit 1; \
 	done
 
 BENCH_STAMP := $(VENV)/.bench-installed
@@ -116,4 +116,4 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .venv-python3.* .pytest_cache .mypy_cache .ruff_cache .hypothesis .fuzz-corpus
+	rm -rf $(VENV) .venv-3.* .pytest_cache .mypy_cache .ruff_cache .hypothesis .fuzz-corpus

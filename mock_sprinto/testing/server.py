@@ -95,15 +95,21 @@ class _WallTimeLoop(asyncio.SelectorEventLoop):
         loopback: its transport is made here, and the listening socket, still readable while
         connections wait, is seen again on the next turn. TLS, debug mode and a failing accept
         (out of descriptors: asyncio reports it and backs off) stay asyncio's."""
+
+        def asyncios_own() -> None:
+            super(_WallTimeLoop, self)._accept_connection(  # type: ignore[misc]
+                protocol_factory, sock, sslcontext, server, backlog, *more, **options
+            )
+
         if sslcontext is not None or self.get_debug():
-            super()._accept_connection(protocol_factory, sock, sslcontext, server, backlog, *more, **options)  # type: ignore[misc]
+            asyncios_own()
             return
         try:
             conn, address = sock.accept()
         except (BlockingIOError, InterruptedError, ConnectionAbortedError):
             return
         except OSError:
-            super()._accept_connection(protocol_factory, sock, sslcontext, server, backlog, *more, **options)  # type: ignore[misc]
+            asyncios_own()
             return
         try:
             conn.setblocking(False)
