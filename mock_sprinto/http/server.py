@@ -32,6 +32,7 @@ import logging
 import math
 import secrets
 import struct
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -398,7 +399,14 @@ class EmulatorRunner(web.AppRunner):
 
     async def _make_server(self) -> Server:
         plain = await super()._make_server()
-        self._restore = mute_resource_errors(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        unmute, not_eagerly = mute_resource_errors(loop), start_request_tasks_eagerly(loop)
+
+        def restore() -> None:
+            unmute()
+            not_eagerly()
+
+        self._restore = restore
         return EmulatorServer(
             plain.request_handler,
             limits=self._limits,
@@ -415,6 +423,49 @@ class EmulatorRunner(web.AppRunner):
             if self._restore is not None:
                 self._restore()
                 self._restore = None
+
+
+# aiohttp's coroutines run as a task each: a connection's (``start``) and each request's.
+_REQUEST_TASK_CODE = frozenset({RequestHandler.start.__code__, RequestHandler._handle_request.__code__})
+
+
+def start_request_tasks_eagerly(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
+    """On Python 3.10 and 3.11, start aiohttp's connection and request tasks as aiohttp does from
+    3.12 (``eager_start=True``): the task's first step runs as it is created, not on the loop's
+    next turn. A request whose handler never waits is then answered in the turn that read it
+    (two turns of the loop fewer a request on a new connection, one on a kept-alive one;
+    benchmarks/ANALYSIS.md). Only those
+    two coroutines; any other task, and a loop with a task factory of its own, are left alone.
+    Returns what puts the loop back."""
+    ready = getattr(loop, "_ready", None)  # asyncio's queue of callbacks due on the next turn
+    current_tasks = getattr(asyncio.tasks, "_current_tasks", None)
+    if sys.version_info >= (3, 12) or loop.get_task_factory() is not None or ready is None or current_tasks is None:
+        return _nothing_to_restore
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **options: Any) -> asyncio.Task[Any]:
+        scheduled = len(ready)
+        task = asyncio.Task(coro, loop=loop, **options)
+        if len(ready) == scheduled + 1 and getattr(coro, "cr_code", None) in _REQUEST_TASK_CODE:
+            first_step = ready.pop()  # the one callback the task scheduled: its first step
+            outer = current_tasks.pop(loop, None)  # a request's task is made by its connection's
+            try:
+                first_step._run()
+            finally:
+                if outer is not None:
+                    current_tasks[loop] = outer
+        return task
+
+    loop.set_task_factory(factory)
+
+    def restore() -> None:
+        if loop.get_task_factory() is factory:
+            loop.set_task_factory(None)
+
+    return restore
+
+
+def _nothing_to_restore() -> None:
+    pass
 
 
 _RESOURCE_ERRORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})

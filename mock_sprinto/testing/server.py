@@ -86,7 +86,8 @@ class _WallTimeLoop(asyncio.SelectorEventLoop):
         *more: Any,
         **options: Any,
     ) -> None:
-        """A plain connection's transport made as it is accepted, one connection a readiness event.
+        """A plain connection's transport made and started as it is accepted, one connection a
+        readiness event.
 
         asyncio's own accept hands each connection to a task of its own (``_accept_connection2``,
         there to wait for a TLS handshake), then calls ``accept`` again until it fails: a task, a
@@ -113,7 +114,14 @@ class _WallTimeLoop(asyncio.SelectorEventLoop):
             return
         try:
             conn.setblocking(False)
+            ready: deque[asyncio.Handle] = self._ready  # type: ignore[attr-defined]
+            scheduled = len(ready)
             self._make_socket_transport(conn, protocol_factory(), extra={"peername": address}, server=server)  # type: ignore[attr-defined]
+            # The transport's start (the protocol's ``connection_made``, then reading) runs now,
+            # not on the next turn: the request, once it arrives, is read on the turn it wakes.
+            for handle in [ready.pop() for _ in range(len(ready) - scheduled)][::-1]:
+                if not handle.cancelled():
+                    handle._run()
         except Exception:  # as asyncio's task would: the connection is closed, the server goes on
             conn.close()
             logging.getLogger("mock_sprinto").exception("mock-sprinto: a connection could not be set up")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections import Counter
 from typing import Any
 
@@ -43,3 +44,36 @@ async def test_two_hundred_concurrent_pushes_are_all_staged_in_acceptance_order(
     applied = [r["employeeId"] for r in await control.records("acme")]
     expected = [f"E{n}" for hint in hints_in_acceptance_order for n in (hint * 2, hint * 2 + 1)]
     assert applied == expected
+
+
+def test_aiohttps_tasks_start_eagerly_only_while_the_runner_serves_and_only_theirs() -> None:
+    # ``EmulatorRunner`` starts aiohttp's connection and request tasks as aiohttp does itself
+    # from Python 3.12 (the turns a request saves: tests/plugin/test_handle.py); any other task
+    # waits for the loop as usual, a factory of the loop's own is kept, and cleanup takes it back.
+    from mock_sprinto.http.server import start_request_tasks_eagerly
+
+    loop = asyncio.new_event_loop()
+    try:
+        restore = start_request_tasks_eagerly(loop)
+        eager = sys.version_info < (3, 12)
+        assert (loop.get_task_factory() is not None) is eager
+        ran: list[str] = []
+
+        async def ordinary() -> None:
+            ran.append("ordinary")
+
+        task = loop.create_task(ordinary())
+        assert ran == []  # not started before the loop runs it
+        loop.run_until_complete(task)
+        assert ran == ["ordinary"]
+        restore()
+        assert loop.get_task_factory() is None
+
+        def own(loop: asyncio.AbstractEventLoop, coro: Any, **options: Any) -> asyncio.Task[Any]:
+            return asyncio.Task(coro, loop=loop, **options)
+
+        loop.set_task_factory(own)
+        start_request_tasks_eagerly(loop)()
+        assert loop.get_task_factory() is own
+    finally:
+        loop.close()

@@ -249,6 +249,39 @@ def test_connections_opened_together_are_each_answered() -> None:
                 connection.close()
 
 
+def test_a_one_request_connection_is_served_in_four_turns_of_the_loop() -> None:
+    # Accepted and started in one turn (``_WallTimeLoop._accept_connection``), the request read in
+    # the next, its handler run to the answer in the one after (aiohttp's tasks started eagerly,
+    # ``http.server.start_request_tasks_eagerly``), the connection closed in the last: seven
+    # turns before, each a wake of the server's thread the test waits behind.
+    with MockSprintoServer() as server:
+        handle = server.new_integration("turns")
+        assert server.port is not None and server._selector is not None
+        selector = server._selector
+        target = f"{handle.integration_url.removeprefix(server.origin)}/status"
+        head = f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\napi-key: {handle.api_key}\r\nConnection: close\r\n\r\n"
+
+        def waiting_turn() -> int:
+            deadline = time.monotonic() + 5
+            while selector.turn % 2 == 0:  # odd while the loop waits
+                assert time.monotonic() < deadline
+                time.sleep(0.001)
+            return selector.turn
+
+        def turns_of_one_request() -> int:
+            before = waiting_turn()
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+                connection.sendall(head.encode())
+                answer = b""
+                while chunk := connection.recv(65536):  # to the end: the server closed it
+                    answer += chunk
+            assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+            return (waiting_turn() - before) // 2  # two steps of ``turn`` a select
+
+        # The least of a few: a timer of the server's may fall due during one.
+        assert min(turns_of_one_request() for _ in range(5)) <= 4
+
+
 def test_run_hands_back_the_result_or_the_exception_and_nests_on_the_server_thread() -> None:
     with MockSprintoServer() as server:
         assert not server.on_server_thread()
