@@ -89,25 +89,30 @@ _CANNED = {"id": "ses_1", "state": "active"}
 
 def _test_file(pairs: int, httpserver: bool) -> str:
     blocks = [
-        f"def test_{n:05d}_without():\n    pass\n\n\ndef test_{n:05d}_with(mock_sprinto):\n    pass\n"
-        f"\n\ndef test_{n:05d}_mockreq(mock_sprinto):\n"
-        f"    start(mock_sprinto.integration_url + '/sessions', mock_sprinto.headers)\n"
-        + (
-            f"\n\ndef test_{n:05d}_httpserverreq(httpserver):\n"
-            f"    httpserver.expect_request('/sessions', method='POST').respond_with_json({_CANNED!r}, status=201)\n"
-            f"    start(httpserver.url_for('/sessions'), {{'api-key': 'k'}})\n"
-            if httpserver
-            else ""
-        )
+        f"def test_{n:05d}_without():\n    pass\n\n\ndef test_{n:05d}_with(mock_sprinto):\n    pass\n\n\n"
+        + _one_request_test("mock_sprinto", f"test_{n:05d}_mockreq")
+        + ("\n\n" + _one_request_test("pytest-httpserver", f"test_{n:05d}_httpserverreq") if httpserver else "")
         for n in range(pairs)
     ]
     return _ONE_REQUEST + "\n\n" + "\n\n".join(blocks)
 
 
-def run(pairs: int, timeout: float = 300.0) -> dict[str, Any]:
-    loader = plugin_arguments()
-    if loader is None:
-        return {"skipped": "plugin not installed"}
+def _one_request_test(kind: str, name: str) -> str:
+    """The one-request test with ``kind``'s fixture (``mock_sprinto`` or ``pytest-httpserver``)."""
+    if kind == "mock_sprinto":
+        return (
+            f"def {name}(mock_sprinto):\n    start(mock_sprinto.integration_url + '/sessions', mock_sprinto.headers)\n"
+        )
+    return (
+        f"def {name}(httpserver):\n"
+        f"    httpserver.expect_request('/sessions', method='POST').respond_with_json({_CANNED!r}, status=201)\n"
+        f"    start(httpserver.url_for('/sessions'), {{'api-key': 'k'}})\n"
+    )
+
+
+def _pytest_times(test_file: str, loader: list[str], timeout: float) -> dict[str, Any]:
+    """Run ``test_file`` in a pytest process of its own (a scratch folder with the timing conftest):
+    what the conftest recorded, or ``{"skipped": why}``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MOCK_SPRINTO_", "PYTEST_"))}
     with tempfile.TemporaryDirectory(prefix="mock-sprinto-bench-") as scratch:
         folder = Path(scratch)
@@ -115,8 +120,7 @@ def run(pairs: int, timeout: float = 300.0) -> dict[str, Any]:
             "[pytest]\nasyncio_default_fixture_loop_scope = function\n", encoding="utf-8"
         )
         (folder / "conftest.py").write_text(_CONFTEST, encoding="utf-8")
-        httpserver = importlib.util.find_spec("pytest_httpserver") is not None
-        (folder / "test_overhead.py").write_text(_test_file(pairs, httpserver), encoding="utf-8")
+        (folder / "test_overhead.py").write_text(test_file, encoding="utf-8")
         env["BENCH_TIMES_FILE"] = str(folder / "times.json")
         argv = [
             sys.executable,
@@ -134,15 +138,54 @@ def run(pairs: int, timeout: float = 300.0) -> dict[str, Any]:
         ]
         done = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=timeout, check=False)
         try:
-            found = json.loads((folder / "times.json").read_text(encoding="utf-8"))
+            found: dict[str, Any] = json.loads((folder / "times.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {"skipped": f"pytest recorded no times (exit {done.returncode}): {done.stdout[-500:]}"}
     if found["problems"]:
         return {"skipped": f"the fixture did not work here: {found['problems'][:2]}"}
+    return found
+
+
+BLOCK_WARMUP = 5  # the first tests of a block, while its fixture's code comes back into the caches
+
+
+def run_blocks(block: int, blocks: int, timeout: float = 300.0) -> dict[str, Any]:
+    """The one-request test as a suite holds it: ``blocks`` runs of ``block`` tests of one fixture,
+    the two fixtures alternating (which goes first alternates too), in one pytest process. The
+    median whole-test time of each (ms), each block's first ``BLOCK_WARMUP`` tests left out."""
+    loader = plugin_arguments()
+    if loader is None or importlib.util.find_spec("pytest_httpserver") is None:
+        return {"skipped": "the plugin or pytest-httpserver is not installed"}
+    tests = []
+    for number in range(blocks):
+        for kind in ("mock_sprinto", "pytest-httpserver")[:: 1 if number % 2 == 0 else -1]:
+            tag = "m" if kind == "mock_sprinto" else "h"
+            tests += [_one_request_test(kind, f"test_{number:03d}_{tag}{each:04d}") for each in range(block)]
+    found = _pytest_times(_ONE_REQUEST + "\n\n" + "\n\n".join(tests), loader, timeout)
+    if "skipped" in found:
+        return found
+    times: dict[str, list[float]] = {"m": [], "h": []}
+    for name, seconds in found["whole"].items():
+        tag, each = name[-5], int(name[-4:])
+        if each >= min(BLOCK_WARMUP, block - 1):
+            times[tag].append(seconds * 1000)
+    if not times["m"] or not times["h"]:
+        return {"skipped": "no tests ran"}
+    return {"mock_sprinto": median(times["m"]), "pytest-httpserver": median(times["h"]), "tests": len(times["m"])}
+
+
+def run(pairs: int, timeout: float = 300.0) -> dict[str, Any]:
+    loader = plugin_arguments()
+    if loader is None:
+        return {"skipped": "plugin not installed"}
+    httpserver = importlib.util.find_spec("pytest_httpserver") is not None
+    found = _pytest_times(_test_file(pairs, httpserver), loader, timeout)
+    if "skipped" in found:
+        return found
     with_fixture = [t * 1000 for name, t in found["times"].items() if name.endswith("_with")]
     without = [t * 1000 for name, t in found["times"].items() if name.endswith("_without")]
     if not with_fixture or not without:
-        return {"skipped": f"no tests ran (exit {done.returncode}): {done.stdout[-500:]}"}
+        return {"skipped": "no tests ran"}
     first, rest = with_fixture[0], with_fixture[1:] or with_fixture
 
     def whole(suffix: str) -> dict[str, float] | None:
@@ -207,12 +250,13 @@ def section(context: Context) -> Section:
         )
         by_round = f" (median of {len(ratios)} pytest processes: {', '.join(f'{r:.2f}' for r in ratios)})"
         out.add(
-            "per-test cost, `mock_sprinto` / pytest-httpserver",
+            "per-test cost, both fixtures' tests interleaved in one pytest process",
             f"{ratio:.2f}" + (by_round if len(ratios) > 1 else ""),
             "1.00 = as cheap as a canned answer",
             f"≤ {PER_TEST_RATIO_TARGET:.1f}",
             verdict(ratio <= PER_TEST_RATIO_TARGET),
         )
+        _block_rows(out, context)
     elif canned is None:
         out.add("per-test cost beside pytest-httpserver", "skipped: pytest-httpserver not installed", "-")
     out.notes.append(
@@ -224,6 +268,34 @@ def section(context: Context) -> Section:
         f"{result['with_ms']['p90']:.2f} ms, without {result['without_ms']['p90']:.2f} ms."
     )
     return out
+
+
+def _block_rows(out: Section, context: Context) -> None:
+    """The same test as a suite holds it: blocks of one fixture's tests (``run_blocks``)."""
+    scale = context.scale
+    result = run_blocks(scale.fixture_block, scale.fixture_blocks)
+    if "skipped" in result:
+        out.add("per-test cost, in blocks of one fixture's tests", f"skipped: {result['skipped']}", "-")
+        return
+    mock, canned = result["mock_sprinto"], result["pytest-httpserver"]
+    ratio = mock / canned
+    out.add(
+        f"the same test in blocks of {scale.fixture_block} of one fixture's tests, alternating (median)",
+        f"{mock:.2f} ms with `mock_sprinto`",
+        f"pytest-httpserver {canned:.2f} ms ({result['tests']} tests of each)",
+    )
+    out.add(
+        "per-test cost, in blocks of one fixture's tests",
+        f"{ratio:.2f}",
+        "1.00 = as cheap as a canned answer",
+        f"≤ {PER_TEST_RATIO_TARGET:.1f}",
+        verdict(ratio <= PER_TEST_RATIO_TARGET),
+    )
+    out.notes.append(
+        "interleaved test by test, each fixture's test runs right after the other's code went through the CPU's "
+        "caches; a suite runs one fixture's tests one after another, which the blocks measure, in one pytest "
+        "process (separate processes differ by ±15 % from one to the next): benchmarks/ANALYSIS.md, 2026-12-05 noon."
+    )
 
 
 PART = Part((4,), ("pytest fixture overhead",), lambda context: [section(context)])

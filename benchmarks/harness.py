@@ -44,6 +44,8 @@ class Scale:
     startup_trials: int = 5
     fixture_pairs: int = 200
     fixture_rounds: int = 3  # pytest processes; the per-test ratio is their median
+    fixture_block: int = 50  # one fixture's one-request tests in a row (section 4's blocks)
+    fixture_blocks: int = 8  # such blocks of each fixture, alternating, in one pytest process
     memory_pages: int = 10_000
     memory_window: int = 100
     sessions_few: int = 10
@@ -69,6 +71,8 @@ QUICK = Scale(
     startup_trials=1,
     fixture_pairs=3,
     fixture_rounds=1,
+    fixture_block=3,
+    fixture_blocks=2,
     memory_pages=40,
     memory_window=10,
     sessions_few=2,

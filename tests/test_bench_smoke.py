@@ -170,3 +170,12 @@ def test_the_soak_refuses_a_run_past_four_hours() -> None:
     with pytest.raises(SystemExit) as refused:  # argparse's usage error: nothing was started
         soak.main(["--duration", str(soak.MAX_DURATION + 1)])
     assert refused.value.code == 2
+
+
+def test_section_4s_blocks_time_each_fixtures_tests_apart() -> None:
+    # Two blocks of three tests of each fixture in one pytest process: each block's first two are
+    # warm-up (BLOCK_WARMUP is cut to a block's length less one), the third of each counted.
+    result = fixture.run_blocks(3, 2)
+    assert set(result) == {"mock_sprinto", "pytest-httpserver", "tests"}, result
+    assert result["tests"] == 2
+    assert result["mock_sprinto"] > 0 and result["pytest-httpserver"] > 0
