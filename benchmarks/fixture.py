@@ -248,14 +248,7 @@ def section(context: Context) -> Section:
             f"pytest-httpserver, a canned 201: {canned['median']:.2f} ms (p90 {canned['p90']:.2f}); "
             f"empty test {empty['median']:.2f} ms",
         )
-        by_round = f" (median of {len(ratios)} pytest processes: {', '.join(f'{r:.2f}' for r in ratios)})"
-        out.add(
-            "per-test cost, both fixtures' tests interleaved in one pytest process",
-            f"{ratio:.2f}" + (by_round if len(ratios) > 1 else ""),
-            "1.00 = as cheap as a canned answer",
-            f"≤ {PER_TEST_RATIO_TARGET:.1f}",
-            verdict(ratio <= PER_TEST_RATIO_TARGET),
-        )
+        _ratio_row(out, "per-test cost, both fixtures' tests interleaved in one pytest process", ratio, ratios)
         _block_rows(out, context)
     elif canned is None:
         out.add("per-test cost beside pytest-httpserver", "skipped: pytest-httpserver not installed", "-")
@@ -268,6 +261,18 @@ def section(context: Context) -> Section:
         f"{result['with_ms']['p90']:.2f} ms, without {result['without_ms']['p90']:.2f} ms."
     )
     return out
+
+
+def _ratio_row(out: Section, figure: str, ratio: float, ratios: list[float]) -> None:
+    """The per-test ratio judged against issue 21's target, each pytest process's beside it."""
+    by_round = f" (median of {len(ratios)} pytest processes: {', '.join(f'{r:.2f}' for r in ratios)})"
+    out.add(
+        figure,
+        f"{ratio:.2f}" + (by_round if len(ratios) > 1 else ""),
+        "1.00 = as cheap as a canned answer",
+        f"≤ {PER_TEST_RATIO_TARGET:.1f}",
+        verdict(ratio <= PER_TEST_RATIO_TARGET),
+    )
 
 
 def _block_rows(out: Section, context: Context) -> None:
@@ -288,14 +293,7 @@ def _block_rows(out: Section, context: Context) -> None:
         f"{mock:.2f} ms with `mock_sprinto`",
         f"pytest-httpserver {canned:.2f} ms ({result['tests']} tests of each)",
     )
-    by_round = f" (median of {len(ratios)} pytest processes: {', '.join(f'{r:.2f}' for r in ratios)})"
-    out.add(
-        "per-test cost, in blocks of one fixture's tests",
-        f"{ratio:.2f}" + (by_round if len(ratios) > 1 else ""),
-        "1.00 = as cheap as a canned answer",
-        f"≤ {PER_TEST_RATIO_TARGET:.1f}",
-        verdict(ratio <= PER_TEST_RATIO_TARGET),
-    )
+    _ratio_row(out, "per-test cost, in blocks of one fixture's tests", ratio, ratios)
     out.notes.append(
         "interleaved test by test, each fixture's test runs right after the other's code went through the CPU's "
         "caches; a suite runs one fixture's tests one after another, which the blocks measure, in one pytest "
