@@ -48,7 +48,7 @@ class Watch:
             elif cpu > longest[0][0]:
                 heapq.heapreplace(longest, (cpu, wall, now(), _what(handle, frame)))
 
-        asyncio.events.Handle._run = timed  # type: ignore[method-assign]
+        asyncio.events.Handle._run = timed  # type: ignore[method-assign,assignment]
 
         def uninstall() -> None:
             asyncio.events.Handle._run = run  # type: ignore[method-assign]
@@ -82,7 +82,7 @@ def _what(handle: asyncio.events.Handle, frame: FrameType | None) -> str:
     owner = getattr(callback, "__self__", None)
     if isinstance(owner, asyncio.Task):
         coroutine = owner.get_coro()
-        request = frame.f_locals.get("request") if frame is not None else None
+        request: Any = frame.f_locals.get("request") if frame is not None else None
         asked = f" ({request.method} {request.path_qs[:100]})" if hasattr(request, "path_qs") else ""
         return f"task {getattr(coroutine, '__qualname__', coroutine)!s}{asked}"
     return repr(callback)[:160]
