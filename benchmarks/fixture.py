@@ -284,16 +284,15 @@ def _block_rows(out: Section, context: Context) -> None:
         out.add("per-test cost, in blocks of one fixture's tests", f"skipped: {skipped['skipped']}", "-")
         return
     # The figures of the pytest process whose ratio is the median, as for the interleaved rows.
-    ratios = sorted(each["mock_sprinto"] / each["pytest-httpserver"] for each in results)
-    result = sorted(results, key=lambda each: each["mock_sprinto"] / each["pytest-httpserver"])[len(results) // 2]
-    mock, canned = result["mock_sprinto"], result["pytest-httpserver"]
-    ratio = mock / canned
+    ratios = sorted((each["mock_sprinto"] / each["pytest-httpserver"], number) for number, each in enumerate(results))
+    ratio, median_one = ratios[len(ratios) // 2]
+    mock, canned = results[median_one]["mock_sprinto"], results[median_one]["pytest-httpserver"]
     out.add(
         f"the same test in blocks of {scale.fixture_block} of one fixture's tests, alternating (median)",
         f"{mock:.2f} ms with `mock_sprinto`",
-        f"pytest-httpserver {canned:.2f} ms ({result['tests']} tests of each)",
+        f"pytest-httpserver {canned:.2f} ms ({results[median_one]['tests']} tests of each)",
     )
-    _ratio_row(out, "per-test cost, in blocks of one fixture's tests", ratio, ratios)
+    _ratio_row(out, "per-test cost, in blocks of one fixture's tests", ratio, [each for each, _ in ratios])
     out.notes.append(
         "interleaved test by test, each fixture's test runs right after the other's code went through the CPU's "
         "caches; a suite runs one fixture's tests one after another, which the blocks measure, in one pytest "

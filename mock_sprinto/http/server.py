@@ -434,9 +434,8 @@ def start_request_tasks_eagerly(loop: asyncio.AbstractEventLoop) -> Callable[[],
     3.12 (``eager_start=True``): the task's first step runs as it is created, not on the loop's
     next turn. A request whose handler never waits is then answered in the turn that read it
     (two turns of the loop fewer a request on a new connection, one on a kept-alive one;
-    benchmarks/ANALYSIS.md). Only those
-    two coroutines; any other task, and a loop with a task factory of its own, are left alone.
-    Returns what puts the loop back."""
+    benchmarks/ANALYSIS.md). Only those two coroutines; any other task, and a loop with a task
+    factory of its own, are left alone. Returns what puts the loop back."""
     ready = getattr(loop, "_ready", None)  # asyncio's queue of callbacks due on the next turn
     current_tasks = getattr(asyncio.tasks, "_current_tasks", None)
     if sys.version_info >= (3, 12) or loop.get_task_factory() is not None or ready is None or current_tasks is None:

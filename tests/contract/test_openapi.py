@@ -177,6 +177,10 @@ def test_the_document_ships_inside_the_wheel_and_is_found_there(tmp_path: Path) 
             "mock_sprinto/_data/schemas/scenario.schema.json",
             "mock_sprinto/http/openapi.py",
         } <= names
+        # Only the emulator installs: nothing else (benchmarks/, tests/) lands in site-packages.
+        assert {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")} == {
+            "mock_sprinto"
+        }
         archive.extractall(site)  # a pure-Python wheel installs by unpacking
     probe = (
         "import sys; sys.path.insert(0, sys.argv[1])\n"
