@@ -5,7 +5,8 @@ the answer is collected from an in-memory transport (``python -m benchmarks.stac
 The socket benchmark (section 1) shares two cores between the load client, the server and the
 kernel, so its figure moves by ±10 % from run to run; this one leaves only the server's own work,
 run after run within a few per cent. ``emulator`` is the app ``mock-sprinto serve`` runs (default
-settings, ``EmulatorRunner``), ``bare`` the baseline app of ``benchmarks/servers.py``. Prints one
+settings, ``EmulatorRunner``), ``bare`` the baseline app of ``benchmarks/servers.py`` and
+``validating`` the same app with the emulator's schema verdict (section 1's ingest ceiling). Prints one
 JSON document: CPU µs per push, best of the rounds, and every round.
 """
 
@@ -89,10 +90,10 @@ def request(path: str, body: bytes = b"") -> bytes:
 
 
 def runner_for(kind: str, settings: dict[str, str] | None = None) -> web.AppRunner:
-    if kind == "bare":
+    if kind in ("bare", "validating"):
         from .servers import bare_app
 
-        return web.AppRunner(bare_app(), access_log=None)
+        return web.AppRunner(bare_app(validating=kind == "validating"), access_log=None)
     from mock_sprinto.http import create_app
     from mock_sprinto.http.server import EmulatorRunner
     from mock_sprinto.service import Emulator
@@ -143,7 +144,7 @@ async def measure(kind: str, pushes: int, rounds: int, settings: dict[str, str] 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.stack")
-    parser.add_argument("kind", choices=["emulator", "bare"])
+    parser.add_argument("kind", choices=["emulator", "bare", "validating"])
     parser.add_argument("--pushes", type=int, default=250, help="pushes per round (one session each)")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE", help="emulator setting")
