@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import math
@@ -109,6 +110,22 @@ def package_version(name: str) -> str:
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
+
+
+def cleanup_on_sigterm() -> None:
+    """A SIGTERM (``kill``, a CI job cancelled, ``timeout``) ends the run as Ctrl-C does: the
+    ``finally`` blocks stop the servers it started. Python's default for SIGTERM ends the process
+    at once and left them running (a soak's server, still under load, outlived its soak)."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
+def cancel_on_sigterm() -> None:
+    """``cleanup_on_sigterm`` for a run that is one asyncio task: a SIGTERM cancels the task, whose
+    ``finally`` blocks then stop its servers. (An exception raised by a signal handler can land in
+    a destructor, which swallows it: a cancellation reaches the task at its next await.)"""
+    task = asyncio.current_task()
+    assert task is not None, "called from the run's task"
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
 
 
 @dataclass

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .common import ROOT, load_average, package_version
+from .common import ROOT, cleanup_on_sigterm, load_average, package_version
 
 DESCRIPTION = (
     "run every benchmark once, print each figure beside its baseline, and write the run to benchmarks/RESULTS.md"
@@ -277,6 +277,7 @@ def main(parts: Sequence[Part], argv: Sequence[str] | None = None) -> int:
         "--profile", action="store_true", help="profile the emulator under load even if the throughput target is met"
     )
     args = parser.parse_args(argv)
+    cleanup_on_sigterm()
     scale = QUICK if args.quick else Scale()
     output: Path = args.output or (QUICK_RESULTS if args.quick else RESULTS)
     everything = {number for part in parts for number in part.numbers}

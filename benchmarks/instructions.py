@@ -24,6 +24,7 @@ from .common import ROOT
 # name: (server kind, emulator settings)
 CONFIGURATIONS: dict[str, tuple[str, dict[str, str]]] = {
     "bare aiohttp + orjson app": ("bare", {}),
+    "the same app with the emulator's schema verdict (section 1's ceiling)": ("validating", {}),
     "emulator, defaults": ("emulator", {}),
     "emulator, duplicate_names=last_wins": ("emulator", {"duplicate_names": "last_wins"}),
 }

@@ -54,7 +54,7 @@ from typing import Any
 
 import aiohttp
 
-from .common import API, ROOT, memory_kib
+from .common import API, ROOT, cancel_on_sigterm, memory_kib
 
 MAX_DURATION = 4 * 3600.0  # "steady for hours" (issue 21) is something a soak can show
 JOURNAL_SIZE = 5000
@@ -681,7 +681,12 @@ async def health_prober(base: str, hostile: Hostile, deadline: float) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-c", PROBER, "127.0.0.1", port, str(seconds), str(HEALTH_EVERY), stdout=subprocess.PIPE
     )
-    out, _ = await process.communicate()
+    try:
+        out, _ = await process.communicate()
+    except asyncio.CancelledError:  # the run stopped early (SIGTERM): the prober must not outlive it
+        process.kill()
+        await process.wait()
+        raise
     found = json.loads(out)
     hostile.health_ms.extend(found["ms"])
     hostile.health_failures += found["failures"]
@@ -748,6 +753,7 @@ def start_server(rate_limit: float, burst: int, budget_mib: int, watch_file: Pat
 async def soak(
     duration: float, clients: int, rate_limit: float, burst: int, budget_mib: int, hostile_on: bool, windows: int = 6
 ) -> int:
+    cancel_on_sigterm()
     scratch = tempfile.TemporaryDirectory(prefix="mock-sprinto-soak-")
     watch_file = Path(scratch.name) / "loop.json"
     process, base = start_server(rate_limit, burst, budget_mib, watch_file)
@@ -986,17 +992,21 @@ def main(argv: list[str] | None = None) -> int:
         )
     if not 1 <= args.windows <= 100:
         parser.error("the timeline has 1 to 100 windows")
-    return asyncio.run(
-        soak(
-            args.duration,
-            args.clients,
-            args.rate_limit,
-            args.burst,
-            args.budget_mib,
-            not args.no_hostile,
-            args.windows,
+    try:
+        return asyncio.run(
+            soak(
+                args.duration,
+                args.clients,
+                args.rate_limit,
+                args.burst,
+                args.budget_mib,
+                not args.no_hostile,
+                args.windows,
+            )
         )
-    )
+    except asyncio.CancelledError:  # a SIGTERM: the server is stopped already
+        print("soak: stopped by SIGTERM before the end; nothing to report", file=sys.stderr)
+        return 143
 
 
 if __name__ == "__main__":

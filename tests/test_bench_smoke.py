@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -181,3 +184,50 @@ def test_section_4s_blocks_time_each_fixtures_tests_apart() -> None:
     assert set(result) == {"mock_sprinto", "pytest-httpserver", "tests"}, result
     assert result["tests"] == 2
     assert result["mock_sprinto"] > 0 and result["pytest-httpserver"] > 0
+
+
+def test_a_soak_stopped_by_sigterm_leaves_no_server_or_prober_behind() -> None:
+    """``kill`` (or a cancelled CI job) on a soak: its server, under load, and its health prober
+    outlived it before (Python's default SIGTERM skips every ``finally``)."""
+    soak = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.soak", "--duration", "60", "--clients", "2", "--no-hostile"],
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its children share its process group, which outlives it
+    )
+    group = soak.pid
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(_group_members(group)) < 3:  # soak, server, prober
+            time.sleep(0.2)
+        assert len(_group_members(group)) >= 3, "the soak did not start its server and prober"
+        soak.send_signal(signal.SIGTERM)
+        assert soak.wait(timeout=30) == 143
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and _group_members(group):
+            time.sleep(0.2)
+        assert _group_members(group) == [], "left running after the soak ended"
+        assert "stopped by SIGTERM" in (soak.stderr.read() if soak.stderr else "")
+    finally:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        soak.wait(timeout=10)
+
+
+def _group_members(group: int) -> list[int]:
+    """The live processes of a process group (read from /proc: pgrep is not everywhere)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":  # (state, ppid, pgrp, ...); zombies are gone
+            members.append(int(entry.name))
+    return members
