@@ -1,6 +1,7 @@
 """Section 8: the validation engines and the other steps of a push, per 100-record page,
 in-process (measured by ``python -m benchmarks.inproc validation``), and a push through the whole
-HTTP stack with no socket, the emulator beside the bare app (``python -m benchmarks.stack``).
+HTTP stack with no socket, the emulator beside the bare app and the bare app that also validates
+(``python -m benchmarks.stack``): section 1's ingest ratio without the sockets' noise.
 """
 
 from __future__ import annotations
@@ -34,14 +35,20 @@ def validation_benchmark(scale: Scale) -> Section:
     pushes, rounds = (20, 2) if scale.quick else (250, 7)
     stack = {
         kind: run_json(["-m", "benchmarks.stack", kind, "--pushes", str(pushes), "--rounds", str(rounds)], 300)
-        for kind in ("emulator", "bare")
+        for kind in ("emulator", "bare", "validating")
     }
     emulator, bare = stack["emulator"]["us_per_push"], stack["bare"]["us_per_push"]
+    validating = stack["validating"]["us_per_push"]
     section.add(
         "a push through the whole HTTP stack, no socket (CPU per push)",
         f"emulator {us(emulator)}",
         f"bare aiohttp + orjson app {us(bare)} (emulator × {emulator / bare:.2f}); "
         f"Emulator.push alone {us(steps[PUSH])}",
+    )
+    section.add(
+        "the same, the emulator against the app that also validates (section 1's ceiling, no socket)",
+        f"{validating / emulator:.2f} of its speed",
+        f"the validating app {us(validating)} a push (the bare app and the emulator's schema verdict)",
     )
     checked = ", ".join(result["jsonschema_formats_checked"]) or "none"
     section.notes.append(

@@ -40,6 +40,7 @@ def test_quick_run_prints_every_figure(tmp_path: Path) -> None:
         "push_page, pages",
         "time to answer the bomb (64 MiB",
         "check_page (jsonschema-rs",
+        "the emulator against the app that also validates",
     ):
         assert figure in text, figure
     assert "ERROR" not in text
