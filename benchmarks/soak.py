@@ -687,7 +687,12 @@ async def health_prober(base: str, hostile: Hostile, deadline: float) -> None:
         process.kill()
         await process.wait()
         raise
-    found = json.loads(out)
+    try:
+        found = json.loads(out)
+    except ValueError:  # killed, or it failed: the run goes on and says so, rather than losing its figures
+        hostile.problems.append(f"the health prober ended without its figures (exit {process.returncode})")
+        hostile.health_failures += 1
+        return
     hostile.health_ms.extend(found["ms"])
     hostile.health_failures += found["failures"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -201,15 +202,15 @@ def test_a_soak_stopped_by_sigterm_leaves_no_server_or_prober_behind() -> None:
     group = soak.pid
     try:
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and len(_group_members(group)) < 3:  # soak, server, prober
+        while time.monotonic() < deadline and not _started(_group_members(group)):
             time.sleep(0.2)
-        assert len(_group_members(group)) >= 3, "the soak did not start its server and prober"
+        assert _started(_group_members(group)), "the soak did not start its server and its health prober"
         soak.send_signal(signal.SIGTERM)
         assert soak.wait(timeout=30) == 143
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and _group_members(group):
             time.sleep(0.2)
-        assert _group_members(group) == [], "left running after the soak ended"
+        assert _group_members(group) == {}, "left running after the soak ended"
         assert "stopped by SIGTERM" in (soak.stderr.read() if soak.stderr else "")
     finally:
         try:
@@ -219,9 +220,17 @@ def test_a_soak_stopped_by_sigterm_leaves_no_server_or_prober_behind() -> None:
         soak.wait(timeout=10)
 
 
-def _group_members(group: int) -> list[int]:
-    """The live processes of a process group (read from /proc: pgrep is not everywhere)."""
-    members = []
+def _started(members: dict[int, str]) -> bool:
+    """The soak's server (run under its loop watch) and its health prober are both up."""
+    return any("benchmarks.loopwatch" in line for line in members.values()) and any(
+        "/_mock/health" in line for line in members.values()
+    )
+
+
+def _group_members(group: int) -> dict[int, str]:
+    """The live processes of a process group and their command lines (read from /proc: pgrep is
+    not everywhere)."""
+    members = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -230,5 +239,22 @@ def _group_members(group: int) -> list[int]:
         except OSError:
             continue
         if int(fields[2]) == group and fields[0] != "Z":  # (state, ppid, pgrp, ...); zombies are gone
-            members.append(int(entry.name))
+            try:
+                members[int(entry.name)] = (
+                    (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                )
+            except OSError:
+                continue
     return members
+
+
+def test_a_health_prober_that_dies_is_a_problem_of_the_run_not_its_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A prober killed half-way (it was, by a too-broad ``pkill``) ended a 110-minute soak with a
+    traceback and none of its figures; the run now goes on and fails on the problem it names."""
+    from benchmarks import soak
+
+    monkeypatch.setattr(soak, "PROBER", "import sys; sys.exit(3)")
+    hostile = soak.Hostile()
+    asyncio.run(soak.health_prober("http://127.0.0.1:9", hostile, time.monotonic() + 1))
+    assert hostile.health_failures == 1
+    assert hostile.problems == ["the health prober ended without its figures (exit 3)"]
