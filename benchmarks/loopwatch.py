@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio.events
 import atexit
+import collections
 import heapq
 import json
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -88,6 +90,32 @@ def _what(handle: asyncio.events.Handle, frame: FrameType | None) -> str:
     return repr(callback)[:160]
 
 
+def _dump_tasks(target: str) -> None:
+    """On SIGUSR1: every task the loop holds, grouped by where it waits (a task that waits
+    forever keeps its connection in aiohttp's count after the client is gone)."""
+    try:
+        tasks = asyncio.all_tasks(asyncio.get_running_loop())
+    except RuntimeError:
+        return
+    waits: collections.Counter[str] = collections.Counter()
+    for task in tasks:
+        coroutine: Any = task.get_coro()
+        outer = getattr(coroutine, "cr_frame", None)
+        request: Any = outer.f_locals.get("request") if outer is not None else None
+        asked = f" ({request.method} {request.path[:60]})" if hasattr(request, "path") else ""
+        where = ""
+        while coroutine is not None:
+            frame = getattr(coroutine, "cr_frame", None) or getattr(coroutine, "gi_frame", None)
+            if frame is not None:
+                where = f"{frame.f_code.co_filename.rsplit('/', 2)[-1]}:{frame.f_lineno} {frame.f_code.co_name}"
+            coroutine = getattr(coroutine, "cr_await", None) or getattr(coroutine, "gi_yieldfrom", None)
+        waits[f"{where}{asked}"] += 1
+    with open(target, "a", encoding="utf-8") as out:
+        out.write(f"{time.strftime('%H:%M:%S')} {len(tasks)} tasks\n")
+        for what, count in waits.most_common(25):
+            out.write(f"  {count:6d}  {what}\n")
+
+
 def main() -> int:
     target, words = sys.argv[1], sys.argv[2:]
     watch = Watch()
@@ -98,6 +126,7 @@ def main() -> int:
             json.dump(watch.report(), out)
 
     atexit.register(write)
+    signal.signal(signal.SIGUSR1, lambda *_: _dump_tasks(target + ".tasks.txt"))
     from mock_sprinto.cli import main as serve
 
     return serve(words)

@@ -273,18 +273,25 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "connections",
         "mock",
-        "deadlines for headers and bodies (408), a connection cap (503), parser refusals as problem objects, "
+        "deadlines for headers and bodies (408), parser refusals as problem objects, "
         "a client that hangs up mid-upload journaled 499, shutdown answering what is in flight (503)",
         "a server left running on a laptop or a CI runner must stay answerable",
         (
             codes.REQUEST_TIMEOUT,
-            codes.TOO_MANY_CONNECTIONS,
             codes.MALFORMED_REQUEST,
             codes.REQUEST_HEADER_FIELDS_TOO_LARGE,
             codes.CLIENT_DISCONNECTED,
             codes.SHUTTING_DOWN,
         ),
         "header_timeout_seconds",
+    ),
+    Rule(
+        "connection cap",
+        "mock",
+        "one connection over the cap is answered 503 with `Retry-After` and closed",
+        "connections leaked by a client (or a flood of them) must not use up the process's descriptors",
+        (codes.TOO_MANY_CONNECTIONS,),
+        "max_connections",
     ),
     Rule(
         "other sites and names",

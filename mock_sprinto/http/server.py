@@ -14,7 +14,9 @@ traceback), and on shutdown leaves a request that is still reading its body with
 * a **connection cap** (``max_connections``, never more than the open-file limit allows, less
   ``FD_RESERVE`` for the server's own files): a connection beyond it gets 503
   ``too_many_connections`` with ``Retry-After`` and is closed at once; a failed ``accept()``
-  (out of descriptors anyway) is logged once every ``MUTE_SECONDS``, without a traceback;
+  (out of descriptors anyway) is logged once every ``MUTE_SECONDS``, without a traceback. It
+  counts open connections: a request answered before its body was read stops its lingering read
+  of the rest when the client hangs up (aiohttp's read waited up to 10 s with no connection);
 * **problem objects** for what aiohttp's parser refuses (400 ``malformed_request``, 431
   ``request_header_fields_too_large``), with an ``X-Request-Id``;
 * a **send deadline** (``send_timeout_seconds``): a client that reads nothing of an answer for that
@@ -43,13 +45,14 @@ import orjson
 from aiohttp import HttpVersion10, web
 from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 from aiohttp.http_parser import RawRequestMessage
-from aiohttp.streams import EMPTY_PAYLOAD
+from aiohttp.streams import EMPTY_PAYLOAD, StreamReader
 from aiohttp.web_protocol import RequestHandler, _ErrInfo
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 from aiohttp.web_server import Server
 
 from ..codes import (
+    CLIENT_DISCONNECTED,
     INTERNAL_ERROR,
     MALFORMED_REQUEST,
     REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -76,8 +79,9 @@ def new_request_id() -> str:
 
 
 class BodyInterrupted(asyncio.TimeoutError):
-    """Set on a request's payload to stop a body being read: its deadline passed, or the server is
-    stopping. A TimeoutError, so aiohttp's lingering read after the answer stops on it quietly.
+    """Set on a request's payload to stop a body being read: its deadline passed, the server is
+    stopping, or the client left after its answer. A TimeoutError, so aiohttp's lingering read after
+    the answer stops on it quietly.
 
     Not a ``MockSprintoError``: it is control flow inside the server, never raised to a user (the
     reader turns it into its ``error``, an ApiError), and a user's ``except MockSprintoError``
@@ -151,7 +155,15 @@ def effective_connection_cap(wanted: int) -> int:
 class EmulatorRequestHandler(RequestHandler):
     """One connection, with a header deadline, a place under the cap, and JSON refusals."""
 
-    __slots__ = ("_head_bytes", "_header_deadline", "_limits", "_partial", "_send_deadline", "_unsent")
+    __slots__ = (
+        "_head_bytes",
+        "_header_deadline",
+        "_last_payload",
+        "_limits",
+        "_partial",
+        "_send_deadline",
+        "_unsent",
+    )
 
     def __init__(self, manager: Server, *, limits: Limits, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
@@ -161,6 +173,7 @@ class EmulatorRequestHandler(RequestHandler):
         self._head_bytes = 0  # of the request whose headers are arriving
         self._send_deadline: asyncio.TimerHandle | None = None
         self._unsent = 0  # bytes the transport held when the send deadline was armed
+        self._last_payload: StreamReader | None = None  # the body of the request parsed last
 
     # ---- the send deadline -------------------------------------------------------------------
     # asyncio pauses writing when the transport holds more than its high-water mark of unsent bytes
@@ -203,7 +216,7 @@ class EmulatorRequestHandler(RequestHandler):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         manager = self._manager
-        if manager is not None and len(manager.connections) > self._limits.max_connections:
+        if isinstance(manager, EmulatorServer) and manager.open_connections > self._limits.max_connections:
             refusal = ApiError.of(
                 TOO_MANY_CONNECTIONS,
                 f"the emulator already has {self._limits.max_connections} open connections "
@@ -235,6 +248,10 @@ class EmulatorRequestHandler(RequestHandler):
         starts_request = bool(data) and self._idle()
         queued = len(self._messages)
         super().data_received(data)
+        if len(self._messages) > queued:
+            # Only the request parsed last can still be missing body bytes (HTTP/1.1 parses the next
+            # request after this one's body), so it is the one a lingering read may wait on.
+            self._last_payload = self._messages[-1][1]
         for at in range(queued, len(self._messages)):
             self._refuse_unfit(at)
         if self._messages:  # a request's headers are complete
@@ -283,7 +300,16 @@ class EmulatorRequestHandler(RequestHandler):
     def connection_lost(self, exc: BaseException | None) -> None:
         self._disarm()
         self._disarm_send_deadline()
-        super().connection_lost(exc)
+        super().connection_lost(exc)  # a request being handled has its body cancelled (499)
+        payload, self._last_payload = self._last_payload, None
+        if payload is not None and not payload.is_eof() and payload.exception() is None:
+            # Answered before its body was read: aiohttp reads the rest for up to 10 s (its
+            # lingering read, so the client sees the answer, not a reset), and nothing tells that read
+            # the client is gone. Its handler, the request and the place under the cap lingered on
+            # with no connection (a client that did this twice a second shut everyone out).
+            payload.set_exception(
+                BodyInterrupted(ApiError.of(CLIENT_DISCONNECTED, "the client hung up after its answer"))
+            )
 
     # ---- what aiohttp's parser refuses ---------------------------------------------------------
     def handle_error(
@@ -372,11 +398,23 @@ def _parser_refusal(status: int, exc: BaseException | None) -> ApiError:
 
 
 class EmulatorServer(Server):
-    """aiohttp's Server, making ``EmulatorRequestHandler`` connections."""
+    """aiohttp's Server, making ``EmulatorRequestHandler`` connections, and counting the open ones.
+
+    aiohttp's own list of connections keeps a handler until its task ends, which can be after its
+    client is gone: the cap counts connections (descriptors), not handlers."""
 
     def __init__(self, handler: Any, *, limits: Limits, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self._limits = limits
+        self.open_connections = 0
+
+    def connection_made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
+        self.open_connections += 1
+        super().connection_made(handler, transport)
+
+    def connection_lost(self, handler: RequestHandler, exc: BaseException | None = None) -> None:
+        self.open_connections -= 1  # called once a connection (RequestHandler.connection_lost)
+        super().connection_lost(handler, exc)
 
     def __call__(self) -> RequestHandler:
         return EmulatorRequestHandler(self, loop=self._loop, limits=self._limits, **self._kwargs)

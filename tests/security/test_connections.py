@@ -157,6 +157,29 @@ async def test_a_body_sent_too_slowly_gets_a_408_and_is_journaled(strict: Any) -
         assert (await response.json())["entries"][-1]["status"] == 408
 
 
+async def test_clients_that_hung_up_after_an_early_answer_do_not_count_against_the_cap(strict: Any) -> None:
+    """An answer given before the body is read (an unknown session: 404) leaves aiohttp reading
+    the rest of the body for up to 10 s (its lingering read, so the client sees the answer, not a
+    reset). A client that hangs up meanwhile holds no connection; it held a place under the cap
+    for those 10 s before, and eight of them (two a second in the soak) shut every client out."""
+    head = (
+        f"POST {API}/acme/sessions/ses_gone/entities HTTP/1.1\r\nHost: 127.0.0.1\r\napi-key: k\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+    ).encode()
+    for _ in range(8):  # twice the cap
+        reader, writer = await _connect(strict)
+        writer.write(head + b" " * 100)
+        answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2)
+        assert answer.startswith(b"HTTP/1.1 404"), answer
+        writer.close()
+        await writer.wait_closed()
+    await asyncio.sleep(0.05)
+    handlers = [t for t in asyncio.all_tasks() if t.get_coro().__qualname__ == "RequestHandler.start"]  # type: ignore[union-attr]
+    assert handlers == []  # each lingered on for 10 s, reading a body nobody was sending
+    async with strict.get("/_mock/health") as response:
+        assert response.status == 200, await response.text()  # was 503 too_many_connections for 10 s
+
+
 async def test_connections_beyond_the_cap_get_a_503_at_once(strict: Any) -> None:
     held = [await _connect(strict) for _ in range(4)]
     await asyncio.sleep(0.05)
@@ -165,6 +188,7 @@ async def test_connections_beyond_the_cap_get_a_503_at_once(strict: Any) -> None
     writer.close()
     answer = rawhttp.parse_response(data)
     assert answer.status == 503 and answer.json()["code"] == "too_many_connections", data
+    assert answer.json()["setting"] == "max_connections"  # the setting that moves the cap (was header_timeout_seconds)
     assert "retry-after" in answer.headers and waited < 2.5  # at once, not after a deadline
     for _, each in held:
         each.close()
