@@ -8,6 +8,10 @@ spent in it (``time.thread_time``). On a machine whose cores are shared, a wall 
 its CPU time is the thread waiting for a core (or for the GIL a worker holds), not the step's own
 work; the CPU time is what the step itself costs every other client.
 
+``kill -USR1 PID`` appends the loop's tasks to FILE.tasks.txt, counted by where each one waits
+(a task waiting on a client long gone shows there; that is how issue 21's 100-minute soak found
+aiohttp's lingering reads holding places under the connection cap).
+
 For the soak (benchmarks/soak.py): issue 22 asks that no single request keeps the loop busy for
 more than ~100 ms, and health-check latency alone cannot tell a long step from queueing.
 """
