@@ -39,7 +39,7 @@ class ApiError(MockSprintoError):
         *,
         extra: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
-        setting_applies: bool = True,
+        setting: str | bool = True,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -47,9 +47,10 @@ class ApiError(MockSprintoError):
         self.detail = detail
         self.extra: dict[str, Any] = extra or {}
         self.headers: dict[str, str] = headers or {}
-        # False when the rule's setting would not change this answer (a 415 for a declared
-        # text/plain is not what missing_content_type is about): the problem leaves it out.
-        self.setting_applies = setting_applies
+        # The setting the problem names: True, its rule's; False when the rule's setting would not
+        # change this answer (a 415 for a declared text/plain is not what missing_content_type is
+        # about); a name when another setting governs it (a 408 for a late body: body_timeout_seconds).
+        self.setting = setting
 
     @classmethod
     def of(
@@ -59,14 +60,14 @@ class ApiError(MockSprintoError):
         /,
         *,
         headers: dict[str, str] | None = None,
-        setting_applies: bool = True,
+        setting: str | bool = True,
         **extra: Any,
     ) -> ApiError:
         """The catalogue entry's answer: its status and code, ``detail``, and ``extra`` as members
         of the problem object (``active_session_id=...``) beside the standard ones."""
         if error.status is None:  # http_error, injected_fault: the status is the caller's to give
             raise TypeError(f"{error.code!r} has no status of its own: build it with ApiError(status, ...)")
-        return cls(error.status, error.code, detail, extra=extra, headers=headers, setting_applies=setting_applies)
+        return cls(error.status, error.code, detail, extra=extra, headers=headers, setting=setting)
 
     @property
     def title(self) -> str:
@@ -85,8 +86,10 @@ class ApiError(MockSprintoError):
             "detail": self.detail,
             **basis_of(self.code),  # whether Sprinto's docs say so, or the emulator chose (and its setting)
         }
-        if not self.setting_applies:
+        if self.setting is False:
             body.pop("setting", None)
+        elif isinstance(self.setting, str):
+            body["setting"] = self.setting
         body.update(self.extra)
         return body
 
@@ -132,4 +135,5 @@ def shutting_down() -> ApiError:
         "the emulator is stopping; this request was not finished. Start it again and retry",
         retry_after_seconds=SHUTDOWN_RETRY_AFTER,
         headers={"Retry-After": str(SHUTDOWN_RETRY_AFTER)},
+        setting="shutdown_timeout_seconds",
     )

@@ -47,7 +47,7 @@ def pack(judged: PageVerdict | ApiError) -> Packed:
     """A verdict or a refusal as plain data (the catalogue entry by its code: callers test ``is``)."""
     if isinstance(judged, ApiError):
         error = judged
-        return ("error", error.status, error.code, error.detail, error.extra, error.headers, error.setting_applies)
+        return ("error", error.status, error.code, error.detail, error.extra, error.headers, error.setting)
     verdict = judged
     code = verdict.code.code if verdict.code is not None else None
     facts = (verdict.counts, verdict.total, verdict.page_hint)
@@ -56,8 +56,8 @@ def pack(judged: PageVerdict | ApiError) -> Packed:
 
 def unpack(packed: Packed) -> PageVerdict | ApiError:
     if packed[0] == "error":
-        _, status, code, detail, extra, headers, setting_applies = packed
-        return ApiError(status, code, detail, extra=extra, headers=headers, setting_applies=setting_applies)
+        _, status, code, detail, extra, headers, setting = packed
+        return ApiError(status, code, detail, extra=extra, headers=headers, setting=setting)
     _, counts, total, page_hint, code, detail, errors, truncated = packed
     entry = _BY_CODE[code] if code is not None else None
     # the records themselves stay in the child: staging keeps the page's bytes, not its objects

@@ -95,7 +95,7 @@ def check_media_type(request: web.BaseRequest, settings: Settings) -> None:
             f"Content-Type {shown!r} is not accepted: send the body as JSON with the header "
             "'Content-Type: application/json' (UTF-8); a client such as fetch() sends text/plain "
             "for a string body unless that header is set",
-            setting_applies=False,
+            setting=False,
         )
 
 
@@ -144,14 +144,16 @@ async def read_body(
     timer = None
     if not payload.is_eof():  # the body deadline (setting body_timeout_seconds)
         seconds = settings.body_timeout_seconds
-        late = request_timeout(f"the request body did not arrive within {seconds:g}s")
+        late = request_timeout(f"the request body did not arrive within {seconds:g}s", "body_timeout_seconds")
         timer = asyncio.get_running_loop().call_later(seconds, _interrupt, payload, late)
     try:
         wire = await _read_wire(request, declared, limit, budget, remedy)
     except BodyInterrupted as interrupted:  # too slow, or the server is stopping
         raise interrupted.error from None
     except ConnectionError:  # the client hung up: its doing, journaled apart from the 5xx
-        raise ApiError.of(CLIENT_DISCONNECTED, "the client closed the connection before its body arrived") from None
+        raise ApiError.of(
+            CLIENT_DISCONNECTED, "the client closed the connection before its body arrived", setting=False
+        ) from None
     finally:
         if timer is not None:
             timer.cancel()

@@ -132,7 +132,7 @@ def cross_site_refusal(request: web.BaseRequest) -> ApiError | None:
             UNSUPPORTED_MEDIA_TYPE,
             f"Content-Type {shown!r} is not accepted here; send the body with 'Content-Type: application/json' "
             "(a web page on another site could send this one)",
-            setting_applies=False,  # missing_content_type is the vendor API's, about a missing header
+            setting=False,  # missing_content_type is the vendor API's, about a missing header
         )
     return None
 

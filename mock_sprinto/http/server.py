@@ -102,11 +102,12 @@ def header_fields_too_large(what: str = "") -> ApiError:
     return ApiError.of(
         REQUEST_HEADER_FIELDS_TOO_LARGE,
         f"the request's headers are larger than {MAX_HEADER_BYTES} bytes in all{what}; send fewer or shorter ones",
+        setting=False,
     )
 
 
-def request_timeout(what: str) -> ApiError:
-    return ApiError.of(REQUEST_TIMEOUT, f"{what}; the connection is closed")
+def request_timeout(what: str, setting: str = "header_timeout_seconds") -> ApiError:
+    return ApiError.of(REQUEST_TIMEOUT, f"{what}; the connection is closed", setting=setting)
 
 
 def raw_problem(error: ApiError, request_id: str | None = None) -> bytes:
@@ -308,7 +309,7 @@ class EmulatorRequestHandler(RequestHandler):
             # the client is gone. Its handler, the request and the place under the cap lingered on
             # with no connection (a client that did this twice a second shut everyone out).
             payload.set_exception(
-                BodyInterrupted(ApiError.of(CLIENT_DISCONNECTED, "the client hung up after its answer"))
+                BodyInterrupted(ApiError.of(CLIENT_DISCONNECTED, "the client hung up after its answer", setting=False))
             )
 
     # ---- what aiohttp's parser refuses ---------------------------------------------------------
@@ -393,8 +394,9 @@ def _parser_refusal(status: int, exc: BaseException | None) -> ApiError:
             REQUEST_HEADER_FIELDS_TOO_LARGE,
             f"the request line or its headers are too large ({why}): at most 128 headers of 8190 bytes each, "
             f"{MAX_HEADER_BYTES} bytes in all",
+            setting=False,  # fixed bounds (aiohttp's, MAX_HEADER_BYTES), not header_timeout_seconds
         )
-    return ApiError.of(MALFORMED_REQUEST, f"the request is not valid HTTP/1.1: {why}")
+    return ApiError.of(MALFORMED_REQUEST, f"the request is not valid HTTP/1.1: {why}", setting=False)
 
 
 class EmulatorServer(Server):

@@ -437,6 +437,7 @@ def test_a_request_a_scenario_holds_is_answered_when_the_server_stops() -> None:
     server.stop()
     caller.join(10)
     assert answers and answers[0].status_code == 503 and answers[0].json()["code"] == "shutting_down"
+    assert answers[0].json()["setting"] == "shutdown_timeout_seconds"  # the grace, not a header deadline
     assert emulator is not None
     (entry,) = [e for e in emulator.journal.entries if e.operation == "start_session"]
     assert (entry.status, entry.code) == (503, "shutting_down")

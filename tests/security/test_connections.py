@@ -75,6 +75,7 @@ async def test_what_aiohttps_parser_refuses_is_a_problem_object(
     assert answer.headers["content-type"].startswith("application/json")
     problem = answer.json()
     assert (problem["status"], problem["code"]) == (status, code)
+    assert "setting" not in problem  # no setting changes these (it named header_timeout_seconds)
     assert re.fullmatch(r"[A-Za-z0-9._:-]{1,128}", answer.headers["x-request-id"])
 
 
@@ -134,6 +135,7 @@ async def test_headers_sent_a_byte_at_a_time_get_a_408(strict: Any) -> None:
     writer.close()
     answer = rawhttp.parse_response(data)
     assert answer.status == 408 and answer.json()["code"] == "request_timeout", data
+    assert answer.json()["setting"] == "header_timeout_seconds"
     assert waited < 2.5
 
 
@@ -152,6 +154,7 @@ async def test_a_body_sent_too_slowly_gets_a_408_and_is_journaled(strict: Any) -
     writer.close()
     answer = rawhttp.parse_response(data)
     assert answer.status == 408 and answer.json()["code"] == "request_timeout", data
+    assert answer.json()["setting"] == "body_timeout_seconds"  # the one that moves this deadline (was the header one)
     assert waited < 2.5
     async with strict.get("/_mock/journal", params={"integration_id": "acme"}) as response:
         assert (await response.json())["entries"][-1]["status"] == 408
