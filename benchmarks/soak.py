@@ -234,9 +234,8 @@ class Client:
             if status == 409:  # a session we walked away from has not expired yet
                 await asyncio.sleep(0.5)
                 continue
-            if (
-                status != 201
-            ):  # a problem of the run; the client goes on, so the timeline shows whether the server recovers
+            if status != 201:
+                # a problem of the run; the client goes on, so the timeline shows whether the server recovers
                 self.tally.problems.append(f"start → {status}")
                 await asyncio.sleep(1)
                 continue
