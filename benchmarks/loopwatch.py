@@ -8,9 +8,15 @@ spent in it (``time.thread_time``). On a machine whose cores are shared, a wall 
 its CPU time is the thread waiting for a core (or for the GIL a worker holds), not the step's own
 work; the CPU time is what the step itself costs every other client.
 
+The garbage collector's passes are timed too (``gc.callbacks``): by generation, the longest ones,
+and in each long step the share its collections took. A collection runs inside whichever step
+allocated past the threshold, so a long step may be the collector's and not the code it names.
+
 ``kill -USR1 PID`` appends the loop's tasks to FILE.tasks.txt, counted by where each one waits
 (a task waiting on a client long gone shows there; that is how issue 21's 100-minute soak found
-aiohttp's lingering reads holding places under the connection cap).
+aiohttp's lingering reads holding places under the connection cap). ``kill -USR2 PID`` appends the
+objects the collector tracks, by type and generation, to FILE.objects.txt (what a full collection
+walks).
 
 For the soak (benchmarks/soak.py): issue 22 asks that no single request keeps the loop busy for
 more than ~100 ms, and health-check latency alone cannot tell a long step from queueing.
@@ -21,6 +27,7 @@ from __future__ import annotations
 import asyncio.events
 import atexit
 import collections
+import gc
 import heapq
 import json
 import signal
@@ -31,44 +38,76 @@ from types import FrameType
 from typing import Any
 
 KEPT = 20  # the longest steps reported (the server's start and stop among them: the soak leaves those out)
+# The longest collections kept: more, as start-up's (imports, before ``gc.freeze``) are long ones.
+KEPT_COLLECTIONS = 200
 
 
 class Watch:
     def __init__(self) -> None:
         self.steps = 0
-        self.longest: list[tuple[float, float, float, str]] = []  # a heap of (cpu, wall, at, what): the KEPT longest
+        # A heap of (cpu, wall, at, what, gc): the KEPT longest steps, gc the collections' share (s).
+        self.longest: list[tuple[float, float, float, str, float]] = []
+        self.collections = [0, 0, 0]  # by generation
+        self.collecting = [0.0, 0.0, 0.0]  # seconds, by generation
+        self.longest_collections: list[tuple[float, int, float]] = []  # a heap of (seconds, generation, at)
+        self._collected = 0.0  # seconds of collection so far: a step's share is the difference
+        self._began = 0.0
 
     def install(self) -> Callable[[], None]:
-        """Time every step from now on; returns what puts the loop back as it was."""
+        """Time every step and every collection from now on; returns what puts things back."""
         run = asyncio.events.Handle._run
         thread_time, perf_counter, now, longest = time.thread_time, time.perf_counter, time.time, self.longest
 
         def timed(handle: asyncio.events.Handle) -> None:
             frame = _frame_of(handle)  # before the step: a request handler's coroutine may end in it
-            cpu, wall = thread_time(), perf_counter()
+            collected, cpu, wall = self._collected, thread_time(), perf_counter()
             run(handle)
             cpu, wall = thread_time() - cpu, perf_counter() - wall
             self.steps += 1
             if len(longest) < KEPT:
-                heapq.heappush(longest, (cpu, wall, now(), _what(handle, frame)))
+                heapq.heappush(longest, (cpu, wall, now(), _what(handle, frame), self._collected - collected))
             elif cpu > longest[0][0]:
-                heapq.heapreplace(longest, (cpu, wall, now(), _what(handle, frame)))
+                heapq.heapreplace(longest, (cpu, wall, now(), _what(handle, frame), self._collected - collected))
 
         asyncio.events.Handle._run = timed  # type: ignore[method-assign,assignment]
+        gc.callbacks.append(self._collection)
 
         def uninstall() -> None:
             asyncio.events.Handle._run = run  # type: ignore[method-assign]
+            gc.callbacks.remove(self._collection)
 
         return uninstall
+
+    def _collection(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+            return
+        seconds, generation = time.perf_counter() - self._began, info["generation"]
+        self._collected += seconds
+        self.collections[generation] += 1
+        self.collecting[generation] += seconds
+        entry = (seconds, generation, time.time())
+        if len(self.longest_collections) < KEPT_COLLECTIONS:
+            heapq.heappush(self.longest_collections, entry)
+        elif seconds > self.longest_collections[0][0]:
+            heapq.heapreplace(self.longest_collections, entry)
 
     def report(self) -> dict[str, Any]:
         steps = sorted(self.longest, reverse=True)
         return {
             "steps": self.steps,
             "longest": [
-                {"cpu_ms": cpu * 1000, "wall_ms": wall * 1000, "ended_at": at, "what": what}
-                for cpu, wall, at, what in steps
+                {"cpu_ms": cpu * 1000, "wall_ms": wall * 1000, "ended_at": at, "what": what, "gc_ms": collected * 1000}
+                for cpu, wall, at, what, collected in steps
             ],
+            "collections": {
+                "by_generation": self.collections,
+                "ms_by_generation": [seconds * 1000 for seconds in self.collecting],
+                "longest": [
+                    {"ms": seconds * 1000, "generation": generation, "ended_at": at}
+                    for seconds, generation, at in sorted(self.longest_collections, reverse=True)
+                ],
+            },
         }
 
 
@@ -120,6 +159,23 @@ def _dump_tasks(target: str) -> None:
             out.write(f"  {count:6d}  {what}\n")
 
 
+def _dump_objects(target: str) -> None:
+    """On SIGUSR2: the objects the garbage collector tracks, counted by type and generation (what
+    a full collection walks; ``gc.freeze()``'s start-up objects are not among them)."""
+    by_type: collections.Counter[str] = collections.Counter()
+    sizes = []
+    for generation in range(3):
+        tracked = gc.get_objects(generation)
+        sizes.append(len(tracked))
+        for each in tracked:
+            by_type[f"{type(each).__module__}.{type(each).__qualname__} (generation {generation})"] += 1
+        del tracked
+    with open(target, "a", encoding="utf-8") as out:
+        out.write(f"{time.strftime('%H:%M:%S')} tracked by generation: {sizes}; frozen {gc.get_freeze_count()}\n")
+        for what, count in by_type.most_common(30):
+            out.write(f"  {count:9d}  {what}\n")
+
+
 def main() -> int:
     target, words = sys.argv[1], sys.argv[2:]
     watch = Watch()
@@ -131,6 +187,7 @@ def main() -> int:
 
     atexit.register(write)
     signal.signal(signal.SIGUSR1, lambda *_: _dump_tasks(target + ".tasks.txt"))
+    signal.signal(signal.SIGUSR2, lambda *_: _dump_objects(target + ".objects.txt"))
     from mock_sprinto.cli import main as serve
 
     return serve(words)

@@ -300,11 +300,16 @@ class Session:
         }
 
 
-def record_key(value: Any) -> Any:
-    """Normalise a key field's value so 1, 1.0, true and "1" stay distinct keys."""
+def record_key(value: Any) -> str | bytes:
+    """Normalise a key field's value so 1, 1.0, true and "1" stay distinct keys: a string is
+    itself, any other value its type and JSON as bytes (never equal to a string). Keys are of
+    types the garbage collector does not track (as the unkeyed records' numbers), so a dataset's
+    dict is untracked after a collection and stays so as records are put: a tuple key tracked it
+    again with every put, and each full collection walked every record of an apply in progress
+    (issue 21's soak: 24-78 ms collections, in the slices of a large apply)."""
     if type(value) is str:
         return value
-    return (type(value).__name__, memoryview(orjson.dumps(value)).tobytes())  # right-sized, as in Dataset.put
+    return type(value).__name__.encode() + b"\0" + orjson.dumps(value)
 
 
 @dataclass
@@ -313,7 +318,7 @@ class Dataset:
 
     entity_type: str
     key_field: str | None
-    records: dict[Any, bytes] = field(default_factory=dict)
+    records: dict[str | bytes | int, bytes] = field(default_factory=dict)  # keys: ``record_key``, or a number
     applied_at: float | None = None
     applied_by_session: str | None = None
     _unkeyed: int = 0
@@ -324,7 +329,7 @@ class Dataset:
         key_value = record.get(self.key_field) if self.key_field and type(record) is dict else None
         if key_value is None or isinstance(key_value, (dict, list)):
             self._unkeyed += 1
-            key: Any = ("#", self._unkeyed)
+            key: str | bytes | int = self._unkeyed  # no key made of a value is a number
         else:
             key = record_key(key_value)
         # A right-sized copy: the bytes orjson.dumps returns keep its ~4 KiB output buffer's

@@ -131,6 +131,39 @@ def test_the_loop_watch_times_each_step_by_its_cpu() -> None:
     assert f"more than {soak.SLOW_STEP_MS:.0f} ms of CPU" in " ".join(text.split())  # the soak's bound, as stated
 
 
+def test_the_loop_watch_says_how_much_of_a_step_the_collector_took() -> None:
+    """A long step may be a collection landing in it, not the code it names: the soak's longest
+    steps show the collector's share, and its passes are counted by generation."""
+    import asyncio
+    import gc
+
+    from benchmarks.loopwatch import Watch
+
+    def collect_a_large_heap() -> None:
+        held = [[index] for index in range(300_000)]  # tracked objects a full pass walks
+        gc.collect()
+        del held
+
+    async def main() -> None:
+        asyncio.get_running_loop().call_soon(collect_a_large_heap)
+        await asyncio.sleep(0.01)
+
+    watch = Watch()
+    uninstall = watch.install()
+    try:
+        asyncio.run(main())
+    finally:
+        uninstall()
+    assert watch._collection not in gc.callbacks  # put back
+    report = watch.report()
+    step = next(each for each in report["longest"] if "collect_a_large_heap" in each["what"])
+    assert 0 < step["gc_ms"] <= step["wall_ms"]
+    collections = report["collections"]
+    assert collections["by_generation"][2] >= 1
+    full = [each for each in collections["longest"] if each["generation"] == 2]
+    assert full and full[0]["ms"] <= step["wall_ms"]
+
+
 def test_the_gc_log_keeps_no_python_object_per_collection() -> None:
     """Section 9 compares an aged server's RSS after a reset with a fresh one's. A tuple and two
     floats kept per collection, made all through the runs, held nearly every pymalloc arena the

@@ -92,6 +92,40 @@ def test_applied_records_are_stored_compactly_and_keys_stay_distinct(emulator: E
     assert all(isinstance(v, bytes) for v in tenant.datasets["Thing"].records.values())
 
 
+def test_the_collector_does_not_walk_applied_records_as_more_are_put() -> None:
+    """A full collection of a long-running server must not walk every record it holds: a
+    dataset's dict stays untracked as records go in (keyed by number, by a non-string key value,
+    or unkeyed), so an apply built in slices is not walked again by each collection landing in
+    them (issue 21's soak: collections of 24-78 ms did, while tuple keys tracked the dict)."""
+    import gc
+
+    from mock_sprinto.store import Dataset
+
+    keyed = Dataset("Thing", "id")
+    unkeyed = Dataset("Thing", None)
+    for number in range(1_000):
+        keyed.put({"id": number})
+        unkeyed.put({"n": number})
+    gc.collect()
+    keyed.put({"id": 5_000})
+    keyed.put({"id": 5_000.5})
+    keyed.put({"id": True})
+    unkeyed.put({"n": -1})
+    assert not gc.is_tracked(keyed.records) and not gc.is_tracked(unkeyed.records)
+    assert not any(gc.is_tracked(key) for key in keyed.records)
+    # and the keys still tell 1, 1.0, true and "1" apart, and replace a record of the same key
+    distinct = Dataset("Thing", "id")
+    for record in ({"id": 1}, {"id": 1.0}, {"id": True}, {"id": "1"}, {"id": 1, "v": 2}, {"id": None}, {"id": None}):
+        distinct.put(record)
+    assert sorted(distinct.records.values()) == sorted(
+        [b'{"id":1,"v":2}', b'{"id":1.0}', b'{"id":true}', b'{"id":"1"}', b'{"id":null}', b'{"id":null}']
+    )
+    upsert = Dataset.over(distinct)
+    upsert.put({"id": 1.0, "v": 3})
+    assert upsert.merged() is distinct and len(distinct.records) == 6
+    assert b'{"id":1.0,"v":3}' in distinct.records.values() and b'{"id":1.0}' not in distinct.records.values()
+
+
 def test_settings_layering_and_errors() -> None:
     config = load_config(
         None,
