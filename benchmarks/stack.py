@@ -5,9 +5,10 @@ the answer is collected from an in-memory transport (``python -m benchmarks.stac
 The socket benchmark (section 1) shares two cores between the load client, the server and the
 kernel, so its figure moves by ±10 % from run to run; this one leaves only the server's own work,
 run after run within a few per cent. ``emulator`` is the app ``mock-sprinto serve`` runs (default
-settings, ``EmulatorRunner``), ``bare`` the baseline app of ``benchmarks/servers.py`` and
-``validating`` the same app with the emulator's schema verdict (section 1's ingest ceiling). Prints one
-JSON document: CPU µs per push, best of the rounds, and every round.
+settings, ``EmulatorRunner``, the collector and the heap as ``serve`` sets them), ``bare`` the
+baseline app of ``benchmarks/servers.py`` and ``validating`` the same app with the emulator's schema
+verdict (section 1's ingest ceiling). Prints one JSON document: CPU µs per push, best of the
+rounds, and every round.
 """
 
 from __future__ import annotations
@@ -107,6 +108,15 @@ def runner_for(kind: str, settings: dict[str, str] | None = None) -> web.AppRunn
 async def measure(kind: str, pushes: int, rounds: int, settings: dict[str, str] | None = None) -> dict[str, Any]:
     runner = runner_for(kind, settings)
     await runner.setup()
+    if kind == "emulator":
+        from mock_sprinto.cli import serving_process
+
+        with serving_process():  # the collector and the heap as `mock-sprinto serve` has them
+            return await _measure(kind, runner, pushes, rounds)
+    return await _measure(kind, runner, pushes, rounds)
+
+
+async def _measure(kind: str, runner: web.AppRunner, pushes: int, rounds: int) -> dict[str, Any]:
     assert runner.server is not None
     protocol = runner.server()
     transport = MemoryTransport()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import errno
 import gc
@@ -13,7 +14,7 @@ import signal
 import socket
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
 from . import __version__, budget
@@ -370,15 +371,10 @@ async def serve(
     print(banner(settings.host, port, emulator, config.config_file), flush=True)
     if ready is not None:
         ready(port)
-    # What start-up made (modules, classes, functions: ~45,000 objects) lives as long as the
-    # process: moved out of the collector's generations, no full collection walks it again.
-    # A full collection took 13 ms on a fresh server (issue 21), most of it these objects.
-    gc.freeze()
-    budget.keep_heap_while_serving()  # freed pages stay for the next ones until the server is quiet
     try:
-        await stop.wait()
+        with serving_process():
+            await stop.wait()
     finally:
-        gc.unfreeze()  # serve() may run inside another program (tests): leave its collector as found
         await runner.cleanup()
     if settings.persist_file:
         _save_state(emulator)
@@ -388,6 +384,22 @@ async def serve(
         print("\n".join(summary), flush=True)
     print("mock-sprinto: stopped", flush=True)
     return 0
+
+
+@contextlib.contextmanager
+def serving_process() -> Iterator[None]:
+    """The process as ``serve`` runs it once listening (``benchmarks.stack`` measures it so too):
+    what start-up made (modules, classes, functions: ~45,000 objects) lives as long as the process,
+    so it is moved out of the collector's generations and no full collection walks it again (a
+    full collection took 13 ms on a fresh server, issue 21, most of it these objects); and freed
+    heap stays for the next pages until the server is quiet. The collector is left as found on the
+    way out: ``serve`` may run inside another program (tests)."""
+    gc.freeze()
+    budget.keep_heap_while_serving()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _existing(path: str | None) -> str | None:

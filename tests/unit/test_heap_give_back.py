@@ -101,6 +101,20 @@ def test_a_serving_process_keeps_its_freed_heap_for_the_next_pages() -> None:
     assert budget.keep_heap_while_serving() is True
 
 
+def test_serving_moves_start_up_out_of_the_collectors_walk_and_leaves_it_as_found() -> None:
+    """While serving, what start-up made is frozen (no full collection walks it); once ``serve``
+    returns, even on an error, the program around it (a test run) has its collector back."""
+    import gc
+
+    from mock_sprinto.cli import serving_process
+
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(RuntimeError), serving_process():
+        assert gc.get_freeze_count() > 1000
+        raise RuntimeError("the server stopped badly")
+    assert gc.get_freeze_count() == 0
+
+
 async def test_a_reset_on_a_running_server_gives_the_heap_back_once_quiet(
     trims: list[float], monkeypatch: pytest.MonkeyPatch, make_emulator: Callable[..., Emulator]
 ) -> None:
