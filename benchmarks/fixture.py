@@ -1,10 +1,12 @@
 """Section 4, pytest fixture overhead: an empty test with and without the plugin's ``mock_sprinto`` fixture.
 
 One pytest run (a child process, in a scratch folder) holds N pairs of empty tests, one without
-and one with the fixture, interleaved so both see the same machine. The per-test times are
-measured by pytest. The first test that uses the fixture
-also starts the shared server; it is reported on its own and left out of the medians.
-The times are pytest's own (each phase's ``report.duration``: setup + call + teardown),
+and one with the fixture, interleaved so both see the same machine, and beside each pair the
+one-request test three ways: with the fixture, with pytest-httpserver (a canned answer), and
+against a bare aiohttp app served from a thread as the plugin serves (the floor of an emulator on
+aiohttp). The first test that uses the fixture also starts the shared server; it is reported on
+its own and left out of the medians. The times are pytest's own (each phase's
+``report.duration``: setup + call + teardown, and the whole protocol for the one-request tests),
 collected by a conftest.py in the scratch folder.
 """
 
@@ -60,6 +62,45 @@ def pytest_runtest_logreport(report):
 def pytest_sessionfinish(session):
     with open(os.environ["BENCH_TIMES_FILE"], "w") as handle:
         json.dump({"times": _times, "whole": _whole, "problems": _problems}, handle)
+
+
+@pytest.fixture(scope="session")
+def bare_aiohttp_server():
+    # The floor of an emulator built on aiohttp, as the plugin serves: an aiohttp app on a loop in a
+    # thread of the test process, its one route answering a constant.
+    import asyncio
+    import threading
+
+    from aiohttp import web
+
+    async def start_session(request):
+        await request.read()
+        return web.json_response({"id": "ses_1", "state": "active"}, status=201)
+
+    loop, ready, state = asyncio.new_event_loop(), threading.Event(), {}
+
+    async def serve():
+        app = web.Application()
+        app.router.add_post("/sessions", start_session)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        state["url"], state["stop"] = f"http://127.0.0.1:{runner.addresses[0][1]}", asyncio.Event()
+        ready.set()
+        await state["stop"].wait()
+        await runner.cleanup()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    ready.wait(30)
+    yield state["url"]
+    loop.call_soon_threadsafe(state["stop"].set)
+    thread.join(30)
+
+
+@pytest.fixture
+def bare_aiohttp(bare_aiohttp_server):
+    return bare_aiohttp_server
 """
 
 
@@ -92,17 +133,22 @@ def _test_file(pairs: int, httpserver: bool) -> str:
         f"def test_{n:05d}_without():\n    pass\n\n\ndef test_{n:05d}_with(mock_sprinto):\n    pass\n\n\n"
         + _one_request_test("mock_sprinto", f"test_{n:05d}_mockreq")
         + ("\n\n" + _one_request_test("pytest-httpserver", f"test_{n:05d}_httpserverreq") if httpserver else "")
+        + "\n\n"
+        + _one_request_test("bare aiohttp", f"test_{n:05d}_barereq")
         for n in range(pairs)
     ]
     return _ONE_REQUEST + "\n\n" + "\n\n".join(blocks)
 
 
 def _one_request_test(kind: str, name: str) -> str:
-    """The one-request test with ``kind``'s fixture (``mock_sprinto`` or ``pytest-httpserver``)."""
+    """The one-request test with ``kind``'s fixture (``mock_sprinto``, ``pytest-httpserver`` or
+    ``bare aiohttp``: the timing conftest's)."""
     if kind == "mock_sprinto":
         return (
             f"def {name}(mock_sprinto):\n    start(mock_sprinto.integration_url + '/sessions', mock_sprinto.headers)\n"
         )
+    if kind == "bare aiohttp":
+        return f"def {name}(bare_aiohttp):\n    start(bare_aiohttp + '/sessions', {{'api-key': 'k'}})\n"
     return (
         f"def {name}(httpserver):\n"
         f"    httpserver.expect_request('/sessions', method='POST').respond_with_json({_CANNED!r}, status=201)\n"
@@ -197,6 +243,7 @@ def run(pairs: int, timeout: float = 300.0) -> dict[str, Any]:
             "empty test": whole("_without"),
             "mock_sprinto": whole("_mockreq"),
             "pytest-httpserver": whole("_httpserverreq"),
+            "bare aiohttp": whole("_barereq"),
         },
         "pairs": pairs,
         "first_with_ms": first,
@@ -249,6 +296,13 @@ def section(context: Context) -> Section:
             f"empty test {empty['median']:.2f} ms",
         )
         _ratio_row(out, "per-test cost, both fixtures' tests interleaved in one pytest process", ratio, ratios)
+        floor = one.get("bare aiohttp")
+        if floor is not None:
+            out.add(
+                "the same test against a bare aiohttp app in a thread (the floor of an emulator built on aiohttp)",
+                f"{floor['median']:.2f} ms, {floor['median'] / canned['median']:.2f} of pytest-httpserver's",
+                f"`mock_sprinto` {mock['median'] / floor['median']:.2f}× the floor: the emulator's own work a test",
+            )
         _block_rows(out, context)
     elif canned is None:
         out.add("per-test cost beside pytest-httpserver", "skipped: pytest-httpserver not installed", "-")

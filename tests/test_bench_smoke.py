@@ -221,6 +221,15 @@ def test_section_4s_blocks_time_each_fixtures_tests_apart() -> None:
     assert result["mock_sprinto"] > 0 and result["pytest-httpserver"] > 0
 
 
+def test_section_4_times_the_one_request_test_against_a_bare_aiohttp_floor_too() -> None:
+    """The floor beside the two fixtures: what any emulator served by aiohttp from a thread pays
+    for the test, so the section can say how much of the mock's cost is its own work."""
+    result = fixture.run(3)
+    assert "skipped" not in result, result
+    one = result["one_request_ms"]
+    assert one["mock_sprinto"]["median"] > 0 and one["bare aiohttp"]["median"] > 0, one
+
+
 def test_a_soak_stopped_by_sigterm_leaves_no_server_or_prober_behind() -> None:
     """``kill`` (or a cancelled CI job) on a soak: its server, under load, and its health prober
     outlived it before (Python's default SIGTERM skips every ``finally``)."""
