@@ -49,7 +49,8 @@ class Watch:
         self.longest: list[tuple[float, float, float, str, float]] = []
         self.collections = [0, 0, 0]  # by generation
         self.collecting = [0.0, 0.0, 0.0]  # seconds, by generation
-        self.longest_collections: list[tuple[float, int, float]] = []  # a heap of (seconds, generation, at)
+        # A heap of (seconds, generation, at, collected): collected, the unreachable objects it freed.
+        self.longest_collections: list[tuple[float, int, float, int]] = []
         self._collected = 0.0  # seconds of collection so far: a step's share is the difference
         self._began = 0.0
 
@@ -86,7 +87,7 @@ class Watch:
         self._collected += seconds
         self.collections[generation] += 1
         self.collecting[generation] += seconds
-        entry = (seconds, generation, time.time())
+        entry = (seconds, generation, time.time(), info["collected"])
         if len(self.longest_collections) < KEPT_COLLECTIONS:
             heapq.heappush(self.longest_collections, entry)
         elif seconds > self.longest_collections[0][0]:
@@ -104,8 +105,8 @@ class Watch:
                 "by_generation": self.collections,
                 "ms_by_generation": [seconds * 1000 for seconds in self.collecting],
                 "longest": [
-                    {"ms": seconds * 1000, "generation": generation, "ended_at": at}
-                    for seconds, generation, at in sorted(self.longest_collections, reverse=True)
+                    {"ms": seconds * 1000, "generation": generation, "ended_at": at, "collected": collected}
+                    for seconds, generation, at, collected in sorted(self.longest_collections, reverse=True)
                 ],
             },
         }

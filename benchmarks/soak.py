@@ -1012,7 +1012,13 @@ def print_collections(collections: dict[str, Any] | None, run_window: tuple[floa
     print(
         f"  collections     {' / '.join(f'{count:,}' for count in counts)} by generation (0 / 1 / 2), "
         f"{' / '.join(f'{ms / 1000:.1f}' for ms in spent)} s; the longest during the run: "
-        + ("; ".join(f"{each['ms']:.1f} ms (generation {each['generation']})" for each in during[:5]) or "-")
+        + (
+            "; ".join(
+                f"{each['ms']:.1f} ms (generation {each['generation']}, {each.get('collected', 0):,} objects freed)"
+                for each in during[:5]
+            )
+            or "-"
+        )
         + f" (issue 21: none over {PAUSE_TARGET_MS:.0f} ms)"
     )
 

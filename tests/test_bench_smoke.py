@@ -141,6 +141,9 @@ def test_the_loop_watch_says_how_much_of_a_step_the_collector_took() -> None:
 
     def collect_a_large_heap() -> None:
         held = [[index] for index in range(300_000)]  # tracked objects a full pass walks
+        for _ in range(1_000):  # and garbage only a collection frees: lists that hold themselves
+            cycle: list[object] = []
+            cycle.append(cycle)
         gc.collect()
         del held
 
@@ -162,6 +165,7 @@ def test_the_loop_watch_says_how_much_of_a_step_the_collector_took() -> None:
     assert collections["by_generation"][2] >= 1
     full = [each for each in collections["longest"] if each["generation"] == 2]
     assert full and full[0]["ms"] <= step["wall_ms"]
+    assert max(each["collected"] for each in full) >= 1_000  # what it freed, apart from what it walked
 
 
 def test_the_gc_log_keeps_no_python_object_per_collection() -> None:
