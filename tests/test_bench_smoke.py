@@ -141,9 +141,11 @@ def test_the_loop_watch_says_how_much_of_a_step_the_collector_took() -> None:
 
     def collect_a_large_heap() -> None:
         held = [[index] for index in range(300_000)]  # tracked objects a full pass walks
+        gc.disable()  # so that no younger pass frees them first
         for _ in range(1_000):  # and garbage only a collection frees: lists that hold themselves
             cycle: list[object] = []
             cycle.append(cycle)
+        gc.enable()
         gc.collect()
         del held
 
