@@ -145,6 +145,7 @@ def test_the_loop_watch_says_how_much_of_a_step_the_collector_took() -> None:
         for _ in range(1_000):  # and garbage only a collection frees: lists that hold themselves
             cycle: list[object] = []
             cycle.append(cycle)
+        del cycle  # the last one too
         gc.enable()
         gc.collect()
         del held
