@@ -9,7 +9,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -95,13 +97,23 @@ def test_the_soak_holds_rss_to_the_factor_the_docs_state() -> None:
     assert float(stated.group(1)) == soak.RSS_FACTOR
 
 
+def _watched(main: Callable[[], Coroutine[Any, Any, None]]) -> dict[str, Any]:
+    """What the loop watch reports of ``asyncio.run(main())``, the loop put back after."""
+    from benchmarks.loopwatch import Watch
+
+    watch = Watch()
+    uninstall = watch.install()
+    try:
+        asyncio.run(main())
+    finally:
+        uninstall()
+    return watch.report()
+
+
 def test_the_loop_watch_times_each_step_by_its_cpu() -> None:
     """The soak's verdict on "no step over 100 ms" rests on this: a step that spins ~30 ms of CPU
     is reported as such, with what it ran; a step that sleeps in a thread is not work."""
-    import asyncio
     import time
-
-    from benchmarks.loopwatch import Watch
 
     def spin() -> None:
         until = time.thread_time() + 0.03
@@ -114,13 +126,7 @@ def test_the_loop_watch_times_each_step_by_its_cpu() -> None:
         await asyncio.sleep(0.01)
         await loop.run_in_executor(None, time.sleep, 0.05)  # the loop waits, its thread does nothing
 
-    watch = Watch()
-    uninstall = watch.install()
-    try:
-        asyncio.run(main())
-    finally:
-        uninstall()
-    report = watch.report()
+    report = _watched(main)
     longest = report["longest"][0]
     assert 25 <= longest["cpu_ms"] <= longest["wall_ms"] + 1
     assert "spin" in longest["what"]
@@ -134,10 +140,7 @@ def test_the_loop_watch_times_each_step_by_its_cpu() -> None:
 def test_the_loop_watch_says_how_much_of_a_step_the_collector_took() -> None:
     """A long step may be a collection landing in it, not the code it names: the soak's longest
     steps show the collector's share, and its passes are counted by generation."""
-    import asyncio
     import gc
-
-    from benchmarks.loopwatch import Watch
 
     def collect_a_large_heap() -> None:
         held = [[index] for index in range(300_000)]  # tracked objects a full pass walks
@@ -154,14 +157,9 @@ def test_the_loop_watch_says_how_much_of_a_step_the_collector_took() -> None:
         asyncio.get_running_loop().call_soon(collect_a_large_heap)
         await asyncio.sleep(0.01)
 
-    watch = Watch()
-    uninstall = watch.install()
-    try:
-        asyncio.run(main())
-    finally:
-        uninstall()
-    assert watch._collection not in gc.callbacks  # put back
-    report = watch.report()
+    callbacks = list(gc.callbacks)
+    report = _watched(main)
+    assert gc.callbacks == callbacks  # put back
     step = next(each for each in report["longest"] if "collect_a_large_heap" in each["what"])
     assert 0 < step["gc_ms"] <= step["wall_ms"]
     collections = report["collections"]
