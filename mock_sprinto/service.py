@@ -39,7 +39,7 @@ from .codes import (
     TOO_MANY_ITEMS,
     UNSUPPORTED_VERSION,
 )
-from .errors import ApiError, repeated_parameter, shutting_down
+from .errors import ApiError, let_go_of_frames, repeated_parameter, shutting_down
 from .faults.engine import Decision, FaultState, RequestFacts, decide
 from .faults.prefer import parse_prefer
 from .faults.scenario import Scenario, effective_settings
@@ -511,6 +511,7 @@ class Emulator:
             real = run()
         except ApiError as error:
             real = Answer(error.status, error.problem(), dict(error.headers))
+            let_go_of_frames(error)  # answered here, not by the envelope, which lets go of the others
         return Injected(decision, real)
 
     def decide(

@@ -28,7 +28,7 @@ from ..codes import (
     PAYLOAD_TOO_LARGE,
 )
 from ..control import ControlPlane
-from ..errors import ApiError
+from ..errors import ApiError, let_go_of_frames
 from ..service import Emulator
 from . import bundles, control, openapi, vendor
 from .common import (
@@ -91,13 +91,16 @@ async def envelope(request: web.Request, handler: Handler) -> web.StreamResponse
         response = await handler(request)
     except ApiError as error:
         response = problem_response(error)
+        let_go_of_frames(error)  # answered: its frames (the request among their locals) go now, not in a collection
     except web.HTTPException as exc:
         response = problem_response(_from_http_exception(exc, request))
-    except Exception:
+        let_go_of_frames(exc)
+    except Exception as exc:
         log.exception("internal error on %s %s (request %s)", request.method, request.path, request_id)
         response = problem_response(
             ApiError.of(INTERNAL_ERROR, f"the emulator failed on this request; see its log (request {request_id})")
         )
+        let_go_of_frames(exc)  # logged with its traceback first
     response.headers["X-Request-Id"] = request_id
     call = request.get(CALL)
     if call is not None and not response.prepared:
