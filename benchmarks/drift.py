@@ -47,7 +47,7 @@ def _reset_rss(server: ServerProcess) -> float:
     return memory_kib(pid=server.pid) / 1024
 
 
-def _gc(path: Path) -> list[tuple[float, int, float, float]]:
+def _gc(path: Path) -> list[tuple[float, int, float, float, int]]:
     return [tuple(item) for item in json.loads(path.read_text(encoding="utf-8"))]
 
 
@@ -117,7 +117,7 @@ def drift(context: Context) -> Section:
         f"{first['pages_per_s']:,.0f} → {last['pages_per_s']:,.0f}",
         f"bare {bare_first['pages_per_s']:,.0f} → {bare_last['pages_per_s']:,.0f}",
     )
-    longest = max(pauses["emulator"], key=lambda p: p[2], default=(0.0, 0, 0.0, 0.0))
+    longest = max(pauses["emulator"], key=lambda p: p[2], default=(0.0, 0, 0.0, 0.0, 0))
     worst, worst_cpu = longest[2] * 1000, longest[3] * 1000
     full = [p[2] * 1000 for p in pauses["emulator"] if p[1] == 2]
     most_cpu = max((p[3] for p in pauses["emulator"]), default=0.0) * 1000

@@ -37,8 +37,10 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+from .servers import GcLog
+
 KEPT = 20  # the longest steps reported (the server's start and stop among them: the soak leaves those out)
-# The longest collections kept: more, as start-up's (imports, before ``gc.freeze``) are long ones.
+# The longest collections reported: more, as start-up's (imports, before ``gc.freeze``) are long ones.
 KEPT_COLLECTIONS = 200
 
 
@@ -47,54 +49,38 @@ class Watch:
         self.steps = 0
         # A heap of (cpu, wall, at, what, gc): the KEPT longest steps, gc the collections' share (s).
         self.longest: list[tuple[float, float, float, str, float]] = []
-        self.collections = [0, 0, 0]  # by generation
-        self.collecting = [0.0, 0.0, 0.0]  # seconds, by generation
-        # A heap of (seconds, generation, at, collected): collected, the unreachable objects it freed.
-        self.longest_collections: list[tuple[float, int, float, int]] = []
-        self._collected = 0.0  # seconds of collection so far: a step's share is the difference
-        self._began = 0.0
+        self.collections = GcLog()
 
     def install(self) -> Callable[[], None]:
         """Time every step and every collection from now on; returns what puts things back."""
         run = asyncio.events.Handle._run
         thread_time, perf_counter, now, longest = time.thread_time, time.perf_counter, time.time, self.longest
+        collections = self.collections
 
         def timed(handle: asyncio.events.Handle) -> None:
             frame = _frame_of(handle)  # before the step: a request handler's coroutine may end in it
-            collected, cpu, wall = self._collected, thread_time(), perf_counter()
+            collected, cpu, wall = collections.seconds, thread_time(), perf_counter()
             run(handle)
             cpu, wall = thread_time() - cpu, perf_counter() - wall
             self.steps += 1
             if len(longest) < KEPT:
-                heapq.heappush(longest, (cpu, wall, now(), _what(handle, frame), self._collected - collected))
+                heapq.heappush(longest, (cpu, wall, now(), _what(handle, frame), collections.seconds - collected))
             elif cpu > longest[0][0]:
-                heapq.heapreplace(longest, (cpu, wall, now(), _what(handle, frame), self._collected - collected))
+                heapq.heapreplace(longest, (cpu, wall, now(), _what(handle, frame), collections.seconds - collected))
 
         asyncio.events.Handle._run = timed  # type: ignore[method-assign,assignment]
-        gc.callbacks.append(self._collection)
+        gc.callbacks.append(collections)
 
         def uninstall() -> None:
             asyncio.events.Handle._run = run  # type: ignore[method-assign]
-            gc.callbacks.remove(self._collection)
+            gc.callbacks.remove(collections)
 
         return uninstall
 
-    def _collection(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self._began = time.perf_counter()
-            return
-        seconds, generation = time.perf_counter() - self._began, info["generation"]
-        self._collected += seconds
-        self.collections[generation] += 1
-        self.collecting[generation] += seconds
-        entry = (seconds, generation, time.time(), info["collected"])
-        if len(self.longest_collections) < KEPT_COLLECTIONS:
-            heapq.heappush(self.longest_collections, entry)
-        elif seconds > self.longest_collections[0][0]:
-            heapq.heapreplace(self.longest_collections, entry)
-
     def report(self) -> dict[str, Any]:
         steps = sorted(self.longest, reverse=True)
+        pauses = self.collections.pauses()
+        since_epoch = time.time() - time.monotonic()  # the log's ends are monotonic, the steps' wall clock
         return {
             "steps": self.steps,
             "longest": [
@@ -102,11 +88,13 @@ class Watch:
                 for cpu, wall, at, what, collected in steps
             ],
             "collections": {
-                "by_generation": self.collections,
-                "ms_by_generation": [seconds * 1000 for seconds in self.collecting],
+                "by_generation": [sum(1 for p in pauses if p[1] == generation) for generation in range(3)],
+                "ms_by_generation": [sum(p[2] for p in pauses if p[1] == generation) * 1000 for generation in range(3)],
                 "longest": [
-                    {"ms": seconds * 1000, "generation": generation, "ended_at": at, "collected": collected}
-                    for seconds, generation, at, collected in sorted(self.longest_collections, reverse=True)
+                    {"ms": seconds * 1000, "generation": generation, "ended_at": end + since_epoch, "collected": freed}
+                    for end, generation, seconds, _, freed in sorted(pauses, key=lambda p: p[2], reverse=True)[
+                        :KEPT_COLLECTIONS
+                    ]
                 ],
             },
         }

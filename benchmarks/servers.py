@@ -129,33 +129,41 @@ def serve_emulator(settings: dict[str, str]) -> int:
 
 
 class GcLog:
-    """Every collection as (end, generation, seconds, CPU seconds), from ``gc.callbacks``
-    (``--gc-log``). The CPU seconds are the collecting thread's (``time.thread_time``): on a shared
-    machine a pause can last longer than the collector's work, the thread waiting for a core.
+    """Every collection as (end, generation, seconds, CPU seconds, objects freed), from
+    ``gc.callbacks`` (``--gc-log``; the soak's loop watch keeps one too). The CPU seconds are the
+    collecting thread's (``time.thread_time``): on a shared machine a pause can last longer than
+    the collector's work, the thread waiting for a core. ``seconds`` is all passes' so far.
 
     Kept as C doubles in one buffer: a tuple and two floats kept per collection, made all through
     the runs, sat in nearly every 1 MiB pymalloc arena the server ever used, so none went back
     after a reset (issue 21: section 9's aged RSS measured this log as much as the server)."""
 
-    FIELDS = 4
+    FIELDS = 5
 
     def __init__(self) -> None:
         self.figures = array("d")
-        self._began = array("d", [0.0, 0.0])
+        self._began = array("d", [0.0, 0.0, 0.0])  # this pass's start, its CPU start, all passes' seconds
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
         now, cpu = time.monotonic(), time.thread_time()
         if phase == "start":
             self._began[0], self._began[1] = now, cpu
         else:
+            seconds = now - self._began[0]
+            self._began[2] += seconds
             self.figures.append(now)
             self.figures.append(info["generation"])
-            self.figures.append(now - self._began[0])
+            self.figures.append(seconds)
             self.figures.append(cpu - self._began[1])
+            self.figures.append(info["collected"])
 
-    def pauses(self) -> list[tuple[float, int, float, float]]:
+    @property
+    def seconds(self) -> float:
+        return self._began[2]
+
+    def pauses(self) -> list[tuple[float, int, float, float, int]]:
         f, n = self.figures, self.FIELDS
-        return [(f[i], int(f[i + 1]), f[i + 2], f[i + 3]) for i in range(0, len(f), n)]
+        return [(f[i], int(f[i + 1]), f[i + 2], f[i + 3], int(f[i + 4])) for i in range(0, len(f), n)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

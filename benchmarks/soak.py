@@ -942,7 +942,7 @@ async def soak(
             + f" (at most {SLOW_STEP_MS:.0f} ms CPU: benchmarks/loopwatch.py)"
         )
         for step in steps[:3]:
-            collected = step.get("gc_ms", 0.0)
+            collected = step["gc_ms"]
             share = f" (of which {collected:.1f} ms the garbage collector's)" if collected >= 0.1 else ""
             print(f"    {step['cpu_ms']:6.1f} ms  {step['what']}{share}")
         print_collections(loop_watch.get("collections"), run_window)
@@ -1014,7 +1014,7 @@ def print_collections(collections: dict[str, Any] | None, run_window: tuple[floa
         f"{' / '.join(f'{ms / 1000:.1f}' for ms in spent)} s; the longest during the run: "
         + (
             "; ".join(
-                f"{each['ms']:.1f} ms (generation {each['generation']}, {each.get('collected', 0):,} objects freed)"
+                f"{each['ms']:.1f} ms (generation {each['generation']}, {each['collected']:,} objects freed)"
                 for each in during[:5]
             )
             or "-"

@@ -182,7 +182,7 @@ def test_the_gc_log_keeps_no_python_object_per_collection() -> None:
     before = sys.getallocatedblocks()
     for number in range(3_000):
         log("start", {"generation": number % 3})
-        log("stop", {"generation": number % 3})
+        log("stop", {"generation": number % 3, "collected": number})
     assert sys.getallocatedblocks() - before < 20
     pauses = log.pauses()
     assert len(pauses) == 3_000 and pauses[4][1] == 1 and pauses[4][2] >= 0.0
