@@ -40,6 +40,7 @@ from .common import (
     ERROR_CODE,
     REQUEST_ID,
     STARTED,
+    declared_media,
     problem_response,
 )
 from .guards import HostCheck, cross_site_refusal
@@ -192,7 +193,7 @@ def _cookie_allows(request: web.Request, cookie: str) -> bool:
         return True
     origin = request.headers.get("Origin")
     return (
-        request.content_type == "application/json"
+        (declared_media(request) or ("",))[0] == "application/json"
         and request.headers.get("Sec-Fetch-Site", "same-origin") == "same-origin"
         and (origin is None or origin == f"{request.scheme}://{request.host}")
     )

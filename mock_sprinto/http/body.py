@@ -25,6 +25,7 @@ from ..codes import (
 from ..errors import ApiError
 from ..payload import Body
 from ..settings import Settings
+from .common import declared_media, is_json_media
 from .server import BodyInterrupted, request_timeout
 
 INFLATE_STEP = 256 * 1024
@@ -82,10 +83,8 @@ def check_media_type(request: web.BaseRequest, settings: Settings) -> None:
             UNSUPPORTED_MEDIA_TYPE,
             "the body has no Content-Type; send 'Content-Type: application/json'",
         )
-    mime = request.content_type.lower()
-    json_like = mime == "application/json" or (mime.startswith("application/") and mime.endswith("+json"))
-    charset = (request.charset or "utf-8").lower()
-    if not json_like or charset not in ("utf-8", "utf8"):
+    mime, charset = declared_media(request) or ("", None)
+    if not is_json_media(mime) or (charset or "utf-8") not in ("utf-8", "utf8"):
         shown = request.headers[hdrs.CONTENT_TYPE][:80]
         # No setting accepts a declared non-JSON type (missing_content_type is about a missing
         # header only): the answer says what helps, and names no setting. fetch() and other

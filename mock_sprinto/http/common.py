@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from ..calls import Call
 from ..codes import SHUTTING_DOWN
@@ -34,6 +34,38 @@ CALL: web.RequestKey[Call] = web.RequestKey("call", Call)
 # Response-scoped: the ``code`` an error answer's body carries, set where the answer is rendered,
 # so the journal records it without reading the body back.
 ERROR_CODE: web.ResponseKey[str] = web.ResponseKey("error_code", str)
+
+
+def declared_media(request: web.BaseRequest) -> tuple[str, str | None] | None:
+    """The request's Content-Type as (media type, charset), both lower case; None without one.
+
+    Read here rather than with aiohttp's ``request.content_type``, which parses the header with the
+    standard library's email package: each value it has not seen among its last 56 costs ~0.2 ms
+    and makes three classes that only a full collection frees, and a client sending a new value a
+    request (a random parameter) would make every request pay that (issue 21). Same rules as
+    aiohttp's: the media type is what precedes the first ``;``, and anything that is not one
+    ``type/subtype`` reads as application/octet-stream; of repeated charsets, the first."""
+    raw = request.headers.get(hdrs.CONTENT_TYPE)
+    if raw is None:
+        return None
+    media, _, parameters = raw.partition(";")
+    media = media.strip().lower()
+    if media.count("/") != 1:
+        media = "application/octet-stream"
+    charset = None
+    for parameter in parameters.split(";"):
+        name, equals, value = parameter.partition("=")
+        if equals and name.strip().lower() == "charset":
+            charset = value.strip().strip('"').strip().lower()
+            if "'" in charset:  # RFC 2231's delimiter to the email package, which then reads none
+                charset = None
+            break
+    return media, charset
+
+
+def is_json_media(media: str) -> bool:
+    """application/json, or a JSON-based type such as application/problem+json."""
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

@@ -31,6 +31,7 @@ from ..codes import CROSS_SITE_REQUEST, HOST_NOT_ALLOWED, UNSUPPORTED_MEDIA_TYPE
 from ..errors import ApiError
 from ..naming import is_loopback
 from ..settings import Settings
+from .common import declared_media, is_json_media
 
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 _SAFE_SITES = frozenset({"same-origin", "none"})
@@ -138,10 +139,8 @@ def cross_site_refusal(request: web.BaseRequest) -> ApiError | None:
 
 
 def _json(request: web.BaseRequest) -> bool:
-    if hdrs.CONTENT_TYPE not in request.headers:
-        return True  # read as JSON; a browser sending a body without a type also sends Origin
-    mime = request.content_type.lower()
-    return mime == "application/json" or (mime.startswith("application/") and mime.endswith("+json"))
+    declared = declared_media(request)  # none: read as JSON; a browser sending a body without a type also sends Origin
+    return declared is None or is_json_media(declared[0])
 
 
 def _cross_site(why: str) -> ApiError:
