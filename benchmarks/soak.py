@@ -86,6 +86,9 @@ SLOW_HEALTH_MS = 100.0  # health checks slower than this are counted (queueing i
 # Issue 22: no single request keeps the loop busy longer than ~100 ms. Measured per loop step as
 # the CPU the loop's thread spent in it (benchmarks/loopwatch.py): the soak fails beyond it.
 SLOW_STEP_MS = 100.0
+# What a container runtime waits between SIGTERM and SIGKILL (docker stop's default): a server slower
+# to stop loses its summary and its persisted state.
+STOP_GRACE_SECONDS = 10
 
 
 @dataclass
@@ -856,8 +859,11 @@ async def soak(
                 memory = (await response.json())["memory"]
     finally:
         process.send_signal(signal.SIGTERM)
+        asked_to_stop = time.monotonic()
+        stopped_in: float | None = None
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=STOP_GRACE_SECONDS)
+            stopped_in = time.monotonic() - asked_to_stop
         except subprocess.TimeoutExpired:
             process.kill()
         server_log = process.stderr.read() if process.stderr else ""
@@ -970,6 +976,10 @@ async def soak(
     )
     rss_within = max(samples or [0]) <= budget_mib * 1024 * RSS_FACTOR
     print_timeline(timeline)
+    if stopped_in is None:
+        print(f"  stop            not stopped {STOP_GRACE_SECONDS} s after SIGTERM: killed (no loop watch)")
+    else:
+        print(f"  stop            {stopped_in:.2f} s from SIGTERM to exit, the summary of every integration included")
     print(f"  retention       {SESSIONS_KEPT} finished sessions, {ACTIVITY_KEPT} activity items kept per integration")
     unanswered = sum(count for kind, count in hostile.slow.items() if kind.endswith("no answer"))
     failed = (
@@ -987,6 +997,7 @@ async def soak(
         or hostile.non_readers["held open"]
         or hostile.largest_echo > 1_048_576
         or loop_watch is None
+        or stopped_in is None
         or (longest_step is not None and longest_step["cpu_ms"] > SLOW_STEP_MS)
     )
     if "internal error" in server_log:

@@ -119,11 +119,7 @@ def _chosen(
     entries: Sequence[JournalEntry]
     if integration_id is not None:
         tenant = emulator.tenants[integration_id]
-        entries = [
-            e
-            for e in emulator.journal.answered_after(tenant.since)
-            if e.integration_id == tenant.id and e.arrival > tenant.since
-        ]
+        entries = [e for e in emulator.journal.answered_after(tenant.since, tenant.id) if e.arrival > tenant.since]
         tenants = [tenant]
         clock = None
         scenario = None

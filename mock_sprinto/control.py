@@ -414,7 +414,7 @@ class ControlPlane:
 
         tenant = self.emulator.tenant(integration_id)
         known = {name: schema.known_fields for name, schema in self.emulator.registry.types.items()}
-        return judge(tenant, self.emulator.journal.answered_after(tenant.since), known)
+        return judge(tenant, self.emulator.journal.answered_after(tenant.since, integration_id), known)
 
     def coverage_kept(self, integration_id: str) -> dict[str, bool | None]:
         """The behaviours an integration's run met (behaviour: recovered), without creating it."""
@@ -431,7 +431,7 @@ class ControlPlane:
         coverage = _coverage()
         if coverage.nothing_to_meet(answers, tenant.sessions.values()):
             return {}
-        entries = [e for e in journal.answered_after(tenant.since) if e.integration_id == integration_id]
+        entries = journal.answered_after(tenant.since, integration_id)
         from .report import Run  # the behaviours alone: no finding is looked for (a pytest test's cost)
 
         met: dict[str, bool | None] = coverage.met_behaviours(Run(tenant, entries, {}))  # reads no known field
@@ -439,10 +439,7 @@ class ControlPlane:
 
     def run_summary(self) -> list[str]:
         """Every integration a client called, judged in a few lines (``serve`` prints it on Ctrl-C)."""
-        called: dict[str, int] = {}
-        for entry in self.emulator.journal.entries:
-            if entry.integration_id is not None:
-                called[entry.integration_id] = called.get(entry.integration_id, 0) + 1
+        called = self.emulator.journal.requests_by_integration()
         lines: list[str] = []
         from .report import summary_text  # imported here: serve pays for the judge on Ctrl-C, not at start
 
@@ -544,7 +541,7 @@ class ControlPlane:
 
         expectations = parse(document)
         tenant = self.emulator.tenant(integration_id)
-        return verdict(expectations, tenant, self.emulator.journal.answered_after(tenant.since))
+        return verdict(expectations, tenant, self.emulator.journal.answered_after(tenant.since, integration_id))
 
     # ---- the judge on captured traffic (report/har.py; docs/judge-har.md) -----------------------------
     def judge_har(self, data: bytes, integration_id: str | None = None) -> dict[str, Any]:

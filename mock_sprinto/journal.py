@@ -172,17 +172,29 @@ class Journal:
     def clear(self) -> None:
         self._rows.clear()
 
-    def answered_after(self, order: int) -> list[JournalEntry]:
-        """The entries answered after ``order`` (``Emulator``'s request order), oldest first: a
-        backwards walk that stops at the first older one, so a new tenant's report on a busy
-        shared server reads its own few entries, not the whole ring."""
+    def answered_after(self, order: int, integration_id: str) -> list[JournalEntry]:
+        """``integration_id``'s entries answered after ``order`` (``Emulator``'s request order),
+        oldest first: a backwards walk that stops at the first older one, so a new tenant's report
+        on a busy shared server reads its own few entries, not the whole ring; other integrations'
+        rows are passed over without making an entry of them (``serve``'s summary on Ctrl-C judges
+        every integration: with one made per row in the ring it took seconds after a soak)."""
         picked: list[JournalEntry] = []
         for row in reversed(self._rows):
             if row[_ANSWER] <= order:
                 break
-            picked.append(_entry_of(row))
+            if row[_INTEGRATION] == integration_id:
+                picked.append(_entry_of(row))
         picked.reverse()
         return picked
+
+    def requests_by_integration(self) -> dict[str, int]:
+        """How many of the ring's entries each integration has, in the order each first appears."""
+        counts: dict[str, int] = {}
+        for row in self._rows:
+            integration_id = row[_INTEGRATION]
+            if integration_id is not None:
+                counts[integration_id] = counts.get(integration_id, 0) + 1
+        return counts
 
     def answers_after(self, order: int, integration_id: str) -> list[tuple[int, str | None]]:
         """The status and code of each of ``integration_id``'s entries answered after ``order``,

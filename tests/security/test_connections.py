@@ -222,7 +222,8 @@ async def test_connections_that_end_badly_leave_nothing_of_the_server_for_the_co
                 host,
                 port,
                 f"POST {API}/acme/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\napi-key: k\r\n"
-                f"Content-Type: application/json; charset=utf-8; x={n}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}".encode(),
+                f"Content-Type: application/json; charset=utf-8; x={n}\r\nContent-Length: 2\r\n"
+                "Connection: close\r\n\r\n{}".encode(),
             )
             assert typed.status in (201, 409), typed
         await asyncio.sleep(0.1)

@@ -76,6 +76,7 @@ def test_answers_after_are_the_status_and_code_of_answered_after_for_one_integra
         entry.integration_id, entry.status, entry.code, entry.answer = integration, status, code, number * 2
         journal.add(entry)
     for order in (0, 2, 3, 6):
-        mine = [(e.status, e.code) for e in journal.answered_after(order) if e.integration_id == "acme"]
+        mine = [(e.status, e.code) for e in journal.answered_after(order, "acme")]
         assert journal.answers_after(order, "acme") == mine[::-1]
+        assert {e.integration_id for e in journal.answered_after(order, "other")} <= {"other"}
     assert journal.answers_after(0, "acme") == [(429, "rate_limited"), (201, None)]
