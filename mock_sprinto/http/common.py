@@ -41,7 +41,7 @@ def declared_media(request: web.BaseRequest) -> tuple[str, str | None] | None:
 
     Read here rather than with aiohttp's ``request.content_type``, which parses the header with the
     standard library's email package: each value it has not seen among its last 56 costs ~0.2 ms
-    and makes three classes that only a full collection frees, and a client sending a new value a
+    and makes three classes that only the garbage collector frees, and a client sending a new value a
     request (a random parameter) would make every request pay that (issue 21). Same rules as
     aiohttp's: the media type is what precedes the first ``;``, and anything that is not one
     ``type/subtype`` reads as application/octet-stream; of repeated charsets, the first."""
