@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from itertools import chain
 from operator import attrgetter
@@ -174,18 +174,28 @@ class Journal:
 
     def answered_after(self, order: int, integration_id: str) -> list[JournalEntry]:
         """``integration_id``'s entries answered after ``order`` (``Emulator``'s request order),
-        oldest first: a backwards walk that stops at the first older one, so a new tenant's report
-        on a busy shared server reads its own few entries, not the whole ring; other integrations'
-        rows are passed over without making an entry of them (``serve``'s summary on Ctrl-C judges
-        every integration: with one made per row in the ring it took seconds after a soak)."""
-        picked: list[JournalEntry] = []
-        for row in reversed(self._rows):
-            if row[_ANSWER] <= order:
-                break
-            if row[_INTEGRATION] == integration_id:
-                picked.append(_entry_of(row))
+        oldest first. Other integrations' rows are passed over without making an entry of them
+        (``serve``'s summary on Ctrl-C judges every integration: with one made per row in the ring
+        it took seconds after a soak)."""
+        picked = [_entry_of(row) for row in self._own_rows_after(order, integration_id)]
         picked.reverse()
         return picked
+
+    def answers_after(self, order: int, integration_id: str) -> list[tuple[int, str | None]]:
+        """The status and code of each of ``integration_id``'s entries answered after ``order``,
+        newest first: ``answered_after`` without making an entry of each row. What a pytest
+        test's coverage reads first; most tests' answers all succeed and it reads no more."""
+        return [(row[_STATUS], row[_CODE]) for row in self._own_rows_after(order, integration_id)]
+
+    def _own_rows_after(self, order: int, integration_id: str) -> Iterator[Row]:
+        """``integration_id``'s rows answered after ``order``, newest first: a backwards walk that
+        stops at the first older one, so a new tenant on a busy shared server reads its own few rows,
+        not the whole ring."""
+        for row in reversed(self._rows):
+            if row[_ANSWER] <= order:
+                return
+            if row[_INTEGRATION] == integration_id:
+                yield row
 
     def requests_by_integration(self) -> dict[str, int]:
         """How many of the ring's entries each integration has, in the order each first appears."""
@@ -195,18 +205,6 @@ class Journal:
             if integration_id is not None:
                 counts[integration_id] = counts.get(integration_id, 0) + 1
         return counts
-
-    def answers_after(self, order: int, integration_id: str) -> list[tuple[int, str | None]]:
-        """The status and code of each of ``integration_id``'s entries answered after ``order``,
-        newest first: ``answered_after``'s walk without making an entry of each row. What a pytest
-        test's coverage reads first; most tests' answers all succeed and it reads no more."""
-        answers: list[tuple[int, str | None]] = []
-        for row in reversed(self._rows):
-            if row[_ANSWER] <= order:
-                break
-            if row[_INTEGRATION] == integration_id:
-                answers.append((row[_STATUS], row[_CODE]))
-        return answers
 
     def picked(
         self, integration_id: str | None, limit: int, operation: str | None = None, status: int | None = None
