@@ -18,6 +18,12 @@ aiohttp's lingering reads holding places under the connection cap). ``kill -USR2
 objects the collector tracks, by type and generation, to FILE.objects.txt (what a full collection
 walks).
 
+With ``LOOPWATCH_GARBAGE=FILE`` in its environment (``python -m benchmarks.soak --garbage FILE``)
+the collector keeps what it finds unreachable (``gc.DEBUG_SAVEALL``) and the watch writes to FILE,
+at exit, what each generation's passes found, by kind (an exception by its message, a frame by its
+function): the census of cycles that says what a long collection was freeing. A diagnostic only:
+the garbage is never freed, so the server's memory grows with it.
+
 For the soak (benchmarks/soak.py): issue 22 asks that no single request keeps the loop busy for
 more than ~100 ms, and health-check latency alone cannot tell a long step from queueing.
 """
@@ -30,6 +36,7 @@ import collections
 import gc
 import heapq
 import json
+import os
 import signal
 import sys
 import time
@@ -91,8 +98,14 @@ class Watch:
                 "by_generation": [sum(1 for p in pauses if p[1] == generation) for generation in range(3)],
                 "ms_by_generation": [sum(p[2] for p in pauses if p[1] == generation) * 1000 for generation in range(3)],
                 "longest": [
-                    {"ms": seconds * 1000, "generation": generation, "ended_at": end + since_epoch, "collected": freed}
-                    for end, generation, seconds, _, freed in sorted(pauses, key=lambda p: p[2], reverse=True)[
+                    {
+                        "ms": seconds * 1000,
+                        "cpu_ms": cpu * 1000,
+                        "generation": generation,
+                        "ended_at": end + since_epoch,
+                        "collected": freed,
+                    }
+                    for end, generation, seconds, cpu, freed in sorted(pauses, key=lambda p: p[2], reverse=True)[
                         :KEPT_COLLECTIONS
                     ]
                 ],
@@ -165,10 +178,55 @@ def _dump_objects(target: str) -> None:
             out.write(f"  {count:9d}  {what}\n")
 
 
+class GarbageCensus:
+    """What the collector found unreachable, counted by generation and kind (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.seen = 0  # gc.garbage's entries already counted: it only grows under DEBUG_SAVEALL
+        self.passes = [0, 0, 0]
+        self.kinds: list[collections.Counter[str]] = [collections.Counter() for _ in range(3)]
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase != "stop":
+            return
+        generation = info["generation"]
+        self.passes[generation] += 1
+        found = gc.garbage[self.seen :]
+        self.seen = len(gc.garbage)
+        self.kinds[generation].update(map(_kind, found))
+
+    def write(self, target: str) -> None:
+        with open(target, "w", encoding="utf-8") as out:
+            for generation, kinds in enumerate(self.kinds):
+                total = sum(kinds.values())
+                out.write(f"generation {generation}: {self.passes[generation]} passes, {total} objects unreachable\n")
+                for what, count in kinds.most_common(60):
+                    out.write(f"  {count:9d}  {what}\n")
+
+
+def _kind(each: object) -> str:
+    """An unreachable object's kind, told apart where the type alone says little."""
+    if isinstance(each, BaseException):
+        return f"{type(each).__qualname__}: {str(each)[:80]!r}"
+    if isinstance(each, FrameType):
+        code = each.f_code
+        return f"frame {code.co_name} ({code.co_filename.rsplit('/', 2)[-1]}:{code.co_firstlineno})"
+    if isinstance(each, type):
+        return f"class {each.__module__}.{each.__qualname__}"
+    named = getattr(each, "__qualname__", None) if callable(each) or hasattr(each, "cr_frame") else None
+    kind = f"{type(each).__module__}.{type(each).__qualname__}"
+    return f"{kind} {named}" if isinstance(named, str) else kind
+
+
 def main() -> int:
     target, words = sys.argv[1], sys.argv[2:]
     watch = Watch()
     watch.install()
+    if garbage_file := os.environ.get("LOOPWATCH_GARBAGE"):
+        census = GarbageCensus()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.callbacks.append(census)
+        atexit.register(census.write, garbage_file)
 
     def write() -> None:
         with open(target, "w", encoding="utf-8") as out:

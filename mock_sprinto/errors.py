@@ -95,7 +95,8 @@ class ApiError(MockSprintoError):
 
 
 def let_go_of_frames(error: BaseException) -> None:
-    """Drop the tracebacks of a handled ``error`` and of the exceptions it was raised from.
+    """Drop the tracebacks of a handled ``error`` and of the exceptions it was raised from, and
+    the links between them.
 
     A traceback holds every frame the error passed through, and a frame holds its locals: where
     one of them names the error (``error = rate_limited(...); raise error``, a refusal checked then
@@ -104,7 +105,13 @@ def let_go_of_frames(error: BaseException) -> None:
     body. A well-behaved client throttled all day made thousands of them; under a long soak they
     outlived the young collections and every full collection then freed them at once (24-69 ms
     pauses, issue 21). Once the error is answered its frames are of no use: letting go of them
-    frees the lot by reference counting, at once."""
+    frees the lot by reference counting, at once.
+
+    The links go too: an error raised while handling another keeps it as its context, and the other
+    may hold it in turn (a body deadline's ``BodyInterrupted`` carries the 408 it becomes, and stays
+    set on the request's payload, where aiohttp's lingering read raises it again after the answer,
+    with new frames). Such a pair is a cycle of its own that held a whole request (issue 21's soak:
+    every body deadline)."""
     seen: set[int] = set()
     pending: list[BaseException | None] = [error]
     while pending:
@@ -114,6 +121,7 @@ def let_go_of_frames(error: BaseException) -> None:
         seen.add(id(each))
         each.__traceback__ = None
         pending += (each.__cause__, each.__context__)
+        each.__cause__ = each.__context__ = None
 
 
 def int_param(name: str, raw: str | None, default: int, low: int, high: int) -> int:

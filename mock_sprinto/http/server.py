@@ -163,6 +163,7 @@ class EmulatorRequestHandler(RequestHandler):
         "_limits",
         "_partial",
         "_send_deadline",
+        "_socket_transport",
         "_unsent",
     )
 
@@ -175,6 +176,9 @@ class EmulatorRequestHandler(RequestHandler):
         self._send_deadline: asyncio.TimerHandle | None = None
         self._unsent = 0  # bytes the transport held when the send deadline was armed
         self._last_payload: StreamReader | None = None  # the body of the request parsed last
+        # The transport as connection_made had it: aiohttp's force_close (every deadline, every
+        # refusal) lets go of ``self.transport`` before connection_lost.
+        self._socket_transport: asyncio.BaseTransport | None = None
 
     # ---- the send deadline -------------------------------------------------------------------
     # asyncio pauses writing when the transport holds more than its high-water mark of unsent bytes
@@ -216,6 +220,7 @@ class EmulatorRequestHandler(RequestHandler):
     # ---- the connection cap and the header deadline ----------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
+        self._socket_transport = transport
         manager = self._manager
         if isinstance(manager, EmulatorServer) and manager.open_connections > self._limits.max_connections:
             refusal = ApiError.of(
@@ -301,7 +306,8 @@ class EmulatorRequestHandler(RequestHandler):
     def connection_lost(self, exc: BaseException | None) -> None:
         self._disarm()
         self._disarm_send_deadline()
-        task, transport = self._task_handler, self.transport  # aiohttp lets go of both below
+        task, transport = self._task_handler, self._socket_transport  # aiohttp lets go of the task below
+        self._socket_transport = None
         super().connection_lost(exc)  # a request being handled has its body cancelled (499)
         if getattr(transport, "_read_ready_cb", None) is not None:
             # asyncio's socket transport keeps its read callback as a bound method of itself: a cycle

@@ -189,7 +189,8 @@ async def test_connections_that_end_badly_leave_nothing_of_the_server_for_the_co
     a hang-up after an early answer (the payload's error held the read's frames, which held the
     payload), a request the parser refuses (its error held the parser's frames), a hang-up mid-body,
     a new Content-Type value a request (aiohttp parses it with the email package, which makes three
-    classes a value), and the socket transport itself (its read callback is a bound method of it)."""
+    classes a value), the socket transport itself (its read callback is a bound method of it), and
+    the three deadlines: body, headers, a connection that asks nothing."""
     import gc
     import types
 
@@ -202,7 +203,11 @@ async def test_connections_that_end_badly_leave_nothing_of_the_server_for_the_co
         "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
     ).encode()
     midbody = f"POST {API}/acme/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\napi-key: k\r\nContent-Length: 900\r\n\r\n{{"
-    await Vendor(strict, "acme", "k").start()  # what is made once a process (the answer's parsed type) is made
+    session_id = (await Vendor(strict, "acme", "k").start())["id"]  # what is made once a process is made now
+    slow_push = (
+        f"POST {API}/acme/sessions/{session_id}/entities HTTP/1.1\r\nHost: 127.0.0.1\r\napi-key: k\r\n"
+        "Content-Type: application/json\r\nContent-Length: 900\r\n\r\n{"
+    )
     gc.collect()
     gc.set_debug(gc.DEBUG_SAVEALL)
     try:
@@ -226,6 +231,18 @@ async def test_connections_that_end_badly_leave_nothing_of_the_server_for_the_co
                 "Connection: close\r\n\r\n{}".encode(),
             )
             assert typed.status in (201, 409), typed
+        # The deadlines (0.5 s here), side by side: a body that stops arriving (the 408's error and
+        # the error set on the payload held each other), headers that stop arriving, and a
+        # connection that asks nothing (both closed by aiohttp's force_close, which lets go of the
+        # transport before connection_lost, so its read callback was kept).
+        late = []
+        for head in (slow_push.encode(), f"POST {API}/acme/sessions HTTP/1.1\r\nHost: 1".encode(), b""):
+            reader, writer = await _connect(strict)
+            writer.write(head)
+            late.append((reader, writer))
+        for reader, writer in late:
+            await _read_all(reader, 3)  # until the server closes it
+            writer.close()
         await asyncio.sleep(0.1)
         gc.collect()
         left = [
