@@ -544,9 +544,11 @@ async def big_dataset(base: str, http: aiohttp.ClientSession) -> None:
     url = f"{base}{API}/{BIG_DATASET}/sessions/{session_id}/close"
     async with http.post(url, json={"status": "apply"}, headers=headers) as response:
         await response.read()
-    await asyncio.sleep(PROCESSING * 2)
-    async with http.get(f"{base}/_mock/integrations/{BIG_DATASET}/records") as response:
-        held = (await response.json())["datasets"].get("User", 0)
+    held, waited_until = 0, time.monotonic() + 60
+    while held != BIG_RECORDS and time.monotonic() < waited_until:  # processing, then the apply's slices
+        await asyncio.sleep(PROCESSING)
+        async with http.get(f"{base}/_mock/integrations/{BIG_DATASET}/records") as response:
+            held = (await response.json()).get("datasets", {}).get("User", 0)
     assert held == BIG_RECORDS, f"the big dataset holds {held} records"
 
 
