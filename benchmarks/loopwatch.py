@@ -39,6 +39,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from types import FrameType
@@ -57,6 +58,7 @@ class Watch:
         # A heap of (cpu, wall, at, what, gc): the KEPT longest steps, gc the collections' share (s).
         self.longest: list[tuple[float, float, float, str, float]] = []
         self.collections = GcLog()
+        self.after_step: Callable[[], None] | None = None  # a diagnostic's look between two steps
 
     def install(self) -> Callable[[], None]:
         """Time every step and every collection from now on; returns what puts things back."""
@@ -69,6 +71,8 @@ class Watch:
             collected, cpu, wall = collections.seconds, thread_time(), perf_counter()
             run(handle)
             cpu, wall = thread_time() - cpu, perf_counter() - wall
+            if self.after_step is not None:
+                self.after_step()
             self.steps += 1
             if len(longest) < KEPT:
                 heapq.heappush(longest, (cpu, wall, now(), _what(handle, frame), collections.seconds - collected))
@@ -179,21 +183,50 @@ def _dump_objects(target: str) -> None:
 
 
 class GarbageCensus:
-    """What the collector found unreachable, counted by generation and kind (``gc.callbacks``)."""
+    """What the collector found unreachable, counted by generation and kind (``gc.callbacks``),
+    and what a long young pass had to walk: a pass visits every reference its objects hold, so
+    one large young container costs it the container's length. The survivors of a pass are looked
+    at after the loop's step (``Watch.after_step``), in the generation they moved to: the
+    collector's own lists must not be read from inside a collection, which runs inside whatever
+    allocation set it off (a tuple being built, say)."""
+
+    LONG_PASS = 0.005  # CPU seconds: a young pass this long has what survived it written down
+    LARGEST = 5
 
     def __init__(self) -> None:
         self.seen = 0  # gc.garbage's entries already counted: it only grows under DEBUG_SAVEALL
         self.passes = [0, 0, 0]
         self.kinds: list[collections.Counter[str]] = [collections.Counter() for _ in range(3)]
+        self._started = 0.0
+        self._long: list[tuple[int, float]] = []  # young passes over LONG_PASS in this step
+        self.long_passes: list[str] = []
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
-        if phase != "stop":
-            return
         generation = info["generation"]
+        if phase == "start":
+            self._started = time.thread_time()
+            return
+        cpu = time.thread_time() - self._started
         self.passes[generation] += 1
         found = gc.garbage[self.seen :]
         self.seen = len(gc.garbage)
         self.kinds[generation].update(map(_kind, found))
+        if generation < 2 and cpu > self.LONG_PASS and threading.current_thread() is threading.main_thread():
+            self._long.append((generation, cpu))
+
+    def after_step(self) -> None:
+        if not self._long:
+            return
+        passes, self._long = self._long, []
+        generation = max(g for g, _ in passes)
+        survivors = gc.get_objects(generation + 1)
+        sized = heapq.nlargest(
+            self.LARGEST, ((len(each), _kind(each)) for each in survivors if isinstance(each, (list, dict, set)))
+        )
+        del survivors
+        what = ", ".join(f"{kind} of {length:,}" for length, kind in sized)
+        took = ", ".join(f"generation {g} {cpu * 1000:.1f} ms" for g, cpu in passes)
+        self.long_passes.append(f"{time.strftime('%H:%M:%S')} {took} CPU; the largest that survived: {what}")
 
     def write(self, target: str) -> None:
         with open(target, "w", encoding="utf-8") as out:
@@ -202,6 +235,10 @@ class GarbageCensus:
                 out.write(f"generation {generation}: {self.passes[generation]} passes, {total} objects unreachable\n")
                 for what, count in kinds.most_common(60):
                     out.write(f"  {count:9d}  {what}\n")
+            out.write(f"young passes over {self.LONG_PASS * 1000:.0f} ms of CPU in the loop's thread: ")
+            out.write(f"{len(self.long_passes)} steps\n")
+            for line in self.long_passes[-200:]:
+                out.write(f"  {line}\n")
 
 
 def _kind(each: object) -> str:
@@ -226,6 +263,7 @@ def main() -> int:
         census = GarbageCensus()
         gc.set_debug(gc.DEBUG_SAVEALL)
         gc.callbacks.append(census)
+        watch.after_step = census.after_step
         atexit.register(census.write, garbage_file)
 
     def write() -> None:

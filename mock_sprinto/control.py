@@ -345,7 +345,7 @@ class ControlPlane:
 
     def records_parts(
         self, integration_id: str, entity_type: str, offset: int, limit: int
-    ) -> tuple[bytes, list[bytes], bytes]:
+    ) -> tuple[bytes, Iterator[bytes], bytes]:
         """``records`` as JSON text in parts for the HTTP route to stream (a million records is
         hundreds of MB): the answer up to its records, each record as kept, the end."""
         head, window = self._dataset(integration_id, entity_type).describe_parts(offset, limit)

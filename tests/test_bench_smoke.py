@@ -169,6 +169,38 @@ def test_the_loop_watch_says_how_much_of_a_step_the_collector_took() -> None:
     assert max(each["collected"] for each in full) >= 1_000  # what it freed, apart from what it walked
 
 
+def test_the_garbage_census_names_what_the_collector_freed(tmp_path: Path) -> None:
+    """``soak --garbage``: what each generation's passes found unreachable, an exception by its
+    message and a frame by its function (how issue 21 found the body deadline's cycle)."""
+    import gc
+
+    from benchmarks.loopwatch import GarbageCensus
+
+    def held_by_its_own_frame() -> None:
+        try:
+            raise ValueError("kept by its traceback")
+        except ValueError as error:
+            kept = error  # the frame holds the error, the error's traceback the frame: a cycle
+            assert kept
+
+    census = GarbageCensus()
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    gc.callbacks.append(census)
+    try:
+        held_by_its_own_frame()
+        gc.collect()
+    finally:
+        gc.callbacks.remove(census)
+        gc.set_debug(0)
+        gc.garbage.clear()
+    census.write(str(tmp_path / "census.txt"))
+    text = (tmp_path / "census.txt").read_text(encoding="utf-8")
+    assert "generation 2: 1 passes" in text
+    assert "ValueError: 'kept by its traceback'" in text
+    assert "frame held_by_its_own_frame (test_bench_smoke.py:" in text
+
+
 def test_the_gc_log_keeps_no_python_object_per_collection() -> None:
     """Section 9 compares an aged server's RSS after a reset with a fresh one's. A tuple and two
     floats kept per collection, made all through the runs, held nearly every pymalloc arena the

@@ -206,7 +206,7 @@ async def records(request: web.Request) -> web.StreamResponse:
     opening, window, closing = request.app[CONTROL].records_parts(
         _one(request), request.match_info["entity_type"], offset, limit
     )
-    return await stream_json(request, opening, iter(window), closing)
+    return await stream_json(request, opening, window, closing)
 
 
 async def get_scenario(request: web.Request) -> web.Response:

@@ -126,6 +126,37 @@ def test_the_collector_does_not_walk_applied_records_as_more_are_put() -> None:
     assert b'{"id":1.0,"v":3}' in distinct.records.values() and b'{"id":1.0}' not in distinct.records.values()
 
 
+def test_a_large_records_view_holds_nothing_the_collector_walks() -> None:
+    """``GET .../records/{type}`` streams its window from a snapshot taken at once (an apply meanwhile
+    does not change the answer). A list of the window's 60,000 records, alive while a slow client
+    read, was walked by every young collection of those seconds (issue 21's soak: its non-readers'
+    views, young passes of 10-24 ms CPU); the snapshot is now a copy of the dataset's dict, which the
+    collector does not track. A small window (the dashboard's) is still a list of its own records."""
+    from mock_sprinto.store import LISTED_WINDOW, Dataset
+
+    dataset = Dataset("Thing", "id")
+    for number in range(5_000):
+        dataset.put({"id": number})
+    gc.collect()
+    before = {id(each) for each in gc.get_objects()}
+    head, window = dataset.describe_parts(10, 1_000_000)
+    walked = [
+        len(each)
+        for each in gc.get_objects()
+        if id(each) not in before
+        and each is not before
+        and isinstance(each, (list, tuple, dict, set))
+        and len(each) > LISTED_WINDOW
+    ]
+    assert walked == []
+    dataset.put({"id": 10, "v": "applied meanwhile"})  # an apply while the answer is written
+    dataset.put({"id": 5_000})
+    assert head["count"] == 5_000 and head["offset"] == 10
+    assert list(window) == [f'{{"id":{number}}}'.encode() for number in range(10, 5_000)]
+    _, small = dataset.describe_parts(4_990, 20)
+    assert list(small) == [f'{{"id":{number}}}'.encode() for number in range(4_990, 5_000)] + [b'{"id":5000}']
+
+
 def test_settings_layering_and_errors() -> None:
     config = load_config(
         None,
