@@ -223,10 +223,13 @@ class GarbageCensus:
         sized = heapq.nlargest(
             self.LARGEST, ((len(each), _kind(each)) for each in survivors if isinstance(each, (list, dict, set)))
         )
-        del survivors
         what = ", ".join(f"{kind} of {length:,}" for length, kind in sized)
         took = ", ".join(f"generation {g} {cpu * 1000:.1f} ms" for g, cpu in passes)
-        self.long_passes.append(f"{time.strftime('%H:%M:%S')} {took} CPU; the largest that survived: {what}")
+        self.long_passes.append(
+            f"{time.strftime('%H:%M:%S')} {took} CPU; generation {generation + 1} holds {len(survivors):,} "
+            f"objects, the largest: {what}"
+        )
+        del survivors
 
     def write(self, target: str) -> None:
         with open(target, "w", encoding="utf-8") as out:
