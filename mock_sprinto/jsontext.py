@@ -15,13 +15,19 @@ import orjson
 
 def array_parts(opening: bytes, items: Iterable[bytes], closing: bytes) -> Iterator[bytes]:
     """``opening``, the ``items`` (each one serialized JSON value) separated by commas, ``closing``."""
+    return array_of_parts(opening, ((item,) for item in items), closing)
+
+
+def array_of_parts(opening: bytes, items: Iterable[Iterable[bytes]], closing: bytes) -> Iterator[bytes]:
+    """``array_parts`` for items that are themselves written in parts (one integration of a state
+    bundle, whose records come a few thousand at a time)."""
     yield opening
     first = True
     for item in items:
         if not first:
             yield b","
         first = False
-        yield item
+        yield from item
     yield closing
 
 
