@@ -119,25 +119,41 @@ def document_parts(emulator: Emulator, integration_id: str | None = None) -> Ite
 RECORDS_PER_PART = 5_000
 
 
+class _StandIns:
+    """What stands in an integration's document for its large members (each dataset's records,
+    each page's payload) until they are written, each in parts of its own: a token no client can
+    write, and the parts that replace each stand-in, in the order they were made (the document's)."""
+
+    def __init__(self) -> None:
+        self.token = secrets.token_hex(16)
+        self.parts: list[Callable[[], Iterator[bytes]]] = []
+
+    def records(self, dataset: Dataset) -> str:
+        """A dataset's records, copied now (an apply while they are written is not in them; a copy of
+        a dict the collector does not track is not tracked either)."""
+        copy = dataset.records.copy()
+        return self._stand_in(lambda: _records_parts(copy.values()))
+
+    def payload(self, payload: bytes) -> str:
+        return self._stand_in(lambda: iter((orjson.dumps(payload.decode("utf-8")),)))
+
+    def _stand_in(self, parts: Callable[[], Iterator[bytes]]) -> str:
+        self.parts.append(parts)
+        return f"{self.token}:{len(self.parts) - 1}"
+
+
 def _tenant_parts(emulator: Emulator, tenant: Tenant) -> Iterator[bytes]:
     """``_tenant_document`` as JSON text in parts, made when the integration's turn comes: each
-    dataset's records ``RECORDS_PER_PART`` at a time, from a copy of its records taken then (an
-    apply while they are written is not in them; the copy of a dict the collector does not track is
-    not tracked either), and the rest of the document around them in one part each."""
-    copies: list[dict[str | bytes | int, bytes]] = []
-    token = secrets.token_hex(16)  # what stands for each dataset's records until they are written
-
-    def standing_in(dataset: Dataset) -> str:
-        copies.append(dataset.records.copy())
-        return f"{token}:{len(copies) - 1}"
-
-    text = orjson.dumps(_tenant_document(emulator, tenant, standing_in))
+    dataset's records ``RECORDS_PER_PART`` at a time and each page's payload in a part of its own
+    (an integration may stage a GiB), the rest of the document around them."""
+    stand_ins = _StandIns()
+    text = orjson.dumps(_tenant_document(emulator, tenant, stand_ins))
     at = 0
-    for index, records in enumerate(copies):
-        mark = orjson.dumps(f"{token}:{index}")
+    for index, parts in enumerate(stand_ins.parts):
+        mark = orjson.dumps(f"{stand_ins.token}:{index}")
         where = text.index(mark, at)
         yield text[at:where]
-        yield from _records_parts(records.values())
+        yield from parts()
         at = where + len(mark)
     yield text[at:]
 
@@ -182,11 +198,9 @@ def _chosen(
     return head, tenants, entries
 
 
-def _tenant_document(
-    emulator: Emulator, tenant: Tenant, records_of: Callable[[Dataset], Any] | None = None
-) -> dict[str, Any]:
-    """One integration's part of a bundle; ``records_of`` gives what stands for a dataset's records
-    (``_tenant_parts`` writes them apart), its records themselves when None."""
+def _tenant_document(emulator: Emulator, tenant: Tenant, stand_ins: _StandIns | None = None) -> dict[str, Any]:
+    """One integration's part of a bundle, whole, or with ``stand_ins`` for its large members
+    (``_tenant_parts`` writes those apart)."""
     faults = tenant.faults
     scenario = None
     if faults.scenario is not None:
@@ -209,12 +223,12 @@ def _tenant_document(
         "ids_random": tenant.ids.random_state() if tenant.ids is not emulator.ids else None,
         "session_count": tenant.session_count,
         "active_session_id": tenant.active_session_id,
-        "sessions": [_session_document(session) for session in tenant.sessions.values()],
+        "sessions": [_session_document(session, stand_ins) for session in tenant.sessions.values()],
         "finished": list(tenant.finished),
         "due": [{"at": d.at, "seq": d.seq, "kind": d.kind, "session_id": d.session_id} for d in tenant.due],
         "due_seq": tenant._due_seq,
         "datasets": [
-            _dataset_document(dataset, _records_document(dataset) if records_of is None else records_of(dataset))
+            _dataset_document(dataset, _records_document(dataset) if stand_ins is None else stand_ins.records(dataset))
             for dataset in tenant.datasets.values()
         ],
         "activity": [_activity_document(item) for item in tenant.activity],
@@ -253,12 +267,12 @@ _SESSION_FIELDS = (
 )
 
 
-def _session_document(session: Session) -> dict[str, Any]:
+def _session_document(session: Session, stand_ins: _StandIns | None = None) -> dict[str, Any]:
     document = {name: getattr(session, name) for name in _SESSION_FIELDS}
     document["state"] = session.state.value
     document["accepted_records_by_entity"] = dict(session.accepted_records_by_entity)
-    document["accepted_pages"] = [_page_document(page) for page in session.accepted_pages]
-    document["rejected_pages"] = [_page_document(page) for page in session.rejected_pages]
+    document["accepted_pages"] = [_page_document(page, stand_ins) for page in session.accepted_pages]
+    document["rejected_pages"] = [_page_document(page, stand_ins) for page in session.rejected_pages]
     return document
 
 
@@ -279,11 +293,14 @@ _PAGE_FIELDS = (
 )
 
 
-def _page_document(page: Page) -> dict[str, Any]:
+def _page_document(page: Page, stand_ins: _StandIns | None = None) -> dict[str, Any]:
     document = {name: getattr(page, name) for name in _PAGE_FIELDS}
     document["counts"] = dict(page.counts)
     document["errors"] = list(page.errors)
-    document["payload"] = None if page.payload is None else page.payload.decode("utf-8")
+    if page.payload is None:
+        document["payload"] = None
+    else:
+        document["payload"] = page.payload.decode("utf-8") if stand_ins is None else stand_ins.payload(page.payload)
     document["unknown_fields"] = page.unknown_fields
     return document
 

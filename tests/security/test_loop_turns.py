@@ -13,6 +13,7 @@ import sys
 from types import FrameType
 from typing import Any
 
+import orjson
 import pytest
 
 from mock_sprinto import judging
@@ -120,14 +121,15 @@ async def test_a_servers_state_bundle_is_made_an_integration_at_a_time(
     assert all("tick" in events[a:b] for a, b in itertools.pairwise(made_at))  # the loop turned between
 
 
-async def test_an_integrations_records_go_into_its_state_bundle_a_few_thousand_at_a_time(
+async def test_an_integrations_records_and_payloads_go_into_its_state_bundle_a_part_at_a_time(
     client: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Before: one integration's document was made in one step of the loop, its applied records
-    with it: 100,000 records took ~20 ms of that step, a million ~0.2 s. Now its records are made
-    ``RECORDS_PER_PART`` at a time as they are written, other requests served between, from a copy
-    taken when the integration's turn came (a record applied meanwhile is not in them); the answer
-    is the same document."""
+    """Before: one integration's document was made in one step of the loop, its applied records and
+    staged pages with it: 100,000 records took ~20 ms of that step, a million ~0.2 s, and an
+    integration may stage a GiB. Now its records are made ``RECORDS_PER_PART`` at a time and each
+    page's payload in a part of its own, as they are written, other requests served between; the
+    records from a copy taken when the integration's turn came (a record applied meanwhile is not
+    in them); the answer is the same document."""
     from mock_sprinto import bundle
 
     vendor = Vendor(client, "acme", "k")
@@ -136,25 +138,40 @@ async def test_an_integrations_records_go_into_its_state_bundle_a_few_thousand_a
     await vendor.close(session["id"])
     await Control(client).advance(3600)  # processed and applied
     assert len(await Control(client).records("acme")) == 7
+    staged = await vendor.start()
+    for n in range(2):
+        await vendor.push(staged["id"], {"entities": {"User": [user(10 + n)]}})
     expected = ControlPlane(emulator).state()
     events: list[str] = []
-    made = bundle._records_parts
+    made_records, stand_in = bundle._records_parts, bundle._StandIns._stand_in
 
     def making(records: Any) -> Any:
-        for part in made(records):
+        for part in made_records(records):
             events.append("records")
             if events.count("records") == 1:  # once the first part is out, an apply lands
                 emulator.tenant("acme").datasets["User"].put(user(99))
             yield part
 
+    def counting(self: Any, parts: Any) -> str:
+        def made() -> Any:
+            events.append("member")
+            yield from parts()
+
+        return stand_in(self, made)  # type: ignore[no-any-return]
+
     monkeypatch.setattr(bundle, "_records_parts", making)
+    monkeypatch.setattr(bundle._StandIns, "_stand_in", counting)
     monkeypatch.setattr(bundle, "RECORDS_PER_PART", 2)
     monkeypatch.setattr(common, "STREAM_CHUNK_BYTES", 1)  # every part its own write
     got = await _read_while_ticking(client, "/_mock/state", events)
     assert got["integrations"] == expected["integrations"]  # the 7 records only, as when its turn came
-    made_at = [i for i, event in enumerate(events) if event == "records"]
-    assert len(made_at) == 5  # 2 + 2 + 2 + 1 records, then the array's end
-    assert all("tick" in events[a:b] for a, b in itertools.pairwise(made_at))  # the loop turned between
+    assert events.count("member") == 3  # two staged pages' payloads, one dataset's records
+    assert events.count("records") == 5  # 2 + 2 + 2 + 1 records, then the array's end
+    for kind in ("member", "records"):  # each payload, the records' parts: the loop turned between
+        made_at = [i for i, event in enumerate(events) if event == kind]
+        assert all("tick" in events[a:b] for a, b in itertools.pairwise(made_at)), kind
+    pages = got["integrations"][0]["sessions"][-1]["accepted_pages"]
+    assert [len(orjson.loads(page["payload"])["entities"]["User"]) for page in pages] == [1, 1]
     assert len(emulator.tenant("acme").datasets["User"].records) == 8  # the apply meanwhile did land
 
 
