@@ -316,8 +316,8 @@ def record_key(value: Any) -> str | bytes:
 # a list of them: the dict holds only strings, bytes and numbers, so it and its copy are never
 # tracked by the collector, while a list of 60,000 references, alive as long as a slow client read
 # its answer, was walked by every young collection of those seconds (issue 21's soak: young passes
-# of 10-24 ms of CPU with a few such views open). The copy costs ~4x the list's memory (~35 bytes a
-# record against 8), so a small window (the dashboard reads 20) is still listed.
+# of 10-24 ms of CPU with a few such views open). The copy costs ~32 bytes a record of the dataset,
+# the list 8 a record of the window, so a small window (the dashboard reads 20) is still listed.
 LISTED_WINDOW = 1_000
 
 
