@@ -119,10 +119,24 @@ def document_parts(emulator: Emulator, integration_id: str | None = None) -> Ite
 RECORDS_PER_PART = 5_000
 
 
-class _StandIns:
-    """What stands in an integration's document for its large members (each dataset's records,
-    each page's payload) until they are written, each in parts of its own: a token no client can
-    write, and the parts that replace each stand-in, in the order they were made (the document's)."""
+class _Members:
+    """An integration's large members (each dataset's records, each page's payload) as its document
+    holds them: whole, as ``to_document`` makes it."""
+
+    def records(self, dataset: Dataset) -> Any:
+        return [raw.decode("utf-8") for raw in dataset.records.values()]
+
+    def payload(self, payload: bytes) -> Any:
+        return payload.decode("utf-8")
+
+
+_WHOLE = _Members()
+
+
+class _StandIns(_Members):
+    """What stands in an integration's document for its large members until they are written, each
+    in parts of its own: a token no client can write, and the parts that replace each stand-in, in
+    the order they were made (the document's)."""
 
     def __init__(self) -> None:
         self.token = secrets.token_hex(16)
@@ -198,9 +212,9 @@ def _chosen(
     return head, tenants, entries
 
 
-def _tenant_document(emulator: Emulator, tenant: Tenant, stand_ins: _StandIns | None = None) -> dict[str, Any]:
-    """One integration's part of a bundle, whole, or with ``stand_ins`` for its large members
-    (``_tenant_parts`` writes those apart)."""
+def _tenant_document(emulator: Emulator, tenant: Tenant, members: _Members = _WHOLE) -> dict[str, Any]:
+    """One integration's part of a bundle, its large members as ``members`` gives them (stand-ins
+    when ``_tenant_parts`` writes those apart)."""
     faults = tenant.faults
     scenario = None
     if faults.scenario is not None:
@@ -223,14 +237,11 @@ def _tenant_document(emulator: Emulator, tenant: Tenant, stand_ins: _StandIns | 
         "ids_random": tenant.ids.random_state() if tenant.ids is not emulator.ids else None,
         "session_count": tenant.session_count,
         "active_session_id": tenant.active_session_id,
-        "sessions": [_session_document(session, stand_ins) for session in tenant.sessions.values()],
+        "sessions": [_session_document(session, members) for session in tenant.sessions.values()],
         "finished": list(tenant.finished),
         "due": [{"at": d.at, "seq": d.seq, "kind": d.kind, "session_id": d.session_id} for d in tenant.due],
         "due_seq": tenant._due_seq,
-        "datasets": [
-            _dataset_document(dataset, _records_document(dataset) if stand_ins is None else stand_ins.records(dataset))
-            for dataset in tenant.datasets.values()
-        ],
+        "datasets": [_dataset_document(dataset, members.records(dataset)) for dataset in tenant.datasets.values()],
         "activity": [_activity_document(item) for item in tenant.activity],
         "activity_seq": tenant._activity_seq,
         "state_counts": {state.value: tenant.state_counts[state.value] for state in State},
@@ -267,12 +278,12 @@ _SESSION_FIELDS = (
 )
 
 
-def _session_document(session: Session, stand_ins: _StandIns | None = None) -> dict[str, Any]:
+def _session_document(session: Session, members: _Members) -> dict[str, Any]:
     document = {name: getattr(session, name) for name in _SESSION_FIELDS}
     document["state"] = session.state.value
     document["accepted_records_by_entity"] = dict(session.accepted_records_by_entity)
-    document["accepted_pages"] = [_page_document(page, stand_ins) for page in session.accepted_pages]
-    document["rejected_pages"] = [_page_document(page, stand_ins) for page in session.rejected_pages]
+    document["accepted_pages"] = [_page_document(page, members) for page in session.accepted_pages]
+    document["rejected_pages"] = [_page_document(page, members) for page in session.rejected_pages]
     return document
 
 
@@ -293,14 +304,11 @@ _PAGE_FIELDS = (
 )
 
 
-def _page_document(page: Page, stand_ins: _StandIns | None = None) -> dict[str, Any]:
+def _page_document(page: Page, members: _Members) -> dict[str, Any]:
     document = {name: getattr(page, name) for name in _PAGE_FIELDS}
     document["counts"] = dict(page.counts)
     document["errors"] = list(page.errors)
-    if page.payload is None:
-        document["payload"] = None
-    else:
-        document["payload"] = page.payload.decode("utf-8") if stand_ins is None else stand_ins.payload(page.payload)
+    document["payload"] = None if page.payload is None else members.payload(page.payload)
     document["unknown_fields"] = page.unknown_fields
     return document
 
@@ -313,10 +321,6 @@ def _dataset_document(dataset: Dataset, records: Any) -> dict[str, Any]:
         "applied_by_session": dataset.applied_by_session,
         "records": records,
     }
-
-
-def _records_document(dataset: Dataset) -> list[str]:
-    return [raw.decode("utf-8") for raw in dataset.records.values()]
 
 
 def _activity_document(item: ActivityItem) -> dict[str, Any]:
