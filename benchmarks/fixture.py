@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -129,14 +130,22 @@ _CANNED = {"id": "ses_1", "state": "active"}
 
 
 def _test_file(pairs: int, httpserver: bool) -> str:
-    blocks = [
-        f"def test_{n:05d}_without():\n    pass\n\n\ndef test_{n:05d}_with(mock_sprinto):\n    pass\n\n\n"
-        + _one_request_test("mock_sprinto", f"test_{n:05d}_mockreq")
-        + ("\n\n" + _one_request_test("pytest-httpserver", f"test_{n:05d}_httpserverreq") if httpserver else "")
-        + "\n\n"
-        + _one_request_test("bare aiohttp", f"test_{n:05d}_barereq")
-        for n in range(pairs)
-    ]
+    """``pairs`` groups: the empty test without and with the fixture, the one-request test with the
+    fixture and with pytest-httpserver, which of the two goes first alternating from group to group,
+    then the one against the bare aiohttp app. The one-request test that comes second runs with the
+    client's code (urllib, http.client, the socket) just warmed by the first: in a fixed order that
+    favours the second by ~5 % (callgrind's cycle estimate, benchmarks/ANALYSIS.md, 2026-12-06)."""
+    blocks = []
+    for n in range(pairs):
+        requests = [_one_request_test("mock_sprinto", f"test_{n:05d}_mockreq")]
+        if httpserver:
+            requests.append(_one_request_test("pytest-httpserver", f"test_{n:05d}_httpserverreq"))
+        blocks.append(
+            f"def test_{n:05d}_without():\n    pass\n\n\ndef test_{n:05d}_with(mock_sprinto):\n    pass\n\n\n"
+            + "\n\n".join(requests[:: 1 if n % 2 == 0 else -1])
+            + "\n\n"
+            + _one_request_test("bare aiohttp", f"test_{n:05d}_barereq")
+        )
     return _ONE_REQUEST + "\n\n" + "\n\n".join(blocks)
 
 
@@ -156,19 +165,30 @@ def _one_request_test(kind: str, name: str) -> str:
     )
 
 
-def _pytest_times(test_file: str, loader: list[str], timeout: float) -> dict[str, Any]:
-    """Run ``test_file`` in a pytest process of its own (a scratch folder with the timing conftest):
-    what the conftest recorded, or ``{"skipped": why}``."""
+def _pytest_times(
+    test_file: str,
+    loader: list[str],
+    timeout: float,
+    *,
+    prefix: Sequence[str] = (),
+    conftest_extra: str = "",
+    env_extra: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run ``test_file`` in a pytest process of its own (a scratch folder with the timing conftest,
+    and ``conftest_extra`` after it; the process run under ``prefix``, e.g. valgrind): what the
+    conftest recorded, or ``{"skipped": why}``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MOCK_SPRINTO_", "PYTEST_"))}
+    env.update(env_extra or {})
     with tempfile.TemporaryDirectory(prefix="mock-sprinto-bench-") as scratch:
         folder = Path(scratch)
         (folder / "pytest.ini").write_text(
             "[pytest]\nasyncio_default_fixture_loop_scope = function\n", encoding="utf-8"
         )
-        (folder / "conftest.py").write_text(_CONFTEST, encoding="utf-8")
+        (folder / "conftest.py").write_text(_CONFTEST + conftest_extra, encoding="utf-8")
         (folder / "test_overhead.py").write_text(test_file, encoding="utf-8")
         env["BENCH_TIMES_FILE"] = str(folder / "times.json")
         argv = [
+            *prefix,
             sys.executable,
             "-m",
             "pytest",
@@ -308,7 +328,8 @@ def section(context: Context) -> Section:
         out.add("per-test cost beside pytest-httpserver", "skipped: pytest-httpserver not installed", "-")
     out.notes.append(
         "one-request tests: the whole test as the run pays for it (pytest_runtest_protocol, every "
-        "plugin's hooks included), the three kinds interleaved in one pytest process; the first of each left out."
+        "plugin's hooks included), the three kinds interleaved in one pytest process, which of the two fixtures' "
+        "tests goes first alternating from group to group; the first of each left out."
     )
     out.notes.append(
         f"{result['pairs']} interleaved pairs in each pytest process (the figures: the median one's); p90 with "

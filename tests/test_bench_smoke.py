@@ -337,3 +337,40 @@ def test_a_health_prober_that_dies_is_a_problem_of_the_run_not_its_end(monkeypat
     asyncio.run(soak.health_prober("http://127.0.0.1:9", hostile, time.monotonic() + 1))
     assert hostile.health_failures == 1
     assert hostile.problems == ["the health prober ended without its figures (exit 3)"]
+
+
+def test_section_4_alternates_which_one_request_test_goes_first() -> None:
+    """The second of the two runs with the client's code just warmed by the first: a fixed order
+    favoured one fixture (benchmarks/ANALYSIS.md, 2026-12-06), so each order has half the groups."""
+    names = re.findall(r"^def (test_\w+)\(", fixture._test_file(4, True), re.M)
+    requests = [name.split("_")[-1] for name in names if name.endswith(("_mockreq", "_httpserverreq"))]
+    assert requests == ["mockreq", "httpserverreq", "httpserverreq", "mockreq"] * 2
+    assert len(names) == 4 * 5  # each group: both empty tests, both one-request tests, the bare floor
+
+
+def test_the_per_test_count_reads_callgrinds_dumps_and_splits_them_by_kind_and_order(tmp_path: Path) -> None:
+    from benchmarks import instructions
+
+    events = "Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw Bc Bcm Bi Bim"
+    dumps = {  # a dump's totals stop at its last non-zero figure
+        1: ("test_00006_mockreq", "1000 0 0 10 0 0 1"),  # an even group: the fixture's test first
+        2: ("test_00006_httpserverreq", "900"),
+        3: ("test_00007_httpserverreq", "800"),
+        4: ("test_00007_mockreq", "1200 0 0 0 0 0 0 0 0 0 2 0 3"),
+        5: ("test_00000_mockreq", "99999"),  # a warm-up group: left out
+        6: ("start", "5"),
+    }
+    for number, (label, totals) in dumps.items():
+        (tmp_path / f"counts.{number}").write_text(
+            f"version: 1\ndesc: Trigger: Client Request: {label}\nevents: {events}\nsummary: {totals}\n"
+        )
+    figures = instructions.per_test_figures(instructions._dump_totals(tmp_path))
+    assert figures["mockreq"] == {"tests": 2, "Ir": 1100, "cycles": (1000 + 100 + 100 + 1200 + 20 + 30) / 2}
+    assert figures["mockreq first"]["Ir"] == 1000 and figures["mockreq second"]["Ir"] == 1200
+    assert figures["httpserverreq first"]["Ir"] == 800 and figures["httpserverreq second"]["Ir"] == 900
+    assert figures["httpserverreq"]["cycles"] == 850
+    assert set(figures) == {"mockreq", "mockreq first", "mockreq second"} | {
+        "httpserverreq",
+        "httpserverreq first",
+        "httpserverreq second",
+    }
