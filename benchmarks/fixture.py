@@ -129,6 +129,12 @@ def start(url, headers):
 _CANNED = {"id": "ses_1", "state": "active"}
 
 
+def mock_goes_first(group: int) -> bool:
+    """Whether group ``group`` of ``_test_file`` runs the fixture's one-request test before
+    pytest-httpserver's (half the groups each way)."""
+    return group % 2 == 0
+
+
 def _test_file(pairs: int, httpserver: bool) -> str:
     """``pairs`` groups: the empty test without and with the fixture, the one-request test with the
     fixture and with pytest-httpserver, which of the two goes first alternating from group to group,
@@ -142,7 +148,7 @@ def _test_file(pairs: int, httpserver: bool) -> str:
             requests.append(_one_request_test("pytest-httpserver", f"test_{n:05d}_httpserverreq"))
         blocks.append(
             f"def test_{n:05d}_without():\n    pass\n\n\ndef test_{n:05d}_with(mock_sprinto):\n    pass\n\n\n"
-            + "\n\n".join(requests[:: 1 if n % 2 == 0 else -1])
+            + "\n\n".join(requests[:: 1 if mock_goes_first(n) else -1])
             + "\n\n"
             + _one_request_test("bare aiohttp", f"test_{n:05d}_barereq")
         )

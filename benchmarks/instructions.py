@@ -65,8 +65,9 @@ void dump_counts(const char *label) { CALLGRIND_DUMP_STATS_AT(label); }
 _DUMP_HOOK = """
 
 import ctypes as _ctypes
+import os as _os
 
-_shim = _ctypes.CDLL(os.environ["BENCH_CALLGRIND_SHIM"])
+_shim = _ctypes.CDLL(_os.environ["BENCH_CALLGRIND_SHIM"])
 _counted = [b"start"]
 
 
@@ -145,8 +146,8 @@ def per_test_figures(dumps: dict[str, list[dict[str, int]]]) -> dict[str, dict[s
         if not group.isdigit() or int(group) < PER_TEST_WARMUP_GROUPS:
             continue
         keys = [kind]
-        if kind in ("mockreq", "httpserverreq"):  # even groups run the fixture's test first
-            first = (int(group) % 2 == 0) == (kind == "mockreq")
+        if kind in ("mockreq", "httpserverreq"):
+            first = fixture.mock_goes_first(int(group)) == (kind == "mockreq")
             keys.append(f"{kind} {'first' if first else 'second'}")
         for key in keys:
             for row in rows:

@@ -192,6 +192,7 @@ class GarbageCensus:
 
     LONG_PASS = 0.005  # CPU seconds: a young pass this long has what survived it written down
     LARGEST = 5
+    LONG_PASSES_KEPT = 200
 
     def __init__(self) -> None:
         self.seen = 0  # gc.garbage's entries already counted: it only grows under DEBUG_SAVEALL
@@ -199,7 +200,8 @@ class GarbageCensus:
         self.kinds: list[collections.Counter[str]] = [collections.Counter() for _ in range(3)]
         self._started = 0.0
         self._long: list[tuple[int, float]] = []  # young passes over LONG_PASS in this step
-        self.long_passes: list[str] = []
+        self.long_steps = 0  # steps with a long young pass; the last LONG_PASSES_KEPT are written down
+        self.long_passes: collections.deque[str] = collections.deque(maxlen=self.LONG_PASSES_KEPT)
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
         generation = info["generation"]
@@ -218,6 +220,7 @@ class GarbageCensus:
         if not self._long:
             return
         passes, self._long = self._long, []
+        self.long_steps += 1
         generation = max(g for g, _ in passes)
         survivors = gc.get_objects(generation + 1)
         sized = heapq.nlargest(
@@ -239,8 +242,8 @@ class GarbageCensus:
                 for what, count in kinds.most_common(60):
                     out.write(f"  {count:9d}  {what}\n")
             out.write(f"young passes over {self.LONG_PASS * 1000:.0f} ms of CPU in the loop's thread: ")
-            out.write(f"{len(self.long_passes)} steps\n")
-            for line in self.long_passes[-200:]:
+            out.write(f"{self.long_steps} steps (the last {len(self.long_passes)} below)\n")
+            for line in self.long_passes:
                 out.write(f"  {line}\n")
 
 
