@@ -319,6 +319,13 @@ def record_key(value: Any) -> str | bytes:
 # of 10-24 ms of CPU with a few such views open). The copy costs ~32 bytes a record of the dataset,
 # the list 8 a record of the window, so a small window (the dashboard reads 20) is still listed.
 LISTED_WINDOW = 1_000
+# A large window's snapshot is either a copy of the whole dict (a clone of its table: ~22 ns a
+# record of the dataset on a million records here) or a dict built from the window's items (~13 ns
+# a record skipped before it, ~120 a record put in it), whichever costs less: the slice when
+# ``offset + 8 * limit < 2 * len``. Before, every window copied the whole dataset, so a client paging
+# through a million records 5,000 at a time copied all million (22 ms, 32 MB) for every page.
+_INSERT_TO_SKIP = 8
+_CLONE_TO_SKIP = 2
 
 
 @dataclass
@@ -383,9 +390,12 @@ class Dataset:
             "applied_at": None if self.applied_at is None else format_time(self.applied_at),
             "applied_by_session": self.applied_by_session,
         }
-        if limit <= LISTED_WINDOW:
-            return head, iter(list(itertools.islice(self.records.values(), offset, offset + limit)))
-        return head, itertools.islice(self.records.copy().values(), offset, offset + limit)
+        end = offset + limit
+        if limit <= LISTED_WINDOW or offset >= len(self.records):
+            return head, iter(list(itertools.islice(self.records.values(), offset, end)))
+        if offset + _INSERT_TO_SKIP * limit < _CLONE_TO_SKIP * len(self.records):  # a page of a large dataset
+            return head, iter(dict(itertools.islice(self.records.items(), offset, end)).values())
+        return head, itertools.islice(self.records.copy().values(), offset, end)
 
 
 class ActivityItem(NamedTuple):

@@ -157,6 +157,38 @@ def test_a_large_records_view_holds_nothing_the_collector_walks() -> None:
     assert list(small) == [f'{{"id":{number}}}'.encode() for number in range(4_990, 5_000)] + [b'{"id":5000}']
 
 
+def test_a_page_of_a_large_records_view_holds_its_own_records_not_a_copy_of_the_dataset() -> None:
+    """A client paging through a large dataset (``?offset=&limit=`` past ``LISTED_WINDOW``) held a
+    copy of the whole dataset's dict for every page: 1,000,000 records read 5,000 at a time copied
+    all of them 200 times. A page's snapshot now holds the page's records unless copying everything
+    costs less (a window reaching across most of the dataset); either way nothing the collector walks."""
+    import tracemalloc
+
+    from mock_sprinto.store import Dataset
+
+    dataset = Dataset("Thing", "id")
+    for number in range(50_000):
+        dataset.put({"id": number})
+    pages = [(0, 2_000), (40_000, 2_000), (48_000, 5_000), (0, 60_000), (60_000, 2_000)]
+    held = {}
+    for offset, limit in pages:
+        gc.collect()
+        before = {id(each) for each in gc.get_objects()}
+        tracemalloc.start()
+        _, window = dataset.describe_parts(offset, limit)
+        held[offset, limit] = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        walked = [each for each in gc.get_objects() if id(each) not in before and isinstance(each, (list, dict))]
+        assert [len(each) for each in walked if len(each) > 1_000] == []
+        dataset.put({"id": offset + 1, "v": "applied meanwhile"})
+        assert list(window) == [f'{{"id":{n}}}'.encode() for n in range(offset, min(offset + limit, 50_000))]
+        dataset.put({"id": offset + 1})
+    whole = held[0, 60_000]  # the whole dataset's copy (~1.3 MB)
+    assert whole > 1_000_000
+    assert held[0, 2_000] < whole / 10 and held[40_000, 2_000] < whole / 10  # before: each as large as ``whole``
+    assert held[60_000, 2_000] < 10_000
+
+
 def test_settings_layering_and_errors() -> None:
     config = load_config(
         None,
