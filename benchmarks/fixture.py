@@ -38,6 +38,7 @@ _times = {}
 _problems = []
 
 
+import resource
 import time
 
 import pytest
@@ -45,13 +46,18 @@ import pytest
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_protocol(item, nextitem):
-    # The whole test as the run pays for it: phases, fixtures, every plugin's report hooks.
+    # The whole test as the run pays for it: phases, fixtures, every plugin's report hooks; and the
+    # CPU the process spent meanwhile, on every thread (the server's included), read outside the timing.
+    before = resource.getrusage(resource.RUSAGE_SELF)
     began = time.perf_counter()
     yield
     _whole[item.nodeid] = time.perf_counter() - began
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    _cpu[item.nodeid] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 _whole = {}
+_cpu = {}
 
 
 def pytest_runtest_logreport(report):
@@ -62,7 +68,7 @@ def pytest_runtest_logreport(report):
 
 def pytest_sessionfinish(session):
     with open(os.environ["BENCH_TIMES_FILE"], "w") as handle:
-        json.dump({"times": _times, "whole": _whole, "problems": _problems}, handle)
+        json.dump({"times": _times, "whole": _whole, "cpu": _cpu, "problems": _problems}, handle)
 
 
 @pytest.fixture(scope="session")
@@ -260,8 +266,8 @@ def run(pairs: int, timeout: float = 300.0) -> dict[str, Any]:
         return {"skipped": "no tests ran"}
     first, rest = with_fixture[0], with_fixture[1:] or with_fixture
 
-    def whole(suffix: str) -> dict[str, float] | None:
-        times = [t * 1000 for name, t in found["whole"].items() if name.endswith(suffix)][1:]
+    def whole(suffix: str, measure: str = "whole") -> dict[str, float] | None:
+        times = [t * 1000 for name, t in found[measure].items() if name.endswith(suffix)][1:]
         return {"median": median(times), "p90": percentile(times, 90)} if times else None
 
     return {
@@ -270,6 +276,10 @@ def run(pairs: int, timeout: float = 300.0) -> dict[str, Any]:
             "mock_sprinto": whole("_mockreq"),
             "pytest-httpserver": whole("_httpserverreq"),
             "bare aiohttp": whole("_barereq"),
+        },
+        "one_request_cpu_ms": {
+            "mock_sprinto": whole("_mockreq", "cpu"),
+            "pytest-httpserver": whole("_httpserverreq", "cpu"),
         },
         "pairs": pairs,
         "first_with_ms": first,
@@ -322,6 +332,19 @@ def section(context: Context) -> Section:
             f"empty test {empty['median']:.2f} ms",
         )
         _ratio_row(out, "per-test cost, both fixtures' tests interleaved in one pytest process", ratio, ratios)
+        mock_cpu, canned_cpu = (
+            result["one_request_cpu_ms"]["mock_sprinto"],
+            result["one_request_cpu_ms"]["pytest-httpserver"],
+        )
+        if mock_cpu is not None and canned_cpu is not None:
+            # The wall time less this CPU is what no thread spent working (waits, hand-overs): the
+            # same for both in 2026-12-06's runs, so the gap was CPU for the same instructions.
+            out.add(
+                "the same tests' CPU, every thread of the process (median)",
+                f"{mock_cpu['median']:.2f} ms with `mock_sprinto`, "
+                f"{mock_cpu['median'] / canned_cpu['median']:.2f} of pytest-httpserver's",
+                f"pytest-httpserver {canned_cpu['median']:.2f} ms",
+            )
         floor = one.get("bare aiohttp")
         if floor is not None:
             out.add(

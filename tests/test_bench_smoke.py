@@ -265,6 +265,8 @@ def test_section_4_times_the_one_request_test_against_a_bare_aiohttp_floor_too()
     assert "skipped" not in result, result
     one = result["one_request_ms"]
     assert one["mock_sprinto"]["median"] > 0 and one["bare aiohttp"]["median"] > 0, one
+    cpu = result["one_request_cpu_ms"]["mock_sprinto"]  # every thread's CPU, the server's included
+    assert cpu is not None and 0 < cpu["median"], result["one_request_cpu_ms"]
 
 
 def test_a_soak_stopped_by_sigterm_leaves_no_server_or_prober_behind() -> None:
