@@ -266,20 +266,20 @@ def run(pairs: int, timeout: float = 300.0) -> dict[str, Any]:
         return {"skipped": "no tests ran"}
     first, rest = with_fixture[0], with_fixture[1:] or with_fixture
 
-    def whole(suffix: str, measure: str = "whole") -> dict[str, float] | None:
+    def medians(suffix: str, measure: str = "whole") -> dict[str, float] | None:
         times = [t * 1000 for name, t in found[measure].items() if name.endswith(suffix)][1:]
         return {"median": median(times), "p90": percentile(times, 90)} if times else None
 
     return {
         "one_request_ms": {
-            "empty test": whole("_without"),
-            "mock_sprinto": whole("_mockreq"),
-            "pytest-httpserver": whole("_httpserverreq"),
-            "bare aiohttp": whole("_barereq"),
+            "empty test": medians("_without"),
+            "mock_sprinto": medians("_mockreq"),
+            "pytest-httpserver": medians("_httpserverreq"),
+            "bare aiohttp": medians("_barereq"),
         },
         "one_request_cpu_ms": {
-            "mock_sprinto": whole("_mockreq", "cpu"),
-            "pytest-httpserver": whole("_httpserverreq", "cpu"),
+            "mock_sprinto": medians("_mockreq", "cpu"),
+            "pytest-httpserver": medians("_httpserverreq", "cpu"),
         },
         "pairs": pairs,
         "first_with_ms": first,

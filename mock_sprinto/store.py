@@ -312,17 +312,17 @@ def record_key(value: Any) -> str | bytes:
     return type(value).__name__.encode() + b"\0" + orjson.dumps(value)
 
 
-# A records view of more than this many records streams from a copy of the dataset's dict, not from
-# a list of them: the dict holds only strings, bytes and numbers, so it and its copy are never
-# tracked by the collector, while a list of 60,000 references, alive as long as a slow client read
-# its answer, was walked by every young collection of those seconds (issue 21's soak: young passes
-# of 10-24 ms of CPU with a few such views open). The copy costs ~32 bytes a record of the dataset,
-# the list 8 a record of the window, so a small window (the dashboard reads 20) is still listed.
+# A records view of more than this many records streams from a dict (the dataset's copy, or one of
+# the window's own records), not from a list of them: such a dict holds only strings, bytes and
+# numbers, so the collector never tracks it, while a list of 60,000 references, alive as long as a
+# slow client read its answer, was walked by every young collection of those seconds (issue 21's
+# soak: young passes of 10-24 ms of CPU with a few such views open). A dict costs ~32 bytes a
+# record, the list 8, so a small window (the dashboard reads 20) is still listed.
 LISTED_WINDOW = 1_000
-# A large window's snapshot is either a copy of the whole dict (a clone of its table: ~22 ns a
-# record of the dataset on a million records here) or a dict built from the window's items (~13 ns
-# a record skipped before it, ~120 a record put in it), whichever costs less: the slice when
-# ``offset + 8 * limit < 2 * len``. Before, every window copied the whole dataset, so a client paging
+# Of the two dicts, whichever costs less: a copy of the whole dataset clones its table (~22 ns a
+# record of the dataset, on a million records here); the window's own is built from a slice of its
+# items (~13 ns a record skipped before the window, ~120 a record put in it). So the window's when
+# ``offset + 8 * limit < 2 * len``. Before, every window copied the whole dataset: a client paging
 # through a million records 5,000 at a time copied all million (22 ms, 32 MB) for every page.
 _INSERT_TO_SKIP = 8
 _CLONE_TO_SKIP = 2
