@@ -132,6 +132,11 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return (yield)
     finally:
         _RUNNING.pop()
+        # Read by the call's report, and not after: pytest keeps every item to the session's end,
+        # so a finished test's handles (each with its clock and lock) stayed for good, ~10 objects
+        # and ~2 KB a test that every full collection of a long suite walked (benchmarks/ANALYSIS.md).
+        if _HANDLES in item.stash:
+            del item.stash[_HANDLES]
 
 
 def _running_item() -> pytest.Item:

@@ -536,3 +536,47 @@ def test_mock_sprinto_app_without_pytest_aiohttp_names_what_to_install(suite: py
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*mock_sprinto_app needs pytest-aiohttp*pip install pytest-aiohttp*[[]asyncio[]]*"])
     assert "fixture 'aiohttp_client' not found" not in result.stdout.str()
+
+
+def test_a_finished_test_keeps_no_handle_alive_so_a_long_suite_does_not_grow(suite: pytest.Pytester) -> None:
+    # pytest keeps every item until the session ends: a handle left on one stayed for the whole run,
+    # ~2 KB and ~10 objects a test that every full collection of a 20,000-test suite walked.
+    suite.makeconftest(
+        """
+        import gc
+        from inner_helpers import log
+
+        def pytest_sessionfinish(session):
+            gc.collect()
+            kinds = ("MockSprinto", "AsyncMockSprinto")
+            # Not test_fails: its frames (its handle among their locals) are pytest's to keep, in
+            # the failure's traceback; nor another suite's run earlier in this process.
+            handles = [o for o in gc.get_objects() if type(o).__name__ in kinds]
+            alive = [o._integration_id for o in handles if o._integration_id.startswith(("test_shared", "test_in_"))]
+            log(alive=alive, items=len(session.items))
+        """
+    )
+    suite.makepyfile(
+        test_inner="""
+        import pytest
+        from inner_helpers import start
+
+        @pytest.mark.parametrize("n", range(20))
+        def test_shared(mock_sprinto, n):
+            start(mock_sprinto)
+
+        def test_fails(mock_sprinto):
+            start(mock_sprinto)
+            assert False, "on purpose: its report reads the handle first"
+
+        async def test_in_process(mock_sprinto_app):
+            mock = await mock_sprinto_app()
+            async with mock.client.post(mock.integration_path + "/sessions", headers=mock.headers) as response:
+                assert response.status == 201
+        """
+    )
+    result = suite.runpytest()
+    result.assert_outcomes(passed=21, failed=1)
+    result.stdout.fnmatch_lines(["*- mock-sprinto: test_fails-* -*"])
+    (facts,) = seen(suite)
+    assert facts == {"alive": [], "items": 22}
