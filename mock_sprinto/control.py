@@ -414,7 +414,8 @@ class ControlPlane:
 
         tenant = self.emulator.tenant(integration_id)
         known = {name: schema.known_fields for name, schema in self.emulator.registry.types.items()}
-        return judge(tenant, self.emulator.journal.answered_after(tenant.since, integration_id), known)
+        entries = self.emulator.journal.answered_after(tenant.since, integration_id, headers=False)
+        return judge(tenant, entries, known)
 
     def coverage_kept(self, integration_id: str) -> dict[str, bool | None]:
         """The behaviours an integration's run met (behaviour: recovered), without creating it."""
@@ -431,7 +432,7 @@ class ControlPlane:
         coverage = _coverage()
         if coverage.nothing_to_meet(answers, tenant.sessions.values()):
             return {}
-        entries = journal.answered_after(tenant.since, integration_id)
+        entries = journal.answered_after(tenant.since, integration_id, headers=False)
         from .report import Run  # the behaviours alone: no finding is looked for (a pytest test's cost)
 
         met: dict[str, bool | None] = coverage.met_behaviours(Run(tenant, entries, {}))  # reads no known field
@@ -541,7 +542,8 @@ class ControlPlane:
 
         expectations = parse(document)
         tenant = self.emulator.tenant(integration_id)
-        return verdict(expectations, tenant, self.emulator.journal.answered_after(tenant.since, integration_id))
+        entries = self.emulator.journal.answered_after(tenant.since, integration_id, headers=False)
+        return verdict(expectations, tenant, entries)
 
     # ---- the judge on captured traffic (report/har.py; docs/judge-har.md) -----------------------------
     def judge_har(self, data: bytes, integration_id: str | None = None) -> dict[str, Any]:

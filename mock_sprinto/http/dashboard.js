@@ -11,9 +11,13 @@ const MAX_SESSIONS = 1000;
 const ACTIVITY_SHOWN = 200;
 // The judge's findings of every integration, not only the one shown: id -> {report summary,
 // findings count, when read, the integration's summary then}. The others are read a few a poll,
-// when their summary changed or their count is older than STALE_MS, through the overview (a read
-// that never brings back an integration a test just deleted).
+// when their summary changed and their count is older than CHANGED_MS, or it is older than
+// STALE_MS, through the overview (a read that never brings back an integration a test just
+// deleted). Each read runs the judge on that integration's history, tens of ms on a busy one: a
+// client syncing without pause changes its summary every second, and re-reading it at every poll
+// made the dashboard the server's heaviest client.
 const findings = new Map();
+const CHANGED_MS = 3000;
 const STALE_MS = 5000;
 const OTHERS_PER_POLL = 4;
 const JOURNAL_FOR_TIMELINES = 500;
@@ -323,7 +327,7 @@ async function refreshOtherFindings(list) {
   const due = list.filter((i) => {
     if (i.id === state.selected) return false;
     const known = findings.get(i.id);
-    return !known || known.seen !== JSON.stringify(i) || now - known.at > STALE_MS;
+    return !known || now - known.at > (known.seen !== JSON.stringify(i) ? CHANGED_MS : STALE_MS);
   }).sort((a, b) => ((findings.get(a.id) || { at: 0 }).at - (findings.get(b.id) || { at: 0 }).at))
     .slice(0, OTHERS_PER_POLL);
   await Promise.all(due.map(async (i) => {

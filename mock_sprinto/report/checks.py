@@ -27,6 +27,7 @@ from .run import (
     arrived,
     evidence,
     failed_recoverably,
+    last_arrival,
     lost,
     when,
 )
@@ -91,29 +92,40 @@ def _definitive(entry: JournalEntry) -> bool:
     return not failed_recoverably(entry)
 
 
-def _followed_up(run: Run, failure: JournalEntry) -> bool:
-    """Whether the client sent a failed start, push or close again and got a settling answer."""
-    later = [e for e in run.after(failure) if _definitive(e)]
-    if failure.operation == "start_session":
-        return any(e.operation == "start_session" for e in later)
-    if failure.operation == "close_session":
-        return any(
-            e.session_id == failure.session_id and e.operation in ("close_session", "get_session") for e in later
-        )
-    if failure.digest is not None:  # the same page, in this session or (after an expiry) a new one
-        return any(e.operation == "push_page" and e.digest == failure.digest for e in later)
-    # refused before its body was read (a 429 from the rate limit): any settled push or a new start
-    return any(e.operation in ("push_page", "start_session") for e in later)
+def _follow_up_key(entry: JournalEntry) -> Any:
+    """What a settled request can be the follow-up of (``gave_up``): a start of any start, a close or
+    a read of its session of a failed close, a push of the failed push of the same page (in this
+    session or, after an expiry, a new one). A push refused before its body was read (a 429 from
+    the rate limit) has no digest: any settled push or start follows it up."""
+    if entry.operation == "start_session":
+        return "start"
+    if entry.operation in ("close_session", "get_session"):
+        return ("close", entry.session_id)
+    if entry.operation == "push_page":
+        return ("push", entry.digest)
+    return None
 
 
 def gave_up(run: Run) -> Finding:
+    """A failed start, push or close the client never sent again to a settling answer. Each kind of
+    follow-up's last settled arrival is indexed once: one look-up a failure, not a scan of every
+    later request (a busy integration's report is read by the dashboard every second)."""
     finding = BY_ID["gave_up"].new()
+    settled = [e for e in run.client if _definitive(e)]
+    last = last_arrival(settled, _follow_up_key)
+    last_push_or_start = max((e.arrival for e in settled if e.operation in ("push_page", "start_session")), default=0)
     for entry in run.client:
-        if (
-            entry.operation in ("start_session", "push_page", "close_session")
-            and failed_recoverably(entry)
-            and not _followed_up(run, entry)
-        ):
+        if entry.operation not in ("start_session", "push_page", "close_session") or not failed_recoverably(entry):
+            continue
+        if entry.operation == "start_session":
+            followed = last.get("start", 0)
+        elif entry.operation == "close_session":
+            followed = last.get(("close", entry.session_id), 0)
+        elif entry.digest is not None:
+            followed = last.get(("push", entry.digest), 0)
+        else:
+            followed = last_push_or_start
+        if followed <= entry.answer:  # no settled follow-up arrived after its answer
             finding.add(evidence(entry, operation=entry.operation, status=entry.status, code=entry.code))
     return finding
 

@@ -58,10 +58,6 @@ class Run:
         entry = self.by_request.get(request_id)
         return entry is not None and entry.status == status and not lost(entry)
 
-    def after(self, entry: JournalEntry) -> list[JournalEntry]:
-        """The client's requests that arrived after ``entry`` was answered."""
-        return [e for e in self.client if e.arrival > entry.answer]
-
     def close_tried(self) -> set[str]:
         """Sessions the client tried to close, whatever the answer."""
         return {e.session_id for e in self.client if e.operation == "close_session" and e.session_id is not None}

@@ -8,7 +8,7 @@ from ..journal import JournalEntry
 from ..lifecycle import State
 from .kinds import BY_ID
 from .model import Finding
-from .run import Run, evidence, when
+from .run import Run, evidence, last_arrival, when
 
 
 # ---- sessions -----------------------------------------------------------------------------------
@@ -74,22 +74,19 @@ def _conflicts(run: Run) -> list[JournalEntry]:
     ]
 
 
-def _deals_with(entry: JournalEntry, named: str | None) -> bool:
-    """A request that deals with a start conflict: a close, a successful start, or use of the named session."""
-    return (
-        entry.operation == "close_session"
-        or (entry.operation == "start_session" and entry.status == 201)
-        or (entry.session_id is not None and entry.session_id == named)
-    )
-
-
 def start_conflict_unhandled(run: Run) -> Finding:
+    """A start refused for the session still active, and nothing after that deals with it: no
+    close (of any session), no successful start, no request naming that session."""
     finding = BY_ID["start_conflict_unhandled"].new()
+    closed = max((e.arrival for e in run.of_operation("close_session")), default=0)
+    started = max((e.arrival for e in run.of_operation("start_session") if e.status == 201), default=0)
+    used = last_arrival(run.client, lambda e: e.session_id)
     reported: set[str | None] = set()
     for conflict in _conflicts(run):
         if conflict.names_session in reported:
             continue
-        if not any(_deals_with(e, conflict.names_session) for e in run.after(conflict)):
+        dealt_with = max(closed, started, used.get(conflict.names_session, 0))
+        if dealt_with <= conflict.answer:  # nothing of the kind arrived after its answer
             reported.add(conflict.names_session)
             finding.add(evidence(conflict, active_session_id=conflict.names_session))
     return finding
@@ -128,11 +125,12 @@ def start_conflict_ignored(run: Run) -> Finding:
 def outcome_not_read(run: Run) -> Finding:
     finding = BY_ID["outcome_not_read"].new()
     sessions = run.tenant.sessions
+    polled = last_arrival(run.of_operation("get_session"), lambda e: e.session_id)
     for close in run.of_operation("close_session"):
         session = sessions.get(close.session_id or "")
         if session is None or session.close_status != "apply" or not run.received(close.request_id, 202):
             continue
-        if not any(e.operation == "get_session" and e.session_id == session.id for e in run.after(close)):
+        if polled.get(session.id, 0) <= close.answer:  # no read of the session arrived after its close was answered
             finding.add(evidence(close, state=session.state.value))
     return finding
 

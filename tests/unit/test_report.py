@@ -132,3 +132,59 @@ def test_nothing_to_meet_is_true_only_where_the_judge_meets_nothing() -> None:
         if nothing_to_meet([(e.status, e.code) for e in entries], mine.sessions.values()):
             assert met == {}, (fields, session)
     assert met_somewhere == set(BEHAVIOURS), "every behaviour met by one of the cases: add a case for a new one"
+
+
+class _CountedReads(list[JournalEntry]):
+    """The run's client requests, counting each time a check reads them all."""
+
+    reads = 0
+
+    def __iter__(self) -> Any:
+        _CountedReads.reads += 1
+        return super().__iter__()
+
+
+def _busy_history(syncs: int) -> tuple[Tenant, list[JournalEntry]]:
+    """Sync after sync: a start throttled and sent again, a start refused for the session still
+    active, a page, an apply; every other sync reads its outcome, the rest never do."""
+    mine = tenant()
+    entries: list[JournalEntry] = []
+    order = itertools.count(1)
+
+    def add(at: float, **fields: Any) -> None:
+        arrival = next(order)
+        entries.append(entry(arrival, next(order), at, method="POST", **fields))
+
+    for i in range(syncs):
+        session_id = f"ses_{i}"
+        add(i, operation="start_session", status=429, code="rate_limited", retry_after=1)
+        add(i + 0.2, operation="start_session", status=201, session_id=session_id)
+        add(i + 0.3, operation="start_session", status=409, code="session_already_active", names_session=session_id)
+        add(i + 0.4, operation="push_page", status=202, session_id=session_id, digest=f"page{i}")
+        add(i + 0.5, operation="close_session", status=202, session_id=session_id)
+        if i % 2:
+            add(i + 0.6, operation="get_session", status=200, session_id=session_id)
+        mine.sessions[session_id] = _session(id=session_id, ordinal=i + 1, close_status="apply")
+    return mine, entries
+
+
+def test_a_busy_integrations_report_reads_its_history_a_fixed_number_of_times(monkeypatch: Any) -> None:
+    # The dashboard reads the report of each busy integration every second. Checks that looked at
+    # every later request for each close, conflict or failure took ~170 ms a report after a few
+    # minutes of four clients' syncs (one loop step, every client waiting), and grew with each sync.
+    made = Run.__init__
+
+    def counted(self: Run, *args: Any) -> None:
+        made(self, *args)
+        self.client = _CountedReads(self.client)
+
+    monkeypatch.setattr(Run, "__init__", counted)
+    reads = {}
+    for syncs in (10, 100):
+        _CountedReads.reads = 0
+        report = judge(*_busy_history(syncs))
+        reads[syncs] = _CountedReads.reads
+        found = {finding.id: finding.count for finding in report.findings}
+        assert found.get("outcome_not_read") == syncs // 2  # the syncs that never read their outcome
+        assert "gave_up" not in found and "start_conflict_unhandled" not in found  # each was dealt with
+    assert reads[100] == reads[10]
