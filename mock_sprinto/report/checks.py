@@ -93,10 +93,10 @@ def _definitive(entry: JournalEntry) -> bool:
 
 
 def _follow_up_key(entry: JournalEntry) -> Any:
-    """What a settled request can be the follow-up of (``gave_up``): a start of any start, a close or
-    a read of its session of a failed close, a push of the failed push of the same page (in this
-    session or, after an expiry, a new one). A push refused before its body was read (a 429 from
-    the rate limit) has no digest: any settled push or start follows it up."""
+    """What a request follows up, or is followed up by (``gave_up``): a start any start, a close a
+    close or a read of its session, a push a push of the same page (in this session or, after an
+    expiry, a new one). A push refused before its body was read (a 429 from the rate limit) has no
+    digest, ``("push", None)``: any settled push or start follows it up."""
     if entry.operation == "start_session":
         return "start"
     if entry.operation in ("close_session", "get_session"):
@@ -117,14 +117,8 @@ def gave_up(run: Run) -> Finding:
     for entry in run.client:
         if entry.operation not in ("start_session", "push_page", "close_session") or not failed_recoverably(entry):
             continue
-        if entry.operation == "start_session":
-            followed = last.get("start", 0)
-        elif entry.operation == "close_session":
-            followed = last.get(("close", entry.session_id), 0)
-        elif entry.digest is not None:
-            followed = last.get(("push", entry.digest), 0)
-        else:
-            followed = last_push_or_start
+        key = _follow_up_key(entry)  # a failure's own key is the key of what follows it up
+        followed = last_push_or_start if key == ("push", None) else last.get(key, 0)
         if followed <= entry.answer:  # no settled follow-up arrived after its answer
             finding.add(evidence(entry, operation=entry.operation, status=entry.status, code=entry.code))
     return finding
