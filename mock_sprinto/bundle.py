@@ -190,7 +190,7 @@ def _chosen(
     entries: Sequence[JournalEntry]
     if integration_id is not None:
         tenant = emulator.tenants[integration_id]
-        entries = [e for e in emulator.journal.answered_after(tenant.since, tenant.id) if e.arrival > tenant.since]
+        entries = emulator.journal.since(tenant.since, tenant.id)
         tenants = [tenant]
         clock = None
         scenario = None

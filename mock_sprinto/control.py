@@ -39,17 +39,21 @@ from .faults.scenario import (
     shipped_by_name,
     shipped_scenarios,
 )
-from .journal import JournalEntry
+from .journal import JournalEntry, entries_of
 from .jsontext import array_parts
 from .naming import INTEGRATION_ID
+from .rows import Row
 from .service import Emulator
 from .settings import check_overrides, describe
-from .store import ActivityItem, ActivityLog, Dataset, Tenant
+from .steps import Steps, finished
+from .store import ActivityItem, ActivityLog, Dataset, Tenant, TenantAsItStood
 
 if TYPE_CHECKING:
     from .report import Report
 
 MAX_KEY_CHARS = 512
+# A stepped read (``steps``) makes this many journal entries a step: ~2-5 ms of the loop each.
+ENTRIES_PER_STEP = 2_000
 # The overview (the dashboard's read, every second): the newest sessions it holds by default, and
 # at most when asked; the last pages of each; the last activity items and anomalies (what the
 # dashboard's activity card lists: dashboard.js ACTIVITY_SHOWN).
@@ -317,6 +321,15 @@ class ControlPlane:
         tenant = self.emulator.tenant(integration_id)
         return {"integration_id": tenant.id, "sessions": [session.detail() for session in tenant.sessions.values()]}
 
+    def sessions_parts(self, integration_id: str) -> Iterator[bytes]:
+        """``sessions`` as JSON text in parts (``jsontext``), for the HTTP route to stream: the
+        sessions are chosen now, each one's view made when it is written (as it stands then), so a
+        thousand sessions are not one step of the loop (~35 ms)."""
+        tenant = self.emulator.tenant(integration_id)
+        chosen = list(tenant.sessions.values())
+        opening = b'{"integration_id":' + orjson.dumps(tenant.id) + b',"sessions":['
+        return array_parts(opening, (orjson.dumps(session.detail()) for session in chosen), b"]}")
+
     def sessions_kept(self, integration_id: str) -> list[dict[str, Any]]:
         """The sessions of an integration if it exists, without creating it (a failing test's
         report is written after the fixture deleted its integration)."""
@@ -363,7 +376,13 @@ class ControlPlane:
         throttled, not subject to the scenario)."""
         return [item.public() for item in self.emulator.tenant(integration_id).activity]
 
-    def overview(
+    def activity_parts(self, integration_id: str) -> Iterator[bytes]:
+        """``{"items": activity}`` as JSON text in parts, for the HTTP route to stream: the items
+        are chosen now, each made when it is written (a full log of 10,000: ~25 ms in one step)."""
+        rows = list(self.emulator.tenant(integration_id).activity.rows)
+        return array_parts(b'{"items":[', (orjson.dumps(ActivityItem._make(row).public()) for row in rows), b"]}")
+
+    def overview_steps(
         self,
         integration_id: str,
         entity_type: str | None = None,
@@ -371,7 +390,7 @@ class ControlPlane:
         limit: int = 20,
         sessions: int = OVERVIEW_SESSIONS,
         pages: int = OVERVIEW_PAGES,
-    ) -> dict[str, Any]:
+    ) -> Steps[dict[str, Any]]:
         """What the dashboard shows of one integration, in one read that never creates it (a
         dashboard polling an integration a test just deleted must not bring it back): ``exists``
         false and nothing else when it is unknown.
@@ -385,8 +404,13 @@ class ControlPlane:
         views' (``GET .../sessions``, ``GET .../activity``) items, oldest first."""
         if not INTEGRATION_ID.match(integration_id):
             raise ApiError.of(INVALID_PARAMETER, f"no integration can have the id {integration_id[:140]!r}")
-        if integration_id not in self.emulator.tenants:
-            return {"integration_id": integration_id, "exists": False}
+        while True:
+            judged = self.emulator.tenants.get(integration_id)
+            if judged is None:
+                return {"integration_id": integration_id, "exists": False}
+            report = yield from self.report_steps(integration_id)  # the loop's other clients answered meanwhile
+            if self.emulator.tenants.get(integration_id) is judged:  # not deleted (nor made again) meanwhile
+                break
         tenant = self.emulator.tenant(integration_id)  # settled: what fell due has happened
         datasets = self.datasets(integration_id)["datasets"]
         shown = entity_type if entity_type in datasets else next(iter(datasets), None)
@@ -399,7 +423,7 @@ class ControlPlane:
             "sessions_total": len(tenant.sessions),
             "activity": _overview_activity(tenant.activity, {session.id for session in newest}, pages),
             "activity_total": len(tenant.activity),
-            "report": self.report(integration_id),
+            "report": report.public(),
             "scenario": self.scenario(integration_id),
             "datasets": datasets,
             "records": None if shown is None else self.records(integration_id, shown, offset, limit),
@@ -410,12 +434,22 @@ class ControlPlane:
         return self.report_of(integration_id).public()
 
     def report_of(self, integration_id: str) -> Report:
-        from .report import judge  # imported here: the judge is not paid for at start-up, only when asked
+        return finished(self.report_steps(integration_id))
 
-        tenant = self.emulator.tenant(integration_id)
+    def report_steps(self, integration_id: str) -> Steps[Report]:
+        """``report_of`` a step at a time (``steps``): the journal's rows and the sessions are taken
+        now, in one step, and every later step judges that instant (``TenantAsItStood``)."""
+        from .report import judging  # imported here: the judge is paid for when asked, not at start-up
+
         known = {name: schema.known_fields for name, schema in self.emulator.registry.types.items()}
-        entries = self.emulator.journal.answered_after(tenant.since, integration_id, headers=False)
-        return judge(tenant, entries, known)
+        judged, rows = self._as_it_stands(integration_id)
+        return (yield from judging(judged, (yield from _entries_in_steps(rows)), known))
+
+    def _as_it_stands(self, integration_id: str) -> tuple[TenantAsItStood, list[Row]]:
+        """What a stepped read judges, taken in one step: the integration as it stands and its
+        journal's rows (made into entries in later steps: ``_entries_in_steps``)."""
+        tenant = self.emulator.tenant(integration_id)
+        return TenantAsItStood.of(tenant), self.emulator.journal.rows_answered_after(tenant.since, integration_id)
 
     def coverage_kept(self, integration_id: str) -> dict[str, bool | None]:
         """The behaviours an integration's run met (behaviour: recovered), without creating it."""
@@ -538,12 +572,15 @@ class ControlPlane:
     def verify(self, integration_id: str, document: Any) -> dict[str, Any]:
         """Check the integration's journal against ``document``'s expectations: the verdict, or 422
         ``expectations_not_met`` with the diff, or 400 ``invalid_expectations`` (nothing created)."""
-        from .verify import parse, verdict
+        return finished(self.verify_steps(integration_id, document))
+
+    def verify_steps(self, integration_id: str, document: Any) -> Steps[dict[str, Any]]:
+        """``verify`` a step at a time (``steps``), of the instant its first step takes."""
+        from .verify import parse, verdict_steps
 
         expectations = parse(document)
-        tenant = self.emulator.tenant(integration_id)
-        entries = self.emulator.journal.answered_after(tenant.since, integration_id, headers=False)
-        return verdict(expectations, tenant, entries)
+        judged, rows = self._as_it_stands(integration_id)
+        return (yield from verdict_steps(expectations, judged, (yield from _entries_in_steps(rows))))
 
     # ---- the judge on captured traffic (report/har.py; docs/judge-har.md) -----------------------------
     def judge_har(self, data: bytes, integration_id: str | None = None) -> dict[str, Any]:
@@ -607,6 +644,15 @@ class ControlPlane:
         chosen now and made as they are read."""
         journal = self.emulator.journal
         return journal.picked(integration_id, limit or len(journal.entries) or 1, operation, status)
+
+
+def _entries_in_steps(rows: Sequence[Row]) -> Steps[list[JournalEntry]]:
+    """The entries of journal rows, ``ENTRIES_PER_STEP`` a step."""
+    entries: list[JournalEntry] = []
+    for start in range(0, len(rows), ENTRIES_PER_STEP):
+        yield
+        entries += entries_of(rows[start : start + ENTRIES_PER_STEP], headers=False)
+    return entries
 
 
 def _overview_activity(log: ActivityLog, sessions: set[str], pages: int) -> list[dict[str, Any]]:

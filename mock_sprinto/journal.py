@@ -91,6 +91,7 @@ def kept_headers(raw: Sequence[tuple[bytes, bytes]], limit: int) -> tuple[Sequen
 _FIELD_NAMES = tuple(f.name for f in fields(JournalEntry))
 _values_of = attrgetter(*_FIELD_NAMES)
 _ANSWER = _FIELD_NAMES.index("answer")
+_ARRIVAL = _FIELD_NAMES.index("arrival")
 _INTEGRATION = _FIELD_NAMES.index("integration_id")
 _OPERATION = _FIELD_NAMES.index("operation")
 _STATUS = _FIELD_NAMES.index("status")
@@ -127,6 +128,12 @@ def _entry_of(row: Row) -> JournalEntry:
     entry.request_headers = _unpacked(row[_REQUEST_HEADERS], b"\r\n", b": ")
     entry.response_headers = _unpacked(row[_RESPONSE_HEADERS], "\r\n", ": ")
     return entry
+
+
+def entries_of(rows: Iterable[Row], *, headers: bool = True) -> list[JournalEntry]:
+    """The entries of journal rows (``Journal.rows_answered_after``), without their headers unpacked
+    when ``headers`` is false (``Journal.answered_after`` says who reads them so)."""
+    return list(map(_entry_of if headers else _entry_without_headers, rows))
 
 
 def _entry_without_headers(row: Row) -> JournalEntry:
@@ -185,10 +192,19 @@ class Journal:
         it took seconds after a soak). ``headers=False``: entries with no headers, for the readers
         that never look at them (the judge, verify): unpacking them was a third of a busy
         integration's report, which the dashboard reads every second."""
-        made = _entry_of if headers else _entry_without_headers
-        picked = [made(row) for row in self._own_rows_after(order, integration_id)]
-        picked.reverse()
-        return picked
+        return entries_of(self.rows_answered_after(order, integration_id), headers=headers)
+
+    def since(self, order: int, integration_id: str) -> JournalEntries:
+        """``integration_id``'s entries that arrived (and so were answered) after ``order``, oldest
+        first: chosen now, made as they are read (a state bundle's journal, written in parts)."""
+        return JournalEntries([row for row in self.rows_answered_after(order, integration_id) if row[_ARRIVAL] > order])
+
+    def rows_answered_after(self, order: int, integration_id: str) -> list[Row]:
+        """``answered_after``'s rows, chosen now, oldest first: a read made a step at a time
+        (``steps``) makes their entries in later steps (``entries_of``), as the ring moves on."""
+        rows = list(self._own_rows_after(order, integration_id))
+        rows.reverse()
+        return rows
 
     def answers_after(self, order: int, integration_id: str) -> list[tuple[int, str | None]]:
         """The status and code of each of ``integration_id``'s entries answered after ``order``,

@@ -33,6 +33,8 @@ TRANSITIONS: dict[tuple[State, Event], State] = {
     (State.PROCESSING, Event.PROCESSING_SUCCEEDED): State.PROCESSED,
     (State.PROCESSING, Event.PROCESSING_GAVE_UP): State.FAILED,
 }
+# The states no event leads out of: a session in one stages, expires and closes no more.
+FINAL: frozenset[State] = frozenset(State) - {state for state, _ in TRANSITIONS}
 
 
 class IllegalTransition(MockSprintoError):

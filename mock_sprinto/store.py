@@ -13,9 +13,9 @@ import operator
 import random
 import secrets
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 
@@ -32,7 +32,7 @@ from .budget import (
 from .clock import OffsetClock, format_time
 from .faults.engine import FaultState, random_state, restored_random
 from .faults.scenario import Scenario
-from .lifecycle import State
+from .lifecycle import FINAL, State
 from .rows import Row, RowView
 from .settings import Settings
 
@@ -246,6 +246,20 @@ class Session:
         ``rows``: made already (``FlatRows``, a slice at a time)."""
         if isinstance(self.accepted_pages, list):
             self.accepted_pages = PageRows(self.accepted_pages, rows)
+
+    def as_it_stands(self) -> Session:
+        """The session as it is now, for a read made a step at a time (``steps``) while the loop
+        goes on staging, expiring and closing: itself once its state is final (nothing it records
+        changes then), else a copy with its own page lists. The pages are shared: what a page
+        records of its arrival is set when it is staged."""
+        if self.state in FINAL:
+            return self
+        twin = object.__new__(Session)
+        for name, value in zip(_SESSION_FIELDS, _session_values(self), strict=True):
+            setattr(twin, name, value)
+        twin.accepted_pages = tuple(self.accepted_pages)
+        twin.rejected_pages = deque(self.rejected_pages, maxlen=self.rejected_pages.maxlen)
+        return twin
 
     def public(self) -> dict[str, Any]:
         """The vendor's Session object (documented members first, then the emulator's extras)."""
@@ -674,3 +688,38 @@ class Tenant:
             (f"act_{self._activity_seq:08d}", at, level, kind, message, session_id, right_sized_json(details), size)
         )
         self.last_activity_at = at
+
+
+_SESSION_FIELDS = tuple(name for name in Session.__slots__ if not name.startswith("__"))
+_session_values = operator.attrgetter(*_SESSION_FIELDS)
+
+
+class Judged(Protocol):
+    """What the judge and a verification read of an integration besides its journal: a live
+    ``Tenant``, or ``TenantAsItStood`` for a read made a step at a time (``steps``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def since(self) -> int: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def sessions(self) -> Mapping[str, Session]: ...
+
+
+@dataclass(frozen=True)
+class TenantAsItStood:
+    """An integration as the judge reads it, taken in one step with its journal's rows: the loop may
+    stage, expire and close between a stepped read's steps (a report's checks), and every step still
+    reads the same instant (the sessions as they stood: ``Session.as_it_stands``)."""
+
+    id: str
+    since: int
+    settings: Settings
+    sessions: Mapping[str, Session]
+
+    @classmethod
+    def of(cls, tenant: Tenant) -> TenantAsItStood:
+        sessions = {session_id: session.as_it_stands() for session_id, session in tenant.sessions.items()}
+        return cls(tenant.id, tenant.since, tenant.settings, sessions)

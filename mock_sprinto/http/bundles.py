@@ -10,6 +10,7 @@ import dataclasses
 from aiohttp import web
 
 from ..payload import Body
+from ..steps import stepped
 from .body import read_body
 from .common import CONTROL, CONTROL_PREFIX, json_response, stream_parts
 from .control import ONE, _json_object, _named
@@ -48,7 +49,8 @@ async def save_state(request: web.Request) -> web.Response:
 async def verify(request: web.Request) -> web.Response:
     """200 when the journal holds what the body expects; else the control plane raises 422 with the diff."""
     expectations = await _json_object(request)
-    return json_response(request.app[CONTROL].verify(request.match_info["integration_id"], expectations))
+    steps = request.app[CONTROL].verify_steps(request.match_info["integration_id"], expectations)
+    return json_response(await stepped(steps))
 
 
 async def judge(request: web.Request) -> web.Response:

@@ -16,6 +16,7 @@ from ..control import MAX_OVERVIEW_PAGES, MAX_OVERVIEW_SESSIONS, OVERVIEW_PAGES,
 from ..errors import ApiError, int_param
 from ..payload import parse_json
 from ..resources import doc_pages, readme_text
+from ..steps import stepped
 from .body import read_body
 from .common import CONTROL, CONTROL_PREFIX, json_response, query_value, stream_json, stream_parts
 
@@ -188,8 +189,8 @@ async def set_clock(request: web.Request) -> web.Response:
     return json_response(request.app[CONTROL].set_clock(body.get("now"), _named(request)))
 
 
-async def sessions(request: web.Request) -> web.Response:
-    return json_response(request.app[CONTROL].sessions(_one(request)))
+async def sessions(request: web.Request) -> web.StreamResponse:
+    return await stream_parts(request, request.app[CONTROL].sessions_parts(_one(request)))
 
 
 async def session_detail(request: web.Request) -> web.Response:
@@ -251,12 +252,12 @@ async def overview(request: web.Request) -> web.Response:
     sessions = _query_int(request, "sessions", OVERVIEW_SESSIONS, 0, MAX_OVERVIEW_SESSIONS)
     pages = _query_int(request, "pages", OVERVIEW_PAGES, 0, MAX_OVERVIEW_PAGES)
     entity_type = query_value(request, "entity_type") or None
-    view = request.app[CONTROL].overview(_one(request), entity_type, offset, limit, sessions, pages)
-    return json_response(view)
+    steps = request.app[CONTROL].overview_steps(_one(request), entity_type, offset, limit, sessions, pages)
+    return json_response(await stepped(steps))
 
 
 async def report(request: web.Request) -> web.Response:
-    return json_response(request.app[CONTROL].report(_one(request)))
+    return json_response((await stepped(request.app[CONTROL].report_steps(_one(request)))).public())
 
 
 def _journal_filters(request: web.Request) -> tuple[str | None, str | None, int | None]:
@@ -277,9 +278,9 @@ async def journal(request: web.Request) -> web.StreamResponse:
     return await stream_parts(request, control.journal_parts(integration_id, limit, operation, status))
 
 
-async def activity(request: web.Request) -> web.Response:
+async def activity(request: web.Request) -> web.StreamResponse:
     """The whole activity log, oldest first (not a vendor request: not journaled, no scenario)."""
-    return json_response({"items": request.app[CONTROL].activity(_one(request))})
+    return await stream_parts(request, request.app[CONTROL].activity_parts(_one(request)))
 
 
 async def journal_har(request: web.Request) -> web.StreamResponse:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..journal import JournalEntry
 from ..lifecycle import State
+from ..steps import Steps, finished
 from .checks import unrecovered_pages
 from .model import Coverage
 from .run import Run, last_arrival, lost
@@ -155,7 +156,16 @@ BEHAVIOURS: dict[str, Callable[[Run], Verdict]] = {
 
 def coverage(run: Run) -> list[Coverage]:
     """Each documented behaviour: whether the run met it, and whether the client recovered."""
-    return [Coverage(name, *behaviour(run)) for name, behaviour in BEHAVIOURS.items()]
+    return finished(covering(run))
+
+
+def covering(run: Run) -> Steps[list[Coverage]]:
+    """``coverage`` a behaviour at a time (``steps``; ``judging``)."""
+    found = []
+    for name, behaviour in BEHAVIOURS.items():
+        yield
+        found.append(Coverage(name, *behaviour(run)))
+    return found
 
 
 def nothing_to_meet(answers: Iterable[tuple[int, str | None]], sessions: Iterable[Session]) -> bool:

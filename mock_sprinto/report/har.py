@@ -50,7 +50,7 @@ from ..clock import ManualClock, OffsetClock
 from ..codes import INVALID_HAR
 from ..errors import ApiError
 from ..journal import JournalEntry
-from ..lifecycle import State
+from ..lifecycle import FINAL, State
 from ..payload import page_digest
 from ..resources import schemas_dir
 from ..settings import Settings
@@ -468,7 +468,7 @@ class _Sessions:
         session.updated_at = at
         if state is State.EXPIRED and session.expired_at is None:
             session.expired_at = at  # at the latest: the answer that showed it
-        if state in (State.PROCESSED, State.FAILED, State.CANCELLED) and session.finished_at is None:
+        if state in FINAL and session.finished_at is None:
             session.finished_at = at
         if self.tenant.active_session_id == session.id and state is not State.ACTIVE:
             self.tenant.active_session_id = None

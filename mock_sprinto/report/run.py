@@ -19,7 +19,7 @@ from typing import Any
 from ..clock import format_time
 from ..journal import JournalEntry
 from ..settings import Settings
-from ..store import Session, Tenant
+from ..store import Judged, Session
 
 AUTO_RETRY_SECONDS = 1.0
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})  # what a retry with backoff recovers from
@@ -33,7 +33,7 @@ class Run:
     """One tenant's journal and store, indexed once for every check."""
 
     def __init__(
-        self, tenant: Tenant, entries: Iterable[JournalEntry], known_fields: Mapping[str, Iterable[str]]
+        self, tenant: Judged, entries: Iterable[JournalEntry], known_fields: Mapping[str, Iterable[str]]
     ) -> None:
         self.tenant = tenant
         self.known_fields = known_fields

@@ -1,0 +1,112 @@
+"""Long control reads answer the server's other clients between their steps (``mock_sprinto.steps``).
+
+On a full journal, a busy integration's report, overview and verification each held the event loop
+for 60-150 ms in one step, and its sessions and activity lists for 35-60 ms, while every client of
+every integration waited. Each is now made a step at a time. These tests read a busy integration
+while another client calls, and check that the other client is answered before the read is done,
+and that what a stepped read answers is the instant its first step took."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from mock_sprinto import control as control_module
+from mock_sprinto import verify as verify_module
+from mock_sprinto.control import ControlPlane
+from mock_sprinto.http import common
+from mock_sprinto.service import Emulator
+from mock_sprinto.steps import Steps, finished
+
+from ..helpers import Control, Vendor, user, users
+
+VERIFY = {"counts": [{"status": "5xx", "never": True}, {"operation": "start_session", "status": 201, "at_least": 1}]}
+
+
+async def _busy(vendor: Vendor, syncs: int) -> str:
+    """An integration with ``syncs`` syncs behind it (a rejected page in every third), and an active
+    session, whose id is returned."""
+    for i in range(syncs):
+        session = await vendor.start()
+        await vendor.push(session["id"], {"entities": {"User": users(i * 10, 5)}})
+        if i % 3 == 0:
+            await vendor.push(session["id"], {"entities": {"User": [user(1, workEmail="nope")]}}, expect=400)
+        await vendor.close(session["id"])
+        await vendor.session(session["id"])
+    return str((await vendor.start())["id"])
+
+
+def _watched(monkeypatch: pytest.MonkeyPatch, name: str, emulator: Emulator) -> tuple[asyncio.Event, list[int]]:
+    """Wraps ``ControlPlane.<name>`` (a stepped read, or a streamed one's parts): the event is set
+    when it starts, and the list gets the journal's total when its last step ends."""
+    started = asyncio.Event()
+    ended: list[int] = []
+    original = getattr(ControlPlane, name)
+
+    def stepped(self: ControlPlane, *args: Any) -> Steps[Any]:
+        started.set()
+        answer = yield from original(self, *args)
+        ended.append(emulator.journal.total)
+        return answer
+
+    def parts(self: ControlPlane, *args: Any) -> Iterator[bytes]:
+        started.set()
+        yield from original(self, *args)
+        ended.append(emulator.journal.total)
+
+    monkeypatch.setattr(ControlPlane, name, parts if name.endswith("_parts") else stepped)
+    return started, ended
+
+
+READS: dict[str, tuple[str, Callable[[Control], Any]]] = {
+    "report": ("report_steps", lambda c: c.get("/integrations/acme/report")),
+    "overview": ("report_steps", lambda c: c.get("/integrations/acme/overview")),
+    "verify": ("verify_steps", lambda c: c.post("/integrations/acme/verify", VERIFY)),
+    "sessions": ("sessions_parts", lambda c: c.get("/integrations/acme/sessions")),
+    "activity": ("activity_parts", lambda c: c.get("/integrations/acme/activity")),
+}
+
+
+@pytest.mark.parametrize("read", list(READS))
+async def test_a_long_control_read_lets_another_client_in_before_it_is_done(
+    read: str, vendor: Vendor, control: Control, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small steps, so a few dozen syncs make a read of many steps (a full journal makes as many).
+    monkeypatch.setattr(control_module, "ENTRIES_PER_STEP", 16)
+    monkeypatch.setattr(verify_module, "REQUESTS_PER_STEP", 16)
+    monkeypatch.setattr(common, "STREAM_CHUNK_BYTES", 256)
+    active = await _busy(vendor, 30)
+    name, call = READS[read]
+    started, ended = _watched(monkeypatch, name, emulator)
+    reading = asyncio.ensure_future(call(control))
+    await started.wait()
+    answered = emulator.journal.total + 1
+    await vendor.session(active)  # another client, while the read is under way
+    assert (await reading) is not None
+    assert ended and ended[0] >= answered, f"the {read} was made in one step: the other client waited for it"
+
+
+async def test_a_stepped_report_judges_the_instant_its_first_step_took(
+    vendor: Vendor, control: Control, emulator: Emulator
+) -> None:
+    # Between the steps the loop stages, rejects and closes; the report still says what the run
+    # had done when it began, as one made at once then would.
+    active = await _busy(vendor, 12)
+    plane = ControlPlane(emulator)
+    then = plane.report("acme")
+    steps = plane.report_steps("acme")
+    next(steps)
+    await vendor.push(active, {"entities": {"User": users(500, 5)}})
+    await vendor.push(active, {"entities": {"User": users(500, 5)}})  # the same page again: duplicate_page
+    await vendor.push(active, {"entities": {"User": [user(1, workEmail="nope")]}}, expect=400)
+    for _ in range(10):
+        next(steps)
+    await vendor.close(active)
+    now = plane.report("acme")
+    assert finished(steps).public() == then
+    assert now != then  # what happened meanwhile is in the next report
+    assert "duplicate_page" in [f["id"] for f in now["findings"]]
+    assert "duplicate_page" not in [f["id"] for f in then["findings"]]
