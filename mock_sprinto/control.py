@@ -49,6 +49,7 @@ from .steps import Steps, finished
 from .store import ActivityItem, ActivityLog, Dataset, Tenant, TenantAsItStood
 
 if TYPE_CHECKING:
+    from .bundle import Restoration
     from .report import Report
 
 MAX_KEY_CHARS = 512
@@ -521,11 +522,29 @@ class ControlPlane:
         replaces every integration and the journal. Checked whole first: a refusal changes nothing."""
         from . import bundle
 
-        if integration_id is not None and not INTEGRATION_ID.match(integration_id):
-            raise ApiError.of(INVALID_PARAMETER, f"no integration can have the id {integration_id[:140]!r}")
-        restoration = bundle.from_document(document, self.emulator)
+        self._importable_to(integration_id)
+        return self.restore_state(bundle.from_document(document, self.emulator), integration_id)
+
+    def checked_state(self, data: bytes, integration_id: str | None = None) -> Restoration:
+        """A bundle's bytes decoded, checked whole and built (``bundle.from_document``), without
+        changing anything: what ``PUT .../state`` does off the loop (``steps.off_loop``) before
+        ``restore_state`` swaps it in."""
+        from . import bundle
+
+        self._importable_to(integration_id)
+        settings = self.emulator.settings
+        document = bundle.decode(data, settings.max_state_bytes, settings.max_json_depth)
+        return bundle.from_document(document, self.emulator)
+
+    def restore_state(self, restoration: Restoration, integration_id: str | None = None) -> dict[str, Any]:
+        from . import bundle
+
         restored = bundle.restore(self.emulator, restoration, integration_id)
         return {"scope": restoration.scope, "integrations": restored, "journal_entries": len(restoration.entries)}
+
+    def _importable_to(self, integration_id: str | None) -> None:
+        if integration_id is not None and not INTEGRATION_ID.match(integration_id):
+            raise ApiError.of(INVALID_PARAMETER, f"no integration can have the id {integration_id[:140]!r}")
 
     def load_state(self, data: bytes) -> dict[str, Any]:
         """Import a bundle's bytes (JSON or gzip) whatever its scope: ``serve --state``, ``--persist``."""

@@ -1,4 +1,5 @@
-"""Long reads made a step at a time, so a server's other clients are answered between the steps.
+"""Long reads made a step at a time, and heavy control jobs made off the loop, so a server's other
+clients are answered meanwhile.
 
 A control read that judges or lists a busy integration's whole history (the judge's report, which
 the dashboard asks for every second; a verification; the sessions or the activity of a full
@@ -9,13 +10,21 @@ giving the loop a turn at each yield, and every other caller (a test, ``serve``'
 Ctrl-C, the pytest plugin) with ``finished``, all at once. What a stepped read judges is chosen in
 its first step (the journal's rows, a snapshot of the sessions), so its answer is what it would
 have been at that instant, whatever the loop answers meanwhile.
+
+A job that is one pure computation over a large document (a state bundle checked and built, a HAR
+judged: ~1-2 s for a full journal's) runs on a thread of its own instead (``off_loop``), one at a
+time (``heavy_turn``, taken before the job's body is read, so the bodies waiting their turn stay in
+their clients' sockets, as when the loop did the job). Its Python gives the loop the GIL back every
+few ms; a C call in it (orjson parsing the document) still holds it to its end.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Generator
-from typing import TypeVar
+import weakref
+from collections.abc import Callable, Generator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 Steps = Generator[None, None, T]
@@ -38,3 +47,25 @@ async def stepped(steps: Steps[T]) -> T:
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
         await asyncio.sleep(0)
+
+
+_worker: ThreadPoolExecutor | None = None
+_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def heavy_turn() -> asyncio.Lock:
+    """The running loop's turn for heavy control jobs: one at a time."""
+    loop = asyncio.get_running_loop()
+    turn = _turns.get(loop)
+    if turn is None:
+        turn = _turns[loop] = asyncio.Lock()
+    return turn
+
+
+async def off_loop(job: Callable[..., T], *args: Any) -> T:
+    """``job(*args)`` on the heavy-job thread (one a process), the loop free meanwhile. ``job`` reads
+    nothing the loop changes (it builds new objects from its arguments)."""
+    global _worker
+    if _worker is None:
+        _worker = ThreadPoolExecutor(1, thread_name_prefix="mock-sprinto-control")
+    return await asyncio.get_running_loop().run_in_executor(_worker, job, *args)

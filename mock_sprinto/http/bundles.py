@@ -10,7 +10,7 @@ import dataclasses
 from aiohttp import web
 
 from ..payload import Body
-from ..steps import stepped
+from ..steps import heavy_turn, off_loop, stepped
 from .body import read_body
 from .common import CONTROL, CONTROL_PREFIX, json_response, stream_parts
 from .control import ONE, _json_object, _named
@@ -33,13 +33,13 @@ async def get_state(request: web.Request) -> web.StreamResponse:
 
 
 async def put_state(request: web.Request) -> web.Response:
+    """Checked and built off the loop (a full journal's bundle: ~1-2 s), swapped in on it."""
     control = request.app[CONTROL]
-    settings = control.emulator.settings
-    body = await _large_body(request, settings.max_state_bytes)
-    from ..bundle import decode
-
-    document = decode(body.decoded, settings.max_state_bytes, settings.max_json_depth)
-    return json_response(control.put_state(document, _named(request)))
+    integration_id = _named(request)
+    async with heavy_turn():
+        body = await _large_body(request, control.emulator.settings.max_state_bytes)
+        restoration = await off_loop(control.checked_state, body.decoded, integration_id)
+    return json_response(control.restore_state(restoration, integration_id))
 
 
 async def save_state(request: web.Request) -> web.Response:
@@ -56,8 +56,9 @@ async def verify(request: web.Request) -> web.Response:
 async def judge(request: web.Request) -> web.Response:
     control = request.app[CONTROL]
     settings = control.emulator.settings
-    body = await _large_body(request, settings.max_har_bytes)
-    return json_response(control.judge_har(body.decoded))
+    async with heavy_turn():
+        body = await _large_body(request, settings.max_har_bytes)
+        return json_response(await off_loop(control.judge_har, body.decoded))
 
 
 def add_routes(app: web.Application) -> None:

@@ -9,6 +9,7 @@ and that what a stepped read answers is the instant its first step took."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -110,3 +111,40 @@ async def test_a_stepped_report_judges_the_instant_its_first_step_took(
     assert now != then  # what happened meanwhile is in the next report
     assert "duplicate_page" in [f["id"] for f in now["findings"]]
     assert "duplicate_page" not in [f["id"] for f in then["findings"]]
+
+
+@pytest.mark.parametrize("job", ["checked_state", "judge_har"])
+async def test_a_state_import_or_a_har_judged_leaves_the_loop_to_other_clients(
+    job: str, vendor: Vendor, control: Control, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A full journal's bundle took ~2 s of one loop step to check and build, and its HAR ~0.9 s to
+    # judge: every other client waited. Both run on a thread of their own now.
+    active = await _busy(vendor, 3)
+    async with control.client.get("/_mock/integrations/acme/state") as response:
+        bundle = await response.read()
+    async with control.client.get("/_mock/journal.har") as response:
+        har = await response.read()
+    started, released = threading.Event(), threading.Event()
+    waited: list[bool] = []
+    original = getattr(ControlPlane, job)
+
+    def held(self: ControlPlane, *args: Any) -> Any:
+        started.set()
+        waited.append(released.wait(3))  # on the loop, this would keep the other client out: it times out
+        return original(self, *args)
+
+    monkeypatch.setattr(ControlPlane, job, held)
+    json = {"Content-Type": "application/json"}
+    if job == "checked_state":
+        doing = control.client.put("/_mock/integrations/acme/state", data=bundle, headers=json)
+    else:
+        doing = control.client.post("/_mock/judge", data=har, headers=json)
+    task = asyncio.ensure_future(doing)
+    while not started.is_set():
+        assert not task.done(), f"answered before the job began: {(await task).status}"
+        await asyncio.sleep(0.001)
+    await vendor.session(active)  # another client, while the job runs
+    released.set()
+    async with await task as response:
+        assert response.status == 200, await response.text()
+    assert waited == [True], "the job held the loop: the other client was answered only after it"
