@@ -40,26 +40,36 @@ def finished(steps: Steps[T]) -> T:
 
 
 async def stepped(steps: Steps[T]) -> T:
-    """The answer of ``steps``, the loop's other work given a turn after each step."""
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        await asyncio.sleep(0)
+    """The answer of ``steps``, the loop's other work given a turn after each step. One stepped read
+    at a time (``_turn``): each holds what it judges (a full journal's entries, ~10,000), and many at
+    once would hold that many copies, where reads made in one step held one."""
+    async with _turn(_reading):
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            await asyncio.sleep(0)
 
 
 _worker: ThreadPoolExecutor | None = None
-_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+_reading: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+_heavy: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def _turn(turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]) -> asyncio.Lock:
+    """The running loop's lock among ``turns`` (a lock serves one loop: a server on another loop
+    later gets its own)."""
+    loop = asyncio.get_running_loop()
+    turn = turns.get(loop)
+    if turn is None:
+        turn = turns[loop] = asyncio.Lock()
+    return turn
 
 
 def heavy_turn() -> asyncio.Lock:
-    """The running loop's turn for heavy control jobs: one at a time."""
-    loop = asyncio.get_running_loop()
-    turn = _turns.get(loop)
-    if turn is None:
-        turn = _turns[loop] = asyncio.Lock()
-    return turn
+    """The running loop's turn for heavy control jobs (``off_loop``): one at a time."""
+    return _turn(_heavy)
 
 
 async def off_loop(job: Callable[..., T], *args: Any) -> T:

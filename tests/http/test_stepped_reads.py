@@ -148,3 +148,28 @@ async def test_a_state_import_or_a_har_judged_leaves_the_loop_to_other_clients(
     async with await task as response:
         assert response.status == 200, await response.text()
     assert waited == [True], "the job held the loop: the other client was answered only after it"
+
+
+async def test_stepped_reads_take_turns_so_many_at_once_hold_one_reads_history(
+    vendor: Vendor, control: Control, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each stepped read holds what it judges (a full journal's entries). Made in one step, reports
+    # were judged one at a time; interleaved, twenty open dashboards would hold twenty copies.
+    monkeypatch.setattr(control_module, "ENTRIES_PER_STEP", 16)
+    await _busy(vendor, 10)
+    under_way = most = 0
+    original = ControlPlane.report_steps
+
+    def counted(self: ControlPlane, integration_id: str) -> Steps[Any]:
+        nonlocal under_way, most
+        under_way += 1
+        most = max(most, under_way)
+        try:
+            return (yield from original(self, integration_id))
+        finally:
+            under_way -= 1
+
+    monkeypatch.setattr(ControlPlane, "report_steps", counted)
+    reports = await asyncio.gather(*(control.get("/integrations/acme/report") for _ in range(8)))
+    assert all(report == reports[0] for report in reports)
+    assert most == 1
