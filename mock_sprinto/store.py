@@ -257,7 +257,8 @@ class Session:
         twin = object.__new__(Session)
         for name, value in zip(_SESSION_FIELDS, _session_values(self), strict=True):
             setattr(twin, name, value)
-        twin.accepted_pages = tuple(self.accepted_pages)
+        if isinstance(self.accepted_pages, list):  # PageRows (a purged expired session's) never change
+            twin.accepted_pages = tuple(self.accepted_pages)
         twin.rejected_pages = deque(self.rejected_pages, maxlen=self.rejected_pages.maxlen)
         return twin
 

@@ -188,3 +188,22 @@ def test_a_busy_integrations_report_reads_its_history_a_fixed_number_of_times(mo
         assert found.get("outcome_not_read") == syncs // 2  # the syncs that never read their outcome
         assert "gave_up" not in found and "start_conflict_unhandled" not in found  # each was dealt with
     assert reads[100] == reads[10]
+
+
+def test_a_session_as_it_stands_copies_what_can_still_change_and_shares_the_rest() -> None:
+    # A stepped report judges the sessions as they stood at its first step (TenantAsItStood).
+    def page(ordinal: int) -> Page:
+        return Page(ordinal, f"req_{ordinal}", T0, True, 1, {"User": 1}, 10, 10, "identity")
+
+    active = _session(accepted_pages=[page(1)])
+    then = active.as_it_stands()
+    active.add_page(page(2))
+    _rejected(active)
+    active.state = State.EXPIRED
+    assert [p.ordinal for p in then.accepted_pages] == [1] and not then.rejected_pages
+    assert then.state is State.ACTIVE and then.id == active.id
+    processed = _session(state=State.PROCESSED, accepted_pages=[page(1)])
+    assert processed.as_it_stands() is processed  # a final state: nothing it records changes
+    purged = _session(state=State.EXPIRED, accepted_pages=[page(1), page(2)])
+    purged.finish()  # flat rows, as a purge leaves them: shared, not made into pages again
+    assert purged.as_it_stands().accepted_pages is purged.accepted_pages
