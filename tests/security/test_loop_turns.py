@@ -165,7 +165,8 @@ async def test_an_integrations_records_and_payloads_go_into_its_state_bundle_a_p
     monkeypatch.setattr(common, "STREAM_CHUNK_BYTES", 1)  # every part its own write
     got = await _read_while_ticking(client, "/_mock/state", events)
     assert got["integrations"] == expected["integrations"]  # the 7 records only, as when its turn came
-    assert events.count("member") == 3  # two staged pages' payloads, one dataset's records
+    # Two staged pages' payloads, the processed session, one dataset's records, the activity log.
+    assert events.count("member") == 5
     assert events.count("records") == 5  # 2 + 2 + 2 + 1 records, then the array's end
     for kind in ("member", "records"):  # each payload, the records' parts: the loop turned between
         made_at = [i for i, event in enumerate(events) if event == kind]
