@@ -133,11 +133,21 @@ class ControlPlane:
             and self.emulator.new_tenant_refusal(integration_id, before) is None
         )
 
-    def integrations(self) -> dict[str, Any]:
+    def integrations_parts(self) -> Iterator[bytes]:
+        """Every integration's summary as JSON text in parts (``jsontext``), for the HTTP route to
+        stream (the dashboard reads it every second): the integrations are chosen now, each settled
+        and summed up when it is written (5,000 were ~100 ms in one step of the loop); one deleted
+        before its turn is left out, as if it had been deleted before the read."""
         emulator = self.emulator
-        for tenant in emulator.tenants.values():
-            emulator.settle(tenant)
-        return {"integrations": [_summary(tenant) for tenant in emulator.tenants.values()]}
+        chosen = list(emulator.tenants.values())
+
+        def summaries() -> Iterator[bytes]:
+            for tenant in chosen:
+                if not tenant.forgotten:
+                    emulator.settle(tenant)
+                    yield orjson.dumps(_summary(tenant))
+
+        return array_parts(b'{"integrations":[', summaries(), b"]}")
 
     def integration(self, integration_id: str) -> dict[str, Any]:
         return _summary(self.emulator.tenant(integration_id))

@@ -162,8 +162,8 @@ async def create_integration(request: web.Request) -> web.Response:
     return json_response(request.app[CONTROL].create_integration(body.get("id"), body.get("api_key")), 201)
 
 
-async def list_integrations(request: web.Request) -> web.Response:
-    return json_response(request.app[CONTROL].integrations())
+async def list_integrations(request: web.Request) -> web.StreamResponse:
+    return await stream_parts(request, request.app[CONTROL].integrations_parts())
 
 
 async def get_integration(request: web.Request) -> web.Response:

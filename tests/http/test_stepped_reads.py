@@ -68,6 +68,7 @@ READS: dict[str, tuple[str, Callable[[Control], Any]]] = {
     "verify": ("verify_steps", lambda c: c.post("/integrations/acme/verify", VERIFY)),
     "sessions": ("sessions_parts", lambda c: c.get("/integrations/acme/sessions")),
     "activity": ("activity_parts", lambda c: c.get("/integrations/acme/activity")),
+    "integrations": ("integrations_parts", lambda c: c.get("/integrations")),
 }
 
 
@@ -80,6 +81,8 @@ async def test_a_long_control_read_lets_another_client_in_before_it_is_done(
     monkeypatch.setattr(verify_module, "REQUESTS_PER_STEP", 16)
     monkeypatch.setattr(common, "STREAM_CHUNK_BYTES", 256)
     active = await _busy(vendor, 30)
+    for n in range(20):  # the dashboard lists every integration each second
+        await control.post("/integrations", {"id": f"other-{n}"}, expect=201)
     name, call = READS[read]
     started, ended = _watched(monkeypatch, name, emulator)
     reading = asyncio.ensure_future(call(control))
