@@ -2,9 +2,11 @@
 
 On a full journal, a busy integration's report, overview and verification each held the event loop
 for 60-150 ms in one step, and its sessions and activity lists for 35-60 ms, while every client of
-every integration waited. Each is now made a step at a time. These tests read a busy integration
-while another client calls, and check that the other client is answered before the read is done,
-and that what a stepped read answers is the instant its first step took."""
+every integration waited; a state import and a HAR judged held it for seconds. Reads are now made a
+step at a time (or streamed), and the two jobs on a thread of their own. These tests read or load a
+busy integration while another client calls, and check that the other client is answered before
+the read or job is done, that what a stepped read answers is the instant its first step took, and
+that stepped reads take turns."""
 
 from __future__ import annotations
 
