@@ -2,7 +2,7 @@
 
 import sys
 
-from . import bomb, drift, fixture, memory, startup, throughput, validation
+from . import bomb, controlreads, drift, fixture, memory, startup, throughput, validation
 from .harness import Part, main
 
 PARTS: tuple[Part, ...] = (
@@ -13,6 +13,7 @@ PARTS: tuple[Part, ...] = (
     bomb.PART,
     validation.PART,
     drift.PART,
+    controlreads.PART,
 )
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 the sections, printing them and writing the run (with the machine and the date) to a Markdown file.
 
 It knows no benchmark: each section's own module (``throughput``, ``startup``, ``fixture``,
-``memory``, ``bomb``, ``validation``) measures and reads its figures and hands back ``Section``
-values through a ``Part``; ``benchmarks/__main__.py`` lists the parts in order.
+``memory``, ``bomb``, ``validation``, ``drift``, ``controlreads``) measures and reads its figures and
+hands back ``Section`` values through a ``Part``; ``benchmarks/__main__.py`` lists the parts in order.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ class Scale:
     profile_seconds: float = 3.0
     drift_runs: int = 12
     drift_duration: float = 4.0
+    busy_requests: int = 10_000  # section 10: a full journal (journal_size's default)
     quick: bool = False  # a harness check: some extra runs are left out
 
 
@@ -86,6 +87,7 @@ QUICK = Scale(
     profile_seconds=0.5,
     drift_runs=2,
     drift_duration=0.3,
+    busy_requests=90,
     quick=True,
 )
 

@@ -47,7 +47,9 @@ from typing import Any
 
 from .servers import GcLog
 
-KEPT = 20  # the longest steps reported (the server's start and stop among them: the soak leaves those out)
+# The longest steps reported (the server's start and stop among them: the soak leaves those out);
+# section 10 asks for more (LOOPWATCH_KEPT), to find each control read's longest step among a fill's.
+KEPT = int(os.environ.get("LOOPWATCH_KEPT", "20"))
 # The longest collections reported: more, as start-up's (imports, before ``gc.freeze``) are long ones.
 KEPT_COLLECTIONS = 200
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks import fixture
+from benchmarks import controlreads, fixture
 from benchmarks.common import health_port, page_bytes, percentile
 from benchmarks.harness import Row, Section, render
 
@@ -376,3 +376,10 @@ def test_the_per_test_count_reads_callgrinds_dumps_and_splits_them_by_kind_and_o
         "httpserverreq first",
         "httpserverreq second",
     }
+
+
+def test_section_10_finds_each_control_reads_longest_step_and_a_pushs(tmp_path: Path) -> None:
+    found = controlreads.run(90, tmp_path)
+    assert found["requests"] >= 90 and found["push_ms"] > 0
+    assert set(found["reads"]) == {what for what, *_ in controlreads.READS}
+    assert all(ms > 0 for ms in found["reads"].values()), found["reads"]  # each read's own steps, found by path
