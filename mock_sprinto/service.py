@@ -392,7 +392,9 @@ class Emulator:
 
         def run() -> Answer:
             self._still_held(tenant, session_id)
-            session = self.sessions.close_session(tenant, session_id, body)  # a large apply starts building
+            session = self.sessions.close_session(tenant, session_id, body)
+            if self.timeline.worth_preparing(session):
+                self._in_background(self.timeline.prepare_apply(tenant, session))
             return Answer(202, session.public())
 
         return await self._under_scenario(call, tenant, run)

@@ -164,8 +164,7 @@ class Timeline:
         )
 
     def start_processing(self, tenant: Tenant, session: Session, at: float) -> None:
-        """close(apply): the first attempt is due after the processing time (0: right now, unless a
-        large apply is still being built: ``prepare_apply``)."""
+        """close(apply): the first attempt is due after the processing time (0: right now)."""
         session.processing_started_at = at
         tenant.schedule(at + tenant.settings.processing_seconds, "attempt", session.id)
         tenant.note(
@@ -176,13 +175,6 @@ class Timeline:
             session.id,
             accepted_batches=len(session.accepted_pages),
         )
-        if self.background is not None and self.worth_preparing(session) and _on_a_loop():
-            # Claimed before the attempt can fall due, so a processing time of 0 waits for the slices
-            # too: a million records applied at once held the loop 3.5 s, every client waiting.
-            work = Applying(tenant.settings.apply_mode == "upsert")
-            work.building_since = (tenant.now(), asyncio.get_running_loop().time())
-            session.applying = work
-            self.background(self.prepare_apply(tenant, session, work))
         self.settle(tenant)
 
     def retire(self, tenant: Tenant, session: Session, at: float) -> None:
@@ -325,12 +317,14 @@ class Timeline:
         """More staged records than one slice: smaller applies are built at once when due (a few ms)."""
         return session.state is State.PROCESSING and session.staged_records > APPLY_SLICE_RECORDS
 
-    async def prepare_apply(self, tenant: Tenant, session: Session, work: Applying) -> None:
-        """Build a large apply aside in slices (``work``, claimed by ``start_processing``), yielding
-        to the loop between them, while the session waits for processing: when it falls due, only
-        what is left is built (all of it when the clock was moved at once), so the answer is the
-        same either way. Stops when the tenant is deleted or reset away (what it built would only
-        keep memory the reset gave back)."""
+    async def prepare_apply(self, tenant: Tenant, session: Session) -> None:
+        """Build a large apply aside in slices, yielding to the loop between them, while the session
+        waits for processing: when it falls due, only what is left is built (all of it when the clock
+        was moved at once), so the answer is the same either way. Stops when the tenant is deleted or
+        reset away (what it built would only keep memory the reset gave back)."""
+        work = Applying(tenant.settings.apply_mode == "upsert")
+        work.building_since = (tenant.now(), asyncio.get_running_loop().time())
+        session.applying = work
         try:
             while (
                 session.applying is work

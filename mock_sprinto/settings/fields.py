@@ -32,7 +32,7 @@ class Settings:
     processing_seconds: float = _s(
         2.0,
         "mock",
-        "Emulator time a processing attempt takes after close(apply) (longer while a large apply is built, even at 0).",
+        "Emulator time a processing attempt takes after close(apply) (longer while a large apply is being built).",
         0,
     )
     expired_retention_seconds: float = _s(
