@@ -239,8 +239,7 @@ def sessions(loop: asyncio.AbstractEventLoop, few: int, many: int, pages: int, r
             got["status"].append(_timed(vendor.status))
             got["activity"].append(_timed(vendor.activity))
             got["close_apply"].append(_timed(partial(vendor.close, session_id)))
-    control = ControlPlane(emulator)
-    held = {name: len(control.sessions(vendor.integration_id)["sessions"]) for name, vendor in vendors.items()}
+    held = {name: len(emulator.tenant(vendor.integration_id).sessions) for name, vendor in vendors.items()}
     return {
         "held": held,
         "fill_seconds": fill_seconds,

@@ -328,14 +328,10 @@ class ControlPlane:
             _check_id(integration_id)
 
     # ---- what the emulator saw ------------------------------------------------------------------
-    def sessions(self, integration_id: str) -> dict[str, Any]:
-        tenant = self.emulator.tenant(integration_id)
-        return {"integration_id": tenant.id, "sessions": [session.detail() for session in tenant.sessions.values()]}
-
     def sessions_parts(self, integration_id: str) -> Iterator[bytes]:
-        """``sessions`` as JSON text in parts (``jsontext``), for the HTTP route to stream: the
-        sessions are chosen now, each one's view made when it is written (as it stands then), so a
-        thousand sessions are not one step of the loop (~35 ms)."""
+        """Every session kept, with its pages, as JSON text in parts (``jsontext``), for the HTTP
+        route to stream: the sessions are chosen now, each one's view made when it is written (as it
+        stands then), so a thousand sessions are not one step of the loop (~35 ms)."""
         tenant = self.emulator.tenant(integration_id)
         chosen = list(tenant.sessions.values())
         opening = b'{"integration_id":' + orjson.dumps(tenant.id) + b',"sessions":['
@@ -439,10 +435,6 @@ class ControlPlane:
             "datasets": datasets,
             "records": None if shown is None else self.records(integration_id, shown, offset, limit),
         }
-
-    def report(self, integration_id: str) -> dict[str, Any]:
-        """The judge's report on this integration's client: findings and behaviour coverage."""
-        return self.report_of(integration_id).public()
 
     def report_of(self, integration_id: str) -> Report:
         return finished(self.report_steps(integration_id))

@@ -102,7 +102,7 @@ async def test_a_stepped_report_judges_the_instant_its_first_step_took(
     # had done when it began, as one made at once then would.
     active = await _busy(vendor, 12)
     plane = ControlPlane(emulator)
-    then = plane.report("acme")
+    then = plane.report_of("acme").public()
     steps = plane.report_steps("acme")
     next(steps)
     await vendor.push(active, {"entities": {"User": users(500, 5)}})
@@ -111,7 +111,7 @@ async def test_a_stepped_report_judges_the_instant_its_first_step_took(
     for _ in range(10):
         next(steps)
     await vendor.close(active)
-    now = plane.report("acme")
+    now = plane.report_of("acme").public()
     assert finished(steps).public() == then
     assert now != then  # what happened meanwhile is in the next report
     assert "duplicate_page" in [f["id"] for f in now["findings"]]
