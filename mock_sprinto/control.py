@@ -531,18 +531,25 @@ class ControlPlane:
         """A bundle's bytes decoded, checked whole and built (``bundle.from_document``), without
         changing anything: what ``PUT .../state`` does off the loop (``steps.off_loop``) before
         ``restore_state`` swaps it in."""
-        from . import bundle
+        from . import bundle, offload
 
         self._importable_to(integration_id)
         settings = self.emulator.settings
-        document = bundle.decode(data, settings.max_state_bytes, settings.max_json_depth)
-        return bundle.from_document(document, self.emulator)
+        if len(data) > offload.INLINE_DOCUMENT_BYTES:  # checked in a child process, rebuilt in chunks
+            joined = offload.checked_bundle(data, settings.max_state_bytes, settings.max_json_depth)
+            if joined is not None:
+                try:
+                    return bundle.from_document(joined.document, self.emulator, checked=True)
+                finally:
+                    joined.let_go()
+        document = bundle.checked_document(data, settings.max_state_bytes, settings.max_json_depth)
+        return bundle.from_document(document, self.emulator, checked=True)
 
     def restore_state(self, restoration: Restoration, integration_id: str | None = None) -> dict[str, Any]:
         from . import bundle
 
         restored = bundle.restore(self.emulator, restoration, integration_id)
-        return {"scope": restoration.scope, "integrations": restored, "journal_entries": len(restoration.entries)}
+        return {"scope": restoration.scope, "integrations": restored, "journal_entries": len(restoration.rows)}
 
     def _importable_to(self, integration_id: str | None) -> None:
         if integration_id is not None and not INTEGRATION_ID.match(integration_id):
@@ -605,12 +612,18 @@ class ControlPlane:
 
     # ---- the judge on captured traffic (report/har.py; docs/judge-har.md) -----------------------------
     def judge_har(self, data: bytes, integration_id: str | None = None) -> dict[str, Any]:
-        """The client report on a HAR capture's bytes, per integration it holds; 400 ``invalid_har``."""
+        """The client report on a HAR capture's bytes, per integration it holds; 400 ``invalid_har``.
+        A large capture is judged in a child process (``offload.CHILD``), else here."""
+        from . import offload
         from .report.har import judge_har, parse_har
 
         known = {name: schema.known_fields for name, schema in self.emulator.registry.types.items()}
-        document = parse_har(data)
-        return judge_har(document, known, self.emulator.settings, integration_id).public()
+        settings = self.emulator.settings
+        if len(data) > offload.INLINE_DOCUMENT_BYTES:
+            judged = offload.judged_har(data, known, settings, integration_id)
+            if judged is not None:
+                return judged
+        return judge_har(parse_har(data), known, settings, integration_id).public()
 
     def journal(
         self, integration_id: str | None, limit: int, operation: str | None = None, status: int | None = None

@@ -106,7 +106,17 @@ def plain_success(row: Row) -> bool:
     return row[_STATUS] < 400 and row[_CODE] is None
 
 
-def _row_of(entry: JournalEntry) -> Row:
+assert _ANSWER == _ARRIVAL + 1  # numbered_from replaces both at once
+
+
+def numbered_from(row: Row, first: int) -> Row:
+    """``row`` with its arrival and answer, numbered from 0 (a state bundle's, ranked), moved up by
+    ``first``."""
+    return (*row[:_ARRIVAL], first + row[_ARRIVAL], first + row[_ANSWER], *row[_ANSWER + 1 :])
+
+
+def row_of(entry: JournalEntry) -> Row:
+    """``entry`` as a row of the ring: its fields in order, its headers packed."""
     row = list(_values_of(entry))
     row[_REQUEST_HEADERS] = packed_request_headers(entry.request_headers)
     row[_RESPONSE_HEADERS] = packed_response_headers(entry.response_headers)
@@ -175,7 +185,7 @@ class Journal:
         self.total = 0
 
     def add(self, entry: JournalEntry) -> None:
-        self.add_row(_row_of(entry))
+        self.add_row(row_of(entry))
 
     def add_row(self, row: Row) -> None:
         """An entry already made into its row (``JournalEntry``'s fields in order, headers packed)."""

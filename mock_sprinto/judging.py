@@ -15,6 +15,9 @@ registry from the folders it was loaded from; a registry made any other way (in 
 that cannot start or that dies, leaves the page to the thread, as before. It ends when the server
 closes its stdin or exits.
 
+Large control documents (HAR captures, state bundles) go to a child of their own, made by
+``offload.py`` with the same class and pipe.
+
 Not ``multiprocessing``: its spawn and forkserver re-run the parent's main script in the child
 (the user's own, when the emulator is embedded in one without an ``if __name__`` guard), and fork
 copies a process whose threads may hold locks.
@@ -54,6 +57,13 @@ def pack(judged: PageVerdict | ApiError) -> Packed:
     return ("verdict", *facts, code, verdict.detail, verdict.errors, verdict.errors_truncated)
 
 
+def refusal(packed: Packed) -> ApiError:
+    """A refusal ``pack`` made."""
+    error = unpack(packed)
+    assert isinstance(error, ApiError)
+    return error
+
+
 def unpack(packed: Packed) -> PageVerdict | ApiError:
     if packed[0] == "error":
         _, status, code, detail, extra, headers, setting = packed
@@ -89,9 +99,11 @@ def _exactly(stream: IO[bytes], size: int, closed: str = "the judge's pipe close
 
 
 class ChildJudge:
-    """The server process's one judging child, shared by every emulator in it (one page at a time)."""
+    """One child process of the server's, shared by every emulator in it, one job at a time:
+    ``python -m <module>``, whose ``serve`` answers each message it reads."""
 
-    def __init__(self) -> None:
+    def __init__(self, module: str = "mock_sprinto.judging") -> None:
+        self._module = module
         self._lock = threading.Lock()
         self._child: subprocess.Popen[bytes] | None = None
         self._failed = False  # it could not start, or died twice: the thread judges from now on
@@ -99,15 +111,19 @@ class ChildJudge:
 
     def judge(self, sources: tuple[str, ...], settings: Settings, raw: bytes) -> tuple[Packed, str] | None:
         """The page's packed verdict and digest, from the child; None when there is no child to ask."""
+        answer: tuple[Packed, str] | None = self.ask((sources, settings), raw)
+        return answer
+
+    def ask(self, message: Any, raw: bytes) -> Any:
+        """The child's answer to ``message`` and ``raw``; None when there is no child to ask."""
         with self._lock:
             if self._failed:
                 return None
             try:
                 child = self._started()
                 assert child.stdin is not None and child.stdout is not None
-                _write(child.stdin, (sources, settings), raw)
-                answer: tuple[Packed, str] = _read(child.stdout)[0]
-                return answer
+                _write(child.stdin, message, raw)
+                return _read(child.stdout)[0]
             except (OSError, EOFError, pickle.PickleError, ValueError):
                 self._lost()
                 return None
@@ -115,7 +131,7 @@ class ChildJudge:
     def _started(self) -> subprocess.Popen[bytes]:
         if self._child is None or self._child.poll() is not None:
             self._child = subprocess.Popen(
-                [sys.executable, "-m", "mock_sprinto.judging"],
+                [sys.executable, "-m", self._module],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,

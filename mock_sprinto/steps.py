@@ -15,12 +15,15 @@ A job that is one pure computation over a large document (a state bundle checked
 judged: ~1-2 s for a full journal's) runs on a thread of its own instead (``off_loop``), one at a
 time (``heavy_turn``, taken before the job's body is read, so the bodies waiting their turn stay in
 their clients' sockets, as when the loop did the job). Its Python gives the loop the GIL back every
-few ms; a C call in it (orjson parsing the document) still holds it to its end.
+few ms. Its long C calls are made in a child process when the document is large (``offload.py``:
+orjson parsing 15 MB held the GIL ~110 ms on a slow machine), and the collector waits for the job's
+end (``_without_collections``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import weakref
 from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
@@ -78,4 +81,20 @@ async def off_loop(job: Callable[..., T], *args: Any) -> T:
     global _worker
     if _worker is None:
         _worker = ThreadPoolExecutor(1, thread_name_prefix="mock-sprinto-control")
-    return await asyncio.get_running_loop().run_in_executor(_worker, job, *args)
+    return await asyncio.get_running_loop().run_in_executor(_worker, _without_collections, job, *args)
+
+
+def _without_collections(job: Callable[..., T], *args: Any) -> T:
+    """``job(*args)`` with the cyclic collector off. A job builds millions of objects (a full
+    journal's bundle), and each full collection it set off walked all of them with the GIL held:
+    four of 20-120 ms in one import on a slow machine, every client of the server waiting. Off, one
+    young collection of what the job kept runs after it (~35 ms there, ~12 at the usual speed);
+    meanwhile the loop's own garbage waits for it (what a second of requests makes). The collector
+    is turned back on only if it was on (only this thread runs jobs, one at a time)."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        return job(*args)
+    finally:
+        if was_on:
+            gc.enable()

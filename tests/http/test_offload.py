@@ -1,0 +1,169 @@
+"""Large control documents handled in a child process (``mock_sprinto.offload``): a HAR capture
+judged, a state bundle decoded and checked there and parsed here a chunk at a time.
+
+On the control thread, parsing an 11-15 MB document, checking a bundle against its schema, and
+collecting what parsing made each held the GIL for 70-190 ms at a time on a slow machine while
+every client of the server waited. Each test here failed before: the server parsed and checked
+the document itself."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+
+from mock_sprinto import bundle, journal, offload, pieces
+from mock_sprinto.judging import ChildJudge
+from mock_sprinto.report import har as har_module
+
+from ..helpers import Control, Vendor, users
+
+PADDING = b" " * (offload.INLINE_DOCUMENT_BYTES + 1)  # white space after the document: still JSON
+JSON = {"Content-Type": "application/json"}
+
+
+def _parsed_here(monkeypatch: pytest.MonkeyPatch, *where: Any) -> list[int]:
+    """Fails any whole-document parse or check made by this process; returns the sizes of the
+    chunks ``pieces`` parses here."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the document was parsed or checked in the server's process")
+
+    for module, name in where:
+        monkeypatch.setattr(module, name, refuse)
+    sizes: list[int] = []
+
+    class Counting:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(orjson, name)
+
+        @staticmethod
+        def loads(data: bytes) -> Any:
+            sizes.append(len(data))
+            return orjson.loads(data)
+
+    monkeypatch.setattr(pieces, "orjson", Counting())
+    return sizes
+
+
+@pytest.fixture
+def without_child(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A child that cannot be asked: the control thread does the work, as before."""
+    child = ChildJudge("mock_sprinto.offload")
+    child._failed = True
+    monkeypatch.setattr(offload, "CHILD", child)
+    yield
+
+
+async def _synced(vendor: Vendor, pages: int) -> None:
+    session = await vendor.start()
+    for page in range(pages):
+        await vendor.push(session["id"], {"entities": {"User": users(page * 100, 100)}})
+    await vendor.close(session["id"])
+    await vendor.session(session["id"])
+
+
+async def _judged(control: Control, har: bytes) -> tuple[int, Any]:
+    async with control.client.post("/_mock/judge", data=har, headers=JSON) as response:
+        return response.status, await response.json()
+
+
+async def test_a_large_har_is_judged_in_a_child_with_the_answer_the_server_gives(
+    vendor: Vendor, control: Control, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _synced(vendor, 2)
+    async with control.client.get("/_mock/journal.har?integration_id=acme") as response:
+        har = await response.read()
+    status, small = await _judged(control, har)  # under the threshold: judged here
+    assert status == 200 and small["integrations"][0]["requests"] == 5
+    _parsed_here(monkeypatch, (har_module, "parse_har"), (har_module, "judge_har"))
+    status, large = await _judged(control, har + PADDING)
+    assert status == 200, large
+    assert large == small
+    assert offload.CHILD.pid is not None
+
+
+async def test_a_large_har_the_judge_cannot_read_is_refused_as_a_small_one_is(control: Control) -> None:
+    not_har = b'{"log": {"version": "1.2", "entries": 3}}'
+    small_status, small = await _judged(control, not_har)
+    status, large = await _judged(control, not_har + PADDING)
+    assert small_status == status == 400
+    assert large == small and large["code"] == "invalid_har"
+
+
+async def test_a_large_bundle_is_checked_in_a_child_and_parsed_here_a_chunk_at_a_time(
+    vendor: Vendor, control: Control, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _synced(vendor, 40)  # 4,000 records applied: their list is ~1.3 MB of the bundle
+    async with control.client.get("/_mock/integrations/acme/state") as response:
+        exported = await response.read()
+    assert len(exported) > offload.INLINE_DOCUMENT_BYTES
+    records = await control.records("acme")
+    sizes = _parsed_here(monkeypatch, (bundle, "decode"), (bundle, "checked_document"))
+    async with control.client.put("/_mock/integrations/acme/state", data=exported, headers=JSON) as response:
+        assert response.status == 200, await response.text()
+        answer = await response.json()
+    assert answer["integrations"] == ["acme"] and answer["journal_entries"] == 43  # start, 40 pages, close, status
+    assert len(sizes) > 4 and max(sizes) <= pieces.CHUNK_BYTES + 2_000  # never the whole bundle at once
+    assert await control.records("acme") == records
+    async with control.client.get("/_mock/integrations/acme/state") as response:
+        again = orjson.loads(await response.read())
+    mine = orjson.loads(exported)
+    assert again["integrations"][0]["datasets"] == mine["integrations"][0]["datasets"]
+    assert [e["operation"] for e in again["journal"]] == [e["operation"] for e in mine["journal"]]
+
+
+@pytest.mark.parametrize("child", ["in a child", "on the thread"])
+async def test_a_large_bundle_is_refused_with_every_problem_wherever_it_is_checked(
+    child: str, vendor: Vendor, control: Control, request: pytest.FixtureRequest
+) -> None:
+    await _synced(vendor, 2)
+    if child == "on the thread":
+        request.getfixturevalue("without_child")
+    document = await control.get("/integrations/acme/state")
+    document["integrations"][0]["sessions"][0]["state"] = "dancing"
+    document["journal"][0]["status"] = "teapot"
+    broken = json.dumps(document).encode() + PADDING
+    async with control.client.put("/_mock/integrations/acme/state", data=broken, headers=JSON) as response:
+        assert response.status == 400
+        refusal = await response.json()
+    assert refusal["code"] == "invalid_state"
+    assert [p.split(":")[0] for p in refusal["errors"]] == ["/integrations/0/sessions/0/state", "/journal/0/status"]
+    document["version"] = 99
+    other = json.dumps(document).encode() + PADDING
+    async with control.client.put("/_mock/integrations/acme/state", data=other, headers=JSON) as response:
+        assert response.status == 400, await response.text()
+        assert (await response.json())["code"] == "unsupported_state_version"
+
+
+async def test_the_swap_on_the_loop_packs_no_journal_entry(
+    vendor: Vendor, control: Control, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The journal's rows are made with the rest of the bundle, off the loop: made in the swap, a
+    full journal's took most of its 80-90 ms (a slow machine)."""
+    await _synced(vendor, 3)
+    async with control.client.get("/_mock/integrations/acme/state") as response:
+        exported = await response.read()
+    made: list[str] = []
+    original = journal.row_of
+    loop_thread: list[bool] = []
+
+    def row_of(entry: journal.JournalEntry) -> Any:
+        import threading
+
+        made.append(entry.operation)
+        loop_thread.append(threading.current_thread() is threading.main_thread())
+        return original(entry)
+
+    monkeypatch.setattr(bundle, "row_of", row_of)
+    async with control.client.put("/_mock/integrations/acme/state", data=exported, headers=JSON) as response:
+        assert response.status == 200, await response.text()
+    assert len(made) == 6 and not any(loop_thread)
+    entries = await control.journal(integration_id="acme")
+    arrivals = [entry["arrival"] for entry in entries]
+    # the 6 requests made, then the same 6 imported: numbered after every request the server had seen
+    assert arrivals == sorted(arrivals) and len(set(arrivals)) == len(arrivals) == 12
+    assert [e["operation"] for e in entries[:6]] == [e["operation"] for e in entries[6:]]

@@ -1,0 +1,82 @@
+"""A large document sent as pieces (``mock_sprinto.pieces``): rebuilt exactly, never parsed much at
+once, and freed a chunk at a time."""
+
+from __future__ import annotations
+
+import copy
+import gc
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mock_sprinto import pieces, steps
+
+WHOLE = st.integers(-(2**63), 2**63 - 1)
+SCALARS = st.none() | st.booleans() | WHOLE | st.floats(allow_nan=False) | st.text(max_size=30)
+DOCUMENTS = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=30) | st.dictionaries(st.text(max_size=8), inner, max_size=8),
+    max_leaves=300,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(document=DOCUMENTS, chunk_bytes=st.integers(1, 400))
+def test_a_split_document_joins_to_the_same_document(document: Any, chunk_bytes: int) -> None:
+    kept = copy.deepcopy(document)
+    split = pieces.split(document, chunk_bytes)
+    joined = pieces.joined(split)
+    assert orjson.dumps(joined.document) == orjson.dumps(kept)
+    joined.let_go()
+    assert joined.document is None
+
+
+def test_no_chunk_is_much_longer_than_asked_unless_one_item_is() -> None:
+    """A journal of 2,000 entries, each with a list of its own: every chunk holds what fits in
+    4 KB, and an entry too long for one is sent with its long list emptied and split in its turn."""
+    journal = [{"id": i, "headers": [["name", "value"]] * 3, "body": "x" * 100} for i in range(2_000)]
+    journal[7]["headers"] = [["long", "y" * 50]] * 400  # ~24 KB: longer than a chunk by itself
+    document = {"format": "f", "journal": journal}
+    kept = copy.deepcopy(document)
+    split = pieces.split(document, 4_096)
+    assert len(split.skeleton) < 100
+    assert [path for path, _ in split.lists] == [("journal",), ("journal", 7, "headers")]
+    longest = max(len(chunk) for _, chunks in split.lists for chunk in chunks)
+    assert longest <= 4_096 + 300  # one item's length past the limit at most
+    assert pieces.joined(split).document == kept
+
+
+def test_a_joined_document_is_freed_a_chunk_at_a_time() -> None:
+    document = {"rows": [{"i": i, "tags": ["a", "b"]} for i in range(3_000)]}
+    split = pieces.split(copy.deepcopy(document), 2_048)
+    joined = pieces.joined(split)
+    rows = joined.document["rows"]
+    lengths: list[int] = []
+
+    class Watched(list):  # type: ignore[type-arg]
+        def __delitem__(self, index: Any) -> None:
+            lengths.append(len(self))
+            super().__delitem__(index)
+
+    joined.document["rows"] = Watched(rows)
+    del rows
+    joined.let_go()
+    assert len(lengths) == len(joined.slices[0][1]) > 20  # one deletion a chunk, not one of the whole
+    assert lengths[0] == 3_000 and lengths[-1] < 100
+    assert joined.document is None
+
+
+@pytest.mark.parametrize("was_on", [True, False])
+def test_a_heavy_job_runs_with_the_collector_off_and_leaves_it_as_it_found_it(was_on: bool) -> None:
+    """A job's full collections walked everything it built with the GIL held (20-120 ms each on a
+    slow machine, four in a full journal's import)."""
+    (gc.enable if was_on else gc.disable)()
+    try:
+        during = steps._without_collections(gc.isenabled)
+        assert during is False
+        assert gc.isenabled() is was_on
+    finally:
+        gc.enable()
