@@ -37,7 +37,7 @@ from .wholenumbers import as_integers
 
 MAX_PROBLEMS = 50
 MAX_LISTED = 20  # unexpected requests named one by one; then how many more
-REQUESTS_PER_STEP = 2_000  # a verification reads, lists and writes out this many requests a step (``steps``)
+REQUESTS_PER_STEP = 1_000  # a verification reads, lists and writes out this many requests a step (``steps``)
 MAX_STATES = 100_000  # places in the sequence a request may be at once: a bound on a crafted sequence's cost
 _UNKNOWN = object()  # a body the journal did not keep
 

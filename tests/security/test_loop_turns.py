@@ -200,3 +200,20 @@ async def test_the_journal_is_made_while_it_is_written(
     made_at = [i for i, event in enumerate(events) if event == "entry"]
     assert len(made_at) == len(expected["entries"]) >= 6
     assert all("tick" in events[a:b] for a, b in itertools.pairwise(made_at))
+
+
+async def test_an_integrations_activity_goes_into_its_state_bundle_a_thousand_items_at_a_time(
+    client: Any, emulator: Any
+) -> None:
+    """Each activity item is made in Python: 5,000 at once (the records' part size) were a step of
+    ~18 ms on a slow machine, the longest of a full journal's bundle. Now ``ACTIVITY_ITEMS_PER_PART``."""
+    from mock_sprinto import bundle
+
+    vendor = Vendor(client, "acme", "k")
+    await vendor.start()
+    log = emulator.tenant("acme").activity
+    log.rows.extend([log.rows[-1]] * 2_400)  # the start's item, 2,401 times
+    parts = list(bundle._activity_parts(list(log.rows)))
+    assert len(parts) == 4  # 1,000 + 1,000 + 401 items, then the array's end
+    items = orjson.loads(b"".join(parts))
+    assert len(items) == len(log.rows) and items[0] == items[-1]
