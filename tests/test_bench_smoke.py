@@ -383,3 +383,8 @@ def test_section_10_finds_each_control_reads_longest_step_and_a_pushs(tmp_path: 
     assert found["requests"] >= 90 and found["push_ms"] > 0
     assert set(found["reads"]) == {what for what, *_ in controlreads.READS}
     assert all(ms > 0 for ms in found["reads"].values()), found["reads"]  # each read's own steps, found by path
+    assert set(found["jobs"]) == {what for what, *_ in controlreads.JOBS}
+    assert all(ms > 0 for ms in found["jobs"].values()), found["jobs"]
+    assert set(found["waits"]) == set(found["reads"]) | set(found["jobs"])
+    assert all(ms > 0 for ms in found["waits"].values()), found["waits"]  # the bystander asked during each
+    assert 0 < found["wait_median_ms"] < 1_000 and all(size > 0 for size in found["document_bytes"].values())
