@@ -909,8 +909,7 @@ def restore(emulator: Emulator, restoration: Restoration, integration_id: str | 
         if tenant.faults.scenario is None and emulator.scenario is not None:
             emulator.take_scenario(tenant)  # it had none: this server's global scenario, from its start
         emulator.refresh_settings(tenant)
-    for row in restoration.rows:
-        emulator.journal.add_row(numbered_from(row, first))
+    emulator.journal.add_rows(numbered_from(restoration.rows, first))
     return [built.tenant.id for built in restoration.tenants]
 
 

@@ -109,10 +109,11 @@ def plain_success(row: Row) -> bool:
 assert _ANSWER == _ARRIVAL + 1  # numbered_from replaces both at once
 
 
-def numbered_from(row: Row, first: int) -> Row:
-    """``row`` with its arrival and answer, numbered from 0 (a state bundle's, ranked), moved up by
-    ``first``."""
-    return (*row[:_ARRIVAL], first + row[_ARRIVAL], first + row[_ANSWER], *row[_ANSWER + 1 :])
+def numbered_from(rows: Iterable[Row], first: int) -> list[Row]:
+    """``rows`` with their arrival and answer, numbered from 0 (a state bundle's, ranked), moved up
+    by ``first``: one comprehension, no call a row (a full journal's on the loop, in an import's swap)."""
+    a, b = _ARRIVAL, _ANSWER
+    return [(*row[:a], first + row[a], first + row[b], *row[b + 1 :]) for row in rows]
 
 
 def row_of(entry: JournalEntry) -> Row:
@@ -191,6 +192,11 @@ class Journal:
         """An entry already made into its row (``JournalEntry``'s fields in order, headers packed)."""
         self._rows.append(row)
         self.total += 1
+
+    def add_rows(self, rows: Sequence[Row]) -> None:
+        """``add_row`` for each of ``rows``, in one call."""
+        self._rows.extend(rows)
+        self.total += len(rows)
 
     def clear(self) -> None:
         self._rows.clear()
