@@ -69,7 +69,7 @@ $(BENCH_STAMP): $(STAMP)  # the bench extra (profilers) on top of the test insta
 bench: $(STAMP) $(BENCH_STAMP)  ## benchmarks: every figure with its baseline, into benchmarks/RESULTS.md (ARGS="--quick": a smoke run, written under .venv/)
 	$(BIN)/python -m benchmarks $(ARGS)
 
-soak: $(STAMP)  ## bounded load on 127.0.0.1: 50 clients, whole lifecycles, gzip, rejected pages, throttling, plus a hostile phase (gzip floods, slow connections, churn, hang-ups), 60 s, printed as a timeline of windows (ARGS="--duration 3600 --windows 12"; up to 4 h)
+soak: $(STAMP)  ## bounded load on 127.0.0.1: 50 clients, whole lifecycles, gzip, rejected pages, throttling, a CI job carrying its run home (report, verify, bundle export and import, HAR judged), plus a hostile phase (gzip floods, slow connections, churn, hang-ups), 60 s, printed as a timeline of windows (ARGS="--duration 3600 --windows 12"; up to 4 h)
 	$(BIN)/python -m benchmarks.soak $(ARGS)
 
 FUZZ_STAMP := $(VENV)/.fuzz-installed

@@ -78,6 +78,12 @@ NON_READERS = 10  # sockets asking for a large answer and never reading it
 BIG_DATASET = "hostile-big"  # its records view is the large answer (~18 MB: more than the kernels buffer)
 BIG_RECORDS = 60_000
 HEALTH_EVERY = 0.05
+# A CI job's control traffic on an integration of its own: its applied records make its bundle
+# larger than 1 MiB, so each import is decoded and checked in the server's child (offload.py).
+CARRY_HOME = "carry-home"
+CARRY_RECORDS = 5_000
+# What holds of its journal whatever the run meets (a 507 while the budget is full is a 5xx):
+CARRY_EXPECTATIONS = {"counts": [{"operation": "start_session", "status": 201, "at_least": 1}]}
 # What docs/robustness.md states the process's RSS stays within, as a multiple of the memory budget
 # (issue 22: "an honest bound"): the interpreter, the allocator's free memory and the copies a large
 # page makes in flight are not counted by the budget. A peak past it fails the soak.
@@ -119,6 +125,8 @@ class Hostile:
     member_bomb_seconds: list[float] = field(default_factory=list)
     health_ms: list[float] = field(default_factory=list)
     health_failures: int = 0
+    carried: Counter[str] = field(default_factory=Counter)  # the carry-home job's answers, "what status"
+    carried_bytes: Counter[str] = field(default_factory=Counter)  # its largest bundle and HAR
 
 
 @dataclass
@@ -710,6 +718,58 @@ print(json.dumps({"ms": latencies, "failures": failures}))
 """
 
 
+async def carry_home(
+    base: str, http: aiohttp.ClientSession, hostile: Hostile, problems: list[str], deadline: float
+) -> None:
+    """What a CI job does with a run, over and over, beside everything else: a full sync of
+    ``CARRY_RECORDS`` records (an apply replaces the dataset: its bundle stays over 1 MiB), then the
+    integration's report and a verification, its state bundle exported and imported back, its journal
+    as HAR judged. Each answers 200 (what reads a body may also meet the full budget: 507); any other
+    status is a problem of the run, as a well-behaved client's is. The health prober's latency shows
+    what they cost the other clients."""
+    headers = {"api-key": "carry", "Content-Type": "application/json"}
+    vendor = f"{base}{API}/{CARRY_HOME}"
+    one = f"{base}/_mock/integrations/{CARRY_HOME}"
+
+    async def call(what: str, method: str, url: str, allowed: tuple[int, ...] = (200,), **kwargs: Any) -> Any:
+        async with http.request(method, url, headers=headers, **kwargs) as response:
+            body = await response.read()
+            hostile.carried[f"{what} {response.status}"] += 1
+            if response.status not in allowed:
+                problems.append(f"carry-home: {what} → {response.status}: {body[:200]!r}")
+            return response.status, body
+
+    async def sync(cycle: int) -> None:
+        status, body = await call("start", "POST", f"{vendor}/sessions", (201, 507))
+        if status != 201:
+            return
+        session = json.loads(body)["id"]
+        for start in range(0, CARRY_RECORDS, 100):
+            page = {"entities": {"User": [user(key, cycle) for key in range(start, start + 100)]}}
+            await call("push", "POST", f"{vendor}/sessions/{session}/entities", (202, 507), json=page)
+        await call("close", "POST", f"{vendor}/sessions/{session}/close", (200, 202), json={"status": "apply"})
+        await asyncio.sleep(PROCESSING * 2)
+        await call("status", "GET", f"{vendor}/sessions/{session}")
+
+    try:
+        await unthrottled(base, http, CARRY_HOME)
+        cycle = 0
+        while time.monotonic() < deadline:
+            cycle += 1
+            await sync(cycle)
+            await call("report", "GET", f"{one}/report")
+            await call("verify", "POST", f"{one}/verify", (200, 507), json=CARRY_EXPECTATIONS)
+            _, bundle = await call("export", "GET", f"{one}/state")
+            hostile.carried_bytes["bundle"] = max(hostile.carried_bytes["bundle"], len(bundle))
+            await call("import", "PUT", f"{one}/state", (200, 507), data=bundle)
+            _, har = await call("HAR", "GET", f"{base}/_mock/journal.har?integration_id={CARRY_HOME}")
+            hostile.carried_bytes["HAR"] = max(hostile.carried_bytes["HAR"], len(har))
+            await call("judge", "POST", f"{base}/_mock/judge", (200, 507), data=har)
+            await asyncio.sleep(1.0)
+    except (aiohttp.ClientError, asyncio.TimeoutError, KeyError, ValueError) as exc:
+        problems.append(f"carry-home: {type(exc).__name__}: {exc}")
+
+
 async def health_prober(base: str, hostile: Hostile, deadline: float) -> None:
     """GET /_mock/health every 50 ms from a process of its own (the soak's own loop, busy building
     pages, must not count): how long the server keeps a health check waiting."""
@@ -793,7 +853,14 @@ def start_server(rate_limit: float, burst: int, budget_mib: int, watch_file: Pat
 
 
 async def soak(
-    duration: float, clients: int, rate_limit: float, burst: int, budget_mib: int, hostile_on: bool, windows: int = 6
+    duration: float,
+    clients: int,
+    rate_limit: float,
+    burst: int,
+    budget_mib: int,
+    hostile_on: bool,
+    windows: int = 6,
+    carrying_home: bool = True,
 ) -> int:
     cancel_on_sigterm()
     scratch = tempfile.TemporaryDirectory(prefix="mock-sprinto-soak-")
@@ -816,6 +883,8 @@ async def soak(
                 await big_dataset(base, http)
             jobs = [asyncio.create_task(Client(i, base, http, tally, deadline).run()) for i in range(clients)]
             jobs.append(asyncio.create_task(health_prober(base, hostile, deadline)))
+            if carrying_home:
+                jobs.append(asyncio.create_task(carry_home(base, http, hostile, tally.problems, deadline)))
             if hostile_on:
                 jobs += hostile_jobs(base, http, hostile, deadline)
 
@@ -930,6 +999,15 @@ async def soak(
         ):
             spread = f"{min(seconds):.2f}-{max(seconds):.2f}s" if seconds else "-"
             print(f"    {what:<13} {dict(sorted(counts.items()))} answered in {spread} each (upload included)")
+    if carrying_home:
+        carried = ", ".join(f"{what}: {count}" for what, count in sorted(hostile.carried.items()))
+        print(
+            f"  carry home      {hostile.carried['import 200']} imports of its bundle (up to "
+            f"{hostile.carried_bytes['bundle'] / 2**20:.1f} MiB), {hostile.carried['judge 200']} HARs judged (up to "
+            f"{hostile.carried_bytes['HAR'] / 2**20:.1f} MiB); by answer: {carried}"
+        )
+    else:
+        print("  carry home      left out (--no-carry-home)")
     health = sorted(hostile.health_ms)
     if health:
         p50, p99 = health[len(health) // 2], health[min(len(health) - 1, len(health) * 99 // 100)]
@@ -1070,6 +1148,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--burst", type=int, default=5, help="token bucket size (5)")
     parser.add_argument("--budget-mib", type=int, default=256, help="the server's memory budget, MiB (256)")
     parser.add_argument("--no-hostile", action="store_true", help="leave out the hostile phase")
+    parser.add_argument(
+        "--no-carry-home", action="store_true", help="leave out the CI job that exports, imports and judges its run"
+    )
     parser.add_argument("--windows", type=int, default=6, help="the timeline's windows over the run (6)")
     parser.add_argument(
         "--garbage",
@@ -1096,6 +1177,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.budget_mib,
                 not args.no_hostile,
                 args.windows,
+                not args.no_carry_home,
             )
         )
     except asyncio.CancelledError:  # a SIGTERM: the server is stopped already

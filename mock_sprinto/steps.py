@@ -16,14 +16,15 @@ judged: ~1-2 s for a full journal's) runs on a thread of its own instead (``off_
 time (``heavy_turn``, taken before the job's body is read, so the bodies waiting their turn stay in
 their clients' sockets, as when the loop did the job). Its Python gives the loop the GIL back every
 few ms. Its long C calls are made in a child process when the document is large (``offload.py``:
-orjson parsing 15 MB held the GIL ~110 ms on a slow machine), and the collector waits for the job's
-end (``_without_collections``).
+orjson parsing 15 MB held the GIL ~110 ms on a slow machine); while it runs, the collector waits for
+its end and the GIL changes hands ten times as often (``_as_heavy_job``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 import weakref
 from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
@@ -81,20 +82,34 @@ async def off_loop(job: Callable[..., T], *args: Any) -> T:
     global _worker
     if _worker is None:
         _worker = ThreadPoolExecutor(1, thread_name_prefix="mock-sprinto-control")
-    return await asyncio.get_running_loop().run_in_executor(_worker, _without_collections, job, *args)
+    return await asyncio.get_running_loop().run_in_executor(_worker, _as_heavy_job, job, *args)
 
 
-def _without_collections(job: Callable[..., T], *args: Any) -> T:
-    """``job(*args)`` with the cyclic collector off. A job builds millions of objects (a full
-    journal's bundle), and each full collection it set off walked all of them with the GIL held:
-    four of 20-120 ms in one import on a slow machine, every client of the server waiting. Off, one
-    young collection of what the job kept runs after it (~35 ms there, ~12 at the usual speed);
-    meanwhile the loop's own garbage waits for it (what a second of requests makes). The collector
-    is turned back on only if it was on (only this thread runs jobs, one at a time)."""
+# How often a thread holding the GIL is asked to hand it over while a heavy job runs (CPython's
+# default is 5 ms). The loop gives the GIL up at each syscall and waits to get it back: behind a
+# thread running Python, up to a whole interval each time, so a request of a few syscalls waited
+# several times 5 ms (a ticker thread in the server saw ~80 gaps over 3 ms in one import of a full
+# journal's bundle, 2-3 at 0.5 ms, the job no slower).
+HEAVY_JOB_SWITCH_SECONDS = 0.0005
+
+
+def _as_heavy_job(job: Callable[..., T], *args: Any) -> T:
+    """``job(*args)`` with the cyclic collector off and the GIL handed over every
+    ``HEAVY_JOB_SWITCH_SECONDS``; both put back as they were after it (only this thread runs jobs,
+    one at a time).
+
+    The collector: a job builds millions of objects (a full journal's bundle), and each full
+    collection it set off walked all of them with the GIL held: four of 20-120 ms in one import on a
+    slow machine, every client of the server waiting. Off, one young collection of what the job kept
+    runs after it (~35 ms there, ~12 at the usual speed); meanwhile the loop's own garbage waits for
+    it (what a second of requests makes)."""
     was_on = gc.isenabled()
+    interval = sys.getswitchinterval()
     gc.disable()
+    sys.setswitchinterval(min(interval, HEAVY_JOB_SWITCH_SECONDS))
     try:
         return job(*args)
     finally:
+        sys.setswitchinterval(interval)
         if was_on:
             gc.enable()
