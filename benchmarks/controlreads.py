@@ -134,8 +134,9 @@ class _Bystander:
         self._client.close()
 
     def longest(self, start: float, end: float) -> float:
-        """The longest wait of a request asked between ``start`` and ``end``."""
-        return max((wait for asked, wait in self.waits if start <= asked <= end), default=0.0)
+        """The longest wait of a request in flight at some time between ``start`` and ``end`` (0 when
+        none was: a read quicker than the pause between two of its requests)."""
+        return max((wait for asked, wait in self.waits if asked <= end and asked + wait / 1000 >= start), default=0.0)
 
     def median(self) -> float:
         return median(wait for _, wait in self.waits) if self.waits else 0.0

@@ -386,5 +386,6 @@ def test_section_10_finds_each_control_reads_longest_step_and_a_pushs(tmp_path: 
     assert set(found["jobs"]) == {what for what, *_ in controlreads.JOBS}
     assert all(ms > 0 for ms in found["jobs"].values()), found["jobs"]
     assert set(found["waits"]) == set(found["reads"]) | set(found["jobs"])
-    assert all(ms > 0 for ms in found["waits"].values()), found["waits"]  # the bystander asked during each
+    # the bystander was in flight during the reads (a read of 90 requests may fall between two of its own)
+    assert all(ms >= 0 for ms in found["waits"].values()) and max(found["waits"].values()) > 0, found["waits"]
     assert 0 < found["wait_median_ms"] < 1_000 and all(size > 0 for size in found["document_bytes"].values())
