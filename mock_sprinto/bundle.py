@@ -502,7 +502,10 @@ def checked_document(data: bytes, limit: int, max_depth: int) -> Any:
     """A bundle's bytes decoded and checked against the format and its schema: all of the check
     that needs no emulator (a process of its own may make it: ``offload.py``); raises as
     ``decode`` and ``from_document`` do."""
-    document = decode(data, limit, max_depth)
+    return _checked(decode(data, limit, max_depth))
+
+
+def _checked(document: Any) -> Any:
     _check_format(document)
     problems = _schema_problems(document)
     if problems:
@@ -515,11 +518,7 @@ def from_document(document: Any, emulator: Emulator, *, checked: bool = False) -
     listing every problem. Nothing of ``emulator`` is changed (its settings, registry and id source
     are read). ``checked``: ``document`` came from ``checked_document``, whose checks are not made again."""
     if not checked:
-        _check_format(document)
-        problems = _schema_problems(document)
-        if problems:
-            raise refused(problems)
-        document = as_integers(_schema(), document)
+        document = _checked(document)
     checker = _Checker(emulator, document)
     restoration = checker.build()
     if checker.problems:

@@ -9,7 +9,7 @@ the verdict back, blocked (the GIL released) meanwhile.
 
 The child is ``python -m mock_sprinto.judging``: one per server process, started on the first
 large page, fed one page at a time over its stdin and answering on its stdout, each message a
-length and a pickle, then a length and the page's bytes as they are (``_write``; both ends are this
+length and a pickle, then a length and the page's bytes as they are (``write_message``; both ends are this
 package, the same version). It rebuilds the schema
 registry from the folders it was loaded from; a registry made any other way (in code), a child
 that cannot start or that dies, leaves the page to the thread, as before. It ends when the server
@@ -74,7 +74,7 @@ def unpack(packed: Packed) -> PageVerdict | ApiError:
     return PageVerdict({}, counts, total, page_hint, entry, detail, errors, truncated)
 
 
-def _write(stream: IO[bytes], message: Any, raw: bytes = b"") -> None:
+def write_message(stream: IO[bytes], message: Any, raw: bytes = b"") -> None:
     """A message, then ``raw`` as it is: pickling a 24 MB page copied it with the GIL held (~10 ms
     the loop waited for at its next syscall), while the pipe's writes release the GIL."""
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
@@ -84,8 +84,8 @@ def _write(stream: IO[bytes], message: Any, raw: bytes = b"") -> None:
     stream.flush()
 
 
-def _read(stream: IO[bytes]) -> tuple[Any, bytes]:
-    """A message and the bytes sent after it (``_write``)."""
+def read_message(stream: IO[bytes]) -> tuple[Any, bytes]:
+    """A message and the bytes sent after it (``write_message``)."""
     data = _exactly(stream, _LENGTH.unpack(_exactly(stream, _LENGTH.size, "the judge's pipe closed"))[0])
     raw_size = _LENGTH.unpack(_exactly(stream, _LENGTH.size))[0]
     return pickle.loads(data), _exactly(stream, raw_size)
@@ -122,8 +122,8 @@ class ChildJudge:
             try:
                 child = self._started()
                 assert child.stdin is not None and child.stdout is not None
-                _write(child.stdin, message, raw)
-                return _read(child.stdout)[0]
+                write_message(child.stdin, message, raw)
+                return read_message(child.stdout)[0]
             except (OSError, EOFError, pickle.PickleError, ValueError):
                 self._lost()
                 return None
@@ -176,14 +176,14 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     judges: dict[tuple[str, ...], Sessions] = {}
     while True:
         try:
-            (sources, settings), raw = _read(stdin)
+            (sources, settings), raw = read_message(stdin)
         except EOFError:
             return
         sessions = judges.get(sources)
         if sessions is None:
             registry = SchemaRegistry.load(*sources)
             sessions = judges[sources] = Sessions(registry, Timeline(registry))
-        _write(stdout, (pack(sessions.judge_apart(settings, raw)), page_digest(raw)))
+        write_message(stdout, (pack(sessions.judge_apart(settings, raw)), page_digest(raw)))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import sys
 from typing import IO, TYPE_CHECKING, Any
 
 from .errors import ApiError
-from .judging import ChildJudge, _read, _write, pack, refusal
+from .judging import ChildJudge, pack, read_message, refusal, write_message
 from .pieces import Joined, joined, split
 
 if TYPE_CHECKING:
@@ -41,28 +41,28 @@ def judged_har(
     raw: bytes, known_fields: dict[str, tuple[str, ...]], settings: Settings, integration_id: str | None
 ) -> dict[str, Any] | None:
     """The capture's judgement (``HarJudgement.public``) from the child; raises its refusal (400
-    ``invalid_har``); None when there is no child to ask."""
-    answer = CHILD.ask(("har", known_fields, settings, integration_id), raw)
-    if answer is None:
-        return None
-    kind, value = answer
-    if kind == "refused":
-        raise refusal(value)
-    judgement: dict[str, Any] = value
+    ``invalid_har``); None when the child cannot answer (the caller judges it itself)."""
+    judgement: dict[str, Any] | None = _answer(CHILD.ask(("har", known_fields, settings, integration_id), raw))
     return judgement
 
 
 def checked_bundle(raw: bytes, limit: int, max_depth: int) -> Joined | None:
     """The bundle's document, decoded and checked in the child and parsed here a chunk at a time;
-    raises its refusal (400 ``invalid_state``, 422 for another version); None when there is no
-    child to ask."""
-    answer = CHILD.ask(("bundle", limit, max_depth), raw)
-    if answer is None:
+    raises its refusal (400 ``invalid_state`` or ``unsupported_state_version``); None when the child
+    cannot answer (the caller checks it itself)."""
+    pieces = _answer(CHILD.ask(("bundle", limit, max_depth), raw))
+    return None if pieces is None else joined(pieces)
+
+
+def _answer(answer: tuple[str, Any] | None) -> Any:
+    """What the child answered: its refusal raised; None for no child, or a job it could not finish
+    (the caller's own attempt then fails or succeeds as it would have without a child)."""
+    if answer is None or answer[0] == "failed":
         return None
     kind, value = answer
     if kind == "refused":
         raise refusal(value)
-    return joined(value)
+    return value
 
 
 def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
@@ -71,18 +71,20 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
 
     while True:
         try:
-            message, raw = _read(stdin)
+            message, raw = read_message(stdin)
         except EOFError:
             return
         try:
             if message[0] == "har":
                 _, known_fields, settings, integration_id = message
-                _write(stdout, ("judged", _har_judgement(raw, known_fields, settings, integration_id)))
+                write_message(stdout, ("judged", _har_judgement(raw, known_fields, settings, integration_id)))
             else:
                 _, limit, max_depth = message
-                _write(stdout, ("checked", _bundle_pieces(raw, limit, max_depth)))
+                write_message(stdout, ("checked", _bundle_pieces(raw, limit, max_depth)))
         except ApiError as error:
-            _write(stdout, ("refused", pack(error)))
+            write_message(stdout, ("refused", pack(error)))
+        except Exception as error:  # the child stays up; the server does the job itself
+            write_message(stdout, ("failed", repr(error)[:300]))
         give_back_free_heap()  # what the document made is freed: an idle child holds little
 
 

@@ -22,6 +22,10 @@ from typing import Any
 import orjson
 
 CHUNK_BYTES = 262_144  # orjson parses this in ~1-2 ms (~5 on a slow machine)
+# Lists this deep or deeper are sent whole, inside their chunk. A bundle's long lists sit 1-3 deep;
+# a crafted document nested hundreds deep, each level over a chunk, would otherwise be serialized
+# once a level and recurse past Python's limit.
+MAX_SPLIT_DEPTH = 16
 
 Path = tuple[str | int, ...]
 Lists = list[tuple[Path, list[bytes]]]  # each split list's path and chunks, outer first
@@ -53,9 +57,7 @@ class Joined:
         """Free the document a chunk's items at a time, inner lists first. Dropped at once, it was
         freed in one C cascade with the GIL held (~20 ms for 15 MB on a slow machine)."""
         for path, counts in reversed(self.slices):
-            target = self.document
-            for step in path:
-                target = target[step]
+            target = _at(self.document, path)
             for count in reversed(counts):
                 del target[len(target) - count :]
         self.document = None
@@ -66,9 +68,7 @@ def joined(pieces: Pieces) -> Joined:
     document = orjson.loads(pieces.skeleton)
     slices: list[tuple[Path, list[int]]] = []
     for path, chunks in pieces.lists:
-        target = document
-        for step in path:
-            target = target[step]
+        target = _at(document, path)
         counts = []
         while chunks:
             items = orjson.loads(chunks.pop(0))
@@ -76,6 +76,12 @@ def joined(pieces: Pieces) -> Joined:
             counts.append(len(items))
         slices.append((path, counts))
     return Joined(document, slices)
+
+
+def _at(document: Any, path: Path) -> Any:
+    for step in path:
+        document = document[step]
+    return document
 
 
 def _split_within(value: Any, path: Path, chunk_bytes: int, lists: Lists) -> None:
@@ -87,7 +93,10 @@ def _split_within(value: Any, path: Path, chunk_bytes: int, lists: Lists) -> Non
 
 
 def _split(value: dict[str, Any] | list[Any], path: Path, chunk_bytes: int, lists: Lists) -> None:
-    """Split ``value``, longer than a chunk: a list into chunks, a dict's long lists."""
+    """Split ``value``, longer than a chunk: a list into chunks, a dict's long lists; left whole
+    at ``MAX_SPLIT_DEPTH``."""
+    if len(path) >= MAX_SPLIT_DEPTH:
+        return
     if isinstance(value, dict):
         _split_within(value, path, chunk_bytes, lists)
         return

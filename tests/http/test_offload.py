@@ -8,6 +8,7 @@ the document itself."""
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -167,3 +168,38 @@ async def test_the_swap_on_the_loop_packs_no_journal_entry(
     # the 6 requests made, then the same 6 imported: numbered after every request the server had seen
     assert arrivals == sorted(arrivals) and len(set(arrivals)) == len(arrivals) == 12
     assert [e["operation"] for e in entries[:6]] == [e["operation"] for e in entries[6:]]
+
+
+def test_a_job_the_child_cannot_finish_is_left_to_the_server_and_the_child_stays_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before: any error but a refusal ended the child (the server saw its pipe close, and after two
+    such documents judged every later one on its thread)."""
+    from mock_sprinto import judging
+    from mock_sprinto.settings import Settings
+
+    def broken(document: Any) -> Any:
+        raise TypeError("Recursion limit reached")
+
+    monkeypatch.setattr(offload, "split", broken)
+    asked = io.BytesIO()
+    settings = Settings()
+    bundle_bytes = b'{"format": "mock-sprinto-state"}'
+    judging.write_message(asked, ("bundle", settings.max_state_bytes, settings.max_json_depth), bundle_bytes)
+    judging.write_message(asked, ("bundle", settings.max_state_bytes, settings.max_json_depth), b"[1]")
+    asked.seek(0)
+    answered = io.BytesIO()
+    offload.serve(asked, answered)
+    answered.seek(0)
+    first, second = judging.read_message(answered)[0], judging.read_message(answered)[0]
+    assert first[0] == "refused"  # not a bundle: refused before the split
+    assert second[0] == "refused"
+    monkeypatch.setattr(bundle, "checked_document", lambda *args: {"a": [1]})
+    asked.seek(0)
+    answered = io.BytesIO()
+    offload.serve(asked, answered)
+    answered.seek(0)
+    answers = [judging.read_message(answered)[0], judging.read_message(answered)[0]]
+    assert [kind for kind, _ in answers] == ["failed", "failed"]  # both answered: the child went on
+    assert "Recursion limit" in answers[0][1]
+    assert offload._answer(answers[0]) is None  # the server does the job itself

@@ -37,14 +37,14 @@ def test_the_page_goes_down_the_judges_pipe_as_it_is() -> None:
 
     pipe = Pipe()
     raw = b'{"entities": {"Blob": [{"notes": "' + b"a" * 2_000_000 + b'"}]}}'
-    judging._write(pipe, (("schemas",), "settings"), raw)
+    judging.write_message(pipe, (("schemas",), "settings"), raw)
     assert any(data is raw for data in writes)  # handed to the pipe, not copied into a message
     pipe.seek(0)
-    assert judging._read(pipe) == ((("schemas",), "settings"), raw)
+    assert judging.read_message(pipe) == ((("schemas",), "settings"), raw)
     empty = io.BytesIO()
-    judging._write(empty, ("verdict", "digest"))  # the child's answer has no bytes after it
+    judging.write_message(empty, ("verdict", "digest"))  # the child's answer has no bytes after it
     empty.seek(0)
-    assert judging._read(empty) == (("verdict", "digest"), b"")
+    assert judging.read_message(empty) == (("verdict", "digest"), b"")
 
 
 def test_a_large_decoded_page_is_put_together_by_one_bytes_join() -> None:

@@ -89,3 +89,15 @@ def test_a_heavy_job_hands_the_gil_over_ten_times_as_often_and_puts_the_interval
     before = sys.getswitchinterval()
     assert steps._as_heavy_job(sys.getswitchinterval) == steps.HEAVY_JOB_SWITCH_SECONDS < before
     assert sys.getswitchinterval() == before
+
+
+def test_a_document_nested_past_the_split_depth_is_sent_whole_below_it() -> None:
+    """Each level over a chunk: split all the way down, each level was serialized again (200
+    levels: 200 times the document)."""
+    document: Any = ["x" * 5_000]
+    for _ in range(200):
+        document = [document, "y"]
+    kept = copy.deepcopy(document)
+    split = pieces.split(document, 4_096)
+    assert max(len(path) for path, _ in split.lists) < pieces.MAX_SPLIT_DEPTH
+    assert pieces.joined(split).document == kept
