@@ -29,7 +29,7 @@ import secrets
 import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +44,7 @@ from .errors import ApiError
 from .faults.engine import FaultState
 from .faults.scenario import Scenario, ScenarioError, effective_settings, parse_scenario
 from .har import REDACTED, SECRET_HEADERS
-from .journal import JournalEntry, numbered_from, row_of
+from .journal import JournalEntry, moved_on, row_of
 from .jsontext import array_of_parts, array_parts, object_opening
 from .lifecycle import FINAL, State
 from .payload import page_digest
@@ -480,18 +480,28 @@ class Built:
     follows_global: bool  # its scenario was the global one when exported
 
 
+# The order numbers left free for the requests answered while a bundle is built off the loop (a
+# full journal's takes ~2 s, at a few thousand requests a second): its journal is numbered past them
+# in the build, so the swap renumbers nothing unless more came (``restore``).
+IMPORT_ORDER_GAP = 1 << 20
+
+
 @dataclass
 class Restoration:
     """What ``from_document`` built; ``restore`` puts it in place."""
 
     scope: str
-    tenants: list[Built]  # each tenant's ``since`` is its rank among the bundle's order numbers
-    # The journal's rows, made here off the loop (packing ~10,000 entries' headers on the loop was
-    # most of a swap's 80-90 ms on a slow machine); their arrival and answer are ranks as well.
+    # Each tenant's ``since``, and the journal rows' arrival and answer, are the bundle's order
+    # numbers ranked, counted from ``base`` (``Emulator.import_base``).
+    tenants: list[Built]
+    # The journal's rows, made here off the loop, numbered for good: packing ~10,000 entries' headers
+    # on the loop was most of a swap's 80-90 ms on a slow machine, numbering them 15-17 ms.
     rows: list[Row]
     clock_now: float | None = None
     scenario: Scenario | None = None
     orders: int = 0  # how many order numbers the bundle uses: ``restore`` takes as many fresh ones
+    base: int = 0
+    pushed_out: list[Row] = field(default_factory=list)  # the journal rows ``restore`` made room by
 
     @property
     def held_bytes(self) -> int:
@@ -513,13 +523,15 @@ def _checked(document: Any) -> Any:
     return as_integers(_schema(), document)  # 3.0 is an integer to JSON Schema: an int from here on
 
 
-def from_document(document: Any, emulator: Emulator, *, checked: bool = False) -> Restoration:
+def from_document(document: Any, emulator: Emulator, *, checked: bool = False, base: int | None = None) -> Restoration:
     """Check ``document`` completely and build what it describes; raises ``ApiError`` 400 ``invalid_state``
     listing every problem. Nothing of ``emulator`` is changed (its settings, registry and id source
-    are read). ``checked``: ``document`` came from ``checked_document``, whose checks are not made again."""
+    are read). ``checked``: ``document`` came from ``checked_document``, whose checks are not made again.
+    ``base``: the first order number its journal gets (``Emulator.import_base``; by default the
+    next one, for a bundle swapped in before any other request is answered)."""
     if not checked:
         document = _checked(document)
-    checker = _Checker(emulator, document)
+    checker = _Checker(emulator, document, emulator.import_base(0) if base is None else base)
     restoration = checker.build()
     if checker.problems:
         raise refused(checker.problems)
@@ -582,9 +594,10 @@ def _schema_problems(document: Any) -> list[str]:
 class _Checker:
     """Builds the bundle's objects, noting every problem of meaning the schema cannot state."""
 
-    def __init__(self, emulator: Emulator, document: dict[str, Any]) -> None:
+    def __init__(self, emulator: Emulator, document: dict[str, Any], base: int) -> None:
         self.emulator = emulator
         self.document = document
+        self.base = base
         self.problems: list[str] = []
         # Page digests are a per-process hash (payload.page_digest): carried over as they are when
         # this process hashes the same way, recomputed from the bytes the bundle holds otherwise, and
@@ -625,12 +638,13 @@ class _Checker:
             if strangers:
                 self.problem(f"/journal/{strangers[0]}/integration_id", "the entries of the bundle's one integration")
         orders = sorted({e.arrival for e in entries} | {e.answer for e in entries} | {b.tenant.since for b in built})
-        rank = {order: index for index, order in enumerate(orders)}
+        rank = {order: number for number, order in enumerate(orders, self.base)}
         for entry in entries:
             entry.arrival, entry.answer = rank[entry.arrival], rank[entry.answer]
         for each in built:
             each.tenant.since = rank[each.tenant.since]
-        return Restoration(scope, built, list(map(row_of, entries)), clock_now, global_scenario, len(orders))
+        rows = list(map(row_of, entries))
+        return Restoration(scope, built, rows, clock_now, global_scenario, len(orders), self.base)
 
     # -- pieces
     def time(self, value: float, where: str) -> float:
@@ -890,16 +904,19 @@ def restore(emulator: Emulator, restoration: Restoration, integration_id: str | 
         emulator.scenario = restoration.scenario
         for tenant in emulator.tenants.values():  # declared ones, made afresh: the global scenario
             emulator.take_scenario(tenant)
-    # the bundle's order numbers, ranked, become fresh numbers of this emulator's one order: after
-    # every request it has seen, before any it will see
-    first = emulator.take_orders(restoration.orders) if restoration.orders else 0
+    # the bundle's order numbers, ranked, are fresh numbers of this emulator's one order: after every
+    # request it has seen, before any it will see. They were given in the build; only when more
+    # requests came meanwhile than the gap left for them are they moved on here.
+    first = emulator.take_orders(restoration.orders, restoration.base)
+    shift = first - restoration.base
+    rows = moved_on(restoration.rows, shift) if shift else restoration.rows
     for built in restoration.tenants:
         tenant = built.tenant
         old = emulator.tenants.pop(tenant.id, None)
         if old is not None:
             old.release_memory()
         tenant.clock.resume_at(built.now)
-        tenant.since += first
+        tenant.since += shift
         tenant.budget = emulator.budget
         emulator.budget.add(tenant.staged_bytes + tenant.applied_bytes)
         if built.follows_global:
@@ -908,7 +925,7 @@ def restore(emulator: Emulator, restoration: Restoration, integration_id: str | 
         if tenant.faults.scenario is None and emulator.scenario is not None:
             emulator.take_scenario(tenant)  # it had none: this server's global scenario, from its start
         emulator.refresh_settings(tenant)
-    emulator.journal.add_rows(numbered_from(restoration.rows, first))
+    restoration.pushed_out = emulator.journal.add_rows(rows)
     return [built.tenant.id for built in restoration.tenants]
 
 

@@ -527,10 +527,17 @@ class ControlPlane:
         self._importable_to(integration_id)
         return self.restore_state(bundle.from_document(document, self.emulator), integration_id)
 
-    def checked_state(self, data: bytes, integration_id: str | None = None) -> Restoration:
-        """A bundle's bytes decoded, checked whole and built (``bundle.from_document``), without
-        changing anything: what ``PUT .../state`` does off the loop (``steps.off_loop``) before
-        ``restore_state`` swaps it in."""
+    def import_base(self) -> int:
+        """Where the journal of a bundle built off the loop from now on is numbered from: past the
+        requests answered meanwhile (``bundle.IMPORT_ORDER_GAP``)."""
+        from . import bundle
+
+        return self.emulator.import_base(bundle.IMPORT_ORDER_GAP)
+
+    def checked_state(self, data: bytes, integration_id: str | None = None, base: int | None = None) -> Restoration:
+        """A bundle's bytes decoded, checked whole and built (``bundle.from_document``, its journal
+        numbered from ``base``), without changing anything: what ``PUT .../state`` does off the loop
+        (``steps.off_loop``) before ``restore_state`` swaps it in."""
         from . import bundle, offload
 
         self._importable_to(integration_id)
@@ -539,11 +546,11 @@ class ControlPlane:
             joined = offload.checked_bundle(data, settings.max_state_bytes, settings.max_json_depth)
             if joined is not None:
                 try:
-                    return bundle.from_document(joined.document, self.emulator, checked=True)
+                    return bundle.from_document(joined.document, self.emulator, checked=True, base=base)
                 finally:
                     joined.let_go()
         document = bundle.checked_document(data, settings.max_state_bytes, settings.max_json_depth)
-        return bundle.from_document(document, self.emulator, checked=True)
+        return bundle.from_document(document, self.emulator, checked=True, base=base)
 
     def restore_state(self, restoration: Restoration, integration_id: str | None = None) -> dict[str, Any]:
         from . import bundle

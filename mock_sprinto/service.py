@@ -216,12 +216,21 @@ class Emulator:
     def settle(self, tenant: Tenant) -> None:
         self.timeline.settle(tenant)
 
-    def take_orders(self, count: int) -> int:
+    def import_base(self, gap: int) -> int:
+        """The first order number an import built from now on gives its journal entries: past every
+        number taken so far, with ``gap`` numbers left between for the requests answered while it is
+        built off the loop (``take_orders`` moves it on if more than that come)."""
+        return next(self._order) + 1 + gap
+
+    def take_orders(self, count: int, base: int | None = None) -> int:
         """The first of ``count`` consecutive numbers of the one order of arrivals and answers,
-        none of which another request gets: where imported journal entries (a state bundle's) go."""
+        none of which another request gets: where imported journal entries (a state bundle's) go.
+        ``base``: the first wanted (``import_base``), given when no request has taken it yet; the
+        numbers skipped before it are a gap in the order, which only ever compares numbers."""
         first = next(self._order)
-        if count > 1:
-            self._order = itertools.count(first + count)
+        if base is not None and base > first:
+            first = base
+        self._order = itertools.count(first + max(count, 1))
         return first
 
     def authenticate(self, integration_id: str, api_key: str | None, arrival: int | None = None) -> Tenant:

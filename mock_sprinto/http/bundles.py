@@ -10,7 +10,7 @@ import dataclasses
 from aiohttp import web
 
 from ..payload import Body
-from ..steps import heavy_turn, off_loop, stepped
+from ..steps import heavy_turn, let_go, off_loop, stepped
 from .body import read_body
 from .common import CONTROL, CONTROL_PREFIX, json_response, stream_parts
 from .control import ONE, _json_object, _named
@@ -38,8 +38,10 @@ async def put_state(request: web.Request) -> web.Response:
     integration_id = _named(request)
     async with heavy_turn():
         body = await _large_body(request, control.emulator.settings.max_state_bytes)
-        restoration = await off_loop(control.checked_state, body.decoded, integration_id)
-    return json_response(control.restore_state(restoration, integration_id))
+        restoration = await off_loop(control.checked_state, body.decoded, integration_id, control.import_base())
+    answer = json_response(control.restore_state(restoration, integration_id))
+    let_go(restoration.pushed_out)  # freed off the loop, as it was built
+    return answer
 
 
 async def save_state(request: web.Request) -> web.Response:
