@@ -64,8 +64,8 @@ def retry_too_soon(run: Run) -> Finding:
             continue
         cause = latest[known - 1]
         if arrived(entry) < _deadline(cause) - RETRY_SLACK_SECONDS:
-            finding.add(
-                evidence(
+            finding.note(
+                lambda: evidence(
                     entry,
                     operation=entry.operation,
                     after_429=cause.request_id,
@@ -122,7 +122,7 @@ def gave_up(run: Run) -> Finding:
         key = _follow_up_key(entry)  # a failure's own key is the key of what follows it up
         followed = last_push_or_start if key == ("push", None) else last.get(key, 0)
         if followed <= entry.answer:  # no settled follow-up arrived after its answer
-            finding.add(evidence(entry, operation=entry.operation, status=entry.status, code=entry.code))
+            finding.note(lambda: evidence(entry, operation=entry.operation, status=entry.status, code=entry.code))
     return finding
 
 
@@ -149,7 +149,7 @@ def retry_without_backoff(run: Run) -> Finding:
                 quick[key].clear()
             if len(quick[key]) >= 2 and key not in reported:
                 reported.add(key)
-                finding.add(evidence(entry, operation=entry.operation, waits_seconds=list(quick[key])))
+                finding.note(lambda: evidence(entry, operation=entry.operation, waits_seconds=list(quick[key])))
         if entry.status >= 500 or lost(entry):
             failed[key] = entry
         else:
@@ -166,7 +166,7 @@ def resent_rejected_page_unchanged(run: Run) -> Finding:
             continue
         first = rejected.get(entry.digest)
         if first is not None and first.answer < entry.arrival:
-            finding.add(evidence(entry, rejected_request_id=first.request_id, rejected_page=first.page))
+            finding.note(lambda: evidence(entry, rejected_request_id=first.request_id, rejected_page=first.page))
         if entry.status == 400 and first is None and not lost(entry):
             rejected[entry.digest] = entry
     return finding
@@ -201,8 +201,8 @@ def applied_with_rejected_pages(run: Run) -> Finding:
         if session.close_status != "apply":
             continue
         for page in unrecovered_pages(session):
-            finding.add(
-                {
+            finding.note(
+                lambda: {
                     "session_id": session.id,
                     "page": page.ordinal,
                     "page_hint": page.page_hint,
@@ -230,7 +230,7 @@ def push_to_inactive_session(run: Run) -> Finding:
         earlier = told.get(entry.session_id)
         if closed or (earlier is not None and earlier.answer < entry.arrival):
             why = "after the client closed it" if closed else f"again after 409 {earlier.request_id if earlier else ''}"
-            finding.add(evidence(entry, state=session.state.value if session else None, why=why.strip()))
+            finding.note(lambda: evidence(entry, state=session.state.value if session else None, why=why.strip()))
         told.setdefault(entry.session_id, entry)
     return finding
 
@@ -244,7 +244,7 @@ def oversized_page(run: Run) -> Finding:
     if run.tenant.settings.max_request_bytes < SPRINTO_MAX_REQUEST_BYTES:  # a limit Sprinto did not set
         return finding
     for entry in _size_refusals(run, 413, "payload_too_large"):
-        finding.add(evidence(entry, code=entry.code, body_bytes=entry.body_bytes))
+        finding.note(lambda: evidence(entry, code=entry.code, body_bytes=entry.body_bytes))
     return finding
 
 
@@ -254,7 +254,7 @@ def too_many_records(run: Run) -> Finding:
     if limit is not None and SPRINTO_PAGE_ITEMS is not None and limit < SPRINTO_PAGE_ITEMS:  # not Sprinto's limit
         return finding
     for entry in _size_refusals(run, 400, "too_many_items"):
-        finding.add(evidence(entry, code=entry.code))
+        finding.note(lambda: evidence(entry, code=entry.code))
     return finding
 
 
@@ -271,8 +271,8 @@ def duplicate_page(run: Run) -> Finding:
                 continue
             first = staged.get(digest)
             if first is not None:
-                finding.add(
-                    {
+                finding.note(
+                    lambda: {
                         "session_id": session.id,
                         "page": ordinal,
                         "request_id": request_id,
@@ -292,7 +292,7 @@ def large_uncompressed_body(run: Run) -> Finding:
     for entry in run.pushes():
         size = entry.body_bytes if entry.body_bytes is not None else entry.bytes_in
         if size is not None and size > limit and entry.encoding in (None, "identity"):
-            finding.add(evidence(entry, body_bytes=size, limit_bytes=limit))
+            finding.note(lambda: evidence(entry, body_bytes=size, limit_bytes=limit))
     return finding
 
 
@@ -315,8 +315,8 @@ def unknown_field(run: Run) -> Finding:
                     if suggestion is None or (entity_type, name) in reported:
                         continue
                     reported.add((entity_type, name))
-                    finding.add(
-                        {
+                    finding.note(
+                        lambda: {
                             "entity_type": entity_type,
                             "field": name,
                             "did_you_mean": suggestion,
@@ -353,8 +353,8 @@ def status_polled_too_fast(run: Run) -> Finding:
             span = times[start + POLL_READS - 1] - times[start]
             if span < POLL_SPAN_SECONDS:
                 window = seen[start : start + POLL_READS]
-                finding.add(
-                    {
+                finding.note(
+                    lambda: {
                         "session_id": session_id,
                         "reads": len(seen),
                         "request_ids": [e.request_id for e in window],
@@ -373,12 +373,9 @@ def missing_page_hint(run: Run) -> Finding:
         for hint, ordinal, request_id, received_at in fields:
             if hint is not None:
                 continue
-            if finding.listing:
-                finding.add(
-                    {"session_id": session.id, "page": ordinal, "request_id": request_id, "at": when(received_at)}
-                )
-            else:
-                finding.tally()  # counted, not listed: a run of 100,000 pages makes no 100,000 items
+            finding.note(  # counted, not listed, past the first: a run of 100,000 pages makes no 100,000 items
+                lambda: {"session_id": session.id, "page": ordinal, "request_id": request_id, "at": when(received_at)}
+            )
     return finding
 
 

@@ -22,7 +22,7 @@ def close_without_status(run: Run) -> Finding:
         session = sessions.get(entry.session_id)
         if session is not None and session.closed_at is None:
             reported.add(entry.session_id)
-            finding.add(evidence(entry, state=session.state.value))
+            finding.note(lambda: evidence(entry, state=session.state.value))
     return finding
 
 
@@ -37,8 +37,8 @@ def session_left_to_expire(run: Run) -> Finding:
             and session.accepted_pages
             and session.id not in tried
         ):
-            finding.add(
-                {
+            finding.note(
+                lambda: {
                     "session_id": session.id,
                     "accepted_pages": len(session.accepted_pages),
                     "at": when(session.expired_at),
@@ -52,8 +52,8 @@ def session_left_active(run: Run) -> Finding:
     tried = run.close_tried()
     for session in run.sessions:
         if session.state is State.ACTIVE and session.id not in tried:
-            finding.add(
-                {
+            finding.note(
+                lambda: {
                     "session_id": session.id,
                     "accepted_pages": len(session.accepted_pages),
                     "last_request_at": when(session.last_request_at),
@@ -88,7 +88,7 @@ def start_conflict_unhandled(run: Run) -> Finding:
         dealt_with = max(closed, started, used.get(conflict.names_session, 0))
         if dealt_with <= conflict.answer:  # nothing of the kind arrived after its answer
             reported.add(conflict.names_session)
-            finding.add(evidence(conflict, active_session_id=conflict.names_session))
+            finding.note(lambda: evidence(conflict, active_session_id=conflict.names_session))
     return finding
 
 
@@ -98,8 +98,8 @@ def start_conflict_ignored(run: Run) -> Finding:
 
     def flush() -> None:
         if len(streak) >= 2:
-            finding.add(
-                {
+            finding.note(
+                lambda: {
                     "request_ids": [e.request_id for e in streak],
                     "active_session_id": streak[0].names_session,
                     "conflicts": len(streak),
@@ -131,7 +131,7 @@ def outcome_not_read(run: Run) -> Finding:
         if session is None or session.close_status != "apply" or not run.received(close.request_id, 202):
             continue
         if polled.get(session.id, 0) <= close.answer:  # no read of the session arrived after its close was answered
-            finding.add(evidence(close, state=session.state.value))
+            finding.note(lambda: evidence(close, state=session.state.value))
     return finding
 
 
@@ -140,9 +140,12 @@ def close_without_pages(run: Run) -> Finding:
     closes = {e.session_id: e for e in run.client if e.operation == "close_session" and e.status == 202}
     for session in run.sessions:
         if session.close_status == "apply" and not session.accepted_pages:
-            close = closes.get(session.id)
-            item: dict[str, Any] = {"session_id": session.id, "at": when(session.closed_at)}
-            if close is not None:
-                item["request_id"] = close.request_id
-            finding.add(item)
+            finding.note(lambda: _closed_without_pages(session, closes.get(session.id)))
     return finding
+
+
+def _closed_without_pages(session: Any, close: JournalEntry | None) -> dict[str, Any]:
+    item: dict[str, Any] = {"session_id": session.id, "at": when(session.closed_at)}
+    if close is not None:
+        item["request_id"] = close.request_id
+    return item

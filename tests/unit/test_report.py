@@ -228,3 +228,27 @@ def test_a_run_with_no_recoverable_failure_makes_no_index_of_follow_ups(monkeypa
     failed = entry(60, 61, 60.0, method="POST", operation="start_session", status=503, code="service_unavailable")
     assert checks.gave_up(Run(tenant(), [*starts, failed], {})).count == 1
     assert len(keyed) > len(starts)  # the index is made once a failure needs it
+
+
+def test_a_finding_seen_past_its_listed_evidence_makes_no_item_for_it(monkeypatch: Any) -> None:
+    """Each place a finding was seen made its item (a formatted time, a dict) before the item was
+    dropped past the first MAX_EVIDENCE: ~28 ms of one check's step on a slow machine, for a run
+    that sent 3,667 pages twice."""
+    from mock_sprinto.report import model
+    from mock_sprinto.report import run as run_module
+
+    formatted: list[float] = []
+    format_time = run_module.format_time
+
+    def counted(at: float) -> str:
+        formatted.append(at)
+        return format_time(at)
+
+    monkeypatch.setattr(run_module, "format_time", counted)
+    mine, entries = _busy_history(300)
+    report = judge(mine, entries)
+    seen = {finding.id: finding.count for finding in report.findings}
+    assert seen == {"retry_too_soon": 1350, "outcome_not_read": 150, "close_without_pages": 300}
+    listed = sum(len(finding.evidence) for finding in report.findings)
+    assert all(len(finding.evidence) == min(finding.count, model.MAX_EVIDENCE) for finding in report.findings)
+    assert len(formatted) <= listed == 60  # at most a time formatted for each item listed, none for the rest
