@@ -209,19 +209,25 @@ def test_a_session_as_it_stands_copies_what_can_still_change_and_shares_the_rest
     assert purged.as_it_stands().accepted_pages is purged.accepted_pages
 
 
+def _calls_of(monkeypatch: Any, module: Any, name: str) -> list[Any]:
+    """The argument of each call of ``module.name`` (a function of one) from now on."""
+    calls: list[Any] = []
+    original = getattr(module, name)
+
+    def counted(argument: Any) -> Any:
+        calls.append(argument)
+        return original(argument)
+
+    monkeypatch.setattr(module, name, counted)
+    return calls
+
+
 def test_a_run_with_no_recoverable_failure_makes_no_index_of_follow_ups(monkeypatch: Any) -> None:
     """``gave_up`` indexed every settled request of the run before it looked for a failure: ~20 ms
     of a full journal's report on a slow machine, in every report of a run that had none."""
     from mock_sprinto.report import checks
 
-    keyed: list[JournalEntry] = []
-    key = checks._follow_up_key
-
-    def counted(e: JournalEntry) -> Any:
-        keyed.append(e)
-        return key(e)
-
-    monkeypatch.setattr(checks, "_follow_up_key", counted)
+    keyed = _calls_of(monkeypatch, checks, "_follow_up_key")
     starts = [entry(n, n, float(n), method="POST", operation="start_session", status=201) for n in range(1, 50)]
     assert checks.gave_up(Run(tenant(), starts, {})).count == 0
     assert keyed == []
@@ -237,14 +243,7 @@ def test_a_finding_seen_past_its_listed_evidence_makes_no_item_for_it(monkeypatc
     from mock_sprinto.report import model
     from mock_sprinto.report import run as run_module
 
-    formatted: list[float] = []
-    format_time = run_module.format_time
-
-    def counted(at: float) -> str:
-        formatted.append(at)
-        return format_time(at)
-
-    monkeypatch.setattr(run_module, "format_time", counted)
+    formatted = _calls_of(monkeypatch, run_module, "format_time")
     mine, entries = _busy_history(300)
     report = judge(mine, entries)
     seen = {finding.id: finding.count for finding in report.findings}
