@@ -81,7 +81,8 @@ def test_a_heavy_job_looks_at_what_it_builds_in_young_passes_and_puts_the_thresh
         return rows, gc.get_threshold(), gc.get_count()[0]
 
     rows, during, waiting = steps._as_heavy_job(build)
-    assert not any(map(gc.is_tracked, rows[::1_000]))  # looked at once, and let go by the collector
+    # looked at once, and let go by the collector (all but the last few hundred, not looked at yet)
+    assert not any(map(gc.is_tracked, rows[:40_000:1_000]))
     assert waiting <= before[0]  # no young collection of everything waits for the job's end
     assert during[0] == before[0] and min(during[1:]) > 1_000_000  # the older generations wait
     assert gc.get_threshold() == before
