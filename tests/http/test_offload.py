@@ -182,17 +182,21 @@ async def _imported_while_others_are_answered(
     async with control.client.get("/_mock/integrations/acme/state") as response:
         exported = await response.read()
     built: list[Any] = []
-    requests_done = threading.Event()
+    building, requests_done = threading.Event(), threading.Event()
     original = bundle.row_of
 
     def row_of(entry: journal.JournalEntry) -> Any:
+        building.set()
         requests_done.wait(10)
         built.append(original(entry))
         return built[-1]
 
     monkeypatch.setattr(bundle, "row_of", row_of)
     put = asyncio.ensure_future(control.client.put("/_mock/integrations/acme/state", data=exported, headers=JSON))
-    await asyncio.sleep(0.05)
+    for _ in range(1_000):  # until the build is under way, its numbers taken
+        if building.is_set():
+            break
+        await asyncio.sleep(0.01)
     other = Vendor(control.client, "beta", "key-2")
     await other.start()
     await vendor.status()  # the old acme, still in place while the new one is built
