@@ -6,6 +6,7 @@ from typing import Any
 
 from ..journal import JournalEntry
 from ..lifecycle import State
+from ..store import Session
 from .kinds import BY_ID
 from .model import Finding
 from .run import Run, evidence, last_arrival, when
@@ -144,7 +145,7 @@ def close_without_pages(run: Run) -> Finding:
     return finding
 
 
-def _closed_without_pages(session: Any, close: JournalEntry | None) -> dict[str, Any]:
+def _closed_without_pages(session: Session, close: JournalEntry | None) -> dict[str, Any]:
     item: dict[str, Any] = {"session_id": session.id, "at": when(session.closed_at)}
     if close is not None:
         item["request_id"] = close.request_id
