@@ -6,15 +6,20 @@ import orjson
 import pytest
 
 from mock_sprinto import payload
+from mock_sprinto.clock import ManualClock
 from mock_sprinto.errors import ApiError
 from mock_sprinto.payload import parse_json
+from mock_sprinto.service import Emulator
+from mock_sprinto.settings import Config, Settings
+from mock_sprinto.validation import SchemaRegistry
 
-from ..helpers import nesting_depth
+from ..helpers import nesting_depth, user
 
 REPEATED = [
     b'{"entities": {"User": [{"a": "x:y", "a": "z"}]}}',  # the dropped value held a colon
     b'{"entities": {"User": [{"a": 1, "b": {"c": 1, "c": 2}}]}}',  # in a nested field beyond the known ones
     b'{"entities": {"User": [{"a" : 1, "a":2}]}}',  # white space before a colon
+    b'{"entities": {"User": [{"a"\t:\n1, "a"\r\n :2}]}}',  # every kind of white space, in runs
     b'{"entities": {"User": [{"a": "\\u003a", "a": 1}]}}',  # an escaped colon
     b'{"entities": {"User": [{"k": 1}], "User": [{"k": 1}]}}',
     b'{"entities": {"User": [{"a": ":x", "a": 1}]}}',  # a value whose first byte kept is a colon
@@ -49,8 +54,8 @@ def test_nesting_beyond_the_records_counts_against_the_limit() -> None:
 
 
 def test_the_usual_page_is_proved_free_of_repeats_without_serializing_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The usual page (date-times with colons, e-mail addresses): the marks the depth proof
-    # keeps prove it alone; re-serializing the page (the dearer proof) is not needed.
+    # The usual page (date-times and URLs with colons, e-mail addresses): the marks both proofs
+    # read prove it alone; re-serializing the page (the dearer proof) is not needed.
     def dearer(*args: object) -> bool:
         raise AssertionError("the dearer proof ran")
 
@@ -58,9 +63,10 @@ def test_the_usual_page_is_proved_free_of_repeats_without_serializing_it(monkeyp
     monkeypatch.setattr(payload, "_may_repeat_names", dearer)
     record = (
         '{"employeeId": "E%d", "fullName": "Alice Johnson", "employmentStartDate": "2022-01-15T09:00:00Z",'
-        ' "employmentEndDate": null, "workEmail": "alice%d@example.com", "role": "ENG01"}'
+        ' "employmentEndDate": null, "workEmail": "alice%d@example.com", "role": "ENG01",'
+        ' "profile": "https://example.com/people/E%d?tab=1"}'
     )
-    records = ", ".join(record % (i, i) for i in range(100))
+    records = ", ".join(record % (i, i, i) for i in range(100))
     parse_json(f'{{"entities": {{"User": [{records}]}}, "page_hint": 7}}'.encode(), 64)
 
 
@@ -87,3 +93,34 @@ def test_the_depth_proof_alone_is_exact_whichever_way_it_counts(
     parse_json(raw, deepest, reject_repeated_names=False)
     with pytest.raises(ApiError, match="nesting"):
         parse_json(raw, deepest - 1, reject_repeated_names=False)
+
+
+STRICT = Settings().with_overrides({"unknown_fields": "reject"})  # User's schema then admits only scalars
+
+
+@pytest.mark.parametrize(
+    ("nesting", "code"),
+    [(0, None), (1, "validation_failed"), (60, "validation_failed"), (61, "malformed_body"), (70, "malformed_body")],
+)
+def test_a_record_of_a_flat_type_nested_anyway_is_refused_by_the_limit_or_by_its_schema(
+    nesting: int, code: str | None
+) -> None:
+    """Records of a type whose schema admits no nesting get no depth proof while parsing: the
+    schema refuses any nesting, and a page it refuses is walked for its depth, so a page deeper
+    than ``max_json_depth`` (64: the record sits at 4) still reads as malformed."""
+    sessions = Emulator(Config(STRICT), SchemaRegistry.shipped(), ManualClock(0.0)).sessions
+    assert "User" in sessions.strict_flat_types
+    record = user(1)
+    if nesting:
+        record["role"] = nested = []  # nesting 1: a list where a string belongs
+        for _ in range(nesting - 1):
+            nested.append([])
+            nested = nested[0]
+    raw = orjson.dumps({"entities": {"User": [record, user(2)]}})
+    try:
+        verdict = sessions.judge(STRICT, raw)
+    except ApiError as error:
+        assert (error.code, "nesting" in error.detail) == (code, True)
+    else:
+        assert (verdict.code.code if verdict.code is not None else None) == code
+        assert code != "malformed_body"
