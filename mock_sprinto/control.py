@@ -481,8 +481,11 @@ class ControlPlane:
         lines: list[str] = []
         from .report import summary_text  # imported here: serve pays for the judge on Ctrl-C, not at start
 
-        for integration_id, requests in called.items():
+        journal = self.emulator.journal
+        for integration_id, recorded in called.items():
             if integration_id in self.emulator.tenants:
+                # its own requests: not those of an integration its id had before (a bundle put back)
+                requests = len(journal.picked(integration_id, recorded, after=self._since(integration_id)))
                 lines += summary_text(self.report_of(integration_id), requests)
         return lines
 
@@ -636,7 +639,16 @@ class ControlPlane:
         self, integration_id: str | None, limit: int, operation: str | None = None, status: int | None = None
     ) -> dict[str, Any]:
         journal = self.emulator.journal
-        return {"entries": journal.recent(integration_id, limit, operation, status), "total_recorded": journal.total}
+        entries = journal.picked(integration_id, limit, operation, status, after=self._since(integration_id))
+        return {"entries": [entry.public() for entry in entries], "total_recorded": journal.total}
+
+    def _since(self, integration_id: str | None) -> int:
+        """Where the requests of the integration that has ``integration_id`` now begin (its
+        ``since``): its journal is what its report and its bundle hold, not also the requests of an
+        integration deleted or replaced (a bundle put back) under the same id before it. 0 (every
+        request) for no id, or for an id no integration has now (what its requests were)."""
+        tenant = self.emulator.tenants.get(integration_id) if integration_id is not None else None
+        return tenant.since if tenant is not None else 0
 
     def journal_parts(
         self, integration_id: str | None, limit: int, operation: str | None = None, status: int | None = None
@@ -644,7 +656,7 @@ class ControlPlane:
         """``journal`` as JSON text in parts (``jsontext``), for the HTTP route to stream: the
         entries are chosen now, each is made and serialized when it is written."""
         journal = self.emulator.journal
-        entries = journal.picked(integration_id, limit, operation, status)
+        entries = journal.picked(integration_id, limit, operation, status, after=self._since(integration_id))
         closing = b'],"total_recorded":' + orjson.dumps(journal.total) + b"}"
         return array_parts(b'{"entries":[', (orjson.dumps(entry.public()) for entry in entries), closing)
 
@@ -684,7 +696,8 @@ class ControlPlane:
         """The entries a HAR export holds: the last ``limit`` (all by default), optionally filtered,
         chosen now and made as they are read."""
         journal = self.emulator.journal
-        return journal.picked(integration_id, limit or len(journal.entries) or 1, operation, status)
+        after = self._since(integration_id)
+        return journal.picked(integration_id, limit or len(journal.entries) or 1, operation, status, after=after)
 
 
 def _entries_in_steps(rows: Sequence[Row]) -> Steps[list[JournalEntry]]:

@@ -256,15 +256,25 @@ class Journal:
         return counts
 
     def picked(
-        self, integration_id: str | None, limit: int, operation: str | None = None, status: int | None = None
+        self,
+        integration_id: str | None,
+        limit: int,
+        operation: str | None = None,
+        status: int | None = None,
+        *,
+        after: int = 0,
     ) -> JournalEntries:
-        """The last ``limit`` entries (optionally of one integration, operation, status), oldest
-        first: chosen now, made into entries as they are read, so a large answer makes them while it
-        is written (10,000 at once held the loop ~70 ms, issue 22)."""
+        """The last ``limit`` entries (optionally of one integration, operation, status) that arrived
+        after ``after`` (``Emulator``'s request order: a tenant's ``since``), oldest first: chosen
+        now, made into entries as they are read, so a large answer makes them while it is written
+        (10,000 at once held the loop ~70 ms, issue 22)."""
         picked: list[Row] = []
         for row in reversed(self._rows):
+            if row[_ANSWER] <= after:  # the ring is in answer order: nothing older arrived after it
+                break
             if (
-                (integration_id is None or row[_INTEGRATION] == integration_id)
+                row[_ARRIVAL] > after
+                and (integration_id is None or row[_INTEGRATION] == integration_id)
                 and (operation is None or row[_OPERATION] == operation)
                 and (status is None or row[_STATUS] == status)
             ):
@@ -273,9 +283,3 @@ class Journal:
                     break
         picked.reverse()
         return JournalEntries(picked)
-
-    def recent(
-        self, integration_id: str | None, limit: int, operation: str | None = None, status: int | None = None
-    ) -> list[dict[str, Any]]:
-        """The last ``limit`` entries (optionally of one integration, operation, status), oldest first, as JSON."""
-        return [entry.public() for entry in self.picked(integration_id, limit, operation, status)]

@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient
 
 from mock_sprinto import bundle
 from mock_sprinto.clock import ManualClock
+from mock_sprinto.http.common import CONTROL
 from mock_sprinto.payload import page_digest
 from mock_sprinto.service import Emulator
 from mock_sprinto.settings import Config, Settings
@@ -435,3 +436,31 @@ async def test_an_integration_without_a_scenario_meets_the_importing_servers_glo
         assert r.status == 200
     scenario = await Control(copy_client).get("/integrations/acme/scenario")
     assert scenario["applies_to"] == "global" and scenario["effective_settings"]["rate_limit"] == 2
+
+
+async def test_an_integration_put_back_from_its_bundle_shows_its_requests_once(
+    client: TestClient[Any, Any], vendor: Vendor, control: Control
+) -> None:
+    """Its journal, its HAR and serve's summary on Ctrl-C hold what its report judges: the requests
+    the bundle brought, not those too of the integration it replaced (the same requests again: a
+    HAR of both, judged offline, found a status polled twice as often as the client did)."""
+    session = (await vendor.start())["id"]
+    await vendor.push(session, {"entities": {"User": [user(1)]}})
+    await vendor.session(session)
+    await vendor.close(session)
+    document = await control.get("/integrations/acme/state")
+    async with control.client.put("/_mock/integrations/acme/state", json=document) as response:
+        assert response.status == 200, await response.text()
+    sent = [entry["request_id"] for entry in document["journal"]]
+    assert len(sent) == 4
+
+    assert [entry["request_id"] for entry in await control.journal(integration_id="acme")] == sent
+    har = await control.get("/journal.har", params={"integration_id": "acme"})
+    assert [entry["_requestId"] for entry in har["log"]["entries"]] == sent
+    assert client.app[CONTROL].run_summary()[0].startswith("  acme: 4 requests;")
+    # The server's journal keeps every request it answered, the replaced integration's too.
+    assert [entry["request_id"] for entry in await control.journal()] == sent + sent
+    # An id no integration has now shows what its requests were.
+    async with control.client.delete("/_mock/integrations/acme") as response:
+        assert response.status in (200, 204)
+    assert len(await control.journal(integration_id="acme")) == 8
