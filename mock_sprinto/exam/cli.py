@@ -134,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("mock-sprinto exam: interrupted; every command it started was ended", file=sys.stderr)
         return 130
-    print()
+    if not args.quiet:
+        print()  # between the progress lines and the table
     print(output.table(exam))
     for path, text in (
         (args.json, output.to_json),

@@ -136,6 +136,7 @@ class JournalFacts:
     error_answers: int = 0  # answers >= 400, or no answer at all (status 0: a broken connection)
     # (session id, times) for each page content staged more than once in one session
     staged_twice: tuple[tuple[str, int], ...] = ()
+    requests: int = 0  # every request the emulator journaled, whatever its answer
 
 
 def journal_facts(entries: Sequence[Mapping[str, Any]]) -> JournalFacts:
@@ -158,7 +159,7 @@ def journal_facts(entries: Sequence[Mapping[str, Any]]) -> JournalFacts:
         if entry.get("page") is not None and session_id and digest:
             staged[(str(session_id), str(digest))] += 1
     twice = Counter(session_id for (session_id, _), times in staged.items() if times > 1)
-    return JournalFacts(largest, conflicts, refusals, errors, tuple(sorted(twice.items())))
+    return JournalFacts(largest, conflicts, refusals, errors, tuple(sorted(twice.items())), requests=len(entries))
 
 
 def fault_met(trial: Trial, rules_fired: Mapping[str, int] | None, facts: JournalFacts) -> tuple[bool, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import textwrap
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -15,7 +16,18 @@ from .results import ExamResult, TrialResult
 from .trials import Trial
 
 JUNIT_TAIL_BYTES = 8 * 1024  # of stdout and of stderr, in each testcase
+STDERR_LINES_SHOWN = 5  # of a command that failed before any request: the cause is in them
+# Text is wrapped to the terminal's width, within these bounds (longer lines are hard to read);
+# the fallback is for output that is not a terminal (a CI log, a pipe).
+WIDTH_FALLBACK, WIDTH_MIN, WIDTH_MAX = 100, 40, 120
 _NAME_WIDTH = 26
+_STDERR_TAIL_BYTES = 4 * 1024
+
+
+def terminal_width() -> int:
+    """The width to wrap text at: the terminal's (``$COLUMNS`` first), within bounds."""
+    columns = shutil.get_terminal_size((WIDTH_FALLBACK, 24)).columns
+    return max(WIDTH_MIN, min(WIDTH_MAX, columns))
 
 
 def _reasons_short(result: TrialResult) -> str:
@@ -48,11 +60,14 @@ def progress_line(result: TrialResult) -> str:
 def headline(exam: ExamResult) -> str:
     passed = sum(trial.passed for trial in exam.trials)
     verdict = "PASSED" if exam.passed else "FAILED"
-    return f"mock-sprinto exam {verdict}: {passed} of {len(exam.trials)} trials passed in {exam.seconds:.1f} s"
+    not_run = f" ({len(exam.skipped)} not run)" if exam.skipped else ""
+    return f"mock-sprinto exam {verdict}: {passed} of {len(exam.trials)} trials passed{not_run} in {exam.seconds:.1f} s"
 
 
-def table(exam: ExamResult) -> str:
-    """The final table, each failed trial's reasons and evidence, and the summary."""
+def table(exam: ExamResult, width: int | None = None) -> str:
+    """The final table, each failed trial's reasons and evidence, and the summary; text wrapped at
+    ``width`` (default: the terminal's)."""
+    width = width or terminal_width()
     rows = [("trial", "verdict", "exit", "seconds", "records", "fault met", "reasons")]
     for trial in exam.trials:
         rows.append(
@@ -79,20 +94,45 @@ def table(exam: ExamResult) -> str:
         lines.append("")
         lines.append(f"{trial.name} ({trial.verdict}): {trial.description}")
         for reason in trial.reasons:
-            lines.extend(_wrapped(f"{reason.id}: {reason.detail}", "  - "))
+            lines.extend(_wrapped(f"{reason.id}: {reason.detail}", "  - ", width))
         for note in trial.notes:
-            lines.extend(_wrapped(f"note {note.id}: {note.detail}", "  . "))
+            lines.extend(_wrapped(f"note {note.id}: {note.detail}", "  . ", width))
+        if trial.failed_before_any_request:
+            lines.extend(_stderr_tail(trial))
         if not trial.passed:
             for label, path in trial.evidence():
                 lines.append(f"    {label}: {path}")
     lines.append("")
-    lines.extend(f"note: {note}" for note in exam.notes)
+    for remark in exam.notes:
+        lines.extend(_wrapped(f"note: {remark}", "", width))
     lines.append(headline(exam))
     return "\n".join(lines)
 
 
-def _wrapped(text: str, lead: str) -> list[str]:
-    return textwrap.wrap(text, 110, initial_indent=lead, subsequent_indent=" " * (len(lead) + 2)) or [lead]
+def _stderr_tail(trial: TrialResult) -> list[str]:
+    """The last lines of the command's stderr: when it failed before any request, the cause (a
+    missing file, a traceback's last line) is there, not in the reasons."""
+    if trial.stderr is None:
+        return []
+    tail = read_tail(trial.stderr, _STDERR_TAIL_BYTES).rstrip().splitlines()[-STDERR_LINES_SHOWN:]
+    if not tail:
+        return ["    the command sent no request to the emulator, and wrote nothing to stderr"]
+    return [
+        "    the command sent no request to the emulator; the last lines of its stderr:",
+        *(f"    | {line.rstrip()}" for line in tail),
+    ]
+
+
+def _wrapped(text: str, lead: str, width: int) -> list[str]:
+    # Never break a word: not at a hyphen ("Retry-After"), nor a long one (a path, a record's JSON).
+    return textwrap.wrap(
+        text,
+        width,
+        initial_indent=lead,
+        subsequent_indent=" " * (len(lead) + 2),
+        break_on_hyphens=False,
+        break_long_words=False,
+    ) or [lead]
 
 
 # ---- files ---------------------------------------------------------------------------------------------
@@ -110,15 +150,15 @@ def _xml_text(text: str) -> str:
 
 def to_junit_xml(exam: ExamResult) -> str:
     """One testcase per trial; a failed trial's <failure> lists its reasons and evidence."""
-    failures = len(exam.failed)
+    failures, tests = len(exam.failed), len(exam.trials) + len(exam.skipped)
     suite = ET.Element(
         "testsuite",
         {
             "name": "mock-sprinto exam",
-            "tests": str(len(exam.trials)),
+            "tests": str(tests),
             "failures": str(failures),
             "errors": "0",
-            "skipped": "0",
+            "skipped": str(len(exam.skipped)),
             "time": f"{exam.seconds:.3f}",
         },
     )
@@ -134,7 +174,8 @@ def to_junit_xml(exam: ExamResult) -> str:
             details += [f"{reason.id}: {reason.detail}" for reason in trial.reasons]
             details += [f"{label}: {path}" for label, path in trial.evidence()]
             failure.text = _xml_text("\n".join(details))
-        out = [f"scenario: {trial.scenario}", f"exit code: {_exit(trial)}", f"records: {_records(trial)}"]
+        scenario = trial.scenario or "none"
+        out = [f"scenario: {scenario}", f"exit code: {_exit(trial)}", f"records: {_records(trial)}"]
         out += [f"note {note.id}: {note.detail}" for note in trial.notes]
         stdout = read_tail(trial.stdout, JUNIT_TAIL_BYTES)
         if stdout:
@@ -143,11 +184,15 @@ def to_junit_xml(exam: ExamResult) -> str:
         stderr = read_tail(trial.stderr, JUNIT_TAIL_BYTES)
         if stderr:
             ET.SubElement(case, "system-err").text = _xml_text(stderr)
+    for name in exam.skipped:
+        case = ET.SubElement(suite, "testcase", {"classname": "mock_sprinto.exam", "name": name, "time": "0.000"})
+        message = "not run: the baseline's command failed before it sent a single request"
+        ET.SubElement(case, "skipped", {"message": message})
     suites = ET.Element(
         "testsuites",
         {
             "name": "mock-sprinto exam",
-            "tests": str(len(exam.trials)),
+            "tests": str(tests),
             "failures": str(failures),
             "time": f"{exam.seconds:.3f}",
         },
@@ -186,14 +231,15 @@ def write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def catalogue_text(trials: Sequence[Trial]) -> str:
+def catalogue_text(trials: Sequence[Trial], width: int | None = None) -> str:
     """``--list``: each trial, its fault, what a careful client does, and what it stands for."""
+    width = width or terminal_width()
     lines = []
     for trial in trials:
         kind = "recoverable" if trial.recoverable else "NOT recoverable: the command must exit non-zero"
         scenario = trial.scenario_label or "no fault"
         lines.append(f"{trial.name}  [{scenario}; {kind}]")
-        lines.extend(_wrapped(f"fault: {trial.fault}", "    "))
-        lines.extend(_wrapped(f"expected: {trial.expects}", "    "))
-        lines.extend(_wrapped(f"Sprinto: {trial.documented}", "    "))
+        lines.extend(_wrapped(f"fault: {trial.fault}", "    ", width))
+        lines.extend(_wrapped(f"expected: {trial.expects}", "    ", width))
+        lines.extend(_wrapped(f"Sprinto: {trial.documented}", "    ", width))
     return "\n".join(lines)

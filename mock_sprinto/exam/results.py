@@ -1,4 +1,5 @@
-"""What an exam found: one result per trial, and the exam's; the JSON of API.md Part C."""
+"""What an exam found: one result per trial, and the exam's; the JSON of the exam's contract
+(shared/API.md, Part C), with more members."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .oracle import Reason
+from .oracle import GAVE_UP, NOT_STARTED, TIMED_OUT, Reason
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class TrialResult:
     records_applied: int = 0
     fault_met: bool = False
     findings: tuple[Finding, ...] = ()
+    requests: int = 0  # the command's requests the emulator journaled (0: it never reached the emulator)
     integration_id: str | None = None
     folder: Path | None = None
     har: Path | None = None
@@ -56,13 +58,20 @@ class TrialResult:
     def reason_ids(self) -> list[str]:
         return [reason.id for reason in self.reasons]
 
+    @property
+    def failed_before_any_request(self) -> bool:
+        """Whether the command failed (a non-zero exit, a timeout, no start at all) before a single
+        request of it reached the emulator: a missing file, a crash at import, a wrong address."""
+        command_failed = {GAVE_UP, TIMED_OUT, NOT_STARTED} & set(self.reason_ids)
+        return bool(command_failed) and self.requests == 0
+
     def evidence(self) -> list[tuple[str, Path]]:
         """The files written for this trial, by what they are."""
         named = (("har", self.har), ("report", self.report), ("stdout", self.stdout), ("stderr", self.stderr))
         return [(label, path) for label, path in named if path is not None]
 
     def public(self) -> dict[str, Any]:
-        """The trial's member of ``--json``: API.md Part C's keys first, then this exam's own."""
+        """The trial's member of ``--json``: the contract's keys first, then this exam's own."""
         return {
             "name": self.name,
             "scenario": self.scenario,
@@ -96,6 +105,7 @@ class ExamResult:
     artifacts: Path | None = None
     expected_from: Literal["baseline", "expect"] | None = None  # where the expected dataset came from
     notes: tuple[str, ...] = field(default_factory=tuple)  # the summary's remarks (no expected dataset, ...)
+    skipped: tuple[str, ...] = ()  # trials planned but not run: the baseline's command failed at once
 
     @property
     def passed(self) -> bool:
@@ -118,5 +128,6 @@ class ExamResult:
             "seconds": round(self.seconds, 3),
             "expected_from": self.expected_from,
             "notes": list(self.notes),
+            "skipped": list(self.skipped),
             "artifacts": _path(self.artifacts),
         }

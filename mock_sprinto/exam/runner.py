@@ -17,7 +17,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -43,6 +43,10 @@ SIZE_LIMIT_FLOOR = 512
 OUTPUT_TAIL_BYTES = 64 * 1024
 
 HAR_FILE, REPORT_FILE, STDOUT_FILE, STDERR_FILE = "traffic.har", "report.json", "stdout.txt", "stderr.txt"
+EVIDENCE_FILES = (HAR_FILE, REPORT_FILE, STDOUT_FILE, STDERR_FILE)
+# In the artifacts folder: the trial folders the last exam wrote there, a name a line, so the next
+# exam removes them (a user's own scenario's folder included) and nothing else.
+MANIFEST_FILE = ".mock-sprinto-exam"
 _VENDOR_TIMEOUT = 10.0
 
 
@@ -136,6 +140,8 @@ class Exam:
         expected: Dataset | None = None if options.expect is None else oracle.dataset_of(options.expect)
         expected_from: Any = None if options.expect is None else "expect"
         results: dict[str, TrialResult] = {}
+        skipped: tuple[str, ...] = ()
+        clear_earlier_evidence(options.artifacts, the_plan.trials)
         server = MockSprintoServer()
         server.start()
         try:
@@ -146,7 +152,15 @@ class Exam:
                 self._finished(baseline)
                 results[baseline.name] = baseline
                 largest = facts.largest_push_bytes
-                if options.expect is None:
+                # Every other trial would fail the same way, and prove nothing.
+                if baseline.failed_before_any_request and rest:
+                    skipped, rest = tuple(trial.name for trial in rest), []
+                    notes.append(
+                        "the baseline's command failed before it sent a single request to the emulator (its "
+                        f"stderr says why): the other {len(skipped)} trial(s) were not run, since each would "
+                        "fail the same way and prove nothing; fix the command, then run the exam again"
+                    )
+                elif options.expect is None:
                     if oracle.size(applied):
                         expected, expected_from = applied, "baseline"
                         if not baseline.passed:
@@ -171,6 +185,7 @@ class Exam:
             artifacts=options.artifacts,
             expected_from=expected_from,
             notes=tuple(notes),
+            skipped=skipped,
         )
 
     def _in_parallel(
@@ -231,6 +246,8 @@ class Exam:
             return _replace(failed, seconds=time.monotonic() - started), {}, JournalFacts()
         ran = self._run(self._environment(handle, trial), folder / STDOUT_FILE, folder / STDERR_FILE)
         seen = _gather(server, handle, trial, effective, folder)
+        # A record is named by its key in lost_records even when none of its type was applied.
+        key_fields = _key_fields(server, [*seen.applied, *(expected or {})])
         verdict = oracle.judge(
             Facts(
                 trial=trial,
@@ -245,7 +262,7 @@ class Exam:
                 fault_met=seen.fault_met,
                 fault_unmet_detail=seen.fault_unmet,
                 journal=seen.journal,
-                key_fields=seen.key_fields,
+                key_fields=key_fields,
                 stale_session_id=stale,
                 start_error=ran.start_error,
             )
@@ -262,6 +279,8 @@ class Exam:
             records_applied=oracle.size(seen.applied),
             fault_met=seen.fault_met,
             findings=tuple(_finding(f) for f in seen.report.get("findings") or ()),
+            # The stale session's start is the exam's own request, not the command's.
+            requests=seen.journal.requests - (1 if stale is not None else 0),
             integration_id=handle.integration_id,
             har=seen.har,
             report=folder / REPORT_FILE,
@@ -272,11 +291,9 @@ class Exam:
         return result, seen.applied, seen.journal
 
     def _evidence_folder(self, trial: Trial) -> Path:
-        """The trial's evidence folder, emptied of a previous run's."""
+        """The trial's evidence folder (``clear_earlier_evidence`` emptied it of a previous run's)."""
         folder = self.options.artifacts / trial.name
         folder.mkdir(parents=True, exist_ok=True)
-        for name in (HAR_FILE, REPORT_FILE, STDOUT_FILE, STDERR_FILE):
-            (folder / name).unlink(missing_ok=True)
         return folder
 
     def _environment(self, handle: MockSprinto, trial: Trial) -> dict[str, str]:
@@ -324,6 +341,35 @@ class Exam:
                 self._live.add(proc)
             else:
                 self._live.discard(proc)
+
+
+# ---- the artifacts folder ----------------------------------------------------------------------------------
+def clear_earlier_evidence(artifacts: Path, trials: Sequence[Trial]) -> None:
+    """Remove the evidence an earlier exam wrote into ``artifacts``, so a CI upload shows this
+    exam's alone, and note the folders this one writes.
+
+    Earlier trial folders are those the manifest names, and those named after a catalogue trial
+    (an exam that wrote no manifest). Only the exam's own files go; a folder that still holds
+    anything else (the user's own) stays, with it."""
+    manifest = artifacts / MANIFEST_FILE
+    earlier: set[str] = {trial.name for trial in CATALOGUE}
+    try:
+        earlier.update(manifest.read_text(encoding="utf-8").split())
+    except OSError:
+        pass  # no earlier exam here, or one that wrote no manifest
+    for name in sorted(earlier | {trial.name for trial in trials}):
+        folder = artifacts / name
+        # A name that is not a plain folder name (a hand-edited manifest) could reach elsewhere.
+        if Path(name).name != name or name in (".", "..") or folder.is_symlink() or not folder.is_dir():
+            continue
+        for file in EVIDENCE_FILES:
+            (folder / file).unlink(missing_ok=True)
+        try:
+            folder.rmdir()
+        except OSError:
+            pass  # the user's own files are in it
+    artifacts.mkdir(parents=True, exist_ok=True)
+    manifest.write_text("".join(f"{trial.name}\n" for trial in trials), encoding="utf-8")
 
 
 # ---- helpers ---------------------------------------------------------------------------------------------
@@ -391,7 +437,6 @@ class _Seen:
     fault_met: bool
     fault_unmet: str
     har: Path
-    key_fields: dict[str, str | None]
 
 
 def _gather(
@@ -410,7 +455,6 @@ def _gather(
     facts = oracle.journal_facts(handle.journal())
     rules_fired = _rules_fired(server, handle) if trial.scenario or trial.document else None
     met, unmet = oracle.fault_met(trial, rules_fired, facts)
-    emulator = server.emulator
     return _Seen(
         left_active=left_active,
         sessions=list(handle.sessions()),
@@ -420,14 +464,20 @@ def _gather(
         fault_met=met,
         fault_unmet=unmet,
         har=handle.har(folder / HAR_FILE),
-        key_fields={t: emulator.registry.key_field(t) for t in applied} if emulator else {},
     )
+
+
+def _key_fields(server: MockSprintoServer, entity_types: Iterable[str]) -> dict[str, str | None]:
+    """The key field of each entity type, by which a record is named in a reason."""
+    emulator = server.emulator
+    return {t: emulator.registry.key_field(t) for t in entity_types} if emulator else {}
 
 
 def _expected_size(trial: Trial, expected: Dataset | None, applied: Dataset) -> int | None:
     if expected is not None:
         return oracle.size(expected)
-    return oracle.size(applied) if trial.baseline else None
+    # A baseline that applied nothing sets no expected dataset either (the table shows 0/-).
+    return oracle.size(applied) if trial.baseline and oracle.size(applied) else None
 
 
 def _blank_result(trial: Trial, expected: Dataset | None, folder: Path) -> TrialResult:

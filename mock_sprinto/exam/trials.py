@@ -117,7 +117,7 @@ CATALOGUE: tuple[Trial, ...] = (
     Trial(
         name="stale-session",
         setup=Setup.STALE_SESSION,
-        fault="an active session exists before the command starts (a previous run crashed)",
+        fault="an active session exists before the command starts, as a crashed previous run leaves it",
         expects="on 409 session_already_active, discard the named session and start again (or continue it)",
         documented="409 Conflict on start while a session is active (guide)",
         unmet_hint="the command never started a session",
@@ -125,7 +125,7 @@ CATALOGUE: tuple[Trial, ...] = (
     Trial(
         name="expired-mid-sync",
         scenario="expire-at-page-2",
-        fault="the session expires as page 2 arrives: 409 session_not_active (state expired)",
+        fault="the session expires as page 2 arrives: 409 session_not_active, state expired",
         expects="start a new session and push everything again, then apply",
         documented="sessions expire after inactivity (60 min); a push to an inactive session is 409",
         fault_rules=("expire-at-page-2",),
@@ -141,7 +141,7 @@ CATALOGUE: tuple[Trial, ...] = (
     Trial(
         name="processing-retried",
         scenario="processing-fails-once",
-        fault="the first processing attempt fails; Sprinto retries once on its side",
+        fault="the first processing attempt fails, and Sprinto retries once on its side",
         expects="keep polling: the session ends processed with retry_count 1",
         documented="processing retries once on Sprinto's side (close endpoint)",
         fault_rules=("first-attempt-fails",),
@@ -187,7 +187,7 @@ CATALOGUE: tuple[Trial, ...] = (
     Trial(
         name="close-answer-lost",
         scenario="close-answer-lost",
-        fault="the first close IS carried out, then its connection is reset; a close sent again gets 409",
+        fault="the first close IS carried out, then its connection is reset, and a close sent again gets 409",
         expects="on 409 session_not_closable, read the session and go on polling it",
         documented="409 session_not_closable for a session no longer active (close endpoint)",
         fault_rules=("lose-close-answer",),

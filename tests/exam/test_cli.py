@@ -131,6 +131,38 @@ def test_every_trial_passed_exits_0(tmp_path: Path) -> None:
     assert (tmp_path / "mock-sprinto-exam" / "close-fails" / "traffic.har").is_file()  # the default artifacts
 
 
+@pytest.fixture(scope="module")
+def no_sync_py(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """A newcomer's first exam, in a folder with no sync.py: Python exits 2 at once."""
+    folder = tmp_path_factory.mktemp("no-sync")
+    ran = exam("--quiet", "--junit-xml", "exam.xml", "--", sys.executable, "sync.py", cwd=folder)
+    return ran, folder
+
+
+def test_a_command_failing_before_any_request_shows_its_stderr_and_stops_the_exam(no_sync_py: Any) -> None:
+    ran, folder = no_sync_py
+    assert ran.returncode == 1, ran.stderr
+    lines = ran.stdout.splitlines()
+    shown = lines.index("    the command sent no request to the emulator; the last lines of its stderr:")
+    assert "can't open file" in lines[shown + 1] and "sync.py" in lines[shown + 1]  # the cause, on the terminal
+    assert "mock-sprinto exam FAILED: 0 of 1 trials passed (14 not run)" in lines[-1]
+    assert "were not run" in ran.stdout and "fault_not_met" not in ran.stdout  # no trial that proves nothing
+    assert sorted(path.name for path in (folder / "mock-sprinto-exam").iterdir() if path.is_dir()) == ["baseline"]
+    suite = ET.parse(folder / "exam.xml").getroot().find("testsuite")
+    assert suite is not None and (suite.get("tests"), suite.get("skipped")) == ("15", "14")
+
+
+def test_quiet_prints_the_table_and_nothing_before_it(no_sync_py: Any) -> None:
+    ran, _ = no_sync_py
+    assert ran.stdout.splitlines()[0].split()[:3] == ["trial", "verdict", "exit"]
+
+
+def test_the_records_column_says_dash_when_there_is_no_expected_dataset(no_sync_py: Any) -> None:
+    ran, _ = no_sync_py
+    (row,) = [line.split() for line in ran.stdout.splitlines() if line.startswith("baseline  ")]
+    assert row[:5] == ["baseline", "fail", "2", row[3], "0/-"]  # as every trial's with nothing to expect
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -99,3 +99,26 @@ def test_every_trials_scenario_ships() -> None:
 
     shipped = set(shipped_scenarios())
     assert [t.name for t in BY_NAME.values() if t.scenario is not None and t.scenario not in shipped] == []
+
+
+def test_the_habit_table_says_what_the_zoo_finds() -> None:
+    """Each habit's row names the trials the zoo runs it on and, exactly, the reasons and error
+    findings they fail with (tests/exam/test_zoo.py asserts those on real runs)."""
+    from .test_zoo import ZOO
+
+    rows = re.findall(r"^\| `([a-z-]+)` \| (.*?) \| (.*?) \|$", DOC.split("`careful.py --habit NAME`")[1], re.M)
+    table = {name: (fails, because) for name, fails, because in rows if name in ZOO}
+    assert set(table) == set(ZOO)
+    for name, trials in ZOO.items():
+        fails, because = table[name]
+        assert set(re.findall(r"`([^`]+)`", fails)) == set(trials), name
+        said = set(re.findall(r"`([^`]+)`", because)) - set(BY_NAME)
+        reasons = {reason for found, _ in trials.values() for reason in found}
+        findings = {finding for _, found in trials.values() for finding in found}
+        assert said == reasons | findings, name
+
+
+def test_every_page_named_is_in_the_repository() -> None:
+    root = Path(__file__).parents[2]
+    for name in set(re.findall(r"[\w./-]+\.md\b", DOC)):
+        assert (root / "docs" / name).is_file() or (root / name).is_file(), f"docs/exam.md names {name}: no such file"

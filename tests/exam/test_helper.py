@@ -46,3 +46,23 @@ def test_bad_arguments_are_refused_before_anything_runs(tmp_path: Path) -> None:
         run_exam(CAREFUL_PY, scenarios=[{"name": "Bad Name"}], artifacts=tmp_path)
     with pytest.raises(ValueError, match="clashes"):
         run_exam(CAREFUL_PY, scenarios=[{"name": "throttled", "rules": []}], artifacts=tmp_path)
+
+
+def test_an_exam_removes_an_earlier_exams_evidence_and_nothing_else(tmp_path: Path) -> None:
+    """A CI job uploads the artifacts folder: the folders of trials this exam did not run must not
+    show an earlier run's output, and a user's own files there must stay."""
+
+    def applies_nothing(env: object) -> None:
+        return None
+
+    mine = {"name": "my-fault", "rules": [{"match": {"operation": "start_session"}, "respond": {"status": 503}}]}
+    run_exam(applies_nothing, trials=["close-fails"], scenarios=[mine], expect={}, artifacts=tmp_path)
+    assert (tmp_path / "close-fails" / "traffic.har").is_file() and (tmp_path / "my-fault" / "report.json").is_file()
+    (tmp_path / "keep.txt").write_text("the user's")
+    (tmp_path / "close-fails" / "notes.txt").write_text("the user's too")
+
+    run_exam(applies_nothing, trials=["baseline"], expect={}, artifacts=tmp_path)
+    assert not (tmp_path / "my-fault").exists()  # the earlier exam's own scenario's folder
+    assert [path.name for path in (tmp_path / "close-fails").iterdir()] == ["notes.txt"]
+    assert (tmp_path / "keep.txt").read_text() == "the user's"
+    assert (tmp_path / "baseline" / "traffic.har").is_file()

@@ -130,6 +130,18 @@ def test_staged_twice_is_a_note() -> None:
     assert verdict.passed and [note.id for note in verdict.notes] == ["staged_twice"]
 
 
+@pytest.mark.parametrize("trial", [t for t in BY_NAME.values() if not t.baseline], ids=lambda t: t.name)
+def test_a_detail_never_nests_parentheses(trial: Any) -> None:
+    """Each detail puts the trial's fault in parentheses: the fault's text must have none."""
+    exit_code = 1 if trial.recoverable else 0
+    verdict = oracle.judge(facts(trial.name, exit_code=exit_code, fault_met=False, fault_unmet_detail="x"))
+    for reason in verdict.reasons:
+        depth = 0
+        for char in reason.detail:
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            assert depth <= 1, reason.detail
+
+
 def test_not_started() -> None:
     assert ids(facts(exit_code=None, start_error="'nope': No such file")) == ["not_started"]
 

@@ -53,6 +53,9 @@ def test_each_bad_habit_fails_the_trial_that_catches_it_for_its_reasons_and_no_o
         assert trial.fault_met, trial.name
         assert set(trial.reason_ids) == reasons, (trial.name, trial.reasons)
         assert {f.id for f in trial.findings if f.severity == "error"} == findings, (trial.name, trial.findings)
+        for reason in trial.reasons:
+            if reason.id == "lost_records":  # named by key, even when no record of the type was applied
+                assert "User employeeId=E" in reason.detail and "{" not in reason.detail, reason.detail
 
 
 def test_retry_fast_is_named_by_the_judges_finding(tmp_path: Path) -> None:
