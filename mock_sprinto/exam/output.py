@@ -98,7 +98,7 @@ def table(exam: ExamResult, width: int | None = None) -> str:
         for note in trial.notes:
             lines.extend(_wrapped(f"note {note.id}: {note.detail}", "  . ", width))
         if trial.failed_before_any_request:
-            lines.extend(_stderr_tail(trial))
+            lines.extend(stderr_tail(trial))
         if not trial.passed:
             for label, path in trial.evidence():
                 lines.append(f"    {label}: {path}")
@@ -109,7 +109,7 @@ def table(exam: ExamResult, width: int | None = None) -> str:
     return "\n".join(lines)
 
 
-def _stderr_tail(trial: TrialResult) -> list[str]:
+def stderr_tail(trial: TrialResult) -> list[str]:
     """The last lines of the command's stderr: when it failed before any request, the cause (a
     missing file, a traceback's last line) is there, not in the reasons."""
     if trial.stderr is None:

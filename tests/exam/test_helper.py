@@ -66,3 +66,12 @@ def test_an_exam_removes_an_earlier_exams_evidence_and_nothing_else(tmp_path: Pa
     assert [path.name for path in (tmp_path / "close-fails").iterdir()] == ["notes.txt"]
     assert (tmp_path / "keep.txt").read_text() == "the user's"
     assert (tmp_path / "baseline" / "traffic.har").is_file()
+
+
+def test_a_command_that_cannot_start_fails_the_test_with_its_stderr(tmp_path: Path) -> None:
+    with pytest.raises(AssertionError) as raised:
+        assert_exam_passed([sys.executable, str(tmp_path / "missing_sync.py")], artifacts=tmp_path / "exam")
+    message = str(raised.value)
+    assert message.startswith("mock-sprinto exam: 1 of 1 trial(s) failed (14 not run)")
+    assert "the last lines of its stderr:" in message
+    assert "can't open file" in message and "missing_sync.py" in message
