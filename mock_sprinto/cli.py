@@ -254,6 +254,9 @@ def banner(host: str, port: int, emulator: Emulator, config_file: str | None = N
         ("entity schemas", ", ".join(sorted(emulator.registry.types)) or "none"),
         ("scenario", emulator.scenario.name if emulator.scenario else "none"),
     ]
+    persist_file = emulator.settings.persist_file
+    if persist_file:  # where the run is kept, so a user knows it outlives the process
+        fields.append(("persist file", f"{persist_file}, saved when it stops and on POST /_mock/state/save"))
     width = max(len(label) for label, _ in fields)
     lines = [f"mock-sprinto {__version__}: Sprinto Entities Sync API (v1) emulator"]
     lines += [f"  {label:{width}}  {value}" for label, value in fields]
@@ -412,7 +415,7 @@ def _load_state(emulator: Emulator, path: str | None) -> str | None:
     if path is None:
         return ""
     from .errors import ApiError
-    from .statefile import read_bundle_file
+    from .statefile import held, read_bundle_file
 
     try:
         outcome = ControlPlane(emulator).load_state(read_bundle_file(path, emulator.settings.max_state_bytes))
@@ -422,19 +425,21 @@ def _load_state(emulator: Emulator, path: str | None) -> str | None:
             print(f"mock-sprinto: error: state {path}: {problem}", file=sys.stderr)
         return None
     names = outcome["integrations"]
-    entries = outcome["journal_entries"]
-    line = f"mock-sprinto: state loaded from {path}: {len(names)} integration(s), {entries} journal entries"
+    line = f"mock-sprinto: state loaded from {path}: {held(len(names), outcome['journal_entries'])}"
     if len(names) == 1:
         line += f"; its dashboard: {{origin}}/_mock/#integration={names[0]}"
     return line
 
 
 def _save_state(emulator: Emulator) -> None:
+    """Write the ``persist_file`` on the way out, and say so: the user sees where the run went."""
     from .errors import ApiError
+    from .statefile import held
 
     try:
         saved = ControlPlane(emulator).save_state()
     except ApiError as error:
         print(f"mock-sprinto: error: {error.detail}", file=sys.stderr, flush=True)
         return
-    print(f"mock-sprinto: state saved to {saved['saved']} ({saved['integrations']} integration(s))", flush=True)
+    what = held(saved["integrations"], saved["journal_entries"])
+    print(f"mock-sprinto: state saved to {saved['saved']} ({saved['bytes']} bytes, {what})", flush=True)

@@ -101,6 +101,9 @@ EXPECTATIONS_NOT_MET = ErrorCode(
     "expectations_not_met", 422, "the journal does not hold the requests expected (a diff shows it)"
 )
 INVALID_HAR = ErrorCode("invalid_har", 400, "a HAR document that cannot be read as HAR 1.2")
+INTEGRATION_NOT_IN_HAR = ErrorCode(
+    "integration_not_in_har", 404, "a HAR judged for one integration holds none of its requests (those it holds named)"
+)
 
 # ---- routing, and what an injected status says unless its rule names a code -------------------
 NOT_FOUND = ErrorCode("not_found", 404, "no such endpoint")

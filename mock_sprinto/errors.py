@@ -141,9 +141,10 @@ def int_param(name: str, raw: str | None, default: int, low: int, high: int) -> 
     return value
 
 
-def counted(n: int, noun: str) -> str:
-    """``1 record``, ``2 records``: counts in messages a person reads."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 record``, ``2 records`` (``plural`` for a noun that takes more than an s): counts in
+    messages a person reads."""
+    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
 
 
 def repeated_parameter(name: str, times: int) -> ApiError:

@@ -360,7 +360,7 @@ RULES: tuple[Rule, ...] = (
         "`mock-sprinto judge FILE.har` and `POST /_mock/judge`: the client report on a HAR 1.2 capture; "
         "what a HAR cannot show is listed as not judged",
         "traffic with the real Sprinto is judged by the same checks as traffic with the emulator",
-        (codes.INVALID_HAR,),
+        (codes.INVALID_HAR, codes.INTEGRATION_NOT_IN_HAR),
         "max_har_bytes",
     ),
     Rule(

@@ -49,7 +49,9 @@ def add_parsers(commands: argparse._SubParsersAction[Any]) -> None:
     )
     judge.add_argument("file", metavar="FILE.har")
     judge.add_argument("--json", action="store_true", help="the judgement as JSON (POST /_mock/judge's answer)")
-    judge.add_argument("--integration", metavar="ID", help="only this integration's requests")
+    judge.add_argument(
+        "--integration", metavar="ID", help="only this integration's requests (exit 2 when the HAR holds none)"
+    )
     judge.add_argument(
         "--large-body-bytes",
         type=int,
@@ -107,12 +109,12 @@ def run_state(args: argparse.Namespace) -> int:
         document = orjson.loads(answer.body)
         data = encode(document, compress=bool(output and output.endswith(".gz")))
         if output:
-            from .statefile import write_atomically
+            from .statefile import held, write_atomically
 
             write_atomically(output, data)
-            held = f"{len(document['integrations'])} integration(s), {len(document['journal'])} journal entries"
+            what = held(len(document["integrations"]), len(document["journal"]))
             print(
-                f"mock-sprinto state: wrote {output} ({len(data)} bytes, {held}); "
+                f"mock-sprinto state: wrote {output} ({len(data)} bytes, {what}); "
                 f"open it with: mock-sprinto serve --state {output}",
                 file=sys.stderr,
             )

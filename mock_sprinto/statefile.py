@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from .bundle import refused
+from .errors import counted
 
 
 def read_bundle_file(path: str | os.PathLike[str], limit: int) -> bytes:
@@ -21,6 +22,11 @@ def read_bundle_file(path: str | os.PathLike[str], limit: int) -> bytes:
     if len(data) > limit:
         raise refused([f"{os.fspath(path)} is over {limit} bytes (setting max_state_bytes)"], "the state file")
     return data
+
+
+def held(integrations: int, journal_entries: int) -> str:
+    """What a bundle holds, as ``serve`` and ``state export`` tell it: ``1 integration, 2 journal entries``."""
+    return f"{counted(integrations, 'integration')}, {counted(journal_entries, 'journal entry', 'journal entries')}"
 
 
 def write_atomically(path: str | os.PathLike[str], data: bytes) -> Path:

@@ -143,9 +143,10 @@ def test_verify_node(server: Server, tmp_path: Path) -> None:
     script = tmp_path / "verify.mjs"
     script.write_text(block("verify-node"))
     env = {**os.environ, "MOCK_SPRINTO": server.origin}
-    result = subprocess.run(["node", str(script)], capture_output=True, text=True, env=env, timeout=60)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "every expectation met" in result.stdout
+    for _ in range(2):  # run again against the same server, as a developer does: it passes again
+        result = subprocess.run(["node", str(script)], capture_output=True, text=True, env=env, timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "every expectation met" in result.stdout
     broken = re.sub(r'workEmail: "ada@example.com",\s*', "", block("verify-node"))  # a page rejected: 422
     script.write_text(broken.replace('"node-demo"', '"node-demo-2"'))
     result = subprocess.run(["node", str(script)], capture_output=True, text=True, env=env, timeout=60)

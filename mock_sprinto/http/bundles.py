@@ -9,20 +9,36 @@ import dataclasses
 
 from aiohttp import web
 
+from ..codes import PAYLOAD_TOO_LARGE
+from ..errors import ApiError
 from ..payload import Body
 from ..steps import heavy_turn, let_go, off_loop, stepped
 from .body import read_body
-from .common import CONTROL, CONTROL_PREFIX, json_response, stream_parts
+from .common import CONTROL, CONTROL_PREFIX, json_response, query_value, stream_parts
 from .control import ONE, _json_object, _named
 
 P = CONTROL_PREFIX
 
 
-async def _large_body(request: web.Request, limit: int) -> Body:
-    """A body of up to ``limit`` bytes, on the wire and decoded (``max_state_bytes``, ``max_har_bytes``)."""
+async def _large_body(request: web.Request, setting: str, document: str) -> Body:
+    """A body of up to the ``setting``'s bytes (``max_state_bytes``, ``max_har_bytes``), on the wire
+    and decoded. Over it: 413 ``payload_too_large`` naming that setting, not ``max_request_bytes``
+    (a vendor page's limit, which raising would not help)."""
     emulator = request.app[CONTROL].emulator
+    limit: int = getattr(emulator.settings, setting)
     settings = dataclasses.replace(emulator.settings, max_decoded_bytes=limit)
-    return await read_body(request, settings, strict_media_type=False, budget=emulator.budget, limit=limit)
+    try:
+        return await read_body(request, settings, strict_media_type=False, budget=emulator.budget, limit=limit)
+    except ApiError as error:
+        if error.code != PAYLOAD_TOO_LARGE.code:
+            raise
+        raise ApiError.of(
+            PAYLOAD_TOO_LARGE,
+            f"{document} is larger than {limit} bytes, on the wire or decoded (the setting {setting})",
+            limit_bytes=limit,
+            setting=setting,
+            basis="mock",  # the emulator's limit on its own control documents, not Sprinto's on a page
+        ) from None
 
 
 async def get_state(request: web.Request) -> web.StreamResponse:
@@ -37,7 +53,7 @@ async def put_state(request: web.Request) -> web.Response:
     control = request.app[CONTROL]
     integration_id = _named(request)
     async with heavy_turn():
-        body = await _large_body(request, control.emulator.settings.max_state_bytes)
+        body = await _large_body(request, "max_state_bytes", "the state bundle")
         restoration = await off_loop(control.checked_state, body.decoded, integration_id, control.import_base())
     answer = json_response(control.restore_state(restoration, integration_id))
     let_go(restoration.pushed_out)  # freed off the loop, as it was built
@@ -56,11 +72,13 @@ async def verify(request: web.Request) -> web.Response:
 
 
 async def judge(request: web.Request) -> web.Response:
+    """The HAR in the body judged: every integration it holds, or only ``?integration_id=``'s (400
+    ``invalid_parameter`` when the HAR holds none of its requests)."""
     control = request.app[CONTROL]
-    settings = control.emulator.settings
+    integration_id = query_value(request, "integration_id") or None
     async with heavy_turn():
-        body = await _large_body(request, settings.max_har_bytes)
-        return json_response(await off_loop(control.judge_har, body.decoded))
+        body = await _large_body(request, "max_har_bytes", "the HAR")
+        return json_response(await off_loop(control.judge_har, body.decoded, integration_id))
 
 
 def add_routes(app: web.Application) -> None:

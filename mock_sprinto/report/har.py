@@ -47,7 +47,7 @@ import orjson
 
 from ..budget import MemoryBudget
 from ..clock import ManualClock, OffsetClock
-from ..codes import INVALID_HAR
+from ..codes import INTEGRATION_NOT_IN_HAR, INVALID_HAR
 from ..errors import ApiError
 from ..journal import JournalEntry
 from ..lifecycle import FINAL, State
@@ -82,6 +82,7 @@ PAGE_REFUSALS = frozenset({400, 413, 415, 507})  # a push answered so was record
 SESSION_SEEN = frozenset({200, 201, 202, 409}) | PAGE_REFUSALS  # answers that show the session exists
 STATES = frozenset(state.value for state in State)
 MAX_LEFT_OUT = 20
+MAX_NAMED = 20  # integrations a refusal names in its detail
 MAX_INFLATED = 64 * 2**20
 _LOST_STATUS = 0
 
@@ -125,6 +126,7 @@ def check_har(document: Any) -> None:
         INVALID_HAR,
         f"not a HAR 1.2 document the judge can read: {problems[0] if problems else 'not an object'}",
         errors=problems,
+        setting=False,  # no setting makes a document HAR: max_har_bytes is about size (a 413)
     )
 
 
@@ -135,7 +137,7 @@ def parse_har(data: bytes) -> Any:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise ApiError.of(INVALID_HAR, f"the HAR is not JSON: {exc}", errors=[str(exc)]) from None
+        raise ApiError.of(INVALID_HAR, f"the HAR is not JSON: {exc}", errors=[str(exc)], setting=False) from None
 
 
 # ---- one entry --------------------------------------------------------------------------------------
@@ -561,12 +563,35 @@ def judge_har(
     ``settings`` are the limits the traffic met (default: Sprinto's, the emulator's defaults)."""
     check_har(document)
     reading = read_har(document)
+    if integration_id is not None and integration_id not in reading.captured:
+        raise _not_in_it(integration_id, reading)
     reports = []
     for name, items in reading.captured.items():
         if integration_id is not None and name != integration_id:
             continue
         reports.append(_judge_one(name, items, known_fields or {}, settings or Settings()))
     return HarJudgement(reading, reports)
+
+
+def _not_in_it(integration_id: str, reading: Reading) -> ApiError:
+    """404 ``integration_not_in_har``: the integration asked for has no request in the HAR (not
+    found in the document posted, which is well formed). An empty judgement would read as a clean
+    one, and a typo in the id would pass a CI run."""
+    held = sorted(reading.captured)
+    if not held:
+        holds = "it holds no request of Sprinto's vendor API"
+    else:
+        holds = (
+            "it holds: "
+            + ", ".join(held[:MAX_NAMED])
+            + (f" and {len(held) - MAX_NAMED} more" if len(held) > MAX_NAMED else "")
+        )
+    return ApiError.of(
+        INTEGRATION_NOT_IN_HAR,
+        f"no request of integration {integration_id[:140]!r} in the HAR ({holds})",
+        setting=False,  # no setting finds requests a HAR does not hold
+        integrations=held[:100],
+    )
 
 
 def _judge_one(

@@ -4,6 +4,7 @@ talk to a running server, serve --state refuses a damaged bundle before serving,
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 from pathlib import Path
@@ -34,18 +35,38 @@ def a_sync(server: Server) -> str:
 def test_persist_keeps_the_run_across_a_restart(tmp_path: Path) -> None:
     target = tmp_path / "keep" / "state.json"
     first = start("--persist", str(target))
+    assert f"\n  persist file    {target}, saved when it stops and on POST /_mock/state/save\n" in first.banner
     session = a_sync(first)
     out = stop(first)
-    assert f"mock-sprinto: state saved to {target} (1 integration(s))" in out
+    size = target.stat().st_size
+    assert f"mock-sprinto: state saved to {target} ({size} bytes, 1 integration, 2 journal entries)" in out
     assert [p.name for p in target.parent.iterdir()] == ["state.json"]
 
     second = start("--persist", str(target))
     try:
-        assert f"state loaded from {target}: 1 integration(s), 2 journal entries" in second.banner
+        assert f"state loaded from {target}: 1 integration, 2 journal entries" in second.banner
         status, conflict = second.call("POST", ACME + "/sessions", headers=KEY)
         assert (status, conflict["active_session_id"]) == (409, session)  # the same session, still active
         status, saved = second.call("POST", "/_mock/state/save")
         assert status == 200 and saved["journal_entries"] == 3 and saved["saved"] == str(target)
+    finally:
+        stop(second)
+
+
+def test_one_request_kept_is_one_journal_entry(tmp_path: Path) -> None:
+    target = tmp_path / "state.json"
+    first = start("--persist", str(target))
+    assert first.call("POST", ACME + "/sessions", headers=KEY)[0] == 201
+    assert re.search(
+        rf"state saved to {re.escape(str(target))} \(\d+ bytes, 1 integration, 1 journal entry\)\n", stop(first)
+    )
+    second = start("--persist", str(target))
+    try:
+        assert f"mock-sprinto: state loaded from {target}: 1 integration, 1 journal entry;" in second.banner
+        exported = run("state", "export", "--url", second.origin, "-o", str(tmp_path / "all.json"))
+        assert re.search(r"wrote \S+all.json \(\d+ bytes, 1 integration, 1 journal entry\)", exported.stderr), (
+            exported.stderr
+        )
     finally:
         stop(second)
 
@@ -112,6 +133,10 @@ def test_judge_prints_findings_with_evidence_and_what_it_could_not_judge(server:
     as_json = run("judge", str(path), "--json")
     judgement = json.loads(as_json.stdout)
     assert judgement["integrations"][0]["integration_id"] == "acme" and as_json.returncode == 1
+
+    typo = run("judge", str(path), "--integration", "hr-sync")  # a typo must not pass as a clean run
+    assert typo.returncode == 2 and typo.stdout == "", typo.stdout
+    assert f"{path}: no request of integration 'hr-sync' in the HAR (it holds: acme)" in typo.stderr
 
     (tmp_path / "other.har").write_text('{"log": {"entries": []}}')
     empty = run("judge", str(tmp_path / "other.har"))

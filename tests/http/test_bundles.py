@@ -337,12 +337,15 @@ async def test_a_bundle_over_max_state_bytes_is_413(make_emulator: Any, serve: S
     await Vendor(client).start()
     document = await control.get("/state")
     async with client.put("/_mock/state", json=document) as response:
-        assert response.status == 413 and (await response.json())["limit_bytes"] == 1500
+        problem = await response.json()
+    assert response.status == 413 and problem["limit_bytes"] == 1500
+    # the setting that lets it in, not max_request_bytes (a vendor page's limit)
+    assert (problem["setting"], problem["basis"]) == ("max_state_bytes", "mock")
     zipped = gzip.compress(orjson.dumps(document))
     assert len(zipped) < 1500  # small on the wire, over the limit once decoded
     headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
     async with client.put("/_mock/state", data=zipped, headers=headers) as response:
-        assert response.status == 413
+        assert response.status == 413 and (await response.json())["setting"] == "max_state_bytes"
 
 
 async def test_bundles_go_to_their_scope(control: Control, vendor: Vendor) -> None:

@@ -14,6 +14,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
 import pytest
 
 from mock_sprinto.report import KINDS
@@ -224,3 +225,55 @@ async def test_times_that_are_not_rfc_3339_are_noted_not_refused(control: Contro
     async with control.client.post("/_mock/judge", json=har) as response:
         judgement = await response.json()
     assert response.status == 200 and "not an RFC 3339 time" in judgement["notes"][0]
+
+
+async def test_post_judge_of_one_integration_the_har_does_not_hold_names_those_it_does(
+    vendor: Vendor, control: Control
+) -> None:
+    """A typo in ?integration_id= is refused, not answered with an empty (clean-looking) judgement."""
+    await vendor.start()
+    har = await control.get("/journal.har?integration_id=acme")
+    async with control.client.post("/_mock/judge?integration_id=hr-sync", json=har) as response:
+        problem = await response.json()
+    assert (response.status, problem["code"]) == (404, "integration_not_in_har")
+    assert "setting" not in problem
+    assert problem["detail"] == "no request of integration 'hr-sync' in the HAR (it holds: acme)"
+    assert problem["integrations"] == ["acme"]
+    async with control.client.post("/_mock/judge?integration_id=acme", json=har) as response:
+        (judged,) = (await response.json())["integrations"]
+    assert response.status == 200 and judged["integration_id"] == "acme"
+
+
+async def test_post_judge_judges_only_the_integration_asked_for(control: Control, client: Any) -> None:
+    for integration in ("acme", "beta"):
+        await Vendor(client, integration, f"{integration}-key").start()
+    har = await control.get("/journal.har")
+    async with control.client.post("/_mock/judge?integration_id=beta", json=har) as response:
+        judgement = await response.json()
+    assert [judged["integration_id"] for judged in judgement["integrations"]] == ["beta"]
+
+
+async def test_what_is_not_a_har_names_no_setting(control: Control) -> None:
+    """No setting makes a document HAR: ``max_har_bytes`` is named by the size refusal only."""
+    for body in (b"not har", b'{"log": {}}'):
+        async with control.client.post(
+            "/_mock/judge", data=body, headers={"Content-Type": "application/json"}
+        ) as response:
+            problem = await response.json()
+        assert (response.status, problem["code"]) == (400, "invalid_har") and "setting" not in problem, problem
+
+
+async def test_a_har_over_max_har_bytes_is_413_naming_that_setting(
+    make_emulator: Callable[..., Emulator], serve: Callable[[Emulator], Awaitable[Any]]
+) -> None:
+    client = await serve(make_emulator(max_har_bytes=2000))
+    har = {"log": {"entries": [], "comment": "x" * 3000}}
+    async with client.post("/_mock/judge", json=har) as response:
+        problem = await response.json()
+    assert (response.status, problem["code"], problem["setting"]) == (413, "payload_too_large", "max_har_bytes")
+    assert problem["limit_bytes"] == 2000 and "the HAR is larger than 2000 bytes" in problem["detail"]
+    zipped = gzip.compress(orjson.dumps(har))
+    assert len(zipped) < 2000  # small on the wire, over the limit once decoded
+    headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+    async with client.post("/_mock/judge", data=zipped, headers=headers) as response:
+        assert response.status == 413 and (await response.json())["setting"] == "max_har_bytes"

@@ -166,11 +166,12 @@ async def test_the_swap_on_the_loop_packs_no_journal_entry(
     async with control.client.put("/_mock/integrations/acme/state", data=exported, headers=JSON) as response:
         assert response.status == 200, await response.text()
     assert len(made) == 6 and not any(loop_thread)
-    entries = await control.journal(integration_id="acme")
+    entries = await control.journal()
     arrivals = [entry["arrival"] for entry in entries]
     # the 6 requests made, then the same 6 imported: numbered after every request the server had seen
     assert arrivals == sorted(arrivals) and len(set(arrivals)) == len(arrivals) == 12
     assert [e["operation"] for e in entries[:6]] == [e["operation"] for e in entries[6:]]
+    assert await control.journal(integration_id="acme") == entries[6:]  # the integration's own: the imported
 
 
 async def _imported_while_others_are_answered(

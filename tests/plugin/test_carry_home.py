@@ -44,7 +44,7 @@ def test_a_failing_test_leaves_a_bundle_that_serve_state_opens_as_it_was(
 
     server = start("--state", str(written))
     try:
-        assert f"state loaded from {written}: 1 integration(s), 4 journal entries" in server.banner
+        assert f"state loaded from {written}: 1 integration, 4 journal entries" in server.banner
         assert f"its dashboard: http://127.0.0.1:{server.port}/_mock/#integration={name}" in server.banner
         status, view = server.call("GET", f"/_mock/integrations/{name}/overview")
         assert status == 200 and view["exists"] is True
