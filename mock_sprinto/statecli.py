@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -16,6 +17,22 @@ from .exitcodes import FAILED, USAGE_ERROR
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 TIMEOUT_SECONDS = 60.0
+_ANY_INTERFACE = ("0.0.0.0", "::")  # serve listens on every interface: reached on loopback
+
+
+def default_url(env: Mapping[str, str] = os.environ) -> str:
+    """Where ``serve`` listens in this environment: its ``host`` and ``port`` settings as
+    ``MOCK_SPRINTO_HOST`` and ``MOCK_SPRINTO_PORT`` give them (a CI job that sets them for the
+    server reaches it with no ``--url``), else ``DEFAULT_URL``. A port that is not one (0 picks a
+    free one, which only the banner says) leaves the default's."""
+    default = urlsplit(DEFAULT_URL)
+    host = env.get("MOCK_SPRINTO_HOST", "").strip() or str(default.hostname)
+    port = env.get("MOCK_SPRINTO_PORT", "").strip()
+    if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        port = str(default.port)
+    if host in _ANY_INTERFACE:
+        host = str(default.hostname)
+    return f"http://{f'[{host}]' if ':' in host else host}:{int(port)}"
 
 
 def add_parsers(commands: argparse._SubParsersAction[Any]) -> None:
@@ -31,7 +48,12 @@ def add_parsers(commands: argparse._SubParsersAction[Any]) -> None:
         ("save", "have a server started with --persist write its file now"),
     ):
         parser = verbs.add_parser(verb, help=text)
-        parser.add_argument("--url", default=DEFAULT_URL, help="the emulator's origin (default: %(default)s)")
+        parser.add_argument(
+            "--url",
+            default=default_url(),
+            help="the emulator's origin (default: %(default)s; the host and port $MOCK_SPRINTO_HOST and "
+            "$MOCK_SPRINTO_PORT give serve, when set)",
+        )
         parser.add_argument(
             "--admin-token", metavar="TOKEN", help="when the server has one (default: $MOCK_SPRINTO_ADMIN_TOKEN)"
         )

@@ -4,12 +4,17 @@ talk to a running server, serve --state refuses a damaged bundle before serving,
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import pytest
+
+from mock_sprinto.statecli import default_url
 from mock_sprinto.testing import sample_user
 
 from .test_cli import CLI, Server, start
@@ -71,8 +76,34 @@ def test_one_request_kept_is_one_journal_entry(tmp_path: Path) -> None:
         stop(second)
 
 
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60, cwd=cwd)
+def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60, cwd=cwd, env=env)
+
+
+def test_state_finds_the_server_the_environment_configures(server: Server) -> None:
+    """The same MOCK_SPRINTO_HOST and MOCK_SPRINTO_PORT that start ``serve`` (in a CI job, say) lead
+    ``state`` to it with no --url; a wildcard host is reached on loopback."""
+    port = urlsplit(server.origin).port
+    env = {**os.environ, "MOCK_SPRINTO_HOST": "0.0.0.0", "MOCK_SPRINTO_PORT": str(port)}
+    exported = run("state", "export", env=env)
+    assert exported.returncode == 0, exported.stderr
+    assert json.loads(exported.stdout)["scope"] == "server"
+
+
+@pytest.mark.parametrize(
+    ("env", "url"),
+    [
+        ({}, "http://127.0.0.1:8080"),
+        ({"MOCK_SPRINTO_PORT": "9001"}, "http://127.0.0.1:9001"),
+        ({"MOCK_SPRINTO_HOST": "::", "MOCK_SPRINTO_PORT": "9001"}, "http://127.0.0.1:9001"),
+        ({"MOCK_SPRINTO_HOST": "::1", "MOCK_SPRINTO_PORT": " 9001 "}, "http://[::1]:9001"),
+        ({"MOCK_SPRINTO_HOST": "localhost", "MOCK_SPRINTO_PORT": "0"}, "http://localhost:8080"),
+        ({"MOCK_SPRINTO_PORT": "99999"}, "http://127.0.0.1:8080"),
+        ({"MOCK_SPRINTO_PORT": "８０"}, "http://127.0.0.1:8080"),
+    ],
+)
+def test_the_default_url_is_where_serve_listens_in_the_environment(env: dict[str, str], url: str) -> None:
+    assert default_url(env) == url
 
 
 def test_state_export_import_and_save_against_a_running_server(server: Server, tmp_path: Path) -> None:
