@@ -9,7 +9,6 @@ import dataclasses
 import errno
 import gc
 import os
-import shutil
 import signal
 import socket
 import sys
@@ -27,6 +26,7 @@ from .rules import markdown_table, rules_text
 from .service import Emulator
 from .settings import FIELDS, Config, ConfigError, SettingsError, describe, flag, load_config, shown, value_hint
 from .statecli import add_parsers as add_state_parsers
+from .terminal import terminal_width
 from .validation import SchemaFileError, SchemaRegistry
 
 
@@ -138,7 +138,7 @@ def _add_probe(commands: argparse._SubParsersAction[_Parser]) -> None:
 
 def _scenarios(args: argparse.Namespace) -> int:
     if args.verb == "list":
-        width = max(40, shutil.get_terminal_size((100, 24)).columns)
+        width = terminal_width()
         for name, path in shipped_scenarios().items():
             print(name)
             print(
@@ -169,13 +169,31 @@ def settings_table() -> str:
     return "\n".join(rows)
 
 
-def settings_text() -> str:
-    """``mock-sprinto settings``: one line a setting, its default and values spelled as --help does."""
-    lines = []
+def settings_text(width: int | None = None) -> str:
+    """``mock-sprinto settings``: a header, then one line a setting, its default and values spelled
+    as --help does. With ``width`` (a terminal's), each meaning is wrapped under its column; without
+    (a pipe), a setting stays on one line, whole for grep."""
+    header = f"{'setting':28} {'default':>12}  {'values':18} "
+    # Too narrow a terminal for the meaning beside the values: it goes under them, indented.
+    beside = width is None or len(header) <= width - _MEANING_WIDTH
+    lines = [header + "[doc|mock] meaning" if beside else header.rstrip()]
     for item in describe():
         name, default, values = item["name"], shown(item["default"]), value_hint(item["name"])
-        lines.append(f"{name:28} {default:>12}  {values:18} [{item['origin']}] {item['doc']}")
+        head = f"{name:28} {default:>12}  {values:18} "
+        meaning = f"[{item['origin']}] {item['doc']}"
+        if width is None:
+            lines.append(head + meaning)
+            continue
+        column = len(head) if beside and len(head) <= width - _MEANING_WIDTH else 4
+        wrapped = textwrap.wrap(meaning, width - column, break_on_hyphens=False, break_long_words=False)
+        if column < len(head):
+            lines += [head.rstrip(), *(" " * column + line for line in wrapped)]
+        else:
+            lines += [head + wrapped[0], *(" " * column + line for line in wrapped[1:])]
     return "\n".join(lines)
+
+
+_MEANING_WIDTH = 30  # the least room a meaning is wrapped into beside its setting
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -197,7 +215,7 @@ def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "settings":
-        print(settings_table() if args.markdown else settings_text())
+        print(settings_table() if args.markdown else settings_text(terminal_width() if sys.stdout.isatty() else None))
         return 0
     if args.command == "rules":
         print(markdown_table() if args.markdown else rules_text())

@@ -5,29 +5,20 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import textwrap
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..terminal import terminal_width
 from .process import read_tail
 from .results import ExamResult, TrialResult
 from .trials import Trial
 
 JUNIT_TAIL_BYTES = 8 * 1024  # of stdout and of stderr, in each testcase
 STDERR_LINES_SHOWN = 5  # of a command that failed before any request: the cause is in them
-# Text is wrapped to the terminal's width, within these bounds (longer lines are hard to read);
-# the fallback is for output that is not a terminal (a CI log, a pipe).
-WIDTH_FALLBACK, WIDTH_MIN, WIDTH_MAX = 100, 40, 120
 _NAME_WIDTH = 26
 _STDERR_TAIL_BYTES = 4 * 1024
-
-
-def terminal_width() -> int:
-    """The width to wrap text at: the terminal's (``$COLUMNS`` first), within bounds."""
-    columns = shutil.get_terminal_size((WIDTH_FALLBACK, 24)).columns
-    return max(WIDTH_MIN, min(WIDTH_MAX, columns))
 
 
 def _reasons_short(result: TrialResult) -> str:

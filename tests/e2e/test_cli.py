@@ -411,10 +411,26 @@ def test_serve_help_shows_choices_kinds_and_defaults_as_the_readme_writes_them()
     assert "VALUE" not in text and "None" not in text and "False" not in text
 
 
+@pytest.mark.parametrize("width", [70, 91, 92, 120])  # 70, 91: each meaning under its setting
+def test_the_settings_command_wraps_each_meaning_under_its_column_on_a_terminal(width: int) -> None:
+    from mock_sprinto.cli import settings_text
+    from mock_sprinto.settings import describe
+
+    lines = settings_text(width).splitlines()
+    assert lines[0].split()[:3] == ["setting", "default", "values"]
+    assert all(len(line) <= width for line in lines), max(lines, key=len)
+    starts = [line.split()[0] for line in lines[1:] if not line.startswith(" ")]
+    assert starts == [item["name"] for item in describe()]  # each setting once, at the start of a line
+    whole = " ".join(line.strip() for line in lines)
+    assert "[doc] Largest request body on the wire (413 above it)" in whole  # no word broken
+
+
 def test_the_settings_command_shows_values_the_same_way() -> None:
     result = subprocess.run([*CLI, "settings"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0
-    by_name = {line.split()[0]: line.split()[1:3] for line in result.stdout.splitlines()}
+    header, *rows = result.stdout.splitlines()
+    assert header.split()[:3] == ["setting", "default", "values"]
+    by_name = {line.split()[0]: line.split()[1:3] for line in rows}  # piped: a setting a line
     assert by_name["duplicate_names"] == ["reject", "{reject,last_wins}"]
     assert by_name["lenient_close"] == ["false", "{true,false}"]
     assert by_name["rate_limit"] == ["null", "N"]
