@@ -153,7 +153,7 @@ def _scenarios(args: argparse.Namespace) -> int:
             scenario = load_scenario_file(file)
         except ScenarioError as exc:
             failed += 1
-            print(f"{file}: {len(exc.problems)} problem(s)")
+            print(f"{file}: {exc.total} problem(s)")
             for problem in exc.problems:
                 print(f"  {problem}")
             continue

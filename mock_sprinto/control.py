@@ -248,7 +248,7 @@ class ControlPlane:
         except ScenarioError as exc:
             raise ApiError.of(
                 INVALID_SCENARIO,
-                f"the scenario has {len(exc.problems)} problem(s)",
+                f"the scenario has {exc.total} problem(s)",
                 errors=[p.public() for p in exc.problems],
             ) from None
         self.set_scenario(scenario, integration_id)

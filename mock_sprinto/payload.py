@@ -119,24 +119,34 @@ def translate_in_steps(data: bytes, table: bytes | None, delete: bytes = b"") ->
     return b"".join(data[start : start + GIL_STEP].translate(table, delete) for start in range(0, len(data), GIL_STEP))
 
 
-def malformed(reason: str) -> ApiError:
-    return ApiError.of(MALFORMED_BODY, f"the body is not acceptable JSON: {reason}", reason=reason)
+def malformed(reason: str, setting: str | bool = False) -> ApiError:
+    """400 ``malformed_body``; ``setting`` names the one setting that would change this answer
+    (``max_json_depth`` for nesting, ``duplicate_names`` for a repeated name on a vendor page):
+    a body that is not JSON at all, no setting changes."""
+    return ApiError.of(MALFORMED_BODY, f"the body is not acceptable JSON: {reason}", reason=reason, setting=setting)
 
 
 def parse_json(
     raw: bytes,
     max_depth: int,
     *,
-    reject_repeated_names: bool = True,
+    reject_repeated_names: bool | None = None,
     flat_types: frozenset[str] = frozenset(),
 ) -> Any:
     """Parse ``raw`` (UTF-8 JSON) or raise 400 ``malformed_body`` saying why.
+
+    ``reject_repeated_names`` is the setting ``duplicate_names`` as a vendor page reads it (its
+    refusal then names the setting); None, the default, where no setting governs repeats (a
+    ``/_mock`` body, a state bundle): they are always refused, and the refusal names no setting.
 
     ``flat_types`` names entity types whose schema admits no nested values: their records are
     not walked here, nor their brackets counted (the schema check rejects any nesting in them, and
     the caller runs ``check_depth`` on a page that fails validation so a too-deep body still reads
     as malformed).
     """
+    repeats_setting: str | bool = False if reject_repeated_names is None else "duplicate_names"
+    if reject_repeated_names is None:
+        reject_repeated_names = True
     if not raw.strip():
         raise malformed("the body is empty")
     try:
@@ -147,7 +157,7 @@ def parse_json(
     if shallow is None:  # not the usual page shape: walk it all
         members = _walk(value, max_depth, flat_types)
         if reject_repeated_names and _may_repeat_names(raw, members):
-            _find_repeated_name(raw)
+            _find_repeated_name(raw, repeats_setting)
         return value
     members, containers, flat = shallow
     if not reject_repeated_names:  # the depth proof alone
@@ -164,7 +174,7 @@ def parse_json(
         and not _colons_prove_no_repeats(raw, count_in_steps(marks, b":"), value)
         and _may_repeat_names(raw, members)
     ):
-        _find_repeated_name(raw)
+        _find_repeated_name(raw, repeats_setting)
     return value
 
 
@@ -199,7 +209,7 @@ def _reason(raw: bytes, exc: orjson.JSONDecodeError) -> str:
     except UnicodeDecodeError as err:
         return f"not valid UTF-8 (byte {err.start})"
     message = str(exc)
-    if "depth limit" in message:
+    if "depth limit" in message:  # orjson's own 1024 levels: max_json_depth cannot lift it
         return "nesting is deeper than allowed"
     return message
 
@@ -305,7 +315,7 @@ def _walk(root: Any, limit: int, flat_types: frozenset[str]) -> int:
         else:
             continue
         if depth > limit:
-            raise malformed(f"nesting is deeper than {limit} levels")
+            raise malformed(f"nesting is deeper than {limit} levels", "max_json_depth")
         for child in children:
             kind = type(child)
             if kind is dict or kind is list:
@@ -325,18 +335,17 @@ def _may_repeat_names(raw: bytes, members: int) -> bool:
     return count_in_steps(translate_in_steps(raw, None, _WHITE_SPACE), b'":') != members
 
 
-def _refuse_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in result:
-            raise malformed(f"the member name {name!r} appears twice in one object")
-        result[name] = value
-    return result
-
-
-def _find_repeated_name(raw: bytes) -> None:
+def _find_repeated_name(raw: bytes, setting: str | bool) -> None:
     # Only reached when the cheap proof fails: the stdlib parser reports each object's pairs.
-    json.loads(raw, object_pairs_hook=_refuse_repeats)
+    def refuse_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for name, value in pairs:
+            if name in result:
+                raise malformed(f"the member name {name!r} appears twice in one object", setting)
+            result[name] = value
+        return result
+
+    json.loads(raw, object_pairs_hook=refuse_repeats)
 
 
 # ---- counting a page's records before it is parsed (issue 22, item 3) ---------------------------

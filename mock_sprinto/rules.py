@@ -200,10 +200,25 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "JSON",
         "mock",
-        "not UTF-8 or JSON, NaN, nesting over 64, a repeated member name, corrupt gzip: 400",
-        "a parser elsewhere would silently keep the last repeated name",
+        "not UTF-8 or not JSON, NaN, corrupt gzip or deflate, data after their end: 400 `malformed_body`",
+        "what a strict parser would refuse; the answer says which",
         (codes.MALFORMED_BODY,),
+    ),
+    Rule(
+        "repeated member names",
+        "mock",
+        "a member name repeated in one object of a page: 400 `malformed_body`",
+        "a parser elsewhere would silently keep the last repeated name",
+        (),
         "duplicate_names",
+    ),
+    Rule(
+        "nesting",
+        "mock",
+        "a body nested deeper than 64 levels: 400 `malformed_body`",
+        "bounds the work one body costs",
+        (),
+        "max_json_depth",
     ),
     Rule(
         "entity schemas",
@@ -306,8 +321,16 @@ RULES: tuple[Rule, ...] = (
         "mock",
         "open mode: an unknown integration is created on its first request, bound to its key",
         "no tenant exists locally until a test makes one",
-        (codes.INTEGRATION_LIMIT_REACHED, codes.INTEGRATION_EXISTS),
+        (),
         "auto_create_integrations",
+    ),
+    Rule(
+        "integration limit",
+        "mock",
+        "a new integration beyond 10,000 held: 403 `integration_limit_reached`",
+        "a suite making an integration per test, run again and again, must not grow the emulator without end",
+        (codes.INTEGRATION_LIMIT_REACHED,),
+        "max_integrations",
     ),
     Rule(
         "parameters",
@@ -330,6 +353,7 @@ RULES: tuple[Rule, ...] = (
         "the emulator's own API",
         (
             codes.INTEGRATION_NOT_FOUND,
+            codes.INTEGRATION_EXISTS,
             codes.CLOCK_BACKWARDS,
             codes.CLOCK_STEP_TOO_LARGE,
             codes.CLOCK_OUT_OF_RANGE,

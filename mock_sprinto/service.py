@@ -43,7 +43,7 @@ from .errors import ApiError, let_go_of_frames, repeated_parameter, shutting_dow
 from .faults.engine import Decision, FaultState, RequestFacts, decide
 from .faults.prefer import parse_prefer
 from .faults.scenario import Scenario, effective_settings
-from .faults.vocabulary import SILENT_FAULTS, Operation
+from .faults.vocabulary import OPERATIONS, SILENT_FAULTS, Operation
 from .journal import Journal, kept_headers, packed_request_headers, packed_response_headers, plain_success
 from .naming import INTEGRATION_ID
 from .payload import INLINE_JUDGE_BYTES, BodySource, many_values, page_digest, parse_json
@@ -56,6 +56,9 @@ from .timeline import Timeline
 from .validation import PageVerdict, SchemaRegistry
 
 SUPPORTED_VERSIONS = ("v1",)
+# The operation a journal entry names: a vendor operation, or this for a request no route served.
+UNMATCHED_OPERATION = "unknown"
+JOURNAL_OPERATIONS: tuple[str, ...] = (*OPERATIONS, UNMATCHED_OPERATION)
 # What a page being parsed holds, in times its decoded size: the text, and the strings and numbers
 # parsing makes of it (a page of long strings: about twice its size; many small values cost more).
 PARSE_FACTOR = 2
@@ -510,7 +513,7 @@ class Emulator:
         if decision.delay_seconds:
             await self._scenario_delay(decision.delay_seconds)
         if decision.lifecycle:
-            self.timeline.apply_lifecycle(tenant, call.session_id, decision.lifecycle)
+            self.timeline.apply_lifecycle(tenant, call.session_id, decision.lifecycle, decision.rules)
         if not decision.replaces_response:
             return run()
         call.learned.transport = decision.transport
@@ -603,7 +606,7 @@ def _row(call: Call | None, exchange: Exchange, answer: int, clock: Clock, setti
         at,
         exchange.method,
         exchange.path[:300],
-        call.operation if call is not None else "unknown",
+        call.operation if call is not None else UNMATCHED_OPERATION,
         status,
         code,
         _ms_since(exchange.started),

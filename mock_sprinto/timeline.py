@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import math
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,6 +84,17 @@ class Applying:
         return not self.upsert or all(tenant.datasets.get(name) is base for name, base in self.bases.items())
 
 
+def _expired_by(rules: Sequence[str]) -> str:
+    """How the activity log says a scenario expired a session: a scenario may expire one a moment
+    after a request, and "after 3600s without a request" would then be false."""
+    if not rules:
+        return "by a scenario rule (lifecycle expire_session)"
+    named = ", ".join(repr(rule) for rule in rules)
+    if len(rules) == 1:
+        return f"by the scenario rule {named} (lifecycle expire_session)"
+    return f"by one of the scenario rules {named} (lifecycle expire_session)"
+
+
 class Timeline:
     """The moves of sessions that time (or a scenario's lifecycle action) makes."""
 
@@ -121,15 +132,18 @@ class Timeline:
             elif due.kind == "purge" and session.state is State.EXPIRED and not session.data_purged:
                 self._purge(tenant, session, due.at)
 
-    def apply_lifecycle(self, tenant: Tenant, session_id: str | None, actions: Lifecycle) -> None:
-        """A scenario's lifecycle actions: expire now, fail processing, hold processing, purge."""
+    def apply_lifecycle(
+        self, tenant: Tenant, session_id: str | None, actions: Lifecycle, rules: Sequence[str] = ()
+    ) -> None:
+        """A scenario's lifecycle actions: expire now, fail processing, hold processing, purge.
+        ``rules``: the names of the rules that fired on the request, which the activity log names."""
         now = tenant.now()
         session = tenant.sessions.get(session_id) if session_id else tenant.active_session
         if actions.expire_session:
             target = session if session is not None and session.state is State.ACTIVE else None
             if target is not None and target.id == tenant.active_session_id:
-                self.expire(tenant, target, now)
                 target.expired_by_scenario = True
+                self.expire(tenant, target, now, _expired_by(rules))
         tenant.processing_failures_pending += actions.fail_processing
         if actions.hold_processing_seconds is not None:
             tenant.processing_hold_until = max(tenant.processing_hold_until, now + actions.hold_processing_seconds)
@@ -147,18 +161,19 @@ class Timeline:
         session.state = new
         session.updated_at = at
 
-    def expire(self, tenant: Tenant, session: Session, at: float) -> None:
+    def expire(self, tenant: Tenant, session: Session, at: float, cause: str | None = None) -> None:
+        """``cause``: what expired it, said in the activity log (None: the client's inactivity)."""
         self.move(tenant, session, Event.INACTIVITY, at)
         tenant.active_session_id = None
         session.expired_at = at
         session.data_retained_until = at + tenant.settings.expired_retention_seconds
         tenant.schedule(session.data_retained_until, "purge", session.id)
+        why = cause or f"after {session.inactivity_timeout:g}s without a request"
         tenant.note(
             at,
             "warning",
             "session_expired",
-            f"session expired after {session.inactivity_timeout:g}s without a request; "
-            "its data can still be applied until it is purged",
+            f"session expired {why}; its data can still be applied until it is purged",
             session.id,
             accepted_batches=len(session.accepted_pages),
         )

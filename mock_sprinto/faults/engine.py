@@ -39,6 +39,15 @@ class Decision:
     def replaces_response(self) -> bool:
         return self.respond is not None or self.transport is not None
 
+    @property
+    def forced_by_prefer(self) -> bool:
+        """Whether the request's own ``Prefer`` header forced this answer (``prefer.py``), which the
+        setting ``prefer_header`` switches off, rather than a scenario rule."""
+        return bool(self.rules) and self.rules[0].startswith(PREFER_RULE)
+
+
+PREFER_RULE = "Prefer: "  # how the journal names a Prefer header's forced answer, beside scenario rules
+
 
 class FaultState:
     """One tenant's scenario and the counters of its rules (reset when the scenario changes)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..codes import INVALID_PREFER
 from ..errors import ApiError
-from .engine import Decision
+from .engine import PREFER_RULE, Decision
 from .vocabulary import TRANSPORT_FAULTS, Respond, TransportFault
 
 KNOWN = ("code", "retry_after", "fault")
@@ -38,7 +38,7 @@ def parse_prefer(values: list[str]) -> Decision | None:
         raise _refused("retry_after needs code (e.g. 'Prefer: code=429, retry_after=3')")
     respond = None if status is None else Respond(status=status, retry_after=retry_after)
     transport: TransportFault | None = fault
-    return Decision(rules=[f"Prefer: {shown}"], respond=respond, transport=transport)
+    return Decision(rules=[PREFER_RULE + shown], respond=respond, transport=transport)
 
 
 def _whole(asked: dict[str, str], name: str, low: int, high: int) -> int | None:

@@ -60,9 +60,14 @@ class Problem:
 
 
 class ScenarioError(MockSprintoError, ValueError):
-    def __init__(self, source: str, problems: list[Problem]) -> None:
+    """An invalid scenario: ``problems`` are those listed (at most ``MAX_PROBLEMS``, then one line
+    saying how many were left out); ``total`` is how many were found, listed or not, the count a
+    summary gives ("160 problem(s)", not the 101 lines listed)."""
+
+    def __init__(self, source: str, problems: list[Problem], total: int | None = None) -> None:
         self.source = source
         self.problems = problems
+        self.total = len(problems) if total is None else total
         super().__init__(f"{source}: " + "; ".join(str(p) for p in problems))
 
 
@@ -192,10 +197,11 @@ def parse_scenario(document: Any, source: str = "scenario", text: str | None = N
         rules.append(rule)
     if problems:
         problems.sort(key=lambda p: (p.line or 0, p.path))
-        if len(problems) > MAX_PROBLEMS:
-            left_out = len(problems) - MAX_PROBLEMS
+        total = len(problems)
+        if total > MAX_PROBLEMS:
+            left_out = total - MAX_PROBLEMS
             problems = [*problems[:MAX_PROBLEMS], Problem("", f"... and {left_out} more problem(s) not listed")]
-        raise ScenarioError(source, problems)
+        raise ScenarioError(source, problems, total)
     assert isinstance(document, dict)
     return Scenario(
         name=document["name"],
@@ -356,7 +362,26 @@ def _explain_schema_error(error: jsonschema.ValidationError) -> str:
         return "a scenario name is lowercase letters, digits and '-' (at most 64)"
     if error.validator in ("minProperties", "maxProperties") and "when" in map(str, error.absolute_path):
         return "'when' takes exactly one of nth, every, after, first, probability"
+    if error.validator == "const" and error.validator_value is True and path:
+        # expire_session, purge_expired: a switch that is on or absent ("True was expected" read as
+        # a Python error, and said nothing of how to turn it off)
+        given = json.dumps(error.instance)[:_SHOWN_CHARS]
+        return f"'{path[-1]}' is a switch that is only ever true: leave it out rather than set it to {given}"
+    if error.validator == "type" and not path:
+        found = "empty" if error.instance is None else f"a {_json_kind(error.instance)}"
+        return f"the scenario is {found}: it must be a mapping with at least 'name' and 'rules'"
     return str(error.message)
+
+
+def _json_kind(value: Any) -> str:
+    """What a person calls the JSON (or YAML) value, for a message."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "list" if isinstance(value, list) else type(value).__name__
 
 
 def _load_text(text: str, source: str) -> Any:

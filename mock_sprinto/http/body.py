@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
+from dataclasses import dataclass
 
 from aiohttp import hdrs, web
 from aiohttp.streams import StreamReader
@@ -26,7 +27,7 @@ from ..errors import ApiError
 from ..payload import Body
 from ..settings import Settings
 from .common import declared_media, is_json_media
-from .server import BodyInterrupted, request_timeout
+from .server import BodyInterrupted, decodes_bodies_itself, request_timeout
 
 INFLATE_STEP = 256 * 1024
 INFLATE_FEED = 64 * 1024
@@ -46,16 +47,40 @@ class _BeyondInlineShare(Exception):
 # chunks sends a few): each costs a decoder, so 250,000 empty ones in 5 MB are refused, not decoded.
 MAX_GZIP_MEMBERS = 1_000
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
+_GZIP_MAGIC = b"\x1f\x8b"  # how every gzip member begins (RFC 1952)
 _PLAIN_JSON = frozenset({"application/json", "application/json; charset=utf-8", "application/json;charset=utf-8"})
 _ENCODINGS = {"": "identity", "identity": "identity", "gzip": "gzip", "x-gzip": "gzip", "deflate": "deflate"}
 
 
-def too_large(limit: int, what: str = "on the wire") -> ApiError:
-    return ApiError.of(
-        PAYLOAD_TOO_LARGE,
-        f"the request body is larger than {limit} bytes {what}; send smaller pages",
-        limit_bytes=limit,
-    )
+@dataclass(frozen=True, slots=True)
+class SizeLimit:
+    """A bound on a body's bytes, and what its 413 says: the setting that governs it (the one a
+    user would raise) and what helps. Only ``max_request_bytes`` is Sprinto's own limit (basis
+    ``doc``); every other is the emulator's choice."""
+
+    limit: int
+    setting: str
+    document: str = "the request body"
+    advice: str = "send smaller pages"
+
+    def refusal(self, where: str) -> ApiError:
+        return ApiError.of(
+            PAYLOAD_TOO_LARGE,
+            f"{self.document} is larger than {self.limit} bytes {where} (setting {self.setting}); {self.advice}",
+            limit_bytes=self.limit,
+            setting=self.setting,
+            basis="doc" if self.setting == "max_request_bytes" else "mock",
+        )
+
+
+ON_THE_WIRE = "on the wire"
+ONCE_DECODED = "once decoded"
+
+
+def vendor_limits(settings: Settings) -> tuple[SizeLimit, SizeLimit]:
+    """A vendor page's bounds: Sprinto's 5 MB on the wire, and the emulator's bomb bound decoded."""
+    on_the_wire = SizeLimit(settings.max_request_bytes, "max_request_bytes")
+    return on_the_wire, SizeLimit(settings.max_decoded_bytes, "max_decoded_bytes")
 
 
 def content_encoding(request: web.BaseRequest) -> str:
@@ -116,25 +141,25 @@ async def read_body(
     *,
     strict_media_type: bool = True,
     budget: MemoryBudget | None = None,
-    limit: int | None = None,
     remedy: str = "",
-    decoded_limit: int | None = None,
+    limits: tuple[SizeLimit, SizeLimit] | None = None,
 ) -> Body:
     """Read, size-check and decode the body; raises ApiError (413/415/400/507) on any problem.
 
     The control plane passes ``strict_media_type=False`` (its own guard wants JSON for what a
     browser could send). While the body arrives its bytes are reserved in ``budget``, the
     process-wide memory budget: a body that cannot fit is refused (507) before it is read.
-    ``limit`` replaces ``max_request_bytes`` and ``decoded_limit`` ``max_decoded_bytes`` (a
-    control-plane body takes ``max_scenario_bytes`` for both: gzip cannot take a scenario past it);
-    ``remedy`` is what a 507 tells the caller to do (the control plane's
-    choices differ from a vendor client's).
+    ``limits`` (on the wire, once decoded) replace a vendor page's ``max_request_bytes`` and
+    ``max_decoded_bytes``, and their 413 names the setting that governs them (a control-plane body
+    takes ``max_scenario_bytes`` for both: gzip cannot take a scenario past it; a state bundle
+    ``max_state_bytes``, a HAR ``max_har_bytes``). ``remedy`` is what a 507 tells the caller to do
+    (the control plane's choices differ from a vendor client's).
     """
-    limit = settings.max_request_bytes if limit is None else limit
+    on_wire, decoded_cap = limits or vendor_limits(settings)
     check_transfer_encoding(request)
     declared = request.content_length  # parsed from the header on each look: looked at once
-    if declared is not None and declared > limit:
-        raise too_large(limit)
+    if declared is not None and declared > on_wire.limit:
+        raise on_wire.refusal(ON_THE_WIRE)
     encoding = content_encoding(request)
     if strict_media_type:
         check_media_type(request, settings)
@@ -146,18 +171,38 @@ async def read_body(
         late = request_timeout(f"the request body did not arrive within {seconds:g}s", "body_timeout_seconds")
         timer = asyncio.get_running_loop().call_later(seconds, _interrupt, payload, late)
     try:
-        wire = await _read_wire(request, declared, limit, budget, remedy)
+        wire = await _read_wire(request, declared, on_wire, budget, remedy)
+        return await _decoded(wire, encoding, decoded_cap)
     except BodyInterrupted as interrupted:  # too slow, or the server is stopping
         raise interrupted.error from None
     except ConnectionError:  # the client hung up: its doing, journaled apart from the 5xx
         raise ApiError.of(
             CLIENT_DISCONNECTED, "the client closed the connection before its body arrived", setting=False
         ) from None
+    except ApiError as error:
+        if error.code == MALFORMED_BODY.code and encoding != "identity" and decodes_bodies_itself(request):
+            raise _decoded_twice(error) from None
+        raise
     finally:
         if timer is not None:
             timer.cancel()
-    cap = settings.max_decoded_bytes if decoded_limit is None else decoded_limit
-    return await _decoded(wire, encoding, cap)
+
+
+def unreadable(detail: str, reason: str) -> ApiError:
+    """400 ``malformed_body`` for a body that could not be read or decoded: no setting changes it."""
+    return ApiError.of(MALFORMED_BODY, detail, reason=reason, setting=False)
+
+
+def _decoded_twice(error: ApiError) -> ApiError:
+    """A compressed body refused while the server under the app decodes bodies itself (a host app
+    serving ``create_app`` on aiohttp's defaults): the emulator was handed what aiohttp decoded
+    (or aiohttp's own decoder failed), so the fix is the server's, not the client's."""
+    return unreadable(
+        f"{error.detail}; this app is served with aiohttp decoding bodies itself (auto_decompress): "
+        "serve it with mock_sprinto.http.EmulatorRunner, or mock_sprinto.http.RUNNER_KWARGS, so the "
+        "emulator decodes them under its own limits",
+        str(error.extra.get("reason", "unreadable")),
+    )
 
 
 def _interrupt(payload: StreamReader, error: ApiError) -> None:
@@ -166,7 +211,7 @@ def _interrupt(payload: StreamReader, error: ApiError) -> None:
 
 
 async def _read_wire(
-    request: web.BaseRequest, declared: int | None, limit: int, budget: MemoryBudget, remedy: str
+    request: web.BaseRequest, declared: int | None, limit: SizeLimit, budget: MemoryBudget, remedy: str
 ) -> bytes:
     if declared == 0:
         # aiohttp gives a body of length 0 an empty stream whose readexactly(0) raises: there is
@@ -179,9 +224,9 @@ async def _read_wire(
         try:
             wire = await request.content.readexactly(declared)
         except asyncio.IncompleteReadError:
-            raise ApiError.of(MALFORMED_BODY, "the body ended before its Content-Length", reason="truncated") from None
+            raise unreadable("the body ended before its Content-Length", "truncated") from None
         except RequestPayloadError as exc:
-            raise ApiError.of(MALFORMED_BODY, f"the body could not be read ({exc})", reason="unreadable") from None
+            raise unreadable(f"the body could not be read ({exc})", "unreadable") from None
         finally:
             budget.release(declared)
         return wire
@@ -194,11 +239,11 @@ async def _read_wire(
             except RequestPayloadError as exc:
                 # A broken chunked framing or (when a host app left aiohttp's auto_decompress on)
                 # a corrupt compressed stream: the client's fault, never a 500.
-                raise ApiError.of(MALFORMED_BODY, f"the body could not be read ({exc})", reason="unreadable") from None
+                raise unreadable(f"the body could not be read ({exc})", "unreadable") from None
             if not chunk:
                 break
-            if received + len(chunk) > limit:
-                raise too_large(limit)
+            if received + len(chunk) > limit.limit:
+                raise limit.refusal(ON_THE_WIRE)
             if received + len(chunk) > ALWAYS_READ_BYTES:
                 budget.check(len(chunk), remedy)
             budget.reserve(len(chunk))
@@ -209,7 +254,7 @@ async def _read_wire(
     return b"".join(chunks)
 
 
-async def _decoded(wire: bytes, encoding: str, cap: int) -> Body:
+async def _decoded(wire: bytes, encoding: str, cap: SizeLimit) -> Body:
     if encoding == "identity":
         return Body(wire, wire, encoding)
     if len(wire) <= INLINE_INFLATE_LIMIT:
@@ -221,9 +266,12 @@ async def _decoded(wire: bytes, encoding: str, cap: int) -> Body:
     return Body(wire, decoded, encoding)
 
 
-def inflate(data: bytes, encoding: str, cap: int, inline_share: int | None = None) -> bytes:
-    """Decode gzip (all members) or deflate (zlib-wrapped or raw) without passing ``cap`` bytes;
-    past ``inline_share`` decoded bytes (below ``cap``), stop with ``_BeyondInlineShare``."""
+def inflate(data: bytes, encoding: str, bound: int | SizeLimit, inline_share: int | None = None) -> bytes:
+    """Decode gzip (all members) or deflate (zlib-wrapped or raw) without passing ``bound`` bytes
+    (a bare number is a vendor page's ``max_decoded_bytes``); past ``inline_share`` decoded bytes
+    (below the bound), stop with ``_BeyondInlineShare``."""
+    limit = bound if isinstance(bound, SizeLimit) else SizeLimit(bound, "max_decoded_bytes")
+    cap = limit.limit
     share = cap if inline_share is None or inline_share >= cap else inline_share
     if not data:
         return b""
@@ -256,9 +304,9 @@ def inflate(data: bytes, encoding: str, cap: int, inline_share: int | None = Non
                         out.append(tail)
                         decoded += len(tail)
                         if decoded > cap:
-                            raise too_large(cap, "once decoded")
+                            raise limit.refusal(ONCE_DECODED)
                         if not inflater.eof:
-                            raise ApiError.of(MALFORMED_BODY, f"the {encoding} body is truncated", reason="truncated")
+                            raise unreadable(f"the {encoding} body is truncated", "truncated")
                         break
                     pending = view[fed : fed + INFLATE_FEED]
                     fed += len(pending)
@@ -267,7 +315,7 @@ def inflate(data: bytes, encoding: str, cap: int, inline_share: int | None = Non
                 decoded += len(step)
                 if decoded > share:
                     if decoded > cap:
-                        raise too_large(cap, "once decoded")
+                        raise limit.refusal(ONCE_DECODED)
                     raise _BeyondInlineShare
                 pending = inflater.unconsumed_tail
                 if inflater.eof:
@@ -279,22 +327,22 @@ def inflate(data: bytes, encoding: str, cap: int, inline_share: int | None = Non
             # members in 5 MB took 84 s of CPU).
             if start >= len(data) or (data[start] == 0 and data.count(b"\x00", start) == len(data) - start):
                 break
-            if encoding != "gzip":  # only gzip has further members: anything else is garbage
-                raise ApiError.of(MALFORMED_BODY, "the deflate body has data after its end", reason="corrupt deflate")
+            # Only gzip has further members, each opening with its magic bytes: anything else after
+            # the end of the compressed stream is data a client appended, not a member to decode.
+            if encoding != "gzip" or data[start : start + 2] != _GZIP_MAGIC:
+                raise unreadable(
+                    f"the {encoding} body has {len(data) - start} bytes of data after the end of its "
+                    f"{encoding} stream (from byte {start}); send the compressed page alone",
+                    f"corrupt {encoding}",
+                )
             members += 1
             if members > MAX_GZIP_MEMBERS:
-                raise ApiError.of(
-                    MALFORMED_BODY,
+                raise unreadable(
                     f"the gzip body has more than {MAX_GZIP_MEMBERS} members; compress the page as one",
-                    reason="too many gzip members",
+                    "too many gzip members",
                 )
     except zlib.error as exc:
-        raise ApiError.of(
-            MALFORMED_BODY,
-            f"the body is not valid {encoding} data ({exc}); if you serve the app yourself, run it with "
-            "mock_sprinto.http.RUNNER_KWARGS so aiohttp leaves decoding to the emulator",
-            reason=f"corrupt {encoding}",
-        ) from None
+        raise unreadable(f"the body is not valid {encoding} data ({exc})", f"corrupt {encoding}") from None
     return b"".join(out)
 
 

@@ -5,15 +5,11 @@ door, and serializes, as ``control.py``'s do."""
 
 from __future__ import annotations
 
-import dataclasses
-
 from aiohttp import web
 
-from ..codes import PAYLOAD_TOO_LARGE
-from ..errors import ApiError
 from ..payload import Body
 from ..steps import heavy_turn, let_go, off_loop, stepped
-from .body import read_body
+from .body import SizeLimit, read_body
 from .common import CONTROL, CONTROL_PREFIX, json_response, query_value, stream_parts
 from .control import ONE, _json_object, _named
 
@@ -25,20 +21,11 @@ async def _large_body(request: web.Request, setting: str, document: str) -> Body
     and decoded. Over it: 413 ``payload_too_large`` naming that setting, not ``max_request_bytes``
     (a vendor page's limit, which raising would not help)."""
     emulator = request.app[CONTROL].emulator
-    limit: int = getattr(emulator.settings, setting)
-    settings = dataclasses.replace(emulator.settings, max_decoded_bytes=limit)
-    try:
-        return await read_body(request, settings, strict_media_type=False, budget=emulator.budget, limit=limit)
-    except ApiError as error:
-        if error.code != PAYLOAD_TOO_LARGE.code:
-            raise
-        raise ApiError.of(
-            PAYLOAD_TOO_LARGE,
-            f"{document} is larger than {limit} bytes, on the wire or decoded (the setting {setting})",
-            limit_bytes=limit,
-            setting=setting,
-            basis="mock",  # the emulator's limit on its own control documents, not Sprinto's on a page
-        ) from None
+    bound = SizeLimit(
+        getattr(emulator.settings, setting), setting, document, f"start the emulator with a larger {setting}"
+    )
+    budget = emulator.budget
+    return await read_body(request, emulator.settings, strict_media_type=False, budget=budget, limits=(bound, bound))
 
 
 async def get_state(request: web.Request) -> web.StreamResponse:

@@ -16,33 +16,44 @@ from ..control import MAX_OVERVIEW_PAGES, MAX_OVERVIEW_SESSIONS, OVERVIEW_PAGES,
 from ..errors import ApiError, int_param
 from ..payload import parse_json
 from ..resources import doc_pages, readme_text
+from ..service import JOURNAL_OPERATIONS
+from ..settings.values import did_you_mean
 from ..steps import stepped
-from .body import read_body
+from .body import SizeLimit, read_body
 from .common import CONTROL, CONTROL_PREFIX, json_response, query_value, stream_json, stream_parts
 
 P = CONTROL_PREFIX
 ONE = P + "/integrations/{integration_id}"
 MAX_LIST = 1_000_000
+CONTROL_BODY = "the /_mock request body"
+# Only a flag or the environment sets max_scenario_bytes (a config file is read under it).
+_RAISE_SCENARIO_LIMIT = "start the emulator with a larger --max-scenario-bytes (or MOCK_SPRINTO_MAX_SCENARIO_BYTES)"
 
 
-async def _json_body(request: web.Request) -> Any:
+async def _json_body(request: web.Request, document: str = CONTROL_BODY) -> Any:
     """Any JSON value (a scenario PUT takes a string or an object), at most max_scenario_bytes."""
-    return parse_json(await _control_body(request), request.app[CONTROL].emulator.settings.max_json_depth)
+    return parse_json(await _control_body(request, document), request.app[CONTROL].emulator.settings.max_json_depth)
 
 
-async def _control_body(request: web.Request) -> bytes:
+async def _control_body(request: web.Request, document: str = CONTROL_BODY) -> bytes:
     """A control-plane body, decoded: at most ``max_scenario_bytes`` on the wire and once decoded
-    (a gzip body cannot take a scenario past it), read under the memory budget."""
+    (a gzip body cannot take a scenario past it), read under the memory budget. Its 413 names that
+    setting and ``document``, never a vendor page's ``max_request_bytes``."""
     emulator = request.app[CONTROL].emulator
     settings = emulator.settings
+    bound = SizeLimit(
+        settings.max_scenario_bytes,
+        "max_scenario_bytes",
+        document,
+        f"send a smaller one, or {_RAISE_SCENARIO_LIMIT}",
+    )
     body = await read_body(
         request,
         settings,
         strict_media_type=False,
         budget=emulator.budget,
-        limit=settings.max_scenario_bytes,
         remedy=CONTROL_REMEDY,
-        decoded_limit=settings.max_scenario_bytes,
+        limits=(bound, bound),
     )
     return body.decoded
 
@@ -157,9 +168,26 @@ async def reset(request: web.Request) -> web.Response:
     return json_response(request.app[CONTROL].reset())
 
 
+CREATE_MEMBERS = ("id", "api_key")
+
+
 async def create_integration(request: web.Request) -> web.Response:
     body = await _json_object(request)
+    _refuse_unknown_members(body, CREATE_MEMBERS)
     return json_response(request.app[CONTROL].create_integration(body.get("id"), body.get("api_key")), 201)
+
+
+def _refuse_unknown_members(body: dict[str, Any], known: tuple[str, ...]) -> None:
+    """400 naming a member the call does not read: ignored, a typo (``idd``) made an integration
+    with a made-up id and answered 201, so the test went on against the wrong one."""
+    for name in body:
+        if name not in known:
+            shown = name[:60]
+            raise ApiError.of(
+                INVALID_PARAMETER,
+                f"unknown member {shown!r}{did_you_mean(name, known)} (this call reads {', '.join(known)})",
+                parameter=shown,
+            )
 
 
 async def list_integrations(request: web.Request) -> web.StreamResponse:
@@ -216,7 +244,7 @@ async def get_scenario(request: web.Request) -> web.Response:
 
 async def put_scenario(request: web.Request) -> web.Response:
     """Body: a JSON string naming a shipped scenario, or an inline scenario object."""
-    value = await _json_body(request)
+    value = await _json_body(request, "the scenario")
     return json_response(request.app[CONTROL].put_scenario(value, _named(request)))
 
 
@@ -262,11 +290,21 @@ async def report(request: web.Request) -> web.Response:
 
 def _journal_filters(request: web.Request) -> tuple[str | None, str | None, int | None]:
     """integration_id, operation and status; the two strings are left out when empty, while
-    ``status`` is a whole number when given at all (``status=`` is 400, as ``limit=`` is)."""
+    ``status`` is a whole number when given at all (``status=`` is 400, as ``limit=`` is). An
+    operation the journal never records is 400 naming those it does: filtered by it, a typo
+    (``push``) read as "no such requests" (200, empty)."""
     status = query_value(request, "status")
+    operation = query_value(request, "operation") or None
+    if operation is not None and operation not in JOURNAL_OPERATIONS:
+        raise ApiError.of(
+            INVALID_PARAMETER,
+            f"'operation' {operation[:60]!r} is not one the journal records"
+            f"{did_you_mean(operation, JOURNAL_OPERATIONS)} (operations: {', '.join(JOURNAL_OPERATIONS)})",
+            parameter="operation",
+        )
     return (
         query_value(request, "integration_id") or None,
-        query_value(request, "operation") or None,
+        operation,
         None if status is None else int_param("status", status, 0, 0, 599),
     )
 

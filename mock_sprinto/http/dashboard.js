@@ -41,6 +41,14 @@ const text = (v) => (v === null || v === undefined) ? "" : (typeof v === "object
 const badge = (word, cls) => el("span", { class: "badge " + (cls || word) }, word);
 // An id or a timestamp: kept on one line; nothing at all when there is none.
 const idCode = (v) => (v === null || v === undefined || v === "") ? "" : el("code", { class: "id" }, String(v));
+// The catalogue's meanings and the judge's messages and advice are written for Markdown (the README
+// and the docs show them in tables): a `code span` in them becomes a <code> holding its text, not
+// visible backticks. An unpaired backtick stays as it is written.
+function prose(words) {
+  const parts = String(words).split("`");
+  if (parts.length % 2 === 0) return String(words);
+  return parts.map((part, i) => (i % 2 ? el("code", {}, part) : part));
+}
 const enc = encodeURIComponent;
 const many = (n) => Number(n).toLocaleString("en-US");
 // What a section leaves out, said, with a link to the JSON that holds all of it.
@@ -151,7 +159,7 @@ function answerItem(e) {
   const meaning = e.code ? CODES[e.code] : null;
   return el("li", { "data-type": "answer", "data-request": e.request_id, "data-code": e.code || "" },
     el("span", { class: "muted at" }, e.at), " ", badge(e.rule ? "injected" : (e.status >= 400 && e.status < 500 ? "refused" : "answer"), cls),
-    " ", what, e.code ? [" ", el("code", {}, e.code)] : "", meaning ? `: ${meaning}` : "",
+    " ", what, e.code ? [" ", el("code", {}, e.code)] : "", meaning ? [": ", prose(meaning)] : "",
     e.rule ? [" — ", el("span", { class: "rule" }, `fired: ${e.rule}`)] : "",
     " ", el("code", { class: "id muted" }, e.request_id));
 }
@@ -167,7 +175,8 @@ function renderSessions(sessions, total, activity, journal) {
     state.sessions < MAX_SESSIONS ? [" ", el("button", { type: "button", class: "more-sessions", on: { click: () => {
       state.sessions = Math.min(MAX_SESSIONS, state.sessions + SESSIONS_STEP); refresh(); } } },
     `show ${SESSIONS_STEP} more`)] : null) : null;
-  holder.replaceChildren(note, ...sessions.slice().reverse().map((s) => {
+  // replaceChildren, unlike el(), makes a text node "null" of a null: no note, no node.
+  holder.replaceChildren(...(note ? [note] : []), ...sessions.slice().reverse().map((s) => {
     const pageRequests = new Set(s.pages.map((p) => p.request_id));
     // Only the last pages are here: the pushes before the first of them are left out of the
     // timeline too (an answer to one may be a page not shown), and a line says where.
@@ -231,8 +240,8 @@ function renderReport(report) {
   if (!changed("report", state.selected, report)) return;
   const holder = document.getElementById("report");
   const findings = report.findings.map((f) => details(`finding:${f.id}`, "finding " + f.severity,
-    [badge(f.severity), " ", el("code", {}, f.id), " ", f.message, f.count > 1 ? ` (×${f.count})` : ""],
-    el("p", {}, el("strong", {}, "advice: "), f.advice, " ", el("span", { class: "muted" }, `(basis ${f.basis})`)),
+    [badge(f.severity), " ", el("code", {}, f.id), " ", prose(f.message), f.count > 1 ? ` (×${f.count})` : ""],
+    el("p", {}, el("strong", {}, "advice: "), prose(f.advice), " ", el("span", { class: "muted" }, `(basis ${f.basis})`)),
     el("div", { class: "scroll" }, table(["request id", "session", "page", "page_hint", "code", "at", "more"],
       f.evidence.map((e) => el("tr", { class: "evidence" },
         el("td", {}, idCode(e.request_id)),

@@ -73,7 +73,11 @@ def _problem(decision: Decision, respond: Respond) -> web.Response:
         code = respond.code or DEFAULT_CODES.get(status, INJECTED_FAULT).code
         detail = respond.detail or f"injected by scenario rule '{decision.rules[0]}'"
         extra: dict[str, Any] = {"retry_after_seconds": retry_after} if retry_after is not None else {}
-        body = ApiError(status, code, detail, extra=extra).problem()
+        # Injected, whatever code it wears: the emulator's doing (basis mock, the rule "injected
+        # faults"), never the setting its code stands for (a 429 here is not rate_limit's). Only a
+        # Prefer header's answer has a setting that would change it: prefer_header switches it off.
+        setting: str | bool = "prefer_header" if decision.forced_by_prefer else False
+        body = ApiError(status, code, detail, extra={**extra, "basis": "mock"}, setting=setting).problem()
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
     declared = next((name for name in headers if name.lower() == "content-type"), None)

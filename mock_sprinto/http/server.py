@@ -58,6 +58,7 @@ from ..codes import (
     REQUEST_HEADER_FIELDS_TOO_LARGE,
     REQUEST_TIMEOUT,
     TOO_MANY_CONNECTIONS,
+    UNSUPPORTED_TRANSFER_ENCODING,
 )
 from ..errors import ApiError, let_go_of_frames, shutting_down
 from ..settings import Settings
@@ -98,6 +99,13 @@ class BodyInterrupted(asyncio.TimeoutError):
 MAX_HEADER_BYTES = 32_768
 
 
+# The parser does not say which value it refused (llhttp's message quotes an empty line).
+UNSUPPORTED_TRANSFER_ENCODING_DETAIL = (
+    "the request's Transfer-Encoding is not supported: only 'chunked' is; send 'Transfer-Encoding: chunked' "
+    "alone or a Content-Length (compress the body with Content-Encoding: gzip or deflate)"
+)
+
+
 def header_fields_too_large(what: str = "") -> ApiError:
     return ApiError.of(
         REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -123,6 +131,16 @@ def raw_problem(error: ApiError, request_id: str | None = None) -> bytes:
     }
     head = f"HTTP/1.1 {error.status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     return head.encode("latin-1") + b"\r\n" + body
+
+
+def decodes_bodies_itself(request: BaseRequest) -> bool:
+    """Whether the server under this request decodes compressed bodies itself: aiohttp's default
+    (``auto_decompress=True``) where a host app serves ``create_app`` with a plain ``AppRunner`` or
+    aiohttp's ``TestServer``, not ``EmulatorRunner`` or ``RUNNER_KWARGS``. aiohttp keeps the option
+    only in its server's keyword arguments; a request whose connection is gone reads False."""
+    manager = getattr(request.protocol, "_manager", None)
+    options = getattr(manager, "_kwargs", None)
+    return isinstance(options, dict) and options.get("auto_decompress", True) is not False
 
 
 @dataclass(frozen=True)
@@ -420,6 +438,11 @@ def _parser_refusal(status: int, exc: BaseException | None) -> ApiError:
             f"{MAX_HEADER_BYTES} bytes in all",
             setting=False,  # fixed bounds (aiohttp's, MAX_HEADER_BYTES), not header_timeout_seconds
         )
+    if "`Transfer-Encoding`" in why:
+        # llhttp and aiohttp's Python parser refuse a Transfer-Encoding whose last coding is not
+        # chunked ('gzip', 'identity', 'chunked, gzip') before any handler runs; the handler refuses
+        # the rest ('gzip, chunked': body.check_transfer_encoding). One answer for both, as documented.
+        return ApiError.of(UNSUPPORTED_TRANSFER_ENCODING, UNSUPPORTED_TRANSFER_ENCODING_DETAIL)
     return ApiError.of(MALFORMED_REQUEST, f"the request is not valid HTTP/1.1: {why}", setting=False)
 
 

@@ -240,6 +240,10 @@ def test_scenarios_check_exits_0_when_clean_and_1_listing_every_problem(tmp_path
     assert "bad.yaml: 3 problem(s)" in result.stdout
     assert "line 3: /rules/0/match/operation" in result.stdout
     assert "line 6: /rules/1/when/nth" in result.stdout and "line 7: /rules/1/transport" in result.stdout
+    lots = tmp_path / "lots.yaml"  # 80 rules of 2 problems each: more than are listed
+    lots.write_text("name: x\nrules:\n" + "  - match: {operation: pushpage}\n    transport: explode\n" * 80)
+    result = subprocess.run([*CLI, "scenarios", "check", str(lots)], capture_output=True, text=True, timeout=30)
+    assert "lots.yaml: 160 problem(s)" in result.stdout, result.stdout[:300]
 
 
 def test_serve_with_a_scenario_by_name_or_path(tmp_path: Path) -> None:

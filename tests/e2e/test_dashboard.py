@@ -327,7 +327,7 @@ def test_a_timeline_shows_refused_and_injected_answers_and_every_integration_its
     lines = texts(browser, answers)
     assert "start answered 409" in lines[0] and "a start while the integration has an active session" in lines[0]
     assert "push answered 503" in lines[1] and "fired: Prefer: code=503" in lines[1]
-    assert "close answered 400" in lines[2] and "a close without `status` apply or discard" in lines[2]
+    assert "close answered 400" in lines[2] and "a close without status apply or discard" in lines[2]
     assert "push answered 409" in lines[3] and "a push to a session that is not active" in lines[3]
     kinds = [
         li.get_attribute("data-type") for li in browser.find_elements(By.CSS_SELECTOR, in_session(sid, ".timeline li"))
@@ -415,6 +415,49 @@ def test_a_long_run_shows_its_newest_sessions_and_last_pages_and_says_what_it_le
     )
     assert fits_the_window(browser) and broken_values(browser) == []
     shot("long-session")
+    errors = [e for e in browser.get_log("browser") if "favicon" not in e["message"]]
+    assert errors == [], errors
+
+
+def test_a_few_sessions_are_listed_with_nothing_before_them_and_no_markdown_shown(
+    guarded: Server, browser: Any, shot: Callable[[str], Path]
+) -> None:
+    # Three sessions (no note that some are left out): one applied, one discarded, the last
+    # active, whose push was throttled and whose close forgot its status.
+    call = vendor(guarded, "dash-few")
+    for status in ("apply", "discard"):
+        _, done = call("POST", "/sessions")
+        assert call("POST", f"/sessions/{done['id']}/close", {"status": status})[0] == 202
+    _, session = call("POST", "/sessions")
+    sid = session["id"]
+    throttled = call("POST", f"/sessions/{sid}/entities", {"entities": {"User": [user(1)]}}, {"Prefer": "code=429"})
+    assert throttled[0] == 429
+    assert call("POST", f"/sessions/{sid}/close", {"action": "apply"})[1]["code"] == "invalid_close_status"
+
+    browser.get(f"{guarded.origin}/_mock/?token={TOKEN}")
+    browser.get(f"{guarded.origin}/_mock/#integration=dash-few")
+    wait_for(browser, lambda: len(browser.find_elements(By.CSS_SELECTOR, "details.session")) == 3, "three sessions")
+    # was "null" above the first session: the missing note, made text
+    assert not browser.execute_script(
+        "return [...document.getElementById('sessions').childNodes].filter((n) => n.nodeType === Node.TEXT_NODE)"
+        ".map((n) => n.textContent).join('')"
+    )
+    assert not texts(browser, "#sessions")[0].startswith("null")
+    assert browser.find_elements(By.CSS_SELECTOR, "#sessions p.sessions-left-out") == []
+
+    # The error codes' meanings and the judge's advice read as text, their code spans as code.
+    click(browser, in_session(sid, "summary"))
+    throttle = in_session(sid, '.timeline li[data-code="rate_limited"]')
+    wait_for(browser, lambda: texts(browser, throttle), "the 429 in the timeline")
+    assert "push answered 429 rate_limited: throttled: retry after Retry-After seconds" in texts(browser, throttle)[0]
+    assert "Retry-After" in texts(browser, throttle + " code")
+    finding = 'details[data-key="finding:close_without_status"]'
+    click(browser, finding + " summary")
+    wait_for(browser, lambda: "advice" in texts(browser, finding)[0], "the advice")
+    advice = texts(browser, finding + " p")[0]
+    assert 'Close takes {"status": "apply"} or {"status": "discard"}: status is Required' in advice
+    assert "`" not in texts(browser, "#integration")[0], "Markdown backticks shown as text"
+    shot("few")
     errors = [e for e in browser.get_log("browser") if "favicon" not in e["message"]]
     assert errors == [], errors
 

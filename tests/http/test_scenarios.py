@@ -245,6 +245,20 @@ async def test_lifecycle_expire_session_mid_sync(client: TestClient[Any, Any]) -
     assert closed["accepted_records_total"] == 2
 
 
+async def test_a_session_the_scenario_expired_is_logged_as_expired_by_it(client: TestClient[Any, Any]) -> None:
+    await put_scenario(client, "expire-mid-sync")
+    vendor = Vendor(client)
+    session = await vendor.start()
+    await vendor.push(session["id"], PAGE)
+    await vendor.push(session["id"], {"entities": {"User": [user(2)]}})
+    await vendor.call("POST", f"/sessions/{session['id']}/entities", 409, json=PAGE)  # expired by the rule
+    expired = [item for item in (await vendor.activity())["items"] if item["type"] == "session_expired"]
+    assert len(expired) == 1
+    # was "session expired after 3600s without a request", a moment after a page
+    assert expired[0]["message"].startswith("session expired by ")
+    assert "scenario rule" in expired[0]["message"] and "without a request" not in expired[0]["message"]
+
+
 async def test_lifecycle_fail_processing_once_then_processed(client: TestClient[Any, Any], control: Control) -> None:
     await put_scenario(client, "processing-fails-once")
     vendor = Vendor(client)

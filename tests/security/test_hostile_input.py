@@ -72,6 +72,15 @@ async def test_a_transfer_coding_other_than_chunked_is_refused(client: Any) -> N
         answer = await _raw(client, data + chunked)
         assert answer.status == 400, (coding, answer)
         assert answer.json()["code"] == "unsupported_transfer_encoding"
+    # aiohttp's parser refuses these itself, before any handler runs: the same documented answer
+    for coding in (b"gzip", b"identity", b"compress", b"chunked, gzip"):
+        headers = [(b"api-key", b"k"), (b"Content-Type", b"application/json"), (b"Transfer-Encoding", coding)]
+        data = rawhttp.build("POST", f"{API}/acme/sessions/{session['id']}/entities", headers, length=False)
+        answer = await _raw(client, data + chunked)
+        assert answer.status == 400, (coding, answer)
+        problem = answer.json()
+        assert problem["code"] == "unsupported_transfer_encoding", (coding, problem)
+        assert "only 'chunked' is" in problem["detail"]
     # plain chunked is fine
     headers = [(b"api-key", b"k"), (b"Content-Type", b"application/json"), (b"Transfer-Encoding", b"chunked")]
     data = rawhttp.build("POST", f"{API}/acme/sessions/{session['id']}/entities", headers, length=False)

@@ -15,6 +15,7 @@ from mock_sprinto.calls import Answer, Call
 from mock_sprinto.clock import ManualClock
 from mock_sprinto.control import ControlPlane
 from mock_sprinto.errors import ApiError
+from mock_sprinto.faults.vocabulary import Lifecycle
 from mock_sprinto.payload import BytesBody
 from mock_sprinto.service import Emulator
 from mock_sprinto.sessions import Wire
@@ -44,6 +45,24 @@ def test_events_are_replayed_in_time_order_when_the_clock_jumps(emulator: Emulat
     kinds = [(item.type, item.at - tenant.activity[0].at) for item in tenant.activity]
     assert kinds[-3:] == [("session_processed", 2.0), ("session_expired", 3600.0), ("expired_data_purged", 90000.0)]
     assert second.data_purged
+
+
+def test_the_activity_log_says_which_rule_expired_a_session_and_that_time_expired_another(
+    emulator: Emulator, clock: ManualClock
+) -> None:
+    tenant = emulator.authenticate("acme", "k")
+    ruled = emulator.sessions.start_session(tenant, None)
+    clock.advance(0.01)
+    emulator.timeline.apply_lifecycle(tenant, ruled.id, Lifecycle(expire_session=True), ["expire-at-page-3"])
+    idle = emulator.sessions.start_session(tenant, None)
+    clock.advance(3600)
+    emulator.settle(tenant)
+    said = {item.session_id: item.message for item in tenant.activity if item.type == "session_expired"}
+    assert said == {
+        ruled.id: "session expired by the scenario rule 'expire-at-page-3' (lifecycle expire_session); "
+        "its data can still be applied until it is purged",
+        idle.id: "session expired after 3600s without a request; its data can still be applied until it is purged",
+    }
 
 
 def test_finished_sessions_beyond_the_bound_are_forgotten_oldest_first(make_emulator: Callable[..., Emulator]) -> None:

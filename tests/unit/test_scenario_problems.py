@@ -1,0 +1,52 @@
+"""An invalid scenario is summed up by its true number of problems, however many are listed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mock_sprinto.faults import ScenarioError, load_scenario_file, parse_scenario
+from mock_sprinto.faults.scenario import MAX_PROBLEMS
+
+
+def _bad_rules(count: int) -> dict[str, Any]:
+    """``count`` rules with two problems each: an unknown operation and a negative delay."""
+    rule = {"match": {"operation": "nope"}, "delay": {"min_seconds": -1, "max_seconds": 1}}
+    return {"name": "lots", "rules": [rule] * count}
+
+
+def test_the_count_is_every_problem_found_not_the_lines_listed() -> None:
+    with pytest.raises(ScenarioError) as refused:
+        parse_scenario(_bad_rules(80), "lots.yaml")
+    assert refused.value.total == 160
+    assert len(refused.value.problems) == MAX_PROBLEMS + 1  # then one line: how many were left out
+    assert str(refused.value.problems[-1]) == "... and 60 more problem(s) not listed"
+
+
+async def test_a_scenario_put_says_how_many_problems_it_has(client: Any) -> None:
+    async with client.put("/_mock/scenario", json=_bad_rules(80)) as response:
+        problem = await response.json()
+    assert (response.status, problem["code"]) == (400, "invalid_scenario")
+    assert problem["detail"] == "the scenario has 160 problem(s)"
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("", "the scenario is empty: it must be a mapping with at least 'name' and 'rules'"),
+        ("- a\n- b\n", "the scenario is a list: it must be a mapping"),
+        (
+            "name: a\nrules:\n  - match: {operation: push_page}\n    lifecycle: {expire_session: false}\n",
+            "'expire_session' is a switch that is only ever true: leave it out rather than set it to false",
+        ),
+    ],
+)
+def test_a_file_of_the_wrong_shape_is_told_so_in_its_own_words(tmp_path: Any, text: str, said: str) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError) as refused:
+        load_scenario_file(path)
+    [problem] = refused.value.problems
+    assert said in problem.message
+    assert "was expected" not in problem.message and "is not of type" not in problem.message
