@@ -9,10 +9,11 @@ made (the activity log, a failing test's report).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -174,9 +175,7 @@ class ControlPlane:
             raise ApiError.of(
                 INVALID_PARAMETER, "'seconds' must be a number, e.g. {\"seconds\": 3600}", parameter="seconds"
             )
-        clock, tenant = self._clock_of(integration_id, write=True)
-        clock.advance(float(seconds))
-        return self._after_clock_move(clock, tenant)
+        return self._moved(integration_id, lambda clock: clock.advance(float(seconds)))
 
     def set_clock(self, now: Any, integration_id: str | None = None) -> dict[str, Any]:
         try:
@@ -187,16 +186,35 @@ class ControlPlane:
             raise ApiError.of(
                 INVALID_PARAMETER, "'now' must be an RFC 3339 time such as 2030-01-01T00:00:00Z", parameter="now"
             )
-        clock, tenant = self._clock_of(integration_id, write=True)
-        clock.set(when)
-        return self._after_clock_move(clock, tenant)
+        return self._moved(integration_id, lambda clock: clock.set(when))
 
-    def _clock_of(self, integration_id: str | None, write: bool = False) -> tuple[OffsetClock, Tenant | None]:
+    def _clock_of(self, integration_id: str | None) -> tuple[OffsetClock, Tenant | None]:
         if integration_id is None:
             return self.emulator.clock, None
-        emulator = self.emulator
-        tenant = emulator.tenant_to_write(integration_id) if write else emulator.tenant(integration_id)
+        tenant = self.emulator.tenant(integration_id)
         return tenant.clock, tenant
+
+    def _moved(self, integration_id: str | None, move: Callable[[OffsetClock], object]) -> dict[str, Any]:
+        """The server's clock, or an integration's (made if unseen), moved by ``move``."""
+        if integration_id is None:
+            move(self.emulator.clock)
+            return self._after_clock_move(self.emulator.clock, None)
+        with self._writing(integration_id) as tenant:
+            move(tenant.clock)
+        return self._after_clock_move(tenant.clock, tenant)
+
+    @contextlib.contextmanager
+    def _writing(self, integration_id: str) -> Iterator[Tenant]:
+        """The integration a control write names, made (bound to no key) if unseen; a write refused
+        (a clock step too large, a scenario over the memory budget) leaves nothing made."""
+        made = integration_id not in self.emulator.tenants
+        tenant = self.emulator.tenant_to_write(integration_id)
+        try:
+            yield tenant
+        except ApiError:
+            if made and self.emulator.tenants.get(integration_id) is tenant:
+                self.delete_integration(integration_id)
+            raise
 
     def _after_clock_move(self, clock: OffsetClock, tenant: Tenant | None) -> dict[str, Any]:
         if tenant is not None:
@@ -262,13 +280,13 @@ class ControlPlane:
             if scenario is None and integration_id not in emulator.tenants:
                 _check_id(integration_id)
                 return  # removing the scenario of an integration not held: nothing to do, nothing made
-            tenant = emulator.tenant_to_write(integration_id)
-            before = 0 if tenant.own_scenario is None else tenant.own_scenario.nbytes
-            if size > before:
-                tenant.budget.check(size - before, CONTROL_REMEDY)
-            tenant.own_scenario = scenario
-            tenant.keep(size - before)
-            emulator.take_scenario(tenant)
+            with self._writing(integration_id) as tenant:
+                before = 0 if tenant.own_scenario is None else tenant.own_scenario.nbytes
+                if size > before:
+                    tenant.budget.check(size - before, CONTROL_REMEDY)
+                tenant.own_scenario = scenario
+                tenant.keep(size - before)
+                emulator.take_scenario(tenant)
             return
         before = 0 if emulator.scenario is None else emulator.scenario.nbytes
         if size > before:

@@ -302,3 +302,18 @@ async def test_a_routes_first_request_builds_nothing_that_outlives_it(
     await control.post("/reset")
     await control.get("/integrations")
     assert chains.cache_info().misses == built
+
+
+async def test_a_refused_write_to_an_unseen_integration_makes_nothing(control: Control) -> None:
+    """A clock step refused (too far, backwards, out of range) made the integration it named anyway:
+    an empty tenant, counted against the integration limit, that a read then found."""
+    refusals = [
+        ("/integrations/ghost/clock/set", {"now": "2199-01-01T00:00:00Z"}, 409),
+        ("/integrations/ghost/clock/set", {"now": "2001-01-01T00:00:00Z"}, 409),
+        ("/integrations/ghost/clock/advance", {"seconds": -5}, 400),
+    ]
+    for path, body, status in refusals:
+        await control.post(path, body, expect=status)
+        await control.get("/integrations/ghost", expect=404)
+    await control.post("/integrations/ghost/clock/advance", {"seconds": 5})  # a write that is done makes it
+    assert (await control.get("/integrations/ghost"))["id"] == "ghost"
