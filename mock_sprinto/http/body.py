@@ -266,11 +266,9 @@ async def _decoded(wire: bytes, encoding: str, cap: SizeLimit) -> Body:
     return Body(wire, decoded, encoding)
 
 
-def inflate(data: bytes, encoding: str, bound: int | SizeLimit, inline_share: int | None = None) -> bytes:
-    """Decode gzip (all members) or deflate (zlib-wrapped or raw) without passing ``bound`` bytes
-    (a bare number is a vendor page's ``max_decoded_bytes``); past ``inline_share`` decoded bytes
-    (below the bound), stop with ``_BeyondInlineShare``."""
-    limit = bound if isinstance(bound, SizeLimit) else SizeLimit(bound, "max_decoded_bytes")
+def inflate(data: bytes, encoding: str, limit: SizeLimit, inline_share: int | None = None) -> bytes:
+    """Decode gzip (all members) or deflate (zlib-wrapped or raw) without passing ``limit``; past
+    ``inline_share`` decoded bytes (below it), stop with ``_BeyondInlineShare``."""
     cap = limit.limit
     share = cap if inline_share is None or inline_share >= cap else inline_share
     if not data:

@@ -233,25 +233,27 @@ async def test_transport_faults_seen_by_requests(
     assert (await asyncio.to_thread(call))["integration_id"] == "acme"
 
 
-async def test_lifecycle_expire_session_mid_sync(client: TestClient[Any, Any]) -> None:
+async def _expired_mid_sync(client: TestClient[Any, Any]) -> tuple[Vendor, str, Any]:
+    """Two pages under ``expire-mid-sync``, whose rule expires the session at the third: the vendor,
+    the session's id and the third push's answer."""
     await put_scenario(client, "expire-mid-sync")
     vendor = Vendor(client)
-    session = await vendor.start()
-    await vendor.push(session["id"], PAGE)
-    await vendor.push(session["id"], {"entities": {"User": [user(2)]}})
-    _, body = await vendor.call("POST", f"/sessions/{session['id']}/entities", 409, json=PAGE)
+    session = (await vendor.start())["id"]
+    await vendor.push(session, PAGE)
+    await vendor.push(session, {"entities": {"User": [user(2)]}})
+    _, refused = await vendor.call("POST", f"/sessions/{session}/entities", 409, json=PAGE)
+    return vendor, session, refused
+
+
+async def test_lifecycle_expire_session_mid_sync(client: TestClient[Any, Any]) -> None:
+    vendor, session, body = await _expired_mid_sync(client)
     assert (body["code"], body["state"]) == ("session_not_active", "expired")
-    closed = await vendor.close(session["id"])  # the expired data can still be applied
+    closed = await vendor.close(session)  # the expired data can still be applied
     assert closed["accepted_records_total"] == 2
 
 
 async def test_a_session_the_scenario_expired_is_logged_as_expired_by_it(client: TestClient[Any, Any]) -> None:
-    await put_scenario(client, "expire-mid-sync")
-    vendor = Vendor(client)
-    session = await vendor.start()
-    await vendor.push(session["id"], PAGE)
-    await vendor.push(session["id"], {"entities": {"User": [user(2)]}})
-    await vendor.call("POST", f"/sessions/{session['id']}/entities", 409, json=PAGE)  # expired by the rule
+    vendor, _, _ = await _expired_mid_sync(client)  # expired by the rule
     expired = [item for item in (await vendor.activity())["items"] if item["type"] == "session_expired"]
     assert len(expired) == 1
     # was "session expired after 3600s without a request", a moment after a page

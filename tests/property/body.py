@@ -15,7 +15,7 @@ import orjson
 
 from mock_sprinto.codes import EMPTY_PAGE, TOO_MANY_ITEMS, VALIDATION_FAILED
 from mock_sprinto.errors import ApiError
-from mock_sprinto.http.body import inflate
+from mock_sprinto.http.body import SizeLimit, inflate
 from mock_sprinto.payload import check_depth, parse_json
 from mock_sprinto.store import Dataset
 from mock_sprinto.validation import SchemaRegistry, check_page
@@ -35,7 +35,7 @@ def body_path(raw: bytes, encoding: str = "identity", *, max_items: int | None =
     Raises AssertionError for any outcome the contract does not document.
     """
     try:
-        decoded = raw if encoding == "identity" else inflate(raw, encoding, DECODED_CAP)
+        decoded = raw if encoding == "identity" else inflate(raw, encoding, SizeLimit(DECODED_CAP, "max_decoded_bytes"))
         assert len(decoded) <= DECODED_CAP
         body = parse_json(decoded, DEPTH, reject_repeated_names=True, flat_types=FLAT)
         verdict = check_page(body, REGISTRY, max_items=max_items, max_errors=100, reject_unknown_types=False)

@@ -19,11 +19,13 @@ import pytest
 from mock_sprinto.budget import PAGE_BYTES, SESSION_BYTES, TENANT_BYTES
 from mock_sprinto.calls import Call
 from mock_sprinto.errors import ApiError
-from mock_sprinto.http.body import MAX_GZIP_MEMBERS, inflate
+from mock_sprinto.http.body import MAX_GZIP_MEMBERS, SizeLimit, inflate
 from mock_sprinto.payload import BytesBody
 from mock_sprinto.store import MAX_REJECTED_PAGES_KEPT
 
 from ..helpers import Vendor, user
+
+TEN_MB = SizeLimit(10_000_000, "max_decoded_bytes")
 
 
 def _gzip(value: Any) -> bytes:
@@ -235,7 +237,7 @@ def test_many_gzip_members_are_decoded_without_copying_the_rest_each_time() -> N
     member = gzip.compress(b"{", mtime=0)
     data = _CountingBytes(member * MAX_GZIP_MEMBERS + b"\x00" * 1000)
     _CountingBytes.copied = 0
-    assert inflate(data, "gzip", 10_000_000) == b"{" * MAX_GZIP_MEMBERS
+    assert inflate(data, "gzip", TEN_MB) == b"{" * MAX_GZIP_MEMBERS
     assert _CountingBytes.copied <= 2 * len(data), _CountingBytes.copied  # before: ~len(data)**2 / 2 / len(member)
 
 
@@ -254,7 +256,7 @@ def test_more_gzip_members_than_the_cap_are_refused_after_the_cap() -> None:
     zlib.decompressobj = counting  # type: ignore[assignment]
     try:
         with pytest.raises(ApiError) as refused:
-            inflate(data, "gzip", 10_000_000)
+            inflate(data, "gzip", TEN_MB)
     finally:
         zlib.decompressobj = real  # type: ignore[assignment]
     assert refused.value.code == "malformed_body" and "members" in refused.value.detail

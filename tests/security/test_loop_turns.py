@@ -61,7 +61,7 @@ def test_a_large_decoded_page_is_put_together_by_one_bytes_join() -> None:
     wire = gzip.compress(page[:1_000_000], mtime=0) + gzip.compress(page[1_000_000:], mtime=0)  # two members
     sys.setprofile(watch)
     try:
-        decoded = body_module.inflate(wire, "gzip", 10_000_000)
+        decoded = body_module.inflate(wire, "gzip", body_module.SizeLimit(10_000_000, "max_decoded_bytes"))
     finally:
         sys.setprofile(None)
     assert decoded == page and type(decoded) is bytes
