@@ -45,6 +45,12 @@ FORBIDDEN_HEADERS = frozenset(
 )
 
 
+def whole(value: Any) -> Any:
+    """A whole number the schema admitted as ``integer`` (JSON Schema's integer takes ``7.0``, as
+    many JSON writers spell it) as an int: ``Retry-After: 7.0`` is not delay-seconds to a client."""
+    return int(value) if type(value) is float else value
+
+
 @dataclass(frozen=True, slots=True)
 class Respond:
     """``respond``: the answer a rule gives instead of (or after) the operation's own."""
@@ -69,7 +75,7 @@ class Respond:
             body=raw.get("body"),
             has_body="body" in raw,
             headers=dict(raw.get("headers") or {}),
-            retry_after=raw.get("retry_after"),
+            retry_after=whole(raw.get("retry_after")),
             without_retry_after="retry_after" in raw and raw["retry_after"] is None,
         )
 
@@ -103,7 +109,7 @@ class Lifecycle:
         hold = raw.get("hold_processing_seconds")
         return cls(
             expire_session=bool(raw.get("expire_session", False)),
-            fail_processing=int(raw.get("fail_processing", 0)),
+            fail_processing=int(raw.get("fail_processing", 0)),  # 2.0 is a whole number too
             hold_processing_seconds=None if hold is None else float(hold),
             purge_expired=bool(raw.get("purge_expired", False)),
         )

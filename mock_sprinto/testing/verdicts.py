@@ -67,6 +67,11 @@ def _state_hint(session: Mapping[str, Any]) -> str:
             "(2 s by default); move the clock first, e.g. mock_sprinto.clock.advance(seconds=2)"
         )
     if state == "expired":
+        if session.get("expired_by") == "scenario":
+            return (
+                "the scenario expired it (a rule with lifecycle expire_session); "
+                "an expired session can still be closed with apply"
+            )
         return (
             f"it expired at {session.get('expires_at')} after {session.get('inactivity_timeout_seconds')} s "
             "without a request; an expired session can still be closed with apply"

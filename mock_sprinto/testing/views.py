@@ -147,6 +147,7 @@ class SessionView(TypedDict):
     processing_started_at: str | None
     finished_at: str | None
     close_status: Literal["apply", "discard"] | None
+    expired_by: Literal["inactivity", "scenario"] | None  # what expired it, if anything did
     data_purged: bool
     pages_received: int
     staged_bytes: int

@@ -120,6 +120,38 @@ async def test_respond_with_code_detail_headers_and_retry_after(client: TestClie
         assert body["retry_after_seconds"] == 7 and body["code"] == "slow_down" and body["detail"] == "too eager"
 
 
+async def test_whole_numbers_written_with_a_point_are_whole_numbers(client: TestClient[Any, Any]) -> None:
+    # JSON Schema's integer admits 7.0 (and JSON from many languages writes it so): the header went
+    # out as "Retry-After: 7.0", which no client parses as delay-seconds.
+    await put_scenario(
+        client,
+        rules(
+            {
+                "match": {"operation": "start_session", "session": 1.0},
+                "times": 2.0,
+                "respond": {"status": 429.0, "retry_after": 7.0},
+            },
+            {
+                "match": {"operation": "push_page", "page": 1.0},
+                "when": {"nth": 1.0},
+                "lifecycle": {"fail_processing": 1.0},
+            },
+        ),
+    )
+    vendor = Vendor(client)
+    for _ in range(2):
+        async with client.post(vendor.url("/sessions"), headers={"api-key": "key-1"}) as response:
+            body = await response.json()
+            assert response.status == 429
+            assert response.headers["Retry-After"] == "7" and body["retry_after_seconds"] == 7
+            assert type(body["retry_after_seconds"]) is int
+    session = await vendor.start()  # the third start: the rule fired twice
+    async with client.get("/_mock/integrations/acme/scenario") as response:
+        shown = await response.json()
+    assert shown["rules"][0] == {"rule": "rule 1", "matched": 3, "fired": 2}, shown
+    assert session["state"] == "active"
+
+
 async def test_respond_with_a_given_body(client: TestClient[Any, Any]) -> None:
     await put_scenario(
         client,

@@ -410,6 +410,22 @@ def test_assert_session_processed_says_why_a_session_was_not_applied(
     assert "1 page accepted (1 record: User 1), 0 rejected" in str(caught.value)
 
 
+@pytest.mark.mock_sprinto(scenario="expire-mid-sync")
+def test_assert_session_processed_says_a_scenario_expired_the_session(mock_sprinto: MockSprinto) -> None:
+    # The rule expires the session as the third page arrives, a moment after the second: the
+    # hint said "after 3600 s without a request", which the client's journal contradicts.
+    session_id = start(mock_sprinto)
+    assert push(mock_sprinto, session_id, [user(1)])[0] == 202
+    assert push(mock_sprinto, session_id, [user(2)])[0] == 202
+    assert push(mock_sprinto, session_id, [user(3)])[0] == 409
+    with pytest.raises(AssertionError) as caught:
+        mock_sprinto.assert_session_processed(session_id)
+    message = str(caught.value)
+    assert "is 'expired', not 'processed': the scenario expired it" in message
+    assert "without a request" not in message
+    assert mock_sprinto.session(session_id)["expired_by"] == "scenario"
+
+
 def test_assert_session_processed_names_the_count_that_differs_and_the_rejected_pages(
     mock_sprinto: MockSprinto,
 ) -> None:

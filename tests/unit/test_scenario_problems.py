@@ -50,3 +50,45 @@ def test_a_file_of_the_wrong_shape_is_told_so_in_its_own_words(tmp_path: Any, te
     [problem] = refused.value.problems
     assert said in problem.message
     assert "was expected" not in problem.message and "is not of type" not in problem.message
+
+
+_THROTTLE = (
+    '{"name": "t", "rules": [{"match": {"operation": "push_page"}, "respond": {"status": 429, "retry_after": %s}}%s]}'
+)
+
+
+@pytest.mark.parametrize("name", ["s.json", "s.yaml", "s.yml"])
+def test_a_json_text_is_read_as_json_not_as_yaml_1_1(tmp_path: Any, name: str) -> None:
+    # PyYAML reads YAML 1.1, where 1e1 is the string '1e1' and "\/" an error: both are JSON, which
+    # is what a file that starts with '{' is written in.
+    path = tmp_path / name
+    path.write_text(_THROTTLE % ("1e1", ""))
+    rule = load_scenario_file(path).rules[0]
+    assert rule.respond is not None and rule.respond.retry_after == 10
+    path.write_text('{"name": "t", "description": "a\\/b", "rules": []}')
+    assert load_scenario_file(path).description == "a/b"
+
+
+@pytest.mark.parametrize(
+    ("text", "said", "line"),
+    [
+        (_THROTTLE % ("3", ","), "not valid JSON: a trailing comma before ']' (column", 1),
+        ('{"name": "t",\n "rules": []\n,}', "not valid JSON: a trailing comma before '}' (column 2)", 3),
+        ('{"name": "t" "rules": []}', "not valid JSON: Expecting ',' delimiter (column 14)", 1),
+        (_THROTTLE % ("NaN", ""), "not valid JSON: NaN is not JSON", None),
+        ('{"name": "t",\n "name": "u", "rules": []}', "the key 'name' appears twice", 2),
+    ],
+)
+def test_a_file_named_json_must_be_json(tmp_path: Any, text: str, said: str, line: int | None) -> None:
+    # YAML's flow style takes a trailing comma, so a .json file the user's other tools refuse was
+    # accepted here.
+    path = tmp_path / "s.json"
+    path.write_text(text)
+    with pytest.raises(ScenarioError) as refused:
+        load_scenario_file(path)
+    [problem] = refused.value.problems
+    assert said in problem.message and problem.line == line
+    yaml_file = tmp_path / "s.yaml"  # the same text named .yaml is YAML's to read (flow style)
+    yaml_file.write_text(text)
+    if "trailing comma before ']'" in said:
+        assert load_scenario_file(yaml_file).rules[0].respond is not None

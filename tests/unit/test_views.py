@@ -104,8 +104,8 @@ def test_every_word_a_view_admits_is_a_word_of_its_schema(components: dict[str, 
                 enum = _resolve(components, member["additionalProperties"])["enum"]
             assert enum is not None and words == set(enum), f"{view.__name__}.{name}"
             checked += 1
-    # state, close_status, basis (twice), level, id, severity, behaviour, applies_to, sources
-    assert checked == 10
+    # state, close_status, expired_by, basis (twice), level, id, severity, behaviour, applies_to, sources
+    assert checked == 11
 
 
 def test_the_words_are_those_the_emulator_uses() -> None:
