@@ -317,3 +317,35 @@ async def test_a_refused_write_to_an_unseen_integration_makes_nothing(control: C
         await control.get("/integrations/ghost", expect=404)
     await control.post("/integrations/ghost/clock/advance", {"seconds": 5})  # a write that is done makes it
     assert (await control.get("/integrations/ghost"))["id"] == "ghost"
+
+
+async def test_a_read_at_the_integration_limit_is_404_not_403(serve: Any, make_emulator: Any) -> None:
+    """Only a write can meet the integration limit: the OpenAPI listed 403 ``integration_limit`` for
+    every control read (and for removing a scenario or settings), which a read never answers.
+    Every such route is tried here, and the contract watcher holds each answer to the document."""
+    import yaml
+
+    from mock_sprinto.resources import schemas_dir
+
+    client = await serve(make_emulator(max_integrations=1))
+    control = Control(client)
+    await control.post("/integrations", {"id": "one"}, expect=201)
+    paths = yaml.safe_load((schemas_dir() / "openapi.yaml").read_text())["paths"]
+    tried = 0
+    for path, item in paths.items():
+        if not path.startswith("/_mock/integrations/{integration_id}"):
+            continue
+        for method in ("get", "delete"):
+            if method not in item or path == "/_mock/integrations/{integration_id}/overview":
+                continue
+            assert "403" not in item[method]["responses"], f"{method.upper()} {path}"
+            url = (
+                path.replace("{integration_id}", "ghost")
+                .replace("{session_id}", "ses_1")
+                .replace("{entity_type}", "User")
+            )
+            async with client.request(method.upper(), url) as response:
+                assert response.status == (204 if method == "delete" else 404), f"{method.upper()} {path}"
+            tried += 1
+    assert tried == 14
+    await control.get("/integrations/ghost", expect=404)  # and none of them made it
