@@ -426,12 +426,20 @@ except (ImportError, AttributeError):  # Windows
     _OUTQ = None
 
 
+_SHOWN_BYTES = 80  # of a refused request line or header, repeated in the answer
+
+
 def _parser_refusal(status: int, exc: BaseException | None) -> ApiError:
     if status >= 500:
         return ApiError.of(INTERNAL_ERROR, "the emulator failed on this request; see its log")
-    text = str(getattr(exc, "message", "") or exc or "").strip().splitlines()
-    why = text[0][:200] if text else HTTPStatus(status).phrase
-    if isinstance(exc, LineTooLong) or "Too many header" in why:
+    text = [line.strip() for line in str(getattr(exc, "message", "") or exc or "").strip().splitlines()]
+    why = text[0][:1].lower() + text[0][1:200].rstrip(":") if text else HTTPStatus(status).phrase
+    # The parser's message goes on to the bytes it refused (a repr) and a caret under them: the
+    # bytes are worth saying, the caret's column means nothing on one line.
+    shown = next((line for line in text[1:] if line.startswith(("b'", 'b"'))), None)
+    if shown is not None:
+        why = f"{why} in {shown if len(shown) <= _SHOWN_BYTES else shown[: _SHOWN_BYTES - 1] + '…'}"
+    if isinstance(exc, LineTooLong) or "too many header" in why.lower():
         return ApiError.of(
             REQUEST_HEADER_FIELDS_TOO_LARGE,
             f"the request line or its headers are too large ({why}): at most 128 headers of 8190 bytes each, "

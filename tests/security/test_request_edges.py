@@ -8,6 +8,7 @@ import asyncio
 from typing import Any
 
 import orjson
+import pytest
 
 from mock_sprinto.http.server import MAX_HEADER_BYTES
 
@@ -92,3 +93,21 @@ async def test_a_push_still_uploading_when_its_integration_is_deleted_is_not_ans
     answer = rawhttp.parse_response(raw)
     assert answer.status == 404 and answer.json()["code"] == "session_not_found", answer
     assert "deleted or the emulator reset" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("head", "said"),
+    [
+        (b"Bad Header\r\n", "invalid header token in b'Bad Header'"),
+        (b"Content-Length: abc\r\n", "invalid character in Content-Length in b'Content-Length: abc'"),
+        (b"X-Long: a\x01" + b"b" * 300 + b"\r\n", "invalid header value char in b'X-Long: a\\x01bbb"),
+    ],
+)
+async def test_a_request_the_parser_refuses_is_told_what_it_refused(client: Any, head: bytes, said: str) -> None:
+    """The detail stopped at the parser's first line: 'Invalid header token:', and nothing after."""
+    raw = await rawhttp.exchange(
+        *_address(client), b"GET /_mock/health HTTP/1.1\r\nHost: x\r\n" + head + b"\r\n", timeout=5
+    )
+    detail = rawhttp.parse_response(raw).json()["detail"]
+    assert detail.startswith(f"the request is not valid HTTP/1.1: {said}"), detail
+    assert len(detail) < 160 and "^" not in detail
