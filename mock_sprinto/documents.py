@@ -106,6 +106,61 @@ def compose_yaml(text: str) -> yaml.Node | None:
         loader.dispose()
 
 
+# ---- a JSON text read as JSON ------------------------------------------------------------------
+class NotJson(MockSprintoError, ValueError):
+    """A file named ``.json`` that is not JSON: what is wrong, and where (``line``, ``column``)."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+        self.column = column
+
+
+class _Ambiguous(MockSprintoError, ValueError):
+    """What ``json.loads`` takes but JSON does not say one way: a repeated key, NaN, Infinity."""
+
+
+def _refuse_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    mapping = dict(pairs)
+    if len(mapping) != len(pairs):
+        raise _Ambiguous("repeated")
+    return mapping
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _Ambiguous(f"{name} is not JSON")
+
+
+def read_as_json(text: str, name: str) -> tuple[Any] | None:
+    """``(value,)`` for a text that is JSON, read as JSON: PyYAML reads YAML 1.1, where ``1e3`` is a
+    string, though JSON is YAML 1.2 (a scenario's ``retry_after: 1e1`` was "not of type integer").
+    None for a text to read as YAML:
+    not JSON (a file not named ``.json``), or one with a repeated key, which the YAML reader names
+    with its line. A file named ``.json`` that is not JSON raises ``NotJson`` (a trailing comma,
+    which YAML's flow style would take, included)."""
+    named_json = name.lower().endswith(".json")
+    if not named_json and not text.lstrip().startswith(("{", "[")):
+        return None
+    try:
+        return (json.loads(text, object_pairs_hook=_refuse_repeats, parse_constant=_refuse_constant),)
+    except json.JSONDecodeError as exc:
+        if named_json:
+            raise NotJson(_json_problem(text, exc), exc.lineno, exc.colno) from None
+    except _Ambiguous as exc:
+        if named_json and str(exc) != "repeated":
+            raise NotJson(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        pass  # the YAML reader says "nested too deeply"
+    return None
+
+
+def _json_problem(text: str, exc: json.JSONDecodeError) -> str:
+    before = text[: exc.pos].rstrip()
+    if before.endswith(",") and exc.pos < len(text) and text[exc.pos] in "]}":
+        return f"not valid JSON: a trailing comma before '{text[exc.pos]}'"
+    return f"not valid JSON: {exc.msg}"
+
+
 # ---- plain JSON: the same value as load_yaml, without PyYAML ----------------------------------
 _PLAIN_DEPTH = 32  # containers deep (PyYAML composes far deeper; json.loads too)
 _PLAIN_KEY_CHARS = 1000  # PyYAML refuses a flow key more than 1024 characters before its ':'

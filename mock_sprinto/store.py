@@ -309,11 +309,7 @@ class Session:
             "close_status": self.close_status,
             # What expired it: the client's silence, or a scenario's lifecycle action (whose
             # expiry can come a moment after a request: "without a request" would be false).
-            "expired_by": None
-            if self.expired_at is None
-            else "scenario"
-            if self.expired_by_scenario
-            else "inactivity",
+            "expired_by": None if self.expired_at is None else "scenario" if self.expired_by_scenario else "inactivity",
             "data_purged": self.data_purged,
             "pages_received": self.pages_received,
             "staged_bytes": self.staged_bytes,

@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING, Any
 import jsonschema_rs
 
 from ..budget import approx_bytes
-from ..documents import DEFAULT_MAX_DOCUMENT_BYTES, DocumentTooLarge, load_yaml, plain_json, read_text
+from ..documents import (
+    DEFAULT_MAX_DOCUMENT_BYTES,
+    DocumentTooLarge,
+    NotJson,
+    load_yaml,
+    plain_json,
+    read_as_json,
+    read_text,
+)
 from ..errors import MockSprintoError
 from ..resources import scenarios_dir, schemas_dir
 from ..settings import Settings, check_overrides
@@ -389,56 +397,15 @@ def _json_kind(value: Any) -> str:
     return "list" if isinstance(value, list) else type(value).__name__
 
 
-class _NotStrictJson(MockSprintoError, ValueError):
-    """What ``json.loads`` takes but JSON does not mean one way: a repeated key, NaN, Infinity."""
-
-
-def _refuse_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    mapping = dict(pairs)
-    if len(mapping) != len(pairs):
-        raise _NotStrictJson("a key repeated in one object")
-    return mapping
-
-
-def _refuse_constant(name: str) -> Any:
-    raise _NotStrictJson(f"{name} is not JSON")
-
-
-def _strict_json(text: str, source: str) -> tuple[Any] | None:
-    """``(value,)`` for a text that is JSON, read as JSON: PyYAML reads YAML 1.1, where ``1e3`` is a
-    string and an escaped slash an error, though JSON is YAML 1.2. None for a text to read as YAML: not
-    JSON (a file not named ``.json``), or one whose repeated key the YAML reader names with its
-    line. A file named ``.json`` that is not JSON is refused as such (a trailing comma, which
-    YAML's flow style would take, included)."""
-    named_json = source.lower().endswith(".json")
-    if not named_json and not text.lstrip().startswith(("{", "[")):
-        return None
-    try:
-        return (json.loads(text, object_pairs_hook=_refuse_repeats, parse_constant=_refuse_constant),)
-    except json.JSONDecodeError as exc:
-        if not named_json:
-            return None
-        raise ScenarioError(source, [Problem("", _json_problem(text, exc), exc.lineno)]) from None
-    except _NotStrictJson as exc:
-        if named_json and "repeated" not in str(exc):
-            raise ScenarioError(source, [Problem("", f"not valid JSON: {exc}")]) from None
-        return None
-    except RecursionError:
-        return None  # the YAML reader says "nested too deeply"
-
-
-def _json_problem(text: str, exc: json.JSONDecodeError) -> str:
-    before = text[: exc.pos].rstrip()
-    if before.endswith(",") and exc.pos < len(text) and text[exc.pos] in "]}":
-        return f"not valid JSON: a trailing comma before '{text[exc.pos]}' (column {exc.colno})"
-    return f"not valid JSON: {exc.msg} (column {exc.colno})"
-
-
 def _load_text(text: str, source: str) -> Any:
     plain = plain_json(text)  # the value load_yaml would return, without PyYAML (the default scenario)
     if plain is not None:
         return plain[0]
-    strict = _strict_json(text, source)
+    try:
+        strict = read_as_json(text, source)
+    except NotJson as exc:
+        where = f" (column {exc.column})" if exc.column else ""
+        raise ScenarioError(source, [Problem("", f"{exc}{where}", exc.line)]) from None
     if strict is not None:
         return strict[0]
     import yaml  # imported here: only a scenario written in YAML needs it (documents.py says why)

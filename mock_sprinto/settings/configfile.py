@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..documents import DEFAULT_MAX_DOCUMENT_BYTES, load_yaml
+from ..documents import DEFAULT_MAX_DOCUMENT_BYTES, NotJson, load_yaml, read_as_json
 from ..naming import INTEGRATION_ID
 from ..resources import scenarios_dir
 from ..sourcelines import json_pointer, line_for, pointer_lines, syntax_error
@@ -28,13 +28,7 @@ class ConfigFile:
         self.limit = limit
         self.problems: list[tuple[int, str]] = []
         self.text = self._read(Path(path), limit)
-        import yaml  # imported here: a config file is YAML; a start without one never loads PyYAML
-
-        try:
-            data = load_yaml(self.text)  # no aliases, bounded nesting: an alias bomb is refused
-        except yaml.YAMLError as exc:
-            line, column, what = syntax_error(exc, self.text)
-            raise ConfigError([f"{self.name}:{line}:{column}: not valid YAML: {what}"]) from None
+        data = self._load()
         self.lines: dict[str, int] = pointer_lines(self.text)
         if data is not None and not isinstance(data, dict):
             raise ConfigError(
@@ -44,6 +38,22 @@ class ConfigFile:
                 ]
             )
         self.data: dict[Any, Any] = data or {}
+
+    def _load(self) -> Any:
+        try:
+            as_json = read_as_json(self.text, self.name)  # JSON's own numbers, not YAML 1.1's
+        except NotJson as exc:
+            where = f"{exc.line}:{exc.column}:" if exc.line else ""
+            raise ConfigError([f"{self.name}:{where} {exc}"]) from None
+        if as_json is not None:
+            return as_json[0]
+        import yaml  # imported here: a config file is YAML; a start without one never loads PyYAML
+
+        try:
+            return load_yaml(self.text)  # no aliases, bounded nesting: an alias bomb is refused
+        except yaml.YAMLError as exc:
+            line, column, what = syntax_error(exc, self.text)
+            raise ConfigError([f"{self.name}:{line}:{column}: not valid YAML: {what}"]) from None
 
     def _read(self, path: Path, limit: int) -> str:
         try:

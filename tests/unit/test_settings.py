@@ -75,6 +75,20 @@ def test_a_yaml_syntax_error_is_file_line_column_what(tmp_path: Path, text: str,
     assert problem.startswith(f"{config}:{where}: not valid YAML: ") and what in problem, problem
 
 
+def test_a_config_file_named_json_must_be_json(tmp_path: Path) -> None:
+    # YAML's flow style takes a trailing comma, and read it as such; and as JSON, 1e1 is a number.
+    assert (
+        load_config(
+            write(tmp_path, "ok.json", '{"settings": {"processing_seconds": 1e1}}'), env={}
+        ).settings.processing_seconds
+        == 10
+    )
+    config = write(tmp_path, "mock.json", '{"settings": {"processing_seconds": 1,\n  "port": 1,}}')
+    assert problems(config) == [f"{config}:2:13: not valid JSON: a trailing comma before '}}'"]
+    config = write(tmp_path, "mock.json", '{"settings": {"processing_seconds": NaN}}')
+    assert problems(config) == [f"{config}: not valid JSON: NaN is not JSON"]
+
+
 def test_a_file_that_is_not_utf8_names_the_line_and_column_of_the_bad_byte(tmp_path: Path) -> None:
     config = tmp_path / "mock.yaml"
     config.write_bytes(b"settings:\n  admin_token: caf\xe9\n")
