@@ -21,7 +21,7 @@ from .control import ControlPlane
 from .exitcodes import FAILED, USAGE_ERROR
 from .faults.scenario import Scenario, ScenarioError, load_scenario_file, resolve_scenario, shipped_scenarios
 from .markdown import table_row
-from .naming import is_loopback
+from .naming import is_loopback, reachable_here
 from .rules import markdown_table, rules_text
 from .service import Emulator
 from .settings import FIELDS, Config, ConfigError, SettingsError, describe, flag, load_config, shown, value_hint
@@ -261,8 +261,8 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def banner(host: str, port: int, emulator: Emulator, config_file: str | None = None) -> str:
     """What ``serve`` prints once it listens: where to point a client, and a curl to try."""
-    shown_host = host if ":" not in host else f"[{host}]"
-    origin = f"http://{shown_host}:{port}"
+    here = reachable_here(host)  # bound to every interface: 0.0.0.0 is no address to call
+    origin = f"http://{here if ':' not in here else f'[{here}]'}:{port}"
     where = f" in {config_file}" if config_file else ""
     fields = [
         ("base URL", f"{origin}/api/external/push"),
@@ -320,11 +320,13 @@ def _beyond_loopback(host: str, emulator: Emulator) -> list[str]:
     """The warning under the title when other machines can reach the server, and the Host names served."""
     from .http.guards import HostCheck  # aiohttp: only the server imports it
 
-    served = HostCheck(dataclasses.replace(emulator.settings, host=host)).served()
-    return [
-        f"  WARNING: listening on {host}, reachable from other machines; the emulator has no real security",
-        f"  host names served: {served}; others get 421 (list yours with --allowed-hosts NAME[,NAME])",
-    ]
+    check = HostCheck(dataclasses.replace(emulator.settings, host=host))
+    lines = [f"  WARNING: listening on {host}, reachable from other machines; the emulator has no real security"]
+    # Wrapped: in a container the list ends with a 12-digit id, and one line of it ran to ~175 characters.
+    lines += textwrap.wrap(f"host names served: {check.served()}", 100, initial_indent="  ", subsequent_indent="    ")
+    if not check.any:
+        lines.append("  any other host name gets 421: list yours with --allowed-hosts NAME[,NAME]")
+    return lines
 
 
 _LISTEN_HINTS = {

@@ -29,3 +29,14 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
+
+
+# Addresses that bind every interface: a client cannot use them (a browser refuses 0.0.0.0, and a
+# Host header naming it meets allowed_hosts), but reaches the server on loopback.
+_EVERY_INTERFACE = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
+
+
+def reachable_here(host: str) -> str:
+    """The address a client on this machine uses for a server bound to ``host``: itself, or
+    loopback for an address that binds every interface."""
+    return _EVERY_INTERFACE.get(host.strip().strip("[]"), host)

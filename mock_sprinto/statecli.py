@@ -14,10 +14,10 @@ from urllib.parse import quote, urlsplit
 import orjson
 
 from .exitcodes import FAILED, USAGE_ERROR
+from .naming import reachable_here
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 TIMEOUT_SECONDS = 60.0
-_ANY_INTERFACE = ("0.0.0.0", "::")  # serve listens on every interface: reached on loopback
 
 
 def default_url(env: Mapping[str, str] = os.environ) -> str:
@@ -30,8 +30,7 @@ def default_url(env: Mapping[str, str] = os.environ) -> str:
     port = env.get("MOCK_SPRINTO_PORT", "").strip()
     if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
         port = str(default.port)
-    if host in _ANY_INTERFACE:
-        host = str(default.hostname)
+    host = reachable_here(host)
     return f"http://{f'[{host}]' if ':' in host else host}:{int(port)}"
 
 

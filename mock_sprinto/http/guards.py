@@ -81,11 +81,15 @@ class HostCheck:
     def served(self) -> str:
         """The names served, as the banner lists them."""
         if self.any:
-            return "any"
+            return "any (allowed_hosts '*')"
         kinds = ["loopback ones"]
+        names = self.names
         if self.beyond_loopback:
             kinds += ["single-label names (service names such as mock-sprinto)", "IP addresses"]
-        return ", ".join(kinds + sorted(self.names))
+            if self.hostname:
+                kinds.append(f"this machine's name ({self.hostname})")
+                names = names - {self.hostname}
+        return ", ".join(kinds + sorted(names))
 
     def allows(self, header: str | None) -> bool:
         if header is None or self.any:  # HTTP/1.0 without a Host: no browser sends that

@@ -95,7 +95,9 @@ def test_state_finds_the_server_the_environment_configures(server: Server) -> No
     [
         ({}, "http://127.0.0.1:8080"),
         ({"MOCK_SPRINTO_PORT": "9001"}, "http://127.0.0.1:9001"),
-        ({"MOCK_SPRINTO_HOST": "::", "MOCK_SPRINTO_PORT": "9001"}, "http://127.0.0.1:9001"),
+        # asyncio binds '::' for IPv6 only: 127.0.0.1 was refused there
+        ({"MOCK_SPRINTO_HOST": "::", "MOCK_SPRINTO_PORT": "9001"}, "http://[::1]:9001"),
+        ({"MOCK_SPRINTO_HOST": "0.0.0.0"}, "http://127.0.0.1:8080"),
         ({"MOCK_SPRINTO_HOST": "::1", "MOCK_SPRINTO_PORT": " 9001 "}, "http://[::1]:9001"),
         ({"MOCK_SPRINTO_HOST": "localhost", "MOCK_SPRINTO_PORT": "0"}, "http://localhost:8080"),
         ({"MOCK_SPRINTO_PORT": "99999"}, "http://127.0.0.1:8080"),

@@ -195,10 +195,26 @@ def test_the_banner_says_which_host_names_are_served_when_listening_beyond_loopb
     from mock_sprinto.cli import banner
 
     text = banner("0.0.0.0", 8080, make_emulator(host="0.0.0.0", allowed_hosts="mock"))
-    assert "host names served: loopback ones, mock; others get 421" in text
+    assert "  host names served: loopback ones, mock\n  any other host name gets 421" in text
     assert "host names served" not in banner("127.0.0.1", 8080, make_emulator())
     default = banner("0.0.0.0", 8080, make_emulator(host="0.0.0.0"))
     assert (
         "host names served: loopback ones, single-label names (service names such as mock-sprinto), IP addresses, "
-        f"{socket.gethostname().lower()}; others get 421"
-    ) in default
+        f"this machine's name ({socket.gethostname().lower()})"
+    ) in " ".join(default.split())
+    # It was one line of ~175 characters (in a container, ending in a bare container id).
+    assert max(len(line) for line in default.splitlines() if "host name" in line or "addresses" in line) <= 100
+    anyone = banner("0.0.0.0", 8080, make_emulator(host="0.0.0.0", allowed_hosts="*"))
+    assert "host names served: any (allowed_hosts '*')" in anyone and "421" not in anyone  # was "any; others get 421"
+
+
+@pytest.mark.parametrize(("host", "origin"), [("0.0.0.0", "http://127.0.0.1:8080"), ("::", "http://[::1]:8080")])
+def test_the_banner_of_a_server_on_every_interface_gives_an_address_a_client_can_call(
+    make_emulator: Any, host: str, origin: str
+) -> None:
+    # It gave http://0.0.0.0:8080, which a browser refuses and allowed_hosts may not list.
+    from mock_sprinto.cli import banner
+
+    text = banner(host, 8080, make_emulator(host=host))
+    assert f"base URL        {origin}/api/external/push" in text and f"dashboard       {origin}/_mock/" in text
+    assert "0.0.0.0:" not in text and "[::]" not in text
