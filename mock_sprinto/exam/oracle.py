@@ -45,7 +45,8 @@ REASON_IDS = (
 )
 # Notes: worth knowing, never a failure.
 STAGED_TWICE = "staged_twice"
-NOTE_IDS = (STAGED_TWICE,)
+WARNINGS = "warnings"
+NOTE_IDS = (STAGED_TWICE, WARNINGS)
 
 EXAMPLES_SHOWN = 5  # records named in a lost_records / extra_records detail
 
@@ -130,7 +131,6 @@ def describe_records(
 # ---- journal facts ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class JournalFacts:
-    largest_push_bytes: int = 0
     start_conflicts: int = 0  # starts answered 409 session_already_active
     size_refusals: int = 0  # pushes the emulator itself refused with 413 (not a scenario's)
     error_answers: int = 0  # answers >= 400, or no answer at all (status 0: a broken connection)
@@ -140,7 +140,7 @@ class JournalFacts:
 
 
 def journal_facts(entries: Sequence[Mapping[str, Any]]) -> JournalFacts:
-    largest = conflicts = refusals = errors = 0
+    conflicts = refusals = errors = 0
     staged: Counter[tuple[str, str]] = Counter()
     for entry in entries:
         operation, status, code = entry.get("operation"), entry.get("status"), entry.get("code")
@@ -150,7 +150,6 @@ def journal_facts(entries: Sequence[Mapping[str, Any]]) -> JournalFacts:
             conflicts += 1
         if operation != "push_page":
             continue
-        largest = max(largest, int(entry.get("bytes_in") or 0))
         if status == 413 and code == "payload_too_large" and entry.get("rule") is None:
             refusals += 1
         # ``page`` is set on the entry of every push that staged its page, whatever the client
@@ -159,7 +158,7 @@ def journal_facts(entries: Sequence[Mapping[str, Any]]) -> JournalFacts:
         if entry.get("page") is not None and session_id and digest:
             staged[(str(session_id), str(digest))] += 1
     twice = Counter(session_id for (session_id, _), times in staged.items() if times > 1)
-    return JournalFacts(largest, conflicts, refusals, errors, tuple(sorted(twice.items())), requests=len(entries))
+    return JournalFacts(conflicts, refusals, errors, tuple(sorted(twice.items())), requests=len(entries))
 
 
 def fault_met(trial: Trial, rules_fired: Mapping[str, int] | None, facts: JournalFacts) -> tuple[bool, str]:
@@ -209,7 +208,7 @@ def judge(facts: Facts) -> Verdict:
         *_left_active(facts),
         *_unmet(facts),
     ]
-    return Verdict(tuple(reasons), tuple(_staged_twice(facts)))
+    return Verdict(tuple(reasons), (*_staged_twice(facts), *_warnings(facts)))
 
 
 def _exit(facts: Facts) -> list[Reason]:
@@ -255,6 +254,16 @@ def _findings(facts: Facts) -> list[Reason]:
         return []
     listed = ", ".join(f"{f.get('id')} ({f.get('count', 1)}x)" for f in errors)
     return [Reason(FINDINGS, f"the judge's error findings: {listed} (report.json has evidence and advice)")]
+
+
+def _warnings(facts: Facts) -> list[Reason]:
+    """The judge's warnings: legal but risky (an apply whose outcome is never read, a tight poll),
+    so never a failure, but shown: a client exiting 0 at once after its close passed in silence."""
+    warnings = [f for f in facts.findings if f.get("severity") == "warning"]
+    if not warnings:
+        return []
+    listed = ", ".join(f"{f.get('id')} ({f.get('count', 1)}x)" for f in warnings)
+    return [Reason(WARNINGS, f"the judge's warnings: {listed} (report.json has evidence and advice)")]
 
 
 def _left_active(facts: Facts) -> list[Reason]:

@@ -87,7 +87,7 @@ def table(exam: ExamResult, width: int | None = None) -> str:
         for reason in trial.reasons:
             lines.extend(_wrapped(f"{reason.id}: {reason.detail}", "  - ", width))
         for note in trial.notes:
-            lines.extend(_wrapped(f"note {note.id}: {note.detail}", "  . ", width))
+            lines.extend(_wrapped(f"note {note.id}: {note.detail}", "  - ", width))
         if trial.failed_before_any_request:
             lines.extend(stderr_tail(trial))
         if not trial.passed:

@@ -108,8 +108,48 @@ def plan(options: ExamOptions) -> Plan:
     return Plan(tuple(chosen), tuple(notes))
 
 
-def size_limit(largest_push_bytes: int) -> int:
-    return max(SIZE_LIMIT_FLOOR, int(largest_push_bytes * SIZE_LIMIT_SHARE))
+@dataclass(frozen=True)
+class SizeLimit:
+    """page-too-large's limit: on the wire (``max_request_bytes``, Sprinto's own) or, for a command
+    that compresses its pages, decoded (``max_decoded_bytes``): a gzip page of 30 records is ~300
+    bytes, under any limit that a start or a close would pass, and halving it barely shrinks it."""
+
+    setting: str = "max_request_bytes"
+    value: int = SIZE_LIMIT_FLOOR
+    largest: int = 0  # the baseline's largest page, measured the same way
+
+    @property
+    def measured(self) -> str:
+        return "decoded" if self.setting == "max_decoded_bytes" else "on the wire"
+
+    def unmet_hint(self, largest: int) -> str:
+        """Why no page was refused, from this trial's largest page (measured as the limit is)."""
+        if self.largest <= self.value:
+            return (
+                f"the baseline's largest page was {self.largest} bytes {self.measured}, within the exam's smallest "
+                f"limit ({self.value} bytes, which a start or a close must pass): pages this small cannot be "
+                "refused for their size"
+            )
+        return (
+            f"the command's largest page was {largest} bytes {self.measured}, within the limit of {self.value}, "
+            f"where the baseline's was {self.largest}: it sent smaller pages than in the baseline"
+        )
+
+
+def size_limit(sessions: Sequence[Mapping[str, Any]]) -> SizeLimit:
+    """The limit page-too-large sets, from the baseline's sessions (their pages accepted)."""
+    setting, largest = _largest_page(sessions)
+    return SizeLimit(setting, max(SIZE_LIMIT_FLOOR, int(largest * SIZE_LIMIT_SHARE)), largest)
+
+
+def _largest_page(sessions: Sequence[Mapping[str, Any]], setting: str | None = None) -> tuple[str, int]:
+    """The setting that governs these pages' size, and their largest size as it measures them."""
+    pages = [page for session in sessions for page in session.get("pages") or () if page.get("accepted")]
+    if setting is None:
+        compressed = any((page.get("encoding") or "identity") != "identity" for page in pages)
+        setting = "max_decoded_bytes" if compressed else "max_request_bytes"
+    measure = "decoded_bytes" if setting == "max_decoded_bytes" else "wire_bytes"
+    return setting, max((int(page.get(measure) or 0) for page in pages), default=0)
 
 
 # ---- the exam ------------------------------------------------------------------------------------------
@@ -146,12 +186,12 @@ class Exam:
         server.start()
         try:
             rest = list(the_plan.trials)
-            largest = 0
+            limit = SizeLimit()
             if rest[0].baseline:
-                baseline, applied, facts = self._trial(server, rest.pop(0), expected, limit=None)
+                baseline, applied, sessions = self._trial(server, rest.pop(0), expected, limit=None)
                 self._finished(baseline)
                 results[baseline.name] = baseline
-                largest = facts.largest_push_bytes
+                limit = size_limit(sessions)
                 # Every other trial would fail the same way, and prove nothing.
                 if baseline.failed_before_any_request and rest:
                     skipped, rest = tuple(trial.name for trial in rest), []
@@ -170,7 +210,6 @@ class Exam:
                             "the baseline applied no record and no --expect was given: "
                             "the other trials were judged without an expected dataset"
                         )
-            limit = size_limit(largest)
             for result in self._in_parallel(server, rest, expected, limit):
                 results[result.name] = result
         except BaseException:
@@ -189,7 +228,7 @@ class Exam:
         )
 
     def _in_parallel(
-        self, server: MockSprintoServer, trials: Sequence[Trial], expected: Dataset | None, limit: int
+        self, server: MockSprintoServer, trials: Sequence[Trial], expected: Dataset | None, limit: SizeLimit
     ) -> list[TrialResult]:
         if not trials:
             return []
@@ -225,14 +264,15 @@ class Exam:
             process.end_group(each)
 
     def _trial_result(
-        self, server: MockSprintoServer, trial: Trial, expected: Dataset | None, limit: int
+        self, server: MockSprintoServer, trial: Trial, expected: Dataset | None, limit: SizeLimit
     ) -> TrialResult:
         return self._trial(server, trial, expected, limit)[0]
 
     # ---- one trial ----------------------------------------------------------------------------------
     def _trial(
-        self, server: MockSprintoServer, trial: Trial, expected: Dataset | None, limit: int | None
-    ) -> tuple[TrialResult, Dataset, JournalFacts]:
+        self, server: MockSprintoServer, trial: Trial, expected: Dataset | None, limit: SizeLimit | None
+    ) -> tuple[TrialResult, Dataset, list[Any]]:
+        """The trial's result, the records it applied and its sessions (pages included)."""
         started = time.monotonic()
         folder = self._evidence_folder(trial)
         base = _blank_result(trial, expected, folder)
@@ -243,14 +283,20 @@ class Exam:
         except (MockSprintoError, OSError, ValueError) as exc:
             reason = Reason(oracle.SETUP_FAILED, _setup_problem(trial, exc))
             failed = _replace(base, reasons=(reason,), integration_id=handle.integration_id)
-            return _replace(failed, seconds=time.monotonic() - started), {}, JournalFacts()
+            return _replace(failed, seconds=time.monotonic() - started), {}, []
         ran = self._run(self._environment(handle, trial), folder / STDOUT_FILE, folder / STDERR_FILE)
         seen = _gather(server, handle, trial, effective, folder)
         # A record is named by its key in lost_records even when none of its type was applied.
         key_fields = _key_fields(server, [*seen.applied, *(expected or {})])
+        judged = trial
+        if trial.setup is Setup.SIZE_LIMIT and limit is not None and not seen.fault_met:
+            # Why no page was refused: this trial's largest page against the limit, not a guess.
+            judged = replace(
+                trial, unmet_hint=limit.unmet_hint(_largest_page(seen.sessions, limit.setting)[1])
+            )
         verdict = oracle.judge(
             Facts(
-                trial=trial,
+                trial=judged,
                 exit_code=ran.exit_code,
                 timed_out=ran.timed_out,
                 timeout_seconds=self.options.trial_timeout,
@@ -288,7 +334,7 @@ class Exam:
             stderr=stderr if stderr.exists() else None,
             seconds=time.monotonic() - started,
         )
-        return result, seen.applied, seen.journal
+        return result, seen.applied, seen.sessions
 
     def _evidence_folder(self, trial: Trial) -> Path:
         """The trial's evidence folder (``clear_earlier_evidence`` emptied it of a previous run's)."""
@@ -307,7 +353,7 @@ class Exam:
         }
 
     def _configure(
-        self, server: MockSprintoServer, handle: MockSprinto, trial: Trial, limit: int | None
+        self, server: MockSprintoServer, handle: MockSprinto, trial: Trial, limit: SizeLimit | None
     ) -> Mapping[str, Any]:
         """Install the trial's fault; returns the integration's effective settings."""
         scenario_settings: Mapping[str, Any] = {}
@@ -319,7 +365,8 @@ class Exam:
         if "processing_seconds" not in scenario_settings:
             overrides["processing_seconds"] = self.options.processing_seconds
         if trial.setup is Setup.SIZE_LIMIT:
-            overrides["max_request_bytes"] = limit if limit is not None else SIZE_LIMIT_FLOOR
+            chosen = limit if limit is not None else SizeLimit()
+            overrides[chosen.setting] = chosen.value
         overrides.update(trial.settings)
         if overrides:
             handle.use_settings(overrides)

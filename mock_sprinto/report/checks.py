@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import itertools
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -43,6 +44,7 @@ from .sessions import (
 
 RETRY_SLACK_SECONDS = 0.005  # a retry this close to Retry-After waited it out (timer jitter)
 POLL_SPAN_SECONDS = (POLL_READS - 1) * 0.95  # status_polled_too_fast: once a second, 5 % timer slack
+POLL_MIN_WAIT_SECONDS = 0.05  # a first wait shorter than this is no wait: doubling it is no backoff
 SIZE_CODES = frozenset({"payload_too_large", "too_many_items"})  # refused for size: the content was not judged
 
 
@@ -243,7 +245,10 @@ def oversized_page(run: Run) -> Finding:
     finding = BY_ID["oversized_page"].new()
     if run.tenant.settings.max_request_bytes < SPRINTO_MAX_REQUEST_BYTES:  # a limit Sprinto did not set
         return finding
+    limit = run.tenant.settings.max_request_bytes
     for entry in _size_refusals(run, 413, "payload_too_large"):
+        if entry.body_bytes is not None and entry.body_bytes <= limit:
+            continue  # within the size on the wire: refused once decoded (max_decoded_bytes, the emulator's bound)
         finding.note(lambda: evidence(entry, code=entry.code, body_bytes=entry.body_bytes))
     return finding
 
@@ -351,7 +356,7 @@ def status_polled_too_fast(run: Run) -> Finding:
         times = [arrived(e) for e in seen]
         for start in range(len(seen) - POLL_READS + 1):
             span = times[start + POLL_READS - 1] - times[start]
-            if span < POLL_SPAN_SECONDS:
+            if span < POLL_SPAN_SECONDS and not _backs_off(times[start : start + POLL_READS]):
                 window = seen[start : start + POLL_READS]
                 finding.note(
                     lambda: {
@@ -364,6 +369,15 @@ def status_polled_too_fast(run: Run) -> Finding:
                 )
                 break
     return finding
+
+
+def _backs_off(times: Sequence[float]) -> bool:
+    """Reads whose waits grow, each at least as long as the one before (give or take a timer's
+    slack) and the last at least twice the first: a poll that starts soon and backs off, as a
+    client waiting on a 2 s processing does (0.2 s, 0.3, 0.45...), not a fixed short loop."""
+    waits = [later - earlier for earlier, later in itertools.pairwise(times)]
+    growing = all(later >= earlier * 0.9 for earlier, later in itertools.pairwise(waits))
+    return growing and waits[-1] >= 2 * max(waits[0], POLL_MIN_WAIT_SECONDS)
 
 
 def missing_page_hint(run: Run) -> Finding:

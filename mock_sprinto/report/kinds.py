@@ -44,8 +44,9 @@ KINDS: tuple[Kind, ...] = (
         "error",
         "doc",
         "a start, push or close fails with a fault a retry recovers from (429, 500/502/503/504, a broken "
-        "connection) and is never sent again with success: a page never accepted, a session never started or "
-        "closed",
+        "connection, an answer lost) and is never sent again with success: as the client knows it, a page never "
+        "accepted, a session never started or closed (even where the emulator carried out the request whose "
+        "answer was lost)",
         "the client gave up after a fault that a retry recovers from",
         f"{BACKOFF_ADVICE} Retry 429s, 5xx answers and broken connections with backoff (re-send the same page: "
         "an answer that never arrived is no answer), and fail the sync loudly only after several tries.",
@@ -173,8 +174,8 @@ KINDS: tuple[Kind, ...] = (
         "know whether processing succeeded",
         "the outcome of an apply was never read",
         "Processing happens after close and can fail ('processing retries once on Sprinto side', then `failed` "
-        "with last_error). Poll the session (once a second or slower) until processed or failed, and fail the "
-        "sync when it failed.",
+        "with last_error). Poll the session (once a second, or backing off from a short first wait) until "
+        "processed or failed, and fail the sync when it failed.",
     ),
     Kind(
         "large_uncompressed_body",
@@ -198,9 +199,11 @@ KINDS: tuple[Kind, ...] = (
         "status_polled_too_fast",
         "warning",
         "mock",
-        f"one session is read {POLL_READS} or more times, more often than once a second",
-        "a session's status was polled more than once a second",
-        "Processing takes seconds: poll a session's status at most once a second, with backoff.",
+        f"one session is read {POLL_READS} or more times, more often than once a second, without backing off "
+        "(each wait at least as long as the last, the last twice the first)",
+        "a session's status was polled more than once a second without backing off",
+        "Processing takes seconds: poll a session's status at most once a second, or back off from a short "
+        "first wait (e.g. 0.2 s, then 1.5 times longer each time).",
     ),
     Kind(
         "close_without_pages",

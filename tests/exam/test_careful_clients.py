@@ -42,6 +42,25 @@ def test_the_careful_node_client_passes_every_trial(artifacts: Path) -> None:
     assert result.expected_from == "expect"
 
 
+def test_a_careful_client_that_compresses_its_pages_is_refused_for_their_size_and_recovers(artifacts: Path) -> None:
+    # Its gzip pages are ~300 bytes on the wire, under the smallest limit the exam sets there (a start
+    # or a close must pass it): page-too-large said "fault_not_met ... the command sent smaller pages
+    # than in the baseline". It now limits the decoded size of a client that compresses.
+    result = run_exam([*CAREFUL_PY, "--gzip"], trials=["page-too-large"], artifacts=artifacts)
+    trial = result.trial("page-too-large")
+    assert trial.passed and trial.fault_met, trial.reasons
+    assert trial.records_applied == 30
+
+
+def test_a_sync_of_pages_too_small_to_refuse_is_told_so(artifacts: Path) -> None:
+    result = run_exam(
+        [*CAREFUL_PY, "--records", "2", "--page-size", "1"], trials=["page-too-large"], artifacts=artifacts
+    )
+    (reason,) = result.trial("page-too-large").reasons
+    assert reason.id == "fault_not_met"
+    assert "within the exam's smallest limit (512 bytes" in reason.detail and "smaller pages" not in reason.detail
+
+
 def test_the_careful_client_recovers_from_a_429_without_retry_after(artifacts: Path) -> None:
     result = run_exam(CAREFUL_PY, trials=[SILENT_429], expect=DATASET, artifacts=artifacts)
     trial = result.trial(SILENT_429)

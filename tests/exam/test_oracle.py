@@ -125,6 +125,19 @@ def test_fault_not_met_fails_and_says_why() -> None:
     assert reason.id == "fault_not_met" and "rule 'x' never fired" in reason.detail and "two pages" in reason.detail
 
 
+def test_the_judges_warnings_are_a_note_never_a_failure() -> None:
+    # A command that closed with apply and exited at once passed the baseline in silence: the judge's
+    # outcome_not_read was in report.json only.
+    findings = [
+        {"id": "outcome_not_read", "severity": "warning", "count": 1},
+        {"id": "missing_page_hint", "severity": "info", "count": 3},
+    ]
+    verdict = oracle.judge(facts("baseline", findings=findings))
+    assert verdict.passed
+    (note,) = verdict.notes
+    assert note.id == "warnings" and "outcome_not_read (1x)" in note.detail and "missing_page_hint" not in note.detail
+
+
 def test_staged_twice_is_a_note() -> None:
     verdict = oracle.judge(facts("answer-lost", journal=JournalFacts(staged_twice=(("ses_1", 1),))))
     assert verdict.passed and [note.id for note in verdict.notes] == ["staged_twice"]
@@ -169,7 +182,6 @@ def test_journal_facts() -> None:
         entry("push_page", 413, session_id="s", digest="c", bytes_in=900, code="payload_too_large", rule="r"),
     ]
     found = journal_facts(journal)
-    assert found.largest_push_bytes == 900
     assert (found.start_conflicts, found.size_refusals, found.error_answers) == (1, 1, 4)
     assert found.staged_twice == (("s", 1),)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+import pytest
 
 from mock_sprinto.report import KINDS
 
@@ -177,6 +178,20 @@ async def test_a_body_over_sprintos_5_mb_is_an_oversized_page(vendor: Vendor, co
     assert evidence["code"] == "payload_too_large" and evidence["body_bytes"] > 5_000_000
 
 
+async def test_a_gzip_page_refused_for_its_decoded_size_is_not_an_oversized_page(
+    make_emulator: Any, serve: Any
+) -> None:
+    """Sprinto's 5 MB is on the wire ('compressed allowed'); the decoded bound is the emulator's own:
+    a compressed page within 5 MB refused by it was blamed as an oversized page (a doc error)."""
+    client = await serve(make_emulator(max_decoded_bytes=2000))
+    vendor, control = Vendor(client), Control(client)
+    session = await vendor.start()
+    zipped = gzip.compress(orjson.dumps({"entities": {"User": users(0, 20)}, "page_hint": 1}))
+    headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+    await vendor.push(session["id"], None, expect=413, data=zipped, headers=headers)
+    assert "oversized_page" not in ids(await report(control))
+
+
 async def test_a_limit_lower_than_sprintos_is_not_blamed_on_a_client_that_splits(
     make_emulator: Any, serve: Any
 ) -> None:
@@ -304,6 +319,27 @@ async def test_polling_a_session_without_pause(vendor: Vendor, control: Control)
     (evidence,) = finding(await report(control), "status_polled_too_fast")["evidence"]
     assert evidence["session_id"] == session["id"] and evidence["reads"] == 5
     assert len(evidence["request_ids"]) == 5 and evidence["window_seconds"] == 0
+
+
+@pytest.mark.parametrize(
+    ("waits", "flagged"),
+    [
+        ([0.2, 0.3, 0.45, 0.675, 1.0, 1.5], False),  # backs off: docs/exam.md's careful clients
+        ([0.5] * 6, True),  # a fixed short loop
+        ([0.2, 0.25, 0.3, 0.3, 0.35, 0.4], True),  # barely growing: no backoff
+        ([1.0] * 5, False),  # once a second
+    ],
+)
+async def test_a_poll_that_backs_off_is_not_too_fast(
+    vendor: Vendor, control: Control, waits: list[float], flagged: bool
+) -> None:
+    # The careful clients' 0.2 s, x1.5 poll was flagged against a 2 s processing: five reads in 1.6 s.
+    session = await vendor.start()
+    await vendor.session(session["id"])
+    for wait in waits:
+        await control.advance(wait, "acme")
+        await vendor.session(session["id"])
+    assert ("status_polled_too_fast" in ids(await report(control))) is flagged
 
 
 async def test_a_get_retried_by_the_library_after_a_reset_is_not_the_clients_poll(
@@ -562,6 +598,24 @@ async def test_one_409_on_start_then_nothing_is_an_unhandled_conflict(vendor: Ve
     assert evidence["active_session_id"] == stale["id"]
     await vendor.close(stale["id"], "discard")  # dealt with: the conflict is handled
     assert "start_conflict_unhandled" not in ids(await report(control))
+
+
+async def test_closing_a_made_up_session_after_a_409_does_not_handle_the_conflict(
+    vendor: Vendor, control: Control
+) -> None:
+    # A client that read no id from the 409 pushed to and closed /sessions/none (404s): any close
+    # counted as dealing with the conflict, so the judge and the coverage called it recovered.
+    stale = await vendor.start()
+    await vendor.start(expect=409)
+    await vendor.push("none", {"entities": {"User": [user(1)]}, "page_hint": 1}, expect=404)
+    await vendor.close("none", expect=404)
+    body = await report(control)
+    (evidence,) = finding(body, "start_conflict_unhandled")["evidence"]
+    assert evidence["active_session_id"] == stale["id"]
+    assert covered(body)["start_conflict"] == (True, False)
+    await vendor.close(stale["id"], "discard")
+    body = await report(control)
+    assert "start_conflict_unhandled" not in ids(body) and covered(body)["start_conflict"] == (True, True)
 
 
 async def test_a_session_started_and_never_closed_is_left_active(vendor: Vendor, control: Control) -> None:

@@ -9,12 +9,15 @@ session_not_active, retries a failed close, reads the session after 409 session_
 polls until processed or failed, and exits 1 (having discarded its session) when the sync cannot
 succeed.
 
+``--gzip`` sends its pages compressed (Content-Encoding: gzip), as Sprinto allows.
+
 ``--habit NAME`` gives it one bad habit, for the exam's own tests (the "zoo"):
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import http.client
 import json
 import os
@@ -82,7 +85,8 @@ def log(message: str) -> None:
 
 
 class Client:
-    def __init__(self, habit: str | None = None, env: Mapping[str, str] = os.environ) -> None:
+    def __init__(self, habit: str | None = None, env: Mapping[str, str] = os.environ, compress: bool = False) -> None:
+        self.compress = compress
         self.base = env["SPRINTO_BASE_URL"].rstrip("/")
         self.integration = env["SPRINTO_INTEGRATION_ID"]
         self.key = env["SPRINTO_API_KEY"]
@@ -97,6 +101,8 @@ class Client:
         headers = {"api-key": self.key, "Accept": "application/json"}
         if data is not None:
             headers["Content-Type"] = "application/json"
+            if self.compress and path.endswith("/entities"):
+                data, headers["Content-Encoding"] = gzip.compress(data), "gzip"
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
@@ -263,8 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--habit", choices=sorted(HABITS), help="one bad habit (default: none)")
     parser.add_argument("--records", type=int, default=30, help="how many User records (default 30)")
     parser.add_argument("--page-size", type=int, default=10, help="records a page (default 10)")
+    parser.add_argument("--gzip", action="store_true", help="send pages with Content-Encoding: gzip")
     args = parser.parse_args(argv)
-    client = Client(args.habit)
+    client = Client(args.habit, compress=args.gzip)
     try:
         code = client.sync(users(args.records), args.page_size)
     except GiveUp as error:
