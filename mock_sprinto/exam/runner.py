@@ -291,9 +291,7 @@ class Exam:
         judged = trial
         if trial.setup is Setup.SIZE_LIMIT and limit is not None and not seen.fault_met:
             # Why no page was refused: this trial's largest page against the limit, not a guess.
-            judged = replace(
-                trial, unmet_hint=limit.unmet_hint(_largest_page(seen.sessions, limit.setting)[1])
-            )
+            judged = replace(trial, unmet_hint=limit.unmet_hint(_largest_page(seen.sessions, limit.setting)[1]))
         verdict = oracle.judge(
             Facts(
                 trial=judged,
