@@ -9,6 +9,7 @@ import dataclasses
 import errno
 import gc
 import os
+import shlex
 import signal
 import socket
 import sys
@@ -89,9 +90,9 @@ def _add_serve(commands: argparse._SubParsersAction[_Parser]) -> None:
 def _add_listings(commands: argparse._SubParsersAction[_Parser]) -> None:
     """The commands that print what the emulator knows: settings, rules, scenarios."""
     settings = commands.add_parser("settings", help="print every setting with its default and origin")
-    settings.add_argument("--markdown", action="store_true", help="as the README's table")
+    settings.add_argument("--markdown", action="store_true", help="as docs/reference.md's table")
     rules = commands.add_parser("rules", help="every rule with its basis: Sprinto's docs, or the emulator's choice")
-    rules.add_argument("--markdown", action="store_true", help="as the README's table")
+    rules.add_argument("--markdown", action="store_true", help="as docs/reference.md's table")
     scenarios = commands.add_parser("scenarios", help="list the shipped scenarios, or check scenario files")
     verbs = scenarios.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser, required=True)
     verbs.add_parser("list", help="shipped scenarios with what each exercises")
@@ -206,6 +207,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+def _serve_flag_without_serve(parser: argparse.ArgumentParser, words: list[str]) -> None:
+    """``mock-sprinto --scenario flaky-network``, the command word forgotten (a container's
+    arguments replace ``serve``): argparse blamed 'flaky-network' as an invalid COMMAND."""
+    first = words[0].split("=", 1)[0] if words else ""
+    if not first.startswith("--") or first in ("--help", "--version"):
+        return
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    if first in commands.choices["serve"]._option_string_actions:
+        parser.error(f"{first} is an option of serve: mock-sprinto serve {shlex.join(words)}")
+
+
 def _main(argv: Sequence[str] | None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     if words[:1] == ["exam"]:  # its own parser, loaded only here: serve never pays for the exam's imports
@@ -213,6 +225,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
         return exam(words[1:])
     parser = build_parser()
+    _serve_flag_without_serve(parser, words)
     args = parser.parse_args(argv)
     if args.command == "settings":
         print(settings_table() if args.markdown else settings_text(terminal_width() if sys.stdout.isatty() else None))

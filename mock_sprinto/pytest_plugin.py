@@ -40,11 +40,28 @@ _HANDLES = pytest.StashKey[list[Any]]()
 _BEHAVIOURS_PROPERTY = "mock_sprinto_behaviours"
 
 
+def _coverage_wanted(text: str) -> int:
+    """N of --mock-sprinto-min-coverage: 0 to the number of behaviours (-1 or 12 of 11 passed silently)."""
+    import argparse
+
+    from .report import BEHAVIOURS  # imported here: only a run that asks for coverage pays for it
+
+    try:
+        wanted = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= wanted <= len(BEHAVIOURS):
+        raise argparse.ArgumentTypeError(
+            f"{wanted} is not between 0 and {len(BEHAVIOURS)}, the number of documented behaviours"
+        )
+    return wanted
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("mock-sprinto")
     group.addoption(
         "--mock-sprinto-min-coverage",
-        type=int,
+        type=_coverage_wanted,
         default=None,
         metavar="N",
         help="fail the run unless its tests met at least N of the documented Sprinto behaviours "

@@ -132,6 +132,8 @@ async def doc_page(request: web.Request) -> web.Response:
 
     pages = doc_pages()
     name = request.match_info["page"]
+    if name not in pages and name.removesuffix(".md") in pages:  # the file's name, as a checkout shows it
+        name = name.removesuffix(".md")
     if name not in pages:
         raise ApiError.of(NOT_FOUND, f"no docs page named {name[:64]!r} (pages: {', '.join(pages) or 'none'})")
     path = pages[name]

@@ -159,8 +159,15 @@ class Client:
             raise ProbeError(f"{where}: no answer within {timeout:g} s") from None
         except ssl.SSLError as exc:
             raise ProbeError(f"{where}: TLS failed ({exc.reason or exc})") from None
-        except (OSError, http.client.HTTPException) as exc:
-            raise ProbeError(f"{where}: {type(exc).__name__}: {exc}".rstrip(": ")) from None
+        except ConnectionRefusedError:
+            raise ProbeError(
+                f"{where}: nothing listens at {self.target.host}:{self.target.port} (connection refused): "
+                "is the server running, and is --base-url its address?"
+            ) from None
+        except OSError as exc:  # a Python class name told a user nothing: the system's own words
+            raise ProbeError(f"{where}: {exc.strerror or exc}".rstrip(": ")) from None
+        except http.client.HTTPException as exc:
+            raise ProbeError(f"{where}: not an HTTP answer ({type(exc).__name__}: {exc})".rstrip(": ")) from None
         finally:
             conn.close()
         try:

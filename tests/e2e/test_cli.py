@@ -165,6 +165,24 @@ def test_bad_flags_give_one_line_and_exit_2(args: list[str], message: str) -> No
     assert len(lines) == 1 and lines[0].startswith("mock-sprinto: error: ") and message in lines[0], result.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (
+            ["--scenario", "flaky-network"],
+            "--scenario is an option of serve: mock-sprinto serve --scenario flaky-network",
+        ),
+        (["--port=9000"], "--port is an option of serve: mock-sprinto serve --port=9000"),
+        (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+    ],
+)
+def test_a_serve_flag_without_serve_says_so(args: list[str], said: str) -> None:
+    # The arguments after a container's image name replace `serve`: argparse blamed the flag's value,
+    # "invalid choice: 'flaky-network'", as if it were a command.
+    result = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and said in result.stderr and "invalid choice" not in result.stderr, result.stderr
+
+
 def test_bad_config_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
     for text, message in (
         ("settings: [1, 2]", "'settings' must be a mapping"),

@@ -176,6 +176,23 @@ def test_plain_http_to_a_host_that_is_not_loopback_is_refused_before_anything_is
     assert KEY not in captured.err and not out.exists()
 
 
+def test_nothing_listening_is_said_in_words(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # It said "ConnectionRefusedError: [Errno 111] Connection refused", a Python class name.
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    out = tmp_path / "probe-settings.yaml"
+    code = cli.main(
+        [
+            *("probe", "--base-url", f"http://127.0.0.1:{port}/api/external/push", "--integration-id", "x"),
+            *("--api-key", KEY, "--out", str(out), "--timeout", "5"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and f"nothing listens at 127.0.0.1:{port} (connection refused)" in err
+    assert "Error" not in err and KEY not in err and not out.exists()
+
+
 def test_the_same_refusal_as_a_process() -> None:
     result = subprocess.run(
         [

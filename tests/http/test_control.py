@@ -349,3 +349,12 @@ async def test_a_read_at_the_integration_limit_is_404_not_403(serve: Any, make_e
             tried += 1
     assert tried == 14
     await control.get("/integrations/ghost", expect=404)  # and none of them made it
+
+
+async def test_a_docs_page_is_found_by_its_file_name_too(client: TestClient[Any, Any]) -> None:
+    # /_mock/docs/container.md was 404: a checkout shows the file's name, and a newcomer types it.
+    async with client.get("/_mock/docs/container") as by_name, client.get("/_mock/docs/container.md") as by_file:
+        assert (by_name.status, by_file.status) == (200, 200)
+        assert await by_name.text() == await by_file.text()
+    async with client.get("/_mock/docs/nope.md") as missing:
+        assert missing.status == 404 and "no docs page named 'nope.md'" in (await missing.json())["detail"]

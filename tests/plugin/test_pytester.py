@@ -476,6 +476,17 @@ def test_min_coverage_fails_a_green_run_that_met_too_few_behaviours(suite: pytes
     assert suite.runpytest("--mock-sprinto-min-coverage", "3").ret == pytest.ExitCode.OK
 
 
+@pytest.mark.parametrize(
+    ("given", "said"), [("-1", "-1 is not between 0 and 11"), ("12", "12 is not between 0 and 11")]
+)
+def test_a_min_coverage_no_run_can_meet_or_miss_is_a_usage_error(suite: pytest.Pytester, given: str, said: str) -> None:
+    # -1 (always met) and 12 of 11 (never met, the tests all green) were taken without a word.
+    suite.makepyfile(test_inner="def test_x():\n    pass\n")
+    result = suite.runpytest(f"--mock-sprinto-min-coverage={given}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*argument --mock-sprinto-min-coverage: {said}, the number of documented behaviours"])
+
+
 def test_min_coverage_counts_the_behaviours_of_every_xdist_worker(suite: pytest.Pytester) -> None:
     suite.makepyfile(test_inner=COVERAGE_SUITE)
     quiet = ("-p", "no:schemathesis", "-p", "no:hypothesispytest", "-p", "no:anyio")
