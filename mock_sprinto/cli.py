@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_listings(commands)
     _add_probe(commands)
     _add_exam(commands)
-    add_state_parsers(commands)  # state export|import|save, judge FILE.har (statecli.py)
+    add_state_parsers(commands)  # state export|import|save, report, judge FILE.har (statecli.py)
     return parser
 
 
@@ -235,10 +235,11 @@ def _main(argv: Sequence[str] | None) -> int:
         return 0
     if args.command == "scenarios":
         return _scenarios(args)
-    if args.command in ("state", "judge"):
-        from .statecli import run_judge, run_state
+    if args.command in ("state", "judge", "report"):
+        from .statecli import run_judge, run_report, run_state
 
-        return run_state(args) if args.command == "state" else run_judge(args)
+        runs = {"state": run_state, "judge": run_judge, "report": run_report}
+        return runs[args.command](args)
     if args.command == "probe":
         from .probe import probe  # imported here: it is the one command that starts an emulator thread
 

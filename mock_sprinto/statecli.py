@@ -47,15 +47,7 @@ def add_parsers(commands: argparse._SubParsersAction[Any]) -> None:
         ("save", "have a server started with --persist write its file now"),
     ):
         parser = verbs.add_parser(verb, help=text)
-        parser.add_argument(
-            "--url",
-            default=default_url(),
-            help="the emulator's origin (default: %(default)s; the host and port $MOCK_SPRINTO_HOST and "
-            "$MOCK_SPRINTO_PORT give serve, when set)",
-        )
-        parser.add_argument(
-            "--admin-token", metavar="TOKEN", help="when the server has one (default: $MOCK_SPRINTO_ADMIN_TOKEN)"
-        )
+        _add_server_options(parser)
         if verb == "export":
             parser.add_argument("--integration", metavar="ID", help="one integration (default: all of them)")
             parser.add_argument(
@@ -63,6 +55,14 @@ def add_parsers(commands: argparse._SubParsersAction[Any]) -> None:
             )
         if verb == "import":
             parser.add_argument("file", metavar="FILE", help="a bundle (JSON, or gzip of it)")
+    report = commands.add_parser(
+        "report",
+        help="the judge's report on a running emulator's clients: findings with evidence and advice, and the "
+        "behaviours met (docs/judge.md); exit 1 on any error or warning",
+    )
+    report.add_argument("--integration", metavar="ID", help="one integration (default: every one the server holds)")
+    report.add_argument("--json", action="store_true", help="the report(s) as the control API answers them")
+    _add_server_options(report)
     judge = commands.add_parser(
         "judge",
         help="judge a client's captured traffic (HAR 1.2, with the real Sprinto or the emulator): "
@@ -82,17 +82,64 @@ def add_parsers(commands: argparse._SubParsersAction[Any]) -> None:
     judge.add_argument("--schemas", metavar="DIR", help="extra entity schemas, as 'serve --schemas' (unknown_field)")
 
 
+def _add_server_options(parser: argparse.ArgumentParser) -> None:
+    """Where the running emulator is, for the commands that ask it over HTTP (state, report)."""
+    parser.add_argument(
+        "--url",
+        default=default_url(),
+        help="the emulator's origin (default: %(default)s; the host and port $MOCK_SPRINTO_HOST and "
+        "$MOCK_SPRINTO_PORT give serve, when set)",
+    )
+    parser.add_argument(
+        "--admin-token", metavar="TOKEN", help="when the server has one (default: $MOCK_SPRINTO_ADMIN_TOKEN)"
+    )
+
+
+class _Server:
+    """The running emulator a command asks (``--url``, ``--admin-token``); a failure is said once."""
+
+    def __init__(self, command: str, args: argparse.Namespace) -> None:
+        self.command = command
+        self.url = args.url
+        self.parts = urlsplit(args.url)
+        token = args.admin_token or os.environ.get("MOCK_SPRINTO_ADMIN_TOKEN")
+        self.headers = {"Accept-Encoding": "identity", **({"Authorization": f"Bearer {token}"} if token else {})}
+
+    def usable(self) -> bool:
+        if self.parts.scheme in ("http", "https") and self.parts.hostname:
+            return True
+        print(f"mock-sprinto {self.command}: error: --url {self.url!r} is not http://HOST:PORT", file=sys.stderr)
+        return False
+
+    def call(self, method: str, path: str, payload: bytes | None = None, headers: Mapping[str, str] = {}) -> Any:
+        """The answer, or None after saying why there is none."""
+        from .httpclient import connect, exchange
+
+        assert self.parts.hostname is not None  # usable() first
+        conn = connect(self.parts.hostname, self.parts.port, TIMEOUT_SECONDS, tls=self.parts.scheme == "https")
+        try:
+            return exchange(conn, method, path, payload, {**self.headers, **headers})
+        except OSError as exc:
+            print(f"mock-sprinto {self.command}: error: no emulator answered at {self.url}: {exc}", file=sys.stderr)
+            return None
+        finally:
+            conn.close()
+
+    def refused(self, method: str, path: str, answer: Any) -> None:
+        print(
+            f"mock-sprinto {self.command}: {method} {path} answered {answer.status}: {_problem(answer.body)}",
+            file=sys.stderr,
+        )
+
+
 # ---- state ------------------------------------------------------------------------------------------
 def run_state(args: argparse.Namespace) -> int:
     from .bundle import encode
-    from .httpclient import connect, exchange
 
-    parts = urlsplit(args.url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        print(f"mock-sprinto state: error: --url {args.url!r} is not http://HOST:PORT", file=sys.stderr)
+    server = _Server("state", args)
+    if not server.usable():
         return USAGE_ERROR
-    token = args.admin_token or os.environ.get("MOCK_SPRINTO_ADMIN_TOKEN")
-    headers = {"Accept-Encoding": "identity", **({"Authorization": f"Bearer {token}"} if token else {})}
+    headers: dict[str, str] = {}
     payload: bytes | None = None
     if args.verb == "export":
         method, path = "GET", "/_mock/state"
@@ -114,16 +161,11 @@ def run_state(args: argparse.Namespace) -> int:
         headers["Content-Type"] = "application/json"
         if payload[:2] == b"\x1f\x8b":
             headers["Content-Encoding"] = "gzip"
-    conn = connect(parts.hostname, parts.port, TIMEOUT_SECONDS, tls=parts.scheme == "https")
-    try:
-        answer = exchange(conn, method, path, payload, headers)
-    except OSError as exc:
-        print(f"mock-sprinto state: error: no emulator answered at {args.url}: {exc}", file=sys.stderr)
+    answer = server.call(method, path, payload, headers)
+    if answer is None:
         return FAILED
-    finally:
-        conn.close()
     if answer.status != 200:
-        print(f"mock-sprinto state: {method} {path} answered {answer.status}: {_problem(answer.body)}", file=sys.stderr)
+        server.refused(method, path, answer)
         return FAILED
     if args.verb == "export":
         output = args.output
@@ -144,6 +186,45 @@ def run_state(args: argparse.Namespace) -> int:
         return 0
     print(json.dumps(orjson.loads(answer.body)))
     return 0
+
+
+# ---- report -----------------------------------------------------------------------------------------
+def run_report(args: argparse.Namespace) -> int:
+    """The judge's report on each integration (or the one named) of a running emulator."""
+    from .report.model import report_lines
+
+    server = _Server("report", args)
+    if not server.usable():
+        return USAGE_ERROR
+    if args.integration:
+        ids = [args.integration]
+    else:
+        listing = server.call("GET", "/_mock/integrations")
+        if listing is None:
+            return FAILED
+        if listing.status != 200:
+            server.refused("GET", "/_mock/integrations", listing)
+            return FAILED
+        ids = [str(item.get("id")) for item in orjson.loads(listing.body).get("integrations") or ()]
+    reports = []
+    for integration_id in ids:
+        path = f"/_mock/integrations/{quote(integration_id, safe='')}/report"
+        answer = server.call("GET", path)
+        if answer is None:
+            return FAILED
+        if answer.status != 200:
+            server.refused("GET", path, answer)
+            return USAGE_ERROR if answer.status == 404 else FAILED  # an id the server does not hold: a typo
+        reports.append(orjson.loads(answer.body))
+    if args.json:
+        print(json.dumps(reports[0] if args.integration else reports, indent=2))
+    elif not reports:
+        print(f"mock-sprinto report: the emulator at {args.url} holds no integration: nothing to judge")
+    else:
+        more = "--json lists up to 20"
+        print("\n\n".join("\n".join(report_lines(report, None, more)) for report in reports))
+    blamed = any(f.get("severity") in ("error", "warning") for r in reports for f in r.get("findings") or ())
+    return FAILED if blamed else 0
 
 
 def _scope_of(payload: bytes) -> tuple[str | None, str | None]:

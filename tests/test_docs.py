@@ -310,6 +310,6 @@ async def test_every_docs_page_is_served_rendered_and_an_unknown_one_is_404(clie
             assert "default-src 'none'" in response.headers["Content-Security-Policy"]
             html = await response.text()
         assert "<h1" in html and "```" not in html, path
-    for missing in ("no-such-page", "..%2Fpyproject", "ARCHITECTURE.md"):
+    for missing in ("no-such-page", "..%2Fpyproject", "ARCHITECTURE.txt"):  # ARCHITECTURE.md is its file: served
         async with client.get(f"/_mock/docs/{missing}") as response:
             assert response.status == 404 and (await response.json())["code"] == "not_found", missing

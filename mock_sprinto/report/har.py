@@ -57,7 +57,7 @@ from ..settings import Settings
 from ..sourcelines import json_pointer
 from ..store import IdSource, Page, Session, Tenant
 from . import judge
-from .model import Report
+from .model import MAX_EVIDENCE, Report, report_lines
 
 API_PATH = re.compile(r"/api/external/push/(?P<version>[^/]+)/integrations/(?P<integration>[^/]+)(?P<rest>/.*)?\Z")
 ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
@@ -693,22 +693,8 @@ def judgement_text(judgement: HarJudgement, source: str) -> str:
     if not judgement.reports:
         lines.append("no request of Sprinto's vendor API in it: nothing to judge")
     for har_report in judgement.reports:
-        report = har_report.report
-        counts = report.summary()
         lines.append("")
-        lines.append(
-            f"integration {report.integration_id}: {har_report.requests} request(s); {counts['errors']} error(s), "
-            f"{counts['warnings']} warning(s), {counts['infos']} info(s)"
-        )
-        for finding in report.findings:
-            lines.append(f"  {finding.severity} {finding.id} ({finding.count}x): {finding.message}")
-            for item in finding.evidence[:5]:
-                lines.append(f"    evidence: {json.dumps(item, sort_keys=True)}")
-            if len(finding.evidence) > 5:
-                lines.append(f"    ... {finding.count - 5} more (--json lists up to 20)")
-            lines.append(f"    advice: {finding.advice}")
-        met = [c.behaviour for c in report.coverage if c.met]
-        lines.append(f"  met: {', '.join(met) or 'nothing documented'}")
+        lines += report_lines(har_report.report.public(), har_report.requests, f"--json lists up to {MAX_EVIDENCE}")
         if har_report.not_judged:
             lines.append("  not judged from this HAR:")
             reasons: dict[str, list[str]] = {}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -99,4 +100,34 @@ def summary_text(report: Report, requests: int) -> list[str]:
     lines.append(f"    met: {', '.join(met) or 'nothing documented'}")
     if unrecovered:
         lines.append(f"    not recovered from: {', '.join(unrecovered)}")
+    return lines
+
+
+EVIDENCE_SHOWN = 5  # evidence items a text report lists per finding (its JSON has up to MAX_EVIDENCE)
+
+
+def report_lines(report: Mapping[str, Any], requests: int | None, more: str) -> list[str]:
+    """One integration's report (``Report.public()``, as the control API answers it) as text: each
+    finding with its first evidence and its advice, then the behaviours met. ``more`` says where
+    the rest of the evidence is (``mock-sprinto judge`` and ``mock-sprinto report`` both print it)."""
+    counts = report.get("summary") or {}
+    sent = "" if requests is None else f"{requests} request(s); "
+    lines = [
+        f"integration {report.get('integration_id')}: {sent}{counts.get('errors', 0)} error(s), "
+        f"{counts.get('warnings', 0)} warning(s), {counts.get('infos', 0)} info(s)"
+    ]
+    for finding in report.get("findings") or ():
+        count = finding.get("count", 1)
+        lines.append(f"  {finding.get('severity')} {finding.get('id')} ({count}x): {finding.get('message')}")
+        evidence = finding.get("evidence") or []
+        lines += [f"    evidence: {json.dumps(item, sort_keys=True)}" for item in evidence[:EVIDENCE_SHOWN]]
+        if len(evidence) > EVIDENCE_SHOWN:
+            lines.append(f"    ... {count - EVIDENCE_SHOWN} more ({more})")
+        lines.append(f"    advice: {finding.get('advice')}")
+    coverage = report.get("coverage") or ()
+    met = [item.get("behaviour") for item in coverage if item.get("met")]
+    lines.append(f"  met: {', '.join(map(str, met)) or 'nothing documented'}")
+    unrecovered = [item.get("behaviour") for item in coverage if item.get("met") and item.get("recovered") is False]
+    if unrecovered:
+        lines.append(f"  not recovered from: {', '.join(map(str, unrecovered))}")
     return lines

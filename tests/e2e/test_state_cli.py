@@ -177,3 +177,22 @@ def test_judge_prints_findings_with_evidence_and_what_it_could_not_judge(server:
     (tmp_path / "broken.har").write_text('{"log": {}}')
     broken = run("judge", str(tmp_path / "broken.har"))
     assert broken.returncode == 2 and "/log: 'entries' is a required property" in broken.stderr
+
+
+def test_report_prints_each_integrations_findings_and_exits_1_on_them(server: Server) -> None:
+    """A client in another language, against serve, had the report only over HTTP, in the dashboard or
+    at the Ctrl-C summary: `mock-sprinto report` prints it, and a CI step can end on its exit code."""
+    assert run("report", "--url", server.origin).stdout.startswith("mock-sprinto report: the emulator at ")
+    session = a_sync(server)  # left active: a warning
+    result = run("report", "--url", server.origin)
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "integration acme: 0 error(s), 1 warning(s), 0 info(s)"
+    assert "  warning session_left_active (1x): a session was left active" in lines
+    assert any(line.startswith("    evidence: ") and session in line for line in lines)
+    assert any(line.startswith("    advice: One active session per integration") for line in lines)
+    assert server.call("POST", f"{ACME}/sessions/{session}/close", {"status": "discard"}, KEY)[0] == 202
+    clean = run("report", "--url", server.origin, "--integration", "acme", "--json")
+    assert clean.returncode == 0 and json.loads(clean.stdout)["summary"] == {"errors": 0, "warnings": 0, "infos": 0}
+    typo = run("report", "--url", server.origin, "--integration", "acme2")
+    assert typo.returncode == 2 and "integration_not_found" in typo.stderr
