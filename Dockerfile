@@ -1,6 +1,6 @@
 # mock-sprinto as a container: the emulator on 0.0.0.0:8080, as a non-root user, on a read-only
-# file system, stopped cleanly by SIGTERM. Build: `make image` (or `docker build -t mock-sprinto .`);
-# run: `docker run --rm -p 8080:8080 mock-sprinto` (docs/container.md). No BuildKit-only syntax: the
+# file system, stopped cleanly by SIGTERM. Build: `make image` (or `docker build -t mock-sprinto:dev .`);
+# run: `docker run --rm -p 8080:8080 mock-sprinto:dev` (docs/container.md). No BuildKit-only syntax: the
 # legacy builder builds it too.
 
 # Any Debian-like image with python3 (3.10 or later) and its venv module. The build stage reaches

@@ -1,4 +1,4 @@
-# mock-sprinto: every target creates the virtualenv and installs what it needs first.
+# mock-sprinto: every target but `image` and `clean` creates the virtualenv and installs what it needs first.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -48,6 +48,8 @@ test: $(STAMP)  ## the whole suite: lint, format, types, tests
 	$(BIN)/ruff format --check mock_sprinto tests benchmarks examples
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 $(ARGS)
+
+check: test  ## the same as `make test` (an alias)
 
 # The suite under other CPython versions, each in a virtualenv of its own (.venv-3.X): 3.10's
 # fromisoformat and 3.13's strftime each broke a test that 3.11 passed. An interpreter not on the
@@ -110,10 +112,10 @@ $(IMAGE_STAMP): $(STAMP)  # the image extra (testcontainers) on top of the test 
 test-image: $(STAMP) $(IMAGE_STAMP)  ## build the image on a daemon of its own and test it for real (tests/image)
 	RUN_IMAGE_TEST=1 $(BIN)/python -m pytest -p no:cacheprovider -rs tests/image $(ARGS)
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff check, ruff format --check, mypy (no tests)
 	$(BIN)/ruff check mock_sprinto tests benchmarks examples
 	$(BIN)/ruff format --check mock_sprinto tests benchmarks examples
 	$(BIN)/mypy
 
-clean:
+clean:  ## remove the virtualenvs and the tools' caches (no virtualenv needed)
 	rm -rf $(VENV) .venv-3.* .pytest_cache .mypy_cache .ruff_cache .hypothesis .fuzz-corpus

@@ -1,5 +1,6 @@
 // mock-sprinto in a container for a Node test suite, with Testcontainers for Node
-// (`npm install --save-dev testcontainers`; run with `node --test`; docs/container.md).
+// (`npm install --save-dev testcontainers@11` in your client's project, this file copied there;
+// run with `node --test testcontainers.test.mjs`; docs/container.md).
 // One container for the file; the image is the one `make image` builds, MOCK_SPRINTO_IMAGE names
 // another. Point your own client at `${origin}/api/external/push`.
 import { after, before, beforeEach, test } from "node:test";

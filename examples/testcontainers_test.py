@@ -1,5 +1,5 @@
 """mock-sprinto in a container for a pytest suite, with Testcontainers for Python
-(``pip install testcontainers``; docs/container.md).
+(``pip install testcontainers pytest``; docs/container.md).
 
 One container for the whole session, removed after it; each test starts from an empty emulator
 (``POST /_mock/reset``). The image is the one ``make image`` builds; ``MOCK_SPRINTO_IMAGE`` names

@@ -42,6 +42,13 @@ def block(name: str) -> str:
     return found[0]
 
 
+def output(name: str) -> str:
+    """The body of the output sample tagged ``<!-- output:NAME -->`` (names are unique)."""
+    found = [body for _, tag, _, body in fenced_blocks() if tag == f"output:{name}"]
+    assert len(found) == 1, f"the docs should have exactly one '<!-- output:{name} -->' block, found {len(found)}"
+    return found[0]
+
+
 def generated(page_name: str, marker: str) -> str:
     """What sits between ``<!-- MARKER:begin ... -->`` and ``<!-- MARKER:end -->`` on a page."""
     match = re.search(rf"<!-- {marker}:begin[^>]*-->\n(.*?)\n<!-- {marker}:end -->", page(page_name), re.S)

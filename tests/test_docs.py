@@ -18,8 +18,9 @@ import pytest
 from mock_sprinto.cli import build_parser
 from mock_sprinto.exam.cli import build_parser as build_exam_parser
 from mock_sprinto.http.dashboard import slug
+from mock_sprinto.testing import MockSprinto
 
-from .doctext import ROOT, block, commands, examples, fenced_blocks, pages
+from .doctext import ROOT, block, commands, examples, fenced_blocks, output, pages
 from .e2e.test_cli import start
 
 TAGS = re.compile(r"(test:[a-z0-9-]+|output:[a-z0-9-]+|example:tests/examples/[\w/]+\.py|illustration)\Z")
@@ -72,10 +73,10 @@ def test_the_docs_have_their_tested_blocks_and_each_test_name_once() -> None:
 def test_every_test_block_is_read_by_a_test() -> None:
     sources = "\n".join(path.read_text(encoding="utf-8") for path in (ROOT / "tests").rglob("*.py"))
     for _, tag, _, _ in fenced_blocks():
-        if tag and tag.startswith("test:"):
-            name = tag.removeprefix("test:")
-            # read as block("NAME"), or as block(name) over a parametrized list naming it
-            assert f'block("{name}")' in sources or f'"{name}"' in sources, f"no test reads the block '{tag}'"
+        if tag and tag.startswith(("test:", "output:")):
+            name = tag.split(":", 1)[1]
+            # read as block("NAME") or output("NAME"), or by a parametrized list naming it
+            assert f'"{name}"' in sources, f"no test reads the block '{tag}'"
 
 
 def test_every_example_is_a_verbatim_part_of_a_file_the_suite_runs() -> None:
@@ -270,6 +271,30 @@ def test_the_scenario_put_examples_install_them(tmp_path: Path) -> None:
 
     answers = [json.loads(line) for line in _run_against_a_server("scenario-put", tmp_path).splitlines()]
     assert [answer["scenario"]["name"] for answer in answers] == ["rate-limited", "no-starts"]
+
+
+# ---- output samples ---------------------------------------------------------------------------
+
+
+def _without_ids_and_times(text: str) -> str:
+    text = re.sub(r"\b(req|ses)_[0-9a-f]+", r"\1_...", text)
+    text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "TIME", text)
+    return re.sub(r"the client of \S+ is", "the client of ... is", text)
+
+
+def test_the_judges_failure_sample_is_what_the_example_prints(mock_sprinto: MockSprinto) -> None:
+    """docs/judge.md shows what the example's second test prints without its pytest.raises: the
+    example run as written, then the judge asked again (a sample showing one error and no warning
+    had drifted from the finding the example itself asserts)."""
+    from .examples import test_well_behaved as example
+
+    example.test_a_rejected_page_sent_again_unchanged_is_caught(mock_sprinto)
+    with pytest.raises(AssertionError) as failure:
+        mock_sprinto.assert_client_well_behaved()
+    shown = [line.removeprefix("E       ") for line in output("well-behaved-failure").splitlines()]
+    assert shown[0].startswith("AssertionError: ")
+    shown[0] = shown[0].removeprefix("AssertionError: ")
+    assert _without_ids_and_times("\n".join(shown)) == _without_ids_and_times(str(failure.value))
 
 
 # ---- the pages a running emulator serves ------------------------------------------------------

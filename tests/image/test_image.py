@@ -506,29 +506,64 @@ def test_the_exam_in_the_image_with_a_python_client(daemon: Daemon, image: str) 
     exam_passed(result.stdout)
 
 
-def test_the_exam_on_the_runner(daemon: Daemon, workdir: Path) -> None:
-    """docs/ci.md: mock-sprinto installed where the client runs (a fresh virtualenv here)."""
-    install, exam = commands("ci.md", "exam-runner")
-    if shutil.which("node") is None:
-        pytest.skip("node is not installed")
+@pytest.fixture(scope="module")
+def runner(workdir: Path) -> Path:
+    """docs/ci.md: mock-sprinto installed on a runner, in a virtualenv of its own (the exam's first
+    two lines; from the checkout here, where the page says a git URL)."""
+    make_venv, install, _ = commands("ci.md", "exam-runner")
+    assert make_venv == "python3 -m venv /tmp/mock-sprinto", make_venv
     venv = workdir / "runner"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    assert install.startswith("/tmp/mock-sprinto/bin/pip install 'mock-sprinto @ git+GIT_URL'"), install
     source = install.replace("'mock-sprinto @ git+GIT_URL'", shlex.quote(str(ROOT)))
-    result = subprocess.run(
-        ["bash", "-c", f"{venv}/bin/{source} --quiet"], capture_output=True, text=True, timeout=600, cwd=workdir
-    )
+    source = source.replace("/tmp/mock-sprinto", str(venv)) + " --quiet"
+    result = subprocess.run(["bash", "-c", source], capture_output=True, text=True, timeout=600, cwd=workdir)
     assert result.returncode == 0, result.stdout + result.stderr
-    result = subprocess.run(
-        ["bash", "-c", exam.replace("tests/", f"{ROOT}/tests/", 1)],
-        env={**os.environ, "PATH": f"{venv}/bin:{os.environ['PATH']}"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=workdir,
-    )
+    return venv
+
+
+def test_the_exam_on_the_runner(workdir: Path, runner: Path) -> None:
+    """docs/ci.md: the exam run by the runner's install, the careful Node client standing for the
+    client's own ``node sync.mjs``."""
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed")
+    *_, exam = commands("ci.md", "exam-runner")
+    assert exam.endswith(" -- node sync.mjs"), exam
+    exam = exam.replace("/tmp/mock-sprinto", str(runner)).replace("node sync.mjs", f"node {CLIENTS / 'careful.mjs'}")
+    result = subprocess.run(["bash", "-c", exam], capture_output=True, text=True, timeout=300, cwd=workdir)
     assert result.returncode == 0, result.stdout + result.stderr
     exam_passed(result.stdout)
     assert (workdir / "exam.xml").exists()
+
+
+def test_the_other_ci_recipe_without_docker(workdir: Path, runner: Path) -> None:
+    """docs/ci.md: ``serve`` in the background beside the tests, waited for with a timeout and
+    stopped by its process id (SIGTERM) when the script ends: the installed package on the PATH,
+    as pipx puts it there."""
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    install, *lines = commands("ci.md", "other-ci-no-docker")
+    assert install == "pipx install 'mock-sprinto @ git+GIT_URL'", install
+    port = free_port()
+    folder = workdir / "no-docker"
+    folder.mkdir()
+    script = "\n".join(here(line, port).replace("--port 8080", f"--port {port}") for line in lines)
+    script = "set -euo pipefail\n" + script.replace("tests/", f"{ROOT}/tests/")
+    result = subprocess.run(
+        ["bash", "-c", script],
+        env={**os.environ, "PATH": f"{runner}/bin:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=folder,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "processed" in result.stdout
+    log = (folder / "mock-sprinto.log").read_text()
+    # judged, then stopped
+    assert re.search(r"\bci: \d+ requests", log) and log.rstrip().endswith("mock-sprinto: stopped"), log
+    with pytest.raises(OSError):  # nothing listens any more
+        call(port, "GET", "/_mock/health")
 
 
 @pytest.fixture(scope="module")
@@ -657,7 +692,7 @@ def _testcontainers_env(portmap: PortMap) -> dict[str, str]:
 
 def test_testcontainers_from_python(daemon: Daemon, image: str) -> None:
     install, run = commands("container.md", "testcontainers-python")
-    assert install == "pip install testcontainers" and run == "pytest examples/testcontainers_test.py"
+    assert install == "pip install testcontainers pytest" and run == "pytest examples/testcontainers_test.py"
     try:
         import testcontainers  # noqa: F401
     except ImportError:
@@ -697,11 +732,11 @@ def test_testcontainers_from_node(daemon: Daemon, image: str) -> None:
         timeout=600,
     )
     assert installed.returncode == 0, installed.stdout + installed.stderr
-    example = run.split()[-1]
-    shutil.copy(ROOT / example, project / Path(example).name)
+    example = run.split()[-1]  # copied into the client's project, as the page says
+    shutil.copy(ROOT / "examples" / example, project / example)
     with PortMap(daemon.socket, daemon.root / "portmap.sock") as portmap:
         result = subprocess.run(
-            ["bash", "-c", run.replace(example, Path(example).name)],
+            ["bash", "-c", run],
             cwd=project,
             env={**daemon.env, **_testcontainers_env(portmap)},
             capture_output=True,
