@@ -93,11 +93,28 @@ def table(exam: ExamResult, width: int | None = None) -> str:
         if not trial.passed:
             for label, path in trial.evidence():
                 lines.append(f"    {label}: {path}")
+    lines.extend(_advice(exam, width))
     lines.append("")
     for remark in exam.notes:
         lines.extend(_wrapped(f"note: {remark}", "", width))
     lines.append(headline(exam))
     return "\n".join(lines)
+
+
+def _advice(exam: ExamResult, width: int) -> list[str]:
+    """What the judge advises on each error or warning it found, once per finding: the reasons name
+    the findings, and report.json held the advice alone (a newcomer saw what failed, not what to do)."""
+    advice: dict[str, str] = {}
+    for trial in exam.trials:
+        for finding in trial.findings:
+            if finding.severity in ("error", "warning") and finding.advice:
+                advice.setdefault(finding.id, finding.advice)
+    if not advice:
+        return []
+    lines = ["", "the judge's advice:"]
+    for finding_id, text in advice.items():
+        lines.extend(_wrapped(f"{finding_id}: {text}", "  - ", width))
+    return lines
 
 
 def stderr_tail(trial: TrialResult) -> list[str]:

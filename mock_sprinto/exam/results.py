@@ -18,9 +18,16 @@ class Finding:
     severity: str
     count: int
     message: str
+    advice: str = ""  # what to do about it (the exam's text lists it once per finding id)
 
     def public(self) -> dict[str, Any]:
-        return {"id": self.id, "severity": self.severity, "count": self.count, "message": self.message}
+        return {
+            "id": self.id,
+            "severity": self.severity,
+            "count": self.count,
+            "message": self.message,
+            "advice": self.advice,
+        }
 
 
 @dataclass(frozen=True)

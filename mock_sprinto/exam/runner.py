@@ -450,6 +450,7 @@ def _finding(raw: Mapping[str, Any]) -> Finding:
         severity=str(raw.get("severity")),
         count=int(raw.get("count") or 1),
         message=str(raw.get("message") or ""),
+        advice=str(raw.get("advice") or ""),
     )
 
 

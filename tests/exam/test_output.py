@@ -77,3 +77,27 @@ def test_a_trial_that_did_not_run_is_a_skipped_junit_testcase() -> None:
     assert skipped["throttled"] is None
     assert skipped["server-errors"] is not None and "not run" in (skipped["server-errors"].get("message") or "")
     assert "FAILED: 0 of 1 trials passed (2 not run)" in output.headline(exam)
+
+
+def test_the_judges_advice_is_printed_once_for_each_finding_it_names() -> None:
+    # The reasons named the findings ("the judge's error findings: gave_up (1x)"); what to do about
+    # them was in report.json alone.
+    from dataclasses import replace
+
+    from mock_sprinto.exam.results import Finding
+
+    gave = Finding("gave_up", "error", 1, "the client gave up", "Retry 429s, 5xx answers and broken connections.")
+    left = Finding("outcome_not_read", "warning", 1, "never read", "Poll the session until processed or failed.")
+    hint = Finding("missing_page_hint", "info", 3, "no page_hint", "Send a page_hint.")
+    trials = (
+        replace(result("throttled", gave_up("throttled")), findings=(gave, left, hint)),
+        replace(result("server-errors", gave_up("server-errors")), findings=(gave,)),
+    )
+    text = output.table(ExamResult(trials=trials), width=100)
+    advice = text[text.index("the judge's advice:") :].splitlines()
+    assert advice[1:3] == [
+        "  - gave_up: Retry 429s, 5xx answers and broken connections.",
+        "  - outcome_not_read: Poll the session until processed or failed.",
+    ]
+    assert text.count("Retry 429s") == 1 and "Send a page_hint" not in text
+    assert "advice" not in output.table(ExamResult(trials=(result("throttled"),)), width=100)
