@@ -215,7 +215,8 @@ def _serve_flag_without_serve(parser: argparse.ArgumentParser, words: list[str])
         return
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     if first in commands.choices["serve"]._option_string_actions:
-        parser.error(f"{first} is an option of serve: mock-sprinto serve {shlex.join(words)}")
+        rest = [word for word in words if word != "serve"]  # `--port 9000 serve`: serve said last
+        parser.error(f"{first} is an option of serve: mock-sprinto serve {shlex.join(rest)}")
 
 
 def _main(argv: Sequence[str] | None) -> int:

@@ -88,6 +88,8 @@ def load_yaml(text: str) -> Any:
         return loader.get_single_data()
     except RecursionError:
         raise yaml.YAMLError("the document is nested too deeply") from None
+    except ValueError as exc:  # a value PyYAML's constructors fail on: a long number, a date of month 13
+        raise yaml.YAMLError(_unreadable(exc)) from None
     finally:
         loader.dispose()
 
@@ -120,10 +122,20 @@ class _Ambiguous(MockSprintoError, ValueError):
     """What ``json.loads`` takes but JSON does not say one way: a repeated key, NaN, Infinity."""
 
 
+class _Repeated(_Ambiguous):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
 def _refuse_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     mapping = dict(pairs)
     if len(mapping) != len(pairs):
-        raise _Ambiguous("repeated")
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Repeated(key)
+            seen.add(key)
     return mapping
 
 
@@ -134,23 +146,58 @@ def _refuse_constant(name: str) -> Any:
 def read_as_json(text: str, name: str) -> tuple[Any] | None:
     """``(value,)`` for a text that is JSON, read as JSON: PyYAML reads YAML 1.1, where ``1e3`` is a
     string, though JSON is YAML 1.2 (a scenario's ``retry_after: 1e1`` was "not of type integer").
-    None for a text to read as YAML:
-    not JSON (a file not named ``.json``), or one with a repeated key, which the YAML reader names
-    with its line. A file named ``.json`` that is not JSON raises ``NotJson`` (a trailing comma,
-    which YAML's flow style would take, included)."""
+    None for a text to read as YAML: empty, or not JSON and not named ``.json``. A file named
+    ``.json`` that is not JSON raises ``NotJson`` (a trailing comma, which YAML's flow style would
+    take, included), and so does any JSON text with a key repeated in one object, a number of more
+    digits than Python reads, or a string that is not text (a lone surrogate, ``"\\ud800"``)."""
+    text = text.removeprefix("\ufeff")  # a byte order mark, as Windows editors write (PyYAML skips it)
     named_json = name.lower().endswith(".json")
-    if not named_json and not text.lstrip().startswith(("{", "[")):
+    if not text.strip() or not (named_json or text.lstrip().startswith(("{", "["))):
         return None
     try:
-        return (json.loads(text, object_pairs_hook=_refuse_repeats, parse_constant=_refuse_constant),)
+        value = json.loads(text, object_pairs_hook=_refuse_repeats, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         if named_json:
             raise NotJson(_json_problem(text, exc), exc.lineno, exc.colno) from None
+        return None
+    except _Repeated as exc:
+        shown = exc.key if len(exc.key) <= 60 else exc.key[:59] + "…"
+        said = f"the key {shown!r} appears twice in one object (the first one would be silently lost)"
+        raise NotJson(said, _repeat_line(text)) from None
     except _Ambiguous as exc:
-        if named_json and str(exc) != "repeated":
+        if named_json:
             raise NotJson(f"not valid JSON: {exc}") from None
+        return None
     except RecursionError:
-        pass  # the YAML reader says "nested too deeply"
+        return None  # the YAML reader says "nested too deeply"
+    except ValueError as exc:  # int's own limit on digits (4,300)
+        raise NotJson(_unreadable(exc)) from None
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise NotJson("a string holds a lone surrogate (such as \\ud800), which is not text") from None
+    return (value,)
+
+
+def _unreadable(exc: ValueError) -> str:
+    if "digits" in str(exc):  # int's limit (4,300 digits): its own message speaks to a programmer
+        return "a number of more than 4,300 digits: write it as a string"
+    return f"a value that cannot be read: {str(exc)[:200]}"
+
+
+def _repeat_line(text: str) -> int | None:
+    """The line of a repeated key, as the YAML reader finds it (None when it cannot read the text:
+    tabs, say); JSON's reader tells which key, not where."""
+    import yaml  # imported here: only a text with a repeated key needs it
+
+    try:
+        load_yaml(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        if "appears twice" in str(getattr(exc, "problem", "")) and mark is not None:
+            return int(mark.line) + 1
+    except ValueError:
+        pass
     return None
 
 

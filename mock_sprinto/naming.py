@@ -31,12 +31,17 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-# Addresses that bind every interface: a client cannot use them (a browser refuses 0.0.0.0, and a
-# Host header naming it meets allowed_hosts), but reaches the server on loopback.
-_EVERY_INTERFACE = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
-
-
 def reachable_here(host: str) -> str:
     """The address a client on this machine uses for a server bound to ``host``: itself, or
-    loopback for an address that binds every interface."""
-    return _EVERY_INTERFACE.get(host.strip().strip("[]"), host)
+    loopback for an address that binds every interface (``0.0.0.0``, ``::``, ``::0``...): a client
+    cannot use those (a browser refuses 0.0.0.0, and a Host header naming it meets allowed_hosts)."""
+    bare = host.strip().strip("[]")
+    if not bare:
+        return "127.0.0.1"
+    try:
+        address = ipaddress.ip_address(bare)
+    except ValueError:
+        return host
+    if not address.is_unspecified:
+        return host
+    return "127.0.0.1" if address.version == 4 else "::1"

@@ -48,6 +48,12 @@ class BodySource(Protocol):
         """The Content-Encoding as sent (lower case), ``identity`` when there is none."""
         ...
 
+    @property
+    def wire_bytes_read(self) -> int | None:
+        """The body's size on the wire once it was read whole (None before, or when it never was):
+        what the journal records of a body refused once decoded."""
+        ...
+
     async def read(self, settings: Settings) -> Body: ...
 
 
@@ -69,6 +75,10 @@ class BytesBody:
     def content_encoding(self) -> str:
         return "identity"
 
+    @property
+    def wire_bytes_read(self) -> int | None:
+        return len(self.raw)
+
     async def read(self, settings: Settings) -> Body:
         return Body(self.raw, self.raw, "identity")
 
@@ -88,6 +98,10 @@ class _NoBody:
     @property
     def content_encoding(self) -> str:
         return "identity"
+
+    @property
+    def wire_bytes_read(self) -> int | None:
+        return 0
 
     async def read(self, settings: Settings) -> Body:
         return Body(b"", b"", "identity")

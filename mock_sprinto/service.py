@@ -312,7 +312,8 @@ class Emulator:
         try:
             body = await source.read(tenant.settings)
         except BaseException as error:  # refused, or anything else the journal then records
-            wire.wire_bytes, wire.encoding = source.declared_length or 0, source.content_encoding
+            wire.wire_bytes = source.wire_bytes_read or source.declared_length or 0
+            wire.encoding = source.content_encoding
             if isinstance(error, ApiError):
                 self.sessions.reject_push(tenant, session_id, wire, error)
             raise

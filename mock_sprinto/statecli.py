@@ -119,6 +119,11 @@ class _Server:
         conn = connect(self.parts.hostname, self.parts.port, TIMEOUT_SECONDS, tls=self.parts.scheme == "https")
         try:
             return exchange(conn, method, path, payload, {**self.headers, **headers})
+        except ConnectionRefusedError:
+            where = f"{self.parts.hostname}:{self.parts.port or (443 if self.parts.scheme == 'https' else 80)}"
+            said = f"nothing listens at {where} (connection refused): is serve running there? (--url)"
+            print(f"mock-sprinto {self.command}: error: {said}", file=sys.stderr)
+            return None
         except OSError as exc:
             print(f"mock-sprinto {self.command}: error: no emulator answered at {self.url}: {exc}", file=sys.stderr)
             return None
@@ -214,7 +219,8 @@ def run_report(args: argparse.Namespace) -> int:
             return FAILED
         if answer.status != 200:
             server.refused("GET", path, answer)
-            return USAGE_ERROR if answer.status == 404 else FAILED  # an id the server does not hold: a typo
+            # an id the server does not hold (404) or that is none (400): the command line's mistake
+            return USAGE_ERROR if answer.status in (400, 404) else FAILED
         reports.append(orjson.loads(answer.body))
     if args.json:
         print(json.dumps(reports[0] if args.integration else reports, indent=2))

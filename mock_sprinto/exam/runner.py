@@ -124,11 +124,13 @@ class SizeLimit:
 
     def unmet_hint(self, largest: int) -> str:
         """Why no page was refused, from this trial's largest page (measured as the limit is)."""
+        if self.largest == 0:
+            return "the baseline staged no page, so the exam had no page size to set its limit from"
         if self.largest <= self.value:
+            floor = ", which a start or a close must pass" if self.setting == "max_request_bytes" else ""
             return (
                 f"the baseline's largest page was {self.largest} bytes {self.measured}, within the exam's smallest "
-                f"limit ({self.value} bytes, which a start or a close must pass): pages this small cannot be "
-                "refused for their size"
+                f"limit ({self.value} bytes{floor}): pages this small cannot be refused for their size"
             )
         return (
             f"the command's largest page was {largest} bytes {self.measured}, within the limit of {self.value}, "
@@ -143,13 +145,16 @@ def size_limit(sessions: Sequence[Mapping[str, Any]]) -> SizeLimit:
 
 
 def _largest_page(sessions: Sequence[Mapping[str, Any]], setting: str | None = None) -> tuple[str, int]:
-    """The setting that governs these pages' size, and their largest size as it measures them."""
+    """The setting that governs these pages' size, and their largest size as it measures them: on
+    the wire, or decoded for the compressed pages alone (a plain body is never held to
+    ``max_decoded_bytes``, so a plain page of a command that compresses others says nothing)."""
     pages = [page for session in sessions for page in session.get("pages") or () if page.get("accepted")]
+    compressed = [page for page in pages if (page.get("encoding") or "identity") != "identity"]
     if setting is None:
-        compressed = any((page.get("encoding") or "identity") != "identity" for page in pages)
         setting = "max_decoded_bytes" if compressed else "max_request_bytes"
-    measure = "decoded_bytes" if setting == "max_decoded_bytes" else "wire_bytes"
-    return setting, max((int(page.get(measure) or 0) for page in pages), default=0)
+    if setting == "max_decoded_bytes":
+        return setting, max((int(page.get("decoded_bytes") or 0) for page in compressed), default=0)
+    return setting, max((int(page.get("wire_bytes") or 0) for page in pages), default=0)
 
 
 # ---- the exam ------------------------------------------------------------------------------------------

@@ -215,7 +215,7 @@ def parse_scenario(document: Any, source: str = "scenario", text: str | None = N
     return Scenario(
         name=document["name"],
         description=document.get("description", ""),
-        seed=document.get("seed"),
+        seed=whole(document.get("seed")),  # 7.0 seeds as 7 does (the seed is formatted into a string)
         settings=settings,
         rules=tuple(rules),
         source=document,
@@ -308,21 +308,38 @@ def _not_json(document: Any) -> list[tuple[str, str]]:
         why = None
         if kind is dict:
             for key, item in value.items():
-                if isinstance(key, str):
-                    stack.append((item, (*path, key)))
-                else:
+                if not isinstance(key, str):
                     found.append((json_pointer((*path, str(key))), f"the key {_short(key)} is not a string"))
+                elif not _is_text(key):
+                    found.append((json_pointer(path), _NOT_TEXT))
+                else:
+                    stack.append((item, (*path, key)))
         elif kind is list:
             stack.extend((item, (*path, i)) for i, item in enumerate(value))
         elif kind is float and not math.isfinite(value):
             why = f"{value} is not a number JSON can carry: a number must be finite"
         elif kind is int and not _SMALLEST_INT <= value <= _LARGEST_INT:
             why = "a whole number beyond 64 bits: write it as a string"
+        elif kind is str and not _is_text(value):
+            why = _NOT_TEXT
         elif kind not in (str, int, float, bool) and value is not None:
             why = _UNFIT.get(kind, f"a {kind.__name__} has no JSON type")
         if why is not None:
             found.append((json_pointer(path), why))
     return found
+
+
+# A lone surrogate ("\ud800" in JSON or YAML) makes a str no answer can write: each request the
+# scenario answered was a 500, and so was reading the scenario back.
+_NOT_TEXT = "a string holding a lone surrogate (such as \\ud800) is not text: no answer can carry it"
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 _UNFIT = {

@@ -48,7 +48,8 @@ FORBIDDEN_HEADERS = frozenset(
 def whole(value: Any) -> Any:
     """A whole number the schema admitted as ``integer`` (JSON Schema's integer takes ``7.0``, as
     many JSON writers spell it) as an int: ``Retry-After: 7.0`` is not delay-seconds to a client."""
-    return int(value) if type(value) is float else value
+    # Beyond 64 bits it stays a float: an int that large is what no answer can write (_not_json).
+    return int(value) if type(value) is float and abs(value) < 2**63 else value
 
 
 @dataclass(frozen=True, slots=True)

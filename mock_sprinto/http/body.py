@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import hdrs, web
@@ -143,6 +144,7 @@ async def read_body(
     budget: MemoryBudget | None = None,
     remedy: str = "",
     limits: tuple[SizeLimit, SizeLimit] | None = None,
+    wire_read: Callable[[int], None] | None = None,
 ) -> Body:
     """Read, size-check and decode the body; raises ApiError (413/415/400/507) on any problem.
 
@@ -153,7 +155,8 @@ async def read_body(
     ``max_decoded_bytes``, and their 413 names the setting that governs them (a control-plane body
     takes ``max_scenario_bytes`` for both: gzip cannot take a scenario past it; a state bundle
     ``max_state_bytes``, a HAR ``max_har_bytes``). ``remedy`` is what a 507 tells the caller to do
-    (the control plane's choices differ from a vendor client's).
+    (the control plane's choices differ from a vendor client's). ``wire_read`` is told the size on
+    the wire once the whole body is read (a body refused once decoded was within its wire limit).
     """
     on_wire, decoded_cap = limits or vendor_limits(settings)
     check_transfer_encoding(request)
@@ -172,6 +175,8 @@ async def read_body(
         timer = asyncio.get_running_loop().call_later(seconds, _interrupt, payload, late)
     try:
         wire = await _read_wire(request, declared, on_wire, budget, remedy)
+        if wire_read is not None:
+            wire_read(len(wire))
         return await _decoded(wire, encoding, decoded_cap)
     except BodyInterrupted as interrupted:  # too slow, or the server is stopping
         raise interrupted.error from None
@@ -347,11 +352,12 @@ def inflate(data: bytes, encoding: str, limit: SizeLimit, inline_share: int | No
 class RequestBody:
     """An aiohttp request's body as the domain's ``BodySource``: read with ``read_body``."""
 
-    __slots__ = ("_budget", "_request")
+    __slots__ = ("_budget", "_request", "wire_bytes_read")
 
     def __init__(self, request: web.BaseRequest, budget: MemoryBudget | None = None) -> None:
         self._request = request
         self._budget = budget
+        self.wire_bytes_read: int | None = None
 
     @property
     def present(self) -> bool:
@@ -366,4 +372,7 @@ class RequestBody:
         return self._request.headers.get(hdrs.CONTENT_ENCODING, "").strip().lower() or "identity"
 
     async def read(self, settings: Settings) -> Body:
-        return await read_body(self._request, settings, budget=self._budget)
+        return await read_body(self._request, settings, budget=self._budget, wire_read=self._wire_read)
+
+    def _wire_read(self, size: int) -> None:
+        self.wire_bytes_read = size

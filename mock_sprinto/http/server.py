@@ -433,20 +433,22 @@ def _parser_refusal(status: int, exc: BaseException | None) -> ApiError:
     if status >= 500:
         return ApiError.of(INTERNAL_ERROR, "the emulator failed on this request; see its log")
     text = [line.strip() for line in str(getattr(exc, "message", "") or exc or "").strip().splitlines()]
-    why = text[0][:1].lower() + text[0][1:200].rstrip(":") if text else HTTPStatus(status).phrase
+    said = text[0][:200].rstrip(":") if text else HTTPStatus(status).phrase  # the parser's own words
+    why = said[:1].lower() + said[1:]
     # The parser's message goes on to the bytes it refused (a repr) and a caret under them: the
-    # bytes are worth saying, the caret's column means nothing on one line.
+    # bytes are worth saying, the caret's column means nothing on one line. The answer is chosen
+    # from the parser's words alone: the client's bytes ("Too Many Headers: x") never choose it.
     shown = next((line for line in text[1:] if line.startswith(("b'", 'b"'))), None)
     if shown is not None:
         why = f"{why} in {shown if len(shown) <= _SHOWN_BYTES else shown[: _SHOWN_BYTES - 1] + '…'}"
-    if isinstance(exc, LineTooLong) or "too many header" in why.lower():
+    if isinstance(exc, LineTooLong) or "too many header" in said.lower():
         return ApiError.of(
             REQUEST_HEADER_FIELDS_TOO_LARGE,
             f"the request line or its headers are too large ({why}): at most 128 headers of 8190 bytes each, "
             f"{MAX_HEADER_BYTES} bytes in all",
             setting=False,  # fixed bounds (aiohttp's, MAX_HEADER_BYTES), not header_timeout_seconds
         )
-    if "`Transfer-Encoding`" in why:
+    if "`Transfer-Encoding`" in said:
         # llhttp and aiohttp's Python parser refuse a Transfer-Encoding whose last coding is not
         # chunked ('gzip', 'identity', 'chunked, gzip') before any handler runs; the handler refuses
         # the rest ('gzip, chunked': body.check_transfer_encoding). One answer for both, as documented.

@@ -45,6 +45,7 @@ from .sessions import (
 RETRY_SLACK_SECONDS = 0.005  # a retry this close to Retry-After waited it out (timer jitter)
 POLL_SPAN_SECONDS = (POLL_READS - 1) * 0.95  # status_polled_too_fast: once a second, 5 % timer slack
 POLL_MIN_WAIT_SECONDS = 0.05  # a first wait shorter than this is no wait: doubling it is no backoff
+POLL_SLOWEST_TOO_FAST = POLL_SPAN_SECONDS / (POLL_READS - 1)  # a wait this long is once a second
 SIZE_CODES = frozenset({"payload_too_large", "too_many_items"})  # refused for size: the content was not judged
 
 
@@ -247,7 +248,7 @@ def oversized_page(run: Run) -> Finding:
         return finding
     limit = run.tenant.settings.max_request_bytes
     for entry in _size_refusals(run, 413, "payload_too_large"):
-        if entry.body_bytes is not None and entry.body_bytes <= limit:
+        if entry.body_bytes and entry.body_bytes <= limit:  # 0 or None: not known (a HAR may say 0)
             continue  # within the size on the wire: refused once decoded (max_decoded_bytes, the emulator's bound)
         finding.note(lambda: evidence(entry, code=entry.code, body_bytes=entry.body_bytes))
     return finding
@@ -373,11 +374,13 @@ def status_polled_too_fast(run: Run) -> Finding:
 
 def _backs_off(times: Sequence[float]) -> bool:
     """Reads whose waits grow, each at least as long as the one before (give or take a timer's
-    slack) and the last at least twice the first: a poll that starts soon and backs off, as a
-    client waiting on a 2 s processing does (0.2 s, 0.3, 0.45...), not a fixed short loop."""
+    slack), and the last either twice the first or a second already: a poll that starts soon and
+    backs off, as a client waiting on a 2 s processing does (0.2 s, 0.3, 0.45...), its waits capped
+    at once a second or not; not a fixed short loop."""
     waits = [later - earlier for earlier, later in itertools.pairwise(times)]
     growing = all(later >= earlier * 0.9 for earlier, later in itertools.pairwise(waits))
-    return growing and waits[-1] >= 2 * max(waits[0], POLL_MIN_WAIT_SECONDS)
+    backed_off = waits[-1] >= 2 * max(waits[0], POLL_MIN_WAIT_SECONDS) or waits[-1] >= POLL_SLOWEST_TOO_FAST
+    return growing and backed_off
 
 
 def missing_page_hint(run: Run) -> Finding:

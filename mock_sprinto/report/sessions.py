@@ -78,18 +78,15 @@ def _conflicts(run: Run) -> list[JournalEntry]:
 def start_conflict_unhandled(run: Run) -> Finding:
     """A start refused for the session still active, and nothing after that deals with it: no
     request naming that session (a close or a push), no successful start. A close of another
-    session (one the client made up, say) does not deal with it; only when the 409 named no
-    session does any close count."""
+    session (one the client made up, say) does not deal with it."""
     finding = BY_ID["start_conflict_unhandled"].new()
-    closed = max((e.arrival for e in run.of_operation("close_session")), default=0)
     started = max((e.arrival for e in run.of_operation("start_session") if e.status == 201), default=0)
     used = last_arrival(run.client, lambda e: e.session_id)
     reported: set[str | None] = set()
-    for conflict in _conflicts(run):
+    for conflict in _conflicts(run):  # each names its session (an injected 409 names none: not judged)
         if conflict.names_session in reported:
             continue
-        named = conflict.names_session
-        dealt_with = max(started, used.get(named, 0) if named is not None else closed)
+        dealt_with = max(started, used.get(conflict.names_session, 0))
         if dealt_with <= conflict.answer:  # nothing of the kind arrived after its answer
             reported.add(conflict.names_session)
             finding.note(lambda: evidence(conflict, active_session_id=conflict.names_session))

@@ -61,6 +61,9 @@ def kind_of(hint: Any) -> tuple[Kind, bool]:
     return hint, nullable
 
 
+_PATHS = frozenset({"schemas_dir", "persist_file"})  # settings that name files
+
+
 def typed(name: str, raw: Any, kind: Kind, nullable: bool, minimum: float | None) -> Any:
     """``raw`` as a value of ``kind`` (at least ``minimum`` when a number), or SettingsError."""
     if isinstance(raw, str) and kind is not str:
@@ -81,6 +84,12 @@ def typed(name: str, raw: Any, kind: Kind, nullable: bool, minimum: float | None
     if kind is str:
         if not isinstance(raw, str):
             raise SettingsError(f"setting {name!r} must be a string, not {raw!r}")
+        if name not in _PATHS:  # a path may hold bytes that are not UTF-8: the file system takes them
+            try:  # a lone surrogate ("\ud800" in a file; bytes not UTF-8 in the environment) is no text
+                raw.encode("utf-8")
+            except UnicodeEncodeError:
+                said = f"setting {name!r} must be UTF-8 text: it holds a lone surrogate or a byte that is not"
+                raise SettingsError(said) from None
         return raw
     return _number(name, raw, kind is int, minimum)
 

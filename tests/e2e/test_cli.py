@@ -173,6 +173,7 @@ def test_bad_flags_give_one_line_and_exit_2(args: list[str], message: str) -> No
             "--scenario is an option of serve: mock-sprinto serve --scenario flaky-network",
         ),
         (["--port=9000"], "--port is an option of serve: mock-sprinto serve --port=9000"),
+        (["--port", "9000", "serve"], "--port is an option of serve: mock-sprinto serve --port 9000 ("),
         (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
     ],
 )

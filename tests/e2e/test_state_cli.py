@@ -129,7 +129,7 @@ def test_state_export_import_and_save_against_a_running_server(server: Server, t
     bad = run("state", "import", str(tmp_path / "bad.json"), *url)
     assert bad.returncode == 1 and "400: unsupported_state_version: this is a version 7 state bundle" in bad.stderr
     nobody = run("state", "export", "--url", "http://127.0.0.1:9")
-    assert nobody.returncode == 1 and "no emulator answered at http://127.0.0.1:9" in nobody.stderr
+    assert nobody.returncode == 1 and "nothing listens at 127.0.0.1:9 (connection refused)" in nobody.stderr
 
 
 def test_serve_refuses_a_damaged_state_file_before_serving(tmp_path: Path) -> None:
@@ -196,3 +196,16 @@ def test_report_prints_each_integrations_findings_and_exits_1_on_them(server: Se
     assert clean.returncode == 0 and json.loads(clean.stdout)["summary"] == {"errors": 0, "warnings": 0, "infos": 0}
     typo = run("report", "--url", server.origin, "--integration", "acme2")
     assert typo.returncode == 2 and "integration_not_found" in typo.stderr
+
+
+def test_report_says_plainly_when_nothing_listens_and_a_bad_id_is_a_usage_error(server: Server) -> None:
+    import socket
+
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    nobody = run("report", "--url", f"http://127.0.0.1:{port}")
+    assert nobody.returncode == 1 and f"nothing listens at 127.0.0.1:{port} (connection refused)" in nobody.stderr
+    assert "Errno" not in nobody.stderr
+    bad = run("report", "--url", server.origin, "--integration", "a b")  # not an id at all: 400
+    assert bad.returncode == 2, bad.stderr

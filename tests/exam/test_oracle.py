@@ -207,3 +207,31 @@ def test_fault_met_by_rules_setup_or_error_answers() -> None:
 def test_each_trial_says_what_it_expects_and_what_sprinto_documents(trial: Any) -> None:
     assert trial.fault and trial.expects and trial.documented and trial.unmet_hint
     assert trial.scenario or trial.setup is not Setup.NONE
+
+
+# ---- page-too-large's limit ------------------------------------------------------------------------
+def _session(*pages: tuple[str, int, int]) -> dict[str, Any]:
+    return {
+        "pages": [
+            {"accepted": True, "encoding": encoding, "wire_bytes": wire, "decoded_bytes": decoded}
+            for encoding, wire, decoded in pages
+        ]
+    }
+
+
+def test_the_size_limit_is_on_the_decoded_size_of_the_compressed_pages_alone() -> None:
+    from mock_sprinto.exam.runner import SIZE_LIMIT_FLOOR, size_limit
+
+    plain = size_limit([_session(("identity", 3000, 3000), ("identity", 2000, 2000))])
+    assert (plain.setting, plain.value, plain.largest) == ("max_request_bytes", 1800, 3000)
+    # A plain body is never held to max_decoded_bytes: a 4000-byte plain page beside gzip ones said
+    # "the command's largest page was 4000 bytes decoded, within the limit of 2400".
+    mixed = size_limit([_session(("identity", 4000, 4000), ("gzip", 400, 3000))])
+    assert (mixed.setting, mixed.value, mixed.largest) == ("max_decoded_bytes", 1800, 3000)
+    nothing = size_limit([_session()])
+    assert (nothing.value, nothing.largest) == (SIZE_LIMIT_FLOOR, 0)
+    assert nothing.unmet_hint(0) == "the baseline staged no page, so the exam had no page size to set its limit from"
+    small = size_limit([_session(("gzip", 200, 500))])
+    assert "within the exam's smallest limit (512 bytes)" in small.unmet_hint(500)
+    assert "start or a close" not in small.unmet_hint(500)  # the decoded floor is no start's size
+    assert "smaller pages than in the baseline" in plain.unmet_hint(1500)

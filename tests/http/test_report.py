@@ -189,7 +189,14 @@ async def test_a_gzip_page_refused_for_its_decoded_size_is_not_an_oversized_page
     zipped = gzip.compress(orjson.dumps({"entities": {"User": users(0, 20)}, "page_hint": 1}))
     headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
     await vendor.push(session["id"], None, expect=413, data=zipped, headers=headers)
+
+    async def chunked() -> Any:  # no Content-Length: the journal knew no size for the refused body
+        yield zipped
+
+    await vendor.push(session["id"], None, expect=413, data=chunked(), headers=headers)
     assert "oversized_page" not in ids(await report(control))
+    sizes = [e["body_bytes"] for e in await journal(control) if e["operation"] == "push_page"]
+    assert sizes == [len(zipped), len(zipped)]  # the size read, with or without a Content-Length
 
 
 async def test_a_limit_lower_than_sprintos_is_not_blamed_on_a_client_that_splits(
@@ -328,6 +335,7 @@ async def test_polling_a_session_without_pause(vendor: Vendor, control: Control)
         ([0.5] * 6, True),  # a fixed short loop
         ([0.2, 0.25, 0.3, 0.3, 0.35, 0.4], True),  # barely growing: no backoff
         ([1.0] * 5, False),  # once a second
+        ([0.2, 0.3, 0.45, 0.675, 1.0, 1.0, 1.0, 1.0], False),  # backs off to once a second, then stays
     ],
 )
 async def test_a_poll_that_backs_off_is_not_too_fast(

@@ -88,6 +88,7 @@ class RefusedBody:
     present = True
     declared_length: int | None = 5000
     content_encoding = "gzip"
+    wire_bytes_read: int | None = None  # refused before the whole body was read
 
     async def read(self, settings: Settings) -> Body:
         raise ApiError(413, "payload_too_large", "too large")

@@ -90,3 +90,55 @@ def test_a_file_named_json_must_be_json(tmp_path: Any, text: str, said: str, lin
     yaml_file.write_text(text)
     if "trailing comma before ']'" in said:
         assert load_scenario_file(yaml_file).rules[0].respond is not None
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "said", "line"),
+    [
+        # Go's MarshalIndent with tabs: YAML cannot read it, so the repeat was "found character '\t'..."
+        ("s.json", b'{\n\t"name": "t",\n\t"name": "u",\n\t"rules": []\n}', "the key 'name' appears twice", None),
+        ("s.json", b'{\n  "name": "t",\n  "rules": [],\n  "name": "u"\n}', "the key 'name' appears twice", 4),
+        (
+            "s.json",
+            b'{"name": "t", "seed": ' + b"9" * 5000 + b', "rules": []}',
+            "a number of more than 4,300 digits",
+            None,
+        ),
+        ("s.yaml", b"name: t\nseed: " + b"9" * 5000 + b"\nrules: []\n", "a number of more than 4,300 digits", None),
+        (
+            "s.yaml",
+            b"name: t\ndescription: 2024-13-45\nrules: []\n",
+            "a value that cannot be read: month must be",
+            None,
+        ),
+        ("s.json", b'{"name": "t", "description": "\\ud800 x", "rules": []}', "a lone surrogate", None),
+        ("s.yaml", b'name: t\ndescription: "\\ud800 x"\nrules: []\n', "a lone surrogate", 2),
+    ],
+)
+def test_what_a_file_cannot_hold_is_one_clear_problem(
+    tmp_path: Any, name: str, data: bytes, said: str, line: int | None
+) -> None:
+    # Each was a traceback (the long number, the date), a 500 on every request the scenario
+    # answered (the lone surrogate), or a YAML error about something else (the repeat in tabs).
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(ScenarioError) as refused:
+        load_scenario_file(path)
+    [problem] = refused.value.problems
+    assert said in problem.message and problem.line == line, problem
+
+
+@pytest.mark.parametrize("name", ["s.json", "s.yaml"])
+def test_a_byte_order_mark_is_skipped(tmp_path: Any, name: str) -> None:
+    # Windows editors write one; PyYAML skipped it, the JSON reader refused the file ("Unexpected
+    # UTF-8 BOM (decode using utf-8-sig)"), and a .yaml file starting with one was read as YAML 1.1.
+    path = tmp_path / name
+    path.write_bytes(b"\xef\xbb\xbf" + (_THROTTLE % ("1e1", "")).encode())
+    rule = load_scenario_file(path).rules[0]
+    assert rule.respond is not None and rule.respond.retry_after == 10
+
+
+def test_a_seed_written_7_0_seeds_as_7() -> None:
+    # The seed is formatted into the engine's random seed: "7.0:tenant" drew otherwise than "7:tenant".
+    seeds = [parse_scenario({"name": "s", "seed": seed, "rules": []}).seed for seed in (7, 7.0)]
+    assert seeds == [7, 7] and all(type(seed) is int for seed in seeds)

@@ -181,3 +181,19 @@ def test_values_are_shown_and_hinted_as_the_readme_writes_them() -> None:
     assert value_hint("max_page_items") == "N"
     assert value_hint("port") == "PORT"
     assert value_hint("admin_token") == "TOKEN"
+
+
+def test_an_empty_json_config_file_is_an_empty_config(tmp_path: Path) -> None:
+    for text in ("", "  \n"):
+        assert load_config(write(tmp_path, "mock.json", text), env={}).integrations == ()
+
+
+def test_a_text_setting_that_is_not_text_is_refused_not_a_traceback(tmp_path: Path) -> None:
+    # A lone surrogate (a file's "\ud800", the environment's bytes that are not UTF-8) crashed the
+    # start with a traceback, hashing the admin token.
+    config = write(tmp_path, "mock.yaml", 'settings:\n  admin_token: "\\ud800"\n')
+    said = "setting 'admin_token' must be UTF-8 text"
+    assert said in problems(config)[0]
+    assert said in problems(env={"MOCK_SPRINTO_ADMIN_TOKEN": "\udced\udca0\udc80"})[0]
+    path = load_config(None, env={"MOCK_SPRINTO_PERSIST_FILE": "/tmp/state-\udcff.json"}).settings.persist_file
+    assert path == "/tmp/state-\udcff.json"  # a path may hold bytes that are not UTF-8
