@@ -277,3 +277,29 @@ async def test_a_har_over_max_har_bytes_is_413_naming_that_setting(
     headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
     async with client.post("/_mock/judge", data=zipped, headers=headers) as response:
         assert response.status == 413 and (await response.json())["setting"] == "max_har_bytes"
+
+
+async def test_a_413_whose_har_entry_says_body_size_0_is_still_an_oversized_page(control: Control) -> None:
+    # A browser's capture may drop a large upload's body and say bodySize 0: "0 bytes, within 5 MB"
+    # let a real oversized page escape the judge.
+    base = "http://h/api/external/push/v1/integrations/x"
+    started, pushed = "2026-03-02T08:00:00.000Z", "2026-03-02T08:00:01.000Z"
+    har = {
+        "log": {
+            "entries": [
+                {
+                    "startedDateTime": started,
+                    "request": {"method": "POST", "url": f"{base}/sessions"},
+                    "response": {"status": 201, "content": {"text": '{"id": "ses_1", "state": "active"}'}},
+                },
+                {
+                    "startedDateTime": pushed,
+                    "request": {"method": "POST", "url": f"{base}/sessions/ses_1/entities", "bodySize": 0},
+                    "response": {"status": 413, "content": {"text": '{"code": "payload_too_large"}'}},
+                },
+            ]
+        }
+    }
+    async with control.client.post("/_mock/judge", json=har) as response:
+        (judged,) = (await response.json())["integrations"]
+    assert "oversized_page" in [finding["id"] for finding in judged["findings"]], judged
