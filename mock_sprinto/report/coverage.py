@@ -11,7 +11,7 @@ from ..lifecycle import State
 from ..steps import Steps, finished
 from .checks import unrecovered_pages
 from .model import Coverage
-from .run import Run, last_arrival, lost
+from .run import Run, arrived, last_arrival, lost
 
 if TYPE_CHECKING:
     from ..store import Session
@@ -94,8 +94,20 @@ def session_expired(run: Run) -> Verdict:
 
 
 def processing_retried(run: Run) -> Verdict:
+    """Each retried session ended processed and the client read it so: the retry is Sprinto's
+    doing, the client's part is to keep polling (one that closed and left never knew)."""
     retried = [s for s in run.sessions if s.retry_count > 0]
-    return _met(bool(retried), lambda: all(s.state is State.PROCESSED for s in retried))
+
+    def seen_processed() -> bool:
+        last_read: dict[str, float] = {}
+        for entry in run.of_operation("get_session"):
+            if entry.session_id is not None:
+                last_read[entry.session_id] = max(last_read.get(entry.session_id, -1.0), arrived(entry))
+        return all(
+            s.state is State.PROCESSED and last_read.get(s.id, -1.0) >= (s.finished_at or 0.0) for s in retried
+        )
+
+    return _met(bool(retried), seen_processed)
 
 
 def processing_failed(run: Run) -> Verdict:

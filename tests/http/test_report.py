@@ -481,6 +481,23 @@ async def test_coverage_of_processing_retried_and_failed_and_of_a_recovery(vendo
     assert cover["discarded"] == (True, None) and cover["applied"] == (True, None)
 
 
+async def test_a_processing_retry_is_recovered_from_only_when_the_client_reads_it_processed(
+    vendor: Vendor, control: Control
+) -> None:
+    # The retry is Sprinto's doing: a client that closed and left was called recovered.
+    retry = {"name": "retry", "rules": [{"match": {"operation": "close_session"}, "lifecycle": {"fail_processing": 1}}]}
+    await put_scenario(control, retry)
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}, "page_hint": 1})
+    await vendor.close(session["id"])
+    await control.advance(2, "acme")
+    assert (await vendor.session(session["id"]))["retry_count"] == 1  # read while it is still processing
+    await control.advance(2, "acme")
+    assert covered(await report(control))["processing_retried"] == (True, False)  # processed, never seen so
+    assert (await vendor.session(session["id"]))["state"] == "processed"
+    assert covered(await report(control))["processing_retried"] == (True, True)
+
+
 async def test_a_push_lost_to_a_reset_and_sent_again_is_a_recovered_transport_fault(
     vendor: Vendor, control: Control
 ) -> None:
