@@ -559,6 +559,7 @@ def test_the_other_ci_recipe_without_docker(workdir: Path, runner: Path) -> None
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "processed" in result.stdout
+    assert "integration ci: 0 error(s), 0 warning(s)" in result.stdout  # mock-sprinto report, the last line
     log = (folder / "mock-sprinto.log").read_text()
     # judged, then stopped
     assert re.search(r"\bci: \d+ requests", log) and log.rstrip().endswith("mock-sprinto: stopped"), log
