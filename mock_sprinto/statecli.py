@@ -8,12 +8,15 @@ import json
 import os
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import orjson
 
 from .exitcodes import FAILED, USAGE_ERROR
+
+if TYPE_CHECKING:
+    from .httpclient import Answer
 from .naming import reachable_here
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -106,19 +109,26 @@ class _Server:
         self.headers = {"Accept-Encoding": "identity", **({"Authorization": f"Bearer {token}"} if token else {})}
 
     def usable(self) -> bool:
-        if self.parts.scheme in ("http", "https") and self.parts.hostname:
-            return True
+        try:
+            self.parts.port  # noqa: B018 (urlsplit checks the port when it is read: 99999 is refused)
+        except ValueError:
+            pass
+        else:
+            if self.parts.scheme in ("http", "https") and self.parts.hostname:
+                return True
         print(f"mock-sprinto {self.command}: error: --url {self.url!r} is not http://HOST:PORT", file=sys.stderr)
         return False
 
-    def call(self, method: str, path: str, payload: bytes | None = None, headers: Mapping[str, str] = {}) -> Any:
+    def call(
+        self, method: str, path: str, payload: bytes | None = None, headers: Mapping[str, str] | None = None
+    ) -> Answer | None:
         """The answer, or None after saying why there is none."""
         from .httpclient import connect, exchange
 
         assert self.parts.hostname is not None  # usable() first
         conn = connect(self.parts.hostname, self.parts.port, TIMEOUT_SECONDS, tls=self.parts.scheme == "https")
         try:
-            return exchange(conn, method, path, payload, {**self.headers, **headers})
+            return exchange(conn, method, path, payload, {**self.headers, **(headers or {})})
         except ConnectionRefusedError:
             where = f"{self.parts.hostname}:{self.parts.port or (443 if self.parts.scheme == 'https' else 80)}"
             said = f"nothing listens at {where} (connection refused): is serve running there? (--url)"
@@ -130,7 +140,7 @@ class _Server:
         finally:
             conn.close()
 
-    def refused(self, method: str, path: str, answer: Any) -> None:
+    def refused(self, method: str, path: str, answer: Answer) -> None:
         print(
             f"mock-sprinto {self.command}: {method} {path} answered {answer.status}: {_problem(answer.body)}",
             file=sys.stderr,

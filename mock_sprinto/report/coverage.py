@@ -103,9 +103,7 @@ def processing_retried(run: Run) -> Verdict:
         for entry in run.of_operation("get_session"):
             if entry.session_id is not None:
                 last_read[entry.session_id] = max(last_read.get(entry.session_id, -1.0), arrived(entry))
-        return all(
-            s.state is State.PROCESSED and last_read.get(s.id, -1.0) >= (s.finished_at or 0.0) for s in retried
-        )
+        return all(s.state is State.PROCESSED and last_read.get(s.id, -1.0) >= (s.finished_at or 0.0) for s in retried)
 
     return _met(bool(retried), seen_processed)
 

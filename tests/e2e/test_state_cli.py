@@ -209,3 +209,10 @@ def test_report_says_plainly_when_nothing_listens_and_a_bad_id_is_a_usage_error(
     assert "Errno" not in nobody.stderr
     bad = run("report", "--url", server.origin, "--integration", "a b")  # not an id at all: 400
     assert bad.returncode == 2, bad.stderr
+
+
+@pytest.mark.parametrize("command", [("state", "export"), ("report",)])
+def test_a_url_with_a_port_out_of_range_is_a_usage_error_not_a_traceback(command: tuple[str, ...]) -> None:
+    result = run(*command, "--url", "http://127.0.0.1:99999")
+    assert result.returncode == 2 and "is not http://HOST:PORT" in result.stderr
+    assert "Traceback" not in result.stderr
