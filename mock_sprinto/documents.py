@@ -108,6 +108,16 @@ def compose_yaml(text: str) -> yaml.Node | None:
         loader.dispose()
 
 
+def is_text(value: str) -> bool:
+    """Whether ``value`` is text an answer can carry: UTF-8 has no lone surrogate (``"\\ud800"``
+    read from JSON or YAML, or bytes that were not UTF-8 in the environment)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 # ---- a JSON text read as JSON ------------------------------------------------------------------
 class NotJson(MockSprintoError, ValueError):
     """A file named ``.json`` that is not JSON: what is wrong, and where (``line``, ``column``)."""
@@ -172,10 +182,8 @@ def read_as_json(text: str, name: str) -> tuple[Any] | None:
         return None  # the YAML reader says "nested too deeply"
     except ValueError as exc:  # int's own limit on digits (4,300)
         raise NotJson(_unreadable(exc)) from None
-    try:
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise NotJson("a string holds a lone surrogate (such as \\ud800), which is not text") from None
+    if not is_text(json.dumps(value, ensure_ascii=False)):
+        raise NotJson("a string holds a lone surrogate (such as \\ud800), which is not text")
     return (value,)
 
 

@@ -23,6 +23,11 @@ class Answer:
     will_close: bool  # the server closes the connection after this answer
 
 
+def nothing_listens(host: str, port: int | None, *, tls: bool = False) -> str:
+    """How a refused connection is said to a user (not ``ConnectionRefusedError: [Errno 111]``)."""
+    return f"nothing listens at {host}:{port or (443 if tls else 80)} (connection refused)"
+
+
 def connect(host: str, port: int | None, timeout: float, *, tls: bool = False) -> http.client.HTTPConnection:
     """A connection (opened by the first request on it), verifying the server's certificate under TLS."""
     if tls:

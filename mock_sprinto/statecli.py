@@ -14,10 +14,10 @@ from urllib.parse import quote, urlsplit
 import orjson
 
 from .exitcodes import FAILED, USAGE_ERROR
+from .naming import reachable_here
 
 if TYPE_CHECKING:
     from .httpclient import Answer
-from .naming import reachable_here
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 TIMEOUT_SECONDS = 60.0
@@ -123,15 +123,15 @@ class _Server:
         self, method: str, path: str, payload: bytes | None = None, headers: Mapping[str, str] | None = None
     ) -> Answer | None:
         """The answer, or None after saying why there is none."""
-        from .httpclient import connect, exchange
+        from .httpclient import connect, exchange, nothing_listens
 
         assert self.parts.hostname is not None  # usable() first
         conn = connect(self.parts.hostname, self.parts.port, TIMEOUT_SECONDS, tls=self.parts.scheme == "https")
         try:
             return exchange(conn, method, path, payload, {**self.headers, **(headers or {})})
         except ConnectionRefusedError:
-            where = f"{self.parts.hostname}:{self.parts.port or (443 if self.parts.scheme == 'https' else 80)}"
-            said = f"nothing listens at {where} (connection refused): is serve running there? (--url)"
+            said = nothing_listens(self.parts.hostname, self.parts.port, tls=self.parts.scheme == "https")
+            said += ": is serve running there? (--url)"
             print(f"mock-sprinto {self.command}: error: {said}", file=sys.stderr)
             return None
         except OSError as exc:

@@ -249,21 +249,22 @@ def _partial_applies(facts: Facts) -> list[Reason]:
 
 
 def _findings(facts: Facts) -> list[Reason]:
-    errors = [f for f in facts.findings if f.get("severity") == "error"]
-    if not errors:
-        return []
-    listed = ", ".join(f"{f.get('id')} ({f.get('count', 1)}x)" for f in errors)
-    return [Reason(FINDINGS, f"the judge's error findings: {listed} (report.json has evidence and advice)")]
+    return _judges(facts, "error", FINDINGS, "error findings")
 
 
 def _warnings(facts: Facts) -> list[Reason]:
     """The judge's warnings: legal but risky (an apply whose outcome is never read, a tight poll),
     so never a failure, but shown: a client exiting 0 at once after its close passed in silence."""
-    warnings = [f for f in facts.findings if f.get("severity") == "warning"]
-    if not warnings:
+    return _judges(facts, "warning", WARNINGS, "warnings")
+
+
+def _judges(facts: Facts, severity: str, reason_id: str, what: str) -> list[Reason]:
+    """The judge's findings of one severity, named with their counts (report.json has the rest)."""
+    found = [f for f in facts.findings if f.get("severity") == severity]
+    if not found:
         return []
-    listed = ", ".join(f"{f.get('id')} ({f.get('count', 1)}x)" for f in warnings)
-    return [Reason(WARNINGS, f"the judge's warnings: {listed} (report.json has evidence and advice)")]
+    listed = ", ".join(f"{f.get('id')} ({f.get('count', 1)}x)" for f in found)
+    return [Reason(reason_id, f"the judge's {what}: {listed} (report.json has evidence and advice)")]
 
 
 def _left_active(facts: Facts) -> list[Reason]:

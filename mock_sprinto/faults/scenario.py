@@ -23,6 +23,7 @@ from ..documents import (
     DEFAULT_MAX_DOCUMENT_BYTES,
     DocumentTooLarge,
     NotJson,
+    is_text,
     load_yaml,
     plain_json,
     read_as_json,
@@ -310,7 +311,7 @@ def _not_json(document: Any) -> list[tuple[str, str]]:
             for key, item in value.items():
                 if not isinstance(key, str):
                     found.append((json_pointer((*path, str(key))), f"the key {_short(key)} is not a string"))
-                elif not _is_text(key):
+                elif not is_text(key):
                     found.append((json_pointer(path), _NOT_TEXT))
                 else:
                     stack.append((item, (*path, key)))
@@ -320,7 +321,7 @@ def _not_json(document: Any) -> list[tuple[str, str]]:
             why = f"{value} is not a number JSON can carry: a number must be finite"
         elif kind is int and not _SMALLEST_INT <= value <= _LARGEST_INT:
             why = "a whole number beyond 64 bits: write it as a string"
-        elif kind is str and not _is_text(value):
+        elif kind is str and not is_text(value):
             why = _NOT_TEXT
         elif kind not in (str, int, float, bool) and value is not None:
             why = _UNFIT.get(kind, f"a {kind.__name__} has no JSON type")
@@ -332,14 +333,6 @@ def _not_json(document: Any) -> list[tuple[str, str]]:
 # A lone surrogate ("\ud800" in JSON or YAML) makes a str no answer can write: each request the
 # scenario answered was a 500, and so was reading the scenario back.
 _NOT_TEXT = "a string holding a lone surrogate (such as \\ud800) is not text: no answer can carry it"
-
-
-def _is_text(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 _UNFIT = {

@@ -14,7 +14,7 @@ from typing import Any
 from .. import __version__
 from ..errors import MockSprintoError
 from ..exitcodes import FAILED, USAGE_ERROR
-from ..httpclient import connect, exchange
+from ..httpclient import connect, exchange, nothing_listens
 from ..naming import is_loopback
 
 BUDGET_SECONDS = 300.0  # the whole probe of one server, whatever the per-request timeout
@@ -160,10 +160,8 @@ class Client:
         except ssl.SSLError as exc:
             raise ProbeError(f"{where}: TLS failed ({exc.reason or exc})") from None
         except ConnectionRefusedError:
-            raise ProbeError(
-                f"{where}: nothing listens at {self.target.host}:{self.target.port} (connection refused): "
-                "is the server running, and is --base-url its address?"
-            ) from None
+            refused = nothing_listens(self.target.host, self.target.port, tls=self.target.scheme == "https")
+            raise ProbeError(f"{where}: {refused}: is the server running, and is --base-url its address?") from None
         except OSError as exc:  # a Python class name told a user nothing: the system's own words
             raise ProbeError(f"{where}: {exc.strerror or exc}".rstrip(": ")) from None
         except http.client.HTTPException as exc:

@@ -244,9 +244,9 @@ def _size_refusals(run: Run, status: int, code: str) -> list[JournalEntry]:
 
 def oversized_page(run: Run) -> Finding:
     finding = BY_ID["oversized_page"].new()
-    if run.tenant.settings.max_request_bytes < SPRINTO_MAX_REQUEST_BYTES:  # a limit Sprinto did not set
-        return finding
     limit = run.tenant.settings.max_request_bytes
+    if limit < SPRINTO_MAX_REQUEST_BYTES:  # a limit Sprinto did not set
+        return finding
     for entry in _size_refusals(run, 413, "payload_too_large"):
         if entry.body_bytes and entry.body_bytes <= limit:  # 0 or None: not known (a HAR may say 0)
             continue  # within the size on the wire: refused once decoded (max_decoded_bytes, the emulator's bound)

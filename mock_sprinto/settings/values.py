@@ -13,6 +13,7 @@ import typing
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
+from ..documents import is_text
 from ..errors import MockSprintoError
 
 MAX_SETTING_NUMBER = 2**53
@@ -84,12 +85,9 @@ def typed(name: str, raw: Any, kind: Kind, nullable: bool, minimum: float | None
     if kind is str:
         if not isinstance(raw, str):
             raise SettingsError(f"setting {name!r} must be a string, not {raw!r}")
-        if name not in _PATHS:  # a path may hold bytes that are not UTF-8: the file system takes them
-            try:  # a lone surrogate ("\ud800" in a file; bytes not UTF-8 in the environment) is no text
-                raw.encode("utf-8")
-            except UnicodeEncodeError:
-                said = f"setting {name!r} must be UTF-8 text: it holds a lone surrogate or a byte that is not"
-                raise SettingsError(said) from None
+        # a path may hold bytes that are not UTF-8: the file system takes them
+        if name not in _PATHS and not is_text(raw):
+            raise SettingsError(f"setting {name!r} must be UTF-8 text: it holds a lone surrogate or a byte that is not")
         return raw
     return _number(name, raw, kind is int, minimum)
 
