@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..documents import DEFAULT_MAX_DOCUMENT_BYTES, NotJson, load_yaml, read_as_json
+from ..documents import DEFAULT_MAX_DOCUMENT_BYTES, NotJson, is_text, load_yaml, read_as_json
 from ..naming import INTEGRATION_ID
 from ..resources import scenarios_dir
 from ..sourcelines import json_pointer, line_for, pointer_lines, syntax_error
@@ -152,6 +152,9 @@ class ConfigFile:
         ident, key = item["id"], item["api_key"]
         if not isinstance(ident, str) or not ident or not isinstance(key, str) or not key:
             self.problem(where, f"integrations[{i}] id and api_key must be non-empty text (quote numbers)")
+            return None
+        if not is_text(key):  # every request of the integration was a 500, comparing its key
+            self.problem(where + "/api_key", f"integrations[{i}] api_key must be UTF-8 text: it holds a lone surrogate")
             return None
         if not INTEGRATION_ID.match(ident):
             self.problem(

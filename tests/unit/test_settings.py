@@ -197,3 +197,9 @@ def test_a_text_setting_that_is_not_text_is_refused_not_a_traceback(tmp_path: Pa
     assert said in problems(env={"MOCK_SPRINTO_ADMIN_TOKEN": "\udced\udca0\udc80"})[0]
     path = load_config(None, env={"MOCK_SPRINTO_PERSIST_FILE": "/tmp/state-\udcff.json"}).settings.persist_file
     assert path == "/tmp/state-\udcff.json"  # a path may hold bytes that are not UTF-8
+
+
+def test_a_declared_api_key_that_is_not_text_is_refused_at_start(tmp_path: Path) -> None:
+    # "k\ud800" was taken, and every request of the integration answered 500 (comparing the key).
+    config = write(tmp_path, "mock.yaml", 'integrations:\n  - {id: a, api_key: "k\\ud800"}\n')
+    assert problems(config) == [f"{config}:2: integrations[0] api_key must be UTF-8 text: it holds a lone surrogate"]
