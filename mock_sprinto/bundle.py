@@ -63,6 +63,7 @@ from .store import (
     Session,
     Tenant,
     TokenBucket,
+    fields_found,
     right_sized_json,
 )
 from .wholenumbers import as_integers
@@ -835,7 +836,7 @@ class _Checker:
             payload=payload,
             duration_ms=item["duration_ms"],
             digest=self.digest(item["digest"]),
-            unknown_fields=item["unknown_fields"],
+            unknown_fields=fields_found(item["unknown_fields"]),
         )
         return page
 

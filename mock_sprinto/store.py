@@ -85,7 +85,9 @@ class Page:
     payload: bytes | None = None  # the decoded body of an accepted page, applied on close
     duration_ms: float = 0.0
     digest: str | None = None  # payload.page_digest of the decoded body (None when it was never read)
-    unknown_fields: dict[str, list[str]] | None = None  # of an accepted page: fields beyond the known ones
+    # Of an accepted page: its fields beyond the known ones, once read (when the page is built for
+    # an apply, or by the judge while it is staged); None until then. NONE_FOUND: read, none.
+    unknown_fields: dict[str, list[str]] | None = None
     kept: int = PAGE_BYTES  # what this record of the page holds (its errors included), for the budget
 
     def count_kept(self) -> int:
@@ -111,6 +113,22 @@ class Page:
             "errors_truncated": self.errors_truncated,
             "duration_ms": round(self.duration_ms, 3),
         }
+
+
+# A page read for unknown fields that has none: one dict shared by every such page (never changed),
+# so "read, none" costs a page no dict of its own and is not "not read yet" (None), which the judge
+# would read again, page by page, at every report. Flat, it is the shared _NONE_FOUND_JSON.
+NONE_FOUND: dict[str, list[str]] = {}
+_NONE_FOUND_JSON = b"{}"
+
+
+def fields_found(fields: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
+    """``fields`` as a page keeps them: an empty dict (a bundle's, say) as ``NONE_FOUND``."""
+    return NONE_FOUND if fields is not None and not fields else fields
+
+
+def _fields_from_json(text: bytes) -> dict[str, list[str]]:
+    return NONE_FOUND if text == _NONE_FOUND_JSON else orjson.loads(text)
 
 
 # The fields of a Page, in order: a finished session keeps one tuple of them per page (PageRows).
@@ -154,7 +172,7 @@ class FlatRows:
                 counts = counts_of[shape] = right_sized_json(page.counts)
             row[_COUNTS] = counts
             if page.unknown_fields is not None:
-                row[_UNKNOWN] = right_sized_json(page.unknown_fields)
+                row[_UNKNOWN] = right_sized_json(page.unknown_fields) if page.unknown_fields else _NONE_FOUND_JSON
             row[_ERRORS] = tuple(page.errors)  # an accepted page's: empty
             row[_PAYLOAD] = None  # retired: the bytes are gone already
             yield tuple(row)
@@ -174,7 +192,7 @@ def page_fields(pages: Sequence[Page], *names: str) -> Iterator[tuple[Any, ...]]
         return rows
     where = at.index(_UNKNOWN)
     return (
-        values if values[where] is None else (*values[:where], orjson.loads(values[where]), *values[where + 1 :])
+        values if values[where] is None else (*values[:where], _fields_from_json(values[where]), *values[where + 1 :])
         for values in rows
     )
 
@@ -189,7 +207,7 @@ def _page_of(row: tuple[Any, ...]) -> Page:
     page = Page(*row)
     page.counts = orjson.loads(row[_COUNTS])
     if row[_UNKNOWN] is not None:
-        page.unknown_fields = orjson.loads(row[_UNKNOWN])
+        page.unknown_fields = _fields_from_json(row[_UNKNOWN])
     return page
 
 

@@ -23,7 +23,7 @@ from .clock import format_time
 from .errors import counted
 from .faults.vocabulary import Lifecycle
 from .lifecycle import Event, State, next_state
-from .store import Dataset, FlatRows, Session, Tenant
+from .store import NONE_FOUND, Dataset, FlatRows, Session, Tenant
 from .validation import SchemaRegistry, unknown_fields
 
 # An apply of more staged records than this is built ahead, in slices of as many records (~10 ms of
@@ -308,7 +308,7 @@ class Timeline:
             page = pages[work.next_page]
             assert page.payload is not None  # accepted pages keep their bytes until retired
             entities: dict[str, list[Any]] = orjson.loads(page.payload)["entities"]
-            page.unknown_fields = unknown_fields(entities, self.known_fields) or None  # for the judge
+            page.unknown_fields = unknown_fields(entities, self.known_fields) or NONE_FOUND  # for the judge
             for entity_type, page_records in entities.items():
                 dataset = work.touched.get(entity_type)
                 if dataset is None:

@@ -14,11 +14,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-import orjson
-
 from ..journal import JournalEntry
-from ..store import Page, Session, page_fields
-from ..validation import unknown_fields
+from ..store import NONE_FOUND, Page, Session, page_fields
 from .kinds import BY_ID, NO_BACKOFF_SECONDS, POLL_READS
 from .model import Finding
 from .run import (
@@ -303,19 +300,14 @@ def large_uncompressed_body(run: Run) -> Finding:
 
 
 def unknown_field(run: Run) -> Finding:
+    """Reads what ``Run.reading_fields`` kept on each page (a page never read finds nothing)."""
     finding = BY_ID["unknown_field"].new()
-    registry = {name: frozenset(fields) for name, fields in run.known_fields.items()}
     reported: set[tuple[str, str]] = set()
     for session in run.sessions:
-        fields = page_fields(
-            session.accepted_pages, "unknown_fields", "payload", "ordinal", "request_id", "received_at"
-        )
-        for found, payload, ordinal, request_id, received_at in fields:
-            # found when the page was applied; while it is staged, read here
-            if found is None and payload is not None:
-                found = unknown_fields(orjson.loads(payload).get("entities"), registry)
-            for entity_type, names in (found or {}).items():
-                known = registry.get(entity_type, ())
+        fields = page_fields(session.accepted_pages, "unknown_fields", "ordinal", "request_id", "received_at")
+        for found, ordinal, request_id, received_at in fields:
+            for entity_type, names in (found or NONE_FOUND).items():
+                known = run.known_field_sets.get(entity_type, ())
                 for name in names:
                     suggestion = closest_field(name, known)
                     if suggestion is None or (entity_type, name) in reported:

@@ -21,6 +21,7 @@ from mock_sprinto import control as control_module
 from mock_sprinto import verify as verify_module
 from mock_sprinto.control import ControlPlane
 from mock_sprinto.http import common
+from mock_sprinto.report import run as run_module
 from mock_sprinto.service import Emulator
 from mock_sprinto.steps import Steps, finished
 
@@ -178,3 +179,54 @@ async def test_stepped_reads_take_turns_so_many_at_once_hold_one_reads_history(
     reports = await asyncio.gather(*(control.get("/integrations/acme/report") for _ in range(8)))
     assert all(report == reports[0] for report in reports)
     assert most == 1
+
+
+async def test_a_report_reads_staged_pages_a_step_at_a_time_and_each_once(
+    vendor: Vendor, control: Control, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The judge reads a staged page's fields from its bytes (unknown_field). It read every staged
+    # page in one step, at every report: a session of 3,000 pages held the loop ~280 ms each time
+    # the dashboard asked (each second).
+    monkeypatch.setattr(run_module, "FIELDS_READ_A_STEP", 1)  # a page a step
+    read: list[int] = []
+    original = run_module.unknown_fields
+
+    def counted(entities: Any, known: Any) -> Any:
+        read.append(1)
+        return original(entities, known)
+
+    monkeypatch.setattr(run_module, "unknown_fields", counted)
+    session = await vendor.start()
+    for n in range(6):
+        await vendor.push(session["id"], {"entities": {"User": users(n * 10, 5)}, "page_hint": n + 1})
+    misspelt = {**user(99), "workemail": "a@example.com"}
+    await vendor.push(session["id"], {"entities": {"User": [misspelt]}, "page_hint": 7})
+
+    def unknown_field(report: Any) -> list[tuple[str, int]]:
+        found = [f for f in report.public()["findings"] if f["id"] == "unknown_field"]
+        return [(e["field"], e["page"]) for f in found for e in f["evidence"]]
+
+    plane = ControlPlane(emulator)
+    steps = plane.report_steps("acme")
+    per_step = []
+    while True:
+        before = len(read)
+        try:
+            next(steps)
+        except StopIteration as done:
+            report = done.value
+            break
+        finally:
+            per_step.append(len(read) - before)
+    assert sum(per_step) == 7 and max(per_step) == 1, per_step
+    assert unknown_field(report) == [("workemail", 7)]
+
+    read.clear()
+    assert unknown_field(plane.report_of("acme")) == [("workemail", 7)]
+    assert read == [], "the pages read by the last report were read again"
+
+    await vendor.close(session["id"])  # applied: the pages are built, then kept flat
+    await control.post("/clock/advance", {"seconds": 60})
+    assert (await vendor.session(session["id"]))["state"] == "processed"
+    assert unknown_field(plane.report_of("acme")) == [("workemail", 7)]
+    assert read == []

@@ -327,6 +327,39 @@ def test_a_finished_session_keeps_its_pages_flat_not_as_page_objects(emulator: E
     ]
 
 
+def test_a_page_read_for_unknown_fields_with_none_is_not_read_again(emulator: Emulator, clock: ManualClock) -> None:
+    """A page read and found to have none was kept as "not read" (None), so the judge parsed its bytes
+    again at every report: every page of a session built for its apply and still processing. It is
+    now one shared empty dict, flat as one shared bytes object, and a bundle keeps it."""
+    from mock_sprinto.store import NONE_FOUND, PageRows, page_fields
+
+    tenant = emulator.authenticate("acme", "k")
+    session = emulator.sessions.start_session(tenant, None)
+    for number in range(3):
+        push(emulator, tenant, session.id, [user(number), user(number + 10)])
+    push(emulator, tenant, session.id, [user(20, extra=1)])
+    emulator.sessions.close_session(tenant, session.id, {"status": "apply"})
+    clock.advance(60)
+    emulator.settle(tenant)
+    pages = session.accepted_pages
+    assert isinstance(pages, PageRows)
+    rows = [row for row in pages._rows]
+    fields = [found for found, _ in page_fields(pages, "unknown_fields", "ordinal")]
+    assert fields[:3] == [NONE_FOUND] * 3 and all(found is NONE_FOUND for found in fields[:3])
+    assert fields[3] == {"User": ["extra"]}
+    assert all(pages[n].unknown_fields is NONE_FOUND for n in range(3))
+    flat = {id(value) for row in rows[:3] for value in row if value == b"{}"}
+    assert len(flat) == 1, "each page kept a bytes object of its own for 'none found'"
+
+    control = ControlPlane(emulator)
+    document = orjson.dumps(control.state("acme"))
+    restored = control.checked_state(document, "acme")
+    control.restore_state(restored, "acme")
+    again = emulator.tenant("acme").sessions[session.id].accepted_pages
+    assert [page.unknown_fields for page in again] == [NONE_FOUND] * 3 + [{"User": ["extra"]}]
+    assert again[0].unknown_fields is NONE_FOUND
+
+
 def test_activity_items_hold_plain_values_only(emulator: Emulator) -> None:
     """The activity log (10,000 items an integration by default) costs the collector nothing."""
     import gc
