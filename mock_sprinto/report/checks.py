@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ..journal import JournalEntry
-from ..store import NONE_FOUND, Page, Session, page_fields
+from ..store import Page, Session, page_fields
 from .kinds import BY_ID, NO_BACKOFF_SECONDS, POLL_READS
 from .model import Finding
 from .run import (
@@ -305,8 +305,8 @@ def unknown_field(run: Run) -> Finding:
     reported: set[tuple[str, str]] = set()
     for session in run.sessions:
         fields = page_fields(session.accepted_pages, "unknown_fields", "ordinal", "request_id", "received_at")
-        for found, ordinal, request_id, received_at in fields:
-            for entity_type, names in (found or NONE_FOUND).items():
+        for found, ordinal, request_id, received_at in [values for values in fields if values[0]]:
+            for entity_type, names in found.items():
                 known = run.known_field_sets.get(entity_type, ())
                 for name in names:
                     suggestion = closest_field(name, known)
@@ -379,12 +379,15 @@ def missing_page_hint(run: Run) -> Finding:
     finding = BY_ID["missing_page_hint"].new()
     for session in run.sessions:
         fields = page_fields(session.accepted_pages, "page_hint", "ordinal", "request_id", "received_at")
-        for hint, ordinal, request_id, received_at in fields:
-            if hint is not None:
-                continue
-            finding.note(  # counted, not listed, past the first: a run of 100,000 pages makes no 100,000 items
-                lambda: {"session_id": session.id, "page": ordinal, "request_id": request_id, "at": when(received_at)}
-            )
+        finding.noted(  # counted, not listed, past the first: a run of 100,000 pages makes no 100,000 items
+            [values for values in fields if values[0] is None],
+            lambda values: {
+                "session_id": session.id,
+                "page": values[1],
+                "request_id": values[2],
+                "at": when(values[3]),
+            },
+        )
     return finding
 
 

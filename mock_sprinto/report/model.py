@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from ..rules import Basis
 
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
+T = TypeVar("T")
 MAX_EVIDENCE = 20  # items listed per finding; ``count`` is how often it was seen
 
 
@@ -38,6 +39,15 @@ class Finding:
         self.seen = self.count + 1
         if len(self.evidence) < MAX_EVIDENCE:
             self.evidence.append(item())
+
+    def noted(self, places: Sequence[T], item: Callable[[T], dict[str, Any]]) -> None:
+        """``note`` each of ``places`` (``item(place)`` makes its evidence), in one call: a check
+        that finds the same thing on every page of a 20,000-page session made as many closures
+        (~15-25 ms of one step), where only the first ``MAX_EVIDENCE`` are ever listed."""
+        seen = self.count
+        for place in places[: max(0, MAX_EVIDENCE - len(self.evidence))]:
+            self.evidence.append(item(place))
+        self.seen = seen + len(places)
 
     def public(self) -> dict[str, Any]:
         return {

@@ -8,7 +8,7 @@ from typing import Any
 from mock_sprinto.clock import ManualClock, OffsetClock
 from mock_sprinto.journal import JournalEntry
 from mock_sprinto.lifecycle import State
-from mock_sprinto.report import CHECKS, KINDS, Run, closest_field, findings_table, judge
+from mock_sprinto.report import BY_ID, CHECKS, KINDS, Run, closest_field, findings_table, judge
 from mock_sprinto.report.coverage import BEHAVIOURS, met_behaviours, nothing_to_meet
 from mock_sprinto.settings import Settings
 from mock_sprinto.store import IdSource, Page, Session, Tenant
@@ -251,3 +251,24 @@ def test_a_finding_seen_past_its_listed_evidence_makes_no_item_for_it(monkeypatc
     listed = sum(len(finding.evidence) for finding in report.findings)
     assert all(len(finding.evidence) == min(finding.count, model.MAX_EVIDENCE) for finding in report.findings)
     assert len(formatted) <= listed == 60  # at most a time formatted for each item listed, none for the rest
+
+
+def test_places_noted_together_are_all_counted_and_only_the_first_listed() -> None:
+    """``Finding.noted`` (a check that finds the same thing on every page of a long session) counts
+    as one ``note`` a place would, and makes items only for the places listed."""
+    from mock_sprinto.report import model
+
+    finding = BY_ID["missing_page_hint"].new()
+    finding.note(lambda: {"page": 0})
+    made: list[int] = []
+
+    def item(page: int) -> dict[str, Any]:
+        made.append(page)
+        return {"page": page}
+
+    finding.noted(list(range(1, 31)), item)
+    finding.noted([], item)
+    finding.noted([31, 32], item)
+    assert finding.count == 33
+    assert [e["page"] for e in finding.evidence] == list(range(model.MAX_EVIDENCE))
+    assert made == list(range(1, model.MAX_EVIDENCE))
