@@ -66,4 +66,18 @@ def judging(
         finding = check(run)
         if finding.count:
             findings.append(finding)
+    _hinted(findings, run)
     return Report(tenant.id, findings, (yield from covering(run)))
+
+
+def _hinted(findings: Iterable[Finding], run: Run) -> None:
+    """Each evidence item naming a session's page gets the ``page_hint`` the client sent with it: a
+    page's ordinal counts every push the session received, refused ones too, which a client's own
+    numbering need not, and the hint is the client's name for the page."""
+    for finding in findings:
+        for item in finding.evidence:
+            session_id, page = item.get("session_id"), item.get("page")
+            if type(session_id) is str and type(page) is int and "page_hint" not in item:
+                hint = run.page_hint(session_id, page)
+                if hint is not None:
+                    item["page_hint"] = hint

@@ -12,6 +12,7 @@ taken for the library's retry, not the client's doing, and counts towards no fin
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -22,7 +23,7 @@ from ..clock import format_time
 from ..journal import JournalEntry
 from ..settings import Settings
 from ..steps import Steps
-from ..store import NONE_FOUND, Judged, PageRows, Session
+from ..store import NONE_FOUND, Judged, Page, PageRows, Session
 from ..validation import unknown_fields
 
 AUTO_RETRY_SECONDS = 1.0
@@ -55,6 +56,18 @@ class Run:
         self.client = [e for e in self.arrivals if e.request_id not in self.automatic]
         self.sessions: list[Session] = list(tenant.sessions.values())
         self.known_field_sets = {name: frozenset(fields) for name, fields in known_fields.items()}
+
+    def page_hint(self, session_id: str, ordinal: int) -> int | str | None:
+        """The ``page_hint`` the client sent with a session's page, by the page's ordinal (None:
+        none sent, or the page is not kept). Accepted pages are in ordinal order: a bisection."""
+        session = self.tenant.sessions.get(session_id)
+        if session is None:
+            return None
+        accepted = session.accepted_pages
+        at = bisect.bisect_left(accepted, ordinal, key=_ordinal)
+        if at < len(accepted) and (page := accepted[at]).ordinal == ordinal:
+            return page.page_hint
+        return next((page.page_hint for page in session.rejected_pages if page.ordinal == ordinal), None)
 
     def reading_fields(self) -> Steps[None]:
         """Read the fields of every accepted page not read yet (a staged page: a page built for an
@@ -91,6 +104,10 @@ class Run:
     def close_tried(self) -> set[str]:
         """Sessions the client tried to close, whatever the answer."""
         return {e.session_id for e in self.client if e.operation == "close_session" and e.session_id is not None}
+
+
+def _ordinal(page: Page) -> int:
+    return page.ordinal
 
 
 def lost(entry: JournalEntry) -> bool:

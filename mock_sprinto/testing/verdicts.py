@@ -172,7 +172,7 @@ def describe_integration(
 
 
 EVIDENCE_SHOWN = 5
-_WHERE = ("request_id", "session_id", "page", "at")
+_WHERE = ("request_id", "session_id", "page", "page_hint", "at")
 
 
 def _format_evidence(item: Mapping[str, Any]) -> str:

@@ -232,6 +232,25 @@ async def test_the_same_page_staged_twice_is_a_duplicate(vendor: Vendor, control
     assert (evidence["page"], evidence["same_as_page"], evidence["session_id"]) == (2, 1, session["id"])
 
 
+async def test_evidence_names_a_page_by_the_hint_its_client_sent_too(vendor: Vendor, control: Control) -> None:
+    # A page's ordinal counts every push its session received, refused ones too: the client's second
+    # page is the emulator's page 3 here. The hint is the client's own name for it, beside the
+    # ordinal; a page sent without one gets none.
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}, "page_hint": "batch-1"})
+    await vendor.push(session["id"], None, data=b"{", headers={"Content-Type": "text/plain"}, expect=415)
+    page = {"entities": {"User": [user(2)]}, "page_hint": "batch-3"}
+    await vendor.push(session["id"], page)
+    await vendor.push(session["id"], page)
+    await vendor.push(session["id"], {"entities": {"User": [user(3)]}})
+    await vendor.push(session["id"], {"entities": {"User": [user(3)]}})
+
+    found = finding(await report(control), "duplicate_page")
+    first, second = found["evidence"]
+    assert (first["page"], first["page_hint"], first["same_as_page"]) == (4, "batch-3", 3)
+    assert second["page"] == 6 and "page_hint" not in second
+
+
 async def test_a_page_sent_again_after_a_lost_answer_is_no_duplicate(vendor: Vendor, control: Control) -> None:
     lost = {
         "name": "lost",
