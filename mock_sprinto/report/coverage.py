@@ -11,12 +11,11 @@ from ..lifecycle import State
 from ..steps import Steps, finished
 from .checks import unrecovered_pages
 from .model import Coverage
-from .run import Run, arrived, last_arrival, lost
+from .run import REJECTED_CODES, Run, arrived, last_arrival, lost
 
 if TYPE_CHECKING:
     from ..store import Session
 
-REJECTED_CODES = frozenset({"validation_failed", "too_many_items", "empty_page", "malformed_body"})  # 400s
 Verdict = tuple[bool, bool | None]
 
 
@@ -29,10 +28,18 @@ def _later(run: Run, entry: JournalEntry, ok: Callable[[JournalEntry], bool]) ->
 
 
 def page_rejected(run: Run) -> Verdict:
-    """Every page rejected with 400 has its fixed page accepted after it."""
+    """Every page rejected with 400 has its fixed page accepted after it. A page a scenario rule
+    rejected (as if it were invalid: the client cannot fix it) is met too, and recovered unless
+    its session was applied without it (``Run.pages_left_out``)."""
     rejected = [p for s in run.sessions for p in s.rejected_pages if p.code in REJECTED_CODES]
+    injected = [e for e in run.pushes() if e.rule is not None and e.status == 400 and e.code in REJECTED_CODES]
     left = {p.request_id for s in run.sessions for p in unrecovered_pages(s)}
-    return _met(bool(rejected), lambda: not any(p.request_id in left for p in rejected))
+
+    def recovered() -> bool:
+        left_out = {entry.request_id for entry, _ in run.pages_left_out()}
+        return not any(p.request_id in left for p in rejected) and not any(e.request_id in left_out for e in injected)
+
+    return _met(bool(rejected or injected), recovered)
 
 
 def start_conflict(run: Run) -> Verdict:
@@ -51,7 +58,8 @@ def start_conflict(run: Run) -> Verdict:
 
 
 def session_not_active(run: Run) -> Verdict:
-    """A new session was started, or the inactive one closed with apply."""
+    """A new session was started, or the inactive one closed with apply, and no page it refused
+    was left out of an applied session (``Run.pages_left_out``)."""
     inactive = [e for e in run.entries if e.code == "session_not_active"]
 
     def moved_on(e: JournalEntry) -> bool:
@@ -59,7 +67,12 @@ def session_not_active(run: Run) -> Verdict:
             e.operation == "close_session" and e.status == 202
         )
 
-    return _met(bool(inactive), lambda: _later(run, inactive[-1], moved_on))
+    def recovered() -> bool:
+        return _later(run, inactive[-1], moved_on) and not any(
+            entry.code == "session_not_active" for entry, _ in run.pages_left_out()
+        )
+
+    return _met(bool(inactive), recovered)
 
 
 def payload_too_large(run: Run) -> Verdict:
@@ -85,12 +98,18 @@ def rate_limited(run: Run) -> Verdict:
 
 
 def session_expired(run: Run) -> Verdict:
-    """Applied after all, or a new session started after it expired."""
+    """Applied after all, or a new session started after it expired; not when a page pushed to
+    it after it expired was left out of it and it was applied alone (``Run.pages_left_out``)."""
     newest_start = max((s.created_at for s in run.sessions), default=0.0)
     expired = [s for s in run.sessions if s.expired_at is not None]
-    return _met(
-        bool(expired), lambda: all(s.close_status == "apply" or newest_start >= (s.expired_at or 0.0) for s in expired)
-    )
+
+    def recovered() -> bool:
+        short = {session.id for entry, session in run.pages_left_out() if entry.code == "session_not_active"}
+        return all(
+            s.id not in short and (s.close_status == "apply" or newest_start >= (s.expired_at or 0.0)) for s in expired
+        )
+
+    return _met(bool(expired), recovered)
 
 
 def processing_retried(run: Run) -> Verdict:

@@ -95,7 +95,9 @@ KINDS: tuple[Kind, ...] = (
         "error",
         "doc",
         "a session is closed with apply while one of its rejected or refused pages was never accepted afterwards "
-        "(a page refused for its size counts as accepted once a later page of the session is: its pieces)",
+        "(a page refused for its size counts as accepted once a later page of the session is: its pieces); a page "
+        "a scenario rule rejected as invalid counts too, and a push refused 409 session_not_active when that "
+        "session is then applied and no session started after it is",
         "a session was applied without pages it had rejected",
         "Only staged (accepted) pages apply: 'Valid batches are staged until the session is closed as apply'. "
         "Fix and re-send every rejected page (same page_hint) before closing with apply, or close with discard.",
@@ -143,7 +145,8 @@ KINDS: tuple[Kind, ...] = (
         "session_left_to_expire",
         "warning",
         "doc",
-        "a session with accepted pages expires for inactivity and is never closed (nor was a close tried)",
+        "a session with accepted pages expires for inactivity and is never closed (nor was a close tried), "
+        "unless the client was told it was no longer active (409 session_not_active) and started another",
         "a session with staged pages was left to expire",
         "Sessions expire after 60 minutes of inactivity; 'expired data is retained temporarily and can still "
         "be applied'. Close every session you start: apply (expired sessions too) or discard.",

@@ -27,6 +27,7 @@ from ..store import NONE_FOUND, Judged, Page, PageRows, Session
 from ..validation import unknown_fields
 
 AUTO_RETRY_SECONDS = 1.0
+REJECTED_CODES = frozenset({"validation_failed", "too_many_items", "empty_page", "malformed_body"})  # 400s
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})  # what a retry with backoff recovers from
 # The documented limits (the settings' defaults): a refusal under a lower one, a scenario's or a
 # setting's, is not Sprinto's doing.
@@ -56,6 +57,39 @@ class Run:
         self.client = [e for e in self.arrivals if e.request_id not in self.automatic]
         self.sessions: list[Session] = list(tenant.sessions.values())
         self.known_field_sets = {name: frozenset(fields) for name, fields in known_fields.items()}
+        self._left_out: list[tuple[JournalEntry, Session]] | None = None
+
+    def pages_left_out(self) -> list[tuple[JournalEntry, Session]]:
+        """Pages an applied session went without, as only the journal tells (no session's rejected
+        pages record them), each with that session:
+
+        - a push a scenario rule answered 400 with a rejection's code, as if the page were invalid
+          (``reject-page-2``): the push never ran. Not left out once the same bytes were accepted
+          later in the session (the rule let them through);
+        - a push refused 409 ``session_not_active`` (its session had expired or was closed) when the
+          client then applied that session and no session started after it: applying an expired
+          session's partial data alone loses the page (docs/exam.md, ``expired-mid-sync``).
+        """
+        if self._left_out is not None:
+            return self._left_out
+        sessions = self.tenant.sessions
+        accepted: dict[tuple[str | None, str], int] = {}  # (session, digest): the last acceptance
+        for entry in self.client:
+            if entry.operation == "push_page" and entry.status == 202 and entry.digest is not None:
+                accepted[(entry.session_id, entry.digest)] = entry.arrival
+        newest_applied = max((s.ordinal for s in self.sessions if s.close_status == "apply"), default=0)
+        left: list[tuple[JournalEntry, Session]] = []
+        for entry in self.pushes():
+            session = sessions.get(entry.session_id) if entry.session_id is not None else None
+            if session is None or session.close_status != "apply":
+                continue
+            if entry.rule is not None and entry.status == 400 and entry.code in REJECTED_CODES:
+                if entry.digest is None or accepted.get((entry.session_id, entry.digest), 0) < entry.arrival:
+                    left.append((entry, session))
+            elif entry.status == 409 and entry.code == "session_not_active" and newest_applied <= session.ordinal:
+                left.append((entry, session))
+        self._left_out = left
+        return left
 
     def page_hint(self, session_id: str, ordinal: int) -> int | str | None:
         """The ``page_hint`` the client sent with a session's page, by the page's ordinal (None:
