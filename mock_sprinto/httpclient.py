@@ -24,8 +24,9 @@ class Answer:
 
 
 def nothing_listens(host: str, port: int | None, *, tls: bool = False) -> str:
-    """How a refused connection is said to a user (not ``ConnectionRefusedError: [Errno 111]``)."""
-    return f"nothing listens at {host}:{port or (443 if tls else 80)} (connection refused)"
+    """How a refused connection is said to a user (not ``ConnectionRefusedError: [Errno 111]``). The
+    port asked, as said: only None is the scheme's default (a port 0 is refused, not port 80)."""
+    return f"nothing listens at {host}:{(443 if tls else 80) if port is None else port} (connection refused)"
 
 
 def connect(host: str, port: int | None, timeout: float, *, tls: bool = False) -> http.client.HTTPConnection:

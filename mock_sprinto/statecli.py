@@ -4,16 +4,19 @@ and ``mock-sprinto judge FILE.har`` (offline). ``cli.py`` registers the parsers 
 from __future__ import annotations
 
 import argparse
+import http.client
+import ipaddress
 import json
 import os
+import re
 import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import orjson
 
-from .exitcodes import FAILED, USAGE_ERROR
+from .exitcodes import FAILED, UNREACHABLE, USAGE_ERROR
 from .naming import reachable_here
 
 if TYPE_CHECKING:
@@ -61,7 +64,8 @@ def add_parsers(commands: argparse._SubParsersAction[Any]) -> None:
     report = commands.add_parser(
         "report",
         help="the judge's report on a running emulator's clients: findings with evidence and advice, and the "
-        "behaviours met (docs/judge.md); exit 1 on any error or warning",
+        "behaviours met (docs/judge.md); exit 1 on any error or warning, 2 for a usage error, "
+        f"{UNREACHABLE} when no emulator answered",
     )
     report.add_argument("--integration", metavar="ID", help="one integration (default: every one the server holds)")
     report.add_argument("--json", action="store_true", help="the report(s) as the control API answers them")
@@ -98,25 +102,63 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+_HOST_NAME = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?\Z")  # its labels, once idna-encoded
+
+
+def parse_origin(url: str) -> tuple[str, str, int] | str:
+    """``(scheme, host, port)`` of an ``http(s)://HOST:PORT`` URL (its path ignored), or why it names
+    no server to call. Each refusal here was a traceback or a quiet port 80 in some layer below."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # read, it refuses "99999" and "x"; "[::1" and "[zz]" fail in urlsplit itself
+    except ValueError as exc:
+        return str(exc)
+    if parts.scheme not in ("http", "https"):
+        return "its scheme is http or https"
+    host = unquote(parts.hostname or "")  # "[fe80::1%25eth0]": the zone as the socket takes it
+    if not host:
+        return "it names no host"
+    if ":" in host:  # urlsplit checks an address in brackets only on some Python versions
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return f"{host!r} is no IPv6 address"
+    else:
+        try:
+            ascii_host = host.encode("idna").decode("ascii")  # as the socket will: "a..b" has an empty label
+        except UnicodeError:
+            return f"{host!r} is no host name"
+        if not _HOST_NAME.match(ascii_host):  # http.client refuses spaces and control characters
+            return f"{host!r} is no host name"
+    if port == 0 or (port is None and parts.netloc.endswith(":")):
+        # http.client reads a port 0 or an empty one as none: it would quietly ask port 80
+        said = "port 0" if port == 0 else "an empty port"
+        return f"{said} would ask port 80: give the port serve listens on (its banner says it)"
+    return parts.scheme, host, port or (443 if parts.scheme == "https" else 80)
+
+
 class _Server:
     """The running emulator a command asks (``--url``, ``--admin-token``); a failure is said once."""
 
     def __init__(self, command: str, args: argparse.Namespace) -> None:
         self.command = command
-        self.url = args.url
-        self.parts = urlsplit(args.url)
+        self.url: str = args.url
+        self.scheme, self.host, self.port = "http", "", 0  # usable() reads them from the URL
         token = args.admin_token or os.environ.get("MOCK_SPRINTO_ADMIN_TOKEN")
         self.headers = {"Accept-Encoding": "identity", **({"Authorization": f"Bearer {token}"} if token else {})}
 
     def usable(self) -> bool:
-        try:
-            self.parts.port  # noqa: B018 (urlsplit checks the port when it is read: 99999 is refused)
-        except ValueError:
-            pass
-        else:
-            if self.parts.scheme in ("http", "https") and self.parts.hostname:
-                return True
-        print(f"mock-sprinto {self.command}: error: --url {self.url!r} is not http://HOST:PORT", file=sys.stderr)
+        """Whether the URL names a server to call, after saying why not (a usage error, never a
+        traceback from urlsplit, http.client or the idna codec later)."""
+        origin = parse_origin(self.url)
+        if isinstance(origin, tuple):
+            self.scheme, self.host, self.port = origin
+            return True
+        said = f"--url {self.url!r} is not http://HOST:PORT: {origin}"
+        host = os.environ.get("MOCK_SPRINTO_HOST", "").strip()
+        if host and self.url == default_url():  # no --url given: the environment made this one
+            said += f" (made of $MOCK_SPRINTO_HOST={host!r}: give --url, or the host serve binds)"
+        print(f"mock-sprinto {self.command}: error: {said}", file=sys.stderr)
         return False
 
     def call(
@@ -125,20 +167,33 @@ class _Server:
         """The answer, or None after saying why there is none."""
         from .httpclient import connect, exchange, nothing_listens
 
-        assert self.parts.hostname is not None  # usable() first
-        conn = connect(self.parts.hostname, self.parts.port, TIMEOUT_SECONDS, tls=self.parts.scheme == "https")
+        tls = self.scheme == "https"
+        conn = connect(self.host, self.port, TIMEOUT_SECONDS, tls=tls)
         try:
             return exchange(conn, method, path, payload, {**self.headers, **(headers or {})})
         except ConnectionRefusedError:
-            said = nothing_listens(self.parts.hostname, self.parts.port, tls=self.parts.scheme == "https")
-            said += ": is serve running there? (--url)"
+            said = nothing_listens(self.host, self.port, tls=tls) + ": is serve running there? (--url)"
             print(f"mock-sprinto {self.command}: error: {said}", file=sys.stderr)
             return None
-        except OSError as exc:
-            print(f"mock-sprinto {self.command}: error: no emulator answered at {self.url}: {exc}", file=sys.stderr)
+        except (OSError, http.client.HTTPException) as exc:
+            # an HTTPException: what answered speaks no HTTP (an SSH port...), once a traceback
+            why = f"{exc}" if isinstance(exc, OSError) else f"not an HTTP answer ({type(exc).__name__}: {exc})"
+            print(f"mock-sprinto {self.command}: error: no emulator answered at {self.url}: {why}", file=sys.stderr)
             return None
         finally:
             conn.close()
+
+    def document(self, method: str, path: str, answer: Answer) -> Any:
+        """The answer's JSON, or None after saying that what answered is no emulator (an HTML page...)."""
+        try:
+            return orjson.loads(answer.body)
+        except orjson.JSONDecodeError:
+            print(
+                f"mock-sprinto {self.command}: error: no emulator answered at {self.url}: {method} {path} "
+                f"answered {answer.status} with no JSON",
+                file=sys.stderr,
+            )
+            return None
 
     def refused(self, method: str, path: str, answer: Answer) -> None:
         print(
@@ -176,31 +231,53 @@ def run_state(args: argparse.Namespace) -> int:
         headers["Content-Type"] = "application/json"
         if payload[:2] == b"\x1f\x8b":
             headers["Content-Encoding"] = "gzip"
+    output = args.output if args.verb == "export" else None
+    if output and not _writable(output, check_only=True):  # a typo in -o costs no export
+        return USAGE_ERROR
     answer = server.call(method, path, payload, headers)
     if answer is None:
         return FAILED
     if answer.status != 200:
         server.refused(method, path, answer)
         return FAILED
+    document = server.document(method, path, answer)
+    if document is None:
+        return FAILED
     if args.verb == "export":
-        output = args.output
-        document = orjson.loads(answer.body)
         data = encode(document, compress=bool(output and output.endswith(".gz")))
         if output:
-            from .statefile import held, write_atomically
+            from .statefile import held, names_a_file
 
-            write_atomically(output, data)
+            if not _writable(output, data):
+                return USAGE_ERROR
             what = held(len(document["integrations"]), len(document["journal"]))
-            print(
-                f"mock-sprinto state: wrote {output} ({len(data)} bytes, {what}); "
-                f"open it with: mock-sprinto serve --state {output}",
-                file=sys.stderr,
-            )
+            # a FIFO or a device (/dev/null, /dev/stdout) is no file to start a server from
+            start = f"; open it with: mock-sprinto serve --state {output}" if names_a_file(output) else ""
+            print(f"mock-sprinto state: wrote {output} ({len(data)} bytes, {what}){start}", file=sys.stderr)
         else:
             sys.stdout.buffer.write(data + b"\n")
         return 0
-    print(json.dumps(orjson.loads(answer.body)))
+    print(json.dumps(document))
     return 0
+
+
+def _writable(output: str, data: bytes = b"", *, check_only: bool = False) -> bool:
+    """Write ``data`` to the ``-o`` path (or, ``check_only``, see that it could be), else say why.
+
+    Where it goes (statefile.write_atomically): a regular file or a link's target atomically, a FIFO
+    or a device (``/dev/stdout``) in place; a folder, or a folder that does not exist, is refused
+    (never made: a typo must not leave folders behind)."""
+    from .statefile import check_destination, write_atomically
+
+    try:
+        if check_only:
+            check_destination(output)
+        else:
+            write_atomically(output, data, make_folder=False)
+    except OSError as exc:
+        print(f"mock-sprinto state: error: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
+        return False
+    return True
 
 
 # ---- report -----------------------------------------------------------------------------------------
@@ -211,31 +288,40 @@ def run_report(args: argparse.Namespace) -> int:
     server = _Server("report", args)
     if not server.usable():
         return USAGE_ERROR
+    # Exit 1 means findings, so a report that could not be had exits UNREACHABLE (3), or USAGE_ERROR
+    # when the command line is to blame: a refused --admin-token (401, 403), an id that is none (400)
+    # or that the server does not hold (404, of an integration's report only: a 404 for the listing
+    # means what answered is no emulator).
     if args.integration:
         ids = [args.integration]
     else:
         listing = server.call("GET", "/_mock/integrations")
         if listing is None:
-            return FAILED
+            return UNREACHABLE
         if listing.status != 200:
             server.refused("GET", "/_mock/integrations", listing)
-            return FAILED
-        ids = [str(item.get("id")) for item in orjson.loads(listing.body).get("integrations") or ()]
+            return USAGE_ERROR if listing.status in (401, 403) else UNREACHABLE
+        listed = server.document("GET", "/_mock/integrations", listing)
+        if not isinstance(listed, dict):
+            return UNREACHABLE
+        ids = [str(item.get("id")) for item in listed.get("integrations") or ()]
     reports = []
     for integration_id in ids:
         path = f"/_mock/integrations/{quote(integration_id, safe='')}/report"
         answer = server.call("GET", path)
         if answer is None:
-            return FAILED
+            return UNREACHABLE
         if answer.status != 200:
             server.refused("GET", path, answer)
-            # an id the server does not hold (404) or that is none (400): the command line's mistake
-            return USAGE_ERROR if answer.status in (400, 404) else FAILED
-        reports.append(orjson.loads(answer.body))
+            return USAGE_ERROR if answer.status in (400, 401, 403, 404) else UNREACHABLE
+        report = server.document("GET", path, answer)
+        if not isinstance(report, dict):
+            return UNREACHABLE
+        reports.append(report)
     if args.json:
         print(json.dumps(reports[0] if args.integration else reports, indent=2))
     elif not reports:
-        print(f"mock-sprinto report: the emulator at {args.url} holds no integration: nothing to judge")
+        print(f"mock-sprinto report: the emulator at {server.url} holds no integration: nothing to judge")
     else:
         more = "--json lists up to 20"
         print("\n\n".join("\n".join(report_lines(report, None, more)) for report in reports))

@@ -205,7 +205,7 @@ def test_report_says_plainly_when_nothing_listens_and_a_bad_id_is_a_usage_error(
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
     nobody = run("report", "--url", f"http://127.0.0.1:{port}")
-    assert nobody.returncode == 1 and f"nothing listens at 127.0.0.1:{port} (connection refused)" in nobody.stderr
+    assert nobody.returncode == 3 and f"nothing listens at 127.0.0.1:{port} (connection refused)" in nobody.stderr
     assert "Errno" not in nobody.stderr
     bad = run("report", "--url", server.origin, "--integration", "a b")  # not an id at all: 400
     assert bad.returncode == 2, bad.stderr
