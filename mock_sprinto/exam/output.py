@@ -4,6 +4,7 @@ job keeps (``--json``, ``--junit-xml``, ``--markdown``)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import textwrap
 import xml.etree.ElementTree as ET
@@ -16,9 +17,14 @@ from .results import ExamResult, TrialResult
 from .trials import Trial
 
 JUNIT_TAIL_BYTES = 8 * 1024  # of stdout and of stderr, in each testcase
-STDERR_LINES_SHOWN = 5  # of a command that failed before any request: the cause is in them
+# Of a command that failed before any request, its stderr's first and last lines: the cause is at
+# the top in a Node or Java error (`Error: Cannot find module ...`, then the stack) and at the
+# bottom in a Python traceback; the middle (a stack) is left out, and the excerpt stays bounded.
+STDERR_HEAD_LINES = 10
+STDERR_TAIL_LINES = 5
+STDERR_LINE_CHARS = 300
+_STDERR_READ_BYTES = 4 * 1024  # of the start and of the end of stderr.txt
 _NAME_WIDTH = 26
-_STDERR_TAIL_BYTES = 4 * 1024
 
 
 def _reasons_short(result: TrialResult) -> str:
@@ -118,17 +124,59 @@ def _advice(exam: ExamResult, width: int) -> list[str]:
 
 
 def stderr_tail(trial: TrialResult) -> list[str]:
-    """The last lines of the command's stderr: when it failed before any request, the cause (a
-    missing file, a traceback's last line) is there, not in the reasons."""
+    """The command's stderr, its first and last lines: when it failed before any request, the cause
+    (a missing file, a module not found, a traceback's last line) is there, not in the reasons."""
     if trial.stderr is None:
         return []
-    tail = read_tail(trial.stderr, _STDERR_TAIL_BYTES).rstrip().splitlines()[-STDERR_LINES_SHOWN:]
-    if not tail:
+    head, left_out, tail = stderr_excerpt(trial.stderr)
+    if not head and not tail:
         return ["    the command sent no request to the emulator, and wrote nothing to stderr"]
+    if left_out is None:
+        return ["    the command sent no request to the emulator; its stderr:", *(f"    | {line}" for line in head)]
     return [
-        "    the command sent no request to the emulator; the last lines of its stderr:",
-        *(f"    | {line.rstrip()}" for line in tail),
+        "    the command sent no request to the emulator; the first and last lines of its stderr:",
+        *(f"    | {line}" for line in head),
+        f"    | [... {left_out} ...]",
+        *(f"    | {line}" for line in tail),
     ]
+
+
+def stderr_excerpt(path: Path) -> tuple[list[str], str | None, list[str]]:
+    """The first lines of a captured stderr, what was left out between (None: nothing, the head is
+    all of it), and its last lines; at most ``_STDERR_READ_BYTES`` read from each end, each line cut
+    at ``STDERR_LINE_CHARS``."""
+    try:
+        with path.open("rb") as source:
+            size = source.seek(0, os.SEEK_END)
+            source.seek(0)
+            start = source.read(_STDERR_READ_BYTES)
+            source.seek(max(size - _STDERR_READ_BYTES, len(start)))
+            end = source.read()
+    except OSError:
+        return [], None, []
+    whole = len(start) + len(end) == size
+
+    def lines_of(raw: bytes) -> list[str]:
+        return [_cut(line.rstrip()) for line in raw.decode("utf-8", "replace").splitlines()]
+
+    if whole:
+        lines = lines_of(start + end)
+        while lines and not lines[-1]:
+            lines.pop()
+        if len(lines) <= STDERR_HEAD_LINES + STDERR_TAIL_LINES:
+            return lines, None, []
+        left = len(lines) - STDERR_HEAD_LINES - STDERR_TAIL_LINES
+        return lines[:STDERR_HEAD_LINES], f"{left} line(s) left out", lines[-STDERR_TAIL_LINES:]
+    # Too long to read whole: a line cut by either read is dropped, not shown in part.
+    head = lines_of(start[: start.rfind(b"\n") + 1] or start)[:STDERR_HEAD_LINES]
+    tail_lines = lines_of(end[end.find(b"\n") + 1 :] or end)
+    while tail_lines and not tail_lines[-1]:
+        tail_lines.pop()
+    return head, f"lines left out: stderr.txt has all {size} bytes", tail_lines[-STDERR_TAIL_LINES:]
+
+
+def _cut(line: str) -> str:
+    return line if len(line) <= STDERR_LINE_CHARS else line[:STDERR_LINE_CHARS] + " [...]"
 
 
 def _wrapped(text: str, lead: str, width: int) -> list[str]:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from ..settings import Config, Settings
 from ..testing import MockSprinto, MockSprintoError, MockSprintoServer
 from . import oracle, process
 from .oracle import Dataset, Facts, JournalFacts, Reason
@@ -41,6 +42,15 @@ PROCESSING_SECONDS = 0.2
 SIZE_LIMIT_SHARE = 0.6
 SIZE_LIMIT_FLOOR = 512
 OUTPUT_TAIL_BYTES = 64 * 1024
+# The request and response bodies the exam's journal keeps, each cut at this many bytes, so that a
+# trial's traffic.har holds its pages and `mock-sprinto judge` judges the page findings from it (with
+# no bodies it listed them "not judged", and passed a failing trial's evidence). A page of 100
+# records of ~1.3 KB each is kept whole; a longer body is cut, and the judge says it cannot read
+# that page. Memory: the journal keeps journal_size (10,000) entries, so at most 10,000 x 2 x 128
+# KiB; the request bodies are nearly all of it (the vendor API's answers are a few hundred bytes):
+# ~1.25 GiB only for a flood of 10,000 pushes of 128 KiB or more, no more than those pages hold
+# while staged. A careful client's whole exam keeps under a megabyte.
+JOURNAL_BODIES_BYTES = 128 * 1024
 
 HAR_FILE, REPORT_FILE, STDOUT_FILE, STDERR_FILE = "traffic.har", "report.json", "stdout.txt", "stderr.txt"
 EVIDENCE_FILES = (HAR_FILE, REPORT_FILE, STDOUT_FILE, STDERR_FILE)
@@ -122,6 +132,20 @@ class SizeLimit:
     def measured(self) -> str:
         return "decoded" if self.setting == "max_decoded_bytes" else "on the wire"
 
+    @property
+    def fault(self) -> str:
+        """page-too-large's fault as a run set it: the setting lowered, and to what."""
+        # no parentheses: the oracle's details put the fault in some
+        return (
+            f"{self.setting} is lowered to {self.value} bytes {self.measured}: 0.6 x the baseline's largest push "
+            f"of {self.largest} bytes, never below {SIZE_LIMIT_FLOOR}; that page gets 413"
+        )
+
+    def applied_to(self, trial: Trial) -> Trial:
+        """The trial as this limit runs it: its label and fault name the setting lowered (a command
+        that compresses its pages meets max_decoded_bytes, not max_request_bytes)."""
+        return replace(trial, size_setting=self.setting, fault=self.fault)
+
     def unmet_hint(self, largest: int) -> str:
         """Why no page was refused, from this trial's largest page (measured as the limit is)."""
         if self.largest == 0:
@@ -187,7 +211,7 @@ class Exam:
         results: dict[str, TrialResult] = {}
         skipped: tuple[str, ...] = ()
         clear_earlier_evidence(options.artifacts, the_plan.trials)
-        server = MockSprintoServer()
+        server = MockSprintoServer(Config(Settings(journal_bodies_bytes=JOURNAL_BODIES_BYTES)))
         server.start()
         try:
             rest = list(the_plan.trials)
@@ -279,6 +303,8 @@ class Exam:
     ) -> tuple[TrialResult, Dataset, list[Any]]:
         """The trial's result, the records it applied and its sessions (pages included)."""
         started = time.monotonic()
+        if trial.setup is Setup.SIZE_LIMIT:
+            trial = (limit if limit is not None else SizeLimit()).applied_to(trial)
         folder = self._evidence_folder(trial)
         base = _blank_result(trial, expected, folder)
         handle = server.new_integration(f"exam-{trial.name}")

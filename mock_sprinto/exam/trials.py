@@ -22,7 +22,9 @@ class Setup(str, Enum):
 
     NONE = "none"
     STALE_SESSION = "stale_session"  # start a session with the trial's key and push nothing
-    SIZE_LIMIT = "size_limit"  # lower max_request_bytes below the baseline's largest push
+    # lower the request size limit below the baseline's largest push: max_request_bytes, or
+    # max_decoded_bytes when the baseline compressed its pages (runner.SizeLimit)
+    SIZE_LIMIT = "size_limit"
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class Trial:
     baseline: bool = False
     user_defined: bool = False
     settings: Mapping[str, Any] = field(default_factory=dict)
+    # Setup.SIZE_LIMIT: the setting a run lowered, known once the baseline has run (None: either)
+    size_setting: str | None = None
 
     @property
     def scenario_label(self) -> str | None:
@@ -55,7 +59,8 @@ class Trial:
         if self.document is not None:
             return str(self.document.get("name", self.name))
         if self.setup is Setup.SIZE_LIMIT:
-            return "setting:max_request_bytes"
+            # Which one is lowered depends on the baseline's pages: a run names the one it lowered.
+            return f"setting:{self.size_setting or 'max_request_bytes|max_decoded_bytes'}"
         if self.setup is Setup.STALE_SESSION:
             return "setup:stale-session"
         return None
@@ -133,7 +138,12 @@ CATALOGUE: tuple[Trial, ...] = (
     Trial(
         name="page-too-large",
         setup=Setup.SIZE_LIMIT,
-        fault="max_request_bytes is lowered to 0.6 x the baseline's largest push: that page gets 413",
+        fault=(
+            # no parentheses: the oracle's details put the fault in some
+            "the request size limit is lowered to 0.6 x the baseline's largest push, so that page gets 413: "
+            "max_request_bytes on the wire, or max_decoded_bytes on the decoded body when the baseline "
+            "compressed its pages"
+        ),
         expects="split the page (in halves, recursively) and send the parts",
         documented="413 Payload Too Large over the request size limit (5 MB at Sprinto; the exam's limit is smaller)",
         unmet_hint="no push was refused for its size: the command sent smaller pages than in the baseline",

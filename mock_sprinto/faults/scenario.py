@@ -205,6 +205,10 @@ def parse_scenario(document: Any, source: str = "scenario", text: str | None = N
         rule, rule_problems = _rule(index, raw_rule)
         problems.extend(Problem(p.path, p.message, line_of(p.path)) for p in rule_problems)
         rules.append(rule)
+    if not problems:
+        hollow = _hollow_shipped_name(document)
+        if hollow is not None:
+            problems.append(Problem("/name", hollow, line_of("/name")))
     if problems:
         problems.sort(key=lambda p: (p.line or 0, p.path))
         total = len(problems)
@@ -222,6 +226,36 @@ def parse_scenario(document: Any, source: str = "scenario", text: str | None = N
         source=document,
         nbytes=approx_bytes(document),
     )
+
+
+def _hollow_shipped_name(document: dict[str, Any]) -> str | None:
+    """Why a scenario with neither rules nor settings, named like a shipped one that has some, is
+    refused: it would install nothing under that name, and a sync run against it meets no fault
+    (``{"name": "reject-page-2"}`` sent for ``"reject-page-2"``: the control API takes a shipped
+    scenario by its name as a JSON string). A shipped scenario that is itself empty (``default``)
+    may be written out so: it does what the shipped one does."""
+    if document.get("rules") or document.get("settings"):
+        return None
+    name = document["name"]
+    path = scenarios_dir() / f"{name}.yaml"  # a scenario name (checked): no '/' nor '..' in it
+    if not path.is_file() or not _does_something(path):
+        return None
+    return (
+        f"this scenario has no rules and no settings: it would install nothing, under the name of the shipped "
+        f'scenario {name!r}; to use the shipped one, send its name as a JSON string ("{name}"), or '
+        f"--scenario {name} on the command line; to write your own, give it rules (and a name of its own)"
+    )
+
+
+@cache
+def _does_something(path: Path) -> bool:
+    """Whether a shipped scenario file has rules or settings (each read once: the default scenario,
+    empty itself, is parsed at every start; only shipped files are ever cached)."""
+    try:
+        shipped, _ = read_scenario_document(path)
+    except ScenarioError:
+        return False  # a damaged install: loading the shipped file itself says so
+    return isinstance(shipped, dict) and bool(shipped.get("rules") or shipped.get("settings"))
 
 
 _SESSION_OPERATIONS = {"get_session", "push_page", "close_session", "start_session", "any"}

@@ -85,6 +85,14 @@ MAX_LEFT_OUT = 20
 MAX_NAMED = 20  # integrations a refusal names in its detail
 MAX_INFLATED = 64 * 2**20
 _LOST_STATUS = 0
+# The largest number read from a HAR (a header, a ``_``-member, an answer's count): the report is
+# written with orjson, which takes 64-bit integers only, and the judge adds to some of what it reads
+# (a push without ``_page`` is the one before it plus one), so a bound with room to spare. A value
+# beyond it (or one ``int()`` refuses, such as ``Retry-After: ²``, which ``str.isdigit`` accepts) is
+# ignored, and a note says so: a hostile capture is judged without it, never a 500 or a traceback.
+MAX_WHOLE = 2**62
+MAX_STATUS = 999  # HTTP's three digits: an entry with another status is left out
+MAX_IGNORED_SHOWN = 5
 
 # What a finding reads that a HAR may lack: request bodies of pushes, the 409 body of a start.
 NEEDS_PUSH_BODIES = (
@@ -154,6 +162,7 @@ class Captured:
     response_json: Any  # the answer's JSON body, None when absent or not JSON
     has_orders: bool
     inferred_code: bool = False
+    ignored: list[str] = field(default_factory=list)  # values read but beyond what the judge can use
 
 
 @dataclass
@@ -223,6 +232,31 @@ def _inflate(raw: bytes) -> bytes | None:
     return None
 
 
+def _shown(value: Any) -> str:
+    """A value a note quotes, never a large one whole."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "..."
+
+
+def _whole(value: Any) -> int | None:
+    """A whole number of a HAR's JSON (an int, or a whole float, which orjson makes of one beyond 64
+    bits) within ``0..MAX_WHOLE``; None otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and not value.is_integer():
+        return None
+    return int(value) if 0 <= value <= MAX_WHOLE else None
+
+
+def _whole_text(text: str) -> int | None:
+    """A header's whole number (ASCII digits: ``str.isdigit`` also takes ``²``, which ``int`` refuses)
+    within ``0..MAX_WHOLE``; None otherwise."""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_WHOLE)):
+        return None
+    number = int(text)
+    return number if number <= MAX_WHOLE else None
+
+
 def _json(raw: bytes | None) -> Any:
     if not raw:
         return None
@@ -254,6 +288,9 @@ def read_har(document: Any) -> Reading:
             reading.leave_out(index, url, f"{method} {rest or '/'} is no operation of the vendor API")
             continue
         status = raw["response"]["status"]
+        if not 0 <= status <= MAX_STATUS:  # the schema's integer: 1e300 is one too
+            reading.leave_out(index, url, f"response.status {_shown(status)} is not an HTTP status (0-{MAX_STATUS})")
+            continue
         if found.group("version") != "v1" or status == 401:
             reading.leave_out(
                 index, url, "refused before its integration was known (401, or a version other than v1): never judged"
@@ -340,14 +377,27 @@ def _captured(
     names_session = raw.get("_namesSession")
     if "_namesSession" not in raw and isinstance(answer, dict) and isinstance(answer.get("active_session_id"), str):
         names_session = answer["active_session_id"]
+    ignored: list[str] = []
     retry = response_headers.get("retry-after", "").strip()
+    retry_after = _whole_text(retry)
+    if retry and retry_after is None:
+        ignored.append(f"entry {index} Retry-After {_shown(retry)} (not whole seconds up to {MAX_WHOLE})")
     length = request_headers.get("content-length", "").strip()
-    bytes_in = int(length) if length.isdigit() else None
+    bytes_in = _whole_text(length)
+    if length and bytes_in is None:
+        ignored.append(f"entry {index} Content-Length {_shown(length)} (not a whole number up to {MAX_WHOLE})")
     push = operation == "push_page"
     body_size = request.get("bodySize")
-    wire = body_size if isinstance(body_size, int) and body_size >= 0 else bytes_in
+    wire = _whole(body_size)
+    if wire is None and isinstance(body_size, (int, float)) and body_size > MAX_WHOLE:
+        ignored.append(f"entry {index} request.bodySize {_shown(body_size)} (over {MAX_WHOLE})")
+    if wire is None:
+        wire = bytes_in  # -1 (unknown) too
     if wire is None and push and body is not None and not cut:
         wire = len(body)
+    page = _whole(raw.get("_page")) or None  # ordinals start at 1
+    if page is None and raw.get("_page") is not None:
+        ignored.append(f"entry {index} _page {_shown(raw['_page'])} (not a page ordinal from 1 to {MAX_WHOLE})")
     elapsed = raw.get("time")
     entry = JournalEntry(
         request_id=str(raw.get("_requestId") or response_headers.get("x-request-id") or f"har-{index}"),
@@ -363,17 +413,18 @@ def _captured(
         bytes_in=bytes_in,
         rule=raw.get("_rule"),
         arrived_at=started,
-        arrival=int(raw.get("_arrival") or 0),
-        answer=int(raw.get("_answer") or 0),
-        retry_after=int(retry) if retry.isdigit() else None,
+        arrival=_whole(raw.get("_arrival")) or 0,
+        answer=_whole(raw.get("_answer")) or 0,
+        retry_after=retry_after,
         encoding=(request_headers.get("content-encoding", "").strip().lower() or "identity") if push else None,
         body_bytes=wire if push else None,
         digest=page_digest(whole) if push and whole is not None else None,
-        page=raw.get("_page") if isinstance(raw.get("_page"), int) else None,
+        page=page,
         names_session=names_session if isinstance(names_session, str) else None,
     )
-    has_orders = isinstance(raw.get("_arrival"), int) and isinstance(raw.get("_answer"), int)
-    return Captured(index, entry, started, answered, whole, cut, answer, has_orders, inferred)
+    # Orders beyond the bound are not the emulator's: the order is rebuilt from the times instead.
+    has_orders = all(isinstance(raw.get(key), int) and _whole(raw[key]) is not None for key in ("_arrival", "_answer"))
+    return Captured(index, entry, started, answered, whole, cut, answer, has_orders, inferred, ignored)
 
 
 def _order(items: list[Captured]) -> None:
@@ -431,7 +482,7 @@ class _Sessions:
             reference = answer.get("client_reference_id")
             session.client_reference_id = reference if isinstance(reference, str) else None
             timeout = answer.get("inactivity_timeout_seconds")
-            if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
+            if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and 0 < timeout <= MAX_WHOLE:
                 session.inactivity_timeout = float(timeout)
             self.tenant.active_session_id = session.id
             return
@@ -456,7 +507,7 @@ class _Sessions:
                 self.move(session, State.CANCELLED if status == "discard" else State.PROCESSING, entry.at)
         elif entry.operation == "get_session" and entry.status == 200:
             retry = answer.get("retry_count")
-            if isinstance(retry, int) and not isinstance(retry, bool):
+            if isinstance(retry, int) and _whole(retry) is not None:
                 session.retry_count = retry
             if isinstance(answer.get("last_error"), str):
                 session.last_error = answer["last_error"]
@@ -493,12 +544,14 @@ class _Sessions:
         if isinstance(hint, bool) or not isinstance(hint, (int, str)):
             hint = None
         counts = answer.get("accepted_count_by_entity")
+        if isinstance(counts, dict):  # counts the report adds up: bounded, as every number read
+            counts = {name: n for name, n in counts.items() if isinstance(n, int) and _whole(n) is not None}
         page = Page(
             ordinal=ordinal,
             request_id=entry.request_id,
             received_at=entry.at,
             accepted=entry.status == 202,
-            record_count=int(answer.get("accepted_count_total") or 0) if entry.status == 202 else 0,
+            record_count=(_whole(answer.get("accepted_count_total")) or 0) if entry.status == 202 else 0,
             counts=dict(counts) if isinstance(counts, dict) else {},
             wire_bytes=entry.body_bytes or 0,
             decoded_bytes=len(captured.request_body or b""),
@@ -665,6 +718,14 @@ def _notes(items: list[Captured]) -> list[str]:
         "and processing is judged only from the session reads the HAR holds",
         "an expiry a scenario forced is not told apart from the client's inactivity",
     ]
+    ignored = [value for c in items for value in c.ignored]
+    if ignored:
+        more = len(ignored) - MAX_IGNORED_SHOWN
+        notes.append(
+            "values the judge cannot read were ignored, the entries judged without them: "
+            + "; ".join(ignored[:MAX_IGNORED_SHOWN])
+            + (f"; and {more} more" if more > 0 else "")
+        )
     inferred = sorted({f"{c.entry.operation} {c.entry.status}: {c.entry.code}" for c in items if c.inferred_code})
     if inferred:
         notes.append("codes taken from the contract, the answers having none: " + "; ".join(inferred))

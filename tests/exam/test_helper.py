@@ -73,5 +73,5 @@ def test_a_command_that_cannot_start_fails_the_test_with_its_stderr(tmp_path: Pa
         assert_exam_passed([sys.executable, str(tmp_path / "missing_sync.py")], artifacts=tmp_path / "exam")
     message = str(raised.value)
     assert message.startswith("mock-sprinto exam: 1 of 1 trial(s) failed (14 not run)")
-    assert "the last lines of its stderr:" in message
+    assert "the command sent no request to the emulator; its stderr:" in message
     assert "can't open file" in message and "missing_sync.py" in message
