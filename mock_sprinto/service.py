@@ -649,8 +649,10 @@ def _ms_since(started: float) -> float:
 
 
 def _whole_seconds(header: str | None) -> int | None:
-    """A Retry-After of delta-seconds (an HTTP-date one is not what the emulator sends)."""
-    if header is None or not header.isdigit():
+    """A Retry-After of delta-seconds (an HTTP-date one is not what the emulator sends). A scenario
+    rule's own header may be anything: '²' is a digit to ``isdigit`` and not to ``int``, and 30
+    digits are more than the journal can write (orjson: 64 bits): neither is delta-seconds."""
+    if header is None or not (header.isascii() and header.isdigit()) or len(header) > 18:
         return None
     return int(header)
 
