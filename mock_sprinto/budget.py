@@ -5,11 +5,13 @@ a staged record), the applied records (each its JSON size plus ``RECORD_OVERHEAD
 request bodies being received right now, and the bookkeeping each integration keeps: the
 integration itself, its sessions and the record of every page they received (with the validation
 errors kept), its activity log, and the scenarios installed (``approx_bytes`` of each, estimated the
-way CPython lays the objects out). A push that would take the total past the budget less
-``headroom`` is refused with 507 ``memory_budget_exceeded`` before it is staged (a body that cannot
-fit, before it is read), so a flood of small gzip bodies that inflate ~1000x, spread over many
-integrations, stops at the budget instead of at the machine's memory. The headroom is kept for the
-bookkeeping that cannot be refused: the record of a refused page, a new integration, a session.
+way CPython lays the objects out). An integration imported from a state bundle is counted the same
+way (``bundle.restore``), so deleting it, or forgetting its sessions, gives back what was counted.
+A push that would take the total past the budget less ``headroom`` is refused with 507
+``memory_budget_exceeded`` before it is staged (a body that cannot fit, before it is read), so a
+flood of small gzip bodies that inflate ~1000x, spread over many integrations, stops at the budget
+instead of at the machine's memory. The headroom is kept for the bookkeeping that cannot be
+refused: the record of a refused page, a new integration, a session.
 """
 
 from __future__ import annotations

@@ -37,10 +37,19 @@ import jsonschema_rs
 import orjson
 
 from . import __version__
-from .budget import MemoryBudget
+from .budget import (
+    ACTIVITY_BYTES,
+    CONTROL_REMEDY,
+    RECORD_OVERHEAD_BYTES,
+    SESSION_BYTES,
+    TENANT_BYTES,
+    MemoryBudget,
+    approx_bytes,
+)
 from .clock import MAX_TIME, MIN_TIME, OffsetClock, format_time
 from .codes import INTEGRATION_LIMIT_REACHED, INVALID_STATE, UNSUPPORTED_STATE_VERSION
 from .errors import ApiError
+from .errors import counted as plural
 from .faults.engine import FaultState
 from .faults.scenario import Scenario, ScenarioError, effective_settings, parse_scenario
 from .har import REDACTED, SECRET_HEADERS
@@ -79,13 +88,15 @@ _PROBE = b"mock-sprinto digest probe"
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-def refused(problems: list[str], what: str = "the state bundle") -> ApiError:
-    """400 ``invalid_state`` listing each problem: a bundle refused whole, before anything changed."""
+def refused(problems: list[str], what: str = "the state bundle", *, setting: str | bool = False) -> ApiError:
+    """400 ``invalid_state`` listing each problem: a bundle refused whole, before anything changed.
+    It names no setting (docs/reference.md: only one whose change would change the answer), unless
+    ``setting`` says which does: ``max_state_bytes`` for a bundle over its size."""
     shown = problems[:MAX_PROBLEMS]
     if len(problems) > MAX_PROBLEMS:
         shown.append(f"... and {len(problems) - MAX_PROBLEMS} more problem(s) not listed")
     first = shown[0] if shown else "it is not a state bundle"
-    return ApiError.of(INVALID_STATE, f"{what} is refused, nothing was changed: {first}", errors=shown)
+    return ApiError.of(INVALID_STATE, f"{what} is refused, nothing was changed: {first}", errors=shown, setting=setting)
 
 
 # ---- export -----------------------------------------------------------------------------------------
@@ -449,13 +460,14 @@ def decode(data: bytes, limit: int, max_depth: int) -> Any:
     if data[:2] == _GZIP_MAGIC:
         data = _gunzip(data, limit)
     if len(data) > limit:
-        raise refused([f"it is over {limit} bytes (setting max_state_bytes)"])
+        raise refused([f"it is over {limit} bytes (setting max_state_bytes)"], setting="max_state_bytes")
     from .payload import parse_json
 
     try:
         return parse_json(data, max_depth + BUNDLE_NESTING)
-    except ApiError as error:
-        raise refused([f"not JSON: {error.extra.get('reason', error.detail)}"]) from None
+    except ApiError as error:  # too deep names max_json_depth, which lifts the bundle's depth too
+        setting = error.setting if isinstance(error.setting, str) else False
+        raise refused([f"not JSON: {error.extra.get('reason', error.detail)}"], setting=setting) from None
 
 
 def _gunzip(data: bytes, limit: int) -> bytes:
@@ -465,7 +477,9 @@ def _gunzip(data: bytes, limit: int) -> bytes:
     except zlib.error as exc:
         raise refused([f"damaged gzip: {exc}"]) from None
     if len(out) > limit:
-        raise refused([f"it is over {limit} bytes once decompressed (setting max_state_bytes)"])
+        raise refused(
+            [f"it is over {limit} bytes once decompressed (setting max_state_bytes)"], setting="max_state_bytes"
+        )
     if not inflater.eof:
         raise refused(["damaged gzip: the compressed data ends too soon"])
     return out
@@ -506,7 +520,15 @@ class Restoration:
 
     @property
     def held_bytes(self) -> int:
-        return sum(built.tenant.staged_bytes + built.tenant.applied_bytes for built in self.tenants)
+        """What its integrations will hold in the memory budget (data and bookkeeping), and a server
+        bundle's global scenario."""
+        scenario = 0 if self.scenario is None else self.scenario.nbytes
+        return scenario + sum(_held(built.tenant) for built in self.tenants)
+
+
+def _held(tenant: Tenant) -> int:
+    """What a tenant counts in the memory budget: ``Tenant.release_memory`` gives back as much."""
+    return tenant.staged_bytes + tenant.applied_bytes + tenant.kept_bytes
 
 
 def checked_document(data: bytes, limit: int, max_depth: int) -> Any:
@@ -521,7 +543,122 @@ def _checked(document: Any) -> Any:
     problems = _schema_problems(document)
     if problems:
         raise refused(problems)
-    return as_integers(_schema(), document)  # 3.0 is an integer to JSON Schema: an int from here on
+    document = as_integers(_schema(), document)  # 3.0 is an integer to JSON Schema: an int from here on
+    problems = _WideNumbers(_schema()).found(document)
+    if problems:
+        raise refused(problems)
+    return document
+
+
+# The whole numbers orjson writes: 64 bits, signed or not. ``as_integers`` makes an int of any whole
+# float the schema types ``integer`` (1e300 is one to JSON Schema), and one beyond these could not be
+# written back: every answer showing it was a 500, and no export or ``--persist`` save could be made.
+MIN_WHOLE = -(2**63)
+MAX_WHOLE = 2**64 - 1
+
+
+def _beyond_64_bits(value: float) -> str:
+    return f"a whole number beyond 64 bits ({float(value):g}), which this server could not write back"
+
+
+# An object's or array's schema as ``_WideNumbers`` walks it: the named members that can hold an
+# integer (name, schema), additionalProperties, every property's name, prefixItems, items.
+_Members64 = tuple[
+    tuple[tuple[str, dict[str, Any]], ...],
+    dict[str, Any] | None,
+    dict[str, Any],
+    tuple[dict[str, Any] | None, ...],
+    dict[str, Any] | None,
+]
+
+
+class _WideNumbers:
+    """The whole numbers of a checked bundle beyond 64 bits, each named by its path. Only members whose
+    schema can hold an integer are walked (``as_integers`` made these ints; the JSON parser makes
+    none this wide): a bundle's records, headers and bodies are strings, and are never visited."""
+
+    def __init__(self, root: dict[str, Any]) -> None:
+        self.root = root
+        self.holds: dict[int, bool] = {}
+        self.plans: dict[int, _Members64] = {}
+
+    def found(self, document: Any) -> list[str]:
+        problems: list[str] = []
+        self.walk(self.root, document, (), problems)
+        return list(dict.fromkeys(problems))[: MAX_PROBLEMS + 1]  # a value two branches reach, once
+
+    def resolved(self, node: Any) -> Any:
+        while isinstance(node, dict) and isinstance(node.get("$ref"), str) and node["$ref"].startswith("#/"):
+            target: Any = self.root
+            for part in node["$ref"][2:].split("/"):
+                target = target[part]
+            node = target
+        return node
+
+    def can_hold(self, node: dict[str, Any]) -> bool:
+        """Whether an integer can be at ``node`` or below it (worked out once a node)."""
+        key = id(node)
+        if key in self.holds:
+            return self.holds[key]
+        self.holds[key] = True  # a schema may refer to itself
+        kinds = node.get("type")
+        kinds = [kinds] if isinstance(kinds, str) else kinds or []
+        below = [
+            *node.get("oneOf", ()),
+            *node.get("anyOf", ()),
+            *node.get("allOf", ()),
+            *node.get("properties", {}).values(),
+            node.get("additionalProperties"),
+            *node.get("prefixItems", ()),
+            node.get("items"),
+        ]
+        held = "integer" in kinds or any(
+            isinstance(inner, dict) and self.can_hold(self.resolved(inner)) for inner in below
+        )
+        self.holds[key] = held
+        return held
+
+    def holding(self, node: Any) -> dict[str, Any] | None:
+        """``node`` resolved, when an integer can be at it or below it; else None."""
+        node = self.resolved(node)
+        return node if isinstance(node, dict) and self.can_hold(node) else None
+
+    def members(self, node: dict[str, Any]) -> _Members64:
+        """Of an object's schema, the members that can hold an integer (worked out once a node)."""
+        plan = self.plans.get(id(node))
+        if plan is None:
+            properties = node.get("properties", {})
+            named = tuple((key, inner) for key, each in properties.items() if (inner := self.holding(each)) is not None)
+            extra = self.holding(node.get("additionalProperties"))
+            prefix = tuple(self.holding(each) for each in node.get("prefixItems", ()))
+            plan = self.plans[id(node)] = (named, extra, properties, prefix, self.holding(node.get("items")))
+        return plan
+
+    def walk(self, node: Any, value: Any, path: tuple[str | int, ...], problems: list[str]) -> None:
+        held = self.holding(node)
+        if held is None or len(problems) > MAX_PROBLEMS:
+            return
+        for branch in (*held.get("oneOf", ()), *held.get("anyOf", ()), *held.get("allOf", ())):
+            self.walk(branch, value, path, problems)
+        named, extra, properties, prefix, items = self.members(held)
+        chosen: Iterable[tuple[str | int, dict[str, Any] | None, Any]]
+        if type(value) is dict:
+            chosen = [(key, inner, value[key]) for key, inner in named if key in value]
+            if extra is not None:
+                chosen += [(key, extra, item) for key, item in value.items() if key not in properties]
+        elif type(value) is list and (items is not None or any(prefix)):
+            chosen = [
+                (index, prefix[index] if index < len(prefix) else items, item) for index, item in enumerate(value)
+            ]
+        else:
+            return
+        for key, inner, item in chosen:
+            kind = type(item)
+            if kind is int:
+                if not MIN_WHOLE <= item <= MAX_WHOLE:
+                    problems.append(f"{json_pointer((*path, key))}: {_beyond_64_bits(item)}")
+            elif (kind is dict or kind is list) and inner is not None:
+                self.walk(inner, item, (*path, key), problems)
 
 
 def from_document(document: Any, emulator: Emulator, *, checked: bool = False, base: int | None = None) -> Restoration:
@@ -540,21 +677,41 @@ def from_document(document: Any, emulator: Emulator, *, checked: bool = False, b
 
 
 def _check_format(document: Any) -> None:
+    if not isinstance(document, dict):
+        found = f"the document is {_as_json(document)}, not an object"
+    elif "format" not in document:
+        members = ", ".join(repr(str(name)[:40]) for name in itertools.islice(document, 5)) or "none"
+        found = f"it has no 'format' (its members: {members})"  # a HAR's: 'log'
+    else:
+        found = f"got {_as_json(document['format'])}"
     if not isinstance(document, dict) or document.get("format") != FORMAT:
-        found = document.get("format") if isinstance(document, dict) else None
-        raise refused(
-            [f"'format' must be {FORMAT!r}, got {str(found)[:60]!r}: this is not a mock-sprinto state bundle"]
-        )
+        raise refused([f"'format' must be {FORMAT!r}, {found}: this is not a mock-sprinto state bundle"])
     version = document.get("version")
     if version != VERSION:
+        which = f"a version {_as_json(version)}" if "version" in document else "an unversioned"
         raise ApiError.of(
             UNSUPPORTED_STATE_VERSION,
-            f"this is a version {str(version)[:20]} state bundle; mock-sprinto {__version__} reads version "
+            f"this is {which} state bundle; mock-sprinto {__version__} reads version "
             f"{VERSION} only. Nothing was changed: export the state again with this version, or import it "
             "into the version that wrote it",
             supported_versions=[VERSION],
-            found_version=version if isinstance(version, (int, str)) else None,
+            found_version=version if isinstance(version, (int, str)) and not isinstance(version, bool) else None,
+            setting=False,  # no setting reads another version
         )
+
+
+def _as_json(value: Any) -> str:
+    """What a bundle holds, as JSON writes it (``null``, ``true``, ``"har"``), cut short: the person
+    reading a refusal wrote JSON, not Python (``None``, ``True``)."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    try:
+        text = orjson.dumps(value).decode("utf-8")
+    except orjson.JSONEncodeError:  # a whole number beyond 64 bits, a lone surrogate
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 @cache
@@ -762,6 +919,12 @@ class _Checker:
             self.problem(f"{where}/finished", f"names sessions the bundle does not hold: {missing[:3]}")
         tenant.finished = deque(item["finished"])
         tenant.due = [Due(d["at"], d["seq"], d["kind"], d["session_id"]) for d in item["due"]]
+        attempts = {due.session_id for due in tenant.due if due.kind == "attempt"}
+        for session in tenant.sessions.values():
+            if session.state is State.PROCESSING and session.id not in attempts:
+                # Not scheduled here: when it would come is the writer's to say, and a live server
+                # always has one due for a session that is processing (else it waits for ever).
+                self.problem(f"{where}/due", f"no processing attempt for session {session.id!r}, which is processing")
         heapq.heapify(tenant.due)
         tenant._due_seq = max([item["due_seq"], *(d.seq for d in tenant.due)])
         for index, dataset_doc in enumerate(item["datasets"]):
@@ -773,10 +936,12 @@ class _Checker:
         tenant.activity = ActivityLog(settings.activity_log_size)
         for a in item["activity"]:
             details = right_sized_json(a["details"])
+            size = ACTIVITY_BYTES + len(a["message"]) + approx_bytes(a["details"])  # as ``Tenant.note_sized``
             tenant.activity.append(
-                ActivityItem(a["id"], a["at"], a["level"], a["type"], a["message"], a["session_id"], details)
+                ActivityItem(a["id"], a["at"], a["level"], a["type"], a["message"], a["session_id"], details, size)
             )
         tenant._activity_seq = item["activity_seq"]
+        self.state_counts(tenant, item["state_counts"], where)
         tenant.state_counts = Counter(item["state_counts"])
         tenant.last_activity_at = item["last_activity_at"]
         limit = item["rate_limit"]
@@ -785,7 +950,29 @@ class _Checker:
             tenant.bucket.tokens = min(float(limit["tokens"]), float(limit["burst"]))
         tenant.processing_failures_pending = item["processing_failures_pending"]
         tenant.processing_hold_until = item["processing_hold_until"]
+        # Its bookkeeping, counted as a live server counts it (the memory budget's docstring): the
+        # integration, its sessions and their pages' records, what applying the staged records will
+        # hold, its activity log and its own scenario. ``restore`` adds it to the process's budget,
+        # which a delete, a reset or a session forgotten later takes back.
+        tenant.keep(
+            sum(session.kept + session.staged_records * RECORD_OVERHEAD_BYTES for session in tenant.sessions.values())
+            + sum(activity.nbytes for activity in tenant.activity)
+            + (0 if tenant.own_scenario is None else tenant.own_scenario.nbytes)
+        )
         return Built(tenant, now, follows_global)
+
+    def state_counts(self, tenant: Tenant, counts: dict[str, int], where: str) -> None:
+        """The sessions counted by state are those the integration ever had (a finished one
+        forgotten past ``max_sessions_kept`` stays counted): as many as it holds in a state it keeps
+        every session in, at least as many in the others. Fewer went negative as sessions moved on."""
+        held = Counter(session.state.value for session in tenant.sessions.values())
+        for state in State:
+            have, counted = held[state.value], counts[state.value]
+            if counted < have or (state in _NEVER_FORGOTTEN and counted != have):
+                self.problem(
+                    f"{where}/state_counts/{state.value}",
+                    f"{counted}, but the integration holds {plural(have, 'session')} in that state",
+                )
 
     def session(self, item: dict[str, Any], where: str, integration_id: str) -> Session:
         session = Session(
@@ -796,6 +983,8 @@ class _Checker:
             inactivity_timeout=float(item["inactivity_timeout"]),
             created_at=self.time(item["created_at"], f"{where}/created_at"),
         )
+        if session.inactivity_timeout > MAX_WHOLE:  # the vendor API shows a whole one as an int
+            self.problem(f"{where}/inactivity_timeout", _beyond_64_bits(session.inactivity_timeout))
         for name in _SESSION_FIELDS[5:]:  # after created_at
             setattr(session, name, item[name])
         session.state = State(item["state"])
@@ -803,9 +992,19 @@ class _Checker:
         for index, page_doc in enumerate(item["accepted_pages"]):
             page = self.page(page_doc, f"{where}/accepted_pages/{index}", accepted=True)
             session.add_page(page)
-            session.staged_bytes += len(page.payload or b"")
+            if page.payload is not None:  # staged: applying its records will hold RECORD_OVERHEAD_BYTES each
+                session.staged_bytes += len(page.payload)
+                session.staged_records += page.record_count
         for index, page_doc in enumerate(item["rejected_pages"]):
             session.rejected_pages.append(self.page(page_doc, f"{where}/rejected_pages/{index}", accepted=False))
+        # What the session and its pages' records hold, counted as a live server counts them
+        # (``Tenant.add_session``, ``Tenant.add_page``; the rejected pages past the ones kept are gone).
+        session.kept = (
+            SESSION_BYTES
+            + len(session.client_reference_id or "")
+            + sum(page.kept for page in session.accepted_pages)
+            + sum(page.kept for page in session.rejected_pages)
+        )
         if session.finished_at is not None:
             session.finish()  # kept flat, as the live server keeps a finished session's pages
         return session
@@ -816,8 +1015,8 @@ class _Checker:
             payload = item["payload"].encode("utf-8", "surrogatepass")
             if not accepted:
                 self.problem(f"{where}/payload", "a rejected page keeps no payload")
-            elif not _is_page(payload):
-                self.problem(f"{where}/payload", 'a page\'s body: a JSON object with "entities" of record lists')
+            else:
+                self.staged_counts(payload, item, where)
         page = Page(
             ordinal=item["ordinal"],
             request_id=item["request_id"],
@@ -836,9 +1035,28 @@ class _Checker:
             payload=payload,
             duration_ms=item["duration_ms"],
             digest=self.digest(item["digest"]),
-            unknown_fields=fields_found(item["unknown_fields"]),
+            # A staged page is read for unknown fields afresh, against this server's schemas (another
+            # --schemas, or none read yet there); a page without its payload keeps what was found.
+            unknown_fields=None if payload is not None else fields_found(item["unknown_fields"]),
         )
+        page.count_kept()
         return page
+
+    def staged_counts(self, payload: bytes, item: dict[str, Any], where: str) -> None:
+        """A staged page's body is a page, whose records per type are the page's ``counts`` (what
+        an apply applies is its body; what the session, the log and the judge say it applied are the
+        counts)."""
+        found = _page_counts(payload)
+        if found is None:
+            self.problem(f"{where}/payload", 'a page\'s body: a JSON object with "entities" of record lists')
+            return
+        counted = {name: count for name, count in item["counts"].items() if count}
+        held = {name: count for name, count in found.items() if count}
+        if held != counted:
+            found_text = orjson.dumps(held).decode("utf-8")
+            self.problem(f"{where}/counts", f"the records its payload holds by type: {found_text[:200]}")
+        elif item["record_count"] != sum(held.values()):
+            self.problem(f"{where}/record_count", f"the records its payload holds: {sum(held.values())}")
 
     def dataset(self, item: dict[str, Any], where: str) -> Dataset:
         dataset = Dataset(item["entity_type"], item["key_field"])
@@ -870,13 +1088,20 @@ class _Checker:
         return entry
 
 
-def _is_page(payload: bytes) -> bool:
+# The states of sessions an integration keeps however many it had: only finished ones are forgotten.
+_NEVER_FORGOTTEN = (State.ACTIVE, State.PROCESSING)
+
+
+def _page_counts(payload: bytes) -> dict[str, int] | None:
+    """The records of a page's body by type; None when it is not a page's body."""
     try:
         value = orjson.loads(payload)
     except orjson.JSONDecodeError:
-        return False
+        return None
     entities = value.get("entities") if isinstance(value, dict) else None
-    return isinstance(entities, dict) and all(isinstance(records, list) for records in entities.values())
+    if not isinstance(entities, dict) or not all(isinstance(records, list) for records in entities.values()):
+        return None
+    return {name: len(records) for name, records in entities.items()}
 
 
 # ---- import: put in place ---------------------------------------------------------------------------
@@ -902,6 +1127,8 @@ def restore(emulator: Emulator, restoration: Restoration, integration_id: str | 
         emulator.reset()
         if restoration.clock_now is not None:
             emulator.clock.resume_at(restoration.clock_now)
+        before = 0 if emulator.scenario is None else emulator.scenario.nbytes
+        emulator.budget.add((0 if restoration.scenario is None else restoration.scenario.nbytes) - before)
         emulator.scenario = restoration.scenario
         for tenant in emulator.tenants.values():  # declared ones, made afresh: the global scenario
             emulator.take_scenario(tenant)
@@ -919,7 +1146,7 @@ def restore(emulator: Emulator, restoration: Restoration, integration_id: str | 
         tenant.clock.resume_at(built.now)
         tenant.since += shift
         tenant.budget = emulator.budget
-        emulator.budget.add(tenant.staged_bytes + tenant.applied_bytes)
+        emulator.budget.add(_held(tenant))  # what it counted on the budget it was built with
         if built.follows_global:
             tenant.faults.scenario = emulator.scenario
         emulator.tenants[tenant.id] = tenant
@@ -931,16 +1158,17 @@ def restore(emulator: Emulator, restoration: Restoration, integration_id: str | 
 
 
 def _check_room(emulator: Emulator, restoration: Restoration, replaced: Iterable[str]) -> None:
+    """507 ``memory_budget_exceeded`` when what the bundle holds, less what it replaces, does not fit
+    in the memory budget; 403 when it would make more integrations than ``max_integrations``."""
     replaced = list(replaced)
-    freed = sum(
-        emulator.tenants[name].staged_bytes + emulator.tenants[name].applied_bytes
-        for name in replaced
-        if name in emulator.tenants
-    )
-    needed = restoration.held_bytes - freed
-    if needed > 0:
-        emulator.budget.check(needed)
+    freed = sum(_held(emulator.tenants[name]) for name in replaced if name in emulator.tenants)
     ids = {built.tenant.id for built in restoration.tenants}
+    needed = restoration.held_bytes - freed
+    if restoration.scope == "server":  # its global scenario replaces this server's; declared ones come afresh
+        needed -= 0 if emulator.scenario is None else emulator.scenario.nbytes
+        needed += TENANT_BYTES * len(set(emulator.declared) - ids)
+    if needed > 0:
+        emulator.budget.check(needed, "nothing was changed; " + CONTROL_REMEDY)
     if restoration.scope == "server":
         total = len(ids | set(emulator.declared))
     else:

@@ -608,6 +608,7 @@ class ControlPlane:
                 PERSISTENCE_OFF,
                 "this server keeps its state in memory only; start it with --persist FILE to save it, "
                 "or export it with GET /_mock/state",
+                setting="persist_file",  # the file is what would change this answer, not max_state_bytes
             )
         document = self.state()
         data = bundle.encode(document, compress=path.endswith(".gz"))
@@ -615,7 +616,10 @@ class ControlPlane:
             write_atomically(path, data)
         except OSError as exc:
             raise ApiError.of(
-                STATE_NOT_SAVED, f"the state could not be written to {path}: {exc.strerror or exc}", path=path
+                STATE_NOT_SAVED,
+                f"the state could not be written to {path}: {exc.strerror or exc}",
+                path=path,
+                setting="persist_file",
             ) from None
         return {
             "saved": path,

@@ -32,7 +32,11 @@ def read_bundle_file(path: str | os.PathLike[str], limit: int) -> bytes:
     except OSError as exc:
         raise refused([f"cannot read {os.fspath(path)}: {exc.strerror or exc}"], "the state file") from None
     if len(data) > limit:
-        raise refused([f"{os.fspath(path)} is over {limit} bytes (setting max_state_bytes)"], "the state file")
+        raise refused(
+            [f"{os.fspath(path)} is over {limit} bytes (setting max_state_bytes)"],
+            "the state file",
+            setting="max_state_bytes",
+        )
     return data
 
 

@@ -1,0 +1,372 @@
+"""What an import checks besides the schema, and what it counts: whole numbers this server could not
+write back, a staged page's payload against its counts, sessions counted by state, a processing
+session's attempt, the memory budget of what it brings; refusals that name a setting only when it
+would change the answer; a staged page read for unknown fields with this server's schemas."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp.test_utils import TestClient
+
+from mock_sprinto import bundle, cli
+from mock_sprinto.errors import ApiError
+from mock_sprinto.service import Emulator
+
+from ..helpers import Control, Vendor, user
+
+Serve = Callable[[Emulator], Awaitable[TestClient[Any, Any]]]
+Change = Callable[[dict[str, Any]], None]
+ONE = "/_mock/integrations/acme/state"
+
+
+async def put(control: Control, document: Any, path: str = ONE) -> tuple[int, dict[str, Any]]:
+    async with control.client.put(path, json=document) as response:
+        return response.status, await response.json()
+
+
+async def a_run(vendor: Vendor, control: Control) -> dict[str, str]:
+    """Sessions in four states: processed (a rejected page among its pages), cancelled, processing
+    (a staged page), active (a staged page with a misspelt field, which Sprinto accepts)."""
+    done = (await vendor.start())["id"]
+    await vendor.push(done, {"entities": {"User": [user(1), user(2)]}, "page_hint": 1})
+    await vendor.push(done, {"entities": {"User": [user(3, workEmail="x")]}, "page_hint": 2}, expect=400)
+    await vendor.close(done)
+    await control.advance(2, "acme")  # processed
+    cancelled = (await vendor.start())["id"]
+    await vendor.push(cancelled, {"entities": {"User": [user(4)]}})
+    await vendor.close(cancelled, "discard")
+    processing = (await vendor.start())["id"]
+    await vendor.push(processing, {"entities": {"User": [user(5), user(6), user(7)]}, "page_hint": 1})
+    await vendor.close(processing)
+    active = (await vendor.start())["id"]
+    await vendor.push(active, {"entities": {"User": [user(8, workEmial="typo@example.com")]}, "page_hint": 1})
+    return {"processed": done, "cancelled": cancelled, "processing": processing, "active": active}
+
+
+def session_of(document: dict[str, Any], state: str) -> dict[str, Any]:
+    return next(s for s in document["integrations"][0]["sessions"] if s["state"] == state)
+
+
+async def refused_whole(control: Control, change: Change) -> dict[str, Any]:
+    """The problem of a PUT of the integration's own bundle, changed; asserts nothing changed."""
+    before = await control.get("/state")
+    document = await control.get("/integrations/acme/state")
+    change(document)
+    status, problem = await put(control, document)
+    assert (status, problem["code"]) == (400, "invalid_state"), problem
+    assert "setting" not in problem, problem  # no setting lets a damaged bundle in
+    assert await control.get("/state") == before
+    return problem
+
+
+# ---- whole numbers beyond 64 bits --------------------------------------------------------------------
+def _set(state: str, *path: str | int, value: Any) -> Change:
+    def change(document: dict[str, Any]) -> None:
+        node: Any = session_of(document, state)
+        for part in path[:-1]:
+            node = node[part]
+        node[path[-1]] = value
+
+    return change
+
+
+def _journal_pages(document: dict[str, Any]) -> None:
+    document["journal"][0]["page"] = 1e300
+
+
+def _session_count(document: dict[str, Any]) -> None:
+    document["integrations"][0]["session_count"] = 2.0**64
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        (_set("active", "retry_count", value=1e300), "/retry_count"),
+        (_set("active", "accepted_pages", 0, "page_hint", value=-1e19), "/accepted_pages/0/page_hint"),
+        (_set("active", "accepted_records_by_entity", "User", value=1e20), "/accepted_records_by_entity/User"),
+        (_set("active", "inactivity_timeout", value=1e20), "/inactivity_timeout"),  # shown as an int
+        (_session_count, "/integrations/0/session_count"),  # 2**64: one past what orjson writes
+        (_journal_pages, "/journal/0/page"),
+    ],
+)
+async def test_a_whole_number_beyond_64_bits_is_refused_whole_naming_where(
+    vendor: Vendor, control: Control, change: Change, where: str
+) -> None:
+    await a_run(vendor, control)
+    problem = await refused_whole(control, change)
+    found = [line for line in problem["errors"] if "a whole number beyond 64 bits" in line]
+    assert len(found) == 1 and found[0].split(":")[0].endswith(where), problem
+
+
+async def test_the_widest_whole_numbers_orjson_writes_are_taken_and_written_back(
+    vendor: Vendor, control: Control
+) -> None:
+    await a_run(vendor, control)
+    document = await control.get("/integrations/acme/state")
+    document["integrations"][0]["session_count"] = 2**64 - 1
+    session_of(document, "active")["accepted_pages"][0]["page_hint"] = -(2**63)
+    status, problem = await put(control, document)
+    assert status == 200, problem
+    again = await control.get("/integrations/acme/state")
+    assert again["integrations"][0]["session_count"] == 2**64 - 1
+    assert session_of(again, "active")["accepted_pages"][0]["page_hint"] == -(2**63)
+
+
+def test_a_persist_save_that_fails_on_the_way_out_says_why(
+    make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "state.json"
+    target.write_bytes(b"the old one")
+    emulator = make_emulator(persist_file=str(target))
+
+    def cannot_write(document: Any, *, compress: bool = False) -> bytes:
+        raise orjson.JSONEncodeError("Integer exceeds 64-bit range")
+
+    monkeypatch.setattr(bundle, "encode", cannot_write)
+    cli._save_state(emulator)  # no traceback: it says why, and that the file is as it was
+    error = capsys.readouterr().err
+    assert f"the state could not be saved to {target}" in error and "64-bit" in error, error
+    assert "the file was left as it was" in error and target.read_bytes() == b"the old one"
+
+
+# ---- the memory budget -------------------------------------------------------------------------------
+async def test_an_imported_integration_holds_in_the_budget_what_the_live_one_did(
+    client: TestClient[Any, Any], emulator: Emulator, vendor: Vendor, control: Control
+) -> None:
+    """Its sessions, their pages' records (a rejected one's errors), its staged records and its
+    activity log are counted as the live integration counted them: no drift, however often it is
+    imported and deleted, or its sessions forgotten."""
+    empty = emulator.budget.held
+    await a_run(vendor, control)
+    live = emulator.budget.held
+    document = await control.get("/integrations/acme/state")
+    for _ in range(3):
+        async with client.delete("/_mock/integrations/acme") as response:
+            assert response.status in (200, 204)
+        assert emulator.budget.held == empty
+        status, problem = await put(control, document)
+        assert status == 200, problem
+        assert emulator.budget.held == live
+    # Its finished sessions forgotten, one by one, give back what the import counted, no more.
+    async with client.put("/_mock/integrations/acme/settings", json={"max_sessions_kept": 1}) as response:
+        assert response.status == 200
+    active = session_of(document, "active")["id"]
+    await vendor.close(active, "discard")
+    for _ in range(3):
+        await vendor.close((await vendor.start())["id"], "discard")
+        assert emulator.budget.held > empty
+    async with client.delete("/_mock/integrations/acme") as response:
+        assert response.status in (200, 204)
+    assert emulator.budget.held == empty
+
+
+async def test_an_import_whose_bookkeeping_does_not_fit_the_budget_is_507_and_changes_nothing(
+    vendor: Vendor, control: Control, make_emulator: Any, serve: Serve
+) -> None:
+    """Sessions of many small pages, all discarded: no data held, only the records of pages and the
+    activity log, which hold more than the bundle's bytes (so the body itself is read)."""
+    for _ in range(4):
+        session = (await vendor.start())["id"]
+        for page in range(30):
+            await vendor.push(session, {"entities": {"User": [user(page)]}, "page_hint": page})
+        await vendor.close(session, "discard")
+    document = await control.get("/integrations/acme/state")
+    document["journal"] = []
+    size = len(orjson.dumps(document))
+    held = bundle.from_document(copy.deepcopy(document), make_emulator()).held_bytes
+    assert size < held * 0.7
+    budget = (size + held) // 2 * 32 // 31  # the bundle's bytes fit below the headroom, what it holds does not
+    small = await serve(make_emulator(memory_budget_bytes=budget))
+    other = Control(small)
+    await Vendor(small).start()
+    before = await other.get("/state")
+    status, problem = await put(other, document)
+    assert (status, problem["code"]) == (507, "memory_budget_exceeded"), problem
+    assert "nothing was changed" in problem["detail"] and "DELETE /_mock/integrations/ID" in problem["detail"]
+    assert await other.get("/state") == before
+
+
+# ---- staged pages ------------------------------------------------------------------------------------
+def _payload(state: str, entities: dict[str, Any]) -> Change:
+    def change(document: dict[str, Any]) -> None:
+        session_of(document, state)["accepted_pages"][0]["payload"] = orjson.dumps({"entities": entities}).decode()
+
+    return change
+
+
+def _record_count(document: dict[str, Any]) -> None:
+    session_of(document, "processing")["accepted_pages"][0]["record_count"] = 1
+
+
+@pytest.mark.parametrize(
+    ("change", "where", "says"),
+    [
+        (_payload("processing", {"User": [user(5), 5, None, {"no": "key"}]}), "counts", '{"User":4}'),
+        (_payload("processing", {"User": [user(5), user(6), user(7)], "Ghost": [{}]}), "counts", '"Ghost":1'),
+        (_payload("active", {"User": []}), "counts", "{}"),
+        (_record_count, "record_count", "3"),
+    ],
+)
+async def test_a_staged_pages_payload_must_hold_the_records_its_counts_say(
+    vendor: Vendor, control: Control, change: Change, where: str, says: str
+) -> None:
+    await a_run(vendor, control)
+    problem = await refused_whole(control, change)
+    (line,) = problem["errors"]
+    assert f"/accepted_pages/0/{where}: the records its payload holds" in line and says in line, problem
+
+
+async def test_a_staged_page_is_read_for_unknown_fields_with_this_servers_schemas(
+    vendor: Vendor, control: Control
+) -> None:
+    """A bundle's "none found" (or fields no page holds) on a page that keeps its payload is not
+    taken: the page is read again here. A page without its payload keeps what the bundle found."""
+    await a_run(vendor, control)
+    document = await control.get("/integrations/acme/state")
+    staged = session_of(document, "active")["accepted_pages"][0]
+    assert "workEmial" in staged["payload"]
+    staged["unknown_fields"] = {}  # as if read, none found: it would hide the misspelt field
+    pages = session_of(document, "processed")["accepted_pages"]
+    assert pages[0]["payload"] is None
+    pages[0]["unknown_fields"] = {"User": ["firstNme"]}  # no payload to read again: kept
+    status, problem = await put(control, document)
+    assert status == 200, problem
+    restored = await control.get("/integrations/acme/state")
+    assert session_of(restored, "processed")["accepted_pages"][0]["unknown_fields"] == {"User": ["firstNme"]}
+    report = await control.get("/integrations/acme/report")
+    (finding,) = [f for f in report["findings"] if f["id"] == "unknown_field"]
+    said = orjson.dumps(finding).decode()
+    assert "workEmial" in said and "firstNme" in said, finding
+
+
+# ---- sessions counted by state, and processing ------------------------------------------------------
+def _counts(**counts: int) -> Change:
+    def change(document: dict[str, Any]) -> None:
+        document["integrations"][0]["state_counts"].update(counts)
+
+    return change
+
+
+def _no_attempt(document: dict[str, Any]) -> None:
+    item = document["integrations"][0]
+    item["due"] = [due for due in item["due"] if due["kind"] != "attempt"]
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        (_counts(active=0), "/integrations/0/state_counts/active: 0, but the integration holds 1 session"),
+        (_counts(processing=2), "/integrations/0/state_counts/processing: 2, but the integration holds 1 session"),
+        (_counts(cancelled=0), "/integrations/0/state_counts/cancelled: 0, but the integration holds 1 session"),
+        (_no_attempt, "/integrations/0/due: no processing attempt for session"),
+    ],
+)
+async def test_sessions_counted_by_state_and_a_processing_attempt_must_agree_with_the_sessions(
+    vendor: Vendor, control: Control, change: Change, where: str
+) -> None:
+    await a_run(vendor, control)
+    problem = await refused_whole(control, change)
+    assert any(line.startswith(where) for line in problem["errors"]), problem
+
+
+async def test_finished_sessions_forgotten_stay_counted_by_state(
+    make_emulator: Any, serve: Serve, vendor: Vendor, control: Control
+) -> None:
+    """A live server counts every session it had (``max_sessions_kept`` forgets the oldest finished
+    ones, not their count): its bundle holds fewer than it counts, and is taken."""
+    async with control.client.put("/_mock/integrations/acme/settings", json={"max_sessions_kept": 1}) as response:
+        assert response.status == 200
+    for _ in range(3):
+        await vendor.close((await vendor.start())["id"], "discard")
+    document = await control.get("/integrations/acme/state")
+    assert len(document["integrations"][0]["sessions"]) == 1
+    assert document["integrations"][0]["state_counts"]["cancelled"] == 3
+    status, problem = await put(control, document)
+    assert status == 200, problem
+    assert (await vendor.status())["sessions"]["cancelled"] == 3
+
+
+# ---- which setting a refusal names -------------------------------------------------------------------
+def _not_base64(document: dict[str, Any]) -> None:
+    entry = document["journal"][0]
+    entry["request_body"], entry["request_body_base64"] = "not base64!", True
+
+
+def _override(document: dict[str, Any]) -> None:
+    document["integrations"][0]["settings_overrides"] = {"max_page_items": -3}
+
+
+@pytest.mark.parametrize("change", [_not_base64, _override, _counts(active=0)])
+async def test_a_damaged_bundle_names_no_setting(vendor: Vendor, control: Control, change: Change) -> None:
+    await a_run(vendor, control)
+    await refused_whole(control, change)  # asserts no setting
+
+
+async def test_refusals_name_a_setting_only_when_it_would_change_the_answer(control: Control) -> None:
+    for document, code in (
+        ({}, "invalid_state"),
+        ({"format": "mock-sprinto-state", "version": 2}, "unsupported_state_version"),
+    ):
+        status, problem = await put(control, document, "/_mock/state")
+        assert (status, problem["code"]) == (400, code) and "setting" not in problem, problem
+    async with control.client.post("/_mock/state/save") as response:
+        problem = await response.json()
+    assert (response.status, problem["code"], problem["setting"]) == (409, "persistence_off", "persist_file")
+    # Over the size limit (a --state file, decoded): max_state_bytes lets it in.
+    with pytest.raises(ApiError) as raised:
+        bundle.decode(gzip.compress(b"[" + b"0," * 1000 + b"0]"), 1000, 64)
+    assert raised.value.problem()["setting"] == "max_state_bytes"
+
+
+async def test_a_har_imported_as_a_bundle_is_told_apart_in_json_terms(control: Control) -> None:
+    for document, says in (
+        ({"log": {"version": "1.2", "entries": []}}, "it has no 'format' (its members: 'log')"),
+        ({"format": None}, "got null"),
+        ({"format": True}, "got true"),
+        ([1, 2], "the document is an array, not an object"),
+    ):
+        status, problem = await put(control, document, "/_mock/state")
+        assert status == 400 and says in problem["detail"], problem
+        assert "None" not in problem["detail"] and "True" not in problem["detail"], problem
+    status, problem = await put(control, {"format": "mock-sprinto-state"}, "/_mock/state")
+    assert problem["code"] == "unsupported_state_version" and "an unversioned state bundle" in problem["detail"]
+    assert "None" not in problem["detail"], problem
+
+
+def test_a_bundle_of_the_whole_server_counts_its_global_scenario_once(make_emulator: Any) -> None:
+    """Its global scenario replaces the server's: the budget counts the new one, not both."""
+    from mock_sprinto.control import ControlPlane
+    from mock_sprinto.faults.scenario import shipped_by_name
+
+    source = make_emulator()
+    ControlPlane(source).set_scenario(shipped_by_name("rate-limited"))
+    document = copy.deepcopy(bundle.to_document(source))
+    target = make_emulator()
+    ControlPlane(target).set_scenario(shipped_by_name("flaky-network"))
+    for _ in range(2):
+        ControlPlane(target).put_state(document)
+        assert target.budget.held == source.budget.held
+
+
+async def test_a_bundle_holding_a_scenario_named_like_a_shipped_one_with_nothing_in_it_says_why(
+    vendor: Vendor, control: Control
+) -> None:
+    # Such a scenario is refused when it is set (it installs nothing under reject-page-2's name,
+    # schemas/scenario.schema.json); in a bundle it is refused with the same words.
+    await vendor.start()
+    async with control.client.put("/_mock/integrations/acme/scenario", json={"name": "mine"}) as response:
+        assert response.status == 200
+    async with control.client.get(ONE) as response:
+        document = await response.json()
+    assert document["integrations"][0]["scenario"]["document"] == {"name": "mine"}
+    document["integrations"][0]["scenario"]["document"] = {"name": "reject-page-2"}
+    status, answer = await put(control, document)
+    assert (status, answer["code"]) == (400, "invalid_state")
+    assert any("send its name as a JSON string" in problem for problem in answer["errors"]), answer["errors"]
