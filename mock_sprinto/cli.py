@@ -281,7 +281,17 @@ def banner(host: str, port: int, emulator: Emulator, config_file: str | None = N
     where = f" in {config_file}" if config_file else ""
     fields = [
         ("base URL", f"{origin}/api/external/push"),
-        ("dashboard", f"{origin}/_mock/"),
+        # With an admin token a browser cannot send the Bearer header: the address it opens takes
+        # the token once, as ?token= (then a cookie); the bare /_mock/ answered a JSON 401.
+        (
+            "dashboard",
+            f"{origin}/_mock/"
+            + (
+                "?token=ADMIN_TOKEN (your --admin-token; once, a cookie keeps it)"
+                if emulator.settings.admin_token
+                else ""
+            ),
+        ),
         ("control", f"{origin}/_mock/health"),
         ("integrations", _integrations_mode(emulator, where)),
         ("entity schemas", ", ".join(sorted(emulator.registry.types)) or "none"),
@@ -475,6 +485,17 @@ def _save_state(emulator: Emulator) -> None:
         saved = ControlPlane(emulator).save_state()
     except ApiError as error:
         print(f"mock-sprinto: error: {error.detail}", file=sys.stderr, flush=True)
+        return
+    except Exception as error:  # the last thing the server does: say why, not a traceback
+        # A state the bundle cannot hold (a value orjson cannot write) is a defect, but on the way
+        # out the user needs to know the file was not written, and that the old one is as it was.
+        path = emulator.settings.persist_file
+        print(
+            f"mock-sprinto: error: the state could not be saved to {path} ({type(error).__name__}: "
+            f"{str(error)[:200]}); the file was left as it was",
+            file=sys.stderr,
+            flush=True,
+        )
         return
     what = held(saved["integrations"], saved["journal_entries"])
     print(f"mock-sprinto: state saved to {saved['saved']} ({saved['bytes']} bytes, {what})", flush=True)

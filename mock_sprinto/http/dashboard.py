@@ -39,6 +39,7 @@ DASHBOARD_HTML = """<!doctype html>
 body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
 header{background:#1d2330;color:#fff;padding:10px 24px;display:flex;flex-wrap:wrap;gap:8px 24px;align-items:center}
 header h1{font-size:18px;margin:0}header a{color:#9cc3ff}header code{background:#2d3445;color:#fff}
+#version{color:#b8c0cc}
 main{padding:8px 24px 40px;max-width:1400px}
 h2{font-size:17px;margin:24px 0 8px}h3{font-size:15px;margin:18px 0 6px}
 section.card{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:4px 16px 12px;margin:12px 0}
@@ -49,6 +50,19 @@ pre{padding:8px;overflow:auto;white-space:pre-wrap}
 .at,code.id{white-space:nowrap}
 section.card{overflow-x:auto}div.scroll{overflow-x:auto;max-width:100%}
 table.evidence td.more{overflow-wrap:anywhere;min-width:16em}
+code.id.long,#integration-id,td.page-hint,td.issue,td.rule,td.message,table.records td,code.definition,
+ol.timeline li,.last-error,pre{white-space:normal;overflow-wrap:anywhere}
+pre{white-space:pre-wrap}select{max-width:18em}
+code,bdi,.badge{unicode-bidi:isolate}
+span.control{font:11px ui-monospace,monospace;border:1px solid #b3261e;color:#b3261e;border-radius:3px;
+padding:0 2px;margin:0 1px}
+#status{position:sticky;top:0;z-index:10;background:#b3261e;color:#fff;padding:8px 24px;font-weight:600;
+display:flex;flex-direction:column;gap:4px}
+#status button{margin-left:8px;font-weight:400}#status[hidden]{display:none}
+body.stale main,body.stale #now{opacity:.6}
+input[aria-invalid=true]{border:2px solid #b3261e;outline-color:#b3261e}
+#f-status-hint{color:#b3261e}
+tr.selected td{background:#eef4ff}
 .ok{color:#0a6b2d}.err{color:#b3261e}.warn{color:#8a5a00}.muted{color:#667}
 .badge{display:inline-block;padding:0 8px;border-radius:10px;font-size:12px;font-weight:600;background:#e3e7ee}
 .badge.failed,.badge.rejected,.badge.error{background:#fbe1df;color:#b3261e}
@@ -64,15 +78,26 @@ button:hover{background:#eef0f3}button.current{background:#1d2330;color:#fff}
 ol.timeline{margin:4px 0;padding-left:22px}ol.timeline li{margin:1px 0}
 .pointer{font-weight:600}
 #empty{border-left:4px solid #1a4fb5}
+@media (max-width:720px){
+header,#status{padding-left:12px;padding-right:12px}main{padding:4px 10px 32px}section.card{padding:4px 10px 10px}
+main table,main tbody,main tr,main td{display:block;width:auto}
+main thead{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%)}
+main tr{border:1px solid #dde1e7;border-radius:4px;margin:6px 0}main td{border:0;padding:2px 8px}
+main td[data-label]:not([data-label=""])::before{content:attr(data-label);font-weight:600;color:#4a5260;
+margin-right:.5em}
+main td:empty{display:none}main code.id{white-space:normal;overflow-wrap:anywhere}
+main td,main td *{overflow-wrap:anywhere}
+}
 </style></head><body>
 <header>
-<h1>mock-sprinto</h1><span id="version" class="muted"></span>
+<h1>mock-sprinto</h1><span id="version"></span>
 <span>base URL <code id="base"></code></span>
 <span>emulator time <strong id="now"></strong>
  <span class="clock-buttons" data-scope="global"></span></span>
 <span><a href="openapi.json">OpenAPI</a> &middot; <a id="har-all" href="journal.har">journal as HAR</a>
  &middot; <a href="readme">docs</a> &middot; <a href="docs/control-api">control API</a></span>
 </header>
+<div id="status" role="status" aria-live="polite" hidden></div>
 <main>
 <section id="empty" class="card" hidden>
 <h2>Nothing has called the emulator yet</h2>
@@ -113,8 +138,10 @@ Every call this page makes is in the <a href="openapi.json">OpenAPI document</a>
 <label>operation <select id="f-operation"><option value="">all</option><option>start_session</option>
 <option>push_page</option><option>close_session</option><option>get_session</option>
 <option>integration_status</option><option>activity</option><option>unknown</option></select></label>
-<label>status <input id="f-status" size="4" inputmode="numeric" placeholder="any"></label>
+<label>status <input id="f-status" size="4" inputmode="numeric" placeholder="any"
+ aria-describedby="f-status-hint"></label> <span id="f-status-hint"></span>
 <a id="har-filtered" href="journal.har">these as HAR</a></div>
+<div id="journal-note"></div>
 <table id="journal"><thead><tr><th>at</th><th>operation</th><th>status</th><th>code</th><th>rule fired</th>
 <th>integration</th><th>session</th><th>request id</th><th>ms</th></tr></thead><tbody></tbody></table>
 </section>
