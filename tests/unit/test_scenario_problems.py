@@ -142,3 +142,21 @@ def test_a_seed_written_7_0_seeds_as_7() -> None:
     # The seed is formatted into the engine's random seed: "7.0:tenant" drew otherwise than "7:tenant".
     seeds = [parse_scenario({"name": "s", "seed": seed, "rules": []}).seed for seed in (7, 7.0)]
     assert seeds == [7, 7] and all(type(seed) is int for seed in seeds)
+
+
+def test_the_schema_lists_every_shipped_scenario_that_does_something() -> None:
+    """schemas/scenario.schema.json keeps a scenario with neither rules nor settings off the name of
+    a shipped one that has some (it would install nothing under that name); its list is the files'."""
+    import json
+
+    from mock_sprinto.faults.scenario import read_scenario_document, shipped_scenarios
+    from mock_sprinto.resources import schemas_dir
+
+    schema = json.loads((schemas_dir() / "scenario.schema.json").read_text(encoding="utf-8"))
+    listed = schema["$defs"]["shipped_with_faults"]["enum"]
+    doing = [
+        name
+        for name, path in shipped_scenarios().items()
+        if (document := read_scenario_document(path)[0]).get("rules") or document.get("settings")
+    ]
+    assert sorted(listed) == sorted(doing)
