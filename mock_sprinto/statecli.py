@@ -10,7 +10,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -195,6 +195,19 @@ class _Server:
             )
             return None
 
+    def shaped(self, method: str, path: str, answer: Answer, fits: Callable[[Any], bool]) -> Any:
+        """``document``, or None after saying that what answered is no emulator: JSON of another
+        shape (some other service on that port) gave an empty report or a traceback, exit 0 or 1."""
+        document = self.document(method, path, answer)
+        if document is None or fits(document):
+            return document
+        print(
+            f"mock-sprinto {self.command}: error: no emulator answered at {self.url}: {method} {path} "
+            f"answered JSON that is not the emulator's",
+            file=sys.stderr,
+        )
+        return None
+
     def refused(self, method: str, path: str, answer: Answer) -> None:
         print(
             f"mock-sprinto {self.command}: {method} {path} answered {answer.status}: {_problem(answer.body)}",
@@ -301,10 +314,10 @@ def run_report(args: argparse.Namespace) -> int:
         if listing.status != 200:
             server.refused("GET", "/_mock/integrations", listing)
             return USAGE_ERROR if listing.status in (401, 403) else UNREACHABLE
-        listed = server.document("GET", "/_mock/integrations", listing)
-        if not isinstance(listed, dict):
+        listed = server.shaped("GET", "/_mock/integrations", listing, _is_listing)
+        if listed is None:
             return UNREACHABLE
-        ids = [str(item.get("id")) for item in listed.get("integrations") or ()]
+        ids = [item["id"] for item in listed["integrations"]]
     reports = []
     for integration_id in ids:
         path = f"/_mock/integrations/{quote(integration_id, safe='')}/report"
@@ -314,8 +327,8 @@ def run_report(args: argparse.Namespace) -> int:
         if answer.status != 200:
             server.refused("GET", path, answer)
             return USAGE_ERROR if answer.status in (400, 401, 403, 404) else UNREACHABLE
-        report = server.document("GET", path, answer)
-        if not isinstance(report, dict):
+        report = server.shaped("GET", path, answer, _is_report)
+        if report is None:
             return UNREACHABLE
         reports.append(report)
     if args.json:
@@ -327,6 +340,23 @@ def run_report(args: argparse.Namespace) -> int:
         print("\n\n".join("\n".join(report_lines(report, None, more)) for report in reports))
     blamed = any(f.get("severity") in ("error", "warning") for r in reports for f in r.get("findings") or ())
     return FAILED if blamed else 0
+
+
+def _is_listing(document: Any) -> bool:
+    """``GET /_mock/integrations``'s shape, as far as ``report`` reads it."""
+    items = document.get("integrations") if isinstance(document, dict) else None
+    return isinstance(items, list) and all(isinstance(item, dict) and isinstance(item.get("id"), str) for item in items)
+
+
+def _is_report(document: Any) -> bool:
+    """A report's shape, as far as ``report_lines`` reads it."""
+    return (
+        isinstance(document, dict)
+        and isinstance(document.get("integration_id"), str)
+        and isinstance(document.get("findings"), list)
+        and all(isinstance(finding, dict) for finding in document["findings"])
+        and isinstance(document.get("coverage"), list)
+    )
 
 
 def _scope_of(payload: bytes) -> tuple[str | None, str | None]:

@@ -194,7 +194,7 @@ class Timeline:
 
     def retire(self, tenant: Tenant, session: Session, at: float) -> None:
         """A session is done with its data: free the bytes, and forget the oldest finished ones."""
-        self._drop_staged(tenant, session)
+        self._drop_staged(tenant, session, applied=session.state is State.PROCESSED)
         if session.finished_at is not None:
             return
         session.finished_at = at
@@ -222,7 +222,7 @@ class Timeline:
         session.finish(tuple(rows))
 
     def _purge(self, tenant: Tenant, session: Session, at: float) -> None:
-        self._drop_staged(tenant, session)
+        self._drop_staged(tenant, session, applied=False)
         session.data_purged = True
         tenant.note(at, "info", "expired_data_purged", "expired session data was purged", session.id)
         self.retire(tenant, session, at)
@@ -288,7 +288,8 @@ class Timeline:
                 f"emulator's memory budget has no room for them (setting memory_budget_bytes = "
                 f"{tenant.budget.limit}); nothing was applied"
             )
-        self._drop_staged(tenant, session)  # first: the budget never counts the pages and their records at once
+        # first: the budget never counts the pages and their records at once
+        self._drop_staged(tenant, session, applied=True)
         for entity_type, aside in touched.items():
             dataset = aside.merged()
             dataset.applied_at = at
@@ -355,10 +356,16 @@ class Timeline:
         finally:
             work.building_since = None  # done, stopped or cancelled: processing waits for it no more
 
-    def _drop_staged(self, tenant: Tenant, session: Session) -> None:
+    def _drop_staged(self, tenant: Tenant, session: Session, *, applied: bool) -> None:
         session.applying = None  # what was built ahead of an apply goes with the pages
+        # A session not applied (discarded, purged, failed) keeps no fields a page was read for:
+        # the judge read them only if a report was asked while the page was staged, and its verdict
+        # must not depend on whether anyone looked (a page built for the apply always was read).
+        forget_fields = not applied
         for page in session.accepted_pages:
             page.payload = None
+            if forget_fields:
+                page.unknown_fields = None
         dropped = session.staged_bytes
         tenant.staged_bytes -= dropped
         session.staged_bytes = 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import bisect
 import difflib
-import functools
 import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -317,21 +316,22 @@ def large_uncompressed_body(run: Run) -> Finding:
     return finding
 
 
-# Distinct unknown names one report looks for a misspelling in (a difflib match against the type's
-# known fields each, ~20-50 µs): a page of 2,000 made-up names held a report's one step for seconds,
-# at every report the dashboard asked for. Names past these are not judged; a client misspelling a
-# field sends the same few names on every page.
-UNKNOWN_NAMES_JUDGED = 200
+# New unknown names one report looks for a misspelling in (a difflib match against the type's known
+# fields each, ~20-50 µs; a name judged before is remembered, ``_SUGGESTIONS``): a page of 2,000
+# made-up names held a report's one step for seconds, at every report the dashboard asked for.
+# The names past these are judged by the next report.
+UNKNOWN_NAMES_JUDGED = 500
 
 
 def unknown_field(run: Run) -> Finding:
     """Reads what ``Run.reading_fields`` kept on each page (a page never read finds nothing). Each
     distinct name is judged once a report, and its suggestion kept between reports
-    (``_suggestion``): a client sending 20 custom attributes on each of 1,000 pages had 20,000
+    (``_SUGGESTIONS``): a client sending 20 custom attributes on each of 1,000 pages had 20,000
     difflib matches made at every report (0.7-1.8 s of one step)."""
     finding = BY_ID["unknown_field"].new()
     judged: set[tuple[str, str]] = set()
     lists_seen: set[tuple[str, tuple[str, ...]]] = set()  # most pages repeat the last page's names
+    new_names = 0
     for session in run.sessions:
         fields = page_fields(session.accepted_pages, "unknown_fields", "ordinal", "request_id", "received_at")
         for found, ordinal, request_id, received_at in [values for values in fields if values[0]]:
@@ -340,12 +340,26 @@ def unknown_field(run: Run) -> Finding:
                 if listed in lists_seen:
                     continue
                 lists_seen.add(listed)
-                known = run.known_field_sets.get(entity_type, frozenset())
+                fields_known = run.known_field_sets.get(entity_type, frozenset())
+                known = _KNOWN.setdefault(fields_known, fields_known)
+                lengths = [len(field) for field in known] or [0]
+                shortest, longest = min(lengths), max(lengths)
                 for name in names:
-                    if (entity_type, name) in judged or len(judged) >= UNKNOWN_NAMES_JUDGED:
+                    # difflib's 0.8 needs the shorter name at least 2/3 of the longer: a name of a
+                    # length no known field comes near is no misspelling, and is never kept
+                    if (entity_type, name) in judged or not (
+                        3 * len(name) >= 2 * shortest and 2 * len(name) <= 3 * longest
+                    ):
                         continue
+                    key = (name, known)
+                    if key in _SUGGESTIONS:
+                        suggestion = _SUGGESTIONS[key]
+                    elif new_names < UNKNOWN_NAMES_JUDGED:
+                        new_names += 1
+                        suggestion = _remember(key, closest_field(name, sorted(known)))
+                    else:
+                        continue  # the next report judges it
                     judged.add((entity_type, name))
-                    suggestion = _suggestion(name, known)
                     if suggestion is None:
                         continue
                     finding.note(
@@ -363,10 +377,20 @@ def unknown_field(run: Run) -> Finding:
     return finding
 
 
-@functools.lru_cache(maxsize=4096)
-def _suggestion(name: str, known: frozenset[str]) -> str | None:
-    """``closest_field``, kept: the dashboard asks for the same report every second."""
-    return closest_field(name, sorted(known))
+# What the judge found a name misspells (or None), by name and the type's known fields, the oldest
+# forgotten past SUGGESTIONS_KEPT: the dashboard asks for the same report every second. Only names
+# of a length a known field comes near are kept (a few dozen characters), and each set of known
+# fields once (_KNOWN), so the memory is bounded whatever the clients send.
+SUGGESTIONS_KEPT = 4096
+_SUGGESTIONS: dict[tuple[str, frozenset[str]], str | None] = {}
+_KNOWN: dict[frozenset[str], frozenset[str]] = {}
+
+
+def _remember(key: tuple[str, frozenset[str]], suggestion: str | None) -> str | None:
+    if len(_SUGGESTIONS) >= SUGGESTIONS_KEPT:
+        del _SUGGESTIONS[next(iter(_SUGGESTIONS))]
+    _SUGGESTIONS[key] = suggestion
+    return suggestion
 
 
 def closest_field(name: str, known: Iterable[str]) -> str | None:

@@ -29,15 +29,18 @@ def _later(run: Run, entry: JournalEntry, ok: Callable[[JournalEntry], bool]) ->
 
 def page_rejected(run: Run) -> Verdict:
     """Every page rejected with 400 has its fixed page accepted after it. A page a scenario rule
-    rejected (as if it were invalid: the client cannot fix it) is met too, and recovered unless
-    its session was applied without it (``Run.pages_left_out``)."""
+    rejected (as if it were invalid: the client cannot fix it) is met too, and recovered once a page
+    of its session was accepted after it (sent again) or the session was discarded."""
     rejected = [p for s in run.sessions for p in s.rejected_pages if p.code in REJECTED_CODES]
     injected = [e for e in run.pushes() if e.rule is not None and e.status == 400 and e.code in REJECTED_CODES]
     left = {p.request_id for s in run.sessions for p in unrecovered_pages(s)}
 
     def recovered() -> bool:
-        left_out = {entry.request_id for entry, _ in run.pages_left_out()}
-        return not any(p.request_id in left for p in rejected) and not any(e.request_id in left_out for e in injected)
+        sessions = run.tenant.sessions
+        return not any(p.request_id in left for p in rejected) and all(
+            run.accepted_after(e) or getattr(sessions.get(e.session_id or ""), "close_status", None) == "discard"
+            for e in injected
+        )
 
     return _met(bool(rejected or injected), recovered)
 

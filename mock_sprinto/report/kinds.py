@@ -97,7 +97,8 @@ KINDS: tuple[Kind, ...] = (
         "a session is closed with apply while one of its rejected or refused pages was never accepted afterwards "
         "(a page refused for its size counts as accepted once a later page of the session is: its pieces); a page "
         "a scenario rule rejected as invalid counts too, and a push refused 409 session_not_active when that "
-        "session is then applied and no session started after it is",
+        "session is then applied and no session started after it is, unless a page of the session was accepted "
+        "after either",
         "a session was applied without pages it had rejected",
         "Only staged (accepted) pages apply: 'Valid batches are staged until the session is closed as apply'. "
         "Fix and re-send every rejected page (same page_hint) before closing with apply, or close with discard.",

@@ -58,38 +58,48 @@ class Run:
         self.sessions: list[Session] = list(tenant.sessions.values())
         self.known_field_sets = {name: frozenset(fields) for name, fields in known_fields.items()}
         self._left_out: list[tuple[JournalEntry, Session]] | None = None
+        self._last_accepted: dict[Any, int] | None = None
 
     def pages_left_out(self) -> list[tuple[JournalEntry, Session]]:
         """Pages an applied session went without, as only the journal tells (no session's rejected
         pages record them), each with that session:
 
         - a push a scenario rule answered 400 with a rejection's code, as if the page were invalid
-          (``reject-page-2``): the push never ran. Not left out once the same bytes were accepted
-          later in the session (the rule let them through);
-        - a push refused 409 ``session_not_active`` (its session had expired or was closed) when the
-          client then applied that session and no session started after it: applying an expired
-          session's partial data alone loses the page (docs/exam.md, ``expired-mid-sync``).
+          (``reject-page-2``): the push never ran;
+        - a push refused 409 ``session_not_active`` (its session had expired or was closed) when no
+          session started after it was applied: applying an expired session's partial data alone
+          loses the page (docs/exam.md, ``expired-mid-sync``).
+
+        Neither is left out once a page of that session was accepted after it: the journal does not
+        tell which page a refused push was (its ``page_hint`` was never read), and a client that
+        sent it again (its keys in another order, say) or split it must not be blamed; a client
+        that skipped it under a rule that keeps refusing has no page accepted after it.
         """
         if self._left_out is not None:
             return self._left_out
         sessions = self.tenant.sessions
-        accepted: dict[tuple[str | None, str], int] = {}  # (session, digest): the last acceptance
-        for entry in self.client:
-            if entry.operation == "push_page" and entry.status == 202 and entry.digest is not None:
-                accepted[(entry.session_id, entry.digest)] = entry.arrival
         newest_applied = max((s.ordinal for s in self.sessions if s.close_status == "apply"), default=0)
         left: list[tuple[JournalEntry, Session]] = []
         for entry in self.pushes():
             session = sessions.get(entry.session_id) if entry.session_id is not None else None
-            if session is None or session.close_status != "apply":
+            if session is None or session.close_status != "apply" or self.accepted_after(entry):
                 continue
             if entry.rule is not None and entry.status == 400 and entry.code in REJECTED_CODES:
-                if entry.digest is None or accepted.get((entry.session_id, entry.digest), 0) < entry.arrival:
-                    left.append((entry, session))
+                left.append((entry, session))
             elif entry.status == 409 and entry.code == "session_not_active" and newest_applied <= session.ordinal:
                 left.append((entry, session))
         self._left_out = left
         return left
+
+    def accepted_after(self, entry: JournalEntry) -> bool:
+        """Whether a page of ``entry``'s session was accepted after ``entry`` was answered, as the
+        client knew (its answer read)."""
+        if self._last_accepted is None:
+            self._last_accepted = last_arrival(
+                self.client,
+                lambda e: e.session_id if e.operation == "push_page" and e.status == 202 and not lost(e) else None,
+            )
+        return self._last_accepted.get(entry.session_id, 0) > entry.answer
 
     def page_hint(self, session_id: str, ordinal: int) -> int | str | None:
         """The ``page_hint`` the client sent with a session's page, by the page's ordinal (None:

@@ -246,6 +246,39 @@ def test_report_exits_3_when_what_answers_is_no_emulator() -> None:
     assert "no emulator answered at" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("listing", "report"),
+    [
+        (b'{"status": "ok"}', b"{}"),  # "nothing to judge", exit 0
+        (b'{"integrations": ["acme"]}', b"{}"),  # a traceback, exit 1 (the findings code)
+        (b'{"integrations": [{"id": "acme"}]}', b'{"status": "ok"}'),  # "integration None: 0 errors"
+    ],
+)
+def test_report_exits_3_when_a_json_service_of_another_shape_answers(listing: bytes, report: bytes) -> None:
+    import http.server
+
+    class Other(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = listing if self.path == "/_mock/integrations" else report
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Other) as other:
+        threading.Thread(target=other.serve_forever, daemon=True).start()
+        try:
+            result = run("report", "--url", f"http://127.0.0.1:{other.server_address[1]}")
+        finally:
+            other.shutdown()
+    assert result.returncode == UNREACHABLE, (result.stdout, result.stderr)
+    assert "JSON that is not the emulator's" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_report_exits_2_for_a_refused_admin_token_not_1_as_for_findings() -> None:
     server = start("--admin-token", "right")
     try:

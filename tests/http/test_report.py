@@ -354,7 +354,7 @@ async def test_unknown_names_are_each_judged_once_and_kept_between_reports(
         return original(name, known)
 
     monkeypatch.setattr(checks, "closest_field", counted)
-    checks._suggestion.cache_clear()  # suggestions are kept in the process: other tests judged workemail
+    checks._SUGGESTIONS.clear()  # suggestions are kept in the process: other tests judged workemail
     tag = uuid.uuid4().hex[:8]
     custom = {f"custom{tag}{n}": "v" for n in range(20)}
     session = await vendor.start()
@@ -370,9 +370,16 @@ async def test_unknown_names_are_each_judged_once_and_kept_between_reports(
     assert judged == []  # the next report (the dashboard's, a second later) judges nothing again
 
     made_up = {f"madeUp{tag}{n}": "v" for n in range(checks.UNKNOWN_NAMES_JUDGED + 100)}
-    await vendor.push(session["id"], {"entities": {"User": [user(2, **made_up)]}})
+    huge = {"x" * 400_000: "v"}  # no known field's length comes near: never matched, never kept
+    await vendor.push(session["id"], {"entities": {"User": [user(2, **made_up, **huge)]}})
     await report(control)
-    assert len(judged) == checks.UNKNOWN_NAMES_JUDGED - 21  # past the bound, names are not judged
+    assert len(judged) == checks.UNKNOWN_NAMES_JUDGED  # new names a report: the rest wait
+    judged.clear()
+    await vendor.push(session["id"], {"entities": {"User": [user(3, workemial="b@example.com")]}})
+    found = finding(await report(control), "unknown_field")["evidence"]
+    assert len(judged) == 101  # the names left over, and the new misspelling, which is still found
+    assert [e["field"] for e in found] == ["workemail", "workemial"]
+    assert all(len(name) < 1000 for name, _ in checks._SUGGESTIONS)
 
 
 async def test_polling_a_session_without_pause(vendor: Vendor, control: Control) -> None:
@@ -836,15 +843,15 @@ def _page(n: int) -> dict[str, Any]:
     return {"entities": {"User": [user(n * 10 + k) for k in range(3)]}, "page_hint": n}
 
 
-@pytest.mark.parametrize("handling", ["skipped", "discarded", "sent again"])
+@pytest.mark.parametrize("handling", ["skipped", "discarded", "sent again", "sent again reordered", "given up"])
 async def test_a_page_a_scenario_rejects_is_judged_as_a_rejected_page(
     handling: str, vendor: Vendor, control: Control
 ) -> None:
     # reject-page-2 answers page 2 with 400 "as if a record of it were invalid": the push never
     # runs, so no session records a rejected page. A client that skipped it and applied the other
     # pages got a clean report, page_rejected never met: only the exam's record count caught it.
-    scenario = "reject-page-2"
-    if handling == "sent again":  # a rule that rejects once: the same bytes sent again are taken
+    scenario: Any = "reject-page-2"
+    if handling.startswith("sent again"):  # a rule that rejects once: the page sent again is taken
         scenario = {
             "name": "once",
             "rules": [
@@ -861,9 +868,15 @@ async def test_a_page_a_scenario_rejects_is_judged_as_a_rejected_page(
     await vendor.push(session["id"], _page(2), expect=400)
     if handling == "sent again":
         await vendor.push(session["id"], _page(2))
+    if handling == "sent again reordered":  # the same page, its keys in another order: other bytes
+        await vendor.push(session["id"], {"page_hint": 2, "entities": _page(2)["entities"]})
+    if handling == "given up":  # stops at the 400, the session left as it is
+        body = await report(control)
+        assert covered(body)["page_rejected"] == (True, False)
+        return
     # the rule counts the session's pages as the store does: a push it answered is no page, so
     # under reject-page-2 the next push is "page 2" again
-    await vendor.push(session["id"], _page(3), expect=202 if handling == "sent again" else 400)
+    await vendor.push(session["id"], _page(3), expect=202 if handling.startswith("sent again") else 400)
     await vendor.close(session["id"], "discard" if handling == "discarded" else "apply")
 
     body = await report(control)
@@ -924,3 +937,36 @@ async def test_a_session_that_expired_mid_sync_and_was_started_over_is_not_left_
     await vendor.close(again["id"])
 
     assert ("session_left_to_expire" in ids(await report(control))) is not told
+
+
+async def test_a_page_a_rule_refused_for_its_size_and_split_is_no_page_left_out(
+    vendor: Vendor, control: Control
+) -> None:
+    rule = {
+        "match": {"operation": "push_page", "page": 1},
+        "times": 1,
+        "respond": {"status": 400, "code": "too_many_items"},
+    }
+    await put_scenario(control, {"name": "split-me", "rules": [rule]})
+    session = await vendor.start()
+    await vendor.push(session["id"], _page(1), expect=400)
+    await vendor.push(session["id"], {"entities": {"User": [user(10)]}, "page_hint": "1a"})
+    await vendor.push(session["id"], {"entities": {"User": [user(11), user(12)]}, "page_hint": "1b"})
+    await vendor.close(session["id"])
+    body = await report(control)
+    assert "applied_with_rejected_pages" not in ids(body)
+    assert covered(body)["page_rejected"] == (True, True)
+
+
+@pytest.mark.parametrize("looked", [False, True])
+async def test_a_discarded_sessions_fields_are_judged_alike_whether_a_report_was_read_meanwhile(
+    looked: bool, vendor: Vendor, control: Control
+) -> None:
+    # The judge keeps what it read of a staged page; a page of a session then discarded kept it,
+    # so a report read while it was staged (the dashboard, each second) changed every later one.
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1, workemail="a@example.com")]}, "page_hint": 1})
+    if looked:
+        assert "unknown_field" in ids(await report(control))
+    await vendor.close(session["id"], "discard")
+    assert "unknown_field" not in ids(await report(control))
