@@ -194,7 +194,8 @@ KINDS: tuple[Kind, ...] = (
         "unknown_field",
         "warning",
         "mock",
-        "an accepted record carries a field outside its type's known fields that is close to a known one",
+        "an accepted record carries a field outside its type's known fields that is close to a known one (a "
+        "report judges up to 500 names it has not judged before; the next report, the rest)",
         "records carry fields that look like misspelt known fields",
         "Sprinto accepts fields beyond the known ones and ignores what it does not know, so a typo silently "
         "drops the value. Rename the field (run with --unknown-fields reject to make it an error).",
