@@ -6,6 +6,7 @@ session's timeline, follows the links into the docs. Screenshots go to ``tests/e
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -47,8 +48,9 @@ def guarded() -> Iterator[Server]:
     running.proc.wait(10)
 
 
-@pytest.fixture
-def browser() -> Iterator[Any]:
+@contextlib.contextmanager
+def headless_chromium() -> Iterator[Any]:
+    """A Chromium of its own (a fresh profile), 1,400 × 1,000, quit afterwards."""
     assert CHROMIUM and CHROMEDRIVER, "REQUIRE_CHROMIUM is set but chromium or chromedriver is missing"
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
@@ -62,6 +64,12 @@ def browser() -> Iterator[Any]:
             yield driver
         finally:
             driver.quit()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    with headless_chromium() as driver:
+        yield driver
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import signal
 import socket
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,25 +19,23 @@ import pytest
 from .test_cli import Server, start
 from .test_dashboard import (
     ARTIFACTS,
-    CHROMEDRIVER,
-    CHROMIUM,
     click,
     fits_the_window,
+    headless_chromium,
     in_session,
     texts,
     user,
     vendor,
     wait_for,
 )
+from .test_dashboard import (
+    pytestmark as needs_browser,  # the same skip: in CI (REQUIRE_CHROMIUM) a missing browser fails
+)
 
 webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
-needs_browser = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None, reason="Chromium or chromedriver is not installed"
-)
 LONG_ID = "x" * 60 + ".long-integration-id-" + "y" * 47  # 128 characters, the most an id may have
 
 
@@ -52,19 +49,8 @@ def server() -> Iterator[Server]:
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    assert CHROMIUM and CHROMEDRIVER
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    with tempfile.TemporaryDirectory() as profile:
-        for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--window-size=1400,1000", f"--user-data-dir={profile}"):  # fmt: skip
-            options.add_argument(flag)
-        driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-        try:
-            yield driver
-        finally:
-            driver.quit()
+    with headless_chromium() as driver:
+        yield driver
 
 
 @pytest.fixture
