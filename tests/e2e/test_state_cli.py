@@ -58,6 +58,31 @@ def test_persist_keeps_the_run_across_a_restart(tmp_path: Path) -> None:
         stop(second)
 
 
+def test_a_persist_fifo_is_not_read_at_start_and_gets_the_state_on_the_way_out(tmp_path: Path) -> None:
+    # serve read the FIFO at start (it existed), and blocked until something wrote to it.
+    import threading
+
+    fifo = tmp_path / "state.pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+
+    def read() -> None:
+        with open(fifo, "rb") as pipe:  # blocks until the server opens it to write
+            received.append(pipe.read())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    server = start("--persist", str(fifo))  # returns once the banner is out: the start did not block
+    try:
+        assert "state loaded" not in server.banner
+        assert server.call("POST", ACME + "/sessions", headers=KEY)[0] == 201
+    finally:
+        out = stop(server)
+    reader.join(10)
+    assert "state saved to" in out and received and json.loads(received[0])["format"] == "mock-sprinto-state"
+    assert fifo.is_fifo()
+
+
 def test_one_request_kept_is_one_journal_entry(tmp_path: Path) -> None:
     target = tmp_path / "state.json"
     first = start("--persist", str(target))
