@@ -453,9 +453,11 @@ def serving_process() -> Iterator[None]:
 def _existing(path: str | None) -> str | None:
     """The persist file to start from: one there to read (a FIFO would block the start until a
     writer came, and a device or ``/dev/stdout`` holds no saved state; they are only written)."""
-    from .statefile import names_a_file
+    if not path:
+        return None
+    from .statefile import names_a_file  # imported here: it brings the bundle code, which serve loads only to use it
 
-    return path if path and names_a_file(path) else None
+    return path if names_a_file(path) else None
 
 
 def _load_state(emulator: Emulator, path: str | None) -> str | None:
