@@ -75,7 +75,7 @@ from .store import (
     fields_found,
     right_sized_json,
 )
-from .wholenumbers import as_integers
+from .wholenumbers import WRITABLE_MAX, WRITABLE_MIN, as_integers
 
 if TYPE_CHECKING:
     import jsonschema
@@ -550,11 +550,9 @@ def _checked(document: Any) -> Any:
     return document
 
 
-# The whole numbers orjson writes: 64 bits, signed or not. ``as_integers`` makes an int of any whole
-# float the schema types ``integer`` (1e300 is one to JSON Schema), and one beyond these could not be
-# written back: every answer showing it was a 500, and no export or ``--persist`` save could be made.
-MIN_WHOLE = -(2**63)
-MAX_WHOLE = 2**64 - 1
+# ``as_integers`` makes an int of any whole float the schema types ``integer`` (1e300 is one to JSON
+# Schema), and one beyond WRITABLE_MIN..WRITABLE_MAX could not be written back: every answer showing
+# it was a 500, and no export or ``--persist`` save could be made.
 
 
 def _beyond_64_bits(value: float) -> str:
@@ -655,7 +653,7 @@ class _WideNumbers:
         for key, inner, item in chosen:
             kind = type(item)
             if kind is int:
-                if not MIN_WHOLE <= item <= MAX_WHOLE:
+                if not WRITABLE_MIN <= item <= WRITABLE_MAX:
                     problems.append(f"{json_pointer((*path, key))}: {_beyond_64_bits(item)}")
             elif (kind is dict or kind is list) and inner is not None:
                 self.walk(inner, item, (*path, key), problems)
@@ -983,7 +981,7 @@ class _Checker:
             inactivity_timeout=float(item["inactivity_timeout"]),
             created_at=self.time(item["created_at"], f"{where}/created_at"),
         )
-        if session.inactivity_timeout > MAX_WHOLE:  # the vendor API shows a whole one as an int
+        if session.inactivity_timeout > WRITABLE_MAX:  # the vendor API shows a whole one as an int
             self.problem(f"{where}/inactivity_timeout", _beyond_64_bits(session.inactivity_timeout))
         for name in _SESSION_FIELDS[5:]:  # after created_at
             setattr(session, name, item[name])

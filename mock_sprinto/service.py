@@ -54,6 +54,7 @@ from .settings import Config, Settings
 from .store import IdSource, Tenant
 from .timeline import Timeline
 from .validation import PageVerdict, SchemaRegistry
+from .wholenumbers import header_whole
 
 SUPPORTED_VERSIONS = ("v1",)
 # The operation a journal entry names: a vendor operation, or this for a request no route served.
@@ -650,11 +651,8 @@ def _ms_since(started: float) -> float:
 
 def _whole_seconds(header: str | None) -> int | None:
     """A Retry-After of delta-seconds (an HTTP-date one is not what the emulator sends). A scenario
-    rule's own header may be anything: '²' is a digit to ``isdigit`` and not to ``int``, and 30
-    digits are more than the journal can write (orjson: 64 bits): neither is delta-seconds."""
-    if header is None or not (header.isascii() and header.isdigit()) or len(header) > 18:
-        return None
-    return int(header)
+    rule's own header may be anything: '²', or 30 digits, more than the journal can write."""
+    return header_whole(header, 2**62)
 
 
 def _first(values: Sequence[str]) -> str | None:

@@ -123,7 +123,7 @@ _NONE_FOUND_JSON = b"{}"
 
 
 def fields_found(fields: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
-    """``fields`` as a page keeps them: an empty dict (a bundle's, say) as ``NONE_FOUND``."""
+    """``fields`` as a page keeps them: an empty dict (none found, or a bundle's) as ``NONE_FOUND``."""
     return NONE_FOUND if fields is not None and not fields else fields
 
 

@@ -23,7 +23,7 @@ from .clock import format_time
 from .errors import counted
 from .faults.vocabulary import Lifecycle
 from .lifecycle import Event, State, next_state
-from .store import NONE_FOUND, Dataset, FlatRows, Session, Tenant
+from .store import Dataset, FlatRows, Session, Tenant, fields_found
 from .validation import SchemaRegistry, unknown_fields
 
 # An apply of more staged records than this is built ahead, in slices of as many records (~10 ms of
@@ -309,7 +309,7 @@ class Timeline:
             page = pages[work.next_page]
             assert page.payload is not None  # accepted pages keep their bytes until retired
             entities: dict[str, list[Any]] = orjson.loads(page.payload)["entities"]
-            page.unknown_fields = unknown_fields(entities, self.known_fields) or NONE_FOUND  # for the judge
+            page.unknown_fields = fields_found(unknown_fields(entities, self.known_fields))  # for the judge
             for entity_type, page_records in entities.items():
                 dataset = work.touched.get(entity_type)
                 if dataset is None:
@@ -361,10 +361,9 @@ class Timeline:
         # A session not applied (discarded, purged, failed) keeps no fields a page was read for:
         # the judge read them only if a report was asked while the page was staged, and its verdict
         # must not depend on whether anyone looked (a page built for the apply always was read).
-        forget_fields = not applied
         for page in session.accepted_pages:
             page.payload = None
-            if forget_fields:
+            if not applied:
                 page.unknown_fields = None
         dropped = session.staged_bytes
         tenant.staged_bytes -= dropped

@@ -11,6 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
+# The whole numbers orjson writes (every answer, export and save of the emulator is written with it):
+# 64 bits, signed or not. One beyond them could not be written back.
+WRITABLE_MIN, WRITABLE_MAX = -(2**63), 2**64 - 1
+
+
+def header_whole(text: str | None, limit: int) -> int | None:
+    """A header's whole number (delta-seconds, a length) up to ``limit``, else None: ASCII digits
+    only, since ``str.isdigit`` also takes '²', which ``int`` refuses."""
+    if not text or not (text.isascii() and text.isdigit()) or len(text) > len(str(limit)):
+        return None
+    number = int(text)
+    return number if number <= limit else None
+
 
 def as_integers(schema: dict[str, Any], value: Any, root: dict[str, Any] | None = None) -> Any:
     """``value`` (valid against ``schema``) with each whole float the schema types ``integer`` an int."""

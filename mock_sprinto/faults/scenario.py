@@ -35,6 +35,7 @@ from ..settings import Settings, check_overrides
 from ..sourcelines import json_pointer
 from ..sourcelines import line_for as _line_for  # shared with the config file loader (settings/configfile.py)
 from ..sourcelines import pointer_lines as _lines
+from ..wholenumbers import WRITABLE_MAX, WRITABLE_MIN
 from .vocabulary import (
     FORBIDDEN_HEADERS,
     Delay,
@@ -320,8 +321,6 @@ def _when(kind: WhenKind, value: float) -> tuple[WhenKind, float]:
 # RFC 9110 5.1 and 5.5: a field name is a token; a field value holds no control character but HTAB.
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 _FIELD_VALUE = re.compile(r"^[^\x00-\x08\x0a-\x1f\x7f]*\Z")
-# What orjson writes (and every answer of the emulator is written with it): 64-bit integers.
-_SMALLEST_INT, _LARGEST_INT = -(2**63), 2**64 - 1
 
 
 def _header_problems(base: str, headers: dict[str, Any]) -> list[Problem]:
@@ -361,7 +360,7 @@ def _not_json(document: Any) -> list[tuple[str, str]]:
             stack.extend((item, (*path, i)) for i, item in enumerate(value))
         elif kind is float and not math.isfinite(value):
             why = f"{value} is not a number JSON can carry: a number must be finite"
-        elif kind is int and not _SMALLEST_INT <= value <= _LARGEST_INT:
+        elif kind is int and not WRITABLE_MIN <= value <= WRITABLE_MAX:
             why = "a whole number beyond 64 bits: write it as a string"
         elif kind is str and not is_text(value):
             why = _NOT_TEXT

@@ -11,7 +11,7 @@ from ..lifecycle import State
 from ..steps import Steps, finished
 from .checks import unrecovered_pages
 from .model import Coverage
-from .run import REJECTED_CODES, Run, arrived, last_arrival, lost
+from .run import REJECTED_CODES, Run, arrived, last_arrival, lost, rejected_by_rule
 
 if TYPE_CHECKING:
     from ..store import Session
@@ -32,7 +32,7 @@ def page_rejected(run: Run) -> Verdict:
     rejected (as if it were invalid: the client cannot fix it) is met too, and recovered once a page
     of its session was accepted after it (sent again) or the session was discarded."""
     rejected = [p for s in run.sessions for p in s.rejected_pages if p.code in REJECTED_CODES]
-    injected = [e for e in run.pushes() if e.rule is not None and e.status == 400 and e.code in REJECTED_CODES]
+    injected = [e for e in run.pushes() if rejected_by_rule(e)]
     left = {p.request_id for s in run.sessions for p in unrecovered_pages(s)}
 
     def recovered() -> bool:

@@ -56,6 +56,7 @@ from ..resources import schemas_dir
 from ..settings import Settings
 from ..sourcelines import json_pointer
 from ..store import IdSource, Page, Session, Tenant
+from ..wholenumbers import header_whole
 from . import judge
 from .model import MAX_EVIDENCE, Report, report_lines
 
@@ -248,15 +249,6 @@ def _whole(value: Any) -> int | None:
     return int(value) if 0 <= value <= MAX_WHOLE else None
 
 
-def _whole_text(text: str) -> int | None:
-    """A header's whole number (ASCII digits: ``str.isdigit`` also takes ``²``, which ``int`` refuses)
-    within ``0..MAX_WHOLE``; None otherwise."""
-    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_WHOLE)):
-        return None
-    number = int(text)
-    return number if number <= MAX_WHOLE else None
-
-
 def _json(raw: bytes | None) -> Any:
     if not raw:
         return None
@@ -379,11 +371,11 @@ def _captured(
         names_session = answer["active_session_id"]
     ignored: list[str] = []
     retry = response_headers.get("retry-after", "").strip()
-    retry_after = _whole_text(retry)
+    retry_after = header_whole(retry, MAX_WHOLE)
     if retry and retry_after is None:
         ignored.append(f"entry {index} Retry-After {_shown(retry)} (not whole seconds up to {MAX_WHOLE})")
     length = request_headers.get("content-length", "").strip()
-    bytes_in = _whole_text(length)
+    bytes_in = header_whole(length, MAX_WHOLE)
     if length and bytes_in is None:
         ignored.append(f"entry {index} Content-Length {_shown(length)} (not a whole number up to {MAX_WHOLE})")
     push = operation == "push_page"

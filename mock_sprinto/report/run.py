@@ -23,7 +23,7 @@ from ..clock import format_time
 from ..journal import JournalEntry
 from ..settings import Settings
 from ..steps import Steps
-from ..store import NONE_FOUND, Judged, Page, PageRows, Session
+from ..store import Judged, Page, PageRows, Session, fields_found
 from ..validation import unknown_fields
 
 AUTO_RETRY_SECONDS = 1.0
@@ -84,7 +84,7 @@ class Run:
             session = sessions.get(entry.session_id) if entry.session_id is not None else None
             if session is None or session.close_status != "apply" or self.accepted_after(entry):
                 continue
-            if entry.rule is not None and entry.status == 400 and entry.code in REJECTED_CODES:
+            if rejected_by_rule(entry):
                 left.append((entry, session))
             elif entry.status == 409 and entry.code == "session_not_active" and newest_applied <= session.ordinal:
                 left.append((entry, session))
@@ -128,7 +128,7 @@ class Run:
                 if page.unknown_fields is not None or payload is None:
                     continue
                 entities = orjson.loads(payload).get("entities")
-                page.unknown_fields = unknown_fields(entities, self.known_field_sets) or NONE_FOUND
+                page.unknown_fields = fields_found(unknown_fields(entities, self.known_field_sets))
                 read += len(payload)
                 if read >= FIELDS_READ_A_STEP:
                     read = 0
@@ -152,6 +152,11 @@ class Run:
 
 def _ordinal(page: Page) -> int:
     return page.ordinal
+
+
+def rejected_by_rule(entry: JournalEntry) -> bool:
+    """A push a scenario rule answered 400 with a rejection's code, as if the page were invalid."""
+    return entry.rule is not None and entry.status == 400 and entry.code in REJECTED_CODES
 
 
 def lost(entry: JournalEntry) -> bool:
