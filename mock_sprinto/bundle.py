@@ -75,7 +75,7 @@ from .store import (
     fields_found,
     right_sized_json,
 )
-from .wholenumbers import WRITABLE_MAX, WRITABLE_MIN, as_integers
+from .wholenumbers import WRITABLE_MAX, as_integers
 
 if TYPE_CHECKING:
     import jsonschema
@@ -543,120 +543,26 @@ def _checked(document: Any) -> Any:
     problems = _schema_problems(document)
     if problems:
         raise refused(problems)
-    document = as_integers(_schema(), document)  # 3.0 is an integer to JSON Schema: an int from here on
-    problems = _WideNumbers(_schema()).found(document)
-    if problems:
-        raise refused(problems)
+    too_wide: list[tuple[str | int, ...]] = []
+    document = as_integers(_schema(), document, too_wide=too_wide)  # 3.0 is an integer to JSON Schema: an int
+    if too_wide:
+        raise refused([f"{json_pointer(path)}: {_beyond_64_bits(_at(document, path))}" for path in too_wide])
     return document
 
 
-# ``as_integers`` makes an int of any whole float the schema types ``integer`` (1e300 is one to JSON
-# Schema), and one beyond WRITABLE_MIN..WRITABLE_MAX could not be written back: every answer showing
-# it was a 500, and no export or ``--persist`` save could be made.
+def _at(document: Any, path: tuple[str | int, ...]) -> Any:
+    for key in path:
+        document = document[key]
+    return document
+
+
+# ``as_integers`` leaves a whole float beyond WRITABLE_MIN..WRITABLE_MAX a float (1e300 is an integer to
+# JSON Schema), and the bundle is refused naming it: taken as an int, every answer showing it was a
+# 500, and no export or ``--persist`` save could be made.
 
 
 def _beyond_64_bits(value: float) -> str:
     return f"a whole number beyond 64 bits ({float(value):g}), which this server could not write back"
-
-
-# An object's or array's schema as ``_WideNumbers`` walks it: the named members that can hold an
-# integer (name, schema), additionalProperties, every property's name, prefixItems, items.
-_Members64 = tuple[
-    tuple[tuple[str, dict[str, Any]], ...],
-    dict[str, Any] | None,
-    dict[str, Any],
-    tuple[dict[str, Any] | None, ...],
-    dict[str, Any] | None,
-]
-
-
-class _WideNumbers:
-    """The whole numbers of a checked bundle beyond 64 bits, each named by its path. Only members whose
-    schema can hold an integer are walked (``as_integers`` made these ints; the JSON parser makes
-    none this wide): a bundle's records, headers and bodies are strings, and are never visited."""
-
-    def __init__(self, root: dict[str, Any]) -> None:
-        self.root = root
-        self.holds: dict[int, bool] = {}
-        self.plans: dict[int, _Members64] = {}
-
-    def found(self, document: Any) -> list[str]:
-        problems: list[str] = []
-        self.walk(self.root, document, (), problems)
-        return list(dict.fromkeys(problems))[: MAX_PROBLEMS + 1]  # a value two branches reach, once
-
-    def resolved(self, node: Any) -> Any:
-        while isinstance(node, dict) and isinstance(node.get("$ref"), str) and node["$ref"].startswith("#/"):
-            target: Any = self.root
-            for part in node["$ref"][2:].split("/"):
-                target = target[part]
-            node = target
-        return node
-
-    def can_hold(self, node: dict[str, Any]) -> bool:
-        """Whether an integer can be at ``node`` or below it (worked out once a node)."""
-        key = id(node)
-        if key in self.holds:
-            return self.holds[key]
-        self.holds[key] = True  # a schema may refer to itself
-        kinds = node.get("type")
-        kinds = [kinds] if isinstance(kinds, str) else kinds or []
-        below = [
-            *node.get("oneOf", ()),
-            *node.get("anyOf", ()),
-            *node.get("allOf", ()),
-            *node.get("properties", {}).values(),
-            node.get("additionalProperties"),
-            *node.get("prefixItems", ()),
-            node.get("items"),
-        ]
-        held = "integer" in kinds or any(
-            isinstance(inner, dict) and self.can_hold(self.resolved(inner)) for inner in below
-        )
-        self.holds[key] = held
-        return held
-
-    def holding(self, node: Any) -> dict[str, Any] | None:
-        """``node`` resolved, when an integer can be at it or below it; else None."""
-        node = self.resolved(node)
-        return node if isinstance(node, dict) and self.can_hold(node) else None
-
-    def members(self, node: dict[str, Any]) -> _Members64:
-        """Of an object's schema, the members that can hold an integer (worked out once a node)."""
-        plan = self.plans.get(id(node))
-        if plan is None:
-            properties = node.get("properties", {})
-            named = tuple((key, inner) for key, each in properties.items() if (inner := self.holding(each)) is not None)
-            extra = self.holding(node.get("additionalProperties"))
-            prefix = tuple(self.holding(each) for each in node.get("prefixItems", ()))
-            plan = self.plans[id(node)] = (named, extra, properties, prefix, self.holding(node.get("items")))
-        return plan
-
-    def walk(self, node: Any, value: Any, path: tuple[str | int, ...], problems: list[str]) -> None:
-        held = self.holding(node)
-        if held is None or len(problems) > MAX_PROBLEMS:
-            return
-        for branch in (*held.get("oneOf", ()), *held.get("anyOf", ()), *held.get("allOf", ())):
-            self.walk(branch, value, path, problems)
-        named, extra, properties, prefix, items = self.members(held)
-        chosen: Iterable[tuple[str | int, dict[str, Any] | None, Any]]
-        if type(value) is dict:
-            chosen = [(key, inner, value[key]) for key, inner in named if key in value]
-            if extra is not None:
-                chosen += [(key, extra, item) for key, item in value.items() if key not in properties]
-        elif type(value) is list and (items is not None or any(prefix)):
-            chosen = [
-                (index, prefix[index] if index < len(prefix) else items, item) for index, item in enumerate(value)
-            ]
-        else:
-            return
-        for key, inner, item in chosen:
-            kind = type(item)
-            if kind is int:
-                if not WRITABLE_MIN <= item <= WRITABLE_MAX:
-                    problems.append(f"{json_pointer((*path, key))}: {_beyond_64_bits(item)}")
-            elif (kind is dict or kind is list) and inner is not None:
-                self.walk(inner, item, (*path, key), problems)
 
 
 def from_document(document: Any, emulator: Emulator, *, checked: bool = False, base: int | None = None) -> Restoration:

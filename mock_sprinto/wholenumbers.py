@@ -25,10 +25,39 @@ def header_whole(text: str | None, limit: int) -> int | None:
     return number if number <= limit else None
 
 
-def as_integers(schema: dict[str, Any], value: Any, root: dict[str, Any] | None = None) -> Any:
-    """``value`` (valid against ``schema``) with each whole float the schema types ``integer`` an int."""
+def as_integers(
+    schema: dict[str, Any],
+    value: Any,
+    root: dict[str, Any] | None = None,
+    *,
+    too_wide: list[tuple[str | int, ...]] | None = None,
+) -> Any:
+    """``value`` (valid against ``schema``) with each whole float the schema types ``integer`` an int.
+
+    A whole float beyond ``WRITABLE_MIN..WRITABLE_MAX`` (``1e300`` is an integer to JSON Schema) stays
+    a float, since no answer could write it as an int; with ``too_wide``, the path of each one is
+    appended to it (found only then, by a second walk: a document that has none pays nothing)."""
     shapes = _Shapes(schema if root is None else root)
-    return shapes.convert(shapes.of(schema), value)
+    converted = shapes.convert(shapes.of(schema), value, None, None)
+    if too_wide is not None and shapes.too_wide:
+        too_wide.extend(_paths_to(converted, shapes.too_wide))
+    return converted
+
+
+def _paths_to(document: Any, places: list[tuple[Any, Any]]) -> list[tuple[str | int, ...]]:
+    """The paths of ``places`` (container, key) in ``document``; a container is found by identity
+    (two equal values are distinct objects, and ``(None, None)`` is the document itself)."""
+    keys: dict[int, list[Any]] = {}
+    for container, key in places:
+        keys.setdefault(id(container), []).append(key)
+    found: list[tuple[str | int, ...]] = [() for _ in keys.pop(id(None), ())]
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(document, ())]
+    while stack and keys:
+        node, path = stack.pop()
+        found += [(*path, key) for key in keys.pop(id(node), ())]
+        members: Any = node.items() if type(node) is dict else enumerate(node)
+        stack += [(item, (*path, key)) for key, item in members if type(item) is dict or type(item) is list]
+    return sorted(found, key=str)
 
 
 class _Shape:
@@ -50,6 +79,8 @@ class _Shapes:
     def __init__(self, root: dict[str, Any]) -> None:
         self.root = root
         self.made: dict[int, _Shape] = {}
+        # (container, key) of each whole float left a float: an int of it could not be written
+        self.too_wide: list[tuple[Any, Any]] = []
 
     def of(self, schema: Any) -> _Shape | None:
         if not isinstance(schema, dict):
@@ -80,26 +111,31 @@ class _Shapes:
         shape.holds = shape.float_to_int or any(inner is not None and inner.holds for inner in below)
         return shape
 
-    def convert(self, shape: _Shape | None, value: Any) -> Any:
+    def convert(self, shape: _Shape | None, value: Any, container: Any, key: Any) -> Any:
+        """``value``, which is ``container[key]`` (the document itself: ``None, None``), converted."""
         if shape is None:
             return value
         kind = type(value)
         if kind is float:
-            return int(value) if shape.float_to_int and value.is_integer() else value
+            if shape.float_to_int and value.is_integer():
+                if WRITABLE_MIN <= value <= WRITABLE_MAX:
+                    return int(value)
+                self.too_wide.append((container, key))
+            return value
         if (kind is not dict and kind is not list) or not shape.holds:
             return value
         for branch in shape.refs:
-            value = self.convert(branch, value)
+            value = self.convert(branch, value, container, key)
         if kind is dict:
             properties, extra = shape.properties, shape.extra
-            for key, item in value.items():
-                inner = properties.get(key, extra)
+            for name, item in value.items():
+                inner = properties.get(name, extra)
                 if inner is not None and (type(item) in (float, dict, list)):
-                    value[key] = self.convert(inner, item)
+                    value[name] = self.convert(inner, item, value, name)
         else:
             prefix, items = shape.prefix, shape.items
             for index, item in enumerate(value):
                 inner = prefix[index] if index < len(prefix) else items
                 if inner is not None and (type(item) in (float, dict, list)):
-                    value[index] = self.convert(inner, item)
+                    value[index] = self.convert(inner, item, value, index)
         return value

@@ -102,3 +102,22 @@ def test_a_documents_strings_are_not_visited_one_by_one() -> None:
     assert [e["arrival"] for e in converted["journal"]] == list(range(1000))
     strings = sum(len(e["request_headers"]) * 2 for e in converted["journal"])
     assert calls < strings / 4  # a call a container that can hold an integer, or a float: not one a string
+
+
+def test_a_whole_float_beyond_64_bits_stays_a_float_and_is_named_by_its_path() -> None:
+    # An int of 1e300 could be written by no answer, export or save (orjson writes 64 bits): it is
+    # left a float, and a caller that asks is told where each one is (the bundle refuses them).
+    document = {
+        "status": 2.0**64,  # one past the widest orjson writes
+        "pair": [-(2.0**63), 7.0, -1e19],  # the narrowest orjson writes, a number, one below
+        "chain": {"n": 1.0, "next": {"n": 1e300}},
+        "other": 2.0**64 - 2048,  # the widest whole float below 2**64: written as an int
+        "ratio": 1e300,  # a number, not an integer: no one asked for an int here
+    }
+    too_wide: list[tuple[str | int, ...]] = []
+    converted = as_integers(SCHEMA, document, too_wide=too_wide)
+    assert too_wide == [("chain", "next", "n"), ("pair", 2), ("status",)]
+    assert type(converted["status"]) is float and converted["pair"][0] == wholenumbers.WRITABLE_MIN
+    assert type(converted["pair"][0]) is int and type(converted["other"]) is int
+    assert orjson.dumps(converted)  # everything in it can be written back
+    assert as_integers(SCHEMA, {"status": 1e300})["status"] == 1e300  # not asked: left a float all the same
