@@ -286,8 +286,20 @@ function renderIntegrations(list) {
 
 function select(id) {
   state.selected = id; state.recordType = null; state.recordOffset = 0; state.sessions = SESSIONS_STEP;
-  history.replaceState(null, "", "#integration=" + enc(id));
+  address(id);
   refresh();
+}
+
+// The address names the integration shown, whichever way it came to be shown (a click, the one
+// shown after it was deleted, the newest when none was named), so a copied or reloaded address
+// opens what the person sees. Replaced, not pushed: Back leaves the dashboard, as before.
+function address(id) {
+  const wanted = id ? "#integration=" + enc(id) : "";
+  if (location.hash !== wanted) history.replaceState(null, "", wanted || location.pathname + location.search);
+}
+
+function named() {
+  return new URLSearchParams(location.hash.slice(1)).get("integration");
 }
 
 // ---- one integration ------------------------------------------------------------------------
@@ -618,6 +630,7 @@ async function refresh() {
     document.getElementById("integrations-card").hidden = list.length === 0;
     if (state.selected && !list.some((i) => i.id === state.selected)) state.selected = null;
     if (!state.selected && list.length) state.selected = list[list.length - 1].id;
+    address(state.selected);
     const [view, answers] = state.selected ? await Promise.all([overview(state.selected),
       get(`journal?integration_id=${enc(state.selected)}&limit=${Math.min(JOURNAL_FOR_TIMELINES, state.journalSize)}`)])
       : [null, { entries: [] }];
@@ -637,8 +650,9 @@ async function refresh() {
 
 document.getElementById("base").textContent = location.origin + "/api/external/push";
 document.getElementById("quickstart").textContent = QUICKSTART.replaceAll("http://127.0.0.1:8080", location.origin);
-const wanted = new URLSearchParams(location.hash.slice(1)).get("integration");
-if (wanted) state.selected = wanted;
+if (named()) state.selected = named();
+// An address typed or pasted into this tab (only the part after '#' changed): show what it names.
+window.addEventListener("hashchange", () => { if (named() && named() !== state.selected) select(named()); });
 for (const id of ["f-integration", "f-operation", "anomalies-only"]) document.getElementById(id).addEventListener("change", refresh);
 document.getElementById("f-status").addEventListener("input", refresh);
 clockButtons();

@@ -348,3 +348,26 @@ def test_the_banner_of_a_guarded_server_gives_the_dashboard_address_a_browser_ca
     finally:
         running.proc.send_signal(signal.SIGINT)
         running.proc.wait(10)
+
+
+@needs_browser
+def test_the_address_names_the_integration_shown(server: Server, browser: Any) -> None:
+    for name in ("first", "second", "third"):
+        assert vendor(server, name)("POST", "/sessions")[0] == 201
+    open_page(browser, server, "first")
+
+    def shown_and_address() -> tuple[list[str], str]:
+        return texts(browser, "#integration-id"), browser.execute_script("return location.hash")
+
+    assert shown_and_address() == (["first"], "#integration=first")
+    # Deleted while shown: the page shows another, and the address follows (a reload or a copied
+    # link opened the deleted one's name before).
+    assert server.call("DELETE", "/_mock/integrations/first")[0] == 204
+    wait_for(browser, lambda: shown_and_address() == (["third"], "#integration=third"), "the address following")
+    # An address pasted into the tab, only its '#' part changed: the page shows what it names.
+    browser.execute_script("location.hash = '#integration=second'")
+    wait_for(browser, lambda: shown_and_address() == (["second"], "#integration=second"), "the pasted address")
+    # A click replaces the address, and Back still leaves for the page before (not the click's).
+    click(browser, 'tr[data-integration="third"] button')
+    wait_for(browser, lambda: shown_and_address() == (["third"], "#integration=third"), "the click")
+    assert uncaught(browser) == []
