@@ -81,18 +81,12 @@ def _journal_pages(document: dict[str, Any]) -> None:
     document["journal"][0]["page"] = 1e300
 
 
-def _session_count(document: dict[str, Any]) -> None:
-    document["integrations"][0]["session_count"] = 2.0**64
-
-
 @pytest.mark.parametrize(
     ("change", "where"),
     [
-        (_set("active", "retry_count", value=1e300), "/retry_count"),
         (_set("active", "accepted_pages", 0, "page_hint", value=-1e19), "/accepted_pages/0/page_hint"),
-        (_set("active", "accepted_records_by_entity", "User", value=1e20), "/accepted_records_by_entity/User"),
+        (_set("active", "accepted_pages", 0, "page_hint", value=2.0**64), "/accepted_pages/0/page_hint"),  # one past
         (_set("active", "inactivity_timeout", value=1e20), "/inactivity_timeout"),  # shown as an int
-        (_session_count, "/integrations/0/session_count"),  # 2**64: one past what orjson writes
         (_journal_pages, "/journal/0/page"),
     ],
 )
@@ -110,13 +104,55 @@ async def test_the_widest_whole_numbers_orjson_writes_are_taken_and_written_back
 ) -> None:
     await a_run(vendor, control)
     document = await control.get("/integrations/acme/state")
-    document["integrations"][0]["session_count"] = 2**64 - 1
     session_of(document, "active")["accepted_pages"][0]["page_hint"] = -(2**63)
+    session_of(document, "processing")["accepted_pages"][0]["page_hint"] = 2**64 - 1
     status, problem = await put(control, document)
     assert status == 200, problem
     again = await control.get("/integrations/acme/state")
-    assert again["integrations"][0]["session_count"] == 2**64 - 1
     assert session_of(again, "active")["accepted_pages"][0]["page_hint"] == -(2**63)
+    assert session_of(again, "processing")["accepted_pages"][0]["page_hint"] == 2**64 - 1
+
+
+# The counters the server goes on counting from (a session's pages, the integration's sessions and
+# activity, a rule's matches): one taken at 2**64 - 1 went past what orjson writes at the next
+# request, and every answer showing it was a 500; an export answered 200 with an empty body.
+COUNTED_ON = 2**53 - 1  # the most every JSON reader keeps exact (a JavaScript number), and far from 2**64
+
+
+def _counters(value: int) -> Change:
+    def change(document: dict[str, Any]) -> None:
+        integration = document["integrations"][0]
+        integration["session_count"] = integration["activity_seq"] = value
+        session_of(document, "active")["pages_received"] = value
+
+    return change
+
+
+async def test_a_counter_beyond_2_53_is_refused_and_one_at_it_is_counted_on(vendor: Vendor, control: Control) -> None:
+    sessions = await a_run(vendor, control)
+    problem = await refused_whole(control, _counters(COUNTED_ON + 1))
+    assert {line.split(":")[0] for line in problem["errors"]} == {
+        "/integrations/0/session_count",
+        "/integrations/0/activity_seq",
+        f"/integrations/0/sessions/{_index_of(await control.get(ONE[6:]), 'active')}/pages_received",
+    }, problem
+    assert all("9007199254740991" in line for line in problem["errors"]), problem
+    document = await control.get("/integrations/acme/state")
+    _counters(COUNTED_ON)(document)
+    assert (await put(control, document))[0] == 200
+    await vendor.push(sessions["active"], {"entities": {"User": [user(9)]}})  # its page 2**53
+    await vendor.close(sessions["active"], "discard")
+    await vendor.start()  # the integration's session 2**53, and activity past it
+    again = await control.get("/integrations/acme/state")  # written whole: no 500, no empty body
+    assert again["integrations"][0]["session_count"] == COUNTED_ON + 1
+    assert session_of(again, "cancelled")["pages_received"] == COUNTED_ON + 1 or any(
+        s["pages_received"] == COUNTED_ON + 1 for s in again["integrations"][0]["sessions"]
+    )
+    assert (await control.get("/integrations/acme/activity"))["items"]
+
+
+def _index_of(document: dict[str, Any], state: str) -> int:
+    return next(n for n, s in enumerate(document["integrations"][0]["sessions"]) if s["state"] == state)
 
 
 def test_a_persist_save_that_fails_on_the_way_out_says_why(
