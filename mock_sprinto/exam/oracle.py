@@ -137,15 +137,36 @@ class JournalFacts:
     # (session id, times) for each page content staged more than once in one session
     staged_twice: tuple[tuple[str, int], ...] = ()
     requests: int = 0  # every request the emulator journaled, whatever its answer
+    # ("415 unsupported_media_type", times), most first: what the emulator itself refused (no
+    # scenario rule's doing), which is often why a command met no fault or applied nothing
+    refused: tuple[tuple[str, int], ...] = ()
+
+    def refusals(self) -> str:
+        """The emulator's own refusals, said in a few words ('' when there were none)."""
+        if not self.refused:
+            return ""
+        shown = ", ".join(f"{what} {_times(times)}" for what, times in self.refused[:REFUSALS_SHOWN])
+        more = f" and {len(self.refused) - REFUSALS_SHOWN} more" if len(self.refused) > REFUSALS_SHOWN else ""
+        return f"; the emulator refused its requests with {shown}{more}"
+
+
+REFUSALS_SHOWN = 3  # no parentheses in what it says: a reason's detail already has some
+
+
+def _times(times: int) -> str:
+    return "once" if times == 1 else f"{times} times"
 
 
 def journal_facts(entries: Sequence[Mapping[str, Any]]) -> JournalFacts:
     conflicts = refusals = errors = 0
     staged: Counter[tuple[str, str]] = Counter()
+    refused: Counter[str] = Counter()
     for entry in entries:
         operation, status, code = entry.get("operation"), entry.get("status"), entry.get("code")
         if isinstance(status, int) and (status == 0 or status >= 400):
             errors += 1
+            if status >= 400 and entry.get("rule") is None:
+                refused[f"{status} {code}" if code else str(status)] += 1
         if operation == "start_session" and status == 409 and code == "session_already_active":
             conflicts += 1
         if operation != "push_page":
@@ -158,7 +179,14 @@ def journal_facts(entries: Sequence[Mapping[str, Any]]) -> JournalFacts:
         if entry.get("page") is not None and session_id and digest:
             staged[(str(session_id), str(digest))] += 1
     twice = Counter(session_id for (session_id, _), times in staged.items() if times > 1)
-    return JournalFacts(conflicts, refusals, errors, tuple(sorted(twice.items())), requests=len(entries))
+    return JournalFacts(
+        conflicts,
+        refusals,
+        errors,
+        tuple(sorted(twice.items())),
+        requests=len(entries),
+        refused=tuple(refused.most_common()),
+    )
 
 
 def fault_met(trial: Trial, rules_fired: Mapping[str, int] | None, facts: JournalFacts) -> tuple[bool, str]:
@@ -287,8 +315,8 @@ def _unmet(facts: Facts) -> list[Reason]:
     return [
         Reason(
             FAULT_NOT_MET,
-            f"the trial's fault never happened: {facts.fault_unmet_detail} ({facts.trial.unmet_hint}); "
-            "the trial proved nothing",
+            f"the trial's fault never happened: {facts.fault_unmet_detail} ({facts.trial.unmet_hint}"
+            f"{facts.journal.refusals()}); the trial proved nothing",
         )
     ]
 
@@ -312,7 +340,7 @@ def _records(facts: Facts) -> list[Reason]:
                 Reason(
                     NOTHING_APPLIED,
                     "the baseline applied no record, so no trial has an expected dataset to compare with "
-                    "(a sync that applies nothing, or pass --expect FILE)",
+                    f"(a sync that applies nothing, or pass --expect FILE{facts.journal.refusals()})",
                 )
             ]
         return []

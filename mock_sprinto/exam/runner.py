@@ -136,6 +136,11 @@ class SizeLimit:
     def fault(self) -> str:
         """page-too-large's fault as a run set it: the setting lowered, and to what."""
         # no parentheses: the oracle's details put the fault in some
+        if self.largest == 0:
+            return (
+                f"{self.setting} is lowered to its floor, {self.value} bytes {self.measured}: the baseline staged "
+                "no page to measure; a page over it gets 413"
+            )
         return (
             f"{self.setting} is lowered to {self.value} bytes {self.measured}: 0.6 x the baseline's largest push "
             f"of {self.largest} bytes, never below {SIZE_LIMIT_FLOOR}; that page gets 413"

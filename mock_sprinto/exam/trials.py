@@ -41,7 +41,10 @@ class Trial:
     # any rule firing (or, for a scenario with settings only, any error answer) counts.
     fault_rules: tuple[str, ...] = ()
     # What a client that never meets the fault is told (fault_not_met).
-    unmet_hint: str = "a sync of fewer than two pages never pushes the page the fault is set on"
+    unmet_hint: str = (
+        "a sync that never pushes a second page to a session, with fewer than two pages or stopping after its "
+        "first, never meets the fault set on page 2"
+    )
     # Seconds a careful client spends waiting on the fault (a timeout, a Retry-After): such trials
     # start first, so they overlap the quick ones.
     waits: float = 0.0
@@ -88,7 +91,7 @@ CATALOGUE: tuple[Trial, ...] = (
     Trial(
         name="throttled-no-retry-after",
         scenario="throttle-page-2-no-retry-after",
-        fault="the first push of page 2 is answered 429 with no Retry-After header",
+        fault="the first two pushes of page 2 are answered 429 with no Retry-After header",
         expects="back off on its own (exponentially), send the same page again",
         documented="429 Too Many Requests: Sprinto's OpenAPI declares no Retry-After header; cope without it",
         fault_rules=("throttle-page-2-silently",),

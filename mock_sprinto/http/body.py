@@ -113,15 +113,24 @@ def check_media_type(request: web.BaseRequest, settings: Settings) -> None:
     if not is_json_media(mime) or (charset or "utf-8") not in ("utf-8", "utf8"):
         shown = request.headers[hdrs.CONTENT_TYPE][:80]
         # No setting accepts a declared non-JSON type (missing_content_type is about a missing
-        # header only): the answer says what helps, and names no setting. fetch() and other
-        # clients send text/plain for a string body unless told otherwise.
+        # header only): the answer says what helps, and names no setting, nor a client that does
+        # not send this type.
         raise ApiError.of(
             UNSUPPORTED_MEDIA_TYPE,
             f"Content-Type {shown!r} is not accepted: send the body as JSON with the header "
-            "'Content-Type: application/json' (UTF-8); a client such as fetch() sends text/plain "
-            "for a string body unless that header is set",
+            f"'Content-Type: application/json' (UTF-8){_WHO_SENDS.get(mime, '')}",
             setting=False,
         )
+
+
+# The clients that send a JSON body as another type unless told otherwise, by the type they send.
+_WHO_SENDS = {
+    "text/plain": "; fetch() sends text/plain for a string body unless that header is set",
+    "application/x-www-form-urlencoded": (
+        "; Ruby's Net::HTTP, curl -d and PHP's curl send application/x-www-form-urlencoded for a body unless "
+        "that header is set"
+    ),
+}
 
 
 def check_transfer_encoding(request: web.BaseRequest) -> None:

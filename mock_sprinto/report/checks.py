@@ -150,8 +150,8 @@ def retry_without_backoff(run: Run) -> Finding:
             if len(quick[key]) >= 2 and key not in reported:
                 reported.add(key)
                 finding.note(lambda: evidence(entry, operation=entry.operation, waits_seconds=list(quick[key])))
-        if entry.status >= 500 or lost(entry):
-            failed[key] = entry
+        if entry.status >= 500 or lost(entry) or (entry.status == 429 and entry.retry_after is None):
+            failed[key] = entry  # a 429 that says how long to wait is retry_too_soon's
         else:
             quick.pop(key, None)
     return finding

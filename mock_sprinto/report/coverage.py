@@ -94,10 +94,19 @@ def _attempt_key(entry: JournalEntry) -> tuple[str, str | None]:
 
 
 def rate_limited(run: Run) -> Verdict:
-    """The throttled call (the same operation, on the same session but for a start) later succeeded."""
+    """The throttled call later succeeded: for a push whose page was read, that page (the same
+    bytes) was accepted later, as after a lost answer; for any other call, the same operation (on
+    the same session but for a start). A later page accepted in its place is not the throttled
+    one: a client that moved on past it was called recovered."""
     succeeded = last_arrival(run.entries, lambda e: _attempt_key(e) if 200 <= e.status < 300 and not lost(e) else None)
     throttled = [e for e in run.entries if e.status == 429]
-    return _met(bool(throttled), lambda: all(succeeded.get(_attempt_key(t), 0) > t.answer for t in throttled))
+
+    def recovered(throttle: JournalEntry) -> bool:
+        if throttle.operation == "push_page" and throttle.digest is not None:
+            return _recovered_from(run, throttle)
+        return succeeded.get(_attempt_key(throttle), 0) > throttle.answer
+
+    return _met(bool(throttled), lambda: all(recovered(t) for t in throttled))
 
 
 def session_expired(run: Run) -> Verdict:

@@ -55,8 +55,8 @@ KINDS: tuple[Kind, ...] = (
         "retry_without_backoff",
         "error",
         "doc",
-        f"a request failing with a 5xx or a broken connection is retried twice or more in a row, each time within "
-        f"{NO_BACKOFF_SECONDS:g} s of the failure (not judged on a frozen clock)",
+        f"a request failing with a 5xx, a 429 without Retry-After or a broken connection is retried twice or more "
+        f"in a row, each time within {NO_BACKOFF_SECONDS:g} s of the failure (not judged on a frozen clock)",
         "failed requests were retried with no backoff",
         f"{BACKOFF_ADVICE} Wait longer after each failure (e.g. 0.5 s, 1 s, 2 s, with jitter) instead of "
         "hammering a struggling server.",
@@ -156,7 +156,8 @@ KINDS: tuple[Kind, ...] = (
         "session_left_active",
         "warning",
         "doc",
-        "a session the client started is still active when the report is made, and no close of it was tried",
+        "a session the client started is still active when the report is made, and no close of it was tried "
+        "(a close refused for its form, such as 415 for a body without JSON's Content-Type, closed nothing)",
         "a session was left active",
         "One active session per integration: the next sync's start gets 409 until this one is closed or expires "
         "(60 minutes). Close every session you start, with discard when the sync fails.",

@@ -146,8 +146,20 @@ class Run:
         return entry is not None and entry.status == status and not lost(entry)
 
     def close_tried(self) -> set[str]:
-        """Sessions the client tried to close, whatever the answer."""
-        return {e.session_id for e in self.client if e.operation == "close_session" and e.session_id is not None}
+        """Sessions the client tried to close with a close the emulator could take as one: answered
+        (2xx; a 409 when it had already left ``active``), failed as a retry recovers from (the retry
+        checks and ``gave_up`` judge what followed), or refused for its status
+        (``close_without_status`` says so). A close refused for its form closed nothing, and no
+        other finding says so: a 415 for a body sent without JSON's Content-Type (Ruby's Net::HTTP
+        and curl -d send a form's), a 401, a body that is not JSON. Its session was left as surely
+        as one no close was sent for (a Ruby client whose sync applied nothing got a clean report)."""
+        return {
+            e.session_id
+            for e in self.client
+            if e.operation == "close_session"
+            and e.session_id is not None
+            and (e.status < 400 or e.status == 409 or failed_recoverably(e) or e.code == "invalid_close_status")
+        }
 
 
 def _ordinal(page: Page) -> int:

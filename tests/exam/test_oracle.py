@@ -184,6 +184,28 @@ def test_journal_facts() -> None:
     found = journal_facts(journal)
     assert (found.start_conflicts, found.size_refusals, found.error_answers) == (1, 1, 4)
     assert found.staged_twice == (("s", 1),)
+    # the emulator's own refusals, most first: not a rule's, not a broken connection (no answer)
+    assert found.refused == (("409 session_already_active", 1), ("413 payload_too_large", 1))
+
+
+def test_a_baseline_that_applied_nothing_says_what_the_emulator_refused() -> None:
+    """A Ruby client's Net::HTTP sent every body as a form: the exam said "nothing applied" and
+    "the fault never happened" without the 415 that explained both."""
+    form = "415 unsupported_media_type"
+    journal = journal_facts(
+        [
+            entry("start_session", 201),
+            *[entry("push_page", 415, code="unsupported_media_type")] * 3,
+            entry("close_session", 415, code="unsupported_media_type"),
+            entry("push_page", 429, code="rate_limited", rule="throttle-page-2"),  # the trial's own: not said
+        ]
+    )
+    (reason,) = oracle.judge(facts("baseline", applied={}, expected=None, journal=journal)).reasons
+    assert reason.id == "nothing_applied" and f"the emulator refused its requests with {form} 4 times" in reason.detail
+    unmet = oracle.judge(facts(fault_met=False, fault_unmet_detail="rule never fired", journal=journal)).reasons
+    assert "stopping after its first" in unmet[-1].detail and f"{form} 4 times" in unmet[-1].detail
+    assert "rate_limited" not in unmet[-1].detail
+    assert "refused" not in oracle.judge(facts("baseline", applied={}, expected=None)).reasons[0].detail
 
 
 def test_fault_met_by_rules_setup_or_error_answers() -> None:
@@ -231,6 +253,8 @@ def test_the_size_limit_is_on_the_decoded_size_of_the_compressed_pages_alone() -
     nothing = size_limit([_session()])
     assert (nothing.value, nothing.largest) == (SIZE_LIMIT_FLOOR, 0)
     assert nothing.unmet_hint(0) == "the baseline staged no page, so the exam had no page size to set its limit from"
+    assert "its floor" in nothing.fault and "largest push of 0 bytes" not in nothing.fault  # it said so
+    assert "0.6 x the baseline's largest push of 3000 bytes" in plain.fault
     small = size_limit([_session(("gzip", 200, 500))])
     assert "within the exam's smallest limit (512 bytes)" in small.unmet_hint(500)
     assert "start or a close" not in small.unmet_hint(500)  # the decoded floor is no start's size

@@ -285,3 +285,21 @@ async def test_a_path_the_api_does_not_have_names_the_closest_real_one(client: T
     assert body["code"] == "not_found"
     assert body["did_you_mean"] == "POST /api/external/push/v1/integrations/acme/sessions"
     assert body["detail"].endswith("did you mean POST /api/external/push/v1/integrations/acme/sessions?")
+
+
+@pytest.mark.parametrize(
+    ("content_type", "names", "not_named"),
+    [
+        ("text/plain;charset=UTF-8", "fetch()", "Net::HTTP"),
+        ("application/x-www-form-urlencoded", "Net::HTTP, curl -d", "fetch()"),  # Ruby's default for a body
+        ("application/xml", None, "fetch()"),
+    ],
+)
+async def test_a_refused_content_type_names_the_clients_that_send_it(
+    vendor: Vendor, content_type: str, names: str | None, not_named: str
+) -> None:
+    session = await vendor.start()
+    problem = await vendor.push(session["id"], None, expect=415, data=VALID, headers={"Content-Type": content_type})
+    detail = problem["detail"]
+    assert "'Content-Type: application/json'" in detail and not_named not in detail, detail
+    assert names is None or names in detail, detail

@@ -970,3 +970,56 @@ async def test_a_discarded_sessions_fields_are_judged_alike_whether_a_report_was
         assert "unknown_field" in ids(await report(control))
     await vendor.close(session["id"], "discard")
     assert "unknown_field" not in ids(await report(control))
+
+
+# ---- a Ruby client's review: a close refused for its form, a page moved on past, retries at once ----
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}  # what Ruby's Net::HTTP sends for a body
+
+
+async def test_a_session_whose_close_was_refused_for_its_form_is_left_active(vendor: Vendor, control: Control) -> None:
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}, "page_hint": 1})
+    await vendor.call("POST", f"/sessions/{session['id']}/close", 415, data=b'{"status": "discard"}', headers=FORM)
+    found = finding(await report(control), "session_left_active")  # it was no finding at all: "a close was tried"
+    assert found["evidence"][0]["session_id"] == session["id"]
+
+
+async def test_a_close_that_failed_as_a_retry_recovers_from_is_gave_up_not_left_active(
+    vendor: Vendor, control: Control
+) -> None:
+    await _use(control, _fault("close-503", 1, {"status": 503}, operation="close_session"))
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}, "page_hint": 1})
+    await vendor.close(session["id"], expect=503)
+    found = ids(await report(control))
+    assert "gave_up" in found and "session_left_active" not in found  # the one finding that says what to do
+
+
+async def test_a_page_moved_on_past_after_a_429_is_not_a_recovery(vendor: Vendor, control: Control) -> None:
+    await _use(control, _fault("throttle-2", 1, {"status": 429, "retry_after": 1}, when={"nth": 2}))
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}, "page_hint": 1})
+    await vendor.push(session["id"], {"entities": {"User": [user(2)]}, "page_hint": 2}, expect=429)
+    await control.advance(1, "acme")
+    await vendor.push(session["id"], {"entities": {"User": [user(3)]}, "page_hint": 3})  # page 2 never again
+    body = await report(control)
+    assert covered(body)["rate_limited"] == (True, False)  # was (True, True): "a later push succeeded"
+    assert "gave_up" in ids(body)
+    await vendor.push(session["id"], {"entities": {"User": [user(2)]}, "page_hint": 2})  # sent again, late
+    assert covered(await report(control))["rate_limited"] == (True, True)
+
+
+@pytest.mark.parametrize(("waits", "judged"), [((0, 0), True), ((0, 1.0), False)])
+async def test_retrying_a_429_without_retry_after_at_once_twice_is_no_backoff(
+    vendor: Vendor, control: Control, waits: tuple[float, float], judged: bool
+) -> None:
+    """Sprinto declares no Retry-After on 429: a client backs off on its own. A first retry at once
+    (urllib3's backoff starts so) is no finding; a second one is."""
+    await _use(control, _fault("two-429", 2, {"status": 429, "retry_after": None}))
+    session = await vendor.start()
+    page = {"entities": {"User": [user(1)]}, "page_hint": 1}
+    for wait in waits:
+        await vendor.push(session["id"], page, expect=429)
+        await control.advance(wait, "acme")
+    await vendor.push(session["id"], page)
+    assert ("retry_without_backoff" in ids(await report(control))) is judged
