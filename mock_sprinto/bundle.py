@@ -412,6 +412,7 @@ _ENTRY_FIELDS = (
     "body_bytes",
     "digest",
     "page",
+    "page_hint",
     "names_session",
     "query",
     "http_version",
@@ -420,6 +421,9 @@ _ENTRY_FIELDS = (
     "request_body_bytes",
     "response_body_bytes",
 )
+
+
+_OPTIONAL_ENTRY_FIELDS = frozenset({"page_hint"})
 
 
 def _entry_document(entry: JournalEntry) -> dict[str, Any]:
@@ -974,7 +978,11 @@ class _Checker:
         return dataset
 
     def entry(self, item: dict[str, Any], where: str) -> JournalEntry:
-        entry = JournalEntry(**{name: item[name] for name in _ENTRY_FIELDS})
+        # page_hint is optional: a bundle written before the journal kept it has none
+        values: dict[str, Any] = {
+            name: item.get(name) if name in _OPTIONAL_ENTRY_FIELDS else item[name] for name in _ENTRY_FIELDS
+        }
+        entry = JournalEntry(**values)
         entry.digest = self.digest(entry.digest)
         entry.request_headers = tuple(
             (name.encode("latin-1", "replace"), value.encode("latin-1", "replace"))

@@ -103,6 +103,7 @@ def _entry(entry: JournalEntry, origin: str, redact: bool) -> dict[str, Any]:
         "_answer": entry.answer,
         "_answeredDateTime": format_time(entry.at),
         "_page": entry.page,
+        "_pageHint": entry.page_hint,
         "_namesSession": entry.names_session,
     }
     if entry.request_headers_dropped:

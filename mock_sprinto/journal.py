@@ -36,6 +36,7 @@ class JournalEntry:
     body_bytes: int | None = None  # a push's body on the wire
     digest: str | None = None  # of a push's decoded body (payload.page_digest): the same page sent again
     page: int | None = None  # the ordinal a push got in its session's page list
+    page_hint: int | str | None = None  # the page_hint a push's page carried, when it was read
     names_session: str | None = None  # the active_session_id a 409 session_already_active named
     # What the HAR export (har.py) reads: references the envelope already holds, so recording them
     # copies nothing; bodies only when the journal_bodies_bytes setting turns capture on.

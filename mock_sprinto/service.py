@@ -53,7 +53,7 @@ from .sessions import Sessions, Wire
 from .settings import Config, Settings
 from .store import IdSource, Tenant
 from .timeline import Timeline
-from .validation import PageVerdict, SchemaRegistry
+from .validation import PageVerdict, SchemaRegistry, usable_page_hint
 from .wholenumbers import header_whole
 
 SUPPORTED_VERSIONS = ("v1",)
@@ -333,7 +333,13 @@ class Emulator:
             self._still_held(tenant, session_id)
             return Answer(202, self.sessions.push_page(tenant, session_id, body.decoded, wire, judged))
 
-        return await self._under_scenario(call, tenant, run, entity_types, page_hint)
+        outcome = await self._under_scenario(call, tenant, run, entity_types, page_hint)
+        if wire.page is None and isinstance(outcome, Injected):
+            # A rule answered before the page reached its session: the journal keeps the page's hint
+            # all the same, so the judge can tell the page sent again (re-serialized, say) from the
+            # next one sent in its place. Read only here, off the usual path.
+            wire.page_hint = page_hint if tenant.faults.needs_body else _page_facts(body.decoded, judged)[1]
+        return outcome
 
     async def _judge_large(self, tenant: Tenant, session_id: str, wire: Wire, decoded: bytes) -> PageVerdict | ApiError:
         """A large page's verdict, from a worker thread: its Python walks give the event loop its
@@ -624,6 +630,7 @@ def _row(call: Call | None, exchange: Exchange, answer: int, clock: Clock, setti
         _body_bytes(wire) if wire is not None else None,
         wire.digest if wire is not None else None,
         wire.page if wire is not None else None,
+        wire.page_hint if wire is not None else None,
         learned.names_session,
         exchange.query[: settings.journal_header_bytes],
         exchange.http_version,
@@ -680,6 +687,5 @@ def _page_facts(decoded: bytes, judged: PageVerdict | ApiError | None) -> tuple[
     if not isinstance(page, dict):
         return frozenset(), None
     entities = page.get("entities")
-    hint = page.get("page_hint")
     types = frozenset(entities) if isinstance(entities, dict) else frozenset()
-    return types, hint if isinstance(hint, (int, str)) and not isinstance(hint, bool) else None
+    return types, usable_page_hint(page.get("page_hint"))

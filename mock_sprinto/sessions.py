@@ -51,6 +51,7 @@ class Wire:
     started: float  # perf_counter() when the request arrived, for the page's duration
     digest: str | None = None  # of the decoded body, once read (the judge's "same page")
     page: int | None = None  # the ordinal the page got in its session, once recorded
+    page_hint: int | str | None = None  # the page's page_hint, once read (the judge's "same page" too)
 
 
 class Sessions:
@@ -332,6 +333,7 @@ def _new_page(session: Session, wire: Wire, now: float, verdict: PageVerdict) ->
     """The next page of a session, numbered in arrival order whether accepted or not."""
     session.pages_received += 1
     wire.page = session.pages_received
+    wire.page_hint = verdict.page_hint
     return Page(
         ordinal=session.pages_received,
         request_id=wire.request_id,

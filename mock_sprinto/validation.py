@@ -363,18 +363,30 @@ def _read_envelope(
     return None if verdict.errors else entities
 
 
-def _page_hint(hint: Any, verdict: PageVerdict) -> int | str | None:
-    """The hint to echo back; None, with the error listed, when it is not an integer or a short string."""
+def usable_page_hint(hint: Any) -> int | str | None:
+    """``hint`` as a page's ``page_hint`` (an integer or a string of at most MAX_PAGE_HINT_CHARS);
+    None when it is none. What the verdict echoes, and what the journal keeps of a push a scenario
+    rule answered before its page was judged."""
     # JSON Schema (and every JavaScript client) counts 7.0 as the integer 7; only where a double is
     # exact, so an integer literal too large for 64 bits (parsed as a rounded double) is not one.
     if type(hint) is float and hint.is_integer() and -(2**53) <= hint <= 2**53:
         hint = int(hint)
     if isinstance(hint, bool) or not isinstance(hint, (int, str)):
-        issue, code = "page_hint must be an integer or a string", "type"
-    elif isinstance(hint, str) and len(hint) > MAX_PAGE_HINT_CHARS:
+        return None
+    if isinstance(hint, str) and len(hint) > MAX_PAGE_HINT_CHARS:
+        return None
+    return hint
+
+
+def _page_hint(hint: Any, verdict: PageVerdict) -> int | str | None:
+    """The hint to echo back; None, with the error listed, when it is not an integer or a short string."""
+    usable = usable_page_hint(hint)
+    if usable is not None:
+        return usable
+    if isinstance(hint, str):
         issue, code = f"page_hint is longer than {MAX_PAGE_HINT_CHARS} characters", "maxLength"
     else:
-        return hint
+        issue, code = "page_hint must be an integer or a string", "type"
     _envelope_error(verdict, issue, "/page_hint", code, field_name="page_hint", rule=rules.PAGE_HINT)
     return None
 

@@ -21,6 +21,7 @@ from ..calls import Call, Exchange, Learned
 from ..codes import (
     ADMIN_TOKEN_REQUIRED,
     BAD_REQUEST,
+    CLIENT_DISCONNECTED,
     HTTP_ERROR,
     INTERNAL_ERROR,
     METHOD_NOT_ALLOWED,
@@ -140,6 +141,16 @@ def _add_learned_headers(response: web.StreamResponse, learned: Learned) -> None
 def _journal(request: web.Request, response: web.StreamResponse, call: Call | None) -> None:
     """Hand the domain's journal what the HTTP layer saw of a vendor request and its answer."""
     emulator = request.app[EMULATOR]
+    status = response.status
+    code = response.get(ERROR_CODE) if status >= 400 else None  # a miss raises inside: errors only
+    transport = request.transport
+    if (transport is None or transport.is_closing()) and not response.prepared and not _faulted(call):
+        # The client hung up before its answer was even sent (a timeout while a scenario held the
+        # request): it never reads this answer. Journaled as the answer it got, a late 409 read as
+        # a page refused and left out, and the careful client that timed out and sent the page
+        # again was blamed with an error. (An answer already sent is journaled as it was sent, and
+        # a scenario's transport fault, which closed the connection itself, as the fault.)
+        status, code = HUNG_UP_STATUS, CLIENT_DISCONNECTED.code
     exchange = Exchange(  # positional: on every vendor request, keywords cost more (benchmarks/ANALYSIS.md)
         request[REQUEST_ID],
         request[STARTED],
@@ -149,14 +160,23 @@ def _journal(request: web.Request, response: web.StreamResponse, call: Call | No
         _http_version(request.version),
         request.content_length,
         request.raw_headers,
-        response.status,
-        response.get(ERROR_CODE) if response.status >= 400 else None,  # a miss raises inside: errors only
+        status,
+        code,
         response.headers,
         response.content_type if isinstance(response, web.Response) else None,
     )
     if emulator.settings.journal_bodies_bytes and isinstance(response, web.Response):
         exchange.response_body = response.body if isinstance(response.body, bytes) else None
     emulator.journal_call(call, exchange)
+
+
+def _faulted(call: Call | None) -> bool:
+    """A scenario rule broke this request's connection on purpose (a reset, a cut answer)."""
+    return call is not None and call.learned.transport is not None
+
+
+HUNG_UP_STATUS = 499  # CLIENT_DISCONNECTED's: journal only, nothing is sent
+assert CLIENT_DISCONNECTED.status == HUNG_UP_STATUS
 
 
 def _http_version(version: HttpVersion) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import difflib
 import itertools
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -92,52 +92,102 @@ def _definitive(entry: JournalEntry) -> bool:
     return not failed_recoverably(entry)
 
 
-def _follow_up_key(entry: JournalEntry) -> Any:
-    """What a request follows up, or is followed up by (``gave_up``): a start any start, a close a
-    close or a read of its session, a push a push of the same page (in this session or, after an
-    expiry, a new one). A push refused before its body was read (a 429 from the rate limit) has no
-    digest, ``("push", None)``: any settled push or start follows it up."""
+def _follow_up_keys(entry: JournalEntry, sessions: Mapping[str, Session]) -> tuple[Any, ...]:
+    """What a settled request follows up (``gave_up``): a start any start; a close a close of its
+    session, and a read of the session once it was closed (a read that shows it still active tells
+    the client its close failed: it follows nothing up); a push a push of the same page, the same
+    bytes (in this session or, after an expiry, a new one) or the same ``page_hint`` in the same
+    session (a page built again for its retry, its keys in another order); and any read of a
+    session follows up a push to it whose answer was lost after its page was staged (the read
+    shows the page counted, so sending it again would stage it twice)."""
+    operation = entry.operation
+    if operation == "start_session":
+        return ("start",)
+    if operation == "close_session":
+        return (("close", entry.session_id),)
+    if operation == "get_session":
+        session = sessions.get(entry.session_id or "")
+        closed = session is not None and session.closed_at is not None and session.closed_at <= arrived(entry)
+        return (("read", entry.session_id), ("close", entry.session_id)) if closed else (("read", entry.session_id),)
+    if operation == "push_page":
+        if entry.page_hint is None:
+            return (("push", entry.digest),)
+        return (("push", entry.digest), ("hint", entry.session_id, entry.page_hint))
+    return ()
+
+
+def _failure_keys(entry: JournalEntry) -> tuple[Any, ...]:
+    """The follow-up keys any one of which settles a failure (``_follow_up_keys``'s). A push refused
+    before its body was read (a 429 from the rate limit) has no digest: any settled push or start
+    follows it up (``ANY_PUSH``)."""
     if entry.operation == "start_session":
-        return "start"
-    if entry.operation in ("close_session", "get_session"):
-        return ("close", entry.session_id)
-    if entry.operation == "push_page":
-        return ("push", entry.digest)
-    return None
+        return ("start",)
+    if entry.operation == "close_session":
+        return (("close", entry.session_id),)
+    if entry.digest is None:
+        return (ANY_PUSH,)
+    keys: tuple[Any, ...] = (("push", entry.digest),)
+    if entry.page_hint is not None:
+        keys += (("hint", entry.session_id, entry.page_hint),)
+    if lost(entry) and entry.page is not None:  # staged, then its answer lost: a read tells the client
+        keys += (("read", entry.session_id),)
+    return keys
+
+
+ANY_PUSH = ("push", None)
 
 
 def gave_up(run: Run) -> Finding:
-    """A failed start, push or close the client never sent again to a settling answer. Each kind of
-    follow-up's last settled arrival is indexed once: one look-up a failure, not a scan of every
-    later request (a busy integration's report is read by the dashboard every second)."""
+    """A failed start, push or close the client never sent again to a settling answer, counted once
+    an attempt (its last failure). Not one the client failed loudly on after retrying, as the
+    advice says: retried at least once, then its session discarded. Each kind of follow-up's last
+    settled arrival is indexed once: one look-up a failure, not a scan of every later request (a
+    busy integration's report is read by the dashboard every second)."""
     finding = BY_ID["gave_up"].new()
     followed_up = ("start_session", "push_page", "close_session")
     failures = [e for e in run.client if e.operation in followed_up and failed_recoverably(e)]
     if not failures:  # most runs: no index of follow-ups (~20 ms of a full journal's report on a slow machine)
         return finding
-    settled = [e for e in run.client if _definitive(e)]
-    last = last_arrival(settled, _follow_up_key)
-    last_push_or_start = max((e.arrival for e in settled if e.operation in ("push_page", "start_session")), default=0)
-    for entry in failures:
-        key = _follow_up_key(entry)  # a failure's own key is the key of what follows it up
-        followed = last_push_or_start if key == ("push", None) else last.get(key, 0)
-        if followed <= entry.answer:  # no settled follow-up arrived after its answer
-            finding.note(lambda: evidence(entry, operation=entry.operation, status=entry.status, code=entry.code))
+    sessions = run.tenant.sessions
+    last: dict[Any, int] = {}
+    last_push_or_start = 0
+    for settled in run.client:
+        if not _definitive(settled):
+            continue
+        for key in _follow_up_keys(settled, sessions):
+            last[key] = max(last.get(key, 0), settled.arrival)
+        if settled.operation in ("push_page", "start_session"):
+            last_push_or_start = max(last_push_or_start, settled.arrival)
+    discarded = last_arrival(
+        run.client, lambda e: e.session_id if e.operation == "close_session" and _discards(e, sessions) else None
+    )
+    tries: Counter[tuple[Any, ...]] = Counter(_failure_keys(e) for e in failures)
+    latest = {_failure_keys(e): e for e in failures}  # an attempt's last failure
+    for keys, entry in latest.items():
+        followed = max(last_push_or_start if key == ANY_PUSH else last.get(key, 0) for key in keys)
+        if followed > entry.answer:  # a settled follow-up arrived after its answer
+            continue
+        if tries[keys] > 1 and discarded.get(entry.session_id, 0) > entry.answer:
+            continue  # retried, then failed loudly: the session discarded, nothing half applied
+        finding.note(lambda: evidence(entry, operation=entry.operation, status=entry.status, code=entry.code))
     return finding
 
 
-def _attempt(entry: JournalEntry) -> tuple[str, str | None, str | None]:
-    """What makes two requests the same attempt: the operation, its session and (a push) its page."""
-    return entry.operation, entry.session_id, entry.digest
+def _attempt(entry: JournalEntry) -> tuple[str, str | None, Any]:
+    """What makes two requests the same attempt: the operation, its session and (a push) its page,
+    by its ``page_hint`` when it has one (a page built again for each retry is still that page),
+    else by its bytes."""
+    page = ("hint", entry.page_hint) if entry.page_hint is not None else entry.digest
+    return entry.operation, entry.session_id, page
 
 
 def retry_without_backoff(run: Run) -> Finding:
     finding = BY_ID["retry_without_backoff"].new()
     if run.tenant.settings.frozen_clock:  # emulator time stands still: waits cannot be measured
         return finding
-    failed: dict[tuple[str, str | None, str | None], JournalEntry] = {}
-    quick: dict[tuple[str, str | None, str | None], list[float]] = defaultdict(list)  # waits in a row
-    reported: set[tuple[str, str | None, str | None]] = set()
+    failed: dict[tuple[str, str | None, Any], JournalEntry] = {}
+    quick: dict[tuple[str, str | None, Any], list[float]] = defaultdict(list)  # waits in a row
+    reported: set[tuple[str, str | None, Any]] = set()
     for entry in run.client:
         key = _attempt(entry)
         previous = failed.pop(key, None)

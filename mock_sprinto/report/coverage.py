@@ -159,7 +159,9 @@ def _recovered_from(run: Run, fault: JournalEntry) -> bool:
     (a re-sent close answered 202, or 409 because the first one had been carried out) or read; for
     any other operation, the same operation later answered."""
     if fault.operation == "push_page" and fault.digest is not None:
-        return _later(run, fault, lambda e: e.digest == fault.digest and e.status == 202 and not lost(e))
+        return _later(
+            run, fault, lambda e: (_same_page(e, fault) and e.status == 202 and not lost(e)) or _read_staged(e, fault)
+        )
     if fault.operation == "close_session":
         return _later(
             run,
@@ -174,6 +176,25 @@ def _recovered_from(run: Run, fault: JournalEntry) -> bool:
             ),
         )
     return _later(run, fault, lambda e: e.operation == fault.operation and 200 <= e.status < 300 and not lost(e))
+
+
+def _read_staged(entry: JournalEntry, fault: JournalEntry) -> bool:
+    """A read of the session a lost push had staged its page in: the client learns the page was
+    counted, and sending it again would stage it twice."""
+    return (
+        fault.page is not None
+        and entry.operation == "get_session"
+        and entry.session_id == fault.session_id
+        and entry.status == 200
+    )
+
+
+def _same_page(entry: JournalEntry, fault: JournalEntry) -> bool:
+    """The page of ``fault`` sent again: the same bytes, or the same ``page_hint`` in its session
+    (a page built again for its retry, its keys in another order)."""
+    return entry.digest == fault.digest or (
+        fault.page_hint is not None and entry.page_hint == fault.page_hint and entry.session_id == fault.session_id
+    )
 
 
 def transport_fault(run: Run) -> Verdict:

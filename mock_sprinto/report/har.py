@@ -51,11 +51,12 @@ from ..codes import INTEGRATION_NOT_IN_HAR, INVALID_HAR
 from ..errors import ApiError
 from ..journal import JournalEntry
 from ..lifecycle import FINAL, State
-from ..payload import page_digest
+from ..payload import many_values, page_digest
 from ..resources import schemas_dir
 from ..settings import Settings
 from ..sourcelines import json_pointer
 from ..store import IdSource, Page, Session, Tenant
+from ..validation import usable_page_hint
 from ..wholenumbers import header_whole
 from . import judge
 from .model import MAX_EVIDENCE, Report, report_lines
@@ -258,6 +259,17 @@ def _json(raw: bytes | None) -> Any:
         return None
 
 
+def _page_hint_of(raw: Mapping[str, Any], whole: bytes | None) -> int | str | None:
+    """A push's page_hint: as the emulator's own HAR says (``_pageHint``), else read from the page
+    itself when its whole body was kept (too many values to parse again: none)."""
+    if "_pageHint" in raw:
+        return usable_page_hint(raw["_pageHint"])
+    if whole is None or many_values(whole):
+        return None
+    page = _json(whole)
+    return usable_page_hint(page.get("page_hint")) if isinstance(page, dict) else None
+
+
 def read_har(document: Any) -> Reading:
     """The vendor-API entries of a checked HAR document (``check_har``), by integration."""
     reading = Reading()
@@ -412,6 +424,7 @@ def _captured(
         body_bytes=wire if push else None,
         digest=page_digest(whole) if push and whole is not None else None,
         page=page,
+        page_hint=_page_hint_of(raw, whole) if push else None,
         names_session=names_session if isinstance(names_session, str) else None,
     )
     # Orders beyond the bound are not the emulator's: the order is rebuilt from the times instead.

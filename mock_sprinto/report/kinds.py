@@ -11,6 +11,10 @@ from .model import Finding, Severity
 
 POLL_READS = 5  # status_polled_too_fast: this many reads of one session...
 NO_BACKOFF_SECONDS = 0.1  # retry_without_backoff: a retry sent this soon after a failure did not back off
+# start_conflict_ignored: a start sent again this long after the 409 before it waited for the other
+# sync to end (a second, 5 % timer slack: the once a second status_polled_too_fast allows). Another
+# worker's sync takes seconds to minutes; a start sooner than that only asks the same question again.
+PATIENT_START_WAIT_SECONDS = 0.95
 
 
 @dataclass(frozen=True)
@@ -45,8 +49,10 @@ KINDS: tuple[Kind, ...] = (
         "doc",
         "a start, push or close fails with a fault a retry recovers from (429, 500/502/503/504, a broken "
         "connection, an answer lost) and is never sent again with success: as the client knows it, a page never "
-        "accepted, a session never started or closed (even where the emulator carried out the request whose "
-        "answer was lost)",
+        "accepted (the same bytes, or the same page_hint in its session), a session never started or closed (a "
+        "read that shows it still active is no follow-up; even where the emulator carried out the request whose "
+        "answer was lost). Counted once an attempt; not a failure retried and then its session discarded, nor a "
+        "lost push whose page the client then read counted in its session",
         "the client gave up after a fault that a retry recovers from",
         f"{BACKOFF_ADVICE} Retry 429s, 5xx answers and broken connections with backoff (re-send the same page: "
         "an answer that never arrived is no answer), and fail the sync loudly only after several tries.",
@@ -147,7 +153,8 @@ KINDS: tuple[Kind, ...] = (
         "warning",
         "doc",
         "a session with accepted pages expires for inactivity and is never closed (nor was a close tried), "
-        "unless the client was told it was no longer active (409 session_not_active) and started another",
+        "unless the client learnt it was no longer active (a 409 session_not_active, or a read of it answered 200 "
+        "once it had expired) and started another after",
         "a session with staged pages was left to expire",
         "Sessions expire after 60 minutes of inactivity; 'expired data is retained temporarily and can still "
         "be applied'. Close every session you start: apply (expired sessions too) or discard.",
@@ -166,21 +173,26 @@ KINDS: tuple[Kind, ...] = (
         "start_conflict_ignored",
         "warning",
         "doc",
-        "two or more 409 `session_already_active` in a row, with no close or use of the `active_session_id` between",
+        "two or more 409 `session_already_active` in a row, with no close or use of the `active_session_id` between, "
+        f"at least one start sent again within {PATIENT_START_WAIT_SECONDS:g} s of the 409 before it (emulator time)",
         "a session start was retried on 409 without dealing with the active session",
         "One active session per integration: a second start 'returns 409 Conflict' naming active_session_id. "
-        "Close that session (apply or discard) or continue it, then start again.",
+        "Close that session (apply or discard) or continue it, then start again; when another worker's sync "
+        "holds it, wait (1 s, 2 s, 4 s...) until it is closed.",
     ),
     Kind(
         "outcome_not_read",
         "warning",
         "mock",
-        "a session closed with apply is never read afterwards (no `GET` of the session), so the client cannot "
-        "know whether processing succeeded",
+        "a session closed with apply whose outcome is never read: no read of the session (`GET`, answered 200) nor "
+        "of the activity log (`GET .../activity`, answered 200) arrived once it had finished (`processed` or "
+        "`failed`); a read while it was still processing shows no outcome. A session still processing when the "
+        "report is made is not judged once a read of it or of the activity log followed its close",
         "the outcome of an apply was never read",
         "Processing happens after close and can fail ('processing retries once on Sprinto side', then `failed` "
         "with last_error). Poll the session (once a second, or backing off from a short first wait) until "
-        "processed or failed, and fail the sync when it failed.",
+        "processed or failed, or read the activity log until it shows session_processed or session_failed for "
+        "it, and fail the sync when it failed.",
     ),
     Kind(
         "large_uncompressed_body",

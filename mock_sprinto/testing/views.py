@@ -179,6 +179,7 @@ class JournalEntryView(TypedDict):
     body_bytes: int | None
     digest: str | None
     page: int | None
+    page_hint: int | str | None
     names_session: str | None
 
 

@@ -406,3 +406,20 @@ async def test_a_bundle_holding_a_scenario_named_like_a_shipped_one_with_nothing
     status, answer = await put(control, document)
     assert (status, answer["code"]) == (400, "invalid_state")
     assert any("send its name as a JSON string" in problem for problem in answer["errors"]), answer["errors"]
+
+
+async def test_the_journal_keeps_page_hints_through_a_bundle_and_an_older_bundle_has_none(
+    vendor: Vendor, control: Control
+) -> None:
+    await a_run(vendor, control)
+    document = await control.get("/integrations/acme/state")
+    hints = [e["page_hint"] for e in document["journal"] if e["operation"] == "push_page"]
+    assert hints == [1, 2, None, 1, 1], hints  # the cancelled session's page sent none
+    assert (await put(control, document))[0] == 200
+    again = await control.get("/integrations/acme/state")
+    assert [e["page_hint"] for e in again["journal"] if e["operation"] == "push_page"] == hints
+    for entry in again["journal"]:  # as a bundle written before the journal kept them
+        del entry["page_hint"]
+    assert (await put(control, again))[0] == 200
+    older = await control.get("/integrations/acme/state")
+    assert [e["page_hint"] for e in older["journal"]] == [None] * len(older["journal"])

@@ -210,13 +210,13 @@ def test_a_session_as_it_stands_copies_what_can_still_change_and_shares_the_rest
 
 
 def _calls_of(monkeypatch: Any, module: Any, name: str) -> list[Any]:
-    """The argument of each call of ``module.name`` (a function of one) from now on."""
+    """The first argument of each call of ``module.name`` from now on."""
     calls: list[Any] = []
     original = getattr(module, name)
 
-    def counted(argument: Any) -> Any:
+    def counted(argument: Any, *more: Any) -> Any:
         calls.append(argument)
-        return original(argument)
+        return original(argument, *more)
 
     monkeypatch.setattr(module, name, counted)
     return calls
@@ -227,13 +227,13 @@ def test_a_run_with_no_recoverable_failure_makes_no_index_of_follow_ups(monkeypa
     of a full journal's report on a slow machine, in every report of a run that had none."""
     from mock_sprinto.report import checks
 
-    keyed = _calls_of(monkeypatch, checks, "_follow_up_key")
+    keyed = _calls_of(monkeypatch, checks, "_follow_up_keys")
     starts = [entry(n, n, float(n), method="POST", operation="start_session", status=201) for n in range(1, 50)]
     assert checks.gave_up(Run(tenant(), starts, {})).count == 0
     assert keyed == []
     failed = entry(60, 61, 60.0, method="POST", operation="start_session", status=503, code="service_unavailable")
     assert checks.gave_up(Run(tenant(), [*starts, failed], {})).count == 1
-    assert len(keyed) > len(starts)  # the index is made once a failure needs it
+    assert len(keyed) == len(starts)  # the index is made once a failure needs it: each settled request
 
 
 def test_a_finding_seen_past_its_listed_evidence_makes_no_item_for_it(monkeypatch: Any) -> None:

@@ -1,0 +1,168 @@
+"""A reviewer's careful clients the judge blamed, and a careless one it missed, each as a scripted
+client: a page built again for its retry, a lost answer checked by a read instead of a blind
+re-send, a retry budget then a discard, a close answered 503 then read, and a request the client
+abandoned on its timeout while a scenario held it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+import pytest
+
+from ..helpers import Control, Vendor, user
+from .test_report import _fault, _use, covered, finding, ids, report
+
+PAGE_2 = {"match": {"operation": "push_page", "page": 2}}
+
+
+def rule(times: int, **respond: Any) -> dict[str, Any]:
+    return {"name": "page-2", "rules": [{**PAGE_2, "times": times, **respond}]}
+
+
+async def push_text(vendor: Vendor, session_id: str, text: str, expect: int | None = 202) -> Any:
+    headers = {"Content-Type": "application/json"}
+    return await vendor.push(session_id, None, expect=expect, data=text.encode(), headers=headers)
+
+
+def pages() -> list[dict[str, Any]]:
+    return [{"page_hint": n, "entities": {"User": [user(n)]}} for n in (1, 2, 3)]
+
+
+async def test_a_page_built_again_for_its_retry_is_the_same_page(vendor: Vendor, control: Control) -> None:
+    """Each attempt serializes the records again (keys sorted one time, not the next): a 503 then a
+    202 of other bytes with the same page_hint was gave_up, an error."""
+    await _use(control, rule(2, respond={"status": 503}))
+    session = await vendor.start()
+    first, second, third = pages()
+    await push_text(vendor, session["id"], json.dumps(first))
+    for attempt, wait in ((0, 0.5), (1, 1.0)):
+        await push_text(vendor, session["id"], json.dumps(second, sort_keys=attempt == 1, indent=attempt), 503)
+        await control.advance(wait, "acme")
+    await push_text(vendor, session["id"], json.dumps(second, indent=2))
+    await push_text(vendor, session["id"], json.dumps(third))
+    await vendor.close(session["id"])
+    await control.advance(2, "acme")
+    await vendor.session(session["id"])
+    assert ids(await report(control)) == []
+
+
+async def test_a_page_built_again_after_a_reset_recovers_the_transport_fault(vendor: Vendor, control: Control) -> None:
+    await _use(control, rule(1, transport="reset"))
+    session = await vendor.start()
+    first, second, _ = pages()
+    await push_text(vendor, session["id"], json.dumps(first))
+    with pytest.raises(aiohttp.ClientError):
+        await push_text(vendor, session["id"], json.dumps(second))
+    await push_text(vendor, session["id"], json.dumps(second, sort_keys=True))
+    body = await report(control)
+    assert covered(body)["transport_fault"] == (True, True) and "gave_up" not in ids(body)
+
+
+async def test_a_lost_answer_checked_by_reading_the_session_is_no_giving_up(vendor: Vendor, control: Control) -> None:
+    """The page was staged, then its answer lost: the client reads the session, sees the page
+    counted and does not send it again (which would stage it twice)."""
+    await _use(control, rule(1, phase="after", transport="reset"))
+    session = await vendor.start()
+    first, second, third = pages()
+    await vendor.push(session["id"], first)
+    with pytest.raises(aiohttp.ClientError):
+        await vendor.push(session["id"], second)
+    assert (await vendor.session(session["id"]))["accepted_batches"] == 2
+    await vendor.push(session["id"], third)
+    body = await report(control)
+    assert "gave_up" not in ids(body) and covered(body)["transport_fault"] == (True, True)
+
+
+async def test_a_close_answered_503_then_read_still_active_is_giving_up(vendor: Vendor, control: Control) -> None:
+    """The read shows the session still active: the client knows its close failed. It read as a
+    follow-up, and a sync that applied nothing got a clean report."""
+    await _use(control, _fault("close-503", 1, {"status": 503}, operation="close_session"))
+    session = await vendor.start()
+    await vendor.push(session["id"], pages()[0])
+    await vendor.close(session["id"], expect=503)
+    assert (await vendor.session(session["id"]))["state"] == "active"
+    found = finding(await report(control), "gave_up")
+    assert found["evidence"][0]["operation"] == "close_session"
+
+
+async def test_a_close_whose_answer_was_lost_then_read_closed_is_followed_up(vendor: Vendor, control: Control) -> None:
+    lost_close = {"match": {"operation": "close_session"}, "times": 1, "phase": "after", "transport": "reset"}
+    await _use(control, {"name": "close-lost", "rules": [lost_close]})
+    session = await vendor.start()
+    await vendor.push(session["id"], pages()[0])
+    with pytest.raises(aiohttp.ClientError):
+        await vendor.close(session["id"])
+    assert (await vendor.session(session["id"]))["state"] in ("processing", "processed")
+    assert "gave_up" not in ids(await report(control))
+
+
+@pytest.mark.parametrize(("tries", "judged"), [(1, True), (3, False)])
+async def test_a_retry_budget_then_a_discard_fails_loudly_as_advised(
+    vendor: Vendor, control: Control, tries: int, judged: bool
+) -> None:
+    """Page 2 keeps failing (an outage): retried with backoff, then the session discarded and the
+    sync failed. gave_up said so once a try; a discard without a single retry is still giving up."""
+    await _use(control, rule(10, respond={"status": 503}))
+    session = await vendor.start()
+    first, second, _ = pages()
+    await vendor.push(session["id"], first)
+    for attempt in range(tries):
+        await vendor.push(session["id"], second, expect=503)
+        await control.advance(0.5 * 2**attempt, "acme")
+    await vendor.close(session["id"], "discard")
+    found = [f for f in (await report(control))["findings"] if f["id"] == "gave_up"]
+    assert bool(found) is judged
+    assert not found or found[0]["count"] == 1
+
+
+async def test_an_attempt_that_kept_failing_is_given_up_once(vendor: Vendor, control: Control) -> None:
+    await _use(control, rule(10, respond={"status": 503}))
+    session = await vendor.start()
+    first, second, _ = pages()
+    await vendor.push(session["id"], first)
+    for attempt in range(3):
+        await vendor.push(session["id"], second, expect=503)
+        await control.advance(0.5 * 2**attempt, "acme")
+    assert finding(await report(control), "gave_up")["count"] == 1  # was 3: one a try
+
+
+async def test_the_journal_keeps_the_page_hint_of_a_push_a_rule_answered(vendor: Vendor, control: Control) -> None:
+    await _use(control, rule(1, respond={"status": 429, "retry_after": 1}))
+    session = await vendor.start()
+    first, second, _ = pages()
+    await vendor.push(session["id"], first)
+    await vendor.push(session["id"], {**second, "page_hint": "two"}, expect=429)
+    pushes = [
+        e for e in (await control.get("/journal?integration_id=acme"))["entries"] if e["operation"] == "push_page"
+    ]
+    assert [(e["status"], e["page"], e["page_hint"]) for e in pushes] == [(202, 1, 1), (429, None, "two")]
+
+
+async def test_a_request_abandoned_on_its_timeout_while_held_is_journaled_as_a_hang_up(
+    vendor: Vendor, control: Control
+) -> None:
+    """The client times out while a scenario holds page 2, sends it again (accepted) and applies.
+    The held request went on after the client had gone, met the closed session and was journaled
+    409 session_not_active: an applied session without the page, an error, for a careful client."""
+    await _use(control, rule(1, delay={"seconds": 1}))
+    session = await vendor.start()
+    first, second, third = pages()
+    await vendor.push(session["id"], first)
+    with pytest.raises(asyncio.TimeoutError):
+        await vendor.push(session["id"], second, timeout=aiohttp.ClientTimeout(total=0.2))
+    await vendor.push(session["id"], second)
+    await vendor.push(session["id"], third)
+    await vendor.close(session["id"])
+    for _ in range(50):  # the held request ends a second after it came
+        entries = (await control.get("/journal?integration_id=acme"))["entries"]
+        if len([e for e in entries if e["operation"] == "push_page"]) == 4:
+            break
+        await asyncio.sleep(0.1)
+    held = [e for e in entries if e["operation"] == "push_page" and e["rule"] is not None]
+    assert [(e["status"], e["code"]) for e in held] == [(499, "client_disconnected")]
+    await control.advance(2, "acme")
+    await vendor.session(session["id"])
+    assert ids(await report(control)) == []
