@@ -444,23 +444,58 @@ def _remember(key: tuple[str, frozenset[str]], suggestion: str | None) -> str | 
 
 
 def closest_field(name: str, known: Iterable[str]) -> str | None:
-    """The known field a name most likely misspells: the same but for case, or difflib's closest."""
+    """The known field a name most likely misspells: the same but for case, or difflib's closest
+    within ``MAX_TYPO_EDITS`` edits of it. Difflib alone took a field of its own for a typo when it
+    shares a long stem (``employmentStatus``: "did you mean employmentStartDate?", an HR attribute
+    Sprinto accepts, a warning that failed the client's report)."""
     choices = list(known)
     for choice in choices:
         if choice.lower() == name.lower():
             return choice
     lowered = {choice.lower(): choice for choice in choices}
     match = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.8)
-    return lowered[match[0]] if match else None
+    return lowered[match[0]] if match and _edits(name.lower(), match[0]) <= MAX_TYPO_EDITS else None
+
+
+MAX_TYPO_EDITS = 2  # a typo: a letter or two missing, extra, wrong, or two swapped (workEmial, employeId)
+
+
+def _edits(a: str, b: str) -> int:
+    """The letters to insert, delete or change, or neighbours to swap, to make ``a`` into ``b``
+    (optimal string alignment distance); past ``MAX_TYPO_EDITS``, any larger number."""
+    if abs(len(a) - len(b)) > MAX_TYPO_EDITS:
+        return MAX_TYPO_EDITS + 1
+    before: list[int] | None = None
+    row = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        previous, row = row, [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1] and before is not None:
+                row[j] = min(row[j], before[j - 2] + 1)
+        before = previous
+        if min(row) > MAX_TYPO_EDITS:
+            return MAX_TYPO_EDITS + 1
+    return row[-1]
 
 
 def status_polled_too_fast(run: Run) -> Finding:
+    """Reads of a session in a row, too many too soon. A push or a close to the session between two
+    reads ends the row: a client that reads its session before each page (is it still active?) is
+    checking, not polling, and was warned."""
     finding = BY_ID["status_polled_too_fast"].new()
     reads: dict[str, list[JournalEntry]] = defaultdict(list)
-    for entry in run.of_operation("get_session"):
-        if entry.session_id is not None:
+    polls: list[tuple[str, list[JournalEntry]]] = []
+    for entry in run.client:
+        if entry.session_id is None:
+            continue
+        if entry.operation == "get_session":
             reads[entry.session_id].append(entry)
-    for session_id, seen in reads.items():
+        elif entry.operation in ("push_page", "close_session") and reads.get(entry.session_id):
+            polls.append((entry.session_id, reads.pop(entry.session_id)))
+    polls += reads.items()
+    for session_id, seen in polls:
         times = [arrived(e) for e in seen]
         for start in range(len(seen) - POLL_READS + 1):
             span = times[start + POLL_READS - 1] - times[start]
@@ -487,7 +522,16 @@ def _backs_off(times: Sequence[float]) -> bool:
     waits = [later - earlier for earlier, later in itertools.pairwise(times)]
     growing = all(later >= earlier * 0.9 for earlier, later in itertools.pairwise(waits))
     backed_off = waits[-1] >= 2 * max(waits[0], POLL_MIN_WAIT_SECONDS) or waits[-1] >= POLL_SLOWEST_TOO_FAST
-    return growing and backed_off
+    if growing and backed_off:
+        return True
+    # A jittered backoff (each wait drawn between 0 and a cap that doubles: "full jitter") grows on
+    # the whole, not wait by wait: its later waits are longer on average than its first ones.
+    half = len(waits) // 2
+    early, late = sum(waits[:half]) / half, sum(waits[-half:]) / half
+    return late >= JITTER_GROWTH * max(early, POLL_MIN_WAIT_SECONDS)
+
+
+JITTER_GROWTH = 1.5  # a fixed loop's halves are equal; a doubling cap's average 2x
 
 
 def missing_page_hint(run: Run) -> Finding:

@@ -207,7 +207,8 @@ KINDS: tuple[Kind, ...] = (
         "unknown_field",
         "warning",
         "mock",
-        "an accepted record carries a field outside its type's known fields that is close to a known one (a "
+        "an accepted record carries a field outside its type's known fields that is a typo of a known one: the "
+        "same but for case, or close to it and at most two letters away, inserted, missing, changed or swapped (a "
         "report judges up to 500 names it has not judged before; the next report, the rest)",
         "records carry fields that look like misspelt known fields",
         "Sprinto accepts fields beyond the known ones and ignores what it does not know, so a typo silently "
@@ -217,8 +218,9 @@ KINDS: tuple[Kind, ...] = (
         "status_polled_too_fast",
         "warning",
         "mock",
-        f"one session is read {POLL_READS} or more times, more often than once a second, without backing off "
-        "(each wait at least as long as the last, the last twice the first)",
+        f"one session is read {POLL_READS} or more times in a row (no push or close to it between), more often "
+        "than once a second, without backing off (each wait at least as long as the last, the last twice the "
+        "first; or, jittered, the later waits half as long again as the first ones on average)",
         "a session's status was polled more than once a second without backing off",
         "Processing takes seconds: poll a session's status at most once a second, or back off from a short "
         "first wait (e.g. 0.2 s, then 1.5 times longer each time).",

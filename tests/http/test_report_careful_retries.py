@@ -166,3 +166,59 @@ async def test_a_request_abandoned_on_its_timeout_while_held_is_journaled_as_a_h
     await control.advance(2, "acme")
     await vendor.session(session["id"])
     assert ids(await report(control)) == []
+
+
+async def test_reading_the_session_before_each_page_is_checking_not_polling(vendor: Vendor, control: Control) -> None:
+    """Eight pages, each after a read of the session (is it still active?): 13 reads in 0.01 s of
+    emulator time were status_polled_too_fast, a warning."""
+    session = await vendor.start()
+    for n in range(1, 9):
+        assert (await vendor.session(session["id"]))["state"] == "active"
+        await vendor.push(session["id"], {"page_hint": n, "entities": {"User": [user(n)]}})
+    await vendor.close(session["id"])
+    for wait in (0.25, 0.5, 1.0, 2.0):  # then a poll that backs off
+        await control.advance(wait, "acme")
+        await vendor.session(session["id"])
+    assert ids(await report(control)) == []
+
+
+async def test_reads_in_a_row_without_pause_are_still_polling_too_fast(vendor: Vendor, control: Control) -> None:
+    session = await vendor.start()
+    await vendor.push(session["id"], {"page_hint": 1, "entities": {"User": [user(1)]}})
+    await vendor.session(session["id"])
+    await vendor.push(session["id"], {"page_hint": 2, "entities": {"User": [user(2)]}})
+    for _ in range(5):  # a read before a page, then five at once: the five are a poll
+        await vendor.session(session["id"])
+    assert "status_polled_too_fast" in ids(await report(control))
+
+
+@pytest.mark.parametrize(
+    ("waits", "judged"),
+    [
+        ((0.027, 0.339, 0.611, 0.408), False),  # "full jitter" (a reviewer's seed 1): growing on the whole
+        ((0.2, 0.2, 0.2, 0.2), True),  # a fixed short loop
+        ((0.3, 0.1, 0.3, 0.1), True),  # jumping about, growing nowhere
+    ],
+)
+async def test_a_jittered_backoff_poll_is_backing_off(
+    vendor: Vendor, control: Control, waits: tuple[float, ...], judged: bool
+) -> None:
+    session = await vendor.start()
+    await vendor.push(session["id"], {"page_hint": 1, "entities": {"User": [user(1)]}})
+    await vendor.close(session["id"])
+    await vendor.session(session["id"])
+    for wait in waits:
+        await control.advance(wait, "acme")
+        await vendor.session(session["id"])
+    assert ("status_polled_too_fast" in ids(await report(control))) is judged
+
+
+async def test_an_attribute_sharing_a_stem_with_a_known_field_is_no_typo(vendor: Vendor, control: Control) -> None:
+    """employmentStatus (an HR attribute Sprinto accepts) was "did you mean employmentStartDate?", a
+    warning; a typo is a letter or two away."""
+    session = await vendor.start()
+    await vendor.push(session["id"], {"page_hint": 1, "entities": {"User": [user(1, employmentStatus="active")]}})
+    assert "unknown_field" not in ids(await report(control))
+    await vendor.push(session["id"], {"page_hint": 2, "entities": {"User": [user(2, employmentTyep="EMPLOYEE")]}})
+    found = finding(await report(control), "unknown_field")
+    assert "employmentTyep" in str(found["evidence"]) and "employmentType" in str(found["evidence"])
