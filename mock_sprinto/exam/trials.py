@@ -95,7 +95,7 @@ CATALOGUE: tuple[Trial, ...] = (
         expects="back off on its own (exponentially), send the same page again",
         documented="429 Too Many Requests: Sprinto's OpenAPI declares no Retry-After header; cope without it",
         fault_rules=("throttle-page-2-silently",),
-        waits=0.5,
+        waits=0.75,  # two backoffs, as server-errors
     ),
     Trial(
         name="server-errors",

@@ -27,6 +27,7 @@ from .run import (
     failed_recoverably,
     last_arrival,
     lost,
+    page_keys,
     when,
 )
 from .sessions import (
@@ -110,9 +111,7 @@ def _follow_up_keys(entry: JournalEntry, sessions: Mapping[str, Session]) -> tup
         closed = session is not None and session.closed_at is not None and session.closed_at <= arrived(entry)
         return (("read", entry.session_id), ("close", entry.session_id)) if closed else (("read", entry.session_id),)
     if operation == "push_page":
-        if entry.page_hint is None:
-            return (("push", entry.digest),)
-        return (("push", entry.digest), ("hint", entry.session_id, entry.page_hint))
+        return page_keys(entry)
     return ()
 
 
@@ -126,15 +125,13 @@ def _failure_keys(entry: JournalEntry) -> tuple[Any, ...]:
         return (("close", entry.session_id),)
     if entry.digest is None:
         return (ANY_PUSH,)
-    keys: tuple[Any, ...] = (("push", entry.digest),)
-    if entry.page_hint is not None:
-        keys += (("hint", entry.session_id, entry.page_hint),)
+    keys = page_keys(entry)
     if lost(entry) and entry.page is not None:  # staged, then its answer lost: a read tells the client
         keys += (("read", entry.session_id),)
     return keys
 
 
-ANY_PUSH = ("push", None)
+ANY_PUSH = ("bytes", None)
 
 
 def gave_up(run: Run) -> Finding:
@@ -177,8 +174,8 @@ def _attempt(entry: JournalEntry) -> tuple[str, str | None, Any]:
     """What makes two requests the same attempt: the operation, its session and (a push) its page,
     by its ``page_hint`` when it has one (a page built again for each retry is still that page),
     else by its bytes."""
-    page = ("hint", entry.page_hint) if entry.page_hint is not None else entry.digest
-    return entry.operation, entry.session_id, page
+    keys = page_keys(entry)  # its hint when it has one, else its bytes
+    return entry.operation, entry.session_id, keys[-1] if keys else None
 
 
 def retry_without_backoff(run: Run) -> Finding:

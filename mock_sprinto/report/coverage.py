@@ -11,7 +11,7 @@ from ..lifecycle import State
 from ..steps import Steps, finished
 from .checks import unrecovered_pages
 from .model import Coverage
-from .run import REJECTED_CODES, Run, arrived, last_arrival, lost, rejected_by_rule
+from .run import REJECTED_CODES, Run, arrived, last_arrival, lost, page_keys, rejected_by_rule
 
 if TYPE_CHECKING:
     from ..store import Session
@@ -175,6 +175,18 @@ def _recovered_from(run: Run, fault: JournalEntry) -> bool:
                 )
             ),
         )
+    if fault.operation == "start_session" and fault.session_id is not None:
+        # The session was made, its answer lost: a later start, or a use of that session (found
+        # by the 409 a start then meets, which names it), recovers it.
+        return _later(
+            run,
+            fault,
+            lambda e: (
+                200 <= e.status < 300
+                and not lost(e)
+                and (e.operation == "start_session" or e.session_id == fault.session_id)
+            ),
+        )
     return _later(run, fault, lambda e: e.operation == fault.operation and 200 <= e.status < 300 and not lost(e))
 
 
@@ -190,11 +202,8 @@ def _read_staged(entry: JournalEntry, fault: JournalEntry) -> bool:
 
 
 def _same_page(entry: JournalEntry, fault: JournalEntry) -> bool:
-    """The page of ``fault`` sent again: the same bytes, or the same ``page_hint`` in its session
-    (a page built again for its retry, its keys in another order)."""
-    return entry.digest == fault.digest or (
-        fault.page_hint is not None and entry.page_hint == fault.page_hint and entry.session_id == fault.session_id
-    )
+    """The page of ``fault`` sent again (``page_keys``)."""
+    return not set(page_keys(entry)).isdisjoint(page_keys(fault))
 
 
 def transport_fault(run: Run) -> Verdict:

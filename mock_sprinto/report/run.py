@@ -171,6 +171,19 @@ def rejected_by_rule(entry: JournalEntry) -> bool:
     return entry.rule is not None and entry.status == 400 and entry.code in REJECTED_CODES
 
 
+def page_keys(entry: JournalEntry) -> tuple[Any, ...]:
+    """How the judge knows a push's page when it is sent again: by its bytes (its digest, in any
+    session: a new one after an expiry too), or by its ``page_hint`` in its session (a page
+    serialized again for its retry, its keys in another order). Two pushes sharing a key carry the
+    same page; a push whose body was never read has none."""
+    keys: tuple[Any, ...] = ()
+    if entry.digest is not None:
+        keys += (("bytes", entry.digest),)
+    if entry.page_hint is not None:
+        keys += (("hint", entry.session_id, entry.page_hint),)
+    return keys
+
+
 def lost(entry: JournalEntry) -> bool:
     """An answer the client never read: the connection was broken or the body cut short."""
     return entry.code is not None and entry.code.startswith("transport_")

@@ -222,3 +222,19 @@ async def test_an_attribute_sharing_a_stem_with_a_known_field_is_no_typo(vendor:
     await vendor.push(session["id"], {"page_hint": 2, "entities": {"User": [user(2, employmentTyep="EMPLOYEE")]}})
     found = finding(await report(control), "unknown_field")
     assert "employmentTyep" in str(found["evidence"]) and "employmentType" in str(found["evidence"])
+
+
+async def test_a_lost_start_whose_session_is_then_used_is_recovered(vendor: Vendor, control: Control) -> None:
+    """The start's answer was lost after the session was made; the next start meets 409 naming it,
+    and the client pushes to it: the transport fault was said not recovered (no start answered)."""
+    lost_start = {"match": {"operation": "start_session"}, "times": 1, "phase": "after", "transport": "reset"}
+    await _use(control, {"name": "start-lost", "rules": [lost_start]})
+    with pytest.raises(aiohttp.ClientError):
+        await vendor.start()
+    conflict = await vendor.start(expect=409)
+    await vendor.push(conflict["active_session_id"], pages()[0])
+    await vendor.close(conflict["active_session_id"])
+    await control.advance(2, "acme")
+    await vendor.session(conflict["active_session_id"])
+    body = await report(control)
+    assert covered(body)["transport_fault"] == (True, True) and ids(body) == []
