@@ -333,13 +333,15 @@ class Emulator:
             self._still_held(tenant, session_id)
             return Answer(202, self.sessions.push_page(tenant, session_id, body.decoded, wire, judged))
 
-        outcome = await self._under_scenario(call, tenant, run, entity_types, page_hint)
-        if wire.page is None and isinstance(outcome, Injected):
-            # A rule answered before the page reached its session: the journal keeps the page's hint
-            # all the same, so the judge can tell the page sent again (re-serialized, say) from the
-            # next one sent in its place. Read only here, off the usual path.
-            wire.page_hint = page_hint if tenant.faults.needs_body else _page_facts(body.decoded, judged)[1]
-        return outcome
+        try:
+            return await self._under_scenario(call, tenant, run, entity_types, page_hint)
+        finally:
+            if wire.page is None:
+                # The page never reached its session (a rule answered, or the session was gone
+                # after a rule's delay): the journal keeps its hint all the same, so the judge can
+                # tell the page sent again (serialized anew, say) from the next one sent in its
+                # place. Read only here, off the usual path.
+                wire.page_hint = page_hint if tenant.faults.needs_body else _page_facts(body.decoded, judged)[1]
 
     async def _judge_large(self, tenant: Tenant, session_id: str, wire: Wire, decoded: bytes) -> PageVerdict | ApiError:
         """A large page's verdict, from a worker thread: its Python walks give the event loop its

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import difflib
 import itertools
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -25,9 +25,9 @@ from .run import (
     arrived,
     evidence,
     failed_recoverably,
+    given_up_on,
     last_arrival,
     lost,
-    page_keys,
     when,
 )
 from .sessions import (
@@ -93,14 +93,13 @@ def _definitive(entry: JournalEntry) -> bool:
     return not failed_recoverably(entry)
 
 
-def _follow_up_keys(entry: JournalEntry, sessions: Mapping[str, Session]) -> tuple[Any, ...]:
+def _follow_up_keys(run: Run, entry: JournalEntry, sessions: Mapping[str, Session]) -> tuple[Any, ...]:
     """What a settled request follows up (``gave_up``): a start any start; a close a close of its
     session, and a read of the session once it was closed (a read that shows it still active tells
-    the client its close failed: it follows nothing up); a push a push of the same page, the same
-    bytes (in this session or, after an expiry, a new one) or the same ``page_hint`` in the same
-    session (a page built again for its retry, its keys in another order); and any read of a
-    session follows up a push to it whose answer was lost after its page was staged (the read
-    shows the page counted, so sending it again would stage it twice)."""
+    the client its close failed: it follows nothing up); a push a push of the same page
+    (``Run.page_keys``); and any read of a session follows up a push to it whose answer was lost
+    after its page was staged (the read shows the page counted, so sending it again would stage it
+    twice)."""
     operation = entry.operation
     if operation == "start_session":
         return ("start",)
@@ -111,33 +110,37 @@ def _follow_up_keys(entry: JournalEntry, sessions: Mapping[str, Session]) -> tup
         closed = session is not None and session.closed_at is not None and session.closed_at <= arrived(entry)
         return (("read", entry.session_id), ("close", entry.session_id)) if closed else (("read", entry.session_id),)
     if operation == "push_page":
-        return page_keys(entry)
+        return run.page_keys(entry)
     return ()
 
 
-def _failure_keys(entry: JournalEntry) -> tuple[Any, ...]:
-    """The follow-up keys any one of which settles a failure (``_follow_up_keys``'s). A push refused
-    before its body was read (a 429 from the rate limit) has no digest: any settled push or start
-    follows it up (``ANY_PUSH``)."""
+def _failure_keys(run: Run, entry: JournalEntry) -> tuple[Any, ...]:
+    """The follow-up keys any one of which settles a failure (``_follow_up_keys``'s). A push whose
+    page is not known (a 429 from the rate limit comes before its body is read; a HAR without
+    bodies or hints) is settled by any settled push or start (``ANY_PUSH``)."""
     if entry.operation == "start_session":
         return ("start",)
     if entry.operation == "close_session":
         return (("close", entry.session_id),)
-    if entry.digest is None:
+    keys = run.page_keys(entry)
+    if not keys:
         return (ANY_PUSH,)
-    keys = page_keys(entry)
     if lost(entry) and entry.page is not None:  # staged, then its answer lost: a read tells the client
         keys += (("read", entry.session_id),)
     return keys
 
 
 ANY_PUSH = ("bytes", None)
+# gave_up: a failure retried for this long (its first answer to its last try) and then its session
+# discarded failed loudly, as the advice says; two tries within it did not back off
+GIVING_UP_AFTER_SECONDS = 1.0
 
 
 def gave_up(run: Run) -> Finding:
     """A failed start, push or close the client never sent again to a settling answer, counted once
-    an attempt (its last failure). Not one the client failed loudly on after retrying, as the
-    advice says: retried at least once, then its session discarded. Each kind of follow-up's last
+    an attempt (``_attempt``: its tries of one page are one, whatever their bytes). Not one the
+    client failed loudly on after retrying with backoff, as the advice says: tried again over
+    ``GIVING_UP_AFTER_SECONDS`` or more, then its session discarded. Each kind of follow-up's last
     settled arrival is indexed once: one look-up a failure, not a scan of every later request (a
     busy integration's report is read by the dashboard every second)."""
     finding = BY_ID["gave_up"].new()
@@ -151,31 +154,37 @@ def gave_up(run: Run) -> Finding:
     for settled in run.client:
         if not _definitive(settled):
             continue
-        for key in _follow_up_keys(settled, sessions):
+        for key in _follow_up_keys(run, settled, sessions):
             last[key] = max(last.get(key, 0), settled.arrival)
         if settled.operation in ("push_page", "start_session"):
             last_push_or_start = max(last_push_or_start, settled.arrival)
     discarded = last_arrival(
         run.client, lambda e: e.session_id if e.operation == "close_session" and _discards(e, sessions) else None
     )
-    tries: Counter[tuple[Any, ...]] = Counter(_failure_keys(e) for e in failures)
-    latest = {_failure_keys(e): e for e in failures}  # an attempt's last failure
-    for keys, entry in latest.items():
+    attempts: dict[Any, list[JournalEntry]] = defaultdict(list)  # an attempt's failures, in order
+    for failure in failures:
+        attempts[_attempt(run, failure)].append(failure)
+    for tries in attempts.values():
+        entry = tries[-1]
+        keys = {key for each in tries for key in _failure_keys(run, each)}
         followed = max(last_push_or_start if key == ANY_PUSH else last.get(key, 0) for key in keys)
-        if followed > entry.answer:  # a settled follow-up arrived after its answer
+        if followed > given_up_on(entry):  # a settled follow-up arrived after its last failure's answer
             continue
-        if tries[keys] > 1 and discarded.get(entry.session_id, 0) > entry.answer:
+        backed_off = arrived(entry) - tries[0].at >= GIVING_UP_AFTER_SECONDS or run.tenant.settings.frozen_clock
+        if len(tries) > 1 and backed_off and discarded.get(entry.session_id, 0) > given_up_on(entry):
             continue  # retried, then failed loudly: the session discarded, nothing half applied
         finding.note(lambda: evidence(entry, operation=entry.operation, status=entry.status, code=entry.code))
     return finding
 
 
-def _attempt(entry: JournalEntry) -> tuple[str, str | None, Any]:
+def _attempt(run: Run, entry: JournalEntry) -> tuple[str, str | None, Any]:
     """What makes two requests the same attempt: the operation, its session and (a push) its page,
-    by its ``page_hint`` when it has one (a page built again for each retry is still that page),
-    else by its bytes."""
-    keys = page_keys(entry)  # its hint when it has one, else its bytes
-    return entry.operation, entry.session_id, keys[-1] if keys else None
+    by its ``page_hint`` where the session's hints name its pages (a page built again for each retry
+    is still that page), else by its bytes; a push whose page is not known is an attempt of its own."""
+    if entry.operation != "push_page":
+        return entry.operation, entry.session_id, None
+    keys = run.page_keys(entry)  # its hint when it has one, else its bytes
+    return entry.operation, entry.session_id, keys[-1] if keys else entry.request_id
 
 
 def retry_without_backoff(run: Run) -> Finding:
@@ -186,7 +195,7 @@ def retry_without_backoff(run: Run) -> Finding:
     quick: dict[tuple[str, str | None, Any], list[float]] = defaultdict(list)  # waits in a row
     reported: set[tuple[str, str | None, Any]] = set()
     for entry in run.client:
-        key = _attempt(entry)
+        key = _attempt(run, entry)
         previous = failed.pop(key, None)
         if previous is not None and previous.answer < entry.arrival:
             wait = arrived(entry) - previous.at

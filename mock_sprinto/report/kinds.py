@@ -49,10 +49,11 @@ KINDS: tuple[Kind, ...] = (
         "doc",
         "a start, push or close fails with a fault a retry recovers from (429, 500/502/503/504, a broken "
         "connection, an answer lost) and is never sent again with success: as the client knows it, a page never "
-        "accepted (the same bytes, or the same page_hint in its session), a session never started or closed (a "
-        "read that shows it still active is no follow-up; even where the emulator carried out the request whose "
-        "answer was lost). Counted once an attempt; not a failure retried and then its session discarded, nor a "
-        "lost push whose page the client then read counted in its session",
+        "accepted (the same bytes, or the same page_hint in its session where its hints name its pages), a session "
+        "never started or closed (a read that shows it still active is no follow-up; even where the emulator carried "
+        "out the request whose answer was lost). A request the client hung up on (499) is an answer lost. Counted "
+        "once a page; not a failure tried again for a second or more and then its session discarded, nor a lost "
+        "push whose page the client then read counted in its session",
         "the client gave up after a fault that a retry recovers from",
         f"{BACKOFF_ADVICE} Retry 429s, 5xx answers and broken connections with backoff (re-send the same page: "
         "an answer that never arrived is no answer), and fail the sync loudly only after several tries.",

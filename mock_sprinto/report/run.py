@@ -59,6 +59,39 @@ class Run:
         self.known_field_sets = {name: frozenset(fields) for name, fields in known_fields.items()}
         self._left_out: list[tuple[JournalEntry, Session]] | None = None
         self._last_accepted: dict[Any, int] | None = None
+        self._hints_shared: set[str | None] | None = None
+
+    def page_keys(self, entry: JournalEntry) -> tuple[Any, ...]:
+        """How the judge knows a push's page when it is sent again: by its bytes (its digest, in any
+        session: a new one after an expiry too), or by its ``page_hint`` in its session (a page
+        serialized again for its retry, its keys in another order), where the session's hints name
+        its pages. Two pushes sharing a key carry the same page; a push whose body was never read
+        has none."""
+        keys: tuple[Any, ...] = ()
+        if entry.digest is not None:
+            keys += (("bytes", entry.digest),)
+        if entry.page_hint is not None and entry.session_id not in self.hints_shared():
+            keys += (("hint", entry.session_id, entry.page_hint),)
+        return keys
+
+    def hints_shared(self) -> set[str | None]:
+        """Sessions whose ``page_hint`` names no one page: two pages of other bytes the client was
+        told were accepted carry the same hint (every page "User", or 0). There a page moved on to,
+        with the skipped page's hint, was its re-send. A page staged before its answer was lost and
+        then sent again serialized anew is one page (the client never learnt the first was taken)."""
+        if self._hints_shared is None:
+            seen: dict[tuple[str | None, int | str], str] = {}
+            shared: set[str | None] = set()
+            for entry in self.client:
+                if entry.operation != "push_page" or entry.status != 202 or entry.page_hint is None or lost(entry):
+                    continue
+                if entry.digest is None:
+                    continue
+                first = seen.setdefault((entry.session_id, entry.page_hint), entry.digest)
+                if first != entry.digest:
+                    shared.add(entry.session_id)
+            self._hints_shared = shared
+        return self._hints_shared
 
     def pages_left_out(self) -> list[tuple[JournalEntry, Session]]:
         """Pages an applied session went without, as only the journal tells (no session's rejected
@@ -171,21 +204,22 @@ def rejected_by_rule(entry: JournalEntry) -> bool:
     return entry.rule is not None and entry.status == 400 and entry.code in REJECTED_CODES
 
 
-def page_keys(entry: JournalEntry) -> tuple[Any, ...]:
-    """How the judge knows a push's page when it is sent again: by its bytes (its digest, in any
-    session: a new one after an expiry too), or by its ``page_hint`` in its session (a page
-    serialized again for its retry, its keys in another order). Two pushes sharing a key carry the
-    same page; a push whose body was never read has none."""
-    keys: tuple[Any, ...] = ()
-    if entry.digest is not None:
-        keys += (("bytes", entry.digest),)
-    if entry.page_hint is not None:
-        keys += (("hint", entry.session_id, entry.page_hint),)
-    return keys
-
-
 def lost(entry: JournalEntry) -> bool:
-    """An answer the client never read: the connection was broken or the body cut short."""
+    """An answer the client never read: the connection was broken or the body cut short (a
+    scenario's transport fault), or the client hung up before it was sent (a timeout while a rule
+    held the request: 499 ``client_disconnected``)."""
+    return entry.code is not None and (entry.code.startswith("transport_") or entry.code == "client_disconnected")
+
+
+def given_up_on(entry: JournalEntry) -> int:
+    """The point in the one order of arrivals and answers after which the client could follow a
+    failed request up: its answer, or, for a request it hung up on, its arrival (it stopped waiting
+    at some moment before the late answer the journal has)."""
+    return entry.arrival if entry.code == "client_disconnected" else entry.answer
+
+
+def transport_broken(entry: JournalEntry) -> bool:
+    """A scenario's transport fault broke this request's answer (a reset, a cut body)."""
     return entry.code is not None and entry.code.startswith("transport_")
 
 

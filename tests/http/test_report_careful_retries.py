@@ -238,3 +238,145 @@ async def test_a_lost_start_whose_session_is_then_used_is_recovered(vendor: Vend
     await vendor.session(conflict["active_session_id"])
     body = await report(control)
     assert covered(body)["transport_fault"] == (True, True) and ids(body) == []
+
+
+# ---- a second review: a hint that names no page, tries of a page serialized anew, a page skipped
+# after a timeout, a HAR without bodies, many throttled pages ------------------------------------
+@pytest.mark.parametrize("hint", ["User", 0, ""])
+async def test_a_hint_every_page_shares_names_no_page(vendor: Vendor, control: Control, hint: Any) -> None:
+    """Every page sent with one hint: page 3, sent in place of the 503'd page 2, was taken for its
+    re-send (no gave_up, and rate_limited and transport_fault 'recovered')."""
+    await _use(control, rule(1, respond={"status": 503}))
+    session = await vendor.start()
+    first, second, third = ({**page, "page_hint": hint} for page in pages())
+    await vendor.push(session["id"], first)
+    await vendor.push(session["id"], second, expect=503)
+    await control.advance(1, "acme")
+    await vendor.push(session["id"], third)  # page 2 never again
+    await vendor.close(session["id"])
+    assert "gave_up" in ids(await report(control))
+
+
+async def test_a_hint_every_page_shares_is_no_recovery_from_a_throttle(vendor: Vendor, control: Control) -> None:
+    await _use(control, rule(1, respond={"status": 429, "retry_after": 1}))
+    session = await vendor.start()
+    first, second, third = ({**page, "page_hint": "User"} for page in pages())
+    await vendor.push(session["id"], first)
+    await vendor.push(session["id"], second, expect=429)
+    await control.advance(1, "acme")
+    await vendor.push(session["id"], third)
+    assert covered(await report(control))["rate_limited"] == (True, False)
+
+
+@pytest.mark.parametrize(("waits", "judged"), [((0.3, 0.6, 0.9), False), ((0.0,), True)])
+async def test_tries_of_a_page_serialized_anew_then_a_discard(
+    vendor: Vendor, control: Control, waits: tuple[float, ...], judged: bool
+) -> None:
+    """Three tries of page 2, each serialized anew (keys in another order), backing off, then a
+    discard: gave_up, counted once a try, since each try's bytes made an attempt of its own. One
+    retry at once then a discard is still giving up: no backoff, no 'several tries'."""
+    await _use(control, rule(10, respond={"status": 503}))
+    session = await vendor.start()
+    first, second, _ = pages()
+    await vendor.push(session["id"], first)
+    await push_text(vendor, session["id"], json.dumps(second), 503)
+    for attempt, wait in enumerate(waits):
+        await control.advance(wait, "acme")
+        await push_text(vendor, session["id"], json.dumps(second, sort_keys=attempt % 2 == 0, indent=attempt), 503)
+    await vendor.close(session["id"], "discard")
+    found = [f for f in (await report(control))["findings"] if f["id"] == "gave_up"]
+    assert bool(found) is judged and (not found or found[0]["count"] == 1)
+
+
+async def test_a_page_skipped_after_its_push_timed_out_is_giving_up(vendor: Vendor, control: Control) -> None:
+    """The client timed out while a rule held page 2 and moved on to page 3: the held push, journaled
+    499 (the client never read its answer), is a failure no push followed up."""
+    await _use(control, rule(1, delay={"seconds": 1}))
+    session = await vendor.start()
+    first, second, third = pages()
+    await vendor.push(session["id"], first)
+    with pytest.raises(asyncio.TimeoutError):
+        await vendor.push(session["id"], second, timeout=aiohttp.ClientTimeout(total=0.2))
+    await vendor.push(session["id"], third)
+    await vendor.close(session["id"])
+    for _ in range(50):  # the held request ends a second after it came
+        entries = (await control.get("/journal?integration_id=acme"))["entries"]
+        if any(e["code"] == "client_disconnected" for e in entries):
+            break
+        await asyncio.sleep(0.1)
+    held = next(e for e in entries if e["code"] == "client_disconnected")
+    assert held["page_hint"] == 2  # its page's hint, though the page never reached its session
+    found = finding(await report(control), "gave_up")
+    assert found["evidence"][0]["request_id"] == held["request_id"]
+
+
+async def test_a_har_without_bodies_knows_a_page_by_its_hint(vendor: Vendor, control: Control) -> None:
+    """Bodies are not captured by default: the HAR's _pageHint is all it has of a page, and a 503'd
+    page never sent again was judged followed up by any later push."""
+    await _use(control, rule(1, respond={"status": 503}))
+    session = await vendor.start()
+    first, second, third = pages()
+    await vendor.push(session["id"], first)
+    await vendor.push(session["id"], second, expect=503)
+    await vendor.push(session["id"], third)
+    await vendor.close(session["id"])
+    har = await control.get("/journal.har?integration_id=acme")
+    async with control.client.post("/_mock/judge", json=har) as response:
+        judged = await response.json()
+    assert response.status == 200, judged
+    (integration,) = judged["integrations"]
+    assert "gave_up" in [f["id"] for f in integration["findings"]], judged
+
+
+def test_the_coverage_of_many_throttled_pages_reads_the_run_a_bounded_number_of_times(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """rate_limited looked for each throttled page's re-send from the start of the run: 10,000
+    throttled pages held the loop 1.7 s a report."""
+    from mock_sprinto.report.coverage import rate_limited
+    from mock_sprinto.report.run import Run
+
+    calls = 0
+    original = Run.page_keys
+
+    def counted(self: Run, entry: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return original(self, entry)
+
+    monkeypatch.setattr(Run, "page_keys", counted)
+    for pages_throttled in (200, 800):
+        calls = 0
+        rate_limited(_throttled_run(pages_throttled))
+        assert calls <= 4 * 2 * pages_throttled, (pages_throttled, calls)  # a few looks an entry, not one a pair
+
+
+def _throttled_run(pages_throttled: int) -> Any:
+    from mock_sprinto.journal import JournalEntry
+    from mock_sprinto.report.run import Run
+
+    from ..unit.test_report import tenant
+
+    entries = []
+    for n in range(pages_throttled):
+        for status, order in ((429, 2 * n + 1), (202, 2 * n + 2)):
+            entries.append(
+                JournalEntry(
+                    f"req_{order}",
+                    1767225600.0 + order,
+                    "POST",
+                    "/p",
+                    "push_page",
+                    status,
+                    None,
+                    1.0,
+                    "acme",
+                    "ses_1",
+                    100,
+                    arrival=order,
+                    answer=order,
+                    digest=f"d{n}",
+                    page=n + 1 if status == 202 else None,
+                )
+            )
+    return Run(tenant(), entries, {})
