@@ -147,24 +147,15 @@ async def test_a_request_abandoned_on_its_timeout_while_held_is_journaled_as_a_h
     """The client times out while a scenario holds page 2, sends it again (accepted) and applies.
     The held request went on after the client had gone, met the closed session and was journaled
     409 session_not_active: an applied session without the page, an error, for a careful client."""
-    await _use(control, rule(1, delay={"seconds": 1}))
-    session = await vendor.start()
-    first, second, third = pages()
-    await vendor.push(session["id"], first)
-    with pytest.raises(asyncio.TimeoutError):
-        await vendor.push(session["id"], second, timeout=aiohttp.ClientTimeout(total=0.2))
-    await vendor.push(session["id"], second)
-    await vendor.push(session["id"], third)
-    await vendor.close(session["id"])
-    for _ in range(50):  # the held request ends a second after it came
-        entries = (await control.get("/journal?integration_id=acme"))["entries"]
-        if len([e for e in entries if e["operation"] == "push_page"]) == 4:
-            break
-        await asyncio.sleep(0.1)
-    held = [e for e in entries if e["operation"] == "push_page" and e["rule"] is not None]
-    assert [(e["status"], e["code"]) for e in held] == [(499, "client_disconnected")]
+    session = await _timed_out_on_page_2(vendor, control)
+    second, third = pages()[1:]
+    await vendor.push(session, second)
+    await vendor.push(session, third)
+    await vendor.close(session)
+    held = await _held(control)
+    assert (held["status"], held["code"]) == (499, "client_disconnected")
     await control.advance(2, "acme")
-    await vendor.session(session["id"])
+    await vendor.session(session)
     assert ids(await report(control)) == []
 
 
@@ -291,20 +282,10 @@ async def test_tries_of_a_page_serialized_anew_then_a_discard(
 async def test_a_page_skipped_after_its_push_timed_out_is_giving_up(vendor: Vendor, control: Control) -> None:
     """The client timed out while a rule held page 2 and moved on to page 3: the held push, journaled
     499 (the client never read its answer), is a failure no push followed up."""
-    await _use(control, rule(1, delay={"seconds": 1}))
-    session = await vendor.start()
-    first, second, third = pages()
-    await vendor.push(session["id"], first)
-    with pytest.raises(asyncio.TimeoutError):
-        await vendor.push(session["id"], second, timeout=aiohttp.ClientTimeout(total=0.2))
-    await vendor.push(session["id"], third)
-    await vendor.close(session["id"])
-    for _ in range(50):  # the held request ends a second after it came
-        entries = (await control.get("/journal?integration_id=acme"))["entries"]
-        if any(e["code"] == "client_disconnected" for e in entries):
-            break
-        await asyncio.sleep(0.1)
-    held = next(e for e in entries if e["code"] == "client_disconnected")
+    session = await _timed_out_on_page_2(vendor, control)
+    await vendor.push(session, pages()[2])
+    await vendor.close(session)
+    held = await _held(control)
     assert held["page_hint"] == 2  # its page's hint, though the page never reached its session
     found = finding(await report(control), "gave_up")
     assert found["evidence"][0]["request_id"] == held["request_id"]
@@ -380,3 +361,25 @@ def _throttled_run(pages_throttled: int) -> Any:
                 )
             )
     return Run(tenant(), entries, {})
+
+
+async def _timed_out_on_page_2(vendor: Vendor, control: Control) -> str:
+    """A session whose page 2 a rule holds a second: the client times out on it. Its id."""
+    await _use(control, rule(1, delay={"seconds": 1}))
+    session = (await vendor.start())["id"]
+    first, second, _ = pages()
+    await vendor.push(session, first)
+    with pytest.raises(asyncio.TimeoutError):
+        await vendor.push(session, second, timeout=aiohttp.ClientTimeout(total=0.2))
+    return str(session)
+
+
+async def _held(control: Control) -> Any:
+    """The journal's entry of the held push, once it ended (a second after it came)."""
+    for _ in range(50):
+        entries = (await control.get("/journal?integration_id=acme"))["entries"]
+        held = [e for e in entries if e["operation"] == "push_page" and e["rule"] is not None]
+        if held:
+            return held[0]
+        await asyncio.sleep(0.1)
+    raise AssertionError("the held push never ended")

@@ -14,27 +14,9 @@ from mock_sprinto.report.har import judge_har
 from mock_sprinto.service import Emulator
 
 from ..helpers import Control, Vendor, user
+from .test_report import _use, finding, ids, report
 
 START_TIME = "2026-01-01T00:00:00Z"  # the manual clock's first instant (tests/conftest.py's START)
-
-
-async def report(control: Control, integration_id: str = "acme") -> Any:
-    return await control.get(f"/integrations/{integration_id}/report")
-
-
-def finding(body: Any, finding_id: str) -> Any:
-    found = [f for f in body["findings"] if f["id"] == finding_id]
-    assert found, f"no {finding_id} in {[f['id'] for f in body['findings']]}"
-    return found[0]
-
-
-def ids(body: Any) -> list[str]:
-    return [f["id"] for f in body["findings"]]
-
-
-async def _use(control: Control, scenario: Any) -> None:
-    async with control.client.put("/_mock/integrations/acme/scenario", json=scenario) as response:
-        assert response.status == 200, await response.text()
 
 
 def _page(n: int) -> dict[str, Any]:
