@@ -366,6 +366,8 @@ def _page_document(page: Page, members: _Members) -> dict[str, Any]:
     document["errors"] = list(page.errors)
     document["payload"] = None if page.payload is None else members.payload(page.payload)
     document["unknown_fields"] = page.unknown_fields
+    if page.record_keys is not None:  # a rejected page's, read when it was refused
+        document["record_keys"] = [list(key) for key in page.record_keys]
     return document
 
 
@@ -946,6 +948,9 @@ class _Checker:
             # A staged page is read for unknown fields afresh, against this server's schemas (another
             # --schemas, or none read yet there); a page without its payload keeps what was found.
             unknown_fields=None if payload is not None else fields_found(item["unknown_fields"]),
+            # optional: a bundle written before rejected pages kept them has none (the judge then
+            # tells a fixed page by its hint, or any later page)
+            record_keys=None if item.get("record_keys") is None else tuple(map(tuple, item["record_keys"])),
         )
         page.count_kept()
         return page

@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from .budget import CONTROL_REMEDY, RECORD_OVERHEAD_BYTES, SESSION_BYTES, approx_bytes
 from .clock import format_time, parse_time
 from .codes import (
@@ -28,9 +30,9 @@ from .codes import (
 )
 from .errors import ApiError, counted, int_param
 from .lifecycle import Event, State
-from .payload import check_depth, many_values, parse_json, records_beyond
+from .payload import INLINE_JUDGE_BYTES, check_depth, many_values, parse_json, records_beyond
 from .settings import Settings
-from .store import Page, Session, Tenant, accepted_details_bytes
+from .store import MAX_KEPT_KEY_CHARS, REJECTED_KEYS_KEPT, Page, Session, Tenant, accepted_details_bytes
 from .timeline import Timeline
 from .validation import PageVerdict, SchemaRegistry, check_page, too_many_records
 
@@ -141,7 +143,7 @@ class Sessions:
             self._record_rejection(tenant, session, wire, error)
             raise
         if verdict.code is not None:
-            raise self._refuse_invalid(tenant, session, wire, verdict, verdict.code)
+            raise self._refuse_invalid(tenant, session, wire, verdict, verdict.code, raw)
         try:  # room for the page and for what applying its records will hold (issue 22)
             tenant.budget.check(len(raw) + verdict.total * RECORD_OVERHEAD_BYTES)
         except ApiError as error:
@@ -183,15 +185,42 @@ class Sessions:
         return verdict
 
     def _refuse_invalid(
-        self, tenant: Tenant, session: Session, wire: Wire, verdict: PageVerdict, code: ErrorCode
+        self, tenant: Tenant, session: Session, wire: Wire, verdict: PageVerdict, code: ErrorCode, raw: bytes
     ) -> ApiError:
         """The 400 for a page that failed validation, recorded on the session: none of it is staged."""
         response = _batch_response(
             session.id, 0, {}, verdict.total, verdict.errors, verdict.errors_truncated, verdict.page_hint
         )
         rejection = ApiError.of(code, verdict.detail, **response)
-        self._record_rejection(tenant, session, wire, rejection, verdict)
+        self._record_rejection(tenant, session, wire, rejection, verdict, self._record_keys(raw))
         return rejection
+
+    def _record_keys(self, raw: bytes) -> tuple[tuple[str, str], ...] | None:
+        """The (entity type, key) of a rejected page's records whose key field holds a string, the
+        first ``REJECTED_KEYS_KEPT``: the judge asks whether they were applied in the end (a client
+        that sends no page_hint and skipped the page got a clean report). Read on the loop, so not
+        for a page judged apart for its size (None: not read)."""
+        if len(raw) > INLINE_JUDGE_BYTES:
+            return None
+        try:
+            page = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None
+        entities = page.get("entities") if type(page) is dict else None
+        if type(entities) is not dict:
+            return None
+        keys: list[tuple[str, str]] = []
+        for entity_type, records in entities.items():
+            field = self.registry.key_field(entity_type) if type(records) is list else None
+            if field is None:
+                continue
+            for record in records:
+                value = record.get(field) if type(record) is dict else None
+                if type(value) is str and len(value) <= MAX_KEPT_KEY_CHARS:
+                    keys.append((entity_type, value))
+                    if len(keys) == REJECTED_KEYS_KEPT:
+                        return tuple(keys)
+        return tuple(keys)
 
     def _stage(self, tenant: Tenant, session: Session, raw: bytes, wire: Wire, verdict: PageVerdict) -> dict[str, Any]:
         """Stage an accepted page on its session; the answer counts its records by entity type."""
@@ -222,7 +251,13 @@ class Sessions:
         return response
 
     def _record_rejection(
-        self, tenant: Tenant, session: Session, wire: Wire, error: ApiError, verdict: PageVerdict | None = None
+        self,
+        tenant: Tenant,
+        session: Session,
+        wire: Wire,
+        error: ApiError,
+        verdict: PageVerdict | None = None,
+        record_keys: tuple[tuple[str, str], ...] | None = None,
     ) -> None:
         """A refused page, listed with the session's pages. ``verdict`` is what validation learned
         of it; None when the page was refused before it was read (nothing of its records is known)."""
@@ -234,6 +269,7 @@ class Sessions:
         page.detail = error.detail
         page.errors, cut = _kept_errors(learned.errors, tenant)
         page.errors_truncated = learned.errors_truncated or cut
+        page.record_keys = record_keys
         # [doc] an invalid page (400) is an anomaly. A body refused before it was read as a page
         # (413 too large, 415 media type or coding, 507 staging bound) is a transport refusal:
         # a warning, listed with the session's pages but not counted as a rejected batch.

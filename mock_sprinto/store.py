@@ -64,6 +64,10 @@ class IdSource:
         return source
 
 
+REJECTED_KEYS_KEPT = 100  # record keys a rejected page keeps (Page.record_keys): a page's records at Sprinto
+MAX_KEPT_KEY_CHARS = 256  # a longer key is not kept: the judge's question needs no more
+
+
 @dataclass(slots=True)
 class Page:
     """One push that reached an active session, accepted or not."""
@@ -88,11 +92,17 @@ class Page:
     # Of an accepted page: its fields beyond the known ones, once read (when the page is built for
     # an apply, or by the judge while it is staged); None until then. NONE_FOUND: read, none.
     unknown_fields: dict[str, list[str]] | None = None
+    # Of a page rejected 400: the (entity type, key) of its records whose key is a string, read when
+    # it was refused (``REJECTED_KEYS_KEPT`` at most): the judge asks whether they were applied in the
+    # end, where neither a page_hint nor the bytes tell the page fixed from the next one. None: not read.
+    record_keys: tuple[tuple[str, str], ...] | None = None
     kept: int = PAGE_BYTES  # what this record of the page holds (its errors included), for the budget
 
     def count_kept(self) -> int:
-        """Estimate what this record holds, once its errors and detail are set."""
+        """Estimate what this record holds, once its errors, detail and record keys are set."""
         self.kept = PAGE_BYTES + (approx_bytes(self.errors) if self.errors else 0) + len(self.detail or "")
+        if self.record_keys:
+            self.kept += approx_bytes(self.record_keys)
         return self.kept
 
     def describe(self) -> dict[str, Any]:
@@ -376,6 +386,10 @@ class Dataset:
     _unkeyed: int = 0
     nbytes: int = 0  # the records' bytes plus RECORD_OVERHEAD_BYTES each: what the memory budget counts
     base: Dataset | None = None  # upserting: the dataset these records go over (``over``, ``merged``)
+
+    def holds(self, key: str) -> bool:
+        """Whether a record of this key (a string key field's value) is applied here."""
+        return key in self.records or (self.base is not None and key in self.base.records)
 
     def put(self, record: Any) -> None:
         key_value = record.get(self.key_field) if self.key_field and type(record) is dict else None
@@ -728,6 +742,8 @@ class Judged(Protocol):
     def settings(self) -> Settings: ...
     @property
     def sessions(self) -> Mapping[str, Session]: ...
+    @property
+    def datasets(self) -> Mapping[str, Dataset]: ...
 
 
 @dataclass(frozen=True)
@@ -740,8 +756,9 @@ class TenantAsItStood:
     since: int
     settings: Settings
     sessions: Mapping[str, Session]
+    datasets: Mapping[str, Dataset]  # the datasets then applied (an apply puts a new one in place)
 
     @classmethod
     def of(cls, tenant: Tenant) -> TenantAsItStood:
         sessions = {session_id: session.as_it_stands() for session_id, session in tenant.sessions.items()}
-        return cls(tenant.id, tenant.since, tenant.settings, sessions)
+        return cls(tenant.id, tenant.since, tenant.settings, sessions, dict(tenant.datasets))

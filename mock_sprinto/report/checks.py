@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ..journal import JournalEntry
-from ..store import Page, Session, page_fields
+from ..lifecycle import State
+from ..store import Dataset, Page, Session, page_fields
 from .kinds import BY_ID, NO_BACKOFF_SECONDS, POLL_READS
 from .model import Finding
 from .run import (
@@ -228,10 +229,13 @@ def resent_rejected_page_unchanged(run: Run) -> Finding:
     return finding
 
 
-def unrecovered_pages(session: Session) -> list[Page]:
+def unrecovered_pages(session: Session, datasets: Mapping[str, Dataset] | None = None) -> list[Page]:
     """Rejected or refused pages of a session with no accepted page after them that replaces them:
-    one with the same page_hint, or, for a page without a hint or refused for its size (split into
-    pieces with hints of their own), any later accepted page."""
+    one with the same page_hint, or, for a page refused for its size (split into pieces with hints
+    of their own), any later accepted page. Otherwise, once the session was processed, a page
+    rejected 400 whose record keys were read (``Page.record_keys``) was replaced when one of its
+    records was applied in the end (a page sent without a hint, or fixed and sent under a new one);
+    else, without a hint, any later accepted page replaced it."""
     last = 0
     last_by_hint: dict[Any, int] = {}
     for ordinal, hint in page_fields(session.accepted_pages, "ordinal", "page_hint"):
@@ -242,13 +246,28 @@ def unrecovered_pages(session: Session) -> list[Page]:
     left = []
     for page in session.rejected_pages:
         hint = page.page_hint
-        if hint is None or page.code in SIZE_CODES:
-            after = last
+        if page.code in SIZE_CODES:
+            replaced = last > page.ordinal
+        elif hint is not None and last_by_hint.get((type(hint), hint), 0) > page.ordinal:
+            replaced = True
+        elif (applied := _records_applied(page, session, datasets)) is not None:
+            replaced = applied
         else:
-            after = last_by_hint.get((type(hint), hint), 0)
-        if after <= page.ordinal:
+            replaced = hint is None and last > page.ordinal
+        if not replaced:
             left.append(page)
     return left
+
+
+def _records_applied(page: Page, session: Session, datasets: Mapping[str, Dataset] | None) -> bool | None:
+    """Whether a record of a rejected page was applied in the end; None when it cannot be told (its
+    keys were not read, or its session was not processed)."""
+    if not page.record_keys or datasets is None or session.state is not State.PROCESSED:
+        return None
+    return any(
+        (dataset := datasets.get(entity_type)) is not None and dataset.holds(key)
+        for entity_type, key in page.record_keys
+    )
 
 
 def applied_with_rejected_pages(run: Run) -> Finding:
@@ -256,7 +275,7 @@ def applied_with_rejected_pages(run: Run) -> Finding:
     for session in run.sessions:
         if session.close_status != "apply":
             continue
-        for page in unrecovered_pages(session):
+        for page in unrecovered_pages(session, run.tenant.datasets):
             finding.note(
                 lambda: {
                     "session_id": session.id,

@@ -42,7 +42,7 @@ def page_rejected(run: Run) -> Verdict:
     of its session was accepted after it (sent again) or the session was discarded."""
     rejected = [p for s in run.sessions for p in s.rejected_pages if p.code in REJECTED_CODES]
     injected = [e for e in run.pushes() if rejected_by_rule(e)]
-    left = {p.request_id for s in run.sessions for p in unrecovered_pages(s)}
+    left = {p.request_id for s in run.sessions for p in unrecovered_pages(s, run.tenant.datasets)}
 
     def recovered() -> bool:
         sessions = run.tenant.sessions

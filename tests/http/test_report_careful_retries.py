@@ -383,3 +383,56 @@ async def _held(control: Control) -> Any:
             return held[0]
         await asyncio.sleep(0.1)
     raise AssertionError("the held push never ended")
+
+
+# ---- a page rejected 400: its records, applied in the end or not ----------------------------------
+def _unhinted(n: int, **fields: Any) -> dict[str, Any]:
+    return {"entities": {"User": [user(n, **fields), user(n + 100)]}}
+
+
+@pytest.mark.parametrize(("fixed", "judged"), [(False, True), (True, False)])
+async def test_a_page_without_a_hint_rejected_then_skipped_is_applied_without_it(
+    vendor: Vendor, control: Control, fixed: bool, judged: bool
+) -> None:
+    """No page_hint: any later accepted page passed for the fixed one, and a client that skipped the
+    rejected page and applied the rest got a clean report while its records were lost."""
+    session = await vendor.start()
+    await vendor.push(session["id"], _unhinted(1))
+    await vendor.push(session["id"], _unhinted(2, workEmail="not an email"), expect=400)
+    if fixed:
+        await vendor.push(session["id"], _unhinted(2))
+    await vendor.push(session["id"], _unhinted(3))
+    await vendor.close(session["id"])
+    await control.advance(2, "acme")
+    assert (await vendor.session(session["id"]))["state"] == "processed"
+    body = await report(control)
+    assert ("applied_with_rejected_pages" in ids(body)) is judged
+    assert covered(body)["page_rejected"] == (True, not judged)
+
+
+async def test_a_page_fixed_and_sent_under_a_new_hint_is_replaced(vendor: Vendor, control: Control) -> None:
+    """A client numbering requests, not pages: the fixed page 2 went out as hint 3, and the page
+    rejected under hint 2 was said never replaced, an error."""
+    session = await vendor.start()
+    await vendor.push(session["id"], {**_unhinted(1), "page_hint": 1})
+    await vendor.push(session["id"], {**_unhinted(2, workEmail="x"), "page_hint": 2}, expect=400)
+    await vendor.push(session["id"], {**_unhinted(2), "page_hint": 3})
+    await vendor.close(session["id"])
+    await control.advance(2, "acme")
+    await vendor.session(session["id"])
+    assert ids(await report(control)) == []
+
+
+async def test_a_rejected_pages_record_keys_travel_in_a_bundle(vendor: Vendor, control: Control) -> None:
+    session = await vendor.start()
+    await vendor.push(session["id"], _unhinted(2, workEmail="x"), expect=400)
+    await vendor.push(session["id"], _unhinted(3))
+    await vendor.close(session["id"])
+    await control.advance(2, "acme")
+    document = await control.get("/integrations/acme/state")
+    (rejected,) = document["integrations"][0]["sessions"][0]["rejected_pages"]
+    assert rejected["record_keys"] == [["User", "E2"], ["User", "E102"]]
+    before = ids(await report(control))
+    async with control.client.put("/_mock/integrations/acme/state", json=document) as response:
+        assert response.status == 200, await response.text()
+    assert ids(await report(control)) == before and "applied_with_rejected_pages" in before
