@@ -260,14 +260,19 @@ def unrecovered_pages(session: Session, datasets: Mapping[str, Dataset] | None =
 
 
 def _records_applied(page: Page, session: Session, datasets: Mapping[str, Dataset] | None) -> bool | None:
-    """Whether a record of a rejected page was applied in the end; None when it cannot be told (its
-    keys were not read, or its session was not processed)."""
+    """Whether a record of a rejected page was applied by its session; None when it cannot be told:
+    its keys were not read, its session was not processed, or a later session's apply has since
+    replaced what this one applied (a record the next sync left out is no sign of a skipped page)."""
     if not page.record_keys or datasets is None or session.state is not State.PROCESSED:
         return None
-    return any(
-        (dataset := datasets.get(entity_type)) is not None and dataset.holds(key)
-        for entity_type, key in page.record_keys
-    )
+    applied = {
+        entity_type: dataset
+        for entity_type, _ in page.record_keys
+        if (dataset := datasets.get(entity_type)) is not None and dataset.applied_by_session == session.id
+    }
+    if not applied:
+        return None
+    return any(entity_type in applied and applied[entity_type].holds(key) for entity_type, key in page.record_keys)
 
 
 def applied_with_rejected_pages(run: Run) -> Finding:

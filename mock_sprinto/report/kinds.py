@@ -103,8 +103,8 @@ KINDS: tuple[Kind, ...] = (
         "doc",
         "a session is closed with apply while one of its rejected or refused pages was never accepted afterwards "
         "(a page refused for its size counts as accepted once a later page of the session is: its pieces; a page "
-        "rejected 400, once its session was processed, when one of its records was applied in the end, whatever "
-        "its page_hint; else, without a hint, when any later page was accepted); a page "
+        "rejected 400, once its session was processed, when one of its records was applied by that session, "
+        "whatever its page_hint; else, without a hint, when any later page was accepted); a page "
         "a scenario rule rejected as invalid counts too, and a push refused 409 session_not_active when that "
         "session is then applied and no session started after it is, unless a page of the session was accepted "
         "after either",

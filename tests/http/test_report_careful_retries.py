@@ -436,3 +436,22 @@ async def test_a_rejected_pages_record_keys_travel_in_a_bundle(vendor: Vendor, c
     async with control.client.put("/_mock/integrations/acme/state", json=document) as response:
         assert response.status == 200, await response.text()
     assert ids(await report(control)) == before and "applied_with_rejected_pages" in before
+
+
+async def test_a_later_sync_that_leaves_records_out_does_not_blame_an_earlier_one(
+    vendor: Vendor, control: Control
+) -> None:
+    """Sync 1 fixed its rejected page; sync 2 (a user left the company) replaces the dataset without
+    that page's users: sync 1's page is not judged by what sync 2 applied."""
+    first = await vendor.start()
+    await vendor.push(first["id"], _unhinted(2, workEmail="x"), expect=400)
+    await vendor.push(first["id"], _unhinted(2))
+    await vendor.close(first["id"])
+    await control.advance(2, "acme")
+    await vendor.session(first["id"])
+    second = await vendor.start()
+    await vendor.push(second["id"], _unhinted(3))
+    await vendor.close(second["id"])
+    await control.advance(2, "acme")
+    await vendor.session(second["id"])
+    assert "applied_with_rejected_pages" not in ids(await report(control))
