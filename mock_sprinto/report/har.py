@@ -542,12 +542,10 @@ class _Sessions:
             session.pages_received += 1
             ordinal = entry.page = session.pages_received
         body = _json(captured.request_body)
-        hint = body.get("page_hint") if isinstance(body, dict) else None
+        hint = entry.page_hint  # read when the entry was (``_page_hint_of``), else the answer's echo
         echoes = answer.get("echoes")
         if hint is None and isinstance(echoes, dict):
-            hint = echoes.get("page_hint")
-        if isinstance(hint, bool) or not isinstance(hint, (int, str)):
-            hint = None
+            hint = usable_page_hint(echoes.get("page_hint"))
         counts = answer.get("accepted_count_by_entity")
         if isinstance(counts, dict):  # counts the report adds up: bounded, as every number read
             counts = {name: n for name, n in counts.items() if isinstance(n, int) and _whole(n) is not None}
