@@ -177,7 +177,8 @@ KINDS: tuple[Kind, ...] = (
         "warning",
         "doc",
         "two or more 409 `session_already_active` in a row, with no close or use of the `active_session_id` between, "
-        f"at least one start sent again within {PATIENT_START_WAIT_SECONDS:g} s of the 409 before it (emulator time)",
+        f"at least one start sent again within {PATIENT_START_WAIT_SECONDS:g} s of the 409 before it (emulator time; "
+        "not judged on a frozen clock)",
         "a session start was retried on 409 without dealing with the active session",
         "One active session per integration: a second start 'returns 409 Conflict' naming active_session_id. "
         "Close that session (apply or discard) or continue it, then start again; when another worker's sync "

@@ -134,8 +134,12 @@ def start_conflict_ignored(run: Run) -> Finding:
     (a close, a use of that session, another start), and at least one sent again sooner than
     ``PATIENT_START_WAIT_SECONDS`` after the refusal before it (emulator time). A client waiting
     for another worker's sync to end (1 s, 2 s, 4 s, reading the integration's status between)
-    ignores nothing: it starts once that session is closed."""
+    ignores nothing: it starts once that session is closed. On a frozen clock every wait reads
+    0 s, the patient worker's as the hammering one's, so nothing is judged there (as
+    ``retry_without_backoff``)."""
     finding = BY_ID["start_conflict_ignored"].new()
+    if run.tenant.settings.frozen_clock:
+        return finding
     streak: list[JournalEntry] = []
     waits: list[float] = []  # between consecutive refusals of the streak: its answer to the next arrival
 

@@ -14,7 +14,7 @@ from mock_sprinto.report.har import judge_har
 from mock_sprinto.service import Emulator
 
 from ..helpers import Control, Vendor, user
-from .test_report import _use, finding, ids, report
+from .test_report import _fault, _use, finding, ids, report
 
 START_TIME = "2026-01-01T00:00:00Z"  # the manual clock's first instant (tests/conftest.py's START)
 
@@ -215,4 +215,28 @@ async def test_starts_retried_on_409_are_judged_by_how_long_the_client_waited(
         (evidence,) = finding(body, "start_conflict_ignored")["evidence"]
         assert evidence["active_session_id"] == other["id"] and evidence["conflicts"] == len(waits) + 1
         assert evidence["waits_seconds"] == [float(wait) for wait in waits]
+    assert "start_conflict_unhandled" not in ids(body)
+
+
+async def test_on_a_frozen_clock_a_patient_worker_and_a_retrying_client_are_not_judged_on_waits(
+    make_emulator: Callable[..., Emulator], serve: Callable[[Emulator], Any]
+) -> None:
+    # A pytest suite on a frozen clock: the worker below waits (in real time) between its starts
+    # and its retries, but emulator time stands still, so every wait reads 0 s. Blaming it for
+    # hammering would blame the patient worker; the frozen clock judges no waits.
+    client: TestClient[Any, Any] = await serve(make_emulator(frozen_clock=True))
+    vendor, control = Vendor(client), Control(client)
+    other = await vendor.start()
+    for _ in range(3):
+        await vendor.start(expect=409)
+    await vendor.close(other["id"], "discard")
+    await _use(control, _fault("two-503", 2, {"status": 503}))
+    mine = await vendor.start()
+    for expect in (503, 503, 202):
+        await vendor.push(mine["id"], _page(1), expect=expect)
+    await vendor.close(mine["id"])
+    await vendor.session(mine["id"])
+
+    body = await report(control)
+    assert {"start_conflict_ignored", "retry_without_backoff"}.isdisjoint(ids(body)), ids(body)
     assert "start_conflict_unhandled" not in ids(body)
