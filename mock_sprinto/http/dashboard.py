@@ -40,7 +40,9 @@ body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7
 header{background:#1d2330;color:#fff;padding:10px 24px;display:flex;flex-wrap:wrap;gap:8px 24px;align-items:center}
 header h1{font-size:18px;margin:0}header a{color:#9cc3ff}header code{background:#2d3445;color:#fff}
 #version{color:#b8c0cc}
-main{padding:8px 24px 40px;max-width:1400px}
+main{padding:8px 24px 40px;max-width:1400px}main:focus{outline:none}
+a.skip{position:absolute;left:8px;top:-40px;background:#fff;color:#1d2330;padding:4px 10px;border-radius:4px;z-index:20}
+a.skip:focus{top:8px}
 h2{font-size:17px;margin:24px 0 8px}h3{font-size:15px;margin:18px 0 6px}
 section.card{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:4px 16px 12px;margin:12px 0}
 table{border-collapse:collapse;margin:6px 0;width:100%;background:#fff}
@@ -89,6 +91,7 @@ main td:empty{display:none}main code.id{white-space:normal;overflow-wrap:anywher
 main td,main td *{overflow-wrap:anywhere}
 }
 </style></head><body>
+<a class="skip" href="#main">Skip to the integrations</a>
 <header>
 <h1>mock-sprinto</h1><span id="version"></span>
 <span>base URL <code id="base"></code></span>
@@ -98,7 +101,7 @@ main td,main td *{overflow-wrap:anywhere}
  &middot; <a href="readme">docs</a> &middot; <a href="docs/control-api">control API</a></span>
 </header>
 <div id="status" role="status" aria-live="polite" hidden></div>
-<main>
+<main id="main" tabindex="-1">
 <section id="empty" class="card" hidden>
 <h2>Nothing has called the emulator yet</h2>
 <p>Point your client at the base URL above, or run the quickstart's sync with curl in a terminal

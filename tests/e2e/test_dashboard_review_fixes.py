@@ -371,3 +371,22 @@ def test_the_address_names_the_integration_shown(server: Server, browser: Any) -
     click(browser, 'tr[data-integration="third"] button')
     wait_for(browser, lambda: shown_and_address() == (["third"], "#integration=third"), "the click")
     assert uncaught(browser) == []
+
+
+@needs_browser
+def test_a_keyboard_user_skips_the_header_links_to_the_integrations(server: Server, browser: Any) -> None:
+    assert vendor(server, "first")("POST", "/sessions")[0] == 201
+    open_page(browser, server, "first")
+    # The header holds four links and a row of clock buttons: without a skip link a keyboard user
+    # tabs through all of them on every visit before reaching the integrations.
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+    first = browser.switch_to.active_element
+    assert first.text == "Skip to the integrations" and first.rect["y"] >= 0  # shown once focused
+    first.send_keys(Keys.ENTER)
+    assert browser.execute_script("return document.activeElement.id") == "main"
+    # The next Tab lands in the page's content, not back in the header.
+    browser.switch_to.active_element.send_keys(Keys.TAB)
+    inside = browser.execute_script("return document.getElementById('main').contains(document.activeElement)")
+    assert inside
+    wait_for(browser, lambda: texts(browser, "#integration-id") == ["first"], "the integration still shown")
+    assert uncaught(browser) == []
