@@ -230,7 +230,8 @@ def resent_rejected_page_unchanged(run: Run) -> Finding:
 
 
 def unrecovered_pages(session: Session, datasets: Mapping[str, Dataset] | None = None) -> list[Page]:
-    """Rejected or refused pages of a session with no accepted page after them that replaces them:
+    """Rejected or refused pages of a session (but an empty one: it held nothing to apply) with no
+    accepted page after them that replaces them:
     one with the same page_hint, or, for a page refused for its size (split into pieces with hints
     of their own), any later accepted page. Otherwise, once the session was processed, a page
     rejected 400 whose record keys were read (``Page.record_keys``) was replaced when one of its
@@ -246,6 +247,8 @@ def unrecovered_pages(session: Session, datasets: Mapping[str, Dataset] | None =
     left = []
     for page in session.rejected_pages:
         hint = page.page_hint
+        if page.code == "empty_page":  # no record in it to send again: nothing was left out
+            continue
         if page.code in SIZE_CODES:
             replaced = last > page.ordinal
         elif hint is not None and last_by_hint.get((type(hint), hint), 0) > page.ordinal:

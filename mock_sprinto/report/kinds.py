@@ -10,7 +10,10 @@ from ..rules import Basis
 from .model import Finding, Severity
 
 POLL_READS = 5  # status_polled_too_fast: this many reads of one session...
-NO_BACKOFF_SECONDS = 0.1  # retry_without_backoff: a retry sent this soon after a failure did not back off
+# retry_without_backoff: a retry sent this soon after a failure was sent at once. Not more: full
+# jitter (AWS's, wait = uniform(0, 0.1 s * 2**n)) draws two waits under 0.1 s half the time, and
+# under 0.01 s 1 time in 200; a loop retrying at once waits a few milliseconds at most.
+NO_BACKOFF_SECONDS = 0.01
 # start_conflict_ignored: a start sent again this long after the 409 before it waited for the other
 # sync to end (a second, 5 % timer slack: the once a second status_polled_too_fast allows). Another
 # worker's sync takes seconds to minutes; a start sooner than that only asks the same question again.
@@ -63,7 +66,8 @@ KINDS: tuple[Kind, ...] = (
         "error",
         "doc",
         f"a request failing with a 5xx, a 429 without Retry-After or a broken connection is retried twice or more "
-        f"in a row, each time within {NO_BACKOFF_SECONDS:g} s of the failure (not judged on a frozen clock)",
+        f"in a row, each time at once (within {NO_BACKOFF_SECONDS:g} s of the failure: a jittered backoff's "
+        "short draws and a short fixed delay are not judged; nor on a frozen clock)",
         "failed requests were retried with no backoff",
         f"{BACKOFF_ADVICE} Wait longer after each failure (e.g. 0.5 s, 1 s, 2 s, with jitter) instead of "
         "hammering a struggling server.",
@@ -188,7 +192,8 @@ KINDS: tuple[Kind, ...] = (
         "outcome_not_read",
         "warning",
         "mock",
-        "a session closed with apply whose outcome is never read: no read of the session (`GET`, answered 200) nor "
+        "a session closed with apply (the close answered 202 or, that answer lost, a close sent again answered 409) "
+        "whose outcome is never read: no read of the session (`GET`, answered 200) nor "
         "of the activity log (`GET .../activity`, answered 200) arrived once it had finished (`processed` or "
         "`failed`); a read while it was still processing shows no outcome. A session still processing when the "
         "report is made is not judged once a read of it or of the activity log followed its close",

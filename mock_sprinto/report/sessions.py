@@ -174,7 +174,8 @@ def start_conflict_ignored(run: Run) -> Finding:
 
 
 def outcome_not_read(run: Run) -> Finding:
-    """A session closed with apply (202) whose outcome the client never read. Once the session has
+    """A session closed with apply (202; or, that answer lost, a close sent again answered 409)
+    whose outcome the client never read. Once the session has
     finished, only a read that arrived then (or later) and was answered 200 shows the outcome: a
     read of the session, or of the activity log (``session_processed`` or ``session_failed``). A
     read while it was still processing shows none: a client that read once and left never learnt
@@ -187,10 +188,20 @@ def outcome_not_read(run: Run) -> Finding:
     polled = last_arrival(reads, lambda e: e.session_id)
     read_outcome = last_arrival(reads, lambda e: e.session_id if _showed_outcome(e, sessions) else None)
     activity = _ActivityReads(run.of_operation("activity"))
+    judged: set[str] = set()
+    lost_close: set[str] = set()  # sessions a close of which took effect with its answer lost
     for close in run.of_operation("close_session"):
         session = sessions.get(close.session_id or "")
-        if session is None or session.close_status != "apply" or not run.received(close.request_id, 202):
+        if session is None or session.close_status != "apply" or session.id in judged:
             continue
+        if lost(close):
+            lost_close.add(session.id)
+            continue
+        # The client learnt its session was closed with apply from a 202, or, when that answer was
+        # lost, from the 409 its close sent again got: either way the outcome is then to be read.
+        if not (close.status == 202 or (close.code == "session_not_closable" and session.id in lost_close)):
+            continue
+        judged.add(session.id)
         if session.finished_at is None:  # still processing: a read after the close is a client polling
             if max(polled.get(session.id, 0), activity.last) > close.answer:
                 continue

@@ -668,6 +668,22 @@ async def test_retrying_5xx_with_growing_waits_is_backoff(vendor: Vendor, contro
     assert "retry_without_backoff" not in ids(await report(control))
 
 
+@pytest.mark.parametrize(("waits", "judged"), [((0.034, 0.038), False), ((0.05, 0.05), False), ((0.002, 0.004), True)])
+async def test_a_full_jitter_backoffs_short_draws_are_not_retrying_at_once(
+    vendor: Vendor, control: Control, waits: tuple[float, float], judged: bool
+) -> None:
+    """AWS's full jitter waits uniform(0, 0.1 s * 2**n): two draws of 34 and 38 ms are its backoff
+    (a reviewer's exam failed one run in two on them); retries a few milliseconds apart are not."""
+    await _use(control, _fault("two-503", 2, {"status": 503}))
+    session = await vendor.start()
+    page = {"entities": {"User": [user(1)]}, "page_hint": 1}
+    for wait in waits:
+        await vendor.push(session["id"], page, expect=503)
+        await control.advance(wait, "acme")
+    await vendor.push(session["id"], page)
+    assert ("retry_without_backoff" in ids(await report(control))) is judged
+
+
 async def test_a_close_with_action_instead_of_status_abandoned_is_an_error(vendor: Vendor, control: Control) -> None:
     """The published TypeScript client closes with {"action": ...}: refused, and the session left."""
     session = await vendor.start()
@@ -1023,3 +1039,18 @@ async def test_retrying_a_429_without_retry_after_at_once_twice_is_no_backoff(
         await control.advance(wait, "acme")
     await vendor.push(session["id"], page)
     assert ("retry_without_backoff" in ids(await report(control))) is judged
+
+
+async def test_an_empty_final_page_refused_leaves_nothing_out_of_the_apply(vendor: Vendor, control: Control) -> None:
+    """An end-marker page with no records is refused 400 empty_page; the sync applied every record,
+    so the apply left nothing out (it was applied_with_rejected_pages, an error whose advice was to
+    fix and re-send a page that held nothing)."""
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1), user(2)]}, "page_hint": 1})
+    refused = await vendor.push(session["id"], {"entities": {"User": []}, "page_hint": 2}, expect=400)
+    assert refused["code"] == "empty_page"
+    await vendor.close(session["id"])
+    await control.advance(3, "acme")
+    await vendor.session(session["id"])
+    body = await report(control)
+    assert "applied_with_rejected_pages" not in ids(body), ids(body)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -15,6 +16,7 @@ from mock_sprinto.service import Emulator
 
 from ..helpers import Control, Vendor, user
 from .test_report import _fault, _use, finding, ids, report
+from .test_scenarios import put_scenario
 
 START_TIME = "2026-01-01T00:00:00Z"  # the manual clock's first instant (tests/conftest.py's START)
 
@@ -185,6 +187,30 @@ async def test_a_read_of_the_session_before_it_expired_tells_nothing_of_the_expi
     await vendor.close(again["id"])
     await _poll_until_finished(vendor, control, again["id"])
     assert finding(await report(control), "session_left_to_expire")["evidence"][0]["session_id"] == session["id"]
+
+
+@pytest.mark.parametrize("reads", [False, True])
+async def test_an_apply_whose_close_answer_was_lost_still_has_an_outcome_to_read(
+    client: TestClient[Any, Any], vendor: Vendor, control: Control, reads: bool
+) -> None:
+    # The close is carried out and its answer lost; the close sent again gets 409 (the session is
+    # processing), and the client exits 0 there without reading how processing ended. It escaped
+    # before, the check looking only at closes the client read 202 from.
+    await put_scenario(client, "close-answer-lost")
+    session = await vendor.start()
+    await vendor.push(session["id"], _page(1))
+    with pytest.raises(aiohttp.ClientError):
+        await vendor.close(session["id"])
+    await vendor.close(session["id"], expect=409)
+    if reads:
+        await _poll_until_finished(vendor, control, session["id"])
+    else:
+        await control.advance(3, "acme")
+    body = await report(control)
+    assert ("outcome_not_read" in ids(body)) is not reads
+    if not reads:
+        (evidence,) = finding(body, "outcome_not_read")["evidence"]
+        assert evidence["session_id"] == session["id"] and evidence["state"] == "processed"
 
 
 # ---- start_conflict_ignored: retried at once, or after waiting for the other sync ----------------
