@@ -228,10 +228,17 @@ class Facts:
 
 
 def judge(facts: Facts) -> Verdict:
-    """The trial's verdict: each reason it failed, and the notes that do not fail it."""
+    """The trial's verdict: each reason it failed, and the notes that do not fail it.
+
+    When the trial's fault never happened, the reasons that presume it are not given: an
+    unrecoverable trial's exit 0 and applied session (``claimed_success``, ``partial_apply``) are
+    what a sync that met no fault should do. What is true whatever the fault (a timeout, a command
+    that never started, a non-zero exit or lost records where a recovery was expected, the judge's
+    errors, a session left active) is still said, beside ``fault_not_met``."""
+    unrecoverable = not facts.trial.recoverable
     reasons = [
-        *_exit(facts),
-        *(_records(facts) if facts.trial.recoverable else _partial_applies(facts)),
+        *(_exit(facts) if facts.fault_met or not unrecoverable else _exit_whatever_the_fault(facts)),
+        *(_records(facts) if not unrecoverable else _partial_applies(facts) if facts.fault_met else []),
         *_findings(facts),
         *_left_active(facts),
         *_unmet(facts),
@@ -253,7 +260,12 @@ def _exit(facts: Facts) -> list[Reason]:
             )
         ]
     if trial.recoverable and facts.exit_code != 0:
-        why = "with no fault injected" if trial.baseline else f"after a recoverable fault ({trial.fault})"
+        if trial.baseline:
+            why = "with no fault injected"
+        elif facts.fault_met:
+            why = f"after a recoverable fault ({trial.fault})"
+        else:  # nothing went wrong that a sync had to recover from
+            why = "although the trial's fault never happened"
         return [Reason(GAVE_UP, f"exit code {facts.exit_code} {why}; expected: {trial.expects}")]
     if not trial.recoverable and facts.exit_code == 0:
         return [
@@ -263,6 +275,12 @@ def _exit(facts: Facts) -> list[Reason]:
             )
         ]
     return []
+
+
+def _exit_whatever_the_fault(facts: Facts) -> list[Reason]:
+    """An unrecoverable trial whose fault never happened: only how the command ended that is wrong
+    whatever happened (a timeout, no start); exit 0 or not, it had nothing to give up on."""
+    return [reason for reason in _exit(facts) if reason.id in (TIMED_OUT, NOT_STARTED)]
 
 
 def _partial_applies(facts: Facts) -> list[Reason]:
@@ -325,8 +343,11 @@ def _staged_twice(facts: Facts) -> list[Reason]:
     return [
         Reason(
             STAGED_TWICE,
-            f"session {session_id}: {pages} page(s) staged twice (a page sent again after its answer was "
-            "lost); harmless for records with a key, which de-duplicate",
+            # Two causes stage a page twice: a re-send after a lost answer, and a run that resumes
+            # a session an earlier one staged the page in (crashed after its 202): not only the first.
+            f"session {session_id}: {pages} page(s) staged twice (the same page sent again after it had "
+            "been staged: a re-send after a lost answer, or a resumed sync sending a page again); "
+            "harmless for records with a key, which de-duplicate",
         )
         for session_id, pages in facts.journal.staged_twice
     ]

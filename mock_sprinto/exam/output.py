@@ -27,6 +27,15 @@ _STDERR_READ_BYTES = 4 * 1024  # of the start and of the end of stderr.txt
 _NAME_WIDTH = 26
 
 
+# How a verdict is shown in the terminal and the Markdown table: a trial that does not apply to the
+# command is neither a pass nor a failure, and says so in as few letters.
+_SHOWN = {"pass": "pass", "fail": "fail", "not_applicable": "n/a"}
+
+
+def _shown(result: TrialResult) -> str:
+    return _SHOWN[result.verdict]
+
+
 def _reasons_short(result: TrialResult) -> str:
     if result.reasons:
         return ", ".join(dict.fromkeys(result.reason_ids))  # each id once, in order
@@ -35,7 +44,15 @@ def _reasons_short(result: TrialResult) -> str:
     return ""
 
 
+def _fault_met(result: TrialResult, no: str) -> str:
+    if result.verdict == "not_applicable":
+        return "-"  # not run: no fault to meet
+    return "yes" if result.fault_met else no
+
+
 def _records(result: TrialResult) -> str:
+    if result.verdict == "not_applicable":
+        return "-"  # not run: "0/30" would read as records lost
     expected = "-" if result.records_expected is None else str(result.records_expected)
     return f"{result.records_applied}/{expected}"
 
@@ -49,7 +66,7 @@ def _exit(result: TrialResult) -> str:
 def progress_line(result: TrialResult) -> str:
     """One finished trial, as it finishes."""
     line = (
-        f"  {result.verdict.upper():4}  {result.name:<{_NAME_WIDTH}} {result.seconds:6.2f} s  {_reasons_short(result)}"
+        f"  {_shown(result).upper():4}  {result.name:<{_NAME_WIDTH}} {result.seconds:6.2f} s  {_reasons_short(result)}"
     )
     return line.rstrip()
 
@@ -57,8 +74,12 @@ def progress_line(result: TrialResult) -> str:
 def headline(exam: ExamResult) -> str:
     passed = sum(trial.passed for trial in exam.trials)
     verdict = "PASSED" if exam.passed else "FAILED"
-    not_run = f" ({len(exam.skipped)} not run)" if exam.skipped else ""
-    return f"mock-sprinto exam {verdict}: {passed} of {len(exam.trials)} trials passed{not_run} in {exam.seconds:.1f} s"
+    # A trial that does not apply is not counted among those that could pass: it is named apart.
+    judged = len(exam.trials) - len(exam.not_applicable)
+    aside = [f"{len(exam.not_applicable)} not applicable"] if exam.not_applicable else []
+    aside += [f"{len(exam.skipped)} not run"] if exam.skipped else []
+    extra = f" ({', '.join(aside)})" if aside else ""
+    return f"mock-sprinto exam {verdict}: {passed} of {judged} trials passed{extra} in {exam.seconds:.1f} s"
 
 
 def table(exam: ExamResult, width: int | None = None) -> str:
@@ -70,11 +91,11 @@ def table(exam: ExamResult, width: int | None = None) -> str:
         rows.append(
             (
                 trial.name,
-                trial.verdict,
+                _shown(trial),
                 _exit(trial),
                 f"{trial.seconds:.2f}",
                 _records(trial),
-                "yes" if trial.fault_met else "NO",
+                _fault_met(trial, "NO"),
                 _reasons_short(trial),
             )
         )
@@ -89,14 +110,16 @@ def table(exam: ExamResult, width: int | None = None) -> str:
         if trial.passed and not trial.notes:
             continue
         lines.append("")
-        lines.append(f"{trial.name} ({trial.verdict}): {trial.description}")
+        lines.append(f"{trial.name} ({_shown(trial)}): {trial.description}")
+        if trial.not_applicable:
+            lines.extend(_wrapped(f"not applicable: {trial.not_applicable}", "  - ", width))
         for reason in trial.reasons:
             lines.extend(_wrapped(f"{reason.id}: {reason.detail}", "  - ", width))
         for note in trial.notes:
             lines.extend(_wrapped(f"note {note.id}: {note.detail}", "  - ", width))
         if trial.failed_before_any_request:
             lines.extend(stderr_tail(trial))
-        if not trial.passed:
+        if trial.verdict == "fail":
             for label, path in trial.evidence():
                 lines.append(f"    {label}: {path}")
     lines.extend(_advice(exam, width))
@@ -207,6 +230,7 @@ def _xml_text(text: str) -> str:
 def to_junit_xml(exam: ExamResult) -> str:
     """One testcase per trial; a failed trial's <failure> lists its reasons and evidence."""
     failures, tests = len(exam.failed), len(exam.trials) + len(exam.skipped)
+    skipped = len(exam.skipped) + len(exam.not_applicable)  # neither passed nor failed
     suite = ET.Element(
         "testsuite",
         {
@@ -214,7 +238,7 @@ def to_junit_xml(exam: ExamResult) -> str:
             "tests": str(tests),
             "failures": str(failures),
             "errors": "0",
-            "skipped": str(len(exam.skipped)),
+            "skipped": str(skipped),
             "time": f"{exam.seconds:.3f}",
         },
     )
@@ -222,7 +246,10 @@ def to_junit_xml(exam: ExamResult) -> str:
         case = ET.SubElement(
             suite, "testcase", {"classname": "mock_sprinto.exam", "name": trial.name, "time": f"{trial.seconds:.3f}"}
         )
-        if not trial.passed:
+        if trial.verdict == "not_applicable":
+            message = f"not applicable: {trial.not_applicable}"
+            ET.SubElement(case, "skipped", {"message": _xml_text(message)})
+        elif not trial.passed:
             failure = ET.SubElement(
                 case, "failure", {"type": "exam", "message": _xml_text(", ".join(trial.reason_ids))}
             )
@@ -270,11 +297,13 @@ def to_markdown(exam: ExamResult) -> str:
     lines.append("| trial | verdict | exit | seconds | records | fault met | reasons |")
     lines.append("|---|---|---|---:|---:|---|---|")
     for trial in exam.trials:
-        mark = "✅ pass" if trial.passed else "❌ **fail**"
+        mark = "✅ pass" if trial.passed else "➖ n/a" if trial.verdict == "not_applicable" else "❌ **fail**"
         reasons = "<br>".join(f"`{reason.id}`: {_md(reason.detail)}" for reason in trial.reasons)
+        if trial.not_applicable:
+            reasons = f"not applicable: {_md(trial.not_applicable)}"
         lines.append(
             f"| `{trial.name}` | {mark} | {_exit(trial)} | {trial.seconds:.2f} | {_records(trial)} | "
-            f"{'yes' if trial.fault_met else 'no'} | {reasons} |"
+            f"{_fault_met(trial, 'no')} | {reasons} |"
         )
     if exam.notes:
         lines.append("")

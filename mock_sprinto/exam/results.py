@@ -52,13 +52,18 @@ class TrialResult:
     report: Path | None = None
     stdout: Path | None = None
     stderr: Path | None = None
+    # Why the trial does not apply to this command ('' when it does): it was not run, and neither
+    # passes nor fails (page-too-large for pages too small to be refused for their size).
+    not_applicable: str = ""
 
     @property
     def passed(self) -> bool:
-        return not self.reasons
+        return not self.reasons and not self.not_applicable
 
     @property
-    def verdict(self) -> Literal["pass", "fail"]:
+    def verdict(self) -> Literal["pass", "fail", "not_applicable"]:
+        if self.not_applicable and not self.reasons:
+            return "not_applicable"
         return "pass" if self.passed else "fail"
 
     @property
@@ -98,6 +103,7 @@ class TrialResult:
             "report": _path(self.report),
             "stdout": _path(self.stdout),
             "stderr": _path(self.stderr),
+            "not_applicable": self.not_applicable or None,
         }
 
 
@@ -116,11 +122,17 @@ class ExamResult:
 
     @property
     def passed(self) -> bool:
-        return bool(self.trials) and all(trial.passed for trial in self.trials)
+        """Every trial passed, but those that do not apply to the command (at least one ran)."""
+        judged = [trial for trial in self.trials if trial.verdict != "not_applicable"]
+        return bool(judged) and all(trial.passed for trial in judged)
 
     @property
     def failed(self) -> list[TrialResult]:
-        return [trial for trial in self.trials if not trial.passed]
+        return [trial for trial in self.trials if trial.verdict == "fail"]
+
+    @property
+    def not_applicable(self) -> list[TrialResult]:
+        return [trial for trial in self.trials if trial.verdict == "not_applicable"]
 
     def trial(self, name: str) -> TrialResult:
         for trial in self.trials:

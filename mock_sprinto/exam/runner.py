@@ -29,7 +29,7 @@ from ..testing import MockSprinto, MockSprintoError, MockSprintoServer
 from . import oracle, process
 from .oracle import Dataset, Facts, JournalFacts, Reason
 from .results import ExamResult, Finding, TrialResult
-from .trials import BASELINE, CATALOGUE, Setup, Trial
+from .trials import BASELINE, CATALOGUE, STALE_IDLE_SECONDS, Setup, Trial
 
 DEFAULT_JOBS = 2
 DEFAULT_TRIAL_TIMEOUT = 60.0
@@ -41,6 +41,7 @@ PROCESSING_SECONDS = 0.2
 # (a limit smaller than a start or a close, or than one record, would prove nothing).
 SIZE_LIMIT_SHARE = 0.6
 SIZE_LIMIT_FLOOR = 512
+STALE_IDLE_SHARE = 0.75  # of a shorter inactivity timeout than Sprinto's, if a trial's settings set one
 OUTPUT_TAIL_BYTES = 64 * 1024
 # The request and response bodies the exam's journal keeps, each cut at this many bytes, so that a
 # trial's traffic.har holds its pages and `mock-sprinto judge` judges the page findings from it (with
@@ -151,16 +152,26 @@ class SizeLimit:
         that compresses its pages meets max_decoded_bytes, not max_request_bytes)."""
         return replace(trial, size_setting=self.setting, fault=self.fault)
 
+    @property
+    def not_applicable(self) -> str:
+        """Why the trial cannot apply to the command ('' when it can): the baseline's every page is
+        within the smallest limit the exam may set, so no page of the command can be refused for
+        its size. Pages that small are careful, not a fault: the vendor calls 100 records a page
+        "recommended", not a minimum, and a client sending a record a page meets no 413 at Sprinto."""
+        if not 0 < self.largest <= self.value:
+            return ""  # a page over the limit (or no page measured: the trial runs at the floor)
+        floor = ", which a start or a close must pass" if self.setting == "max_request_bytes" else ""
+        return (
+            f"the baseline's largest page was {self.largest} bytes {self.measured}, within the exam's smallest "
+            f"limit ({self.value} bytes{floor}): pages this small cannot be refused for their size, so the trial "
+            "was not run"
+        )
+
     def unmet_hint(self, largest: int) -> str:
         """Why no page was refused, from this trial's largest page (measured as the limit is)."""
         if self.largest == 0:
             return "the baseline staged no page, so the exam had no page size to set its limit from"
-        if self.largest <= self.value:
-            floor = ", which a start or a close must pass" if self.setting == "max_request_bytes" else ""
-            return (
-                f"the baseline's largest page was {self.largest} bytes {self.measured}, within the exam's smallest "
-                f"limit ({self.value} bytes{floor}): pages this small cannot be refused for their size"
-            )
+        # (a baseline whose pages were all within the limit makes the trial not applicable: not run)
         return (
             f"the command's largest page was {largest} bytes {self.measured}, within the limit of {self.value}, "
             f"where the baseline's was {self.largest}: it sent smaller pages than in the baseline"
@@ -310,13 +321,17 @@ class Exam:
         started = time.monotonic()
         if trial.setup is Setup.SIZE_LIMIT:
             trial = (limit if limit is not None else SizeLimit()).applied_to(trial)
+            if limit is not None and limit.not_applicable:
+                # Not run: it would fail fault_not_met whatever the command did (no evidence folder).
+                skipped = _blank_result(trial, expected, self.options.artifacts / trial.name)
+                return _replace(skipped, folder=None, not_applicable=limit.not_applicable), {}, []
         folder = self._evidence_folder(trial)
         base = _blank_result(trial, expected, folder)
         handle = server.new_integration(f"exam-{trial.name}")
         try:
             effective = self._configure(server, handle, trial, limit)
-            stale = _start_session(handle) if trial.setup is Setup.STALE_SESSION else None
-        except (MockSprintoError, OSError, ValueError) as exc:
+            stale = _stale_session(server, handle, effective) if trial.setup is Setup.STALE_SESSION else None
+        except (MockSprintoError, OSError, ValueError, KeyError, TypeError) as exc:  # a bundle not as expected
             reason = Reason(oracle.SETUP_FAILED, _setup_problem(trial, exc))
             failed = _replace(base, reasons=(reason,), integration_id=handle.integration_id)
             return _replace(failed, seconds=time.monotonic() - started), {}, []
@@ -488,6 +503,33 @@ def _finding(raw: Mapping[str, Any]) -> Finding:
         message=str(raw.get("message") or ""),
         advice=str(raw.get("advice") or ""),
     )
+
+
+def stale_idle_seconds(effective: Mapping[str, Any]) -> float:
+    """How long stale-session's session has been idle when the command starts: 45 minutes, or
+    three quarters of the integration's inactivity timeout when that is shorter."""
+    inactivity = float(effective.get("inactivity_timeout_seconds") or 3600)
+    return min(float(STALE_IDLE_SECONDS), STALE_IDLE_SHARE * inactivity)
+
+
+def _stale_session(server: MockSprintoServer, handle: MockSprinto, effective: Mapping[str, Any]) -> str:
+    """stale-session's session, as a crashed earlier run leaves it: started long ago, nothing
+    pushed, untouched since (its created_at and updated_at), while the integration's clock shows
+    the time of day, as the command's own clock does. Started this moment, it looked like another
+    worker's live sync, which no careful client discards.
+
+    The clock only moves forward, so the integration is first put back from its own state bundle
+    with the bundle's clock set back by the idle time (a bundle's clock is where the integration's
+    resumes: docs/bundles.md), the session is started then, and the clock moved on to now."""
+    idle = stale_idle_seconds(effective)
+    path = f"/integrations/{quote(handle.integration_id)}/state"
+    bundle = server.control.call("GET", path)
+    for integration in bundle.get("integrations") or ():
+        integration["clock"]["now"] = float(integration["clock"]["now"]) - idle
+    server.control.call("PUT", path, bundle)
+    session_id = _start_session(handle)
+    handle.clock.advance(idle)
+    return session_id
 
 
 def _start_session(handle: MockSprinto) -> str:

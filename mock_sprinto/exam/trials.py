@@ -16,6 +16,15 @@ from typing import Any
 
 from ..markdown import table_row
 
+# stale-session: how long the exam's session has been idle, on the integration's clock, when the
+# command starts. A session left by a crashed earlier run is old; one a live worker is syncing was
+# touched seconds ago. Made this old, a client can tell the two apart by reading the session (its
+# updated_at): an idle one is safe to discard, and a recent one (another worker's) is not. Far from
+# the inactivity timeout (60 minutes) still, as most crashed runs' sessions are: it expires 15
+# minutes later, beyond a trial's time, so a client that only waits for that never starts in the trial.
+STALE_IDLE_SECONDS = 45 * 60
+INACTIVITY_SECONDS = 60 * 60  # Sprinto's inactivity timeout, which no trial changes
+
 
 class Setup(str, Enum):
     """What the exam does to the integration before the command runs, beyond its scenario."""
@@ -125,8 +134,15 @@ CATALOGUE: tuple[Trial, ...] = (
     Trial(
         name="stale-session",
         setup=Setup.STALE_SESSION,
-        fault="an active session exists before the command starts, as a crashed previous run leaves it",
-        expects="on 409 session_already_active, discard the named session and start again (or continue it)",
+        fault=(
+            "an active session exists before the command starts, as a crashed previous run leaves it: started "
+            f"{STALE_IDLE_SECONDS // 60} minutes earlier on the integration's clock, nothing pushed, untouched since"
+        ),
+        expects=(
+            "on 409 session_already_active, deal with the named session: discard it (idle for long, it is no "
+            "live sync) and start again, or continue it; waiting for it to expire takes "
+            f"{(INACTIVITY_SECONDS - STALE_IDLE_SECONDS) // 60} minutes"
+        ),
         documented="409 Conflict on start while a session is active (guide)",
         unmet_hint="the command never started a session",
     ),

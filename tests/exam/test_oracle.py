@@ -256,6 +256,7 @@ def test_the_size_limit_is_on_the_decoded_size_of_the_compressed_pages_alone() -
     assert "its floor" in nothing.fault and "largest push of 0 bytes" not in nothing.fault  # it said so
     assert "0.6 x the baseline's largest push of 3000 bytes" in plain.fault
     small = size_limit([_session(("gzip", 200, 500))])
-    assert "within the exam's smallest limit (512 bytes)" in small.unmet_hint(500)
-    assert "start or a close" not in small.unmet_hint(500)  # the decoded floor is no start's size
+    assert "within the exam's smallest limit (512 bytes)" in small.not_applicable  # not run: it cannot apply
+    assert "start or a close" not in small.not_applicable  # the decoded floor is no start's size
+    assert plain.not_applicable == nothing.not_applicable == ""  # a page over the limit; no page measured
     assert "smaller pages than in the baseline" in plain.unmet_hint(1500)

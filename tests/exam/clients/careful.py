@@ -11,6 +11,11 @@ succeed.
 
 ``--gzip`` sends its pages compressed (Content-Encoding: gzip), as Sprinto allows.
 
+``--on-conflict`` says what a 409 session_already_active on start leads to: ``discard`` (the
+default) discards the named session; ``idle`` reads it first and discards it only when it has been
+idle for long (a crashed earlier run's), waiting with backoff while it was active recently (another
+worker's live sync); ``wait`` never touches it, and waits with backoff until a start succeeds.
+
 ``--habit NAME`` gives it one bad habit, for the exam's own tests (the "zoo"):
 """
 
@@ -26,13 +31,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 HABITS = {
     "no-retry": "any 429, 5xx or connection fault ends the sync with exit 1",
     "no-timeout": "requests have no timeout: a server that never answers hangs the sync",
     "exit-zero-always": "never reads the outcome after close, and exits 0 whatever happened",
-    "retry-fast": "retries 429/5xx/connection faults every 50 ms, ignoring Retry-After",
+    "retry-fast": "retries 429/5xx/connection faults at once, ignoring Retry-After",
     "skip-failed-page": "a page answered 5xx is skipped; the sync goes on and exits 0",
     "ignore-start-conflict": "a 409 on start ends the sync with exit 1",
     "action-close": 'closes with {"action": "apply"} (a published client\'s mistake) and exits 0 after the 400',
@@ -46,6 +52,11 @@ MAX_ATTEMPTS = 7
 FIRST_BACKOFF = 0.25
 POLL_FIRST, POLL_FACTOR, POLL_MAX, POLL_LIMIT = 0.2, 1.5, 2.0, 60.0
 MAX_ROUNDS = 3  # whole syncs started again after an expired session
+# --on-conflict idle: a session untouched this long is no live sync (a live one sends a request
+# every few seconds); --on-conflict idle/wait: how long to wait for another worker's sync to end.
+IDLE_STALE_SECONDS = 10 * 60
+CONFLICT_FIRST_WAIT, CONFLICT_MAX_WAIT, CONFLICT_PATIENCE = 1.0, 4.0, 30.0
+ON_CONFLICT = ("discard", "idle", "wait")
 
 
 class GiveUp(Exception):
@@ -85,8 +96,15 @@ def log(message: str) -> None:
 
 
 class Client:
-    def __init__(self, habit: str | None = None, env: Mapping[str, str] = os.environ, compress: bool = False) -> None:
+    def __init__(
+        self,
+        habit: str | None = None,
+        env: Mapping[str, str] = os.environ,
+        compress: bool = False,
+        on_conflict: str = "discard",
+    ) -> None:
         self.compress = compress
+        self.on_conflict = on_conflict
         self.base = env["SPRINTO_BASE_URL"].rstrip("/")
         self.integration = env["SPRINTO_INTEGRATION_ID"]
         self.key = env["SPRINTO_API_KEY"]
@@ -144,7 +162,7 @@ class Client:
 
     def _wait(self, backoff: float, retry_after: str | None) -> float:
         if self.habit == "retry-fast":
-            return 0.05
+            return 0.0
         if retry_after is not None and retry_after.strip().isdigit():
             return max(float(retry_after), 0.0)
         return backoff
@@ -154,7 +172,8 @@ class Client:
 
     # ---- the sync's steps -------------------------------------------------------------------------
     def start(self) -> str:
-        for _ in range(3):
+        discards, wait, deadline = 0, CONFLICT_FIRST_WAIT, time.monotonic() + CONFLICT_PATIENCE
+        while discards < 3:
             status, answer = self.call("POST", "/sessions", {})
             if status == 201:
                 log(f"started {answer['id']}")
@@ -162,13 +181,33 @@ class Client:
             if status == 409 and answer.get("code") == "session_already_active":
                 if self.habit == "ignore-start-conflict":
                     raise GiveUp("409 session_already_active on start")
-                stale = answer.get("active_session_id")
-                log(f"another session is active ({stale}): discarding it")
-                if stale:
-                    self.close(str(stale), "discard")
+                named = str(answer.get("active_session_id") or "")
+                if named and self._stale(named):
+                    log(f"another session is active ({named}): discarding it")
+                    self.close(named, "discard")
+                    discards += 1
+                    continue
+                if time.monotonic() + wait > deadline:
+                    raise GiveUp(f"session {named} was still active after {CONFLICT_PATIENCE:g} s")
+                log(f"another worker's session is active ({named}): starting again in {wait:g} s")
+                time.sleep(wait)
+                wait = min(wait * 2, CONFLICT_MAX_WAIT)
                 continue
             raise GiveUp(f"start answered {status}: {answer.get('code')}")
         raise GiveUp("could not start a session")
+
+    def _stale(self, session_id: str) -> bool:
+        """Whether the session a 409 named may be discarded: any (discard), none (wait), or one idle
+        for long (idle): its updated_at, the time of its last change, by this machine's clock."""
+        if self.on_conflict != "idle":
+            return self.on_conflict == "discard"
+        session = self.session(session_id)
+        if session.get("state") != "active":
+            return False  # no longer in the way: start again
+        changed = datetime.fromisoformat(str(session["updated_at"]).replace("Z", "+00:00")).timestamp()
+        idle = time.time() - changed
+        log(f"session {session_id} has been idle {idle:.0f} s")
+        return idle > IDLE_STALE_SECONDS
 
     def push(self, session_id: str, records: list[dict[str, Any]], hint: int) -> None:
         body = {"entities": {"User": records}, "page_hint": hint}
@@ -270,8 +309,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=30, help="how many User records (default 30)")
     parser.add_argument("--page-size", type=int, default=10, help="records a page (default 10)")
     parser.add_argument("--gzip", action="store_true", help="send pages with Content-Encoding: gzip")
+    parser.add_argument(
+        "--on-conflict", choices=ON_CONFLICT, default="discard", help="on 409 session_already_active (see above)"
+    )
     args = parser.parse_args(argv)
-    client = Client(args.habit, compress=args.gzip)
+    client = Client(args.habit, compress=args.gzip, on_conflict=args.on_conflict)
     try:
         code = client.sync(users(args.records), args.page_size)
     except GiveUp as error:
