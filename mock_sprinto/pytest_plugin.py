@@ -84,9 +84,15 @@ class MarkerOptions:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
-def marker_options(node: pytest.Item) -> MarkerOptions:
+def marker_options(node: pytest.Item, *, in_process: bool = False) -> MarkerOptions:
     """The test's ``mock_sprinto`` markers (function, class, module): the closest scenario wins,
-    settings merge with the closest winning; a wrong argument fails the test, naming it."""
+    settings merge with the closest winning; a wrong argument fails the test, naming it, before
+    anything is created. The scenario comes back as what is sent (a file read, a name checked).
+
+    A server-wide setting fails the test for both fixtures (``in_process``: ``mock_sprinto_app``'s,
+    which only changes the advice): a marker configures one test's integration, so it means the
+    same under either fixture and a class or module marker over tests of both cannot mean two
+    things; an in-process emulator's server-wide settings go to the call that makes it."""
     options = MarkerOptions()
     markers = list(node.iter_markers(MARKER))
     for mark in reversed(markers):  # farthest (module) first, so closer markers override
@@ -113,11 +119,25 @@ def marker_options(node: pytest.Item) -> MarkerOptions:
                 pytrace=False,
             )
         options.settings.update(settings)
-    from .testing import checked_settings
+    from .testing.common import (
+        SERVER_WIDE_IN_PROCESS,
+        SERVER_WIDE_PYTEST,
+        checked_settings,
+        scenario_body,
+        server_wide_refused,
+        unknown_scenario,
+    )
 
-    _, problem = _checked(checked_settings, options.settings)
+    settings, problem = _checked(checked_settings, options.settings)
+    if problem is None:
+        problem = server_wide_refused(settings, SERVER_WIDE_IN_PROCESS if in_process else SERVER_WIDE_PYTEST)
+    if problem is None:
+        options.scenario, problem = _checked(scenario_body, options.scenario)
+    if problem is None and isinstance(options.scenario, str):
+        problem = unknown_scenario(options.scenario)  # said now, "did you mean" too, as a config file does
     if problem is not None:  # failed outside the except block: the reason is shown once, not twice
         pytest.fail(f"@pytest.mark.{MARKER}: {problem}", pytrace=False)
+    options.settings = settings
     return options
 
 
@@ -188,32 +208,31 @@ def mock_sprinto_server(mock_sprinto_config: Config) -> Iterator[MockSprintoServ
 @pytest.fixture
 def mock_sprinto(mock_sprinto_server: MockSprintoServer) -> Iterator[MockSprinto]:
     """A fresh integration on the shared server, configured by the test's ``mock_sprinto`` marker."""
-    from .testing import ControlError, checked_settings, scenario_body
+    from .testing import ControlError
 
     node = _running_item()
     body: Any = None
     settings: dict[str, Any] = {}
     if next(node.iter_markers(MARKER), None) is not None:  # most tests have none: nothing to check
         options = marker_options(node)  # checked before anything is created
-        body, problem = _checked(scenario_body, options.scenario)
-        if problem is not None:
-            pytest.fail(f"@pytest.mark.{MARKER}: {problem}", pytrace=False)
-        settings = checked_settings(options.settings)  # checked by marker_options
+        body, settings = options.scenario, options.settings
     # Made on first use (the first read of its id, key, headers or URL), unless the marker
-    # configures it: a test that never calls the emulator costs it nothing.
-    handle = mock_sprinto_server.new_integration(node.name, lazy=not settings and body is None)
+    # configures it: a test that never calls the emulator costs it nothing. Its id is the same on
+    # every run of the test (its node id's), so a seeded scenario replays the same faults.
+    handle = mock_sprinto_server.new_integration(node.name, lazy=not settings and body is None, identity=node.nodeid)
     try:
+        # The emulator's refusal without the control request that met it: the test sent none.
         refused: str | None = None
         if settings:
             try:
                 handle.use_settings(settings)
             except ControlError as exc:
-                refused = f"the emulator refused the settings: {exc}"
+                refused = f"the emulator refused the settings: {exc.reason}"
         if body is not None and refused is None:
             try:
                 handle.use_scenario(body)  # checked above: a shipped name or the file's contents
             except ControlError as exc:
-                refused = f"the emulator refused the scenario: {exc}"
+                refused = f"the emulator refused the scenario: {exc.reason}"
         if refused is not None:
             pytest.fail(f"@pytest.mark.{MARKER}: {refused}", pytrace=False)
         _remember(node, handle)
@@ -236,9 +255,12 @@ class MockSprintoApp:
     ``ManualClock``); ``config`` is the base configuration (default: the emulator's defaults).
     """
 
-    def __init__(self, request: pytest.FixtureRequest, aiohttp_client: Any) -> None:
+    def __init__(
+        self, request: pytest.FixtureRequest, aiohttp_client: Any, options: MarkerOptions | None = None
+    ) -> None:
         self._request = request
         self._aiohttp_client = aiohttp_client
+        self._options = options if options is not None else MarkerOptions()  # the marker's, checked
 
     async def __call__(
         self,
@@ -252,9 +274,10 @@ class MockSprintoApp:
         from .http import EmulatorTestServer, create_app
         from .service import Emulator
         from .settings import Config, Settings
-        from .testing import AsyncMockSprinto, checked_settings, new_integration_id
+        from .testing import AsyncMockSprinto, checked_settings
+        from .testing.common import stable_integration_id
 
-        options = marker_options(self._request.node)
+        options = self._options
         overrides = {**options.settings, **checked_settings(settings)}
         base = config or Config(Settings())
         config = Config(base.settings.with_overrides(overrides), base.integrations, base.scenario)
@@ -262,7 +285,10 @@ class MockSprintoApp:
         # EmulatorTestServer applies RUNNER_KWARGS (aiohttp's TestServer drops runner options),
         # so bodies are decoded under the emulator's own limits, as `mock-sprinto serve` does.
         client = await self._aiohttp_client(EmulatorTestServer(create_app(emulator)))
-        created = ControlPlane(emulator).create_integration(new_integration_id(self._request.node.name))
+        # The same id on every run of the test: a seeded scenario replays the same faults. Each call
+        # is an emulator of its own, so two calls of one test cannot collide.
+        node = self._request.node
+        created = ControlPlane(emulator).create_integration(stable_integration_id(node.name, node.nodeid))
         handle = AsyncMockSprinto(client, emulator, created["id"], created["api_key"])
         chosen = scenario if scenario is not None else options.scenario
         if chosen is not None:
@@ -303,7 +329,12 @@ def mock_sprinto_app(request: pytest.FixtureRequest) -> MockSprintoApp:
         aiohttp_client = None
     if aiohttp_client is None:
         pytest.fail(MISSING_PYTEST_AIOHTTP, pytrace=False)
-    return MockSprintoApp(request, aiohttp_client)
+    options = None
+    if next(request.node.iter_markers(MARKER), None) is not None:
+        # Checked at setup, as the mock_sprinto fixture does: a wrong marker is an error of the
+        # test's set-up, said once, whether or not the test gets as far as its first call.
+        options = marker_options(request.node, in_process=True)
+    return MockSprintoApp(request, aiohttp_client, options)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -400,6 +431,7 @@ class CoverageTally:
         if self.worker or (not self.tally and self.wanted is None):
             return
         from .report import BEHAVIOURS
+        from .report.coverage import RECOVERED_WHEN, STOPPING_IS_RIGHT
 
         terminalreporter.section("mock-sprinto: Sprinto behaviours the tests met")
         for behaviour in BEHAVIOURS:
@@ -408,7 +440,10 @@ class CoverageTally:
                 terminalreporter.write_line(f"  {behaviour:20} never met")
                 continue
             line = f"  {behaviour:20} met in {met} test(s)"
-            if behaviour not in ("applied", "discarded"):
+            if behaviour in STOPPING_IS_RIGHT:
+                # "recovered in 0" read as a failing for a client that rightly stopped with an error.
+                line += f", synced again and processed in {recovered} (stopping with an error is right too)"
+            elif RECOVERED_WHEN.get(behaviour) is not None:
                 line += f", recovered in {recovered}"
             terminalreporter.write_line(line)
         if self.wanted is not None:

@@ -56,6 +56,8 @@ class FaultState:
         self.scenario = scenario
         self.matched = [0] * (len(scenario.rules) if scenario else 0)
         self.fired = [0] * (len(scenario.rules) if scenario else 0)
+        # The tenant's id is in the seed so that integrations sharing a scenario meet their own draws;
+        # a replay needs the same id too (the pytest fixtures derive it from the test's node id).
         self._seed = None if scenario is None or scenario.seed is None else f"{scenario.seed}:{tenant_id}"
         self._rng: random.Random | None = None
 

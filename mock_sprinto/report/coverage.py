@@ -244,6 +244,44 @@ BEHAVIOURS: dict[str, Callable[[Run], Verdict]] = {
 }
 
 
+# What each behaviour counts as recovered, in a sentence: the functions above, said for people (the
+# table in docs/pytest.md is ``recovery_table``'s); None where recovery means nothing.
+RECOVERED_WHEN: dict[str, str | None] = {
+    "page_rejected": "the fixed page was accepted later; a page a scenario rejected (no fix can change it) "
+    "was sent again and accepted, or its session discarded",
+    "start_conflict": "the client then closed or used the active session the 409 named, or started one after all",
+    "session_not_active": "a new session was started, or the inactive one closed with apply, and no page it "
+    "refused was left out of an applied session",
+    "payload_too_large": "a later page of the same session was accepted (the page was split)",
+    "rate_limited": "the throttled call later succeeded; for a push, the same page was accepted, not the next one",
+    "session_expired": "the session was applied anyway, or a new one started after it expired, and no page it "
+    "refused was left out of an applied session",
+    "processing_retried": "the client read the retried session `processed` (the retry is Sprinto's, the polling "
+    "the client's)",
+    "processing_failed": "a session started after the failure was processed: the sync was run again and "
+    "succeeded. Failing loudly (an error, nothing applied) is right too: the exam expects it",
+    "discarded": None,
+    "applied": None,
+    "transport_fault": "the same request later succeeded: the page accepted (or read counted in its session when "
+    "it was staged before its answer was lost), the close or the read done, a lost start's session used or "
+    "another started",
+}
+
+# Behaviours whose right handling may be to stop: a failure that running the sync again cannot be
+# trusted to cure (the exam's processing-failed trial expects a non-zero exit). Not recovering from
+# one is no sign of a problem, so a summary must not read "recovered in 0" as one.
+STOPPING_IS_RIGHT = frozenset({"processing_failed"})
+
+
+def recovery_table() -> str:
+    """``RECOVERED_WHEN`` as the markdown table docs/pytest.md carries (``tests/plugin`` compares)."""
+    rows = ["| behaviour | recovered when |", "|---|---|"]
+    for name in BEHAVIOURS:
+        when = RECOVERED_WHEN[name]
+        rows.append(f"| `{name}` | {when if when is not None else '(recovery means nothing here)'} |")
+    return "\n".join(rows)
+
+
 def coverage(run: Run) -> list[Coverage]:
     """Each documented behaviour: whether the run met it, and whether the client recovered."""
     return finished(covering(run))

@@ -22,12 +22,20 @@ in-process on the test's own event loop, where a blocking call would deadlock).
 
 A control call that fails raises ``ControlError``; catch ``MockSprintoError`` (the base of every
 error mock-sprinto raises on purpose, also ``mock_sprinto.MockSprintoError``) to catch it and the
-others (an invalid scenario or setting checked before it is sent).
+others. The ones a test can meet are exported here, where a test already imports from, rather
+than from the modules that raise them: ``ApiError`` (the emulator refusing, when a test drives
+``AsyncMockSprinto.emulator`` or the control plane directly), ``ScenarioError``, ``SettingsError``
+and ``ConfigError`` (loading scenarios and settings), ``SchemaFileError`` and ``DocumentTooLarge``.
+``ProbeError`` is not: ``mock-sprinto probe`` turns it into its exit code, and no test meets it.
 """
 
 from __future__ import annotations
 
-from ..errors import MockSprintoError
+from ..documents import DocumentTooLarge
+from ..errors import ApiError, MockSprintoError
+from ..faults.scenario import ScenarioError
+from ..settings import ConfigError, SettingsError
+from ..validation import SchemaFileError
 
 # The "x as x" names are importable from here as before (the plugin's and the report's helpers)
 # but not star-exported: __all__ is the public API.
@@ -60,10 +68,13 @@ from .views import (
 
 __all__ = [
     "ActivityItemView",
+    "ApiError",
     "AsyncMockClock",
     "AsyncMockSprinto",
+    "ConfigError",
     "ControlError",
     "CoverageView",
+    "DocumentTooLarge",
     "FindingView",
     "JournalEntryView",
     "MockClock",
@@ -74,10 +85,13 @@ __all__ = [
     "PageView",
     "ReportSummaryView",
     "ReportView",
+    "ScenarioError",
     "ScenarioRuleView",
     "ScenarioSpec",
     "ScenarioView",
+    "SchemaFileError",
     "SessionView",
+    "SettingsError",
     "SettingsView",
     "VerificationFailureView",
     "VerificationView",

@@ -3,14 +3,16 @@ setting overrides and scenarios (the server never reads a path a client names)."
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Union
 
-from ..faults.scenario import ScenarioError, read_scenario_document
-from ..settings import Settings, SettingsError, coerce
+from ..faults.scenario import ScenarioError, read_scenario_document, shipped_scenarios
+from ..settings import SERVER_SETTINGS, Settings, SettingsError, coerce
+from ..settings.spelling import did_you_mean
 from ..validation import SchemaRegistry
 
 # A shipped scenario's name, a path to a YAML/JSON scenario file, or an inline scenario object.
@@ -21,10 +23,29 @@ _ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 # ---- ids and records ------------------------------------------------------------------------------
+def _slug(hint: str) -> str:
+    return _ID_UNSAFE.sub("-", hint).strip("-._")[:80] or "test"
+
+
 def new_integration_id(hint: str = "test") -> str:
-    """A readable, unique integration id: the test's name plus random bits (for the dashboard)."""
-    slug = _ID_UNSAFE.sub("-", hint).strip("-._")[:80] or "test"
-    return f"{slug}-{secrets.token_hex(4)}"
+    """A readable integration id, different on every call: the test's name plus random bits."""
+    return f"{_slug(hint)}-{secrets.token_hex(4)}"
+
+
+def stable_integration_id(hint: str = "test", identity: str | None = None) -> str:
+    """A readable integration id that is the same on every run: ``hint`` as a slug (for the
+    dashboard) and 8 hex digits of a hash of ``identity`` (default: ``hint``; the fixtures pass the
+    test's node id).
+
+    A seeded scenario draws its faults and its session ids from ``seed:integration id``
+    (``FaultState``, ``Emulator.take_scenario``): with an id drawn at random, as before, the same
+    test met different faults on every run and a failure could not be replayed. The hash of the
+    whole node id keeps apart tests whose names make the same slug (the same name in two files, a
+    parameter the slug cuts off), so distinct tests still get distinct draws; the caller keeps
+    repeats unique (``MockSprintoServer.new_integration``)."""
+    key = hint if identity is None else identity
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{_slug(hint)}-{digest}"
 
 
 def new_api_key() -> str:
@@ -59,6 +80,50 @@ def checked_settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
         except SettingsError as exc:
             raise ValueError(str(exc)) from None
     return checked
+
+
+# Where a server-wide setting goes instead, by who asked for it (``server_wide_refused``).
+SERVER_WIDE_PYTEST = (
+    "set it for the whole test session by overriding the mock_sprinto_config fixture in a conftest.py "
+    '(docs/pytest.md, "Server-wide settings")'
+)
+SERVER_WIDE_IN_PROCESS = (
+    "pass it to the call, await mock_sprinto_app(settings={...}), which configures that whole emulator"
+)
+SERVER_WIDE_SERVER = (
+    "set it in the server's configuration: under pytest, override the mock_sprinto_config fixture in a "
+    'conftest.py (docs/pytest.md, "Server-wide settings"); without, MockSprintoServer(Config(Settings(...)))'
+)
+
+
+def server_wide_refused(names: Iterable[str], advice: str) -> str | None:
+    """Why these settings cannot be one integration's (the server-wide ones among them, and
+    ``advice``: where they go), or None. Said here, before any request: the emulator's own refusal
+    says "set it when starting the server", and a pytest user never starts one."""
+    wide = sorted({str(name) for name in names} & SERVER_SETTINGS)
+    if not wide:
+        return None
+    what = "is a server-wide setting" if len(wide) == 1 else "are server-wide settings"
+    return f"{', '.join(map(repr, wide))} {what}, not one integration's: {advice}"
+
+
+def integration_settings(settings: Mapping[str, Any] | None, advice: str) -> dict[str, Any]:
+    """``checked_settings`` for one integration's own overrides (``use_settings``), which a
+    server-wide setting cannot be: ValueError saying where it goes (``advice``)."""
+    checked = checked_settings(settings)
+    refused = server_wide_refused(checked, advice)
+    if refused is not None:
+        raise ValueError(refused)
+    return checked
+
+
+def unknown_scenario(name: str) -> str | None:
+    """Why ``name`` is no shipped scenario, with the closest names, or None when it is one: in the
+    words a config file's misspelled scenario gets (``settings.configfile``), "did you mean" too."""
+    shipped = shipped_scenarios()
+    if name in shipped:
+        return None
+    return f"no shipped scenario named {name[:80]!r}{did_you_mean(name, shipped)} (see: mock-sprinto scenarios list)"
 
 
 def _looks_like_path(value: str) -> bool:

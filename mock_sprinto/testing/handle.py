@@ -30,7 +30,7 @@ from ..errors import MockSprintoError
 from ..http import API_PREFIX, CONTROL_PREFIX
 from ..report import BY_ID
 from ..settings import Settings
-from .common import ScenarioSpec, checked_settings, scenario_body
+from .common import SERVER_WIDE_SERVER, ScenarioSpec, integration_settings, scenario_body, unknown_scenario
 from .verdicts import (
     JOURNAL_SHOWN,
     behaviour_failure,
@@ -60,11 +60,15 @@ class ControlError(MockSprintoError):
     # A failing test's report names it by the path users import it from.
     __module__ = "mock_sprinto.testing"
 
-    def __init__(self, method: str, path: str, status: int, problem: Any) -> None:
+    def __init__(self, method: str, path: str, status: int, problem: Any, *, reason: str | None = None) -> None:
         self.status = status
         self.problem = problem
         self.code = problem.get("code") if isinstance(problem, dict) else None
-        super().__init__(f"{method} {path} answered {status}: {_problem_text(problem)}")
+        # What was refused, without the request that found it out: what a marker's failure shows
+        # (its user sent no request). Given (``Request.explain``) when the answer's own words are
+        # not the ones a test's author needs; the message then leaves out the request too.
+        self.reason = reason if reason is not None else _problem_text(problem)
+        super().__init__(self.reason if reason is not None else f"{method} {path} answered {status}: {self.reason}")
 
 
 def _problem_text(problem: Any) -> str:
@@ -95,6 +99,8 @@ class Request:
     expect: int | tuple[int, ...] = 200  # the status (or statuses) that are an answer, not a ControlError
     # None: send the body when there is one; True sends even a JSON null (``PUT …/scenario``).
     send_body: bool | None = None
+    # A refusal in a test's words, from its status and problem object (None: the answer's own).
+    explain: Callable[[int, Any], str | None] | None = None
 
     @property
     def target(self) -> str:
@@ -114,12 +120,27 @@ class Request:
         """The parsed answer, or ControlError when the status is not the expected one."""
         parsed: Any = orjson.loads(data) if data else None
         if status not in (self.expect if isinstance(self.expect, tuple) else (self.expect,)):
-            raise ControlError(self.method, self.target, status, parsed)
+            reason = None if self.explain is None else self.explain(status, parsed)
+            raise ControlError(self.method, self.target, status, parsed, reason=reason)
         return parsed
 
 
 def admin_headers(admin_token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
+
+
+def _not_shipped(name: str) -> Callable[[int, Any], str | None]:
+    """``Request.explain`` of a scenario sent by name: a name that is not shipped is said as a config
+    file says it, with the closest names ("did you mean"), not as the request and the whole list.
+    The status and code stay the emulator's (400 ``invalid_scenario``), on the ``ControlError``."""
+
+    def explain(status: int, problem: Any) -> str | None:
+        if not isinstance(problem, dict) or problem.get("code") != "invalid_scenario":
+            return None
+        why = unknown_scenario(name)
+        return None if why is None else f"invalid_scenario: {why}"
+
+    return explain
 
 
 # ---- operations ----------------------------------------------------------------------------------
@@ -215,19 +236,26 @@ class HandleBase(ABC):
         *,
         expect: int | tuple[int, ...] = 200,
         send_body: bool | None = None,
+        explain: Callable[[int, Any], str | None] | None = None,
     ) -> Request:
         """A request about this integration (``tail`` after ``/integrations/{id}``)."""
-        return Request(method, f"/integrations/{self.integration_id}{tail}", body, expect, send_body)
+        return Request(method, f"/integrations/{self.integration_id}{tail}", body, expect, send_body, explain)
+
+    # Where a server-wide setting goes, said when ``use_settings`` is given one.
+    _SERVER_WIDE_ADVICE = SERVER_WIDE_SERVER
 
     # configuration
     def _use_scenario(self, scenario: ScenarioSpec, settings: Mapping[str, Any] | None) -> Op[ScenarioView]:
+        body = scenario_body(scenario)
         if settings is not None:
             yield from self._use_settings(settings)
-        view: ScenarioView = yield self._request("PUT", "/scenario", scenario_body(scenario), send_body=True)
+        explain = _not_shipped(body) if isinstance(body, str) else None
+        view: ScenarioView = yield self._request("PUT", "/scenario", body, send_body=True, explain=explain)
         return view
 
     def _use_settings(self, settings: Mapping[str, Any]) -> Op[SettingsView]:
-        view: SettingsView = yield self._request("PUT", "/settings", checked_settings(settings), send_body=True)
+        checked = integration_settings(settings, self._SERVER_WIDE_ADVICE)
+        view: SettingsView = yield self._request("PUT", "/settings", checked, send_body=True)
         return view
 
     def _clear_scenario(self) -> Op[None]:

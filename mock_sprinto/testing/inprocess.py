@@ -16,7 +16,7 @@ from ..control import ControlPlane
 from ..http import API_PREFIX
 from ..service import Emulator
 from ..settings import Settings
-from .common import ScenarioSpec
+from .common import SERVER_WIDE_IN_PROCESS, ScenarioSpec
 from .handle import ClockBase, Done, HandleBase, Op, Request, admin_headers, expectations_of, step
 from .views import (
     ActivityItemView,
@@ -54,6 +54,9 @@ class AsyncMockSprinto(HandleBase):
         self.emulator = emulator
         self.clock = AsyncMockClock(self)
         self._control_headers = admin_headers(emulator.settings.admin_token)
+
+    # Where a server-wide setting goes: this emulator is the test's own, configured by the call.
+    _SERVER_WIDE_ADVICE = SERVER_WIDE_IN_PROCESS
 
     def __repr__(self) -> str:
         return f"<AsyncMockSprinto {self.integration_id} at {self.base_url}>"

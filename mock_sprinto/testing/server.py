@@ -30,7 +30,7 @@ from ..httpclient import connect, exchange
 from ..service import Emulator
 from ..settings import Config, Settings
 from ..validation import SchemaRegistry
-from .common import ScenarioSpec, load_registry, new_api_key, new_integration_id
+from .common import ScenarioSpec, load_registry, new_api_key, stable_integration_id
 from .handle import ClockBase, ControlError, Done, HandleBase, Op, Request, admin_headers, expectations_of, step
 from .views import (
     ActivityItemView,
@@ -201,6 +201,12 @@ class MockSprintoServer:
         self._error: BaseException | None = None
         self._control: _Control | None = None
         self._selector: _TurnSelector | None = None
+        # How often each stable id was handed out (``new_integration``), keyed by the id's hash: a
+        # test run again in this server (pytest-rerunfailures) gets a fresh id, because a deleted
+        # integration's journal entries stay in the server's journal under its id. Ints only: the
+        # collector never walks it, and a 20,000-test session holds ~1.5 MB of it.
+        self._ids_given: dict[int, int] = {}
+        self._ids_lock = threading.Lock()
 
     # lifecycle
     def start(self) -> MockSprintoServer:
@@ -341,19 +347,36 @@ class MockSprintoServer:
         integration_id: str | None = None,
         api_key: str | None = None,
         lazy: bool = False,
+        identity: str | None = None,
     ) -> MockSprinto:
         """A fresh tenant and a handle on it: the control plane's create, called on the server's
         thread (the same answer as ``POST /_mock/integrations``, without an HTTP round trip).
+
+        Its id (unless ``integration_id`` names one) is the same on every run: ``hint`` and a hash of
+        ``identity`` (default: ``hint``; the fixture passes the test's node id), so a seeded
+        scenario meets the test with the same faults and session ids each time. The Nth id asked
+        for the same ``hint`` and ``identity`` in this server ends in ``-N``: unique, and the same
+        on every run too.
 
         ``lazy``: the id and key are chosen now, the tenant is made when the handle is first used
         (its id, key, headers or URL read, or a method called), so a test that never calls the
         emulator costs it nothing. Nobody can address the integration before that read, so every
         request finds it made and bound to its key; a refusal (e.g. ``max_integrations``) is
         raised there as ``ControlError``."""
-        handle = MockSprinto(self, integration_id or new_integration_id(hint), api_key or new_api_key(), created=False)
+        ident = integration_id or self._stable_id(hint, identity)
+        handle = MockSprinto(self, ident, api_key or new_api_key(), created=False)
         if not lazy:
             handle._ensure()
         return handle
+
+    def _stable_id(self, hint: str, identity: str | None) -> str:
+        base = stable_integration_id(hint, identity)
+        # A stable id ends in "-" and 8 hex digits; a repeat's "-N" (N under ten million) does not,
+        # so it is never another test's stable id.
+        with self._ids_lock:  # the fixture asks from the test's thread, a unittest suite from any
+            given = self._ids_given.get(hash(base), 0) + 1
+            self._ids_given[hash(base)] = given
+        return base if given == 1 else f"{base}-{given}"
 
     def queue(self, integration_id: str, job: Callable[[Emulator], object], *, creates: bool = False) -> bool:
         """Hand ``job(emulator)`` (about ``integration_id``) to the server's thread without waking
