@@ -416,6 +416,7 @@ _ENTRY_FIELDS = (
     "page",
     "page_hint",
     "names_session",
+    "connection",
     "query",
     "http_version",
     "request_headers_dropped",
@@ -425,7 +426,7 @@ _ENTRY_FIELDS = (
 )
 
 
-_OPTIONAL_ENTRY_FIELDS = frozenset({"page_hint"})
+_OPTIONAL_ENTRY_FIELDS = frozenset({"page_hint", "connection"})  # bundles written before had none
 
 
 def _entry_document(entry: JournalEntry) -> dict[str, Any]:

@@ -97,3 +97,4 @@ class Exchange:
     response_headers: Mapping[str, str]
     response_type: str | None = None
     response_body: bytes | None = None
+    connection: int | None = None  # the client's port (JournalEntry.connection)

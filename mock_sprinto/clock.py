@@ -36,6 +36,11 @@ class SystemClock:
     def now(self) -> float:
         return time.time()
 
+    def stands_still(self) -> bool:
+        """Whether freezegun's ``time.time`` is in force: an in-process emulator made under
+        ``freeze_time`` reads the frozen time (as pytest.md shows), a manual clock in effect."""
+        return str(getattr(time.time, "__module__", "")).startswith("freezegun")
+
 
 class ManualClock:
     """Time that moves only when told to (tests, ``frozen_clock``)."""
@@ -67,6 +72,11 @@ class OffsetClock:
             return self._last
         self._last = current
         return current
+
+    def stands_still(self) -> bool:
+        """Whether the wall clock under this one is frozen (``SystemClock.stands_still``)."""
+        base = self._base
+        return isinstance(base, (OffsetClock, SystemClock)) and base.stands_still()
 
     def resume_at(self, when: float) -> None:
         """Stand at ``when`` from now on, earlier than before or not: a state bundle's clock, taken

@@ -91,6 +91,7 @@ def _entry(entry: JournalEntry, origin: str, redact: bool) -> dict[str, Any]:
         },
         "cache": {},
         "timings": {"send": 0, "wait": entry.latency_ms, "receive": 0},
+        **({"connection": str(entry.connection)} if entry.connection is not None else {}),  # HAR 1.2's: the port
         "_requestId": entry.request_id,
         "_operation": entry.operation,
         "_integrationId": entry.integration_id,

@@ -38,6 +38,10 @@ class JournalEntry:
     page: int | None = None  # the ordinal a push got in its session's page list
     page_hint: int | str | None = None  # the page_hint a push's page carried, when it was read
     names_session: str | None = None  # the active_session_id a 409 session_already_active named
+    # The client's port: the requests of one connection share it. The judge tells a request a
+    # concurrent client already had on its way (another connection, just after) from one sent
+    # after reading the answer before it.
+    connection: int | None = None
     # What the HAR export (har.py) reads: references the envelope already holds, so recording them
     # copies nothing; bodies only when the journal_bodies_bytes setting turns capture on.
     query: str = ""

@@ -634,6 +634,7 @@ def _row(call: Call | None, exchange: Exchange, answer: int, clock: Clock, setti
         wire.page if wire is not None else None,
         wire.page_hint if wire is not None else None,
         learned.names_session,
+        exchange.connection,
         exchange.query[: settings.journal_header_bytes],
         exchange.http_version,
         packed_request_headers(request_headers),

@@ -7,6 +7,7 @@ a gigabyte. Applied records are stored the same way, one compact JSON document e
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import operator
@@ -761,4 +762,9 @@ class TenantAsItStood:
     @classmethod
     def of(cls, tenant: Tenant) -> TenantAsItStood:
         sessions = {session_id: session.as_it_stands() for session_id, session in tenant.sessions.items()}
-        return cls(tenant.id, tenant.since, tenant.settings, sessions, dict(tenant.datasets))
+        settings = tenant.settings
+        if not settings.frozen_clock and tenant.clock.stands_still():
+            # freezegun holds the in-process emulator's time: every wait the judge measured reads
+            # 0 s, a careful client's real sleep too, so it judges as on a frozen clock.
+            settings = dataclasses.replace(settings, frozen_clock=True)
+        return cls(tenant.id, tenant.since, settings, sessions, dict(tenant.datasets))

@@ -7,6 +7,7 @@ vendor request through the domain; the planes' routes come from ``vendor``, ``co
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -164,10 +165,18 @@ def _journal(request: web.Request, response: web.StreamResponse, call: Call | No
         code,
         response.headers,
         response.content_type if isinstance(response, web.Response) else None,
+        None,
+        _client_port(transport),
     )
     if emulator.settings.journal_bodies_bytes and isinstance(response, web.Response):
         exchange.response_body = response.body if isinstance(response.body, bytes) else None
     emulator.journal_call(call, exchange)
+
+
+def _client_port(transport: asyncio.BaseTransport | None) -> int | None:
+    """The client's port: what tells one of its connections from another (None off TCP)."""
+    peer = transport.get_extra_info("peername") if transport is not None else None
+    return peer[1] if type(peer) is tuple and len(peer) > 1 and type(peer[1]) is int else None
 
 
 def _faulted(call: Call | None) -> bool:

@@ -27,6 +27,7 @@ from .run import (
     evidence,
     failed_recoverably,
     given_up_on,
+    in_flight,
     last_arrival,
     lost,
     when,
@@ -60,11 +61,18 @@ def retry_too_soon(run: Run) -> Finding:
         best = latest[-1] if latest else None
         latest.append(entry if best is None or _deadline(entry) >= _deadline(best) else best)
     sessions = run.tenant.sessions
+    frozen = run.tenant.settings.frozen_clock
     for entry in run.client:
         known = bisect.bisect_left(answers, entry.arrival)  # Retry-Afters answered before this one arrived
+        # Those answered just before it on another connection: a concurrent client had it on its way
+        # (not a retry of the throttled request itself, which waits for its answer).
+        while known and in_flight(told[known - 1], entry) and _attempt(run, told[known - 1]) != _attempt(run, entry):
+            known -= 1
         if known == 0 or _discards(entry, sessions):
             continue
         cause = latest[known - 1]
+        if frozen and arrived(entry) <= cause.at:  # emulator time never moved: the wait is unknown
+            continue
         if arrived(entry) < _deadline(cause) - RETRY_SLACK_SECONDS:
             finding.note(
                 lambda: evidence(
@@ -328,6 +336,8 @@ def push_to_inactive_session(run: Run) -> Finding:
         session = sessions.get(entry.session_id)
         closed = closed_by_client.get(entry.session_id, entry.arrival) < entry.arrival
         earlier = told.get(entry.session_id)
+        if earlier is not None and in_flight(earlier, entry):
+            earlier = None  # a concurrent client's page on its way when the first 409 was sent
         if closed or (earlier is not None and earlier.answer < entry.arrival):
             why = "after the client closed it" if closed else f"again after 409 {earlier.request_id if earlier else ''}"
             finding.note(lambda: evidence(entry, state=session.state.value if session else None, why=why.strip()))

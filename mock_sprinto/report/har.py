@@ -277,6 +277,7 @@ def read_har(document: Any) -> Reading:
     reading.entries = len(raw_entries)
     previous = 0.0
     bad_times = 0
+    connections: dict[str, int] = {}  # each connection a HAR names, by order of first use
     for index, raw in enumerate(raw_entries, 1):
         request = raw["request"]
         url = request["url"]
@@ -314,6 +315,9 @@ def read_har(document: Any) -> Reading:
         if answered is None:
             answered = started + (max(float(elapsed), 0.0) / 1000 if isinstance(elapsed, (int, float)) else 0.0)
         captured = _captured(index, raw, found.group("integration"), operation, match, method, path, started, answered)
+        connection = raw.get("connection")  # HAR 1.2's: any string naming the TCP connection
+        if isinstance(connection, str) and connection:
+            captured.entry.connection = connections.setdefault(connection, len(connections))
         reading.captured.setdefault(captured.entry.integration_id or "", []).append(captured)
     if bad_times:
         reading.notes.append(

@@ -18,6 +18,12 @@ NO_BACKOFF_SECONDS = 0.01
 # sync to end (a second, 5 % timer slack: the once a second status_polled_too_fast allows). Another
 # worker's sync takes seconds to minutes; a start sooner than that only asks the same question again.
 PATIENT_START_WAIT_SECONDS = 0.95
+# A request on another connection that arrived this soon after an answer was already on its way
+# when that answer was sent (a client pushing pages concurrently): the emulator reads a request only
+# once the loop turns to it, so one sent a millisecond before an answer can be journaled after it.
+# A client reading the answer first and then opening a connection takes longer; its retry of the
+# answered request itself is never on its way before that answer.
+IN_FLIGHT_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,10 @@ KINDS: tuple[Kind, ...] = (
         "error",
         "doc",
         "a request arrives before the `Retry-After` of an answer the client was given (a 429, or a 503 that "
-        "carries one) has elapsed (emulator time)",
+        "carries one) has elapsed (emulator time); not a request on another connection within "
+        f"{IN_FLIGHT_SECONDS:g} s of that answer (a concurrent client's, on its way), unless it is the failed "
+        "request sent again; on a frozen clock, not one at the instant of that answer (time never moved: the "
+        "wait is unknown)",
         "requests were sent before the Retry-After of a 429 had elapsed",
         f"{BACKOFF_ADVICE} Wait at least Retry-After seconds after a 429 (or a 503 that carries it) before the "
         "next request.",
@@ -121,7 +130,8 @@ KINDS: tuple[Kind, ...] = (
         "error",
         "doc",
         "a push is answered 409 `session_not_active` after the client closed the session, "
-        "or again after a first 409 for it",
+        f"or again after a first 409 for it (not a push on another connection within {IN_FLIGHT_SECONDS:g} s of "
+        "that 409: a concurrent client's page on its way)",
         "pages were pushed to a session that was no longer active",
         "Push only to an active session ('409 Session not active'). After a 409, stop pushing to that session: "
         "close an expired one with apply, or start a new session and push again.",

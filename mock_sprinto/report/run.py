@@ -25,6 +25,7 @@ from ..settings import Settings
 from ..steps import Steps
 from ..store import Judged, Page, PageRows, Session, fields_found
 from ..validation import unknown_fields
+from .kinds import IN_FLIGHT_SECONDS
 
 AUTO_RETRY_SECONDS = 1.0
 REJECTED_CODES = frozenset({"validation_failed", "too_many_items", "empty_page", "malformed_body"})  # 400s
@@ -230,6 +231,18 @@ def failed_recoverably(entry: JournalEntry) -> bool:
 
 def arrived(entry: JournalEntry) -> float:
     return entry.arrived_at if entry.arrived_at is not None else entry.at
+
+
+def in_flight(answered: JournalEntry, entry: JournalEntry) -> bool:
+    """Whether ``entry``, arriving after ``answered``'s answer, may have been sent before the client
+    read it: it came on another of the client's connections within ``IN_FLIGHT_SECONDS``. Callers
+    ask it of requests that are not a retry of ``answered`` (a retry waits for its answer)."""
+    return (
+        entry.connection is not None
+        and answered.connection is not None
+        and entry.connection != answered.connection
+        and arrived(entry) - answered.at < IN_FLIGHT_SECONDS
+    )
 
 
 def _automatic_retries(arrivals: list[JournalEntry]) -> set[str]:

@@ -181,6 +181,7 @@ class JournalEntryView(TypedDict):
     page: int | None
     page_hint: int | str | None
     names_session: str | None
+    connection: int | None  # the client's port: the requests of one connection share it
 
 
 class ActivityItemView(TypedDict):

@@ -266,3 +266,40 @@ async def test_on_a_frozen_clock_a_patient_worker_and_a_retrying_client_are_not_
     body = await report(control)
     assert {"start_conflict_ignored", "retry_without_backoff"}.isdisjoint(ids(body)), ids(body)
     assert "start_conflict_unhandled" not in ids(body)
+
+
+@pytest.mark.parametrize(("advanced", "judged"), [(0.0, False), (0.5, True), (1.0, False)])
+async def test_on_a_frozen_clock_a_retry_after_is_judged_only_when_the_clock_moved(
+    make_emulator: Callable[..., Emulator], serve: Callable[[Emulator], Any], advanced: float, judged: bool
+) -> None:
+    # The client sleeps its Retry-After in real time; emulator time moves only when the test moves
+    # it. Unmoved, the wait is unknown (a careful client was blamed, "waited_seconds": 0.0); moved
+    # half the Retry-After, the retry was too soon on the clock the test keeps.
+    client: TestClient[Any, Any] = await serve(make_emulator(frozen_clock=True))
+    vendor, control = Vendor(client), Control(client)
+    await _use(control, _fault("one-429", 1, {"status": 429, "retry_after": 1}))
+    session = await vendor.start()
+    await vendor.push(session["id"], _page(1), expect=429)
+    if advanced:
+        await control.advance(advanced, "acme")
+    await vendor.push(session["id"], _page(1))
+    assert ("retry_too_soon" in ids(await report(control))) is judged
+
+
+def test_an_emulator_under_freezegun_is_judged_as_on_a_frozen_clock(make_emulator: Callable[..., Emulator]) -> None:
+    # pytest.md's freezegun recipe: an in-process emulator made inside freeze_time reads the frozen
+    # time, so the judge measures every wait as 0 s, as on frozen_clock.
+    from freezegun import freeze_time
+
+    from mock_sprinto.clock import OffsetClock, SystemClock
+    from mock_sprinto.service import Emulator as Made
+    from mock_sprinto.settings import Config, Settings
+    from mock_sprinto.store import TenantAsItStood
+
+    emulator = make_emulator()
+    assert not OffsetClock(OffsetClock(SystemClock())).stands_still()
+    with freeze_time("2026-01-01T00:00:00Z"):
+        frozen = Made(Config(Settings()), emulator.registry)
+        tenant = frozen.authenticate("acme", "key-1")
+        assert TenantAsItStood.of(tenant).settings.frozen_clock
+    assert not TenantAsItStood.of(tenant).settings.frozen_clock  # unfrozen, its waits are measured again
