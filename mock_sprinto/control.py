@@ -649,13 +649,14 @@ class ControlPlane:
         from . import offload
         from .report.har import judge_har, parse_har
 
-        known = {name: schema.known_fields for name, schema in self.emulator.registry.types.items()}
-        settings = self.emulator.settings
+        registry = self.emulator.registry
+        known = {name: schema.known_fields for name, schema in registry.types.items()}
+        settings, keys = self.emulator.settings, registry.key_fields
         if len(data) > offload.INLINE_DOCUMENT_BYTES:
-            judged = offload.judged_har(data, known, settings, integration_id)
+            judged = offload.judged_har(data, known, settings, integration_id, keys)
             if judged is not None:
                 return judged
-        return judge_har(parse_har(data), known, settings, integration_id).public()
+        return judge_har(parse_har(data), known, settings, integration_id, keys).public()
 
     def journal(
         self, integration_id: str | None, limit: int, operation: str | None = None, status: int | None = None

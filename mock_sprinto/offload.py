@@ -38,11 +38,16 @@ atexit.register(CHILD.close)
 
 
 def judged_har(
-    raw: bytes, known_fields: dict[str, tuple[str, ...]], settings: Settings, integration_id: str | None
+    raw: bytes,
+    known_fields: dict[str, tuple[str, ...]],
+    settings: Settings,
+    integration_id: str | None,
+    key_fields: dict[str, str],
 ) -> dict[str, Any] | None:
     """The capture's judgement (``HarJudgement.public``) from the child; raises its refusal (400
     ``invalid_har``); None when the child cannot answer (the caller judges it itself)."""
-    judgement: dict[str, Any] | None = _answer(CHILD.ask(("har", known_fields, settings, integration_id), raw))
+    asked = ("har", known_fields, settings, integration_id, key_fields)
+    judgement: dict[str, Any] | None = _answer(CHILD.ask(asked, raw))
     return judgement
 
 
@@ -76,8 +81,9 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
             return
         try:
             if message[0] == "har":
-                _, known_fields, settings, integration_id = message
-                write_message(stdout, ("judged", _har_judgement(raw, known_fields, settings, integration_id)))
+                _, known_fields, settings, integration_id, key_fields = message
+                judged = _har_judgement(raw, known_fields, settings, integration_id, key_fields)
+                write_message(stdout, ("judged", judged))
             else:
                 _, limit, max_depth = message
                 write_message(stdout, ("checked", _bundle_pieces(raw, limit, max_depth)))
@@ -89,11 +95,15 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
 
 
 def _har_judgement(
-    raw: bytes, known_fields: dict[str, tuple[str, ...]], settings: Settings, integration_id: str | None
+    raw: bytes,
+    known_fields: dict[str, tuple[str, ...]],
+    settings: Settings,
+    integration_id: str | None,
+    key_fields: dict[str, str],
 ) -> dict[str, Any]:
     from .report.har import judge_har, parse_har
 
-    return judge_har(parse_har(raw), known_fields, settings, integration_id).public()
+    return judge_har(parse_har(raw), known_fields, settings, integration_id, key_fields).public()
 
 
 def _bundle_pieces(raw: bytes, limit: int, max_depth: int) -> Any:

@@ -13,8 +13,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from .budget import CONTROL_REMEDY, RECORD_OVERHEAD_BYTES, SESSION_BYTES, approx_bytes
 from .clock import format_time, parse_time
 from .codes import (
@@ -30,9 +28,9 @@ from .codes import (
 )
 from .errors import ApiError, counted, int_param
 from .lifecycle import Event, State
-from .payload import INLINE_JUDGE_BYTES, check_depth, many_values, parse_json, records_beyond
+from .payload import check_depth, many_values, parse_json, records_beyond
 from .settings import Settings
-from .store import MAX_KEPT_KEY_CHARS, REJECTED_KEYS_KEPT, Page, Session, Tenant, accepted_details_bytes
+from .store import Page, Session, Tenant, accepted_details_bytes, rejected_record_keys
 from .timeline import Timeline
 from .validation import PageVerdict, SchemaRegistry, check_page, too_many_records
 
@@ -192,35 +190,10 @@ class Sessions:
             session.id, 0, {}, verdict.total, verdict.errors, verdict.errors_truncated, verdict.page_hint
         )
         rejection = ApiError.of(code, verdict.detail, **response)
-        self._record_rejection(tenant, session, wire, rejection, verdict, self._record_keys(raw))
+        self._record_rejection(
+            tenant, session, wire, rejection, verdict, rejected_record_keys(raw, self.registry.key_field)
+        )
         return rejection
-
-    def _record_keys(self, raw: bytes) -> tuple[tuple[str, str], ...] | None:
-        """The (entity type, key) of a rejected page's records whose key field holds a string, the
-        first ``REJECTED_KEYS_KEPT``: the judge asks whether they were applied in the end (a client
-        that sends no page_hint and skipped the page got a clean report). Read on the loop, so not
-        for a page judged apart for its size (None: not read)."""
-        if len(raw) > INLINE_JUDGE_BYTES:
-            return None
-        try:
-            page = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            return None
-        entities = page.get("entities") if type(page) is dict else None
-        if type(entities) is not dict:
-            return None
-        keys: list[tuple[str, str]] = []
-        for entity_type, records in entities.items():
-            field = self.registry.key_field(entity_type) if type(records) is list else None
-            if field is None:
-                continue
-            for record in records:
-                value = record.get(field) if type(record) is dict else None
-                if type(value) is str and len(value) <= MAX_KEPT_KEY_CHARS:
-                    keys.append((entity_type, value))
-                    if len(keys) == REJECTED_KEYS_KEPT:
-                        return tuple(keys)
-        return tuple(keys)
 
     def _stage(self, tenant: Tenant, session: Session, raw: bytes, wire: Wire, verdict: PageVerdict) -> dict[str, Any]:
         """Stage an accepted page on its session; the answer counts its records by entity type."""

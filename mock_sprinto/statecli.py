@@ -420,7 +420,7 @@ def run_judge(args: argparse.Namespace) -> int:
         return USAGE_ERROR
     known = {name: schema.known_fields for name, schema in registry.types.items()}
     try:
-        judgement = judge_har(parse_har(data), known, settings, args.integration)
+        judgement = judge_har(parse_har(data), known, settings, args.integration, registry.key_fields)
     except ApiError as error:
         print(f"mock-sprinto judge: error: {args.file}: {error.detail}", file=sys.stderr)
         for problem in error.extra.get("errors", [])[1:20]:

@@ -14,7 +14,7 @@ import operator
 import random
 import secrets
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
@@ -34,6 +34,7 @@ from .clock import OffsetClock, format_time
 from .faults.engine import FaultState, random_state, restored_random
 from .faults.scenario import Scenario
 from .lifecycle import FINAL, State
+from .payload import INLINE_JUDGE_BYTES
 from .rows import Row, RowView
 from .settings import Settings
 
@@ -67,6 +68,35 @@ class IdSource:
 
 REJECTED_KEYS_KEPT = 100  # record keys a rejected page keeps (Page.record_keys): a page's records at Sprinto
 MAX_KEPT_KEY_CHARS = 256  # a longer key is not kept: the judge's question needs no more
+
+
+def rejected_record_keys(raw: bytes, key_field: Callable[[str], str | None]) -> tuple[tuple[str, str], ...] | None:
+    """The (entity type, key) of a rejected page's records whose key field holds a string, the
+    first ``REJECTED_KEYS_KEPT`` (``Page.record_keys``): the judge asks whether they were applied in
+    the end (a client that sends no page_hint and skipped the page got a clean report). Read on the
+    loop, so not for a page judged apart for its size (None: not read); the HAR judge reads them
+    from a rejected push's body the same way."""
+    if len(raw) > INLINE_JUDGE_BYTES:
+        return None
+    try:
+        page = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    entities = page.get("entities") if type(page) is dict else None
+    if type(entities) is not dict:
+        return None
+    keys: list[tuple[str, str]] = []
+    for entity_type, records in entities.items():
+        field_name = key_field(entity_type) if type(records) is list else None
+        if field_name is None:
+            continue
+        for record in records:
+            value = record.get(field_name) if type(record) is dict else None
+            if type(value) is str and len(value) <= MAX_KEPT_KEY_CHARS:
+                keys.append((entity_type, value))
+                if len(keys) == REJECTED_KEYS_KEPT:
+                    return tuple(keys)
+    return tuple(keys)
 
 
 @dataclass(slots=True)

@@ -201,6 +201,11 @@ class SchemaRegistry:
         entity = self.types.get(entity_type)
         return entity.key_field if entity else None
 
+    @property
+    def key_fields(self) -> dict[str, str]:
+        """Each keyed entity's key field (the HAR judge's, as ``key_field`` is the live one's)."""
+        return {name: entity.key_field for name, entity in self.types.items() if entity.key_field}
+
 
 @dataclass(slots=True)
 class PageVerdict:

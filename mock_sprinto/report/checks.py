@@ -380,7 +380,7 @@ def duplicate_page(run: Run) -> Finding:
         staged: dict[str, int] = {}  # digest: the first page staged with it, as the client knew
         fields = page_fields(session.accepted_pages, "digest", "ordinal", "request_id", "received_at")
         for digest, ordinal, request_id, received_at in fields:
-            if digest is None:
+            if digest is None or run.hung_up(request_id):  # staged after its client had gone
                 continue
             first = staged.get(digest)
             if first is not None:

@@ -55,7 +55,7 @@ from ..payload import many_values, page_digest
 from ..resources import schemas_dir
 from ..settings import Settings
 from ..sourcelines import json_pointer
-from ..store import IdSource, Page, Session, Tenant
+from ..store import Dataset, IdSource, Page, Session, Tenant, rejected_record_keys
 from ..validation import usable_page_hint
 from ..wholenumbers import header_whole
 from . import judge
@@ -457,8 +457,9 @@ def _order(items: list[Captured]) -> None:
 class _Sessions:
     """Rebuilds the sessions of one integration from its entries, in arrival order."""
 
-    def __init__(self, tenant: Tenant) -> None:
+    def __init__(self, tenant: Tenant, key_fields: Mapping[str, str]) -> None:
         self.tenant = tenant
+        self.key_fields = key_fields
         self.pages: dict[str, int] = {}
 
     def session(self, session_id: str, at: float) -> Session:
@@ -571,7 +572,36 @@ class _Sessions:
             page.payload = captured.request_body if _has_entities(body) else None
             session.add_page(page)
         else:
+            if entry.code == "validation_failed" and captured.request_body is not None:
+                page.record_keys = rejected_record_keys(captured.request_body, self.key_fields.get)
             session.rejected_pages.append(page)
+
+    def apply(self) -> None:
+        """The datasets the processed sessions applied, in the order they finished, as the live
+        emulator applies them (``apply_mode``): what tells a rejected page fixed under another hint,
+        or none, from one skipped (``checks.unrecovered_pages``), as the live report tells it."""
+        tenant = self.tenant
+        upsert = tenant.settings.apply_mode == "upsert"
+        processed = [s for s in tenant.sessions.values() if s.state is State.PROCESSED and s.finished_at is not None]
+        for session in sorted(processed, key=lambda s: s.finished_at or 0.0):
+            built: dict[str, Dataset] = {}
+            for page in session.accepted_pages:
+                body = _json(page.payload)
+                for entity_type, records in (body["entities"] if _has_entities(body) else {}).items():
+                    if type(records) is not list:
+                        continue
+                    dataset = built.get(entity_type)
+                    if dataset is None:
+                        current = tenant.datasets.get(entity_type)
+                        key_field = self.key_fields.get(entity_type)
+                        dataset = built[entity_type] = (
+                            Dataset.over(current) if upsert and current is not None else Dataset(entity_type, key_field)
+                        )
+                    for record in records:
+                        dataset.put(record)
+            for entity_type, aside in built.items():
+                dataset = tenant.datasets[entity_type] = aside.merged()
+                dataset.applied_by_session = session.id
 
 
 def _has_entities(body: Any) -> bool:
@@ -618,9 +648,11 @@ def judge_har(
     known_fields: Mapping[str, Iterable[str]] | None = None,
     settings: Settings | None = None,
     integration_id: str | None = None,
+    key_fields: Mapping[str, str] | None = None,
 ) -> HarJudgement:
     """Judge a HAR document: a report per integration it holds (or only ``integration_id``'s).
-    ``settings`` are the limits the traffic met (default: Sprinto's, the emulator's defaults)."""
+    ``settings`` are the limits the traffic met (default: Sprinto's, the emulator's defaults);
+    ``key_fields`` each entity type's key field (``SchemaRegistry.key_fields``)."""
     check_har(document)
     reading = read_har(document)
     if integration_id is not None and integration_id not in reading.captured:
@@ -629,7 +661,7 @@ def judge_har(
     for name, items in reading.captured.items():
         if integration_id is not None and name != integration_id:
             continue
-        reports.append(_judge_one(name, items, known_fields or {}, settings or Settings()))
+        reports.append(_judge_one(name, items, known_fields or {}, settings or Settings(), key_fields or {}))
     return HarJudgement(reading, reports)
 
 
@@ -655,14 +687,19 @@ def _not_in_it(integration_id: str, reading: Reading) -> ApiError:
 
 
 def _judge_one(
-    integration_id: str, items: list[Captured], known_fields: Mapping[str, Iterable[str]], settings: Settings
+    integration_id: str,
+    items: list[Captured],
+    known_fields: Mapping[str, Iterable[str]],
+    settings: Settings,
+    key_fields: Mapping[str, str],
 ) -> HarReport:
     last = max((c.answered for c in items), default=0.0)
     tenant = Tenant(integration_id, None, OffsetClock(ManualClock(last)), settings, IdSource(), MemoryBudget(None))
     tenant.since = 0
-    sessions = _Sessions(tenant)
+    sessions = _Sessions(tenant, key_fields)
     for captured in sorted(items, key=lambda c: c.entry.arrival):
         sessions.see(captured)
+    sessions.apply()
     entries = [c.entry for c in items]
     report = judge(tenant, entries, known_fields)
     not_judged = _not_judged(items, tenant)

@@ -160,7 +160,8 @@ KINDS: tuple[Kind, ...] = (
         "duplicate_page",
         "warning",
         "mock",
-        "the same page content is accepted twice in one session (the first acceptance had reached the client)",
+        "the same page content is accepted twice in one session (the first acceptance had reached the client; "
+        "not a copy a request staged after the client hung up on it, 499)",
         "the same page was staged twice in one session",
         "Each page is staged once it is answered 202; sending it again stages its records twice. Re-send a page "
         "only when its answer never arrived (a timeout, a reset, a 5xx).",

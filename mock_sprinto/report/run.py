@@ -179,6 +179,12 @@ class Run:
         entry = self.by_request.get(request_id)
         return entry is not None and entry.status == status and not lost(entry)
 
+    def hung_up(self, request_id: str) -> bool:
+        """Whether the client hung up on this request before its answer was sent (499): what the
+        request did after that (a held page staged late) is the emulator's, not the client's."""
+        entry = self.by_request.get(request_id)
+        return entry is not None and entry.code == "client_disconnected"
+
     def close_tried(self) -> set[str]:
         """Sessions the client tried to close with a close the emulator could take as one: answered
         (2xx; a 409 when it had already left ``active``), failed as a retry recovers from (the retry

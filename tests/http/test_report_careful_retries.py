@@ -159,6 +159,22 @@ async def test_a_request_abandoned_on_its_timeout_while_held_is_journaled_as_a_h
     assert ids(await report(control)) == []
 
 
+async def test_a_page_the_held_request_staged_after_the_client_left_is_not_its_duplicate(
+    vendor: Vendor, control: Control
+) -> None:
+    """The client times out on page 2, sends it again (staged, 202) and waits; the held request
+    then goes on and stages the same page a second time, after its client had hung up. That copy is
+    the emulator's late work on an abandoned request, not a page the client sent twice (the report
+    said duplicate_page; a HAR of the run said nothing)."""
+    session = await _timed_out_on_page_2(vendor, control)
+    second = pages()[1]
+    await vendor.push(session, second)
+    held = await _held(control)  # the held request ends: staged as page 3
+    assert (held["status"], held["code"], held["page"]) == (499, "client_disconnected", 3)
+    body = await report(control)
+    assert "duplicate_page" not in ids(body), ids(body)
+
+
 async def test_reading_the_session_before_each_page_is_checking_not_polling(vendor: Vendor, control: Control) -> None:
     """Eight pages, each after a read of the session (is it still active?): 13 reads in 0.01 s of
     emulator time were status_polled_too_fast, a warning."""
