@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from itertools import chain
 from operator import attrgetter
-from typing import Any
+from typing import Any, AnyStr
 
 from .clock import format_time
 from .rows import Row, RowView
@@ -68,14 +68,14 @@ class JournalEntry:
 PUBLIC_FIELDS = tuple(f.name for f in fields(JournalEntry))[: [f.name for f in fields(JournalEntry)].index("query")]
 
 
-def kept_headers(raw: Sequence[tuple[bytes, bytes]], limit: int) -> tuple[Sequence[tuple[bytes, bytes]], int]:
-    """The request headers an entry keeps, and how many it drops. Within ``limit`` bytes (names and
+def kept_headers(raw: Sequence[tuple[AnyStr, AnyStr]], limit: int) -> tuple[Sequence[tuple[AnyStr, AnyStr]], int]:
+    """The headers an entry keeps, and how many it drops. Within ``limit`` bytes (names and
     values) the framework's own tuple is kept, no copy; past it only the headers that fit, in
     order. A client sending 128 headers of 8 KB on every request would otherwise make a full
-    ring of 10,000 entries hold 10 GB."""
+    ring of 10,000 entries hold 10 GB; a scenario answering with 50 headers of 8 KB, 4 GB."""
     if sum(map(len, chain.from_iterable(raw))) <= limit:
         return raw, 0
-    kept: list[tuple[bytes, bytes]] = []
+    kept: list[tuple[AnyStr, AnyStr]] = []
     used = 0
     for name, value in raw:
         used += len(name) + len(value)

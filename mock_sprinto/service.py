@@ -600,9 +600,14 @@ def _row(call: Call | None, exchange: Exchange, answer: int, clock: Clock, setti
     session_id = None
     if tenant is not None and call is not None:
         session_id = call.session_id if call.session_id is not None else learned.created_session
+        if session_id is not None and len(session_id) > 128:
+            session_id = session_id[:128]  # an id from the path no session has (theirs are 28): as the path, cut
     # What the HAR export reads: the request's headers within ``journal_header_bytes``, and the
     # bodies, cut at ``journal_bodies_bytes``, only when capture is on.
     request_headers, dropped = kept_headers(exchange.request_headers, settings.journal_header_bytes)
+    answered_with: Any = response_headers.items()
+    if learned.rule is not None:  # a scenario's headers, up to 50 of 8 KB: kept within the same bound
+        answered_with, _ = kept_headers(tuple(answered_with), settings.journal_header_bytes)
     request_body = response_body = request_body_bytes = response_body_bytes = None
     limit = settings.journal_bodies_bytes
     if limit:
@@ -639,7 +644,7 @@ def _row(call: Call | None, exchange: Exchange, answer: int, clock: Clock, setti
         exchange.http_version,
         packed_request_headers(request_headers),
         dropped,
-        packed_response_headers(response_headers.items()),  # not the framework's multidict
+        packed_response_headers(answered_with),  # not the framework's multidict
         request_body,
         response_body,
         request_body_bytes,

@@ -229,7 +229,8 @@ KINDS: tuple[Kind, ...] = (
         "mock",
         "an accepted record carries a field outside its type's known fields that is a typo of a known one: the "
         "same but for case, or close to it and at most two letters away, inserted, missing, changed or swapped (a "
-        "report judges up to 500 names it has not judged before; the next report, the rest)",
+        "report judges up to 500 names it has not judged before; the next report, the rest; a page keeps the first "
+        "100 extra names of each type, sorted, of up to 64 characters)",
         "records carry fields that look like misspelt known fields",
         "Sprinto accepts fields beyond the known ones and ignores what it does not know, so a typo silently "
         "drops the value. Rename the field (run with --unknown-fields reject to make it an error).",

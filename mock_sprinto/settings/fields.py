@@ -97,8 +97,9 @@ class Settings:
     journal_header_bytes: int = _s(
         8192,
         "mock",
-        "Bytes of a request's headers (and characters of its query) the journal keeps for its HAR export; "
-        "headers beyond are dropped from the entry, so the ring never holds more than journal_size times this.",
+        "Bytes of a request's headers (and characters of its query), and of a scenario's answer headers, the "
+        "journal keeps for its HAR export; headers beyond are dropped from the entry, so the ring never holds "
+        "more than journal_size times three times this (with a path cut at 300 characters).",
         0,
     )
     activity_log_size: int = _s(10_000, "mock", "Activity items kept per integration (oldest dropped first).", 1)

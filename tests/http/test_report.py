@@ -369,9 +369,11 @@ async def test_unknown_names_are_each_judged_once_and_kept_between_reports(
     assert [e["field"] for e in finding(await report(control), "unknown_field")["evidence"]] == ["workemail"]
     assert judged == []  # the next report (the dashboard's, a second later) judges nothing again
 
-    made_up = {f"madeUp{tag}{n}": "v" for n in range(checks.UNKNOWN_NAMES_JUDGED + 100)}
+    made_up = [f"madeUp{tag}{n:03d}" for n in range(checks.UNKNOWN_NAMES_JUDGED + 100)]
     huge = {"x" * 400_000: "v"}  # no known field's length comes near: never matched, never kept
-    await vendor.push(session["id"], {"entities": {"User": [user(2, **made_up, **huge)]}})
+    for first in range(0, len(made_up), 100):  # a page keeps 100 extra names a type (UNKNOWN_FIELDS_KEPT)
+        names = dict.fromkeys(made_up[first : first + 100], "v")
+        await vendor.push(session["id"], {"entities": {"User": [user(2, **names, **huge)]}})
     await report(control)
     assert len(judged) == checks.UNKNOWN_NAMES_JUDGED  # new names a report: the rest wait
     judged.clear()

@@ -672,3 +672,30 @@ async def test_large_control_answers_are_streamed_whole(client: Any) -> None:
     async with client.get("/_mock/journal.har") as response:
         har = await response.json()
     assert len(har["log"]["entries"]) == 3 and har["log"]["version"] == "1.2"
+
+
+async def test_a_scenarios_answer_headers_are_kept_within_journal_header_bytes(client: Any, emulator: Any) -> None:
+    """A scenario may answer with 50 headers of 8,190 characters (its schema allows them); the
+    journal kept every one of them on every request it answered, about 400 KB an entry outside the
+    budget (a reviewer's server passed 3 GB). The answer still carries them all."""
+    big = {f"X-Big-{n}": "v" * 8000 for n in range(50)}  # 8,000: what aiohttp's client reads in a line
+    rule = {"match": {"operation": "integration_status"}, "times": 1, "respond": {"status": 503, "headers": big}}
+    async with client.put("/_mock/integrations/acme/scenario", json={"name": "big", "rules": [rule]}) as response:
+        assert response.status == 200, await response.text()
+    async with client.get("/api/external/push/v1/integrations/acme/status", headers={"api-key": "key-1"}) as response:
+        assert response.status == 503 and response.headers["X-Big-49"] == "v" * 8000
+    (entry,) = [e for e in emulator.journal.entries if e.operation == "integration_status"]
+    kept = sum(len(name) + len(value) for name, value in entry.response_headers)
+    assert 0 < kept <= emulator.settings.journal_header_bytes
+
+
+async def test_a_session_id_of_kilobytes_in_the_path_is_journaled_cut(client: Any, emulator: Any) -> None:
+    """The path is journaled cut at 300 characters; the session id taken from it was kept whole, so
+    8 KB ids made a full journal twice the size the settings give."""
+    sid = "s" * 8000
+    async with client.get(
+        f"/api/external/push/v1/integrations/acme/sessions/{sid}", headers={"api-key": "key-1"}
+    ) as response:
+        assert response.status == 404
+    (entry,) = [e for e in emulator.journal.entries if e.operation == "get_session"]
+    assert entry.session_id == sid[:128] and len(entry.path) <= 300

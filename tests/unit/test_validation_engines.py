@@ -94,3 +94,17 @@ def test_error_list_is_capped_with_a_truncation_flag(registry: SchemaRegistry) -
     )
     assert verdict.code == VALIDATION_FAILED
     assert len(verdict.errors) == 100 and verdict.errors_truncated
+
+
+def test_a_page_keeps_at_most_a_hundred_unknown_names_a_type_and_none_too_long_to_be_a_typo() -> None:
+    """A page of 100 records with 400 extra names each kept all 40,000 with its finished session,
+    past the memory budget (a reviewer's server grew 1.7 MB a sync)."""
+    from mock_sprinto.validation import UNKNOWN_FIELD_CHARS, UNKNOWN_FIELDS_KEPT, unknown_fields
+
+    records = [{"employeeId": f"E{n}", **{f"x{n:03d}_{k:03d}": 1 for k in range(400)}} for n in range(100)]
+    records[0]["employeStartDate"] = "2022-01-15"  # a typo, among them
+    records[0]["y" * (UNKNOWN_FIELD_CHARS + 1)] = 1
+    found = unknown_fields({"User": records}, {"User": frozenset({"employeeId", "employmentStartDate"})})
+    assert len(found["User"]) == UNKNOWN_FIELDS_KEPT == 100
+    few = unknown_fields({"User": records[:1]}, {"User": frozenset({"employeeId"})})
+    assert "employeStartDate" in few["User"] and all(len(name) <= UNKNOWN_FIELD_CHARS for name in few["User"])
