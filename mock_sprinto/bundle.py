@@ -47,7 +47,7 @@ from .budget import (
     approx_bytes,
 )
 from .clock import MAX_TIME, MIN_TIME, OffsetClock, format_time
-from .codes import INTEGRATION_LIMIT_REACHED, INVALID_STATE, UNSUPPORTED_STATE_VERSION
+from .codes import INTEGRATION_LIMIT_REACHED, INVALID_STATE, PAYLOAD_TOO_LARGE, UNSUPPORTED_STATE_VERSION
 from .errors import ApiError
 from .errors import counted as plural
 from .faults.engine import FaultState
@@ -467,7 +467,7 @@ def decode(data: bytes, limit: int, max_depth: int) -> Any:
     if data[:2] == _GZIP_MAGIC:
         data = _gunzip(data, limit)
     if len(data) > limit:
-        raise refused([f"it is over {limit} bytes (setting max_state_bytes)"], setting="max_state_bytes")
+        raise _too_large(limit, "")
     from .payload import parse_json
 
     try:
@@ -484,12 +484,22 @@ def _gunzip(data: bytes, limit: int) -> bytes:
     except zlib.error as exc:
         raise refused([f"damaged gzip: {exc}"]) from None
     if len(out) > limit:
-        raise refused(
-            [f"it is over {limit} bytes once decompressed (setting max_state_bytes)"], setting="max_state_bytes"
-        )
+        raise _too_large(limit, " once decompressed")
     if not inflater.eof:
         raise refused(["damaged gzip: the compressed data ends too soon"])
     return out
+
+
+def _too_large(limit: int, where: str) -> ApiError:
+    """413, as the same bundle sent with ``Content-Encoding: gzip`` gets (http/body.py's SizeLimit):
+    a .gz file's bytes sent as they are, or a file given to ``serve --state``, are no other case."""
+    return ApiError.of(
+        PAYLOAD_TOO_LARGE,
+        f"the state bundle is larger than {limit} bytes{where} (setting max_state_bytes); raise that setting",
+        limit_bytes=limit,
+        setting="max_state_bytes",
+        basis="mock",
+    )
 
 
 # ---- import: check and build ---------------------------------------------------------------------

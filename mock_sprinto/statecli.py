@@ -334,12 +334,16 @@ def run_report(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(reports[0] if args.integration else reports, indent=2))
     elif not reports:
-        print(f"mock-sprinto report: the emulator at {server.url} holds no integration: nothing to judge")
+        print(
+            f"mock-sprinto report: the emulator at {server.url} holds no integration: nothing to judge "
+            "(no client called it: is its base URL this server's?)"
+        )
     else:
         more = "--json lists up to 20"
         print("\n\n".join("\n".join(report_lines(report, None, more)) for report in reports))
     blamed = any(f.get("severity") in ("error", "warning") for r in reports for f in r.get("findings") or ())
-    return FAILED if blamed else 0
+    # No integration, no report: a CI step gated on this must not pass a client that never called.
+    return FAILED if blamed or not reports else 0
 
 
 def _is_listing(document: Any) -> bool:
@@ -431,4 +435,5 @@ def run_judge(args: argparse.Namespace) -> int:
     else:
         print(judgement_text(judgement, args.file))
     blamed = any(f.severity in ("error", "warning") for r in judgement.reports for f in r.report.findings)
-    return FAILED if blamed else 0
+    # A HAR of the wrong browser tab holds no request of the vendor API: no clean run to pass.
+    return FAILED if blamed or not judgement.reports else 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..budget import CONTROL_REMEDY
 from ..payload import Body
 from ..steps import heavy_turn, let_go, off_loop, stepped
 from .body import SizeLimit, read_body
@@ -24,8 +25,11 @@ async def _large_body(request: web.Request, setting: str, document: str) -> Body
     bound = SizeLimit(
         getattr(emulator.settings, setting), setting, document, f"start the emulator with a larger {setting}"
     )
-    budget = emulator.budget
-    return await read_body(request, emulator.settings, strict_media_type=False, budget=budget, limits=(bound, bound))
+    budget, limits = emulator.budget, (bound, bound)
+    # a 507 here tells the developer what frees room (not a vendor client's "close this session")
+    return await read_body(
+        request, emulator.settings, strict_media_type=False, budget=budget, limits=limits, remedy=CONTROL_REMEDY
+    )
 
 
 async def get_state(request: web.Request) -> web.StreamResponse:

@@ -144,6 +144,12 @@ def parse_har(data: bytes) -> Any:
     """A HAR file's bytes (JSON, UTF-8, a BOM allowed) as a document; 400 ``invalid_har`` otherwise."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    if data[:2] == b"\x1f\x8b":  # a .har.gz: orjson's "not valid UTF-8" said nothing of gzip
+        detail = (
+            "the HAR is gzip-compressed: decompress it first (gunzip FILE.har.gz), or POST it to "
+            "/_mock/judge with Content-Encoding: gzip"
+        )
+        raise ApiError.of(INVALID_HAR, detail, errors=[detail], setting=False)
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:

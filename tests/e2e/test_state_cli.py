@@ -198,7 +198,7 @@ def test_judge_prints_findings_with_evidence_and_what_it_could_not_judge(server:
 
     (tmp_path / "other.har").write_text('{"log": {"entries": []}}')
     empty = run("judge", str(tmp_path / "other.har"))
-    assert empty.returncode == 0 and "nothing to judge" in empty.stdout
+    assert empty.returncode == 1 and "nothing to judge" in empty.stdout  # the wrong tab's capture: no pass
     (tmp_path / "broken.har").write_text('{"log": {}}')
     broken = run("judge", str(tmp_path / "broken.har"))
     assert broken.returncode == 2 and "/log: 'entries' is a required property" in broken.stderr
@@ -207,7 +207,9 @@ def test_judge_prints_findings_with_evidence_and_what_it_could_not_judge(server:
 def test_report_prints_each_integrations_findings_and_exits_1_on_them(server: Server) -> None:
     """A client in another language, against serve, had the report only over HTTP, in the dashboard or
     at the Ctrl-C summary: `mock-sprinto report` prints it, and a CI step can end on its exit code."""
-    assert run("report", "--url", server.origin).stdout.startswith("mock-sprinto report: the emulator at ")
+    nothing = run("report", "--url", server.origin)  # no client called it: a CI gate must not pass
+    assert nothing.stdout.startswith("mock-sprinto report: the emulator at ") and nothing.returncode == 1
+    assert "no client called it" in nothing.stdout
     session = a_sync(server)  # left active: a warning
     result = run("report", "--url", server.origin)
     assert result.returncode == 1, result.stderr

@@ -229,6 +229,23 @@ async def test_an_import_whose_bookkeeping_does_not_fit_the_budget_is_507_and_ch
     assert await other.get("/state") == before
 
 
+async def test_a_bundle_whose_bytes_do_not_fit_the_budget_says_what_a_developer_can_free(
+    vendor: Vendor, control: Control, make_emulator: Any, serve: Serve
+) -> None:
+    """A bundle too large to read within the budget was answered with a vendor client's remedy
+    ("close this session (discard frees its staged pages...)"): an import closes no session."""
+    session = (await vendor.start())["id"]
+    for page in range(5):
+        await vendor.push(session, {"entities": {"User": [user(page)]}, "page_hint": page})
+    document = await control.get("/integrations/acme/state")
+    assert len(orjson.dumps(document)) > 2000  # its body alone is over the budget
+    small = await serve(make_emulator(memory_budget_bytes=2000))
+    status, problem = await put(Control(small), document)
+    assert (status, problem["code"]) == (507, "memory_budget_exceeded"), problem
+    assert "close this session" not in problem["detail"] and "memory_budget_bytes" in problem["detail"]
+    assert "DELETE /_mock/integrations/ID" in problem["detail"]
+
+
 # ---- staged pages ------------------------------------------------------------------------------------
 def _payload(state: str, entities: dict[str, Any]) -> Change:
     def change(document: dict[str, Any]) -> None:

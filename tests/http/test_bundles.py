@@ -350,6 +350,10 @@ async def test_a_bundle_over_max_state_bytes_is_413(make_emulator: Any, serve: S
     headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
     async with client.put("/_mock/state", data=zipped, headers=headers) as response:
         assert response.status == 413 and (await response.json())["setting"] == "max_state_bytes"
+    # A .gz file's bytes sent as they are (no Content-Encoding): the same 413, not 400 invalid_state.
+    async with client.put("/_mock/state", data=zipped, headers={"Content-Type": "application/json"}) as response:
+        problem = await response.json()
+    assert (response.status, problem["code"], problem["setting"]) == (413, "payload_too_large", "max_state_bytes")
 
 
 async def test_bundles_go_to_their_scope(control: Control, vendor: Vendor) -> None:

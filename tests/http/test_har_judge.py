@@ -316,3 +316,18 @@ async def test_a_413_whose_har_entry_says_body_size_0_is_still_an_oversized_page
     async with control.client.post("/_mock/judge", json=har) as response:
         (judged,) = (await response.json())["integrations"]
     assert "oversized_page" in [finding["id"] for finding in judged["findings"]], judged
+
+
+async def test_a_gzip_har_is_told_to_be_gzip_or_judged_when_sent_so(vendor: Vendor, control: Control) -> None:
+    """A .har.gz posted as it is got "not JSON: str is not valid UTF-8: surrogates not allowed"."""
+    await vendor.start()
+    zipped = gzip.compress(orjson.dumps(await control.get("/journal.har?integration_id=acme")))
+    plain = {"Content-Type": "application/json"}
+    async with control.client.post("/_mock/judge", data=zipped, headers=plain) as response:
+        problem = await response.json()
+    assert (response.status, problem["code"]) == (400, "invalid_har")
+    assert "gzip-compressed" in problem["detail"] and "Content-Encoding: gzip" in problem["detail"]
+    headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+    async with control.client.post("/_mock/judge", data=zipped, headers=headers) as response:
+        judged = await response.json()
+    assert response.status == 200 and judged["integrations"][0]["integration_id"] == "acme"
