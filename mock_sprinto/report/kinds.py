@@ -105,7 +105,8 @@ KINDS: tuple[Kind, ...] = (
         "resent_rejected_page_unchanged",
         "error",
         "doc",
-        "a page byte-for-byte equal (after decoding) to one rejected with 400 is sent again",
+        "a page byte-for-byte equal (after decoding) to one rejected with 400 is sent again, or one whose records "
+        "(their keys) are refused for the same errors again, under any page_hint or serialization",
         "a page rejected with 400 was sent again unchanged",
         "A 400 means the page itself is wrong ('Validation error; batch rejected'): the same bytes get the same "
         "answer. Read validation_errors, fix the records, and send the fixed page.",
@@ -116,8 +117,8 @@ KINDS: tuple[Kind, ...] = (
         "doc",
         "a session is closed with apply while one of its rejected or refused pages was never accepted afterwards "
         "(a page refused for its size counts as accepted once a later page of the session is: its pieces; a page "
-        "rejected 400, once its session was processed, when one of its records was applied by that session, "
-        "whatever its page_hint; else, without a hint, when any later page was accepted); a page "
+        "rejected 400, once its session was processed, when its records were applied by that session, all but "
+        "the invalid ones, whatever its page_hint; else, without a hint, when any later page was accepted); a page "
         "a scenario rule rejected as invalid counts too, and a push refused 409 session_not_active when that "
         "session is then applied and no session started after it is, unless a page of the session was accepted "
         "after either",

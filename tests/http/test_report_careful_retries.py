@@ -471,3 +471,51 @@ async def test_a_later_sync_that_leaves_records_out_does_not_blame_an_earlier_on
     await control.advance(2, "acme")
     await vendor.session(second["id"])
     assert "applied_with_rejected_pages" not in ids(await report(control))
+
+
+@pytest.mark.parametrize("how", ["new hint", "keys reordered", "another value still invalid", "fixed"])
+async def test_a_rejected_page_sent_again_under_a_new_hint_or_reserialized_is_unchanged(
+    vendor: Vendor, control: Control, how: str
+) -> None:
+    """A reviewer's client sent the same invalid page 5 times, each with a fresh page_hint, or
+    serialized anew: no finding, where the same bytes each time were resent_rejected_page_unchanged."""
+    session = await vendor.start()
+    bad = {"entities": {"User": [user(1), user(2, workEmail="not an email")]}, "page_hint": 1}
+    await vendor.push(session["id"], bad, expect=400)
+    again: dict[str, Any] = {
+        "new hint": {**bad, "page_hint": 2},
+        "keys reordered": {
+            "page_hint": 1,
+            "entities": {"User": [dict(reversed(r.items())) for r in bad["entities"]["User"]]},
+        },
+        "another value still invalid": {
+            "entities": {"User": [user(1), user(2, workEmail="still wrong")]},
+            "page_hint": 1,
+        },
+        "fixed": {"entities": {"User": [user(1), user(2)]}, "page_hint": 1},
+    }[how]
+    await vendor.push(session["id"], again, expect=202 if how == "fixed" else 400)
+    judged = "resent_rejected_page_unchanged" in ids(await report(control))
+    assert judged is (how in ("new hint", "keys reordered"))
+
+
+@pytest.mark.parametrize(("sent_again", "judged"), [("one", True), ("the valid ones", False), ("all, fixed", False)])
+async def test_a_rejected_page_fixed_by_sending_part_of_it_left_records_out(
+    vendor: Vendor, control: Control, sent_again: str, judged: bool
+) -> None:
+    """Ten records, one invalid: the client sent on only the first (the 8 other valid ones lost)
+    and the page counted as fixed. Dropping the invalid one alone is a fix a client may have to make."""
+    records = [user(n) for n in range(10)]
+    records[3] = user(3, workEmail="not an email")
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": records}}, expect=400)
+    again = {
+        "one": records[:1],
+        "the valid ones": [r for n, r in enumerate(records) if n != 3],
+        "all, fixed": [user(n) for n in range(10)],
+    }[sent_again]
+    await vendor.push(session["id"], {"entities": {"User": again}})
+    await vendor.close(session["id"])
+    await control.advance(2, "acme")
+    await vendor.session(session["id"])
+    assert ("applied_with_rejected_pages" in ids(await report(control))) is judged
