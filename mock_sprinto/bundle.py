@@ -28,7 +28,7 @@ import json
 import secrets
 import zlib
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -697,11 +697,7 @@ class _Checker:
             self.problem("/", "a bundle of scope 'integration' has 'clock' and 'scenario' null (they are the server's)")
         if scope == "server" and document["clock"] is None:
             self.problem("/clock", "a bundle of scope 'server' holds the server's clock")
-        seen: set[str] = set()
-        for index, item in enumerate(integrations):
-            if item["id"] in seen:
-                self.problem(f"/integrations/{index}/id", f"integration {item['id']!r} appears twice")
-            seen.add(item["id"])
+        self.once_each([item["id"] for item in integrations], "/integrations", "/id", "integration")
         clock_now = None
         if document["clock"] is not None:
             clock_now = self.time(document["clock"]["now"], "/clock/now")
@@ -712,6 +708,14 @@ class _Checker:
             for index, item in enumerate(integrations)
         ]
         entries = [self.entry(item, f"/journal/{index}") for index, item in enumerate(document["journal"])]
+        # An entry is told by its answer's number: every answer takes a number of its own, while a
+        # request id may be the client's (X-Request-Id), which a retry can send again.
+        answers = [entry.answer for entry in entries]
+        for index in _repeated(answers):
+            self.problem(
+                f"/journal/{index}/answer",
+                f"the entry of request {entries[index].request_id!r} appears twice (answer {answers[index]})",
+            )
         if scope == "integration" and integrations:
             strangers = [i for i, e in enumerate(entries) if e.integration_id != integrations[0]["id"]]
             if strangers:
@@ -724,6 +728,14 @@ class _Checker:
             each.tenant.since = rank[each.tenant.since]
         rows = list(map(row_of, entries))
         return Restoration(scope, built, rows, clock_now, global_scenario, len(orders), self.base)
+
+    def once_each(self, values: Sequence[Hashable], where: str, member: str, name: str) -> None:
+        """A problem for each of ``values`` (the members ``member`` of the array at ``where``) that
+        one before it equals: what a live server holds once (an integration, a session, ...). A
+        bundle's second copy was taken as a second thing: an activity item shown twice, a session
+        listed twice as finished holding two of the places ``max_sessions_kept`` counts."""
+        for index in _repeated(values):
+            self.problem(f"{where}/{index}{member}", f"{name} {values[index]!r} appears twice")
 
     # -- pieces
     def time(self, value: float, where: str) -> float:
@@ -821,10 +833,9 @@ class _Checker:
         tenant.settings_overrides = overrides
         tenant.faults = faults
         tenant.session_count = item["session_count"]
+        self.once_each([session["id"] for session in item["sessions"]], f"{where}/sessions", "/id", "session")
         for index, session_doc in enumerate(item["sessions"]):
             session = self.session(session_doc, f"{where}/sessions/{index}", item["id"])
-            if session.id in tenant.sessions:
-                self.problem(f"{where}/sessions/{index}/id", f"session {session.id!r} appears twice")
             tenant.sessions[session.id] = session
             tenant._staged_bytes += session.staged_bytes
         active = [s.id for s in tenant.sessions.values() if s.state is State.ACTIVE]
@@ -836,6 +847,7 @@ class _Checker:
         if max((s.ordinal for s in tenant.sessions.values()), default=0) > tenant.session_count:
             self.problem(f"{where}/session_count", "at least the highest session ordinal")
         missing = [sid for sid in item["finished"] if sid not in tenant.sessions]
+        self.once_each(item["finished"], f"{where}/finished", "", "session")
         if missing:
             self.problem(f"{where}/finished", f"names sessions the bundle does not hold: {missing[:3]}")
         tenant.finished = deque(item["finished"])
@@ -848,13 +860,14 @@ class _Checker:
                 self.problem(f"{where}/due", f"no processing attempt for session {session.id!r}, which is processing")
         heapq.heapify(tenant.due)
         tenant._due_seq = max([item["due_seq"], *(d.seq for d in tenant.due)])
-        for index, dataset_doc in enumerate(item["datasets"]):
+        datasets = item["datasets"]
+        self.once_each([dataset["entity_type"] for dataset in datasets], f"{where}/datasets", "/entity_type", "dataset")
+        for index, dataset_doc in enumerate(datasets):
             dataset = self.dataset(dataset_doc, f"{where}/datasets/{index}")
-            if dataset.entity_type in tenant.datasets:
-                self.problem(f"{where}/datasets/{index}", f"a second dataset of {dataset.entity_type!r}")
             tenant.datasets[dataset.entity_type] = dataset
             tenant._applied_bytes += dataset.nbytes
         tenant.activity = ActivityLog(settings.activity_log_size)
+        self.once_each([a["id"] for a in item["activity"]], f"{where}/activity", "/id", "activity item")
         for a in item["activity"]:
             details = right_sized_json(a["details"])
             size = ACTIVITY_BYTES + len(a["message"]) + approx_bytes(a["details"])  # as ``Tenant.note_sized``
@@ -986,9 +999,18 @@ class _Checker:
         dataset = Dataset(item["entity_type"], item["key_field"])
         for index, text in enumerate(item["records"]):
             try:
-                dataset.put(orjson.loads(text))
+                record = orjson.loads(text)
             except orjson.JSONDecodeError as exc:
                 self.problem(f"{where}/records/{index}", f"not a JSON record: {exc}")
+                continue
+            if type(record) is not dict:  # the vendor API takes no other record (validation.py)
+                self.problem(f"{where}/records/{index}", f"not a JSON record: {_as_json(record)}, not an object")
+                continue
+            held = len(dataset.records)
+            dataset.put(record)
+            if len(dataset.records) == held:  # it replaced one: a dataset holds one record per key
+                key = _as_json(record.get(dataset.key_field))  # keyed: only a key's value replaces
+                self.problem(f"{where}/records/{index}", f"the record of {dataset.key_field} {key} appears twice")
         dataset.applied_at = item["applied_at"]
         dataset.applied_by_session = item["applied_by_session"]
         return dataset
@@ -998,6 +1020,10 @@ class _Checker:
         values: dict[str, Any] = {
             name: item.get(name) if name in _OPTIONAL_ENTRY_FIELDS else item[name] for name in _ENTRY_FIELDS
         }
+        # Times the clock could show: past them, an answer showed a made-up 9999-12-31T23:59:59.000Z.
+        values["at"] = self.time(values["at"], f"{where}/at")
+        if values["arrived_at"] is not None:
+            values["arrived_at"] = self.time(values["arrived_at"], f"{where}/arrived_at")
         entry = JournalEntry(**values)
         entry.digest = self.digest(entry.digest)
         entry.request_headers = tuple(
@@ -1014,6 +1040,20 @@ class _Checker:
                 item["response_body"], item["response_body_base64"], where + "/response_body"
             )
         return entry
+
+
+def _repeated(values: Sequence[Hashable]) -> list[int]:
+    """The index of each of ``values`` equal to one before it; one set, made at C speed, when there is
+    none (every bundle a server writes)."""
+    if len(set(values)) == len(values):
+        return []
+    seen: set[Hashable] = set()
+    found = []
+    for index, value in enumerate(values):
+        if value in seen:
+            found.append(index)
+        seen.add(value)
+    return found
 
 
 # The states of sessions an integration keeps however many it had: only finished ones are forgotten.

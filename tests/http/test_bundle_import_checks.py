@@ -1,7 +1,8 @@
 """What an import checks besides the schema, and what it counts: whole numbers this server could not
 write back, a staged page's payload against its counts, sessions counted by state, a processing
 session's attempt, the memory budget of what it brings; refusals that name a setting only when it
-would change the answer; a staged page read for unknown fields with this server's schemas."""
+would change the answer; a staged page read for unknown fields with this server's schemas; applied
+records that are objects, journal times the clock could show, and what a server holds once."""
 
 from __future__ import annotations
 
@@ -440,3 +441,150 @@ async def test_the_journal_keeps_page_hints_through_a_bundle_and_an_older_bundle
     assert (await put(control, again))[0] == 200
     older = await control.get("/integrations/acme/state")
     assert [e["page_hint"] for e in older["journal"]] == [None] * len(older["journal"])
+
+
+# ---- what a live server holds, and holds once ----------------------------------------------------------
+def _record(text: str) -> Change:
+    def change(document: dict[str, Any]) -> None:
+        document["integrations"][0]["datasets"][0]["records"][0] = text
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [("[1,2]", "an array"), ("5", "5"), ("null", "null"), ('"E1"', '"E1"'), ("{oops", "unexpected character")],
+)
+async def test_an_applied_record_is_a_json_object(vendor: Vendor, control: Control, text: str, says: str) -> None:
+    """An array was taken, and the records view served [[1, 2], {...}]: the vendor API applies no
+    record but an object."""
+    await a_run(vendor, control)
+    problem = await refused_whole(control, _record(text))
+    (line,) = problem["errors"]
+    assert line.startswith("/integrations/0/datasets/0/records/0: not a JSON record: ") and says in line, problem
+
+
+def _journal_time(name: str, value: float) -> Change:
+    def change(document: dict[str, Any]) -> None:
+        document["journal"][0][name] = value
+        document["integrations"][0]["clock"]["now"] = value  # refused with the same words
+
+    return change
+
+
+@pytest.mark.parametrize(("name", "value"), [("at", 1e300), ("at", -1e12), ("arrived_at", 1e300)])
+async def test_a_journal_time_is_one_the_clock_could_show(
+    vendor: Vendor, control: Control, name: str, value: float
+) -> None:
+    """1e300 was taken and shown as 9999-12-31T23:59:59.000Z, while the same clock time is refused."""
+    await a_run(vendor, control)
+    problem = await refused_whole(control, _journal_time(name, value))
+    said = {line.split(": ", 1)[0]: line.split(": ", 1)[1] for line in problem["errors"]}
+    assert set(said) == {f"/journal/0/{name}", "/integrations/0/clock/now"}, problem
+    assert said[f"/journal/0/{name}"] == said["/integrations/0/clock/now"], problem
+
+
+Steps = tuple[str | int, ...]
+
+
+def _at(document: Any, path: Steps) -> Any:
+    for part in path:
+        document = document[part]
+    return document
+
+
+def _again(path: Steps) -> Change:
+    """The array at ``path`` with its first member once more at its end."""
+
+    def change(document: dict[str, Any]) -> None:
+        members = _at(document, path)
+        members.append(copy.deepcopy(members[0]))
+
+    return change
+
+
+# What a run of a_run holds once (its journal's entries, activity items, sessions, finished ones,
+# applied Users: users 1 and 2): the pointer names the second copy, the message what it is.
+ONCE: list[tuple[Steps, str, str]] = [
+    (("journal",), "/journal/{n}/answer", "the entry of request 'req_"),
+    (("integrations", 0, "activity"), "/integrations/0/activity/{n}/id", "activity item 'act_00000001'"),
+    (("integrations", 0, "finished"), "/integrations/0/finished/{n}", "session 'ses_"),
+    (
+        ("integrations", 0, "datasets", 0, "records"),
+        "/integrations/0/datasets/0/records/{n}",
+        'the record of employeeId "E1"',
+    ),
+    (("integrations", 0, "sessions"), "/integrations/0/sessions/{n}/id", "session 'ses_"),  # refused before
+    (("integrations", 0, "datasets"), "/integrations/0/datasets/{n}/entity_type", "dataset 'User'"),  # too
+]
+
+
+@pytest.mark.parametrize(("path", "where", "says"), ONCE)
+async def test_what_a_server_holds_once_is_refused_twice_naming_the_second(
+    vendor: Vendor, control: Control, path: Steps, where: str, says: str
+) -> None:
+    """A journal entry twice was taken, and verify counted it twice ("#1 start_session 201
+    session 1", "#2 start_session 201 session 1"); so were an activity item, a finished session and
+    an applied record (a second of the same key) twice."""
+    await a_run(vendor, control)
+    n = len(_at(await control.get("/integrations/acme/state"), path))
+    problem = await refused_whole(control, _again(path))
+    (line,) = [line for line in problem["errors"] if "appears twice" in line]
+    assert line.startswith(where.format(n=n) + ": " + says), problem
+
+
+async def test_every_repeat_is_listed_at_once(vendor: Vendor, control: Control) -> None:
+    await a_run(vendor, control)
+    document = await control.get("/integrations/acme/state")
+    wheres = {where.format(n=len(_at(document, path))) for path, where, _ in ONCE}
+
+    def change(document: dict[str, Any]) -> None:
+        for path, _, _ in reversed(ONCE):  # the second dataset copied before the first has a repeat
+            _again(path)(document)
+
+    problem = await refused_whole(control, change)
+    assert {line.split(": ")[0] for line in problem["errors"] if "appears twice" in line} == wheres, problem
+
+
+async def test_a_request_id_a_client_sends_again_is_not_a_repeat(vendor: Vendor, control: Control) -> None:
+    """A client's X-Request-Id is the journal's request id: a retry may send it again. Its two
+    entries are two requests, and the bundle holding them imports."""
+    for _ in range(2):
+        await vendor.start(expect=None, headers={"X-Request-Id": "retry-1"})
+    document = await control.get("/integrations/acme/state")
+    assert [entry["request_id"] for entry in document["journal"]] == ["retry-1", "retry-1"]
+    status, problem = await put(control, document)
+    assert status == 200, problem
+
+
+async def test_a_server_bundle_with_one_damaged_integration_is_refused_whole(vendor: Vendor, control: Control) -> None:
+    await a_run(vendor, control)
+    other = Vendor(control.client, "zeta", "key-zeta")
+    await other.close((await other.start())["id"])
+    await control.advance(2, "zeta")
+    before = await control.get("/state")
+    document = copy.deepcopy(before)
+    assert [item["id"] for item in document["integrations"]] == ["acme", "zeta"]
+    document["integrations"][1]["finished"] *= 2
+    status, problem = await put(control, document, "/_mock/state")
+    assert (status, problem["code"]) == (400, "invalid_state"), problem
+    assert problem["errors"] == [
+        "/integrations/1/finished/1: session " + repr(document["integrations"][1]["finished"][0]) + " appears twice"
+    ], problem
+    assert await control.get("/state") == before
+
+
+async def test_a_server_that_took_an_integrations_bundle_again_exports_a_bundle_it_takes(
+    vendor: Vendor, control: Control
+) -> None:
+    """The journal keeps the replaced integration's entries: the server's bundle holds each request
+    id three times, as three entries, each answered in its turn."""
+    await a_run(vendor, control)
+    document = await control.get("/integrations/acme/state")
+    for _ in range(2):
+        assert (await put(control, document))[0] == 200
+    server = await control.get("/state")
+    ids = [entry["request_id"] for entry in server["journal"]]
+    assert len(ids) == 3 * len(set(ids)), ids
+    status, problem = await put(control, server, "/_mock/state")
+    assert status == 200, problem
