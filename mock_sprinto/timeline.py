@@ -24,13 +24,19 @@ from .errors import counted
 from .faults.vocabulary import Lifecycle
 from .lifecycle import Event, State, next_state
 from .store import Dataset, FlatRows, Session, Tenant, fields_found
-from .validation import SchemaRegistry, unknown_fields
+from .validation import UNKNOWN_FIELDS_KEPT, SchemaRegistry, unknown_fields
 
 # An apply of more staged records than this is built ahead, in slices of as many records (~10 ms of
 # the loop each: 2-5 µs a record), from the moment the session is closed (``prepare_apply``):
 # 300,000 records applied at once when processing fell due held the loop ~0.3 s (issue 22's soak,
 # its amplifiers); slices of 5,000 were the soak's longest steps after that (~24 ms).
 APPLY_SLICE_RECORDS = 2_000
+# ... and of no more decoded bytes than this: a slice of 2,000 records of 180 KB each, or of
+# 4,000 unknown fields each, was one step of seconds (a page of 100 such records, 18 MB: 1.3 s).
+# A slice reads a page's records this many bytes at a time (at the page's bytes a record), so a
+# large page is parsed in a step of its own and its records put, and read for unknown fields, a
+# few at a time; on the usual pages (31 KB of 100 records) the slice is ~800 records, ~4 ms.
+APPLY_SLICE_BYTES = 262_144
 # A finished session of more pages than this is made flat (``Session.finish``) a slice of as many
 # pages at a time (~8 ms of the loop each).
 FLATTEN_SLICE_PAGES = 2_000
@@ -67,6 +73,24 @@ def _still_being_built(work: object, now: float) -> bool:
 
 
 @dataclass
+class PageBeingPut:
+    """The page an apply is putting into its datasets, parsed, and how far it got: a large page's
+    records are put over several slices (``APPLY_SLICE_BYTES``)."""
+
+    entities: dict[str, list[Any]]
+    record_bytes: float  # the page's decoded bytes a record: what putting one costs, roughly
+    types: list[str]
+    # Its fields beyond the known ones (``validation.unknown_fields``), read a slice of records at a
+    # time and merged: the first ``UNKNOWN_FIELDS_KEPT`` names of all its records are among the
+    # first of the slice holding each, so the merge keeps what one read of the whole page would
+    # (which sorted 400,000 names of one 18 MB page in one step: ~0.5-1.2 s).
+    found: dict[str, list[str]]
+    merging: bool = True  # False: read whole when parsed (a record that is not an object)
+    type_at: int = 0
+    record_at: int = 0
+
+
+@dataclass
 class Applying:
     """An apply's new datasets, built aside page by page (in slices ahead of time, or at once)."""
 
@@ -74,6 +98,7 @@ class Applying:
     touched: dict[str, Dataset] = field(default_factory=dict)
     bases: dict[str, Dataset | None] = field(default_factory=dict)  # what each was built over
     next_page: int = 0
+    putting: PageBeingPut | None = None  # the page ``next_page`` once parsed, until its last record is put
     # While ``prepare_apply`` builds it: the tenant's time and the loop's when it began.
     building_since: tuple[float, float] | None = None
 
@@ -301,37 +326,105 @@ class Timeline:
         return None
 
     def _build(self, tenant: Tenant, session: Session, work: Applying, records: int | None) -> bool:
-        """Put the next pages' records into ``work`` (about ``records`` of them; None: all that is
-        left). True once every accepted page is in."""
+        """Put the next pages' records into ``work``: about ``records`` of them and
+        ``APPLY_SLICE_BYTES`` of their pages' decoded bytes (None: all that is left). A page of that
+        many bytes or more is parsed in a slice of its own and its records put over the next ones.
+        True once every accepted page is in."""
         pages = session.accepted_pages
         put = 0
+        spent = 0.0  # of the pages' decoded bytes (a large page's: at its bytes a record put)
         while work.next_page < len(pages):
             page = pages[work.next_page]
-            assert page.payload is not None  # accepted pages keep their bytes until retired
-            entities: dict[str, list[Any]] = orjson.loads(page.payload)["entities"]
-            page.unknown_fields = fields_found(unknown_fields(entities, self.known_fields))  # for the judge
-            for entity_type, page_records in entities.items():
-                dataset = work.touched.get(entity_type)
-                if dataset is None:
-                    current = tenant.datasets.get(entity_type)
-                    work.bases[entity_type] = current
-                    if work.upsert and current is not None:
-                        dataset = Dataset.over(current)
-                    else:
-                        dataset = Dataset(entity_type, self.registry.key_field(entity_type))
-                    work.touched[entity_type] = dataset
-                for record in page_records:
-                    dataset.put(record)
-                put += len(page_records)
-            work.next_page += 1
-            if records is not None and put >= records:
+            if work.putting is not None:  # a large page, parsed in an earlier slice
+                put, spent = self._put_some(tenant, work, work.putting, records, put, spent)
+                if work.putting.type_at >= len(work.putting.types):  # its last record is in
+                    page.unknown_fields = fields_found(work.putting.found)  # for the judge
+                    work.putting = None
+                    work.next_page += 1
+            else:
+                payload = page.payload
+                assert payload is not None  # accepted pages keep their bytes until retired
+                if records is not None and len(payload) >= APPLY_SLICE_BYTES:
+                    if put or spent:
+                        break  # its parse is a slice of its own (18 MB: ~60-150 ms, one C call)
+                    work.putting = self._parsed(payload)
+                    break
+                # The usual page, whole in one go: a page's split costs ~5 µs, too much on 30,000
+                # pages of one record each (190 → 330 ms of an apply built at once).
+                entities: dict[str, list[Any]] = orjson.loads(payload)["entities"]
+                page.unknown_fields = fields_found(unknown_fields(entities, self.known_fields))  # for the judge
+                for entity_type, page_records in entities.items():
+                    dataset = self._dataset(tenant, work, entity_type)
+                    for record in page_records:
+                        dataset.put(record)
+                    put += len(page_records)
+                spent += len(payload)
+                work.next_page += 1
+            if records is not None and (put >= records or spent >= APPLY_SLICE_BYTES):
                 break
         return work.next_page >= len(pages)
 
+    def _put_some(
+        self, tenant: Tenant, work: Applying, putting: PageBeingPut, records: int | None, put: int, spent: float
+    ) -> tuple[int, float]:
+        """Put a large page's next records into ``work`` (the slice's ``put`` records and ``spent``
+        bytes so far, updated): until the slice is full (``records``; None: all that are left)."""
+        while putting.type_at < len(putting.types):
+            entity_type = putting.types[putting.type_at]
+            page_records = putting.entities[entity_type]
+            dataset = self._dataset(tenant, work, entity_type)
+            end = len(page_records)
+            if records is not None:
+                room = min(records - put, (APPLY_SLICE_BYTES - spent) / putting.record_bytes)
+                end = min(end, putting.record_at + max(1, int(room)))
+            some = page_records[putting.record_at : end]
+            if putting.merging and some:
+                _merge_fields(putting.found, unknown_fields({entity_type: some}, self.known_fields))
+            for record in some:
+                dataset.put(record)
+            put += len(some)
+            spent += len(some) * putting.record_bytes
+            putting.record_at = end
+            if end >= len(page_records):
+                putting.type_at += 1
+                putting.record_at = 0
+            if records is not None and (put >= records or spent >= APPLY_SLICE_BYTES):
+                break
+        return put, spent
+
+    def _parsed(self, payload: bytes) -> PageBeingPut:
+        entities: dict[str, Any] = orjson.loads(payload)["entities"]
+        listed = {name: value if type(value) is list else list(value) for name, value in entities.items()}
+        count = sum(len(value) for value in listed.values())
+        putting = PageBeingPut(listed, len(payload) / max(count, 1), list(listed), {})
+        plain = all(type(value) is list for value in entities.values()) and all(
+            type(record) is dict for value in listed.values() for record in value
+        )
+        if not plain:  # a schema that admits records other than objects: read whole, as always
+            putting.found = unknown_fields(entities, self.known_fields)
+            putting.merging = False
+        return putting
+
+    def _dataset(self, tenant: Tenant, work: Applying, entity_type: str) -> Dataset:
+        """The dataset ``work`` builds for ``entity_type``, begun when the type is first met."""
+        dataset = work.touched.get(entity_type)
+        if dataset is None:
+            current = tenant.datasets.get(entity_type)
+            work.bases[entity_type] = current
+            if work.upsert and current is not None:
+                dataset = Dataset.over(current)
+            else:
+                dataset = Dataset(entity_type, self.registry.key_field(entity_type))
+            work.touched[entity_type] = dataset
+        return dataset
+
     @staticmethod
     def worth_preparing(session: Session) -> bool:
-        """More staged records than one slice: smaller applies are built at once when due (a few ms)."""
-        return session.state is State.PROCESSING and session.staged_records > APPLY_SLICE_RECORDS
+        """More staged records or bytes than one slice: smaller applies are built at once when due
+        (a few ms; before, 100 records of 180 KB each, 18 MB, were built at once too)."""
+        if session.state is not State.PROCESSING:
+            return False
+        return session.staged_records > APPLY_SLICE_RECORDS or session.staged_bytes > APPLY_SLICE_BYTES
 
     async def prepare_apply(self, tenant: Tenant, session: Session) -> None:
         """Build a large apply aside in slices, yielding to the loop between them, while the session
@@ -372,3 +465,11 @@ class Timeline:
         session.staged_records = 0
         budget.freed(dropped)
         budget.trim_if_due()
+
+
+def _merge_fields(found: dict[str, list[str]], more: dict[str, list[str]]) -> None:
+    """``found`` with ``more`` (both ``unknown_fields`` answers, of records of one page): what one
+    read of all those records would have found (types in the order first met, names sorted)."""
+    for entity_type, names in more.items():
+        held = found.get(entity_type)
+        found[entity_type] = names if held is None else sorted({*held, *names})[:UNKNOWN_FIELDS_KEPT]

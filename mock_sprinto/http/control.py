@@ -223,8 +223,9 @@ async def sessions(request: web.Request) -> web.StreamResponse:
     return await stream_parts(request, request.app[CONTROL].sessions_parts(_one(request)))
 
 
-async def session_detail(request: web.Request) -> web.Response:
-    return json_response(request.app[CONTROL].session(_one(request), request.match_info["session_id"]))
+async def session_detail(request: web.Request) -> web.StreamResponse:
+    parts = request.app[CONTROL].session_parts(_one(request), request.match_info["session_id"])
+    return await stream_parts(request, parts)
 
 
 async def datasets(request: web.Request) -> web.Response:
