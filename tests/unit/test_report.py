@@ -272,3 +272,28 @@ def test_places_noted_together_are_all_counted_and_only_the_first_listed() -> No
     assert finding.count == 33
     assert [e["page"] for e in finding.evidence] == list(range(model.MAX_EVIDENCE))
     assert made == list(range(1, model.MAX_EVIDENCE))
+
+
+def test_a_large_staged_page_is_read_for_unknown_fields_a_slice_of_records_at_a_step() -> None:
+    """One staged page of 2.5 MB: its unknown fields were read in one step of the report (an 18 MB
+    page of 100 records with 4,000 extra names each held the loop 530-665 ms); now a slice a step,
+    finding what one read of the page finds."""
+    import orjson
+
+    from mock_sprinto.report.run import SLICED_PAGE_BYTES
+    from mock_sprinto.validation import unknown_fields
+
+    records = [
+        {"employeeId": f"E{n}", "note": "x" * 25_000, **{f"f{n:03d}_{k}": 1 for k in range(30)}} for n in range(100)
+    ]
+    payload = orjson.dumps({"entities": {"User": records}})
+    assert len(payload) > 2 * SLICED_PAGE_BYTES
+    mine = tenant()
+    session = Session("ses_1", "acme", 1, None, 3600.0, T0, updated_at=T0, last_request_at=T0)
+    page = Page(1, "req_p", T0, True, 100, {"User": 100}, len(payload), len(payload), "identity", payload=payload)
+    session.add_page(page)
+    mine.sessions[session.id] = session
+    known = {"User": ("employeeId", "note")}
+    steps = sum(1 for _ in Run(mine, [], known).reading_fields())
+    assert steps >= 3  # before: 1
+    assert page.unknown_fields == unknown_fields({"User": records}, {"User": frozenset(known["User"])})
