@@ -179,8 +179,9 @@ RULES: tuple[Rule, ...] = (
         "empty page",
         "mock",
         "a page with no records: 400 `empty_page`",
-        "an empty page is a client bug",
+        "an empty page is a client bug; Sprinto's schema sets no minimum, so `accept` stages it",
         (codes.EMPTY_PAGE,),
+        "empty_pages",
     ),
     Rule(
         "media type",

@@ -177,6 +177,7 @@ class Sessions:
             max_errors=settings.max_validation_errors,
             reject_unknown_types=settings.unknown_entity_types == "reject",
             reject_unknown_fields=strict_fields,
+            reject_empty=settings.empty_pages == "reject",
         )
         if verdict.code is not None:
             check_depth(body, settings.max_json_depth)  # records of flat types were not walked

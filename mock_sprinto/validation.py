@@ -337,6 +337,7 @@ def check_page(
     max_errors: int,
     reject_unknown_types: bool,
     reject_unknown_fields: bool = False,
+    reject_empty: bool = True,
 ) -> PageVerdict:
     """Validate a parsed push body: the envelope first, then the page's size, then every record of
     every typed entity. A rejected page's verdict keeps what was counted, for the answer."""
@@ -344,7 +345,7 @@ def check_page(
     entities = _read_envelope(body, registry, verdict, reject_unknown_types)
     if entities is None:
         return _reject(verdict, VALIDATION_FAILED, ENVELOPE_NOT_VALID)
-    if verdict.total == 0:
+    if verdict.total == 0 and reject_empty:  # setting empty_pages
         return _refuse_empty(verdict)
     if max_items is not None and verdict.total > max_items:
         return _refuse_too_many(verdict, max_items)

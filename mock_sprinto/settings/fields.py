@@ -77,6 +77,12 @@ class Settings:
         "mock",
         "A JSON object repeating a member name is malformed (400), or the last value wins.",
     )
+    empty_pages: Literal["reject", "accept"] = _s(
+        "reject",
+        "mock",
+        "A page with no records is refused (400 empty_page), or staged: a type it names with no records is "
+        "then emptied by a replace apply (Sprinto's schema sets no minimum).",
+    )
     unknown_entity_types: Literal["accept", "reject"] = _s(
         "accept", "mock", "Records of a type with no schema are accepted unvalidated, or rejected."
     )

@@ -342,3 +342,31 @@ async def test_session_detail_lists_every_page(vendor: Vendor, control: Control)
     ]
     assert pages[0]["encoding"] == "identity" and pages[0]["wire_bytes"] > 0
     assert pages[1]["errors"][0]["pointer"] == "/entities/User/0"
+
+
+@pytest.mark.parametrize("setting", ["reject", "accept"])
+async def test_an_empty_page_is_refused_or_staged_and_then_empties_its_type(
+    vendor: Vendor, control: Control, setting: str
+) -> None:
+    """Sprinto's EntitiesEnvelope sets no minimum on a type's records: `empty_pages: accept` stages
+    `{"User": []}` (an organisation with no users), and a replace apply then empties User; the
+    default refuses it, 400 empty_page (an empty page is most often a client's bug)."""
+    async with control.client.put("/_mock/integrations/acme/settings", json={"empty_pages": setting}) as response:
+        assert response.status == 200, await response.text()
+    first = await vendor.start()
+    await vendor.push(first["id"], {"entities": {"User": [user(1), user(2)]}})
+    await vendor.close(first["id"])
+    await control.advance(3, "acme")
+    assert len(await control.records("acme")) == 2
+    session = await vendor.start()
+    answer = await vendor.push(session["id"], {"entities": {"User": []}}, expect=None)
+    if setting == "reject":
+        assert answer["code"] == "empty_page"
+        await vendor.close(session["id"], "discard")
+        assert len(await control.records("acme")) == 2
+        return
+    assert (answer["accepted_count_total"], answer["page"]) == (0, 1)
+    await vendor.close(session["id"])
+    await control.advance(3, "acme")
+    assert (await vendor.session(session["id"]))["state"] == "processed"
+    assert await control.records("acme") == []
