@@ -676,14 +676,7 @@ async def test_a_full_jitter_backoffs_short_draws_are_not_retrying_at_once(
 ) -> None:
     """AWS's full jitter waits uniform(0, 0.1 s * 2**n): two draws of 34 and 38 ms are its backoff
     (a reviewer's exam failed one run in two on them); retries a few milliseconds apart are not."""
-    await _use(control, _fault("two-503", 2, {"status": 503}))
-    session = await vendor.start()
-    page = {"entities": {"User": [user(1)]}, "page_hint": 1}
-    for wait in waits:
-        await vendor.push(session["id"], page, expect=503)
-        await control.advance(wait, "acme")
-    await vendor.push(session["id"], page)
-    assert ("retry_without_backoff" in ids(await report(control))) is judged
+    assert ("retry_without_backoff" in await _failing_twice_then_retried(vendor, control, 503, waits)) is judged
 
 
 async def test_a_close_with_action_instead_of_status_abandoned_is_an_error(vendor: Vendor, control: Control) -> None:
@@ -1033,14 +1026,23 @@ async def test_retrying_a_429_without_retry_after_at_once_twice_is_no_backoff(
 ) -> None:
     """Sprinto declares no Retry-After on 429: a client backs off on its own. A first retry at once
     (urllib3's backoff starts so) is no finding; a second one is."""
-    await _use(control, _fault("two-429", 2, {"status": 429, "retry_after": None}))
+    assert ("retry_without_backoff" in await _failing_twice_then_retried(vendor, control, 429, waits)) is judged
+
+
+async def _failing_twice_then_retried(
+    vendor: Vendor, control: Control, status: int, waits: tuple[float, float]
+) -> list[str]:
+    """A page answered ``status`` twice (a 429 without Retry-After), sent again after each of
+    ``waits``, then accepted: the report's finding ids."""
+    respond: dict[str, Any] = {"status": status} if status != 429 else {"status": 429, "retry_after": None}
+    await _use(control, _fault("two-failures", 2, respond))
     session = await vendor.start()
     page = {"entities": {"User": [user(1)]}, "page_hint": 1}
     for wait in waits:
-        await vendor.push(session["id"], page, expect=429)
+        await vendor.push(session["id"], page, expect=status)
         await control.advance(wait, "acme")
     await vendor.push(session["id"], page)
-    assert ("retry_without_backoff" in ids(await report(control))) is judged
+    return ids(await report(control))
 
 
 async def test_an_empty_final_page_refused_leaves_nothing_out_of_the_apply(vendor: Vendor, control: Control) -> None:
