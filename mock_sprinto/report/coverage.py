@@ -147,10 +147,19 @@ def processing_retried(run: Run) -> Verdict:
 
     def seen_processed() -> bool:
         last_read: dict[str, float] = {}
+        answered: dict[str, set[float]] = {}
         for entry in run.of_operation("get_session"):
             if entry.session_id is not None:
                 last_read[entry.session_id] = max(last_read.get(entry.session_id, -1.0), arrived(entry))
-        return all(s.state is State.PROCESSED and last_read.get(s.id, -1.0) >= (s.finished_at or 0.0) for s in retried)
+                answered.setdefault(entry.session_id, set()).add(entry.at)
+        # A read that arrived once the session had finished saw it processed (the emulator answers
+        # with the state as of arrival); so did the read a HAR's session finished at (``har``: at
+        # the answer that showed it, which arrived before then).
+        return all(
+            s.state is State.PROCESSED
+            and (last_read.get(s.id, -1.0) >= (s.finished_at or 0.0) or s.finished_at in answered.get(s.id, ()))
+            for s in retried
+        )
 
     return _met(bool(retried), seen_processed)
 

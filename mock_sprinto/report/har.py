@@ -8,7 +8,8 @@ answer makes a session, a push's answer stages or rejects a page (its body, when
 gives its digest, ``page_hint`` and records), a close's request and answer close it, a session
 read tells its state. What a HAR cannot show is said, never guessed: each finding whose evidence
 is missing from this HAR (request bodies not captured, a 409's body not kept) is listed as not
-judged, with why, and left out of the findings.
+judged, with why, and left out of the findings; so is each behaviour whose coverage the HAR cannot
+tell (listed by the behaviour's name, left out of the coverage).
 
 Mapping of one HAR entry (every ``_``-member is what ``GET /_mock/journal.har`` adds; a foreign HAR
 does without):
@@ -59,7 +60,9 @@ from ..store import Dataset, IdSource, Page, Session, Tenant, rejected_record_ke
 from ..validation import usable_page_hint
 from ..wholenumbers import header_whole
 from . import judge
-from .model import MAX_EVIDENCE, Report, report_lines
+from .coverage import BEHAVIOURS
+from .model import MAX_EVIDENCE, Coverage, Report, report_lines
+from .run import arrived
 
 API_PATH = re.compile(r"/api/external/push/(?P<version>[^/]+)/integrations/(?P<integration>[^/]+)(?P<rest>/.*)?\Z")
 ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
@@ -83,10 +86,13 @@ INFERRED_CODES: dict[tuple[str, int], str] = {
 PAGE_REFUSALS = frozenset({400, 413, 415, 507})  # a push answered so was recorded on its session
 SESSION_SEEN = frozenset({200, 201, 202, 409}) | PAGE_REFUSALS  # answers that show the session exists
 STATES = frozenset(state.value for state in State)
+# The states only a close leaves a session in, and the close each tells of.
+CLOSED_AS = {"processing": "apply", "processed": "apply", "failed": "apply", "cancelled": "discard"}
 MAX_LEFT_OUT = 20
 MAX_NAMED = 20  # integrations a refusal names in its detail
 MAX_INFLATED = 64 * 2**20
 _LOST_STATUS = 0
+_HUNG_UP = 499
 # The largest number read from a HAR (a header, a ``_``-member, an answer's count): the report is
 # written with orjson, which takes 64-bit integers only, and the judge adds to some of what it reads
 # (a push without ``_page`` is the one before it plus one), so a bound with room to spare. A value
@@ -171,6 +177,7 @@ class Captured:
     has_orders: bool
     inferred_code: bool = False
     ignored: list[str] = field(default_factory=list)  # values read but beyond what the judge can use
+    names_known: bool = True  # a start's 409: whether the HAR tells which session it named (none too)
 
 
 @dataclass
@@ -381,6 +388,10 @@ def _captured(
         code = None
     if lost and not (code or "").startswith("transport_"):
         code = "transport_error"  # no answer was read: a broken connection
+    elif status == _HUNG_UP and "_code" not in raw:
+        # 499 is no answer a server sends: the client hung up first (nginx's status, the emulator's
+        # journal's), whatever body the capture shows as the one it would have had.
+        code = "client_disconnected"
     session_id = match.groupdict().get("session")
     if session_id is None and operation == "start_session":
         named = raw.get("_sessionId")
@@ -439,7 +450,8 @@ def _captured(
     )
     # Orders beyond the bound are not the emulator's: the order is rebuilt from the times instead.
     has_orders = all(isinstance(raw.get(key), int) and _whole(raw[key]) is not None for key in ("_arrival", "_answer"))
-    return Captured(index, entry, started, answered, whole, cut, answer, has_orders, inferred, ignored)
+    names_known = "_namesSession" in raw or isinstance(answer, dict)
+    return Captured(index, entry, started, answered, whole, cut, answer, has_orders, inferred, ignored, names_known)
 
 
 def _order(items: list[Captured]) -> None:
@@ -467,6 +479,7 @@ class _Sessions:
         self.tenant = tenant
         self.key_fields = key_fields
         self.pages: dict[str, int] = {}
+        self.lost_closes: dict[str, float] = {}  # a session: the arrival of its last close whose answer was lost
 
     def session(self, session_id: str, at: float) -> Session:
         tenant = self.tenant
@@ -477,22 +490,37 @@ class _Sessions:
                 session_id, tenant.id, tenant.session_count, None, 3600.0, at, updated_at=at, last_request_at=at
             )
             tenant.sessions[session_id] = found
+            if tenant.active_session_id is None:  # first seen in use (its start's answer lost): the active one
+                tenant.active_session_id = session_id
         return found
 
     def see(self, captured: Captured) -> None:
         entry = captured.entry
+        self.expire_idle(arrived(entry))
         if entry.session_id is None:
             return
         lost = entry.code is not None and entry.code.startswith("transport_")
-        injected = entry.rule is not None and not 200 <= entry.status < 300  # a scenario's answer, not the operation's
+        answer = captured.response_json if isinstance(captured.response_json, dict) else {}
+        state = answer.get("state")
+        shown = isinstance(state, str) and state in STATES
+        # A scenario's answer, not the operation's. But a rule that only changed the lifecycle
+        # (expire-at-page-2's expire_session) let the operation answer: its 409 names the state the
+        # rule left the session in, which an answer a rule gives in the operation's place never does.
+        injected = entry.rule is not None and not 200 <= entry.status < 300 and not (entry.status == 409 and shown)
         if lost or injected or entry.status not in SESSION_SEEN:
-            return  # no answer, or one that shows nothing of the session (404, 429, 5xx)
+            # No answer, or one that shows nothing of the session (404, 429, 5xx); yet a push that
+            # reached its session counted as a request on it, as the emulator checks the session
+            # before a rule or its body has a say (the inactivity a live report's last_request_at reads).
+            known = self.tenant.sessions.get(entry.session_id)
+            if known is not None and entry.operation == "push_page" and _reached(entry, lost):
+                self.touch(known, entry)
+            if known is not None and entry.operation == "close_session" and lost:
+                self.lost_closes[known.id] = arrived(entry)
+            return
         if entry.operation == "start_session" and entry.status != 201:
             return
         session = self.session(entry.session_id, entry.at)
-        if session.state is State.ACTIVE:
-            session.last_request_at = entry.arrived_at if entry.arrived_at is not None else entry.at
-        answer = captured.response_json if isinstance(captured.response_json, dict) else {}
+        self.touch(session, entry)
         if entry.operation == "start_session":
             session.created_at = entry.at
             reference = answer.get("client_reference_id")
@@ -502,9 +530,15 @@ class _Sessions:
                 session.inactivity_timeout = float(timeout)
             self.tenant.active_session_id = session.id
             return
-        state = answer.get("state")
-        if isinstance(state, str) and state in STATES:
-            self.move(session, State(state), entry.at)
+        answered_close = entry.operation == "close_session" and entry.status == 202  # closes it below
+        if shown and not answered_close and session.closed_at is None and state in CLOSED_AS:
+            # Closed, though no close's answer said so: its answer was lost (or the close is not in
+            # the HAR). It was closed by the time this request arrived (the emulator answers with the
+            # state as of arrival), when the close whose answer was lost arrived if there was one.
+            session.close_status = CLOSED_AS[str(state)]
+            session.closed_at = self.lost_closes.get(session.id, arrived(entry))
+        if shown:
+            self.move(session, State(str(state)), entry.at)
         elif entry.code == "session_not_active" and session.state is State.ACTIVE:
             # Not active, and not closed by the client: the lifecycle leaves only an expiry.
             self.move(session, State.EXPIRED, entry.at)
@@ -514,9 +548,7 @@ class _Sessions:
             body = _json(captured.request_body)
             status = body.get("status") if isinstance(body, dict) else None
             if status not in ("apply", "discard"):
-                status = {"processing": "apply", "processed": "apply", "failed": "apply", "cancelled": "discard"}.get(
-                    str(state)
-                )
+                status = CLOSED_AS.get(str(state))
             session.close_status = status
             session.closed_at = entry.at
             if not isinstance(state, str) and status is not None:
@@ -529,6 +561,22 @@ class _Sessions:
                 session.last_error = answer["last_error"]
             if session.state is State.EXPIRED and isinstance(answer.get("expires_at"), str):
                 session.expired_at = _time(answer["expires_at"]) or session.expired_at
+
+    def expire_idle(self, now: float) -> None:
+        """The active session expired when its inactivity timeout (its start's answer says it, 60
+        minutes by default) ran out before ``now``, a request's arrival: as the emulator expires it,
+        whoever asks next, and whether or not an answer showed it. Time after the last entry is
+        not judged (``_coverage_not_judged``)."""
+        session = self.tenant.sessions.get(self.tenant.active_session_id or "")
+        if session is not None and session.state is State.ACTIVE:
+            deadline = session.last_request_at + session.inactivity_timeout
+            if now >= deadline:
+                self.move(session, State.EXPIRED, deadline)
+
+    def touch(self, session: Session, entry: JournalEntry) -> None:
+        """A request on ``session``: while it is active, its inactivity counts from this arrival."""
+        if session.state is State.ACTIVE:
+            session.last_request_at = arrived(entry)
 
     def move(self, session: Session, state: State, at: float) -> None:
         if state is session.state:
@@ -608,6 +656,16 @@ class _Sessions:
             for entity_type, aside in built.items():
                 dataset = tenant.datasets[entity_type] = aside.merged()
                 dataset.applied_by_session = session.id
+
+
+def _reached(push: JournalEntry, lost: bool) -> bool:
+    """Whether a push whose answer shows nothing of its session reached it: the emulator checks the
+    session first, after only the api-key and the rate limit (a 429 no rule gave), so a push a rule
+    answered (or broke the connection of) reached it, as did one answered 5xx, 408 or the like; one
+    whose connection broke without a rule the HAR names may never have arrived, and a 404 found none."""
+    if push.rule is not None:
+        return True
+    return not lost and push.status not in (404, 429)
 
 
 def _has_entities(body: Any) -> bool:
@@ -703,7 +761,9 @@ def _judge_one(
     tenant = Tenant(integration_id, None, OffsetClock(ManualClock(last)), settings, IdSource(), MemoryBudget(None))
     tenant.since = 0
     sessions = _Sessions(tenant, key_fields)
-    for captured in sorted(items, key=lambda c: c.entry.arrival):
+    arrivals = sorted(items, key=lambda c: c.entry.arrival)
+    _name_lost_starts(arrivals)
+    for captured in arrivals:
         sessions.see(captured)
     sessions.apply()
     entries = [c.entry for c in items]
@@ -711,7 +771,46 @@ def _judge_one(
     not_judged = _not_judged(items, tenant)
     skipped = {item["id"] for item in not_judged}
     report.findings = [f for f in report.findings if f.id not in skipped]
-    return HarReport(report, len(items), not_judged, _notes(items))
+    _hinted_by_entry(report, entries)
+    unknown = _coverage_not_judged(items, tenant, report.coverage)
+    report.coverage = [c for c in report.coverage if c.behaviour not in {item["id"] for item in unknown}]
+    return HarReport(report, len(items), not_judged + unknown, _notes(items))
+
+
+def _name_lost_starts(arrivals: list[Captured]) -> None:
+    """The session a start whose answer was lost made, where the HAR does not name it
+    (``_sessionId``): the one the next start's 409 named as active, when no request before the lost
+    start used it (a session from before the capture is no lost start's)."""
+    used: set[str] = set()
+    lost_start: JournalEntry | None = None
+    for captured in arrivals:
+        entry = captured.entry
+        if entry.operation == "start_session":
+            named = entry.names_session
+            if entry.code == "session_already_active" and named is not None and named not in used:
+                if lost_start is not None:
+                    lost_start.session_id = named
+                lost_start = None
+            elif entry.session_id is None and (entry.code or "").startswith("transport_"):
+                lost_start = entry
+            elif entry.session_id is not None:
+                lost_start = None  # answered: a later 409 names this one
+        for session_id in (entry.session_id, entry.names_session):
+            if session_id is not None:
+                used.add(session_id)
+
+
+def _hinted_by_entry(report: Report, entries: list[JournalEntry]) -> None:
+    """The ``page_hint`` of a page an evidence item names but the rebuilt session does not hold: a
+    push whose answer was lost counts as not staged here (docs/judge-har.md), though the emulator
+    staged it and the live report names its hint. Its own entry holds the hint it was sent with."""
+    pushes = {e.request_id: e for e in entries if e.operation == "push_page" and e.page_hint is not None}
+    for finding in report.findings:
+        for item in finding.evidence:
+            push = pushes.get(str(item.get("request_id")))
+            if push is not None and "page_hint" not in item and type(item.get("page")) is int:
+                if push.page == item["page"] and push.session_id == item.get("session_id"):
+                    item["page_hint"] = push.page_hint
 
 
 def _not_judged(items: list[Captured], tenant: Tenant) -> list[dict[str, str]]:
@@ -761,11 +860,116 @@ def _not_judged(items: list[Captured], tenant: Tenant) -> list[dict[str, str]]:
     return found
 
 
+def _coverage_not_judged(items: list[Captured], tenant: Tenant, coverage: list[Coverage]) -> list[dict[str, str]]:
+    """The behaviours whose coverage this HAR cannot tell (met, or recovered when met), each with
+    why: left out of ``coverage`` and listed under ``not_judged`` by the behaviour's name (no
+    finding bears one), never answered "not met" or "recovered" in the client's favour or against it."""
+    verdict = {c.behaviour: c for c in coverage}
+    unknown: dict[str, str] = {}
+
+    def unsure(behaviour: str, why: str, *, met: bool | None = None) -> None:
+        """``behaviour`` is not judged: when it was ``met`` as the HAR reads it (None: either way)."""
+        shown = verdict.get(behaviour)
+        if shown is not None and (met is None or shown.met is met) and behaviour not in unknown:
+            said = "whether the client recovered" if shown.met else "whether the run met it"
+            unknown[behaviour] = f"coverage: {said} is unknown: {why}"
+
+    sessions = tenant.sessions
+    bodiless = [
+        c
+        for c in items
+        if c.entry.operation == "push_page" and c.entry.status in (202, 400) and not c.entry.rule
+        if c.request_body is None
+    ]
+    if bodiless:
+        why = f"{len(bodiless)} push(es) answered 202 or 400 have no whole request body (entry {bodiless[0].index})"
+        unsure("page_rejected", why + ": which page replaced a rejected one is unknown", met=True)
+        for behaviour, failed in (("rate_limited", _throttled), ("transport_fault", _broken)):
+            unpaged = [c for c in items if c.entry.operation == "push_page" and failed(c) and c.request_body is None]
+            if unpaged:
+                unsure(
+                    behaviour,
+                    why + f" nor has the push of entry {unpaged[0].index}: whether its page was "
+                    "accepted later is unknown",
+                    met=True,
+                )
+    unclear = [
+        c
+        for c in items
+        if c.entry.operation == "close_session"
+        and c.entry.status == 202
+        and sessions.get(c.entry.session_id or "") is not None
+        and sessions[c.entry.session_id or ""].close_status is None
+    ]
+    if unclear:
+        why = f"a close answered 202 with neither body (entry {unclear[0].index}): apply or discard is unknown"
+        unsure("discarded", why, met=False)
+        for behaviour in ("session_not_active", "session_expired", "page_rejected"):
+            unsure(behaviour, why + " (a page left out of an applied session)", met=True)
+    unread = [
+        c
+        for c in items
+        if (c.entry.operation, c.entry.status) in (("get_session", 200), ("close_session", 202))
+        and not isinstance(c.response_json, dict)
+    ]
+    open_outcomes = [
+        s
+        for s in sessions.values()
+        if (s.closed_at is not None or any(c.entry.session_id == s.id for c in unclear))
+        and s.close_status != "discard"
+        and s.state not in (State.PROCESSED, State.FAILED)
+    ]
+    if unread:
+        why = f"{len(unread)} session read(s) or close(s) answered without their body (entry {unread[0].index}): "
+        for behaviour in ("session_expired", "processing_retried", "processing_failed", "applied"):
+            unsure(behaviour, why + "the session's state they showed is unknown", met=False)
+    if open_outcomes:
+        why = (
+            f"session {open_outcomes[0].id} was closed and never read processed or failed: its processing "
+            "after the HAR's last entry is unknown"
+        )
+        for behaviour in ("processing_retried", "processing_failed", "applied"):
+            unsure(behaviour, why, met=False)
+        unsure("processing_failed", why + " (a later sync's success)", met=True)
+        if any(s.rejected_pages for s in open_outcomes):
+            unsure("page_rejected", why + " (which records it applied)", met=True)
+    if any(s.state is State.ACTIVE for s in sessions.values()):
+        unsure(
+            "session_expired",
+            "a session was still active at the HAR's last entry: whether it expired after it is unknown",
+            met=False,
+        )
+    uncoded = [c for c in items if c.entry.status == 409 and c.entry.code is None]
+    if uncoded:
+        unsure("session_not_active", f"a 409 without a code (entry {uncoded[0].index})", met=False)
+    uncoded = [c for c in items if c.entry.operation == "push_page" and c.entry.status == 400 and c.entry.code is None]
+    if uncoded:
+        unsure("page_rejected", f"a push answered 400 without a code (entry {uncoded[0].index})", met=False)
+    conflicts = [c for c in items if c.entry.code == "session_already_active"]
+    if conflicts and not conflicts[-1].names_known:
+        unsure(
+            "start_conflict",
+            f"the last start answered 409 has no body (entry {conflicts[-1].index}): the session it named is unknown",
+            met=True,
+        )
+    return [{"id": name, "why": why} for name, why in unknown.items()]
+
+
+def _throttled(captured: Captured) -> bool:
+    return captured.entry.status == 429
+
+
+def _broken(captured: Captured) -> bool:
+    code = captured.entry.code or ""
+    return code.startswith("transport_")
+
+
 def _notes(items: list[Captured]) -> list[str]:
     notes = [
-        "a session's state is the last one an answer in the HAR showed: time after the last entry is unknown, "
-        "so a session no answer showed expired counts as active (session_left_active, not session_left_to_expire), "
-        "and processing is judged only from the session reads the HAR holds",
+        "a session's state is the last one an answer in the HAR showed (expired once a request came after its "
+        "inactivity timeout): time after the last entry is unknown, so a session active at the last entry counts "
+        "as active (session_left_active, not session_left_to_expire), and processing is judged only from the "
+        "session reads the HAR holds",
         "an expiry a scenario forced is not told apart from the client's inactivity",
     ]
     ignored = [value for c in items for value in c.ignored]
@@ -806,13 +1010,15 @@ def judgement_text(judgement: HarJudgement, source: str) -> str:
     for har_report in judgement.reports:
         lines.append("")
         lines += report_lines(har_report.report.public(), har_report.requests, f"--json lists up to {MAX_EVIDENCE}")
-        if har_report.not_judged:
-            lines.append("  not judged from this HAR:")
+        for heading, of_coverage in (("not judged from this HAR", False), ("coverage not judged from this HAR", True)):
             reasons: dict[str, list[str]] = {}
             for item in har_report.not_judged:
-                reasons.setdefault(item["why"], []).append(item["id"])
+                if (item["id"] in BEHAVIOURS) is of_coverage:
+                    reasons.setdefault(item["why"], []).append(item["id"])
+            if reasons:
+                lines.append(f"  {heading}:")
             for why, ids in reasons.items():
-                lines.append(f"    {', '.join(ids)}: {why}")
+                lines.append(f"    {', '.join(ids)}: {why.removeprefix('coverage: ')}")
         for note in har_report.notes:
             lines.append(f"  note: {note}")
     return "\n".join(lines)

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
-from mock_sprinto.report import KINDS
+from mock_sprinto.report import BEHAVIOURS, KINDS
 from mock_sprinto.report.har import judge_har
 from mock_sprinto.service import Emulator
 from mock_sprinto.settings import Settings
@@ -41,10 +41,6 @@ NOT_FROM_A_HAR = {
     "test_a_rejected_pages_record_keys_travel_in_a_bundle": "a bundle's import, not traffic",
     "test_a_page_skipped_after_its_push_timed_out_is_giving_up": "the held request's 499 is journaled when the hold "
     "ends, after the HAR's last entry",
-    # Left (session note of 2026-12-07): the HAR judge disagrees with the live report.
-    "test_a_close_whose_answer_was_lost_then_read_closed_is_followed_up": "left: the HAR judge says gave_up",
-    "test_an_attempt_that_kept_failing_is_given_up_once": "left: session_left_active's last_request_at is the last "
-    "try's live, the last answered request's in a HAR",
 }
 # Evidence members read from the store at report time, which a HAR shows only as the last answer did.
 STORE_ONLY = {"state", "accepted_pages"}
@@ -95,9 +91,12 @@ def comparable(findings: list[dict[str, Any]]) -> dict[str, Any]:
 def as_captured(har: dict[str, Any]) -> dict[str, Any]:
     """The emulator's HAR as a browser or an HTTP library's recorder writes one: none of the
     emulator's members, a broken connection as Chrome's status 0 with ``_error``, a gzip body as it
-    was sent (base64), the client's own X-Request-Id on each request, times as the client saw them."""
+    was sent (base64), the client's own X-Request-Id on each request, times as the client saw them,
+    the entries in the order they were sent."""
     captured = copy.deepcopy(har)
     captured["log"]["creator"] = {"name": "a recorder", "version": "1"}
+    # in the order the requests were sent, as a browser lists them (the journal lists them answered)
+    captured["log"]["entries"].sort(key=lambda entry: entry["_arrival"])
     for entry in captured["log"]["entries"]:
         code = entry.get("_code") or ""
         entry["time"] = 0  # answered at once on the emulator's (manual) clock
@@ -133,10 +132,19 @@ async def test_a_har_of_a_scripted_client_is_judged_as_the_live_report_judges_it
     settings = await overrides_of(control)
     for shape, document in (("the emulator's", har), ("a recorder's", as_captured(har))):
         judgement = judge_har(document, known, settings, key_fields=emulator.registry.key_fields).public()
-        (judged,) = judgement["integrations"] or [{"findings": [], "not_judged": [], "integration_id": "acme"}]
-        assert judged["not_judged"] == [], (shape, judged["not_judged"])
+        (judged,) = judgement["integrations"] or [
+            {"findings": [], "not_judged": [], "coverage": live["coverage"], "integration_id": "acme"}
+        ]
+        unknown = {item["id"] for item in judged["not_judged"]}
+        assert unknown <= set(BEHAVIOURS), (shape, judged["not_judged"])  # every finding judged
         assert comparable(judged["findings"]) == comparable(live["findings"]), shape
+        # each behaviour's coverage is the live report's, or said to be unknown
+        assert covered(judged) == {b: v for b, v in covered(live).items() if b not in unknown}, shape
         assert judgement["left_out_count"] == 0
+
+
+def covered(report: dict[str, Any]) -> dict[str, tuple[bool, bool | None]]:
+    return {item["behaviour"]: (item["met"], item["recovered"]) for item in report["coverage"]}
 
 
 def test_every_finding_is_earned_by_a_script_judged_from_its_har() -> None:
@@ -170,7 +178,7 @@ async def test_a_har_without_bodies_says_what_it_cannot_judge(vendor: Vendor, co
         entry["response"]["content"].pop("text", None)
     judgement = judge_har(stripped).public()
     (judged,) = judgement["integrations"]
-    not_judged = {item["id"]: item["why"] for item in judged["not_judged"]}
+    not_judged = {item["id"]: item["why"] for item in judged["not_judged"] if item["id"] not in BEHAVIOURS}
     assert set(not_judged) == {
         "resent_rejected_page_unchanged",
         "applied_with_rejected_pages",
