@@ -131,6 +131,15 @@ def document_parts(emulator: Emulator, integration_id: str | None = None) -> Ite
 # made in one step of the loop, and its records were most of it (100,000 took ~20 ms of that step,
 # a million ~0.2 s, while every other client waited).
 RECORDS_PER_PART = 5_000
+# ... and at most this many of their bytes (``PART_BYTES``): 100 records of 180 KB were one part of
+# 18 MB, ~120-180 ms of one step on a loaded machine. A record or a staged page's payload larger
+# than that is itself written as a JSON string in parts of this many bytes (~0.3 ms each to decode
+# and escape).
+PART_BYTES = 256 * 1024
+# A final session's pages go in this many at a time: a session of 30,000 pages made whole was one
+# part of ~165-290 ms on a loaded machine; 500 a part were still 10-15 ms there (a page made from its
+# flat row, its document and its text: 20-30 µs), 200 are 4-6 ms.
+PAGES_PER_PART = 200
 # An activity log's items go in this many at a time: each is made in Python (a record is only its
 # stored text), and 5,000 at once were a step of ~18 ms on a slow machine, the longest of a full
 # journal's bundle.
@@ -173,14 +182,14 @@ class _StandIns(_Members):
         return self._stand_in(lambda: _records_parts(copy.values()))
 
     def payload(self, payload: bytes) -> str:
-        return self._stand_in(lambda: iter((orjson.dumps(payload.decode("utf-8")),)))
+        return self._stand_in(lambda: _string_parts(payload))
 
     def sessions(self, sessions: Iterable[Session]) -> Any:
         """Each session in a final state made when it is written (nothing it records changes any
         more, and a thousand of them were ~35 ms of the integration's step); the others now, as
         they stand (their pages' payloads among them: an apply drops those in place)."""
         return [
-            self._stand_in(functools.partial(_written_later, session))
+            self._stand_in(functools.partial(_session_parts, session))
             if session.state in FINAL
             else _session_document(session, self)
             for session in sessions
@@ -198,10 +207,15 @@ class _StandIns(_Members):
 
 def _tenant_parts(emulator: Emulator, tenant: Tenant) -> Iterator[bytes]:
     """``_tenant_document`` as JSON text in parts, made when the integration's turn comes: each
-    dataset's records ``RECORDS_PER_PART`` at a time and each page's payload in a part of its own
-    (an integration may stage a GiB), the rest of the document around them."""
+    dataset's records ``RECORDS_PER_PART`` and ``PART_BYTES`` at a time, each page's payload
+    ``PART_BYTES`` at a time (an integration may stage a GiB) and each final session's pages
+    ``PAGES_PER_PART`` at a time, the rest of the document around them."""
     stand_ins = _StandIns()
-    text = orjson.dumps(_tenant_document(emulator, tenant, stand_ins))
+    yield from _spliced(orjson.dumps(_tenant_document(emulator, tenant, stand_ins)), stand_ins)
+
+
+def _spliced(text: bytes, stand_ins: _StandIns) -> Iterator[bytes]:
+    """``text`` with each of its ``stand_ins`` replaced by the parts it stands for, in order."""
     at = 0
     for index, parts in enumerate(stand_ins.parts):
         mark = orjson.dumps(f"{stand_ins.token}:{index}")
@@ -212,8 +226,54 @@ def _tenant_parts(emulator: Emulator, tenant: Tenant) -> Iterator[bytes]:
     yield text[at:]
 
 
-def _written_later(session: Session) -> Iterator[bytes]:
-    yield orjson.dumps(_session_document(session, _WHOLE))
+def _session_parts(session: Session) -> Iterator[bytes]:
+    """A final session's document (``_session_document``) as JSON text in parts: its members, then
+    its pages ``PAGES_PER_PART`` at a time, each page's payload (if it kept one) in parts of its own.
+    The same bytes as the document made whole: orjson writes a dict's members in order, with no
+    space, and the page lists are its last two members."""
+    yield orjson.dumps(_session_head(session))[:-1] + b',"accepted_pages":'
+    yield from _pages_parts(session.accepted_pages)
+    yield b',"rejected_pages":'
+    yield from _pages_parts(session.rejected_pages)
+    yield b"}"
+
+
+def _pages_parts(pages: Iterable[Page]) -> Iterator[bytes]:
+    """Pages as a session's document lists them, a JSON array written ``PAGES_PER_PART`` at a time."""
+    remaining = iter(pages)
+    opening = b"["
+    while chosen := list(itertools.islice(remaining, PAGES_PER_PART)):
+        stand_ins = _StandIns()
+        text = orjson.dumps([_page_document(page, stand_ins) for page in chosen])
+        yield opening
+        yield from _spliced(text[1:-1], stand_ins)
+        opening = b","
+    yield b"]" if opening == b"," else b"[]"
+
+
+def _string_parts(raw: bytes) -> Iterator[bytes]:
+    """``orjson.dumps(raw.decode("utf-8"))`` (a record's or a page's JSON text, as a bundle keeps it)
+    written ``PART_BYTES`` of ``raw`` at a time, each cut between two characters. The same bytes:
+    orjson escapes a character whatever is around it."""
+    if len(raw) <= PART_BYTES:
+        yield orjson.dumps(raw.decode("utf-8"))
+        return
+    view = memoryview(raw)
+    yield b'"'
+    start = 0
+    while start < len(raw):
+        end = cut = min(start + PART_BYTES, len(raw))
+        # Back to the first byte of the character it falls in (a UTF-8 character is at most 4 bytes,
+        # each after its first 0b10xxxxxx); on past it if the part would be empty.
+        while end > start and end < len(raw) and end > cut - 3 and raw[end] & 0xC0 == 0x80:
+            end -= 1
+        if end == start:
+            end = cut
+            while end < len(raw) and end < cut + 3 and raw[end] & 0xC0 == 0x80:
+                end += 1
+        yield orjson.dumps(str(view[start:end], "utf-8"))[1:-1]
+        start = end
+    yield b'"'
 
 
 def _activity_parts(rows: Sequence[Row]) -> Iterator[bytes]:
@@ -230,11 +290,24 @@ def _activity_parts(rows: Sequence[Row]) -> Iterator[bytes]:
 
 def _records_parts(records: Iterable[bytes]) -> Iterator[bytes]:
     """A dataset's records as a bundle keeps them (each one's JSON text as a string), as a JSON array
-    written ``RECORDS_PER_PART`` records at a time."""
-    remaining = iter(records)
+    written ``RECORDS_PER_PART`` records and at most ``PART_BYTES`` of their text at a time; a record
+    larger than that alone, its string in parts (``_string_parts``)."""
     opening = b"["
-    while chunk := list(itertools.islice(remaining, RECORDS_PER_PART)):
-        yield opening + orjson.dumps([raw.decode("utf-8") for raw in chunk])[1:-1]
+    chunk: list[str] = []
+    held = 0
+    for raw in records:
+        if chunk and (len(chunk) == RECORDS_PER_PART or held + len(raw) > PART_BYTES):
+            yield opening + orjson.dumps(chunk)[1:-1]
+            opening, chunk, held = b",", [], 0
+        if len(raw) > PART_BYTES:
+            yield opening
+            yield from _string_parts(raw)
+            opening = b","
+            continue
+        chunk.append(raw.decode("utf-8"))
+        held += len(raw)
+    if chunk:
+        yield opening + orjson.dumps(chunk)[1:-1]
         opening = b","
     yield b"]" if opening == b"," else b"[]"
 
@@ -335,9 +408,7 @@ _SESSION_FIELDS = (
 
 
 def _session_document(session: Session, members: _Members) -> dict[str, Any]:
-    document = {name: getattr(session, name) for name in _SESSION_FIELDS}
-    document["state"] = session.state.value
-    document["accepted_records_by_entity"] = dict(session.accepted_records_by_entity)
+    document = _session_head(session)
     document["accepted_pages"] = [_page_document(page, members) for page in session.accepted_pages]
     document["rejected_pages"] = [_page_document(page, members) for page in session.rejected_pages]
     return document
@@ -358,6 +429,14 @@ _PAGE_FIELDS = (
     "duration_ms",
     "digest",
 )
+
+
+def _session_head(session: Session) -> dict[str, Any]:
+    """A session's document but for its pages (``_session_document`` adds them last)."""
+    document = {name: getattr(session, name) for name in _SESSION_FIELDS}
+    document["state"] = session.state.value
+    document["accepted_records_by_entity"] = dict(session.accepted_records_by_entity)
+    return document
 
 
 def _page_document(page: Page, members: _Members) -> dict[str, Any]:

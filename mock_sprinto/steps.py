@@ -13,8 +13,10 @@ have been at that instant, whatever the loop answers meanwhile.
 
 A job that is one pure computation over a large document (a state bundle checked and built, a HAR
 judged: ~1-2 s for a full journal's) runs on a thread of its own instead (``off_loop``), one at a
-time (``heavy_turn``, taken before the job's body is read, so the bodies waiting their turn stay in
-their clients' sockets, as when the loop did the job). Its Python gives the loop the GIL back every
+time (``heavy_turn``, taken once the job's body is read: taken before, a client sending its body a
+byte at a time held every later job, each queued one's body deadline starting only with its turn).
+Few of those bodies are read or held at once (``heavy_bodies``), so the memory they hold stays
+bounded while a slow uploader holds none of the others. Its Python gives the loop the GIL back every
 few ms. Its long C calls are made in a child process when the document is large (``offload.py``:
 orjson parsing 15 MB held the GIL ~110 ms on a slow machine); while it runs, the collector makes
 young passes only and the GIL changes hands ten times as often (``_as_heavy_job``).
@@ -72,8 +74,29 @@ def _turn(turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lo
 
 
 def heavy_turn() -> asyncio.Lock:
-    """The running loop's turn for heavy control jobs (``off_loop``): one at a time."""
+    """The running loop's turn for heavy control jobs (``off_loop``): one at a time. Taken with the
+    job's body in hand, so what holds it is the job (CPU), never a client's upload."""
     return _turn(_heavy)
+
+
+# The large bodies of heavy jobs (over ``SMALL_HEAVY_BODY_BYTES`` on the wire, compressed, or of
+# unknown length) read or held at once, from their first byte to their job's end: one in its job,
+# one read meanwhile, so one client trickling its body holds up no one, and what they hold is at
+# most two documents (up to ``max_state_bytes`` each, decoded), not one for each client waiting.
+HEAVY_BODIES = 2
+# A body this small, sent as it is, is read at once, with no place among ``HEAVY_BODIES``: a queue
+# of them behind the heavy turn holds at most this much a connection (64 MiB at max_connections).
+SMALL_HEAVY_BODY_BYTES = 64 * 1024
+_bodies: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def heavy_bodies() -> asyncio.Semaphore:
+    """The running loop's places for large bodies of heavy jobs (``HEAVY_BODIES``)."""
+    loop = asyncio.get_running_loop()
+    places = _bodies.get(loop)
+    if places is None:
+        places = _bodies[loop] = asyncio.Semaphore(HEAVY_BODIES)
+    return places
 
 
 async def off_loop(job: Callable[..., T], *args: Any) -> T:

@@ -5,11 +5,14 @@ door, and serializes, as ``control.py``'s do."""
 
 from __future__ import annotations
 
-from aiohttp import web
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from aiohttp import hdrs, web
 
 from ..budget import CONTROL_REMEDY
 from ..payload import Body
-from ..steps import heavy_turn, let_go, off_loop, stepped
+from ..steps import SMALL_HEAVY_BODY_BYTES, heavy_bodies, heavy_turn, let_go, off_loop, stepped
 from .body import SizeLimit, read_body
 from .common import CONTROL, CONTROL_PREFIX, json_response, query_value, stream_parts
 from .control import ONE, _json_object, _named
@@ -32,6 +35,31 @@ async def _large_body(request: web.Request, setting: str, document: str) -> Body
     )
 
 
+@asynccontextmanager
+async def _heavy_job(request: web.Request, setting: str, document: str) -> AsyncIterator[Body]:
+    """The body (``_large_body``), then the heavy turn (``steps.heavy_turn``) for the job made of it.
+    The body is read first, within its own deadline from its first byte: a client trickling its body
+    while holding the turn made every later job wait, each one's deadline starting only when its
+    turn came (three such clients: 15 s with a 5 s deadline). A large body takes one of
+    ``HEAVY_BODIES`` places first, until its job's end, so the bodies read and waiting for the turn
+    stay few; a small one sent as it is (a HAR of a few requests) needs none."""
+    declared = request.content_length
+    placeless = declared is not None and (
+        declared > getattr(request.app[CONTROL].emulator.settings, setting)  # refused unread (413)
+        or (
+            declared <= SMALL_HEAVY_BODY_BYTES
+            # compressed, 64 KiB could be max_state_bytes; an unknown coding is refused by read_body
+            and request.headers.get(hdrs.CONTENT_ENCODING, "").strip().lower() in ("", "identity")
+        )
+    )
+    async with AsyncExitStack() as places:
+        if not placeless:
+            await places.enter_async_context(heavy_bodies())
+        body = await _large_body(request, setting, document)
+        async with heavy_turn():
+            yield body
+
+
 async def get_state(request: web.Request) -> web.StreamResponse:
     integration_id = _named(request)
     name = f"mock-sprinto-state-{integration_id or 'all'}.json"  # the id was matched by the route: safe
@@ -43,8 +71,7 @@ async def put_state(request: web.Request) -> web.Response:
     """Checked and built off the loop (a full journal's bundle: ~1-2 s), swapped in on it."""
     control = request.app[CONTROL]
     integration_id = _named(request)
-    async with heavy_turn():
-        body = await _large_body(request, "max_state_bytes", "the state bundle")
+    async with _heavy_job(request, "max_state_bytes", "the state bundle") as body:
         restoration = await off_loop(control.checked_state, body.decoded, integration_id, control.import_base())
     answer = json_response(control.restore_state(restoration, integration_id))
     let_go(restoration.pushed_out)  # freed off the loop, as it was built
@@ -67,8 +94,7 @@ async def judge(request: web.Request) -> web.Response:
     ``invalid_parameter`` when the HAR holds none of its requests)."""
     control = request.app[CONTROL]
     integration_id = query_value(request, "integration_id") or None
-    async with heavy_turn():
-        body = await _large_body(request, "max_har_bytes", "the HAR")
+    async with _heavy_job(request, "max_har_bytes", "the HAR") as body:
         return json_response(await off_loop(control.judge_har, body.decoded, integration_id))
 
 

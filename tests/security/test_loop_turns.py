@@ -69,8 +69,9 @@ def test_a_large_decoded_page_is_put_together_by_one_bytes_join() -> None:
 
 
 # ---- large control-plane answers are made while they are written ---------------------------------
-async def _read_while_ticking(client: Any, path: str, events: list[str]) -> Any:
-    """GET ``path`` (written a part at a time) while another task marks each turn of the loop."""
+async def _raw_while_ticking(client: Any, path: str, events: list[str]) -> bytes:
+    """GET ``path`` (written a part at a time) while another task marks each turn of the loop: the
+    answer's bytes."""
 
     async def ticking() -> None:
         while True:
@@ -81,9 +82,14 @@ async def _read_while_ticking(client: Any, path: str, events: list[str]) -> Any:
     try:
         async with client.get(path) as response:
             assert response.status == 200
-            return await response.json()
+            return bytes(await response.read())
     finally:
         ticker.cancel()
+
+
+async def _read_while_ticking(client: Any, path: str, events: list[str]) -> Any:
+    """GET ``path`` (written a part at a time) while another task marks each turn of the loop."""
+    return orjson.loads(await _raw_while_ticking(client, path, events))
 
 
 async def test_a_servers_state_bundle_is_made_an_integration_at_a_time(
@@ -220,21 +226,6 @@ async def test_an_integrations_activity_goes_into_its_state_bundle_a_thousand_it
 
 
 # ---- a session of many pages, and an apply of large records, a part at a time ------------------
-async def _raw_while_ticking(client: Any, path: str, events: list[str]) -> bytes:
-    """``_read_while_ticking``, the answer's bytes."""
-
-    async def ticking() -> None:
-        while True:
-            events.append("tick")
-            await asyncio.sleep(0)
-
-    ticker = asyncio.ensure_future(ticking())
-    try:
-        async with client.get(path) as response:
-            assert response.status == 200
-            return bytes(await response.read())
-    finally:
-        ticker.cancel()
 
 
 @pytest.mark.parametrize("closed", [False, True], ids=["staged", "processed"])
@@ -338,3 +329,61 @@ async def test_an_apply_of_few_large_records_is_built_ahead_in_slices_of_bytes(
     assert len(applied) == 30 and applied[0]["notes"] == "x" * 9_000
     pages = emulator.tenant("acme").sessions[session_id].accepted_pages
     assert [page.unknown_fields for page in pages] == found
+
+
+async def test_an_integrations_bundle_is_made_a_bounded_part_at_a_time_by_bytes_and_by_pages(
+    client: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: a final session's document was made in one part (30,000 pages: one step of ~165-290 ms
+    on a loaded machine), a staged page's payload in one part (an 18 MB page: one step), and a
+    dataset's records ``RECORDS_PER_PART`` at a time whatever their size (100 records of 180 KB: one
+    part of 18 MB, ~117-178 ms). Now no step of the export makes more than about ``PART_BYTES`` of
+    it (a record or payload larger than that is a JSON string written in pieces, each cut between
+    two characters), nor more than ``PAGES_PER_PART`` of a final session's pages; the same bytes."""
+    from mock_sprinto import bundle
+
+    part_bytes = 256 * 1024
+    monkeypatch.setattr(bundle, "PART_BYTES", part_bytes, raising=False)
+    monkeypatch.setattr(bundle, "PAGES_PER_PART", 2, raising=False)
+    monkeypatch.setattr(bundle, "format_time", lambda at: "2026-01-01T00:00:00.000Z")  # exported_at: fixed
+    vendor = Vendor(client, "acme", "k")
+    applied = (await vendor.start())["id"]
+    for n in range(5):
+        await vendor.push(applied, {"entities": {"User": [user(n)]}})
+    big = [user(10 + n, notes="é€a" * 17_000) for n in range(6)]  # ~100 KB each, characters of 1-3 bytes
+    await vendor.push(applied, {"entities": {"User": big}})
+    await vendor.push(applied, {"entities": {"User": [user(20, notes="€" * 100_000)]}})  # one record of 300 KB
+    await vendor.close(applied)
+    await Control(client).advance(3600)  # processed: a final session of 7 pages, 12 records applied
+    staged = (await vendor.start())["id"]
+    await vendor.push(staged, {"entities": {"User": [user(30 + n, notes="ü" * 150_000) for n in range(3)]}})
+    expected = orjson.dumps(ControlPlane(emulator).state("acme"))
+    assert len(expected) > 2_000_000
+    events: list[Any] = []
+    parts_of, page_document = bundle.document_parts, bundle._page_document
+
+    def parting(*args: Any) -> Any:
+        for part in parts_of(*args):
+            events.append(len(part))  # made in this step: a part is made when it is asked for
+            yield part
+
+    def paging(*args: Any) -> Any:
+        events.append("page")
+        return page_document(*args)
+
+    monkeypatch.setattr(bundle, "document_parts", parting)
+    monkeypatch.setattr(bundle, "_page_document", paging)
+    monkeypatch.setattr(common, "STREAM_CHUNK_BYTES", 1)  # every part its own write
+    got = await _raw_while_ticking(client, "/_mock/integrations/acme/state", events)
+    assert got == expected
+    steps: list[list[Any]] = [[]]
+    for event in events:
+        if event == "tick":
+            steps.append([])
+        else:
+            steps[-1].append(event)
+    made = [sum(e for e in step if isinstance(e, int)) for step in steps]
+    assert sum(made) == len(expected)
+    assert max(made) < 2 * part_bytes, sorted(made)[-5:]  # the largest step's bytes (18 MB and more before)
+    pages = [step.count("page") for step in steps]
+    assert sum(pages) == 8 and max(pages) <= 2, pages  # the final session's 7 pages two a step
