@@ -22,6 +22,7 @@ refused api-key.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -78,8 +79,13 @@ def probe(
     or ``warn`` (the one error line), scrubbed of the api-key."""
     key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or ""
 
+    # The key where it stands alone (quoted, after "=", at a line's end), not inside a longer word:
+    # a key of "k" or "demo" made every "k" in the report and the file "***", and the file written
+    # then named settings that do not exist ("un***nown_fields").
+    alone = re.compile(rf"(?<![A-Za-z0-9_.-]){re.escape(key)}(?![A-Za-z0-9_.-])") if key else None
+
     def scrub(text: str) -> str:
-        return text.replace(key, "***") if key else text
+        return alone.sub("***", text) if alone is not None else text
 
     def fail(message: str, code: int = FAILED) -> int:
         warn(scrub(f"mock-sprinto probe: error: {message}"))

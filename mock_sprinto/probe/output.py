@@ -21,6 +21,7 @@ ASSUMPTIONS: tuple[tuple[str, str, str | None], ...] = (
     ("required", "User without employmentType", None),
     ("duplicate_names", "repeated member name in an object", "duplicate_names"),
     ("unknown_entity_types", "type with no schema (Widget)", "unknown_entity_types"),
+    ("empty_pages", "page with no records (User: [])", "empty_pages"),
     ("missing_content_type", "page without Content-Type", "missing_content_type"),
     ("max_page_items", "records in one page", "max_page_items"),
     ("max_request_bytes", "request size limit", "max_request_bytes"),

@@ -235,6 +235,9 @@ class Probe:
         self.seen["unknown_entity_types"] = _choice(
             self.push(_page({"id": "W1"}, entity_type="Widget")), "accept", "reject"
         )
+        # Sprinto's schema sets no minimum on a type's records: staged or refused? (The session is
+        # discarded, never applied: an accepted empty User page would empty the dataset.)
+        self.seen["empty_pages"] = _choice(self.push(_page()), "accept", "reject")
         bare = self.push(raw=json.dumps(_page(_user(6))).encode(), json_type=False)
         if bare.ok or bare.status == 415:
             self.seen["missing_content_type"] = _set(bare.brief(), "json" if bare.ok else "reject")
@@ -297,6 +300,7 @@ PAGE_PROBES = (
     "required",
     "duplicate_names",
     "unknown_entity_types",
+    "empty_pages",
     "missing_content_type",
     "max_page_items",
     "max_request_bytes",

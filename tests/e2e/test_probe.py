@@ -32,6 +32,7 @@ NON_DEFAULT: dict[str, Any] = {
     "duplicate_names": "last_wins",
     "missing_content_type": "json",
     "unknown_entity_types": "reject",
+    "empty_pages": "accept",
     "max_request_bytes": 5_242_880,
     "inactivity_timeout_seconds": 600,
 }
@@ -43,6 +44,7 @@ STRICT: dict[str, Any] = {
     "duplicate_names": "reject",
     "missing_content_type": "reject",
     "unknown_entity_types": "accept",
+    "empty_pages": "reject",
     "max_request_bytes": 5_000_000,
     "inactivity_timeout_seconds": 3600,
 }
@@ -224,3 +226,17 @@ def test_without_probe_close_no_close_without_status_is_ever_sent(serve: Server,
     closes = [entry for entry in body["entries"] if entry["operation"] == "close_session"]
     assert closes and all(entry["status"] == 202 for entry in closes)
     assert set(_states(serve)) == {"cancelled"}
+
+
+@pytest.mark.parametrize("serve", [STRICT], indirect=True)
+@pytest.mark.parametrize("key", ["k", "demo"])
+def test_a_short_api_key_is_scrubbed_where_it_stands_alone_not_inside_words(
+    serve: Server, tmp_path: Path, key: str
+) -> None:
+    """With `--api-key k` every "k" of the report and of the file was "***": the file written named
+    "un***nown_fields" and the probe failed on its own output."""
+    out = tmp_path / "probe-settings.yaml"
+    result = probe(serve, out, api_key=key)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "unknown_fields" in out.read_text() and "unknown_fields" in result.stdout
+    assert load_config(out, env={}).settings.unknown_fields == "accept"
