@@ -930,7 +930,10 @@ class _Checker:
         if missing:
             self.problem(f"{where}/finished", f"names sessions the bundle does not hold: {missing[:3]}")
         tenant.finished = deque(item["finished"])
-        tenant.due = [Due(d["at"], d["seq"], d["kind"], d["session_id"]) for d in item["due"]]
+        tenant.due = [
+            Due(self.time(d["at"], f"{where}/due/{n}/at"), d["seq"], d["kind"], d["session_id"])
+            for n, d in enumerate(item["due"])
+        ]
         attempts = {due.session_id for due in tenant.due if due.kind == "attempt"}
         for session in tenant.sessions.values():
             if session.state is State.PROCESSING and session.id not in attempts:
@@ -947,11 +950,12 @@ class _Checker:
             tenant._applied_bytes += dataset.nbytes
         tenant.activity = ActivityLog(settings.activity_log_size)
         self.once_each([a["id"] for a in item["activity"]], f"{where}/activity", "/id", "activity item")
-        for a in item["activity"]:
+        for n, a in enumerate(item["activity"]):
             details = right_sized_json(a["details"])
             size = ACTIVITY_BYTES + len(a["message"]) + approx_bytes(a["details"])  # as ``Tenant.note_sized``
+            at = self.time(a["at"], f"{where}/activity/{n}/at")  # as the clock's and the journal's
             tenant.activity.append(
-                ActivityItem(a["id"], a["at"], a["level"], a["type"], a["message"], a["session_id"], details, size)
+                ActivityItem(a["id"], at, a["level"], a["type"], a["message"], a["session_id"], details, size)
             )
         tenant._activity_seq = item["activity_seq"]
         self.state_counts(tenant, item["state_counts"], where)

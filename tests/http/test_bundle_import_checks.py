@@ -588,3 +588,18 @@ async def test_a_server_that_took_an_integrations_bundle_again_exports_a_bundle_
     assert len(ids) == 3 * len(set(ids)), ids
     status, problem = await put(control, server, "/_mock/state")
     assert status == 200, problem
+
+
+@pytest.mark.parametrize("where", ["activity", "due"])
+async def test_an_activity_item_or_a_due_event_at_a_time_no_clock_shows_is_refused(
+    vendor: Vendor, control: Control, where: str
+) -> None:
+    """An activity item or a pending processing attempt at 1e300 was taken (the journal's and the
+    clock's times were already refused so)."""
+    await a_run(vendor, control)
+
+    def change(document: dict[str, Any]) -> None:
+        document["integrations"][0][where][0]["at"] = 1e300
+
+    problem = await refused_whole(control, change)
+    assert [line.split(": ", 1)[0] for line in problem["errors"]] == [f"/integrations/0/{where}/0/at"], problem
