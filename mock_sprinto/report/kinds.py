@@ -99,7 +99,9 @@ KINDS: tuple[Kind, ...] = (
         "named session, nor starts one with success",
         "a 409 on session start was not handled",
         "One active session per integration: a second start 'returns 409 Conflict' naming active_session_id. "
-        "Close that session (discard, or apply if it is yours) or continue it, then start again.",
+        "Read that session: left by a crashed run (idle for long: its updated_at), close it (discard, or apply "
+        "if it is yours and whole) or continue it, then start again; in use by another worker's sync, wait "
+        "(1 s, 2 s, 4 s...) until it is closed.",
     ),
     Kind(
         "resent_rejected_page_unchanged",
@@ -197,8 +199,9 @@ KINDS: tuple[Kind, ...] = (
         "not judged on a frozen clock)",
         "a session start was retried on 409 without dealing with the active session",
         "One active session per integration: a second start 'returns 409 Conflict' naming active_session_id. "
-        "Close that session (apply or discard) or continue it, then start again; when another worker's sync "
-        "holds it, wait (1 s, 2 s, 4 s...) until it is closed.",
+        "Read that session: left by a crashed run (idle for long: its updated_at), close it (apply or discard) "
+        "or continue it, then start again; in use by another worker's sync, wait (1 s, 2 s, 4 s...) until it "
+        "is closed.",
     ),
     Kind(
         "outcome_not_read",
