@@ -47,7 +47,7 @@ from .budget import (
     approx_bytes,
 )
 from .clock import MAX_TIME, MIN_TIME, OffsetClock, format_time
-from .codes import INTEGRATION_LIMIT_REACHED, INVALID_STATE, PAYLOAD_TOO_LARGE, UNSUPPORTED_STATE_VERSION
+from .codes import INTEGRATION_LIMIT_REACHED, INVALID_STATE, UNSUPPORTED_STATE_VERSION
 from .errors import ApiError
 from .errors import counted as plural
 from .faults.engine import FaultState
@@ -56,7 +56,7 @@ from .har import REDACTED, SECRET_HEADERS
 from .journal import JournalEntry, moved_on, row_of
 from .jsontext import array_of_parts, array_parts, object_opening
 from .lifecycle import FINAL, State
-from .payload import page_digest
+from .payload import ONCE_DECODED, SizeLimit, page_digest
 from .resources import schemas_dir
 from .rows import Row
 from .service import Emulator
@@ -546,7 +546,7 @@ def decode(data: bytes, limit: int, max_depth: int) -> Any:
     if data[:2] == _GZIP_MAGIC:
         data = _gunzip(data, limit)
     if len(data) > limit:
-        raise _too_large(limit, "")
+        raise _too_large(limit, "as read")  # a --state file; an HTTP body was bounded as it arrived
     from .payload import parse_json
 
     try:
@@ -563,22 +563,16 @@ def _gunzip(data: bytes, limit: int) -> bytes:
     except zlib.error as exc:
         raise refused([f"damaged gzip: {exc}"]) from None
     if len(out) > limit:
-        raise _too_large(limit, " once decompressed")
+        raise _too_large(limit, ONCE_DECODED)
     if not inflater.eof:
         raise refused(["damaged gzip: the compressed data ends too soon"])
     return out
 
 
 def _too_large(limit: int, where: str) -> ApiError:
-    """413, as the same bundle sent with ``Content-Encoding: gzip`` gets (http/body.py's SizeLimit):
-    a .gz file's bytes sent as they are, or a file given to ``serve --state``, are no other case."""
-    return ApiError.of(
-        PAYLOAD_TOO_LARGE,
-        f"the state bundle is larger than {limit} bytes{where} (setting max_state_bytes); raise that setting",
-        limit_bytes=limit,
-        setting="max_state_bytes",
-        basis="mock",
-    )
+    """413, as the same bundle sent with ``Content-Encoding: gzip`` gets (the HTTP door's bound): a
+    .gz file's bytes sent as they are, or a file given to ``serve --state``, are no other case."""
+    return SizeLimit.of_setting(limit, "max_state_bytes", "the state bundle").refusal(where)
 
 
 # ---- import: check and build ---------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from .codes import MALFORMED_BODY
+from .codes import MALFORMED_BODY, PAYLOAD_TOO_LARGE
 from .errors import ApiError
 from .settings import Settings
 from .sourcelines import json_pointer as json_pointer  # where validation.py and the tests import it from
@@ -476,3 +476,35 @@ def page_digest(decoded: bytes) -> str:
     if len(decoded) > INLINE_JUDGE_BYTES:
         return hashlib.blake2b(decoded, digest_size=8).hexdigest()
     return f"{hash(decoded) & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+# ---- a body's size bound and its 413 (the HTTP doors' and a state file's) --------------------
+@dataclass(frozen=True, slots=True)
+class SizeLimit:
+    """A bound on a body's bytes, and what its 413 says: the setting that governs it (the one a
+    user would raise) and what helps. Only ``max_request_bytes`` is Sprinto's own limit (basis
+    ``doc``); every other is the emulator's choice."""
+
+    limit: int
+    setting: str
+    document: str = "the request body"
+    advice: str = "send smaller pages"
+
+    @classmethod
+    def of_setting(cls, limit: int, setting: str, document: str) -> SizeLimit:
+        """A control-plane document's bound (``max_state_bytes``, ``max_har_bytes``): raising the
+        setting that governs it is what helps."""
+        return cls(limit, setting, document, f"start the emulator with a larger {setting}")
+
+    def refusal(self, where: str) -> ApiError:
+        return ApiError.of(
+            PAYLOAD_TOO_LARGE,
+            f"{self.document} is larger than {self.limit} bytes {where} (setting {self.setting}); {self.advice}",
+            limit_bytes=self.limit,
+            setting=self.setting,
+            basis="doc" if self.setting == "max_request_bytes" else "mock",
+        )
+
+
+ON_THE_WIRE = "on the wire"
+ONCE_DECODED = "once decoded"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from aiohttp import hdrs, web
 from aiohttp.streams import StreamReader
@@ -19,13 +18,12 @@ from ..budget import ALWAYS_READ_BYTES, MemoryBudget
 from ..codes import (
     CLIENT_DISCONNECTED,
     MALFORMED_BODY,
-    PAYLOAD_TOO_LARGE,
     UNSUPPORTED_CONTENT_ENCODING,
     UNSUPPORTED_MEDIA_TYPE,
     UNSUPPORTED_TRANSFER_ENCODING,
 )
 from ..errors import ApiError
-from ..payload import Body
+from ..payload import ON_THE_WIRE, ONCE_DECODED, Body, SizeLimit
 from ..settings import Settings
 from .common import declared_media, is_json_media
 from .server import BodyInterrupted, decodes_bodies_itself, request_timeout
@@ -51,31 +49,6 @@ _GZIP_WBITS = 16 + zlib.MAX_WBITS
 _GZIP_MAGIC = b"\x1f\x8b"  # how every gzip member begins (RFC 1952)
 _PLAIN_JSON = frozenset({"application/json", "application/json; charset=utf-8", "application/json;charset=utf-8"})
 _ENCODINGS = {"": "identity", "identity": "identity", "gzip": "gzip", "x-gzip": "gzip", "deflate": "deflate"}
-
-
-@dataclass(frozen=True, slots=True)
-class SizeLimit:
-    """A bound on a body's bytes, and what its 413 says: the setting that governs it (the one a
-    user would raise) and what helps. Only ``max_request_bytes`` is Sprinto's own limit (basis
-    ``doc``); every other is the emulator's choice."""
-
-    limit: int
-    setting: str
-    document: str = "the request body"
-    advice: str = "send smaller pages"
-
-    def refusal(self, where: str) -> ApiError:
-        return ApiError.of(
-            PAYLOAD_TOO_LARGE,
-            f"{self.document} is larger than {self.limit} bytes {where} (setting {self.setting}); {self.advice}",
-            limit_bytes=self.limit,
-            setting=self.setting,
-            basis="doc" if self.setting == "max_request_bytes" else "mock",
-        )
-
-
-ON_THE_WIRE = "on the wire"
-ONCE_DECODED = "once decoded"
 
 
 def vendor_limits(settings: Settings) -> tuple[SizeLimit, SizeLimit]:

@@ -11,9 +11,9 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from aiohttp import hdrs, web
 
 from ..budget import CONTROL_REMEDY
-from ..payload import Body
+from ..payload import Body, SizeLimit
 from ..steps import SMALL_HEAVY_BODY_BYTES, heavy_bodies, heavy_turn, let_go, off_loop, stepped
-from .body import SizeLimit, read_body
+from .body import read_body
 from .common import CONTROL, CONTROL_PREFIX, json_response, query_value, stream_parts
 from .control import ONE, _json_object, _named
 
@@ -25,9 +25,7 @@ async def _large_body(request: web.Request, setting: str, document: str) -> Body
     and decoded. Over it: 413 ``payload_too_large`` naming that setting, not ``max_request_bytes``
     (a vendor page's limit, which raising would not help)."""
     emulator = request.app[CONTROL].emulator
-    bound = SizeLimit(
-        getattr(emulator.settings, setting), setting, document, f"start the emulator with a larger {setting}"
-    )
+    bound = SizeLimit.of_setting(getattr(emulator.settings, setting), setting, document)
     budget, limits = emulator.budget, (bound, bound)
     # a 507 here tells the developer what frees room (not a vendor client's "close this session")
     return await read_body(

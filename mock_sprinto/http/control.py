@@ -14,12 +14,12 @@ from ..budget import CONTROL_REMEDY
 from ..codes import INVALID_PARAMETER, NOT_FOUND
 from ..control import MAX_OVERVIEW_PAGES, MAX_OVERVIEW_SESSIONS, OVERVIEW_PAGES, OVERVIEW_SESSIONS
 from ..errors import ApiError, int_param
-from ..payload import parse_json
+from ..payload import SizeLimit, parse_json
 from ..resources import doc_pages, readme_text
 from ..service import JOURNAL_OPERATIONS
 from ..settings.values import did_you_mean
 from ..steps import stepped
-from .body import SizeLimit, read_body
+from .body import read_body
 from .common import CONTROL, CONTROL_PREFIX, json_response, query_value, stream_json, stream_parts
 
 P = CONTROL_PREFIX

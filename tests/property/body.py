@@ -15,8 +15,8 @@ import orjson
 
 from mock_sprinto.codes import EMPTY_PAGE, TOO_MANY_ITEMS, VALIDATION_FAILED
 from mock_sprinto.errors import ApiError
-from mock_sprinto.http.body import SizeLimit, inflate
-from mock_sprinto.payload import check_depth, parse_json
+from mock_sprinto.http.body import inflate
+from mock_sprinto.payload import SizeLimit, check_depth, parse_json
 from mock_sprinto.store import Dataset
 from mock_sprinto.validation import SchemaRegistry, check_page
 
