@@ -45,6 +45,7 @@ from .faults.prefer import parse_prefer
 from .faults.scenario import Scenario, effective_settings
 from .faults.vocabulary import OPERATIONS, SILENT_FAULTS, Operation
 from .journal import Journal, kept_headers, packed_request_headers, packed_response_headers, plain_success
+from .lifecycle import State
 from .naming import INTEGRATION_ID
 from .payload import INLINE_JUDGE_BYTES, BodySource, many_values, page_digest, parse_json
 from .ratelimit import throttle
@@ -411,15 +412,22 @@ class Emulator:
         tenant = self._enter(call)
         body = await self._optional_json(call, tenant, source)
         session_id = _session_of(call)
+        applying = self.sessions.applied_by_close(tenant, session_id, body)
+        if applying is not None:
+            await self.timeline.build_before_close(tenant, applying)
 
         def run() -> Answer:
             self._still_held(tenant, session_id)
             session = self.sessions.close_session(tenant, session_id, body)
-            if self.timeline.worth_preparing(session):
+            if session.state is State.PROCESSING and self.timeline.worth_preparing(session):
                 self._in_background(self.timeline.prepare_apply(tenant, session))
             return Answer(202, session.public())
 
-        return await self._under_scenario(call, tenant, run)
+        try:
+            return await self._under_scenario(call, tenant, run)
+        finally:
+            if applying is not None and applying.state in (State.ACTIVE, State.EXPIRED):
+                applying.applying = None  # not closed after all (a scenario's answer): built for nothing
 
     def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` on the loop, holding it until it ends (the loop keeps only a weak reference)."""

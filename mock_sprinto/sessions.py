@@ -268,6 +268,17 @@ class Sessions:
             errors=page.errors[:ANOMALY_ERRORS_SHOWN],
         )
 
+    def applied_by_close(self, tenant: Tenant, session_id: str, body: Any) -> Session | None:
+        """The session a close with ``body`` would apply (None: one it would refuse, or a discard)."""
+        session = tenant.sessions.get(session_id)
+        if session is None or session.state not in (State.ACTIVE, State.EXPIRED) or session.data_purged:
+            return None
+        try:
+            status = _close_status(body, tenant.settings.lenient_close)
+        except ApiError:
+            return None
+        return session if status == "apply" else None
+
     def close_session(self, tenant: Tenant, session_id: str, body: Any) -> Session:
         session = self.addressed_session(tenant, session_id)
         status = _close_status(body, tenant.settings.lenient_close)

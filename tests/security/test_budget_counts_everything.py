@@ -513,6 +513,45 @@ async def test_a_large_apply_with_no_processing_time_is_processed_in_the_closes_
     assert closed["state"] == "processed", closed
 
 
+@pytest.mark.parametrize("scenario_answers", [False, True], ids=["closed", "close-refused-by-a-scenario"])
+async def test_a_large_apply_with_no_processing_time_leaves_the_loop_to_others_while_it_is_built(
+    client: Any, emulator: Any, scenario_answers: bool
+) -> None:
+    """Before: at ``processing_seconds`` 0 the close built a large apply in its own step (2,000
+    pages of 100 records held every other client ~0.7 s). Now the close builds it first, a slice
+    a turn of the loop, and still answers "processed"; a close a scenario answers for keeps nothing
+    it built."""
+    from mock_sprinto import timeline
+
+    vendor = Vendor(client, "acme", "k")
+    session_id = await _stage_things(vendor, pages=3 * timeline.APPLY_SLICE_RECORDS // 100)
+    settings = {"processing_seconds": 0}
+    if scenario_answers:
+        scenario = {
+            "name": "close-down",
+            "rules": [{"match": {"operation": "close_session"}, "respond": {"status": 503}}],
+        }
+        async with client.put("/_mock/integrations/acme/scenario", json=scenario) as response:
+            assert response.status == 200, await response.text()
+    async with client.put("/_mock/integrations/acme/settings", json=settings) as response:
+        assert response.status == 200
+    session = emulator.tenants["acme"].sessions[session_id]
+    closing = asyncio.ensure_future(vendor.call("POST", f"/sessions/{session_id}/close", json={"status": "apply"}))
+    built_while_open = []
+    while not closing.done():
+        await asyncio.sleep(0)  # another client's turn
+        if session.applying is not None:
+            built_while_open.append(session.applying.next_page)
+    status, closed = closing.result()
+    assert len(set(built_while_open)) >= 2, built_while_open  # slices, the loop turning between them
+    if scenario_answers:
+        assert status == 503
+        assert session.state.value == "active" and session.applying is None
+        return
+    assert status == 202 and closed["state"] == "processed", closed
+    assert len(emulator.tenants["acme"].datasets["Thing"].records) == 3 * timeline.APPLY_SLICE_RECORDS
+
+
 async def test_processing_due_as_time_passes_waits_for_the_apply_being_built(
     client: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
