@@ -72,6 +72,7 @@ from .store import (
     Session,
     Tenant,
     TokenBucket,
+    UnwritableRecord,
     fields_found,
     right_sized_json,
 )
@@ -1084,7 +1085,11 @@ class _Checker:
                 self.problem(f"{where}/records/{index}", f"not a JSON record: {_as_json(record)}, not an object")
                 continue
             held = len(dataset.records)
-            dataset.put(record)
+            try:
+                dataset.put(record)
+            except UnwritableRecord as exc:  # nested deeper than orjson writes back (a 500 before)
+                self.problem(f"{where}/records/{index}", str(exc))
+                continue
             if len(dataset.records) == held:  # it replaced one: a dataset holds one record per key
                 key = _as_json(record.get(dataset.key_field))  # keyed: only a key's value replaces
                 self.problem(f"{where}/records/{index}", f"the record of {dataset.key_field} {key} appears twice")

@@ -64,6 +64,7 @@ def _add_serve(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     serve.add_argument(
         "--schemas",
+        "--schemas-dir",  # the setting's own name (schemas_dir), as --persist-file is persist_file's
         metavar="DIR",
         dest="schemas_dir",
         help="folder of <EntityType>.json schemas added to (or overriding) the shipped ones",
@@ -219,6 +220,29 @@ def _serve_flag_without_serve(parser: argparse.ArgumentParser, words: list[str])
         parser.error(f"{first} is an option of serve: mock-sprinto serve {shlex.join(rest)}")
 
 
+def _closest_flags(parser: argparse.ArgumentParser, args: argparse.Namespace, unknown: list[str]) -> str:
+    """``; did you mean --schemas?`` for each unrecognized flag that is close to one of the command's
+    own (``serve --procesing-seconds``): argparse only says it does not know it."""
+    import difflib
+
+    flags = [flag for flag in parser._option_string_actions if flag.startswith("--")]
+    chosen: argparse.ArgumentParser | None = parser
+    while chosen is not None:  # down the subcommands given: serve, state export, ...
+        commands = next((a for a in chosen._actions if isinstance(a, argparse._SubParsersAction)), None)
+        name = getattr(args, commands.dest, None) if commands else None
+        chosen = commands.choices.get(name) if commands and isinstance(name, str) else None
+        if chosen is not None:
+            flags += [flag for flag in chosen._option_string_actions if flag.startswith("--")]
+    hints = []
+    written = [word.split("=", 1)[0] for word in unknown if word.startswith("--") and word != "--"]
+    for word in written:
+        close = difflib.get_close_matches(word, flags, n=3, cutoff=0.75)
+        if close:
+            prefix = f"{word}: " if len(written) > 1 else ""
+            hints.append(f"{prefix}did you mean {' or '.join(close)}?")
+    return "".join(f"; {hint}" for hint in hints)
+
+
 def _main(argv: Sequence[str] | None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     if words[:1] == ["exam"]:  # its own parser, loaded only here: serve never pays for the exam's imports
@@ -227,7 +251,9 @@ def _main(argv: Sequence[str] | None) -> int:
         return exam(words[1:])
     parser = build_parser()
     _serve_flag_without_serve(parser, words)
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # as parse_args says it, with the flags of the command meant
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}{_closest_flags(parser, args, unknown)}")
     if args.command == "settings":
         print(settings_table() if args.markdown else settings_text(terminal_width() if sys.stdout.isatty() else None))
         return 0
@@ -336,7 +362,9 @@ def _first_calls(origin: str, emulator: Emulator, where: str) -> list[str]:
     bearer = ' -H "Authorization: Bearer $ADMIN_TOKEN"' if emulator.settings.admin_token else ""
     return [
         "try (no integration is declared: create one first):",
-        f'  curl -s -X POST{bearer} {origin}/_mock/integrations -d \'{{"id": "demo", "api_key": "demo-key"}}\'',
+        # The control API reads JSON only: without the Content-Type curl -d sends a form (415).
+        f"  curl -s -X POST{bearer} -H 'Content-Type: application/json' {origin}/_mock/integrations"
+        + ' -d \'{"id": "demo", "api_key": "demo-key"}\'',
         f"  curl -s -X POST -H 'api-key: demo-key' {sessions.format('demo')}",
     ]
 
@@ -398,8 +426,7 @@ async def serve(
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # not the main thread, or not Unix
             pass
-    emulator = Emulator(config, registry)
-    ControlPlane(emulator).set_scenario(scenario)
+    emulator = Emulator(config, registry, scenario=scenario)  # a reset installs it again
     loaded = _load_state(emulator, state or _existing(settings.persist_file))
     if loaded is None:
         return USAGE_ERROR

@@ -98,6 +98,10 @@ class OffsetClock:
 
     def set(self, when: float) -> float:
         current = self.now()
+        if when < current and format_time(when) == format_time(current):
+            # The time the clock shows, cut to the millisecond, is where it stands: set to it (as a
+            # test that read the clock does), it stays where it is rather than refusing 'backwards'.
+            when = current
         if when < current:
             raise ApiError.of(
                 CLOCK_BACKWARDS,
@@ -174,7 +178,12 @@ def parse_time(text: str) -> float:
         raise ValueError("expected a date and a time")
     # RFC 3339 allows any number of digits of a second; CPython 3.10's fromisoformat only 3 or 6.
     value = _FRACTION.sub(_six_digits, value, count=1)
-    moment = datetime.fromisoformat(value)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        # Python's own words name its internals ("offset must be a timedelta strictly between
+        # -timedelta(hours=24)..."), which tell a client nothing about what to send.
+        raise ValueError("a year of 4 digits, a real date and time, a UTC offset between -23:59 and +23:59") from None
     if moment.tzinfo is None:
         raise ValueError("expected a UTC offset such as 'Z' or '+00:00'")
     stamp = moment.timestamp()

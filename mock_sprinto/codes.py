@@ -41,6 +41,9 @@ RATE_LIMITED = ErrorCode("rate_limited", 429, "throttled: retry after `Retry-Aft
 
 # ---- the vendor API: the emulator's choices where the contract is silent ----------------------
 TOO_MANY_ITEMS = ErrorCode("too_many_items", 400, "a page with more records than `max_page_items`")
+TOO_MANY_ENTITY_TYPES = ErrorCode(
+    "too_many_entity_types", 400, "a page naming more entity types than `max_page_entity_types`, empty ones too"
+)
 EMPTY_PAGE = ErrorCode("empty_page", 400, "a page with no records")
 UNSUPPORTED_MEDIA_TYPE = ErrorCode("unsupported_media_type", 415, "a body that is not JSON, or has no Content-Type")
 UNSUPPORTED_CONTENT_ENCODING = ErrorCode(
@@ -78,6 +81,9 @@ ADMIN_TOKEN_REQUIRED = ErrorCode("admin_token_required", 401, "a control-plane r
 INTEGRATION_EXISTS = ErrorCode("integration_exists", 409, "a create of an integration that exists")
 INTEGRATION_NOT_FOUND = ErrorCode(
     "integration_not_found", 404, "a control-plane read of an integration the emulator does not hold"
+)
+ENTITY_TYPE_NOT_FOUND = ErrorCode(
+    "entity_type_not_found", 404, "a records read of a type neither applied in the integration nor given a schema"
 )
 INTEGRATION_LIMIT_REACHED = ErrorCode(
     "integration_limit_reached", 403, "the emulator already holds `max_integrations` integrations"

@@ -23,6 +23,7 @@ from . import __version__
 from .budget import CONTROL_REMEDY, trim_if_due
 from .clock import OffsetClock, format_time, parse_time
 from .codes import (
+    ENTITY_TYPE_NOT_FOUND,
     INTEGRATION_EXISTS,
     INVALID_PARAMETER,
     INVALID_SCENARIO,
@@ -42,10 +43,11 @@ from .faults.scenario import (
 )
 from .journal import JournalEntry, entries_of
 from .jsontext import array_of_parts, array_parts, object_opening
-from .naming import INTEGRATION_ID
+from .naming import INTEGRATION_ID, api_key_problem
 from .rows import Row
 from .service import Emulator
 from .settings import check_overrides, describe
+from .settings.values import did_you_mean
 from .steps import Steps, finished
 from .store import ActivityItem, ActivityLog, Dataset, Session, Tenant, TenantAsItStood, page_fields
 
@@ -405,11 +407,24 @@ class ControlPlane:
         return orjson.dumps(head)[:-1] + b',"records":[', window, b"]}"
 
     def _dataset(self, integration_id: str, entity_type: str) -> Dataset:
+        """The records applied of ``entity_type``: none yet of a type a schema knows or a session
+        of the integration was sent; 404 ``entity_type_not_found`` for a type none of these names
+        (a typo, ``user``, read as "nothing applied" made a test's assertion on an empty list pass)."""
         tenant = self.emulator.tenant(integration_id)
         dataset = tenant.datasets.get(entity_type)
-        if dataset is None:  # nothing applied yet: an empty dataset of that type
-            dataset = Dataset(entity_type, self.emulator.registry.key_field(entity_type))
-        return dataset
+        if dataset is not None:
+            return dataset
+        known = self.emulator.registry.types
+        sent = any(entity_type in session.accepted_records_by_entity for session in tenant.sessions.values())
+        if entity_type not in known and not sent:
+            applied = sorted(tenant.datasets)
+            raise ApiError.of(
+                ENTITY_TYPE_NOT_FOUND,
+                f"integration {tenant.id!r} has no records of type {entity_type[:80]!r}, and no schema names it"
+                f"{_closest_type(entity_type, [*applied, *known])} "
+                f"(applied: {', '.join(applied) or 'none'}; known: {', '.join(sorted(known)) or 'none'})",
+            )
+        return Dataset(entity_type, self.emulator.registry.key_field(entity_type))
 
     def activity(self, integration_id: str) -> list[dict[str, Any]]:
         """The whole activity log, oldest first, without a vendor request (not journaled, not
@@ -813,8 +828,18 @@ def _argument_refusal(integration_id: Any, api_key: Any) -> ApiError | None:
     """Why ``create_integration`` refuses its arguments (None: a string each, or not given)."""
     for name, value in (("id", integration_id), ("api_key", api_key)):
         if value is not None and (not isinstance(value, str) or not value or len(value) > MAX_KEY_CHARS):
-            return ApiError.of(INVALID_PARAMETER, f"'{name}' must be a non-empty string", parameter=name)
+            why = f"'{name}' must be a non-empty string of at most {MAX_KEY_CHARS} characters"
+            return ApiError.of(INVALID_PARAMETER, why, parameter=name)
+    problem = api_key_problem(api_key) if isinstance(api_key, str) else None
+    if problem is not None:
+        return ApiError.of(INVALID_PARAMETER, f"'api_key' {problem}", parameter="api_key")
     return None
+
+
+def _closest_type(word: str, types: list[str]) -> str:
+    """``did_you_mean`` among entity types, whatever the case (``user``, ``USER``: ``'User'``)."""
+    by_lower = {name.lower(): name for name in types}
+    return did_you_mean(word.lower(), by_lower, lambda lower: repr(by_lower[lower]))
 
 
 def _check_id(integration_id: str) -> None:

@@ -40,6 +40,7 @@ class ApiError(MockSprintoError):
         extra: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         setting: str | bool = True,
+        basis: str | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -51,6 +52,9 @@ class ApiError(MockSprintoError):
         # change this answer (a 415 for a declared text/plain is not what missing_content_type is
         # about); a name when another setting governs it (a 408 for a late body: body_timeout_seconds).
         self.setting = setting
+        # The basis when it is not the code's rule's: a refusal only a setting's default makes (a
+        # close with no status is Sprinto's 400, read as apply under lenient_close) is "mock".
+        self.basis = basis
 
     @classmethod
     def of(
@@ -61,13 +65,14 @@ class ApiError(MockSprintoError):
         *,
         headers: dict[str, str] | None = None,
         setting: str | bool = True,
+        basis: str | None = None,
         **extra: Any,
     ) -> ApiError:
         """The catalogue entry's answer: its status and code, ``detail``, and ``extra`` as members
         of the problem object (``active_session_id=...``) beside the standard ones."""
         if error.status is None:  # http_error, injected_fault: the status is the caller's to give
             raise TypeError(f"{error.code!r} has no status of its own: build it with ApiError(status, ...)")
-        return cls(error.status, error.code, detail, extra=extra, headers=headers, setting=setting)
+        return cls(error.status, error.code, detail, extra=extra, headers=headers, setting=setting, basis=basis)
 
     @property
     def title(self) -> str:
@@ -86,6 +91,8 @@ class ApiError(MockSprintoError):
             "detail": self.detail,
             **basis_of(self.code),  # whether Sprinto's docs say so, or the emulator chose (and its setting)
         }
+        if self.basis is not None:
+            body["basis"] = self.basis
         if self.setting is False:
             body.pop("setting", None)
         elif isinstance(self.setting, str):

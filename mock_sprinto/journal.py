@@ -212,7 +212,9 @@ class Journal:
         return pushed_out
 
     def clear(self) -> None:
+        """Start afresh (``reset``): no entry, and none recorded (``total_recorded`` counts from 0)."""
         self._rows.clear()
+        self.total = 0
 
     def answered_after(self, order: int, integration_id: str, *, headers: bool = True) -> list[JournalEntry]:
         """``integration_id``'s entries answered after ``order`` (``Emulator``'s request order),

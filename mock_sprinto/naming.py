@@ -15,6 +15,17 @@ import re
 INTEGRATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
 
 
+def api_key_problem(key: str) -> str | None:
+    """Why no client could ever send ``key`` in its ``api-key`` header (None: one could). HTTP
+    refuses a control character in a header's value (NUL, CR, LF...) and strips the white space
+    around it, so an integration bound to such a key could never be called."""
+    if any((char < " " and char != "\t") or char == "\x7f" for char in key):
+        return "holds a control character (NUL, CR, LF...), which no HTTP header can carry"
+    if key != key.strip(" \t"):
+        return "starts or ends with white space, which HTTP strips from a header's value"
+    return None
+
+
 def is_loopback(host: str) -> bool:
     """A host that names this machine: ``localhost`` or a name ending in ``.localhost`` (RFC 6761
     reserves them for loopback; any case), or a loopback IP literal (127.0.0.0/8, ``::1``).

@@ -176,6 +176,15 @@ RULES: tuple[Rule, ...] = (
         "max_page_items",
     ),
     Rule(
+        "entity types a page",
+        "mock",
+        "a page naming more than 100 entity types, with records or without: 400 `too_many_entity_types`",
+        "Sprinto's schema sets no bound; with 100 records a page none has records in more types, and a page "
+        "naming a million empty ones must not cost a million of anything",
+        (codes.TOO_MANY_ENTITY_TYPES,),
+        "max_page_entity_types",
+    ),
+    Rule(
         "empty page",
         "mock",
         "a page with no records: 400 `empty_page`",
@@ -310,11 +319,18 @@ RULES: tuple[Rule, ...] = (
         "max_connections",
     ),
     Rule(
-        "other sites and names",
+        "other sites",
         "mock",
-        "a control-plane request a page on another site sent: 403; a Host name not served: 421",
-        "any web page the developer has open could otherwise drive or read the emulator",
-        (codes.CROSS_SITE_REQUEST, codes.HOST_NOT_ALLOWED),
+        "a control-plane request a page on another site sent: 403 (no setting turns this off)",
+        "any web page the developer has open could otherwise drive the emulator",
+        (codes.CROSS_SITE_REQUEST,),
+    ),
+    Rule(
+        "host names",
+        "mock",
+        "a Host name not served, in the Host header or an absolute-form target: 421",
+        "a web page could otherwise read the emulator through DNS rebinding",
+        (codes.HOST_NOT_ALLOWED,),
         "allowed_hosts",
     ),
     Rule(
@@ -354,6 +370,7 @@ RULES: tuple[Rule, ...] = (
         "the emulator's own API",
         (
             codes.INTEGRATION_NOT_FOUND,
+            codes.ENTITY_TYPE_NOT_FOUND,
             codes.INTEGRATION_EXISTS,
             codes.CLOCK_BACKWARDS,
             codes.CLOCK_STEP_TOO_LARGE,
@@ -427,6 +444,7 @@ RECORDS = next(rule for rule in RULES if rule.topic == "entity schemas")
 PAGE_HINT = next(rule for rule in RULES if rule.topic == "page_hint")
 ENTITY_TYPES = next(rule for rule in RULES if rule.topic == "entity types")
 PAGE_SIZE = BY_CODE[codes.TOO_MANY_ITEMS.code]
+PAGE_TYPES = BY_CODE[codes.TOO_MANY_ENTITY_TYPES.code]
 EMPTY_PAGE = BY_CODE[codes.EMPTY_PAGE.code]
 UNKNOWN_FIELDS_STRICT = Rule(
     "record fields (strict)",

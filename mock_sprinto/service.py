@@ -50,7 +50,7 @@ from .naming import INTEGRATION_ID
 from .payload import INLINE_JUDGE_BYTES, BodySource, many_values, page_digest, parse_json
 from .ratelimit import throttle
 from .rows import Row
-from .sessions import Sessions, Wire
+from .sessions import Sessions, Wire, page_number
 from .settings import Config, Settings
 from .store import IdSource, Tenant
 from .timeline import Timeline
@@ -78,7 +78,15 @@ RESET_SETTLE_SECONDS = 1.0
 class Emulator:
     """All tenants and the rules that move their sessions; one instance per server."""
 
-    def __init__(self, config: Config, registry: SchemaRegistry, base_clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        registry: SchemaRegistry,
+        base_clock: Clock | None = None,
+        scenario: Scenario | None = None,
+    ) -> None:
+        """``scenario``: the global scenario the server starts with (``--scenario``, the config
+        file's), which a reset installs again."""
         self.settings: Settings = config.settings
         self.registry = registry
         if base_clock is None:
@@ -93,6 +101,7 @@ class Emulator:
         self.timeline = Timeline(registry, self._in_background)
         self.sessions = Sessions(registry, self.timeline)
         self.scenario: Scenario | None = None  # the global scenario; an integration's own one wins
+        self.starting_scenario = scenario
         self._stopping = asyncio.Event()  # set when the server stops: scenario delays end early
         # One thread judges the large pages, one at a time: each worker that runs Python code takes
         # the GIL from the event loop (at every switch interval, and after each of its C calls), so
@@ -113,10 +122,14 @@ class Emulator:
         return self.settings.auto_create_integrations
 
     def reset(self) -> None:
-        """Forget every tenant, session, record and journal entry (the clock keeps its time)."""
+        """Forget every tenant, session, record and journal entry, and install the scenario the
+        server started with again, its counters afresh: the server is as it started (the clock
+        keeps its time)."""
         held = bool(self.tenants or self.journal.entries)
         self._forget_tenants()
         self.journal.clear()
+        self.budget.add(_nbytes(self.starting_scenario) - _nbytes(self.scenario))  # the global scenario is counted
+        self.scenario = self.starting_scenario
         if held:  # everything went: whatever the budget counted, the heap is mostly free
             # What lives on past the run was made between its short-lived objects, and each such
             # survivor keeps its 1 MiB pymalloc arena: the formatted seconds and the names
@@ -524,7 +537,8 @@ class Emulator:
             decision: Decision | None = forced  # this one request's answer; the scenario is not asked
             call.learned.preference_applied = forced.rules[0].removeprefix("Prefer: ")
         else:
-            decision = self.decide(tenant, call.operation, call.session_id, entity_types, page_hint)
+            digest = call.learned.wire.digest if call.learned.wire is not None else None
+            decision = self.decide(tenant, call.operation, call.session_id, entity_types, page_hint, digest)
         if decision is None:
             return run()
         call.learned.rule = ", ".join(decision.rules)
@@ -532,6 +546,17 @@ class Emulator:
             await self._scenario_delay(decision.delay_seconds)
         if decision.lifecycle:
             self.timeline.apply_lifecycle(tenant, call.session_id, decision.lifecycle, decision.rules)
+        try:
+            return self._answered(call, decision, run)
+        finally:
+            # The rules in phase after act once the operation had its turn: it ran (its answer or
+            # its refusal made), or a rule answered before it. Their answer, if any, comes later.
+            if decision.lifecycle_after:
+                self.timeline.apply_lifecycle(tenant, call.session_id, decision.lifecycle_after, decision.rules)
+
+    @staticmethod
+    def _answered(call: Call, decision: Decision, run: Callable[[], Answer]) -> Outcome:
+        """The operation's own answer, or the rule's given before it (it never runs) or after it."""
         if not decision.replaces_response:
             return run()
         call.learned.transport = decision.transport
@@ -551,8 +576,10 @@ class Emulator:
         session_id: str | None = None,
         entity_types: frozenset[str] = frozenset(),
         page_hint: int | str | None = None,
+        digest: str | None = None,
     ) -> Decision | None:
-        """Which scenario rules fire on this request (counted once per request)."""
+        """Which scenario rules fire on this request (counted once per request); ``digest``: a
+        pushed page's, which tells a page sent again from the next one (``page_number``)."""
         if tenant.faults.scenario is None:
             return None
         session_ordinal = page_ordinal = None
@@ -561,9 +588,13 @@ class Emulator:
         elif session_id is not None and (session := tenant.sessions.get(session_id)) is not None:
             session_ordinal = session.ordinal
             if operation == "push_page":
-                page_ordinal = session.pages_received + 1
+                page_ordinal = page_number(session, digest)
         facts = RequestFacts(operation, session_ordinal, page_ordinal, entity_types, page_hint)
         return decide(tenant.faults, facts)
+
+
+def _nbytes(scenario: Scenario | None) -> int:
+    return 0 if scenario is None else scenario.nbytes
 
 
 def _invalid_key(integration_id: str) -> ApiError:
@@ -673,8 +704,9 @@ def _ms_since(started: float) -> float:
 
 
 def _whole_seconds(header: str | None) -> int | None:
-    """A Retry-After of delta-seconds (an HTTP-date one is not what the emulator sends). A scenario
-    rule's own header may be anything: '²', or 30 digits, more than the journal can write."""
+    """A Retry-After of delta-seconds, as the emulator writes it (never an HTTP-date; a scenario rule
+    sets it only with ``retry_after``), read as any header is: None for what is not a whole number
+    the journal can write."""
     return header_whole(header, 2**62)
 
 

@@ -28,11 +28,11 @@ from .codes import (
 )
 from .errors import ApiError, counted, int_param
 from .lifecycle import Event, State
-from .payload import check_depth, many_values, parse_json, records_beyond
+from .payload import check_depth, parse_json
 from .settings import Settings
 from .store import Page, Session, Tenant, accepted_details_bytes, rejected_record_keys
 from .timeline import Timeline
-from .validation import PageVerdict, SchemaRegistry, check_page, too_many_records
+from .validation import PageVerdict, SchemaRegistry, check_page, refused_unparsed
 
 MAX_REFERENCE_CHARS = 256
 ANOMALY_ERRORS_SHOWN = 10
@@ -161,9 +161,9 @@ class Sessions:
         deep a body only shows once its verdict is a rejection). A text that could hold many values
         has its records counted first: past ``max_page_items``, it is refused unparsed (issue 22)."""
         strict_fields = settings.unknown_fields == "reject"
-        limit = settings.max_page_items
-        if limit is not None and many_values(raw) and (read := records_beyond(raw, limit)) is not None:
-            return too_many_records(read, limit)
+        max_types = settings.max_page_entity_types
+        if (refused := refused_unparsed(raw, settings.max_page_items, max_types)) is not None:
+            return refused
         body = parse_json(
             raw,
             settings.max_json_depth,
@@ -178,6 +178,7 @@ class Sessions:
             reject_unknown_types=settings.unknown_entity_types == "reject",
             reject_unknown_fields=strict_fields,
             reject_empty=settings.empty_pages == "reject",
+            max_types=max_types,
         )
         if verdict.code is not None:
             check_depth(body, settings.max_json_depth)  # records of flat types were not walked
@@ -350,6 +351,20 @@ class Sessions:
         }
 
 
+def page_number(session: Session, digest: str | None) -> int:
+    """The number a page pushed now has in its session, for a scenario rule's ``match.page``: one
+    more than the pages the session has staged, so a page refused (by validation, or answered for
+    by a rule before it ran) is numbered again when it is sent again; a page identical to the last
+    one staged (the same digest: its answer was lost) is that page sent again, and keeps its number,
+    and the page after it is the next number, as if it had been staged once. The journal and the
+    session's views number pages in arrival order instead (``_new_page``)."""
+    staged = session.accepted_pages
+    numbered = len(staged) - session.pages_sent_again
+    if digest is not None and staged and staged[-1].digest == digest:
+        return numbered
+    return numbered + 1
+
+
 def _new_page(session: Session, wire: Wire, now: float, verdict: PageVerdict) -> Page:
     """The next page of a session, numbered in arrival order whether accepted or not."""
     session.pages_received += 1
@@ -423,28 +438,37 @@ CLOSE_FIX = 'send {"status": "apply"} to apply the staged pages, or {"status": "
 def _close_status(body: Any, lenient: bool) -> str:
     """[doc] ``status`` is required. Leniency (setting ``lenient_close``) reads a missing status as
     the documented default, apply, and ``action`` as an alias, as some clients send."""
-    if body is None and lenient:
-        return "apply"
+    if body is None:
+        if lenient:
+            return "apply"
+        raise _close_refused("a close needs a JSON object body with 'status'", lenient_would_take=True)
     if not isinstance(body, dict):
         raise _close_refused("a close needs a JSON object body with 'status'")
     status = body.get("status")
     action = body.get("action")
     if action is not None and not lenient:
-        raise _close_refused("'action' is not a close field (Sprinto reads 'status'; a discard may apply)")
+        raise _close_refused(
+            "'action' is not a close field (Sprinto reads 'status'; a discard may apply)", lenient_would_take=True
+        )
     if status is not None and action is not None and status != action:
         raise _close_refused("'status' and 'action' disagree; send only 'status'")
     chosen = status if status is not None else action
     if chosen is None:
         if lenient:
             return "apply"
-        raise _close_refused("'status' is required")
+        raise _close_refused("'status' is required", lenient_would_take=True)
     if chosen not in ("apply", "discard"):
         raise _close_refused(f"close status must be 'apply' or 'discard', got {str(chosen)[:60]!r}")
     return str(chosen)
 
 
-def _close_refused(problem: str) -> ApiError:
-    return ApiError.of(INVALID_CLOSE_STATUS, f"{problem}; {CLOSE_FIX}", allowed=["apply", "discard"])
+def _close_refused(problem: str, lenient_would_take: bool = False) -> ApiError:
+    """``lenient_would_take``: a close ``lenient_close`` reads as apply, so the refusal is the
+    emulator's choice (``mock``, and the setting named), not Sprinto's documented 400."""
+    basis, setting = ("mock", "lenient_close") if lenient_would_take else (None, True)
+    return ApiError.of(
+        INVALID_CLOSE_STATUS, f"{problem}; {CLOSE_FIX}", basis=basis, setting=setting, allowed=["apply", "discard"]
+    )
 
 
 def _batch_response(

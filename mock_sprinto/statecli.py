@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from .httpclient import Answer
 
 DEFAULT_URL = "http://127.0.0.1:8080"
+# `report`'s line for an integration no request of the vendor API reached (one a scenario, a setting
+# or a clock step made): its report is empty because there was nothing to judge.
+NOTHING_TO_JUDGE = "no Sprinto API request reached it: nothing to judge"
 TIMEOUT_SECONDS = 60.0
 
 
@@ -44,7 +47,8 @@ def add_parsers(commands: argparse._SubParsersAction[Any]) -> None:
     state = commands.add_parser(
         "state",
         help="export or import a running emulator's state bundle (docs/bundles.md); "
-        "'serve --state FILE' starts from one",
+        "'serve --state FILE' starts from one; exit 1 when the server refused, 2 for a usage error, "
+        f"{UNREACHABLE} when no emulator answered",
     )
     verbs = state.add_subparsers(dest="verb", metavar="VERB", required=True, parser_class=type(state))
     for verb, text in (
@@ -61,11 +65,13 @@ def add_parsers(commands: argparse._SubParsersAction[Any]) -> None:
             )
         if verb == "import":
             parser.add_argument("file", metavar="FILE", help="a bundle (JSON, or gzip of it)")
+        if verb in ("import", "save"):
+            parser.add_argument("--json", action="store_true", help="the server's answer as JSON instead of a sentence")
     report = commands.add_parser(
         "report",
         help="the judge's report on a running emulator's clients: findings with evidence and advice, and the "
-        "behaviours met (docs/judge.md); exit 1 on any error or warning, 2 for a usage error, "
-        f"{UNREACHABLE} when no emulator answered",
+        "behaviours met (docs/judge.md); exit 1 on any error or warning, or when no integration received a "
+        f"Sprinto API request (nothing to judge), 2 for a usage error, {UNREACHABLE} when no emulator answered",
     )
     report.add_argument("--integration", metavar="ID", help="one integration (default: every one the server holds)")
     report.add_argument("--json", action="store_true", help="the report(s) as the control API answers them")
@@ -86,7 +92,13 @@ def add_parsers(commands: argparse._SubParsersAction[Any]) -> None:
         metavar="BYTES",
         help="large_uncompressed_body's threshold (default: the setting judge_large_body_bytes)",
     )
-    judge.add_argument("--schemas", metavar="DIR", help="extra entity schemas, as 'serve --schemas' (unknown_field)")
+    judge.add_argument(
+        "--schemas",
+        "--schemas-dir",
+        metavar="DIR",
+        dest="schemas",
+        help="extra entity schemas, as 'serve --schemas' (unknown_field)",
+    )
 
 
 def _add_server_options(parser: argparse.ArgumentParser) -> None:
@@ -201,12 +213,16 @@ class _Server:
         document = self.document(method, path, answer)
         if document is None or fits(document):
             return document
+        self.not_the_emulators(method, path)
+        return None
+
+    def not_the_emulators(self, method: str, path: str) -> None:
+        """Say that what answered JSON of another shape is no emulator."""
         print(
             f"mock-sprinto {self.command}: error: no emulator answered at {self.url}: {method} {path} "
             f"answered JSON that is not the emulator's",
             file=sys.stderr,
         )
-        return None
 
     def refused(self, method: str, path: str, answer: Answer) -> None:
         print(
@@ -248,14 +264,14 @@ def run_state(args: argparse.Namespace) -> int:
     if output and not _writable(output, check_only=True):  # a typo in -o costs no export
         return USAGE_ERROR
     answer = server.call(method, path, payload, headers)
-    if answer is None:
-        return FAILED
+    if answer is None:  # as `report`: "the server is not up" has its own code (exitcodes.UNREACHABLE)
+        return UNREACHABLE
     if answer.status != 200:
         server.refused(method, path, answer)
         return FAILED
     document = server.document(method, path, answer)
     if document is None:
-        return FAILED
+        return UNREACHABLE
     if args.verb == "export":
         data = encode(document, compress=bool(output and output.endswith(".gz")))
         if output:
@@ -270,8 +286,42 @@ def run_state(args: argparse.Namespace) -> int:
         else:
             sys.stdout.buffer.write(data + b"\n")
         return 0
-    print(json.dumps(document))
+    if args.json:
+        print(json.dumps(document))
+    else:
+        said = _imported(args.file, document) if args.verb == "import" else _saved(document)
+        if said is None:
+            server.not_the_emulators(method, path)
+            return UNREACHABLE
+        print(f"mock-sprinto state: {said}")
     return 0
+
+
+def _imported(file: str, answer: Any) -> str | None:
+    """``PUT .../state``'s answer as a sentence (None: not the emulator's answer)."""
+    from .errors import counted
+    from .statefile import held
+
+    if not isinstance(answer, dict):
+        return None
+    ids, entries = answer.get("integrations"), answer.get("journal_entries")
+    if not (isinstance(ids, list) and all(isinstance(i, str) for i in ids) and type(entries) is int):
+        return None
+    if answer.get("scope") == "integration" and len(ids) == 1:
+        return f"imported {file} into integration {ids[0]} ({counted(entries, 'journal entry', 'journal entries')})"
+    return f"imported {file}: it replaced the whole emulator ({held(len(ids), entries)})"
+
+
+def _saved(answer: Any) -> str | None:
+    """``POST /_mock/state/save``'s answer as a sentence, as ``serve`` says it on its way out."""
+    from .statefile import held
+
+    if not isinstance(answer, dict):
+        return None
+    path, size, ids, entries = (answer.get(key) for key in ("saved", "bytes", "integrations", "journal_entries"))
+    if not (isinstance(path, str) and isinstance(ids, int) and isinstance(entries, int) and isinstance(size, int)):
+        return None
+    return f"the server saved its state to {path} ({size} bytes, {held(ids, entries)})"
 
 
 def _writable(output: str, data: bytes = b"", *, check_only: bool = False) -> bool:
@@ -318,7 +368,7 @@ def run_report(args: argparse.Namespace) -> int:
         if listed is None:
             return UNREACHABLE
         ids = [item["id"] for item in listed["integrations"]]
-    reports = []
+    reports, called = [], []
     for integration_id in ids:
         path = f"/_mock/integrations/{quote(integration_id, safe='')}/report"
         answer = server.call("GET", path)
@@ -331,6 +381,19 @@ def run_report(args: argparse.Namespace) -> int:
         if report is None:
             return UNREACHABLE
         reports.append(report)
+        # Whether a Sprinto API request reached it: its journal (the requests its report judges). An
+        # integration a scenario, a setting or a clock step made has a report too, and it is empty.
+        path = f"/_mock/journal?integration_id={quote(integration_id, safe='')}&limit=1"
+        answer = server.call("GET", path)
+        if answer is None:
+            return UNREACHABLE
+        if answer.status != 200:
+            server.refused("GET", path, answer)
+            return USAGE_ERROR if answer.status in (401, 403) else UNREACHABLE
+        journal = server.shaped("GET", path, answer, _is_journal)
+        if journal is None:
+            return UNREACHABLE
+        called.append(bool(journal["entries"]))
     if args.json:
         print(json.dumps(reports[0] if args.integration else reports, indent=2))
     elif not reports:
@@ -340,16 +403,41 @@ def run_report(args: argparse.Namespace) -> int:
         )
     else:
         more = "--json lists up to 20"
-        print("\n\n".join("\n".join(report_lines(report, None, more)) for report in reports))
+        texts = []
+        for report, heard in zip(reports, called, strict=True):
+            lines = report_lines(report, None, more)
+            if not heard:
+                lines.append(f"  {NOTHING_TO_JUDGE}")
+            texts.append("\n".join(lines))
+        print("\n\n".join(texts))
+    if reports and not any(called):
+        # A report of nothing passes no CI step: the client never called, or called another server.
+        here = f"the emulator at {server.url}"
+        which = (
+            f"integration {ids[0]} of {here} received no"
+            if args.integration
+            else f"no integration of {here} received a"
+        )
+        print(
+            f"mock-sprinto report: {which} Sprinto API request: nothing to judge "
+            "(is the client's base URL this server's?)",
+            file=sys.stderr if args.json else sys.stdout,
+        )
     blamed = any(f.get("severity") in ("error", "warning") for r in reports for f in r.get("findings") or ())
-    # No integration, no report: a CI step gated on this must not pass a client that never called.
-    return FAILED if blamed or not reports else 0
+    # No integration a client called, nothing judged: a CI step gated on this must not pass a client
+    # that never called.
+    return FAILED if blamed or not any(called) else 0
 
 
 def _is_listing(document: Any) -> bool:
     """``GET /_mock/integrations``'s shape, as far as ``report`` reads it."""
     items = document.get("integrations") if isinstance(document, dict) else None
     return isinstance(items, list) and all(isinstance(item, dict) and isinstance(item.get("id"), str) for item in items)
+
+
+def _is_journal(document: Any) -> bool:
+    """``GET /_mock/journal``'s shape, as far as ``report`` reads it."""
+    return isinstance(document, dict) and isinstance(document.get("entries"), list)
 
 
 def _is_report(document: Any) -> bool:

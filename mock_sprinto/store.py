@@ -31,10 +31,11 @@ from .budget import (
     freed,
 )
 from .clock import OffsetClock, format_time
+from .errors import MockSprintoError
 from .faults.engine import FaultState, random_state, restored_random
 from .faults.scenario import Scenario
 from .lifecycle import FINAL, State
-from .payload import INLINE_JUDGE_BYTES
+from .payload import INLINE_JUDGE_BYTES, many_values
 from .rows import Row, RowView
 from .settings import Settings
 
@@ -76,7 +77,7 @@ def rejected_record_keys(raw: bytes, key_field: Callable[[str], str | None]) -> 
     the end (a client that sends no page_hint and skipped the page got a clean report). Read on the
     loop, so not for a page judged apart for its size (None: not read); the HAR judge reads them
     from a rejected push's body the same way."""
-    if len(raw) > INLINE_JUDGE_BYTES:
+    if len(raw) > INLINE_JUDGE_BYTES or many_values(raw):  # a text a parse would hold the loop for
         return None
     try:
         page = orjson.loads(raw)
@@ -86,7 +87,10 @@ def rejected_record_keys(raw: bytes, key_field: Callable[[str], str | None]) -> 
     if type(entities) is not dict:
         return None
     keys: list[tuple[str, str]] = []
-    for entity_type, records in entities.items():
+    # Only the types that hold something, chosen in C: a page refused for naming 40,000 empty types
+    # spent 40 ms of the loop asking each for its key field.
+    for entity_type in itertools.compress(entities, entities.values()):
+        records = entities[entity_type]
         field_name = key_field(entity_type) if type(records) is list else None
         if field_name is None:
             continue
@@ -97,6 +101,19 @@ def rejected_record_keys(raw: bytes, key_field: Callable[[str], str | None]) -> 
                 if len(keys) == REJECTED_KEYS_KEPT:
                     return tuple(keys)
     return tuple(keys)
+
+
+# A page's count of one entity type, as ``approx_bytes`` sizes it: a dict item (56), the type's name
+# (49 and its characters) and the count (28).
+COUNT_ITEM_BYTES = 133
+
+
+def counts_bytes(counts: Mapping[str, int]) -> int:
+    """What a page's counts hold beyond the one type ``PAGE_BYTES`` measured with, by arithmetic
+    (one C pass over the names, not ``approx_bytes``' walk: it runs on the loop for every page)."""
+    if len(counts) <= 1:
+        return 0
+    return (len(counts) - 1) * COUNT_ITEM_BYTES + sum(map(len, counts))
 
 
 @dataclass(slots=True)
@@ -130,8 +147,12 @@ class Page:
     kept: int = PAGE_BYTES  # what this record of the page holds (its errors included), for the budget
 
     def count_kept(self) -> int:
-        """Estimate what this record holds, once its errors, detail and record keys are set."""
-        self.kept = PAGE_BYTES + (approx_bytes(self.errors) if self.errors else 0) + len(self.detail or "")
+        """Estimate what this record holds, once its errors, detail and record keys are set: its
+        counts too, beyond the one type ``PAGE_BYTES`` holds (a page naming a million types kept a
+        million-key dict, 26 MB of RSS, while the budget counted 4 KB)."""
+        self.kept = PAGE_BYTES + counts_bytes(self.counts) + len(self.detail or "")
+        if self.errors:
+            self.kept += approx_bytes(self.errors)
         if self.record_keys:
             self.kept += approx_bytes(self.record_keys)
         return self.kept
@@ -278,6 +299,9 @@ class Session:
     accepted_pages: Sequence[Page] = field(default_factory=list)
     rejected_pages: deque[Page] = field(default_factory=lambda: deque(maxlen=MAX_REJECTED_PAGES_KEPT))
     pages_received: int = 0
+    # Staged pages identical to the one staged before them (a page sent again after its answer was
+    # lost): a scenario's ``match.page`` counts each such pair as one page (``sessions.page_number``).
+    pages_sent_again: int = 0
     accepted_records_total: int = 0
     accepted_records_by_entity: Counter[str] = field(default_factory=Counter)
     rejected_batches: int = 0
@@ -298,6 +322,8 @@ class Session:
     def add_page(self, page: Page) -> None:
         pages = self.accepted_pages
         assert isinstance(pages, list), "a finished session stages nothing"
+        if pages and page.digest is not None and pages[-1].digest == page.digest:
+            self.pages_sent_again += 1
         pages.append(page)
 
     def finish(self, rows: tuple[tuple[Any, ...], ...] | None = None) -> None:
@@ -405,6 +431,11 @@ _INSERT_TO_SKIP = 8
 _CLONE_TO_SKIP = 2
 
 
+class UnwritableRecord(MockSprintoError, ValueError):
+    """A record an apply cannot store: orjson will not write it (``max_json_depth`` is bounded so
+    that no page it accepts holds one; this is the defence behind that bound)."""
+
+
 @dataclass
 class Dataset:
     """The applied records of one entity type: keyed by the type's key field when it has one."""
@@ -431,7 +462,10 @@ class Dataset:
             key = record_key(key_value)
         # A right-sized copy: the bytes orjson.dumps returns keep its ~4 KiB output buffer's
         # heap block (about 4.1 KB of RSS per record instead of ~350 B; benchmarks/ANALYSIS.md).
-        raw = memoryview(orjson.dumps(record)).tobytes()
+        try:
+            raw = memoryview(orjson.dumps(record)).tobytes()
+        except orjson.JSONEncodeError as exc:  # nested past orjson's 254 levels, say: the apply fails
+            raise UnwritableRecord(f"a record of {self.entity_type[:80]!r} cannot be written as JSON ({exc})") from None
         replaced = self.records.get(key)
         if replaced is None and self.base is not None:
             replaced = self.base.records.get(key)

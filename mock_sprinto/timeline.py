@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import logging
 import math
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -23,8 +24,10 @@ from .clock import format_time
 from .errors import counted
 from .faults.vocabulary import Lifecycle
 from .lifecycle import Event, State, next_state
-from .store import Dataset, FlatRows, Session, Tenant, fields_found
+from .store import Dataset, FlatRows, Session, Tenant, UnwritableRecord, fields_found
 from .validation import SchemaRegistry, merge_unknown_fields, unknown_fields
+
+log = logging.getLogger("mock_sprinto")
 
 # An apply of more staged records than this is built ahead, in slices of as many records (~10 ms of
 # the loop each: 2-5 µs a record), from the moment the session is closed (``prepare_apply``):
@@ -99,6 +102,7 @@ class Applying:
     bases: dict[str, Dataset | None] = field(default_factory=dict)  # what each was built over
     next_page: int = 0
     putting: PageBeingPut | None = None  # the page ``next_page`` once parsed, until its last record is put
+    failure: str | None = None  # why it could not be built (``_built``): the processing attempt fails with it
     # While ``prepare_apply`` builds it: the tenant's time and the loop's when it began.
     building_since: tuple[float, float] | None = None
 
@@ -107,6 +111,28 @@ class Applying:
         if self.upsert != (tenant.settings.apply_mode == "upsert"):
             return False
         return not self.upsert or all(tenant.datasets.get(name) is base for name, base in self.bases.items())
+
+
+def _built(
+    build: Callable[[Tenant, Session, Applying, int | None], bool],
+    tenant: Tenant,
+    session: Session,
+    work: Applying,
+    records: int | None,
+) -> str | None:
+    """``build`` (``Timeline._build``) run; None when it went through, else why it failed. An
+    apply that cannot be built is a failed processing attempt whose ``last_error`` says why (and is
+    retried once, as any), never an exception out of the request that made processing due: a
+    record nested 300 deep, accepted under a ``max_json_depth`` of 400 (now bounded), gave a 500
+    and left its session processing for ever."""
+    try:
+        build(tenant, session, work, records)
+    except UnwritableRecord as exc:
+        return f"{exc}; nothing was applied"
+    except Exception as exc:  # a bug: logged with its traceback, and the session still fails cleanly
+        log.exception("building the apply of session %s failed", session.id)
+        return f"building the apply failed ({type(exc).__name__}: {str(exc)[:200]}); nothing was applied"
+    return None
 
 
 def _expired_by(rules: Sequence[str]) -> str:
@@ -300,7 +326,10 @@ class Timeline:
         if work is None or not work.still_fits(tenant):
             work = Applying(tenant.settings.apply_mode == "upsert")
         session.applying = None
-        self._build(tenant, session, work, None)
+        if work.failure is None:
+            work.failure = _built(self._build, tenant, session, work, None)
+        if work.failure is not None:
+            return work.failure
         upsert, touched = work.upsert, work.touched
         replaced_bytes = sum(  # of the datasets these pages replace (or, upserting, before they grow)
             current.nbytes for name in touched if (current := tenant.datasets.get(name)) is not None
@@ -446,8 +475,9 @@ class Timeline:
         session.applying = work
         try:
             while session.applying is work and not tenant.forgotten and work.still_fits(tenant):
-                if self._build(tenant, session, work, APPLY_SLICE_RECORDS):
-                    return
+                work.failure = _built(self._build, tenant, session, work, APPLY_SLICE_RECORDS)
+                if work.failure is not None or work.next_page >= len(session.accepted_pages):
+                    return  # built, or failed: the attempt says so when it falls due
                 await asyncio.sleep(0)
             if session.applying is work:
                 session.applying = None  # the datasets moved under it: the apply builds afresh

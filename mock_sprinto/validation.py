@@ -18,9 +18,9 @@ import jsonschema_rs
 import orjson
 
 from . import rules
-from .codes import EMPTY_PAGE, TOO_MANY_ITEMS, VALIDATION_FAILED, ErrorCode
+from .codes import EMPTY_PAGE, TOO_MANY_ENTITY_TYPES, TOO_MANY_ITEMS, VALIDATION_FAILED, ErrorCode
 from .errors import MockSprintoError
-from .payload import json_pointer
+from .payload import json_pointer, many_values, page_beyond
 from .resources import schemas_dir
 from .rules import Rule
 
@@ -338,9 +338,13 @@ def check_page(
     reject_unknown_types: bool,
     reject_unknown_fields: bool = False,
     reject_empty: bool = True,
+    max_types: int | None = None,
 ) -> PageVerdict:
-    """Validate a parsed push body: the envelope first, then the page's size, then every record of
+    """Validate a parsed push body: the envelope first (with the number of entity types it names,
+    setting ``max_page_entity_types``: ``max_types``), then the page's size, then every record of
     every typed entity. A rejected page's verdict keeps what was counted, for the answer."""
+    if max_types is not None and (named := _types_named(body)) > max_types:
+        return _refuse_too_many_types(body, named, max_types)
     verdict = PageVerdict({}, {}, 0, None)
     entities = _read_envelope(body, registry, verdict, reject_unknown_types)
     if entities is None:
@@ -456,6 +460,57 @@ def too_many_records(read: int, max_items: int) -> PageVerdict:
     )
     _envelope_error(verdict, issue, "/entities", "maxItems", field_name="entities", rule=rules.PAGE_SIZE)
     return _reject(verdict, TOO_MANY_ITEMS, f"a page may hold at most {max_items} records, this one holds more")
+
+
+def refused_unparsed(raw: bytes, max_items: int | None, max_types: int | None) -> PageVerdict | None:
+    """The verdict on a page refused before it is parsed, or None (parse it): a text that could hold
+    many values (``payload.many_values``) is read type by type and record by record, and refused
+    at the first record past ``max_items`` (``max_page_items``) or the first entity type past
+    ``max_types`` (``max_page_entity_types``), whichever comes first; the rest is never read."""
+    if (max_items is None and max_types is None) or not many_values(raw):
+        return None
+    found = page_beyond(raw, max_items, max_types)
+    if found is None:
+        return None
+    if found.what == "records":
+        assert max_items is not None
+        return too_many_records(found.records, max_items)
+    assert max_types is not None
+    return too_many_entity_types(found.types, max_types, records=found.records, read_all=False)
+
+
+def too_many_entity_types(
+    named: int, max_types: int, *, records: int, read_all: bool, page_hint: int | str | None = None
+) -> PageVerdict:
+    """The verdict on a page naming more than ``max_types`` entity types (setting
+    ``max_page_entity_types``): ``named`` of them, or as many as were read when the count passed the
+    limit (``read_all`` False: the rest was never read). It keeps none of their counts: its answer,
+    the session's record of it and the activity log stay the same size whatever the page named."""
+    verdict = PageVerdict({}, {}, records, page_hint)
+    how_many = (
+        f"{named} entity types" if read_all else f"more than {max_types} entity types ({named} read, the rest was not)"
+    )
+    issue = (
+        f"the page names {how_many}; at most {max_types} are allowed, with records or without "
+        "(setting max_page_entity_types)"
+    )
+    _envelope_error(verdict, issue, "/entities", "maxProperties", field_name="entities", rule=rules.PAGE_TYPES)
+    held = str(named) if read_all else "more"
+    detail = f"a page may name at most {max_types} entity types (setting max_page_entity_types), this one names {held}"
+    return _reject(verdict, TOO_MANY_ENTITY_TYPES, detail)
+
+
+def _types_named(body: Any) -> int:
+    """How many entity types a parsed page names (0 when it has no ``entities`` object)."""
+    entities = body.get("entities") if type(body) is dict else None
+    return len(entities) if type(entities) is dict else 0
+
+
+def _refuse_too_many_types(body: dict[str, Any], named: int, max_types: int) -> PageVerdict:
+    entities: dict[str, Any] = body["entities"]
+    records = sum(len(records) for records in entities.values() if type(records) is list)
+    hint = usable_page_hint(body.get("page_hint"))
+    return too_many_entity_types(named, max_types, records=records, read_all=True, page_hint=hint)
 
 
 def _refuse_too_many(verdict: PageVerdict, max_items: int) -> PageVerdict:

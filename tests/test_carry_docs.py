@@ -129,12 +129,8 @@ def test_verify_diff(server: Server) -> None:
     session = sync(server, wrong_close=True)
     page = {"entities": {"User": [sample_user(2)]}, "page_hint": 2}
     assert server.call("POST", f"{DEMO}/sessions/{session}/entities", page, KEY)[0] == 409
-    steps = [
-        {"operation": "start_session", "status": 201},
-        {"operation": "push_page", "repeat": "+"},
-        {"operation": "close_session", "status": 202, "body": {"status": "apply"}},
-    ]
-    status, answer = server.call("POST", "/_mock/integrations/demo/verify", {"sequence": steps})
+    expectations = json.loads(block("verify-diff-expectations"))  # the page shows what it checked
+    status, answer = server.call("POST", "/_mock/integrations/demo/verify", expectations)
     assert status == 422 and answer["diff"] + "\n" == block("verify-diff")
 
 

@@ -210,6 +210,24 @@ def _extras() -> set[str]:
     return set(project["optional-dependencies"])
 
 
+def test_the_extras_table_is_pyprojects_extras() -> None:
+    """getting-started.md's table of extras lists every extra of pyproject.toml and what each brings
+    (a row ending in ``...`` names some of them): it said "nothing else is optional" with ``image``
+    missing, and ``bench`` without pytest-httpserver."""
+    said = page_text("docs/getting-started.md").split("| extra | brings | for |", 1)[1].split("\n\n", 1)[0]
+    rows = {
+        cells[0].strip("`"): [name.strip() for name in cells[1].split(",")]
+        for cells in ([cell.strip() for cell in line.strip("|").split("|")] for line in said.splitlines()[2:])
+    }
+    extras = _pyproject()["project"]["optional-dependencies"]
+    assert set(rows) == set(extras)
+    for extra, brought in rows.items():
+        packages = {re.split(r"[<>=!~\[; ]", spec, maxsplit=1)[0] for spec in extras[extra]}
+        named = [name for name in brought if name != "..."]
+        assert set(named) <= packages, (extra, set(named) - packages)
+        assert "..." in brought or set(named) == packages, (extra, packages - set(named))
+
+
 @pytest.mark.parametrize("name", ["install", "asyncio-setup"])
 def test_install_lines_name_extras_that_exist_and_never_the_package_index(name: str) -> None:
     """Issue 24: ``pip install 'mock-sprinto[asyncio]'`` failed as written: the package is not on the

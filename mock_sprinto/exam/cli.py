@@ -46,9 +46,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--trials",
         action="append",
         metavar="A,B",
-        help="run only these trials (comma-separated; repeatable); the baseline runs first unless --expect is given",
+        help="run only these trials (comma-separated; repeatable), a --scenario's by its scenario's name; "
+        "the baseline runs first unless --expect is given",
     )
-    parser.add_argument("--list", action="store_true", help="list the trials, what each does and expects, and exit")
+    parser.add_argument(
+        "--list",
+        action="store_true",
+        help="list the trials, what each does and expects (a --scenario's too), and exit",
+    )
     parser.add_argument(
         "--expect",
         metavar="FILE",
@@ -59,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="FILE",
-        help="also run your own scenario (YAML/JSON) as a recoverable trial named after it (repeatable)",
+        help="also run your own scenario (YAML/JSON) as a recoverable trial named by the scenario's name (repeatable)",
     )
     parser.add_argument(
         "--jobs", type=int, default=runner.DEFAULT_JOBS, metavar="N", help="trials run at once (default 2)"
@@ -110,14 +115,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run(build_parser().parse_args(None if argv is None else list(argv)))
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(None if argv is None else list(argv))
+    if unknown:  # as parse_args says it, and the closest flags (`--jbos`: did you mean --jobs?)
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}{_closest_flags(parser, unknown)}")
+    return run(args)
+
+
+def _closest_flags(parser: argparse.ArgumentParser, unknown: list[str]) -> str:
+    import difflib
+
+    flags = [flag for flag in parser._option_string_actions if flag.startswith("--")]
+    written = [word.split("=", 1)[0] for word in unknown if word.startswith("--") and word != "--"]
+    hints = []
+    for word in written:
+        close = difflib.get_close_matches(word, flags, n=3, cutoff=0.75)
+        if close:
+            hints.append(f"{f'{word}: ' if len(written) > 1 else ''}did you mean {' or '.join(close)}?")
+    return "".join(f"; {hint}" for hint in hints)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.list:
-        print(output.catalogue_text(CATALOGUE))
-        return 0
     try:
+        if args.list:  # with a --scenario's trial, under the name --trials selects it by
+            print(output.catalogue_text([*CATALOGUE, *(scenario_trial(path) for path in args.scenario)]))
+            return 0
         command, options = _options(args)
     except UsageError as problem:
         print(f"mock-sprinto exam: error: {problem}", file=sys.stderr)
@@ -163,14 +185,14 @@ def _options(args: argparse.Namespace) -> tuple[list[str], ExamOptions]:
         raise UsageError("--jobs must be at least 1")
     if not args.trial_timeout > 0:
         raise UsageError("--trial-timeout must be more than 0 seconds")
+    extra = [scenario_trial(path) for path in args.scenario]
     names = None
     if args.trials:
         names = [name.strip() for value in args.trials for name in value.split(",") if name.strip()]
-        known = {trial.name for trial in CATALOGUE}
+        known = {trial.name for trial in [*CATALOGUE, *extra]}  # a --scenario's trial by its name too
         unknown = [name for name in names if name not in known]
         if unknown:
             raise UsageError(f"no trial named {', '.join(map(repr, unknown))} (trials: {', '.join(sorted(known))})")
-    extra = [scenario_trial(path) for path in args.scenario]
     options = ExamOptions(
         trials=names,
         expect=None if args.expect is None else load_expect(args.expect),

@@ -73,9 +73,11 @@ class EnvNames:
 
 @dataclass(frozen=True)
 class ExamOptions:
-    trials: Sequence[str] | None = None  # catalogue trials by name; None: every one
+    trials: Sequence[str] | None = None  # trials by name (an extra trial's too); None: every one
     expect: Mapping[str, Sequence[Any]] | None = None  # the expected dataset; None: the baseline's
-    extra_trials: Sequence[Trial] = ()  # the user's own scenarios (``--scenario``), always run
+    # The user's own scenarios (``--scenario``), each a trial named by its scenario's name: always
+    # run, and ``trials`` may name them (``--trials my-fault`` runs the baseline and it alone).
+    extra_trials: Sequence[Trial] = ()
     jobs: int = DEFAULT_JOBS
     trial_timeout: float = DEFAULT_TRIAL_TIMEOUT
     artifacts: Path = DEFAULT_ARTIFACTS
@@ -102,9 +104,9 @@ def plan(options: ExamOptions) -> Plan:
     if options.trials is None:
         chosen = list(CATALOGUE)  # every trial's scenario ships (tests/exam/test_docs.py)
     else:
-        unknown = [name for name in options.trials if name not in {t.name for t in CATALOGUE}]
+        unknown = [name for name in options.trials if name not in names]
         if unknown:
-            known = ", ".join(trial.name for trial in CATALOGUE)
+            known = ", ".join(trial.name for trial in (*CATALOGUE, *options.extra_trials))
             raise ValueError(f"no trial named {', '.join(map(repr, unknown))} (trials: {known})")
         wanted = set(options.trials)
         chosen = [trial for trial in CATALOGUE if trial.name in wanted]

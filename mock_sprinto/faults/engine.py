@@ -29,11 +29,12 @@ class Decision:
     """The combined effect of every rule that fired on one request."""
 
     rules: list[str] = field(default_factory=list)
-    delay_seconds: float = 0.0
-    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    delay_seconds: float = 0.0  # always before the operation
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)  # of the rules in phase before: before the operation
+    lifecycle_after: Lifecycle = field(default_factory=Lifecycle)  # of those in phase after: once it had its turn
     respond: Respond | None = None
     transport: TransportFault | None = None
-    phase: Phase = "before"
+    phase: Phase = "before"  # of the answer: before the operation (it never runs) or after it
 
     @property
     def replaces_response(self) -> bool:
@@ -113,8 +114,11 @@ def _due(rule: FaultRule, count: int, rng: random.Random) -> bool:
 def decide(state: FaultState, facts: RequestFacts) -> Decision | None:
     """Count the request against every matching rule and combine those that fire.
 
-    Delays add up and lifecycle actions merge; the first firing rule that answers (respond or
-    transport) decides the answer, and its phase says whether the operation runs first.
+    Delays add up and lifecycle actions merge, each in its rule's phase; the first due rule that
+    answers (respond or transport) decides the answer, and its phase says whether the operation
+    runs first. A rule fires only when one of its actions takes effect: one whose only action is
+    an answer an earlier rule already gave does nothing, so it neither spends its ``times`` nor is
+    named in the journal.
     """
     scenario = state.scenario
     if scenario is None or not scenario.rules:
@@ -128,6 +132,9 @@ def decide(state: FaultState, facts: RequestFacts) -> Decision | None:
             continue
         if not _due(rule, state.matched[i], state.rng):
             continue
+        answers = rule.answers and (decision is None or not decision.replaces_response)
+        if not (answers or rule.delay is not None or rule.lifecycle):
+            continue
         state.fired[i] += 1
         decision = decision or Decision()
         decision.rules.append(rule.name)
@@ -137,8 +144,8 @@ def decide(state: FaultState, facts: RequestFacts) -> Decision | None:
             else:
                 decision.delay_seconds += state.rng.uniform(rule.delay.min_seconds, rule.delay.max_seconds)
         decision.delay_seconds = min(decision.delay_seconds, MAX_DELAY_SECONDS)  # rules add up, to a cap
-        decision.lifecycle.merge(rule.lifecycle)
-        if not decision.replaces_response and rule.answers:
+        (decision.lifecycle_after if rule.phase == "after" else decision.lifecycle).merge(rule.lifecycle)
+        if answers:
             decision.respond = rule.respond
             decision.transport = rule.transport
             decision.phase = rule.phase

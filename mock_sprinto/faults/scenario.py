@@ -11,6 +11,7 @@ import json
 import math
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -32,6 +33,7 @@ from ..documents import (
 from ..errors import MockSprintoError
 from ..resources import scenarios_dir, schemas_dir
 from ..settings import Settings, check_overrides
+from ..settings.values import did_you_mean
 from ..sourcelines import json_pointer
 from ..sourcelines import line_for as _line_for  # shared with the config file loader (settings/configfile.py)
 from ..sourcelines import pointer_lines as _lines
@@ -171,17 +173,20 @@ def parse_scenario(document: Any, source: str = "scenario", text: str | None = N
         raise ScenarioError(source, [too_many])
     found_lines: list[dict[str, int]] = [] if text is not None else [{}]
 
-    def line_of(path: str) -> int | None:
+    def lines() -> dict[str, int]:
         # The text is composed again for line numbers only when a problem needs one: a valid
         # scenario (the default one, at every start) is parsed once.
         if not found_lines:
             assert text is not None
             found_lines.append(_lines(text))
-        return _line_for(found_lines[0], path)
+        return found_lines[0]
+
+    def line_of(path: str) -> int | None:
+        return _line_for(lines(), path)
 
     # What JSON cannot carry (a YAML set, binary, date, NaN, a 70-bit integer) would pass the checks
     # below and fail later, when the scenario is shown or answers a request: refused first, alone.
-    unfit = [Problem(path, message, line_of(path)) for path, message in _not_json(document)]
+    unfit = [Problem(path, message, line_of(path)) for path, message in _not_json(document, lines)]
     if unfit:
         raise ScenarioError(source, sorted(unfit, key=lambda p: (p.line or 0, p.path))[:MAX_PROBLEMS])
     problems: list[Problem] = []
@@ -189,6 +194,9 @@ def parse_scenario(document: Any, source: str = "scenario", text: str | None = N
         if _is_hollow(error):  # the schema's root anyOf: said below in words
             continue
         path = json_pointer(error.absolute_path)
+        if error.validator == "additionalProperties":  # each unknown key at its own line
+            problems.extend(Problem(at, message, line_of(at)) for at, message in _unknown_keys(path, error))
+            continue
         if "propertyNames" in error.absolute_schema_path:  # a header's name: the problem is at it
             path += json_pointer((error.instance,))
         problems.append(Problem(path, _explain(error), line_of(path)))
@@ -340,8 +348,9 @@ def _header_problems(base: str, headers: dict[str, Any]) -> list[Problem]:
     return problems
 
 
-def _not_json(document: Any) -> list[tuple[str, str]]:
-    """Where the document holds a value JSON has no type for, and what it is (at most MAX_PROBLEMS)."""
+def _not_json(document: Any, lines: Callable[[], dict[str, int]]) -> list[tuple[str, str]]:
+    """Where the document holds a value JSON has no type for, and what it is (at most MAX_PROBLEMS);
+    ``lines``: the text's pointers, where a key YAML read as a boolean is still spelled as written."""
     found: list[tuple[str, str]] = []
     stack: list[tuple[Any, tuple[Any, ...]]] = [(document, ())]
     while stack and len(found) < MAX_PROBLEMS:
@@ -350,7 +359,9 @@ def _not_json(document: Any) -> list[tuple[str, str]]:
         why = None
         if kind is dict:
             for key, item in value.items():
-                if not isinstance(key, str):
+                if isinstance(key, bool):
+                    found.append(_boolean_key(key, path, value, lines))
+                elif not isinstance(key, str):
                     found.append((json_pointer((*path, str(key))), f"the key {_short(key)} is not a string"))
                 elif not is_text(key):
                     found.append((json_pointer(path), _NOT_TEXT))
@@ -369,6 +380,36 @@ def _not_json(document: Any) -> list[tuple[str, str]]:
         if why is not None:
             found.append((json_pointer(path), why))
     return found
+
+
+# The words YAML 1.1 (PyYAML) reads as a boolean when unquoted, in any of its cases.
+_YAML_BOOLEANS = {True: ("on", "yes", "true"), False: ("off", "no", "false")}
+
+
+def _boolean_key(
+    key: bool, path: tuple[Any, ...], mapping: dict[Any, Any], lines: Callable[[], dict[str, int]]
+) -> tuple[str, str]:
+    """Where a key YAML read as a boolean is, and why it is refused, in the words the file used:
+    ``on:`` (GitHub Actions' word for a trigger) is read as true, so a rule written so has no 'match'."""
+    parent = json_pointer(path)
+    written = next(
+        (
+            word
+            for pointer in lines()
+            if (split := pointer.rpartition("/"))[0] == parent and (word := split[2]).lower() in _YAML_BOOLEANS[key]
+        ),
+        str(key).lower(),
+    )
+    boolean = str(key).lower()
+    one, two, three = _YAML_BOOLEANS[key]
+    said = (
+        f"the key {written!r} was read as the boolean {boolean} (YAML 1.1 reads {one}, {two} or {three} as {boolean})"
+    )
+    is_rule = len(path) == 2 and path[0] == "rules"
+    advice = (
+        "did you mean 'match'?" if is_rule and "match" not in mapping else f'quote it ("{written}") to keep the word'
+    )
+    return parent + json_pointer((written,)), f"{said}; {advice}"
 
 
 # A lone surrogate ("\ud800" in JSON or YAML) makes a str no answer can write: each request the
@@ -409,19 +450,58 @@ def _explain(error: jsonschema.ValidationError) -> str:
     return message
 
 
+def _unknown_keys(parent: str, error: jsonschema.ValidationError) -> list[tuple[str, str]]:
+    """Each key the schema does not know, at its own pointer, with the closest known keys and all of
+    them (a handful at each place), as a config file's unknown key is said."""
+    known = list(error.schema.get("properties", {}))
+    if not parent:
+        whose = "a scenario has"
+    elif re.match(r"^/rules/\d+\Z", parent):
+        whose = "a rule has"
+    else:
+        whose = f"{parent.rsplit('/', 1)[-1]} takes"  # match, when, respond, delay, lifecycle
+    return [
+        (
+            # a key too long to quote is pointed at by its parent: an error never repeats a large input
+            parent + json_pointer((key,)) if len(key) <= _SHOWN_CHARS else parent,
+            f"unknown key {_short(key)}{did_you_mean(key, known)} ({whose} {', '.join(known)})",
+        )
+        for key in error.instance
+        if key not in known
+    ]
+
+
 def _explain_schema_error(error: jsonschema.ValidationError) -> str:
     if "propertyNames" in error.absolute_schema_path:
         name = _short(error.instance)
+        if error.validator == "not" and str(error.instance).lower() == "retry-after":
+            return (
+                "use retry_after: N rather than a Retry-After header: it sets the header and the body's "
+                "retry_after_seconds, equal (retry_after: null sends no Retry-After at all)"
+            )
         if error.validator == "not":
             return f"{name} is written by the server itself (framing or hop-by-hop); a rule cannot set it"
         return f"{name} is not a header name (letters, digits and !#$%&'*+-.^_`|~)"
     if error.validator == "pattern" and list(error.absolute_schema_path)[-3:-1] == ["headers", "additionalProperties"]:
         return "a header value cannot hold CR, LF, NUL or another control character"
-    if error.validator == "additionalProperties":
-        return str(error.message).replace("Additional properties are not allowed", "unknown key(s)")
     path = [str(part) for part in error.absolute_path]
+    if error.validator == "anyOf" and path[:1] == ["rules"] and "then" in error.absolute_schema_path:
+        # the schema's if/then: phase after with no action it could move
+        return (
+            "phase: after makes a rule's lifecycle actions and answer come once the operation ran; this rule "
+            "only delays, and a delay always comes before the operation: leave phase out"
+        )
     if error.validator == "anyOf" and path[:1] == ["rules"]:
         return "a rule needs at least one action: respond, delay, transport or lifecycle"
+    if error.validator == "not" and path[:1] == ["rules"] and len(path) == 2:
+        return "a rule answers (respond) or breaks the connection (transport), not both: make them two rules"
+    if path[-2:] == ["respond", "status"] and error.validator in ("minimum", "maximum"):
+        return (
+            f"{_short(error.instance)} is no error status: a rule answers with an error, 400 to 599 (the "
+            "emulator's own answers are the successes: a rule that does not answer lets the operation give its own)"
+        )
+    if error.validator == "oneOf" and path[-1:] == ["delay"]:
+        return "a delay takes seconds: s, or both min_seconds and max_seconds (one form, not both)"
     if error.validator == "pattern" and list(error.absolute_path) == ["name"]:
         return "a scenario name is lowercase letters, digits and '-' (at most 64)"
     if error.validator in ("minProperties", "maxProperties") and "when" in map(str, error.absolute_path):
@@ -496,10 +576,17 @@ def resolve_scenario(name_or_path: str, limit: int = DEFAULT_MAX_DOCUMENT_BYTES)
     if name_or_path in shipped:
         return load_scenario_file(shipped[name_or_path])
     if SCENARIO_NAME.match(name_or_path) and not Path(name_or_path).exists():
-        raise ScenarioError(
-            name_or_path, [Problem("", f"no shipped scenario named {name_or_path!r} (shipped: {', '.join(shipped)})")]
-        )
+        raise ScenarioError(name_or_path, [Problem("", no_shipped_scenario(name_or_path))])
     return load_scenario_file(name_or_path, limit)
+
+
+def no_shipped_scenario(name: str) -> str:
+    """The one message for a scenario name that is not shipped: the closest names ("did you mean"),
+    and where the whole list is, as a config file says it."""
+    return (
+        f"no shipped scenario named {name[:80]!r}{did_you_mean(name, shipped_scenarios())} "
+        "(see: mock-sprinto scenarios list)"
+    )
 
 
 def shipped_by_name(name: str) -> Scenario:

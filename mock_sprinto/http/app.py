@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import HttpVersion, HttpVersion10, HttpVersion11, hdrs, web, web_app
+from yarl import URL
 
 from ..calls import Call, Exchange, Learned
 from ..codes import (
@@ -125,10 +126,23 @@ def _refuse_foreign_callers(request: web.Request) -> None:
     if not hosts.allows(host):
         assert host is not None
         raise hosts.refusal(host)
-    if host is not None and request.host != host and not hosts.allows(request.host):
-        raise hosts.refusal(request.host)  # GET http://evil.example/... with a loopback Host
+    if not request.raw_path.startswith("/"):  # GET http://evil.example/... (or '*'), with a Host or none
+        authority = _target_authority(request.raw_path)
+        if authority is not None and not hosts.allows(authority):
+            raise hosts.refusal(authority)
     if request.path.startswith(CONTROL_PREFIX) and (refusal := cross_site_refusal(request)) is not None:
         raise refusal
+
+
+def _target_authority(target: str) -> str | None:
+    """The host (and port) an absolute-form request target names, as a Host header writes it
+    (``[::1]:8080``: the bare ``::1`` aiohttp keeps reads as no name); None for any other form
+    (``*``). Read from the target itself: with no Host header (HTTP/1.0) nothing else says it."""
+    try:
+        url = URL(target)
+    except ValueError:  # aiohttp parsed it already; a target yarl cannot read names no host served
+        return target[:100]
+    return url.raw_authority if url.absolute else None
 
 
 def _add_learned_headers(response: web.StreamResponse, learned: Learned) -> None:

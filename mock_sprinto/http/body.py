@@ -100,7 +100,11 @@ def check_media_type(request: web.BaseRequest, settings: Settings) -> None:
 _WHO_SENDS = {
     "text/plain": "; fetch() sends text/plain for a string body unless that header is set",
     "application/x-www-form-urlencoded": (
-        "; Ruby's Net::HTTP, curl -d and PHP's curl send application/x-www-form-urlencoded for a body unless "
+        "; Ruby's Net::HTTP, Java's HttpURLConnection, Perl's LWP, curl -d and PHP's curl send "
+        "application/x-www-form-urlencoded for a body unless that header is set"
+    ),
+    "application/octet-stream": (
+        "; Perl's HTTP::Tiny and raw byte bodies in many libraries send application/octet-stream unless "
         "that header is set"
     ),
 }

@@ -15,7 +15,7 @@ from ..payload import Body, SizeLimit
 from ..steps import SMALL_HEAVY_BODY_BYTES, heavy_bodies, heavy_turn, let_go, off_loop, stepped
 from .body import read_body
 from .common import CONTROL, CONTROL_PREFIX, json_response, query_value, stream_parts
-from .control import ONE, _json_object, _named
+from .control import ONE, _json_object, _named, add_read
 
 P = CONTROL_PREFIX
 
@@ -99,7 +99,7 @@ async def judge(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     r = app.router
     for base in (P, ONE):
-        r.add_get(base + "/state", get_state, allow_head=False)
+        add_read(r, base + "/state", get_state)
         r.add_put(base + "/state", put_state)
     r.add_post(P + "/state/save", save_state)
     r.add_post(ONE + "/verify", verify)

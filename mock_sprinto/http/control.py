@@ -3,12 +3,14 @@ the control plane's door (``mock_sprinto.control.ControlPlane``) and serializes 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import yarl
 import yarl._url as yarl_url
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from ..budget import CONTROL_REMEDY
 from ..codes import INVALID_PARAMETER, NOT_FOUND
@@ -182,12 +184,24 @@ async def create_integration(request: web.Request) -> web.Response:
 def _refuse_unknown_members(body: dict[str, Any], known: tuple[str, ...]) -> None:
     """400 naming a member the call does not read: ignored, a typo (``idd``) made an integration
     with a made-up id and answered 201, so the test went on against the wrong one."""
-    for name in body:
+    _refuse_unknown(body, known, "member")
+
+
+def _refuse_unknown_query(request: web.Request, known: tuple[str, ...]) -> None:
+    """400 naming a query parameter the call does not read: ignored, a typo read as no parameter
+    at all (``/journal?integration=a`` answered every integration's requests; ``?limt=0``, every record)."""
+    _refuse_unknown(request.query, known, "query parameter")
+
+
+def _refuse_unknown(names: Iterable[str], known: tuple[str, ...], kind: str) -> None:
+    """400 ``invalid_parameter`` naming the first of ``names`` not ``known``, and the closest known."""
+    for name in names:
         if name not in known:
             shown = name[:60]
+            reads = ", ".join(known) or f"no {kind}"
             raise ApiError.of(
                 INVALID_PARAMETER,
-                f"unknown member {shown!r}{did_you_mean(name, known)} (this call reads {', '.join(known)})",
+                f"unknown {kind} {shown!r}{did_you_mean(name, known)} (this call reads {reads})",
                 parameter=shown,
             )
 
@@ -349,37 +363,48 @@ async def journal_har(request: web.Request) -> web.StreamResponse:
     return await stream_json(request, opening, entries, closing, headers)
 
 
+def add_read(router: web.UrlDispatcher, path: str, handler: Handler, *query: str) -> None:
+    """A control read (GET) taking the ``query`` parameters named: any other is refused."""
+
+    async def reading(request: web.Request) -> web.StreamResponse:
+        _refuse_unknown_query(request, query)
+        return await handler(request)
+
+    router.add_get(path, reading, allow_head=False)
+
+
 def add_routes(app: web.Application) -> None:
     r = app.router
-    r.add_get(P + "/", dashboard, allow_head=False)
-    r.add_get(P + "/dashboard.js", dashboard_js, allow_head=False)
-    r.add_get(P + "/readme", readme, allow_head=False)
-    r.add_get(P + "/docs/{page}", doc_page, allow_head=False)
-    r.add_get(P + "/health", health, allow_head=False)
-    r.add_get(P + "/settings", settings, allow_head=False)
+    read = functools.partial(add_read, r)
+    read(P + "/", dashboard, "token")  # the banner's ?token=ADMIN_TOKEN (the admin guard takes a right one)
+    read(P + "/dashboard.js", dashboard_js)
+    read(P + "/readme", readme)
+    read(P + "/docs/{page}", doc_page)
+    read(P + "/health", health)
+    read(P + "/settings", settings)
     r.add_post(P + "/reset", reset)
     r.add_post(P + "/integrations", create_integration)
-    r.add_get(P + "/integrations", list_integrations, allow_head=False)
-    r.add_get(ONE, get_integration, allow_head=False)
+    read(P + "/integrations", list_integrations)
+    read(ONE, get_integration)
     r.add_delete(ONE, delete_integration)
     for base in (P, ONE):
-        r.add_get(base + "/clock", get_clock, allow_head=False)
+        read(base + "/clock", get_clock)
         r.add_post(base + "/clock/advance", advance_clock)
         r.add_post(base + "/clock/set", set_clock)
-    r.add_get(ONE + "/sessions", sessions, allow_head=False)
-    r.add_get(ONE + "/sessions/{session_id}", session_detail, allow_head=False)
-    r.add_get(ONE + "/records", datasets, allow_head=False)
-    r.add_get(ONE + "/records/{entity_type}", records, allow_head=False)
-    r.add_get(P + "/journal", journal, allow_head=False)
-    r.add_get(P + "/journal.har", journal_har, allow_head=False)
-    r.add_get(ONE + "/report", report, allow_head=False)
-    r.add_get(ONE + "/activity", activity, allow_head=False)
-    r.add_get(ONE + "/overview", overview, allow_head=False)
-    r.add_get(P + "/scenarios", scenarios, allow_head=False)
-    r.add_get(ONE + "/settings", get_integration_settings, allow_head=False)
+    read(ONE + "/sessions", sessions)
+    read(ONE + "/sessions/{session_id}", session_detail)
+    read(ONE + "/records", datasets)
+    read(ONE + "/records/{entity_type}", records, "offset", "limit")
+    read(P + "/journal", journal, "integration_id", "operation", "status", "limit")
+    read(P + "/journal.har", journal_har, "integration_id", "operation", "status", "limit", "redact")
+    read(ONE + "/report", report)
+    read(ONE + "/activity", activity)
+    read(ONE + "/overview", overview, "entity_type", "offset", "limit", "sessions", "pages")
+    read(P + "/scenarios", scenarios)
+    read(ONE + "/settings", get_integration_settings)
     r.add_put(ONE + "/settings", put_integration_settings)
     r.add_delete(ONE + "/settings", delete_integration_settings)
     for base in (P, ONE):
-        r.add_get(base + "/scenario", get_scenario, allow_head=False)
+        read(base + "/scenario", get_scenario)
         r.add_put(base + "/scenario", put_scenario)
         r.add_delete(base + "/scenario", delete_scenario)

@@ -67,9 +67,7 @@ def _problem(decision: Decision, respond: Respond) -> web.Response:
     body: Any
     if respond.has_body:
         body = respond.body
-    elif status < 400:
-        body = {"detail": f"injected by scenario rule '{decision.rules[0]}'"}
-    else:
+    else:  # an error: a scenario's status and a Prefer code are 400-599 (the successes are the emulator's own)
         code = respond.code or DEFAULT_CODES.get(status, INJECTED_FAULT).code
         detail = respond.detail or f"injected by scenario rule '{decision.rules[0]}'"
         extra: dict[str, Any] = {"retry_after_seconds": retry_after} if retry_after is not None else {}
@@ -90,7 +88,7 @@ def _problem(decision: Decision, respond: Respond) -> web.Response:
     json_like = media == "application/json" or media.endswith("+json")
     raw = body.encode() if isinstance(body, str) and not json_like else orjson.dumps(body)
     response = web.Response(body=raw, status=status, headers={**headers, "Content-Type": content_type})
-    if status >= 400 and isinstance(body, dict) and isinstance(answered := body.get("code"), str):
+    if isinstance(body, dict) and isinstance(answered := body.get("code"), str):
         response[ERROR_CODE] = answered
     return response
 
@@ -123,11 +121,9 @@ def _write_half(
 ) -> int:
     """Write half an answer's body and close: ``malformed_body`` is complete HTTP whose JSON is cut
     where a parser chokes on it, ``truncated_body`` headers that promise the whole body. The status
-    written is returned."""
-    if decision.respond is not None:
-        status = decision.respond.status
-    else:
-        status = real.status if real is not None else 200
+    written is returned (a rule breaking the connection gives no status of its own: the
+    operation's, or 200 when it never ran)."""
+    status = real.status if real is not None else 200
     if real is not None and isinstance(real, web.Response) and isinstance(real.body, bytes):
         body = real.body
     else:

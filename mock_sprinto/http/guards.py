@@ -152,4 +152,5 @@ def _cross_site(why: str) -> ApiError:
         CROSS_SITE_REQUEST,
         f"the control API refuses requests a web page on another site made ({why}); call it from the "
         "dashboard, a test or curl",
+        setting=False,  # no setting turns this check off or widens it (allowed_hosts is about Host names)
     )

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from .common import CONTROL_PREFIX, EMULATOR, json_response
+from .control import add_read
 
 if TYPE_CHECKING:
     from .openapi_document import build_document, document_path, shipped_document
@@ -33,7 +34,7 @@ async def openapi_json(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app[DOCUMENT] = {}
-    app.router.add_get(OPENAPI_PATH, openapi_json, allow_head=False)
+    add_read(app.router, OPENAPI_PATH, openapi_json)
 
 
 def __getattr__(name: str) -> Any:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..codes import ENTITY_TYPE_NOT_FOUND, INVALID_PARAMETER
 from ..faults.scenario import shipped_scenarios
 from ..resources import schemas_dir
 from ..settings import Settings
@@ -101,6 +102,10 @@ def build_document(registry: SchemaRegistry, settings: Settings) -> dict[str, An
         schemas.update(_file_schemas(file, name))
     entities = schemas["PushRequest"]["properties"]["entities"]
     others = entities["additionalProperties"]
+    if settings.max_page_entity_types is None:
+        entities.pop("maxProperties", None)
+    else:
+        entities["maxProperties"] = settings.max_page_entity_types
     max_items = settings.max_page_items
     if max_items is None:
         others.pop("maxItems", None)
@@ -122,6 +127,7 @@ def build_document(registry: SchemaRegistry, settings: Settings) -> dict[str, An
         entities["additionalProperties"] = False
     _complete_scenarios(doc)
     _add_refusals(doc)
+    _add_unknown_entity_type(doc, registry)
     for path in ("/journal", "/journal.har"):
         for parameter in doc["paths"][CONTROL_PREFIX + path]["get"]["parameters"]:
             if parameter["name"] == "limit":
@@ -129,10 +135,30 @@ def build_document(registry: SchemaRegistry, settings: Settings) -> dict[str, An
     return doc
 
 
+def _problem_response(description: str, status: int, code: str) -> dict[str, Any]:
+    """A response of one problem ``code``, as the shipped document writes one."""
+    only = {"properties": {"status": {"const": status}, "code": {"const": code}}}
+    return {
+        "description": description,
+        "headers": {"X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}},
+        "content": {"application/json": {"schema": {"allOf": [{"$ref": "#/components/schemas/Problem"}, only]}}},
+    }
+
+
+# Every control read refuses a query parameter it does not read (``http/control.py``'s ``read``):
+# those it reads are the ones its operation lists.
+UNKNOWN_QUERY_PARAMETER = _problem_response(
+    "a query parameter the call does not read (`parameter` names it; the detail, the closest it reads)",
+    400,
+    INVALID_PARAMETER.code,
+)
+
+
 def _add_refusals(doc: dict[str, Any]) -> None:
-    """The refusals listed once under ``x-refusals``, added to every operation they apply to; where
-    an operation already documents that status otherwise, the answer is either of the two."""
-    refusals = doc.pop("x-refusals")
+    """The refusals listed once under ``x-refusals``, and a control read's of a query parameter it
+    does not read, added to every operation they apply to; where an operation already documents
+    that status otherwise, the answer is either of the two."""
+    refusals = {**doc.pop("x-refusals"), "control-reads": {"400": UNKNOWN_QUERY_PARAMETER}}
     for path, item in doc["paths"].items():
         control = path.startswith(CONTROL_PREFIX)
         for method, operation in item.items():
@@ -141,12 +167,27 @@ def _add_refusals(doc: dict[str, Any]) -> None:
             write = method != "get"
             groups = ["every-operation"]
             groups += ["control-operations"] if control else []
+            groups += ["control-reads"] if control and not write else []
             groups += ["control-writes"] if control and write else []
             groups += ["writes"] if write else []
             responses = operation["responses"]
             for group in groups:
                 for status, response in refusals[group].items():
                     responses[status] = _either(doc, responses.get(status), response)
+
+
+def _add_unknown_entity_type(doc: dict[str, Any], registry: SchemaRegistry) -> None:
+    """The records of a type neither applied nor given a schema: 404 ``entity_type_not_found``
+    (a type this server has a schema for is 200, with no records until one is applied)."""
+    known = ", ".join(sorted(registry.types)) or "none"
+    refused = _problem_response(
+        f"the integration applied no records of that type and no schema names it (this server's: {known})",
+        404,
+        ENTITY_TYPE_NOT_FOUND.code,
+    )
+    records = doc["paths"][CONTROL_PREFIX + "/integrations/{integration_id}/records/{entity_type}"]
+    responses = records["get"]["responses"]
+    responses["404"] = _either(doc, responses["404"], refused)
 
 
 def _either(doc: dict[str, Any], documented: dict[str, Any] | None, added: dict[str, Any]) -> dict[str, Any]:

@@ -453,6 +453,15 @@ def _parser_refusal(status: int, exc: BaseException | None) -> ApiError:
         # chunked ('gzip', 'identity', 'chunked, gzip') before any handler runs; the handler refuses
         # the rest ('gzip, chunked': body.check_transfer_encoding). One answer for both, as documented.
         return ApiError.of(UNSUPPORTED_TRANSFER_ENCODING, UNSUPPORTED_TRANSFER_ENCODING_DETAIL)
+    if "PRI/Upgrade" in said:
+        # HTTP/2's opening ("PRI * HTTP/2.0"), from a client told to speak HTTP/2 with no upgrade
+        # (curl --http2-prior-knowledge): the parser's words name its own pause, not the cause.
+        return ApiError.of(
+            MALFORMED_REQUEST,
+            "the emulator speaks HTTP/1.1 only, and this opened an HTTP/2 connection without an upgrade "
+            "(HTTP/2 prior knowledge): let the client use HTTP/1.1 (an 'Upgrade: h2c' offer is fine: it is declined)",
+            setting=False,
+        )
     return ApiError.of(MALFORMED_REQUEST, f"the request is not valid HTTP/1.1: {why}", setting=False)
 
 

@@ -14,6 +14,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+import orjson
+
+from ..codes import CATALOGUE
 from ..journal import JournalEntry
 from ..lifecycle import State
 from ..store import Dataset, Page, Session, page_fields
@@ -47,6 +50,58 @@ POLL_SPAN_SECONDS = (POLL_READS - 1) * 0.95  # status_polled_too_fast: once a se
 POLL_MIN_WAIT_SECONDS = 0.05  # a first wait shorter than this is no wait: doubling it is no backoff
 POLL_SLOWEST_TOO_FAST = POLL_SPAN_SECONDS / (POLL_READS - 1)  # a wait this long is once a second
 SIZE_CODES = frozenset({"payload_too_large", "too_many_items"})  # refused for size: the content was not judged
+
+
+# ---- requests -----------------------------------------------------------------------------------
+# 4xx answers that are no refusal of what the client sent: a timeout sending it (408), the state of
+# the integration or a session (409), throttling (429), the client hanging up (499).
+NOT_THE_CLIENTS_4XX = frozenset({408, 409, 429, 499})
+MEANINGS = {code.code: code.meaning for code in CATALOGUE}
+DETAIL_CHARS = 300  # of a refusal's detail, as an evidence item quotes it
+
+
+def no_request_accepted(run: Run) -> Finding:
+    """A client none of whose requests was accepted, and some of them refused for what they sent
+    (``refused_for_what_it_sent``): a Java client whose HttpURLConnection sent its start as a form
+    got 415, exited 1, and had a clean report (nothing else is judged of a run without a session).
+    Not a run whose every failure was a scenario's, a ``Prefer`` header's, a 5xx or a 409: those
+    are the other checks' (``gave_up``, ``start_conflict_unhandled``). One item: the refusals by
+    status and code, with counts, and the first one's detail."""
+    finding = BY_ID["no_request_accepted"].new()
+    if any(200 <= e.status < 300 for e in run.entries):
+        return finding
+    refused = [e for e in run.arrivals if refused_for_what_it_sent(e)]
+    if not refused:
+        return finding
+    counts: dict[str, int] = {}
+    for entry in refused:
+        key = f"{entry.status} {entry.code}" if entry.code else str(entry.status)
+        counts[key] = counts.get(key, 0) + 1
+    first = refused[0]
+    more: dict[str, Any] = {"operation": first.operation, "status": first.status, "code": first.code}
+    detail = _detail(first)
+    if detail is not None:
+        more["detail"] = detail
+    finding.note(lambda: evidence(first, **more, refusals=counts, requests=len(run.entries)))
+    return finding
+
+
+def refused_for_what_it_sent(entry: JournalEntry) -> bool:
+    """A 4xx the request's own form or content earned (``NOT_THE_CLIENTS_4XX`` aside), not a rule's."""
+    return 400 <= entry.status < 500 and entry.status not in NOT_THE_CLIENTS_4XX and entry.rule is None
+
+
+def _detail(entry: JournalEntry) -> str | None:
+    """A refusal's detail: the answer's own where the journal kept its body (``journal_bodies_bytes``;
+    a HAR's answer), else what its code means (the catalogue of codes); None for a code not known."""
+    if entry.response_body:
+        try:
+            answer = orjson.loads(entry.response_body)
+        except orjson.JSONDecodeError:  # cut short, or not JSON
+            answer = None
+        if isinstance(answer, dict) and isinstance(answer.get("detail"), str):
+            return str(answer["detail"])[:DETAIL_CHARS]
+    return MEANINGS.get(entry.code or "")
 
 
 # ---- retries ------------------------------------------------------------------------------------
@@ -160,7 +215,7 @@ def gave_up(run: Run) -> Finding:
     sessions = run.tenant.sessions
     last: dict[Any, int] = {}
     last_push_or_start = 0
-    for settled in run.client:
+    for settled in run.arrivals:  # a read the HTTP library sent again by itself answered the client too
         if not _definitive(settled):
             continue
         for key in _follow_up_keys(run, settled, sessions):
@@ -545,45 +600,80 @@ def _edits(a: str, b: str) -> int:
 
 
 def status_polled_too_fast(run: Run) -> Finding:
-    """Reads of a session in a row, too many too soon. A push or a close to the session between two
+    """Polls of a session in a row, too many too soon. A push or a close to the session between two
     reads ends the row: a client that reads its session before each page (is it still active?) is
-    checking, not polling, and was warned."""
+    checking, not polling, and was warned.
+
+    A poll is a read and the reads that retried it: a read answered with a failure a retry recovers
+    from (429, a 5xx, a lost answer) is tried again, and the wait between them is the failure's (the
+    ``Retry-After`` a 429 imposed, the retry's backoff), not the poll's. A poll's wait runs from its
+    answered try to the next poll's first read: a client polling 0.2 s, 0.3, 0.45... after waiting
+    out the second its throttled first read was told to wait backs off, as the advice says. The tries
+    of one poll are judged alike among themselves: reads failing in a row, each sent again 0.05 s
+    later, are still reads too many too soon. Every read counts, one an HTTP library sent again by
+    itself too (a try of its poll)."""
     finding = BY_ID["status_polled_too_fast"].new()
     reads: dict[str, list[JournalEntry]] = defaultdict(list)
-    polls: list[tuple[str, list[JournalEntry]]] = []
-    for entry in run.client:
+    rows: list[tuple[str, list[JournalEntry]]] = []
+    for entry in run.arrivals:
         if entry.session_id is None:
             continue
         if entry.operation == "get_session":
             reads[entry.session_id].append(entry)
         elif entry.operation in ("push_page", "close_session") and reads.get(entry.session_id):
-            polls.append((entry.session_id, reads.pop(entry.session_id)))
-    polls += reads.items()
-    for session_id, seen in polls:
-        times = [arrived(e) for e in seen]
-        for start in range(len(seen) - POLL_READS + 1):
-            span = times[start + POLL_READS - 1] - times[start]
-            if span < POLL_SPAN_SECONDS and not _backs_off(times[start : start + POLL_READS]):
-                window = seen[start : start + POLL_READS]
+            rows.append((entry.session_id, reads.pop(entry.session_id)))
+    rows += reads.items()
+    for session_id, seen in rows:
+        polls = _polls(seen)
+        # the polls, each from its first read to its answered one; and each poll's tries, one a read
+        for steps in (polls, *([[read] for read in tries] for tries in polls if len(tries) >= POLL_READS)):
+            found = _too_fast(steps)
+            if found is not None:
+                window, span = found
                 finding.note(
                     lambda: {
                         "session_id": session_id,
                         "reads": len(seen),
                         "request_ids": [e.request_id for e in window],
                         "window_seconds": round(span, 3),
-                        "at": when(times[start]),
+                        "at": when(arrived(window[0])),
                     }
                 )
                 break
     return finding
 
 
-def _backs_off(times: Sequence[float]) -> bool:
-    """Reads whose waits grow, each at least as long as the one before (give or take a timer's
-    slack), and the last either twice the first or a second already: a poll that starts soon and
-    backs off, as a client waiting on a 2 s processing does (0.2 s, 0.3, 0.45...), its waits capped
-    at once a second or not; not a fixed short loop."""
-    waits = [later - earlier for earlier, later in itertools.pairwise(times)]
+def _polls(reads: Sequence[JournalEntry]) -> list[list[JournalEntry]]:
+    """A row of reads as polls: a read answered with a failure a retry recovers from is one poll
+    with the reads after it, up to the first that was not (``status_polled_too_fast``)."""
+    polls: list[list[JournalEntry]] = []
+    tries: list[JournalEntry] = []
+    for read in reads:
+        tries.append(read)
+        if not failed_recoverably(read):
+            polls.append(tries)
+            tries = []
+    if tries:  # failed, and not tried again (yet)
+        polls.append(tries)
+    return polls
+
+
+def _too_fast(polls: Sequence[Sequence[JournalEntry]]) -> tuple[list[JournalEntry], float] | None:
+    """The first ``POLL_READS`` polls in a row whose waits (a poll's last read to the next one's
+    first) add up to less than ``POLL_SPAN_SECONDS`` without backing off: their reads, and the sum."""
+    waits = [arrived(later[0]) - arrived(earlier[-1]) for earlier, later in itertools.pairwise(polls)]
+    for start in range(len(polls) - POLL_READS + 1):
+        span = sum(waits[start : start + POLL_READS - 1])
+        if span < POLL_SPAN_SECONDS and not _backs_off(waits[start : start + POLL_READS - 1]):
+            return [read for poll in polls[start : start + POLL_READS] for read in poll], span
+    return None
+
+
+def _backs_off(waits: Sequence[float]) -> bool:
+    """Waits between polls that grow, each at least as long as the one before (give or take a
+    timer's slack), and the last either twice the first or a second already: a poll that starts soon
+    and backs off, as a client waiting on a 2 s processing does (0.2 s, 0.3, 0.45...), its waits
+    capped at once a second or not; not a fixed short loop."""
     growing = all(later >= earlier * 0.9 for earlier, later in itertools.pairwise(waits))
     backed_off = waits[-1] >= 2 * max(waits[0], POLL_MIN_WAIT_SECONDS) or waits[-1] >= POLL_SLOWEST_TOO_FAST
     if growing and backed_off:
@@ -616,6 +706,7 @@ def missing_page_hint(run: Run) -> Finding:
 
 # In the catalogue's order (kinds.KINDS), so a report lists findings as the README's table does.
 CHECKS: dict[str, Callable[[Run], Finding]] = {
+    "no_request_accepted": no_request_accepted,
     "retry_too_soon": retry_too_soon,
     "gave_up": gave_up,
     "retry_without_backoff": retry_without_backoff,

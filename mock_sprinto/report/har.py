@@ -372,8 +372,10 @@ def _captured(
     content = response.get("content")
     answer_text = content.get("text") if isinstance(content, dict) else None
     answer = None
+    answer_bytes = None
     if isinstance(content, dict) and isinstance(answer_text, str):
-        answer = _json(_content_bytes(answer_text, content.get("encoding")))
+        answer_bytes = _content_bytes(answer_text, content.get("encoding"))
+        answer = _json(answer_bytes)
     # the code
     inferred = False
     if "_code" in raw:
@@ -447,6 +449,8 @@ def _captured(
         page=page,
         page_hint=_page_hint_of(raw, whole) if push else None,
         names_session=names_session if isinstance(names_session, str) else None,
+        # a refusal's answer, whose detail no_request_accepted quotes (as the journal keeps it)
+        response_body=answer_bytes if 400 <= status < 500 else None,
     )
     # Orders beyond the bound are not the emulator's: the order is rebuilt from the times instead.
     has_orders = all(isinstance(raw.get(key), int) and _whole(raw[key]) is not None for key in ("_arrival", "_answer"))

@@ -43,6 +43,21 @@ BACKOFF_ADVICE = "Sprinto's guide: 'back off exponentially, respect Retry-After'
 
 KINDS: tuple[Kind, ...] = (
     Kind(
+        "no_request_accepted",
+        "error",
+        "mock",
+        "none of the client's requests is accepted (answered 2xx), and some are refused for what the client sent: "
+        "a 4xx other than 408, 409, 429 and 499 (a 415 for a body without JSON's Content-Type, a 400, a 404, a "
+        "413...), not a scenario's or a `Prefer` header's. A 401 is journaled to no integration (its key was not "
+        "the integration's), nor is a request to no operation's path: neither is judged",
+        "no request was accepted: the client's requests were refused for what they sent",
+        "Nothing was synced: the requests were refused for their form or content, and the same request gets the "
+        "same refusal however often it is sent. Read the refusal's detail and fix the request: bodies as JSON "
+        "with 'Content-Type: application/json' (Java's HttpURLConnection and curl -d send a form's type unless "
+        'told otherwise), a close body of {"status": "apply"} or {"status": "discard"}, the session id '
+        "the start answered. Fail the sync loudly on such a 4xx, as on any answer a retry cannot change.",
+    ),
+    Kind(
         "retry_too_soon",
         "error",
         "doc",
@@ -243,9 +258,12 @@ KINDS: tuple[Kind, ...] = (
         "status_polled_too_fast",
         "warning",
         "mock",
-        f"one session is read {POLL_READS} or more times in a row (no push or close to it between), more often "
+        f"one session is polled {POLL_READS} or more times in a row (no push or close to it between), more often "
         "than once a second, without backing off (each wait at least as long as the last, the last twice the "
-        "first; or, jittered, the later waits half as long again as the first ones on average)",
+        "first; or, jittered, the later waits half as long again as the first ones on average). A read answered "
+        "429, 5xx or not at all is one poll with the reads that retried it: the wait it imposed is no poll's (a "
+        "poll waits from its answered read to the next poll's first), though its tries are judged alike among "
+        "themselves",
         "a session's status was polled more than once a second without backing off",
         "Processing takes seconds: poll a session's status at most once a second, or back off from a short "
         "first wait (e.g. 0.2 s, then 1.5 times longer each time).",

@@ -7,7 +7,9 @@ answer lost to an injected transport fault (journal code ``transport_*``) is no 
 Automatic transport retries: aiohttp and requests re-send an idempotent GET once, by themselves,
 after a connection reset or an empty reply. A GET to the same path that arrives within
 ``AUTO_RETRY_SECONDS`` of emulator time after a GET answered with an injected transport fault is
-taken for the library's retry, not the client's doing, and counts towards no finding.
+taken for the library's retry, not the client's doing, and counts towards no finding. Its answer
+still reached the client: what it showed (a session's outcome, its expiry) counts as learnt
+(``Run.every``), whoever sent it.
 """
 
 from __future__ import annotations
@@ -181,7 +183,16 @@ class Run:
         return [e for e in self.client if e.operation == "push_page"]
 
     def of_operation(self, operation: str) -> list[JournalEntry]:
+        """The client's own requests of ``operation``: not a GET its HTTP library sent again by itself
+        (module docstring), which counts towards no finding."""
         return [e for e in self.client if e.operation == operation]
+
+    def every(self, operation: str) -> list[JournalEntry]:
+        """Every request of ``operation``, in arrival order, a GET the HTTP library sent again by
+        itself too: what its answer showed reached the client as surely as the answer to one of its
+        own. A check that asks what the client learnt (a session's outcome, its expiry) reads these;
+        the rule that excuses a library's retry must not hide the read that answered."""
+        return [e for e in self.arrivals if e.operation == operation]
 
     def received(self, request_id: str, status: int) -> bool:
         """Whether the client read this request's answer, and it was ``status``."""

@@ -70,7 +70,7 @@ def _expiries_learnt(run: Run) -> dict[str, int]:
     the answer that showed it, which arrived before then)."""
     sessions = run.tenant.sessions
     learnt: dict[str, int] = {}
-    for entry in run.client:
+    for entry in run.arrivals:  # a read the HTTP library sent again by itself answered the client too
         if entry.session_id is None or lost(entry):
             continue
         if entry.operation == "get_session" and entry.status == 200:
@@ -184,10 +184,12 @@ def outcome_not_read(run: Run) -> Finding:
     is a client polling, and not judged (on a frozen clock processing waits for the clock)."""
     finding = BY_ID["outcome_not_read"].new()
     sessions = run.tenant.sessions
-    reads = run.of_operation("get_session")
+    # Every read, one the client's HTTP library sent again by itself after a reset too: its answer
+    # showed the outcome to the client (Java's HttpURLConnection re-sends a reset GET 42 ms later).
+    reads = run.every("get_session")
     polled = last_arrival(reads, lambda e: e.session_id)
     read_outcome = last_arrival(reads, lambda e: e.session_id if _showed_outcome(e, sessions) else None)
-    activity = _ActivityReads(run.of_operation("activity"))
+    activity = _ActivityReads(run.every("activity"))
     judged: set[str] = set()
     lost_close: set[str] = set()  # sessions a close of which took effect with its answer lost
     for close in run.of_operation("close_session"):

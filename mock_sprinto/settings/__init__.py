@@ -21,6 +21,7 @@ from .config import MAX_PORT, TOP_LEVEL_KEYS, Config, ConfigError, Integration
 from .fields import (
     ENV_PREFIX,
     FIELDS,
+    MAX_JSON_DEPTH,
     SERVER_SETTINGS,
     Settings,
     check_override,
@@ -35,6 +36,7 @@ from .values import MAX_SETTING_NUMBER, SettingsError
 __all__ = [
     "ENV_PREFIX",
     "FIELDS",
+    "MAX_JSON_DEPTH",
     "MAX_PORT",
     "MAX_SETTING_NUMBER",
     "SERVER_SETTINGS",

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..documents import DEFAULT_MAX_DOCUMENT_BYTES, NotJson, is_text, load_yaml, read_as_json
-from ..naming import INTEGRATION_ID
+from ..naming import INTEGRATION_ID, api_key_problem
 from ..resources import scenarios_dir
 from ..sourcelines import json_pointer, line_for, pointer_lines, syntax_error
 from .config import TOP_LEVEL_KEYS, ConfigError, Integration, startup_value, suggest
@@ -156,6 +156,9 @@ class ConfigFile:
         if not is_text(key):  # every request of the integration was a 500, comparing its key
             self.problem(where + "/api_key", f"integrations[{i}] api_key must be UTF-8 text: it holds a lone surrogate")
             return None
+        if (unsendable := api_key_problem(key)) is not None:  # the integration could never be called
+            self.problem(where + "/api_key", f"integrations[{i}] api_key {unsendable}")
+            return None
         if not INTEGRATION_ID.match(ident):
             self.problem(
                 where + "/id",
@@ -181,10 +184,9 @@ class ConfigFile:
             return beside
         # A name that is not shipped: said here, with the file's other problems, rather than after
         # they are fixed (the server resolves the scenario only once the settings load).
-        self.problem(
-            "/scenario",
-            f"no shipped scenario named {raw[:80]!r}{suggest(raw, sorted(shipped))} (see: mock-sprinto scenarios list)",
-        )
+        from ..faults.scenario import no_shipped_scenario  # only a misspelled name needs it
+
+        self.problem("/scenario", no_shipped_scenario(raw))
         return None
 
     def _check_scenario_file(self, path: str) -> None:

@@ -17,9 +17,28 @@ from .values import Kind, SettingsError, kind_of, typed, unknown_setting
 
 ENV_PREFIX = "MOCK_SPRINTO_"
 
+# The deepest nesting orjson reads (``loads``: 1024 levels) and writes (``dumps``: 254; a value
+# nested deeper raises "Recursion limit reached"), measured with orjson 3.x and held so by
+# tests/unit/test_json_depth_bound.py. Whatever a body may hold the emulator writes again, inside
+# what it adds around it: a record in the applied dataset, a scenario's respond body inside a state
+# bundle (``bundle.BUNDLE_NESTING``, 16 levels). So ``max_json_depth`` stops where that still
+# writes: a record nested 300 deep, accepted under a setting of 400, failed its apply with a 500.
+ORJSON_LOADS_DEPTH = 1024
+ORJSON_DUMPS_DEPTH = 254
+WRAPPER_NESTING = 16
+MAX_JSON_DEPTH = ORJSON_DUMPS_DEPTH - WRAPPER_NESTING
+MAX_JSON_DEPTH_WHY = (
+    f"the deepest JSON the emulator can write back out: orjson's {ORJSON_DUMPS_DEPTH} levels less the "
+    f"{WRAPPER_NESTING} a state bundle may add around a value"
+)
 
-def _s(default: Any, origin: str, doc: str, minimum: float | None = None) -> Any:
-    return field(default=default, metadata={"origin": origin, "doc": doc, "min": minimum})
+
+def _s(
+    default: Any, origin: str, doc: str, minimum: float | None = None, maximum: tuple[int, str] | None = None
+) -> Any:
+    """A setting's field; ``maximum``: (the largest value the emulator can honour, why), for the
+    few whose bound is not just what a JSON number holds (``values.MAX_SETTING_NUMBER``)."""
+    return field(default=default, metadata={"origin": origin, "doc": doc, "min": minimum, "max": maximum})
 
 
 @dataclass(frozen=True)
@@ -48,7 +67,20 @@ class Settings:
     max_page_items: int | None = _s(
         100, "mock", "Records per page across all types (docs say 'recommended'); null lifts it.", 1
     )
-    max_json_depth: int = _s(64, "mock", "Deepest JSON nesting accepted in a body.", 2)
+    max_page_entity_types: int | None = _s(
+        100,
+        "mock",
+        "Entity types a page may name, with records or without (400 too_many_entity_types above it; Sprinto's "
+        "schema sets no bound, and with max_page_items 100 no page has records in more); null lifts it.",
+        1,
+    )
+    max_json_depth: int = _s(
+        64,
+        "mock",
+        f"Deepest JSON nesting accepted in a body (at most {MAX_JSON_DEPTH}: deeper JSON cannot be written back out).",
+        2,
+        (MAX_JSON_DEPTH, MAX_JSON_DEPTH_WHY),
+    )
     max_validation_errors: int = _s(
         100, "mock", "Validation errors listed per rejected page (then a truncation flag).", 1
     )
@@ -241,7 +273,8 @@ def coerce(name: str, raw: Any) -> Any:
     """Turn a raw value (YAML scalar, env or CLI string) into the setting's type, or explain."""
     if name not in FIELDS:
         raise SettingsError(unknown_setting(name, FIELDS))
-    return typed(name, raw, *_KINDS[name], FIELDS[name].metadata["min"])
+    metadata = FIELDS[name].metadata
+    return typed(name, raw, *_KINDS[name], metadata["min"], metadata["max"])
 
 
 def check_override(name: str, raw: Any) -> Any:

@@ -4,26 +4,10 @@ closest names to a misspelled one ("did you mean ...?")."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from typing import Any
 
 from .fields import FIELDS, kinds
-
-
-def did_you_mean(word: str, choices: Iterable[str], spell: Callable[[str], str] = repr) -> str:
-    """``; did you mean 'x'?`` naming the closest choice (or the two or three equally close:
-    ``'a', 'b' or 'c'``), or nothing when none is close."""
-    import difflib  # imported here: only a misspelled name needs a suggestion, never a clean start
-
-    options = list(choices)
-    close = difflib.get_close_matches(word, options, n=3, cutoff=0.6)
-    if not close:
-        return ""
-    ratio = {name: difflib.SequenceMatcher(None, word, name).ratio() for name in close}
-    best = ratio[close[0]]
-    named = [spell(name) for name in close if ratio[name] >= best - 0.05]
-    listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " or " + named[-1]
-    return f"; did you mean {listed}?"
+from .values import did_you_mean
 
 
 def unknown_setting(name: str) -> str:

@@ -65,8 +65,11 @@ def kind_of(hint: Any) -> tuple[Kind, bool]:
 _PATHS = frozenset({"schemas_dir", "persist_file"})  # settings that name files
 
 
-def typed(name: str, raw: Any, kind: Kind, nullable: bool, minimum: float | None) -> Any:
-    """``raw`` as a value of ``kind`` (at least ``minimum`` when a number), or SettingsError."""
+def typed(
+    name: str, raw: Any, kind: Kind, nullable: bool, minimum: float | None, maximum: tuple[int, str] | None = None
+) -> Any:
+    """``raw`` as a value of ``kind`` (at least ``minimum`` when a number, and at most ``maximum``'s
+    number when given, its reason said when refused), or SettingsError."""
     if isinstance(raw, str) and kind is not str:
         word = raw.strip().lower()
         if nullable and word in _NULL_WORDS:
@@ -89,7 +92,7 @@ def typed(name: str, raw: Any, kind: Kind, nullable: bool, minimum: float | None
         if name not in _PATHS and not is_text(raw):
             raise SettingsError(f"setting {name!r} must be UTF-8 text: it holds a lone surrogate or a byte that is not")
         return raw
-    return _number(name, raw, kind is int, minimum)
+    return _number(name, raw, kind is int, minimum, maximum)
 
 
 def _boolean(name: str, raw: Any) -> bool:
@@ -100,7 +103,7 @@ def _boolean(name: str, raw: Any) -> bool:
     raise SettingsError(f"setting {name!r} must be true or false, not {raw!r}")
 
 
-def _number(name: str, raw: Any, whole: bool, minimum: float | None) -> float | int:
+def _number(name: str, raw: Any, whole: bool, minimum: float | None, maximum: tuple[int, str] | None) -> float | int:
     value: float | int
     try:
         if isinstance(raw, bool):
@@ -118,6 +121,8 @@ def _number(name: str, raw: Any, whole: bool, minimum: float | None) -> float | 
         raise SettingsError(f"setting {name!r} must be {word}, not {raw!r}") from None
     if minimum is not None and value < minimum:
         raise SettingsError(f"setting {name!r} must be at least {minimum:g}, not {value:g}")
+    if maximum is not None and value > maximum[0]:
+        raise SettingsError(f"setting {name!r} must be at most {maximum[0]} ({maximum[1]}), not {value:g}")
     if abs(value) > MAX_SETTING_NUMBER or (type(raw) is int and abs(raw) > MAX_SETTING_NUMBER):  # before rounding
         # Every value must survive a JSON round trip (GET /_mock/settings); 2**53 is far beyond need.
         raise SettingsError(f"setting {name!r} must be at most {MAX_SETTING_NUMBER}, not {value:g}")

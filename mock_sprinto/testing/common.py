@@ -10,9 +10,8 @@ import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any, Union
 
-from ..faults.scenario import ScenarioError, read_scenario_document, shipped_scenarios
+from ..faults.scenario import ScenarioError, no_shipped_scenario, read_scenario_document, shipped_scenarios
 from ..settings import SERVER_SETTINGS, Settings, SettingsError, coerce
-from ..settings.spelling import did_you_mean
 from ..validation import SchemaRegistry
 
 # A shipped scenario's name, a path to a YAML/JSON scenario file, or an inline scenario object.
@@ -120,10 +119,7 @@ def integration_settings(settings: Mapping[str, Any] | None, advice: str) -> dic
 def unknown_scenario(name: str) -> str | None:
     """Why ``name`` is no shipped scenario, with the closest names, or None when it is one: in the
     words a config file's misspelled scenario gets (``settings.configfile``), "did you mean" too."""
-    shipped = shipped_scenarios()
-    if name in shipped:
-        return None
-    return f"no shipped scenario named {name[:80]!r}{did_you_mean(name, shipped)} (see: mock-sprinto scenarios list)"
+    return None if name in shipped_scenarios() else no_shipped_scenario(name)
 
 
 def _looks_like_path(value: str) -> bool:

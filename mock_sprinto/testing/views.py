@@ -47,6 +47,7 @@ __all__ = [
 SessionState = Literal["active", "processing", "processed", "cancelled", "expired", "failed"]
 ActivityLevel = Literal["info", "warning", "error"]
 FindingId = Literal[
+    "no_request_accepted",
     "retry_too_soon",
     "gave_up",
     "retry_without_backoff",

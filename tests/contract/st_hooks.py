@@ -29,7 +29,14 @@ import schemathesis
 SCENARIO_PUTS = {("PUT", "/_mock/scenario"), ("PUT", "/_mock/integrations/{integration_id}/scenario")}
 SETTINGS_PUT = ("PUT", "/_mock/integrations/{integration_id}/settings")
 MAX_DELAY = 0.01
-TIGHTENING = {"max_request_bytes", "max_decoded_bytes", "max_page_items", "max_json_depth", "max_staged_bytes"}
+TIGHTENING = {
+    "max_request_bytes",
+    "max_decoded_bytes",
+    "max_page_items",
+    "max_page_entity_types",
+    "max_json_depth",
+    "max_staged_bytes",
+}
 STRICT_WORDS = {"unknown_entity_types": "reject", "unknown_fields": "reject"}
 ACTIONS = ("respond", "delay", "transport", "lifecycle")
 

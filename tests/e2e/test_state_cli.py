@@ -143,7 +143,7 @@ def test_state_export_import_and_save_against_a_running_server(server: Server, t
     assert whole.returncode == 0 and json.loads(whole.stdout)["scope"] == "server"
 
     assert server.call("POST", f"{ACME}/sessions/{session}/close", {"status": "discard"}, KEY)[0] == 202
-    imported = run("state", "import", str(tmp_path / "acme.json.gz"), *url)
+    imported = run("state", "import", str(tmp_path / "acme.json.gz"), *url, "--json")
     assert imported.returncode == 0, imported.stderr
     assert json.loads(imported.stdout) == {"scope": "integration", "integrations": ["acme"], "journal_entries": 2}
     assert server.call("GET", f"{ACME}/sessions/{session}", headers=KEY)[1]["state"] == "active"  # as exported
@@ -154,7 +154,7 @@ def test_state_export_import_and_save_against_a_running_server(server: Server, t
     bad = run("state", "import", str(tmp_path / "bad.json"), *url)
     assert bad.returncode == 1 and "400: unsupported_state_version: this is a version 7 state bundle" in bad.stderr
     nobody = run("state", "export", "--url", "http://127.0.0.1:9")
-    assert nobody.returncode == 1 and "nothing listens at 127.0.0.1:9 (connection refused)" in nobody.stderr
+    assert nobody.returncode == 3 and "nothing listens at 127.0.0.1:9 (connection refused)" in nobody.stderr
 
 
 def test_serve_refuses_a_damaged_state_file_before_serving(tmp_path: Path) -> None:

@@ -291,7 +291,8 @@ async def test_a_path_the_api_does_not_have_names_the_closest_real_one(client: T
     ("content_type", "names", "not_named"),
     [
         ("text/plain;charset=UTF-8", "fetch()", "Net::HTTP"),
-        ("application/x-www-form-urlencoded", "Net::HTTP, curl -d", "fetch()"),  # Ruby's default for a body
+        ("application/x-www-form-urlencoded", "Net::HTTP, Java's HttpURLConnection", "fetch()"),  # their default
+        ("application/octet-stream", "Perl's HTTP::Tiny", "fetch()"),  # named nothing before (a polyglot review)
         ("application/xml", None, "fetch()"),
     ],
 )

@@ -603,3 +603,21 @@ async def test_an_activity_item_or_a_due_event_at_a_time_no_clock_shows_is_refus
 
     problem = await refused_whole(control, change)
     assert [line.split(": ", 1)[0] for line in problem["errors"]] == [f"/integrations/0/{where}/0/at"], problem
+
+
+async def test_a_record_nested_deeper_than_the_emulator_writes_is_refused_naming_where(
+    vendor: Vendor, control: Control
+) -> None:
+    """Before: a 500 (orjson reads 1,024 levels and writes 254: the import read the record, then
+    could not keep it). A hostile-input review."""
+    await a_run(vendor, control)
+
+    def too_deep(document: dict[str, Any]) -> None:
+        dataset = document["integrations"][0]["datasets"][0]
+        dataset["records"][0] = '{"employeeId": "E9", "a": ' + "[" * 300 + "]" * 300 + "}"
+
+    problem = await refused_whole(control, too_deep)
+    assert any(
+        line.startswith("/integrations/0/datasets/0/records/0: a record of 'User' cannot be written as JSON")
+        for line in problem["errors"]
+    ), problem

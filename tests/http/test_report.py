@@ -1058,3 +1058,10 @@ async def test_an_empty_final_page_refused_leaves_nothing_out_of_the_apply(vendo
     await vendor.session(session["id"])
     body = await report(control)
     assert "applied_with_rejected_pages" not in ids(body), ids(body)
+
+
+async def test_a_client_whose_every_request_is_refused_for_its_form(vendor: Vendor, control: Control) -> None:
+    form = {"Content-Type": "application/x-www-form-urlencoded"}  # HttpURLConnection's, unless told otherwise
+    await vendor.start(415, data=b"{}", headers=form)
+    (evidence,) = finding(await report(control), "no_request_accepted")["evidence"]
+    assert evidence["refusals"] == {"415 unsupported_media_type": 1}

@@ -117,3 +117,12 @@ async def test_a_request_the_parser_refuses_is_told_what_it_refused(client: Any,
     detail = answer.json()["detail"]
     assert detail.startswith(f"the request is not valid HTTP/1.1: {said}"), detail
     assert len(detail) < 160 and "^" not in detail
+
+
+async def test_an_http2_opening_is_told_the_emulator_speaks_http_1_1(client: Any) -> None:
+    """Before: "pause on PRI/Upgrade in b'...'", the parser's name for its own pause (curl
+    --http2-prior-knowledge; a polyglot review)."""
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+    answer = rawhttp.parse_response(await rawhttp.exchange(*_address(client), preface, timeout=5))
+    assert (answer.status, answer.json()["code"]) == (400, "malformed_request")
+    assert answer.json()["detail"].startswith("the emulator speaks HTTP/1.1 only"), answer.json()

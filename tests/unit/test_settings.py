@@ -203,3 +203,14 @@ def test_a_declared_api_key_that_is_not_text_is_refused_at_start(tmp_path: Path)
     # "k\ud800" was taken, and every request of the integration answered 500 (comparing the key).
     config = write(tmp_path, "mock.yaml", 'integrations:\n  - {id: a, api_key: "k\\ud800"}\n')
     assert problems(config) == [f"{config}:2: integrations[0] api_key must be UTF-8 text: it holds a lone surrogate"]
+
+
+def test_a_declared_api_key_no_client_could_send_is_refused_at_start(tmp_path: Path) -> None:
+    # "k\r\nX: 1" and " k" were taken: an integration no request could ever call (HTTP refuses a
+    # control character in a header, and strips the white space around its value).
+    config = write(
+        tmp_path, "mock.yaml", 'integrations:\n  - {id: a, api_key: "k\\r\\nX: 1"}\n  - {id: b, api_key: " k"}\n'
+    )
+    said = problems(config)
+    assert said[0].startswith(f"{config}:2: integrations[0] api_key holds a control character"), said
+    assert said[1].startswith(f"{config}:3: integrations[1] api_key starts or ends with white space"), said
