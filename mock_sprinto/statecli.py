@@ -216,6 +216,19 @@ class _Server:
         self.not_the_emulators(method, path)
         return None
 
+    def read(self, path: str, fits: Callable[[Any], bool], usage: tuple[int, ...]) -> tuple[Any, int]:
+        """``GET path``'s document and 0, or None and the exit code after saying why: the server's
+        refusal (``USAGE_ERROR`` for a status in ``usage``: the command line is to blame), or no
+        emulator answering (``UNREACHABLE``)."""
+        answer = self.call("GET", path)
+        if answer is None:
+            return None, UNREACHABLE
+        if answer.status != 200:
+            self.refused("GET", path, answer)
+            return None, USAGE_ERROR if answer.status in usage else UNREACHABLE
+        document = self.shaped("GET", path, answer, fits)
+        return document, 0 if document is not None else UNREACHABLE
+
     def not_the_emulators(self, method: str, path: str) -> None:
         """Say that what answered JSON of another shape is no emulator."""
         print(
@@ -358,41 +371,22 @@ def run_report(args: argparse.Namespace) -> int:
     if args.integration:
         ids = [args.integration]
     else:
-        listing = server.call("GET", "/_mock/integrations")
-        if listing is None:
-            return UNREACHABLE
-        if listing.status != 200:
-            server.refused("GET", "/_mock/integrations", listing)
-            return USAGE_ERROR if listing.status in (401, 403) else UNREACHABLE
-        listed = server.shaped("GET", "/_mock/integrations", listing, _is_listing)
+        listed, failed = server.read("/_mock/integrations", _is_listing, (401, 403))
         if listed is None:
-            return UNREACHABLE
+            return failed
         ids = [item["id"] for item in listed["integrations"]]
     reports, called = [], []
     for integration_id in ids:
-        path = f"/_mock/integrations/{quote(integration_id, safe='')}/report"
-        answer = server.call("GET", path)
-        if answer is None:
-            return UNREACHABLE
-        if answer.status != 200:
-            server.refused("GET", path, answer)
-            return USAGE_ERROR if answer.status in (400, 401, 403, 404) else UNREACHABLE
-        report = server.shaped("GET", path, answer, _is_report)
+        named = quote(integration_id, safe="")
+        report, failed = server.read(f"/_mock/integrations/{named}/report", _is_report, (400, 401, 403, 404))
         if report is None:
-            return UNREACHABLE
+            return failed
         reports.append(report)
         # Whether a Sprinto API request reached it: its journal (the requests its report judges). An
         # integration a scenario, a setting or a clock step made has a report too, and it is empty.
-        path = f"/_mock/journal?integration_id={quote(integration_id, safe='')}&limit=1"
-        answer = server.call("GET", path)
-        if answer is None:
-            return UNREACHABLE
-        if answer.status != 200:
-            server.refused("GET", path, answer)
-            return USAGE_ERROR if answer.status in (401, 403) else UNREACHABLE
-        journal = server.shaped("GET", path, answer, _is_journal)
+        journal, failed = server.read(f"/_mock/journal?integration_id={named}&limit=1", _is_journal, (401, 403))
         if journal is None:
-            return UNREACHABLE
+            return failed
         called.append(bool(journal["entries"]))
     if args.json:
         print(json.dumps(reports[0] if args.integration else reports, indent=2))
