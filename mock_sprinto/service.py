@@ -425,22 +425,34 @@ class Emulator:
         tenant = self._enter(call)
         body = await self._optional_json(call, tenant, source)
         session_id = _session_of(call)
-        applying = self.sessions.applied_by_close(tenant, session_id, body)
-        if applying is not None:
-            await self.timeline.build_before_close(tenant, applying)
+        closing = self.sessions.applied_by_close(tenant, session_id, body)
+        work = None
+        if closing is not None and self.timeline.applies_in_the_close(tenant, closing):
+            # Marked as being built before it closes: the close's own settle then waits for the
+            # slices (built below, beside other clients' requests) instead of building it whole.
+            work = self.timeline.begin_building(tenant, closing)
 
         def run() -> Answer:
             self._still_held(tenant, session_id)
             session = self.sessions.close_session(tenant, session_id, body)
-            if session.state is State.PROCESSING and self.timeline.worth_preparing(session):
+            if work is None and session.state is State.PROCESSING and self.timeline.worth_preparing(session):
                 self._in_background(self.timeline.prepare_apply(tenant, session))
             return Answer(202, session.public())
 
         try:
-            return await self._under_scenario(call, tenant, run)
+            outcome = await self._under_scenario(call, tenant, run)
         finally:
-            if applying is not None and applying.state in (State.ACTIVE, State.EXPIRED):
-                applying.applying = None  # not closed after all (a scenario's answer): built for nothing
+            if closing is not None and closing.applying is work and closing.state in (State.ACTIVE, State.EXPIRED):
+                closing.applying = None  # not closed after all (refused, or a scenario answered for it)
+        if work is None or closing is None or closing.state is not State.PROCESSING or closing.applying is not work:
+            return outcome
+        # Closed, so no push, close or discard can change it now (each gets 409, as once the close
+        # is answered); the apply is built, then made, and the answer says so.
+        await self.timeline.prepare_apply(tenant, closing, work)
+        self.timeline.settle(tenant)
+        if isinstance(outcome, Answer) and not tenant.forgotten:
+            return Answer(outcome.status, closing.public(), outcome.headers)
+        return outcome
 
     def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
         """Run ``work`` on the loop, holding it until it ends (the loop keeps only a weak reference)."""

@@ -26,6 +26,12 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 # `report`'s line for an integration no request of the vendor API reached (one a scenario, a setting
 # or a clock step made): its report is empty because there was nothing to judge.
 NOTHING_TO_JUDGE = "no Sprinto API request reached it: nothing to judge"
+# Why a client's requests may reach no integration: another server, or a key refused 401 (a 401 is
+# journaled to no integration, since the key was not the integration's).
+NOTHING_TO_JUDGE_WHY = (
+    "is the client's base URL this server's, and its api-key the integration's? A request with a wrong "
+    "key is answered 401 and judged for no integration: GET /_mock/journal?status=401 lists them"
+)
 TIMEOUT_SECONDS = 60.0
 
 
@@ -280,8 +286,7 @@ def run_state(args: argparse.Namespace) -> int:
     if answer is None:  # as `report`: "the server is not up" has its own code (exitcodes.UNREACHABLE)
         return UNREACHABLE
     if answer.status != 200:
-        server.refused(method, path, answer)
-        return FAILED
+        return _state_refused(server, method, path, answer)
     document = server.document(method, path, answer)
     if document is None:
         return UNREACHABLE
@@ -387,7 +392,8 @@ def run_report(args: argparse.Namespace) -> int:
         journal, failed = server.read(f"/_mock/journal?integration_id={named}&limit=1", _is_journal, (401, 403))
         if journal is None:
             return failed
-        called.append(bool(journal["entries"]))
+        # A report with findings judged requests the journal's ring has since let go of.
+        called.append(bool(journal["entries"]) or bool(report["findings"]))
     if args.json:
         print(json.dumps(reports[0] if args.integration else reports, indent=2))
     elif not reports:
@@ -413,8 +419,7 @@ def run_report(args: argparse.Namespace) -> int:
             else f"no integration of {here} received a"
         )
         print(
-            f"mock-sprinto report: {which} Sprinto API request: nothing to judge "
-            "(is the client's base URL this server's?)",
+            f"mock-sprinto report: {which} Sprinto API request: nothing to judge ({NOTHING_TO_JUDGE_WHY})",
             file=sys.stderr if args.json else sys.stdout,
         )
     blamed = any(f.get("severity") in ("error", "warning") for r in reports for f in r.get("findings") or ())
@@ -460,6 +465,25 @@ def _scope_of(payload: bytes) -> tuple[str | None, str | None]:
     first = integrations[0] if isinstance(integrations, list) and integrations else None
     named = first.get("id") if isinstance(first, dict) else None
     return document.get("scope"), named if isinstance(named, str) else None
+
+
+def _state_refused(server: _Server, method: str, path: str, answer: Answer) -> int:
+    """The exit code of a state command the server did not carry out, as ``report``'s: the command
+    line to blame (a refused --admin-token, an integration the server does not hold) is a usage
+    error, an answer that is no emulator's problem object (some other service's 404) is no emulator
+    answering, and the emulator refusing the bundle or the save is 1."""
+    try:
+        problem = orjson.loads(answer.body)
+    except orjson.JSONDecodeError:
+        problem = None
+    code = problem.get("code") if isinstance(problem, dict) else None
+    if not isinstance(code, str):
+        server.not_the_emulators(method, path)
+        return UNREACHABLE
+    server.refused(method, path, answer)
+    if answer.status in (401, 403) or code == "integration_not_found":
+        return USAGE_ERROR
+    return FAILED
 
 
 def _problem(body: bytes) -> str:

@@ -453,26 +453,34 @@ class Timeline:
         (a few ms; before, 100 records of 180 KB each, 18 MB, were built at once too)."""
         return session.staged_records > APPLY_SLICE_RECORDS or session.staged_bytes > APPLY_SLICE_BYTES
 
-    async def build_before_close(self, tenant: Tenant, session: Session) -> None:
-        """A close(apply) whose processing falls due at once (``processing_seconds`` 0) applies in
-        the close's own step, which built a large apply whole: 2,000 pages of 100 records held the
-        loop ~0.7 s, and every other client waited. The close builds it here first, in slices,
-        while the session is still open; its client waits as long as before, its answer still says
-        "processed", and no one else waits. (Building after the answer instead made a test's
-        "closed, so processed" depend on the slices' speed: a flaky test.)"""
+    def applies_in_the_close(self, tenant: Tenant, session: Session) -> bool:
+        """A close(apply) of ``session`` would apply it in its own step, and it is large: its
+        processing falls due at once (``processing_seconds`` 0), and the close built a large apply
+        whole there (2,000 pages of 100 records held the loop ~0.7 s, and every other client
+        waited). Such a close marks the apply as being built (``begin_building``) before it closes,
+        so its settle waits for the slices, then builds them and answers "processed" as before.
+        (Building after the answer instead made a test's "closed, so processed" depend on the
+        slices' speed: a flaky test.)"""
         due_at_once = tenant.settings.processing_seconds <= 0 and tenant.processing_hold_until <= tenant.now()
-        if due_at_once and self.worth_preparing(session):
-            await self.prepare_apply(tenant, session)
+        return due_at_once and self.worth_preparing(session)
 
-    async def prepare_apply(self, tenant: Tenant, session: Session) -> None:
+    def begin_building(self, tenant: Tenant, session: Session) -> Applying:
+        """The apply ``prepare_apply`` builds, marked as being built from now: processing that
+        falls due as time passes waits for it (``_still_being_built``)."""
+        work = Applying(tenant.settings.apply_mode == "upsert")
+        work.building_since = (tenant.now(), asyncio.get_running_loop().time())
+        session.applying = work
+        return work
+
+    async def prepare_apply(self, tenant: Tenant, session: Session, work: Applying | None = None) -> None:
         """Build a large apply aside in slices, yielding to the loop between them, while the session
         waits for processing: when it falls due, only what is left is built (all of it when the clock
         was moved at once), so the answer is the same either way. Stops when the tenant is deleted or
         reset away (what it built would only keep memory the reset gave back), or the session lets
-        go of its pages (discarded, purged, applied: ``session.applying`` is then no longer it)."""
-        work = Applying(tenant.settings.apply_mode == "upsert")
-        work.building_since = (tenant.now(), asyncio.get_running_loop().time())
-        session.applying = work
+        go of its pages (discarded, purged, applied: ``session.applying`` is then no longer it).
+        ``work``: one ``begin_building`` marked already (a close that applies at once)."""
+        if work is None:
+            work = self.begin_building(tenant, session)
         try:
             while session.applying is work and not tenant.forgotten and work.still_fits(tenant):
                 work.failure = _built(self._build, tenant, session, work, APPLY_SLICE_RECORDS)

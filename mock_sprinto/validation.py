@@ -488,7 +488,9 @@ def too_many_entity_types(
     the session's record of it and the activity log stay the same size whatever the page named."""
     verdict = PageVerdict({}, {}, records, page_hint)
     how_many = (
-        f"{named} entity types" if read_all else f"more than {max_types} entity types ({named} read, the rest was not)"
+        f"{named} entity types"
+        if read_all  # else counted before the parse: names, a name repeated counts again
+        else f"more than {max_types} entity types ({named} type names read, the rest was not)"
     )
     issue = (
         f"the page names {how_many}; at most {max_types} are allowed, with records or without "

@@ -30,7 +30,9 @@ from ..validation import merge_unknown_fields, unknown_fields
 from .kinds import IN_FLIGHT_SECONDS
 
 AUTO_RETRY_SECONDS = 1.0
-REJECTED_CODES = frozenset({"validation_failed", "too_many_items", "empty_page", "malformed_body"})  # 400s
+REJECTED_CODES = frozenset(
+    {"validation_failed", "too_many_items", "too_many_entity_types", "empty_page", "malformed_body"}
+)  # 400s
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})  # what a retry with backoff recovers from
 # The documented limits (the settings' defaults): a refusal under a lower one, a scenario's or a
 # setting's, is not Sprinto's doing.

@@ -306,3 +306,36 @@ def test_the_judge_docs_list_reports_exit_codes() -> None:
 def test_the_judge_docs_say_how_much_evidence_report_prints() -> None:
     said = report_paragraph()
     assert "first evidence" not in said and f"up to {EVIDENCE_SHOWN} of its evidence" in said
+
+
+def test_state_exits_as_report_does_for_no_emulator_a_refused_token_and_an_unknown_integration() -> None:
+    """A review of the fixes: `state export` against another service's 404 exited 1 ("the server
+    refused") where `report` exits 3, and `--integration nosuch` exited 1 where `report` exits 2."""
+    import http.server
+
+    class Other(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_error(404)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Other) as other:
+        threading.Thread(target=other.serve_forever, daemon=True).start()
+        try:
+            elsewhere = run("state", "export", "--url", f"http://127.0.0.1:{other.server_address[1]}")
+        finally:
+            other.shutdown()
+    assert elsewhere.returncode == UNREACHABLE, (elsewhere.stdout, elsewhere.stderr)
+    assert "no emulator answered" in elsewhere.stderr
+    server = start("--admin-token", "right")
+    try:
+        unknown = run("state", "export", "--url", server.origin, "--admin-token", "right", "--integration", "nosuch")
+        wrong = run("state", "export", "--url", server.origin, "--admin-token", "wrong")
+        unsaved = run("state", "save", "--url", server.origin, "--admin-token", "right")
+    finally:
+        server.proc.send_signal(signal.SIGINT)
+        server.proc.wait(10)
+    assert unknown.returncode == USAGE_ERROR and "integration_not_found" in unknown.stderr, unknown.stderr
+    assert wrong.returncode == USAGE_ERROR and "answered 401" in wrong.stderr, wrong.stderr
+    assert unsaved.returncode == 1 and "persistence_off" in unsaved.stderr, unsaved.stderr  # the server refused

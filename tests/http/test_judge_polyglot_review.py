@@ -328,3 +328,22 @@ async def test_the_har_judge_agrees_on_a_client_refused_for_its_form(
     await test_the_har_judge_agrees_with_the_live_report(vendor, control, emulator, _refused_form, set())
     live = await control.get("/integrations/acme/report")
     assert [f["id"] for f in live["findings"]] == ["no_request_accepted"]
+
+
+# ---- a page refused for naming too many types, then split (a review of the fixes) ------------------
+async def test_a_page_of_too_many_types_split_in_two_is_no_rejected_page_left_out(
+    vendor: Vendor, control: Control
+) -> None:
+    """Before: applied_with_rejected_pages (an error) for a client that split the refused page as
+    the refusal asks, as it is not for a page refused for too many records."""
+    session = await vendor.start()
+    types = {f"T{i}": [{"id": i}] for i in range(101)}
+    refused = await vendor.push(session["id"], {"page_hint": 1, "entities": types}, expect=400)
+    assert refused["code"] == "too_many_entity_types"
+    names = list(types)
+    for hint, half in (("1a", names[:50]), ("1b", names[50:])):
+        await vendor.push(session["id"], {"page_hint": hint, "entities": {name: types[name] for name in half}})
+    await vendor.close(session["id"])
+    await control.advance(5)
+    assert (await vendor.session(session["id"]))["state"] == "processed"
+    assert "applied_with_rejected_pages" not in ids(await report(control))

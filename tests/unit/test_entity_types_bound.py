@@ -59,7 +59,7 @@ def test_a_large_page_of_types_is_refused_before_it_is_parsed() -> None:
     body = orjson.dumps(_page(1_000_000))
     verdict = refused_unparsed(body, 100, LIMIT)
     assert verdict is not None and verdict.code is not None and verdict.code.code == "too_many_entity_types"
-    assert "more than 100 entity types (101 read, the rest was not)" in verdict.errors[0]["issue"]
+    assert "more than 100 entity types (101 type names read, the rest was not)" in verdict.errors[0]["issue"]
     assert verdict.counts == {} and len(orjson.dumps(verdict.errors)) < 1_000
     broken = body[:SCAN_PREFIX_BYTES] + b"\xff, not JSON" * 60_000
     again = refused_unparsed(broken, 100, LIMIT)

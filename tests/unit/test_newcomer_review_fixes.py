@@ -129,6 +129,29 @@ def test_report_exits_1_when_no_integration_received_a_sprinto_api_request(serve
     assert run("report", "--url", server.origin, "--integration", "acme").returncode == 0
 
 
+def test_a_report_of_nothing_names_a_wrong_key_and_one_whose_requests_left_the_journal_was_judged() -> None:
+    """A review of the fixes: every request refused 401 (a wrong key) was said to be "is the
+    client's base URL this server's?", though the requests reached it; and an integration whose
+    requests the journal's ring let go of, its report still holding findings, was said to have
+    received none ("nothing to judge" under its own findings)."""
+    running = start("--journal-size", "5")
+    try:
+        assert running.call("POST", ACME + "/sessions", headers=KEY)[0] == 201  # acme's key is "k"
+        for _ in range(6):  # a wrong key: 401, journaled to no integration; acme's start leaves the ring
+            assert running.call("POST", ACME + "/sessions", headers={"api-key": "wrong"})[0] == 401
+        judged = run("report", "--url", running.origin)
+        assert "session_left_active" in judged.stdout, judged.stdout
+        assert "nothing to judge" not in judged.stdout, judged.stdout
+        assert running.call("DELETE", "/_mock/integrations/acme")[0] == 204
+        assert running.call("PUT", "/_mock/integrations/hr/scenario", {"name": "quiet", "rules": []})[0] == 200
+        nothing = run("report", "--url", running.origin)
+        assert nothing.returncode == 1
+        assert "its api-key the integration's? A request with a wrong key is answered 401" in nothing.stdout
+        assert "GET /_mock/journal?status=401" in nothing.stdout
+    finally:
+        stopped(running)
+
+
 def test_the_docs_say_the_same_of_a_report_of_nothing() -> None:
     said = "when no integration received a Sprinto API request (nothing to judge"
     for name in ("docs/getting-started.md", "docs/ci.md", "docs/judge.md"):
