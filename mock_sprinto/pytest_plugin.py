@@ -398,8 +398,14 @@ def _behaviours_met(handles: list[Any]) -> dict[str, bool | None]:
         except Exception:  # the summary must never fail a test
             continue
         for behaviour, recovered in found.items():
-            met[behaviour] = True if met.get(behaviour) else recovered
+            # recovered in one integration: recovered; else not recovered in one: not; else None
+            # (recovery means nothing: it must not hide a False another integration said)
+            before = met.get(behaviour)
+            met[behaviour] = True if True in (before, recovered) else (False if False in (before, recovered) else None)
     return met
+
+
+UNRECOVERED_SHOWN = 3  # the node ids the summary names per behaviour a test did not recover from
 
 
 class CoverageTally:
@@ -409,7 +415,9 @@ class CoverageTally:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.tally: dict[str, list[int]] = {}  # behaviour -> [tests that met it, that recovered]
+        # behaviour -> [tests that met it, that recovered, where recovery meant nothing (None)]
+        self.tally: dict[str, list[int]] = {}
+        self.unrecovered: dict[str, list[str]] = {}  # behaviour -> the first tests that did not recover
         self.wanted: int | None = config.getoption("--mock-sprinto-min-coverage", None)
         self.worker = hasattr(config, "workerinput")
 
@@ -418,9 +426,12 @@ class CoverageTally:
             if name != _BEHAVIOURS_PROPERTY or not isinstance(value, dict):
                 continue
             for behaviour, recovered in value.items():
-                counts = self.tally.setdefault(behaviour, [0, 0])
+                counts = self.tally.setdefault(behaviour, [0, 0, 0])
                 counts[0] += 1
                 counts[1] += 1 if recovered else 0
+                counts[2] += 1 if recovered is None else 0
+                if recovered is False:
+                    self.unrecovered.setdefault(behaviour, []).append(report.nodeid)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.wanted is not None and not self.worker and len(self.tally) < self.wanted:
@@ -431,11 +442,11 @@ class CoverageTally:
         if self.worker or (not self.tally and self.wanted is None):
             return
         from .report import BEHAVIOURS
-        from .report.coverage import RECOVERED_WHEN, STOPPING_IS_RIGHT
+        from .report.coverage import MEANS_NOTHING_WHEN, RECOVERED_WHEN, STOPPING_IS_RIGHT
 
         terminalreporter.section("mock-sprinto: Sprinto behaviours the tests met")
         for behaviour in BEHAVIOURS:
-            met, recovered = self.tally.get(behaviour, (0, 0))
+            met, recovered, meaningless = self.tally.get(behaviour, (0, 0, 0))
             if not met:
                 terminalreporter.write_line(f"  {behaviour:20} never met")
                 continue
@@ -444,8 +455,17 @@ class CoverageTally:
                 # "recovered in 0" read as a failing for a client that rightly stopped with an error.
                 line += f", synced again and processed in {recovered} (stopping with an error is right too)"
             elif RECOVERED_WHEN.get(behaviour) is not None:
-                line += f", recovered in {recovered}"
+                if meaningless < met:
+                    line += f", recovered in {recovered}" + (f" of {met - meaningless}" if meaningless else "")
+                if meaningless:  # e.g. a retried processing that failed too: not a recovery missed
+                    why = MEANS_NOTHING_WHEN.get(behaviour, "recovery means nothing there")
+                    line += f"; in {meaningless} {why}"
             terminalreporter.write_line(line)
+            tests = self.unrecovered.get(behaviour, [])
+            if tests and RECOVERED_WHEN.get(behaviour) is not None:
+                words = "not synced again" if behaviour in STOPPING_IS_RIGHT else "not recovered"
+                more = f" and {len(tests) - UNRECOVERED_SHOWN} more" if len(tests) > UNRECOVERED_SHOWN else ""
+                terminalreporter.write_line(f"  {'':20} {words}: {', '.join(tests[:UNRECOVERED_SHOWN])}{more}")
         if self.wanted is not None:
             verdict = "met" if len(self.tally) >= self.wanted else "NOT met: the run fails"
             terminalreporter.write_line(

@@ -25,6 +25,10 @@ from .resources import schemas_dir
 from .rules import Rule
 
 ENTITY_TYPE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}\Z")
+# ENTITY_TYPE_NAME said for people, whole: a name refused for its length alone was told
+# "(letters, digits, '_')" and nothing else.
+ENTITY_TYPE_NAME_RULE = "a letter, then up to 63 letters, digits or '_' (64 characters at most)"
+NAME_SHOWN_CHARS = 100  # a refused name is quoted whole up to this length, else cut with its length said
 MAX_PAGE_HINT_CHARS = 256
 # A validation error never repeats a large part of the page (as Pydantic cuts ``input_value``): the
 # value an ``issue`` quotes is cut to its first and last characters with its length said, and the
@@ -429,7 +433,7 @@ def _count_unusual_type(
     array, or unknown types are refused (setting ``unknown_entity_types: reject``)."""
     pointer = json_pointer(("entities", entity_type))
     if not ENTITY_TYPE_NAME.match(entity_type):
-        issue = f"{cut(entity_type, 80)!r} is not a valid entity type name (letters, digits, '_')"
+        issue = f"{_name_shown(entity_type)} is not a valid entity type name: {ENTITY_TYPE_NAME_RULE}"
         _envelope_error(verdict, issue, pointer, "entity_type", entity_type=entity_type)
         return
     if not isinstance(records, list):
@@ -442,6 +446,13 @@ def _count_unusual_type(
         issue = f"unknown entity type {cut(entity_type, 80)!r} (known: {known})"
         rule = rules.ENTITY_TYPES
         _envelope_error(verdict, issue, pointer, "unknown_entity_type", entity_type=entity_type, rule=rule)
+
+
+def _name_shown(name: str) -> str:
+    """A refused entity type name as the issue quotes it: whole, with its length when that is what
+    breaks the rule, or cut (``cut`` says the length) when it is longer than ``NAME_SHOWN_CHARS``."""
+    quoted = repr(cut(name, NAME_SHOWN_CHARS))
+    return f"{quoted} ({len(name)} characters)" if 64 < len(name) <= NAME_SHOWN_CHARS else quoted
 
 
 def _refuse_empty(verdict: PageVerdict) -> PageVerdict:

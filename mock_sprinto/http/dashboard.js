@@ -1,13 +1,17 @@
 'use strict';
 // Every value from the emulator becomes a text node: el() never parses HTML.
 const state = { selected: null, open: new Set(), recordType: null, recordOffset: 0, busy: false, journalSize: 0,
-  sessions: 20 };
+  sessions: 20, integrations: 50 };
 const PAGE = 20;
 // The overview holds the newest `state.sessions` sessions (SESSIONS_STEP more a click, at most
 // MAX_SESSIONS: the server's cap), the last 100 pages of each (the server's OVERVIEW_PAGES) and the
 // last ACTIVITY_SHOWN activity items (its OVERVIEW_ACTIVITY); the full views are the JSON endpoints.
 const SESSIONS_STEP = 20;
 const MAX_SESSIONS = 1000;
+// The integrations table holds the newest `state.integrations` (INTEGRATIONS_STEP more a click) and
+// the one shown, wherever it is: with 1,500 of them it listed every one, the one shown below them all,
+// and their findings filled in a few a second from the oldest.
+const INTEGRATIONS_STEP = 50;
 const ACTIVITY_SHOWN = 200;
 // The judge's findings of every integration, not only the one shown: id -> {report summary,
 // findings count, when read, the integration's summary then}. The others are read a few a poll,
@@ -20,6 +24,8 @@ const findings = new Map();
 const CHANGED_MS = 3000;
 const STALE_MS = 5000;
 const OTHERS_PER_POLL = 4;
+// Never read yet: a row of the table with "…" in it. Each is read once, so more of them a poll.
+const UNREAD_PER_POLL = 12;
 const JOURNAL_FOR_TIMELINES = 500;
 const ADVANCES = [["+1 min", 60], ["+61 min", 3660], ["+1 day", 86400]];
 
@@ -68,6 +74,18 @@ const badge = (word, cls) => el("span", { class: "badge " + (cls || word) }, wor
 const LONG_ID = 40;
 const idCode = (v) => (v === null || v === undefined || v === "") ? ""
   : el("code", { class: String(v).length > LONG_ID ? "id long" : "id" }, String(v));
+// An id in a column of many rows (the journal's integration): a long one on one line, its head cut
+// and its last TAIL characters kept after an ellipsis (ids often differ at their end: a test's name,
+// then its hash), the whole id in its title. Wrapped, a 128-character one made every row of its
+// integration ~170 px tall. What is selected and copied is still the whole id: the ellipsis is the
+// style's (::before), not text.
+const TAIL = 9;
+const clippedId = (v) => {
+  const id = (v === null || v === undefined) ? "" : String(v);
+  if (id.length <= LONG_ID) return idCode(id);
+  return el("code", { class: "id clipped", title: plainText(id) },
+    el("span", { class: "head" }, id.slice(0, -TAIL)), el("span", { class: "tail" }, id.slice(-TAIL)));
+};
 // The catalogue's meanings and the judge's messages and advice are written for Markdown (the README
 // and the docs show them in tables): a `code span` in them becomes a <code> holding its text, not
 // visible backticks. An unpaired backtick stays as it is written.
@@ -258,11 +276,34 @@ function findingsCell(id) {
   return el("td", { class: cls + " findings", title: findingsWords(known.summary) }, many(known.count));
 }
 
+// The rows the table holds: the newest state.integrations of the list (oldest first, as it comes),
+// and the one shown when it is older than those.
+function integrationRows(list) {
+  const newest = list.slice(-state.integrations);
+  const older = list.length - newest.length;
+  const chosen = older && state.selected ? list.findIndex((i) => i.id === state.selected) : -1;
+  return chosen >= 0 && chosen < older ? [list[chosen], ...newest] : newest;
+}
+
+function renderIntegrationsNote(list, rows) {
+  const note = document.getElementById("integrations-note");
+  const cut = list.length > state.integrations;
+  const extra = rows.length > state.integrations;  // the one shown, older than the newest
+  if (!changed("integrations-note", cut, list.length, state.integrations, extra)) return;
+  keepingFocus(() => note.replaceChildren(...(cut ? [leftOut("integrations-left-out",
+    `the newest ${many(state.integrations)} of ${many(list.length)} integrations${extra ? ", and the one shown" : ""}`,
+    "integrations", "all of them as JSON", " ", el("button", { type: "button", class: "more-integrations",
+      "data-focus": "more-integrations", on: { click: () => {
+        state.integrations += INTEGRATIONS_STEP; refresh(); } } }, `show ${INTEGRATIONS_STEP} more`))] : [])));
+}
+
 function renderIntegrations(list) {
-  const known = list.map((i) => { const f = findings.get(i.id); return f ? [f.count, f.summary] : null; });
-  if (!changed("integrations", list, known, state.selected)) return;
+  const rows = integrationRows(list);
+  renderIntegrationsNote(list, rows);
+  const known = rows.map((i) => { const f = findings.get(i.id); return f ? [f.count, f.summary] : null; });
+  if (!changed("integrations", rows, known, state.selected)) return;
   // One row per integration, rebuilt only when its own data changed.
-  fill("integrations", list.map((i, n) => ({ key: i.id, sig: sig(i, known[n], i.id === state.selected), build: () => {
+  fill("integrations", rows.map((i, n) => ({ key: i.id, sig: sig(i, known[n], i.id === state.selected), build: () => {
     const failed = (i.sessions || {}).failed || 0;
     // the failed ones are the badge alone ("failed 1" beside "1 failed" said it twice)
     const others = Object.fromEntries(Object.entries(i.sessions || {}).filter(([name]) => name !== "failed"));
@@ -276,7 +317,7 @@ function renderIntegrations(list) {
         on: { click: () => select(i.id) } }, i.id === state.selected ? "shown" : "show")));
   } })));
   // The journal's choice of integration: rebuilt only when the ids change (not at every count),
-  // so an open drop-down is not closed under the pointer.
+  // so an open drop-down is not closed under the pointer. Every integration, not only the rows.
   if (!changed("integration-ids", list.map((i) => i.id))) return;
   const options = document.getElementById("f-integration");
   const chosen = options.value;
@@ -368,8 +409,8 @@ function updateSession(node, s, base, activity, journal) {
     // at the same instant, a request's answer comes before what it set off (a close, then processing)
     .concat(answers.map((e) => ({ at: e.at, rank: 0, key: "r:" + e.request_id, sig: sig(e), build: () => answerItem(e) })))
     .concat(cut ? [{ at: since || "", rank: -1, key: "left-out", sig: sig(s.pages_total - s.pages.length),
-      build: () => el("li", { "data-type": "left-out", class: "muted" },
-        `… the events of ${many(s.pages_total - s.pages.length)} earlier page(s) are left out`) }] : [])
+      build: () => el("li", { "data-type": "left-out", class: "muted left-out" },
+        `… the events of ${plural(s.pages_total - s.pages.length, "earlier page")} are left out`) }] : [])
     .sort((a, b) => (a.at < b.at ? -1 : (a.at > b.at ? 1 : a.rank - b.rank)));
   const summary = () => [idCode(s.id), " ", badge(s.state), " ",
     `${plural(s.accepted_batches, "page")} accepted, ${many(s.rejected_batches)} rejected; `,
@@ -426,12 +467,12 @@ function renderReport(report) {
   if (!changed("report", state.selected, report)) return;
   const holder = document.getElementById("report");
   const findings = report.findings.map((f) => ({ key: "finding:" + f.id, sig: sig(f), build: () => details(`finding:${f.id}`, "finding " + f.severity,
-    [badge(f.severity), " ", el("code", {}, f.id), " ", prose(f.message), f.count > 1 ? ` (×${f.count})` : ""],
+    [badge(f.severity), " ", el("code", {}, f.id), " ", prose(f.message), f.count > 1 ? ` (×${many(f.count)})` : ""],
     el("p", {}, el("strong", {}, "advice: "), prose(f.advice), " ", el("span", { class: "muted" }, `(basis ${f.basis})`)),
     el("div", { class: "scroll" }, table(["request id", "session", "page", "page_hint", "code", "at", "more"],
       f.evidence.map((e) => el("tr", { class: "evidence" },
         el("td", {}, idCode(e.request_id)),
-        el("td", {}, idCode(e.session_id)), el("td", {}, text(e.page)),
+        el("td", {}, idCode(e.session_id)), el("td", {}, typeof e.page === "number" ? many(e.page) : text(e.page)),
         el("td", {}, text(e.page_hint)), el("td", {}, text(e.code)), el("td", { class: "at" }, text(e.at)),
         el("td", { class: "more" }, Object.entries(e)
           .filter(([k]) => !["request_id", "session_id", "page", "page_hint", "code", "at"].includes(k))
@@ -458,7 +499,7 @@ function renderScenario(view) {
     el("p", {}, el("strong", {}, bdi(view.scenario.name)), ` (${view.applies_to})`, view.scenario.description ? [" — ", bdi(view.scenario.description)] : ""),
     counted.length === 0 ? el("p", { class: "muted" }, "no rules") : table(["rule", "definition", "matched", "fired"], counted.map((r, i) => el("tr", { "data-rule": r.rule },
       el("td", { class: "rule" }, r.rule), el("td", {}, el("code", { class: "definition" }, JSON.stringify(rules[i] || {}))),
-      el("td", {}, String(r.matched)), el("td", { class: r.fired ? "warn" : "" }, String(r.fired)))), { class: "rules" }));
+      el("td", {}, many(r.matched)), el("td", { class: r.fired ? "warn" : "" }, many(r.fired)))), { class: "rules" }));
 }
 
 // The overview holds the last ACTIVITY_SHOWN items and the last ACTIVITY_SHOWN anomalies (and the
@@ -517,16 +558,18 @@ function noteFindings(id, report, summary) {
   findings.set(id, { count: report.findings.length, summary: report.summary, at: Date.now(), seen: JSON.stringify(summary) });
 }
 
-// The findings of the integrations not shown: those never read, changed since, or read longest ago.
-async function refreshOtherFindings(list) {
-  for (const id of findings.keys()) if (!list.some((i) => i.id === id)) findings.delete(id);
+// The findings of the other rows of the table (never of an integration it leaves out): those never
+// read first, newest first (UNREAD_PER_POLL of them), then those changed since or read longest ago.
+async function refreshOtherFindings(rows) {
+  const listed = new Set(rows.map((i) => i.id));
+  for (const id of findings.keys()) if (!listed.has(id)) findings.delete(id);
   const now = Date.now();
-  const due = list.filter((i) => {
-    if (i.id === state.selected) return false;
+  const others = rows.filter((i) => i.id !== state.selected);
+  const unread = others.filter((i) => !findings.has(i.id)).reverse().slice(0, UNREAD_PER_POLL);
+  const due = unread.length ? unread : others.filter((i) => {
     const known = findings.get(i.id);
-    return !known || now - known.at > (known.seen !== JSON.stringify(i) ? CHANGED_MS : STALE_MS);
-  }).sort((a, b) => ((findings.get(a.id) || { at: 0 }).at - (findings.get(b.id) || { at: 0 }).at))
-    .slice(0, OTHERS_PER_POLL);
+    return now - known.at > (known.seen !== JSON.stringify(i) ? CHANGED_MS : STALE_MS);
+  }).sort((a, b) => findings.get(a.id).at - findings.get(b.id).at).slice(0, OTHERS_PER_POLL);
   await Promise.all(due.map(async (i) => {
     const view = await get(`integrations/${enc(i.id)}/overview?limit=1&sessions=0&pages=0`);  // its report alone
     if (view.exists) noteFindings(i.id, view.report, i); else findings.delete(i.id);
@@ -601,7 +644,7 @@ async function renderJournal() {
   keepingFocus(() => fill("journal", journal.entries.reverse().map((e) => ({ key: e.request_id, sig: sig(e), build: () => el("tr", { "data-request": e.request_id },
     el("td", { class: "muted at" }, e.at), el("td", {}, e.operation),
     el("td", { class: e.status && e.status < 400 ? "ok" : "err" }, String(e.status)), el("td", {}, text(e.code)),
-    el("td", { class: e.rule ? "warn rule" : "rule" }, text(e.rule)), el("td", {}, idCode(e.integration_id)),
+    el("td", { class: e.rule ? "warn rule" : "rule" }, text(e.rule)), el("td", {}, clippedId(e.integration_id)),
     el("td", {}, idCode(e.session_id)), el("td", {}, idCode(e.request_id)),
     el("td", {}, String(e.latency_ms))) }))));
 }
@@ -635,7 +678,7 @@ async function refresh() {
       get(`journal?integration_id=${enc(state.selected)}&limit=${Math.min(JOURNAL_FOR_TIMELINES, state.journalSize)}`)])
       : [null, { entries: [] }];
     if (view && view.exists) noteFindings(state.selected, view.report, list.find((i) => i.id === state.selected));
-    await refreshOtherFindings(list);
+    await refreshOtherFindings(integrationRows(list));
     keepingFocus(() => { renderIntegrations(list); renderIntegration(view, answers.entries); });
     await renderJournal();
     labelCells();

@@ -78,6 +78,10 @@ button{font:inherit;padding:2px 10px;border:1px solid #9aa3b2;border-radius:4px;
 button:hover{background:#eef0f3}button.current{background:#1d2330;color:#fff}
 .row{display:flex;flex-wrap:wrap;gap:6px 16px;align-items:center}
 ol.timeline{margin:4px 0;padding-left:22px}ol.timeline li{margin:1px 0}
+ol.timeline li.left-out{list-style:none;counter-increment:list-item 0}
+code.id.clipped{display:inline-flex;max-width:100%;white-space:nowrap;vertical-align:top}
+code.id.clipped .head{overflow:hidden;white-space:nowrap;max-width:9ch}
+code.id.clipped .tail{flex:none;white-space:nowrap}code.id.clipped .tail::before{content:"…"}
 .pointer{font-weight:600}
 #empty{border-left:4px solid #1a4fb5}
 @media (max-width:720px){
@@ -115,6 +119,7 @@ Every call this page makes is in the <a href="openapi.json">OpenAPI document</a>
 </section>
 <section id="integrations-card" class="card">
 <h2>Integrations</h2>
+<div id="integrations-note"></div>
 <table id="integrations"><thead><tr><th>id</th><th>active session</th><th>sessions by state</th>
 <th>datasets</th><th>findings</th><th></th></tr></thead><tbody></tbody></table>
 </section>

@@ -142,8 +142,13 @@ def session_expired(run: Run) -> Verdict:
 
 def processing_retried(run: Run) -> Verdict:
     """Each retried session ended processed and the client read it so: the retry is Sprinto's
-    doing, the client's part is to keep polling (one that closed and left never knew)."""
-    retried = [s for s in run.sessions if s.retry_count > 0]
+    doing, the client's part is to keep polling (one that closed and left never knew). A retried
+    session whose processing then failed is ``processing_failed``'s: its recovery means nothing here
+    (None when every retried session failed), so a client that rightly stopped is not counted
+    unrecovered twice."""
+    retried = [s for s in run.sessions if s.retry_count > 0 and s.state is not State.FAILED]
+    if not retried and any(s.retry_count > 0 for s in run.sessions):
+        return True, None
 
     def seen_processed() -> bool:
         last_read: dict[str, float] = {}
@@ -266,7 +271,8 @@ RECOVERED_WHEN: dict[str, str | None] = {
     "session_expired": "the session was applied anyway, or a new one started after it expired, and no page it "
     "refused was left out of an applied session",
     "processing_retried": "the client read the retried session `processed` (the retry is Sprinto's, the polling "
-    "the client's)",
+    "the client's); recovery means nothing when the retried processing failed too (`processing_failed` covers "
+    "that session)",
     "processing_failed": "a session started after the failure was processed: the sync was run again and "
     "succeeded. Failing loudly (an error, nothing applied) is right too: the exam expects it",
     "discarded": None,
@@ -274,6 +280,12 @@ RECOVERED_WHEN: dict[str, str | None] = {
     "transport_fault": "the same request later succeeded: the page accepted (or read counted in its session when "
     "it was staged before its answer was lost), the close or the read done, a lost start's session used or "
     "another started",
+}
+
+# Where a met behaviour's recovery means nothing (its ``recovered`` None), said for people: why, in
+# the words the pytest summary's line gives the tests it counts so.
+MEANS_NOTHING_WHEN: dict[str, str] = {
+    "processing_retried": "the retried processing failed too: processing_failed covers it",
 }
 
 # Behaviours whose right handling may be to stop: a failure that running the sync again cannot be

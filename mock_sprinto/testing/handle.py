@@ -33,9 +33,12 @@ from ..settings import Settings
 from .common import SERVER_WIDE_SERVER, ScenarioSpec, integration_settings, scenario_body, unknown_scenario
 from .verdicts import (
     JOURNAL_SHOWN,
+    StagedTwice,
     behaviour_failure,
+    counts_differ,
     describe_integration,
     no_rejected_failure,
+    nothing_judged_failure,
     pick_session,
     processed_failure,
 )
@@ -293,7 +296,11 @@ class HandleBase(ABC):
     ) -> Op[SessionView]:
         __tracebackhide__ = True
         session = pick_session((yield from self._fetch_sessions()), session_id)
-        failure = processed_failure(session, records, by_entity)
+        twice: list[StagedTwice] = []
+        if counts_differ(session, records, by_entity):
+            ident, chosen = self.integration_id, session["id"]
+            twice = self._read_quiet(lambda control: staged_twice(control, ident, chosen))
+        failure = processed_failure(session, records, by_entity, twice)
         if failure:
             raise AssertionError(failure)
         return session
@@ -304,7 +311,7 @@ class HandleBase(ABC):
         if failure:
             raise AssertionError(failure)
 
-    def _well_behaved_report(self, allow: Sequence[str]) -> Op[ReportView]:
+    def _well_behaved_report(self, allow: Sequence[str], allow_no_request: bool = False) -> Op[ReportView]:
         __tracebackhide__ = True
         if isinstance(allow, str):
             allow = (allow,)
@@ -315,6 +322,13 @@ class HandleBase(ABC):
         failure = behaviour_failure(report, tuple(allow))
         if failure:
             raise AssertionError(failure)
+        if not report["findings"] and not allow_no_request:
+            # An empty report passes only a client that was judged: one whose requests never reached
+            # the integration (another base URL or id, a wrong api-key) has nothing in it either.
+            ident = self.integration_id
+            reached, refused, total = self._read_quiet(lambda control: reach(control, ident))
+            if not reached:
+                raise AssertionError(nothing_judged_failure(ident, self.base_url, refused, total))
         return report
 
     # verification (POST .../verify; docs/verify.md)
@@ -362,13 +376,55 @@ class HandleBase(ABC):
 
         Synchronous on both handles, and no request: the report hook calls it when no event
         loop runs, possibly after the integration was deleted."""
-        sessions, journal = self._read(
+        ident = self._integration_id
+        sessions, journal, (_, refused, total) = self._read(
             lambda control: (
-                control.sessions_kept(self.integration_id),
-                control.journal(self.integration_id, JOURNAL_SHOWN * 5)["entries"],
+                control.sessions_kept(ident),
+                control.journal(ident, JOURNAL_SHOWN * 5)["entries"],
+                reach(control, ident) if ident in control.emulator.tenants else (True, [], 0),
             )
         )
-        return describe_integration(self.integration_id, self.base_url, sessions, journal)
+        return describe_integration(ident, self.base_url, sessions, journal, refused, total)
+
+
+def staged_twice(control: ControlPlane, integration_id: str, session_id: str) -> list[StagedTwice]:
+    """The session's accepted pages that repeat an earlier one (the same digest: the same bytes
+    decoded), each with the ordinal of the first and its counts; none when it is gone."""
+    tenant = control.emulator.tenants.get(integration_id)
+    session = tenant.sessions.get(session_id) if tenant is not None else None
+    if session is None:
+        return []
+    first: dict[str, int] = {}
+    twice: list[StagedTwice] = []
+    for page in session.accepted_pages:
+        if page.digest is None:
+            continue
+        earlier = first.setdefault(page.digest, page.ordinal)
+        if earlier != page.ordinal:
+            twice.append((page.ordinal, earlier, dict(page.counts)))
+    return twice
+
+
+REFUSED_KEPT = 1000  # the 401s a "nothing reached it" verdict reads, newest first
+
+
+def reach(control: ControlPlane, integration_id: str) -> tuple[bool, list[dict[str, Any]], int]:
+    """Whether a Sprinto API request reached the integration since it was made (its journal holds
+    one, or it has a session: its journal may have been pushed out of the ring), and if none did,
+    the requests sent to its path since then and answered 401 (oldest first, the newest
+    ``REFUSED_KEPT`` at most) and how many: a 401 is journaled to no integration, so its own
+    journal never shows a client that sends the wrong api-key."""
+    tenant = control.emulator.tenants.get(integration_id)
+    if control.journal(integration_id, 1)["entries"] or (tenant is not None and tenant.session_count):
+        return True, [], 0
+    path = f"{API_PREFIX}/v1/integrations/{integration_id}"
+    since = tenant.since if tenant is not None else 0
+    refused = [
+        entry
+        for entry in control.emulator.journal.picked(None, REFUSED_KEPT, status=401, after=since)
+        if entry.integration_id is None and (entry.path == path or entry.path.startswith(path + "/"))
+    ]
+    return False, [entry.public() for entry in refused[-JOURNAL_SHOWN:]], len(refused)
 
 
 def write_bundle(path: str | os.PathLike[str], document: Any) -> Path:

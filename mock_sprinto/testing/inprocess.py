@@ -142,9 +142,11 @@ class AsyncMockSprinto(HandleBase):
         """This integration's requests as a HAR 1.2 file at ``path``; returns the path."""
         return await self._run(self._har(path))
 
-    async def assert_client_well_behaved(self, allow: Sequence[str] = ()) -> ReportView:
+    async def assert_client_well_behaved(
+        self, allow: Sequence[str] = (), *, allow_no_request: bool = False
+    ) -> ReportView:
         __tracebackhide__ = True
-        return await self._run(self._well_behaved_report(allow))
+        return await self._run(self._well_behaved_report(allow, allow_no_request))
 
     # verification (POST /_mock/integrations/{id}/verify; docs/verify.md)
     async def verify(

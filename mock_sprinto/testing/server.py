@@ -685,11 +685,13 @@ class MockSprinto(HandleBase):
         open it in a browser's developer tools (Network, import HAR). Returns the path."""
         return self._run(self._har(path))
 
-    def assert_client_well_behaved(self, allow: Sequence[str] = ()) -> ReportView:
+    def assert_client_well_behaved(self, allow: Sequence[str] = (), *, allow_no_request: bool = False) -> ReportView:
         """No error or warning finding (but those ``allow`` names) in the report; returns it.
-        A failure names each finding with its evidence and advice."""
+        A failure names each finding with its evidence and advice. An empty report fails too when
+        no Sprinto API request reached the integration (nothing was judged), naming the likely
+        causes, unless ``allow_no_request``: a test whose client is meant to send none."""
         __tracebackhide__ = True
-        return self._run(self._well_behaved_report(allow))
+        return self._run(self._well_behaved_report(allow, allow_no_request))
 
     # verification (POST /_mock/integrations/{id}/verify; docs/verify.md)
     def verify(

@@ -108,17 +108,48 @@ def pick_session(sessions: Sequence[S], session_id: str | None) -> S:
     raise AssertionError(f"no session {session_id!r} on this integration (sessions: {known})")
 
 
+def counts_differ(session: Mapping[str, Any], records: int | None, by_entity: Mapping[str, int] | None) -> bool:
+    """Whether the session's accepted counts are not the ones expected."""
+    return (records is not None and session.get("accepted_records_total") != records) or (
+        by_entity is not None and dict(session.get("accepted_records_by_entity") or {}) != dict(by_entity)
+    )
+
+
+# A page staged a second time: (its ordinal, the ordinal of the earlier page it repeats, its counts by
+# entity type). ``HandleBase`` reads them from the session's pages' digests.
+StagedTwice = tuple[int, int, Mapping[str, int]]
+
+
+def _staged_twice_note(twice: Sequence[StagedTwice], types: Sequence[str]) -> str:
+    """What a count that differs owes to pages staged twice: the counts are of the pages staged."""
+    repeated = sum(sum(counts.values()) for _, _, counts in twice)
+    pairs = ", ".join(f"page {page} repeats page {earlier}" for page, earlier, _ in twice[:PAGES_SHOWN])
+    more = f" and {len(twice) - PAGES_SHOWN} more" if len(twice) > PAGES_SHOWN else ""
+    reads = " and ".join(f"mock_sprinto.records({name!r})" for name in types[:3]) or "mock_sprinto.records(type)"
+    return (
+        f"  the session staged {counted(len(twice), 'page')} twice ({pairs}{more}: the same bytes, "
+        f"{counted(repeated, 'record')}), as a client does that sends a page again after its answer was lost. "
+        "Its accepted counts are of every page staged, so they count those records twice; "
+        f"what it applied (a keyed record once) is {reads}"
+    )
+
+
 def processed_failure(
-    session: Mapping[str, Any], records: int | None, by_entity: Mapping[str, int] | None
+    session: Mapping[str, Any],
+    records: int | None,
+    by_entity: Mapping[str, int] | None,
+    staged_twice: Sequence[StagedTwice] = (),
 ) -> str | None:
-    """Why ``session`` is not 'processed with these counts', or None when it is."""
+    """Why ``session`` is not 'processed with these counts', or None when it is. ``staged_twice``:
+    its pages that repeat an earlier one, said when a count differs."""
     problems: list[str] = []
     if session.get("state") != "processed":
         problems.append(f"session {session['id']} is {session.get('state')!r}, not 'processed': {_state_hint(session)}")
-    if records is not None and session.get("accepted_records_total") != records:
-        problems.append(
-            f"session {session['id']} has {session.get('accepted_records_total')} accepted records, expected {records}"
-        )
+    repeated = sum(sum(counts.values()) for _, _, counts in staged_twice)
+    total = session.get("accepted_records_total")
+    if records is not None and total != records:
+        once = f" ({total - repeated} without the pages staged twice)" if repeated and isinstance(total, int) else ""
+        problems.append(f"session {session['id']} has {total} accepted records{once}, expected {records}")
     if by_entity is not None and dict(session.get("accepted_records_by_entity") or {}) != dict(by_entity):
         problems.append(
             f"session {session['id']} accepted {dict(session.get('accepted_records_by_entity') or {})} "
@@ -126,6 +157,9 @@ def processed_failure(
         )
     if not problems:
         return None
+    if staged_twice and counts_differ(session, records, by_entity):
+        types = sorted({name for _, _, counts in staged_twice for name in counts})
+        problems.append(_staged_twice_note(staged_twice, types))
     problems.append(f"  {_pages_line(session)}")
     rejected, listing = format_rejected_pages([session])
     if rejected:
@@ -143,9 +177,16 @@ def no_rejected_failure(sessions: Sequence[Mapping[str, Any]]) -> str | None:
 
 
 def describe_integration(
-    integration_id: str, base_url: str, sessions: Sequence[Mapping[str, Any]], journal: Sequence[Mapping[str, Any]]
+    integration_id: str,
+    base_url: str,
+    sessions: Sequence[Mapping[str, Any]],
+    journal: Sequence[Mapping[str, Any]],
+    refused: Sequence[Mapping[str, Any]] = (),
+    refused_total: int = 0,
 ) -> str:
-    """What the emulator saw of one integration: added to a failing test's report."""
+    """What the emulator saw of one integration: added to a failing test's report. ``refused``: when
+    no request reached it, the newest requests to its path answered 401 (``refused_total`` in all),
+    which its journal never holds."""
     lines = [f"integration {integration_id} at {base_url}"]
     if not sessions:
         lines.append("no sessions")
@@ -168,6 +209,19 @@ def describe_integration(
             code = f" {entry['code']}" if entry.get("code") else ""
             rule = f" [rule {entry['rule']}]" if entry.get("rule") else ""
             lines.append(f"  {entry['at']} {entry['method']} {path} -> {entry['status']}{code}{rule}")
+    if refused:
+        shown = refused[-JOURNAL_SHOWN:]
+        lines.append(
+            f"no request reached it, and {counted(refused_total, 'request')} to its path "
+            f"{'was' if refused_total == 1 else 'were'} answered 401 (a wrong or missing api-key; journaled "
+            f"to no integration){f', the last {len(shown)}' if refused_total > len(shown) else ''}:"
+        )
+        prefix = f"{API_PREFIX}/v1/integrations/{integration_id}"
+        for entry in shown:
+            path = str(entry["path"])
+            path = (path[len(prefix) :] or "/") if path.startswith(prefix) else path
+            code = f" {entry['code']}" if entry.get("code") else ""
+            lines.append(f"  {entry['at']} {entry['method']} {path} -> {entry['status']}{code}")
     return "\n".join(lines)
 
 
@@ -199,4 +253,48 @@ def behaviour_failure(report: Mapping[str, Any], allow: Sequence[str] = ()) -> s
             lines.append(f"      ... and {finding['count'] - EVIDENCE_SHOWN} more")
         lines.append(f"    advice: {finding['advice']}")
     lines.append("  (allow=(...) tolerates a finding by its id)")
+    return "\n".join(lines)
+
+
+REFUSED_SHOWN = 3
+
+
+def nothing_judged_failure(
+    integration_id: str, base_url: str, refused: Sequence[Mapping[str, Any]], refused_total: int
+) -> str:
+    """Why a client whose report is empty is not called well behaved: no Sprinto API request reached
+    its integration (``mock-sprinto report`` exits 1 for it, in the same words), and the likely
+    causes. ``refused``: the newest requests sent to this integration's path and answered 401 (a
+    wrong or missing api-key), which are journaled to no integration; ``refused_total`` in all."""
+    from ..statecli import NOTHING_TO_JUDGE
+
+    lines = [f"integration {integration_id}: {NOTHING_TO_JUDGE}"]
+    if refused:
+        prefix = f"{API_PREFIX}/v1/integrations/{integration_id}"
+        were = "was" if refused_total == 1 else "were"
+        lines.append(
+            f"  {counted(refused_total, 'request')} to its path {were} answered 401: the client's api-key is wrong "
+            "or missing (send mock_sprinto.api_key as the `api-key` header: mock_sprinto.headers). A request "
+            "answered 401 is journaled to no integration, so this one's journal and report leave it out:"
+        )
+        for entry in refused[-REFUSED_SHOWN:]:
+            path = str(entry["path"])
+            path = (path[len(prefix) :] or "/") if path.startswith(prefix) else path
+            code = f" {entry['code']}" if entry.get("code") else ""
+            lines.append(f"    {entry['at']} {entry['method']} {path} -> {entry['status']}{code}")
+        if refused_total > len(refused[-REFUSED_SHOWN:]):
+            lines.append(f"    ... and {refused_total - len(refused[-REFUSED_SHOWN:])} more")
+    else:
+        lines.extend(
+            (
+                "  not even a 401 (a wrong or missing api-key) was answered on its path since it was made;",
+                "  the likely causes:",
+                f"  - the client's base URL is not this server's: it must be mock_sprinto.base_url ({base_url});",
+                f"  - it calls another integration id than mock_sprinto.integration_id ({integration_id}): the "
+                "server makes an integration for any id it is sent (auto_create_integrations), and that one "
+                "got the requests;",
+                "  - it sent no request at all.",
+            )
+        )
+    lines.append("  (allow_no_request=True passes a test whose client is meant to send none)")
     return "\n".join(lines)

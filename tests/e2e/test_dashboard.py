@@ -418,8 +418,7 @@ def test_a_long_run_shows_its_newest_sessions_and_last_pages_and_says_what_it_le
     ]
     assert kinds[:3] == ["session_created", "left-out", "page_accepted"] and kinds.count("page_accepted") == 100
     assert (
-        "the events of 105 earlier page(s) are left out"
-        in texts(browser, in_session(lid, 'li[data-type="left-out"]'))[0]
+        "the events of 105 earlier pages are left out" in texts(browser, in_session(lid, 'li[data-type="left-out"]'))[0]
     )
     assert fits_the_window(browser) and broken_values(browser) == []
     shot("long-session")

@@ -30,7 +30,9 @@ async def test_a_page_naming_too_many_types_is_refused_and_keeps_a_bounded_recor
     assert "names 101" in refused["detail"] and refused["accepted_count_by_entity"] == {}
     big = gzip.compress(_types(1_000_000))
     refused = await vendor.push(session["id"], None, 400, data=big, headers={**JSON, "Content-Encoding": "gzip"})
-    assert refused["code"] == "too_many_entity_types" and "101 type names read" in refused["validation_errors"][0]["issue"]
+    assert (
+        refused["code"] == "too_many_entity_types" and "101 type names read" in refused["validation_errors"][0]["issue"]
+    )
     pages = emulator.tenants["acme"].sessions[session["id"]].rejected_pages
     assert [page.counts for page in pages] == [{}, {}]
     async with client.get("/_mock/integrations/acme/overview") as response:
