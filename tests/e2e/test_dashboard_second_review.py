@@ -7,7 +7,6 @@ number; counts the page formats have thousands separators. Screenshots go to
 from __future__ import annotations
 
 import signal
-import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -36,21 +35,9 @@ webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
 
 
-def free_port() -> int:
-    """A port of 18200-18290 that nothing listens on."""
-    for port in range(18230, 18290):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise AssertionError("no free port in 18230-18289")
-
-
 @pytest.fixture
 def server() -> Iterator[Server]:
-    running = start("--port", str(free_port()), "--processing-seconds", "0")
+    running = start("--processing-seconds", "0")  # an ephemeral port
     yield running
     running.proc.send_signal(signal.SIGINT)
     running.proc.wait(10)
