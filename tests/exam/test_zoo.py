@@ -33,10 +33,11 @@ ZOO: dict[str, dict[str, tuple[set[str], set[str]]]] = {
     "action-close": {"baseline": ({"lost_records", "session_left_active", "findings"}, {"close_without_status"})},
     "no-split": {"page-too-large": ({"gave_up", "lost_records"}, set())},
     "no-expiry-handling": {"expired-mid-sync": ({"gave_up", "lost_records"}, set())},
-    "retry-fast": {
-        "throttled": ({"findings"}, {"retry_too_soon"}),
-        "server-errors": ({"findings"}, {"retry_without_backoff"}),
-    },
+    # server-errors catches it too (retry_without_backoff), but only when the machine sends and reads
+    # its retries within NO_BACKOFF_SECONDS (0.01 s) of the 503: a timed verdict, which a loaded CI
+    # machine missed (the CI run of 27fa787). Its judgement is tested on a set clock instead
+    # (tests/http/test_report.py); the 429's one-second Retry-After leaves no doubt.
+    "retry-fast": {"throttled": ({"findings"}, {"retry_too_soon"})},
 }
 
 
