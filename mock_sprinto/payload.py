@@ -403,13 +403,6 @@ class Beyond:
     types: int
 
 
-def records_beyond(raw: bytes, limit: int) -> int | None:
-    """The number of records read when it passes ``limit``, or None (``page_beyond`` without a
-    bound on entity types)."""
-    found = page_beyond(raw, limit, None)
-    return None if found is None else found.records
-
-
 def page_beyond(raw: bytes, max_records: int | None, max_types: int | None) -> Beyond | None:
     """Where the page's text passes ``max_records`` records or ``max_types`` entity types (None:
     no bound), whichever it passes first as it is read in order; None when it passes neither or its

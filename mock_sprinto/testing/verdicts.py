@@ -202,13 +202,7 @@ def describe_integration(
         lines.append(
             f"last {len(shown)} of {len(journal)} requests (paths after {base_url}/v1/integrations/{integration_id}):"
         )
-        prefix = f"{API_PREFIX}/v1/integrations/{integration_id}"
-        for entry in shown:
-            path = str(entry["path"])
-            path = (path[len(prefix) :] or "/") if path.startswith(prefix) else path
-            code = f" {entry['code']}" if entry.get("code") else ""
-            rule = f" [rule {entry['rule']}]" if entry.get("rule") else ""
-            lines.append(f"  {entry['at']} {entry['method']} {path} -> {entry['status']}{code}{rule}")
+        lines.extend(_request_line(entry, integration_id) for entry in shown)
     if refused:
         shown = refused[-JOURNAL_SHOWN:]
         lines.append(
@@ -216,13 +210,19 @@ def describe_integration(
             f"{'was' if refused_total == 1 else 'were'} answered 401 (a wrong or missing api-key; journaled "
             f"to no integration){f', the last {len(shown)}' if refused_total > len(shown) else ''}:"
         )
-        prefix = f"{API_PREFIX}/v1/integrations/{integration_id}"
-        for entry in shown:
-            path = str(entry["path"])
-            path = (path[len(prefix) :] or "/") if path.startswith(prefix) else path
-            code = f" {entry['code']}" if entry.get("code") else ""
-            lines.append(f"  {entry['at']} {entry['method']} {path} -> {entry['status']}{code}")
+        lines.extend(_request_line(entry, integration_id) for entry in shown)
     return "\n".join(lines)
+
+
+def _request_line(entry: Mapping[str, Any], integration_id: str) -> str:
+    """One journaled request as the failure lists it: its path after the integration's, its answer
+    and the scenario rule that made it (a 401 refused before any rule has none)."""
+    prefix = f"{API_PREFIX}/v1/integrations/{integration_id}"
+    path = str(entry["path"])
+    path = (path[len(prefix) :] or "/") if path.startswith(prefix) else path
+    code = f" {entry['code']}" if entry.get("code") else ""
+    rule = f" [rule {entry['rule']}]" if entry.get("rule") else ""
+    return f"  {entry['at']} {entry['method']} {path} -> {entry['status']}{code}{rule}"
 
 
 EVIDENCE_SHOWN = 5

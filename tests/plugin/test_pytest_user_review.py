@@ -16,12 +16,7 @@ from mock_sprinto.pytest_plugin import MockSprintoApp
 from mock_sprinto.testing import MockSprinto, sample_user
 
 from .records import call, close, push, start
-
-INI = """
-[pytest]
-asyncio_mode = auto
-asyncio_default_fixture_loop_scope = function
-"""
+from .test_pytester import HELPERS, INI
 
 
 def post(url: str, headers: dict[str, str], body: Any = None) -> int:
@@ -158,19 +153,10 @@ def test_a_count_that_differs_with_no_page_staged_twice_says_nothing_of_it(mock_
 
 
 # ---- 3. the summary ---------------------------------------------------------------------------------
-SUMMARY_HELPERS = """
-import json, urllib.error, urllib.request
+SUMMARY_HELPERS = (
+    HELPERS  # call(), as the other pytester suites make their requests
+    + """
 from mock_sprinto.testing import sample_user
-
-def call(mock, method, tail, body=None):
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(mock.integration_url + tail, data=data, method=method,
-                                     headers={**mock.headers, "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 def careful_sync(mock):
     session_id = call(mock, "POST", "/sessions")[1]["id"]
@@ -184,6 +170,7 @@ def careful_sync(mock):
     if state != "processed":
         raise RuntimeError(f"the sync {state}")
 """
+)
 
 SUMMARY_SUITE = """
 import pytest

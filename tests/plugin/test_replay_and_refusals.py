@@ -12,12 +12,7 @@ import mock_sprinto.errors
 from mock_sprinto.testing import ControlError, MockSprinto, MockSprintoServer
 
 from ..doctext import block, generated, page
-
-INI = """
-[pytest]
-asyncio_mode = auto
-asyncio_default_fixture_loop_scope = function
-"""
+from .test_pytester import INI
 
 # Half the status reads fail, drawn from the seed; a seeded start's session id is drawn too.
 REPLAY_SUITE = """
