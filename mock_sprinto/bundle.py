@@ -752,9 +752,10 @@ class _Checker:
         self.document = document
         self.base = base
         self.problems: list[str] = []
-        # Page digests are a per-process hash (payload.page_digest): carried over as they are when
-        # this process hashes the same way, recomputed from the bytes the bundle holds otherwise, and
-        # marked as foreign ('b:' + digest) where it holds none, so they only ever match each other.
+        # Page digests (payload.page_digest; a per-process hash before StringZilla's): carried over
+        # as they are when this process hashes the same way, recomputed from the bytes the bundle
+        # holds otherwise, and marked as foreign ('b:' + digest) where it holds none, so they only
+        # ever match each other.
         self.same_digests = document["digest_probe"] == page_digest(_PROBE)
         self.digests: dict[str, str] = {}
 

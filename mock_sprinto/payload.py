@@ -3,18 +3,19 @@
 orjson does the parsing (about twice as fast as ``json`` and it rejects NaN/Infinity and lone
 surrogates itself). What orjson cannot enforce is done here: a nesting limit far below its own
 1024, and refusing duplicate member names, which every common parser would silently resolve
-"last one wins" and so hide a client bug.
+"last one wins" and so hide a client bug. Both are proved by counting marks in the text, which
+StringZilla's SIMD translation and search do several times faster than ``bytes`` methods.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
+import stringzilla
 
 from .codes import MALFORMED_BODY, PAYLOAD_TOO_LARGE
 from .errors import ApiError
@@ -109,11 +110,17 @@ class _NoBody:
 
 NO_BODY = _NoBody()
 
+# StringZilla ships no type information: its three functions here, typed.
+sz_translate: Callable[[bytes, bytes], bytes] = stringzilla.translate
+sz_count: Callable[..., int] = stringzilla.count  # (text, pattern[, start, end])
+sz_hash: Callable[[bytes], int] = stringzilla.hash
+
 _WHITE_SPACE = b" \t\r\n"  # JSON's only insignificant white space
 # A C call holds the GIL for its whole length, and the event loop, wanting the GIL back after each
 # of its syscalls, waits for the call in progress on the large-page judge's thread: over 24 MB one
-# count or translate takes 13-18 ms, in 1 MiB steps ~1 ms each (issue 22: health checks waited up to
-# ~150 ms on a few such calls in a row). orjson's own parse of the page stays one call (~33 ms).
+# ``bytes`` count or translate takes 13-18 ms, in 1 MiB steps ~1 ms each (issue 22: health checks
+# waited up to ~150 ms on a few such calls in a row). orjson's own parse of the page stays one call
+# (~33 ms); StringZilla's translation and hash take ~1 ms for 24 MB, and need no steps.
 GIL_STEP = 1 << 20
 
 
@@ -178,13 +185,13 @@ def parse_json(
         if not flat and _opened(raw, containers) != containers:
             _walk(value, max_depth, flat_types)  # a record nests (or a string holds a bracket)
         return value
-    marks = translate_in_steps(raw, _MARKS)  # the text, byte for byte, in the proofs' four classes
+    marks = sz_translate(raw, _MARKS)  # the text, byte for byte, in the proofs' four classes
     # The depth proof: the text opens exactly the containers counted, or a record nests (or a string
     # holds a bracket): walk it all. Records of flat types need no proof (see ``flat_types``).
-    if not flat and count_in_steps(marks, b"{") != containers:
+    if not flat and _count_up_to(marks, b"{", containers) != containers:
         members = _walk(value, max_depth, flat_types)
     if (
-        count_in_steps(marks, b'":') != members
+        _count_up_to(marks, b'":', members) != members
         and not _colons_prove_no_repeats(raw, count_in_steps(marks, b":"), value)
         and _may_repeat_names(raw, members)
     ):
@@ -192,23 +199,31 @@ def parse_json(
     return value
 
 
-# Finding each bracket (a memchr and ~2,000 instructions of Python a bracket) is cheaper than
-# deleting every other byte of the text (~9 instructions a byte) when the text holds this many
-# bytes or more a container (the usual User record: ~300).
-_BYTES_PER_CONTAINER_TO_FIND = 256
-
-
 def _opened(raw: bytes, containers: int) -> int:
     """The containers the text opens (its '{' and '['), exact when there are at most
     ``containers`` (any larger number else): the depth proof without the repeated-name proof."""
-    if len(raw) > GIL_STEP or len(raw) < containers * _BYTES_PER_CONTAINER_TO_FIND:
-        return count_in_steps(translate_in_steps(raw, _BRACKETS_AS_ONE, _ALL_BUT_BRACKETS), b"{")
+    return _count_up_to(sz_translate(raw, _MARKS), b"{", containers)
+
+
+# ``stringzilla.count`` finds each match with a SIMD search: a usual page's ~100 brackets in 1 µs where
+# ``bytes.count`` takes 13 (a loop over every byte), but at ~9 ns a match, so a text dense with the
+# pattern (a string of a million '[') costs it up to 20 times ``bytes.count``'s. The proofs need to
+# know only whether the text holds more than the parse found: counted a piece at a time and stopped
+# once past that, a dense text costs one piece (~0.6 ms at worst) beyond what an honest page does.
+PROOF_PIECE = 1 << 16
+
+
+def _count_up_to(marks: bytes, pattern: bytes, most: int) -> int:
+    """The occurrences of ``pattern`` (which must not overlap itself) in ``marks``, exact when there
+    are at most ``most``; some larger number when there are more."""
+    if len(marks) <= PROOF_PIECE:
+        return sz_count(marks, pattern)
     found = 0
-    for mark in b"{[":
-        at = raw.find(mark)
-        while at >= 0 and found <= containers:  # past ``containers`` the answer is "more"
-            found += 1
-            at = raw.find(mark, at + 1)
+    reach = PROOF_PIECE + len(pattern) - 1  # each piece counts what starts in it
+    for start in range(0, len(marks), PROOF_PIECE):
+        found += sz_count(marks, pattern, start, min(start + reach, len(marks)))
+        if found > most:
+            break
     return found
 
 
@@ -285,8 +300,6 @@ _MARKS = bytes(
     ord("{") if byte in b"{[" else ord('"') if byte in b'" \t\r\n' else ord(":") if byte == ord(":") else ord("x")
     for byte in range(256)
 )
-_ALL_BUT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"{[")
-_BRACKETS_AS_ONE = bytes.maketrans(b"[", b"{")  # the depth proof counts both kinds of opening alike
 
 
 def _colons_prove_no_repeats(raw: bytes, colons: int, value: Any) -> bool:
@@ -494,14 +507,12 @@ INLINE_JUDGE_BYTES = 1_048_576
 
 
 def page_digest(decoded: bytes) -> str:
-    """How the judge tells a page sent again from a new one: Python's own 64-bit SipHash of the
-    decoded bytes, several times cheaper than blake2b. Its key is per process, as the journal and
-    the store are; equal digests are equal pages (a collision: 1 in 2**64). A page over
-    ``INLINE_JUDGE_BYTES`` (always the same size, so always the same way) gets a 64-bit blake2b,
-    which hashlib computes without the GIL: 24 MB of SipHash held the event loop 17 ms."""
-    if len(decoded) > INLINE_JUDGE_BYTES:
-        return hashlib.blake2b(decoded, digest_size=8).hexdigest()
-    return f"{hash(decoded) & 0xFFFFFFFFFFFFFFFF:016x}"
+    """How the judge tells a page sent again from a new one: StringZilla's 64-bit hash of the
+    decoded bytes (AES rounds in SIMD: 0.6 µs for a 31 KB page where Python's SipHash took 8, and
+    1 ms for 24 MB where blake2b took 31). The same in every process and on every CPU, so a judging
+    child's digests and a bundle's match this process's; equal digests are equal pages (a
+    collision: 1 in 2**64)."""
+    return f"{sz_hash(decoded):016x}"
 
 
 # ---- a body's size bound and its 413 (the HTTP doors' and a state file's) --------------------

@@ -5,16 +5,19 @@ The same path runs under atheris for long runs (``make fuzz``, tests/property/fu
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import time
 import zlib
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
 from hypothesis import assume, event, given, note
 from hypothesis import strategies as st
 
+from mock_sprinto import payload
 from mock_sprinto.clock import ManualClock
 from mock_sprinto.errors import ApiError
 from mock_sprinto.payload import _may_repeat_names, _walk, parse_json
@@ -190,8 +193,24 @@ def documents(draw: st.DrawFn) -> bytes:
     return inner.encode()
 
 
-@given(raw=documents(), flat=st.sampled_from([FLAT, frozenset()]))
-def test_repeated_names_are_refused_exactly_when_the_stdlib_parser_sees_one(raw: bytes, flat: frozenset[str]) -> None:
+@contextlib.contextmanager
+def proof_pieces(size: int) -> Iterator[None]:
+    """The proofs count the text ``size`` bytes at a time (a few: every mark near a cut)."""
+    before = payload.PROOF_PIECE
+    payload.PROOF_PIECE = size
+    try:
+        yield
+    finally:
+        payload.PROOF_PIECE = before
+
+
+PIECES = st.sampled_from([1, 2, 3, 5, 1 << 16])
+
+
+@given(raw=documents(), flat=st.sampled_from([FLAT, frozenset()]), piece=PIECES)
+def test_repeated_names_are_refused_exactly_when_the_stdlib_parser_sees_one(
+    raw: bytes, flat: frozenset[str], piece: int
+) -> None:
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -204,7 +223,8 @@ def test_repeated_names_are_refused_exactly_when_the_stdlib_parser_sees_one(raw:
         # the cheap proof must say "check properly", never "no repeats"
         assert _may_repeat_names(raw, _walk(value, 64, flat))
     try:
-        parse_json(raw, 64, reject_repeated_names=True, flat_types=flat)
+        with proof_pieces(piece):
+            parse_json(raw, 64, reject_repeated_names=True, flat_types=flat)
         refused = False
     except ApiError as error:
         assert error.code == "malformed_body", error.detail
@@ -212,8 +232,10 @@ def test_repeated_names_are_refused_exactly_when_the_stdlib_parser_sees_one(raw:
     assert refused == expected
 
 
-@given(raw=documents(), limit=st.integers(1, 7), refuse=st.booleans())
-def test_the_depth_limit_is_exact_whatever_shortcut_parsing_takes(raw: bytes, limit: int, refuse: bool) -> None:
+@given(raw=documents(), limit=st.integers(1, 7), refuse=st.booleans(), piece=PIECES)
+def test_the_depth_limit_is_exact_whatever_shortcut_parsing_takes(
+    raw: bytes, limit: int, refuse: bool, piece: int
+) -> None:
     """The count of brackets that spares walking the records never lets a too-deep body through
     and never refuses one within the limit (records with nested fields beyond the known ones)."""
     try:
@@ -225,7 +247,8 @@ def test_the_depth_limit_is_exact_whatever_shortcut_parsing_takes(raw: bytes, li
     too_deep = nesting_depth(value) > limit
     event(f"too deep: {too_deep}")
     try:
-        parse_json(raw, limit, reject_repeated_names=refuse)
+        with proof_pieces(piece):
+            parse_json(raw, limit, reject_repeated_names=refuse)
         refused = False
     except ApiError as error:
         assert error.code == "malformed_body", error.detail

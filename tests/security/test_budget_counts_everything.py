@@ -335,7 +335,7 @@ async def test_a_large_page_is_judged_off_the_loop_while_health_checks_answer(
 async def test_the_judging_child_answers_as_the_server_would(registry: Any) -> None:
     """The same verdicts, refusals and digests from the child as from a judge in the server."""
     from mock_sprinto import judging
-    from mock_sprinto.payload import INLINE_JUDGE_BYTES, page_digest
+    from mock_sprinto.payload import page_digest
     from mock_sprinto.sessions import Sessions
     from mock_sprinto.settings import Settings
     from mock_sprinto.timeline import Timeline
@@ -356,8 +356,7 @@ async def test_the_judging_child_answers_as_the_server_would(registry: Any) -> N
         theirs, digest = judging.unpack(answer[0]), answer[1]
         ours = here.judge_apart(settings, raw)
         assert type(theirs) is type(ours)
-        if len(raw) > INLINE_JUDGE_BYTES:  # the child is asked for large pages only, whose digest is blake2b
-            assert digest == page_digest(raw)  # (a small page's is the process's own SipHash)
+        assert digest == page_digest(raw)  # the same hash in every process
         if isinstance(ours, ApiError):
             assert (theirs.status, theirs.code, theirs.detail, theirs.extra) == (  # type: ignore[union-attr]
                 ours.status, ours.code, ours.detail, ours.extra

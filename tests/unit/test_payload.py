@@ -70,7 +70,7 @@ def test_the_usual_page_is_proved_free_of_repeats_without_serializing_it(monkeyp
     parse_json(f'{{"entities": {{"User": [{records}]}}, "page_hint": 7}}'.encode(), 64)
 
 
-PADDING = "x" * 300  # so that every record is large enough to be found bracket by bracket
+PADDING = "x" * 300  # records larger than a piece of the text a few bytes long
 DEPTH_CASES = [
     b'{"entities": {"User": [{"a": {"b": {"c": 1}}}]}}',
     b'{"entities": {"User": [{"a": "{{{{[[[["}, {"b": [1, [2]]}]}}',
@@ -81,18 +81,50 @@ DEPTH_CASES = [
 ]
 
 
-@pytest.mark.parametrize("per_container", [0, 10**9])  # each bracket found by memchr / every byte counted
+@pytest.mark.parametrize("piece", [1, 2, 3, 7, 1 << 16])  # the text counted a few bytes at a time, or whole
+@pytest.mark.parametrize("reject_repeated_names", [True, False])
 @pytest.mark.parametrize("raw", DEPTH_CASES)
-def test_the_depth_proof_alone_is_exact_whichever_way_it_counts(
-    monkeypatch: pytest.MonkeyPatch, per_container: int, raw: bytes
+def test_the_depth_proof_is_exact_however_the_text_is_cut_to_count_it(
+    monkeypatch: pytest.MonkeyPatch, piece: int, reject_repeated_names: bool, raw: bytes
 ) -> None:
-    """With ``duplicate_names: last_wins`` the text's brackets are found one by one (a memchr each)
-    when its records are large, instead of deleting every other byte; both ways decide alike."""
-    monkeypatch.setattr(payload, "_BYTES_PER_CONTAINER_TO_FIND", per_container)
+    """The proofs count the text a piece at a time and stop once past what the parse found: a
+    mark across two pieces counts once, and stopping early decides as the whole count would."""
+    monkeypatch.setattr(payload, "PROOF_PIECE", piece)
     deepest = nesting_depth(orjson.loads(raw))
-    parse_json(raw, deepest, reject_repeated_names=False)
+    parse_json(raw, deepest, reject_repeated_names=reject_repeated_names)
     with pytest.raises(ApiError, match="nesting"):
-        parse_json(raw, deepest - 1, reject_repeated_names=False)
+        parse_json(raw, deepest - 1, reject_repeated_names=reject_repeated_names)
+
+
+@pytest.mark.parametrize("piece", [1, 2, 5, 1 << 16])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"entities": {"User": [{"a": 1, "a": 2}]}}',
+        b'{"entities": {"User": [{"a": 1}, {"b": 1, "c": 2, "b" : 3}]}, "page_hint": 1}',
+        b'{"entities": {"User": [{"a": "\\":"}, {"b": {"c": 1, "c": 2}}]}}',
+    ],
+)
+def test_a_repeated_name_is_found_however_the_text_is_cut_to_count_it(
+    monkeypatch: pytest.MonkeyPatch, piece: int, raw: bytes
+) -> None:
+    monkeypatch.setattr(payload, "PROOF_PIECE", piece)
+    with pytest.raises(ApiError, match="appears twice"):
+        parse_json(raw, 64)
+
+
+@pytest.mark.parametrize("pattern", [b"{", b'":'])
+def test_counting_up_to_a_bound_is_exact_below_it_and_says_more_above_it(
+    monkeypatch: pytest.MonkeyPatch, pattern: bytes
+) -> None:
+    marks = (b'x{":x"' * 50)[:-1]
+    exact = marks.count(pattern)
+    for piece in (1, 2, 3, 64, 1 << 16):
+        monkeypatch.setattr(payload, "PROOF_PIECE", piece)
+        assert payload._count_up_to(marks, pattern, exact) == exact
+        assert payload._count_up_to(marks, pattern, exact + 10) == exact
+        assert payload._count_up_to(marks, pattern, exact - 1) > exact - 1
+        assert payload._count_up_to(marks, pattern, 0) > 0
 
 
 STRICT = Settings().with_overrides({"unknown_fields": "reject"})  # User's schema then admits only scalars
