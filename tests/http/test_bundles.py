@@ -14,7 +14,7 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient
 
-from mock_sprinto import bundle
+from mock_sprinto import bundle, payload
 from mock_sprinto.clock import ManualClock
 from mock_sprinto.http.common import CONTROL
 from mock_sprinto.payload import page_digest
@@ -371,8 +371,9 @@ async def test_bundles_go_to_their_scope(control: Control, vendor: Vendor) -> No
 async def test_page_digests_of_another_process_are_recomputed_from_the_bytes_kept(
     vendor: Vendor, control: Control
 ) -> None:
-    """Digests are a per-process hash: a bundle from another process (another probe) gets the digests
-    of the bytes it holds recomputed, and the others marked so they only ever match each other."""
+    """A bundle from a process that hashed another way (another probe: an older version's hash was
+    keyed per process) gets the digests of the bytes it holds recomputed, and the others marked so
+    they only ever match each other."""
     session = await vendor.start()
     page = {"entities": {"User": [user(1)]}, "page_hint": 1}
     await vendor.push(session["id"], page)
@@ -393,6 +394,26 @@ async def test_page_digests_of_another_process_are_recomputed_from_the_bytes_kep
     assert held["accepted_pages"][0]["digest"] == staged == page_digest(held["accepted_pages"][0]["payload"].encode())
     assert held["rejected_pages"][0]["digest"] == "b:fedcba9876543210"
     await vendor.push(session["id"], page)  # the same page again, after the import: still known as such
+    found = (await control.get("/integrations/acme/report"))["findings"]
+    assert "duplicate_page" in [f["id"] for f in found]
+
+
+async def test_a_writer_that_hashed_long_pages_another_way_is_told_by_the_probe(
+    vendor: Vendor, control: Control, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: the probe hashed one 25-byte text, so a writer whose hash differed only on longer
+    input (another release, another CPU's SIMD path) passed for this process, its page digests were
+    kept, and the same page sent again after the import was not known as such."""
+    real = payload.sz_hash
+    monkeypatch.setattr(payload, "sz_hash", lambda data: real(data) ^ 1 if len(data) > 1000 else real(data))
+    session = await vendor.start()
+    page = {"entities": {"User": [user(i) for i in range(5)]}, "page_hint": 1}
+    await vendor.push(session["id"], page)
+    document = await control.get("/integrations/acme/state")
+    monkeypatch.setattr(payload, "sz_hash", real)
+    async with control.client.put("/_mock/integrations/acme/state", json=document) as r:
+        assert r.status == 200
+    await vendor.push(session["id"], page)  # the same page again, after the import
     found = (await control.get("/integrations/acme/report"))["findings"]
     assert "duplicate_page" in [f["id"] for f in found]
 
