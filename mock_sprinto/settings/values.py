@@ -88,6 +88,8 @@ def typed(
     if kind is str:
         if not isinstance(raw, str):
             raise SettingsError(f"setting {name!r} must be a string, not {raw!r}")
+        if name in _PATHS and nullable and not raw.strip():
+            return None  # no file: '--schemas-dir ""' read the current folder as a schemas folder
         # a path may hold bytes that are not UTF-8: the file system takes them
         if name not in _PATHS and not is_text(raw):
             raise SettingsError(f"setting {name!r} must be UTF-8 text: it holds a lone surrogate or a byte that is not")

@@ -214,3 +214,10 @@ def test_a_declared_api_key_no_client_could_send_is_refused_at_start(tmp_path: P
     said = problems(config)
     assert said[0].startswith(f"{config}:2: integrations[0] api_key holds a control character"), said
     assert said[1].startswith(f"{config}:3: integrations[1] api_key starts or ends with white space"), said
+
+
+@pytest.mark.parametrize("name", ["schemas_dir", "persist_file"])
+def test_an_empty_path_on_the_command_line_means_none(name: str) -> None:
+    """Before: ``--schemas-dir ""`` loaded the current folder's ``*.json`` as entity schemas."""
+    assert getattr(load_config(None, env={}, cli={name: ""}).settings, name) is None
+    assert getattr(load_config(None, env={}, cli={name: "  "}).settings, name) is None
