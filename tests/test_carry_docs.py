@@ -122,6 +122,7 @@ def test_verify_curl(server: Server, tmp_path: Path) -> None:
     assert result.returncode == 0 and json.loads(result.stdout)["ok"] is True, result.stdout
     server.call("GET", f"{DEMO}/status", headers=KEY)  # not allowed by the example: 422
     result = shell(here(block("verify-curl"), server), tmp_path)
+    assert result.returncode == 22  # curl's exit on an HTTP error: a CI step fails
     assert json.loads(result.stdout)["code"] == "expectations_not_met"
 
 
