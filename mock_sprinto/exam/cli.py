@@ -101,7 +101,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="variable for the integration id (default %(default)s)",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress line per trial, only the final table")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress line per trial: the final table, the failures and the summary only",
+    )
     # Not dest "command": the main CLI names its subcommand so, in the same namespace.
     parser.add_argument(
         "sync_command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...", help="your sync command and its arguments"

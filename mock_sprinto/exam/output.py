@@ -117,7 +117,7 @@ def table(exam: ExamResult, width: int | None = None) -> str:
             lines.extend(_wrapped(f"{reason.id}: {reason.detail}", "  - ", width))
         for note in trial.notes:
             lines.extend(_wrapped(f"note {note.id}: {note.detail}", "  - ", width))
-        if trial.failed_before_any_request:
+        if trial.requests == 0 and trial.verdict == "fail":
             lines.extend(stderr_tail(trial))
         if trial.verdict == "fail":
             for label, path in trial.evidence():
@@ -151,13 +151,17 @@ def stderr_tail(trial: TrialResult) -> list[str]:
     (a missing file, a module not found, a traceback's last line) is there, not in the reasons."""
     if trial.stderr is None:
         return []
+    stream = "stderr"
     head, left_out, tail = stderr_excerpt(trial.stderr)
+    if not head and not tail and trial.stdout is not None:  # what it said, it said on stdout
+        stream = "stdout"
+        head, left_out, tail = stderr_excerpt(trial.stdout)
     if not head and not tail:
-        return ["    the command sent no request to the emulator, and wrote nothing to stderr"]
+        return ["    the command sent no request to the emulator, and wrote nothing to stderr or stdout"]
     if left_out is None:
-        return ["    the command sent no request to the emulator; its stderr:", *(f"    | {line}" for line in head)]
+        return [f"    the command sent no request to the emulator; its {stream}:", *(f"    | {line}" for line in head)]
     return [
-        "    the command sent no request to the emulator; the first and last lines of its stderr:",
+        f"    the command sent no request to the emulator; the first and last lines of its {stream}:",
         *(f"    | {line}" for line in head),
         f"    | [... {left_out} ...]",
         *(f"    | {line}" for line in tail),

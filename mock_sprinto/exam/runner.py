@@ -240,12 +240,11 @@ class Exam:
                 results[baseline.name] = baseline
                 limit = size_limit(sessions)
                 # Every other trial would fail the same way, and prove nothing.
-                if baseline.failed_before_any_request and rest:
+                if rest and (why := _why_not_go_on(baseline, options.trial_timeout, options.env_names)):
                     skipped, rest = tuple(trial.name for trial in rest), []
                     notes.append(
-                        "the baseline's command failed before it sent a single request to the emulator (its "
-                        f"stderr says why): the other {len(skipped)} trial(s) were not run, since each would "
-                        "fail the same way and prove nothing; fix the command, then run the exam again"
+                        f"{why}: the other {len(skipped)} trial(s) were not run, since each would fail the same "
+                        "way and prove nothing; fix the command, then run the exam again"
                     )
                 elif options.expect is None:
                     if oracle.size(applied):
@@ -617,3 +616,23 @@ def _blank_result(trial: Trial, expected: Dataset | None, folder: Path) -> Trial
         records_expected=None if expected is None else oracle.size(expected),
         folder=folder,
     )
+
+
+def _why_not_go_on(baseline: TrialResult, trial_timeout: float, env: EnvNames) -> str:
+    """Why the trials with faults would prove nothing after this baseline (no fault in it), or ''."""
+    if baseline.failed_before_any_request:
+        shown = "its stderr says why" if not baseline.timed_out else "it ran out of time"
+        return f"the baseline's command failed before it sent a single request to the emulator ({shown})"
+    if baseline.requests == 0:
+        return (
+            "the baseline's command exited 0 without sending a single request to the emulator: it must send "
+            f"them to {env.base_url}, with {env.api_key} and {env.integration_id}, which the exam sets in its "
+            "environment"
+        )
+    if baseline.timed_out:
+        return (
+            f"the baseline's command was still running after {trial_timeout:g} s with no fault injected "
+            f"({baseline.requests} request(s) sent): every other trial would wait as long (a hang, or a sync "
+            "longer than --trial-timeout allows)"
+        )
+    return ""

@@ -152,6 +152,38 @@ def test_a_command_failing_before_any_request_shows_its_stderr_and_stops_the_exa
     assert suite is not None and (suite.get("tests"), suite.get("skipped")) == ("15", "14")
 
 
+def test_a_command_exiting_0_without_a_request_stops_the_exam_and_names_the_variables(tmp_path: Path) -> None:
+    """Before: all 15 trials ran (~130 lines of fault_not_met) and nothing said why: a client that
+    reads no SPRINTO_BASE_URL syncs somewhere else, or nowhere."""
+    said = "import sys; print('nothing to sync today'); sys.exit(0)"
+    ran = exam("--quiet", "--", sys.executable, "-c", said, cwd=tmp_path)
+    assert ran.returncode == 1, ran.stderr
+    assert "mock-sprinto exam FAILED: 0 of 1 trials passed (14 not run)" in ran.stdout.splitlines()[-1]
+    said_why = " ".join(ran.stdout.split())  # the note, wrapped
+    assert "exited 0 without sending a single request" in said_why and "SPRINTO_BASE_URL" in said_why
+    assert "fault_not_met" not in ran.stdout
+    lines = ran.stdout.splitlines()
+    shown = lines.index("    the command sent no request to the emulator; its stdout:")  # its stderr was empty
+    assert lines[shown + 1] == "    | nothing to sync today"
+
+
+def test_a_baseline_that_hangs_stops_the_exam(tmp_path: Path) -> None:
+    """Before: a command that hung after its first request ran every trial to its timeout (about 8
+    minutes at the defaults)."""
+    hang = (
+        "import os, time, urllib.request\n"
+        "base = os.environ['SPRINTO_BASE_URL'] + '/v1/integrations/' + os.environ['SPRINTO_INTEGRATION_ID']\n"
+        "request = urllib.request.Request(base + '/sessions', data=b'{}', method='POST', headers={\n"
+        "    'api-key': os.environ['SPRINTO_API_KEY'], 'Content-Type': 'application/json'})\n"
+        "urllib.request.urlopen(request).read()\n"
+        "time.sleep(60)\n"
+    )
+    ran = exam("--quiet", "--trial-timeout", "2", "--", sys.executable, "-c", hang, cwd=tmp_path)
+    assert ran.returncode == 1, ran.stderr
+    assert "(14 not run)" in ran.stdout.splitlines()[-1]
+    assert "still running after 2 s with no fault injected (1 request(s) sent)" in " ".join(ran.stdout.split())
+
+
 def test_quiet_prints_the_table_and_nothing_before_it(no_sync_py: Any) -> None:
     ran, _ = no_sync_py
     assert ran.stdout.splitlines()[0].split()[:3] == ["trial", "verdict", "exit"]
