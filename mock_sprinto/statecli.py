@@ -33,6 +33,7 @@ NOTHING_TO_JUDGE_WHY = (
     "key is answered 401 and judged for no integration: GET /_mock/journal?status=401 lists them"
 )
 TIMEOUT_SECONDS = 60.0
+REFUSED_SHOWN = 5  # requests answered 401 listed when no integration received one
 
 
 def default_url(env: Mapping[str, str] = os.environ) -> str:
@@ -399,7 +400,7 @@ def run_report(args: argparse.Namespace) -> int:
     elif not reports:
         print(
             f"mock-sprinto report: the emulator at {server.url} holds no integration: nothing to judge "
-            "(no client called it: is its base URL this server's?)"
+            "(is the client's base URL this server's, and does it send an api-key?)"
         )
     else:
         more = "--json lists up to 20"
@@ -410,7 +411,7 @@ def run_report(args: argparse.Namespace) -> int:
                 lines.append(f"  {NOTHING_TO_JUDGE}")
             texts.append("\n".join(lines))
         print("\n\n".join(texts))
-    if reports and not any(called):
+    if not any(called):
         # A report of nothing passes no CI step: the client never called, or called another server.
         here = f"the emulator at {server.url}"
         which = (
@@ -418,10 +419,19 @@ def run_report(args: argparse.Namespace) -> int:
             if args.integration
             else f"no integration of {here} received a"
         )
-        print(
-            f"mock-sprinto report: {which} Sprinto API request: nothing to judge ({NOTHING_TO_JUDGE_WHY})",
-            file=sys.stderr if args.json else sys.stdout,
-        )
+        out = sys.stderr if args.json else sys.stdout
+        if reports:
+            said = f"mock-sprinto report: {which} Sprinto API request: nothing to judge ({NOTHING_TO_JUDGE_WHY})"
+            print(said, file=out)
+        refused, _ = server.read(f"/_mock/journal?status=401&limit={REFUSED_SHOWN}", _is_journal, (401, 403))
+        if refused is not None and refused["entries"]:
+            # Clients did call, with a key no integration has: their requests say where and how.
+            from .testing.verdicts import request_line
+
+            shown = refused["entries"]
+            print(f"the newest requests answered 401 (a wrong or missing api-key), {len(shown)}:", file=out)
+            for entry in shown:
+                print(request_line(entry), file=out)
     blamed = any(f.get("severity") in ("error", "warning") for r in reports for f in r.get("findings") or ())
     # No integration a client called, nothing judged: a CI step gated on this must not pass a client
     # that never called.

@@ -202,7 +202,7 @@ def describe_integration(
         lines.append(
             f"last {len(shown)} of {len(journal)} requests (paths after {base_url}/v1/integrations/{integration_id}):"
         )
-        lines.extend(_request_line(entry, integration_id) for entry in shown)
+        lines.extend(request_line(entry, integration_id) for entry in shown)
     if refused:
         shown = refused[-JOURNAL_SHOWN:]
         lines.append(
@@ -210,16 +210,18 @@ def describe_integration(
             f"{'was' if refused_total == 1 else 'were'} answered 401 (a wrong or missing api-key; journaled "
             f"to no integration){f', the last {len(shown)}' if refused_total > len(shown) else ''}:"
         )
-        lines.extend(_request_line(entry, integration_id) for entry in shown)
+        lines.extend(request_line(entry, integration_id) for entry in shown)
     return "\n".join(lines)
 
 
-def _request_line(entry: Mapping[str, Any], integration_id: str) -> str:
-    """One journaled request as the failure lists it: its path after the integration's, its answer
-    and the scenario rule that made it (a 401 refused before any rule has none)."""
-    prefix = f"{API_PREFIX}/v1/integrations/{integration_id}"
+def request_line(entry: Mapping[str, Any], integration_id: str | None = None) -> str:
+    """One journaled request as the failure (and ``report``) lists it: its path after the
+    integration's (whole without one), its answer and the scenario rule that made it (a 401
+    refused before any rule has none)."""
     path = str(entry["path"])
-    path = (path[len(prefix) :] or "/") if path.startswith(prefix) else path
+    if integration_id is not None:
+        prefix = f"{API_PREFIX}/v1/integrations/{integration_id}"
+        path = (path[len(prefix) :] or "/") if path.startswith(prefix) else path
     code = f" {entry['code']}" if entry.get("code") else ""
     rule = f" [rule {entry['rule']}]" if entry.get("rule") else ""
     return f"  {entry['at']} {entry['method']} {path} -> {entry['status']}{code}{rule}"

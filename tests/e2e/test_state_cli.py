@@ -209,7 +209,13 @@ def test_report_prints_each_integrations_findings_and_exits_1_on_them(server: Se
     at the Ctrl-C summary: `mock-sprinto report` prints it, and a CI step can end on its exit code."""
     nothing = run("report", "--url", server.origin)  # no client called it: a CI gate must not pass
     assert nothing.stdout.startswith("mock-sprinto report: the emulator at ") and nothing.returncode == 1
-    assert "no client called it" in nothing.stdout
+    assert "nothing to judge" in nothing.stdout and "401" not in nothing.stdout
+    # Before: a client that sent no api-key was told "no client called it", its 401s unlisted.
+    assert server.call("POST", f"{ACME}/sessions", {})[0] == 401
+    refused = run("report", "--url", server.origin)
+    assert refused.returncode == 1
+    assert "the newest requests answered 401 (a wrong or missing api-key), 1:" in refused.stdout
+    assert f"POST {ACME}/sessions -> 401 missing_api_key" in refused.stdout
     session = a_sync(server)  # left active: a warning
     result = run("report", "--url", server.origin)
     assert result.returncode == 1, result.stderr
