@@ -12,6 +12,7 @@ import copy
 import functools
 import json
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,11 @@ def _rewrite_refs(node: Any, rename: Callable[[str], str]) -> Any:
     return node
 
 
+def _placed(at: str, ref: str) -> str:
+    """A schema's reference into itself ('#/$defs/x') once the schema is placed ``at`` a pointer."""
+    return at + ref[1:] if ref.startswith("#") else ref
+
+
 def _bundled(ref: str) -> str:
     """Where a reference to a sibling schema file points once bundled into the served document."""
     if ref.startswith("#"):
@@ -114,7 +120,8 @@ def build_document(registry: SchemaRegistry, settings: Settings) -> dict[str, An
     entities["properties"] = {}  # the shipped types' references give way to what this server loaded
     for name, entity in sorted(registry.types.items()):
         body = {k: v for k, v in entity.schema.items() if k not in ("$schema", "$id")}
-        schemas[f"Entity_{name}"] = body
+        # Its own references ('#/$defs/common') point into it, wherever the document places it.
+        schemas[f"Entity_{name}"] = _rewrite_refs(body, partial(_placed, f"#/components/schemas/Entity_{name}"))
         records: dict[str, Any] = {
             "type": "array",
             "minItems": 1,

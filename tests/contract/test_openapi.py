@@ -46,6 +46,29 @@ def test_the_served_document_is_valid_self_contained_and_carries_the_entity_sche
     assert records["maxItems"] == emulator.settings.max_page_items
 
 
+def test_an_entity_schemas_own_references_point_into_it_once_served(emulator: Emulator, tmp_path: Path) -> None:
+    """Before: a schema's '#/$defs/common' was served as is, pointing at the document's root, where
+    nothing is (a schema author's review)."""
+    (tmp_path / "Asset.json").write_text(
+        json.dumps(
+            {
+                "$defs": {"common": {"properties": {"serialNumber": {"type": "string"}}}},
+                "type": "object",
+                "properties": {"assetId": {"type": "string"}, "part": {"$ref": "#/$defs/common"}},
+                "allOf": [{"$ref": "#/$defs/common"}],
+            }
+        )
+    )
+    doc = build_document(SchemaRegistry.shipped(tmp_path), emulator.settings)
+    validate(doc)
+    served = doc["components"]["schemas"]["Entity_Asset"]
+    assert served["allOf"] == [{"$ref": "#/components/schemas/Entity_Asset/$defs/common"}]
+    assert served["properties"]["part"] == {"$ref": "#/components/schemas/Entity_Asset/$defs/common"}
+    assert doc["components"]["schemas"]["Entity_Asset"]["$defs"]["common"]["properties"] == {
+        "serialNumber": {"type": "string"}
+    }
+
+
 async def test_get_openapi_json_serves_the_document_of_this_server(serve: Any, make_emulator: Any) -> None:
     emulator = make_emulator(max_page_items=7, unknown_entity_types="reject", journal_size=50)
     client = await serve(emulator)
