@@ -426,8 +426,6 @@ def run_report(args: argparse.Namespace) -> int:
         refused, _ = server.read(f"/_mock/journal?status=401&limit={REFUSED_SHOWN}", _is_journal, (401, 403))
         if refused is not None and refused["entries"]:
             # Clients did call, with a key no integration has: their requests say where and how.
-            from .testing.verdicts import request_line
-
             shown = refused["entries"]
             print(f"the newest requests answered 401 (a wrong or missing api-key), {len(shown)}:", file=out)
             for entry in shown:
@@ -436,6 +434,21 @@ def run_report(args: argparse.Namespace) -> int:
     # No integration a client called, nothing judged: a CI step gated on this must not pass a client
     # that never called.
     return FAILED if blamed or not any(called) else 0
+
+
+def request_line(entry: Mapping[str, Any], integration_id: str | None = None) -> str:
+    """One journaled request as the failure (and ``report``) lists it: its path after the
+    integration's (whole without one), its answer and the scenario rule that made it (a 401
+    refused before any rule has none)."""
+    from .http.common import API_PREFIX  # the report's CLI starts without the HTTP layer
+
+    path = str(entry["path"])
+    if integration_id is not None:
+        prefix = f"{API_PREFIX}/v1/integrations/{integration_id}"
+        path = (path[len(prefix) :] or "/") if path.startswith(prefix) else path
+    code = f" {entry['code']}" if entry.get("code") else ""
+    rule = f" [rule {entry['rule']}]" if entry.get("rule") else ""
+    return f"  {entry['at']} {entry['method']} {path} -> {entry['status']}{code}{rule}"
 
 
 def _is_listing(document: Any) -> bool:

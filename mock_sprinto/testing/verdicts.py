@@ -187,6 +187,8 @@ def describe_integration(
     """What the emulator saw of one integration: added to a failing test's report. ``refused``: when
     no request reached it, the newest requests to its path answered 401 (``refused_total`` in all),
     which its journal never holds."""
+    from ..statecli import request_line  # as `mock-sprinto report` lists a request
+
     lines = [f"integration {integration_id} at {base_url}"]
     if not sessions:
         lines.append("no sessions")
@@ -212,19 +214,6 @@ def describe_integration(
         )
         lines.extend(request_line(entry, integration_id) for entry in shown)
     return "\n".join(lines)
-
-
-def request_line(entry: Mapping[str, Any], integration_id: str | None = None) -> str:
-    """One journaled request as the failure (and ``report``) lists it: its path after the
-    integration's (whole without one), its answer and the scenario rule that made it (a 401
-    refused before any rule has none)."""
-    path = str(entry["path"])
-    if integration_id is not None:
-        prefix = f"{API_PREFIX}/v1/integrations/{integration_id}"
-        path = (path[len(prefix) :] or "/") if path.startswith(prefix) else path
-    code = f" {entry['code']}" if entry.get("code") else ""
-    rule = f" [rule {entry['rule']}]" if entry.get("rule") else ""
-    return f"  {entry['at']} {entry['method']} {path} -> {entry['status']}{code}{rule}"
 
 
 EVIDENCE_SHOWN = 5
