@@ -75,13 +75,13 @@ def test_the_curls_a_banner_suggests_work_as_printed(args: tuple[str, ...], tmp_
 def test_the_ci_script_without_docker_fails_when_the_tests_fail(tests_pass: bool, tmp_path: Path) -> None:
     """Run as a plain script (no `bash -e`), a failing test step went on to `mock-sprinto report`,
     whose 0 became the script's: the CI job passed."""
-    install, *lines = block("other-ci-no-docker").strip().splitlines()
-    assert install.startswith("pipx install"), install  # the runner's install: here, this checkout
-    port = str(a_free_port())
-    script = "\n".join(lines).replace("8080", port).replace("tests/exam/clients/", f"{ROOT}/tests/exam/clients/")
+    strict, install, *lines = block("other-ci-no-docker").strip().splitlines()
+    assert strict.startswith("set -e") and install.startswith("pipx install"), install  # here, this checkout
+    script = "\n".join([strict, *lines]).replace("tests/exam/clients/", f"{ROOT}/tests/exam/clients/")
     if not tests_pass:
         # the tests ran (the client called) and one failed
-        script = re.sub(r"^(python3 \S+careful\.py)", r"\1; false", script, flags=re.M)
+        script = re.sub(r"^(timeout \d+ python3 \S+careful\.py)", r"\1; false", script, flags=re.M)
+        assert "; false" in script
     bin_dir = Path(sys.executable).parent  # mock-sprinto on the PATH, as pipx puts it there
     result = subprocess.run(
         ["bash", "-c", script],  # a plain script: no -e but the one it sets itself
