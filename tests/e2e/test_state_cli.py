@@ -209,7 +209,7 @@ def test_report_prints_each_integrations_findings_and_exits_1_on_them(server: Se
     at the Ctrl-C summary: `mock-sprinto report` prints it, and a CI step can end on its exit code."""
     nothing = run("report", "--url", server.origin)  # no client called it: a CI gate must not pass
     assert nothing.stdout.startswith("mock-sprinto report: the emulator at ") and nothing.returncode == 1
-    assert "nothing to judge" in nothing.stdout and "401" not in nothing.stdout
+    assert "nothing to judge" in nothing.stdout and "answered 401" not in nothing.stdout
     # Before: a client that sent no api-key was told "no client called it", its 401s unlisted.
     assert server.call("POST", f"{ACME}/sessions", {})[0] == 401
     refused = run("report", "--url", server.origin)
