@@ -129,13 +129,31 @@ def _compile_error(exc: Exception) -> str:
     return f"cannot compile ({message})"
 
 
+class _RepeatedName(Exception):
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _no_repeated_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object of a schema file, refused when it repeats a name (as a page is: with the last
+    value winning, {"type": "object", "type": "string"} was read as a schema of strings)."""
+    found: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in found:
+            raise _RepeatedName(name)
+        found[name] = value
+    return found
+
+
 def _load_schema(path: Path) -> EntitySchema:
     name = path.stem
     where = str(path)
     if not ENTITY_TYPE_NAME.match(name):
         raise SchemaFileError(f"{where}: file name must be an entity type name like 'User.json'")
     try:
-        schema = json.loads(path.read_text(encoding="utf-8"))
+        schema = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_no_repeated_names)
+    except _RepeatedName as exc:
+        raise SchemaFileError(f"{where}: the member name {exc.name!r} appears twice in one object") from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise SchemaFileError(f"{where}: cannot read JSON ({exc})") from None
     if not isinstance(schema, dict):

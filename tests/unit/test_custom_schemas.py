@@ -102,3 +102,9 @@ def test_a_ref_to_another_file_or_url_is_refused_in_words_and_never_fetched(tmp_
     message = str(raised.value)
     assert f"its $ref to {ref!r} cannot be followed" in message and "$defs" in message
     assert "On instance" not in message and "not fetched" not in message
+
+
+def test_a_schema_file_repeating_a_member_name_is_refused(tmp_path: Path) -> None:
+    """Before: the last value won, as no page is allowed: a schema of objects read as one of strings."""
+    with pytest.raises(SchemaFileError, match=r"Dup\.json: the member name 'type' appears twice in one object"):
+        SchemaRegistry.load(folder(tmp_path, Dup='{"type": "object", "properties": {}, "type": "string"}'))
