@@ -11,6 +11,7 @@ import heapq
 import json
 import re
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -129,18 +130,13 @@ def _compile_error(exc: Exception) -> str:
     return f"cannot compile ({message})"
 
 
-class _RepeatedName(Exception):
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-
-def _no_repeated_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def _no_repeated_names(where: str, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """An object of a schema file, refused when it repeats a name (as a page is: with the last
     value winning, {"type": "object", "type": "string"} was read as a schema of strings)."""
     found: dict[str, Any] = {}
     for name, value in pairs:
         if name in found:
-            raise _RepeatedName(name)
+            raise SchemaFileError(f"{where}: the member name {name!r} appears twice in one object")
         found[name] = value
     return found
 
@@ -151,9 +147,9 @@ def _load_schema(path: Path) -> EntitySchema:
     if not ENTITY_TYPE_NAME.match(name):
         raise SchemaFileError(f"{where}: file name must be an entity type name like 'User.json'")
     try:
-        schema = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=_no_repeated_names)
-    except _RepeatedName as exc:
-        raise SchemaFileError(f"{where}: the member name {exc.name!r} appears twice in one object") from None
+        schema = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=partial(_no_repeated_names, where))
+    except SchemaFileError:
+        raise
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise SchemaFileError(f"{where}: cannot read JSON ({exc})") from None
     if not isinstance(schema, dict):
