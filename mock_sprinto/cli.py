@@ -320,7 +320,7 @@ def banner(host: str, port: int, emulator: Emulator, config_file: str | None = N
         ),
         ("control", f"{origin}/_mock/health"),
         ("integrations", _integrations_mode(emulator, where)),
-        ("entity schemas", ", ".join(sorted(emulator.registry.types)) or "none"),
+        ("entity schemas", _entity_schemas(emulator.registry)),
         ("scenario", emulator.scenario.name if emulator.scenario else "none"),
     ]
     persist_file = emulator.settings.persist_file
@@ -334,6 +334,15 @@ def banner(host: str, port: int, emulator: Emulator, config_file: str | None = N
     if not is_loopback(host):
         lines[1:1] = _beyond_loopback(host, emulator)
     return "\n".join(lines)
+
+
+def _entity_schemas(registry: SchemaRegistry) -> str:
+    """The types the server validates, a user's file that replaced a shipped one marked, and the
+    files of the folder that look like schemas but are not read (no other word said so)."""
+    names = ", ".join(f"{name} (yours)" if name in registry.replaced else name for name in sorted(registry.types))
+    if registry.ignored:
+        return f"{names or 'none'}; not read: {', '.join(registry.ignored)} (only <EntityType>.json files are)"
+    return names or "none"
 
 
 def _integrations_mode(emulator: Emulator, where: str) -> str:

@@ -264,12 +264,19 @@ def _is_flat(schema: dict[str, Any]) -> bool:
     return True
 
 
+_LOOKS_LIKE_A_SCHEMA = frozenset({".json", ".yaml", ".yml"})  # read only as '<EntityType>.json'
+
+
 @dataclass
 class SchemaRegistry:
     types: dict[str, EntitySchema] = field(default_factory=dict)
     # The folders ``load`` read, in order: how the large-page judge's child rebuilds the same
     # registry (judging.py). None for a registry made in code, which its thread judges instead.
     sources: tuple[str, ...] | None = None
+    # What the banner says beside the types: files that look like schemas but are not read
+    # (Device.yaml, Device.JSON), and the types a later folder's file replaced (a user's User).
+    ignored: tuple[str, ...] = ()
+    replaced: frozenset[str] = frozenset()
 
     @classmethod
     def load(cls, *folders: Path | str | None) -> SchemaRegistry:
@@ -277,6 +284,8 @@ class SchemaRegistry:
         every broken file is named at once (one at a time made a fix-and-restart loop)."""
         registry = cls(sources=tuple(str(folder) for folder in folders if folder is not None))
         problems: list[str] = []
+        ignored: list[str] = []
+        replaced: set[str] = set()
         for folder in folders:
             if folder is None:
                 continue
@@ -285,15 +294,23 @@ class SchemaRegistry:
                 what = "is not a folder" if base.exists() else "does not exist"
                 problems.append(f"{base}: schemas folder {what}")
                 continue
+            ignored += sorted(
+                path.name
+                for path in base.iterdir()
+                if path.suffix.lower() in _LOOKS_LIKE_A_SCHEMA and path.suffix != ".json" and path.is_file()
+            )
             for path in sorted(base.glob("*.json")):
                 try:
                     entity = _load_schema(path)
                 except SchemaFileError as exc:
                     problems.append(str(exc))
                     continue
+                if entity.name in registry.types:
+                    replaced.add(entity.name)
                 registry.types[entity.name] = entity
         if problems:
             raise SchemaFileError("\n".join(problems))
+        registry.ignored, registry.replaced = tuple(ignored), frozenset(replaced)
         return registry
 
     @classmethod

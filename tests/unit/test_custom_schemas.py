@@ -108,3 +108,21 @@ def test_a_schema_file_repeating_a_member_name_is_refused(tmp_path: Path) -> Non
     """Before: the last value won, as no page is allowed: a schema of objects read as one of strings."""
     with pytest.raises(SchemaFileError, match=r"Dup\.json: the member name 'type' appears twice in one object"):
         SchemaRegistry.load(folder(tmp_path, Dup='{"type": "object", "properties": {}, "type": "string"}'))
+
+
+def test_the_banner_marks_a_replaced_type_and_names_the_files_it_did_not_read(tmp_path: Path) -> None:
+    """Before: Device.yaml and Device.JSON were skipped without a word, and a user's User.json
+    showed the same banner line as the shipped one."""
+    from mock_sprinto.cli import _entity_schemas
+
+    user = {"type": "object", "x-key": "employeeId", "properties": {"employeeId": {"type": "string"}}}
+    folder(tmp_path, User=user)
+    (tmp_path / "Device.yaml").write_text("type: object\n")
+    (tmp_path / "Laptop.JSON").write_text("{}")
+    (tmp_path / "README.md").write_text("my schemas\n")
+    registry = SchemaRegistry.shipped(tmp_path)
+    assert (
+        _entity_schemas(registry)
+        == "User (yours); not read: Device.yaml, Laptop.JSON (only <EntityType>.json files are)"
+    )
+    assert _entity_schemas(SchemaRegistry.shipped()) == "User"
