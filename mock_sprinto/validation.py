@@ -62,10 +62,9 @@ class EntitySchema:
     strict_validator: Any = None
     strict_records_validator: Any = None
     strict_flat: bool = False
-
-    @property
-    def known_fields(self) -> tuple[str, ...]:
-        return declared_fields(self.schema)
+    # The fields the schema declares, its parts' included (``declared_fields``): read at load, as
+    # every report and apply asks for them.
+    known_fields: tuple[str, ...] = ()
 
 
 _COMPOSING = ("allOf", "anyOf", "oneOf", "if", "then", "else")
@@ -160,12 +159,13 @@ def _load_schema(path: Path) -> EntitySchema:
     key = schema.get("x-key")
     if key is not None and (not isinstance(key, str) or not key):
         raise SchemaFileError(f"{where}: 'x-key' must name a field")
-    if key is not None and key not in (fields := declared_fields(schema)):
+    fields = declared_fields(schema)
+    if key is not None and key not in fields:
         hint = did_you_mean(key, fields) or f" (it declares {cut(', '.join(fields) or 'none', 200)})"
         raise SchemaFileError(f"{where}: 'x-key' names {key!r}, a field the schema does not declare{hint}")
     try:
         validator = _compile(schema)
-        strict = _strict(schema)
+        strict = _strict(schema, fields)
         strict_validator = _compile(strict)
     except Exception as exc:  # jsonschema-rs raises several kinds for unsupported schemas
         raise SchemaFileError(f"{where}: {_compile_error(exc)}") from None
@@ -180,6 +180,7 @@ def _load_schema(path: Path) -> EntitySchema:
         strict_validator=strict_validator,
         strict_records_validator=_records_validator(strict),
         strict_flat=_is_flat(strict),
+        known_fields=fields,
     )
 
 
@@ -217,13 +218,13 @@ def _of_objects(schema: dict[str, Any], where: str) -> dict[str, Any]:
     )
 
 
-def _strict(schema: dict[str, Any]) -> dict[str, Any]:
-    """The schema with no fields beyond those it declares (when it does not say otherwise). The
-    fields its parts declare (``allOf``, a ``$ref``...) are listed in its own ``properties`` too,
-    with no constraint, since ``additionalProperties`` sees only the schema it sits in."""
+def _strict(schema: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """The schema with no fields beyond ``fields``, those it declares (when it does not say
+    otherwise). The fields its parts declare (``allOf``, a ``$ref``...) are listed in its own
+    ``properties`` too, with no constraint, since ``additionalProperties`` sees only the schema it
+    sits in."""
     if schema.get("additionalProperties") not in (None, True):
         return schema
-    fields = declared_fields(schema)
     if not fields:
         return schema
     own = schema.get("properties") or {}

@@ -117,8 +117,8 @@ def table(exam: ExamResult, width: int | None = None) -> str:
             lines.extend(_wrapped(f"{reason.id}: {reason.detail}", "  - ", width))
         for note in trial.notes:
             lines.extend(_wrapped(f"note {note.id}: {note.detail}", "  - ", width))
-        if trial.requests == 0 and trial.verdict == "fail":
-            lines.extend(stderr_tail(trial))
+        if trial.failed_without_a_request:
+            lines.extend(output_tail(trial))
         if trial.verdict == "fail":
             for label, path in trial.evidence():
                 lines.append(f"    {label}: {path}")
@@ -146,9 +146,10 @@ def _advice(exam: ExamResult, width: int) -> list[str]:
     return lines
 
 
-def stderr_tail(trial: TrialResult) -> list[str]:
-    """The command's stderr, its first and last lines: when it failed before any request, the cause
-    (a missing file, a module not found, a traceback's last line) is there, not in the reasons."""
+def output_tail(trial: TrialResult) -> list[str]:
+    """The command's stderr (its stdout when it wrote nothing there), its first and last lines: when
+    none of its requests reached the emulator, the cause (a missing file, a module not found, a
+    traceback's last line, a sync that found nothing to do) is there, not in the reasons."""
     if trial.stderr is None:
         return []
     stream = "stderr"

@@ -77,6 +77,13 @@ class TrialResult:
         command_failed = {GAVE_UP, TIMED_OUT, NOT_STARTED} & set(self.reason_ids)
         return bool(command_failed) and self.requests == 0
 
+    @property
+    def failed_without_a_request(self) -> bool:
+        """Whether the trial failed and not one request of its command reached the emulator (it
+        failed first, or exited 0 having synced elsewhere or nothing): what the command wrote is
+        then where the cause is."""
+        return self.requests == 0 and self.verdict == "fail"
+
     def evidence(self) -> list[tuple[str, Path]]:
         """The files written for this trial, by what they are."""
         named = (("har", self.har), ("report", self.report), ("stdout", self.stdout), ("stderr", self.stderr))

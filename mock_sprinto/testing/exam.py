@@ -27,7 +27,7 @@ from typing import Any, Union
 
 from ..exam.cli import UsageError, checked_expect, load_expect, scenario_trial
 from ..exam.oracle import REASON_IDS, Reason
-from ..exam.output import stderr_tail
+from ..exam.output import output_tail
 from ..exam.process import SyncCallable, Target
 from ..exam.results import ExamResult, Finding, TrialResult
 from ..exam.runner import DEFAULT_JOBS, DEFAULT_TRIAL_TIMEOUT, EnvNames, Exam, ExamOptions
@@ -111,8 +111,8 @@ def failure_message(result: ExamResult) -> str:
         lines.append(f"  {trial.name} ({trial.scenario or 'no fault'}): {trial.description}")
         for reason in trial.reasons:
             lines.append(f"    - {reason.id}: {reason.detail}")
-        if trial.failed_before_any_request:  # the cause is in its stderr, not in the reasons
-            lines.extend(f"  {line}" for line in stderr_tail(trial))
+        if trial.failed_without_a_request:  # the cause is in what it wrote, not in the reasons
+            lines.extend(f"  {line}" for line in output_tail(trial))
         for label, path in trial.evidence():
             lines.append(f"      {label}: {path}")
     lines.extend(f"  note: {note}" for note in result.notes)

@@ -67,12 +67,6 @@ def headless_chromium() -> Iterator[Any]:
 
 
 @pytest.fixture
-def browser() -> Iterator[Any]:
-    with headless_chromium() as driver:
-        yield driver
-
-
-@pytest.fixture
 def shot(browser: Any, request: pytest.FixtureRequest) -> Callable[[str], Path]:
     """Save a full-page screenshot as tests/e2e/artifacts/<test>-<step>.png."""
     ARTIFACTS.mkdir(exist_ok=True)

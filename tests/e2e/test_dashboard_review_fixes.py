@@ -21,7 +21,6 @@ from .test_dashboard import (
     ARTIFACTS,
     click,
     fits_the_window,
-    headless_chromium,
     in_session,
     texts,
     user,
@@ -45,12 +44,6 @@ def server() -> Iterator[Server]:
     yield running
     running.proc.send_signal(signal.SIGINT)
     running.proc.wait(10)
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    with headless_chromium() as driver:
-        yield driver
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from .test_dashboard import (
     ARTIFACTS,
     click,
     fits_the_window,
-    headless_chromium,
     in_session,
     texts,
     user,
@@ -41,12 +40,6 @@ def server() -> Iterator[Server]:
     yield running
     running.proc.send_signal(signal.SIGINT)
     running.proc.wait(10)
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    with headless_chromium() as driver:
-        yield driver
 
 
 @pytest.fixture
