@@ -707,18 +707,28 @@ def _validate_records(
     for index, record in enumerate(records):
         if validator.is_valid(record):
             continue
-        verdict.errors.extend(_record_errors(schema.name, validator, record, index, strict))
+        verdict.errors.extend(_record_errors(schema.name, validator, record, index, strict, budget))
         if len(verdict.errors) >= budget:
             return
 
 
-def _record_errors(entity_type: str, validator: Any, record: Any, index: int, strict: bool) -> list[dict[str, Any]]:
-    """An invalid record's errors, in the order of their pointers."""
-    found = []
+def _record_errors(
+    entity_type: str, validator: Any, record: Any, index: int, strict: bool, most: int
+) -> list[dict[str, Any]]:
+    """An invalid record's errors, in the order of their pointers (of the fields it should not
+    have, ``most`` at most: a record of 100,000 made-up names made as many errors to list 101)."""
+    found: list[dict[str, Any]] = []
     for err in validator.iter_errors(record):
         path = list(err.instance_path)
         keyword = str(err.schema_path[-1]) if err.schema_path else "schema"
         rule = rules.UNKNOWN_FIELDS_STRICT if keyword == "additionalProperties" and strict else rules.RECORDS
+        if keyword == "additionalProperties" and not path:
+            # One error a field the record should not have, pointing at it: the validator's one
+            # error named only the first of them in ``field`` (a schema author's review).
+            unexpected = [str(name) for name in (getattr(err.kind, "unexpected", None) or ())][:most]
+            if unexpected:
+                found.extend(_unexpected_field(entity_type, index, name, rule) for name in unexpected)
+                continue
         found.append(
             _error(
                 quoting_cut(_readable(err.message, keyword), err.instance),
@@ -735,16 +745,25 @@ def _record_errors(entity_type: str, validator: Any, record: Any, index: int, st
     return found
 
 
+def _unexpected_field(entity_type: str, index: int, name: str, rule: Rule) -> dict[str, Any]:
+    return _error(
+        f"Additional properties are not allowed ({cut(repr(name), MAX_NAME_CHARS)} was unexpected)",
+        json_pointer(("entities", entity_type, index, name)),
+        "additionalProperties",
+        entity_type=entity_type,
+        index=index,
+        field_name=name,
+        rule=rule,
+    )
+
+
 def _field_of(err: Any, path: list[Any], keyword: str) -> str | None:
-    """The record's field an error is about: where it points, or the one a ``required`` or an
-    ``additionalProperties`` error names when it points at the record itself."""
+    """The record's field an error is about: where it points, or the one a ``required`` error
+    names when it points at the record itself."""
     if path:
         return str(path[0])
     if keyword == "required":
         return str(getattr(err.kind, "property", "")) or None
-    if keyword == "additionalProperties":
-        unexpected = list(getattr(err.kind, "unexpected", []) or [])
-        return str(unexpected[0]) if unexpected else None
     return None
 
 

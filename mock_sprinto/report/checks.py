@@ -309,12 +309,12 @@ def _rejected_contents(run: Run) -> dict[str, Any]:
 
 def unrecovered_pages(session: Session, datasets: Mapping[str, Dataset] | None = None) -> list[Page]:
     """Rejected or refused pages of a session (but an empty one: it held nothing to apply) with no
-    accepted page after them that replaces them:
-    one with the same page_hint, or, for a page refused for its size (split into pieces with hints
-    of their own), any later accepted page. Otherwise, once the session was processed, a page
-    rejected 400 whose record keys were read (``Page.record_keys``) was replaced when one of its
-    records was applied in the end (a page sent without a hint, or fixed and sent under a new one);
-    else, without a hint, any later accepted page replaced it."""
+    accepted page after them that replaces them. A page refused for its size (split into pieces
+    with hints of their own) is replaced by any later accepted page. Once the session was processed,
+    a page rejected 400 whose record keys were read (``Page.record_keys``) was replaced when its
+    records but the invalid ones were applied in the end, whatever page_hint they came under.
+    Otherwise a later accepted page with the same page_hint replaced it, or, without a hint, any
+    later accepted page."""
     last = 0
     last_by_hint: dict[Any, int] = {}
     for ordinal, hint in page_fields(session.accepted_pages, "ordinal", "page_hint"):
@@ -329,10 +329,12 @@ def unrecovered_pages(session: Session, datasets: Mapping[str, Dataset] | None =
             continue
         if page.code in SIZE_CODES:
             replaced = last > page.ordinal
+        elif (applied := _records_applied(page, session, datasets)) is not None:
+            # Asked before the hint: a page sent again under its hint with only the record it
+            # fixed passed for the whole page, its valid records lost (a schema author's review).
+            replaced = applied
         elif hint is not None and last_by_hint.get((type(hint), hint), 0) > page.ordinal:
             replaced = True
-        elif (applied := _records_applied(page, session, datasets)) is not None:
-            replaced = applied
         else:
             replaced = hint is None and last > page.ordinal
         if not replaced:

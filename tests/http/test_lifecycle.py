@@ -119,6 +119,25 @@ async def test_fields_beyond_the_known_ones_are_accepted_unless_strict(make_emul
         "mock",
         "unknown_fields",
     )
+    assert error["pointer"] == "/entities/User/0/department"
+
+
+async def test_strict_mode_lists_every_field_a_record_should_not_have(make_emulator: Any, serve: Any) -> None:
+    """A record with three unexpected fields was one error naming only the first in ``field`` (and
+    pointing at the record): a client fixing what it was told met the next 400, one name a try."""
+    strict = Vendor(await serve(make_emulator(unknown_fields="reject")))
+    session = await strict.start()
+    record = user(1, department="R&D", nickName="x", **{"cost/centre": 7})
+    body = await strict.push(session["id"], {"entities": {"User": [record, user(2)]}}, expect=400)
+    assert [(e["field"], e["pointer"], e["index"]) for e in body["validation_errors"]] == [
+        ("cost/centre", "/entities/User/0/cost~1centre", 0),
+        ("department", "/entities/User/0/department", 0),
+        ("nickName", "/entities/User/0/nickName", 0),
+    ]
+    assert "'nickName' was unexpected" in body["validation_errors"][2]["issue"]
+    many = user(1, **{f"extra{n}": n for n in range(500)})
+    body = await strict.push(session["id"], {"entities": {"User": [many]}}, expect=400)
+    assert len(body["validation_errors"]) == 100 and body["validation_errors_truncated"] is True
 
 
 async def test_envelope_errors_leave_out_what_does_not_apply_and_say_their_basis(vendor: Vendor) -> None:

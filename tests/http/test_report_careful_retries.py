@@ -499,22 +499,29 @@ async def test_a_rejected_page_sent_again_under_a_new_hint_or_reserialized_is_un
     assert judged is (how in ("new hint", "keys reordered"))
 
 
-@pytest.mark.parametrize(("sent_again", "judged"), [("one", True), ("the valid ones", False), ("all, fixed", False)])
+@pytest.mark.parametrize("hint", [None, 7], ids=["no page_hint", "the same page_hint"])
+@pytest.mark.parametrize(
+    ("sent_again", "judged"),
+    [("one", True), ("the fixed one", True), ("the valid ones", False), ("all, fixed", False)],
+)
 async def test_a_rejected_page_fixed_by_sending_part_of_it_left_records_out(
-    vendor: Vendor, control: Control, sent_again: str, judged: bool
+    vendor: Vendor, control: Control, sent_again: str, judged: bool, hint: int | None
 ) -> None:
-    """Ten records, one invalid: the client sent on only the first (the 8 other valid ones lost)
-    and the page counted as fixed. Dropping the invalid one alone is a fix a client may have to make."""
+    """Ten records, one invalid: the client sent on only the first, or only the record it fixed
+    (the other valid ones lost), and the page counted as fixed; under the same page_hint it counted
+    as fixed whatever was sent again. Dropping the invalid one alone is a fix a client may have to make."""
     records = [user(n) for n in range(10)]
     records[3] = user(3, workEmail="not an email")
+    hinted = {} if hint is None else {"page_hint": hint}
     session = await vendor.start()
-    await vendor.push(session["id"], {"entities": {"User": records}}, expect=400)
+    await vendor.push(session["id"], {"entities": {"User": records}, **hinted}, expect=400)
     again = {
         "one": records[:1],
+        "the fixed one": [user(3)],
         "the valid ones": [r for n, r in enumerate(records) if n != 3],
         "all, fixed": [user(n) for n in range(10)],
     }[sent_again]
-    await vendor.push(session["id"], {"entities": {"User": again}})
+    await vendor.push(session["id"], {"entities": {"User": again}, **hinted})
     await vendor.close(session["id"])
     await control.advance(2, "acme")
     await vendor.session(session["id"])
