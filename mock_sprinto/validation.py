@@ -722,12 +722,24 @@ def _record_errors(
         path = list(err.instance_path)
         keyword = str(err.schema_path[-1]) if err.schema_path else "schema"
         rule = rules.UNKNOWN_FIELDS_STRICT if keyword == "additionalProperties" and strict else rules.RECORDS
-        if keyword == "additionalProperties" and not path:
+        kind = getattr(err.kind, "name", None)
+        if kind in _UNEXPECTED_FIELDS and not path:
             # One error a field the record should not have, pointing at it: the validator's one
             # error named only the first of them in ``field`` (a schema author's review).
             unexpected = [str(name) for name in (getattr(err.kind, "unexpected", None) or ())][:most]
             if unexpected:
-                found.extend(_unexpected_field(entity_type, index, name, rule) for name in unexpected)
+                found.extend(
+                    _error(
+                        f"{_UNEXPECTED_FIELDS[kind]} ({cut(repr(name), MAX_NAME_CHARS)} was unexpected)",
+                        json_pointer(("entities", entity_type, index, name)),
+                        keyword,
+                        entity_type=entity_type,
+                        index=index,
+                        field_name=name,
+                        rule=rule,
+                    )
+                    for name in unexpected
+                )
                 continue
         found.append(
             _error(
@@ -736,7 +748,8 @@ def _record_errors(
                 keyword,
                 entity_type=entity_type,
                 index=index,
-                field_name=_field_of(err, path, keyword),
+                # where it points, or the field a required (or dependentRequired) error names
+                field_name=str(path[0]) if path else str(getattr(err.kind, "property", "")) or None,
                 rule=rule,
             )
         )
@@ -745,26 +758,11 @@ def _record_errors(
     return found
 
 
-def _unexpected_field(entity_type: str, index: int, name: str, rule: Rule) -> dict[str, Any]:
-    return _error(
-        f"Additional properties are not allowed ({cut(repr(name), MAX_NAME_CHARS)} was unexpected)",
-        json_pointer(("entities", entity_type, index, name)),
-        "additionalProperties",
-        entity_type=entity_type,
-        index=index,
-        field_name=name,
-        rule=rule,
-    )
-
-
-def _field_of(err: Any, path: list[Any], keyword: str) -> str | None:
-    """The record's field an error is about: where it points, or the one a ``required`` error
-    names when it points at the record itself."""
-    if path:
-        return str(path[0])
-    if keyword == "required":
-        return str(getattr(err.kind, "property", "")) or None
-    return None
+# The validator's errors that name the fields a record should not have, and how each is worded.
+_UNEXPECTED_FIELDS = {
+    "additionalProperties": "Additional properties are not allowed",
+    "unevaluatedProperties": "Unevaluated properties are not allowed",
+}
 
 
 _FORMAT_MESSAGE = re.compile(r'^(.*) is not a "([^"]+)"$', re.S)

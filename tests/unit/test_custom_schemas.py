@@ -126,3 +126,27 @@ def test_the_banner_marks_a_replaced_type_and_names_the_files_it_did_not_read(tm
         == "User (yours); not read: Device.yaml, Laptop.JSON (only <EntityType>.json files are)"
     )
     assert _entity_schemas(SchemaRegistry.shipped()) == "User"
+
+
+def test_errors_of_a_field_the_record_misses_or_should_not_have_name_it(tmp_path: Path) -> None:
+    """A ``dependentRequired`` error named no field, and an ``unevaluatedProperties`` one pointed at
+    the record with every name in one issue: each names its field, pointing at the one it should not have."""
+    registry = SchemaRegistry.load(
+        folder(
+            tmp_path,
+            Card={
+                "type": "object",
+                "x-key": "cardId",
+                "properties": {"cardId": {"type": "string"}, "holder": {}, "expires": {}},
+                "dependentRequired": {"holder": ["expires"]},
+                "unevaluatedProperties": False,
+            },
+        )
+    )
+    found = verdict(registry, {"entities": {"Card": [{"cardId": "1", "holder": "A", "pin": 1, "cvv": 2}]}})
+    assert [(e["code"], e.get("field"), e["pointer"]) for e in found.errors] == [
+        ("dependentRequired", "expires", "/entities/Card/0"),
+        ("unevaluatedProperties", "cvv", "/entities/Card/0/cvv"),
+        ("unevaluatedProperties", "pin", "/entities/Card/0/pin"),
+    ]
+    assert found.errors[2]["issue"] == "Unevaluated properties are not allowed ('pin' was unexpected)"
