@@ -75,6 +75,12 @@ def _add_serve(commands: argparse._SubParsersAction[_Parser]) -> None:
         help="start from a state bundle (mock-sprinto state export, a failing test's, GET /_mock/state): "
         "the same sessions, data, clock and scenario decisions",
     )
+    serve.add_argument(
+        "--port-file",
+        metavar="FILE",
+        help="once listening, write the port to FILE (atomically, with --port 0 a script reads it there); "
+        "removed on the way out",
+    )
     for item in describe():  # a flag for every setting, its help from the settings table
         if item["name"] == "schemas_dir":
             continue
@@ -294,8 +300,11 @@ def _main(argv: Sequence[str] | None) -> int:
         for scenario_problem in exc.problems:  # every problem, one line each
             print(f"mock-sprinto: error: scenario {exc.source}: {scenario_problem}", file=sys.stderr)
         return USAGE_ERROR
+    if args.port_file is not None and not args.port_file.strip():
+        print("mock-sprinto: error: --port-file needs a file name (it was empty)", file=sys.stderr)
+        return USAGE_ERROR
     try:
-        return asyncio.run(serve(config, registry, scenario=scenario, state=args.state))
+        return asyncio.run(serve(config, registry, scenario=scenario, state=args.state, port_file=args.port_file))
     except KeyboardInterrupt:
         return 0
 
@@ -418,9 +427,11 @@ async def serve(
     ready: Any = None,
     scenario: Scenario | None = None,
     state: str | None = None,
+    port_file: str | None = None,
 ) -> int:
     """Serve until SIGINT/SIGTERM. ``ready`` (optional callable) gets the bound port. ``state``: a
-    bundle to start from; the ``persist_file`` setting: one loaded when it exists, saved on the way out."""
+    bundle to start from; the ``persist_file`` setting: one loaded when it exists, saved on the way out.
+    ``port_file``: where the bound port is written once listening (removed on the way out)."""
     from aiohttp import web
 
     from .http import create_app
@@ -452,6 +463,14 @@ async def serve(
     port = runner.addresses[0][1]
     if loaded:
         print(loaded.replace("{origin}", f"http://{settings.host}:{port}"), flush=True)
+    written = ""
+    if port_file is not None:  # before the banner: either says the server listens
+        try:
+            written = _write_port_file(port_file, port)
+        except OSError as exc:
+            await runner.cleanup()
+            print(f"mock-sprinto: error: cannot write --port-file {port_file}: {exc.strerror or exc}", file=sys.stderr)
+            return USAGE_ERROR
     print(banner(settings.host, port, emulator, config.config_file), flush=True)
     if ready is not None:
         ready(port)
@@ -460,6 +479,8 @@ async def serve(
             await stop.wait()
     finally:
         await runner.cleanup()
+        if port_file is not None:
+            _remove_port_file(port_file, written)
     if settings.persist_file:
         _save_state(emulator)
     summary = ControlPlane(emulator).run_summary()
@@ -468,6 +489,32 @@ async def serve(
         print("\n".join(summary), flush=True)
     print("mock-sprinto: stopped", flush=True)
     return 0
+
+
+def _write_port_file(path: str, port: int) -> str:
+    """The port, one line, put in place whole (written beside, then renamed) so that a script
+    polling for the file never reads half of it; what was written, to know it again on the way out."""
+    text = f"{port}\n"
+    beside = f"{path}.{os.getpid()}.part"
+    try:
+        with open(beside, "w") as out:
+            out.write(text)
+        os.replace(beside, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(beside)
+        raise
+    return text
+
+
+def _remove_port_file(path: str, written: str) -> None:
+    """The port file gone with the server, so that a script never reads a port nothing listens on;
+    left alone when another server has written its own there since."""
+    with contextlib.suppress(OSError):
+        with open(path) as kept:
+            if kept.read() != written:
+                return
+        os.unlink(path)
 
 
 @contextlib.contextmanager

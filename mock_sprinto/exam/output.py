@@ -152,13 +152,10 @@ def output_tail(trial: TrialResult) -> list[str]:
     traceback's last line, a sync that found nothing to do) is there, not in the reasons."""
     if trial.stderr is None:
         return []
-    stream = "stderr"
-    head, left_out, tail = stderr_excerpt(trial.stderr)
-    if not head and not tail and trial.stdout is not None:  # what it said, it said on stdout
-        stream = "stdout"
-        head, left_out, tail = stderr_excerpt(trial.stdout)
-    if not head and not tail:
+    said = what_it_said(trial)
+    if said is None:
         return ["    the command sent no request to the emulator, and wrote nothing to stderr or stdout"]
+    stream, (head, left_out, tail) = said
     if left_out is None:
         return [f"    the command sent no request to the emulator; its {stream}:", *(f"    | {line}" for line in head)]
     return [
@@ -167,6 +164,17 @@ def output_tail(trial: TrialResult) -> list[str]:
         f"    | [... {left_out} ...]",
         *(f"    | {line}" for line in tail),
     ]
+
+
+def what_it_said(trial: TrialResult) -> tuple[str, tuple[list[str], str | None, list[str]]] | None:
+    """The stream the command wrote something on, stderr first (what it said, it may say on
+    stdout), and its excerpt (``stderr_excerpt``); None when it wrote nothing on either."""
+    for stream, path in (("stderr", trial.stderr), ("stdout", trial.stdout)):
+        if path is not None:
+            head, left_out, tail = stderr_excerpt(path)
+            if head or tail:
+                return stream, (head, left_out, tail)
+    return None
 
 
 def stderr_excerpt(path: Path) -> tuple[list[str], str | None, list[str]]:

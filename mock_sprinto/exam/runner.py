@@ -28,6 +28,7 @@ from ..settings import Config, Settings
 from ..testing import MockSprinto, MockSprintoError, MockSprintoServer
 from . import oracle, process
 from .oracle import Dataset, Facts, JournalFacts, Reason
+from .output import what_it_said
 from .results import ExamResult, Finding, TrialResult
 from .trials import BASELINE, CATALOGUE, STALE_IDLE_SECONDS, Setup, Trial
 
@@ -621,7 +622,14 @@ def _blank_result(trial: Trial, expected: Dataset | None, folder: Path) -> Trial
 def _why_not_go_on(baseline: TrialResult, trial_timeout: float, env: EnvNames) -> str:
     """Why the trials with faults would prove nothing after this baseline (no fault in it), or ''."""
     if baseline.failed_before_any_request:
-        shown = "its stderr says why" if not baseline.timed_out else "it ran out of time"
+        if baseline.timed_out:
+            shown = "it ran out of time"
+        elif (said := what_it_said(baseline)) is not None:
+            shown = f"its {said[0]} says why"
+        elif baseline.exit_code is None:  # never started: its reason says why
+            shown = baseline.reasons[0].detail if baseline.reasons else "it could not be started"
+        else:  # nothing to read: the exit status is all there is
+            shown = f"exit status {baseline.exit_code}; it wrote nothing to stderr or stdout"
         return f"the baseline's command failed before it sent a single request to the emulator ({shown})"
     if baseline.requests == 0:
         return (

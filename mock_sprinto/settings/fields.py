@@ -97,7 +97,8 @@ class Settings:
     unknown_fields: Literal["accept", "reject"] = _s(
         "accept",
         "doc",
-        "Record fields beyond a type's known ones are accepted (Sprinto allows them), or rejected (opt-in strict).",
+        "Record fields beyond a type's known ones are accepted (Sprinto allows them), or rejected "
+        "(opt-in strict: one error a field, its pointer at the field).",
     )
     missing_content_type: Literal["reject", "json"] = _s(
         "reject",

@@ -558,3 +558,51 @@ def test_a_reader_that_leaves_early_is_no_error(command: list[str]) -> None:
     line = shlex.join([*CLI, *command])
     result = subprocess.run(["bash", "-c", f"{line} | true; echo ${{PIPESTATUS[0]}}"], capture_output=True, text=True)
     assert (result.stdout.strip(), result.stderr) == ("0", "")
+
+
+def test_the_port_file_holds_the_port_while_the_server_listens(tmp_path: Path) -> None:
+    """``--port 0 --port-file FILE``: a script in any language reads the port from a file (it read
+    it off the banner with sed); the file is put in place whole, and is gone once the server is."""
+    port_file = tmp_path / "mock-sprinto.port"
+    server = start("--port-file", str(port_file))
+    try:
+        assert port_file.read_text() == f"{server.port}\n"
+        assert server.call("GET", "/_mock/health")[0] == 200
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["mock-sprinto.port"]  # nothing written beside it
+    finally:
+        server.proc.send_signal(signal.SIGTERM)
+        server.proc.wait(20)
+    assert server.proc.returncode == 0
+    assert not port_file.exists()  # no port nothing listens on
+
+
+def test_a_port_file_another_server_wrote_since_is_left_in_place(tmp_path: Path) -> None:
+    port_file = tmp_path / "port"
+    first = start("--port-file", str(port_file))
+    second = start("--port-file", str(port_file))  # the same file: the newer server's port wins
+    try:
+        assert port_file.read_text() == f"{second.port}\n"
+        first.proc.send_signal(signal.SIGTERM)
+        first.proc.wait(20)
+        assert port_file.read_text() == f"{second.port}\n"
+    finally:
+        for server in (first, second):
+            server.proc.send_signal(signal.SIGTERM)
+            server.proc.wait(20)
+    assert not port_file.exists()
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("missing/port", "cannot write --port-file {tmp}/missing/port: No such file or directory"),
+        ("", "cannot write --port-file {tmp}: Is a directory"),
+        (None, "--port-file needs a file name (it was empty)"),
+    ],
+)
+def test_a_port_file_that_cannot_be_written_stops_the_start(tmp_path: Path, where: str | None, message: str) -> None:
+    """Refused before the banner, so that nothing says the server listens."""
+    path = "" if where is None else str(tmp_path / where) if where else str(tmp_path)
+    (line,) = serve_fails("--port", "0", "--port-file", path)
+    assert line == message.format(tmp=tmp_path)
+    assert list(tmp_path.iterdir()) == []  # no half-written file left behind

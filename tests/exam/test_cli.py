@@ -167,6 +167,20 @@ def test_a_command_exiting_0_without_a_request_stops_the_exam_and_names_the_vari
     assert lines[shown + 1] == "    | nothing to sync today"
 
 
+@pytest.mark.parametrize(
+    ("said", "why"),
+    [
+        ("import sys; sys.exit(3)", "(exit status 3; it wrote nothing to stderr or stdout)"),
+        ("import sys; print('no token'); sys.exit(3)", "(its stdout says why)"),
+    ],
+)
+def test_a_silent_failure_before_any_request_is_not_said_to_be_in_stderr(tmp_path: Path, said: str, why: str) -> None:
+    """The note said "its stderr says why" of a command that wrote nothing there."""
+    ran = exam("--quiet", "--", sys.executable, "-c", said, cwd=tmp_path)
+    assert ran.returncode == 1, ran.stderr
+    assert "failed before it sent a single request to the emulator " + why in " ".join(ran.stdout.split())
+
+
 def test_a_baseline_that_hangs_stops_the_exam(tmp_path: Path) -> None:
     """Before: a command that hung after its first request ran every trial to its timeout (about 8
     minutes at the defaults)."""
