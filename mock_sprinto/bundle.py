@@ -86,8 +86,10 @@ VERSION = 1
 MAX_PROBLEMS = 50  # listed in a refusal; then one more line says how many were left out
 BUNDLE_NESTING = 16  # levels a bundle adds around what it holds (a scenario's respond body)
 # A hash may take another path for long inputs than for short ones (another release, another CPU's
-# SIMD): the probe is the digests of a short text and of one of a few KiB, both compared.
-_PROBES = (b"mock-sprinto digest probe", bytes(range(256)) * 24)
+# SIMD): the probe is the digests of a short text and of one of a few KiB, both compared; and of a
+# page naming its page_hint, which a digest leaves out since 2026-12-07 (an older bundle's digests
+# held it: they are recomputed where the bytes are kept).
+_PROBES = (b"mock-sprinto digest probe", bytes(range(256)) * 24, b'{"entities": {}, "page_hint": 1}')
 _GZIP_MAGIC = b"\x1f\x8b"
 
 

@@ -76,7 +76,8 @@ KINDS: tuple[Kind, ...] = (
         "doc",
         "a start, push or close fails with a fault a retry recovers from (429, 500/502/503/504, a broken "
         "connection, an answer lost) and is never sent again with success: as the client knows it, a page never "
-        "accepted (the same bytes, or the same page_hint in its session where its hints name its pages), a session "
+        "accepted (the same bytes but for its page_hint, or the same page_hint in its session where its hints name "
+        "its pages), a session "
         "never started or closed (a read that shows it still active is no follow-up; even where the emulator carried "
         "out the request whose answer was lost). A request the client hung up on (499) is an answer lost. Counted "
         "once a page; not a failure tried again for a second or more and then its session discarded, nor a lost "

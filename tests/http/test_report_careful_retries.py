@@ -49,6 +49,46 @@ async def test_a_page_built_again_for_its_retry_is_the_same_page(vendor: Vendor,
     assert ids(await report(control)) == []
 
 
+@pytest.mark.parametrize("where", ["last", "first"])
+async def test_a_retry_whose_page_hint_names_the_attempt_is_the_same_page(
+    vendor: Vendor, control: Control, where: str
+) -> None:
+    """The hint names each try ("p2-a1", "p2-a2": a tracing id), the records the same bytes: a
+    careful client that retried with backoff was gave_up, an error, in four of the exam's trials."""
+    await _use(control, rule(2, respond={"status": 503}))
+    session = await vendor.start()
+
+    def page(n: int, hint: str) -> str:
+        records = json.dumps({"User": [user(n)]})
+        member = json.dumps(hint)
+        return (
+            f'{{"page_hint": {member}, "entities": {records}}}'
+            if where == "first"
+            else (f'{{"entities": {records}, "page_hint": {member}}}')
+        )
+
+    await push_text(vendor, session["id"], page(1, "p1-a1"))
+    for attempt, wait in ((1, 0.5), (2, 1.0)):
+        await push_text(vendor, session["id"], page(2, f"p2-a{attempt}"), 503)
+        await control.advance(wait, "acme")
+    await push_text(vendor, session["id"], page(2, "p2-a3"))
+    await push_text(vendor, session["id"], page(3, "p3-a1"))
+    await vendor.close(session["id"])
+    await control.advance(2, "acme")
+    await vendor.session(session["id"])
+    body = await report(control)
+    assert ids(body) == []
+
+
+async def test_the_same_records_staged_twice_under_two_hints_are_a_duplicate_page(
+    vendor: Vendor, control: Control
+) -> None:
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}, "page_hint": "a"})
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}, "page_hint": "b"})
+    assert "duplicate_page" in ids(await report(control))
+
+
 async def test_a_page_built_again_after_a_reset_recovers_the_transport_fault(vendor: Vendor, control: Control) -> None:
     await _use(control, rule(1, transport="reset"))
     session = await vendor.start()

@@ -8,7 +8,7 @@ import pytest
 from mock_sprinto import payload
 from mock_sprinto.clock import ManualClock
 from mock_sprinto.errors import ApiError
-from mock_sprinto.payload import parse_json
+from mock_sprinto.payload import page_digest, parse_json
 from mock_sprinto.service import Emulator
 from mock_sprinto.settings import Config, Settings
 from mock_sprinto.validation import SchemaRegistry
@@ -156,3 +156,31 @@ def test_a_record_of_a_flat_type_nested_anyway_is_refused_by_the_limit_or_by_its
     else:
         assert (verdict.code.code if verdict.code is not None else None) == code
         assert code != "malformed_body"
+
+
+HINTED = [
+    (b'{"entities": {"User": [{"id": "1"}]}, "page_hint": "p2-a1"}', b'{"entities": {"User": [{"id": "1"}]}}'),
+    (b'{"entities": {"User": [{"id": "1"}]} ,\n "page_hint" : 7 }\n', b'{"entities": {"User": [{"id": "1"}]} }\n'),
+    (b' {"page_hint": "a\\"b,", "entities": {"User": []}}', b' {"entities": {"User": []}}'),
+]
+
+
+@pytest.mark.parametrize(("sent", "without"), HINTED)
+def test_a_page_digest_leaves_the_pages_own_page_hint_out(sent: bytes, without: bytes) -> None:
+    """A retry naming its attempt in the hint is the same page; the digest is that of the text
+    with the member (and its comma) taken out."""
+    assert page_digest(sent) == page_digest(without)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'{"entities": {"User": [{"id": "1", "page_hint": 1}]}}',  # a record's field of that name
+        b'{"entities": {"User": [{"id": "1"}], "page_hint": 1}}',  # not the page's own
+        b'{"entities": {}, "page_hint": {"n": 1}}',  # not a hint a client writes
+        b'{"entities": {}, "page_hint": "' + b"x" * 5000 + b'"}',  # longer than any hint echoed
+    ],
+)
+def test_a_page_digest_keeps_what_is_not_the_pages_own_hint(text: bytes) -> None:
+    changed = text.replace(b"1", b"2") if b"x" * 10 not in text else text.replace(b"xxx", b"xxy", 1)
+    assert changed != text and page_digest(changed) != page_digest(text)
