@@ -294,7 +294,11 @@ def read_har(document: Any) -> Reading:
     for index, raw in enumerate(raw_entries, 1):
         request = raw["request"]
         url = request["url"]
-        path = unquote(urlsplit(url).path) if "://" in url or url.startswith("/") else url
+        try:
+            path = unquote(urlsplit(url).path) if "://" in url or url.startswith("/") else url
+        except ValueError as exc:  # "https://[api.example": a URL no client could have sent
+            reading.leave_out(index, url, f"not a URL ({exc})")
+            continue
         found = API_PATH.search(path)
         if found is None:
             reading.leave_out(index, url, "not under /api/external/push/{version}/integrations/{id}/")

@@ -105,9 +105,11 @@ class Run:
 
         - a push a scenario rule answered 400 with a rejection's code, as if the page were invalid
           (``reject-page-2``): the push never ran;
-        - a push refused 409 ``session_not_active`` (its session had expired or was closed) when no
-          session started after it was applied: applying an expired session's partial data alone
-          loses the page (docs/exam.md, ``expired-mid-sync``).
+        - a push refused 409 ``session_not_active`` (its session had expired) when the client then
+          applied that session and no session started after it: applying an expired session's
+          partial data alone loses the page (docs/exam.md, ``expired-mid-sync``). Not a push sent
+          after the client's own close with apply: that sync was whole, the push is
+          ``push_to_inactive_session``'s (it was blamed twice, and told to push every page again).
 
         Neither is left out once a page of that session was accepted after it: the journal does not
         tell which page a refused push was (its ``page_hint`` was never read), and a client that
@@ -118,6 +120,10 @@ class Run:
             return self._left_out
         sessions = self.tenant.sessions
         newest_applied = max((s.ordinal for s in self.sessions if s.close_status == "apply"), default=0)
+        closed: dict[str, int] = {}  # each session's first close the emulator took, by arrival
+        for entry in self.client:
+            if entry.operation == "close_session" and entry.status == 202 and entry.session_id is not None:
+                closed.setdefault(entry.session_id, entry.arrival)
         left: list[tuple[JournalEntry, Session]] = []
         for entry in self.pushes():
             session = sessions.get(entry.session_id) if entry.session_id is not None else None
@@ -125,7 +131,12 @@ class Run:
                 continue
             if rejected_by_rule(entry):
                 left.append((entry, session))
-            elif entry.status == 409 and entry.code == "session_not_active" and newest_applied <= session.ordinal:
+            elif (
+                entry.status == 409
+                and entry.code == "session_not_active"
+                and newest_applied <= session.ordinal
+                and closed.get(session.id, entry.arrival + 1) > entry.arrival
+            ):
                 left.append((entry, session))
         self._left_out = left
         return left

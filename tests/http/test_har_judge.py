@@ -215,6 +215,20 @@ async def test_entries_of_other_apis_and_refusals_before_the_integration_are_lef
     assert "not under /api/external/push" in judgement["left_out"][0]["why"]
 
 
+async def test_an_entry_whose_url_is_no_url_is_left_out(vendor: Vendor, control: Control) -> None:
+    """``https://[api.sprinto.com/...`` (an IPv6 bracket never closed): the CLI printed a traceback
+    and POST /_mock/judge answered 500 (a carry-home reviewer)."""
+    await vendor.start()
+    har = await control.get("/journal.har")
+    entry = har["log"]["entries"][0]
+    broken = {**entry, "request": {**entry["request"], "url": entry["request"]["url"].replace("http://", "http://[")}}
+    har["log"]["entries"].append(broken)
+    judgement = judge_har(har).public()
+    assert judgement["left_out_count"] == 1 and judgement["left_out"][0]["why"].startswith("not a URL (")
+    async with control.client.post("/_mock/judge", json=har) as response:
+        assert response.status == 200, await response.text()
+
+
 @pytest.mark.parametrize(
     ("document", "says"),
     [

@@ -566,3 +566,17 @@ async def test_a_rejected_page_fixed_by_sending_part_of_it_left_records_out(
     await control.advance(2, "acme")
     await vendor.session(session["id"])
     assert ("applied_with_rejected_pages" in ids(await report(control))) is judged
+
+
+async def test_a_push_after_the_clients_own_apply_is_not_a_page_the_apply_left_out(
+    vendor: Vendor, control: Control
+) -> None:
+    """The sync was whole when it was applied; the late push is push_to_inactive_session's alone.
+    It was also applied_with_rejected_pages, whose advice was to push every page again."""
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}, "page_hint": 1})
+    await vendor.close(session["id"])
+    await vendor.push(session["id"], {"entities": {"User": [user(2)]}, "page_hint": 2}, expect=409)
+    await control.advance(3, "acme")
+    await vendor.session(session["id"])
+    assert ids(await report(control)) == ["push_to_inactive_session"]
