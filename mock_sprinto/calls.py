@@ -74,6 +74,10 @@ class Injected:
 
     decision: Decision
     real: Answer | None
+    # A push a rule refuses 400 with no body of its own: the BatchIngestResponse members Sprinto's
+    # 400 carries (session_id, the page's record count, echoes), so the client reads the documented
+    # shape, not a bare problem (the exam's page-rejected trial crashed a client reading echoes).
+    batch: dict[str, Any] | None = None
 
 
 Outcome = Answer | Injected

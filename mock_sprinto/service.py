@@ -50,7 +50,7 @@ from .naming import INTEGRATION_ID
 from .payload import INLINE_JUDGE_BYTES, BodySource, many_values, page_digest, parse_json
 from .ratelimit import throttle
 from .rows import Row
-from .sessions import Sessions, Wire, page_number
+from .sessions import Sessions, Wire, batch_response, page_number
 from .settings import Config, Settings
 from .store import IdSource, Tenant
 from .timeline import Timeline
@@ -348,14 +348,19 @@ class Emulator:
             return Answer(202, self.sessions.push_page(tenant, session_id, body.decoded, wire, judged))
 
         try:
-            return await self._under_scenario(call, tenant, run, entity_types, page_hint)
+            outcome = await self._under_scenario(call, tenant, run, entity_types, page_hint)
+            if isinstance(outcome, Injected) and _refuses_as_invalid(outcome.decision):
+                records = judged.total if isinstance(judged, PageVerdict) else _record_count(body.decoded)
+                hint = _hint_read(tenant, page_hint, body.decoded, judged)
+                outcome.batch = batch_response(session_id, 0, {}, records, [], False, hint)
+            return outcome
         finally:
             if wire.page is None:
                 # The page never reached its session (a rule answered, or the session was gone
                 # after a rule's delay): the journal keeps its hint all the same, so the judge can
                 # tell the page sent again (serialized anew, say) from the next one sent in its
                 # place. Read only here, off the usual path.
-                wire.page_hint = page_hint if tenant.faults.needs_body else _page_facts(body.decoded, judged)[1]
+                wire.page_hint = _hint_read(tenant, page_hint, body.decoded, judged)
 
     async def _judge_large(self, tenant: Tenant, session_id: str, wire: Wire, decoded: bytes) -> PageVerdict | ApiError:
         """A large page's verdict, from a worker thread: its Python walks give the event loop its
@@ -730,6 +735,33 @@ def _first(values: Sequence[str]) -> str | None:
 def _session_of(call: Call) -> str:
     assert call.session_id is not None, f"{call.operation} addresses a session"
     return call.session_id
+
+
+def _hint_read(
+    tenant: Tenant, page_hint: int | str | None, decoded: bytes, judged: PageVerdict | ApiError | None
+) -> int | str | None:
+    """A push's page_hint: read for the scenario's rules already, or read now (off the usual path)."""
+    return page_hint if tenant.faults.needs_body else _page_facts(decoded, judged)[1]
+
+
+def _refuses_as_invalid(decision: Decision) -> bool:
+    """A rule answering a push 400 with no body of its own: a page refused as if a record were invalid."""
+    respond = decision.respond
+    return decision.transport is None and respond is not None and respond.status == 400 and not respond.has_body
+
+
+def _record_count(decoded: bytes) -> int:
+    """How many records a page holds, as its 400 counts them (0 when it cannot be read)."""
+    if many_values(decoded):
+        return 0
+    try:
+        page = orjson.loads(decoded)
+    except orjson.JSONDecodeError:
+        return 0
+    entities = page.get("entities") if isinstance(page, dict) else None
+    if not isinstance(entities, dict):
+        return 0
+    return sum(len(records) for records in entities.values() if isinstance(records, list))
 
 
 def _page_facts(decoded: bytes, judged: PageVerdict | ApiError | None) -> tuple[frozenset[str], int | str | None]:

@@ -188,7 +188,7 @@ class Sessions:
         self, tenant: Tenant, session: Session, wire: Wire, verdict: PageVerdict, code: ErrorCode, raw: bytes
     ) -> ApiError:
         """The 400 for a page that failed validation, recorded on the session: none of it is staged."""
-        response = _batch_response(
+        response = batch_response(
             session.id, 0, {}, verdict.total, verdict.errors, verdict.errors_truncated, verdict.page_hint
         )
         rejection = ApiError.of(code, verdict.detail, **response)
@@ -221,7 +221,7 @@ class Sessions:
             {"page": page.ordinal, "counts_by_entity": verdict.counts, "request_id": wire.request_id},
             accepted_details_bytes(page.ordinal, verdict.counts, wire.request_id),
         )
-        response = _batch_response(session.id, verdict.total, verdict.counts, 0, [], False, verdict.page_hint)
+        response = batch_response(session.id, verdict.total, verdict.counts, 0, [], False, verdict.page_hint)
         response["page"] = page.ordinal
         return response
 
@@ -471,7 +471,7 @@ def _close_refused(problem: str, lenient_would_take: bool = False) -> ApiError:
     )
 
 
-def _batch_response(
+def batch_response(
     session_id: str,
     accepted: int,
     accepted_by_entity: dict[str, int],

@@ -55,10 +55,10 @@ def render(request: web.Request, outcome: Outcome) -> web.StreamResponse:
     if isinstance(outcome, Answer):
         return json_response(outcome.body, outcome.status, outcome.headers or None)
     real = None if outcome.real is None else json_response(outcome.real.body, outcome.real.status, outcome.real.headers)
-    return injected_response(request, outcome.decision, real)
+    return injected_response(request, outcome.decision, real, outcome.batch)
 
 
-def _problem(decision: Decision, respond: Respond) -> web.Response:
+def _problem(decision: Decision, respond: Respond, batch: dict[str, Any] | None = None) -> web.Response:
     status = respond.status
     headers = dict(respond.headers)
     retry_after = respond.retry_after
@@ -71,6 +71,9 @@ def _problem(decision: Decision, respond: Respond) -> web.Response:
         code = respond.code or DEFAULT_CODES.get(status, INJECTED_FAULT).code
         detail = respond.detail or f"injected by scenario rule '{decision.rules[0]}'"
         extra: dict[str, Any] = {"retry_after_seconds": retry_after} if retry_after is not None else {}
+        if batch is not None:  # a push refused as invalid: Sprinto's 400 shape, the rule's error listed
+            injected = {"issue": detail, "pointer": "", "code": "injected", "basis": "mock"}
+            extra.update(batch, validation_errors=[injected])
         # Injected, whatever code it wears: the emulator's doing (basis mock, the rule "injected
         # faults"), never the setting its code stands for (a 429 here is not rate_limit's). Only a
         # Prefer header's answer has a setting that would change it: prefer_header switches it off.
@@ -93,11 +96,17 @@ def _problem(decision: Decision, respond: Respond) -> web.Response:
     return response
 
 
-def injected_response(request: web.Request, decision: Decision, real: web.StreamResponse | None) -> web.StreamResponse:
-    """The answer of the firing rule; ``real`` is the operation's own answer in the 'after' phase."""
+def injected_response(
+    request: web.Request,
+    decision: Decision,
+    real: web.StreamResponse | None,
+    batch: dict[str, Any] | None = None,
+) -> web.StreamResponse:
+    """The answer of the firing rule; ``real`` is the operation's own answer in the 'after' phase;
+    ``batch``, a push's BatchIngestResponse members when the rule refuses it as invalid."""
     if decision.transport is None:
         assert decision.respond is not None
-        return _problem(decision, decision.respond)
+        return _problem(decision, decision.respond, batch)
     kind = decision.transport
     transport = request.transport
     if transport is None or transport.is_closing():

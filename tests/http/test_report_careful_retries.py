@@ -580,3 +580,20 @@ async def test_a_push_after_the_clients_own_apply_is_not_a_page_the_apply_left_o
     await control.advance(3, "acme")
     await vendor.session(session["id"])
     assert ids(await report(control)) == ["push_to_inactive_session"]
+
+
+async def test_a_page_a_rule_refuses_as_invalid_answers_sprintos_400_shape(vendor: Vendor, control: Control) -> None:
+    """The shipped reject-page-2 answered a bare problem (no session_id, no echoes, one record
+    rejected of ten): a client reading echoes.page_hint, as documented, crashed in the exam."""
+    async with control.client.put("/_mock/integrations/acme/scenario", json="reject-page-2") as response:
+        assert response.status == 200, await response.text()
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}, "page_hint": 1})
+    page = {"entities": {"User": [user(n) for n in range(2, 12)]}, "page_hint": "two"}
+    body = await vendor.push(session["id"], page, expect=400)
+    assert (body["code"], body["session_id"]) == ("validation_failed", session["id"])
+    assert body["echoes"] == {"page_hint": "two"}
+    assert (body["accepted_count_total"], body["accepted_count_by_entity"], body["rejected_count_total"]) == (0, {}, 10)
+    assert [e["code"] for e in body["validation_errors"]] == ["injected"]
+    assert body["validation_errors_truncated"] is False
+    assert "reject-page-2" in body["validation_errors"][0]["issue"]
