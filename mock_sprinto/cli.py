@@ -549,7 +549,7 @@ def _load_state(emulator: Emulator, path: str | None) -> str | None:
     if path is None:
         return ""
     from .errors import ApiError
-    from .statefile import held, read_bundle_file
+    from .statefile import held, journal_cut, read_bundle_file
 
     try:
         outcome = ControlPlane(emulator).load_state(read_bundle_file(path, emulator.settings.max_state_bytes))
@@ -560,6 +560,7 @@ def _load_state(emulator: Emulator, path: str | None) -> str | None:
         return None
     names = outcome["integrations"]
     line = f"mock-sprinto: state loaded from {path}: {held(len(names), outcome['journal_entries'])}"
+    line += journal_cut(outcome)
     if len(names) == 1:
         line += f"; its dashboard: {{origin}}/_mock/#integration={names[0]}"
     return line

@@ -607,7 +607,13 @@ class ControlPlane:
         from . import bundle
 
         restored = bundle.restore(self.emulator, restoration, integration_id)
-        return {"scope": restoration.scope, "integrations": restored, "journal_entries": len(restoration.rows)}
+        entries = len(restoration.rows)
+        return {
+            "scope": restoration.scope,
+            "integrations": restored,
+            "journal_entries": entries,
+            "journal_entries_kept": min(entries, self.emulator.settings.journal_size),  # the ring keeps the newest
+        }
 
     def _importable_to(self, integration_id: str | None) -> None:
         if integration_id is not None and not INTEGRATION_ID.match(integration_id):

@@ -16,6 +16,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import orjson
 
+from .codes import ADMIN_TOKEN_REQUIRED, INTEGRATION_NOT_FOUND
 from .exitcodes import FAILED, UNREACHABLE, USAGE_ERROR
 from .naming import reachable_here
 
@@ -105,6 +106,12 @@ def add_parsers(commands: argparse._SubParsersAction[Any]) -> None:
         metavar="DIR",
         dest="schemas",
         help="extra entity schemas, as 'serve --schemas' (unknown_field)",
+    )
+    judge.add_argument(
+        "--max-har-bytes",
+        type=int,
+        metavar="BYTES",
+        help="the largest file judged (default: the setting max_har_bytes, 64 MiB)",
     )
 
 
@@ -319,16 +326,18 @@ def run_state(args: argparse.Namespace) -> int:
 def _imported(file: str, answer: Any) -> str | None:
     """``PUT .../state``'s answer as a sentence (None: not the emulator's answer)."""
     from .errors import counted
-    from .statefile import held
+    from .statefile import held, journal_cut
 
     if not isinstance(answer, dict):
         return None
     ids, entries = answer.get("integrations"), answer.get("journal_entries")
     if not (isinstance(ids, list) and all(isinstance(i, str) for i in ids) and type(entries) is int):
         return None
+    cut = journal_cut(answer)
     if answer.get("scope") == "integration" and len(ids) == 1:
-        return f"imported {file} into integration {ids[0]} ({counted(entries, 'journal entry', 'journal entries')})"
-    return f"imported {file}: it replaced the whole emulator ({held(len(ids), entries)})"
+        entries_said = counted(entries, "journal entry", "journal entries")
+        return f"imported {file} into integration {ids[0]} ({entries_said}){cut}"
+    return f"imported {file}: it replaced the whole emulator ({held(len(ids), entries)}){cut}"
 
 
 def _saved(answer: Any) -> str | None:
@@ -504,7 +513,7 @@ def _state_refused(server: _Server, method: str, path: str, answer: Answer) -> i
         server.not_the_emulators(method, path)
         return UNREACHABLE
     server.refused(method, path, answer)
-    if answer.status in (401, 403) or code == "integration_not_found":
+    if code in (ADMIN_TOKEN_REQUIRED.code, INTEGRATION_NOT_FOUND.code):  # not a 403 of max_integrations: 1
         return USAGE_ERROR
     return FAILED
 
@@ -536,6 +545,11 @@ def run_judge(args: argparse.Namespace) -> int:
             print("mock-sprinto judge: error: --large-body-bytes takes a whole number of 1 or more", file=sys.stderr)
             return USAGE_ERROR
         settings = settings.with_overrides({"judge_large_body_bytes": args.large_body_bytes})
+    if args.max_har_bytes is not None:
+        if args.max_har_bytes < 1:
+            print("mock-sprinto judge: error: --max-har-bytes takes a whole number of 1 or more", file=sys.stderr)
+            return USAGE_ERROR
+        settings = settings.with_overrides({"max_har_bytes": args.max_har_bytes})
     limit = settings.max_har_bytes
     try:
         with open(args.file, "rb") as handle:
@@ -544,7 +558,7 @@ def run_judge(args: argparse.Namespace) -> int:
         print(f"mock-sprinto judge: error: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return USAGE_ERROR
     if len(data) > limit:
-        print(f"mock-sprinto judge: error: {args.file} is over {limit} bytes (setting max_har_bytes)", file=sys.stderr)
+        print(f"mock-sprinto judge: error: {args.file} is over {limit} bytes (--max-har-bytes)", file=sys.stderr)
         return USAGE_ERROR
     try:
         registry = SchemaRegistry.shipped(args.schemas)

@@ -79,9 +79,9 @@ def test_bundles_curl(server: Server, tmp_path: Path) -> None:
         answers.append(answer)
         text = text[end:].strip()
     assert answers == [
-        {"scope": "integration", "integrations": ["demo"], "journal_entries": 1},
+        {"scope": "integration", "integrations": ["demo"], "journal_entries": 1, "journal_entries_kept": 1},
         # the journal keeps the request as first answered, and the copy the first import added
-        {"scope": "server", "integrations": ["demo"], "journal_entries": 2},
+        {"scope": "server", "integrations": ["demo"], "journal_entries": 2, "journal_entries_kept": 2},
     ]
     assert (
         json.loads((tmp_path / "demo.state.json").read_text())["integrations"][0]["sessions"][0]["id"] == session["id"]
@@ -169,3 +169,11 @@ def test_judge_curl(server: Server, tmp_path: Path) -> None:
     result = shell(here(block("judge-curl"), server), tmp_path)
     (judged,) = json.loads(result.stdout)["integrations"]
     assert [f["id"] for f in judged["findings"]] == ["retry_too_soon", "outcome_not_read"]
+
+
+def test_judge_says_the_flag_that_raises_its_bound(tmp_path: Path) -> None:
+    """Over its bound, judge named the setting max_har_bytes, which nothing on its command line set."""
+    shutil.copy(ROOT / "tests" / "data" / "browser-capture.har", tmp_path / "traffic.har")
+    over = cli("mock-sprinto judge traffic.har --max-har-bytes 100", tmp_path)
+    assert over.returncode == 2 and "traffic.har is over 100 bytes (--max-har-bytes)" in over.stderr, over.stderr
+    assert cli("mock-sprinto judge traffic.har --max-har-bytes 0", tmp_path).returncode == 2

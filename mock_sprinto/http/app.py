@@ -255,10 +255,13 @@ def admin_guard(token: str) -> Any:
                 response = web.Response(status=303, headers={"Location": CONTROL_PREFIX + "/"})
                 response.set_cookie(ADMIN_COOKIE, cookie, path=CONTROL_PREFIX, httponly=True, samesite="Strict")
                 return response
-            if not _bearer_is(request.headers.get("Authorization", ""), token) and not _cookie_allows(request, cookie):
+            sent = request.headers.get("Authorization", "")
+            if not _bearer_is(sent, token) and not _cookie_allows(request, cookie):
+                # A token sent and refused is said so: "needs a token" read as if none had been sent.
+                said = "the admin token sent is not this server's (its admin_token setting); " if sent else ""
                 raise ApiError.of(
                     ADMIN_TOKEN_REQUIRED,
-                    "the control API needs 'Authorization: Bearer <admin token>'",
+                    f"{said}the control API needs 'Authorization: Bearer <admin token>'",
                     headers={"WWW-Authenticate": "Bearer"},
                 )
         return await handler(request)

@@ -145,7 +145,12 @@ def test_state_export_import_and_save_against_a_running_server(server: Server, t
     assert server.call("POST", f"{ACME}/sessions/{session}/close", {"status": "discard"}, KEY)[0] == 202
     imported = run("state", "import", str(tmp_path / "acme.json.gz"), *url, "--json")
     assert imported.returncode == 0, imported.stderr
-    assert json.loads(imported.stdout) == {"scope": "integration", "integrations": ["acme"], "journal_entries": 2}
+    assert json.loads(imported.stdout) == {
+        "scope": "integration",
+        "integrations": ["acme"],
+        "journal_entries": 2,
+        "journal_entries_kept": 2,
+    }
     assert server.call("GET", f"{ACME}/sessions/{session}", headers=KEY)[1]["state"] == "active"  # as exported
 
     refused = run("state", "save", *url)
@@ -249,3 +254,52 @@ def test_a_url_with_a_port_out_of_range_is_a_usage_error_not_a_traceback(command
     result = run(*command, "--url", "http://127.0.0.1:99999")
     assert result.returncode == 2 and "is not http://HOST:PORT" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_bundle_refused_for_max_integrations_exits_1_and_a_wrong_token_2(tmp_path: Path) -> None:
+    """A server holding all the integrations it may refuses a bundle (403): exit 1, as bundles.md
+    says for a refusal; it was 2, a usage error, as every 401 and 403 was. A token sent and refused
+    is said to be the wrong one."""
+    full = start("--max-integrations", "1", "--admin-token", "secret")
+    try:
+        assert full.call("POST", ACME + "/sessions", headers=KEY)[0] == 201
+        (tmp_path / "other.json").write_text(json.dumps(_other_integrations_bundle(full)))
+        url = ["--url", full.origin]
+        refused = run("state", "import", str(tmp_path / "other.json"), *url, "--admin-token", "secret")
+        assert refused.returncode == 1 and "integration_limit_reached" in refused.stderr, refused.stderr
+        wrong = run("state", "import", str(tmp_path / "other.json"), *url, "--admin-token", "guess")
+        assert wrong.returncode == 2 and "the admin token sent is not this server's" in wrong.stderr, wrong.stderr
+    finally:
+        stop(full)
+
+
+def _other_integrations_bundle(server: Server) -> Any:
+    """The bundle of an integration named ``other``, made by exporting acme's and renaming it."""
+    exported = run("state", "export", "--url", server.origin, "--integration", "acme", "--admin-token", "secret")
+    assert exported.returncode == 0, exported.stderr
+    return json.loads(exported.stdout.replace('"acme"', '"other"'))
+
+
+def test_an_import_into_a_smaller_journal_says_what_it_left_out(server: Server, tmp_path: Path) -> None:
+    """The CLI said "12 journal entries" where the journal kept 5: an error of the CI run passed on
+    the laptop, and nothing said why."""
+    for _ in range(2):
+        session = a_sync(server)
+        assert server.call("POST", f"{ACME}/sessions/{session}/close", {"status": "discard"}, KEY)[0] == 202
+    bundle = tmp_path / "acme.json"
+    assert run("state", "export", "--url", server.origin, "--integration", "acme", "-o", str(bundle)).returncode == 0
+    small = start("--journal-size", "2")
+    try:
+        imported = run("state", "import", str(bundle), "--url", small.origin)
+        assert imported.returncode == 0, imported.stderr
+        assert "(6 journal entries); the journal kept only the newest 2 (setting journal_size)" in imported.stdout
+        assert "the report does not judge the 4 left out" in imported.stdout
+        as_json = json.loads(run("state", "import", str(bundle), "--url", small.origin, "--json").stdout)
+        assert (as_json["journal_entries"], as_json["journal_entries_kept"]) == (6, 2)
+    finally:
+        stop(small)
+    loaded = start("--journal-size", "2", "--state", str(bundle))
+    try:
+        assert "the journal kept only the newest 2 (setting journal_size)" in loaded.banner
+    finally:
+        stop(loaded)

@@ -144,6 +144,7 @@ async def test_a_run_exported_mid_way_answers_the_next_requests_as_the_original_
             "scope": "integration",
             "integrations": ["acme"],
             "journal_entries": len(original.answers),
+            "journal_entries_kept": len(original.answers),
         }
     restored = Client(copy_client, "run")
     restored.sent = original.sent

@@ -233,7 +233,12 @@ def test_state_import_and_save_say_what_was_done_in_a_sentence(tmp_path: Path) -
             "mock-sprinto state: imported acme.json into integration acme (1 journal entry)\n",
         ), imported.stderr
         as_json = run("state", "import", "acme.json", *url, "--json", cwd=tmp_path)
-        assert json.loads(as_json.stdout) == {"scope": "integration", "integrations": ["acme"], "journal_entries": 1}
+        assert json.loads(as_json.stdout) == {
+            "scope": "integration",
+            "integrations": ["acme"],
+            "journal_entries": 1,
+            "journal_entries_kept": 1,
+        }
         saved = run("state", "save", *url)
         assert saved.returncode == 0 and re.fullmatch(
             rf"mock-sprinto state: the server saved its state to {re.escape(str(tmp_path / 'kept.json'))} "
