@@ -753,10 +753,17 @@ class ControlPlane:
         self, integration_id: str | None, limit: int | None, operation: str | None, status: int | None
     ) -> Sequence[JournalEntry]:
         """The entries a HAR export holds: the last ``limit`` (all by default), optionally filtered,
-        chosen now and made as they are read."""
+        chosen now and made as they are read. Each integration's own requests, as its report judges
+        them: not those of an integration replaced under the same id before it (a bundle put back),
+        which the unfiltered journal keeps. A HAR has no field to tell them apart, so the judge read
+        the replaced run and its copy as one run, each page sent twice (a carry-home reviewer)."""
         journal = self.emulator.journal
         after = self._since(integration_id)
-        return journal.picked(integration_id, limit or len(journal.entries) or 1, operation, status, after=after)
+        since: dict[str | None, int] | None = None
+        if integration_id is None:
+            since = {name: tenant.since for name, tenant in self.emulator.tenants.items() if tenant.since}
+        count = limit or len(journal.entries) or 1
+        return journal.picked(integration_id, count, operation, status, after=after, since=since)
 
 
 def _detail_parts(session: Session) -> Iterator[bytes]:

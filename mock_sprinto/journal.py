@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from itertools import chain
 from operator import attrgetter
@@ -270,11 +270,12 @@ class Journal:
         status: int | None = None,
         *,
         after: int = 0,
+        since: Mapping[str | None, int] | None = None,
     ) -> JournalEntries:
         """The last ``limit`` entries (optionally of one integration, operation, status) that arrived
-        after ``after`` (``Emulator``'s request order: a tenant's ``since``), oldest first: chosen
-        now, made into entries as they are read, so a large answer makes them while it is written
-        (10,000 at once held the loop ~70 ms, issue 22)."""
+        after ``after`` (``Emulator``'s request order: a tenant's ``since``), and after ``since``
+        gives for their integration, oldest first: chosen now, made into entries as they are read,
+        so a large answer makes them while it is written (10,000 at once held the loop ~70 ms, issue 22)."""
         picked: list[Row] = []
         for row in reversed(self._rows):
             if row[_ANSWER] <= after:  # the ring is in answer order: nothing older arrived after it
@@ -284,6 +285,7 @@ class Journal:
                 and (integration_id is None or row[_INTEGRATION] == integration_id)
                 and (operation is None or row[_OPERATION] == operation)
                 and (status is None or row[_STATUS] == status)
+                and (since is None or row[_ARRIVAL] > since.get(row[_INTEGRATION], 0))
             ):
                 picked.append(row)
                 if len(picked) >= limit:

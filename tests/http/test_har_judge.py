@@ -353,3 +353,24 @@ async def test_a_gzip_har_is_told_to_be_gzip_or_judged_when_sent_so(vendor: Vend
     async with control.client.post("/_mock/judge", data=zipped, headers=headers) as response:
         judged = await response.json()
     assert response.status == 200 and judged["integrations"][0]["integration_id"] == "acme"
+
+
+async def test_the_unfiltered_har_after_a_bundle_is_put_back_judges_as_the_live_report(
+    vendor: Vendor, control: Control
+) -> None:
+    """bundles.md's first example puts a bundle back where it came from: the unfiltered journal
+    keeps the replaced run beside its copy, and its HAR, judged, read each page as sent twice
+    (duplicate_page, retry_too_soon) where the live report was clean (a carry-home reviewer)."""
+    session = await vendor.start()
+    for n in (1, 2):
+        await vendor.push(session["id"], {"entities": {"User": [user(n)]}, "page_hint": n})
+    await vendor.close(session["id"])
+    await control.advance(2, "acme")
+    await vendor.session(session["id"])
+    bundle = await control.get("/integrations/acme/state")
+    async with control.client.put("/_mock/integrations/acme/state", json=bundle) as response:
+        assert response.status == 200, await response.text()
+    har = await control.get("/journal.har")
+    assert len(har["log"]["entries"]) == 5  # the copy only, as the integration's report reads it
+    (judged,) = judge_har(har).public()["integrations"]
+    assert [finding["id"] for finding in judged["findings"]] == []
