@@ -260,8 +260,22 @@ def parse(document: Any) -> Expectations:
             errors=problems,
         )
     document = as_integers(_schema(), document)  # 3.0 is an integer to JSON Schema: an int from here on
+    counts = tuple(Count.of(item) for item in document.get("counts", ()))
+    # Bounds no count meets ({"at_least": 3, "at_most": 1}, "exactly" beside "never") are the
+    # expectation's mistake, not the client's: checked, they were a 422 blaming the traffic.
+    impossible = [
+        f"/counts/{index}: no count is at least {count.low} and at most {count.high}"
+        for index, count in enumerate(counts)
+        if count.high is not None and count.low > count.high
+    ]
+    if impossible:
+        raise ApiError.of(
+            INVALID_EXPECTATIONS,
+            f"the expectations admit no traffic: {impossible[0]} (docs/verify.md)",
+            errors=impossible[:MAX_PROBLEMS],
+        )
     return Expectations(
-        tuple(Count.of(item) for item in document.get("counts", ())),
+        counts,
         tuple(Step.of(item) for item in document.get("sequence", ())),
         bool(document.get("only", False)),
         tuple(Matcher.of(item) for item in document.get("allow", ())),

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from ..codes import CATALOGUE
+from ..codes import CATALOGUE, TOO_MANY_ITEMS
 from ..journal import JournalEntry
 from ..lifecycle import State
 from ..store import Dataset, Page, Session, page_fields
@@ -288,6 +288,11 @@ def resent_rejected_page_unchanged(run: Run) -> Finding:
     for entry in run.pushes():
         keys = [key for key in (entry.digest, contents.get(entry.request_id)) if key is not None]
         first = next((found for key in keys if (found := rejected.get(key)) is not None), None)
+        if first is not None and first.code == TOO_MANY_ITEMS.code and first.session_id != entry.session_id:
+            # A sync started again (after an expiry, say) that splits an over-long page once refused,
+            # as it did the first time: the page was never sent again unchanged where it was
+            # refused, and the limit is the emulator's (too_many_records warns of it).
+            first = None
         if first is not None and first.answer < entry.arrival:
             finding.note(lambda: evidence(entry, rejected_request_id=first.request_id, rejected_page=first.page))
         if entry.status == 400 and first is None and not lost(entry):

@@ -124,7 +124,8 @@ KINDS: tuple[Kind, ...] = (
         "error",
         "doc",
         "a page byte-for-byte equal (after decoding) to one rejected with 400 is sent again, or one whose records "
-        "(their keys) are refused for the same errors again, under any page_hint or serialization",
+        "(their keys) are refused for the same errors again, under any page_hint or serialization (not a page "
+        "refused too_many_items sent again in another session: a sync started over, splitting it again)",
         "a page rejected with 400 was sent again unchanged",
         "A 400 means the page itself is wrong ('Validation error; batch rejected'): the same bytes get the same "
         "answer. Read validation_errors, fix the records, and send the fixed page.",

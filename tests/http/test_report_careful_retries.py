@@ -597,3 +597,22 @@ async def test_a_page_a_rule_refuses_as_invalid_answers_sprintos_400_shape(vendo
     assert [e["code"] for e in body["validation_errors"]] == ["injected"]
     assert body["validation_errors_truncated"] is False
     assert "reject-page-2" in body["validation_errors"][0]["issue"]
+
+
+@pytest.mark.parametrize(("again_in", "judged"), [("a new session", False), ("the same session", True)])
+async def test_an_over_long_page_refused_again_in_a_new_sync_is_not_resent_unchanged(
+    vendor: Vendor, control: Control, again_in: str, judged: bool
+) -> None:
+    """A client that splits a page refused too_many_items did it again after its session expired:
+    the sync started over, the 150-record page first. It was resent_rejected_page_unchanged, an
+    error, and failed the exam's expired-mid-sync trial (a reviewer's zoo)."""
+    long_page = {"entities": {"User": [user(n) for n in range(150)]}}
+    first = await vendor.start()
+    await vendor.push(first["id"], long_page, expect=400)
+    if again_in == "a new session":
+        await control.advance(3601, "acme")  # expired
+        second = await vendor.start()
+        await vendor.push(second["id"], long_page, expect=400)
+    else:
+        await vendor.push(first["id"], long_page, expect=400)
+    assert ("resent_rejected_page_unchanged" in ids(await report(control))) is judged

@@ -165,6 +165,8 @@ async def test_an_empty_body_expects_nothing_and_an_unseen_integration_is_not_fo
         ({"only": "yes"}, "/only: 'yes' is not of type 'boolean'"),
         ({"counts": {"operation": "push_page"}}, "/counts"),
         ({"expect": []}, "'expect' was unexpected"),
+        ({"counts": [{"at_least": 3, "at_most": 1}]}, "/counts/0: no count is at least 3 and at most 1"),
+        ({"counts": [{"exactly": 1, "never": True}]}, "/counts/0: no count is at least 1 and at most 0"),
     ],
 )
 async def test_expectations_the_vocabulary_does_not_have_are_400_each_named(
