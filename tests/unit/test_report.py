@@ -56,6 +56,26 @@ def test_a_request_already_in_flight_when_the_429_was_answered_is_not_too_soon()
     assert finding.evidence[0]["after_429"] == throttled.request_id
 
 
+def _push(arrival: int, answer: int, at: float, connection: int, **fields: Any) -> JournalEntry:
+    path = "/api/external/push/v1/integrations/acme/sessions/ses_1/entities"
+    push = {"method": "POST", "path": path, "operation": "push_page", "status": 202, "session_id": "ses_1"}
+    return entry(arrival, answer, at, connection=connection, **{**push, **fields})
+
+
+def test_pages_pushed_at_once_wait_their_turn_on_a_busy_loop_and_are_still_in_flight() -> None:
+    """Six pages pushed at once, the first throttled: on a busy machine the others were journaled up
+    to 78 ms after its 429, each after the one before it was handled, and the careful client was
+    retry_too_soon one exam run in three. The time spent on the pages answered in between counts."""
+    throttled = _push(1, 2, 0.0, 1, status=429, code="rate_limited", retry_after=1, page_hint=1)
+    second = _push(3, 4, 0.010, 2, latency_ms=39.0, page_hint=2)  # handled 39 ms
+    third = _push(5, 6, 0.055, 3, page_hint=3)  # 55 ms after the 429: the loop was on the second
+    report = judge(tenant(), [throttled, second, third])
+    assert [f.id for f in report.findings if f.id == "retry_too_soon"] == []
+    # One request at a time, none answered in between: 55 ms after the 429 is a client that did not wait.
+    alone = judge(tenant(), [throttled, _push(5, 6, 0.055, 3, page_hint=3)])
+    assert "retry_too_soon" in [f.id for f in alone.findings]
+
+
 def test_other_integrations_and_an_earlier_tenant_of_the_same_id_are_left_out() -> None:
     mine = tenant()
     mine.since = 10
