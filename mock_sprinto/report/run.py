@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -50,9 +50,14 @@ class Run:
     """One tenant's journal and store, indexed once for every check."""
 
     def __init__(
-        self, tenant: Judged, entries: Iterable[JournalEntry], known_fields: Mapping[str, Iterable[str]]
+        self,
+        tenant: Judged,
+        entries: Iterable[JournalEntry],
+        known_fields: Mapping[str, Iterable[str]],
+        busy: Callable[[int, int], float] | None = None,
     ) -> None:
         self.tenant = tenant
+        self._server_busy = busy  # the whole journal's (Journal.busy_between); None: this run's own
         self.known_fields = known_fields
         self.entries = sorted(
             (e for e in entries if e.integration_id == tenant.id and e.arrival > tenant.since),
@@ -70,9 +75,12 @@ class Run:
         self._hints_shared: set[str | None] | None = None
 
     def busy_between(self, answered: int, arrival: int) -> float:
-        """Seconds the emulator spent on this client's requests answered after ``answered`` and
-        before ``arrival`` (request order), at most ``BUSY_COUNTED_SECONDS``: one bisection each
-        way into the answers' running total of durations, made once a report."""
+        """Seconds the emulator spent on requests answered after ``answered`` and before ``arrival``
+        (request order), at most ``BUSY_COUNTED_SECONDS``: every integration's on a live server (its
+        loop is one: an exam's trials share it), this client's own in a HAR. One bisection each way
+        into the answers' running total of durations, made once a report."""
+        if self._server_busy is not None:
+            return min(self._server_busy(answered, arrival), BUSY_COUNTED_SECONDS)
         if self._busy is None:
             answers, totals, total = [], [0.0], 0.0
             for entry in self.entries:  # in answer order; a rule's delay kept the loop free
@@ -311,7 +319,12 @@ def in_flight(run: Run, answered: JournalEntry, entry: JournalEntry) -> bool:
     waits for its answer); a client sending one request at a time has none answered in between."""
     if entry.connection is None or answered.connection is None or entry.connection == answered.connection:
         return False
-    return arrived(entry) - answered.at < IN_FLIGHT_SECONDS + run.busy_between(answered.answer, entry.arrival)
+    waited = arrived(entry) - answered.at
+    if waited < IN_FLIGHT_SECONDS:
+        return True
+    return waited < IN_FLIGHT_SECONDS + BUSY_COUNTED_SECONDS and waited < IN_FLIGHT_SECONDS + run.busy_between(
+        answered.answer, entry.arrival
+    )
 
 
 def _automatic_retries(arrivals: list[JournalEntry]) -> set[str]:

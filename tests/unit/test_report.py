@@ -6,11 +6,12 @@ import itertools
 from typing import Any
 
 from mock_sprinto.clock import ManualClock, OffsetClock
-from mock_sprinto.journal import JournalEntry
+from mock_sprinto.journal import Journal, JournalEntry
 from mock_sprinto.lifecycle import State
-from mock_sprinto.report import BY_ID, CHECKS, KINDS, Run, closest_field, findings_table, judge
+from mock_sprinto.report import BY_ID, CHECKS, KINDS, Run, closest_field, findings_table, judge, judging
 from mock_sprinto.report.coverage import BEHAVIOURS, met_behaviours, nothing_to_meet
 from mock_sprinto.settings import Settings
+from mock_sprinto.steps import finished
 from mock_sprinto.store import IdSource, Page, Session, Tenant
 
 T0 = 1_767_225_600.0
@@ -74,6 +75,23 @@ def test_pages_pushed_at_once_wait_their_turn_on_a_busy_loop_and_are_still_in_fl
     # One request at a time, none answered in between: 55 ms after the 429 is a client that did not wait.
     alone = judge(tenant(), [throttled, _push(5, 6, 0.055, 3, page_hint=3)])
     assert "retry_too_soon" in [f.id for f in alone.findings]
+
+
+def test_the_loop_held_by_another_integrations_requests_counts_too() -> None:
+    """An exam's trials share one emulator: its other clients held the loop 100 ms while two of six
+    pages pushed at once waited their turn, and a careful client was push_to_inactive_session."""
+    expired = {"status": 409, "code": "session_not_active"}
+    first_409 = _push(1, 2, 0.0, 1, **expired)
+    others = [entry(3 + 2 * n, 4 + 2 * n, 0.001 + 0.025 * n, integration_id="other", latency_ms=25.0) for n in range(4)]
+    late = _push(20, 21, 0.100, 2, **expired)  # on its way since the first: journaled 100 ms later
+    journal = Journal(100)
+    for each in (first_409, *others, late):
+        journal.add(each)
+    entries = [first_409, *others, late]
+    alone = finished(judging(tenant(), entries, {}))  # what a HAR of this client alone can tell
+    assert "push_to_inactive_session" in [f.id for f in alone.findings]
+    shared = finished(judging(tenant(), entries, {}, journal.busy_between))
+    assert "push_to_inactive_session" not in [f.id for f in shared.findings]
 
 
 def test_other_integrations_and_an_earlier_tenant_of_the_same_id_are_left_out() -> None:
