@@ -685,11 +685,13 @@ def _check_format(document: Any) -> None:
         found = f"the document is {_as_json(document)}, not an object"
     elif "format" not in document:
         members = ", ".join(repr(str(name)[:40]) for name in itertools.islice(document, 5)) or "none"
-        found = f"it has no 'format' (its members: {members})"  # a HAR's: 'log'
+        found = f"it has no 'format' (its members: {members})"
     else:
         found = f"got {_as_json(document['format'])}"
     if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise refused([f"'format' must be {FORMAT!r}, {found}: this is not a mock-sprinto state bundle"])
+        har = isinstance(document, dict) and isinstance(document.get("log"), dict) and "entries" in document["log"]
+        hint = " (it is a HAR, which the judge reads: mock-sprinto judge FILE, or POST /_mock/judge)" if har else ""
+        raise refused([f"'format' must be {FORMAT!r}, {found}: this is not a mock-sprinto state bundle{hint}"])
     version = document.get("version")
     if version != VERSION:
         which = f"a version {_as_json(version)}" if "version" in document else "an unversioned"

@@ -138,6 +138,12 @@ def check_har(document: Any) -> None:
         if len(problems) >= 50:
             break
     problems.sort()
+    if isinstance(document, dict) and document.get("format") == "mock-sprinto-state":
+        problems.insert(
+            0,
+            "this is a mock-sprinto state bundle, not a HAR: import it (mock-sprinto state import "
+            "FILE) and judge it there (mock-sprinto report), or judge its journal.har",
+        )
     raise ApiError.of(
         INVALID_HAR,
         f"not a HAR 1.2 document the judge can read: {problems[0] if problems else 'not an object'}",

@@ -382,6 +382,7 @@ async def test_refusals_name_a_setting_only_when_it_would_change_the_answer(cont
 async def test_a_har_imported_as_a_bundle_is_told_apart_in_json_terms(control: Control) -> None:
     for document, says in (
         ({"log": {"version": "1.2", "entries": []}}, "it has no 'format' (its members: 'log')"),
+        ({"log": {"version": "1.2", "entries": []}}, "(it is a HAR, which the judge reads: mock-sprinto judge FILE"),
         ({"format": None}, "got null"),
         ({"format": True}, "got true"),
         ([1, 2], "the document is an array, not an object"),

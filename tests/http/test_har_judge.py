@@ -215,6 +215,14 @@ async def test_entries_of_other_apis_and_refusals_before_the_integration_are_lef
     assert "not under /api/external/push" in judgement["left_out"][0]["why"]
 
 
+async def test_a_state_bundle_given_to_the_judge_is_told_to_be_one(control: Control) -> None:
+    bundle = await control.get("/state")
+    async with control.client.post("/_mock/judge", json=bundle) as response:
+        problem = await response.json()
+    assert response.status == 400 and problem["code"] == "invalid_har", problem
+    assert "this is a mock-sprinto state bundle, not a HAR: import it" in problem["detail"], problem
+
+
 async def test_an_entry_whose_url_is_no_url_is_left_out(vendor: Vendor, control: Control) -> None:
     """``https://[api.sprinto.com/...`` (an IPv6 bracket never closed): the CLI printed a traceback
     and POST /_mock/judge answered 500 (a carry-home reviewer)."""
