@@ -184,6 +184,7 @@ class Captured:
     inferred_code: bool = False
     ignored: list[str] = field(default_factory=list)  # values read but beyond what the judge can use
     names_known: bool = True  # a start's 409: whether the HAR tells which session it named (none too)
+    whole_seconds: bool = False  # its startedDateTime has no fraction of a second
 
 
 @dataclass
@@ -213,6 +214,19 @@ _RFC3339 = re.compile(
     r"(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<time>\d{2}:\d{2}:\d{2})(?P<fraction>\.\d+)?"
     r"(?P<zone>[Zz]|[+-]\d{2}:?\d{2})\Z"
 )
+
+
+def _in_whole_seconds(text: str) -> bool:
+    """A time written to the second (``12:00:07Z``): a recorder that keeps no fraction."""
+    found = _RFC3339.match(text.strip())
+    return found is not None and not found.group("fraction")
+
+
+def coarse_times(items: list[Captured]) -> bool:
+    """Whether an integration's entries were timed to the second only, with no order of the
+    emulator's: how long a client waited cannot be read from them, nor which of two requests of
+    one second came first (the judge then takes the HAR's order, and judges no wait)."""
+    return len(items) > 1 and all(c.whole_seconds and not c.has_orders for c in items)
 
 
 def _time(text: str) -> float | None:
@@ -338,6 +352,7 @@ def read_har(document: Any) -> Reading:
         if answered is None:
             answered = started + (max(float(elapsed), 0.0) / 1000 if isinstance(elapsed, (int, float)) else 0.0)
         captured = _captured(index, raw, found.group("integration"), operation, match, method, path, started, answered)
+        captured.whole_seconds = _in_whole_seconds(raw["startedDateTime"])
         connection = raw.get("connection")  # HAR 1.2's: any string naming the TCP connection
         if isinstance(connection, str) and connection:
             captured.entry.connection = connections.setdefault(connection, len(connections))
@@ -472,6 +487,10 @@ def _order(items: list[Captured]) -> None:
     """Arrival and answer orders: the emulator's own when every entry has them, else rebuilt from the
     times (an answer at the same instant as a later request's start came first; HAR order breaks ties)."""
     if items and all(c.has_orders for c in items):
+        return
+    if coarse_times(items):  # one after the other, as the HAR lists them (a client at a time)
+        for position, captured in enumerate(items):
+            captured.entry.arrival, captured.entry.answer = 2 * position + 1, 2 * position + 2
         return
     events = []
     for position, captured in enumerate(items):
@@ -772,6 +791,8 @@ def _judge_one(
     key_fields: Mapping[str, str],
 ) -> HarReport:
     last = max((c.answered for c in items), default=0.0)
+    if coarse_times(items):  # waits unknown: judged as on a frozen clock (no wait judged)
+        settings = settings.with_overrides({"frozen_clock": True})
     tenant = Tenant(integration_id, None, OffsetClock(ManualClock(last)), settings, IdSource(), MemoryBudget(None))
     tenant.since = 0
     sessions = _Sessions(tenant, key_fields)
@@ -827,8 +848,15 @@ def _hinted_by_entry(report: Report, entries: list[JournalEntry]) -> None:
                     item["page_hint"] = push.page_hint
 
 
+# The findings that read how long a client waited, which times to the second cannot tell.
+NEEDS_FINE_TIMES = ("retry_too_soon", "retry_without_backoff", "status_polled_too_fast", "start_conflict_ignored")
+
+
 def _not_judged(items: list[Captured], tenant: Tenant) -> list[dict[str, str]]:
     found: list[dict[str, str]] = []
+    if coarse_times(items):
+        why = "every startedDateTime is to the second only: how long the client waited is unknown"
+        found += [{"id": finding, "why": why} for finding in NEEDS_FINE_TIMES]
     pages = [c for c in items if c.entry.operation == "push_page" and c.entry.status in (202, 400) and not c.entry.rule]
     without = [c for c in pages if c.request_body is None]
     if without:
@@ -997,7 +1025,12 @@ def _notes(items: list[Captured]) -> list[str]:
     inferred = sorted({f"{c.entry.operation} {c.entry.status}: {c.entry.code}" for c in items if c.inferred_code})
     if inferred:
         notes.append("codes taken from the contract, the answers having none: " + "; ".join(inferred))
-    if not all(c.has_orders for c in items):
+    if coarse_times(items):
+        notes.append(
+            "every startedDateTime is to the second only: the requests are taken one after the other in the "
+            "HAR's order, and no wait is judged (listed as not judged)"
+        )
+    elif not all(c.has_orders for c in items):
         notes.append(
             "the order of arrivals and answers is rebuilt from startedDateTime and time "
             "(requests overlapping in time are taken as concurrent)"

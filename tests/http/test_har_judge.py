@@ -382,3 +382,26 @@ async def test_the_unfiltered_har_after_a_bundle_is_put_back_judges_as_the_live_
     assert len(har["log"]["entries"]) == 5  # the copy only, as the integration's report reads it
     (judged,) = judge_har(har).public()["integrations"]
     assert [finding["id"] for finding in judged["findings"]] == []
+
+
+async def test_a_har_timed_to_the_second_judges_no_wait_and_says_why(vendor: Vendor, control: Control) -> None:
+    """A recorder keeping whole seconds: a client that retried its 429 within the same second was
+    gave_up (its retry, started "at" the second, ordered before the 429's answer) and a poll backing
+    off status_polled_too_fast. No wait can be read from such times: none is judged, and it is said."""
+    await test_report._use(control, test_report._fault("one-429", 1, {"status": 429, "retry_after": 1}))
+    session = await vendor.start()
+    page = {"entities": {"User": [user(1)]}, "page_hint": 1}
+    await vendor.push(session["id"], page, expect=429)
+    await control.advance(0.002, "acme")
+    await vendor.push(session["id"], page)
+    await vendor.close(session["id"])
+    for wait in (0.2, 0.3, 0.45, 0.7):
+        await control.advance(wait, "acme")
+        await vendor.session(session["id"])
+    captured = as_captured(await control.get("/journal.har?integration_id=acme"))
+    for entry in captured["log"]["entries"]:
+        entry["startedDateTime"] = entry["startedDateTime"][:19] + "Z"
+        entry["time"] = 50 if entry["response"]["status"] == 429 else 1  # the answer took 50 ms
+    (judged,) = judge_har(captured).public()["integrations"]
+    assert [f["id"] for f in judged["findings"]] == []
+    assert any("every startedDateTime is to the second only" in note for note in judged["notes"])
