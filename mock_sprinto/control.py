@@ -732,7 +732,8 @@ class ControlPlane:
         """The journal (optionally filtered, the last ``limit`` entries) as HAR 1.2."""
         from .har import har  # imported here: only a HAR download needs it, never serve's start
 
-        return har(self._har_entries(integration_id, limit, operation, status), origin, __version__, redact=redact)
+        entries = self._har_entries(integration_id, limit, operation, status)
+        return har(entries, origin, __version__, redact=redact, closed_as=self._closed_as)
 
     def journal_har_parts(
         self,
@@ -748,7 +749,13 @@ class ControlPlane:
         from .har import har_parts  # imported here: only a HAR download needs it, never serve's start
 
         entries = self._har_entries(integration_id, limit, operation, status)
-        return har_parts(entries, origin, __version__, redact=redact)
+        return har_parts(entries, origin, __version__, redact=redact, closed_as=self._closed_as)
+
+    def _closed_as(self, integration_id: str | None, session_id: str | None) -> str | None:
+        """How a session was closed (``apply``, ``discard``), for a HAR's close (``har.ClosedAs``)."""
+        tenant = self.emulator.tenants.get(integration_id) if integration_id is not None else None
+        session = tenant.sessions.get(session_id) if tenant is not None and session_id is not None else None
+        return session.close_status if session is not None else None
 
     def _har_entries(
         self, integration_id: str | None, limit: int | None, operation: str | None, status: int | None

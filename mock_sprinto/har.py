@@ -12,7 +12,7 @@ export asks otherwise. What HAR has no field for (the operation, the rule that f
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
@@ -35,31 +35,48 @@ _STATUS_TEXT = {status: HTTPStatus(status).phrase for status in _NAMED_STATUSES}
 _COMMENT = "the vendor-API requests mock-sprinto's journal held; times are emulator time"
 
 
-def har(entries: Iterable[JournalEntry], origin: str, version: str, *, redact: bool = True) -> dict[str, Any]:
+# How a session was closed, by integration and session id (``apply`` or ``discard``; None when not
+# known): what the judge reads of a close whose bodies the journal did not keep.
+ClosedAs = Callable[[str | None, str | None], str | None]
+
+
+def har(
+    entries: Iterable[JournalEntry],
+    origin: str,
+    version: str,
+    *,
+    redact: bool = True,
+    closed_as: ClosedAs | None = None,
+) -> dict[str, Any]:
     """A HAR 1.2 log of ``entries`` (oldest first); ``origin`` (``http://host:port``) makes each
     URL absolute when a request carried no ``Host``."""
     return {
         "log": {
             "version": "1.2",
             "creator": {"name": "mock-sprinto", "version": version},
-            "entries": [_entry(entry, origin, redact) for entry in entries],
+            "entries": [_entry(entry, origin, redact, closed_as) for entry in entries],
             "comment": _COMMENT,
         }
     }
 
 
 def har_parts(
-    entries: Iterable[JournalEntry], origin: str, version: str, *, redact: bool = True
+    entries: Iterable[JournalEntry],
+    origin: str,
+    version: str,
+    *,
+    redact: bool = True,
+    closed_as: ClosedAs | None = None,
 ) -> tuple[bytes, Iterator[bytes], bytes]:
     """The same log as ``har``, as JSON text in parts to write one after the other: what comes
     before the entries, each entry (serialized only when asked for), and what closes the log. A
     large export is then never held whole (``GET /_mock/journal.har`` streams it)."""
     head = {"version": "1.2", "creator": {"name": "mock-sprinto", "version": version}, "comment": _COMMENT}
     opening = b'{"log":' + orjson.dumps(head)[:-1] + b',"entries":['
-    return opening, (orjson.dumps(_entry(entry, origin, redact)) for entry in entries), b"]}}"
+    return opening, (orjson.dumps(_entry(entry, origin, redact, closed_as)) for entry in entries), b"]}}"
 
 
-def _entry(entry: JournalEntry, origin: str, redact: bool) -> dict[str, Any]:
+def _entry(entry: JournalEntry, origin: str, redact: bool, closed_as: ClosedAs | None = None) -> dict[str, Any]:
     request_headers = [(_text(name), _text(value)) for name, value in entry.request_headers]
     response_headers = list(entry.response_headers)
     host = next((value for name, value in request_headers if name.lower() == "host"), None)
@@ -115,6 +132,10 @@ def _entry(entry: JournalEntry, origin: str, redact: bool) -> dict[str, Any]:
         found["request"]["postData"] = _post_data(entry, request_headers)
     if entry.status == 0:
         found["response"]["_error"] = entry.code  # e.g. transport_reset: the client read no answer
+    if closed_as is not None and entry.operation == "close_session" and entry.status == 202:
+        # Apply or discard, which only the request's body tells, and the journal keeps no body by
+        # default: a failing pytest test's HAR judged its applied session as one of unknown close.
+        found["_closeStatus"] = closed_as(entry.integration_id, entry.session_id)
     return found
 
 

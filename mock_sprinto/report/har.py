@@ -21,6 +21,7 @@ does without):
   ``transport_*``: ``_code``, else ``transport_error``);
 * code: ``_code``, else the answer body's ``code``, else the one code Sprinto's contract gives that
   operation and status (a push's 409 is ``session_not_active``; each inference is noted);
+* a close's status: its request body's ``status``, else ``_closeStatus``, else the state its answer shows;
 * Retry-After from the response header; a push's body digest (``payload.page_digest``) from
   ``request.postData`` (base64 and gzip undone; a body the capture cut short has none), its coding
   from ``Content-Encoding``, its size from ``bodySize`` or ``Content-Length``;
@@ -185,6 +186,7 @@ class Captured:
     ignored: list[str] = field(default_factory=list)  # values read but beyond what the judge can use
     names_known: bool = True  # a start's 409: whether the HAR tells which session it named (none too)
     whole_seconds: bool = False  # its startedDateTime has no fraction of a second
+    closed_as: str | None = None  # a close's ``_closeStatus`` (the emulator's HAR): apply or discard
 
 
 @dataclass
@@ -353,6 +355,8 @@ def read_har(document: Any) -> Reading:
             answered = started + (max(float(elapsed), 0.0) / 1000 if isinstance(elapsed, (int, float)) else 0.0)
         captured = _captured(index, raw, found.group("integration"), operation, match, method, path, started, answered)
         captured.whole_seconds = _in_whole_seconds(raw["startedDateTime"])
+        if raw.get("_closeStatus") in ("apply", "discard"):
+            captured.closed_as = raw["_closeStatus"]
         connection = raw.get("connection")  # HAR 1.2's: any string naming the TCP connection
         if isinstance(connection, str) and connection:
             captured.entry.connection = connections.setdefault(connection, len(connections))
@@ -581,7 +585,7 @@ class _Sessions:
             body = _json(captured.request_body)
             status = body.get("status") if isinstance(body, dict) else None
             if status not in ("apply", "discard"):
-                status = CLOSED_AS.get(str(state))
+                status = captured.closed_as or CLOSED_AS.get(str(state))
             session.close_status = status
             session.closed_at = entry.at
             if not isinstance(state, str) and status is not None:

@@ -405,3 +405,20 @@ async def test_a_har_timed_to_the_second_judges_no_wait_and_says_why(vendor: Ven
     (judged,) = judge_har(captured).public()["integrations"]
     assert [f["id"] for f in judged["findings"]] == []
     assert any("every startedDateTime is to the second only" in note for note in judged["notes"])
+
+
+async def test_a_har_without_bodies_still_knows_how_each_session_was_closed(vendor: Vendor, control: Control) -> None:
+    """The journal keeps no bodies by default (a pytest suite's shared server): a failing test's HAR
+    judged its applied session as one of unknown close, and passed what its report blamed."""
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}, "page_hint": 1})
+    await vendor.close(session["id"])  # applied, its outcome never read
+    har = await control.get("/journal.har?integration_id=acme")
+    for entry in har["log"]["entries"]:
+        entry["request"].pop("postData", None)
+        entry["response"]["content"].pop("text", None)
+    (close,) = [entry for entry in har["log"]["entries"] if entry["_operation"] == "close_session"]
+    assert close["_closeStatus"] == "apply"
+    (judged,) = judge_har(har).public()["integrations"]
+    assert "outcome_not_read" in [f["id"] for f in judged["findings"]]
+    assert "outcome_not_read" not in [item["id"] for item in judged["not_judged"]]
