@@ -423,7 +423,8 @@ class Emulator:
         if self.tenants.get(tenant.id) is not tenant:
             raise ApiError.of(
                 SESSION_NOT_FOUND,
-                f"integration {tenant.id!r} was deleted or the emulator reset while this request was on its way; "
+                f"integration {tenant.id!r} was deleted, replaced by a state bundle's import, or the emulator reset "
+                "while this request was on its way; "
                 f"session {session_id[:140]!r} is gone",
             )
 
