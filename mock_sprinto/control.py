@@ -494,8 +494,7 @@ class ControlPlane:
 
         known = {name: schema.known_fields for name, schema in self.emulator.registry.types.items()}
         judged, rows = self._as_it_stands(integration_id)
-        busy = self.emulator.journal.busy_between  # the loop the clients share, all of its requests
-        return (yield from judging(judged, (yield from _entries_in_steps(rows)), known, busy))
+        return (yield from judging(judged, (yield from _entries_in_steps(rows)), known))
 
     def _as_it_stands(self, integration_id: str) -> tuple[TenantAsItStood, list[Row]]:
         """What a stepped read judges, taken in one step: the integration as it stands and its

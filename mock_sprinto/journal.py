@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -57,6 +56,12 @@ class JournalEntry:
     request_body_bytes: int | None = None  # the whole body's decoded size, when captured
     response_body_bytes: int | None = None
     response_type: str | None = None  # the answer's Content-Type
+    # The serving thread's CPU seconds (time.thread_time) when the request was let in and when it was
+    # answered: how long the loop was held between one request's answer and another's arrival, which
+    # is how long a request that had arrived may have waited its turn (report.run.in_flight). Neither
+    # a slow upload nor a scenario's delay holds the loop. None where unknown (a bundle's, a HAR's).
+    loop_cpu_arrived: float | None = None
+    loop_cpu_answered: float | None = None
 
     def public(self) -> dict[str, Any]:
         view = {name: getattr(self, name) for name in PUBLIC_FIELDS}
@@ -101,8 +106,6 @@ _ARRIVAL = _FIELD_NAMES.index("arrival")
 _INTEGRATION = _FIELD_NAMES.index("integration_id")
 _OPERATION = _FIELD_NAMES.index("operation")
 _STATUS = _FIELD_NAMES.index("status")
-_LATENCY = _FIELD_NAMES.index("latency_ms")
-_RULE = _FIELD_NAMES.index("rule")
 _CODE = _FIELD_NAMES.index("code")
 _REQUEST_HEADERS = _FIELD_NAMES.index("request_headers")
 _RESPONSE_HEADERS = _FIELD_NAMES.index("response_headers")
@@ -193,7 +196,6 @@ class Journal:
         self._rows: deque[Row] = deque(maxlen=size)
         self.entries = JournalEntries(self._rows)
         self.total = 0
-        self._busy: tuple[int, list[int], list[float]] | None = None  # busy_between's index, as of total
 
     def add(self, entry: JournalEntry) -> None:
         self.add_row(row_of(entry))
@@ -265,23 +267,6 @@ class Journal:
             if integration_id is not None:
                 counts[integration_id] = counts.get(integration_id, 0) + 1
         return counts
-
-    def busy_between(self, answered: int, arrival: int) -> float:
-        """Seconds the emulator spent on requests of every integration answered after ``answered``
-        and before ``arrival`` (request order): how long the loop was held while a request that had
-        arrived waited its turn (a scenario rule's delay held nothing: left out). The ring's running
-        total of durations, made again only when a request was journaled since (the judge asks it
-        of a few requests a report, and only there)."""
-        if self._busy is None or self._busy[0] != self.total:
-            answers, totals, total = [], [0.0], 0.0
-            for row in self._rows:  # in answer order
-                answers.append(row[_ANSWER])
-                total += max(row[_LATENCY], 0.0) / 1000 if row[_RULE] is None else 0.0
-                totals.append(total)
-            self._busy = self.total, answers, totals
-        _, answers, totals = self._busy
-        first, last = bisect.bisect_right(answers, answered), bisect.bisect_left(answers, arrival)
-        return totals[last] - totals[first] if last > first else 0.0
 
     def picked(
         self,

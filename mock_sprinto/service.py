@@ -511,6 +511,7 @@ class Emulator:
             )
         tenant = learned.tenant = self.authenticate(call.integration_id, call.api_key, learned.arrival)
         learned.arrived_at = tenant.now()
+        learned.loop_cpu = time.thread_time()
         learned.rate_limit_headers = throttle(tenant, call.operation)
         return tenant
 
@@ -708,6 +709,8 @@ def _row(call: Call | None, exchange: Exchange, answer: int, clock: Clock, setti
         request_body_bytes,
         response_body_bytes,
         exchange.response_type,
+        learned.loop_cpu,
+        time.thread_time(),
     )
 
 

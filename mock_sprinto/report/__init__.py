@@ -9,7 +9,7 @@ finding (``checks``) and per behaviour (``coverage``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from ..journal import JournalEntry
 from ..steps import Steps, finished
@@ -52,16 +52,13 @@ def judge(
 
 
 def judging(
-    tenant: Judged,
-    journal_entries: Iterable[JournalEntry],
-    known_fields: Mapping[str, Iterable[str]] | None = None,
-    busy: Callable[[int, int], float] | None = None,
+    tenant: Judged, journal_entries: Iterable[JournalEntry], known_fields: Mapping[str, Iterable[str]] | None = None
 ) -> Steps[Report]:
     """``judge`` a check at a time (``steps``): each check is a pass over the run, and a busy
     integration's whole report was one step of ~50-150 ms. ``tenant`` is then ``TenantAsItStood``,
     taken with the journal's rows, so every check reads the same instant."""
     yield  # the run's indexes apart from the last entries made: ~15 ms together on a slow machine
-    run = Run(tenant, journal_entries, known_fields or {}, busy)
+    run = Run(tenant, journal_entries, known_fields or {})
     yield from run.reading_fields()
     findings = []
     for check in CHECKS.values():

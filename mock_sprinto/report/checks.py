@@ -121,9 +121,7 @@ def retry_too_soon(run: Run) -> Finding:
         known = bisect.bisect_left(answers, entry.arrival)  # Retry-Afters answered before this one arrived
         # Those answered just before it on another connection: a concurrent client had it on its way
         # (not a retry of the throttled request itself, which waits for its answer).
-        while (
-            known and in_flight(run, told[known - 1], entry) and _attempt(run, told[known - 1]) != _attempt(run, entry)
-        ):
+        while known and in_flight(told[known - 1], entry) and _attempt(run, told[known - 1]) != _attempt(run, entry):
             known -= 1
         if known == 0 or _discards(entry, sessions):
             continue
@@ -421,7 +419,7 @@ def push_to_inactive_session(run: Run) -> Finding:
         session = sessions.get(entry.session_id)
         closed = closed_by_client.get(entry.session_id, entry.arrival) < entry.arrival
         earlier = told.get(entry.session_id)
-        if earlier is not None and in_flight(run, earlier, entry):
+        if earlier is not None and in_flight(earlier, entry):
             earlier = None  # a concurrent client's page on its way when the first 409 was sent
         if closed or (earlier is not None and earlier.answer < entry.arrival):
             why = "after the client closed it" if closed else f"again after 409 {earlier.request_id if earlier else ''}"

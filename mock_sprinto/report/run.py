@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -30,7 +30,7 @@ from ..validation import merge_unknown_fields, unknown_fields
 from .kinds import IN_FLIGHT_SECONDS
 
 AUTO_RETRY_SECONDS = 1.0
-BUSY_COUNTED_SECONDS = 1.0  # in_flight's slack for the requests answered in between, at most
+LOOP_HELD_COUNTED_SECONDS = 1.0  # in_flight's slack for the loop held in between, at most
 REJECTED_CODES = frozenset(
     {"validation_failed", "too_many_items", "too_many_entity_types", "empty_page", "malformed_body"}
 )  # 400s
@@ -50,14 +50,9 @@ class Run:
     """One tenant's journal and store, indexed once for every check."""
 
     def __init__(
-        self,
-        tenant: Judged,
-        entries: Iterable[JournalEntry],
-        known_fields: Mapping[str, Iterable[str]],
-        busy: Callable[[int, int], float] | None = None,
+        self, tenant: Judged, entries: Iterable[JournalEntry], known_fields: Mapping[str, Iterable[str]]
     ) -> None:
         self.tenant = tenant
-        self._server_busy = busy  # the whole journal's (Journal.busy_between); None: this run's own
         self.known_fields = known_fields
         self.entries = sorted(
             (e for e in entries if e.integration_id == tenant.id and e.arrival > tenant.since),
@@ -70,27 +65,8 @@ class Run:
         self.sessions: list[Session] = list(tenant.sessions.values())
         self.known_field_sets = {name: frozenset(fields) for name, fields in known_fields.items()}
         self._left_out: list[tuple[JournalEntry, Session]] | None = None
-        self._busy: tuple[list[int], list[float]] | None = None
         self._last_accepted: dict[Any, int] | None = None
         self._hints_shared: set[str | None] | None = None
-
-    def busy_between(self, answered: int, arrival: int) -> float:
-        """Seconds the emulator spent on requests answered after ``answered`` and before ``arrival``
-        (request order), at most ``BUSY_COUNTED_SECONDS``: every integration's on a live server (its
-        loop is one: an exam's trials share it), this client's own in a HAR. One bisection each way
-        into the answers' running total of durations, made once a report."""
-        if self._server_busy is not None:
-            return min(self._server_busy(answered, arrival), BUSY_COUNTED_SECONDS)
-        if self._busy is None:
-            answers, totals, total = [], [0.0], 0.0
-            for entry in self.entries:  # in answer order; a rule's delay kept the loop free
-                answers.append(entry.answer)
-                total += max(entry.latency_ms, 0.0) / 1000 if entry.rule is None else 0.0
-                totals.append(total)
-            self._busy = answers, totals
-        answers, totals = self._busy
-        first, last = bisect.bisect_right(answers, answered), bisect.bisect_left(answers, arrival)
-        return min(totals[last] - totals[first], BUSY_COUNTED_SECONDS) if last > first else 0.0
 
     def page_keys(self, entry: JournalEntry) -> tuple[Any, ...]:
         """How the judge knows a push's page when it is sent again: by its bytes (its digest, in any
@@ -309,22 +285,21 @@ def arrived(entry: JournalEntry) -> float:
     return entry.arrived_at if entry.arrived_at is not None else entry.at
 
 
-def in_flight(run: Run, answered: JournalEntry, entry: JournalEntry) -> bool:
+def in_flight(answered: JournalEntry, entry: JournalEntry) -> bool:
     """Whether ``entry``, arriving after ``answered``'s answer, may have been sent before the client
     read it: it came on another of the client's connections within ``IN_FLIGHT_SECONDS`` of the
-    answer, plus the time the emulator spent on the client's requests answered in between (a
-    concurrent client's pages wait their turn on the loop: on a busy machine the sixth of six
-    pushed at once was journaled 78 ms after the first one's 429, and a careful client failed the
-    exam one run in three). Callers ask it of requests that are not a retry of ``answered`` (a retry
-    waits for its answer); a client sending one request at a time has none answered in between."""
+    answer, plus the time the emulator's loop was held between that answer and its arrival (its
+    CPU then, on any integration's requests: a request that had arrived waits its turn; on a busy
+    machine the sixth of six pages pushed at once was journaled 78 ms after the first one's 429, and
+    a careful client failed the exam one run in three). Callers ask it of requests that are not a
+    retry of ``answered`` (a retry waits for its answer). A slow upload or a scenario's delay holds
+    no CPU: a client ignoring a Retry-After beside one is still judged."""
     if entry.connection is None or answered.connection is None or entry.connection == answered.connection:
         return False
-    waited = arrived(entry) - answered.at
-    if waited < IN_FLIGHT_SECONDS:
-        return True
-    return waited < IN_FLIGHT_SECONDS + BUSY_COUNTED_SECONDS and waited < IN_FLIGHT_SECONDS + run.busy_between(
-        answered.answer, entry.arrival
-    )
+    held = 0.0
+    if entry.loop_cpu_arrived is not None and answered.loop_cpu_answered is not None:
+        held = min(max(entry.loop_cpu_arrived - answered.loop_cpu_answered, 0.0), LOOP_HELD_COUNTED_SECONDS)
+    return arrived(entry) - answered.at < IN_FLIGHT_SECONDS + held
 
 
 def _automatic_retries(arrivals: list[JournalEntry]) -> set[str]:
