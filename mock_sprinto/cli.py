@@ -12,6 +12,7 @@ import os
 import shlex
 import signal
 import socket
+import stat
 import sys
 import textwrap
 from collections.abc import Iterator, Sequence
@@ -495,6 +496,15 @@ def _write_port_file(path: str, port: int) -> str:
     """The port, one line, put in place whole (written beside, then renamed) so that a script
     polling for the file never reads half of it; what was written, to know it again on the way out."""
     text = f"{port}\n"
+    try:
+        found = os.lstat(path)
+    except FileNotFoundError:
+        found = None
+    if found is not None and not (stat.S_ISREG(found.st_mode) or stat.S_ISDIR(found.st_mode)):
+        # Renamed over, a link (or /dev/stdout, a FIFO) would be replaced by a file, then deleted
+        # on the way out (a reviewer's /dev/stdout went so): only a file of its own is written (a
+        # folder fails the rename, "Is a directory").
+        raise OSError(errno.EINVAL, "it is not a regular file (a link, a device or a FIFO): name a file of its own")
     beside = f"{path}.{os.getpid()}.part"
     try:
         with open(beside, "w") as out:
@@ -511,6 +521,8 @@ def _remove_port_file(path: str, written: str) -> None:
     """The port file gone with the server, so that a script never reads a port nothing listens on;
     left alone when another server has written its own there since."""
     with contextlib.suppress(OSError):
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return
         with open(path) as kept:
             if kept.read() != written:
                 return

@@ -530,11 +530,13 @@ def page_digest(decoded: bytes) -> str:
 
 
 # The page's own page_hint member, last or first of the page's object, as a client writes it: a
-# string, number or literal value, white space wherever JSON allows it. Only that member: a record's
-# field of the same name is inside the entities, never first or last of the whole text. A member
-# longer than HINT_MEMBER_BYTES (a hint is echoed up to 256 characters) is left in the digest, so no
-# client text is read by a regular expression past that.
-_HINT_VALUE = rb'"page_hint"\s*:\s*(?:"(?:[^"\\]|\\.)*"|[-+.0-9eE]+|true|false|null)\s*'
+# hint the emulator takes (``usable_page_hint``: a string of at most 256 characters, an integer),
+# white space wherever JSON allows it. A hint refused (too long, 1.5, true) stays in the digest: the
+# page fixed by changing only its hint is another page, not the refused one sent again (a reviewer).
+# Only that member: a record's field of the same name is inside the entities, never first or last
+# of the whole text. A member longer than HINT_MEMBER_BYTES is left in the digest, so no client text
+# is read by a regular expression past that.
+_HINT_VALUE = rb'"page_hint"\s*:\s*(?:"(?:[^"\\]|\\.){0,256}"|-?(?:0|[1-9][0-9]{0,15}))\s*'
 _LAST_HINT = re.compile(rb",\s*" + _HINT_VALUE + rb"(\}\s*)\Z")
 _FIRST_HINT = re.compile(rb"\s*\{\s*(" + _HINT_VALUE + rb",\s*)")
 HINT_MEMBER_BYTES = 4096

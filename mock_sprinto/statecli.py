@@ -536,20 +536,19 @@ def _problem(body: bytes) -> str:
 def run_judge(args: argparse.Namespace) -> int:
     from .errors import ApiError
     from .report.har import judge_har, judgement_text, parse_har
-    from .settings import Settings
+    from .settings import Settings, SettingsError
     from .validation import SchemaFileError, SchemaRegistry
 
     settings = Settings()
-    if args.large_body_bytes is not None:
-        if args.large_body_bytes < 1:
-            print("mock-sprinto judge: error: --large-body-bytes takes a whole number of 1 or more", file=sys.stderr)
+    for flag_name, setting in (("large_body_bytes", "judge_large_body_bytes"), ("max_har_bytes", "max_har_bytes")):
+        value = getattr(args, flag_name)
+        if value is None:
+            continue
+        try:
+            settings = settings.with_overrides({setting: value})
+        except SettingsError as exc:  # below 1, or past what a setting holds: one line, no traceback
+            print(f"mock-sprinto judge: error: --{flag_name.replace('_', '-')}: {exc}", file=sys.stderr)
             return USAGE_ERROR
-        settings = settings.with_overrides({"judge_large_body_bytes": args.large_body_bytes})
-    if args.max_har_bytes is not None:
-        if args.max_har_bytes < 1:
-            print("mock-sprinto judge: error: --max-har-bytes takes a whole number of 1 or more", file=sys.stderr)
-            return USAGE_ERROR
-        settings = settings.with_overrides({"max_har_bytes": args.max_har_bytes})
     limit = settings.max_har_bytes
     try:
         with open(args.file, "rb") as handle:

@@ -177,3 +177,6 @@ def test_judge_says_the_flag_that_raises_its_bound(tmp_path: Path) -> None:
     over = cli("mock-sprinto judge traffic.har --max-har-bytes 100", tmp_path)
     assert over.returncode == 2 and "traffic.har is over 100 bytes (--max-har-bytes)" in over.stderr, over.stderr
     assert cli("mock-sprinto judge traffic.har --max-har-bytes 0", tmp_path).returncode == 2
+    huge = cli("mock-sprinto judge traffic.har --max-har-bytes 99999999999999999999", tmp_path)
+    assert huge.returncode == 2 and "Traceback" not in huge.stderr, huge.stderr
+    assert "--max-har-bytes: setting 'max_har_bytes' must be at most" in huge.stderr

@@ -592,6 +592,18 @@ def test_a_port_file_another_server_wrote_since_is_left_in_place(tmp_path: Path)
     assert not port_file.exists()
 
 
+def test_a_port_file_that_is_a_link_is_refused_and_left_alone(tmp_path: Path) -> None:
+    """A link renamed over is replaced by a file, then deleted on the way out: a reviewer's
+    ``--port-file /dev/stdout`` took the container's /dev/stdout with it."""
+    target = tmp_path / "target"
+    target.write_text("mine\n")
+    link = tmp_path / "port"
+    link.symlink_to(target)
+    (line,) = serve_fails("--port", "0", "--port-file", str(link))
+    assert line.startswith(f"cannot write --port-file {link}: it is not a regular file"), line
+    assert link.is_symlink() and target.read_text() == "mine\n"
+
+
 @pytest.mark.parametrize(
     ("where", "message"),
     [

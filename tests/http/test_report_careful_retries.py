@@ -616,3 +616,26 @@ async def test_an_over_long_page_refused_again_in_a_new_sync_is_not_resent_uncha
     else:
         await vendor.push(first["id"], long_page, expect=400)
     assert ("resent_rejected_page_unchanged" in ids(await report(control))) is judged
+
+
+async def test_a_page_refused_for_its_page_hint_and_sent_with_a_good_one_is_not_unchanged(
+    vendor: Vendor, control: Control
+) -> None:
+    """The digest leaves the hint out: a page refused for its hint alone (over 256 characters), fixed
+    by changing only the hint and accepted, was resent_rejected_page_unchanged (a reviewer)."""
+    session = await vendor.start()
+    records = {"User": [user(1)]}
+    await vendor.push(session["id"], {"entities": records, "page_hint": "h" * 300}, expect=400)
+    await vendor.push(session["id"], {"entities": records, "page_hint": "p1"})
+    assert "resent_rejected_page_unchanged" not in ids(await report(control))
+
+
+async def test_a_push_a_prefer_header_answers_400_is_a_page_rejected_as_invalid(
+    vendor: Vendor, control: Control
+) -> None:
+    """A push's 400 is Sprinto's page rejection: a Prefer code=400 (or a rule's bare 400) answered
+    code bad_request with the batch members, which the push's documented 400 codes do not name."""
+    session = await vendor.start()
+    prefer = {"Prefer": "code=400"}
+    body = await vendor.push(session["id"], {"entities": {"User": [user(1)]}}, expect=400, headers=prefer)
+    assert (body["code"], body["rejected_count_total"], body["session_id"]) == ("validation_failed", 1, session["id"])

@@ -92,7 +92,7 @@ async def test_a_push_still_uploading_when_its_integration_is_deleted_is_not_ans
         writer.close()
     answer = rawhttp.parse_response(raw)
     assert answer.status == 404 and answer.json()["code"] == "session_not_found", answer
-    assert "deleted or the emulator reset" in answer.json()["detail"]
+    assert "the emulator reset while this request was on its way" in answer.json()["detail"]
 
 
 @pytest.mark.parametrize(

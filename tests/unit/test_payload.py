@@ -179,6 +179,9 @@ def test_a_page_digest_leaves_the_pages_own_page_hint_out(sent: bytes, without: 
         b'{"entities": {"User": [{"id": "1"}], "page_hint": 1}}',  # not the page's own
         b'{"entities": {}, "page_hint": {"n": 1}}',  # not a hint a client writes
         b'{"entities": {}, "page_hint": "' + b"x" * 5000 + b'"}',  # longer than any hint echoed
+        b'{"entities": {}, "page_hint": "' + b"x" * 257 + b'"}',  # a hint refused: over 256 characters
+        b'{"entities": {}, "page_hint": 1.5}',  # refused: not an integer
+        b'{"entities": {"a": 1}, "page_hint": true}',  # refused
     ],
 )
 def test_a_page_digest_keeps_what_is_not_the_pages_own_hint(text: bytes) -> None:
