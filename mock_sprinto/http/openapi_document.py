@@ -80,6 +80,72 @@ def _rewrite_refs(node: Any, rename: Callable[[str], str]) -> Any:
     return node
 
 
+# The drafts before 2020-12 an entity schema may declare (``$schema``), by a part of its URI: the
+# served document is OpenAPI 3.1, whose schemas are 2020-12, so an older schema's keywords are
+# written as 2020-12 says them there (a client generator read draft-7's ``items: [...]`` as an error
+# and its ``definitions`` as a property). The server still validates by the schema as written.
+_OLDER_DRAFTS = {"draft-04": 4, "draft-06": 6, "draft-07": 7, "2019-09": 2019}
+# Keywords whose value is a schema, a list of schemas, or a map of names to schemas.
+_SCHEMA_VALUED = ("additionalItems", "additionalProperties", "contains", "propertyNames", "not", "if", "then", "else")
+_SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+
+
+def draft_of(schema: dict[str, Any]) -> int | None:
+    """The older draft an entity schema declares (4, 6, 7, 2019), None for 2020-12 or none."""
+    declared = schema.get("$schema")
+    if not isinstance(declared, str):
+        return None
+    return next((draft for part, draft in _OLDER_DRAFTS.items() if part in declared), None)
+
+
+def as_2020_12(node: Any, draft: int) -> Any:
+    """A schema of an older draft, its keywords said as 2020-12 says them: ``definitions`` as
+    ``$defs`` (and references into them), an array ``items`` as ``prefixItems`` (``additionalItems``
+    then ``items``), ``dependencies`` as ``dependentRequired`` and ``dependentSchemas``, draft-4's
+    boolean ``exclusiveMaximum``/``exclusiveMinimum`` as numbers. Values that are data (``enum``,
+    ``const``, ``default``, ``examples``) are left as they are."""
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _SCHEMA_VALUED:
+            out[key] = as_2020_12(value, draft)
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            out[key] = [as_2020_12(item, draft) for item in value]
+        elif key in _SCHEMA_MAPS and isinstance(value, dict):
+            converted = {name: as_2020_12(item, draft) for name, item in value.items()}
+            target = "$defs" if key == "definitions" else key
+            out[target] = {**out.get(target, {}), **converted}
+        elif key == "items":
+            if isinstance(value, list):  # a tuple: prefixItems, and what follows it is additionalItems
+                out["prefixItems"] = [as_2020_12(item, draft) for item in value]
+            else:
+                out["items"] = as_2020_12(value, draft)
+        elif key == "dependencies" and isinstance(value, dict):
+            for name, item in value.items():
+                which = "dependentRequired" if isinstance(item, list) else "dependentSchemas"
+                out.setdefault(which, {})[name] = item if isinstance(item, list) else as_2020_12(item, draft)
+        elif key == "$ref" and isinstance(value, str) and value.startswith("#/definitions/"):
+            out[key] = "#/$defs/" + value.removeprefix("#/definitions/")
+        else:
+            out[key] = value
+    if isinstance(node.get("items"), list):  # after a tuple, additionalItems is what items says
+        extra = out.pop("additionalItems", None)
+        if extra is not None:
+            out["items"] = extra
+    else:  # with no tuple before it, additionalItems meant nothing (2020-12 has no such keyword)
+        out.pop("additionalItems", None)
+    if draft == 4:
+        for exclusive, bound in (("exclusiveMaximum", "maximum"), ("exclusiveMinimum", "minimum")):
+            flag = out.get(exclusive)
+            if isinstance(flag, bool):
+                del out[exclusive]
+                if flag and bound in out:
+                    out[exclusive] = out.pop(bound)
+    return out
+
+
 def _placed(at: str, ref: str) -> str:
     """A schema's reference into itself ('#/$defs/x') once the schema is placed ``at`` a pointer."""
     return at + ref[1:] if ref.startswith("#") else ref
@@ -119,7 +185,11 @@ def build_document(registry: SchemaRegistry, settings: Settings) -> dict[str, An
         others["maxItems"] = max_items
     entities["properties"] = {}  # the shipped types' references give way to what this server loaded
     for name, entity in sorted(registry.types.items()):
-        body = {k: v for k, v in entity.schema.items() if k not in ("$schema", "$id")}
+        draft = draft_of(entity.schema)
+        identity = ("$schema", "$id", "id") if draft == 4 else ("$schema", "$id")  # draft-4's is "id"
+        body = {k: v for k, v in entity.schema.items() if k not in identity}
+        if draft is not None:
+            body = as_2020_12(body, draft)
         # Its own references ('#/$defs/common') point into it, wherever the document places it.
         schemas[f"Entity_{name}"] = _rewrite_refs(body, partial(_placed, f"#/components/schemas/Entity_{name}"))
         records: dict[str, Any] = {

@@ -150,3 +150,58 @@ def test_errors_of_a_field_the_record_misses_or_should_not_have_name_it(tmp_path
         ("unevaluatedProperties", "pin", "/entities/Card/0/pin"),
     ]
     assert found.errors[2]["issue"] == "Unevaluated properties are not allowed ('pin' was unexpected)"
+
+
+def test_an_older_drafts_schema_is_served_in_2020_12s_words(tmp_path: Path) -> None:
+    """/_mock/openapi.json is OpenAPI 3.1 (JSON Schema 2020-12): a draft-7 schema's array ``items``,
+    ``definitions`` and ``dependencies`` were served as written, which 2020-12 reads otherwise."""
+    from openapi_spec_validator import validate
+
+    from mock_sprinto.http.openapi import build_document
+    from mock_sprinto.settings import Settings
+
+    draft7 = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "x-key": "id",
+        "definitions": {"code": {"type": "string", "enum": ["a", "b"]}},
+        "properties": {
+            "id": {"type": "string"},
+            "pair": {
+                "type": "array",
+                "items": [{"type": "string"}, {"$ref": "#/definitions/code"}],
+                "additionalItems": False,
+            },
+            "tags": {"type": "array", "items": {"type": "string"}, "additionalItems": False},
+            "card": {"type": "string"},
+        },
+        "dependencies": {"card": ["id"], "tags": {"required": ["pair"]}},
+    }
+    draft4 = {
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        "id": "urn:asset",
+        "type": "object",
+        "x-key": "id",
+        "properties": {"id": {"type": "string"}, "cost": {"type": "number", "maximum": 10, "exclusiveMaximum": True}},
+    }
+    registry = SchemaRegistry.load(folder(tmp_path, Card=draft7, Asset=draft4))
+    document = build_document(registry, Settings())
+    validate(document)
+    card = document["components"]["schemas"]["Entity_Card"]
+    at = "#/components/schemas/Entity_Card"
+    assert card["$defs"] == {"code": {"type": "string", "enum": ["a", "b"]}} and "definitions" not in card
+    assert card["properties"]["pair"] == {
+        "type": "array",
+        "prefixItems": [{"type": "string"}, {"$ref": f"{at}/$defs/code"}],
+        "items": False,
+    }
+    assert card["properties"]["tags"] == {"type": "array", "items": {"type": "string"}}
+    assert card["dependentRequired"] == {"card": ["id"]} and card["dependentSchemas"] == {
+        "tags": {"required": ["pair"]}
+    }
+    asset = document["components"]["schemas"]["Entity_Asset"]
+    assert asset["properties"]["cost"] == {"type": "number", "exclusiveMaximum": 10} and "id" not in asset
+    # validation still reads each schema by its own draft: a third item is refused, a cost of 10 too
+    refused = verdict(registry, {"entities": {"Card": [{"id": "1", "pair": ["x", "a", "extra"]}]}})
+    assert refused.code is not None
+    assert verdict(registry, {"entities": {"Asset": [{"id": "1", "cost": 10}]}}).code is not None
