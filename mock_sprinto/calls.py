@@ -29,7 +29,7 @@ class Learned:
     arrival: int = 0  # the arrival order (``Emulator``'s one order of arrivals and answers)
     tenant: Tenant | None = None  # once the api-key was accepted
     arrived_at: float | None = None  # emulator time when the request was let in
-    loop_cpu: float | None = None  # the serving thread's CPU seconds then (time.thread_time)
+    loop_busy: float | None = None  # how long the serving loop had been busy then (clock.loop_busy_before)
     rate_limit_headers: dict[str, str] | None = None  # RateLimit-* of the token the request spent
     preference_applied: str | None = None  # the Prefer value applied, for the Preference-Applied header
     rule: str | None = None  # the scenario rules that fired, comma-separated

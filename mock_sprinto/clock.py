@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import threading
 import time
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -22,6 +23,26 @@ MAX_STEP_SECONDS = 10 * 365 * 86400.0
 # every response would fail to format its times), nor is a time before year 1 accepted.
 MIN_TIME = -62_135_596_800.0  # 0001-01-01T00:00:00Z
 MAX_TIME = 253_402_300_799.0  # 9999-12-31T23:59:59Z
+
+
+class _Turns(threading.local):
+    """What the serving loop's selector wrapper (``http.server.time_loop_turns``) keeps of its turns,
+    per thread (a pytest process may serve on several loops, each on its own thread)."""
+
+    began: float | None = None  # perf_counter() when the current turn's select returned
+    previous: float = 0.0  # how long the turn before it ran, select left out
+
+
+LOOP_TURNS = _Turns()
+
+
+def loop_busy_before() -> float | None:
+    """Seconds the serving loop has been running since a request's bytes could have arrived: the
+    whole turn before this one (bytes that came during it wait for this turn's select) and this
+    turn so far. An upper bound on how long a request just let in waited its turn; None when the
+    loop's turns are not timed (another loop than asyncio's selector loop)."""
+    began = LOOP_TURNS.began
+    return None if began is None else LOOP_TURNS.previous + (time.perf_counter() - began)
 
 
 class Clock(Protocol):

@@ -135,7 +135,8 @@ def _entry(entry: JournalEntry, origin: str, redact: bool, closed_as: ClosedAs |
     if closed_as is not None and entry.operation == "close_session" and entry.status == 202:
         # Apply or discard, which only the request's body tells, and the journal keeps no body by
         # default: a failing pytest test's HAR judged its applied session as one of unknown close.
-        found["_closeStatus"] = closed_as(entry.integration_id, entry.session_id)
+        if (status := closed_as(entry.integration_id, entry.session_id)) is not None:
+            found["_closeStatus"] = status
     return found
 
 

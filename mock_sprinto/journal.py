@@ -56,12 +56,12 @@ class JournalEntry:
     request_body_bytes: int | None = None  # the whole body's decoded size, when captured
     response_body_bytes: int | None = None
     response_type: str | None = None  # the answer's Content-Type
-    # The serving thread's CPU seconds (time.thread_time) when the request was let in and when it was
-    # answered: how long the loop was held between one request's answer and another's arrival, which
-    # is how long a request that had arrived may have waited its turn (report.run.in_flight). Neither
-    # a slow upload nor a scenario's delay holds the loop. None where unknown (a bundle's, a HAR's).
-    loop_cpu_arrived: float | None = None
-    loop_cpu_answered: float | None = None
+    # How long the serving loop had been running, without waiting for input, when the request was
+    # let in (clock.loop_busy_before: the turn before and this one so far): at most how long the
+    # request waited for the loop, which the judge's "on its way" excuse reads (report.run.in_flight).
+    # A slow upload, a scenario's delay, a control read made a step at a time hold no turn long.
+    # None where unknown (a bundle's, a HAR's, a loop whose turns are not timed).
+    loop_busy_before: float | None = None
 
     def public(self) -> dict[str, Any]:
         view = {name: getattr(self, name) for name in PUBLIC_FIELDS}

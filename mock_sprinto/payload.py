@@ -531,14 +531,26 @@ def page_digest(decoded: bytes) -> str:
 
 # The page's own page_hint member, last or first of the page's object, as a client writes it: a
 # hint the emulator takes (``usable_page_hint``: a string of at most 256 characters, an integer),
-# white space wherever JSON allows it. A hint refused (too long, 1.5, true) stays in the digest: the
-# page fixed by changing only its hint is another page, not the refused one sent again (a reviewer).
+# white space wherever JSON allows it. A hint refused (too long, 1.5, true, an escape or a control
+# character JSON does not allow) stays in the digest: the page fixed by changing only its hint is
+# another page, not the refused one sent again (two reviewers).
 # Only that member: a record's field of the same name is inside the entities, never first or last
 # of the whole text. A member longer than HINT_MEMBER_BYTES is left in the digest, so no client text
 # is read by a regular expression past that.
-_HINT_VALUE = rb'"page_hint"\s*:\s*(?:"(?:[^"\\]|\\.){0,256}"|-?(?:0|[1-9][0-9]{0,15}))\s*'
-_LAST_HINT = re.compile(rb",\s*" + _HINT_VALUE + rb"(\}\s*)\Z")
-_FIRST_HINT = re.compile(rb"\s*\{\s*(" + _HINT_VALUE + rb",\s*)")
+_JSON_SPACE = rb"[ \t\n\r]*"  # JSON's white space only (a regular expression's \s takes \v and \f too)
+_STRING_UNIT = rb'(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})'  # what JSON allows in a string
+_HINT_VALUE = (
+    rb'"page_hint"'
+    + _JSON_SPACE
+    + rb":"
+    + _JSON_SPACE
+    + rb'(?:"'
+    + _STRING_UNIT
+    + rb'{0,256}"|-?(?:0|[1-9][0-9]{0,15}))'
+    + _JSON_SPACE
+)
+_LAST_HINT = re.compile(rb"," + _JSON_SPACE + _HINT_VALUE + rb"(\}" + _JSON_SPACE + rb")\Z")
+_FIRST_HINT = re.compile(_JSON_SPACE + rb"\{" + _JSON_SPACE + rb"(" + _HINT_VALUE + rb"," + _JSON_SPACE + rb")")
 HINT_MEMBER_BYTES = 4096
 
 

@@ -27,7 +27,7 @@ import orjson
 from . import budget, judging
 from .budget import CONTROL_REMEDY, TENANT_BYTES, MemoryBudget
 from .calls import Answer, Call, Exchange, Injected, Learned, Outcome
-from .clock import Clock, ManualClock, OffsetClock, SystemClock, forget_formatted_seconds
+from .clock import Clock, ManualClock, OffsetClock, SystemClock, forget_formatted_seconds, loop_busy_before
 from .codes import (
     INTEGRATION_LIMIT_REACHED,
     INTEGRATION_NOT_FOUND,
@@ -511,7 +511,7 @@ class Emulator:
             )
         tenant = learned.tenant = self.authenticate(call.integration_id, call.api_key, learned.arrival)
         learned.arrived_at = tenant.now()
-        learned.loop_cpu = time.thread_time()
+        learned.loop_busy = loop_busy_before()
         learned.rate_limit_headers = throttle(tenant, call.operation)
         return tenant
 
@@ -709,8 +709,7 @@ def _row(call: Call | None, exchange: Exchange, answer: int, clock: Clock, setti
         request_body_bytes,
         response_body_bytes,
         exchange.response_type,
-        learned.loop_cpu,
-        time.thread_time(),
+        learned.loop_busy,
     )
 
 

@@ -51,6 +51,7 @@ from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 from aiohttp.web_server import Server
 
+from ..clock import LOOP_TURNS
 from ..codes import (
     CLIENT_DISCONNECTED,
     INTERNAL_ERROR,
@@ -507,10 +508,12 @@ class EmulatorRunner(web.AppRunner):
         plain = await super()._make_server()
         loop = asyncio.get_running_loop()
         unmute, not_eagerly = mute_resource_errors(loop), start_request_tasks_eagerly(loop)
+        untimed = time_loop_turns(loop)
 
         def restore() -> None:
             unmute()
             not_eagerly()
+            untimed()
 
         self._restore = restore
         return EmulatorServer(
@@ -565,6 +568,42 @@ def start_request_tasks_eagerly(loop: asyncio.AbstractEventLoop) -> Callable[[],
     def restore() -> None:
         if loop.get_task_factory() is factory:
             loop.set_task_factory(None)
+
+    return restore
+
+
+def time_loop_turns(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
+    """Time each turn of ``loop`` (``clock.LOOP_TURNS``): when its select returned, and how long the
+    turn before ran. The judge reads from it how long a request may have waited for the loop before
+    it was let in (``report.run.in_flight``: a concurrent client's page on its way when another's
+    429 was answered). Only asyncio's selector loops have a selector to wrap; on another the turns
+    are not timed. Two emulators serving on one loop share the wrapper. Returns what puts it back."""
+    selector = getattr(loop, "_selector", None)
+    if selector is None or not callable(getattr(selector, "select", None)):
+        return _nothing_to_restore
+    users = getattr(selector, "_mock_sprinto_turns", 0)
+    if not users:
+        original = selector.select
+        turns = LOOP_TURNS
+
+        def select(timeout: float | None = None) -> Any:
+            ended = time.perf_counter()
+            if turns.began is not None:
+                turns.previous = ended - turns.began
+            events = original(timeout)
+            turns.began = time.perf_counter()
+            return events
+
+        selector.select = select
+        selector._mock_sprinto_original = original
+    selector._mock_sprinto_turns = users + 1
+
+    def restore() -> None:
+        left = selector._mock_sprinto_turns - 1
+        selector._mock_sprinto_turns = left
+        if not left:
+            selector.select = selector._mock_sprinto_original
+            LOOP_TURNS.began = None
 
     return restore
 

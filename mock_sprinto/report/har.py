@@ -585,7 +585,7 @@ class _Sessions:
             body = _json(captured.request_body)
             status = body.get("status") if isinstance(body, dict) else None
             if status not in ("apply", "discard"):
-                status = captured.closed_as or CLOSED_AS.get(str(state))
+                status = CLOSED_AS.get(str(state)) or captured.closed_as  # what the answer showed first
             session.close_status = status
             session.closed_at = entry.at
             if not isinstance(state, str) and status is not None:

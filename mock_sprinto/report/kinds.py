@@ -63,8 +63,8 @@ KINDS: tuple[Kind, ...] = (
         "doc",
         "a request arrives before the `Retry-After` of an answer the client was given (a 429, or a 503 that "
         "carries one) has elapsed (emulator time); not a request on another connection within "
-        f"{IN_FLIGHT_SECONDS:g} s of that answer, plus the time the emulator's loop was held in between (a "
-        "concurrent client's, on its way), unless it is the failed "
+        f"{IN_FLIGHT_SECONDS:g} s of that answer, plus how long the emulator's loop had run without waiting "
+        "for input when it let the request in (a concurrent client's, on its way), unless it is the failed "
         "request sent again; on a frozen clock, not one at the instant of that answer (time never moved: the "
         "wait is unknown)",
         "requests were sent before the Retry-After of a 429 had elapsed",
@@ -152,7 +152,8 @@ KINDS: tuple[Kind, ...] = (
         "doc",
         "a push is answered 409 `session_not_active` after the client closed the session, "
         f"or again after a first 409 for it (not a push on another connection within {IN_FLIGHT_SECONDS:g} s of "
-        "that 409, plus the time the emulator's loop was held in between: a concurrent client's page on its way)",
+        "that 409, plus how long the emulator's loop had run without waiting for input when it let the push in: "
+        "a concurrent client's page on its way)",
         "pages were pushed to a session that was no longer active",
         "Push only to an active session ('409 Session not active'). After a 409, stop pushing to that session: "
         "close an expired one with apply, or start a new session and push again.",

@@ -288,17 +288,16 @@ def arrived(entry: JournalEntry) -> float:
 def in_flight(answered: JournalEntry, entry: JournalEntry) -> bool:
     """Whether ``entry``, arriving after ``answered``'s answer, may have been sent before the client
     read it: it came on another of the client's connections within ``IN_FLIGHT_SECONDS`` of the
-    answer, plus the time the emulator's loop was held between that answer and its arrival (its
-    CPU then, on any integration's requests: a request that had arrived waits its turn; on a busy
-    machine the sixth of six pages pushed at once was journaled 78 ms after the first one's 429, and
-    a careful client failed the exam one run in three). Callers ask it of requests that are not a
-    retry of ``answered`` (a retry waits for its answer). A slow upload or a scenario's delay holds
-    no CPU: a client ignoring a Retry-After beside one is still judged."""
+    answer, plus how long the emulator's loop had been running without waiting for input when it
+    let ``entry`` in (``JournalEntry.loop_busy_before``: the request may have waited that long to
+    be read). On a busy machine the sixth of six pages pushed at once was journaled 78 ms after the
+    first one's 429, the loop on the five before it, and a careful client failed the exam one run
+    in three. A slow upload, a scenario's delay or a control read made a step at a time holds no
+    turn of the loop long: a client ignoring a Retry-After beside one is still judged. Callers ask
+    it of requests that are not a retry of ``answered`` (a retry waits for its answer)."""
     if entry.connection is None or answered.connection is None or entry.connection == answered.connection:
         return False
-    held = 0.0
-    if entry.loop_cpu_arrived is not None and answered.loop_cpu_answered is not None:
-        held = min(max(entry.loop_cpu_arrived - answered.loop_cpu_answered, 0.0), LOOP_HELD_COUNTED_SECONDS)
+    held = min(entry.loop_busy_before or 0.0, LOOP_HELD_COUNTED_SECONDS)
     return arrived(entry) - answered.at < IN_FLIGHT_SECONDS + held
 
 

@@ -187,3 +187,18 @@ def test_a_page_digest_leaves_the_pages_own_page_hint_out(sent: bytes, without: 
 def test_a_page_digest_keeps_what_is_not_the_pages_own_hint(text: bytes) -> None:
     changed = text.replace(b"1", b"2") if b"x" * 10 not in text else text.replace(b"xxx", b"xxy", 1)
     assert changed != text and page_digest(changed) != page_digest(text)
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [
+        b'{"entities": {"User": []}, "page_hint": "p1\\x"}',  # an escape JSON does not have
+        b'{"entities": {"User": []}, "page_hint":\x0b"p1"}',  # \v is no JSON white space
+        b'{"entities": {"User": []}, "page_hint": "p\x011"}',  # a control character in a string
+        b'{"entities": {"User": []}, "page_hint": "' + b"p" * 257 + b'"}',  # over 256 characters
+    ],
+)
+def test_a_page_refused_for_its_hint_is_not_the_page_fixed_by_changing_it(refused: bytes) -> None:
+    """The hint the page was refused for stays in its digest: a malformed hint (400 malformed_body)
+    fixed and sent again accepted was resent_rejected_page_unchanged (a reviewer)."""
+    assert page_digest(refused) != page_digest(b'{"entities": {"User": []}, "page_hint": "p1"}')

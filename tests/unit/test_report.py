@@ -64,15 +64,15 @@ def _push(arrival: int, answer: int, at: float, connection: int, **fields: Any) 
 
 def test_pages_pushed_at_once_wait_their_turn_on_a_busy_loop_and_are_still_in_flight() -> None:
     """Six pages pushed at once, the first throttled: on a busy machine the others were journaled up
-    to 78 ms after its 429, the loop held by other requests meanwhile (an exam's trials share it), and
-    the careful client was retry_too_soon one exam run in three. The loop's CPU in between counts."""
-    throttled = _push(1, 2, 0.0, 1, status=429, code="rate_limited", retry_after=1, page_hint=1, loop_cpu_answered=5.0)
-    held = _push(5, 6, 0.055, 3, page_hint=3, loop_cpu_arrived=5.050)  # the loop ran 50 ms meanwhile
-    assert "retry_too_soon" not in [f.id for f in judge(tenant(), [throttled, held]).findings]
-    # The loop idle meanwhile (a slow upload beside it holds no CPU): 55 ms after the 429 did not wait.
-    idle = _push(5, 6, 0.055, 3, page_hint=3, loop_cpu_arrived=5.001, latency_ms=900.0)
-    assert "retry_too_soon" in [f.id for f in judge(tenant(), [throttled, idle]).findings]
-    unknown = _push(5, 6, 0.055, 3, page_hint=3)  # a HAR's or a bundle's: no CPU known, no slack
+    to 78 ms after its 429, the loop on the pages before them, and the careful client was
+    retry_too_soon one exam run in three. How long the loop ran before letting a page in counts."""
+    throttled = _push(1, 2, 0.0, 1, status=429, code="rate_limited", retry_after=1, page_hint=1)
+    queued = _push(5, 6, 0.055, 3, page_hint=3, loop_busy_before=0.050)  # the loop ran 50 ms first
+    assert "retry_too_soon" not in [f.id for f in judge(tenant(), [throttled, queued]).findings]
+    # Let in at once (a slow upload, a report read a step at a time: no long turn): it did not wait.
+    prompt = _push(5, 6, 0.055, 3, page_hint=3, loop_busy_before=0.004, latency_ms=900.0)
+    assert "retry_too_soon" in [f.id for f in judge(tenant(), [throttled, prompt]).findings]
+    unknown = _push(5, 6, 0.055, 3, page_hint=3)  # a HAR's or a bundle's: not known, no slack
     assert "retry_too_soon" in [f.id for f in judge(tenant(), [throttled, unknown]).findings]
 
 
