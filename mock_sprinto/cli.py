@@ -505,6 +505,10 @@ def _write_port_file(path: str, port: int) -> str:
         # on the way out (a reviewer's /dev/stdout went so): only a file of its own is written (a
         # folder fails the rename, "Is a directory").
         raise OSError(errno.EINVAL, "it is not a regular file (a link, a device or a FIFO): name a file of its own")
+    if found is not None and stat.S_ISREG(found.st_mode) and not _holds_a_port(path, found.st_size):
+        # A file that already holds something else (a typo: --port-file README.md) would be replaced,
+        # then deleted on the way out: only an empty one or an earlier port file is written over.
+        raise OSError(errno.EEXIST, "it holds something other than a port: name a new file, or remove it first")
     beside = f"{path}.{os.getpid()}.part"
     try:
         with open(beside, "w") as out:
@@ -515,6 +519,16 @@ def _write_port_file(path: str, port: int) -> str:
             os.unlink(beside)
         raise
     return text
+
+
+def _holds_a_port(path: str, size: int) -> bool:
+    """Whether a file is empty or holds what a port file does (a stale one: a server killed)."""
+    if size == 0:
+        return True
+    if size > 16:
+        return False
+    with open(path, "rb") as held:
+        return held.read().strip().isdigit()
 
 
 def _remove_port_file(path: str, written: str) -> None:

@@ -592,6 +592,27 @@ def test_a_port_file_another_server_wrote_since_is_left_in_place(tmp_path: Path)
     assert not port_file.exists()
 
 
+def test_a_port_file_holding_something_else_is_refused_and_left_alone(tmp_path: Path) -> None:
+    """A typo (``--port-file README.md``) replaced the file, then deleted it on the way out; a stale
+    port file (a server killed) is written over."""
+    kept = tmp_path / "README.md"
+    kept.write_text("# my notes\n")
+    (line,) = serve_fails("--port", "0", "--port-file", str(kept))
+    assert (
+        line
+        == f"cannot write --port-file {kept}: it holds something other than a port: name a new file, or remove it first"
+    )
+    assert kept.read_text() == "# my notes\n"
+    stale = tmp_path / "port"
+    stale.write_text("40000\n")
+    server = start("--port-file", str(stale))
+    try:
+        assert stale.read_text() == f"{server.port}\n"
+    finally:
+        server.proc.send_signal(signal.SIGTERM)
+        server.proc.wait(20)
+
+
 def test_a_port_file_that_is_a_link_is_refused_and_left_alone(tmp_path: Path) -> None:
     """A link renamed over is replaced by a file, then deleted on the way out: a reviewer's
     ``--port-file /dev/stdout`` took the container's /dev/stdout with it."""
