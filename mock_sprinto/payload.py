@@ -529,6 +529,7 @@ def page_digest(decoded: bytes) -> str:
     return f"{hasher.digest():016x}"
 
 
+MAX_PAGE_HINT_CHARS = 256  # a page_hint the emulator takes and echoes (validation.usable_page_hint)
 # The page's own page_hint member, last or first of the page's object, as a client writes it: a
 # hint the emulator takes (``usable_page_hint``: a string of at most 256 characters, an integer),
 # white space wherever JSON allows it. A hint refused (too long, 1.5, true, an escape or a control
@@ -546,7 +547,7 @@ _HINT_VALUE = (
     + _JSON_SPACE
     + rb'(?:"'
     + _STRING_UNIT
-    + rb'{0,256}"|-?(?:0|[1-9][0-9]{0,15}))'
+    + b'{0,%d}"|-?(?:0|[1-9][0-9]{0,15}))' % MAX_PAGE_HINT_CHARS
     + _JSON_SPACE
 )
 _LAST_HINT = re.compile(rb"," + _JSON_SPACE + _HINT_VALUE + rb"(\}" + _JSON_SPACE + rb")\Z")

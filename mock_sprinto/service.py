@@ -54,7 +54,7 @@ from .sessions import Sessions, Wire, batch_response, page_number
 from .settings import Config, Settings
 from .store import IdSource, Tenant
 from .timeline import Timeline
-from .validation import PageVerdict, SchemaRegistry, usable_page_hint
+from .validation import PageVerdict, SchemaRegistry, record_count, usable_page_hint
 from .wholenumbers import header_whole
 
 SUPPORTED_VERSIONS = ("v1",)
@@ -764,7 +764,7 @@ def _record_count(decoded: bytes) -> int:
     entities = page.get("entities") if isinstance(page, dict) else None
     if not isinstance(entities, dict):
         return 0
-    return sum(len(records) for records in entities.values() if isinstance(records, list))
+    return record_count(entities)
 
 
 def _page_facts(decoded: bytes, judged: PageVerdict | ApiError | None) -> tuple[frozenset[str], int | str | None]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import heapq
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -21,7 +22,7 @@ import orjson
 from . import rules
 from .codes import EMPTY_PAGE, TOO_MANY_ENTITY_TYPES, TOO_MANY_ITEMS, VALIDATION_FAILED, ErrorCode
 from .errors import MockSprintoError
-from .payload import json_pointer, many_values, page_beyond
+from .payload import MAX_PAGE_HINT_CHARS, json_pointer, many_values, page_beyond
 from .resources import schemas_dir
 from .rules import Rule
 from .settings.values import did_you_mean
@@ -31,7 +32,6 @@ ENTITY_TYPE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}\Z")
 # "(letters, digits, '_')" and nothing else.
 ENTITY_TYPE_NAME_RULE = "a letter, then up to 63 letters, digits or '_' (64 characters at most)"
 NAME_SHOWN_CHARS = 100  # a refused name is quoted whole up to this length, else cut with its length said
-MAX_PAGE_HINT_CHARS = 256
 # A validation error never repeats a large part of the page (as Pydantic cuts ``input_value``): the
 # value an ``issue`` quotes is cut to its first and last characters with its length said, and the
 # whole issue, its pointer and the names it carries are bounded, so a 250 kB bad value costs a few
@@ -651,11 +651,16 @@ def _types_named(body: Any) -> int:
     return len(entities) if type(entities) is dict else 0
 
 
+def record_count(entities: Mapping[str, Any]) -> int:
+    """How many records a parsed page's ``entities`` hold (a type's value that is no array: none)."""
+    return sum(len(records) for records in entities.values() if type(records) is list)
+
+
 def _refuse_too_many_types(body: dict[str, Any], named: int, max_types: int) -> PageVerdict:
-    entities: dict[str, Any] = body["entities"]
-    records = sum(len(records) for records in entities.values() if type(records) is list)
     hint = usable_page_hint(body.get("page_hint"))
-    return too_many_entity_types(named, max_types, records=records, read_all=True, page_hint=hint)
+    return too_many_entity_types(
+        named, max_types, records=record_count(body["entities"]), read_all=True, page_hint=hint
+    )
 
 
 def _refuse_too_many(verdict: PageVerdict, max_items: int) -> PageVerdict:

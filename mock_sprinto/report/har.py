@@ -21,7 +21,7 @@ does without):
   ``transport_*``: ``_code``, else ``transport_error``);
 * code: ``_code``, else the answer body's ``code``, else the one code Sprinto's contract gives that
   operation and status (a push's 409 is ``session_not_active``; each inference is noted);
-* a close's status: its request body's ``status``, else ``_closeStatus``, else the state its answer shows;
+* a close's status: its request body's ``status``, else the state its answer shows, else ``_closeStatus``;
 * Retry-After from the response header; a push's body digest (``payload.page_digest``) from
   ``request.postData`` (base64 and gzip undone; a body the capture cut short has none), its coding
   from ``Content-Encoding``, its size from ``bodySize`` or ``Content-Length``;

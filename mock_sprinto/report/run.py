@@ -26,7 +26,7 @@ from ..journal import JournalEntry
 from ..settings import Settings
 from ..steps import Steps
 from ..store import Judged, Page, PageRows, Session, fields_found
-from ..validation import merge_unknown_fields, unknown_fields
+from ..validation import merge_unknown_fields, record_count, unknown_fields
 from .kinds import IN_FLIGHT_SECONDS
 
 AUTO_RETRY_SECONDS = 1.0
@@ -272,7 +272,7 @@ def failed_recoverably(entry: JournalEntry) -> bool:
 def _record_slices(entities: dict[str, Any], size: int) -> Iterable[dict[str, Any]]:
     """A page's entities a slice of records at a time, each about ``SLICED_PAGE_BYTES`` of its
     ``size`` bytes (records taken as equal in size): one type's slice each."""
-    count = sum(len(records) for records in entities.values() if isinstance(records, list)) or 1
+    count = record_count(entities) or 1
     per_slice = max(1, count * SLICED_PAGE_BYTES // size)
     for entity_type, records in entities.items():
         if not isinstance(records, list):
