@@ -579,6 +579,16 @@ def _gunzip(data: bytes, limit: int) -> bytes:
     return out
 
 
+def damaged_coding(encoding: str, reason: str, detail: str) -> ApiError:
+    """400 ``invalid_state`` for a bundle sent with ``Content-Encoding: gzip`` (or deflate) whose
+    stream is corrupt or ends too soon (``reason`` and ``detail``: what decoding the body said): a
+    bundle that cannot be read, as the same bytes sent as they are are refused (``_gunzip``), not
+    the vendor API's ``malformed_body``. A vendor page's advice ("send the compressed page alone")
+    is left out: no bundle is a page."""
+    why = "the compressed data ends too soon" if reason == "truncated" else detail.split("; ", 1)[0]
+    return refused([f"damaged {encoding}: {why}"])
+
+
 def _too_large(limit: int, where: str) -> ApiError:
     """413, as the same bundle sent with ``Content-Encoding: gzip`` gets (the HTTP door's bound): a
     .gz file's bytes sent as they are, or a file given to ``serve --state``, are no other case."""

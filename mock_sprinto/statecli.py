@@ -120,8 +120,8 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--url",
         default=default_url(),
-        help="the emulator's origin (default: %(default)s; the host and port $MOCK_SPRINTO_HOST and "
-        "$MOCK_SPRINTO_PORT give serve, when set)",
+        help="the emulator's origin, http://HOST:PORT with no path (default: %(default)s; the host and port "
+        "$MOCK_SPRINTO_HOST and $MOCK_SPRINTO_PORT give serve, when set)",
     )
     parser.add_argument(
         "--admin-token", metavar="TOKEN", help="when the server has one (default: $MOCK_SPRINTO_ADMIN_TOKEN)"
@@ -132,8 +132,10 @@ _HOST_NAME = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?\Z")  # its labels
 
 
 def parse_origin(url: str) -> tuple[str, str, int] | str:
-    """``(scheme, host, port)`` of an ``http(s)://HOST:PORT`` URL (its path ignored), or why it names
-    no server to call. Each refusal here was a traceback or a quiet port 80 in some layer below."""
+    """``(scheme, host, port)`` of an ``http(s)://HOST:PORT`` URL, or why it names no server to call.
+    Each refusal here was a traceback or a quiet port 80 in some layer below. A path, a query or a
+    fragment (a trailing "/" alone is none) is refused too: it was dropped unsaid, and the requests
+    went to the origin's root, since the emulator is served there, never under a prefix."""
     try:
         parts = urlsplit(url)
         port = parts.port  # read, it refuses "99999" and "x"; "[::1" and "[zz]" fail in urlsplit itself
@@ -160,6 +162,21 @@ def parse_origin(url: str) -> tuple[str, str, int] | str:
         # http.client reads a port 0 or an empty one as none: it would quietly ask port 80
         said = "port 0" if port == 0 else "an empty port"
         return f"{said} would ask port 80: give the port serve listens on (its banner says it)"
+    beyond = [
+        f"{what} ({text!r})"
+        for what, text, given in (
+            ("a path", parts.path, parts.path not in ("", "/")),
+            ("a query", f"?{parts.query}", bool(parts.query)),
+            ("a fragment", f"#{parts.fragment}", bool(parts.fragment)),
+        )
+        if given
+    ]
+    if beyond:
+        listed = " and ".join([", ".join(beyond[:-1]), beyond[-1]] if len(beyond) > 1 else beyond)
+        return (
+            f"it has {listed}: the emulator is served at its origin's root (/_mock, /api/external/push), "
+            f"never under a prefix; give --url {parts.scheme}://{parts.netloc}"
+        )
     return parts.scheme, host, port or (443 if parts.scheme == "https" else 80)
 
 

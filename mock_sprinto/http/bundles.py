@@ -11,11 +11,14 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from aiohttp import hdrs, web
 
 from ..budget import CONTROL_REMEDY
+from ..codes import MALFORMED_BODY
+from ..errors import ApiError
 from ..payload import Body, SizeLimit
 from ..steps import SMALL_HEAVY_BODY_BYTES, heavy_bodies, heavy_turn, let_go, off_loop, stepped
-from .body import read_body
+from .body import content_encoding, read_body
 from .common import CONTROL, CONTROL_PREFIX, json_response, query_value, stream_parts
 from .control import ONE, _json_object, _named, add_read
+from .server import decodes_bodies_itself
 
 P = CONTROL_PREFIX
 
@@ -23,14 +26,37 @@ P = CONTROL_PREFIX
 async def _large_body(request: web.Request, setting: str, document: str) -> Body:
     """A body of up to the ``setting``'s bytes (``max_state_bytes``, ``max_har_bytes``), on the wire
     and decoded. Over it: 413 ``payload_too_large`` naming that setting, not ``max_request_bytes``
-    (a vendor page's limit, which raising would not help)."""
+    (a vendor page's limit, which raising would not help).
+
+    A state bundle arrived whole whose content coding does not decode (a corrupt or truncated
+    ``.gz`` sent with ``Content-Encoding: gzip``, as ``state import`` sends one) is 400
+    ``invalid_state``, as the same bytes sent as they are: a bundle that cannot be read
+    (``bundle.damaged_coding``). A body that did not arrive whole, or that a host app's aiohttp
+    decoded itself, stays 400 ``malformed_body``: the request is to blame, not the bundle."""
     emulator = request.app[CONTROL].emulator
     bound = SizeLimit.of_setting(getattr(emulator.settings, setting), setting, document)
     budget, limits = emulator.budget, (bound, bound)
-    # a 507 here tells the developer what frees room (not a vendor client's "close this session")
-    return await read_body(
-        request, emulator.settings, strict_media_type=False, budget=budget, limits=limits, remedy=CONTROL_REMEDY
-    )
+    arrived: list[int] = []  # the size on the wire, once the whole body is read (before decoding)
+    try:
+        # a 507 here tells the developer what frees room (not a vendor client's "close this session")
+        return await read_body(
+            request,
+            emulator.settings,
+            strict_media_type=False,
+            budget=budget,
+            limits=limits,
+            remedy=CONTROL_REMEDY,
+            wire_read=arrived.append,
+        )
+    except ApiError as error:
+        if setting != "max_state_bytes" or not arrived or error.code != MALFORMED_BODY.code:
+            raise
+        if decodes_bodies_itself(request):
+            raise
+        from ..bundle import damaged_coding  # bundle.py is off serve's start path (tests/unit/test_startup.py)
+
+        reason = str(error.extra.get("reason", ""))
+        raise damaged_coding(content_encoding(request), reason, error.detail) from None
 
 
 @asynccontextmanager

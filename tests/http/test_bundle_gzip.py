@@ -1,0 +1,121 @@
+"""A state bundle whose gzip (or deflate) does not decode is a bundle that cannot be read: 400
+``invalid_state`` saying the stream is damaged, whether it came with ``Content-Encoding: gzip`` (as
+``mock-sprinto state import FILE.gz`` sends it) or as the file's bytes as they are; nothing changes.
+A vendor page's corrupt gzip stays 400 ``malformed_body`` (the vendor contract)."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from typing import Any
+
+import orjson
+import pytest
+
+from mock_sprinto.http import create_app
+
+from ..helpers import Control, Vendor, user
+
+GZIP = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+PLAIN = {"Content-Type": "application/json"}
+
+
+def truncated(data: bytes) -> bytes:
+    """A .gz cut short: its stream ends before its last block and trailer (a half-copied file)."""
+    return gzip.compress(data)[:-12]
+
+
+def corrupt(data: bytes) -> bytes:
+    """A .gz whose compressed blocks are garbage after a valid header."""
+    whole = gzip.compress(data)
+    return whole[:10] + b"\xff" * 16 + whole[26:]
+
+
+async def _bundle(vendor: Vendor, control: Control) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An integration's bundle and the whole emulator's, after a session was started."""
+    await vendor.start()
+    return await control.get("/integrations/acme/state"), await control.get("/state")
+
+
+@pytest.mark.parametrize(
+    ("damage", "says"),
+    [
+        (truncated, "damaged gzip: the compressed data ends too soon"),
+        (corrupt, "damaged gzip: "),
+    ],
+)
+@pytest.mark.parametrize("scope", ["integration", "server"])
+async def test_a_damaged_gzip_bundle_sent_with_content_encoding_is_invalid_state(
+    vendor: Vendor, control: Control, damage: Any, says: str, scope: str
+) -> None:
+    one, everything = await _bundle(vendor, control)
+    path, document = ("/_mock/integrations/acme/state", one) if scope == "integration" else ("/_mock/state", everything)
+    before = await control.get("/state")
+    async with control.client.put(path, data=damage(orjson.dumps(document)), headers=GZIP) as response:
+        problem = await response.json()
+    assert (response.status, problem["code"]) == (400, "invalid_state"), problem
+    assert problem["detail"].startswith("the state bundle is refused, nothing was changed: damaged gzip"), problem
+    assert says in problem["detail"] and problem["errors"][0].startswith(says), problem
+    assert "send the compressed page alone" not in problem["detail"]  # a vendor page's advice: no bundle is one
+    assert "setting" not in problem, problem  # no setting lets a damaged bundle in
+    assert await control.get("/state") == before
+
+
+async def test_the_same_damaged_gz_is_refused_alike_with_or_without_content_encoding(
+    vendor: Vendor, control: Control
+) -> None:
+    one, _ = await _bundle(vendor, control)
+    damaged = truncated(orjson.dumps(one))
+    answers = []
+    for headers in (GZIP, PLAIN):
+        async with control.client.put("/_mock/integrations/acme/state", data=damaged, headers=headers) as response:
+            problem = await response.json()
+        answers.append((response.status, problem["code"], problem["detail"]))
+    said = "the state bundle is refused, nothing was changed: damaged gzip: the compressed data ends too soon"
+    assert answers == [(400, "invalid_state", said)] * 2, answers
+
+
+async def test_a_damaged_deflate_bundle_is_invalid_state_too(vendor: Vendor, control: Control) -> None:
+    one, _ = await _bundle(vendor, control)
+    headers = {"Content-Type": "application/json", "Content-Encoding": "deflate"}
+    async with control.client.put(
+        "/_mock/integrations/acme/state", data=zlib.compress(orjson.dumps(one))[:-8], headers=headers
+    ) as response:
+        problem = await response.json()
+    assert (response.status, problem["code"]) == (400, "invalid_state"), problem
+    assert "damaged deflate: the compressed data ends too soon" in problem["detail"], problem
+
+
+async def test_a_whole_gzip_bundle_with_content_encoding_is_still_imported(vendor: Vendor, control: Control) -> None:
+    one, _ = await _bundle(vendor, control)
+    async with control.client.put(
+        "/_mock/integrations/acme/state", data=gzip.compress(orjson.dumps(one)), headers=GZIP
+    ) as response:
+        assert response.status == 200, await response.text()
+
+
+@pytest.mark.parametrize(("damage", "reason"), [(truncated, "truncated"), (corrupt, "corrupt gzip")])
+async def test_a_vendor_pages_corrupt_gzip_stays_malformed_body(vendor: Vendor, damage: Any, reason: str) -> None:
+    session = await vendor.start()
+    page = orjson.dumps({"entities": {"User": [user(1)]}})
+    async with vendor.client.post(
+        vendor.url(f"/sessions/{session['id']}/entities"),
+        data=damage(page),
+        headers={**GZIP, **vendor.headers},
+    ) as response:
+        problem = await response.json()
+    assert (response.status, problem["code"], problem["reason"]) == (400, "malformed_body", reason), problem
+
+
+async def test_a_plainly_served_app_still_says_how_to_serve_it(aiohttp_client: Any, emulator: Any) -> None:
+    """aiohttp's own TestServer decodes bodies itself: a whole gzip bundle reaches the emulator decoded,
+    and its failing to decode again is the server's to fix, not the bundle's (400 ``malformed_body``)."""
+    client = await aiohttp_client(create_app(emulator))
+    await Vendor(client).start()
+    one = await Control(client).get("/integrations/acme/state")
+    async with client.put(
+        "/_mock/integrations/acme/state", data=gzip.compress(orjson.dumps(one)), headers=GZIP
+    ) as response:
+        problem = await response.json()
+    assert (response.status, problem["code"]) == (400, "malformed_body"), problem
+    assert "EmulatorRunner" in problem["detail"], problem

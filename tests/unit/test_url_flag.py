@@ -1,0 +1,85 @@
+"""``--url`` names an origin, ``http://HOST:PORT``: the emulator is served at its root, never under a
+prefix, so a path (``/api``, a reverse proxy's ``/some/prefix``), a query or a fragment was dropped
+unsaid and the command asked the origin's root instead. Each command taking ``--url`` (``report``,
+``state export|import|save``) now refuses one as a usage error that names the flag, what was given,
+and the origin to give; a trailing "/" alone still names the origin."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mock_sprinto.exitcodes import USAGE_ERROR
+from mock_sprinto.statecli import parse_origin
+
+from ..e2e.test_cli import CLI, Server, start
+
+
+@pytest.fixture(scope="module")
+def running() -> Iterator[Server]:
+    """One server for the module (127.0.0.1, an ephemeral port), always stopped."""
+    server = start()
+    yield server
+    server.proc.send_signal(signal.SIGINT)
+    server.proc.wait(10)
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("tail", "said"),
+    [
+        ("/api", "a path ('/api')"),
+        ("/some/prefix", "a path ('/some/prefix')"),
+        ("/some/prefix/", "a path ('/some/prefix/')"),
+        ("//", "a path ('//')"),
+        ("?token=x", "a query ('?token=x')"),
+        ("/#top", "a fragment ('#top')"),
+        ("/x?y#z", "a path ('/x'), a query ('?y') and a fragment ('#z')"),
+    ],
+)
+def test_an_origin_with_more_than_host_and_port_is_refused_with_what_it_has(tail: str, said: str) -> None:
+    refusal = parse_origin(f"http://127.0.0.1:8080{tail}")
+    assert refusal == (
+        f"it has {said}: the emulator is served at its origin's root (/_mock, /api/external/push), "
+        "never under a prefix; give --url http://127.0.0.1:8080"
+    )
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://127.0.0.1:8080/", "http://127.0.0.1:8080/?#"])
+def test_an_origin_alone_or_with_a_trailing_slash_is_taken(url: str) -> None:
+    assert parse_origin(url) == ("http", "127.0.0.1", 8080)
+
+
+@pytest.mark.parametrize(
+    "command", [("report",), ("state", "export"), ("state", "import", "{bundle}"), ("state", "save")]
+)
+def test_every_command_with_url_refuses_a_path_as_a_usage_error(
+    running: Server, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    bundle = tmp_path / "acme.state.json"
+    assert run("state", "export", "--url", running.origin, "-o", str(bundle)).returncode == 0
+    url = f"{running.origin}/some/prefix"
+    result = run(*(part.format(bundle=bundle) for part in command), "--url", url)
+    assert result.returncode == USAGE_ERROR, (result.stdout, result.stderr)
+    assert result.stderr == (
+        f"mock-sprinto {command[0]}: error: --url {url!r} is not http://HOST:PORT: it has a path "
+        "('/some/prefix'): the emulator is served at its origin's root (/_mock, /api/external/push), "
+        f"never under a prefix; give --url {running.origin}\n"
+    )
+    assert result.stdout == ""
+
+
+def test_a_trailing_slash_still_reaches_the_server(running: Server, tmp_path: Path) -> None:
+    bundle = tmp_path / "all.state.json"
+    exported = run("state", "export", "--url", running.origin + "/", "-o", str(bundle))
+    assert exported.returncode == 0, exported.stderr
+    imported = run("state", "import", str(bundle), "--url", running.origin + "/")
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.startswith(f"mock-sprinto state: imported {bundle}"), imported.stdout
