@@ -7,6 +7,7 @@ is inflated here, in bounded steps, and refused as soon as it passes ``max_decod
 from __future__ import annotations
 
 import asyncio
+import functools
 import zlib
 from collections.abc import Callable
 
@@ -53,8 +54,12 @@ _ENCODINGS = {"": "identity", "identity": "identity", "gzip": "gzip", "x-gzip": 
 
 def vendor_limits(settings: Settings) -> tuple[SizeLimit, SizeLimit]:
     """A vendor page's bounds: Sprinto's 5 MB on the wire, and the emulator's bomb bound decoded."""
-    on_the_wire = SizeLimit(settings.max_request_bytes, "max_request_bytes")
-    return on_the_wire, SizeLimit(settings.max_decoded_bytes, "max_decoded_bytes")
+    return _vendor_limits(settings.max_request_bytes, settings.max_decoded_bytes)
+
+
+@functools.lru_cache(maxsize=16)  # made once for a pair of settings, not twice a push
+def _vendor_limits(max_request_bytes: int, max_decoded_bytes: int) -> tuple[SizeLimit, SizeLimit]:
+    return SizeLimit(max_request_bytes, "max_request_bytes"), SizeLimit(max_decoded_bytes, "max_decoded_bytes")
 
 
 def content_encoding(request: web.BaseRequest) -> str:

@@ -300,7 +300,7 @@ class EmulatorRequestHandler(RequestHandler):
         refusal: BadHttpMessage | None = None
         if message.version < HttpVersion10:
             refusal = BadHttpMessage("HTTP/0.9 requests are not served; send HTTP/1.1 with a Host header")
-        elif sum(len(name) + len(value) for name, value in message.raw_headers) > MAX_HEADER_BYTES:
+        elif sum(map(len, itertools.chain.from_iterable(message.raw_headers))) > MAX_HEADER_BYTES:  # names, values
             refusal = BadHttpMessage(f"Too many header bytes: over {MAX_HEADER_BYTES} in all")
         if refusal is not None:
             self._messages[at] = (_ErrInfo(status=400, exc=refusal, message=refusal.message), EMPTY_PAYLOAD)

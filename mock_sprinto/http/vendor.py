@@ -84,11 +84,13 @@ async def push_expect(request: web.Request) -> None:
 
 def add_routes(app: web.Application) -> None:
     router = app.router
-    router.add_post(BASE + "/sessions", _handler("start_session"))
-    router.add_get(BASE + "/sessions/{session_id}", _handler("get_session"), allow_head=False)
+    # The push first: aiohttp tries an integration's routes in the order added (their paths never
+    # overlap), and a sync is mostly pushes.
     router.add_route(
         "POST", BASE + "/sessions/{session_id}/entities", _handler("push_page"), expect_handler=push_expect
     )
+    router.add_post(BASE + "/sessions", _handler("start_session"))
+    router.add_get(BASE + "/sessions/{session_id}", _handler("get_session"), allow_head=False)
     router.add_post(BASE + "/sessions/{session_id}/close", _handler("close_session"))
     router.add_get(BASE + "/status", _handler("integration_status"), allow_head=False)
     router.add_get(BASE + "/activity", _handler("activity"), allow_head=False)
