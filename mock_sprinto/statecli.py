@@ -120,8 +120,8 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--url",
         default=default_url(),
-        help="the emulator's origin, http://HOST:PORT with no path (default: %(default)s; the host and port "
-        "$MOCK_SPRINTO_HOST and $MOCK_SPRINTO_PORT give serve, when set)",
+        help="the emulator's origin, http://HOST:PORT with no path and no user:password@ (default: "
+        "%(default)s; the host and port $MOCK_SPRINTO_HOST and $MOCK_SPRINTO_PORT give serve, when set)",
     )
     parser.add_argument(
         "--admin-token", metavar="TOKEN", help="when the server has one (default: $MOCK_SPRINTO_ADMIN_TOKEN)"
@@ -135,7 +135,9 @@ def parse_origin(url: str) -> tuple[str, str, int] | str:
     """``(scheme, host, port)`` of an ``http(s)://HOST:PORT`` URL, or why it names no server to call.
     Each refusal here was a traceback or a quiet port 80 in some layer below. A path, a query or a
     fragment (a trailing "/" alone is none) is refused too: it was dropped unsaid, and the requests
-    went to the origin's root, since the emulator is served there, never under a prefix."""
+    went to the origin's root, since the emulator is served there, never under a prefix. So is a
+    user or password (``http://user:pass@HOST:PORT``), dropped unsaid too: an admin token goes in
+    ``--admin-token`` or ``$MOCK_SPRINTO_ADMIN_TOKEN``."""
     try:
         parts = urlsplit(url)
         port = parts.port  # read, it refuses "99999" and "x"; "[::1" and "[zz]" fail in urlsplit itself
@@ -158,6 +160,12 @@ def parse_origin(url: str) -> tuple[str, str, int] | str:
             return f"{host!r} is no host name"
         if not _HOST_NAME.match(ascii_host):  # http.client refuses spaces and control characters
             return f"{host!r} is no host name"
+    if "@" in parts.netloc:  # urlsplit keeps a user and password apart, and nothing here sent them
+        return (
+            "it has a user or password before its host: credentials do not go in the URL (they would be "
+            "dropped unsent); an admin token goes in --admin-token or $MOCK_SPRINTO_ADMIN_TOKEN; give "
+            f"--url {parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+        )
     if port == 0 or (port is None and parts.netloc.endswith(":")):
         # http.client reads a port 0 or an empty one as none: it would quietly ask port 80
         said = "port 0" if port == 0 else "an empty port"
@@ -180,6 +188,15 @@ def parse_origin(url: str) -> tuple[str, str, int] | str:
     return parts.scheme, host, port or (443 if parts.scheme == "https" else 80)
 
 
+_CREDENTIALS = re.compile(r"(?<=//)[^/?#]*@")  # an authority's user and password, up to its last "@"
+
+
+def _without_credentials(url: str) -> str:
+    """The URL as a usage error shows it: a password (or a token put as the user) is not echoed to a
+    terminal or a CI log."""
+    return _CREDENTIALS.sub("***@", url, count=1)
+
+
 class _Server:
     """The running emulator a command asks (``--url``, ``--admin-token``); a failure is said once."""
 
@@ -197,7 +214,7 @@ class _Server:
         if isinstance(origin, tuple):
             self.scheme, self.host, self.port = origin
             return True
-        said = f"--url {self.url!r} is not http://HOST:PORT: {origin}"
+        said = f"--url {_without_credentials(self.url)!r} is not http://HOST:PORT: {origin}"
         host = os.environ.get("MOCK_SPRINTO_HOST", "").strip()
         if host and self.url == default_url():  # no --url given: the environment made this one
             said += f" (made of $MOCK_SPRINTO_HOST={host!r}: give --url, or the host serve binds)"

@@ -5,7 +5,7 @@ door, and serializes, as ``control.py``'s do."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from aiohttp import hdrs, web
@@ -23,16 +23,36 @@ from .server import decodes_bodies_itself
 P = CONTROL_PREFIX
 
 
-async def _large_body(request: web.Request, setting: str, document: str) -> Body:
+# What a document's own module says of a body that arrived whole but whose content coding does not
+# decode, given the coding and why: each is imported when one is refused, bundle.py and the judge
+# being off serve's start path (tests/unit/test_startup.py).
+Damaged = Callable[[str, str], ApiError]
+
+
+def _damaged_bundle(encoding: str, why: str) -> ApiError:
+    from ..bundle import damaged_coding
+
+    return damaged_coding(encoding, why)
+
+
+def _damaged_har(encoding: str, why: str) -> ApiError:
+    from ..report.har import damaged_coding
+
+    return damaged_coding(encoding, why)
+
+
+async def _large_body(request: web.Request, setting: str, document: str, damaged: Damaged) -> Body:
     """A body of up to the ``setting``'s bytes (``max_state_bytes``, ``max_har_bytes``), on the wire
     and decoded. Over it: 413 ``payload_too_large`` naming that setting, not ``max_request_bytes``
     (a vendor page's limit, which raising would not help).
 
-    A state bundle arrived whole whose content coding does not decode (a corrupt or truncated
-    ``.gz`` sent with ``Content-Encoding: gzip``, as ``state import`` sends one) is 400
-    ``invalid_state``, as the same bytes sent as they are: a bundle that cannot be read
-    (``bundle.damaged_coding``). A body that did not arrive whole, or that a host app's aiohttp
-    decoded itself, stays 400 ``malformed_body``: the request is to blame, not the bundle."""
+    A document arrived whole whose content coding does not decode (a corrupt or truncated ``.gz``
+    sent with ``Content-Encoding: gzip``, as ``state import`` sends a bundle) is refused as a
+    document that cannot be read, as the same bytes sent as they are: ``damaged``, its own module's
+    refusal (400 ``invalid_state`` for a bundle, ``invalid_har`` for a HAR), told the coding and why
+    (the vendor API's advice, "send the compressed page alone", left out: no document is a page). A
+    body that did not arrive whole, or that a host app's aiohttp decoded itself, stays 400
+    ``malformed_body``: the request is to blame, not the document."""
     emulator = request.app[CONTROL].emulator
     bound = SizeLimit.of_setting(getattr(emulator.settings, setting), setting, document)
     budget, limits = emulator.budget, (bound, bound)
@@ -49,18 +69,15 @@ async def _large_body(request: web.Request, setting: str, document: str) -> Body
             wire_read=arrived.append,
         )
     except ApiError as error:
-        if setting != "max_state_bytes" or not arrived or error.code != MALFORMED_BODY.code:
+        if not arrived or error.code != MALFORMED_BODY.code or decodes_bodies_itself(request):
             raise
-        if decodes_bodies_itself(request):
-            raise
-        from ..bundle import damaged_coding  # bundle.py is off serve's start path (tests/unit/test_startup.py)
-
         reason = str(error.extra.get("reason", ""))
-        raise damaged_coding(content_encoding(request), reason, error.detail) from None
+        why = "the compressed data ends too soon" if reason == "truncated" else error.detail.split("; ", 1)[0]
+        raise damaged(content_encoding(request), why) from None
 
 
 @asynccontextmanager
-async def _heavy_job(request: web.Request, setting: str, document: str) -> AsyncIterator[Body]:
+async def _heavy_job(request: web.Request, setting: str, document: str, damaged: Damaged) -> AsyncIterator[Body]:
     """The body (``_large_body``), then the heavy turn (``steps.heavy_turn``) for the job made of it.
     The body is read first, within its own deadline from its first byte: a client trickling its body
     while holding the turn made every later job wait, each one's deadline starting only when its
@@ -79,7 +96,7 @@ async def _heavy_job(request: web.Request, setting: str, document: str) -> Async
     async with AsyncExitStack() as places:
         if not placeless:
             await places.enter_async_context(heavy_bodies())
-        body = await _large_body(request, setting, document)
+        body = await _large_body(request, setting, document, damaged)
         async with heavy_turn():
             yield body
 
@@ -95,7 +112,7 @@ async def put_state(request: web.Request) -> web.Response:
     """Checked and built off the loop (a full journal's bundle: ~1-2 s), swapped in on it."""
     control = request.app[CONTROL]
     integration_id = _named(request)
-    async with _heavy_job(request, "max_state_bytes", "the state bundle") as body:
+    async with _heavy_job(request, "max_state_bytes", "the state bundle", _damaged_bundle) as body:
         restoration = await off_loop(control.checked_state, body.decoded, integration_id, control.import_base())
     answer = json_response(control.restore_state(restoration, integration_id))
     let_go(restoration.pushed_out)  # freed off the loop, as it was built
@@ -118,7 +135,7 @@ async def judge(request: web.Request) -> web.Response:
     ``invalid_parameter`` when the HAR holds none of its requests)."""
     control = request.app[CONTROL]
     integration_id = query_value(request, "integration_id") or None
-    async with _heavy_job(request, "max_har_bytes", "the HAR") as body:
+    async with _heavy_job(request, "max_har_bytes", "the HAR", _damaged_har) as body:
         return json_response(await off_loop(control.judge_har, body.decoded, integration_id))
 
 

@@ -169,6 +169,15 @@ def parse_har(data: bytes) -> Any:
         raise ApiError.of(INVALID_HAR, f"the HAR is not JSON: {exc}", errors=[str(exc)], setting=False) from None
 
 
+def damaged_coding(encoding: str, why: str) -> ApiError:
+    """400 ``invalid_har`` for a HAR sent with ``Content-Encoding: gzip`` (or deflate) whose stream
+    is corrupt, ends too soon or has data after its end (``why``, from decoding the body,
+    ``http/bundles.py``): a HAR that cannot be read, as ``state import``'s damaged bundle is
+    ``invalid_state``, not the vendor API's ``malformed_body``."""
+    detail = f"the HAR's {encoding} stream is damaged: {why}"
+    return ApiError.of(INVALID_HAR, detail, errors=[detail], setting=False)
+
+
 # ---- one entry --------------------------------------------------------------------------------------
 @dataclass
 class Captured:

@@ -119,3 +119,32 @@ async def test_a_plainly_served_app_still_says_how_to_serve_it(aiohttp_client: A
         problem = await response.json()
     assert (response.status, problem["code"]) == (400, "malformed_body"), problem
     assert "EmulatorRunner" in problem["detail"], problem
+
+
+@pytest.mark.parametrize("headers", [GZIP, PLAIN], ids=["content-encoding", "as-they-are"])
+async def test_junk_after_a_gzip_bundle_is_invalid_state_sent_either_way(
+    vendor: Vendor, control: Control, headers: dict[str, str]
+) -> None:
+    """Only the first gzip member was read from a .gz sent as it is: junk after it was imported."""
+    one, _ = await _bundle(vendor, control)
+    whole = gzip.compress(orjson.dumps(one))
+    before = await control.get("/state")
+    async with control.client.put("/_mock/integrations/acme/state", data=whole + b"junk", headers=headers) as response:
+        problem = await response.json()
+    assert (response.status, problem["code"]) == (400, "invalid_state"), problem
+    assert problem["detail"].startswith("the state bundle is refused, nothing was changed: damaged gzip: "), problem
+    assert f"4 bytes of data after the end of its gzip stream (from byte {len(whole)})" in problem["detail"], problem
+    assert await control.get("/state") == before
+
+
+@pytest.mark.parametrize("headers", [GZIP, PLAIN], ids=["content-encoding", "as-they-are"])
+async def test_a_bundle_of_several_gzip_members_is_imported_sent_either_way(
+    vendor: Vendor, control: Control, headers: dict[str, str]
+) -> None:
+    """RFC 1952 allows several members (``cat a.gz b.gz``): sent as they are, only the first was read."""
+    one, _ = await _bundle(vendor, control)
+    raw = orjson.dumps(one)
+    half = len(raw) // 2
+    two = gzip.compress(raw[:half]) + gzip.compress(raw[half:]) + b"\x00" * 8
+    async with control.client.put("/_mock/integrations/acme/state", data=two, headers=headers) as response:
+        assert response.status == 200, await response.text()
