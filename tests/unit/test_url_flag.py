@@ -2,7 +2,8 @@
 prefix, so a path (``/api``, a reverse proxy's ``/some/prefix``), a query or a fragment was dropped
 unsaid and the command asked the origin's root instead. Each command taking ``--url`` (``report``,
 ``state export|import|save``) now refuses one as a usage error that names the flag, what was given,
-and the origin to give; a trailing "/" alone still names the origin."""
+and the origin to give; a trailing "/" alone still names the origin. A user or password before the
+host is refused too (at the end of this file)."""
 
 from __future__ import annotations
 
@@ -83,3 +84,60 @@ def test_a_trailing_slash_still_reaches_the_server(running: Server, tmp_path: Pa
     imported = run("state", "import", str(bundle), "--url", running.origin + "/")
     assert imported.returncode == 0, imported.stderr
     assert imported.stdout.startswith(f"mock-sprinto state: imported {bundle}"), imported.stdout
+
+
+# ---- a user or password: dropped unsaid before (the commands send an admin token, never credentials
+# from the URL), so a server with an admin token answered 401 to a command that seemed to carry one.
+# Refused as a usage error saying where an admin token goes, the password never echoed.
+SAID = (
+    "it has a user or password before its host: credentials do not go in the URL (they would be dropped "
+    "unsent); an admin token goes in --admin-token or $MOCK_SPRINTO_ADMIN_TOKEN; give --url {origin}"
+)
+
+
+@pytest.mark.parametrize(
+    ("url", "origin"),
+    [
+        ("http://user:s3cret@127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("http://user@127.0.0.1:8080/", "http://127.0.0.1:8080"),
+        ("http://:s3cret@127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("http://@127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("https://TOKEN@emulator.example:8443", "https://emulator.example:8443"),
+        ("http://u:p@[::1]:8080", "http://[::1]:8080"),
+        ("http://u:p@x@127.0.0.1:8080", "http://127.0.0.1:8080"),  # the host follows the last "@"
+    ],
+)
+def test_a_user_or_password_in_the_url_is_refused_saying_where_a_token_goes(url: str, origin: str) -> None:
+    assert parse_origin(url) == SAID.format(origin=origin)
+
+
+@pytest.mark.parametrize(
+    "command", [("report",), ("state", "export"), ("state", "import", "{bundle}"), ("state", "save")]
+)
+def test_every_command_with_url_refuses_credentials_as_a_usage_error_and_hides_them(
+    running: Server, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    bundle = tmp_path / "acme.state.json"
+    assert run("state", "export", "--url", running.origin, "-o", str(bundle)).returncode == 0
+    url = running.origin.replace("http://", "http://admin:s3cret@")
+    result = run(*(part.format(bundle=bundle) for part in command), "--url", url)
+    assert result.returncode == USAGE_ERROR, (result.stdout, result.stderr)
+    shown = running.origin.replace("http://", "http://***@")
+    assert result.stderr == (
+        f"mock-sprinto {command[0]}: error: --url {shown!r} is not http://HOST:PORT: "
+        f"{SAID.format(origin=running.origin)}\n"
+    )
+    assert "s3cret" not in result.stderr + result.stdout and result.stdout == ""
+
+
+def test_a_password_in_a_url_refused_for_another_reason_is_not_echoed_either(tmp_path: Path) -> None:
+    result = run("state", "export", "--url", "http://admin:s3cret@127.0.0.1:99999", "-o", str(tmp_path / "x.json"))
+    assert result.returncode == USAGE_ERROR, (result.stdout, result.stderr)
+    assert result.stderr.startswith("mock-sprinto state: error: --url 'http://***@127.0.0.1:99999' is not"), result
+    assert "s3cret" not in result.stderr
+
+
+def test_an_at_sign_in_the_path_is_no_credential() -> None:
+    """Only the authority's "@" counts: one in a path is refused as a path, as before."""
+    refusal = parse_origin("http://127.0.0.1:8080/a@b")
+    assert isinstance(refusal, str) and refusal.startswith("it has a path ('/a@b')"), refusal
