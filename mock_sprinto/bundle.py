@@ -626,6 +626,17 @@ def _gunzip(data: bytes, limit: int) -> bytes:
     return b"".join(out)
 
 
+def gunzip_head(data: bytes, most: int) -> bytes:
+    """At most the first ``most`` bytes the first gzip member of ``data`` decodes to, read no
+    further: what a command peeks at before it sends a bundle (its scope), a bomb never inflated
+    whole. A damaged stream gives what decoded before the damage (the server says what is wrong)."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        return inflater.decompress(data, most)
+    except zlib.error:
+        return b""
+
+
 def damaged_coding(encoding: str, why: str) -> ApiError:
     """400 ``invalid_state`` for a bundle sent with ``Content-Encoding: gzip`` (or deflate) whose
     stream is corrupt, ends too soon or has data after its end (``why``, from decoding the body,

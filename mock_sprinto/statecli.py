@@ -142,7 +142,8 @@ def parse_origin(url: str) -> tuple[str, str, int] | str:
         parts = urlsplit(url)
         port = parts.port  # read, it refuses "99999" and "x"; "[::1" and "[zz]" fail in urlsplit itself
     except ValueError as exc:
-        return str(exc)
+        # With an "@" the text it quotes may be a password ("http://u:p#w@host": its port is "p")
+        return _CREDENTIALS_REFUSAL + "give --url http://HOST:PORT" if "@" in url else str(exc)
     if parts.scheme not in ("http", "https"):
         return "its scheme is http or https"
     host = unquote(parts.hostname or "")  # "[fe80::1%25eth0]": the zone as the socket takes it
@@ -160,16 +161,12 @@ def parse_origin(url: str) -> tuple[str, str, int] | str:
             return f"{host!r} is no host name"
         if not _HOST_NAME.match(ascii_host):  # http.client refuses spaces and control characters
             return f"{host!r} is no host name"
-    if "@" in parts.netloc:  # urlsplit keeps a user and password apart, and nothing here sent them
-        return (
-            "it has a user or password before its host: credentials do not go in the URL (they would be "
-            "dropped unsent); an admin token goes in --admin-token or $MOCK_SPRINTO_ADMIN_TOKEN; give "
-            f"--url {parts.scheme}://{parts.netloc.rpartition('@')[2]}"
-        )
     if port == 0 or (port is None and parts.netloc.endswith(":")):
         # http.client reads a port 0 or an empty one as none: it would quietly ask port 80
         said = "port 0" if port == 0 else "an empty port"
         return f"{said} would ask port 80: give the port serve listens on (its banner says it)"
+    if "@" in parts.netloc:  # urlsplit keeps a user and password apart, and nothing here sent them
+        return _CREDENTIALS_REFUSAL + f"give --url {parts.scheme}://{parts.netloc.rpartition('@')[2]}"
     beyond = [
         f"{what} ({text!r})"
         for what, text, given in (
@@ -188,13 +185,19 @@ def parse_origin(url: str) -> tuple[str, str, int] | str:
     return parts.scheme, host, port or (443 if parts.scheme == "https" else 80)
 
 
-_CREDENTIALS = re.compile(r"(?<=//)[^/?#]*@")  # an authority's user and password, up to its last "@"
+_CREDENTIALS_REFUSAL = (
+    "it has a user or password before its host: credentials do not go in the URL (they would be "
+    "dropped unsent); an admin token goes in --admin-token or $MOCK_SPRINTO_ADMIN_TOKEN; "
+)
+# Whatever comes before a URL's last "@" (after its scheme), shown as "***": a password may hold a
+# "/", "?" or "#" (where a URL parser ends the authority), and a URL may have no "//".
+_CREDENTIALS = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?/*)[^@]*@")
 
 
 def _without_credentials(url: str) -> str:
     """The URL as a usage error shows it: a password (or a token put as the user) is not echoed to a
     terminal or a CI log."""
-    return _CREDENTIALS.sub("***@", url, count=1)
+    return _CREDENTIALS.sub(r"\1***@", url, count=1)
 
 
 class _Server:
@@ -516,13 +519,34 @@ def _is_report(document: Any) -> bool:
     )
 
 
+# How much of a bundle ``state import`` reads to choose its endpoint: a bundle up to this size, once
+# decoded, is read whole; a larger one (or a gzip bomb) only this far, its scope and first
+# integration's id found where an export writes them, near the top.
+SCOPE_PEEK_BYTES = 1 << 20
+_SCOPE = re.compile(rb'"scope"\s*:\s*"(integration|server)"')
+_FIRST_ID = re.compile(rb'"integrations"\s*:\s*\[\s*\{\s*"id"\s*:\s*("(?:[^"\\\x00-\x1f]|\\.)*")')
+
+
 def _scope_of(payload: bytes) -> tuple[str | None, str | None]:
-    """A bundle's scope and (of one integration) its id, read here to choose the endpoint."""
-    from .bundle import decode
+    """A bundle's scope and (of one integration) its id, read here to choose the endpoint. The
+    bundle is not inflated nor parsed whole past ``SCOPE_PEEK_BYTES``: the server bounds it
+    (``max_state_bytes``), and a bomb inflated here first took the command to ~500 MB."""
+    from .bundle import decode, gunzip_head
     from .errors import ApiError
 
+    text = gunzip_head(payload, SCOPE_PEEK_BYTES + 1) if payload[:2] == b"\x1f\x8b" else payload
+    limit = SCOPE_PEEK_BYTES
+    if len(text) > SCOPE_PEEK_BYTES:
+        scope, named = _scope_peeked(text[:SCOPE_PEEK_BYTES])
+        if scope == "server" or named is not None or text.lstrip()[:1] != b"{":
+            return scope, named  # found; or no JSON object (white space, a bomb): the server says
+        # The scope or the id not where an export writes them (keys sorted by a tool, say): read
+        # whole, within what a server takes by default (a bomb is cut there).
+        from .settings import Settings
+
+        text, limit = payload, Settings().max_state_bytes
     try:
-        document = decode(payload, len(payload) * 1000 + 1, 10_000)
+        document = decode(text, limit, 10_000)
     except ApiError:
         return None, None  # the server says what is wrong with it
     if not isinstance(document, dict):
@@ -531,6 +555,18 @@ def _scope_of(payload: bytes) -> tuple[str | None, str | None]:
     first = integrations[0] if isinstance(integrations, list) and integrations else None
     named = first.get("id") if isinstance(first, dict) else None
     return document.get("scope"), named if isinstance(named, str) else None
+
+
+def _scope_peeked(head: bytes) -> tuple[str | None, str | None]:
+    """``_scope_of`` for a large bundle: its scope and first integration's id read off its first
+    bytes (an export writes them there); None for what is not found (the server then says)."""
+    scope = _SCOPE.search(head)
+    named = _FIRST_ID.search(head)
+    try:
+        integration = json.loads(named.group(1)) if named is not None else None
+    except ValueError:
+        integration = None
+    return (scope.group(1).decode() if scope else None), integration if isinstance(integration, str) else None
 
 
 def _state_refused(server: _Server, method: str, path: str, answer: Answer) -> int:

@@ -73,7 +73,10 @@ async def _large_body(request: web.Request, setting: str, document: str, damaged
             raise
         reason = str(error.extra.get("reason", ""))
         why = "the compressed data ends too soon" if reason == "truncated" else error.detail.split("; ", 1)[0]
-        raise damaged(content_encoding(request), why) from None
+        encoding = content_encoding(request)
+        if "incorrect header check" in why:  # zlib's words for a stream that does not begin as one
+            why += f"; was the document sent uncompressed with 'Content-Encoding: {encoding}'?"
+        raise damaged(encoding, why) from None
 
 
 @asynccontextmanager

@@ -148,3 +148,17 @@ async def test_a_bundle_of_several_gzip_members_is_imported_sent_either_way(
     two = gzip.compress(raw[:half]) + gzip.compress(raw[half:]) + b"\x00" * 8
     async with control.client.put("/_mock/integrations/acme/state", data=two, headers=headers) as response:
         assert response.status == 200, await response.text()
+
+
+@pytest.mark.parametrize(("path", "code"), [("/_mock/state", "invalid_state"), ("/_mock/judge", "invalid_har")])
+async def test_a_document_sent_uncompressed_with_content_encoding_gzip_is_told_so(
+    control: Control, path: str, code: str
+) -> None:
+    """The document may be fine and the header wrong: the refusal asks, where it said only that
+    the gzip was damaged ("incorrect header check")."""
+    method = control.client.put if path == "/_mock/state" else control.client.post
+    async with method(path, data=b'{"format": "mock-sprinto-state"}', headers=GZIP) as response:
+        problem = await response.json()
+    assert (response.status, problem["code"]) == (400, code), problem
+    assert "incorrect header check" in problem["detail"], problem
+    assert problem["detail"].endswith("; was the document sent uncompressed with 'Content-Encoding: gzip'?"), problem

@@ -141,3 +141,27 @@ def test_an_at_sign_in_the_path_is_no_credential() -> None:
     """Only the authority's "@" counts: one in a path is refused as a path, as before."""
     refusal = parse_origin("http://127.0.0.1:8080/a@b")
     assert isinstance(refusal, str) and refusal.startswith("it has a path ('/a@b')"), refusal
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://u:s3cret#x@127.0.0.1:8080",  # a "#" in the password: a parser reads a fragment, its port "s3cret"
+        "http://u:s3cret/x@127.0.0.1:8080",  # a "/": a path, and the port "s3cret"
+        "http://u:s3cret?x@127.0.0.1:8080",
+        "admin:s3cret@127.0.0.1:8080",  # no scheme: "admin" is read as one
+        "http:/u:s3cret@127.0.0.1:8080",  # one slash: no host
+        "http://admin:s3cret@127.0.0.1:99999",  # refused for its port
+    ],
+)
+def test_a_password_is_never_echoed_however_the_url_is_broken(url: str, tmp_path: Path) -> None:
+    """The password showed where a parser ends the authority early or the URL has no "//"."""
+    result = run("state", "export", "--url", url, "-o", str(tmp_path / "x.json"))
+    assert result.returncode == USAGE_ERROR, (result.stdout, result.stderr)
+    assert "s3cret" not in result.stderr + result.stdout, result.stderr
+    assert "***@127.0.0.1:" in result.stderr, result.stderr
+
+
+def test_with_an_empty_port_the_port_is_asked_for_first_not_a_url_itself_refused() -> None:
+    """It suggested "--url http://127.0.0.1:", which an empty port refuses."""
+    assert parse_origin("http://u:s3cret@127.0.0.1:").startswith("an empty port would ask port 80")
