@@ -587,9 +587,7 @@ def _gunzip(data: bytes, limit: int) -> bytes:
         while True:
             members += 1
             if members > _MAX_GZIP_MEMBERS:
-                raise refused(
-                    [f"damaged gzip: it has more than {_MAX_GZIP_MEMBERS} members; compress the bundle as one"]
-                )
+                raise refused([f"damaged gzip: more than {_MAX_GZIP_MEMBERS} members; compress it as one"])
             inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
             fed = start
             pending: bytes | memoryview = b""
@@ -618,11 +616,11 @@ def _gunzip(data: bytes, limit: int) -> bytes:
                 raise refused(
                     [
                         f"damaged gzip: {len(data) - start} bytes of data after the end of its gzip stream "
-                        f"(from byte {start}), which begin no gzip member"
+                        f"(from byte {start})"
                     ]
                 )
     except zlib.error as exc:
-        raise refused([f"damaged gzip: {exc}"]) from None
+        raise refused([f"damaged gzip: not valid gzip data ({exc})"]) from None
     return b"".join(out)
 
 

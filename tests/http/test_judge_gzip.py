@@ -44,8 +44,8 @@ async def _judged(control: Control, body: bytes, headers: dict[str, str]) -> tup
     ("damage", "says"),
     [
         (truncated, "the HAR's gzip stream is damaged: the compressed data ends too soon"),
-        (corrupt, "the HAR's gzip stream is damaged: the body is not valid gzip data ("),
-        (trailed, "the HAR's gzip stream is damaged: the gzip body has 4 bytes of data after the end of its gzip"),
+        (corrupt, "the HAR's gzip stream is damaged: not valid gzip data ("),
+        (trailed, "the HAR's gzip stream is damaged: 4 bytes of data after the end of its gzip"),
     ],
 )
 async def test_a_damaged_gzip_har_is_invalid_har_saying_the_stream_is_damaged(

@@ -58,10 +58,7 @@ def test_nul_padding_after_the_last_member_is_ignored() -> None:
 def test_bytes_after_a_member_that_begin_no_member_are_a_damaged_gzip(junk: bytes) -> None:
     whole = gzip.compress(RAW)
     error = refusal(whole + junk)
-    said = (
-        f"damaged gzip: {len(junk)} bytes of data after the end of its gzip stream (from byte {len(whole)}), "
-        "which begin no gzip member"
-    )
+    said = f"damaged gzip: {len(junk)} bytes of data after the end of its gzip stream (from byte {len(whole)})"
     assert (error.status, error.code, error.extra["errors"]) == (400, "invalid_state", [said]), error.detail
     assert error.detail == f"the state bundle is refused, nothing was changed: {said}"
 
@@ -74,7 +71,8 @@ def test_a_member_after_the_first_that_is_cut_short_is_a_damaged_gzip() -> None:
 def test_a_corrupt_member_after_the_first_is_a_damaged_gzip() -> None:
     second = gzip.compress(b" " * 100)
     error = refusal(gzip.compress(RAW) + second[:10] + b"\xff" * 16 + second[26:])
-    assert error.code == "invalid_state" and error.extra["errors"][0].startswith("damaged gzip: Error -3"), error.detail
+    said = error.extra["errors"][0]
+    assert error.code == "invalid_state" and said.startswith("damaged gzip: not valid gzip data (Error -3"), said
 
 
 def test_more_members_than_the_vendor_door_reads_are_refused_as_it_refuses_them() -> None:
@@ -83,9 +81,9 @@ def test_more_members_than_the_vendor_door_reads_are_refused_as_it_refuses_them(
     assert decoded(gzip.compress(RAW) + empty * (MAX_GZIP_MEMBERS - 1)) == DOCUMENT
     error = refusal(gzip.compress(RAW) + empty * MAX_GZIP_MEMBERS)
     assert error.code == "invalid_state", error.detail
-    assert error.extra["errors"] == [
-        f"damaged gzip: it has more than {MAX_GZIP_MEMBERS} members; compress the bundle as one"
-    ], error.detail
+    assert error.extra["errors"] == [f"damaged gzip: more than {MAX_GZIP_MEMBERS} members; compress it as one"], (
+        error.detail
+    )
 
 
 @pytest.mark.parametrize("where", ["first", "second"])
