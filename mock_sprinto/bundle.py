@@ -26,7 +26,6 @@ import heapq
 import itertools
 import json
 import secrets
-import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,7 +46,8 @@ from .budget import (
     approx_bytes,
 )
 from .clock import MAX_TIME, MIN_TIME, OffsetClock, format_time
-from .codes import INTEGRATION_LIMIT_REACHED, INVALID_STATE, UNSUPPORTED_STATE_VERSION
+from .codes import INTEGRATION_LIMIT_REACHED, INVALID_STATE, MALFORMED_BODY, UNSUPPORTED_STATE_VERSION
+from .coding import GZIP_MAGIC, damage_said, inflate
 from .errors import ApiError
 from .errors import counted as plural
 from .faults.engine import FaultState
@@ -56,7 +56,7 @@ from .har import REDACTED, SECRET_HEADERS
 from .journal import JournalEntry, moved_on, row_of
 from .jsontext import array_of_parts, array_parts, object_opening
 from .lifecycle import FINAL, State
-from .payload import ONCE_DECODED, SizeLimit, page_digest
+from .payload import SizeLimit, page_digest
 from .resources import schemas_dir
 from .rows import Row
 from .service import Emulator
@@ -90,7 +90,6 @@ BUNDLE_NESTING = 16  # levels a bundle adds around what it holds (a scenario's r
 # page naming its page_hint, which a digest leaves out since 2026-12-07 (an older bundle's digests
 # held it: they are recomputed where the bytes are kept).
 _PROBES = (b"mock-sprinto digest probe", bytes(range(256)) * 24, b'{"entities": {}, "page_hint": 1}')
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 def digest_probe() -> str:
@@ -553,10 +552,10 @@ def encode(document: Mapping[str, Any], *, compress: bool = False) -> bytes:
 def decode(data: bytes, limit: int, max_depth: int) -> Any:
     """A bundle's bytes (JSON, or gzip of it) as a document, at most ``limit`` bytes decoded;
     400 ``invalid_state`` when they are not one."""
-    if data[:2] == _GZIP_MAGIC:
+    if data[:2] == GZIP_MAGIC:
         data = _gunzip(data, limit)
     if len(data) > limit:
-        raise _too_large(limit, "as read")  # a --state file; an HTTP body was bounded as it arrived
+        raise _bound(limit).refusal("as read")  # a --state file; an HTTP body was bounded as it arrived
     from .payload import parse_json
 
     try:
@@ -566,87 +565,30 @@ def decode(data: bytes, limit: int, max_depth: int) -> Any:
         raise refused([f"not JSON: {error.extra.get('reason', error.detail)}"], setting=setting) from None
 
 
-# The vendor door's rule for a gzip body (http/body.py's inflate, which the domain does not import):
-# several members concatenated are read (RFC 1952), at most this many (each costs a decoder), NUL
-# padding after the last is ignored, and any other byte after a member is no member: damaged.
-_MAX_GZIP_MEMBERS = 1_000  # http/body.py's MAX_GZIP_MEMBERS (tests/unit/test_gunzip_members.py)
-_GUNZIP_FEED = 64 * 1024  # input fed a slice at a time: what zlib keeps back is at most one slice
-
-
 def _gunzip(data: bytes, limit: int) -> bytes:
     """A ``.gz`` bundle's bytes sent as they are, or given to ``serve --state``, inflated as the
-    same bytes sent with ``Content-Encoding: gzip`` are: every member read, at most ``limit`` bytes
-    decoded (a bomb is refused once past it, never inflated whole: 413), and a stream corrupt, cut
-    short or followed by bytes that are no gzip member is a damaged bundle (400 ``invalid_state``)."""
-    out: list[bytes] = []
-    decoded = 0
-    view = memoryview(data)
-    start = 0  # where the member being read begins
-    members = 0
+    same bytes sent with ``Content-Encoding: gzip`` are (``coding.inflate``): at most ``limit``
+    bytes decoded (413 past it), and a damaged stream a damaged bundle, in the same words."""
     try:
-        while True:
-            members += 1
-            if members > _MAX_GZIP_MEMBERS:
-                raise refused([f"damaged gzip: more than {_MAX_GZIP_MEMBERS} members; compress it as one"])
-            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            fed = start
-            pending: bytes | memoryview = b""
-            while not inflater.eof:
-                if not pending:
-                    if fed >= len(data):
-                        out.append(tail := inflater.flush())  # what zlib held back: a few bytes at most
-                        decoded += len(tail)
-                        if decoded > limit:
-                            raise _too_large(limit, ONCE_DECODED)
-                        if not inflater.eof:
-                            raise refused(["damaged gzip: the compressed data ends too soon"])
-                        break
-                    pending = view[fed : fed + _GUNZIP_FEED]
-                    fed += len(pending)
-                step = inflater.decompress(pending, limit + 1 - decoded)  # never more than the limit
-                out.append(step)
-                decoded += len(step)
-                if decoded > limit:
-                    raise _too_large(limit, ONCE_DECODED)
-                pending = inflater.unconsumed_tail
-            start = fed - len(inflater.unused_data)  # the next member, if any, begins here
-            if start >= len(data) or (data[start] == 0 and data.count(b"\x00", start) == len(data) - start):
-                break
-            if data[start : start + 2] != _GZIP_MAGIC:
-                raise refused(
-                    [
-                        f"damaged gzip: {len(data) - start} bytes of data after the end of its gzip stream "
-                        f"(from byte {start})"
-                    ]
-                )
-    except zlib.error as exc:
-        raise refused([f"damaged gzip: not valid gzip data ({exc})"]) from None
-    return b"".join(out)
-
-
-def gunzip_head(data: bytes, most: int) -> bytes:
-    """At most the first ``most`` bytes the first gzip member of ``data`` decodes to, read no
-    further: what a command peeks at before it sends a bundle (its scope), a bomb never inflated
-    whole. A damaged stream gives what decoded before the damage (the server says what is wrong)."""
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        return inflater.decompress(data, most)
-    except zlib.error:
-        return b""
+        return inflate(data, "gzip", _bound(limit))
+    except ApiError as error:
+        if error.code != MALFORMED_BODY.code:
+            raise
+        raise damaged_coding("gzip", damage_said(error, "gzip")) from None
 
 
 def damaged_coding(encoding: str, why: str) -> ApiError:
     """400 ``invalid_state`` for a bundle sent with ``Content-Encoding: gzip`` (or deflate) whose
-    stream is corrupt, ends too soon or has data after its end (``why``, from decoding the body,
-    ``http/bundles.py``): a bundle that cannot be read, as the same bytes sent as they are are
-    refused (``_gunzip``), not the vendor API's ``malformed_body``."""
+    stream is corrupt, ends too soon or has data after its end (``why``: ``coding.damage_said``): a
+    bundle that cannot be read, sent as it is (``_gunzip``) or not, not the vendor API's
+    ``malformed_body``."""
     return refused([f"damaged {encoding}: {why}"])
 
 
-def _too_large(limit: int, where: str) -> ApiError:
-    """413, as the same bundle sent with ``Content-Encoding: gzip`` gets (the HTTP door's bound): a
-    .gz file's bytes sent as they are, or a file given to ``serve --state``, are no other case."""
-    return SizeLimit.of_setting(limit, "max_state_bytes", "the state bundle").refusal(where)
+def _bound(limit: int) -> SizeLimit:
+    """A bundle's bound, the HTTP door's (``max_state_bytes``): a .gz file's bytes sent as they are,
+    or a file given to ``serve --state``, get the same 413 as a bundle sent with ``Content-Encoding``."""
+    return SizeLimit.of_setting(limit, "max_state_bytes", "the state bundle")
 
 
 # ---- import: check and build ---------------------------------------------------------------------

@@ -298,6 +298,7 @@ class _Server:
 # ---- state ------------------------------------------------------------------------------------------
 def run_state(args: argparse.Namespace) -> int:
     from .bundle import encode
+    from .coding import GZIP_MAGIC
 
     server = _Server("state", args)
     if not server.usable():
@@ -322,7 +323,7 @@ def run_state(args: argparse.Namespace) -> int:
         if scope == "integration" and named is not None:
             path = f"/_mock/integrations/{quote(named, safe='')}/state"
         headers["Content-Type"] = "application/json"
-        if payload[:2] == b"\x1f\x8b":
+        if payload[:2] == GZIP_MAGIC:
             headers["Content-Encoding"] = "gzip"
     output = args.output if args.verb == "export" else None
     if output and not _writable(output, check_only=True):  # a typo in -o costs no export
@@ -531,10 +532,11 @@ def _scope_of(payload: bytes) -> tuple[str | None, str | None]:
     """A bundle's scope and (of one integration) its id, read here to choose the endpoint. The
     bundle is not inflated nor parsed whole past ``SCOPE_PEEK_BYTES``: the server bounds it
     (``max_state_bytes``), and a bomb inflated here first took the command to ~500 MB."""
-    from .bundle import decode, gunzip_head
+    from .bundle import decode
+    from .coding import GZIP_MAGIC, gunzip_head
     from .errors import ApiError
 
-    text = gunzip_head(payload, SCOPE_PEEK_BYTES + 1) if payload[:2] == b"\x1f\x8b" else payload
+    text = gunzip_head(payload, SCOPE_PEEK_BYTES + 1) if payload[:2] == GZIP_MAGIC else payload
     limit = SCOPE_PEEK_BYTES
     if len(text) > SCOPE_PEEK_BYTES:
         scope, named = _scope_peeked(text[:SCOPE_PEEK_BYTES])

@@ -1,14 +1,14 @@
 """Reading request bodies within limits: size on the wire, content coding, size decoded.
 
 aiohttp's own decompression is switched off (``auto_decompress=False``) so a compression bomb
-is inflated here, in bounded steps, and refused as soon as it passes ``max_decoded_bytes``.
+is inflated here (``coding.inflate``), in bounded steps, and refused as soon as it passes
+``max_decoded_bytes``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import zlib
 from collections.abc import Callable
 
 from aiohttp import hdrs, web
@@ -23,14 +23,13 @@ from ..codes import (
     UNSUPPORTED_MEDIA_TYPE,
     UNSUPPORTED_TRANSFER_ENCODING,
 )
+from ..coding import BeyondInlineShare, inflate, unreadable
 from ..errors import ApiError
-from ..payload import ON_THE_WIRE, ONCE_DECODED, Body, SizeLimit
+from ..payload import ON_THE_WIRE, Body, SizeLimit
 from ..settings import Settings
 from .common import declared_media, is_json_media
 from .server import BodyInterrupted, decodes_bodies_itself, request_timeout
 
-INFLATE_STEP = 256 * 1024
-INFLATE_FEED = 64 * 1024
 # Inflating more than this much compressed input moves to a worker thread (zlib releases the
 # GIL), so one large compressed upload never stalls the other clients' requests.
 INLINE_INFLATE_LIMIT = 64 * 1024
@@ -39,15 +38,6 @@ INLINE_INFLATE_LIMIT = 64 * 1024
 INLINE_DECODED_LIMIT = 1024 * 1024
 
 
-class _BeyondInlineShare(Exception):
-    """A small upload decodes to more than ``INLINE_DECODED_LIMIT``: the rest goes to a worker."""
-
-
-# gzip members one body may hold (RFC 1952 allows several; a client concatenating compressed
-# chunks sends a few): each costs a decoder, so 250,000 empty ones in 5 MB are refused, not decoded.
-MAX_GZIP_MEMBERS = 1_000
-_GZIP_WBITS = 16 + zlib.MAX_WBITS
-_GZIP_MAGIC = b"\x1f\x8b"  # how every gzip member begins (RFC 1952)
 _PLAIN_JSON = frozenset({"application/json", "application/json; charset=utf-8", "application/json;charset=utf-8"})
 _ENCODINGS = {"": "identity", "identity": "identity", "gzip": "gzip", "x-gzip": "gzip", "deflate": "deflate"}
 
@@ -184,11 +174,6 @@ async def read_body(
             timer.cancel()
 
 
-def unreadable(detail: str, reason: str) -> ApiError:
-    """400 ``malformed_body`` for a body that could not be read or decoded: no setting changes it."""
-    return ApiError.of(MALFORMED_BODY, detail, reason=reason, setting=False)
-
-
 def _decoded_twice(error: ApiError) -> ApiError:
     """A compressed body refused while the server under the app decodes bodies itself (a host app
     serving ``create_app`` on aiohttp's defaults): the emulator was handed what aiohttp decoded
@@ -256,88 +241,10 @@ async def _decoded(wire: bytes, encoding: str, cap: SizeLimit) -> Body:
     if len(wire) <= INLINE_INFLATE_LIMIT:
         try:
             return Body(wire, inflate(wire, encoding, cap, INLINE_DECODED_LIMIT), encoding)
-        except _BeyondInlineShare:
+        except BeyondInlineShare:
             pass  # decoded again from the start on a worker: at most INLINE_DECODED_LIMIT is redone
     decoded = await asyncio.get_running_loop().run_in_executor(None, inflate, wire, encoding, cap)
     return Body(wire, decoded, encoding)
-
-
-def inflate(data: bytes, encoding: str, limit: SizeLimit, inline_share: int | None = None) -> bytes:
-    """Decode gzip (all members) or deflate (zlib-wrapped or raw) without passing ``limit``; past
-    ``inline_share`` decoded bytes (below it), stop with ``_BeyondInlineShare``."""
-    cap = limit.limit
-    share = cap if inline_share is None or inline_share >= cap else inline_share
-    if not data:
-        return b""
-    if encoding == "gzip":
-        wbits = _GZIP_WBITS
-    else:
-        # RFC 9110 'deflate' is zlib-wrapped; some clients send raw deflate, so accept both.
-        wbits = (
-            zlib.MAX_WBITS
-            if len(data) >= 2 and (data[0] * 256 + data[1]) % 31 == 0 and data[0] & 0x0F == 8
-            else -zlib.MAX_WBITS
-        )
-    # Decoded steps are kept apart and joined once at the end: bytes.join copies a large result with
-    # the GIL released, where growing a bytearray (and copying it into bytes) held it (~15 ms for
-    # 24 MB, which the loop waited for at its next syscall while this ran on a worker).
-    out: list[bytes] = []
-    decoded = 0
-    view = memoryview(data)  # input is fed in INFLATE_FEED slices: unconsumed_tail then copies
-    start = 0  # at most one slice, not the whole rest of a 1 MB bomb at every step
-    members = 1
-    try:
-        while start < len(data):
-            inflater = zlib.decompressobj(wbits)
-            fed = start
-            pending: bytes | memoryview = b""
-            while True:
-                if not pending:
-                    if fed >= len(data):
-                        tail = inflater.flush()
-                        out.append(tail)
-                        decoded += len(tail)
-                        if decoded > cap:
-                            raise limit.refusal(ONCE_DECODED)
-                        if not inflater.eof:
-                            raise unreadable(f"the {encoding} body is truncated", "truncated")
-                        break
-                    pending = view[fed : fed + INFLATE_FEED]
-                    fed += len(pending)
-                step = inflater.decompress(pending, INFLATE_STEP)
-                out.append(step)
-                decoded += len(step)
-                if decoded > share:
-                    if decoded > cap:
-                        raise limit.refusal(ONCE_DECODED)
-                    raise _BeyondInlineShare
-                pending = inflater.unconsumed_tail
-                if inflater.eof:
-                    break
-            start = fed - len(inflater.unused_data)  # the next gzip member, if any, starts here
-            # Trailing NUL padding is tolerated, after gzip and deflate alike. Only the next byte is
-            # looked at per member (a member never starts with NUL), and the rest is counted in
-            # place, once: no copy of the rest of the body per member (quadratic: 250,000 empty
-            # members in 5 MB took 84 s of CPU).
-            if start >= len(data) or (data[start] == 0 and data.count(b"\x00", start) == len(data) - start):
-                break
-            # Only gzip has further members, each opening with its magic bytes: anything else after
-            # the end of the compressed stream is data a client appended, not a member to decode.
-            if encoding != "gzip" or data[start : start + 2] != _GZIP_MAGIC:
-                raise unreadable(
-                    f"the {encoding} body has {len(data) - start} bytes of data after the end of its "
-                    f"{encoding} stream (from byte {start}); send the compressed page alone",
-                    f"corrupt {encoding}",
-                )
-            members += 1
-            if members > MAX_GZIP_MEMBERS:
-                raise unreadable(
-                    f"the gzip body has more than {MAX_GZIP_MEMBERS} members; compress the page as one",
-                    "too many gzip members",
-                )
-    except zlib.error as exc:
-        raise unreadable(f"the body is not valid {encoding} data ({exc})", f"corrupt {encoding}") from None
-    return b"".join(out)
 
 
 class RequestBody:

@@ -12,6 +12,7 @@ from aiohttp import hdrs, web
 
 from ..budget import CONTROL_REMEDY
 from ..codes import MALFORMED_BODY
+from ..coding import damage_said
 from ..errors import ApiError
 from ..payload import Body, SizeLimit
 from ..steps import SMALL_HEAVY_BODY_BYTES, heavy_bodies, heavy_turn, let_go, off_loop, stepped
@@ -71,17 +72,8 @@ async def _large_body(request: web.Request, setting: str, document: str, damaged
     except ApiError as error:
         if not arrived or error.code != MALFORMED_BODY.code or decodes_bodies_itself(request):
             raise
-        reason = str(error.extra.get("reason", ""))
         encoding = content_encoding(request)
-        # In the words a .gz sent as it is gets (bundle._gunzip): the vendor door's, less "the body"
-        # and its advice for a page
-        why = "the compressed data ends too soon" if reason == "truncated" else error.detail.split("; ", 1)[0]
-        why = why.removeprefix(f"the {encoding} body has ").removeprefix("the body is ")
-        if reason == "too many gzip members":
-            why += "; compress it as one"
-        if "incorrect header check" in why:  # zlib's words for a stream that does not begin as one
-            why += f"; was the document sent uncompressed with 'Content-Encoding: {encoding}'?"
-        raise damaged(encoding, why) from None
+        raise damaged(encoding, damage_said(error, encoding)) from None
 
 
 @asynccontextmanager

@@ -50,6 +50,7 @@ import orjson
 from ..budget import MemoryBudget
 from ..clock import ManualClock, OffsetClock
 from ..codes import INTEGRATION_NOT_IN_HAR, INVALID_HAR
+from ..coding import GZIP_MAGIC
 from ..errors import ApiError
 from ..journal import JournalEntry
 from ..lifecycle import FINAL, State
@@ -157,12 +158,12 @@ def parse_har(data: bytes) -> Any:
     """A HAR file's bytes (JSON, UTF-8, a BOM allowed) as a document; 400 ``invalid_har`` otherwise."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    if data[:2] == b"\x1f\x8b":  # a .har.gz: orjson's "not valid UTF-8" said nothing of gzip
+    if data[:2] == GZIP_MAGIC:  # a .har.gz: orjson's "not valid UTF-8" said nothing of gzip
         detail = (
             "the HAR is gzip-compressed: decompress it first (gunzip FILE.har.gz), or POST it to "
             "/_mock/judge with Content-Encoding: gzip"
         )
-        raise ApiError.of(INVALID_HAR, detail, errors=[detail], setting=False)
+        raise _unreadable_har(detail)
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -174,7 +175,11 @@ def damaged_coding(encoding: str, why: str) -> ApiError:
     is corrupt, ends too soon or has data after its end (``why``, from decoding the body,
     ``http/bundles.py``): a HAR that cannot be read, as ``state import``'s damaged bundle is
     ``invalid_state``, not the vendor API's ``malformed_body``."""
-    detail = f"the HAR's {encoding} stream is damaged: {why}"
+    return _unreadable_har(f"the HAR's {encoding} stream is damaged: {why}")
+
+
+def _unreadable_har(detail: str) -> ApiError:
+    """400 ``invalid_har`` for bytes that cannot be read as a HAR at all (no setting helps)."""
     return ApiError.of(INVALID_HAR, detail, errors=[detail], setting=False)
 
 
@@ -404,7 +409,7 @@ def _captured(
         body = _content_bytes(post["text"], post.get("encoding"))
         cut = "cut at" in str(post.get("comment", ""))
         coded = request_headers.get("content-encoding", "").strip().lower() in ("gzip", "deflate")
-        if body is not None and (body[:2] == b"\x1f\x8b" or (coded and body[:1] not in b"{[ \t\r\n")):
+        if body is not None and (body[:2] == GZIP_MAGIC or (coded and body[:1] not in b"{[ \t\r\n")):
             body = _inflate(body)  # captured as sent, compressed
     whole = None if cut else body
     content = response.get("content")

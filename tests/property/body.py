@@ -1,6 +1,6 @@
 """The push body path as one function, shared by the hypothesis fuzzers and the atheris harness.
 
-bytes → decode (``http.body.inflate``) → parse (``payload.parse_json``) → validate
+bytes → decode (``coding.inflate``) → parse (``payload.parse_json``) → validate
 (``validation.check_page``) → for an accepted page, what apply does with it. Only the documented
 outcomes may come out: an accepted page, a rejected page with a documented code, or an
 ``ApiError`` with a documented status and code. Anything else is a bug.
@@ -14,8 +14,8 @@ from typing import Any
 import orjson
 
 from mock_sprinto.codes import EMPTY_PAGE, TOO_MANY_ITEMS, VALIDATION_FAILED
+from mock_sprinto.coding import inflate
 from mock_sprinto.errors import ApiError
-from mock_sprinto.http.body import inflate
 from mock_sprinto.payload import SizeLimit, check_depth, parse_json
 from mock_sprinto.store import Dataset
 from mock_sprinto.validation import SchemaRegistry, check_page

@@ -273,7 +273,7 @@ def test_the_emulator_answers_every_push_with_a_documented_outcome_and_applies_w
     session = EMULATOR.sessions.start_session(tenant, None)
     wire = Wire("req_fuzz", len(raw), 0, encoding, time.perf_counter())
     try:
-        from mock_sprinto.http.body import inflate
+        from mock_sprinto.coding import inflate
         from mock_sprinto.payload import SizeLimit
 
         decoded = raw if encoding == "identity" else inflate(raw, encoding, SizeLimit(DECODED_CAP, "max_decoded_bytes"))

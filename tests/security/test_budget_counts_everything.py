@@ -18,8 +18,8 @@ import pytest
 
 from mock_sprinto.budget import PAGE_BYTES, SESSION_BYTES, TENANT_BYTES
 from mock_sprinto.calls import Call
+from mock_sprinto.coding import MAX_GZIP_MEMBERS, inflate
 from mock_sprinto.errors import ApiError
-from mock_sprinto.http.body import MAX_GZIP_MEMBERS, inflate
 from mock_sprinto.payload import BytesBody, SizeLimit
 from mock_sprinto.store import MAX_REJECTED_PAGES_KEPT
 

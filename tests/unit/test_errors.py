@@ -17,7 +17,7 @@ from mock_sprinto.settings import SettingsError
 from mock_sprinto.testing import ControlError
 
 # Control flow inside the server, never raised to a user (their docstrings say why they stand apart).
-INTERNAL = {"mock_sprinto.http.server.BodyInterrupted", "mock_sprinto.http.body._BeyondInlineShare"}
+INTERNAL = {"mock_sprinto.http.server.BodyInterrupted", "mock_sprinto.coding.BeyondInlineShare"}
 
 
 def _exception_classes() -> dict[str, type[BaseException]]:

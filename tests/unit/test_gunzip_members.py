@@ -20,8 +20,8 @@ import orjson
 import pytest
 
 from mock_sprinto import bundle
+from mock_sprinto.coding import MAX_GZIP_MEMBERS
 from mock_sprinto.errors import ApiError
-from mock_sprinto.http.body import MAX_GZIP_MEMBERS
 
 from ..e2e.test_cli import CLI
 
@@ -76,7 +76,6 @@ def test_a_corrupt_member_after_the_first_is_a_damaged_gzip() -> None:
 
 
 def test_more_members_than_the_vendor_door_reads_are_refused_as_it_refuses_them() -> None:
-    assert bundle._MAX_GZIP_MEMBERS == MAX_GZIP_MEMBERS  # one rule, written twice: the domain imports no http
     empty = gzip.compress(b"")
     assert decoded(gzip.compress(RAW) + empty * (MAX_GZIP_MEMBERS - 1)) == DOCUMENT
     error = refusal(gzip.compress(RAW) + empty * MAX_GZIP_MEMBERS)
