@@ -456,6 +456,8 @@ def _page_document(page: Page, members: _Members) -> dict[str, Any]:
     document["unknown_fields"] = page.unknown_fields
     if page.record_keys is not None:  # a rejected page's, read when it was refused
         document["record_keys"] = [list(key) for key in page.record_keys]
+    if page.rule is not None:  # a page a scenario rule rejected
+        document["rule"] = page.rule
     return document
 
 
@@ -1071,6 +1073,7 @@ class _Checker:
             # optional: a bundle written before rejected pages kept them has none (the judge then
             # tells a fixed page by its hint, or any later page)
             record_keys=None if item.get("record_keys") is None else tuple(map(tuple, item["record_keys"])),
+            rule=item.get("rule"),  # optional: only a page a rule rejected has one
         )
         page.count_kept()
         return page

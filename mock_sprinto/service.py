@@ -353,6 +353,10 @@ class Emulator:
                 records = judged.total if isinstance(judged, PageVerdict) else _record_count(body.decoded)
                 hint = _hint_read(tenant, page_hint, body.decoded, judged)
                 outcome.batch = batch_response(session_id, 0, {}, records, [], False, hint)
+                if outcome.real is None:  # the rule answered before the push ran: a page rejected on its session
+                    refusal = ApiError(400, outcome.decision.rejection_code, outcome.decision.detail)
+                    rule = ", ".join(outcome.decision.rules)
+                    self.sessions.reject_by_rule(tenant, session_id, wire, refusal, records, hint, rule)
             return outcome
         finally:
             if wire.page is None:

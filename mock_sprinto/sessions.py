@@ -124,6 +124,23 @@ class Sessions:
         if session is not None and session.state is State.ACTIVE:
             self._record_rejection(tenant, session, wire, error)
 
+    def reject_by_rule(
+        self,
+        tenant: Tenant,
+        session_id: str,
+        wire: Wire,
+        error: ApiError,
+        records: int,
+        hint: int | str | None,
+        rule: str,
+    ) -> None:
+        """Record a push a scenario rule (or a Prefer header) answered 400 before it ran, as if a
+        record of it were invalid, on its session: the client was told its page was rejected, and
+        Sprinto's session would count the rejection it answered (``rejected_batches``, an anomaly)."""
+        session = tenant.sessions.get(session_id)
+        if session is not None and session.state is State.ACTIVE:
+            self._record_rejection(tenant, session, wire, error, PageVerdict({}, {}, records, hint), rule=rule)
+
     def push_page(
         self, tenant: Tenant, session_id: str, raw: bytes, wire: Wire, judged: PageVerdict | ApiError | None = None
     ) -> dict[str, Any]:
@@ -233,9 +250,11 @@ class Sessions:
         error: ApiError,
         verdict: PageVerdict | None = None,
         record_keys: tuple[tuple[str, str], ...] | None = None,
+        rule: str | None = None,
     ) -> None:
         """A refused page, listed with the session's pages. ``verdict`` is what validation learned
-        of it; None when the page was refused before it was read (nothing of its records is known)."""
+        of it; None when the page was refused before it was read (nothing of its records is known).
+        ``rule``: the scenario rules that refused it, where no validation did."""
         learned = verdict if verdict is not None else PageVerdict({}, {}, 0, None)
         now = tenant.now()
         page = _new_page(session, wire, now, learned)
@@ -245,6 +264,7 @@ class Sessions:
         page.errors, cut = _kept_errors(learned.errors, tenant)
         page.errors_truncated = learned.errors_truncated or cut
         page.record_keys = record_keys
+        page.rule = rule
         # [doc] an invalid page (400) is an anomaly. A body refused before it was read as a page
         # (413 too large, 415 media type or coding, 507 staging bound) is a transport refusal:
         # a warning, listed with the session's pages but not counted as a rejected batch.
@@ -267,6 +287,7 @@ class Sessions:
             request_id=wire.request_id,
             rejected_count=learned.total,
             errors=page.errors[:ANOMALY_ERRORS_SHOWN],
+            **({} if rule is None else {"rule": rule}),
         )
 
     def applied_by_close(self, tenant: Tenant, session_id: str, body: Any) -> Session | None:

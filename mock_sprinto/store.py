@@ -144,13 +144,17 @@ class Page:
     # it was refused (``REJECTED_KEYS_KEPT`` at most): the judge asks whether they were applied in the
     # end, where neither a page_hint nor the bytes tell the page fixed from the next one. None: not read.
     record_keys: tuple[tuple[str, str], ...] | None = None
+    # Of a page a scenario rule (or a Prefer header) refused 400 before it ran, as if a record were
+    # invalid: the rules' names. The session counts it as Sprinto's would; the judge reads such a
+    # refusal from the journal instead (``report.run.rejected_by_rule``), not from this record.
+    rule: str | None = None
     kept: int = PAGE_BYTES  # what this record of the page holds (its errors included), for the budget
 
     def count_kept(self) -> int:
         """Estimate what this record holds, once its errors, detail and record keys are set: its
         counts too, beyond the one type ``PAGE_BYTES`` holds (a page naming a million types kept a
         million-key dict, 26 MB of RSS, while the budget counted 4 KB)."""
-        self.kept = PAGE_BYTES + counts_bytes(self.counts) + len(self.detail or "")
+        self.kept = PAGE_BYTES + counts_bytes(self.counts) + len(self.detail or "") + len(self.rule or "")
         if self.errors:
             self.kept += approx_bytes(self.errors)
         if self.record_keys:
@@ -174,6 +178,7 @@ class Page:
             "errors": list(self.errors),
             "errors_truncated": self.errors_truncated,
             "duration_ms": round(self.duration_ms, 3),
+            "rule": self.rule,
         }
 
 

@@ -9,6 +9,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..codes import VALIDATION_FAILED
 from .scenario import FaultRule, Scenario
 from .vocabulary import MAX_DELAY_SECONDS, Lifecycle, Operation, Phase, Respond, TransportFault
 
@@ -39,6 +40,19 @@ class Decision:
     @property
     def replaces_response(self) -> bool:
         return self.respond is not None or self.transport is not None
+
+    @property
+    def detail(self) -> str:
+        """The detail of the error this decision answers: its rule's own, or one naming the rule."""
+        own = self.respond.detail if self.respond is not None else None
+        return own or f"injected by scenario rule '{self.rules[0]}'"
+
+    @property
+    def rejection_code(self) -> str:
+        """The code of a push this decision answers 400 with no body of its own, a page rejected as
+        if a record were invalid: the rule's own, else Sprinto's for an invalid page."""
+        own = self.respond.code if self.respond is not None else None
+        return own or VALIDATION_FAILED.code
 
     @property
     def forced_by_prefer(self) -> bool:

@@ -27,7 +27,6 @@ from ..codes import (
     PAYLOAD_TOO_LARGE,
     RATE_LIMITED,
     SERVICE_UNAVAILABLE,
-    VALIDATION_FAILED,
     ErrorCode,
 )
 from ..errors import ApiError
@@ -71,9 +70,11 @@ def _problem(decision: Decision, respond: Respond, batch: dict[str, Any] | None 
     else:  # an error: a scenario's status and a Prefer code are 400-599 (the successes are the emulator's own)
         # A push refused 400 (batch: its BatchIngestResponse members) is a page rejected as invalid,
         # the one 400 Sprinto's push answers, unless the rule names another code.
-        default = VALIDATION_FAILED if batch is not None else DEFAULT_CODES.get(status, INJECTED_FAULT)
-        code = respond.code or default.code
-        detail = respond.detail or f"injected by scenario rule '{decision.rules[0]}'"
+        if batch is not None:
+            code = decision.rejection_code
+        else:
+            code = respond.code or DEFAULT_CODES.get(status, INJECTED_FAULT).code
+        detail = decision.detail
         extra: dict[str, Any] = {"retry_after_seconds": retry_after} if retry_after is not None else {}
         if batch is not None:  # a push refused as invalid: Sprinto's 400 shape, the rule's error listed
             injected = {"issue": detail, "pointer": "", "code": "injected", "basis": "mock"}

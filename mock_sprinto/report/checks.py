@@ -332,6 +332,8 @@ def unrecovered_pages(session: Session, datasets: Mapping[str, Dataset] | None =
         hint = page.page_hint
         if page.code == "empty_page":  # no record in it to send again: nothing was left out
             continue
+        if page.rule is not None:  # a rule's rejection: the journal tells it (``Run.pages_left_out``)
+            continue
         if page.code in SIZE_CODES:
             replaced = last > page.ordinal
         elif (applied := _records_applied(page, session, datasets)) is not None:

@@ -40,7 +40,8 @@ def page_rejected(run: Run) -> Verdict:
     """Every page rejected with 400 has its fixed page accepted after it. A page a scenario rule
     rejected (as if it were invalid: the client cannot fix it) is met too, and recovered once a page
     of its session was accepted after it (sent again) or the session was discarded."""
-    rejected = [p for s in run.sessions for p in s.rejected_pages if p.code in REJECTED_CODES]
+    # a rule's rejection is on its session too (``Page.rule``), judged here from the journal alone
+    rejected = [p for s in run.sessions for p in s.rejected_pages if p.code in REJECTED_CODES and p.rule is None]
     injected = [e for e in run.pushes() if rejected_by_rule(e)]
     left = {p.request_id for s in run.sessions for p in unrecovered_pages(s, run.tenant.datasets)}
 

@@ -38,9 +38,10 @@ def format_rejected_pages(sessions: Sequence[Mapping[str, Any]]) -> tuple[int, s
                 continue
             hint = "" if page.get("page_hint") is None else f", page_hint {page['page_hint']!r}"
             records = f", {counted(page['record_count'], 'record')}" if page.get("record_count") else ""
+            rule = f" (rejected by the scenario: {page['rule']})" if page.get("rule") else ""
             lines.append(
                 f"  session {session['id']} (#{session.get('ordinal', '?')}), page {page['ordinal']}"
-                f"{hint}{records}: {page.get('code')}: {page.get('detail')}"
+                f"{hint}{records}: {page.get('code')}: {page.get('detail')}{rule}"
             )
             errors = page.get("errors") or []
             lines.extend(f"      {_format_error(error)}" for error in errors[:ERRORS_SHOWN])

@@ -121,6 +121,7 @@ class PageView(TypedDict):
     errors: list[PageErrorView]
     errors_truncated: bool
     duration_ms: float
+    rule: str | None  # a page a scenario rule (or a Prefer header) rejected 400 before it ran: the rules
 
 
 class SessionView(TypedDict):

@@ -861,8 +861,9 @@ async def test_a_page_a_scenario_rejects_is_judged_as_a_rejected_page(
     handling: str, vendor: Vendor, control: Control
 ) -> None:
     # reject-page-2 answers page 2 with 400 "as if a record of it were invalid": the push never
-    # runs, so no session records a rejected page. A client that skipped it and applied the other
-    # pages got a clean report, page_rejected never met: only the exam's record count caught it.
+    # runs, and the judge reads the rejection from the journal (its session lists the page too, with
+    # its rule, read once). A client that skipped it and applied the other pages got a clean report,
+    # page_rejected never met: only the exam's record count caught it.
     scenario: Any = "reject-page-2"
     if handling.startswith("sent again"):  # a rule that rejects once: the page sent again is taken
         scenario = {

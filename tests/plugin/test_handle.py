@@ -461,6 +461,21 @@ def test_assert_no_rejected_pages_lists_every_rejected_page_with_its_errors(mock
     assert lines[4].startswith(f"  session {session_id} (#1), page 3: ")
 
 
+def test_assert_no_rejected_pages_lists_a_page_a_scenario_rule_rejected(mock_sprinto: MockSprinto) -> None:
+    # The client was told its page 2 was rejected; the assertion passed, as the session did not count it.
+    mock_sprinto.use_scenario("reject-page-2")
+    session_id = start(mock_sprinto)
+    push(mock_sprinto, session_id, [user(1)])
+    status, _ = push(mock_sprinto, session_id, [user(2)], page_hint="p2")
+    assert status == 400
+    with pytest.raises(AssertionError) as caught:
+        mock_sprinto.assert_no_rejected_pages()
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "1 of 2 pages were rejected:"
+    assert lines[1].startswith(f"  session {session_id} (#1), page 2, page_hint 'p2', 1 record: validation_failed:")
+    assert lines[1].endswith("(rejected by the scenario: reject-page-2)")
+
+
 def test_assert_session_processed_without_any_session_says_so(mock_sprinto: MockSprinto) -> None:
     with pytest.raises(AssertionError, match="no session was started on this integration"):
         mock_sprinto.assert_session_processed()

@@ -1,0 +1,129 @@
+"""A push a scenario rule answers 400 before it ran, "as if a record of it were invalid", is a page
+rejected on its session, as Sprinto's session records the rejection it answered: the session's
+``rejected_batches``, an anomaly in the activity log, the page in the control plane's list (with the
+rule that refused it), a state bundle. Before, only the journal knew: a client reconciling its sync
+by the session's counts read 0 rejections after being told of one, and a test asserting there were
+none passed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..helpers import Control, Vendor, user
+from .test_scenarios import put_scenario, rules
+
+
+def page(i: int) -> dict[str, Any]:
+    return {"entities": {"User": [user(i)]}, "page_hint": i}
+
+
+async def pages_of(control: Control, session_id: str) -> list[Any]:
+    detail = await control.get(f"/integrations/acme/sessions/{session_id}")
+    return list(detail["pages"])
+
+
+async def test_a_page_a_rule_rejects_counts_on_its_session_as_an_invalid_one_does(
+    vendor: Vendor, control: Control
+) -> None:
+    once = {
+        "name": "reject-once",
+        "match": {"operation": "push_page", "page": 2},
+        "times": 1,
+        "respond": {"status": 400},
+    }
+    await put_scenario(control.client, rules(once))
+    session = await vendor.start()
+    await vendor.push(session["id"], page(1))
+    answer = await vendor.push(session["id"], page(2), expect=400)
+    assert answer["code"] == "validation_failed" and answer["rejected_count_total"] == 1
+    await vendor.push(session["id"], {"entities": {"User": [user(3, workEmail="not-an-email")]}}, expect=400)
+
+    seen = await vendor.session(session["id"])
+    assert (seen["accepted_batches"], seen["rejected_batches"]) == (1, 2)  # the rule's and validation's
+    anomalies = [item for item in (await vendor.activity())["items"] if item["type"] == "page_rejected"]
+    by_rule, by_schema = sorted(anomalies, key=lambda item: item["details"]["page"])
+    assert by_rule["level"] == "error" and by_rule["details"]["rule"] == "reject-once"
+    assert by_rule["details"]["code"] == "validation_failed" and by_rule["details"]["rejected_count"] == 1
+    assert "reject-once" in by_rule["message"]
+    assert "rule" not in by_schema["details"]
+
+    listed = {p["ordinal"]: p for p in await pages_of(control, session["id"])}
+    assert (listed[2]["accepted"], listed[2]["code"], listed[2]["rule"], listed[2]["page_hint"]) == (
+        False,
+        "validation_failed",
+        "reject-once",
+        2,
+    )
+    assert listed[1]["rule"] is None and listed[3]["rule"] is None
+    # the journal numbers the push as the page it is in the session's list
+    (journaled,) = [e for e in await control.journal(integration_id="acme") if e.get("rule") == "reject-once"]
+    assert journaled["page"] == 2
+
+
+async def test_a_rule_naming_its_own_code_and_detail_is_recorded_with_them(vendor: Vendor, control: Control) -> None:
+    refuse = {"match": {"operation": "push_page", "page": 1}, "times": 1, "name": "no-emails"}
+    refuse["respond"] = {"status": 400, "code": "too_many_items", "detail": "the gateway counted 101"}
+    await put_scenario(control.client, rules(refuse))
+    session = await vendor.start()
+    await vendor.push(session["id"], page(1), expect=400)
+    await vendor.push(session["id"], page(1))  # sent again, taken: page 1 of the staged ones
+
+    (rejected, accepted) = await pages_of(control, session["id"])
+    assert (rejected["code"], rejected["detail"], rejected["rule"]) == (
+        "too_many_items",
+        "the gateway counted 101",
+        "no-emails",
+    )
+    assert accepted["accepted"] and accepted["rule"] is None
+    seen = await vendor.session(session["id"])
+    assert (seen["accepted_batches"], seen["rejected_batches"]) == (1, 1)
+
+
+async def test_a_prefer_header_rejecting_a_push_counts_on_its_session_too(vendor: Vendor, control: Control) -> None:
+    session = await vendor.start()
+    await vendor.push(session["id"], page(1), expect=400, headers={**vendor.headers, "Prefer": "code=400"})
+    (rejected,) = await pages_of(control, session["id"])
+    assert (rejected["accepted"], rejected["rule"]) == (False, "Prefer: code=400")
+    assert (await vendor.session(session["id"]))["rejected_batches"] == 1
+
+
+async def test_a_rule_answering_after_the_push_ran_leaves_the_page_staged_and_no_rejection(
+    vendor: Vendor, control: Control
+) -> None:
+    # phase after: the page was taken, and the client is told otherwise (a lost answer of a kind)
+    lying = {"match": {"operation": "push_page", "page": 1}, "times": 1, "phase": "after", "respond": {"status": 400}}
+    await put_scenario(control.client, rules(lying))
+    session = await vendor.start()
+    await vendor.push(session["id"], page(1), expect=400)
+    (staged,) = await pages_of(control, session["id"])
+    assert staged["accepted"] and staged["rule"] is None
+    seen = await vendor.session(session["id"])
+    assert (seen["accepted_batches"], seen["rejected_batches"]) == (1, 0)
+
+
+async def test_a_rule_answering_400_with_a_body_of_its_own_is_no_rejected_page(
+    vendor: Vendor, control: Control
+) -> None:
+    # A body of the rule's own (a gateway's page, say) is not Sprinto's 400 for an invalid page:
+    # the page never reached the session, as a 429 or a 503 a rule answers.
+    gateway = {"match": {"operation": "push_page"}, "times": 1, "respond": {"status": 400, "body": "Bad Request"}}
+    await put_scenario(control.client, rules(gateway))
+    session = await vendor.start()
+    await vendor.push(session["id"], page(1), expect=400)
+    assert await pages_of(control, session["id"]) == []
+    assert (await vendor.session(session["id"]))["rejected_batches"] == 0
+
+
+async def test_a_page_a_rule_rejected_keeps_its_rule_through_a_state_bundle(vendor: Vendor, control: Control) -> None:
+    await put_scenario(control.client, "reject-page-2")
+    session = await vendor.start()
+    await vendor.push(session["id"], page(1))
+    await vendor.push(session["id"], page(2), expect=400)
+    bundle = await control.get("/integrations/acme/state")
+    before = await pages_of(control, session["id"])
+    await control.post("/reset")
+    async with control.client.put("/_mock/integrations/acme/state", json=bundle) as response:
+        assert response.status == 200, await response.text()
+    after = await pages_of(control, session["id"])
+    assert [p["rule"] for p in after] == [None, "reject-page-2"] and after == before
+    assert (await vendor.session(session["id"]))["rejected_batches"] == 1
