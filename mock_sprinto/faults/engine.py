@@ -45,7 +45,11 @@ class Decision:
     def detail(self) -> str:
         """The detail of the error this decision answers: its rule's own, or one naming the rule."""
         own = self.respond.detail if self.respond is not None else None
-        return own or f"injected by scenario rule '{self.rules[0]}'"
+        if own:
+            return own
+        if self.forced_by_prefer:
+            return f"answered as the request's Prefer header asked ({self.rules[0].removeprefix(PREFER_RULE)})"
+        return f"injected by scenario rule '{self.rules[0]}'"
 
     @property
     def rejection_code(self) -> str:

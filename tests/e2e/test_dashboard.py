@@ -190,6 +190,28 @@ def test_a_person_watches_a_sync_expire_and_reads_the_judges_evidence(
     assert errors == [], errors
 
 
+def test_a_page_a_scenario_rejected_shows_as_rejected_and_names_the_rule(
+    guarded: Server, browser: Any, shot: Callable[[str], Path]
+) -> None:
+    # The client was told its page was rejected; the session showed "0 rejected" and no such page.
+    call = vendor(guarded, "dash-rule")
+    _, session = call("POST", "/sessions")
+    sid = session["id"]
+    page = {"page_hint": 1, "entities": {"User": [user(1)]}}
+    assert call("POST", f"/sessions/{sid}/entities", page, {"Prefer": "code=400"})[0] == 400
+    browser.get(f"{guarded.origin}/_mock/?token={TOKEN}")
+    browser.get(f"{guarded.origin}/_mock/#integration=dash-rule")
+    click(browser, in_session(sid, "summary"))
+    wait_for(browser, lambda: texts(browser, in_session(sid, 'tr[data-page="1"].rejected')), "page 1, rejected")
+    assert "0 pages accepted, 1 rejected" in texts(browser, in_session(sid, "summary"))[0]
+    said = texts(browser, in_session(sid, ".page-errors p"))
+    assert said[0] == "answered as the request's Prefer header asked (code=400)"
+    assert texts(browser, in_session(sid, ".page-errors .rule")) == ["rejected by the scenario: Prefer: code=400"]
+    shot("rule")
+    errors = [e for e in browser.get_log("browser") if "favicon" not in e["message"]]
+    assert errors == [], errors
+
+
 def test_data_from_the_client_is_text_in_every_view(guarded: Server, browser: Any, shot: Callable[[str], Path]) -> None:
     call = vendor(guarded, "dash-xss")
     _, session = call("POST", "/sessions", {"client_reference_id": XSS})
