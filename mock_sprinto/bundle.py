@@ -1049,6 +1049,8 @@ class _Checker:
                 self.problem(f"{where}/payload", "a rejected page keeps no payload")
             else:
                 self.staged_counts(payload, item, where)
+        if accepted and item.get("rule") is not None:
+            self.problem(f"{where}/rule", "an accepted page has no rule (only a page a rule rejected names one)")
         page = Page(
             ordinal=item["ordinal"],
             request_id=item["request_id"],

@@ -353,17 +353,19 @@ class Emulator:
                 records = judged.total if isinstance(judged, PageVerdict) else _record_count(body.decoded)
                 hint = _hint_read(tenant, page_hint, body.decoded, judged)
                 outcome.batch = batch_response(session_id, 0, {}, records, [], False, hint)
-                if outcome.real is None:  # the rule answered before the push ran: a page rejected on its session
+                if outcome.real is None and self.tenants.get(tenant.id) is tenant:
+                    # the rule answered before the push ran: a page rejected on its session (if the
+                    # integration was not deleted or replaced during the rule's delay)
                     refusal = ApiError(400, outcome.decision.rejection_code, outcome.decision.detail)
                     rule = ", ".join(outcome.decision.rules)
                     self.sessions.reject_by_rule(tenant, session_id, wire, refusal, records, hint, rule)
             return outcome
         finally:
             if wire.page is None:
-                # The page never reached its session (a rule answered, or the session was gone
-                # after a rule's delay): the journal keeps its hint all the same, so the judge can
-                # tell the page sent again (serialized anew, say) from the next one sent in its
-                # place. Read only here, off the usual path.
+                # The page never reached its session (a rule answered other than as a rejection,
+                # or the session was gone after a rule's delay): the journal keeps its hint all the
+                # same, so the judge can tell the page sent again (serialized anew, say) from the
+                # next one sent in its place. Read only here, off the usual path.
                 wire.page_hint = _hint_read(tenant, page_hint, body.decoded, judged)
 
     async def _judge_large(self, tenant: Tenant, session_id: str, wire: Wire, decoded: bytes) -> PageVerdict | ApiError:

@@ -732,15 +732,23 @@ class Tenant:
             self.keep(-session.kept)
 
     def add_page(self, session: Session, page: Page) -> None:
-        """List a page on its session: accepted, or rejected (the oldest rejected one dropped past
-        ``MAX_REJECTED_PAGES_KEPT``)."""
+        """List a page on its session: accepted, or rejected (past ``MAX_REJECTED_PAGES_KEPT``, the
+        oldest a scenario rule rejected is dropped, else the oldest)."""
         size = page.count_kept()
         if page.accepted:
             session.add_page(page)
         else:
             pages = session.rejected_pages
             if pages.maxlen is not None and len(pages) >= pages.maxlen:
-                size -= pages[0].kept
+                # A page a rule rejected goes first: the judge reads those from the journal, and a
+                # page validation rejected is what tells it a page was left out (a rule refusing
+                # one push in ten had pushed out the one invalid page a client skipped: a clean report).
+                at = next((at for at, kept in enumerate(pages) if kept.rule is not None), None)
+                if at is None and page.rule is not None:
+                    return  # counted on the session, in the activity log and the journal; not listed
+                size -= pages[at or 0].kept
+                if at is not None:
+                    del pages[at]  # O(maxlen), once the list is full
             pages.append(page)
         session.kept += size
         self.keep(size)

@@ -430,7 +430,10 @@ function updateSession(node, s, base, activity, journal) {
           el("tr", {}, el("td", {}, el("code", { class: "pointer" }, e.pointer)), el("td", {}, text(e.field)),
             el("td", { class: "issue" }, e.issue), el("td", {}, text(e.code)))), { class: "errors" })
           : el("p", {}, text(p.detail));
-        const rule = p.rule ? el("p", { class: "muted rule" }, "rejected by the scenario: ", bdi(p.rule)) : null;
+        // who rejected a page no validation did: the scenario's rules, or the request's Prefer header
+        const prefer = p.rule && p.rule.startsWith("Prefer: ");
+        const rule = p.rule ? el("p", { class: "muted rule" }, prefer ? "rejected as the request's Prefer header asked: "
+          : "rejected by the scenario: ", bdi(prefer ? p.rule.slice("Prefer: ".length) : p.rule)) : null;
         return el("tr", { class: "page-errors" }, el("td", { colspan: 9 }, errors, rule,
           p.errors_truncated ? el("p", { class: "warn" }, "more errors were left out") : null));
       } });

@@ -23,6 +23,7 @@ from ..store import Dataset, Page, Session, page_fields
 from .kinds import BY_ID, NO_BACKOFF_SECONDS, POLL_READS
 from .model import Finding
 from .run import (
+    SIZE_CODES,
     SPRINTO_MAX_REQUEST_BYTES,
     SPRINTO_PAGE_ITEMS,
     Run,
@@ -49,7 +50,6 @@ RETRY_SLACK_SECONDS = 0.005  # a retry this close to Retry-After waited it out (
 POLL_SPAN_SECONDS = (POLL_READS - 1) * 0.95  # status_polled_too_fast: once a second, 5 % timer slack
 POLL_MIN_WAIT_SECONDS = 0.05  # a first wait shorter than this is no wait: doubling it is no backoff
 POLL_SLOWEST_TOO_FAST = POLL_SPAN_SECONDS / (POLL_READS - 1)  # a wait this long is once a second
-SIZE_CODES = frozenset({"payload_too_large", "too_many_items", "too_many_entity_types"})  # refused for size: not judged
 
 
 # ---- requests -----------------------------------------------------------------------------------

@@ -38,8 +38,8 @@ def _later(run: Run, entry: JournalEntry, ok: Callable[[JournalEntry], bool]) ->
 
 def page_rejected(run: Run) -> Verdict:
     """Every page rejected with 400 has its fixed page accepted after it. A page a scenario rule
-    rejected (as if it were invalid: the client cannot fix it) is met too, and recovered once a page
-    of its session was accepted after it (sent again) or the session was discarded."""
+    rejected (as if it were invalid: the client cannot fix it) is met too, and recovered once it was
+    sent again and accepted (``Run.sent_again_after``) or the session was discarded."""
     # a rule's rejection is on its session too (``Page.rule``), judged here from the journal alone
     rejected = [p for s in run.sessions for p in s.rejected_pages if p.code in REJECTED_CODES and p.rule is None]
     injected = [e for e in run.pushes() if rejected_by_rule(e)]
@@ -48,7 +48,7 @@ def page_rejected(run: Run) -> Verdict:
     def recovered() -> bool:
         sessions = run.tenant.sessions
         return not any(p.request_id in left for p in rejected) and all(
-            run.accepted_after(e) or getattr(sessions.get(e.session_id or ""), "close_status", None) == "discard"
+            run.sent_again_after(e) or getattr(sessions.get(e.session_id or ""), "close_status", None) == "discard"
             for e in injected
         )
 

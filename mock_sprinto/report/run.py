@@ -34,6 +34,7 @@ LOOP_HELD_COUNTED_SECONDS = 1.0  # in_flight's slack for the loop held in betwee
 REJECTED_CODES = frozenset(
     {"validation_failed", "too_many_items", "too_many_entity_types", "empty_page", "malformed_body"}
 )  # 400s
+SIZE_CODES = frozenset({"payload_too_large", "too_many_items", "too_many_entity_types"})  # refused for size: not judged
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})  # what a retry with backoff recovers from
 # The documented limits (the settings' defaults): a refusal under a lower one, a scenario's or a
 # setting's, is not Sprinto's doing.
@@ -66,6 +67,7 @@ class Run:
         self.known_field_sets = {name: frozenset(fields) for name, fields in known_fields.items()}
         self._left_out: list[tuple[JournalEntry, Session]] | None = None
         self._last_accepted: dict[Any, int] | None = None
+        self._accepted_keys: dict[Any, int] | None = None
         self._hints_shared: set[str | None] | None = None
 
     def page_keys(self, entry: JournalEntry) -> tuple[Any, ...]:
@@ -112,10 +114,12 @@ class Run:
           after the client's own close with apply: that sync was whole, the push is
           ``push_to_inactive_session``'s (it was blamed twice, and told to push every page again).
 
-        Neither is left out once a page of that session was accepted after it: the journal does not
-        tell which page a refused push was (its ``page_hint`` was never read), and a client that
-        sent it again (its keys in another order, say) or split it must not be blamed; a client
-        that skipped it under a rule that keeps refusing has no page accepted after it.
+        A rule's refusal is not left out once its page was accepted after it in that session: a
+        page sharing its keys (``page_keys``: its bytes, whatever its hint, or its hint, its keys in
+        another order), or, when its body was never read or it was refused for its size (a client
+        splits it), any page. (Any page once sufficed: a client that skipped the page a rule refused
+        once and applied the next ones got a clean report.) A 409 is not left out once any page of
+        that session was accepted after it: the push named no page.
         """
         if self._left_out is not None:
             return self._left_out
@@ -128,12 +132,14 @@ class Run:
         left: list[tuple[JournalEntry, Session]] = []
         for entry in self.pushes():
             session = sessions.get(entry.session_id) if entry.session_id is not None else None
-            if session is None or session.close_status != "apply" or self.accepted_after(entry):
+            if session is None or session.close_status != "apply":
                 continue
             if rejected_by_rule(entry):
-                left.append((entry, session))
+                if not self.sent_again_after(entry):
+                    left.append((entry, session))
             elif (
-                entry.status == 409
+                not self.accepted_after(entry)
+                and entry.status == 409
                 and entry.code == "session_not_active"
                 and newest_applied <= session.ordinal
                 and closed.get(session.id, entry.arrival + 1) > entry.arrival
@@ -151,6 +157,23 @@ class Run:
                 lambda e: e.session_id if e.operation == "push_page" and e.status == 202 and not lost(e) else None,
             )
         return self._last_accepted.get(entry.session_id, 0) > entry.answer
+
+    def sent_again_after(self, entry: JournalEntry) -> bool:
+        """Whether the page of ``entry`` was accepted in its session after ``entry`` was answered,
+        as the client knew: a page sharing its keys (``page_keys``); any page when it has none (its
+        body never read) or was refused for its size (sent again split, under hints of its own)."""
+        keys = self.page_keys(entry)
+        if not keys or entry.code in SIZE_CODES:
+            return self.accepted_after(entry)
+        if self._accepted_keys is None:
+            latest: dict[Any, int] = {}
+            for accepted in self.client:
+                if accepted.operation == "push_page" and accepted.status == 202 and not lost(accepted):
+                    for key in self.page_keys(accepted):
+                        at = (accepted.session_id, key)
+                        latest[at] = max(latest.get(at, 0), accepted.arrival)
+            self._accepted_keys = latest
+        return any(self._accepted_keys.get((entry.session_id, key), 0) > entry.answer for key in keys)
 
     def page_hint(self, session_id: str, ordinal: int) -> int | str | None:
         """The ``page_hint`` the client sent with a session's page, by the page's ordinal (None:

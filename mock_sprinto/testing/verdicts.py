@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from ..errors import counted
+from ..faults.engine import PREFER_RULE
 from ..http import API_PREFIX
 
 PAGES_SHOWN = 20
@@ -38,7 +39,7 @@ def format_rejected_pages(sessions: Sequence[Mapping[str, Any]]) -> tuple[int, s
                 continue
             hint = "" if page.get("page_hint") is None else f", page_hint {page['page_hint']!r}"
             records = f", {counted(page['record_count'], 'record')}" if page.get("record_count") else ""
-            rule = f" (rejected by the scenario: {page['rule']})" if page.get("rule") else ""
+            rule = f" ({_rejected_by(page['rule'])})" if page.get("rule") else ""
             lines.append(
                 f"  session {session['id']} (#{session.get('ordinal', '?')}), page {page['ordinal']}"
                 f"{hint}{records}: {page.get('code')}: {page.get('detail')}{rule}"
@@ -53,6 +54,13 @@ def format_rejected_pages(sessions: Sequence[Mapping[str, Any]]) -> tuple[int, s
     if rejected > PAGES_SHOWN:
         lines.append(f"  … and {rejected - PAGES_SHOWN} more rejected pages")
     return rejected, "\n".join(lines)
+
+
+def _rejected_by(rule: str) -> str:
+    """Who rejected a page no validation did: the scenario's rules, or the request's Prefer header."""
+    if rule.startswith(PREFER_RULE):
+        return f"rejected as the request's Prefer header asked: {rule.removeprefix(PREFER_RULE)}"
+    return f"rejected by the scenario: {rule}"
 
 
 def _state_hint(session: Mapping[str, Any]) -> str:

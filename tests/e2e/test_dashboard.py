@@ -206,7 +206,9 @@ def test_a_page_a_scenario_rejected_shows_as_rejected_and_names_the_rule(
     assert "0 pages accepted, 1 rejected" in texts(browser, in_session(sid, "summary"))[0]
     said = texts(browser, in_session(sid, ".page-errors p"))
     assert said[0] == "answered as the request's Prefer header asked (code=400)"
-    assert texts(browser, in_session(sid, ".page-errors .rule")) == ["rejected by the scenario: Prefer: code=400"]
+    assert texts(browser, in_session(sid, ".page-errors .rule")) == [
+        "rejected as the request's Prefer header asked: code=400"
+    ]
     shot("rule")
     errors = [e for e in browser.get_log("browser") if "favicon" not in e["message"]]
     assert errors == [], errors

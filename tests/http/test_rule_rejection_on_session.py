@@ -127,3 +127,79 @@ async def test_a_page_a_rule_rejected_keeps_its_rule_through_a_state_bundle(vend
     after = await pages_of(control, session["id"])
     assert [p["rule"] for p in after] == [None, "reject-page-2"] and after == before
     assert (await vendor.session(session["id"]))["rejected_batches"] == 1
+
+
+async def test_pages_a_rule_rejected_never_push_an_invalid_page_out_of_the_session(
+    vendor: Vendor, control: Control
+) -> None:
+    # The session lists its last 200 rejected pages. A rule refusing one push in ten over a long
+    # sync filled them, pushing out the one invalid page a client skipped: the judge, which reads
+    # that page from the session (and a rule's from the journal), gave the apply a clean report.
+    many = {"name": "p2-many", "match": {"operation": "push_page", "page": 2}, "when": {"first": 201}}
+    many["respond"] = {"status": 400}
+    await put_scenario(control.client, rules(many))
+    session = await vendor.start()
+    skipped = {"entities": {"User": [user(900, workEmail="not-an-email")]}, "page_hint": "bad"}
+    await vendor.push(session["id"], skipped, expect=400)
+    await vendor.push(session["id"], page(1))
+    for _ in range(201):
+        await vendor.push(session["id"], page(2), expect=400)
+    await vendor.push(session["id"], page(2))
+    await vendor.close(session["id"])
+
+    listed = await pages_of(control, session["id"])
+    assert [p["page_hint"] for p in listed if not p["accepted"] and p["rule"] is None] == ["bad"]
+    assert len([p for p in listed if not p["accepted"]]) == 200
+    body = await control.get("/integrations/acme/report")
+    (left,) = next(f for f in body["findings"] if f["id"] == "applied_with_rejected_pages")["evidence"]
+    assert left["page_hint"] == "bad"
+
+
+async def test_a_rule_s_rejection_is_left_out_when_the_next_pages_came_instead_of_it(
+    vendor: Vendor, control: Control
+) -> None:
+    # A one-shot rule rejects page 2; the client moves on to page 3 and applies. Any later page
+    # counted as page 2 sent again: a clean report, where the exam found 1 record of 3 missing.
+    once = {"name": "once", "match": {"operation": "push_page", "page": 2}, "times": 1, "respond": {"status": 400}}
+    await put_scenario(control.client, rules(once))
+    session = await vendor.start()
+    await vendor.push(session["id"], page(1))
+    await vendor.push(session["id"], page(2), expect=400)
+    await vendor.push(session["id"], page(3))
+    await vendor.close(session["id"])
+
+    body = await control.get("/integrations/acme/report")
+    (left,) = next(f for f in body["findings"] if f["id"] == "applied_with_rejected_pages")["evidence"]
+    assert "'once'" in left["why"]
+    assert {c["behaviour"]: c["recovered"] for c in body["coverage"]}["page_rejected"] is False
+
+
+async def test_a_rule_s_rejection_sent_again_under_a_hint_naming_the_attempt_is_recovered(
+    vendor: Vendor, control: Control
+) -> None:
+    # The same records under another page_hint ("p2-a2": a tracing id) is the page sent again.
+    once = {"name": "once", "match": {"operation": "push_page", "page": 2}, "times": 1, "respond": {"status": 400}}
+    await put_scenario(control.client, rules(once))
+    session = await vendor.start()
+    await vendor.push(session["id"], page(1))
+    records = {"User": [user(2)]}
+    await vendor.push(session["id"], {"entities": records, "page_hint": "p2-a1"}, expect=400)
+    await vendor.push(session["id"], {"entities": records, "page_hint": "p2-a2"})
+    await vendor.close(session["id"])
+
+    body = await control.get("/integrations/acme/report")
+    assert "applied_with_rejected_pages" not in [f["id"] for f in body["findings"]]
+    assert {c["behaviour"]: c["recovered"] for c in body["coverage"]}["page_rejected"] is True
+
+
+async def test_a_bundle_naming_a_rule_on_an_accepted_page_is_refused(vendor: Vendor, control: Control) -> None:
+    session = await vendor.start()
+    await vendor.push(session["id"], page(1))
+    bundle = await control.get("/integrations/acme/state")
+    (kept,) = bundle["integrations"]
+    (staged,) = kept["sessions"]
+    staged["accepted_pages"][0]["rule"] = "reject-page-2"
+    async with control.client.put("/_mock/integrations/acme/state", json=bundle) as response:
+        answer = await response.json()
+    assert (response.status, answer["code"]) == (400, "invalid_state")
+    assert "an accepted page has no rule" in answer["detail"]
