@@ -18,7 +18,7 @@ The vocabulary (``schemas/verify.schema.json``, checked first, so anything it ad
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -39,6 +39,12 @@ MAX_PROBLEMS = 50
 MAX_LISTED = 20  # unexpected requests named one by one; then how many more
 REQUESTS_PER_STEP = 1_000  # a verification reads, lists and writes out this many requests a step (``steps``)
 MAX_STATES = 100_000  # places in the sequence a request may be at once: a bound on a crafted sequence's cost
+# Matchers tried a step of the loop (~5-10 ms), and at most in a sequence's run: a hundred steps of
+# "99+" over a full journal kept ~10,000 places alive for each of 10,000 requests, 5·10^7 matchers
+# tried in one step of the loop (26 s while every other client waited). A usual sequence keeps a few
+# places alive: ~10^5 matchers over a full journal.
+MATCHES_PER_STEP = 20_000
+MAX_SEQUENCE_MATCHES = 5_000_000
 _UNKNOWN = object()  # a body the journal did not keep
 
 
@@ -340,25 +346,26 @@ class Failure:
         return {"expectation": self.expectation, "message": self.message, "requests": self.requests}
 
 
-def verify(expectations: Expectations, requests: Sequence[Request]) -> list[Failure]:
+def verify(expectations: Expectations, requests: Sequence[Request]) -> Steps[list[Failure]]:
+    """The expectations' failures on ``requests``, ``MATCHES_PER_STEP`` matchers tried a step."""
     failures: list[Failure] = []
     for position, count in enumerate(expectations.counts):
-        matched = [r.index for r in requests if count.matcher.matches(r)]
+        matched = yield from _matching(requests, count.matcher.matches)
         n = len(matched)
         if n < count.low or (count.high is not None and n > count.high):
-            shown = ", ".join(f"#{i}" for i in matched[:MAX_LISTED]) or "none"
+            shown = ", ".join(f"#{r.index}" for r in matched[:MAX_LISTED]) or "none"
             message = f"{count.describe()}; found {n} ({shown})"
             if any(count.matcher.needs_unknown_body(r) for r in requests):
                 message += f"; {_BODY_NOT_KEPT}"
-            failures.append(Failure(f"counts[{position}]", message, matched[:MAX_LISTED]))
+            failures.append(Failure(f"counts[{position}]", message, [r.index for r in matched[:MAX_LISTED]]))
     if expectations.has_sequence:
-        failure = _sequence(expectations.sequence, requests)
+        failure = yield from _sequence(expectations.sequence, requests)
         if failure is not None:
             failures.append(failure)
     if expectations.only:
         expected = [c.matcher for c in expectations.counts if c.expects]
         expected += [s.matcher for s in expectations.sequence] + list(expectations.allow)
-        unexpected = [r for r in requests if not any(m.matches(r) for m in expected)]
+        unexpected = yield from _matching(requests, lambda r: not any(m.matches(r) for m in expected), len(expected))
         if unexpected:
             listed = "; ".join(r.line() for r in unexpected[:MAX_LISTED])
             more = f"; and {len(unexpected) - MAX_LISTED} more" if len(unexpected) > MAX_LISTED else ""
@@ -370,6 +377,17 @@ def verify(expectations: Expectations, requests: Sequence[Request]) -> list[Fail
                 )
             )
     return failures
+
+
+def _matching(requests: Sequence[Request], keep: Callable[[Request], bool], matchers: int = 1) -> Steps[list[Request]]:
+    """The requests ``keep`` keeps, ``keep`` trying ``matchers`` matchers a request: a step every
+    ``MATCHES_PER_STEP`` of them."""
+    kept: list[Request] = []
+    size = max(1, MATCHES_PER_STEP // max(1, matchers))
+    for start in range(0, len(requests), size):
+        yield
+        kept += [r for r in requests[start : start + size] if keep(r)]
+    return kept
 
 
 _BODY_NOT_KEPT = (
@@ -411,20 +429,28 @@ def _open_steps(steps: Sequence[Step], states: set[State]) -> list[int]:
     return sorted({step for step, taken in states if step < len(steps) and (steps[step].high or 1 << 30) > taken})
 
 
-def _sequence(steps: Sequence[Step], requests: Sequence[Request]) -> Failure | None:
+def _sequence(steps: Sequence[Step], requests: Sequence[Request]) -> Steps[Failure | None]:
     """Run the requests that match any step through the steps (an automaton: each step takes its
     repeat's count of them in a row); the first that fits nowhere, or an end before the last step."""
-    picked = [r for r in requests if any(step.matcher.matches(r) for step in steps)]
+    picked = yield from _matching(requests, lambda r: any(step.matcher.matches(r) for step in steps), len(steps))
     states = _closure(steps, [(0, 0)])
     last = 0  # the last request the sequence took
+    tried = since_step = 0  # matchers tried in all, and since the last step of the loop
     for request in picked:
-        if len(states) > MAX_STATES:
+        if len(states) > MAX_STATES or tried > MAX_SEQUENCE_MATCHES:
+            ways = f"more than {MAX_STATES} ways" if len(states) > MAX_STATES else f"{len(states)} ways at once"
             return Failure(
                 "sequence",
-                f"the sequence can be followed in more than {MAX_STATES} ways at request {request.line()}: "
-                "make its steps more specific (fewer '*' before an exact count)",
+                f"the sequence can be followed in {ways} at request {request.line()}, too many to follow "
+                f"through {len(picked)} requests: make its steps more specific (fewer '*' or 'N+' before an "
+                "exact count)",
                 [request.index],
             )
+        tried += len(states)
+        since_step += len(states)
+        if since_step >= MATCHES_PER_STEP:
+            since_step = 0
+            yield
         after = _advance(steps, states, request)
         if not after:
             wanted = _open_steps(steps, states)
@@ -483,7 +509,7 @@ def verdict_steps(expectations: Expectations, tenant: Judged, entries: Iterable[
     integration_id = tenant.id
     requests = yield from requests_of(tenant, entries)
     yield
-    failures = verify(expectations, requests)
+    failures = yield from verify(expectations, requests)
     actual: list[dict[str, Any]] = []
     for start in range(0, len(requests), REQUESTS_PER_STEP):
         yield
