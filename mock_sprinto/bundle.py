@@ -1037,8 +1037,28 @@ class _Checker:
             + sum(page.kept for page in session.accepted_pages)
             + sum(page.kept for page in session.rejected_pages)
         )
-        if session.finished_at is not None:
+        # A session still holding its data (it may stage, expire or apply) has no finish and every
+        # staged page's body: imported otherwise, each push to it was a 500 (its pages kept flat) or
+        # its apply failed (a page with nothing to apply).
+        holds_data = session.state in (State.ACTIVE, State.PROCESSING) or (
+            session.state is State.EXPIRED and not session.data_purged
+        )
+        if holds_data and session.finished_at is not None:
+            self.problem(
+                f"{where}/finished_at",
+                f"null for a session {session.state.value} with its data (only a finished session, or an expired "
+                "one whose data was purged, has one)",
+            )
+        elif session.finished_at is not None:
             session.finish()  # kept flat, as the live server keeps a finished session's pages
+        if holds_data:
+            empty = next((at for at, page in enumerate(session.accepted_pages) if page.payload is None), None)
+            if empty is not None:
+                self.problem(
+                    f"{where}/accepted_pages/{empty}/payload",
+                    f"the page's body: a session {session.state.value} with its data keeps every staged page's "
+                    "(only a finished or purged session's pages have none)",
+                )
         return session
 
     def page(self, item: dict[str, Any], where: str, *, accepted: bool) -> Page:

@@ -330,6 +330,25 @@ async def test_sessions_counted_by_state_and_a_processing_attempt_must_agree_wit
     assert any(line.startswith(where) for line in problem["errors"]), problem
 
 
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        # a finish on a session still staging: every push to it answered 500 (its pages kept flat)
+        (_set("active", "finished_at", value=1.8e9), "/sessions/3/finished_at: null for a session active"),
+        (_set("processing", "finished_at", value=1.8e9), "/sessions/2/finished_at: null for a session processing"),
+        # a staged page without its body: the apply failed later, the data lost
+        (_set("active", "accepted_pages", 0, "payload", value=None), "/sessions/3/accepted_pages/0/payload"),
+        (_set("processing", "accepted_pages", 0, "payload", value=None), "/sessions/2/accepted_pages/0/payload"),
+    ],
+)
+async def test_a_session_still_holding_its_data_has_no_finish_and_every_staged_pages_body(
+    vendor: Vendor, control: Control, change: Change, where: str
+) -> None:
+    await a_run(vendor, control)
+    problem = await refused_whole(control, change)
+    assert any(where in line for line in problem["errors"]), problem
+
+
 async def test_finished_sessions_forgotten_stay_counted_by_state(
     make_emulator: Any, serve: Serve, vendor: Vendor, control: Control
 ) -> None:
