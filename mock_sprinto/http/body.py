@@ -52,8 +52,15 @@ def _vendor_limits(max_request_bytes: int, max_decoded_bytes: int) -> tuple[Size
     return SizeLimit(max_request_bytes, "max_request_bytes"), SizeLimit(max_decoded_bytes, "max_decoded_bytes")
 
 
+def declared_coding(request: web.BaseRequest) -> str:
+    """The Content-Encoding declared, every line of it: two lines are one list (RFC 9110 5.3), so
+    ``gzip`` and ``gzip`` on two lines is ``gzip, gzip`` (a page staged from its first line alone
+    was one that the same list on one line had refused 415)."""
+    return ", ".join(request.headers.getall(hdrs.CONTENT_ENCODING, ())).strip().lower()
+
+
 def content_encoding(request: web.BaseRequest) -> str:
-    raw = request.headers.get(hdrs.CONTENT_ENCODING, "").strip().lower()
+    raw = declared_coding(request)
     encoding = _ENCODINGS.get(raw)
     if encoding is None:
         raise ApiError.of(
@@ -267,7 +274,7 @@ class RequestBody:
 
     @property
     def content_encoding(self) -> str:
-        return self._request.headers.get(hdrs.CONTENT_ENCODING, "").strip().lower() or "identity"
+        return declared_coding(self._request) or "identity"
 
     async def read(self, settings: Settings) -> Body:
         return await read_body(self._request, settings, budget=self._budget, wire_read=self._wire_read)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
-from aiohttp import hdrs, web
+from aiohttp import web
 
 from ..budget import CONTROL_REMEDY
 from ..codes import MALFORMED_BODY
@@ -16,7 +16,7 @@ from ..coding import damage_said
 from ..errors import ApiError
 from ..payload import Body, SizeLimit
 from ..steps import SMALL_HEAVY_BODY_BYTES, heavy_bodies, heavy_turn, let_go, off_loop, stepped
-from .body import content_encoding, read_body
+from .body import content_encoding, declared_coding, read_body
 from .common import CONTROL, CONTROL_PREFIX, json_response, query_value, stream_parts
 from .control import ONE, _json_object, _named, add_read
 from .server import decodes_bodies_itself
@@ -90,7 +90,7 @@ async def _heavy_job(request: web.Request, setting: str, document: str, damaged:
         or (
             declared <= SMALL_HEAVY_BODY_BYTES
             # compressed, 64 KiB could be max_state_bytes; an unknown coding is refused by read_body
-            and request.headers.get(hdrs.CONTENT_ENCODING, "").strip().lower() in ("", "identity")
+            and declared_coding(request) in ("", "identity")
         )
     )
     async with AsyncExitStack() as places:
