@@ -272,7 +272,24 @@ class EmulatorRequestHandler(RequestHandler):
     def data_received(self, data: bytes) -> None:
         starts_request = bool(data) and self._idle()
         queued = len(self._messages)
+        reading = self._last_payload
         super().data_received(data)
+        if (
+            len(self._messages) > queued
+            and reading is not None
+            and not reading.is_eof()
+            and isinstance(refused := self._messages[queued][0], _ErrInfo)
+        ):
+            # The parser refused what came in a body it had begun (a chunked body's trailer section
+            # over its bounds, sent after the last chunk): that request gets the refusal now, and
+            # the connection closes after its answer. Queued as a request of its own, it waited for
+            # the body deadline (a 408 "the body did not arrive" 60 s later), then was answered too.
+            while len(self._messages) > queued:
+                self._messages.pop()
+            if reading.exception() is None:
+                reading.set_exception(BodyInterrupted(_parser_refusal(refused.status, refused.exc)))
+            self._close = True
+            return
         if len(self._messages) > queued:
             # Only the request parsed last can still be missing body bytes (HTTP/1.1 parses the next
             # request after this one's body), so it is the one a lingering read may wait on.

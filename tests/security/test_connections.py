@@ -86,6 +86,30 @@ async def test_a_bad_chunk_size_is_a_malformed_body(client: Any) -> None:
     assert answer.json()["code"] in ("malformed_body", "malformed_request")
 
 
+async def test_a_trailer_section_refused_after_the_body_is_answered_at_once(client: Any) -> None:
+    # A chunked push whose trailer section (129 lines) came after its last chunk, in a write of its
+    # own: the parser's refusal was queued as a request of its own, and the push waited for the body
+    # deadline, then got a 408 "the request body did not arrive within 60s" (its body had).
+    vendor = Vendor(client, "acme", "k")
+    session = await vendor.start()
+    page = orjson.dumps({"entities": {"User": [user(1)]}})
+    head = (
+        f"POST {API}/acme/sessions/{session['id']}/entities HTTP/1.1\r\nHost: 127.0.0.1\r\napi-key: k\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ).encode() + b"%x\r\n%s\r\n0\r\n" % (len(page), page)
+    reader, writer = await _connect(client)
+    writer.write(head)
+    await writer.drain()
+    await asyncio.sleep(0.2)
+    writer.write(b"".join(b"X-%d: a\r\n" % i for i in range(129)) + b"\r\n")
+    answer, took = await _read_all(reader, 10)
+    writer.close()
+    assert took < 5, took  # the connection closes after the answer, no deadline waited for
+    assert answer.startswith(b"HTTP/1.1 431 ") and answer.count(b"HTTP/1.1 ") == 1, answer[:200]
+    assert b'"code":"request_header_fields_too_large"' in answer
+    assert (await vendor.session(session["id"]))["accepted_batches"] == 0
+
+
 # ---- item 9: a client that hangs up mid-upload ---------------------------------------------------
 async def test_a_client_that_disconnects_mid_upload_is_journaled_as_499_without_a_traceback(
     client: Any, caplog: pytest.LogCaptureFixture
