@@ -114,12 +114,11 @@ class Run:
           after the client's own close with apply: that sync was whole, the push is
           ``push_to_inactive_session``'s (it was blamed twice, and told to push every page again).
 
-        A rule's refusal is not left out once its page was accepted after it in that session: a
-        page sharing its keys (``page_keys``: its bytes, whatever its hint, or its hint, its keys in
-        another order), or, when its body was never read or it was refused for its size (a client
-        splits it), any page. (Any page once sufficed: a client that skipped the page a rule refused
-        once and applied the next ones got a clean report.) A 409 is not left out once any page of
-        that session was accepted after it: the push named no page.
+        A rule's refusal is not left out once its page was accepted after it in that session
+        (``sent_again_after``: a page of its bytes or its hint; any page when no hint names it).
+        Any page once sufficed: a client that skipped the page a rule refused once and applied the
+        next ones got a clean report. A 409 is not left out once any page of that session was
+        accepted after it: the push named no page.
         """
         if self._left_out is not None:
             return self._left_out
@@ -160,10 +159,12 @@ class Run:
 
     def sent_again_after(self, entry: JournalEntry) -> bool:
         """Whether the page of ``entry`` was accepted in its session after ``entry`` was answered,
-        as the client knew: a page sharing its keys (``page_keys``); any page when it has none (its
-        body never read) or was refused for its size (sent again split, under hints of its own)."""
+        as the client knew: a page sharing its keys (``page_keys``: its bytes, whatever its hint, or
+        its hint). Any page when no hint names it (none sent, or the session's hints name no one
+        page: a page serialized anew for its retry is told from the next one by nothing else), or
+        when it was refused for its size (sent again split, under hints of its own)."""
         keys = self.page_keys(entry)
-        if not keys or entry.code in SIZE_CODES:
+        if entry.code in SIZE_CODES or not any(key[0] == "hint" for key in keys):
             return self.accepted_after(entry)
         if self._accepted_keys is None:
             latest: dict[Any, int] = {}

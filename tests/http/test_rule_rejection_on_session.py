@@ -203,3 +203,22 @@ async def test_a_bundle_naming_a_rule_on_an_accepted_page_is_refused(vendor: Ven
         answer = await response.json()
     assert (response.status, answer["code"]) == (400, "invalid_state")
     assert "an accepted page has no rule" in answer["detail"]
+
+
+async def test_a_rule_s_rejection_of_a_page_with_no_hint_sent_again_serialized_anew_is_recovered(
+    vendor: Vendor, control: Control
+) -> None:
+    # Without a page_hint nothing but its bytes names the page: its retry serialized anew (its keys
+    # in another order) is told from the next page by nothing, so any later page recovers it.
+    once = {"name": "once", "match": {"operation": "push_page", "page": 2}, "times": 1, "respond": {"status": 400}}
+    await put_scenario(control.client, rules(once))
+    session = await vendor.start()
+    await vendor.push(session["id"], {"entities": {"User": [user(1)]}})
+    record = user(2)
+    await vendor.push(session["id"], {"entities": {"User": [record]}}, expect=400)
+    await vendor.push(session["id"], {"entities": {"User": [dict(reversed(record.items()))]}})
+    await vendor.close(session["id"])
+
+    body = await control.get("/integrations/acme/report")
+    assert "applied_with_rejected_pages" not in [f["id"] for f in body["findings"]]
+    assert {c["behaviour"]: c["recovered"] for c in body["coverage"]}["page_rejected"] is True
