@@ -17,6 +17,17 @@ def page(i: int) -> dict[str, Any]:
     return {"entities": {"User": [user(i)]}, "page_hint": i}
 
 
+# page 2 rejected once, as if a record of it were invalid
+ONCE = rules({"name": "once", "match": {"operation": "push_page", "page": 2}, "times": 1, "respond": {"status": 400}})
+
+
+async def left_out_and_recovered(control: Control) -> tuple[list[Any], bool | None]:
+    """The report's evidence of pages left out of an applied session, and page_rejected's recovery."""
+    body = await control.get("/integrations/acme/report")
+    left = [e for f in body["findings"] if f["id"] == "applied_with_rejected_pages" for e in f["evidence"]]
+    return left, {c["behaviour"]: c["recovered"] for c in body["coverage"]}["page_rejected"]
+
+
 async def pages_of(control: Control, session_id: str) -> list[Any]:
     detail = await control.get(f"/integrations/acme/sessions/{session_id}")
     return list(detail["pages"])
@@ -150,8 +161,7 @@ async def test_pages_a_rule_rejected_never_push_an_invalid_page_out_of_the_sessi
     listed = await pages_of(control, session["id"])
     assert [p["page_hint"] for p in listed if not p["accepted"] and p["rule"] is None] == ["bad"]
     assert len([p for p in listed if not p["accepted"]]) == 200
-    body = await control.get("/integrations/acme/report")
-    (left,) = next(f for f in body["findings"] if f["id"] == "applied_with_rejected_pages")["evidence"]
+    (left,), _ = await left_out_and_recovered(control)
     assert left["page_hint"] == "bad"
 
 
@@ -160,26 +170,22 @@ async def test_a_rule_s_rejection_is_left_out_when_the_next_pages_came_instead_o
 ) -> None:
     # A one-shot rule rejects page 2; the client moves on to page 3 and applies. Any later page
     # counted as page 2 sent again: a clean report, where the exam found 1 record of 3 missing.
-    once = {"name": "once", "match": {"operation": "push_page", "page": 2}, "times": 1, "respond": {"status": 400}}
-    await put_scenario(control.client, rules(once))
+    await put_scenario(control.client, ONCE)
     session = await vendor.start()
     await vendor.push(session["id"], page(1))
     await vendor.push(session["id"], page(2), expect=400)
     await vendor.push(session["id"], page(3))
     await vendor.close(session["id"])
 
-    body = await control.get("/integrations/acme/report")
-    (left,) = next(f for f in body["findings"] if f["id"] == "applied_with_rejected_pages")["evidence"]
-    assert "'once'" in left["why"]
-    assert {c["behaviour"]: c["recovered"] for c in body["coverage"]}["page_rejected"] is False
+    (left,), recovered = await left_out_and_recovered(control)
+    assert "'once'" in left["why"] and recovered is False
 
 
 async def test_a_rule_s_rejection_sent_again_under_a_hint_naming_the_attempt_is_recovered(
     vendor: Vendor, control: Control
 ) -> None:
     # The same records under another page_hint ("p2-a2": a tracing id) is the page sent again.
-    once = {"name": "once", "match": {"operation": "push_page", "page": 2}, "times": 1, "respond": {"status": 400}}
-    await put_scenario(control.client, rules(once))
+    await put_scenario(control.client, ONCE)
     session = await vendor.start()
     await vendor.push(session["id"], page(1))
     records = {"User": [user(2)]}
@@ -187,9 +193,7 @@ async def test_a_rule_s_rejection_sent_again_under_a_hint_naming_the_attempt_is_
     await vendor.push(session["id"], {"entities": records, "page_hint": "p2-a2"})
     await vendor.close(session["id"])
 
-    body = await control.get("/integrations/acme/report")
-    assert "applied_with_rejected_pages" not in [f["id"] for f in body["findings"]]
-    assert {c["behaviour"]: c["recovered"] for c in body["coverage"]}["page_rejected"] is True
+    assert await left_out_and_recovered(control) == ([], True)
 
 
 async def test_a_bundle_naming_a_rule_on_an_accepted_page_is_refused(vendor: Vendor, control: Control) -> None:
@@ -210,8 +214,7 @@ async def test_a_rule_s_rejection_of_a_page_with_no_hint_sent_again_serialized_a
 ) -> None:
     # Without a page_hint nothing but its bytes names the page: its retry serialized anew (its keys
     # in another order) is told from the next page by nothing, so any later page recovers it.
-    once = {"name": "once", "match": {"operation": "push_page", "page": 2}, "times": 1, "respond": {"status": 400}}
-    await put_scenario(control.client, rules(once))
+    await put_scenario(control.client, ONCE)
     session = await vendor.start()
     await vendor.push(session["id"], {"entities": {"User": [user(1)]}})
     record = user(2)
@@ -219,6 +222,4 @@ async def test_a_rule_s_rejection_of_a_page_with_no_hint_sent_again_serialized_a
     await vendor.push(session["id"], {"entities": {"User": [dict(reversed(record.items()))]}})
     await vendor.close(session["id"])
 
-    body = await control.get("/integrations/acme/report")
-    assert "applied_with_rejected_pages" not in [f["id"] for f in body["findings"]]
-    assert {c["behaviour"]: c["recovered"] for c in body["coverage"]}["page_rejected"] is True
+    assert await left_out_and_recovered(control) == ([], True)
