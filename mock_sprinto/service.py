@@ -358,7 +358,7 @@ class Emulator:
                     # integration was not deleted or replaced during the rule's delay)
                     refusal = ApiError(400, outcome.decision.rejection_code, outcome.decision.detail)
                     rule = ", ".join(outcome.decision.rules)
-                    self.sessions.reject_by_rule(tenant, session_id, wire, refusal, records, hint, rule)
+                    self.sessions.reject_by_rule(tenant, session_id, wire, refusal, body.decoded, (records, hint), rule)
             return outcome
         finally:
             if wire.page is None:

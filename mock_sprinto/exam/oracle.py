@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -157,7 +157,9 @@ def _times(times: int) -> str:
     return "once" if times == 1 else f"{times} times"
 
 
-def journal_facts(entries: Sequence[Mapping[str, Any]]) -> JournalFacts:
+def journal_facts(entries: Sequence[Mapping[str, Any]], refused_pages: Collection[str] = ()) -> JournalFacts:
+    """What the journal tells of a trial; ``refused_pages``: the requests of the pages the sessions
+    list as rejected or refused (numbered as every page that reached a session, but never staged)."""
     conflicts = refusals = errors = 0
     staged: Counter[tuple[str, str]] = Counter()
     refused: Counter[str] = Counter()
@@ -173,10 +175,12 @@ def journal_facts(entries: Sequence[Mapping[str, Any]]) -> JournalFacts:
             continue
         if status == 413 and code == "payload_too_large" and entry.get("rule") is None:
             refusals += 1
-        # ``page`` is set on the entry of every push that staged its page, whatever the client
-        # was then told (a reset after staging included): the same digest twice is a page staged twice.
+        # ``page`` is set on the entry of every push that reached its session: staged, whatever the
+        # client was then told (a reset after staging included), unless the session lists it
+        # refused (a page a rule rejected sent again unchanged was "staged twice"). The same digest
+        # staged twice is a page staged twice.
         session_id, digest = entry.get("session_id"), entry.get("digest")
-        if entry.get("page") is not None and session_id and digest:
+        if entry.get("page") is not None and session_id and digest and entry.get("request_id") not in refused_pages:
             staged[(str(session_id), str(digest))] += 1
     twice = Counter(session_id for (session_id, _), times in staged.items() if times > 1)
     return JournalFacts(

@@ -578,12 +578,14 @@ def _gather(
     applied = _applied(server, handle)
     report = handle.report()
     (folder / REPORT_FILE).write_text(json.dumps(report, indent=2), encoding="utf-8")
-    facts = oracle.journal_facts(handle.journal())
+    sessions = list(handle.sessions())
+    refused = {page["request_id"] for s in sessions for page in s.get("pages", []) if not page.get("accepted")}
+    facts = oracle.journal_facts(handle.journal(), refused)
     rules_fired = _rules_fired(server, handle) if trial.scenario or trial.document else None
     met, unmet = oracle.fault_met(trial, rules_fired, facts)
     return _Seen(
         left_active=left_active,
-        sessions=list(handle.sessions()),
+        sessions=sessions,
         applied=applied,
         report=report,
         journal=facts,

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from ..codes import CATALOGUE, TOO_MANY_ITEMS
+from ..faults.engine import PREFER_RULE
 from ..journal import JournalEntry
 from ..lifecycle import State
 from ..store import Dataset, Page, Session, page_fields
@@ -315,27 +316,32 @@ def _rejected_contents(run: Run) -> dict[str, Any]:
 def unrecovered_pages(session: Session, datasets: Mapping[str, Dataset] | None = None) -> list[Page]:
     """Rejected or refused pages of a session (but an empty one: it held nothing to apply) with no
     accepted page after them that replaces them. A page refused for its size (split into pieces
-    with hints of their own) is replaced by any later accepted page. Once the session was processed,
+    with hints of their own) is replaced by any later accepted page, and any page by a later
+    accepted page of its bytes (its digest leaves its hint out). Once the session was processed,
     a page rejected 400 whose record keys were read (``Page.record_keys``) was replaced when its
     records but the invalid ones were applied in the end, whatever page_hint they came under.
     Otherwise a later accepted page with the same page_hint replaced it, or, without a hint, any
     later accepted page."""
     last = 0
     last_by_hint: dict[Any, int] = {}
-    for ordinal, hint in page_fields(session.accepted_pages, "ordinal", "page_hint"):
+    last_by_digest: dict[str, int] = {}
+    for ordinal, hint, digest in page_fields(session.accepted_pages, "ordinal", "page_hint", "digest"):
         last = max(last, ordinal)
         if hint is not None:
             key = (type(hint), hint)
             last_by_hint[key] = max(last_by_hint.get(key, 0), ordinal)
+        if digest is not None:
+            last_by_digest[digest] = max(last_by_digest.get(digest, 0), ordinal)
     left = []
     for page in session.rejected_pages:
         hint = page.page_hint
         if page.code == "empty_page":  # no record in it to send again: nothing was left out
             continue
-        if page.rule is not None:  # a rule's rejection: the journal tells it (``Run.pages_left_out``)
-            continue
         if page.code in SIZE_CODES:
             replaced = last > page.ordinal
+        elif page.digest is not None and last_by_digest.get(page.digest, 0) > page.ordinal:
+            # the same bytes accepted later (a rule's rejection sent again, under any hint)
+            replaced = True
         elif (applied := _records_applied(page, session, datasets)) is not None:
             # Asked before the hint: a page sent again under its hint with only the record it
             # fixed passed for the whole page, its valid records lost (a schema author's review).
@@ -384,26 +390,37 @@ def applied_with_rejected_pages(run: Run) -> Finding:
                     "page_hint": page.page_hint,
                     "request_id": page.request_id,
                     "code": page.code,
+                    **({} if page.rule is None else {"why": rule_rejected_why(page.rule)}),
                     "at": when(session.closed_at),
                 }
             )
-    for entry, applied in run.pages_left_out():  # what the journal alone tells: a rule's 400, a 409
+    # what the journal alone tells: a rule's 400 its session does not list, a 409
+    for entry, applied in run.pages_left_out():
+        why = _INACTIVE_WHY if entry.code == "session_not_active" else rule_rejected_why(entry.rule or "")
         finding.note(
             lambda: {
                 "session_id": applied.id,
                 "request_id": entry.request_id,
                 "code": entry.code,
-                "why": _LEFT_OUT_WHY[entry.code == "session_not_active"].format(rule=entry.rule),
+                "why": why,
                 "at": when(applied.closed_at),
             }
         )
     return finding
 
 
-_LEFT_OUT_WHY = (
-    "the scenario rule {rule!r} rejected this page as if it were invalid, and the session was applied without it",
+def rule_rejected_why(rule: str) -> str:
+    """Why a page a rule (or the request's Prefer header) rejected was left out of its applied session."""
+    if rule.startswith(PREFER_RULE):
+        who = f"the request's Prefer header ({rule.removeprefix(PREFER_RULE)})"
+    else:
+        who = f"the scenario rule {rule!r}"
+    return f"{who} rejected this page as if it were invalid, and the session was applied without it"
+
+
+_INACTIVE_WHY = (
     "this push was refused because the session was no longer active, and that session was applied without "
-    "the page (start a new session and push every page again)",
+    "the page (start a new session and push every page again)"
 )
 
 

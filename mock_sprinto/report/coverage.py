@@ -37,22 +37,25 @@ def _later(run: Run, entry: JournalEntry, ok: Callable[[JournalEntry], bool]) ->
 
 
 def page_rejected(run: Run) -> Verdict:
-    """Every page rejected with 400 has its fixed page accepted after it. A page a scenario rule
-    rejected (as if it were invalid: the client cannot fix it) is met too, and recovered once it was
-    sent again and accepted (``Run.sent_again_after``) or the session was discarded."""
-    # a rule's rejection is on its session too (``Page.rule``), judged here from the journal alone
-    rejected = [p for s in run.sessions for p in s.rejected_pages if p.code in REJECTED_CODES and p.rule is None]
-    injected = [e for e in run.pushes() if rejected_by_rule(e)]
+    """Every page rejected with 400 has its fixed page accepted after it (``unrecovered_pages``).
+    A page a scenario rule rejected (as if it were invalid: the client cannot fix it) is recovered
+    the same way, or once its session was discarded; one its session does not list (its list full,
+    the session gone) is judged from the journal (``Run.sent_again_after``)."""
+    rejected = [(s, p) for s in run.sessions for p in s.rejected_pages if p.code in REJECTED_CODES]
+    listed = run.listed_rejections()
+    unlisted = [e for e in run.pushes() if rejected_by_rule(e) and e.request_id not in listed]
     left = {p.request_id for s in run.sessions for p in unrecovered_pages(s, run.tenant.datasets)}
 
     def recovered() -> bool:
         sessions = run.tenant.sessions
-        return not any(p.request_id in left for p in rejected) and all(
+        return all(
+            p.request_id not in left or (p.rule is not None and s.close_status == "discard") for s, p in rejected
+        ) and all(
             run.sent_again_after(e) or getattr(sessions.get(e.session_id or ""), "close_status", None) == "discard"
-            for e in injected
+            for e in unlisted
         )
 
-    return _met(bool(rejected or injected), recovered)
+    return _met(bool(rejected or unlisted), recovered)
 
 
 def start_conflict(run: Run) -> Verdict:

@@ -64,7 +64,7 @@ from ..wholenumbers import header_whole
 from . import judge
 from .coverage import BEHAVIOURS
 from .model import MAX_EVIDENCE, Coverage, Report, report_lines
-from .run import arrived
+from .run import arrived, rejected_by_rule
 
 API_PATH = re.compile(r"/api/external/push/(?P<version>[^/]+)/integrations/(?P<integration>[^/]+)(?P<rest>/.*)?\Z")
 ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
@@ -677,7 +677,9 @@ class _Sessions:
             page.payload = captured.request_body if _has_entities(body) else None
             session.add_page(page)
         else:
-            if entry.code == "validation_failed" and captured.request_body is not None:
+            if rejected_by_rule(entry):  # as the live session records it (``Sessions.reject_by_rule``)
+                page.rule = entry.rule
+            if (entry.code == "validation_failed" or page.rule is not None) and captured.request_body is not None:
                 page.record_keys = rejected_record_keys(captured.request_body, self.key_fields.get)
             session.rejected_pages.append(page)
 

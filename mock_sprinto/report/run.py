@@ -68,6 +68,7 @@ class Run:
         self._left_out: list[tuple[JournalEntry, Session]] | None = None
         self._last_accepted: dict[Any, int] | None = None
         self._accepted_keys: dict[Any, int] | None = None
+        self._listed_rejections: set[str] | None = None
         self._hints_shared: set[str | None] | None = None
 
     def page_keys(self, entry: JournalEntry) -> tuple[Any, ...]:
@@ -114,10 +115,10 @@ class Run:
           after the client's own close with apply: that sync was whole, the push is
           ``push_to_inactive_session``'s (it was blamed twice, and told to push every page again).
 
-        A rule's refusal is not left out once its page was accepted after it in that session
-        (``sent_again_after``: a page of its bytes or its hint; any page when no hint names it).
-        Any page once sufficed: a client that skipped the page a rule refused once and applied the
-        next ones got a clean report. A 409 is not left out once any page of that session was
+        A rule's refusal its session lists is judged with the session's rejected pages, not here
+        (``checks.unrecovered_pages``); one it does not list is not left out once its page was
+        accepted after it in that session (``sent_again_after``: a page of its bytes or its hint;
+        any page when no hint names it). A 409 is not left out once any page of that session was
         accepted after it: the push named no page.
         """
         if self._left_out is not None:
@@ -134,7 +135,10 @@ class Run:
             if session is None or session.close_status != "apply":
                 continue
             if rejected_by_rule(entry):
-                if not self.sent_again_after(entry):
+                # A rule's rejection its session lists is judged as the session's other rejected
+                # pages are (``checks.unrecovered_pages``: by what the session applied, its hint);
+                # the journal tells only of one it does not list (its list full, the session gone).
+                if entry.request_id not in self.listed_rejections() and not self.sent_again_after(entry):
                     left.append((entry, session))
             elif (
                 not self.accepted_after(entry)
@@ -156,6 +160,12 @@ class Run:
                 lambda e: e.session_id if e.operation == "push_page" and e.status == 202 and not lost(e) else None,
             )
         return self._last_accepted.get(entry.session_id, 0) > entry.answer
+
+    def listed_rejections(self) -> set[str]:
+        """The requests of the rejected pages the sessions list."""
+        if self._listed_rejections is None:
+            self._listed_rejections = {page.request_id for s in self.sessions for page in s.rejected_pages}
+        return self._listed_rejections
 
     def sent_again_after(self, entry: JournalEntry) -> bool:
         """Whether the page of ``entry`` was accepted in its session after ``entry`` was answered,

@@ -188,6 +188,19 @@ def test_journal_facts() -> None:
     assert found.refused == (("409 session_already_active", 1), ("413 payload_too_large", 1))
 
 
+def test_a_page_its_session_refused_is_not_staged_however_often_it_is_sent() -> None:
+    # A page a rule rejected (400, numbered on its session as every page that reached it) sent
+    # again unchanged and taken: the exam noted it "staged twice".
+    journal = [
+        entry(
+            "push_page", 400, session_id="s", digest="a", page=2, code="validation_failed", rule="once", request_id="r1"
+        ),
+        entry("push_page", 202, session_id="s", digest="a", page=3, request_id="r2"),
+    ]
+    assert journal_facts(journal, {"r1"}).staged_twice == ()
+    assert journal_facts(journal).staged_twice == (("s", 1),)  # what the sessions' list tells apart
+
+
 def test_a_baseline_that_applied_nothing_says_what_the_emulator_refused() -> None:
     """A Ruby client's Net::HTTP sent every body as a form: the exam said "nothing applied" and
     "the fault never happened" without the 415 that explained both."""

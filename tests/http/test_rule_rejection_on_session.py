@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from ..helpers import Control, Vendor, user
 from .test_scenarios import put_scenario, rules
 
@@ -223,3 +225,49 @@ async def test_a_rule_s_rejection_of_a_page_with_no_hint_sent_again_serialized_a
     await vendor.close(session["id"])
 
     assert await left_out_and_recovered(control) == ([], True)
+
+
+def hinted(records: list[dict[str, Any]], hint: Any) -> dict[str, Any]:
+    return {"entities": {"User": records}} if hint is None else {"entities": {"User": records}, "page_hint": hint}
+
+
+# What each client sends after page 2 (users 2 and 3) is rejected once, and whether the page is
+# then left out of the apply: the hints of pages 1 and 2, the pushes after the 400 (records, hint).
+Pushes = list[tuple[list[dict[str, Any]], Any]]
+AFTER_A_REJECTION: dict[str, tuple[tuple[Any, Any], Pushes, bool]] = {
+    "sent again serialized anew, its hint naming the attempt": (
+        ("p1", "p2-a1"),
+        [([dict(reversed(user(2).items())), user(3)], "p2-a2"), ([user(4)], "p3")],
+        False,
+    ),
+    "sent again split under hints of its own": (
+        ("p1", "p2"),
+        [([user(2)], "p2a"), ([user(3)], "p2b"), ([user(4)], "p3")],
+        False,
+    ),
+    "skipped, no hints": ((None, None), [([user(4)], None)], True),
+    "skipped, every hint the same": (("User", "User"), [([user(4)], "User")], True),
+    "skipped, the hint a count of pages accepted": ((1, 2), [([user(4)], 2)], True),
+}
+
+
+@pytest.mark.parametrize("behaviour", list(AFTER_A_REJECTION))
+async def test_a_rule_s_rejection_is_judged_by_what_its_applied_session_holds(
+    behaviour: str, vendor: Vendor, control: Control
+) -> None:
+    # Judged by the journal alone (bytes, hints), a page sent again serialized anew under another
+    # hint, or split, was left out; a page skipped where no hint named it was sent again.
+    (first, second), pushes, left_out = AFTER_A_REJECTION[behaviour]
+    await put_scenario(control.client, ONCE)
+    session = await vendor.start()
+    await vendor.push(session["id"], hinted([user(1)], first))
+    await vendor.push(session["id"], hinted([user(2), user(3)], second), expect=400)
+    for records, hint in pushes:
+        await vendor.push(session["id"], hinted(records, hint))
+    await vendor.close(session["id"])
+    await control.advance(3, "acme")  # processed: what it applied tells
+
+    left, recovered = await left_out_and_recovered(control)
+    assert (bool(left), recovered) == (left_out, not left_out), left
+    if left:
+        assert left[0]["page"] == 2 and "the scenario rule 'once' rejected this page" in left[0]["why"]
