@@ -557,7 +557,14 @@ class _Sessions:
         # A scenario's answer, not the operation's. But a rule that only changed the lifecycle
         # (expire-at-page-2's expire_session) let the operation answer: its 409 names the state the
         # rule left the session in, which an answer a rule gives in the operation's place never does.
-        injected = entry.rule is not None and not 200 <= entry.status < 300 and not (entry.status == 409 and shown)
+        # A push a rule rejected as invalid is a rejected page of its session, as the live session
+        # records it (``Sessions.reject_by_rule``).
+        injected = (
+            entry.rule is not None
+            and not 200 <= entry.status < 300
+            and not (entry.status == 409 and shown)
+            and not (entry.operation == "push_page" and rejected_by_rule(entry))
+        )
         if lost or injected or entry.status not in SESSION_SEEN:
             # No answer, or one that shows nothing of the session (404, 429, 5xx); yet a push that
             # reached its session counted as a request on it, as the emulator checks the session

@@ -7,9 +7,12 @@ none passed."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+
+from mock_sprinto.service import Emulator
 
 from ..helpers import Control, Vendor, user
 from .test_scenarios import put_scenario, rules
@@ -17,6 +20,11 @@ from .test_scenarios import put_scenario, rules
 
 def page(i: int) -> dict[str, Any]:
     return {"entities": {"User": [user(i)]}, "page_hint": i}
+
+
+@pytest.fixture
+def emulator(make_emulator: Callable[..., Emulator]) -> Emulator:
+    return make_emulator(journal_bodies_bytes=10_000_000)  # the HAR holds the bodies
 
 
 # page 2 rejected once, as if a record of it were invalid
@@ -266,8 +274,19 @@ async def test_a_rule_s_rejection_is_judged_by_what_its_applied_session_holds(
         await vendor.push(session["id"], hinted(records, hint))
     await vendor.close(session["id"])
     await control.advance(3, "acme")  # processed: what it applied tells
+    assert (await vendor.session(session["id"]))["state"] == "processed"  # read, so a HAR shows it too
 
     left, recovered = await left_out_and_recovered(control)
     assert (bool(left), recovered) == (left_out, not left_out), left
     if left:
         assert left[0]["page"] == 2 and "the scenario rule 'once' rejected this page" in left[0]["why"]
+    # The HAR judge's verdict is the live report's: it too lists the rule's rejection on its session
+    # (it judged it from the journal alone, as the live report had, and the two parted).
+    live = await control.get("/integrations/acme/report")
+    har = await control.get("/journal.har?integration_id=acme")
+    async with control.client.post("/_mock/judge", json=har) as response:
+        (judged,) = (await response.json())["integrations"]
+    assert sorted(f["id"] for f in judged["findings"]) == sorted(f["id"] for f in live["findings"])
+    assert [c for c in judged["coverage"] if c["behaviour"] == "page_rejected"] == [
+        c for c in live["coverage"] if c["behaviour"] == "page_rejected"
+    ]
