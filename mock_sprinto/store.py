@@ -145,8 +145,8 @@ class Page:
     # end, where neither a page_hint nor the bytes tell the page fixed from the next one. None: not read.
     record_keys: tuple[tuple[str, str], ...] | None = None
     # Of a page a scenario rule (or a Prefer header) refused 400 before it ran, as if a record were
-    # invalid: the rules' names. The session counts it as Sprinto's would; the judge reads such a
-    # refusal from the journal instead (``report.run.rejected_by_rule``), not from this record.
+    # invalid: the rules' names. The session counts it as Sprinto's would, and the judge judges it
+    # as the other rejected pages (``checks.unrecovered_pages``), or once its session was discarded.
     rule: str | None = None
     kept: int = PAGE_BYTES  # what this record of the page holds (its errors included), for the budget
 
@@ -740,9 +740,10 @@ class Tenant:
         else:
             pages = session.rejected_pages
             if pages.maxlen is not None and len(pages) >= pages.maxlen:
-                # A page a rule rejected goes first: the judge reads those from the journal, and a
-                # page validation rejected is what tells it a page was left out (a rule refusing
-                # one push in ten had pushed out the one invalid page a client skipped: a clean report).
+                # A page a rule rejected goes first: the journal still tells the judge of one its
+                # session does not list (``Run.pages_left_out``), and nothing tells of a page
+                # validation rejected but this list (a rule refusing one push in ten had pushed out
+                # the one invalid page a client skipped: a clean report).
                 at = next((at for at, kept in enumerate(pages) if kept.rule is not None), None)
                 if at is None and page.rule is not None:
                     return  # counted on the session, in the activity log and the journal; not listed
