@@ -492,9 +492,10 @@ class ControlPlane:
         now, in one step, and every later step judges that instant (``TenantAsItStood``)."""
         from .report import judging  # imported here: the judge is paid for when asked, not at start-up
 
-        known = {name: schema.known_fields for name, schema in self.emulator.registry.types.items()}
+        registry = self.emulator.registry
+        known = {name: schema.known_fields for name, schema in registry.types.items()}
         judged, rows = self._as_it_stands(integration_id)
-        return (yield from judging(judged, (yield from _entries_in_steps(rows)), known))
+        return (yield from judging(judged, (yield from _entries_in_steps(rows)), known, registry.key_fields))
 
     def _as_it_stands(self, integration_id: str) -> tuple[TenantAsItStood, list[Row]]:
         """What a stepped read judges, taken in one step: the integration as it stands and its

@@ -42,23 +42,31 @@ __all__ = [
 
 
 def judge(
-    tenant: Judged, journal_entries: Iterable[JournalEntry], known_fields: Mapping[str, Iterable[str]] | None = None
+    tenant: Judged,
+    journal_entries: Iterable[JournalEntry],
+    known_fields: Mapping[str, Iterable[str]] | None = None,
+    key_fields: Mapping[str, str] | None = None,
 ) -> Report:
     """The report on one integration's client: what it did wrong, and what it met.
 
     ``journal_entries`` may hold other integrations' requests (they are left out); ``known_fields``
-    are each entity type's known fields (``EntitySchema.known_fields``), for ``unknown_field``."""
-    return finished(judging(tenant, journal_entries, known_fields))
+    are each entity type's known fields (``EntitySchema.known_fields``), for ``unknown_field``;
+    ``key_fields`` each type's key field (``SchemaRegistry.key_fields``), to read a staged page's
+    records by."""
+    return finished(judging(tenant, journal_entries, known_fields, key_fields))
 
 
 def judging(
-    tenant: Judged, journal_entries: Iterable[JournalEntry], known_fields: Mapping[str, Iterable[str]] | None = None
+    tenant: Judged,
+    journal_entries: Iterable[JournalEntry],
+    known_fields: Mapping[str, Iterable[str]] | None = None,
+    key_fields: Mapping[str, str] | None = None,
 ) -> Steps[Report]:
     """``judge`` a check at a time (``steps``): each check is a pass over the run, and a busy
     integration's whole report was one step of ~50-150 ms. ``tenant`` is then ``TenantAsItStood``,
     taken with the journal's rows, so every check reads the same instant."""
     yield  # the run's indexes apart from the last entries made: ~15 ms together on a slow machine
-    run = Run(tenant, journal_entries, known_fields or {})
+    run = Run(tenant, journal_entries, known_fields or {}, key_fields or {})
     yield from run.reading_fields()
     findings = []
     for check in CHECKS.values():

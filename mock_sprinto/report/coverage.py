@@ -44,7 +44,7 @@ def page_rejected(run: Run) -> Verdict:
     rejected = [(s, p) for s in run.sessions for p in s.rejected_pages if p.code in REJECTED_CODES]
     listed = run.listed_rejections()
     unlisted = [e for e in run.pushes() if rejected_by_rule(e) and e.request_id not in listed]
-    left = {p.request_id for s in run.sessions for p in unrecovered_pages(s, run.tenant.datasets)}
+    left = {p.request_id for s in run.sessions for p in unrecovered_pages(s, run.tenant.datasets, run.key_fields)}
 
     def recovered() -> bool:
         sessions = run.tenant.sessions

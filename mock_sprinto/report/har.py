@@ -829,7 +829,7 @@ def _judge_one(
         sessions.see(captured)
     sessions.apply()
     entries = [c.entry for c in items]
-    report = judge(tenant, entries, known_fields)
+    report = judge(tenant, entries, known_fields, key_fields)
     not_judged = _not_judged(items, tenant)
     skipped = {item["id"] for item in not_judged}
     report.findings = [f for f in report.findings if f.id not in skipped]

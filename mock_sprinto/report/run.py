@@ -51,10 +51,15 @@ class Run:
     """One tenant's journal and store, indexed once for every check."""
 
     def __init__(
-        self, tenant: Judged, entries: Iterable[JournalEntry], known_fields: Mapping[str, Iterable[str]]
+        self,
+        tenant: Judged,
+        entries: Iterable[JournalEntry],
+        known_fields: Mapping[str, Iterable[str]],
+        key_fields: Mapping[str, str] | None = None,
     ) -> None:
         self.tenant = tenant
         self.known_fields = known_fields
+        self.key_fields: Mapping[str, str] = key_fields or {}
         self.entries = sorted(
             (e for e in entries if e.integration_id == tenant.id and e.arrival > tenant.since),
             key=lambda e: e.answer,

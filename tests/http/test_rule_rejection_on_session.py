@@ -290,3 +290,24 @@ async def test_a_rule_s_rejection_is_judged_by_what_its_applied_session_holds(
     assert [c for c in judged["coverage"] if c["behaviour"] == "page_rejected"] == [
         c for c in live["coverage"] if c["behaviour"] == "page_rejected"
     ]
+
+
+@pytest.mark.parametrize("behaviour", [name for name, (_, _, left_out) in AFTER_A_REJECTION.items() if not left_out])
+async def test_a_rule_s_rejection_sent_again_is_told_from_the_pages_staged_before_the_session_is_processed(
+    behaviour: str, vendor: Vendor, control: Control
+) -> None:
+    # A pytest test's report comes while its session is processing (the clock not moved): what it
+    # applied tells nothing yet, and the page sent again under another hint was left out.
+    (first, second), pushes, _ = AFTER_A_REJECTION[behaviour]
+    await put_scenario(control.client, ONCE)
+    session = await vendor.start()
+    await vendor.push(session["id"], hinted([user(1)], first))
+    await vendor.push(session["id"], hinted([user(2), user(3)], second), expect=400)
+    for records, hint in pushes:
+        await vendor.push(session["id"], hinted(records, hint))
+    assert (await vendor.close(session["id"]))["state"] == "processing"
+    assert await left_out_and_recovered(control) == ([], True)
+    har = await control.get("/journal.har?integration_id=acme")
+    async with control.client.post("/_mock/judge", json=har) as response:
+        (judged,) = (await response.json())["integrations"]
+    assert "applied_with_rejected_pages" not in [f["id"] for f in judged["findings"]]
