@@ -138,8 +138,9 @@ KINDS: tuple[Kind, ...] = (
         "a session is closed with apply while one of its rejected or refused pages was never accepted afterwards "
         "(a page refused for its size counts as accepted once a later page of the session is: its pieces; any "
         "page once a later page of its bytes is; a page rejected 400, once its session was processed, when its "
-        "records were applied by that session, all but the invalid ones, whatever its page_hint; else when a later "
-        "page of its page_hint, or without a hint any later page, was accepted); a page a scenario rule or a "
+        "records were applied by that session, all but the invalid ones, whatever its page_hint; before that, when "
+        "the pages accepted right after it hold them; else when a later page of its page_hint, or without a hint "
+        "any later page, was accepted); a page a scenario rule or a "
         "Prefer header rejected as invalid counts the same way, and a push refused 409 session_not_active when "
         "that session is then applied and no session started after it is, unless a page of the session was "
         "accepted after it",
