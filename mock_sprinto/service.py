@@ -358,7 +358,8 @@ class Emulator:
                     # integration was not deleted or replaced during the rule's delay)
                     refusal = ApiError(400, outcome.decision.rejection_code, outcome.decision.detail)
                     rule = ", ".join(outcome.decision.rules)
-                    self.sessions.reject_by_rule(tenant, session_id, wire, refusal, body.decoded, (records, hint), rule)
+                    learned = PageVerdict({}, {}, records, hint)
+                    self.sessions.reject_by_rule(tenant, session_id, wire, refusal, body.decoded, learned, rule)
             return outcome
         finally:
             if wire.page is None:

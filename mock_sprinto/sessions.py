@@ -131,20 +131,19 @@ class Sessions:
         wire: Wire,
         error: ApiError,
         raw: bytes,
-        verdict: tuple[int, int | str | None],
+        learned: PageVerdict,
         rule: str,
     ) -> None:
         """Record a push a scenario rule (or a Prefer header) answered 400 before it ran, as if a
         record of it were invalid, on its session: the client was told its page was rejected, and
         Sprinto's session would count the rejection it answered (``rejected_batches``, an anomaly).
-        ``verdict``: its records and page_hint, as its answer gave them. Its records' keys are read
+        ``learned``: its records and page_hint, as its answer gave them. Its records' keys are read
         as a rejected page's, so the judge tells it sent again (under any hint, split, serialized
         anew) from left out by what its session applied."""
         session = tenant.sessions.get(session_id)
         if session is not None and session.state is State.ACTIVE:
-            records, hint = verdict
             keys = rejected_record_keys(raw, self.registry.key_field)
-            self._record_rejection(tenant, session, wire, error, PageVerdict({}, {}, records, hint), keys, rule)
+            self._record_rejection(tenant, session, wire, error, learned, keys, rule)
 
     def push_page(
         self, tenant: Tenant, session_id: str, raw: bytes, wire: Wire, judged: PageVerdict | ApiError | None = None

@@ -47,8 +47,8 @@ class Decision:
         own = self.respond.detail if self.respond is not None else None
         if own:
             return own
-        if self.forced_by_prefer:
-            return f"answered as the request's Prefer header asked ({self.rules[0].removeprefix(PREFER_RULE)})"
+        if (asked := prefer_asked(self.rules[0])) is not None:
+            return f"answered as the request's Prefer header asked ({asked})"
         return f"injected by scenario rule '{self.rules[0]}'"
 
     @property
@@ -62,10 +62,16 @@ class Decision:
     def forced_by_prefer(self) -> bool:
         """Whether the request's own ``Prefer`` header forced this answer (``prefer.py``), which the
         setting ``prefer_header`` switches off, rather than a scenario rule."""
-        return bool(self.rules) and self.rules[0].startswith(PREFER_RULE)
+        return bool(self.rules) and prefer_asked(self.rules[0]) is not None
 
 
 PREFER_RULE = "Prefer: "  # how the journal names a Prefer header's forced answer, beside scenario rules
+
+
+def prefer_asked(rule: str) -> str | None:
+    """What the request's Prefer header asked, when the rule named is its answer (``code=400``);
+    None for a scenario's rules."""
+    return rule.removeprefix(PREFER_RULE) if rule.startswith(PREFER_RULE) else None
 
 
 class FaultState:

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from ..codes import CATALOGUE, TOO_MANY_ITEMS
-from ..faults.engine import PREFER_RULE
+from ..faults.engine import prefer_asked
 from ..journal import JournalEntry
 from ..lifecycle import State
 from ..store import Dataset, Page, PageRows, Session, page_fields, rejected_record_keys
@@ -363,6 +363,15 @@ def unrecovered_pages(
     return left
 
 
+def unrecovered_of(run: Run, session: Session) -> list[Page]:
+    """``unrecovered_pages`` of one of the run's sessions, made once a report: the finding and the
+    coverage both ask, and each may read up to ``STAGED_PAGES_READ_A_REPORT`` staged bodies."""
+    found = run.unrecovered.get(session.id)
+    if found is None:
+        found = run.unrecovered[session.id] = unrecovered_pages(session, run.tenant.datasets, run.key_fields)
+    return found
+
+
 STAGED_PAGES_READ = 20  # the accepted pages after a rejected one whose bodies are read for its records
 # and the bodies read for a session in one report at most (~12 ms of one step of the loop): a session
 # of 200 rejected pages spread among 10,000 staged ones read 4,000 bodies, ~240 ms, at every report
@@ -382,7 +391,6 @@ def _records_staged_after(
     if not page.record_keys or not key_fields or isinstance(session.accepted_pages, PageRows):
         return False  # a finished session's pages keep no body; its datasets told, or cannot
     wanted = set(page.record_keys)
-    needed = len(wanted) - len({(e.get("entity_type"), e.get("index")) for e in page.errors})
     found: set[tuple[str, str]] = set()
     pages = session.accepted_pages
     start = bisect.bisect_right(pages, page.ordinal, key=lambda staged: staged.ordinal)
@@ -394,7 +402,7 @@ def _records_staged_after(
                 return False  # read enough this report: judged by its hint alone
             keys = staged[accepted.ordinal] = frozenset(rejected_record_keys(accepted.payload, key_fields.get) or ())
         found |= wanted & keys
-        if len(found) >= max(needed, 1):
+        if len(found) >= _records_needed(page):
             return True
     return False
 
@@ -413,12 +421,18 @@ def _records_applied(page: Page, session: Session, datasets: Mapping[str, Datase
     if not applied:
         return None
     held = sum(1 for entity_type, key in page.record_keys if entity_type in applied and applied[entity_type].holds(key))
-    if page.errors_truncated:  # how many records were invalid is not known: one applied is the fix
-        return held > 0
-    # Every record but the invalid ones (which a client may drop, unable to fix them): a page "fixed"
-    # by sending one of its 100 records on lost the other 98 (a pytest user's review).
+    return held >= _records_needed(page)
+
+
+def _records_needed(page: Page) -> int:
+    """How many of a rejected page's records (``Page.record_keys``) a page that replaces it holds:
+    every one but the invalid ones (which a client may drop, unable to fix them: a page "fixed" by
+    sending one of its 100 records on lost the other 98, a pytest user's review), at least one;
+    one when its errors were cut short (how many records were invalid is not known)."""
+    if page.errors_truncated or not page.record_keys:
+        return 1
     invalid = {(e.get("entity_type"), e.get("index")) for e in page.errors}
-    return held > 0 and held >= len(page.record_keys) - len(invalid)
+    return max(1, len(page.record_keys) - len(invalid))
 
 
 def applied_with_rejected_pages(run: Run) -> Finding:
@@ -426,7 +440,7 @@ def applied_with_rejected_pages(run: Run) -> Finding:
     for session in run.sessions:
         if session.close_status != "apply":
             continue
-        for page in unrecovered_pages(session, run.tenant.datasets, run.key_fields):
+        for page in unrecovered_of(run, session):
             finding.note(
                 lambda: {
                     "session_id": session.id,
@@ -455,10 +469,8 @@ def applied_with_rejected_pages(run: Run) -> Finding:
 
 def rule_rejected_why(rule: str) -> str:
     """Why a page a rule (or the request's Prefer header) rejected was left out of its applied session."""
-    if rule.startswith(PREFER_RULE):
-        who = f"the request's Prefer header ({rule.removeprefix(PREFER_RULE)})"
-    else:
-        who = f"the scenario rule {rule!r}"
+    asked = prefer_asked(rule)
+    who = f"the scenario rule {rule!r}" if asked is None else f"the request's Prefer header ({asked})"
     return f"{who} rejected this page as if it were invalid, and the session was applied without it"
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..journal import JournalEntry
 from ..lifecycle import State
 from ..steps import Steps, finished
-from .checks import unrecovered_pages
+from .checks import unrecovered_of
 from .model import Coverage
 from .run import (
     REJECTED_CODES,
@@ -37,14 +37,14 @@ def _later(run: Run, entry: JournalEntry, ok: Callable[[JournalEntry], bool]) ->
 
 
 def page_rejected(run: Run) -> Verdict:
-    """Every page rejected with 400 has its fixed page accepted after it (``unrecovered_pages``).
+    """Every page rejected with 400 has its fixed page accepted after it (``checks.unrecovered_pages``).
     A page a scenario rule rejected (as if it were invalid: the client cannot fix it) is recovered
     the same way, or once its session was discarded; one its session does not list (its list full,
     the session gone) is judged from the journal (``Run.sent_again_after``)."""
     rejected = [(s, p) for s in run.sessions for p in s.rejected_pages if p.code in REJECTED_CODES]
     listed = run.listed_rejections()
     unlisted = [e for e in run.pushes() if rejected_by_rule(e) and e.request_id not in listed]
-    left = {p.request_id for s in run.sessions for p in unrecovered_pages(s, run.tenant.datasets, run.key_fields)}
+    left = {p.request_id for s in run.sessions for p in unrecovered_of(run, s)}
 
     def recovered() -> bool:
         sessions = run.tenant.sessions

@@ -74,6 +74,7 @@ class Run:
         self._last_accepted: dict[Any, int] | None = None
         self._accepted_keys: dict[Any, int] | None = None
         self._listed_rejections: set[str] | None = None
+        self.unrecovered: dict[str, list[Page]] = {}  # by session: ``checks.unrecovered_of``
         self._hints_shared: set[str | None] | None = None
 
     def page_keys(self, entry: JournalEntry) -> tuple[Any, ...]:

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from ..errors import counted
-from ..faults.engine import PREFER_RULE
+from ..faults.engine import prefer_asked
 from ..http import API_PREFIX
 
 PAGES_SHOWN = 20
@@ -58,8 +58,8 @@ def format_rejected_pages(sessions: Sequence[Mapping[str, Any]]) -> tuple[int, s
 
 def _rejected_by(rule: str) -> str:
     """Who rejected a page no validation did: the scenario's rules, or the request's Prefer header."""
-    if rule.startswith(PREFER_RULE):
-        return f"rejected as the request's Prefer header asked: {rule.removeprefix(PREFER_RULE)}"
+    if (asked := prefer_asked(rule)) is not None:
+        return f"rejected as the request's Prefer header asked: {asked}"
     return f"rejected by the scenario: {rule}"
 
 

@@ -259,19 +259,34 @@ AFTER_A_REJECTION: dict[str, tuple[tuple[Any, Any], Pushes, bool]] = {
 }
 
 
-@pytest.mark.parametrize("behaviour", list(AFTER_A_REJECTION))
-async def test_a_rule_s_rejection_is_judged_by_what_its_applied_session_holds(
-    behaviour: str, vendor: Vendor, control: Control
-) -> None:
-    # Judged by the journal alone (bytes, hints), a page sent again serialized anew under another
-    # hint, or split, was left out; a page skipped where no hint named it was sent again.
-    (first, second), pushes, left_out = AFTER_A_REJECTION[behaviour]
+async def sync_after_a_rejection(behaviour: str, vendor: Vendor, control: Control) -> Any:
+    """The client of ``behaviour`` under the one-shot rule, up to its close: its session."""
+    (first, second), pushes, _ = AFTER_A_REJECTION[behaviour]
     await put_scenario(control.client, ONCE)
     session = await vendor.start()
     await vendor.push(session["id"], hinted([user(1)], first))
     await vendor.push(session["id"], hinted([user(2), user(3)], second), expect=400)
     for records, hint in pushes:
         await vendor.push(session["id"], hinted(records, hint))
+    return session
+
+
+async def har_judged(control: Control) -> Any:
+    """The HAR judge's report on the integration's journal as HAR."""
+    har = await control.get("/journal.har?integration_id=acme")
+    async with control.client.post("/_mock/judge", json=har) as response:
+        (judged,) = (await response.json())["integrations"]
+    return judged
+
+
+@pytest.mark.parametrize("behaviour", list(AFTER_A_REJECTION))
+async def test_a_rule_s_rejection_is_judged_by_what_its_applied_session_holds(
+    behaviour: str, vendor: Vendor, control: Control
+) -> None:
+    # Judged by the journal alone (bytes, hints), a page sent again serialized anew under another
+    # hint, or split, was left out; a page skipped where no hint named it was sent again.
+    left_out = AFTER_A_REJECTION[behaviour][2]
+    session = await sync_after_a_rejection(behaviour, vendor, control)
     await vendor.close(session["id"])
     await control.advance(3, "acme")  # processed: what it applied tells
     assert (await vendor.session(session["id"]))["state"] == "processed"  # read, so a HAR shows it too
@@ -283,9 +298,7 @@ async def test_a_rule_s_rejection_is_judged_by_what_its_applied_session_holds(
     # The HAR judge's verdict is the live report's: it too lists the rule's rejection on its session
     # (it judged it from the journal alone, as the live report had, and the two parted).
     live = await control.get("/integrations/acme/report")
-    har = await control.get("/journal.har?integration_id=acme")
-    async with control.client.post("/_mock/judge", json=har) as response:
-        (judged,) = (await response.json())["integrations"]
+    judged = await har_judged(control)
     assert sorted(f["id"] for f in judged["findings"]) == sorted(f["id"] for f in live["findings"])
     assert [c for c in judged["coverage"] if c["behaviour"] == "page_rejected"] == [
         c for c in live["coverage"] if c["behaviour"] == "page_rejected"
@@ -298,16 +311,8 @@ async def test_a_rule_s_rejection_sent_again_is_told_from_the_pages_staged_befor
 ) -> None:
     # A pytest test's report comes while its session is processing (the clock not moved): what it
     # applied tells nothing yet, and the page sent again under another hint was left out.
-    (first, second), pushes, _ = AFTER_A_REJECTION[behaviour]
-    await put_scenario(control.client, ONCE)
-    session = await vendor.start()
-    await vendor.push(session["id"], hinted([user(1)], first))
-    await vendor.push(session["id"], hinted([user(2), user(3)], second), expect=400)
-    for records, hint in pushes:
-        await vendor.push(session["id"], hinted(records, hint))
+    session = await sync_after_a_rejection(behaviour, vendor, control)
     assert (await vendor.close(session["id"]))["state"] == "processing"
     assert await left_out_and_recovered(control) == ([], True)
-    har = await control.get("/journal.har?integration_id=acme")
-    async with control.client.post("/_mock/judge", json=har) as response:
-        (judged,) = (await response.json())["integrations"]
+    judged = await har_judged(control)
     assert "applied_with_rejected_pages" not in [f["id"] for f in judged["findings"]]
