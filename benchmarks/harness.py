@@ -59,6 +59,7 @@ class Scale:
     profile_seconds: float = 3.0
     drift_runs: int = 12
     drift_duration: float = 4.0
+    drift_pairs: int = 3  # the aged server against a new one's first run, alternating, after its runs
     busy_requests: int = 10_000  # section 10: a full journal (journal_size's default)
     quick: bool = False  # a harness check: some extra runs are left out
 
@@ -87,6 +88,7 @@ QUICK = Scale(
     profile_seconds=0.5,
     drift_runs=2,
     drift_duration=0.3,
+    drift_pairs=1,
     busy_requests=90,
     quick=True,
 )

@@ -389,3 +389,61 @@ def test_section_10_finds_each_control_reads_longest_step_and_a_pushs(tmp_path: 
     # the bystander was in flight during the reads (a read of 90 requests may fall between two of its own)
     assert all(ms >= 0 for ms in found["waits"].values()) and max(found["waits"].values()) > 0, found["waits"]
     assert 0 < found["wait_median_ms"] < 1_000 and all(size > 0 for size in found["document_bytes"].values())
+
+
+def test_section_9_sets_the_aged_servers_last_runs_beside_a_new_servers_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 21's drift: on this shared machine one run's CPU per page moves by about the target's
+    5 % within minutes, so the first run against the last measured the machine. The verdict is the
+    aged server's last runs, each beside a newly started server's first run in the same minute."""
+    import json
+    from dataclasses import replace
+
+    from benchmarks import drift
+    from benchmarks.harness import QUICK, Context
+
+    order: list[str] = []
+    started: list[str] = []
+    cpu = {"aged": iter([400.0, 405.0, 412.0, 430.0, 440.0]), "new": iter([400.0, 450.0, 400.0])}
+
+    class Server:
+        def __init__(self, name: str) -> None:
+            self.name, self.pid, self.base = name, 1, "http://127.0.0.1:9"
+
+        def stop(self) -> None:
+            order.append(f"stop {self.name}")
+
+    def start_server(kind: str, extra: Any = ()) -> Server:
+        name = {"emulator": "aged" if "aged" not in started else "new", "bare": "bare"}[kind]
+        if extra:  # the aged server and the bare one, each with its collection log
+            Path(extra[-1]).write_text(json.dumps([]), encoding="utf-8")
+        started.append(name)
+        return Server(name)
+
+    def run(server: Server, kind: str, concurrency: int, duration: float, warmup: float) -> dict[str, Any]:
+        if concurrency == 1:
+            return {"p50_ms": 1.0, "p99_ms": 2.0, "max_ms": 3.0}
+        order.append(server.name)
+        figure = 130.0 if server.name == "bare" else next(cpu[server.name])
+        return {"server_cpu_us_per_page": figure, "pages_per_s": 1000.0, "pages": 10}
+
+    monkeypatch.setattr(drift, "start_server", start_server)
+    monkeypatch.setattr(drift, "_run", run)
+    monkeypatch.setattr(drift, "_reset_rss", lambda server: 60.0)
+    monkeypatch.setattr(drift, "memory_kib", lambda pid: 50 * 1024)
+    monkeypatch.setattr(drift.time, "sleep", lambda seconds: None)
+    section = drift.drift(Context(replace(QUICK, drift_runs=5, drift_pairs=3), tmp_path))
+
+    # Only the last three runs are paired, the new server after the aged one, then before it, then
+    # after; each new server is stopped after its one run.
+    assert order[:4] == ["aged", "bare", "aged", "bare"]
+    assert order[4:8] == ["aged", "new", "stop new", "bare"]
+    assert order[8:12] == ["new", "stop new", "aged", "bare"]
+    assert order[12:16] == ["aged", "new", "stop new", "bare"]
+    rows = {row.figure: row for row in section.rows}
+    paired = next(row for figure, row in rows.items() if "against a new server's first run" in figure)
+    assert paired.value.startswith("+3.0% (aged / new, µs: 412 / 400, 430 / 450, 440 / 400)")  # the median ratio
+    assert paired.verdict == "met"
+    first_last = next(row for figure, row in rows.items() if figure.startswith("server CPU per page, first run"))
+    assert "400 → 440 µs (+10.0%)" in first_last.value and first_last.verdict == "-"
