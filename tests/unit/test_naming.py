@@ -7,7 +7,7 @@ import pytest
 
 from mock_sprinto.cli import banner
 from mock_sprinto.http.guards import HostCheck
-from mock_sprinto.naming import INTEGRATION_ID, is_loopback
+from mock_sprinto.naming import INTEGRATION_ID, api_key_problem, is_loopback
 from mock_sprinto.probe.client import ProbeError, Target
 from mock_sprinto.service import Emulator
 from mock_sprinto.settings import Settings
@@ -71,3 +71,21 @@ def test_an_integration_id_is_1_to_128_safe_characters_starting_with_a_letter_or
 @pytest.mark.parametrize("ident", ["", "-a", ".a", "_a", ":a", "hr sync", "a/b", "a\n", "é", "x" * 129])
 def test_anything_else_is_not_an_integration_id(ident: str) -> None:
     assert not INTEGRATION_ID.match(ident)
+
+
+@pytest.mark.parametrize(
+    ("key", "unsendable"),
+    [
+        ("key-0123abcd", False),
+        ("a\tb", False),  # a tab inside a value is legal HTTP
+        ("caf\u00e9 \u0085", False),  # beyond ASCII: not a control character HTTP refuses
+        ("a\x00b", True),
+        ("a\x08b", True),
+        ("a\nb", True),
+        ("a\x1fb", True),
+        ("a\x7fb", True),
+    ],
+)
+def test_an_api_key_holding_a_control_character_but_the_tab_could_never_be_sent(key: str, unsendable: bool) -> None:
+    problem = api_key_problem(key)
+    assert (problem is not None and "control character" in problem) is unsendable
