@@ -3,7 +3,9 @@
 One emulator process and one bare aiohttp process stay up for the whole section; the same
 throughput run (``benchmarks.load throughput --keep``: no reset first, every session discarded at
 the end) is made against each in turn, ``drift_runs`` times. Reported: server CPU per page of the
-first run against the last (the bare server beside it), every garbage collection the servers made
+aged server's last ``drift_pairs`` runs, each beside a newly started server's first run in the same
+minute (the verdict), and of the first run against the last (the bare server beside it), every
+garbage collection the servers made
 (``--gc-log``: generation and pause), one-connection latency (p50 / p99 / max) at the start and at
 the end, and RSS after everything was discarded against a fresh server's after the same first run.
 """
