@@ -59,7 +59,7 @@ class Scale:
     profile_seconds: float = 3.0
     drift_runs: int = 12
     drift_duration: float = 4.0
-    drift_pairs: int = 3  # the aged server against a new one's first run, alternating, after its runs
+    drift_pairs: int = 3  # the aged server's last runs, each beside a new server's first run (section 9)
     busy_requests: int = 10_000  # section 10: a full journal (journal_size's default)
     quick: bool = False  # a harness check: some extra runs are left out
 
